@@ -1,0 +1,120 @@
+"""`Devon`: the one object a library user, the HTTP app and the CLI all talk to."""
+
+from collections.abc import Iterable, Sequence
+
+from devon_core import use_cases
+from devon_core.identifiers import DEFAULT_SOURCE
+from devon_core.models import LocalModel
+from devon_core.ports import Clock, ModelSource, ModelStore, ProgressCallback
+from devon_core.results import (
+    DEFAULT_CLEAN_DAYS,
+    DEFAULT_SEARCH_LIMIT,
+    CleanRequest,
+    CleanResult,
+    ExportFormat,
+    ExportResult,
+    ModelInfo,
+    RemoveResult,
+    SearchFilters,
+    SearchResult,
+    StorageStatus,
+)
+
+
+class Devon:
+    """The vault and its sources, with every use case as a method.
+
+    >>> devon = build_devon()                       # from devon_adapters
+    >>> devon.search("qwen", params="<=8b", limit=5)
+    >>> devon.download("Qwen/Qwen2.5-0.5B")
+    >>> devon.clean(unused=True, days=30)
+    """
+
+    def __init__(
+        self,
+        *,
+        store: ModelStore,
+        clock: Clock,
+        source: ModelSource | None = None,
+        sources: Iterable[ModelSource] = (),
+    ) -> None:
+        every = [*([source] if source is not None else []), *sources]
+        self.store = store
+        self.clock = clock
+        self.sources: dict[str, ModelSource] = {s.name: s for s in every}
+
+    def source(self, name: str = DEFAULT_SOURCE) -> ModelSource:
+        """The source plugin called `name`; InvalidInput if there is none."""
+        return use_cases.resolve_source(self.sources, name)
+
+    @property
+    def storage_path(self) -> str:
+        return self.store.root
+
+    def search(
+        self,
+        query: str | None = None,
+        *,
+        source: str = DEFAULT_SOURCE,
+        provider: str | None = None,
+        params: str | None = None,
+        size: str | None = None,
+        format: str | None = None,
+        task: str | None = None,
+        license: str | None = None,
+        limit: int = DEFAULT_SEARCH_LIMIT,
+    ) -> SearchResult:
+        filters = SearchFilters.parse(
+            provider=provider, params=params, size=size, format=format, task=task, license=license
+        )
+        return use_cases.search(self.source(source), query, filters, limit)
+
+    def info(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> ModelInfo:
+        return use_cases.info(self.source(source), self.store, self.clock, model_id)
+
+    def download(
+        self,
+        model_id: str,
+        *,
+        source: str = DEFAULT_SOURCE,
+        force: bool = False,
+        include_patterns: Sequence[str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> LocalModel:
+        return use_cases.download(
+            self.source(source),
+            self.store,
+            self.clock,
+            model_id,
+            force=force,
+            include_patterns=include_patterns,
+            progress=progress,
+        )
+
+    def list(self, *, source: str | None = None) -> list[LocalModel]:
+        return use_cases.list_models(self.store, source)
+
+    def get(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> LocalModel | None:
+        """The vault's entry for a model, without touching `last_used`."""
+        return use_cases.get(self.store, source, model_id)
+
+    def remove(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> RemoveResult:
+        return use_cases.remove(self.store, source, model_id)
+
+    def status(self) -> StorageStatus:
+        return use_cases.status(self.store)
+
+    def clean(
+        self,
+        *,
+        unused: bool = False,
+        days: int = DEFAULT_CLEAN_DAYS,
+        all: bool = False,
+        dry_run: bool = False,
+    ) -> CleanResult:
+        request = CleanRequest(unused=unused, days=days, all=all, dry_run=dry_run)
+        return use_cases.clean(self.store, self.clock, request)
+
+    def export(self, format: ExportFormat | str = ExportFormat.KITT) -> ExportResult:
+        export_format = format if isinstance(format, ExportFormat) else ExportFormat.parse(format)
+        return use_cases.export(self.store, export_format)

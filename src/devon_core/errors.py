@@ -1,0 +1,33 @@
+"""The errors the core raises. Each driving adapter maps them to its own form in one place."""
+
+
+class DevonError(Exception):
+    """Base of every error DEVON raises on purpose. `str(error)` is the user-facing message."""
+
+
+class InvalidInput(DevonError):
+    """Malformed input: a bad model id, source name, filter, glob or query value."""
+
+
+class InvalidRequest(InvalidInput):
+    """A well-formed request whose values fail validation (e.g. negative days, unknown format)."""
+
+
+class NotFound(DevonError):
+    """The model is not in the vault, or not on the source."""
+
+
+class Forbidden(DevonError):
+    """The source holds the model but refuses access (gated or private)."""
+
+
+class SourceUnavailable(DevonError):
+    """The source could not be reached, timed out, or answered garbage."""
+
+
+class DownloadFailed(DevonError):
+    """A download started but did not complete; the vault is left as it was."""
+
+
+class InsufficientStorage(DevonError):
+    """Not enough free disk space or quota for the download."""

@@ -1,0 +1,193 @@
+"""Requests and results of the use cases, shaped like the API's responses."""
+
+import enum
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from devon_core.errors import InvalidRequest
+from devon_core.filters import ModelFormat, ParamsFilter, SizeFilter
+from devon_core.models import LocalModel, RemoteModel
+
+MIN_SEARCH_LIMIT = 1
+MAX_SEARCH_LIMIT = 200
+DEFAULT_SEARCH_LIMIT = 20
+DEFAULT_CLEAN_DAYS = 30
+
+
+@attrs.frozen
+class SearchFilters:
+    """Every filter of a search. None means "no constraint"."""
+
+    provider: str | None = None
+    params: ParamsFilter | None = None
+    size: SizeFilter | None = None
+    format: ModelFormat | None = None
+    task: str | None = None
+    license: str | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        provider: str | None = None,
+        params: str | None = None,
+        size: str | None = None,
+        format: str | None = None,
+        task: str | None = None,
+        license: str | None = None,
+    ) -> "SearchFilters":
+        """Build filters from what a user typed; blank strings count as absent."""
+        params, size, format = _blank_to_none(params), _blank_to_none(size), _blank_to_none(format)
+        return cls(
+            provider=_blank_to_none(provider),
+            params=ParamsFilter.parse(params) if params else None,
+            size=SizeFilter.parse(size) if size else None,
+            format=ModelFormat.parse(format) if format else None,
+            task=_blank_to_none(task),
+            license=_blank_to_none(license),
+        )
+
+    def matches(self, model: RemoteModel) -> bool:
+        """The one rule deciding whether a fully described remote model passes every filter."""
+        if self.provider and (model.author or "").lower() != self.provider.lower():
+            return False
+        if self.params and (
+            model.parameter_count is None or not self.params.matches(model.parameter_count)
+        ):
+            return False
+        if self.size and not self.size.matches(model.total_size_bytes):
+            return False
+        if self.format and self.format.value not in model.format:
+            return False
+        if self.task and self.task.lower() not in {t.lower() for t in model.tags}:
+            return False
+        return not (self.license and (model.license or "").lower() != self.license.lower())
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    if value is None:
+        return None
+    stripped = value.strip()
+    return stripped or None
+
+
+def _count_of(field: str) -> Any:
+    """An attrs field holding the length of the sibling field `field`, computed at init."""
+    return attrs.field(
+        init=False, default=attrs.Factory(lambda self: len(getattr(self, field)), takes_self=True)
+    )
+
+
+@attrs.frozen
+class SearchResult:
+    query: str | None
+    source: str
+    results: tuple[RemoteModel, ...]
+    count: int = _count_of("results")
+
+
+@attrs.frozen
+class ModelInfo:
+    """What DEVON knows of one model: its vault entry and the source's description, if any."""
+
+    local: LocalModel | None
+    remote: RemoteModel | None
+
+
+@attrs.frozen
+class RemoveResult:
+    deleted: bool
+    model_id: str
+    source: str
+
+
+@attrs.frozen
+class CleanRequest:
+    """`all` removes everything; `unused` removes what was not touched within `days`."""
+
+    unused: bool = False
+    days: int = DEFAULT_CLEAN_DAYS
+    all: bool = False
+    dry_run: bool = False
+
+    def __attrs_post_init__(self) -> None:
+        if isinstance(self.days, bool) or not isinstance(self.days, int) or self.days < 0:
+            raise InvalidRequest(f"days must be a whole number >= 0, got {self.days!r}")
+
+
+@attrs.frozen
+class CleanResult:
+    """`models` are `<source>/<model_id>`; `freed_bytes` is the sum of their sizes."""
+
+    freed_bytes: int
+    dry_run: bool
+    models: tuple[str, ...]
+    removed: int = _count_of("models")
+
+
+class ExportFormat(enum.StrEnum):
+    KITT = "kitt"
+    JSON = "json"
+
+    @classmethod
+    def parse(cls, text: str) -> "ExportFormat":
+        try:
+            return cls(text)
+        except ValueError:
+            accepted = ", ".join(repr(f.value) for f in cls)
+            raise InvalidRequest(f"Unknown export format {text!r}: use {accepted}") from None
+
+
+@attrs.frozen
+class ExportEntry:
+    source: str
+    model_id: str
+    path: str
+    size_bytes: int
+    downloaded_at: datetime
+    files: tuple[str, ...]
+
+
+@attrs.frozen
+class ExportResult:
+    """`content` holds paths for kitt, entries for json, in (source, model_id) order."""
+
+    format: ExportFormat
+    content: tuple[str, ...] | tuple[ExportEntry, ...]
+    count: int = _count_of("content")
+
+
+@attrs.frozen
+class SourceUsage:
+    count: int
+    size_bytes: int
+
+
+@attrs.frozen
+class StorageStatus:
+    model_count: int
+    total_size_bytes: int
+    storage_path: str
+    sources: dict[str, SourceUsage]
+
+
+@attrs.frozen
+class StorageSpace:
+    """Room for downloads: free bytes on the vault's disk, bytes used, and the quota if set."""
+
+    free_bytes: int
+    used_bytes: int
+    quota_bytes: int | None = None
+
+
+@attrs.frozen
+class StagingArea:
+    """Where a download in progress lives until it is committed. It may hold a previous,
+    interrupted attempt's bytes (`present_bytes`), which a resumed download reuses."""
+
+    source: str
+    model_id: str
+    path: str
+    present_bytes: int = 0

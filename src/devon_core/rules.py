@@ -1,0 +1,91 @@
+"""Pure rules of the vault: what clean removes, what export holds, whether a download fits."""
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+
+from devon_core.errors import InsufficientStorage
+from devon_core.filters import matches_any
+from devon_core.models import LocalModel, RemoteFile, RemoteModel
+from devon_core.results import (
+    CleanRequest,
+    ExportEntry,
+    ExportFormat,
+    ExportResult,
+    StorageSpace,
+)
+
+
+def select_for_clean(
+    models: Iterable[LocalModel], request: CleanRequest, now: datetime
+) -> list[LocalModel]:
+    """The models a clean removes: all of them with `all`; with `unused`, those whose
+    reference time is earlier than `now - days`; with neither flag, none."""
+    if request.all:
+        return list(models)
+    if not request.unused:
+        return []
+    cutoff = now - timedelta(days=request.days)
+    return [model for model in models if model.reference_time < cutoff]
+
+
+def _sort_key(model: LocalModel) -> tuple[str, str]:
+    return (model.source, model.model_id)
+
+
+def build_export(models: Iterable[LocalModel], export_format: ExportFormat) -> ExportResult:
+    """The export of `models`, sorted by (source, model_id)."""
+    ordered = sorted(models, key=_sort_key)
+    if export_format is ExportFormat.KITT:
+        return ExportResult(export_format, tuple(model.path for model in ordered))
+    entries = tuple(
+        ExportEntry(
+            source=m.source,
+            model_id=m.model_id,
+            path=m.path,
+            size_bytes=m.size_bytes,
+            downloaded_at=m.downloaded_at,
+            files=m.files,
+        )
+        for m in ordered
+    )
+    return ExportResult(export_format, entries)
+
+
+def select_files(model: RemoteModel, patterns: Sequence[str] | None) -> tuple[RemoteFile, ...]:
+    """The files of `model` a download fetches: all, or those matching one of `patterns`."""
+    return tuple(f for f in model.files if matches_any(f.path, patterns))
+
+
+def check_room(needed_bytes: int, space: StorageSpace, replacing_bytes: int = 0) -> None:
+    """Raise InsufficientStorage when `needed_bytes` more would not fit on disk or in quota.
+
+    `replacing_bytes` is the size of an older copy the download replaces: it still takes
+    disk space until the new copy is committed, but it no longer counts against the quota.
+    """
+    if needed_bytes > space.free_bytes:
+        raise InsufficientStorage(
+            f"Not enough free disk space: the download needs {format_bytes(needed_bytes)}, "
+            f"{format_bytes(space.free_bytes)} is free"
+        )
+    used_after = space.used_bytes - replacing_bytes + needed_bytes
+    if space.quota_bytes is not None and used_after > space.quota_bytes:
+        left = max(space.quota_bytes - space.used_bytes + replacing_bytes, 0)
+        raise InsufficientStorage(
+            f"Storage quota exceeded: the download needs {format_bytes(needed_bytes)}, "
+            f"{format_bytes(left)} of the {format_bytes(space.quota_bytes)} quota is left "
+            "(raise DEVON_MAX_STORAGE or clean the vault)"
+        )
+
+
+_UNITS = ("KB", "MB", "GB", "TB")
+
+
+def format_bytes(count: float) -> str:
+    """Human size in powers of 1024: `1.5 GB`."""
+    if abs(count) < 1024:
+        return f"{count:.0f} B"
+    for unit in _UNITS:
+        count /= 1024
+        if abs(count) < 1024 or unit == _UNITS[-1]:
+            break
+    return f"{count:.1f} {unit}"

@@ -1,0 +1,70 @@
+"""Turning core objects into plain JSON-ready data, the same way for every driving adapter.
+
+Timestamps become ISO 8601 UTC strings with microseconds; enums their values; tuples lists.
+A remote model's `revision` and `files` are internal and left out.
+"""
+
+import enum
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_unstructure_fn, override
+
+from devon_core.filters import ModelFormat
+from devon_core.models import RemoteModel
+from devon_core.results import ExportFormat, ExportResult
+
+
+def timestamp(value: datetime) -> str:
+    """ISO 8601 in UTC with offset and microseconds: `2025-02-12T14:30:00.123456+00:00`."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """Read a timestamp written by `timestamp` (or any ISO 8601 form); naive means UTC."""
+    value = datetime.fromisoformat(text)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _make_converter() -> cattrs.Converter:
+    converter = cattrs.Converter()
+    converter.register_unstructure_hook(datetime, timestamp)
+    converter.register_structure_hook(datetime, lambda value, _: parse_timestamp(value))
+    for enum_type in (ExportFormat, ModelFormat):
+        converter.register_unstructure_hook(enum_type, _enum_value)
+    # Computed fields such as `count` are init=False; the wire shapes include them.
+    converter.register_unstructure_hook_factory(
+        attrs.has,
+        lambda cls: make_dict_unstructure_fn(cls, converter, _cattrs_include_init_false=True),
+    )
+    converter.register_unstructure_hook(
+        RemoteModel,
+        make_dict_unstructure_fn(
+            RemoteModel, converter, revision=override(omit=True), files=override(omit=True)
+        ),
+    )
+    return converter
+
+
+def _enum_value(value: enum.Enum) -> Any:
+    return value.value
+
+
+converter = _make_converter()
+
+
+def unstructure(value: Any) -> Any:
+    """Plain dicts, lists, strings and numbers for any core object."""
+    return converter.unstructure(value)
+
+
+def export_text(result: ExportResult) -> str:
+    """An export as a file's text: one path a line for kitt (what KITT reads), else JSON."""
+    if result.format is ExportFormat.KITT:
+        return "".join(f"{path}\n" for path in result.content)
+    return json.dumps(unstructure(list(result.content)), indent=2) + "\n"

@@ -1,0 +1,158 @@
+"""The use cases. Each takes the ports it needs and holds no state of its own."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from devon_core.errors import DownloadFailed, Forbidden, InvalidInput, NotFound, SourceUnavailable
+from devon_core.filters import validate_include_patterns
+from devon_core.identifiers import validate_model_id, validate_source_name
+from devon_core.models import LocalModel, RemoteModel
+from devon_core.ports import Clock, ModelSource, ModelStore, ProgressCallback
+from devon_core.results import (
+    MAX_SEARCH_LIMIT,
+    MIN_SEARCH_LIMIT,
+    CleanRequest,
+    CleanResult,
+    ExportFormat,
+    ExportResult,
+    ModelInfo,
+    RemoveResult,
+    SearchFilters,
+    SearchResult,
+    StorageStatus,
+)
+from devon_core.rules import build_export, check_room, select_files, select_for_clean
+
+
+def resolve_source(sources: Mapping[str, ModelSource], name: str) -> ModelSource:
+    validate_source_name(name)
+    try:
+        return sources[name]
+    except KeyError:
+        known = ", ".join(sorted(sources)) or "none"
+        raise InvalidInput(f"Unknown source {name!r}: known sources are {known}") from None
+
+
+def search(
+    source: ModelSource, query: str | None, filters: SearchFilters, limit: int
+) -> SearchResult:
+    if isinstance(limit, bool) or not MIN_SEARCH_LIMIT <= limit <= MAX_SEARCH_LIMIT:
+        raise InvalidInput(
+            f"limit must be between {MIN_SEARCH_LIMIT} and {MAX_SEARCH_LIMIT}, got {limit}"
+        )
+    query = query.strip() or None if query else None
+    found = source.search(query, filters, limit)
+    ranked = sorted((m for m in found if filters.matches(m)), key=lambda m: -m.downloads)
+    return SearchResult(query=query, source=source.name, results=tuple(ranked[:limit]))
+
+
+def info(source: ModelSource, store: ModelStore, clock: Clock, model_id: str) -> ModelInfo:
+    """The vault's entry (marking it used) and the source's description. Either may be
+    missing, not both. The source being unreachable only matters when the vault lacks it."""
+    validate_model_id(model_id)
+    local = store.mark_used(source.name, model_id, clock.now())
+    try:
+        remote: RemoteModel | None = source.info(model_id)
+    except NotFound:
+        remote = None
+    except (SourceUnavailable, Forbidden):
+        if local is None:
+            raise
+        remote = None
+    if local is None and remote is None:
+        raise NotFound(f"Model {model_id!r} is neither in the vault nor on {source.name}")
+    return ModelInfo(local=local, remote=remote)
+
+
+def download(
+    source: ModelSource,
+    store: ModelStore,
+    clock: Clock,
+    model_id: str,
+    *,
+    force: bool = False,
+    include_patterns: Sequence[str] | None = None,
+    progress: ProgressCallback | None = None,
+) -> LocalModel:
+    """Bring a model into the vault, or return it if it is already there.
+
+    The download lands in staging and is committed only once complete, so a failure leaves
+    the vault as it was. Concurrent calls for one model download it once: the later caller
+    waits on the lock and then finds it present.
+    """
+    validate_model_id(model_id)
+    patterns = validate_include_patterns(include_patterns)
+    requested_at = clock.now()
+    with store.lock(source.name, model_id):
+        present = store.get(source.name, model_id)
+        if present is not None and (not force or present.downloaded_at >= requested_at):
+            return store.mark_used(source.name, model_id, clock.now()) or present
+        remote = source.info(model_id)
+        wanted = select_files(remote, patterns)
+        if not wanted:
+            raise InvalidInput(
+                f"include_patterns {list(patterns or [])} match none of the "
+                f"{len(remote.files)} files of {model_id}"
+            )
+        staging = store.stage(source.name, model_id)
+        needed = sum(f.size_bytes for f in wanted) - staging.present_bytes
+        check_room(max(needed, 0), store.space(), present.size_bytes if present else 0)
+        files = source.download(remote, wanted, staging.path, progress)
+        if sorted(files) != sorted(f.path for f in wanted):
+            raise DownloadFailed(f"Download of {model_id} did not deliver every file")
+        return store.commit(staging, files, clock.now(), _metadata(remote, patterns))
+
+
+def _metadata(remote: RemoteModel, patterns: Sequence[str] | None) -> dict[str, Any]:
+    return {
+        "revision": remote.revision,
+        "include_patterns": list(patterns) if patterns else None,
+        "parameter_count": remote.parameter_count,
+        "format": list(remote.format),
+        "quantization": remote.quantization,
+        "architecture": remote.architecture,
+        "license": remote.license,
+    }
+
+
+def remove(store: ModelStore, source: str, model_id: str) -> RemoveResult:
+    validate_source_name(source)
+    validate_model_id(model_id)
+    with store.lock(source, model_id):
+        if store.remove(source, model_id) is None:
+            raise NotFound(f"Model {source}/{model_id} is not in the vault")
+    return RemoveResult(deleted=True, model_id=model_id, source=source)
+
+
+def get(store: ModelStore, source: str, model_id: str) -> LocalModel | None:
+    validate_source_name(source)
+    validate_model_id(model_id)
+    return store.get(source, model_id)
+
+
+def list_models(store: ModelStore, source: str | None = None) -> list[LocalModel]:
+    if source is not None:
+        validate_source_name(source)
+    return store.list(source)
+
+
+def status(store: ModelStore) -> StorageStatus:
+    return store.status()
+
+
+def clean(store: ModelStore, clock: Clock, request: CleanRequest) -> CleanResult:
+    """Remove what `request` selects (or, on a dry run, only report it)."""
+    chosen = select_for_clean(store.list(), request, clock.now())
+    if not request.dry_run:
+        for model in chosen:
+            with store.lock(model.source, model.model_id):
+                store.remove(model.source, model.model_id)
+    return CleanResult(
+        freed_bytes=sum(m.size_bytes for m in chosen),
+        dry_run=request.dry_run,
+        models=tuple(m.key for m in chosen),
+    )
+
+
+def export(store: ModelStore, export_format: ExportFormat) -> ExportResult:
+    return build_export(store.list(), export_format)

@@ -1,0 +1,234 @@
+"""In-memory fakes of the three ports, for tests of the core and the driving adapters.
+
+`FakeSource` "writes" downloaded files into a `FakeDisk` that `MemoryStore` reads back at
+commit, the way the real source writes into the store's staging directory.
+"""
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+
+from devon_core import (
+    DownloadFailed,
+    LocalModel,
+    NotFound,
+    RemoteFile,
+    RemoteModel,
+    SearchFilters,
+    SourceUsage,
+    StagingArea,
+    StorageSpace,
+    StorageStatus,
+)
+from devon_core.models import author_of, model_name_of
+from devon_core.ports import ProgressCallback
+
+FakeDisk = dict[str, dict[str, int]]
+"""Staging path -> {relative file path: size in bytes}."""
+
+T0 = datetime(2025, 2, 12, 14, 30, tzinfo=UTC)
+
+
+class SettableClock:
+    def __init__(self, now: datetime = T0) -> None:
+        self.current = now
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **delta: float) -> None:
+        self.current += timedelta(**delta)
+
+
+def remote_model(
+    model_id: str = "acme/widget-7b",
+    *,
+    source: str = "huggingface",
+    files: Sequence[tuple[str, int]] = (("config.json", 100), ("model.safetensors", 5000)),
+    **fields: Any,
+) -> RemoteModel:
+    """A remote model builder: sensible defaults, override any field."""
+    remote_files = tuple(RemoteFile(path, size, None) for path, size in files)
+    defaults: dict[str, Any] = {
+        "source": source,
+        "model_id": model_id,
+        "model_name": model_name_of(model_id),
+        "author": author_of(model_id),
+        "total_size_bytes": sum(f.size_bytes for f in remote_files),
+        "file_count": len(remote_files),
+        "revision": "0" * 40,
+        "files": remote_files,
+    }
+    return RemoteModel(**(defaults | fields))
+
+
+class FakeSource:
+    """A source holding a fixed catalogue. Set `fail_download` to make the next download
+    deliver only part of the files and raise, like a cut connection."""
+
+    def __init__(
+        self,
+        models: Sequence[RemoteModel] = (),
+        disk: FakeDisk | None = None,
+        name: str = "huggingface",
+    ) -> None:
+        self._name = name
+        self.catalogue = {m.model_id: m for m in models}
+        self.disk: FakeDisk = disk if disk is not None else {}
+        self.fail_download = False
+        self.info_error: Exception | None = None
+        self.downloads: list[tuple[str, tuple[str, ...]]] = []
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def search(self, query: str | None, filters: SearchFilters, limit: int) -> list[RemoteModel]:
+        hits = [
+            m
+            for m in self.catalogue.values()
+            if (not query or query.lower() in m.model_id.lower()) and filters.matches(m)
+        ]
+        return sorted(hits, key=lambda m: -m.downloads)[:limit]
+
+    def info(self, model_id: str) -> RemoteModel:
+        if self.info_error is not None:
+            raise self.info_error
+        try:
+            return self.catalogue[model_id]
+        except KeyError:
+            raise NotFound(f"{model_id} is not on {self.name}") from None
+
+    def download(
+        self,
+        model: RemoteModel,
+        files: Sequence[RemoteFile],
+        dest: str,
+        progress: ProgressCallback | None = None,
+    ) -> list[str]:
+        self.downloads.append((model.model_id, tuple(f.path for f in files)))
+        staged = self.disk.setdefault(dest, {})
+        total = sum(f.size_bytes for f in files)
+        done = 0
+        for index, file in enumerate(files):
+            if self.fail_download and index == len(files) - 1:
+                self.fail_download = False
+                raise DownloadFailed(f"connection cut while fetching {file.path}")
+            staged[file.path] = file.size_bytes
+            done += file.size_bytes
+            if progress:
+                progress(done, total)
+        return [f.path for f in files]
+
+
+class MemoryStore:
+    """A vault in a dict. `free_bytes` and `quota_bytes` are settable for storage checks."""
+
+    def __init__(self, disk: FakeDisk | None = None, root: str = "/vault") -> None:
+        self._root = root
+        self.disk: FakeDisk = disk if disk is not None else {}
+        self.models: dict[tuple[str, str], LocalModel] = {}
+        self.free_bytes = 10**15
+        self.quota_bytes: int | None = None
+        self.locks_taken: list[tuple[str, str]] = []
+
+    @property
+    def root(self) -> str:
+        return self._root
+
+    def add(self, model: LocalModel) -> LocalModel:
+        self.models[(model.source, model.model_id)] = model
+        return model
+
+    def get(self, source: str, model_id: str) -> LocalModel | None:
+        return self.models.get((source, model_id))
+
+    def list(self, source: str | None = None) -> list[LocalModel]:
+        return [
+            self.models[key] for key in sorted(self.models) if source is None or key[0] == source
+        ]
+
+    def status(self) -> StorageStatus:
+        sources: dict[str, SourceUsage] = {}
+        for model in self.list():
+            usage = sources.get(model.source, SourceUsage(0, 0))
+            sources[model.source] = SourceUsage(
+                usage.count + 1, usage.size_bytes + model.size_bytes
+            )
+        return StorageStatus(
+            model_count=len(self.models),
+            total_size_bytes=sum(m.size_bytes for m in self.models.values()),
+            storage_path=self.root,
+            sources=sources,
+        )
+
+    def space(self) -> StorageSpace:
+        used = sum(m.size_bytes for m in self.models.values())
+        return StorageSpace(
+            free_bytes=self.free_bytes, used_bytes=used, quota_bytes=self.quota_bytes
+        )
+
+    @contextmanager
+    def lock(self, source: str, model_id: str) -> Iterator[None]:
+        self.locks_taken.append((source, model_id))
+        yield
+
+    def stage(self, source: str, model_id: str) -> StagingArea:
+        path = f"{self.root}/.devon/staging/{source}/{model_id}"
+        present = sum(self.disk.get(path, {}).values())
+        return StagingArea(source=source, model_id=model_id, path=path, present_bytes=present)
+
+    def commit(
+        self,
+        staging: StagingArea,
+        files: Sequence[str],
+        downloaded_at: datetime,
+        metadata: dict[str, Any],
+    ) -> LocalModel:
+        staged = self.disk.pop(staging.path, {})
+        kept = sorted(files)
+        model = LocalModel(
+            source=staging.source,
+            model_id=staging.model_id,
+            path=f"{self.root}/{staging.source}/{staging.model_id}",
+            size_bytes=sum(staged[f] for f in kept),
+            downloaded_at=downloaded_at,
+            last_used=None,
+            files=tuple(kept),
+            metadata=metadata,
+        )
+        return self.add(model)
+
+    def remove(self, source: str, model_id: str) -> LocalModel | None:
+        return self.models.pop((source, model_id), None)
+
+    def mark_used(self, source: str, model_id: str, when: datetime) -> LocalModel | None:
+        model = self.models.get((source, model_id))
+        if model is None:
+            return None
+        return self.add(attrs.evolve(model, last_used=when))
+
+
+def local_model(
+    model_id: str = "acme/widget-7b",
+    *,
+    source: str = "huggingface",
+    size_bytes: int = 1000,
+    downloaded_at: datetime = T0,
+    last_used: datetime | None = None,
+    root: str = "/vault",
+) -> LocalModel:
+    """A vault entry builder."""
+    return LocalModel(
+        source=source,
+        model_id=model_id,
+        path=f"{root}/{source}/{model_id}",
+        size_bytes=size_bytes,
+        downloaded_at=downloaded_at,
+        last_used=last_used,
+        files=("config.json", "model.safetensors"),
+        metadata={},
+    )
