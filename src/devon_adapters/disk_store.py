@@ -51,12 +51,11 @@ class DiskModelStore:
     """The `ModelStore` port on a directory tree. Usable from several threads and processes."""
 
     def __init__(self, root: Path | str, *, quota_bytes: int | None = None) -> None:
-        self._paths = VaultPaths.at(root)
+        make_private_dirs(VaultPaths.at(root).root)
+        self._paths = VaultPaths.at(root)  # its real root is resolved once the root exists
         self.quota_bytes = quota_bytes
-        for directory in (self._paths.root, self._paths.state, self._paths.staging_root):
+        for directory in (self._paths.staging_root, self._paths.trash, self._paths.locks):
             make_private_dirs(directory)
-        make_private_dirs(self._paths.trash)
-        make_private_dirs(self._paths.locks)
         with self._vault_lock():
             self._index = self._open_index()
             self._recover()

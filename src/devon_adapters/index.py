@@ -71,7 +71,8 @@ def time_to_text(moment: datetime) -> str:
 
 
 def text_to_time(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
 
 
 @attrs.frozen
