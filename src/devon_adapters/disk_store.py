@@ -110,6 +110,7 @@ class DiskModelStore:
 
     def stage(self, source: str, model_id: str) -> StagingArea:
         staging = self._paths.staging(source, model_id)
+        self._refuse_clash(source, model_id)
         self._paths.ensure_inside(staging)
         make_private_dirs(staging)
         present = sum(stat.st_size for _, stat in walk_files(staging))
@@ -130,6 +131,7 @@ class DiskModelStore:
         if metadata_files := [f for f in wanted if is_download_metadata(f)]:
             raise InvalidInput(f"Download metadata is not a model file: {metadata_files}")
         with self.lock(source, model_id):
+            self._refuse_clash(source, model_id)
             self._paths.ensure_inside(staged)
             sizes = _keep_only(staged, wanted)
             target = self._paths.model_dir(source, model_id)
@@ -313,6 +315,14 @@ class DiskModelStore:
             Index.end_operation(db, source, model_id)
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _refuse_clash(self, source: str, model_id: str) -> None:
+        other = self._index.clash(source, model_id)
+        if other is not None:
+            raise InvalidInput(
+                f"{source}/{model_id} would share a directory with {source}/{other}, "
+                "already in the vault: remove that one first"
+            )
 
     def _local(self, record: Record) -> LocalModel:
         return LocalModel(

@@ -199,3 +199,19 @@ def test_an_index_from_a_newer_devon_is_refused_not_rebuilt(tmp_path: Path) -> N
         db.execute("INSERT INTO schema_migrations VALUES (999, 'future', 'x')")
     with pytest.raises(IndexTooNew, match="newer than this DEVON"):
         DiskModelStore(tmp_path / "vault")
+
+
+def test_an_index_from_an_older_devon_is_migrated_keeping_its_models(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path / "vault")
+    model = put_model(store)
+    store.close()
+    with sqlite3.connect(tmp_path / "vault" / ".devon" / "index.sqlite3") as db:
+        db.execute("DROP INDEX models_nocase")
+        db.execute("DELETE FROM schema_migrations WHERE version = 3")
+    reopened = DiskModelStore(tmp_path / "vault")
+    assert reopened.list() == [model]
+    with sqlite3.connect(tmp_path / "vault" / ".devon" / "index.sqlite3") as db:
+        (version,) = db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    assert version == SCHEMA_VERSION
+    assert "models_nocase" in indexes
