@@ -276,7 +276,7 @@ class Index:
         """Another model whose directory overlaps this one's: the same id in another case,
         a bare id that is this id's owner folder, or models inside this bare id's folder."""
         db = self._connection()
-        queries = [
+        queries: list[tuple[str, tuple[str, ...]]] = [
             (
                 "SELECT model_id FROM models WHERE source = ? AND model_id = ? COLLATE NOCASE"
                 " AND model_id != ?",
