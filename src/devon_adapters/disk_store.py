@@ -347,13 +347,20 @@ class DiskModelStore:
 
 
 def _keep_only(staged: Path, wanted: Sequence[str]) -> dict[str, int]:
-    """Delete everything in `staged` but `wanted`; return the sizes of `wanted`."""
+    """Check every file of `wanted` is in `staged`, then delete everything else (download
+    metadata, files of earlier attempts, symlinks); return the sizes of `wanted`."""
+    sizes = {}
+    for relative in wanted:
+        path = staged / relative
+        if path.is_symlink() or not path.is_file():
+            raise DownloadFailed(f"{relative} is missing from the download")
+        sizes[relative] = path.stat().st_size
     keep = set(wanted)
     for current, dirs, names in os.walk(staged, topdown=False):
         base = Path(current)
         for name in names:
             path = base / name
-            if path.relative_to(staged).as_posix() not in keep or path.is_symlink():
+            if path.relative_to(staged).as_posix() not in keep:
                 path.unlink()
         for name in dirs:
             path = base / name
@@ -361,12 +368,6 @@ def _keep_only(staged: Path, wanted: Sequence[str]) -> dict[str, int]:
                 path.unlink()
             elif not any(path.iterdir()):
                 path.rmdir()
-    sizes = {}
-    for relative in wanted:
-        path = staged / relative
-        if path.is_symlink() or not path.is_file():
-            raise DownloadFailed(f"{relative} is missing from the download")
-        sizes[relative] = path.stat().st_size
     os.chmod(staged, DIR_MODE)
     return sizes
 

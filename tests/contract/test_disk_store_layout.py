@@ -215,3 +215,13 @@ def test_an_index_from_an_older_devon_is_migrated_keeping_its_models(tmp_path: P
         indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
     assert version == SCHEMA_VERSION
     assert "models_nocase" in indexes
+
+
+def test_a_failed_commit_keeps_the_download_metadata_for_a_resume(store: DiskModelStore) -> None:
+    staging = store.stage("huggingface", "acme/widget-7b")
+    resume = Path(staging.path) / ".cache" / "huggingface" / "weights.bin.incomplete"
+    resume.parent.mkdir(parents=True)
+    resume.write_bytes(b"half")
+    with pytest.raises(DownloadFailed):
+        store.commit(staging, ["weights.bin"], T0, {})
+    assert resume.read_bytes() == b"half"
