@@ -51,11 +51,17 @@ class DiskModelStore:
     """The `ModelStore` port on a directory tree. Usable from several threads and processes."""
 
     def __init__(self, root: Path | str, *, quota_bytes: int | None = None) -> None:
-        make_private_dirs(VaultPaths.at(root).root)
-        self._paths = VaultPaths.at(root)  # its real root is resolved once the root exists
+        try:
+            make_private_dirs(VaultPaths.at(root).root)
+            self._paths = VaultPaths.at(root)  # its real root is resolved once it exists
+            for directory in (self._paths.staging_root, self._paths.trash, self._paths.locks):
+                make_private_dirs(directory)
+        except OSError as error:
+            raise InvalidInput(
+                f"Cannot use {root} as the vault ({error.strerror or error}): "
+                "set DEVON_STORAGE_PATH to a directory you can write to"
+            ) from None
         self.quota_bytes = quota_bytes
-        for directory in (self._paths.staging_root, self._paths.trash, self._paths.locks):
-            make_private_dirs(directory)
         with self._vault_lock():
             self._index = self._open_index()
             self._recover()

@@ -10,7 +10,7 @@ import pytest
 
 from devon_adapters import DiskModelStore
 from devon_adapters.index import SCHEMA_VERSION, IndexTooNew
-from devon_core import DownloadFailed
+from devon_core import DownloadFailed, InvalidInput
 from devon_core.ports import ModelStore
 from tests.contract.vault_builders import T0, WIDGET, files_on_disk, put_model
 
@@ -225,3 +225,9 @@ def test_a_failed_commit_keeps_the_download_metadata_for_a_resume(store: DiskMod
     with pytest.raises(DownloadFailed):
         store.commit(staging, ["weights.bin"], T0, {})
     assert resume.read_bytes() == b"half"
+
+
+def test_a_storage_path_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "vault").write_text("not a directory")
+    with pytest.raises(InvalidInput, match="Cannot use .* as the vault"):
+        DiskModelStore(tmp_path / "vault")
