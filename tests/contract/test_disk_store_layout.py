@@ -229,5 +229,5 @@ def test_a_failed_commit_keeps_the_download_metadata_for_a_resume(store: DiskMod
 
 def test_a_storage_path_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "vault").write_text("not a directory")
-    with pytest.raises(InvalidInput, match="Cannot use .* as the vault"):
+    with pytest.raises(InvalidInput, match=r"Cannot use .* as the vault"):
         DiskModelStore(tmp_path / "vault")
