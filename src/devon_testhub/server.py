@@ -418,7 +418,10 @@ class TestHub:
     def start(self) -> TestHub:
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._server.serve_forever, name=f"testhub:{self.port}", daemon=True
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"testhub:{self.port}",
+                daemon=True,
             )
             self._thread.start()
         return self
