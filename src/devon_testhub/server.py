@@ -19,7 +19,7 @@ from devon_testhub.catalogue import Catalogue, HubFile, Repo
 from devon_testhub.faults import Faults, RequestRecord, RequestStats
 from devon_testhub.routes import Route, parse_route
 from devon_testhub.search import BadQuery, ListQuery, run_query
-from devon_testhub.shapes import list_item, model_info, tree_entries
+from devon_testhub.shapes import list_item, model_info, path_entries, tree_entries
 
 logger = logging.getLogger("devon_testhub")
 
@@ -159,6 +159,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         faults.wait_if_hanging(decoded_path, self.hub.stopping)
         self.hub.stats.begin()
         try:
+            form = self._form() if method == "POST" else {}
             if faults.latency_s > 0:
                 time.sleep(faults.latency_s)
             if faults.should_drop(decoded_path):
@@ -168,9 +169,12 @@ class _HubHandler(BaseHTTPRequestHandler):
             status = faults.failure_for(decoded_path)
             if status is not None:
                 raise HubError(status, f"Injected failure ({status})")
+            params = parse_qs(split.query, keep_blank_values=True)
             if method == "POST":
-                raise HubError(405, "Method not allowed")
-            self._dispatch(method, route, parse_qs(split.query, keep_blank_values=True))
+                if route.kind != "paths-info":
+                    raise HubError(405, "Method not allowed")
+                params.update(form)
+            self._dispatch(method, route, params)
         except HubError as error:
             self._send_error(method, error)
         except (BrokenPipeError, ConnectionResetError):
@@ -239,6 +243,9 @@ class _HubHandler(BaseHTTPRequestHandler):
         if route.kind == "list":
             self._list_models(method, params)
             return
+        if route.kind == "whoami":
+            self._whoami(method)
+            return
         if route.kind == "unknown":
             raise HubError(404, "Sorry, we can't find the page you are looking for.")
         repo = self._visible_repo(route.repo_id)
@@ -254,8 +261,36 @@ class _HubHandler(BaseHTTPRequestHandler):
             blobs = _flag(params, "blobs") or _flag(params, "files_metadata")
             expand = _expand(params)
             self._send_json(method, model_info(repo, blobs=blobs, expand=expand))
+        elif route.kind == "paths-info":
+            entries = path_entries(repo, params.get("paths", []), _flag(params, "expand"))
+            self._send_json(method, entries)
         else:
             self._tree(method, repo, route.path, params)
+
+    def _form(self) -> dict[str, list[str]]:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length > 0 else ""
+        return parse_qs(body, keep_blank_values=True)
+
+    def _whoami(self, method: str) -> None:
+        if not self._authorised():
+            message = "Invalid credentials in Authorization header"
+            raise HubError(401, message)
+        self._send_json(
+            method,
+            {
+                "type": "user",
+                "id": "0" * 24,
+                "name": "devon-tester",
+                "fullname": "DEVON Tester",
+                "isPro": False,
+                "orgs": [],
+                "auth": {
+                    "type": "access_token",
+                    "accessToken": {"displayName": "devon-testhub", "role": "read"},
+                },
+            },
+        )
 
     def _visible_repo(self, repo_id: str) -> Repo:
         repo = self.hub.catalogue.get(repo_id)

@@ -574,3 +574,30 @@ def test_command_prints_the_url_and_serves() -> None:
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+# ---- smaller endpoints ---------------------------------------------------------------
+
+
+def test_paths_info_describes_existing_paths_only(test_hub: TestHub) -> None:
+    entries = api(test_hub).get_paths_info(WIDGET, ["widget-8b.Q8_0.gguf", "BF16", "missing.txt"])
+
+    assert [(type(e).__name__, e.path) for e in entries] == [
+        ("RepoFile", "widget-8b.Q8_0.gguf"),
+        ("RepoFolder", "BF16"),
+    ]
+
+
+def test_whoami_accepts_only_known_tokens(test_hub: TestHub) -> None:
+    assert api(test_hub).whoami(token=test_hub.token)["name"] == "devon-tester"
+    with pytest.raises(HfHubHTTPError):
+        api(test_hub).whoami(token="hf_unknown")
+
+
+def test_file_and_repo_exist_checks(test_hub: TestHub) -> None:
+    hub_api = api(test_hub)
+
+    assert hub_api.repo_exists(SHARDY)
+    assert not hub_api.repo_exists("nobody/nothing-here")
+    assert hub_api.file_exists(SHARDY, "config.json")
+    assert not hub_api.file_exists(SHARDY, "nope.json")
