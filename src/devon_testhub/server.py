@@ -162,11 +162,11 @@ class _HubHandler(BaseHTTPRequestHandler):
             form = self._form() if method == "POST" else {}
             if faults.latency_s > 0:
                 time.sleep(faults.latency_s)
-            if faults.should_drop(decoded_path):
+            if faults.should_drop(decoded_path, method):
                 self.close_connection = True
                 self._completed = False
                 return
-            status = faults.failure_for(decoded_path)
+            status = faults.failure_for(decoded_path, method)
             if status is not None:
                 raise HubError(status, f"Injected failure ({status})")
             params = parse_qs(split.query, keep_blank_values=True)

@@ -601,3 +601,30 @@ def test_file_and_repo_exist_checks(test_hub: TestHub) -> None:
     assert not hub_api.repo_exists("nobody/nothing-here")
     assert hub_api.file_exists(SHARDY, "config.json")
     assert not hub_api.file_exists(SHARDY, "nope.json")
+
+
+def test_snapshot_of_a_gated_repo_without_token_raises_gated_repo_error(
+    test_hub: TestHub, tmp_path: Path
+) -> None:
+    with pytest.raises(GatedRepoError):
+        snapshot_download(GATED_REPO, local_dir=tmp_path, endpoint=test_hub.url, token=False)
+
+    assert test_hub.stats.count("/resolve/", "GET") == 0
+
+
+def test_second_snapshot_fetches_only_the_files_that_failed(
+    test_hub: TestHub, tmp_path: Path
+) -> None:
+    failing = "model-00002-of-00003.safetensors"
+    test_hub.faults.fail_requests(status=500, times=1, path_contains=failing, method="GET")
+    with pytest.raises(HfHubHTTPError):
+        snapshot_download(SHARDY, local_dir=tmp_path, endpoint=test_hub.url, token=False)
+    test_hub.stats.reset()
+
+    snapshot_download(SHARDY, local_dir=tmp_path, endpoint=test_hub.url, token=False)
+
+    assert [r.path.rsplit("/", 1)[-1] for r in test_hub.stats.requests("/resolve/", "GET")] == [
+        failing
+    ]
+    for item in test_hub.catalogue[SHARDY].files:
+        assert sha256_of(tmp_path / item.path) == item.sha256
