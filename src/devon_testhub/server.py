@@ -452,6 +452,10 @@ class TestHub:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
+    def environ(self) -> dict[str, str]:
+        """Variables that point a child process's `huggingface_hub` (and DEVON) here."""
+        return {"HF_ENDPOINT": self.url, "HF_HUB_DISABLE_TELEMETRY": "1"}
+
     @property
     def token(self) -> str:
         """A token this hub accepts (unlocks gated and private repos)."""

@@ -628,3 +628,35 @@ def test_second_snapshot_fetches_only_the_files_that_failed(
     ]
     for item in test_hub.catalogue[SHARDY].files:
         assert sha256_of(tmp_path / item.path) == item.sha256
+
+
+def test_list_models_num_parameters_uses_reported_totals(test_hub: TestHub) -> None:
+    found = list(
+        api(test_hub).list_models(num_parameters="min:7B,max:8.1B", expand=["safetensors", "gguf"])
+    )
+
+    ids = {m.id for m in found}
+    assert {SHARDY, WIDGET} <= ids
+    assert "tinyco/Tiny-0.5B-Instruct" not in ids
+    for model in found:
+        total = (model.safetensors.total if model.safetensors else None) or (model.gguf or {})[
+            "total"
+        ]
+        assert 7e9 <= total <= 8.1e9
+
+
+def test_list_models_gated_filter(test_hub: TestHub) -> None:
+    assert [m.id for m in api(test_hub).list_models(gated=True)] == [GATED_REPO]
+
+
+def test_list_models_config_and_card_data_on_request(test_hub: TestHub) -> None:
+    (shardy,) = [
+        m
+        for m in api(test_hub).list_models(search="shardy-7b", cardData=True, fetch_config=True)
+        if m.id == SHARDY
+    ]
+
+    assert shardy.config is not None
+    assert shardy.config["model_type"] == "mistral"
+    assert shardy.card_data is not None
+    assert shardy.card_data.license == "apache-2.0"
