@@ -24,7 +24,7 @@ from devon_testhub.shapes import list_item, model_info, path_entries, tree_entri
 logger = logging.getLogger("devon_testhub")
 
 DEFAULT_TOKEN = "hf_devon_testhub_token"  # noqa: S105 - a fixed test credential
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 LIST_PAGE_SIZE = 25
 TREE_PAGE_SIZE = 1000
 TREE_EXPAND_PAGE_SIZE = 50
@@ -508,6 +508,7 @@ def run_test_hub(
     port: int = 0,
     tokens: Iterable[str] = (DEFAULT_TOKEN,),
     page_size: int = LIST_PAGE_SIZE,
+    tree_page_size: int = TREE_PAGE_SIZE,
     gate_metadata: bool = False,
     latency_ms: float = 0,
 ) -> Iterator[TestHub]:
@@ -517,6 +518,7 @@ def run_test_hub(
         port=port,
         tokens=tokens,
         page_size=page_size,
+        tree_page_size=tree_page_size,
         gate_metadata=gate_metadata,
         latency_ms=latency_ms,
     )

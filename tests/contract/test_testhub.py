@@ -660,3 +660,46 @@ def test_list_models_config_and_card_data_on_request(test_hub: TestHub) -> None:
     assert shardy.config["model_type"] == "mistral"
     assert shardy.card_data is not None
     assert shardy.card_data.license == "apache-2.0"
+
+
+# ---- the catalogue -----------------------------------------------------------------------
+
+
+def test_default_catalogue_is_large_enough_to_page_and_deterministic() -> None:
+    first, second = Catalogue.default(), Catalogue.default()
+
+    assert len(first) >= 60
+    assert [(r.id, r.sha) for r in first] == [(r.id, r.sha) for r in second]
+    assert first[WIDGET].files[3].sha256 == second[WIDGET].files[3].sha256
+
+
+def test_every_advertised_size_is_the_number_of_bytes_generated() -> None:
+    for repo in Catalogue.default():
+        for item in repo.files:
+            assert len(item.content.read()) == item.size, (repo.id, item.path)
+
+
+def test_content_length_equals_bytes_served_for_every_file_of_a_repo(test_hub: TestHub) -> None:
+    repo = test_hub.catalogue[WIDGET]
+
+    for item in repo.files:
+        status, headers, body = raw_request(f"{test_hub.url}/{repo.id}/resolve/main/{item.path}")
+        assert status == 200
+        assert int(headers["Content-Length"]) == len(body) == item.size
+        assert hashlib.sha256(body).hexdigest() == item.sha256
+
+
+def test_large_repo_streams_in_ranges_without_holding_the_file(tmp_path: Path) -> None:
+    catalogue = Catalogue().with_large_repo("bench/big", total_bytes=64 * MIB, shards=2)
+    shard = next(
+        f for f in catalogue["bench/big"].files if f.path.endswith("-of-00002.safetensors")
+    )
+    with run_test_hub(catalogue) as hub:
+        url = f"{hub.url}/bench/big/resolve/main/{shard.path}"
+        start = shard.size - 3 * MIB - 5
+
+        status, headers, body = raw_request(url, headers={"Range": f"bytes={start}-"})
+
+        assert status == 206
+        assert headers["Content-Range"] == f"bytes {start}-{shard.size - 1}/{shard.size}"
+        assert body == shard.content.read(start, shard.size)
