@@ -703,3 +703,15 @@ def test_large_repo_streams_in_ranges_without_holding_the_file(tmp_path: Path) -
         assert status == 206
         assert headers["Content-Range"] == f"bytes {start}-{shard.size - 1}/{shard.size}"
         assert body == shard.content.read(start, shard.size)
+
+
+def test_verify_repo_checksums_spots_a_corrupt_file(test_hub: TestHub, tmp_path: Path) -> None:
+    name = "model-00001-of-00003.safetensors"
+    test_hub.faults.corrupt(SHARDY, name)
+    snapshot_download(SHARDY, local_dir=tmp_path, endpoint=test_hub.url, token=False)
+
+    result = api(test_hub).verify_repo_checksums(SHARDY, local_dir=tmp_path)
+
+    assert [(m["path"], m["algorithm"]) for m in result.mismatches] == [(name, "sha256")]
+    assert result.checked_count == len(test_hub.catalogue[SHARDY].files)
+    assert result.missing_paths == []
