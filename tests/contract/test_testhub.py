@@ -715,3 +715,17 @@ def test_verify_repo_checksums_spots_a_corrupt_file(test_hub: TestHub, tmp_path:
     assert [(m["path"], m["algorithm"]) for m in result.mismatches] == [(name, "sha256")]
     assert result.checked_count == len(test_hub.catalogue[SHARDY].files)
     assert result.missing_paths == []
+
+
+def test_list_models_direction_one_sorts_ascending(test_hub: TestHub) -> None:
+    _, headers, body = raw_request(f"{test_hub.url}/api/models?sort=downloads&direction=1&limit=5")
+
+    downloads = [item["downloads"] for item in json.loads(body)]
+    assert downloads == sorted(downloads)
+    assert downloads[0] == min(r.downloads for r in test_hub.catalogue if not r.private)
+    assert 'rel="next"' in headers["Link"]
+
+
+def test_revision_with_a_slash_is_one_revision(test_hub: TestHub) -> None:
+    with pytest.raises(RevisionNotFoundError):
+        api(test_hub).model_info(SHARDY, revision="refs/pr/1")
