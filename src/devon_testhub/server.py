@@ -34,13 +34,19 @@ class HubError(Exception):
     """An error the Hub answers with `X-Error-Code` / `X-Error-Message` and `{"error": ...}`."""
 
     def __init__(
-        self, status: int, message: str, code: str | None = None, commit: str | None = None
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        commit: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
         self.commit = commit
+        self.headers = headers
 
 
 def _encode_cursor(offset: int) -> str:
@@ -61,6 +67,9 @@ def _decode_cursor(cursor: str) -> int:
 def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """(start, end inclusive) for a single `bytes=` range; None means the whole file.
     Raises HubError(416) when unsatisfiable."""
+    unsatisfiable = HubError(
+        416, "Requested range not satisfiable", headers=(("Content-Range", f"bytes */{size}"),)
+    )
     if not header or not header.startswith("bytes="):
         return None
     spec = header[len("bytes=") :].split(",")[0].strip()
@@ -69,14 +78,14 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         if first == "":
             length = int(last)
             if length <= 0:
-                raise HubError(416, "Requested range not satisfiable")
+                raise unsatisfiable
             return (max(size - length, 0), size - 1)
         start = int(first)
         end = int(last) if last else size - 1
     except ValueError:
         return None
     if start >= size or end < start:
-        raise HubError(416, "Requested range not satisfiable")
+        raise unsatisfiable
     return (start, min(end, size - 1))
 
 
@@ -228,6 +237,7 @@ class _HubHandler(BaseHTTPRequestHandler):
             headers.append(("X-Error-Code", error.code))
         if error.commit:
             headers.append(("X-Repo-Commit", error.commit))
+        headers.extend(error.headers)
         self._send_json(method, {"error": error.message}, error.status, headers)
 
     def _next_link(self, params: dict[str, list[str]], offset: int) -> str:

@@ -9,6 +9,7 @@ import math
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -729,3 +730,15 @@ def test_list_models_direction_one_sorts_ascending(test_hub: TestHub) -> None:
 def test_revision_with_a_slash_is_one_revision(test_hub: TestHub) -> None:
     with pytest.raises(RevisionNotFoundError):
         api(test_hub).model_info(SHARDY, revision="refs/pr/1")
+
+
+def test_range_past_the_end_is_unsatisfiable(test_hub: TestHub) -> None:
+    item = test_hub.catalogue[SHARDY].file("config.json")
+    assert item is not None
+    url = f"{test_hub.url}/{SHARDY}/resolve/main/config.json"
+
+    with pytest.raises(urllib.error.HTTPError) as error:
+        raw_request(url, headers={"Range": f"bytes={item.size}-"})
+
+    assert error.value.code == 416
+    assert error.value.headers["Content-Range"] == f"bytes */{item.size}"
