@@ -25,7 +25,17 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.hf_api import RepoFile, RepoFolder
 
-from devon_testhub import GATED_REPO, PRIVATE_REPO, Catalogue, TestHub, run_test_hub
+from devon_testhub import (
+    GATED_REPO,
+    PRIVATE_REPO,
+    Catalogue,
+    Repo,
+    TestHub,
+    hub_file,
+    json_file,
+    run_test_hub,
+    safetensors_file,
+)
 
 SHARDY = "acme/shardy-7b"
 WIDGET = "acme/Widget-8B-GGUF"
@@ -742,3 +752,27 @@ def test_range_past_the_end_is_unsatisfiable(test_hub: TestHub) -> None:
 
     assert error.value.code == 416
     assert error.value.headers["Content-Range"] == f"bytes */{item.size}"
+
+
+def test_a_custom_catalogue_serves_a_hand_made_repo(tmp_path: Path) -> None:
+    repo = Repo(
+        id="me/custom-1b",
+        files=(
+            hub_file("config.json", json_file({"model_type": "llama"})),
+            hub_file("model.safetensors", safetensors_file(4096, "me/custom")),
+        ),
+        license="mit",
+        downloads=5,
+        safetensors={"parameters": {"BF16": 1_000_000_000}, "total": 1_000_000_000},
+    )
+    with run_test_hub(Catalogue().with_repo(repo)) as hub:
+        snapshot_download(repo.id, local_dir=tmp_path, endpoint=hub.url, token=False)
+
+        assert [m.id for m in api(hub).list_models()] == ["me/custom-1b"]
+        assert (
+            hub.stats.by_path("GET")[
+                f"/{repo.id}/resolve/{hub.catalogue[repo.id].sha}/model.safetensors"
+            ]
+            == 1
+        )
+    assert (tmp_path / "README.md").read_text().startswith("---\nlicense: mit\n")
