@@ -155,24 +155,37 @@ class Faults:
 
 
 class RequestStats:
-    """Every request the server answered (or cut, or dropped), in order of completion."""
+    """Every request the server answered (or cut, or dropped), in order of completion.
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    A client can have its answer before the server thread has written the record, so
+    reading waits (up to `settle_s`) for requests still being handled."""
+
+    def __init__(self, settle_s: float = 2.0) -> None:
+        self._changed = threading.Condition()
         self._records: list[RequestRecord] = []
+        self._in_flight = 0
+        self.settle_s = settle_s
+
+    def begin(self) -> None:
+        with self._changed:
+            self._in_flight += 1
 
     def add(self, record: RequestRecord) -> None:
-        with self._lock:
+        with self._changed:
             self._records.append(record)
+            self._in_flight = max(self._in_flight - 1, 0)
+            self._changed.notify_all()
 
     def reset(self) -> None:
-        with self._lock:
+        with self._changed:
+            self._changed.wait_for(lambda: self._in_flight == 0, self.settle_s)
             self._records.clear()
 
     def requests(
         self, path_contains: str | None = None, method: str | None = None
     ) -> list[RequestRecord]:
-        with self._lock:
+        with self._changed:
+            self._changed.wait_for(lambda: self._in_flight == 0, self.settle_s)
             records = list(self._records)
         return [
             record

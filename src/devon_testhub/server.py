@@ -156,8 +156,9 @@ class _HubHandler(BaseHTTPRequestHandler):
         decoded_path = unquote(split.path)
         self._decoded_path = decoded_path
         faults = self.hub.faults
+        faults.wait_if_hanging(decoded_path, self.hub.stopping)
+        self.hub.stats.begin()
         try:
-            faults.wait_if_hanging(decoded_path, self.hub.stopping)
             if faults.latency_s > 0:
                 time.sleep(faults.latency_s)
             if faults.should_drop(decoded_path):
@@ -175,6 +176,12 @@ class _HubHandler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError):
             self._completed = False
             self.close_connection = True
+        except Exception:
+            logger.exception("test hub failed on %s %s", method, self.path)
+            self._completed = False
+            self.close_connection = True
+            if self._status == 0:
+                self._send_error(method, HubError(500, "Internal error in the test hub"))
         finally:
             self.hub.stats.add(
                 RequestRecord(
@@ -418,7 +425,10 @@ class TestHub:
     def start(self) -> TestHub:
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self._server.serve_forever, name=f"testhub:{self.port}", daemon=True
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"testhub:{self.port}",
+                daemon=True,
             )
             self._thread.start()
         return self
