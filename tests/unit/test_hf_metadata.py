@@ -67,7 +67,9 @@ def siblings(*names: str) -> list[dict[str, Any]]:
         ("Meta-Llama-3-70B", 70.0),
     ],
 )
-def test_parameter_count_is_read_from_the_size_token_of_the_name(name: str, billions: float) -> None:
+def test_parameter_count_is_read_from_the_size_token_of_the_name(
+    name: str, billions: float
+) -> None:
     assert parameters_from_name(name) == billions
 
 
