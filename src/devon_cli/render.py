@@ -1,0 +1,146 @@
+"""How results look at a terminal: tables, sizes, counts, and the `--json` form."""
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from devon_core.models import LocalModel, RemoteModel
+from devon_core.rules import format_bytes
+from devon_core.serialization import timestamp, unstructure
+
+NONE = "-"
+
+
+def plain(text: str) -> Text:
+    """Text printed as is: ids and paths are never read as rich markup."""
+    return Text(text)
+
+
+def _row(*cells: str) -> list[Text]:
+    return [plain(cell) for cell in cells]
+
+
+def emit_json(result: Any) -> None:
+    """A result as one line of JSON on stdout: the HTTP API's shape for the same operation."""
+    data = result if isinstance(result, dict) else unstructure(result)
+    click.echo(json.dumps(data))
+
+
+def format_params(billions: float | None) -> str:
+    """A parameter count for people: `7.6B`, `500M`, `1.5B`, `1T`."""
+    if billions is None:
+        return NONE
+    for unit, scale in (("T", 1e3), ("B", 1.0), ("M", 1e-3), ("K", 1e-6)):
+        if billions >= scale or unit == "K":
+            return f"{_short(billions / scale)}{unit}"
+    return NONE  # pragma: no cover - the loop always returns
+
+
+def format_count(count: int) -> str:
+    """A download count for people: `985K`, `1.2M`."""
+    for unit, scale in (("B", 10**9), ("M", 10**6), ("K", 10**3)):
+        if count >= scale:
+            return f"{_short(count / scale)}{unit}"
+    return str(count)
+
+
+def _short(value: float) -> str:
+    text = f"{value:.1f}" if value < 100 else f"{value:.0f}"
+    return text.removesuffix(".0")
+
+
+def format_time(value: datetime | None) -> str:
+    """A vault timestamp shortened to the minute, in UTC."""
+    if value is None:
+        return "never"
+    return timestamp(value)[:16].replace("T", " ")
+
+
+def format_size(size_bytes: int) -> str:
+    return format_bytes(size_bytes)
+
+
+def search_table(models: Sequence[RemoteModel]) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("name", overflow="fold", ratio=3)
+    table.add_column("author", overflow="fold", ratio=2)
+    table.add_column("params", justify="right", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("format", overflow="fold", ratio=1)
+    table.add_column("quant", no_wrap=True)
+    table.add_column("downloads", justify="right", no_wrap=True)
+    for model in models:
+        table.add_row(
+            *_row(
+                model.model_name,
+                model.author or NONE,
+                format_params(model.parameter_count),
+                format_size(model.total_size_bytes),
+                ", ".join(model.format) or NONE,
+                model.quantization or NONE,
+                format_count(model.downloads),
+            )
+        )
+    return table
+
+
+def local_table(models: Sequence[LocalModel]) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("model", overflow="fold", ratio=3)
+    table.add_column("source", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("files", justify="right", no_wrap=True)
+    table.add_column("last used", no_wrap=True)
+    for model in models:
+        table.add_row(
+            *_row(
+                model.model_id,
+                model.source,
+                format_size(model.size_bytes),
+                str(len(model.files)),
+                format_time(model.last_used),
+            )
+        )
+    return table
+
+
+def details_table(rows: Sequence[tuple[str, str]]) -> Table:
+    """Two columns, field and value, for `info` and `status`."""
+    table = Table(box=None, pad_edge=False, show_header=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for field, value in rows:
+        table.add_row(*_row(field, value))
+    return table
+
+
+def local_rows(model: LocalModel) -> list[tuple[str, str]]:
+    return [
+        ("path", model.path),
+        ("size", format_size(model.size_bytes)),
+        ("files", f"{len(model.files)}: {', '.join(model.files)}" if model.files else "0"),
+        ("downloaded", format_time(model.downloaded_at)),
+        ("last used", format_time(model.last_used)),
+    ]
+
+
+def remote_rows(model: RemoteModel) -> list[tuple[str, str]]:
+    return [
+        ("author", model.author or NONE),
+        ("params", format_params(model.parameter_count)),
+        ("size", f"{format_size(model.total_size_bytes)} in {model.file_count} files"),
+        ("format", ", ".join(model.format) or NONE),
+        ("quantisation", model.quantization or NONE),
+        ("architecture", model.architecture or NONE),
+        ("license", model.license or NONE),
+        ("task tags", ", ".join(model.tags) or NONE),
+        ("downloads", f"{model.downloads:,}"),
+        ("likes", f"{model.likes:,}"),
+        ("updated", model.updated_at or NONE),
+        ("web", model.web_url or NONE),
+    ]
