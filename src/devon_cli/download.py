@@ -25,12 +25,13 @@ from rich.text import Text
 from devon_cli.context import CliContext
 from devon_cli.errors import EXIT_INTERRUPTED
 from devon_cli.options import json_option, source_option
-from devon_cli.render import emit_json, format_size
+from devon_cli.render import emit_json, files, format_size
 from devon_core.identifiers import parse_model_reference
 from devon_core.models import LocalModel
 
 
 @click.command(
+    short_help="Download a model into the vault.",
     epilog="""\b
 Examples:
   devon download Qwen/Qwen2.5-0.5B-Instruct
@@ -38,7 +39,7 @@ Examples:
   devon download bartowski/Llama-3.2-1B-Instruct-GGUF --include '*Q4_K_M*'
   devon download Qwen/Qwen2.5-0.5B-Instruct --force --json
 
-An interrupted download resumes when the same command is run again."""
+An interrupted download resumes when the same command is run again.""",
 )
 @click.argument("model")
 @click.option(
@@ -107,8 +108,7 @@ def download_response(model: LocalModel) -> dict[str, object]:
 
 
 def _files_and_size(model: LocalModel) -> str:
-    count = len(model.files)
-    return f"{count} file{'' if count == 1 else 's'}, {format_size(model.size_bytes)}"
+    return f"{files(len(model.files))}, {format_size(model.size_bytes)}"
 
 
 class _BytesColumn(ProgressColumn):

@@ -9,11 +9,12 @@ from devon_core.identifiers import parse_model_reference
 
 
 @click.command(
+    short_help="Show a model's local and remote details.",
     epilog="""\b
 Examples:
   devon info Qwen/Qwen2.5-7B-Instruct
   devon info https://huggingface.co/Qwen/Qwen2.5-7B-Instruct
-  devon info Qwen/Qwen2.5-0.5B --json"""
+  devon info Qwen/Qwen2.5-0.5B --json""",
 )
 @click.argument("model")
 @source_option

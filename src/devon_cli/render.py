@@ -61,18 +61,22 @@ def format_time(value: datetime | None) -> str:
     return timestamp(value)[:16].replace("T", " ")
 
 
+def files(count: int) -> str:
+    return f"{count} file{'' if count == 1 else 's'}"
+
+
 def format_size(size_bytes: int) -> str:
     return format_bytes(size_bytes)
 
 
 def search_table(models: Sequence[RemoteModel]) -> Table:
-    table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("name", overflow="fold", ratio=3)
-    table.add_column("author", overflow="fold", ratio=2)
+    table = Table(box=None, pad_edge=False, collapse_padding=True, header_style="bold")
+    table.add_column("name", overflow="fold", min_width=16, ratio=1)
+    table.add_column("author", overflow="ellipsis", no_wrap=True, max_width=14)
     table.add_column("params", justify="right", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
-    table.add_column("format", overflow="fold", ratio=1)
-    table.add_column("quant", no_wrap=True)
+    table.add_column("format", overflow="ellipsis", no_wrap=True, max_width=11)
+    table.add_column("quant", overflow="ellipsis", no_wrap=True, max_width=8)
     table.add_column("downloads", justify="right", no_wrap=True)
     for model in models:
         table.add_row(
@@ -81,7 +85,7 @@ def search_table(models: Sequence[RemoteModel]) -> Table:
                 model.author or NONE,
                 format_params(model.parameter_count),
                 format_size(model.total_size_bytes),
-                ", ".join(model.format) or NONE,
+                ",".join(model.format) or NONE,
                 model.quantization or NONE,
                 format_count(model.downloads),
             )
@@ -90,7 +94,7 @@ def search_table(models: Sequence[RemoteModel]) -> Table:
 
 
 def local_table(models: Sequence[LocalModel]) -> Table:
-    table = Table(box=None, pad_edge=False, header_style="bold")
+    table = Table(box=None, pad_edge=False, collapse_padding=True, header_style="bold")
     table.add_column("model", overflow="fold", ratio=3)
     table.add_column("source", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
@@ -111,7 +115,7 @@ def local_table(models: Sequence[LocalModel]) -> Table:
 
 def details_table(rows: Sequence[tuple[str, str]]) -> Table:
     """Two columns, field and value, for `info` and `status`."""
-    table = Table(box=None, pad_edge=False, show_header=False)
+    table = Table(box=None, pad_edge=False, collapse_padding=True, show_header=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     for field, value in rows:
@@ -133,7 +137,7 @@ def remote_rows(model: RemoteModel) -> list[tuple[str, str]]:
     return [
         ("author", model.author or NONE),
         ("params", format_params(model.parameter_count)),
-        ("size", f"{format_size(model.total_size_bytes)} in {model.file_count} files"),
+        ("size", f"{format_size(model.total_size_bytes)} in {files(model.file_count)}"),
         ("format", ", ".join(model.format) or NONE),
         ("quantisation", model.quantization or NONE),
         ("architecture", model.architecture or NONE),

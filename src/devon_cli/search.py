@@ -10,11 +10,12 @@ from devon_core.results import DEFAULT_SEARCH_LIMIT
 
 
 @click.command(
+    short_help="Search a source for models, with filters.",
     epilog="""\b
 Examples:
   devon search qwen --params '<=8b'
   devon search --provider meta-llama --format safetensors --license llama3.1
-  devon search llama --format gguf --size '<10gb' --limit 5 --json"""
+  devon search llama --format gguf --size '<10gb' --limit 5 --json""",
 )
 @click.argument("query", required=False)
 @click.option("--provider", metavar="AUTHOR", help="Only models of this author or organisation.")

@@ -4,12 +4,13 @@ import click
 
 
 @click.command(
+    short_help="Serve the HTTP API.",
     epilog="""\b
 Examples:
   devon serve
   devon serve --host 0.0.0.0 --port 8080 --workers 4   # set DEVON_API_KEY first
 
-API docs at http://HOST:PORT/schema once it runs."""
+API docs at http://HOST:PORT/schema once it runs.""",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)

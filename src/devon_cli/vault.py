@@ -46,10 +46,11 @@ def list_models(context: CliContext, source: str | None, as_json: bool) -> None:
 
 
 @click.command(
+    short_help="Show the vault's location, model count and size.",
     epilog="""\b
 Examples:
   devon status
-  devon status --json"""
+  devon status --json""",
 )
 @json_option
 @click.pass_obj
@@ -72,10 +73,11 @@ def status(context: CliContext, as_json: bool) -> None:
 
 
 @click.command(
+    short_help="Delete a model from the vault.",
     epilog="""\b
 Examples:
   devon remove Qwen/Qwen2.5-0.5B-Instruct
-  devon remove Qwen/Qwen2.5-0.5B-Instruct --yes --json"""
+  devon remove Qwen/Qwen2.5-0.5B-Instruct --yes --json""",
 )
 @click.argument("model")
 @source_option
@@ -103,11 +105,12 @@ def remove(context: CliContext, model: str, source: str, yes: bool, as_json: boo
 
 
 @click.command(
+    short_help="Remove unused models, or all of them.",
     epilog="""\b
 Examples:
   devon clean --unused --days 30 --dry-run
   devon clean --unused --days 90
-  devon clean --all --yes --json"""
+  devon clean --all --yes --json""",
 )
 @click.option("--unused", is_flag=True, help="Remove models not used within --days.")
 @click.option(
@@ -175,11 +178,12 @@ def _show_plan(console: Console, plan: CleanResult, models: list[LocalModel]) ->
 
 
 @click.command(
+    short_help="Export the model list (KITT's file, or JSON).",
     epilog="""\b
 Examples:
   devon export -o models.txt          # KITT's file: one model path a line
   devon export --format json -o models.json
-  devon export --json                 # the HTTP API's response"""
+  devon export --json                 # the HTTP API's response""",
 )
 @click.option(
     "--format",
