@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 
 import click
 
-from devon_cli import download, info, search, serve, vault
+from devon_cli import diagnostics, download, info, maintenance, search, serve, vault
 from devon_cli.context import CliContext
 from devon_cli.errors import EXIT_OK, exit_code_for, message_for, one_line
 
@@ -78,6 +78,7 @@ The vault is at DEVON_STORAGE_PATH (default: the platform's data directory).""",
 def cli(context: CliContext, debug: bool) -> None:
     """DEVON: find open LLMs on Hugging Face, keep them in a local vault, and manage it."""
     context.debug = context.debug or debug
+    diagnostics.configure(context.debug)
 
 
 cli.add_command(search.search)
@@ -86,6 +87,7 @@ cli.add_command(download.download)
 for command in vault.COMMANDS:
     cli.add_command(command)
 cli.add_command(serve.serve)
+cli.add_command(maintenance.rebuild_index)
 
 
 def main() -> NoReturn:
