@@ -1,1 +1,28 @@
+"""DEVON's driven adapters: the disk vault, the clock, settings, source plugins, and
+`build_devon`, the one call that wires them into a ready `Devon`."""
 
+from devon_adapters.bootstrap import build_devon, build_store
+from devon_adapters.clock import SystemClock
+from devon_adapters.disk_store import DiskModelStore
+from devon_adapters.legacy import ImportReport, import_legacy_vault
+from devon_adapters.settings import Settings
+from devon_adapters.sources import (
+    ENTRY_POINT_GROUP,
+    SourceFactory,
+    SourcePluginWarning,
+    discover_sources,
+)
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "DiskModelStore",
+    "ImportReport",
+    "Settings",
+    "SourceFactory",
+    "SourcePluginWarning",
+    "SystemClock",
+    "build_devon",
+    "build_store",
+    "discover_sources",
+    "import_legacy_vault",
+]

@@ -61,6 +61,18 @@ def _format_number(value: float) -> str:
     return f"{value:.6f}".rstrip("0").rstrip(".")
 
 
+def parse_byte_size(text: str) -> int:
+    """A size a user typed (`500gb`, `1.5tb`, `4096`: bytes when no unit) as a byte count."""
+    parts = _split(text) if isinstance(text, str) else None
+    if parts is None or parts[0] is not None or parts[2] not in {"", *SIZE_UNITS}:
+        raise InvalidInput(
+            f"Invalid size {text!r}: use e.g. '500gb', '1.5tb', '750mb' "
+            "(units b, kb, mb, gb, tb; powers of 1024; a bare number is bytes)"
+        )
+    _, value, unit = parts
+    return round(value * SIZE_UNITS.get(unit, 1))
+
+
 @attrs.frozen
 class SizeFilter:
     """A bound on a model's total size in bytes, e.g. `<100gb`. A bare value means `<=`."""

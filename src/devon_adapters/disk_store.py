@@ -1,0 +1,379 @@
+"""`DiskModelStore`: the vault on a local disk, indexed in SQLite.
+
+How a crash can never leave the index pointing at missing files, nor list a half model:
+
+- A download lives in staging until `commit`, which is journaled in the index first
+  (`operations` table), then moves the old copy (if any) aside into `.devon/trash/`, renames
+  staging into place, and in one transaction records the model and closes the journal
+  entry. Only then is the old copy deleted.
+- `remove` deletes the row and journals the removal in one transaction, then renames the
+  directory into the trash and deletes it.
+- On open, journal entries whose owner is gone (their model lock is free) are finished or
+  undone from what is on disk, unreferenced trash is deleted, and rows whose directory
+  vanished are dropped. A damaged or missing index is rebuilt from the model directories.
+"""
+
+import logging
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from devon_adapters.index import Index, IndexDamaged, Operation, Record
+from devon_adapters.locks import Timeout, model_lock
+from devon_adapters.paths import (
+    DIR_MODE,
+    FILE_MODE,
+    VaultPaths,
+    check_relative_file,
+    is_download_metadata,
+    make_private_dirs,
+    walk_files,
+)
+from devon_core.errors import DownloadFailed, InvalidInput
+from devon_core.identifiers import validate_model_id, validate_source_name
+from devon_core.models import LocalModel
+from devon_core.results import SourceUsage, StagingArea, StorageSpace, StorageStatus
+
+log = logging.getLogger(__name__)
+
+VAULT_LOCK = "vault.lock"
+
+
+class DiskModelStore:
+    """The `ModelStore` port on a directory tree. Usable from several threads and processes."""
+
+    def __init__(self, root: Path | str, *, quota_bytes: int | None = None) -> None:
+        self._paths = VaultPaths.at(root)
+        self.quota_bytes = quota_bytes
+        for directory in (self._paths.root, self._paths.state, self._paths.staging_root):
+            make_private_dirs(directory)
+        make_private_dirs(self._paths.trash)
+        make_private_dirs(self._paths.locks)
+        with self._vault_lock():
+            self._index = self._open_index()
+            self._recover()
+
+    # A test hook: called with the name of each step of commit and remove as it completes.
+    _after_step: Callable[[str], None] = staticmethod(lambda step: None)
+
+    @property
+    def root(self) -> str:
+        return str(self._paths.root)
+
+    @property
+    def paths(self) -> VaultPaths:
+        return self._paths
+
+    def close(self) -> None:
+        self._index.close()
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, source: str, model_id: str) -> LocalModel | None:
+        record = self._index.get(validate_source_name(source), validate_model_id(model_id))
+        return self._local(record) if record else None
+
+    def list(self, source: str | None = None) -> list[LocalModel]:
+        if source is not None:
+            validate_source_name(source)
+        return [self._local(record) for record in self._index.records(source)]
+
+    def status(self) -> StorageStatus:
+        usage = self._index.usage()
+        return StorageStatus(
+            model_count=sum(count for count, _ in usage.values()),
+            total_size_bytes=sum(size for _, size in usage.values()),
+            storage_path=self.root,
+            sources={name: SourceUsage(count, size) for name, (count, size) in usage.items()},
+        )
+
+    def space(self) -> StorageSpace:
+        return StorageSpace(
+            free_bytes=shutil.disk_usage(self._paths.root).free,
+            used_bytes=self._index.used_bytes(),
+            quota_bytes=self.quota_bytes,
+        )
+
+    # -- downloads ---------------------------------------------------------------------
+
+    def lock(self, source: str, model_id: str) -> AbstractContextManager[None]:
+        return self._hold(model_lock(self._paths.locks, source, model_id))
+
+    def stage(self, source: str, model_id: str) -> StagingArea:
+        staging = self._paths.staging(source, model_id)
+        make_private_dirs(staging)
+        self._paths.ensure_inside(staging)
+        present = sum(stat.st_size for _, stat in walk_files(staging))
+        return StagingArea(source, model_id, str(staging), present_bytes=present)
+
+    def commit(
+        self,
+        staging: StagingArea,
+        files: Sequence[str],
+        downloaded_at: datetime,
+        metadata: dict[str, Any],
+    ) -> LocalModel:
+        source, model_id = staging.source, staging.model_id
+        staged = self._paths.staging(source, model_id)
+        if Path(staging.path) != staged:
+            raise InvalidInput(f"{staging.path} is not the staging directory of {model_id}")
+        wanted = sorted({check_relative_file(f) for f in files})
+        if metadata_files := [f for f in wanted if is_download_metadata(f)]:
+            raise InvalidInput(f"Download metadata is not a model file: {metadata_files}")
+        with self.lock(source, model_id):
+            self._paths.ensure_inside(staged)
+            sizes = _keep_only(staged, wanted)
+            target = self._paths.model_dir(source, model_id)
+            make_private_dirs(target.parent)
+            self._paths.ensure_inside(target)
+            aside = uuid.uuid4().hex if os.path.lexists(target) else None
+            record = Record(
+                source=source,
+                model_id=model_id,
+                size_bytes=sum(sizes.values()),
+                downloaded_at=downloaded_at,
+                last_used=None,
+                files=tuple(wanted),
+                metadata=metadata,
+            )
+            with self._index.write() as db:
+                Index.begin_operation(db, Operation(source, model_id, "commit", aside, record))
+            self._after_step("commit:journaled")
+            if aside:
+                os.rename(target, self._paths.trash / aside)
+                self._after_step("commit:old-aside")
+            os.rename(staged, target)
+            self._after_step("commit:moved")
+            with self._index.write() as db:
+                Index.put(db, record)
+                Index.end_operation(db, source, model_id)
+            self._after_step("commit:recorded")
+            if aside:
+                _delete_tree(self._paths.trash / aside)
+        return self._local(record)
+
+    def remove(self, source: str, model_id: str) -> LocalModel | None:
+        target = self._paths.model_dir(source, model_id)
+        with self.lock(source, model_id):
+            record = self._index.get(source, model_id)
+            if record is None:
+                return None
+            self._paths.ensure_inside(target)
+            aside = uuid.uuid4().hex
+            with self._index.write() as db:
+                Index.delete(db, source, model_id)
+                Index.begin_operation(db, Operation(source, model_id, "remove", aside, None))
+            self._after_step("remove:unindexed")
+            if os.path.lexists(target):
+                os.rename(target, self._paths.trash / aside)
+            self._after_step("remove:trashed")
+            _delete_tree(self._paths.trash / aside)
+            with self._index.write() as db:
+                Index.end_operation(db, source, model_id)
+        return self._local(record)
+
+    def mark_used(self, source: str, model_id: str, when: datetime) -> LocalModel | None:
+        validate_source_name(source)
+        validate_model_id(model_id)
+        with self._index.write() as db:
+            Index.set_last_used(db, source, model_id, when)
+        return self.get(source, model_id)
+
+    # -- recovery ----------------------------------------------------------------------
+
+    def rebuild_index(self) -> int:
+        """Re-derive the index from the model directories on disk; return the model count.
+
+        Models still on disk keep their recorded times and metadata; new ones are dated by
+        their directory's modification time; rows whose directory is gone are dropped."""
+        with self._vault_lock():
+            found = dict(self._scan())
+            with self._index.write() as db:
+                busy = {(op.source, op.model_id) for op in self._index.operations()}
+                for key in self._index.model_keys():
+                    if key not in found and key not in busy:
+                        Index.delete(db, *key)
+                for key, files in found.items():
+                    if key in busy:
+                        continue
+                    Index.put(db, self._rebuilt_record(key, files))
+            return len(self._index.model_keys())
+
+    def _rebuilt_record(self, key: tuple[str, str], files: dict[str, int]) -> Record:
+        source, model_id = key
+        old = self._index.get(source, model_id)
+        directory = self._paths.model_dir(source, model_id)
+        mtime = datetime.fromtimestamp(directory.stat().st_mtime, UTC)
+        return Record(
+            source=source,
+            model_id=model_id,
+            size_bytes=sum(files.values()),
+            downloaded_at=old.downloaded_at if old else mtime,
+            last_used=old.last_used if old else None,
+            files=tuple(sorted(files)),
+            metadata=old.metadata if old else {},
+        )
+
+    def _scan(self) -> Iterator[tuple[tuple[str, str], dict[str, int]]]:
+        """Every model directory: `<root>/<source>/<owner>/<name>` or `<root>/<source>/<name>`
+        (a directory holding files of its own is a model, else an owner of models)."""
+        for source_dir in _valid_children(self._paths.root, validate_source_name):
+            for first in _valid_children(source_dir, validate_model_id):
+                if any(entry.is_file(follow_symlinks=False) for entry in os.scandir(first)):
+                    candidates = [first]
+                else:
+                    candidates = list(_valid_children(first, validate_model_id))
+                for directory in candidates:
+                    files = {path: stat.st_size for path, stat in walk_files(directory)}
+                    if files:
+                        model_id = directory.relative_to(source_dir).as_posix()
+                        yield (source_dir.name, model_id), files
+
+    def _open_index(self) -> Index:
+        path = self._paths.index
+        existed = path.exists()
+        try:
+            index = Index(path)
+        except IndexDamaged as error:
+            kept = path.with_name(f"{path.name}.corrupt-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
+            log.warning("Vault index damaged (%s): kept as %s, rebuilding", error, kept)
+            os.replace(path, kept)
+            for suffix in ("-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            index = Index(path)
+            existed = False
+        if not existed:
+            self._index = index
+            found = dict(self._scan())
+            with index.write() as db:
+                for key, files in found.items():
+                    Index.put(db, self._rebuilt_record(key, files))
+            if found:
+                log.warning("Rebuilt the vault index from disk: %d models", len(found))
+        return index
+
+    def _recover(self) -> None:
+        trash = list(self._paths.trash.iterdir())  # listed before the journal is read
+        for operation in self._index.operations():
+            lock = model_lock(self._paths.locks, operation.source, operation.model_id)
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                continue  # its owner is alive and still working on it
+            try:
+                self._finish(operation)
+            finally:
+                lock.release()
+        in_flight = {op.aside for op in self._index.operations()}
+        for item in trash:
+            if item.name not in in_flight:
+                _delete_tree(item)
+        with self._index.write() as db:
+            busy = {(op.source, op.model_id) for op in self._index.operations()}
+            for key in self._index.model_keys():
+                if key not in busy and not os.path.lexists(self._paths.model_dir(*key)):
+                    log.warning("Dropping %s/%s from the index: its directory is gone", *key)
+                    Index.delete(db, *key)
+
+    def _finish(self, operation: Operation) -> None:
+        """Complete or undo a commit or removal a crashed process left half done."""
+        source, model_id = operation.source, operation.model_id
+        target = self._paths.model_dir(source, model_id)
+        aside = self._paths.trash / operation.aside if operation.aside else None
+        if operation.kind == "remove":
+            if aside and os.path.lexists(target):
+                os.rename(target, aside)
+        elif (
+            operation.record
+            and not os.path.lexists(self._paths.staging(source, model_id))
+            and _holds_exactly(target, operation.record.files)
+        ):
+            with self._index.write() as db:  # the new copy was in place: keep it
+                Index.put(db, operation.record)
+        elif aside and os.path.lexists(aside) and not os.path.lexists(target):
+            os.rename(aside, target)  # the old copy was set aside: put it back
+            aside = None
+        if aside:
+            _delete_tree(aside)
+        with self._index.write() as db:
+            Index.end_operation(db, source, model_id)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _local(self, record: Record) -> LocalModel:
+        return LocalModel(
+            source=record.source,
+            model_id=record.model_id,
+            path=os.path.join(self.root, record.source, record.model_id),
+            size_bytes=record.size_bytes,
+            downloaded_at=record.downloaded_at,
+            last_used=record.last_used,
+            files=record.files,
+            metadata=record.metadata,
+        )
+
+    @contextmanager
+    def _hold(self, lock: Any) -> Iterator[None]:
+        with lock:
+            yield
+
+    def _vault_lock(self) -> AbstractContextManager[None]:
+        lock = FileLock(self._paths.locks / VAULT_LOCK, mode=FILE_MODE, is_singleton=True)
+        return self._hold(lock)
+
+
+def _keep_only(staged: Path, wanted: Sequence[str]) -> dict[str, int]:
+    """Delete everything in `staged` but `wanted`; return the sizes of `wanted`."""
+    keep = set(wanted)
+    for current, dirs, names in os.walk(staged, topdown=False):
+        base = Path(current)
+        for name in names:
+            path = base / name
+            if path.relative_to(staged).as_posix() not in keep or path.is_symlink():
+                path.unlink()
+        for name in dirs:
+            path = base / name
+            if path.is_symlink():
+                path.unlink()
+            elif not any(path.iterdir()):
+                path.rmdir()
+    sizes = {}
+    for relative in wanted:
+        path = staged / relative
+        if path.is_symlink() or not path.is_file():
+            raise DownloadFailed(f"{relative} is missing from the download")
+        sizes[relative] = path.stat().st_size
+    os.chmod(staged, DIR_MODE)
+    return sizes
+
+
+def _holds_exactly(directory: Path, files: Sequence[str]) -> bool:
+    return sorted(path for path, _ in walk_files(directory)) == sorted(files)
+
+
+def _delete_tree(path: Path) -> None:
+    """Delete `path` without ever following a symlink out of it."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path)
+
+
+def _valid_children(directory: Path, validate: Callable[[str], str]) -> Iterator[Path]:
+    if not directory.is_dir():
+        return
+    for entry in sorted(os.scandir(directory), key=lambda e: e.name):
+        if not entry.is_dir(follow_symlinks=False):
+            continue
+        try:
+            validate(entry.name)
+        except InvalidInput:
+            continue
+        yield Path(entry.path)

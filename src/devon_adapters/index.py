@@ -1,0 +1,324 @@
+"""The vault's index: one SQLite file (WAL mode), shared by every process using the vault.
+
+Schema changes are an ordered list of small migration functions, applied at open and
+recorded in `schema_migrations`. Each thread gets its own connection; writes run in
+`BEGIN IMMEDIATE` transactions and wait (`busy_timeout`) for one another.
+"""
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from devon_adapters.paths import FILE_MODE
+
+BUSY_TIMEOUT_MS = 60_000
+
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _create_models(db: sqlite3.Connection) -> None:
+    db.execute(
+        """CREATE TABLE models (
+            source        TEXT NOT NULL,
+            model_id      TEXT NOT NULL,
+            size_bytes    INTEGER NOT NULL,
+            downloaded_at TEXT NOT NULL,
+            last_used     TEXT,
+            files         TEXT NOT NULL,
+            metadata      TEXT NOT NULL,
+            PRIMARY KEY (source, model_id)
+        ) WITHOUT ROWID"""
+    )
+    # Lets status() and space() aggregate without reading the wide rows.
+    db.execute("CREATE INDEX models_usage ON models (source, size_bytes)")
+
+
+def _create_operations(db: sqlite3.Connection) -> None:
+    # The journal of commits and removals in flight: what a restart must finish or undo.
+    db.execute(
+        """CREATE TABLE operations (
+            source   TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            kind     TEXT NOT NULL CHECK (kind IN ('commit', 'remove')),
+            aside    TEXT,
+            record   TEXT,
+            PRIMARY KEY (source, model_id)
+        ) WITHOUT ROWID"""
+    )
+
+
+MIGRATIONS: tuple[tuple[str, Migration], ...] = (
+    ("create models", _create_models),
+    ("create operations journal", _create_operations),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def time_to_text(moment: datetime) -> str:
+    """UTC ISO 8601 with microseconds: sorts as text, reads back as an aware datetime."""
+    if moment.tzinfo is None:
+        raise ValueError(f"naive datetime {moment!r}: the vault stores aware UTC times")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def text_to_time(text: str) -> datetime:
+    return datetime.fromisoformat(text).astimezone(UTC)
+
+
+@attrs.frozen
+class Record:
+    """One row of the index."""
+
+    source: str
+    model_id: str
+    size_bytes: int
+    downloaded_at: datetime
+    last_used: datetime | None
+    files: tuple[str, ...]
+    metadata: dict[str, Any]
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "source": self.source,
+                "model_id": self.model_id,
+                "size_bytes": self.size_bytes,
+                "downloaded_at": time_to_text(self.downloaded_at),
+                "last_used": time_to_text(self.last_used) if self.last_used else None,
+                "files": list(self.files),
+                "metadata": self.metadata,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> "Record":
+        data = json.loads(text)
+        return cls(
+            source=data["source"],
+            model_id=data["model_id"],
+            size_bytes=data["size_bytes"],
+            downloaded_at=text_to_time(data["downloaded_at"]),
+            last_used=text_to_time(data["last_used"]) if data["last_used"] else None,
+            files=tuple(data["files"]),
+            metadata=data["metadata"],
+        )
+
+
+@attrs.frozen
+class Operation:
+    """A commit or removal in flight (see DiskModelStore for how a restart resolves it)."""
+
+    source: str
+    model_id: str
+    kind: str
+    aside: str | None
+    record: Record | None
+
+
+_SELECT = (
+    "SELECT source, model_id, size_bytes, downloaded_at, last_used, files, metadata FROM models"
+)
+
+
+def _record(row: tuple[Any, ...]) -> Record:
+    source, model_id, size, downloaded_at, last_used, files, metadata = row
+    return Record(
+        source=source,
+        model_id=model_id,
+        size_bytes=size,
+        downloaded_at=text_to_time(downloaded_at),
+        last_used=text_to_time(last_used) if last_used else None,
+        files=tuple(json.loads(files)),
+        metadata=json.loads(metadata),
+    )
+
+
+def _row(record: Record) -> tuple[Any, ...]:
+    return (
+        record.source,
+        record.model_id,
+        record.size_bytes,
+        time_to_text(record.downloaded_at),
+        time_to_text(record.last_used) if record.last_used else None,
+        json.dumps(list(record.files)),
+        json.dumps(record.metadata, sort_keys=True),
+    )
+
+
+class IndexDamaged(Exception):
+    """The index file is not a usable SQLite database."""
+
+
+class Index:
+    """The SQLite index of one vault. Safe to share between threads and processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._guard = threading.Lock()
+        _create_private_file(path)
+        try:
+            self._check()
+            self._migrate()
+        except sqlite3.DatabaseError as error:
+            self.close()
+            raise IndexDamaged(f"{path}: {error}") from error
+
+    # -- connections -------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None or getattr(self._local, "pid", None) != os.getpid():
+            db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+            db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            db.execute("PRAGMA journal_mode = WAL")
+            db.execute("PRAGMA synchronous = NORMAL")
+            self._local.db, self._local.pid = db, os.getpid()
+            with self._guard:
+                self._all.append(db)
+        return db
+
+    def close(self) -> None:
+        with self._guard:
+            for db in self._all:
+                db.close()
+            self._all.clear()
+        self._local = threading.local()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; other writers wait for it."""
+        db = self._connection()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def _check(self) -> None:
+        result = self._connection().execute("PRAGMA quick_check").fetchone()
+        if result is None or result[0] != "ok":
+            raise sqlite3.DatabaseError(f"quick_check failed: {result}")
+
+    def _migrate(self) -> None:
+        with self.write() as db:
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            applied = {v for (v,) in db.execute("SELECT version FROM schema_migrations")}
+            if applied and max(applied) > SCHEMA_VERSION:
+                raise sqlite3.DatabaseError(
+                    f"index schema version {max(applied)} is newer than this DEVON "
+                    f"({SCHEMA_VERSION}): upgrade DEVON"
+                )
+            for version, (name, migration) in enumerate(MIGRATIONS, start=1):
+                if version not in applied:
+                    migration(db)
+                    db.execute(
+                        "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                        (version, name, time_to_text(datetime.now(UTC))),
+                    )
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def schema_version(self) -> int:
+        row = self._connection().execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        return int(row[0] or 0)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, source: str, model_id: str) -> Record | None:
+        row = (
+            self._connection()
+            .execute(
+                _SELECT + " WHERE source = ? AND model_id = ?",
+                (source, model_id),
+            )
+            .fetchone()
+        )
+        return _record(row) if row else None
+
+    def records(self, source: str | None = None) -> list[Record]:
+        db = self._connection()
+        if source is None:
+            rows = db.execute(_SELECT + " ORDER BY source, model_id")
+        else:
+            rows = db.execute(_SELECT + " WHERE source = ? ORDER BY model_id", (source,))
+        return [_record(row) for row in rows]
+
+    def model_keys(self) -> list[tuple[str, str]]:
+        return list(self._connection().execute("SELECT source, model_id FROM models"))
+
+    def usage(self) -> dict[str, tuple[int, int]]:
+        """Per source: (model count, total bytes)."""
+        rows = self._connection().execute(
+            "SELECT source, COUNT(*), TOTAL(size_bytes) FROM models GROUP BY source ORDER BY source"
+        )
+        return {source: (count, int(total)) for source, count, total in rows}
+
+    def used_bytes(self) -> int:
+        (total,) = self._connection().execute("SELECT TOTAL(size_bytes) FROM models").fetchone()
+        return int(total)
+
+    def operations(self) -> list[Operation]:
+        rows = self._connection().execute(
+            "SELECT source, model_id, kind, aside, record FROM operations"
+        )
+        return [
+            Operation(s, m, kind, aside, Record.from_json(record) if record else None)
+            for s, m, kind, aside, record in rows
+        ]
+
+    # -- writes (inside `write()`) -----------------------------------------------------
+
+    @staticmethod
+    def put(db: sqlite3.Connection, record: Record) -> None:
+        db.execute("INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?)", _row(record))
+
+    @staticmethod
+    def delete(db: sqlite3.Connection, source: str, model_id: str) -> bool:
+        cursor = db.execute(
+            "DELETE FROM models WHERE source = ? AND model_id = ?", (source, model_id)
+        )
+        return cursor.rowcount > 0
+
+    @staticmethod
+    def set_last_used(db: sqlite3.Connection, source: str, model_id: str, when: datetime) -> None:
+        db.execute(
+            "UPDATE models SET last_used = ? WHERE source = ? AND model_id = ?",
+            (time_to_text(when), source, model_id),
+        )
+
+    @staticmethod
+    def begin_operation(db: sqlite3.Connection, operation: Operation) -> None:
+        db.execute(
+            "INSERT OR REPLACE INTO operations VALUES (?, ?, ?, ?, ?)",
+            (
+                operation.source,
+                operation.model_id,
+                operation.kind,
+                operation.aside,
+                operation.record.to_json() if operation.record else None,
+            ),
+        )
+
+    @staticmethod
+    def end_operation(db: sqlite3.Connection, source: str, model_id: str) -> None:
+        db.execute("DELETE FROM operations WHERE source = ? AND model_id = ?", (source, model_id))
+
+
+def _create_private_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    os.close(fd)
+    os.chmod(path, FILE_MODE)

@@ -1,0 +1,132 @@
+"""Where things live in a vault, and the checks that keep every path inside it.
+
+Layout::
+
+    <root>/<source>/<model_id>/            the files of a complete model
+    <root>/.devon/index.sqlite3            the index
+    <root>/.devon/staging/<source>/<id>/   downloads in progress (kept for a resume)
+    <root>/.devon/trash/                   directories on their way out
+    <root>/.devon/locks/                   per-model lock files
+
+Every method validates the source name and model id (devon_core.identifiers) before it
+builds a path, so nothing a user typed can point outside the vault.
+"""
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+import attrs
+
+from devon_core.errors import InvalidInput
+from devon_core.identifiers import validate_model_id, validate_source_name
+
+STATE_DIR = ".devon"
+INDEX_NAME = "index.sqlite3"
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+
+DOWNLOAD_METADATA = (".cache/huggingface",)
+"""Directories a source keeps its resume state in: never model files."""
+
+
+@attrs.frozen
+class VaultPaths:
+    root: Path
+
+    @classmethod
+    def at(cls, root: Path | str) -> "VaultPaths":
+        return cls(Path(os.path.abspath(Path(root).expanduser())))
+
+    @property
+    def state(self) -> Path:
+        return self.root / STATE_DIR
+
+    @property
+    def index(self) -> Path:
+        return self.state / INDEX_NAME
+
+    @property
+    def staging_root(self) -> Path:
+        return self.state / "staging"
+
+    @property
+    def trash(self) -> Path:
+        return self.state / "trash"
+
+    @property
+    def locks(self) -> Path:
+        return self.state / "locks"
+
+    def model_dir(self, source: str, model_id: str) -> Path:
+        return self.root / validate_source_name(source) / validate_model_id(model_id)
+
+    def staging(self, source: str, model_id: str) -> Path:
+        return self.staging_root / validate_source_name(source) / validate_model_id(model_id)
+
+    def ensure_inside(self, path: Path) -> Path:
+        """`path`, if its real location (symlinks resolved) is inside the vault.
+
+        A final component that is itself a symlink is checked as the link, not its target:
+        moving or unlinking a link never touches what it points at."""
+        parent = path.parent.resolve()
+        real = parent / path.name if path.is_symlink() else path.resolve()
+        if not real.is_relative_to(self.root.resolve()):
+            raise InvalidInput(f"Refusing to touch {path}: it resolves outside the vault")
+        return real
+
+
+def make_private_dirs(path: Path) -> None:
+    """Create `path` and missing parents with owner-only permissions."""
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        current = current.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            directory.mkdir(mode=DIR_MODE)
+
+
+def is_download_metadata(relative: str) -> bool:
+    return any(
+        relative == prefix or relative.startswith(prefix + "/") for prefix in DOWNLOAD_METADATA
+    )
+
+
+def check_relative_file(relative: str) -> str:
+    """`relative` if it is a plain relative POSIX path with no `..`, else InvalidInput."""
+    pure = PurePosixPath(relative)
+    if (
+        not relative
+        or pure.is_absolute()
+        or "\\" in relative
+        or any(part in ("", ".", "..") for part in relative.split("/"))
+        or any(ord(c) < 32 for c in relative)
+    ):
+        raise InvalidInput(f"Invalid file path {relative!r}: expected a relative POSIX path")
+    return relative
+
+
+def walk_files(directory: Path) -> Iterator[tuple[str, os.stat_result]]:
+    """Every regular file under `directory` (relative POSIX path, lstat), never following
+    symlinks and skipping download metadata. Symlinks are not model files."""
+    if not directory.is_dir() or directory.is_symlink():
+        return
+    stack = [(directory, "")]
+    while stack:
+        current, prefix = stack.pop()
+        with os.scandir(current) as entries:
+            for entry in entries:
+                relative = f"{prefix}{entry.name}"
+                if is_download_metadata(relative):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append((Path(entry.path), relative + "/"))
+                elif entry.is_file(follow_symlinks=False):
+                    yield relative, entry.stat(follow_symlinks=False)
+
+
+def tree_size(directory: Path) -> int:
+    return sum(stat.st_size for _, stat in walk_files(directory))
