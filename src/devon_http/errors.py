@@ -63,7 +63,7 @@ def error_response(
 def status_of(error: DevonError) -> int:
     for cls in type(error).__mro__:
         if cls in STATUS_OF:
-            return STATUS_OF[cls]  # type: ignore[index]
+            return STATUS_OF[cls]
     return HTTP_500_INTERNAL_SERVER_ERROR
 
 

@@ -171,4 +171,5 @@ def to_wire(result: object, wire_type: type[W]) -> W:
 
 def export_to_wire(result: ExportResult) -> Export:
     """`KittExport` or `JsonExport`, chosen by the result's `format`."""
-    return msgspec.convert(unstructure(result), type=Export)  # type: ignore[arg-type]
+    export: Export = msgspec.convert(unstructure(result), type=Export)
+    return export
