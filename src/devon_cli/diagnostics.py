@@ -23,12 +23,26 @@ class _OneLine(logging.Handler):
             print(f"{level}: {text}", file=sys.stderr, flush=True)
 
 
-def configure(debug: bool) -> None:
-    """Route log records (WARNING and up; DEVON's own at every level with --debug) and
-    Python warnings to stderr, one line each. A problem reported both ways is shown once."""
+def _remove_handlers() -> None:
     root = logging.getLogger()
     for handler in [h for h in root.handlers if isinstance(h, _OneLine)]:
         root.removeHandler(handler)
+
+
+def hand_over() -> None:
+    """Leave logging to a long-running server that formats its own records."""
+    _remove_handlers()
+    warnings.showwarning = _python_showwarning
+
+
+_python_showwarning = warnings.showwarning
+
+
+def configure(debug: bool) -> None:
+    """Route log records (WARNING and up; DEVON's own at every level with --debug) and
+    Python warnings to stderr, one line each. A problem reported both ways is shown once."""
+    _remove_handlers()
+    root = logging.getLogger()
     handler = _OneLine()
     root.addHandler(handler)
     root.setLevel(logging.WARNING)

@@ -2,6 +2,8 @@
 
 import click
 
+from devon_cli import diagnostics
+
 
 @click.command(
     short_help="Serve the HTTP API.",
@@ -22,4 +24,5 @@ def serve(host: str, port: int, workers: int) -> None:
     # Imported here so that other commands do not pay for Litestar's import time.
     from devon_http.serve import serve as run_server
 
+    diagnostics.hand_over()
     run_server(host, port, workers)
