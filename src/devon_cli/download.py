@@ -157,7 +157,7 @@ def _progress_bar(console: Console, model_id: str) -> Iterator[_Reporter]:
         expand=True,
     )
     task = progress.add_task(_label(model_id), total=None)
-    with progress, _exit_on_interrupt(progress, model_id):
+    with _exit_on_interrupt(progress, model_id), progress:
         yield _Reporter(progress, task)
 
 
