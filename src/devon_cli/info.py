@@ -4,7 +4,7 @@ import click
 
 from devon_cli.context import CliContext
 from devon_cli.options import json_option, source_option
-from devon_cli.render import details_table, emit_json, local_rows, remote_rows
+from devon_cli.render import details, emit_json, local_rows, remote_rows
 from devon_core.identifiers import parse_model_reference
 
 
@@ -34,11 +34,11 @@ def info(context: CliContext, model: str, source: str, as_json: bool) -> None:
     context.out.print(f"[bold]{title}[/bold]  ({source})")
     if local is not None:
         context.out.print("\n[bold underline]In the vault[/]")
-        context.out.print(details_table(local_rows(local)))
+        context.out.print(details(local_rows(local)), soft_wrap=True)
     else:
         context.out.print("\nNot in the vault.")
     if remote is not None:
         context.out.print(f"\n[bold underline]On {source}[/]")
-        context.out.print(details_table(remote_rows(remote)))
+        context.out.print(details(remote_rows(remote)), soft_wrap=True)
     else:
         context.out.print(f"\nNot available from {source} right now.")

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from devon_core.models import LocalModel, RemoteModel
 from devon_core.rules import format_bytes
-from devon_core.serialization import timestamp, unstructure
+from devon_core.serialization import parse_timestamp, timestamp, unstructure
 
 NONE = "-"
 
@@ -52,6 +52,13 @@ def format_count(count: int) -> str:
 def _short(value: float) -> str:
     text = f"{value:.1f}" if value < 100 else f"{value:.0f}"
     return text.removesuffix(".0")
+
+
+def _remote_time(text: str) -> str:
+    try:
+        return format_time(parse_timestamp(text))
+    except ValueError:
+        return text or NONE
 
 
 def format_time(value: datetime | None) -> str:
@@ -113,24 +120,33 @@ def local_table(models: Sequence[LocalModel]) -> Table:
     return table
 
 
-def details_table(rows: Sequence[tuple[str, str]]) -> Table:
-    """Two columns, field and value, for `info` and `status`."""
-    table = Table(box=None, pad_edge=False, collapse_padding=True, show_header=False)
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
-    for field, value in rows:
-        table.add_row(*_row(field, value))
-    return table
+def details(rows: Sequence[tuple[str, str]]) -> Text:
+    """Field and value, one pair a line, values aligned. Lines are not cut: long paths stay
+    whole for copying, and the terminal wraps them if it must."""
+    width = max((len(field) for field, _ in rows), default=0) + 2
+    text = Text()
+    for index, (field, value) in enumerate(rows):
+        text.append(field.ljust(width), style="bold")
+        text.append(value + ("\n" if index < len(rows) - 1 else ""))
+    return text
 
 
 def local_rows(model: LocalModel) -> list[tuple[str, str]]:
     return [
         ("path", model.path),
         ("size", format_size(model.size_bytes)),
-        ("files", f"{len(model.files)}: {', '.join(model.files)}" if model.files else "0"),
+        ("files", _file_list(model.files)),
         ("downloaded", format_time(model.downloaded_at)),
         ("last used", format_time(model.last_used)),
     ]
+
+
+def _file_list(paths: Sequence[str], shown: int = 8) -> str:
+    if not paths:
+        return "0"
+    names = ", ".join(paths[:shown])
+    more = f", and {len(paths) - shown} more" if len(paths) > shown else ""
+    return f"{len(paths)}: {names}{more}"
 
 
 def remote_rows(model: RemoteModel) -> list[tuple[str, str]]:
@@ -142,9 +158,9 @@ def remote_rows(model: RemoteModel) -> list[tuple[str, str]]:
         ("quantisation", model.quantization or NONE),
         ("architecture", model.architecture or NONE),
         ("license", model.license or NONE),
-        ("task tags", ", ".join(model.tags) or NONE),
+        ("tags", ", ".join(model.tags) or NONE),
         ("downloads", f"{model.downloads:,}"),
         ("likes", f"{model.likes:,}"),
-        ("updated", model.updated_at or NONE),
+        ("updated", _remote_time(model.updated_at)),
         ("web", model.web_url or NONE),
     ]

@@ -10,7 +10,7 @@ from rich.console import Console
 from devon_cli.context import CliContext
 from devon_cli.options import json_option, source_option, yes_option
 from devon_cli.render import (
-    details_table,
+    details,
     emit_json,
     format_size,
     local_table,
@@ -69,7 +69,7 @@ def status(context: CliContext, as_json: bool) -> None:
         (f"  {name}", f"{_models(usage.count)}, {format_size(usage.size_bytes)}")
         for name, usage in sorted(result.sources.items())
     ]
-    context.out.print(details_table(rows))
+    context.out.print(details(rows), soft_wrap=True)
 
 
 @click.command(
@@ -174,7 +174,7 @@ def _show_plan(console: Console, plan: CleanResult, models: list[LocalModel]) ->
     sizes = {model.key: model.size_bytes for model in models}
     rows = [(key, format_size(sizes[key]) if key in sizes else "") for key in plan.models]
     console.print(f"Would remove {_models(plan.removed)}, {format_size(plan.freed_bytes)}:")
-    console.print(details_table(rows))
+    console.print(details(rows), soft_wrap=True)
 
 
 @click.command(

@@ -48,9 +48,11 @@ class Devon:
 
 
 def assert_one_line_error(result: Finished, code: int) -> None:
+    """Exit `code`, and stderr ends with the one line saying what went wrong."""
     assert result.code == code, result
-    assert result.stderr.startswith("error: ")
-    assert result.stderr.count("\n") == 1, result.stderr
+    lines = result.stderr.splitlines()
+    assert lines[-1].startswith("error: "), result.stderr
+    assert sum(line.startswith("error") for line in lines) == 1, result.stderr
     assert "Traceback" not in result.stderr
 
 
