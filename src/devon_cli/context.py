@@ -13,15 +13,18 @@ from rich.console import Console
 from devon_cli.errors import debug_requested
 from devon_core.devon import Devon
 
-DevonFactory = Callable[[], Devon]
+DevonFactory = Callable[[bool], Devon]
+"""Builds a `Devon`; the flag says whether its sources are needed (search, info, download)."""
 
 
-def load_devon() -> Devon:
+def load_devon(with_sources: bool = True) -> Devon:
     """The real `Devon`: settings from the environment (`DEVON_STORAGE_PATH`, `HF_ENDPOINT`,
-    ...) wired to the disk store and the Hugging Face source."""
+    ...) wired to the disk store and, when asked for, the source plugins. Commands that only
+    read or change the vault skip the sources and their imports (huggingface_hub)."""
     from devon_adapters import Settings, build_devon
 
-    return build_devon(Settings.from_env())
+    settings = Settings.from_env()
+    return build_devon(settings) if with_sources else build_devon(settings, sources=())
 
 
 class CliContext:
@@ -30,13 +33,24 @@ class CliContext:
     def __init__(self, factory: DevonFactory = load_devon, *, debug: bool = False) -> None:
         self._factory = factory
         self._devon: Devon | None = None
+        self._vault: Devon | None = None
         self.debug = debug or debug_requested()
 
     @property
     def devon(self) -> Devon:
+        """`Devon` with its sources, for commands that talk to them."""
         if self._devon is None:
-            self._devon = self._factory()
+            self._devon = self._factory(True)
         return self._devon
+
+    @property
+    def vault(self) -> Devon:
+        """`Devon` for commands that only touch the vault (no source is loaded)."""
+        if self._devon is not None:
+            return self._devon
+        if self._vault is None:
+            self._vault = self._factory(False)
+        return self._vault
 
     @property
     def out(self) -> Console:

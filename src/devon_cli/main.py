@@ -4,7 +4,6 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any, NoReturn
 
 import click
@@ -12,13 +11,6 @@ import click
 from devon_cli import diagnostics, download, info, maintenance, search, serve, vault
 from devon_cli.context import CliContext
 from devon_cli.errors import EXIT_OK, exit_code_for, message_for, one_line
-
-
-def _version() -> str:
-    try:
-        return version("devon")
-    except PackageNotFoundError:  # pragma: no cover - only when run from an uninstalled tree
-        return "unknown"
 
 
 class DevonGroup(click.Group):
@@ -67,7 +59,7 @@ Examples:
 The vault is at DEVON_STORAGE_PATH (default: the platform's data directory).""",
 )
 @click.version_option(
-    _version(), "--version", "-V", prog_name="devon", message="%(prog)s %(version)s"
+    None, "--version", "-V", package_name="devon", prog_name="devon", message="%(prog)s %(version)s"
 )
 @click.option(
     "--debug",

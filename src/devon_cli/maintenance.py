@@ -22,7 +22,7 @@ def rebuild_index(context: CliContext) -> None:
 
     Models still on disk keep their recorded times; models whose directory is gone are
     dropped from the index. Only needed after files were moved or deleted by hand."""
-    devon = context.devon
+    devon = context.vault
     rebuild = getattr(devon.store, "rebuild_index", None)
     if rebuild is None:
         raise click.UsageError("this vault's store has no index to rebuild")

@@ -34,11 +34,11 @@ Examples:
 @click.pass_obj
 def list_models(context: CliContext, source: str | None, as_json: bool) -> None:
     """List the models in the vault."""
-    models = context.devon.list(source=source)
+    models = context.vault.list(source=source)
     if as_json:
         emit_json({"count": len(models), "models": unstructure(models)})
     elif not models:
-        context.err.print(plain(f"The vault at {context.devon.storage_path} holds no models."))
+        context.err.print(plain(f"The vault at {context.vault.storage_path} holds no models."))
     else:
         context.out.print(local_table(models))
         total = sum(m.size_bytes for m in models)
@@ -56,7 +56,7 @@ Examples:
 @click.pass_obj
 def status(context: CliContext, as_json: bool) -> None:
     """Show where the vault is, how many models it holds and their size."""
-    result = context.devon.status()
+    result = context.vault.status()
     if as_json:
         emit_json(result)
         return
@@ -87,7 +87,7 @@ Examples:
 def remove(context: CliContext, model: str, source: str, yes: bool, as_json: bool) -> None:
     """Delete MODEL's files from the vault. Asks first unless --yes is given."""
     model_id = parse_model_reference(model)
-    devon = context.devon
+    devon = context.vault
     present = devon.get(model_id, source=source)
     if present is None:
         devon.remove(model_id, source=source)  # raises NotFound, with the core's message
@@ -143,7 +143,7 @@ def clean(
             "say what to clean: --unused [--days N] removes models not used in the last "
             f"N days (default {DEFAULT_CLEAN_DAYS}), --all removes every model"
         )
-    devon = context.devon
+    devon = context.vault
     plan = devon.clean(unused=unused, days=days, all=all_, dry_run=True)
     if dry_run or not plan.models:
         _show_clean(context, plan, as_json)
@@ -162,7 +162,7 @@ def _show_clean(context: CliContext, result: CleanResult, as_json: bool) -> None
     elif not result.models:
         context.out.print("Nothing to clean.")
     elif result.dry_run:
-        _show_plan(context.out, result, context.devon.list())
+        _show_plan(context.out, result, context.vault.list())
         context.out.print("Dry run: nothing removed.")
     else:
         context.out.print(
@@ -203,7 +203,7 @@ Examples:
 @click.pass_obj
 def export(context: CliContext, export_format: str, output: Path | None, as_json: bool) -> None:
     """Export the vault's models, sorted by source and id, for KITT or other tools."""
-    result = context.devon.export(export_format)
+    result = context.vault.export(export_format)
     text = export_text(result)
     if output is not None:
         _write_atomically(output, text)

@@ -59,7 +59,11 @@ def run(source: FakeSource, store: MemoryStore, clock: SettableClock) -> Run:
 
     def invoke(*args: str, stdin: str | None = None) -> Result:
         return CliRunner().invoke(
-            cli, list(args), obj=CliContext(lambda: devon), input=stdin, prog_name="devon"
+            cli,
+            list(args),
+            obj=CliContext(lambda with_sources: devon),
+            input=stdin,
+            prog_name="devon",
         )
 
     return invoke
