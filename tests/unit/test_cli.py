@@ -267,3 +267,16 @@ def test_unknown_option_is_exit_2_on_one_line(run: Run) -> None:
     result = run("list", "--frobnicate")
     assert result.exit_code == 2
     assert result.stderr == ("error: No such option '--frobnicate'; see 'devon list --help'\n")
+
+
+@pytest.mark.parametrize("command", sorted(cli.commands))
+def test_every_command_has_help_with_an_example(run: Run, command: str) -> None:
+    result = run(command, "--help")
+    assert result.exit_code == 0
+    assert f"devon {command}" in result.stdout.split("Example")[1]
+
+
+def test_bare_devon_prints_the_help(run: Run) -> None:
+    result = run()
+    assert result.exit_code == 0
+    assert "Commands:" in result.stdout
