@@ -93,11 +93,19 @@ def search_table(models: Sequence[RemoteModel]) -> Table:
                 format_params(model.parameter_count),
                 format_size(model.total_size_bytes),
                 ",".join(model.format) or NONE,
-                model.quantization or NONE,
+                _quantisation(model.quantization),
                 format_count(model.downloads),
             )
         )
     return table
+
+
+def _quantisation(text: str | None) -> str:
+    """One quantisation as is; a repository of several (GGUF) as their number."""
+    kinds = [kind for kind in (text or "").split(",") if kind.strip()]
+    if len(kinds) > 1:
+        return f"{len(kinds)} kinds"
+    return kinds[0] if kinds else NONE
 
 
 def local_table(models: Sequence[LocalModel]) -> Table:
@@ -155,7 +163,7 @@ def remote_rows(model: RemoteModel) -> list[tuple[str, str]]:
         ("params", format_params(model.parameter_count)),
         ("size", f"{format_size(model.total_size_bytes)} in {files(model.file_count)}"),
         ("format", ", ".join(model.format) or NONE),
-        ("quantisation", model.quantization or NONE),
+        ("quantisation", (model.quantization or NONE).replace(",", ", ")),
         ("architecture", model.architecture or NONE),
         ("license", model.license or NONE),
         ("tags", ", ".join(model.tags) or NONE),

@@ -92,8 +92,12 @@ def remove(context: CliContext, model: str, source: str, yes: bool, as_json: boo
     if present is None:
         devon.remove(model_id, source=source)  # raises NotFound, with the core's message
     elif not yes:
+        _refuse_unless_a_terminal(context)
         notes = context.err if as_json else context.out
-        notes.print(plain(f"{present.key}: {format_size(present.size_bytes)} at {present.path}"))
+        notes.print(
+            plain(f"{present.key}: {format_size(present.size_bytes)} at {present.path}"),
+            soft_wrap=True,
+        )
         if not _confirmed(context, f"Remove {present.key} from the vault?"):
             context.err.print("Nothing removed.")
             return
@@ -149,6 +153,7 @@ def clean(
         _show_clean(context, plan, as_json)
         return
     if not yes:
+        _refuse_unless_a_terminal(context)
         _show_plan(context.err if as_json else context.out, plan, devon.list())
         if not _confirmed(context, f"Remove these {_models(plan.removed)}?"):
             context.err.print("Nothing removed.")
@@ -243,12 +248,15 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def _confirmed(context: CliContext, question: str) -> bool:
-    """Ask `question` at a terminal; refuse (exit 2) when no one can answer."""
+def _refuse_unless_a_terminal(context: CliContext) -> None:
+    """A delete without --yes needs someone to ask: refuse (exit 2) when stdin is no terminal."""
     if not context.can_ask():
         raise click.UsageError(
             "stdin is not a terminal, so DEVON cannot ask before deleting: pass --yes to delete"
         )
+
+
+def _confirmed(context: CliContext, question: str) -> bool:
     return click.confirm(question, default=False, err=True)
 
 
