@@ -2,11 +2,12 @@
 and how it exits. The subprocess tests in tests/contract run the real thing end to end."""
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from click.testing import CliRunner, Result
 
+from devon_cli import diagnostics
 from devon_cli.context import CliContext
 from devon_cli.main import cli
 from devon_core import Devon, SourceUnavailable
@@ -54,7 +55,7 @@ def clock() -> SettableClock:
 
 
 @pytest.fixture
-def run(source: FakeSource, store: MemoryStore, clock: SettableClock) -> Run:
+def run(source: FakeSource, store: MemoryStore, clock: SettableClock) -> Iterator[Run]:
     devon = Devon(source=source, store=store, clock=clock)
 
     def invoke(*args: str, stdin: str | None = None) -> Result:
@@ -66,7 +67,8 @@ def run(source: FakeSource, store: MemoryStore, clock: SettableClock) -> Run:
             prog_name="devon",
         )
 
-    return invoke
+    yield invoke
+    diagnostics.hand_over()  # the command routes logging and warnings; give them back
 
 
 def test_search_shows_a_table_with_names_params_and_sizes(run: Run) -> None:
