@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import signal
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,6 +26,13 @@ def env(tmp_path: Path, test_hub: TestHub) -> dict[str, str]:
 def env_with_model(env: dict[str, str]) -> dict[str, str]:
     assert run_piped(env, "download", TINY).code == 0
     return env
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.02)
 
 
 def model_count(env: dict[str, str]) -> int:
@@ -61,17 +70,24 @@ def test_clean_at_a_terminal_asks_and_yes_removes_the_models(
 
 
 def test_ctrl_c_during_a_download_exits_130_and_the_same_command_resumes(
-    env: dict[str, str], test_hub: TestHub
+    tmp_path: Path,
 ) -> None:
-    test_hub.faults.hang("/resolve/")
-    terminal = Terminal(env, "download", TINY)
-    terminal.expect("Tiny-0.5B-Instruct")
-    terminal.process.send_signal(signal.SIGINT)
-    assert terminal.finish() == 130
-    assert "run the same command again to resume" in terminal.output
-    assert "Traceback" not in terminal.output
-    test_hub.faults.release()
-    assert model_count(env) == 0
-    again = run_piped(env, "download", TINY)
+    # A hub of its own: the interrupted requests it holds must not show in other tests' stats.
+    with TestHub() as hub:
+        env = cli_env(tmp_path / "vault", hub.url)
+        hub.faults.hang("model.safetensors")
+        terminal = Terminal(env, "download", TINY)
+        terminal.expect("Tiny-0.5B-Instruct")
+        # config.json has arrived whole (staged under its own name) while the weights hang.
+        wait_for(lambda: any((tmp_path / "vault").rglob("config.json")))
+        terminal.process.send_signal(signal.SIGINT)
+        assert terminal.finish() == 130
+        assert "run the same command again to resume" in terminal.output
+        assert "Traceback" not in terminal.output
+        hub.faults.release()
+        assert model_count(env) == 0
+        again = run_piped(env, "download", TINY)
+        refetched = hub.stats.count("/config.json", "GET")
     assert again.code == 0
     assert again.stdout.startswith(f"Downloaded {TINY}: ")
+    assert refetched == 1
