@@ -10,8 +10,9 @@ import anyio.to_thread
 from anyio import CapacityLimiter
 from litestar import delete, get, post
 from litestar.datastructures import State
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from devon_core import Devon
 from devon_core.identifiers import DEFAULT_SOURCE
@@ -57,25 +58,25 @@ async def health() -> wire.Health:
     responses=errors(400, 403, 502),
 )
 async def search(
-    devon: Devon,
+    devon: NamedDependency[Devon],
     # `query` itself is a name Litestar reserves for the whole query string.
-    text: Annotated[str | None, Parameter(query="query", description="Free-text query")] = None,
-    source: Annotated[str, Parameter(description="Source plugin to query")] = DEFAULT_SOURCE,
-    provider: Annotated[str | None, Parameter(description="Author or organization")] = None,
+    text: Annotated[str | None, QueryParameter(name="query", description="Free-text query")] = None,
+    source: Annotated[str, QueryParameter(description="Source plugin to query")] = DEFAULT_SOURCE,
+    provider: Annotated[str | None, QueryParameter(description="Author or organization")] = None,
     params: Annotated[
-        str | None, Parameter(description="Parameter count: 7b, 500m, <=8b, >70b")
+        str | None, QueryParameter(description="Parameter count: 7b, 500m, <=8b, >70b")
     ] = None,
     size: Annotated[
-        str | None, Parameter(description="Total size: <100gb, >=2.5gb (b, kb, mb, gb, tb)")
+        str | None, QueryParameter(description="Total size: <100gb, >=2.5gb (b, kb, mb, gb, tb)")
     ] = None,
     format: Annotated[
-        str | None, Parameter(description="Model format: gguf, safetensors, pytorch, onnx")
+        str | None, QueryParameter(description="Model format: gguf, safetensors, pytorch, onnx")
     ] = None,
-    task: Annotated[str | None, Parameter(description="Pipeline tag: text-generation")] = None,
-    license: Annotated[str | None, Parameter(description="License id: apache-2.0")] = None,
+    task: Annotated[str | None, QueryParameter(description="Pipeline tag: text-generation")] = None,
+    license: Annotated[str | None, QueryParameter(description="License id: apache-2.0")] = None,
     limit: Annotated[
         int,
-        Parameter(ge=MIN_SEARCH_LIMIT, le=MAX_SEARCH_LIMIT, description="Maximum results"),
+        QueryParameter(ge=MIN_SEARCH_LIMIT, le=MAX_SEARCH_LIMIT, description="Maximum results"),
     ] = DEFAULT_SEARCH_LIMIT,
 ) -> wire.SearchResponse:
     call = partial(
@@ -95,8 +96,8 @@ async def search(
 
 @get("/models", tags=["vault"], summary="List the models in the vault", responses=errors(400))
 async def list_models(
-    devon: Devon,
-    source: Annotated[str | None, Parameter(description="Only this source's models")] = None,
+    devon: NamedDependency[Devon],
+    source: Annotated[str | None, QueryParameter(description="Only this source's models")] = None,
 ) -> wire.ModelList:
     models = await in_thread(partial(devon.list, source=source))
     return wire.ModelList(
@@ -105,8 +106,9 @@ async def list_models(
 
 
 ModelIdPath = Annotated[
-    str, Parameter(description="Model identifier, e.g. Qwen/Qwen2.5-7B-Instruct")
+    str, PathParameter(description="Model identifier, e.g. Qwen/Qwen2.5-7B-Instruct")
 ]
+SourcePath = Annotated[str, PathParameter(description="Source name, e.g. huggingface")]
 
 
 def _model_id(path_value: str) -> str:
@@ -120,7 +122,9 @@ def _model_id(path_value: str) -> str:
     summary="A model's vault entry and remote description (marks it used)",
     responses=errors(400, 403, 404, 502),
 )
-async def model_info(devon: Devon, source: str, model_id: ModelIdPath) -> wire.ModelInfo:
+async def model_info(
+    devon: NamedDependency[Devon], source: SourcePath, model_id: ModelIdPath
+) -> wire.ModelInfo:
     info = await in_thread(partial(devon.info, _model_id(model_id), source=source))
     return wire.to_wire(info, wire.ModelInfo)
 
@@ -132,7 +136,9 @@ async def model_info(devon: Devon, source: str, model_id: ModelIdPath) -> wire.M
     summary="Remove a model from the vault",
     responses=errors(400, 404),
 )
-async def remove_model(devon: Devon, source: str, model_id: ModelIdPath) -> wire.Deleted:
+async def remove_model(
+    devon: NamedDependency[Devon], source: SourcePath, model_id: ModelIdPath
+) -> wire.Deleted:
     removed = await in_thread(partial(devon.remove, _model_id(model_id), source=source))
     return wire.to_wire(removed, wire.Deleted)
 
@@ -146,7 +152,9 @@ async def remove_model(devon: Devon, source: str, model_id: ModelIdPath) -> wire
     summary="Download a model into the vault (synchronous: set long client timeouts)",
     responses=errors(400, 403, 404, 413, 422, 500, 502, 507),
 )
-async def download(devon: Devon, state: State, data: wire.DownloadRequest) -> wire.Downloaded:
+async def download(
+    devon: NamedDependency[Devon], state: State, data: JSONBody[wire.DownloadRequest]
+) -> wire.Downloaded:
     call = partial(
         devon.download,
         data.model_id,
@@ -159,7 +167,7 @@ async def download(devon: Devon, state: State, data: wire.DownloadRequest) -> wi
 
 
 @get("/status", tags=["vault"], summary="Storage statistics", responses=errors())
-async def status(devon: Devon) -> wire.Status:
+async def status(devon: NamedDependency[Devon]) -> wire.Status:
     return wire.to_wire(await in_thread(devon.status), wire.Status)
 
 
@@ -172,7 +180,7 @@ async def status(devon: Devon) -> wire.Status:
     summary="Remove unused models, or all of them",
     responses=errors(400, 413, 422),
 )
-async def clean(devon: Devon, data: wire.CleanRequest) -> wire.Cleaned:
+async def clean(devon: NamedDependency[Devon], data: JSONBody[wire.CleanRequest]) -> wire.Cleaned:
     call = partial(
         devon.clean, unused=data.unused, days=data.days, all=data.all, dry_run=data.dry_run
     )
@@ -188,7 +196,7 @@ async def clean(devon: Devon, data: wire.CleanRequest) -> wire.Cleaned:
     summary="Export the model list (kitt: one path per model; json: full details)",
     responses=errors(400, 413, 422),
 )
-async def export(devon: Devon, data: wire.ExportRequest) -> wire.Export:
+async def export(devon: NamedDependency[Devon], data: JSONBody[wire.ExportRequest]) -> wire.Export:
     return wire.export_to_wire(await in_thread(partial(devon.export, data.format)))
 
 
