@@ -8,7 +8,7 @@ from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
-from litestar import delete, get, post
+from litestar import HttpMethod, Response, delete, get, post, route
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
@@ -28,7 +28,11 @@ def errors(*codes: int) -> dict[int, ResponseSpec]:
     """OpenAPI entries for the error statuses an endpoint can answer, all `{"detail": str}`.
     401 is listed everywhere: it is what any /api route answers when a key is set."""
     return {
-        code: ResponseSpec(data_container=wire.ErrorBody, description=DESCRIPTION_OF[code])
+        code: ResponseSpec(
+            data_container=wire.ErrorBody,
+            description=DESCRIPTION_OF[code],
+            generate_examples=False,
+        )
         for code in sorted({*codes, 401})
     }
 
@@ -37,6 +41,15 @@ async def in_thread(call: Callable[[], R], limiter: CapacityLimiter | None = Non
     """Run a blocking `Devon` call in a worker thread. If the request is cancelled (the client
     went away) the call still runs to its end, so the vault is never left mid-change."""
     return await anyio.to_thread.run_sync(call, limiter=limiter, abandon_on_cancel=False)
+
+
+def download_limiter(state: State) -> CapacityLimiter:
+    """The app's own thread limiter for downloads, made on first use inside the event loop.
+    Downloads beyond its size wait their turn without taking the threads other calls use."""
+    if "download_limiter" not in state:
+        state.download_limiter = CapacityLimiter(state.max_concurrent_downloads)
+    limiter: CapacityLimiter = state.download_limiter
+    return limiter
 
 
 def package_version() -> str:
@@ -116,8 +129,19 @@ def _model_id(path_value: str) -> str:
     return path_value.removeprefix("/")
 
 
+MODEL_PATH = "/models/{source:str}/{model_id:path}"
+MODEL_METHODS = "DELETE, GET, OPTIONS"
+
+
+@route(MODEL_PATH, http_method=[HttpMethod.OPTIONS], include_in_schema=False)
+async def model_options() -> Response[None]:
+    # Litestar 2.25 builds the automatic OPTIONS answer from the first handler registered
+    # on a path, so a path with GET and DELETE would announce only GET. Registered first.
+    return Response(None, status_code=204, headers={"Allow": MODEL_METHODS})
+
+
 @get(
-    "/models/{source:str}/{model_id:path}",
+    MODEL_PATH,
     tags=["vault"],
     summary="A model's vault entry and remote description (marks it used)",
     responses=errors(400, 403, 404, 502),
@@ -130,7 +154,7 @@ async def model_info(
 
 
 @delete(
-    "/models/{source:str}/{model_id:path}",
+    MODEL_PATH,
     status_code=200,
     tags=["vault"],
     summary="Remove a model from the vault",
@@ -162,7 +186,7 @@ async def download(
         force=data.force,
         include_patterns=data.include_patterns,
     )
-    model = await in_thread(call, limiter=state.download_limiter)
+    model = await in_thread(call, limiter=download_limiter(state))
     return wire.to_wire(model, wire.Downloaded)
 
 
@@ -203,6 +227,7 @@ async def export(devon: NamedDependency[Devon], data: JSONBody[wire.ExportReques
 API_ROUTES: list[Any] = [
     search,
     list_models,
+    model_options,
     model_info,
     remove_model,
     download,

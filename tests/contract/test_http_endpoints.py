@@ -399,3 +399,9 @@ def test_a_wrong_method_is_405_with_only_a_detail(client: Client) -> None:
 
 def test_a_model_path_without_a_model_id_is_404(client: Client) -> None:
     assert_error(client.get("/api/v1/models/huggingface/"), 404)
+
+
+def test_options_on_a_model_lists_get_and_delete(client: Client) -> None:
+    response = client.options(f"/api/v1/models/huggingface/{QWEN}")
+    assert response.status_code == 204
+    assert response.headers["allow"] == "DELETE, GET, OPTIONS"
