@@ -83,9 +83,7 @@ def test_each_operation_documents_a_200_json_response(
 def test_search_documents_each_query_parameter_with_its_default(
     document: dict[str, Any],
 ) -> None:
-    parameters = {
-        p["name"]: p for p in operation(document, "/api/v1/search", "get")["parameters"]
-    }
+    parameters = {p["name"]: p for p in operation(document, "/api/v1/search", "get")["parameters"]}
     assert set(parameters) == {
         "query",
         "source",
@@ -112,9 +110,7 @@ def test_model_routes_document_source_and_model_id_as_path_parameters(
     document: dict[str, Any],
 ) -> None:
     for method in ("get", "delete"):
-        parameters = operation(document, "/api/v1/models/{source}/{model_id}", method)[
-            "parameters"
-        ]
+        parameters = operation(document, "/api/v1/models/{source}/{model_id}", method)["parameters"]
         assert {(p["name"], p["in"], p["required"]) for p in parameters} == {
             ("source", "path", True),
             ("model_id", "path", True),
