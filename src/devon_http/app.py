@@ -43,6 +43,9 @@ def create_app(
         request_max_body_size=MAX_BODY_BYTES,
         state=State({"devon": devon, "max_concurrent_downloads": max_concurrent_downloads}),
         openapi_config=_openapi_config(secured),
+        # Logging is the host's business (`serve` sets up DEVON's); Litestar's default would
+        # reconfigure the root logger of whatever process builds the app.
+        logging_config=None,
     )
 
 
