@@ -13,6 +13,7 @@ How a crash can never leave the index pointing at missing files, nor list a half
   vanished are dropped. A damaged or missing index is rebuilt from the model directories.
 """
 
+import builtins
 import logging
 import os
 import shutil
@@ -104,12 +105,14 @@ class DiskModelStore:
     # -- downloads ---------------------------------------------------------------------
 
     def lock(self, source: str, model_id: str) -> AbstractContextManager[None]:
+        validate_source_name(source)
+        validate_model_id(model_id)
         return self._hold(model_lock(self._paths.locks, source, model_id))
 
     def stage(self, source: str, model_id: str) -> StagingArea:
         staging = self._paths.staging(source, model_id)
-        make_private_dirs(staging)
         self._paths.ensure_inside(staging)
+        make_private_dirs(staging)
         present = sum(stat.st_size for _, stat in walk_files(staging))
         return StagingArea(source, model_id, str(staging), present_bytes=present)
 
@@ -131,8 +134,8 @@ class DiskModelStore:
             self._paths.ensure_inside(staged)
             sizes = _keep_only(staged, wanted)
             target = self._paths.model_dir(source, model_id)
-            make_private_dirs(target.parent)
             self._paths.ensure_inside(target)
+            make_private_dirs(target.parent)
             aside = uuid.uuid4().hex if os.path.lexists(target) else None
             record = Record(
                 source=source,
@@ -187,6 +190,11 @@ class DiskModelStore:
         return self.get(source, model_id)
 
     # -- recovery ----------------------------------------------------------------------
+
+    def unfinished_operations(self) -> "builtins.list[str]":
+        """Commits and removals in flight (or left by a crash not yet repaired), as
+        `<kind> <source>/<model_id>`."""
+        return [f"{op.kind} {op.source}/{op.model_id}" for op in self._index.operations()]
 
     def rebuild_index(self) -> int:
         """Re-derive the index from the model directories on disk; return the model count.

@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from devon_adapters.paths import FILE_MODE
+from devon_core.errors import DevonError
 
 BUSY_TIMEOUT_MS = 60_000
 
@@ -157,6 +158,10 @@ class IndexDamaged(Exception):
     """The index file is not a usable SQLite database."""
 
 
+class IndexTooNew(DevonError):
+    """The index was written by a newer DEVON: left alone rather than rebuilt."""
+
+
 class Index:
     """The SQLite index of one vault. Safe to share between threads and processes."""
 
@@ -169,6 +174,9 @@ class Index:
         try:
             self._check()
             self._migrate()
+        except IndexTooNew:
+            self.close()
+            raise
         except sqlite3.DatabaseError as error:
             self.close()
             raise IndexDamaged(f"{path}: {error}") from error
@@ -219,8 +227,8 @@ class Index:
             )
             applied = {v for (v,) in db.execute("SELECT version FROM schema_migrations")}
             if applied and max(applied) > SCHEMA_VERSION:
-                raise sqlite3.DatabaseError(
-                    f"index schema version {max(applied)} is newer than this DEVON "
+                raise IndexTooNew(
+                    f"{self.path}: index schema version {max(applied)} is newer than this DEVON "
                     f"({SCHEMA_VERSION}): upgrade DEVON"
                 )
             for version, (name, migration) in enumerate(MIGRATIONS, start=1):

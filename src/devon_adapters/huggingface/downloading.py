@@ -1,0 +1,308 @@
+"""Fetching a model's files into a staging directory, resumably and verified (ADR 0021).
+
+Layout inside `dest` (the store's staging directory):
+- `<path>`: a file that is complete (and verified when it has a sha256);
+- `.cache/devon/partial/<path>.part`: bytes of a file still arriving, kept across failures;
+- `.cache/devon/done/<path>.json`: which revision/sha256 a complete file is, so a later
+  attempt reuses it only if it is still the wanted one.
+
+Each file is one streamed GET of `/<id>/resolve/<commit>/<path>` through huggingface_hub's
+session, pinned to the commit `info` saw, resumed with `Range` from what `.part` holds (both
+within an attempt, after a cut, and across attempts), and hashed as it arrives: no second
+pass over the bytes, no copy.
+"""
+
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import attrs
+import httpx2
+from huggingface_hub.errors import HfHubHTTPError
+
+from devon_adapters.huggingface.errors import translate
+from devon_adapters.huggingface.hub import HubClient
+from devon_adapters.huggingface.progress import ProgressTracker
+from devon_core.errors import DevonError, DownloadFailed
+from devon_core.models import RemoteFile, RemoteModel
+from devon_core.ports import ProgressCallback
+
+STATE_DIR = ".cache/devon"
+HASH_BLOCK = 8 * 1024 * 1024
+REPORT_EVERY = 1024 * 1024
+RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
+
+class _Stopped(Exception):
+    """Another file failed: stop this one where it is (its bytes stay for a resume)."""
+
+
+@attrs.frozen
+class DownloadOptions:
+    verify_checksums: bool = True
+    max_workers: int = 8
+    read_timeout: float = 60.0
+    retries: int = 5
+    retry_delay: float = 1.0
+    chunk_size: int | None = None
+    """Bytes per read from the socket; None takes whatever arrives (fewest copies)."""
+
+
+@attrs.frozen
+class FileJob:
+    """Where one file goes and where its partial bytes and completion record live."""
+
+    file: RemoteFile
+    target: Path
+    partial: Path
+    record: Path
+
+    @classmethod
+    def plan(cls, dest: Path, file: RemoteFile) -> "FileJob":
+        relative = PurePosixPath(file.path)
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+            raise DownloadFailed(f"Refusing to write {file.path!r}: not a path inside the model")
+        state = dest / STATE_DIR
+        return cls(
+            file=file,
+            target=dest.joinpath(*relative.parts),
+            partial=state.joinpath("partial", *relative.parts[:-1], relative.name + ".part"),
+            record=state.joinpath("done", *relative.parts[:-1], relative.name + ".json"),
+        )
+
+    def is_complete(self, revision: str | None) -> bool:
+        """The target is there and is the file wanted now: same revision, or same content."""
+        try:
+            record = json.loads(self.record.read_text())
+            size = self.target.stat().st_size
+        except (OSError, ValueError):
+            return False
+        if not isinstance(record, dict) or size != self.file.size_bytes:
+            return False
+        same_revision = revision is not None and record.get("revision") == revision
+        same_content = self.file.sha256 is not None and record.get("sha256") == self.file.sha256
+        return same_revision or same_content
+
+    def partial_size(self) -> int:
+        try:
+            return self.partial.stat().st_size
+        except OSError:
+            return 0
+
+
+class Downloader:
+    """Downloads files of one model revision into a directory with a bounded thread pool."""
+
+    def __init__(self, client: HubClient, options: DownloadOptions) -> None:
+        self._client = client
+        self._options = options
+
+    def download(
+        self,
+        model: RemoteModel,
+        files: Sequence[RemoteFile],
+        dest: str,
+        progress: ProgressCallback | None = None,
+    ) -> list[str]:
+        root = Path(dest)
+        jobs = [FileJob.plan(root, f) for f in files]
+        tracker = ProgressTracker(sum(f.size_bytes for f in files), progress)
+        todo = []
+        for job in jobs:
+            if job.is_complete(model.revision):
+                tracker.reached(job.file.path, job.file.size_bytes, quietly=True)
+            else:
+                present = min(job.partial_size(), job.file.size_bytes)
+                tracker.reached(job.file.path, present, quietly=True)
+                todo.append(job)
+        tracker.report()
+        todo.sort(key=lambda j: -j.file.size_bytes)
+        self._run(model, todo, tracker)
+        return [f.path for f in files]
+
+    def _run(self, model: RemoteModel, jobs: list[FileJob], tracker: ProgressTracker) -> None:
+        if not jobs:
+            return
+        stop = threading.Event()
+        workers = max(1, min(self._options.max_workers, len(jobs)))
+        with ThreadPoolExecutor(workers, thread_name_prefix="devon-hf-download") as pool:
+            futures = [pool.submit(self._fetch, model, job, tracker, stop) for job in jobs]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            stop.set()
+            for future in futures:
+                future.cancel()
+        _raise_first_failure(futures)
+
+    def _fetch(
+        self, model: RemoteModel, job: FileJob, tracker: ProgressTracker, stop: threading.Event
+    ) -> None:
+        try:
+            _FileFetch(self._client, self._options, model, job, tracker, stop).run()
+        except (DevonError, _Stopped):
+            raise
+        except OSError as error:
+            if isinstance(error, HfHubHTTPError):
+                raise translate(
+                    error, endpoint=self._client.endpoint, model_id=model.model_id, downloading=True
+                ) from error
+            raise DownloadFailed(
+                f"Could not write {job.file.path} of {model.model_id} into staging: {error}"
+            ) from error
+        except httpx2.HTTPError as error:
+            raise translate(
+                error, endpoint=self._client.endpoint, model_id=model.model_id, downloading=True
+            ) from error
+
+
+def _raise_first_failure(futures: list[Future[None]]) -> None:
+    for future in futures:
+        error = None if future.cancelled() else future.exception()
+        if error is not None and not isinstance(error, _Stopped):
+            raise error
+
+
+class _FileFetch:
+    """One file: resume, stream, hash, check, move into place."""
+
+    def __init__(
+        self,
+        client: HubClient,
+        options: DownloadOptions,
+        model: RemoteModel,
+        job: FileJob,
+        tracker: ProgressTracker,
+        stop: threading.Event,
+    ) -> None:
+        self.client = client
+        self.options = options
+        self.model = model
+        self.job = job
+        self.tracker = tracker
+        self.stop = stop
+        wants_hash = options.verify_checksums and job.file.sha256 is not None
+        self.hasher: Any = hashlib.sha256() if wants_hash else None
+
+    def run(self) -> None:
+        job = self.job
+        job.partial.parent.mkdir(parents=True, exist_ok=True)
+        position = job.partial_size()
+        if position > job.file.size_bytes:
+            job.partial.unlink()
+            position = 0
+        if position:
+            self._hash_existing(position)
+        with job.partial.open("ab") as out:
+            self._receive(out, position)
+        self._verify()
+        job.target.parent.mkdir(parents=True, exist_ok=True)
+        job.target.unlink(missing_ok=True)
+        os.replace(job.partial, job.target)
+        job.record.parent.mkdir(parents=True, exist_ok=True)
+        record = {
+            "revision": self.model.revision,
+            "sha256": job.file.sha256,
+            "size": job.file.size_bytes,
+        }
+        job.record.write_text(json.dumps(record))
+
+    def _hash_existing(self, length: int) -> None:
+        if self.hasher is None:
+            return
+        with self.job.partial.open("rb") as existing:
+            while block := existing.read(min(HASH_BLOCK, length)):
+                self.hasher.update(block)
+                length -= len(block)
+                if length <= 0:
+                    break
+
+    def _receive(self, out: Any, position: int) -> None:
+        """Stream until the file is whole, resuming with `Range` after a cut or a transient
+        error; `retries` failures in a row without progress give up (bytes are kept)."""
+        expected = self.job.file.size_bytes
+        revision = self.model.revision or "main"
+        url = self.client.file_url(self.model.model_id, self.job.file.path, revision)
+        failures = 0
+        while True:
+            start = position
+            problem: Exception | None = None
+            try:
+                position = self._stream(out, url, position)
+            except (httpx2.TransportError, HfHubHTTPError) as error:
+                if not _transient(error):
+                    raise
+                problem, position = error, out.tell()
+            if position > expected:
+                out.truncate(0)
+                raise DownloadFailed(
+                    f"{self.job.file.path} of {self.model.model_id} is larger on the Hub than "
+                    f"its listing says ({position} > {expected} bytes); run the download again"
+                )
+            if position == expected:
+                return
+            failures = 0 if position > start else failures + 1
+            if failures > self.options.retries:
+                if problem is not None:
+                    raise problem
+                raise DownloadFailed(
+                    f"The Hub kept ending the transfer of {self.job.file.path} early "
+                    f"({position} of {expected} bytes); run the download again to resume"
+                )
+            _sleep(self.options.retry_delay * min(2 ** max(failures - 1, 0), 8), self.stop)
+
+    def _stream(self, out: Any, url: str, position: int) -> int:
+        with self.client.open_file(url, position, self.options.read_timeout) as response:
+            if position and response.status_code != 206:
+                position = self._restart(out)
+            reported = position
+            for chunk in response.iter_bytes(self.options.chunk_size):
+                if self.stop.is_set():
+                    raise _Stopped
+                out.write(chunk)
+                if self.hasher is not None:
+                    self.hasher.update(chunk)
+                position += len(chunk)
+                if position - reported >= REPORT_EVERY:
+                    self.tracker.reached(self.job.file.path, position)
+                    reported = position
+            out.flush()
+            self.tracker.reached(self.job.file.path, position)
+            return position
+
+    def _restart(self, out: Any) -> int:
+        """The server sent the whole file instead of the range asked for: start over."""
+        out.seek(0)
+        out.truncate()
+        if self.hasher is not None:
+            self.hasher = hashlib.sha256()
+        return 0
+
+    def _verify(self) -> None:
+        if self.hasher is None:
+            return
+        actual = self.hasher.hexdigest()
+        if actual != self.job.file.sha256:
+            self.job.partial.unlink(missing_ok=True)
+            raise DownloadFailed(
+                f"Checksum mismatch for {self.job.file.path} of {self.model.model_id}: expected "
+                f"sha256 {self.job.file.sha256}, got {actual}; the damaged file was deleted, "
+                "run the download again to fetch it anew"
+            )
+
+
+def _transient(error: Exception) -> bool:
+    if isinstance(error, HfHubHTTPError):
+        status = getattr(error.response, "status_code", None)
+        return status in RETRIED_STATUSES
+    return True
+
+
+def _sleep(seconds: float, stop: threading.Event) -> None:
+    if seconds > 0:
+        stop.wait(seconds)
+    if stop.is_set():
+        raise _Stopped

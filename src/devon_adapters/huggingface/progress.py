@@ -1,0 +1,43 @@
+"""Download progress shared by worker threads: one monotonic (done, total) stream."""
+
+import threading
+
+from devon_core.ports import ProgressCallback
+
+
+class ProgressTracker:
+    """Sums bytes across files and reports them to `callback`, from any thread.
+
+    Each file counts up to its furthest byte: when a server ignores a `Range` and a file
+    starts over, bytes already counted are not counted again, so `done` never goes back
+    and never passes `total`.
+    """
+
+    def __init__(self, total: int, callback: ProgressCallback | None) -> None:
+        self.total = total
+        self._callback = callback
+        self._lock = threading.Lock()
+        self._furthest: dict[str, int] = {}
+        self._done = 0
+
+    @property
+    def done(self) -> int:
+        return self._done
+
+    def reached(self, path: str, position: int, *, quietly: bool = False) -> None:
+        """File `path` now holds `position` bytes (`quietly`: without telling the callback,
+        while counting what staging already holds)."""
+        with self._lock:
+            gained = position - self._furthest.get(path, 0)
+            if gained <= 0:
+                return
+            self._furthest[path] = position
+            self._done = min(self._done + gained, self.total)
+            if self._callback is not None and not quietly:
+                self._callback(self._done, self.total)
+
+    def report(self) -> None:
+        """Tell the callback where things stand (at the start: what staging already held)."""
+        with self._lock:
+            if self._callback is not None:
+                self._callback(self._done, self.total)

@@ -1,0 +1,126 @@
+"""`HuggingFaceSource`: the `ModelSource` port on top of huggingface_hub."""
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from devon_adapters.huggingface.downloading import Downloader, DownloadOptions
+from devon_adapters.huggingface.errors import hub_errors
+from devon_adapters.huggingface.hub import HubClient, Token
+from devon_adapters.huggingface.metadata import SOURCE_NAME, remote_model
+from devon_adapters.huggingface.searching import Searcher
+from devon_adapters.huggingface.ttl_cache import TTLCache
+from devon_core.errors import Forbidden, NotFound
+from devon_core.identifiers import validate_model_id
+from devon_core.models import RemoteFile, RemoteModel
+from devon_core.ports import ProgressCallback
+from devon_core.results import SearchFilters
+
+
+class HubSettings(Protocol):
+    """What `from_settings` reads (devon_adapters.settings.Settings has it)."""
+
+    @property
+    def hf_endpoint(self) -> str | None: ...
+
+    @property
+    def hf_token(self) -> str | None: ...
+
+    @property
+    def verify_checksums(self) -> bool: ...
+
+
+class HuggingFaceSource:
+    """Models on the Hugging Face Hub (or any server speaking its API).
+
+    >>> source = HuggingFaceSource()                          # huggingface.co, or HF_ENDPOINT
+    >>> source.search("qwen", SearchFilters.parse(params="<=8b"), limit=5)
+    >>> source.info("Qwen/Qwen2.5-0.5B").files
+
+    `endpoint` and `token` given here win; left as None, huggingface_hub decides as it always
+    does (`HF_ENDPOINT`; `HF_TOKEN`, then the token saved by `hf auth login`). `token=False`
+    sends none.
+    """
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        token: Token = None,
+        verify_checksums: bool = True,
+        *,
+        timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        max_workers: int = 8,
+        cache_ttl: float = 60.0,
+        page_size: int = 100,
+        download_retries: int = 5,
+        retry_delay: float = 1.0,
+        chunk_size: int | None = None,
+    ) -> None:
+        self._client = HubClient(endpoint, token, timeout)
+        self._details: TTLCache[RemoteModel] = TTLCache(cache_ttl)
+        self._searcher = Searcher(
+            pages=self._client.list_pages,
+            describe=self._describe,
+            web_base=self._client.endpoint,
+            max_workers=max_workers,
+            page_size=page_size,
+        )
+        self._downloader = Downloader(
+            self._client,
+            DownloadOptions(
+                verify_checksums=verify_checksums,
+                max_workers=max_workers,
+                read_timeout=read_timeout,
+                retries=download_retries,
+                retry_delay=retry_delay,
+                chunk_size=chunk_size,
+            ),
+        )
+
+    @classmethod
+    def from_settings(cls, settings: HubSettings) -> "HuggingFaceSource":
+        return cls(
+            endpoint=settings.hf_endpoint,
+            token=settings.hf_token,
+            verify_checksums=settings.verify_checksums,
+        )
+
+    @property
+    def name(self) -> str:
+        return SOURCE_NAME
+
+    @property
+    def endpoint(self) -> str:
+        """The Hub this source talks to (also the base of `web_url`)."""
+        return self._client.endpoint
+
+    def search(self, query: str | None, filters: SearchFilters, limit: int) -> list[RemoteModel]:
+        with hub_errors(self.endpoint):
+            return self._searcher.search(query, filters, limit)
+
+    def info(self, model_id: str) -> RemoteModel:
+        validate_model_id(model_id)
+        with hub_errors(self.endpoint, model_id):
+            model = remote_model(self._client.model_info(model_id), self.endpoint)
+        self._details.put(model_id, model)
+        return model
+
+    def download(
+        self,
+        model: RemoteModel,
+        files: Sequence[RemoteFile],
+        dest: str,
+        progress: ProgressCallback | None = None,
+    ) -> list[str]:
+        return self._downloader.download(model, files, dest, progress)
+
+    def _describe(self, model_id: str, listed_revision: str | None) -> RemoteModel | None:
+        """Details for search: cached while fresh and still the listed commit; None when the
+        model vanished or is hidden since it was listed."""
+        cached = self._details.get(model_id)
+        if cached is not None and (listed_revision in (None, cached.revision)):
+            return cached
+        try:
+            return self.info(model_id)
+        except (NotFound, Forbidden):
+            return None

@@ -1,0 +1,219 @@
+"""Fault injection and request statistics, shared by the server's handler threads.
+
+Every setter is safe to call while the server runs; faults apply to requests that start
+after the call. Paths are matched as substrings of the decoded URL path, e.g.
+`"/acme/shardy-7b/resolve/"` or `"model-00001-of-00003.safetensors"` or `"/api/models"`.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+
+@dataclass
+class _Counted:
+    """A fault that hits `times` matching requests after letting `skip` of them through."""
+
+    path_contains: str | None
+    times: int
+    skip: int = 0
+    method: str | None = None
+
+    def take(self, path: str, method: str) -> bool:
+        if self.path_contains is not None and self.path_contains not in path:
+            return False
+        if self.method is not None and self.method != method:
+            return False
+        if self.skip > 0:
+            self.skip -= 1
+            return False
+        if self.times <= 0:
+            return False
+        self.times -= 1
+        return True
+
+
+@dataclass
+class _Failure(_Counted):
+    status: int = 503
+
+
+@dataclass
+class _Cut(_Counted):
+    after_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """What one request asked for and what it got."""
+
+    method: str
+    path: str
+    query: str
+    status: int
+    range_header: str | None
+    range_start: int | None
+    bytes_sent: int
+    authorised: bool
+    duration_s: float
+    completed: bool
+
+
+@dataclass
+class Faults:
+    """Per-server fault switches. Use the methods; `reset()` clears everything."""
+
+    latency_s: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _failures: list[_Failure] = field(default_factory=list, repr=False)
+    _drops: list[_Counted] = field(default_factory=list, repr=False)
+    _cuts: list[_Cut] = field(default_factory=list, repr=False)
+    _corrupt: set[tuple[str, str]] = field(default_factory=set, repr=False)
+    _hang_paths: list[str] = field(default_factory=list, repr=False)
+    _released: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def set_latency(self, milliseconds: float) -> None:
+        """Delay every request (before it is answered) by this many milliseconds."""
+        self.latency_s = max(milliseconds, 0) / 1000
+
+    def fail_requests(
+        self,
+        status: int = 503,
+        times: int = 1,
+        path_contains: str | None = None,
+        skip: int = 0,
+        method: str | None = None,
+    ) -> None:
+        """Answer the next `times` matching requests (after `skip`) with `status`.
+        `method` ("GET", "HEAD") narrows which requests match."""
+        with self._lock:
+            self._failures.append(_Failure(path_contains, times, skip, method, status))
+
+    def drop_connections(
+        self,
+        times: int = 1,
+        path_contains: str | None = None,
+        skip: int = 0,
+        method: str | None = None,
+    ) -> None:
+        """Close the connection without answering the next `times` matching requests."""
+        with self._lock:
+            self._drops.append(_Counted(path_contains, times, skip, method))
+
+    def cut_transfers(
+        self, after_bytes: int, times: int = 1, path_contains: str | None = None, skip: int = 0
+    ) -> None:
+        """Send headers and only `after_bytes` of the body, then close the connection,
+        for the next `times` matching file downloads (GET on `/resolve/`)."""
+        with self._lock:
+            self._cuts.append(_Cut(path_contains, times, skip, "GET", after_bytes))
+
+    def corrupt(self, repo_id: str, path: str) -> None:
+        """Serve this file with one byte flipped: same size, sha256 no longer as advertised."""
+        with self._lock:
+            self._corrupt.add((repo_id, path))
+
+    def hang(self, path_contains: str | None = None) -> None:
+        """Stop answering matching requests (all when None) until `release()` or `reset()`."""
+        with self._lock:
+            self._released.clear()
+            self._hang_paths.append(path_contains or "")
+
+    def release(self) -> None:
+        """Let hanging requests go on, and stop hanging new ones."""
+        with self._lock:
+            self._hang_paths.clear()
+            self._released.set()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.latency_s = 0.0
+            self._failures.clear()
+            self._drops.clear()
+            self._cuts.clear()
+            self._corrupt.clear()
+        self.release()
+
+    # Used by the handler.
+    def failure_for(self, path: str, method: str) -> int | None:
+        with self._lock:
+            for failure in self._failures:
+                if failure.take(path, method):
+                    return failure.status
+        return None
+
+    def should_drop(self, path: str, method: str) -> bool:
+        with self._lock:
+            return any(drop.take(path, method) for drop in self._drops)
+
+    def cut_for(self, path: str) -> int | None:
+        with self._lock:
+            for cut in self._cuts:
+                if cut.take(path, "GET"):
+                    return cut.after_bytes
+        return None
+
+    def is_corrupt(self, repo_id: str, path: str) -> bool:
+        with self._lock:
+            return (repo_id, path) in self._corrupt
+
+    def wait_if_hanging(self, path: str, stopping: threading.Event) -> None:
+        while not stopping.is_set():
+            with self._lock:
+                hanging = any(part in path for part in self._hang_paths)
+            if not hanging:
+                return
+            self._released.wait(0.05)
+
+
+class RequestStats:
+    """Every request the server answered (or cut, or dropped), in order of completion.
+
+    A client can have its answer before the server thread has written the record, so
+    reading waits (up to `settle_s`) for requests still being handled."""
+
+    def __init__(self, settle_s: float = 2.0) -> None:
+        self._changed = threading.Condition()
+        self._records: list[RequestRecord] = []
+        self._in_flight = 0
+        self.settle_s = settle_s
+
+    def begin(self) -> None:
+        with self._changed:
+            self._in_flight += 1
+
+    def add(self, record: RequestRecord) -> None:
+        with self._changed:
+            self._records.append(record)
+            self._in_flight = max(self._in_flight - 1, 0)
+            self._changed.notify_all()
+
+    def reset(self) -> None:
+        with self._changed:
+            self._changed.wait_for(lambda: self._in_flight == 0, self.settle_s)
+            self._records.clear()
+
+    def requests(
+        self, path_contains: str | None = None, method: str | None = None
+    ) -> list[RequestRecord]:
+        with self._changed:
+            self._changed.wait_for(lambda: self._in_flight == 0, self.settle_s)
+            records = list(self._records)
+        return [
+            record
+            for record in records
+            if (path_contains is None or path_contains in record.path)
+            and (method is None or record.method == method)
+        ]
+
+    def count(self, path_contains: str | None = None, method: str | None = None) -> int:
+        return len(self.requests(path_contains, method))
+
+    def bytes_served(self, path_contains: str | None = None) -> int:
+        """Body bytes sent by matching requests (cut transfers count what was really sent)."""
+        return sum(record.bytes_sent for record in self.requests(path_contains))
+
+    def range_starts(self, path_contains: str | None = None) -> list[int | None]:
+        """For each matching GET, the first byte asked for (None when there was no `Range`)."""
+        return [record.range_start for record in self.requests(path_contains, "GET")]
