@@ -25,6 +25,9 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
+hub: setup
+	$(BIN)/python -m devon_testhub
+
 unit: setup
 	$(BIN)/pytest tests/unit -q
 

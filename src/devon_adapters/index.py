@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 from devon_adapters.paths import FILE_MODE
+from devon_core.errors import DevonError
 
 BUSY_TIMEOUT_MS = 60_000
 
@@ -55,9 +56,15 @@ def _create_operations(db: sqlite3.Connection) -> None:
     )
 
 
+def _index_ids_without_case(db: sqlite3.Connection) -> None:
+    # Finds ids that would share a directory on a case-insensitive filesystem.
+    db.execute("CREATE INDEX models_nocase ON models (source, model_id COLLATE NOCASE)")
+
+
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("create models", _create_models),
     ("create operations journal", _create_operations),
+    ("index model ids without case", _index_ids_without_case),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -70,7 +77,8 @@ def time_to_text(moment: datetime) -> str:
 
 
 def text_to_time(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
 
 
 @attrs.frozen
@@ -157,6 +165,10 @@ class IndexDamaged(Exception):
     """The index file is not a usable SQLite database."""
 
 
+class IndexTooNew(DevonError):
+    """The index was written by a newer DEVON: left alone rather than rebuilt."""
+
+
 class Index:
     """The SQLite index of one vault. Safe to share between threads and processes."""
 
@@ -169,6 +181,9 @@ class Index:
         try:
             self._check()
             self._migrate()
+        except IndexTooNew:
+            self.close()
+            raise
         except sqlite3.DatabaseError as error:
             self.close()
             raise IndexDamaged(f"{path}: {error}") from error
@@ -219,8 +234,8 @@ class Index:
             )
             applied = {v for (v,) in db.execute("SELECT version FROM schema_migrations")}
             if applied and max(applied) > SCHEMA_VERSION:
-                raise sqlite3.DatabaseError(
-                    f"index schema version {max(applied)} is newer than this DEVON "
+                raise IndexTooNew(
+                    f"{self.path}: index schema version {max(applied)} is newer than this DEVON "
                     f"({SCHEMA_VERSION}): upgrade DEVON"
                 )
             for version, (name, migration) in enumerate(MIGRATIONS, start=1):
@@ -256,6 +271,39 @@ class Index:
         else:
             rows = db.execute(_SELECT + " WHERE source = ? ORDER BY model_id", (source,))
         return [_record(row) for row in rows]
+
+    def clash(self, source: str, model_id: str) -> str | None:
+        """Another model whose directory overlaps this one's: the same id in another case,
+        a bare id that is this id's owner folder, or models inside this bare id's folder."""
+        db = self._connection()
+        queries: list[tuple[str, tuple[str, ...]]] = [
+            (
+                "SELECT model_id FROM models WHERE source = ? AND model_id = ? COLLATE NOCASE"
+                " AND model_id != ?",
+                (source, model_id, model_id),
+            )
+        ]
+        owner, sep, _ = model_id.partition("/")
+        if sep:
+            queries.append(
+                (
+                    "SELECT model_id FROM models WHERE source = ? AND model_id = ? COLLATE NOCASE",
+                    (source, owner),
+                )
+            )
+        else:
+            queries.append(
+                (
+                    "SELECT model_id FROM models WHERE source = ?"
+                    " AND model_id >= ? COLLATE NOCASE AND model_id < ? COLLATE NOCASE",
+                    (source, model_id + "/", model_id + "0"),  # "0" follows "/"
+                )
+            )
+        for sql, args in queries:
+            row = db.execute(sql + " LIMIT 1", args).fetchone()
+            if row:
+                return str(row[0])
+        return None
 
     def model_keys(self) -> list[tuple[str, str]]:
         return list(self._connection().execute("SELECT source, model_id FROM models"))

@@ -2,7 +2,6 @@
 
 from collections.abc import Mapping
 
-from anyio import CapacityLimiter
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
@@ -37,18 +36,16 @@ def create_app(
         security=[{SECURITY_SCHEME: []}] if secured else None,
     )
 
-    def start_limiter(app: Litestar) -> None:
-        # Created here, inside the server's event loop.
-        app.state.download_limiter = CapacityLimiter(max_concurrent_downloads)
-
     return Litestar(
         route_handlers=[health, api],
         dependencies={"devon": Provide(lambda: devon, sync_to_thread=False, use_cache=True)},
         exception_handlers={Exception: handle_error},
         request_max_body_size=MAX_BODY_BYTES,
-        state=State({"devon": devon}),
-        on_startup=[start_limiter],
+        state=State({"devon": devon, "max_concurrent_downloads": max_concurrent_downloads}),
         openapi_config=_openapi_config(secured),
+        # Logging is the host's business (`serve` sets up DEVON's); Litestar's default would
+        # reconfigure the root logger of whatever process builds the app.
+        logging_config=None,
     )
 
 

@@ -6,7 +6,7 @@ environment (`Settings.from_env()`); the vault they share is safe for several pr
 
 from devon_adapters import Settings, build_devon
 from devon_http.app import create_app
-from devon_http.request_log import RequestLog
+from devon_http.request_log import RequestLog, configure_logging
 
 
 def create_app_from_settings(settings: Settings) -> RequestLog:
@@ -16,4 +16,5 @@ def create_app_from_settings(settings: Settings) -> RequestLog:
 
 def create_default_app() -> RequestLog:
     """The app configured by DEVON_* environment variables and the config file."""
+    configure_logging()
     return create_app_from_settings(Settings.from_env())

@@ -46,3 +46,15 @@ class RequestLog:
     def __getattr__(self, name: str) -> Any:
         # Let callers reach the wrapped app's attributes (e.g. `state`).
         return getattr(self.app, name)
+
+
+def configure_logging() -> None:
+    """Print DEVON's records (the request lines among them) unless the host process already
+    routes logging somewhere. Each server worker process calls it for itself."""
+    logger = logging.getLogger("devon")
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    if logger.getEffectiveLevel() > logging.INFO:
+        logger.setLevel(logging.INFO)

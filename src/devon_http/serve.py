@@ -9,6 +9,7 @@ import uvicorn
 from devon_adapters import Settings
 from devon_adapters.settings import ENV_VARS
 from devon_http.asgi import create_app_from_settings
+from devon_http.request_log import configure_logging
 
 log = logging.getLogger("devon.http")
 
@@ -26,14 +27,10 @@ def serve(
     `settings` default to `Settings.from_env()`. Several workers each build their app from
     the environment, so given settings are handed to them through the DEVON_* variables."""
     settings = Settings.from_env() if settings is None else settings
-    _configure_logging()
-    if not settings.api_key and not is_loopback(host):
-        log.warning(
-            "Serving on %s without an API key: anyone who can reach this address can "
-            "download into and delete from the vault. Set DEVON_API_KEY to require "
-            "'Authorization: Bearer <key>'.",
-            host,
-        )
+    configure_logging()
+    warning = exposure_warning(host, settings.api_key)
+    if warning:
+        log.warning(warning)
     if workers > 1:
         os.environ.update(settings_as_env(settings))
         uvicorn.run(
@@ -48,6 +45,17 @@ def serve(
     else:
         app = create_app_from_settings(settings)
         uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+
+
+def exposure_warning(host: str, api_key: str | None) -> str | None:
+    """What to tell the operator when the API is open to other machines, else None."""
+    if api_key or is_loopback(host):
+        return None
+    return (
+        f"Serving on {host} without an API key: anyone who can reach this address can "
+        "fill the vault and remove its models. Set DEVON_API_KEY to require "
+        "'Authorization: Bearer <key>'."
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -72,12 +80,3 @@ def settings_as_env(settings: Settings) -> dict[str, str]:
         "hf_endpoint": settings.hf_endpoint,
     }
     return {ENV_VARS[key]: value for key, value in values.items() if value is not None}
-
-
-def _configure_logging() -> None:
-    logger = logging.getLogger("devon")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)

@@ -18,9 +18,12 @@ class _Counted:
     path_contains: str | None
     times: int
     skip: int = 0
+    method: str | None = None
 
-    def take(self, path: str) -> bool:
+    def take(self, path: str, method: str) -> bool:
         if self.path_contains is not None and self.path_contains not in path:
+            return False
+        if self.method is not None and self.method != method:
             return False
         if self.skip > 0:
             self.skip -= 1
@@ -75,18 +78,28 @@ class Faults:
         self.latency_s = max(milliseconds, 0) / 1000
 
     def fail_requests(
-        self, status: int = 503, times: int = 1, path_contains: str | None = None, skip: int = 0
+        self,
+        status: int = 503,
+        times: int = 1,
+        path_contains: str | None = None,
+        skip: int = 0,
+        method: str | None = None,
     ) -> None:
-        """Answer the next `times` matching requests (after `skip`) with `status`."""
+        """Answer the next `times` matching requests (after `skip`) with `status`.
+        `method` ("GET", "HEAD") narrows which requests match."""
         with self._lock:
-            self._failures.append(_Failure(path_contains, times, skip, status))
+            self._failures.append(_Failure(path_contains, times, skip, method, status))
 
     def drop_connections(
-        self, times: int = 1, path_contains: str | None = None, skip: int = 0
+        self,
+        times: int = 1,
+        path_contains: str | None = None,
+        skip: int = 0,
+        method: str | None = None,
     ) -> None:
         """Close the connection without answering the next `times` matching requests."""
         with self._lock:
-            self._drops.append(_Counted(path_contains, times, skip))
+            self._drops.append(_Counted(path_contains, times, skip, method))
 
     def cut_transfers(
         self, after_bytes: int, times: int = 1, path_contains: str | None = None, skip: int = 0
@@ -94,7 +107,7 @@ class Faults:
         """Send headers and only `after_bytes` of the body, then close the connection,
         for the next `times` matching file downloads (GET on `/resolve/`)."""
         with self._lock:
-            self._cuts.append(_Cut(path_contains, times, skip, after_bytes))
+            self._cuts.append(_Cut(path_contains, times, skip, "GET", after_bytes))
 
     def corrupt(self, repo_id: str, path: str) -> None:
         """Serve this file with one byte flipped: same size, sha256 no longer as advertised."""
@@ -123,21 +136,21 @@ class Faults:
         self.release()
 
     # Used by the handler.
-    def failure_for(self, path: str) -> int | None:
+    def failure_for(self, path: str, method: str) -> int | None:
         with self._lock:
             for failure in self._failures:
-                if failure.take(path):
+                if failure.take(path, method):
                     return failure.status
         return None
 
-    def should_drop(self, path: str) -> bool:
+    def should_drop(self, path: str, method: str) -> bool:
         with self._lock:
-            return any(drop.take(path) for drop in self._drops)
+            return any(drop.take(path, method) for drop in self._drops)
 
     def cut_for(self, path: str) -> int | None:
         with self._lock:
             for cut in self._cuts:
-                if cut.take(path):
+                if cut.take(path, "GET"):
                     return cut.after_bytes
         return None
 
@@ -155,24 +168,37 @@ class Faults:
 
 
 class RequestStats:
-    """Every request the server answered (or cut, or dropped), in order of completion."""
+    """Every request the server answered (or cut, or dropped), in order of completion.
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    A client can have its answer before the server thread has written the record, so
+    reading waits (up to `settle_s`) for requests still being handled."""
+
+    def __init__(self, settle_s: float = 2.0) -> None:
+        self._changed = threading.Condition()
         self._records: list[RequestRecord] = []
+        self._in_flight = 0
+        self.settle_s = settle_s
+
+    def begin(self) -> None:
+        with self._changed:
+            self._in_flight += 1
 
     def add(self, record: RequestRecord) -> None:
-        with self._lock:
+        with self._changed:
             self._records.append(record)
+            self._in_flight = max(self._in_flight - 1, 0)
+            self._changed.notify_all()
 
     def reset(self) -> None:
-        with self._lock:
+        with self._changed:
+            self._changed.wait_for(lambda: self._in_flight == 0, self.settle_s)
             self._records.clear()
 
     def requests(
         self, path_contains: str | None = None, method: str | None = None
     ) -> list[RequestRecord]:
-        with self._lock:
+        with self._changed:
+            self._changed.wait_for(lambda: self._in_flight == 0, self.settle_s)
             records = list(self._records)
         return [
             record
@@ -180,6 +206,13 @@ class RequestStats:
             if (path_contains is None or path_contains in record.path)
             and (method is None or record.method == method)
         ]
+
+    def by_path(self, method: str | None = None) -> dict[str, int]:
+        """How many requests each decoded path got, in order of first appearance."""
+        counts: dict[str, int] = {}
+        for record in self.requests(method=method):
+            counts[record.path] = counts.get(record.path, 0) + 1
+        return counts
 
     def count(self, path_contains: str | None = None, method: str | None = None) -> int:
         return len(self.requests(path_contains, method))

@@ -12,7 +12,7 @@ _API_SUBPATHS = {"revision", "tree", "paths-info", "refs", "commits", "resolve"}
 
 @dataclass(frozen=True)
 class Route:
-    """`kind` is one of: list, info, tree, resolve, unknown."""
+    """`kind` is one of: list, info, tree, paths-info, resolve, whoami, unknown."""
 
     kind: str
     repo_id: str = ""
@@ -37,6 +37,8 @@ def parse_route(raw_path: str, catalogue: Catalogue) -> Route:
     segments = [unquote(part) for part in raw_path.split("/")[1:]]
     while segments and segments[-1] == "" and len(segments) > 1:
         segments.pop()
+    if segments == ["api", "whoami-v2"]:
+        return Route("whoami")
     if segments[:2] == ["api", "models"]:
         rest = segments[2:]
         if not rest or rest == [""]:
@@ -48,6 +50,8 @@ def parse_route(raw_path: str, catalogue: Catalogue) -> Route:
             return Route("info", repo_id, tail[1])
         if tail[0] == "tree" and len(tail) >= 2:
             return Route("tree", repo_id, tail[1], "/".join(tail[2:]))
+        if tail[0] == "paths-info" and len(tail) == 2:
+            return Route("paths-info", repo_id, tail[1])
         return Route("unknown")
     for at in (2, 1):
         if len(segments) > at + 2 and segments[at] == "resolve":

@@ -19,12 +19,12 @@ from devon_testhub.catalogue import Catalogue, HubFile, Repo
 from devon_testhub.faults import Faults, RequestRecord, RequestStats
 from devon_testhub.routes import Route, parse_route
 from devon_testhub.search import BadQuery, ListQuery, run_query
-from devon_testhub.shapes import list_item, model_info, tree_entries
+from devon_testhub.shapes import list_item, model_info, path_entries, tree_entries
 
 logger = logging.getLogger("devon_testhub")
 
 DEFAULT_TOKEN = "hf_devon_testhub_token"  # noqa: S105 - a fixed test credential
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 LIST_PAGE_SIZE = 25
 TREE_PAGE_SIZE = 1000
 TREE_EXPAND_PAGE_SIZE = 50
@@ -34,13 +34,19 @@ class HubError(Exception):
     """An error the Hub answers with `X-Error-Code` / `X-Error-Message` and `{"error": ...}`."""
 
     def __init__(
-        self, status: int, message: str, code: str | None = None, commit: str | None = None
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        commit: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
         self.commit = commit
+        self.headers = headers
 
 
 def _encode_cursor(offset: int) -> str:
@@ -61,6 +67,9 @@ def _decode_cursor(cursor: str) -> int:
 def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """(start, end inclusive) for a single `bytes=` range; None means the whole file.
     Raises HubError(416) when unsatisfiable."""
+    unsatisfiable = HubError(
+        416, "Requested range not satisfiable", headers=(("Content-Range", f"bytes */{size}"),)
+    )
     if not header or not header.startswith("bytes="):
         return None
     spec = header[len("bytes=") :].split(",")[0].strip()
@@ -69,14 +78,14 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         if first == "":
             length = int(last)
             if length <= 0:
-                raise HubError(416, "Requested range not satisfiable")
+                raise unsatisfiable
             return (max(size - length, 0), size - 1)
         start = int(first)
         end = int(last) if last else size - 1
     except ValueError:
         return None
     if start >= size or end < start:
-        raise HubError(416, "Requested range not satisfiable")
+        raise unsatisfiable
     return (start, min(end, size - 1))
 
 
@@ -156,25 +165,36 @@ class _HubHandler(BaseHTTPRequestHandler):
         decoded_path = unquote(split.path)
         self._decoded_path = decoded_path
         faults = self.hub.faults
+        faults.wait_if_hanging(decoded_path, self.hub.stopping)
+        self.hub.stats.begin()
         try:
-            faults.wait_if_hanging(decoded_path, self.hub.stopping)
+            form = self._form() if method == "POST" else {}
             if faults.latency_s > 0:
                 time.sleep(faults.latency_s)
-            if faults.should_drop(decoded_path):
+            if faults.should_drop(decoded_path, method):
                 self.close_connection = True
                 self._completed = False
                 return
-            status = faults.failure_for(decoded_path)
+            status = faults.failure_for(decoded_path, method)
             if status is not None:
                 raise HubError(status, f"Injected failure ({status})")
+            params = parse_qs(split.query, keep_blank_values=True)
             if method == "POST":
-                raise HubError(405, "Method not allowed")
-            self._dispatch(method, route, parse_qs(split.query, keep_blank_values=True))
+                if route.kind != "paths-info":
+                    raise HubError(405, "Method not allowed")
+                params.update(form)
+            self._dispatch(method, route, params)
         except HubError as error:
             self._send_error(method, error)
         except (BrokenPipeError, ConnectionResetError):
             self._completed = False
             self.close_connection = True
+        except Exception:
+            logger.exception("test hub failed on %s %s", method, self.path)
+            self._completed = False
+            self.close_connection = True
+            if self._status == 0:
+                self._send_error(method, HubError(500, "Internal error in the test hub"))
         finally:
             self.hub.stats.add(
                 RequestRecord(
@@ -217,6 +237,7 @@ class _HubHandler(BaseHTTPRequestHandler):
             headers.append(("X-Error-Code", error.code))
         if error.commit:
             headers.append(("X-Repo-Commit", error.commit))
+        headers.extend(error.headers)
         self._send_json(method, {"error": error.message}, error.status, headers)
 
     def _next_link(self, params: dict[str, list[str]], offset: int) -> str:
@@ -231,6 +252,9 @@ class _HubHandler(BaseHTTPRequestHandler):
     def _dispatch(self, method: str, route: Route, params: dict[str, list[str]]) -> None:
         if route.kind == "list":
             self._list_models(method, params)
+            return
+        if route.kind == "whoami":
+            self._whoami(method)
             return
         if route.kind == "unknown":
             raise HubError(404, "Sorry, we can't find the page you are looking for.")
@@ -247,8 +271,36 @@ class _HubHandler(BaseHTTPRequestHandler):
             blobs = _flag(params, "blobs") or _flag(params, "files_metadata")
             expand = _expand(params)
             self._send_json(method, model_info(repo, blobs=blobs, expand=expand))
+        elif route.kind == "paths-info":
+            entries = path_entries(repo, params.get("paths", []), _flag(params, "expand"))
+            self._send_json(method, entries)
         else:
             self._tree(method, repo, route.path, params)
+
+    def _form(self) -> dict[str, list[str]]:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length > 0 else ""
+        return parse_qs(body, keep_blank_values=True)
+
+    def _whoami(self, method: str) -> None:
+        if not self._authorised():
+            message = "Invalid credentials in Authorization header"
+            raise HubError(401, message)
+        self._send_json(
+            method,
+            {
+                "type": "user",
+                "id": "0" * 24,
+                "name": "devon-tester",
+                "fullname": "DEVON Tester",
+                "isPro": False,
+                "orgs": [],
+                "auth": {
+                    "type": "access_token",
+                    "accessToken": {"displayName": "devon-testhub", "role": "read"},
+                },
+            },
+        )
 
     def _visible_repo(self, repo_id: str) -> Repo:
         repo = self.hub.catalogue.get(repo_id)
@@ -410,6 +462,10 @@ class TestHub:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
+    def environ(self) -> dict[str, str]:
+        """Variables that point a child process's `huggingface_hub` (and DEVON) here."""
+        return {"HF_ENDPOINT": self.url, "HF_HUB_DISABLE_TELEMETRY": "1"}
+
     @property
     def token(self) -> str:
         """A token this hub accepts (unlocks gated and private repos)."""
@@ -462,6 +518,7 @@ def run_test_hub(
     port: int = 0,
     tokens: Iterable[str] = (DEFAULT_TOKEN,),
     page_size: int = LIST_PAGE_SIZE,
+    tree_page_size: int = TREE_PAGE_SIZE,
     gate_metadata: bool = False,
     latency_ms: float = 0,
 ) -> Iterator[TestHub]:
@@ -471,6 +528,7 @@ def run_test_hub(
         port=port,
         tokens=tokens,
         page_size=page_size,
+        tree_page_size=tree_page_size,
         gate_metadata=gate_metadata,
         latency_ms=latency_ms,
     )

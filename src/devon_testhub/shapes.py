@@ -180,3 +180,16 @@ def tree_entries(
     entries = [folder_entry(repo, folder, expand) for folder in sorted(folders)]
     entries += [file_entry(repo, item, expand) for item in sorted(shown, key=lambda f: f.path)]
     return entries
+
+
+def path_entries(repo: Repo, paths: Iterable[str], expand: bool) -> list[dict[str, Any]]:
+    """`paths-info`: an entry for each path that is a file or a folder; others are skipped."""
+    entries: list[dict[str, Any]] = []
+    for path in paths:
+        clean = path.strip("/")
+        item = repo.file(clean)
+        if item is not None:
+            entries.append(file_entry(repo, item, expand))
+        elif clean and any(f.path.startswith(clean + "/") for f in repo.files):
+            entries.append(folder_entry(repo, clean, expand))
+    return entries

@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
-
-# Before huggingface_hub is imported anywhere: no telemetry, no progress bars, no implicit
-# token. HF_ENDPOINT is left alone on purpose: tests pass `endpoint=hub.url` explicitly.
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-os.environ.setdefault("HF_HUB_DISABLE_IMPLICIT_TOKEN", "1")
 
 import pytest
 
-from devon_testhub import TestHub
+from devon_testhub import TestHub  # imports no huggingface_hub
+
+# Before huggingface_hub is imported anywhere (it reads these once, at import): no telemetry,
+# no progress bars, no implicit token, and a throw-away HF_HOME, because even downloads with
+# `local_dir=` write refs to, and copy blobs from, the shared cache. HF_ENDPOINT is left
+# alone on purpose: tests pass `endpoint=hub.url` explicitly.
+_HF_HOME = tempfile.mkdtemp(prefix="devon-test-hf-home-")
+os.environ["HF_HOME"] = _HF_HOME
+os.environ["HF_HUB_CACHE"] = os.path.join(_HF_HOME, "hub")
+os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
+os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+os.environ["HF_HUB_DISABLE_IMPLICIT_TOKEN"] = "1"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _throw_away_hf_home() -> Iterator[None]:
+    yield
+    shutil.rmtree(_HF_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

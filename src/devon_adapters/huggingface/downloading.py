@@ -115,9 +115,10 @@ class Downloader:
         todo = []
         for job in jobs:
             if job.is_complete(model.revision):
-                tracker.reached(job.file.path, job.file.size_bytes)
+                tracker.reached(job.file.path, job.file.size_bytes, quietly=True)
             else:
-                tracker.reached(job.file.path, min(job.partial_size(), job.file.size_bytes))
+                present = min(job.partial_size(), job.file.size_bytes)
+                tracker.reached(job.file.path, present, quietly=True)
                 todo.append(job)
         tracker.report()
         todo.sort(key=lambda j: -j.file.size_bytes)

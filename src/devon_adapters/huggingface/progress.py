@@ -24,15 +24,16 @@ class ProgressTracker:
     def done(self) -> int:
         return self._done
 
-    def reached(self, path: str, position: int) -> None:
-        """File `path` now holds `position` bytes."""
+    def reached(self, path: str, position: int, *, quietly: bool = False) -> None:
+        """File `path` now holds `position` bytes (`quietly`: without telling the callback,
+        while counting what staging already holds)."""
         with self._lock:
             gained = position - self._furthest.get(path, 0)
             if gained <= 0:
                 return
             self._furthest[path] = position
             self._done = min(self._done + gained, self.total)
-            if self._callback is not None:
+            if self._callback is not None and not quietly:
                 self._callback(self._done, self.total)
 
     def report(self) -> None:

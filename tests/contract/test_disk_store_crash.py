@@ -1,0 +1,105 @@
+"""A process killed at any step of a commit or removal leaves a vault that, once reopened,
+holds either the old state or the new one: never a half model, never a row without files."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from devon_adapters import DiskModelStore
+from tests.contract.vault_builders import assert_consistent, files_on_disk, put_model
+
+CHILD = """
+import json, os, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from devon_adapters import DiskModelStore
+
+root, action, step, files = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+store = DiskModelStore(root)
+
+def crash(name):
+    if name == step:
+        os._exit(17)
+
+store._after_step = crash
+if action == "commit":
+    staging = store.stage("huggingface", "acme/widget-7b")
+    for relative, text in files.items():
+        (Path(staging.path) / relative).write_text(text)
+    store.commit(staging, list(files), datetime.now(UTC), {})
+else:
+    store.remove("huggingface", "acme/widget-7b")
+"""
+
+OLD = {"old.bin": b"old"}
+NEW = {"new.bin": "new", "config.json": "{}"}
+
+
+def crash_during(root: Path, action: str, step: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", CHILD, str(root), action, step, json.dumps(NEW)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 17, done.stderr
+
+
+def reopened_model(root: Path) -> dict[str, bytes] | None:
+    store = DiskModelStore(root)
+    assert_consistent(store)
+    assert store.unfinished_operations() == []
+    model = store.get("huggingface", "acme/widget-7b")
+    return None if model is None else files_on_disk(model.path)
+
+
+NEW_FILES = {k: v.encode() for k, v in NEW.items()}
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [("commit:journaled", None), ("commit:moved", NEW_FILES), ("commit:recorded", NEW_FILES)],
+)
+def test_crash_during_first_commit_leaves_no_model_or_the_whole_model(
+    tmp_path: Path, step: str, expected: dict[str, bytes] | None
+) -> None:
+    root = tmp_path / "vault"
+    crash_during(root, "commit", step)
+    assert reopened_model(root) == expected
+
+
+def test_crash_before_the_move_keeps_staging_for_a_resume(tmp_path: Path) -> None:
+    root = tmp_path / "vault"
+    crash_during(root, "commit", "commit:journaled")
+    staging = DiskModelStore(root).stage("huggingface", "acme/widget-7b")
+    assert staging.present_bytes == sum(len(v) for v in NEW_FILES.values())
+
+
+@pytest.mark.parametrize(
+    ("step", "expected"),
+    [
+        ("commit:journaled", OLD),
+        ("commit:old-aside", OLD),
+        ("commit:moved", NEW_FILES),
+        ("commit:recorded", NEW_FILES),
+    ],
+)
+def test_crash_during_a_replacing_commit_leaves_the_old_copy_or_the_new(
+    tmp_path: Path, step: str, expected: dict[str, bytes]
+) -> None:
+    root = tmp_path / "vault"
+    put_model(DiskModelStore(root), files=OLD)
+    crash_during(root, "commit", step)
+    assert reopened_model(root) == expected
+
+
+@pytest.mark.parametrize("step", ["remove:unindexed", "remove:trashed"])
+def test_crash_during_remove_finishes_the_removal(tmp_path: Path, step: str) -> None:
+    root = tmp_path / "vault"
+    model = put_model(DiskModelStore(root), files=OLD)
+    crash_during(root, "remove", step)
+    assert reopened_model(root) is None
+    assert not Path(model.path).exists()
