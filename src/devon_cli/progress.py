@@ -3,6 +3,7 @@
 import os
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -38,22 +39,27 @@ class _SpeedColumn(ProgressColumn):
 
 
 class _Reporter:
-    """The `progress` callback: called with (done, total) from download worker threads."""
+    """The `progress` callback: called with (done, total), possibly from several download
+    worker threads at once. The bar appears with the first report, so a model that is
+    already in the vault shows none."""
 
     def __init__(self, progress: Progress, task: TaskID) -> None:
         self._progress = progress
         self._task = task
+        self._lock = threading.Lock()
         self._started = False
         self._done = 0
 
     def __call__(self, done: int, total: int) -> None:
-        if not self._started:
-            # Bytes a resumed download already had are not part of this run's speed.
-            self._started = True
-            self._progress.reset(self._task, total=total, completed=done)
-        elif done > self._done:
-            self._progress.update(self._task, total=total, completed=done)
-        self._done = max(self._done, done)
+        with self._lock:
+            if not self._started:
+                self._started = True
+                # Bytes a resumed download already had are not part of this run's speed.
+                self._progress.reset(self._task, total=total, completed=done)
+                self._progress.start()
+            elif done > self._done:
+                self._progress.update(self._task, total=total, completed=done)
+            self._done = max(self._done, done)
 
 
 @contextmanager
@@ -72,8 +78,11 @@ def progress_bar(console: Console, model_id: str) -> Iterator["_Reporter"]:
         expand=True,
     )
     task = progress.add_task(_label(model_id), total=None)
-    with _exit_on_interrupt(progress, model_id), progress:
-        yield _Reporter(progress, task)
+    with _exit_on_interrupt(progress, model_id):
+        try:
+            yield _Reporter(progress, task)
+        finally:
+            progress.stop()
 
 
 def _label(model_id: str, width: int = 24) -> str:
