@@ -15,7 +15,7 @@ def json_option(function: F) -> F:
         "--json",
         "as_json",
         is_flag=True,
-        help="Print the result as JSON (the HTTP API's shape) instead of a table.",
+        help="Print the result as JSON: the HTTP API's response body.",
     )(function)
 
 

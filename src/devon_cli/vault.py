@@ -120,6 +120,7 @@ Examples:
 @click.option(
     "--days",
     type=int,
+    metavar="N",
     default=DEFAULT_CLEAN_DAYS,
     show_default=True,
     help="With --unused: how many days without use make a model unused.",

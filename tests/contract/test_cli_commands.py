@@ -5,12 +5,18 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import socket
+import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from devon_testhub import TestHub
-from tests.contract.cli_process import Finished, cli_env, run_piped
+from tests.contract.cli_process import COMMAND, Finished, cli_env, run_piped
 
 TINY = "tinyco/Tiny-0.5B-Instruct"
 
@@ -251,3 +257,32 @@ def test_clean_dry_run_shows_what_would_go_and_keeps_it(stocked: tuple[Devon, Fi
 def test_version_prints_the_package_version(devon: Devon) -> None:
     result = devon("--version")
     assert re.fullmatch(r"devon \d+\.\d+\.\d+\S*\n", result.stdout)
+
+
+def test_serve_answers_the_http_api_on_the_given_port(devon: Devon) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [*COMMAND, "serve", "--port", str(port)],
+        env=devon.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        status = wait_for_json(f"http://127.0.0.1:{port}/api/v1/status")
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+    assert status["storage_path"] == str(devon.vault)
+
+
+def wait_for_json(url: str, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(url, timeout=5).json()
+        except httpx.TransportError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
