@@ -79,6 +79,7 @@ cli.add_command(download.download)
 for command in vault.COMMANDS:
     cli.add_command(command)
 cli.add_command(serve.serve)
+cli.add_command(maintenance.doctor)
 cli.add_command(maintenance.rebuild_index)
 
 

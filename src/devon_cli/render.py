@@ -68,8 +68,13 @@ def format_time(value: datetime | None) -> str:
     return timestamp(value)[:16].replace("T", " ")
 
 
+def plural(count: int, noun: str) -> str:
+    """`1 model`, `3 models`."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def files(count: int) -> str:
-    return f"{count} file{'' if count == 1 else 's'}"
+    return plural(count, "file")
 
 
 def format_size(size_bytes: int) -> str:

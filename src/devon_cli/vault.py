@@ -15,6 +15,7 @@ from devon_cli.render import (
     format_size,
     local_table,
     plain,
+    plural,
 )
 from devon_core.identifiers import parse_model_reference
 from devon_core.models import LocalModel
@@ -262,7 +263,7 @@ def _confirmed(context: CliContext, question: str) -> bool:
 
 
 def _models(count: int) -> str:
-    return f"{count} model{'' if count == 1 else 's'}"
+    return plural(count, "model")
 
 
 COMMANDS = (list_models, status, remove, clean, export)

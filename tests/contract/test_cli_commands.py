@@ -286,3 +286,18 @@ def wait_for_json(url: str, timeout: float = 30) -> Any:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def test_doctor_passes_when_the_vault_opens_and_the_hub_answers(devon: Devon) -> None:
+    result = devon("doctor")
+    assert result.code == 0, result
+    assert "source huggingface  ok: answers at http://127.0.0.1:" in result.stdout
+
+
+def test_doctor_fails_with_exit_1_when_the_hub_is_unreachable(tmp_path: Path) -> None:
+    env = cli_env(tmp_path / "vault", "http://127.0.0.1:9")
+    result = run_piped(env, "doctor", "--json")
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert result.code == 1
+    assert checks["vault"]["ok"] is True
+    assert checks["source huggingface"]["ok"] is False
