@@ -16,27 +16,10 @@ import httpx
 import pytest
 
 from devon_testhub import TestHub
+from tests.contract import http_spec_examples as spec
 from tests.contract.cli_process import COMMAND, Finished, cli_env, run_piped
 
 TINY = "tinyco/Tiny-0.5B-Instruct"
-
-# Key sets of the example responses in spec/rest-api.md, endpoint by endpoint.
-SEARCH_KEYS = {"query", "source", "count", "results"}
-REMOTE_KEYS = {
-    "source", "model_id", "model_name", "author", "total_size_bytes", "file_count",
-    "parameter_count", "architecture", "format", "quantization", "tags", "license",
-    "downloads", "likes", "created_at", "updated_at", "web_url", "repo_url",
-}  # fmt: skip
-LOCAL_KEYS = {
-    "source", "model_id", "path", "size_bytes", "downloaded_at", "last_used", "files",
-    "metadata",
-}  # fmt: skip
-DOWNLOAD_KEYS = {"model_id", "source", "path", "files", "size_bytes"}
-REMOVE_KEYS = {"deleted", "model_id", "source"}
-STATUS_KEYS = {"model_count", "total_size_bytes", "storage_path", "sources"}
-CLEAN_KEYS = {"removed", "freed_bytes", "dry_run", "models"}
-EXPORT_KEYS = {"format", "count", "content"}
-EXPORT_ENTRY_KEYS = {"source", "model_id", "path", "size_bytes", "downloaded_at", "files"}
 
 
 class Devon:
@@ -108,7 +91,7 @@ def test_download_of_a_present_model_says_it_is_already_there(
 def test_download_json_has_the_api_response_fields(stocked: tuple[Devon, Finished]) -> None:
     devon, _ = stocked
     body = json.loads(devon("download", TINY, "--json").stdout)
-    assert set(body) == DOWNLOAD_KEYS
+    assert set(body) == set(spec.DOWNLOADED)
     assert body["path"] == devon.model_path()
     assert "model.safetensors" in body["files"]
 
@@ -128,9 +111,9 @@ def test_list_and_status_json_have_the_api_response_fields(
     devon, _ = stocked
     listed = json.loads(devon("list", "--json").stdout)
     status = json.loads(devon("status", "--json").stdout)
-    assert set(listed) == {"count", "models"}
-    assert set(listed["models"][0]) == LOCAL_KEYS
-    assert set(status) == STATUS_KEYS
+    assert set(listed) == set(spec.MODELS)
+    assert set(listed["models"][0]) == set(spec.LOCAL_MODEL)
+    assert set(status) == set(spec.STATUS)
     assert status["storage_path"] == str(devon.vault)
     assert status["sources"]["huggingface"]["count"] == 1
 
@@ -150,9 +133,9 @@ def test_export_prints_kitts_file_and_writes_it_with_o(
 def test_export_json_has_the_api_response_fields(stocked: tuple[Devon, Finished]) -> None:
     devon, _ = stocked
     body = json.loads(devon("export", "--format", "json", "--json").stdout)
-    assert set(body) == EXPORT_KEYS
+    assert set(body) == set(spec.EXPORT_JSON)
     assert body["format"] == "json"
-    assert set(body["content"][0]) == EXPORT_ENTRY_KEYS
+    assert set(body["content"][0]) == set(spec.EXPORT_JSON["content"][0])
 
 
 def test_info_of_a_hub_url_shows_local_and_remote_details(
@@ -169,9 +152,9 @@ def test_info_of_a_hub_url_shows_local_and_remote_details(
 def test_info_json_has_the_api_response_fields(stocked: tuple[Devon, Finished]) -> None:
     devon, _ = stocked
     body = json.loads(devon("info", TINY, "--json").stdout)
-    assert set(body) == {"local", "remote"}
-    assert set(body["local"]) == LOCAL_KEYS
-    assert set(body["remote"]) == REMOTE_KEYS
+    assert set(body) == set(spec.INFO)
+    assert set(body["local"]) == set(spec.LOCAL_MODEL)
+    assert set(body["remote"]) == set(spec.REMOTE_MODEL)
 
 
 def test_search_shows_matching_models_in_a_table(devon: Devon) -> None:
@@ -183,9 +166,9 @@ def test_search_shows_matching_models_in_a_table(devon: Devon) -> None:
 
 def test_search_json_has_the_api_response_fields(devon: Devon) -> None:
     body = json.loads(devon("search", "--format", "gguf", "--limit", "3", "--json").stdout)
-    assert set(body) == SEARCH_KEYS
+    assert set(body) == set(spec.SEARCH)
     assert 1 <= body["count"] <= 3
-    assert all(set(result) == REMOTE_KEYS for result in body["results"])
+    assert all(set(result) == set(spec.REMOTE_MODEL) for result in body["results"])
 
 
 def test_remove_of_a_missing_model_exits_1(devon: Devon) -> None:
@@ -225,7 +208,7 @@ def test_remove_refuses_without_yes_when_stdin_is_not_a_terminal(one_model: Devo
 
 def test_remove_with_yes_deletes_and_reports_like_the_api(one_model: Devon) -> None:
     body = json.loads(one_model("remove", TINY, "--yes", "--json").stdout)
-    assert set(body) == REMOVE_KEYS
+    assert set(body) == set(spec.DELETED)
     assert body["deleted"] is True
     assert not Path(one_model.model_path()).exists()
 
@@ -239,7 +222,7 @@ def test_clean_refuses_without_yes_when_stdin_is_not_a_terminal(one_model: Devon
 
 def test_clean_all_with_yes_removes_every_model(one_model: Devon) -> None:
     body = json.loads(one_model("clean", "--all", "--yes", "--json").stdout)
-    assert set(body) == CLEAN_KEYS
+    assert set(body) == set(spec.CLEANED)
     assert body["models"] == [f"huggingface/{TINY}"]
     assert body["dry_run"] is False
     assert json.loads(one_model("list", "--json").stdout)["count"] == 0
