@@ -7,6 +7,7 @@ a factory that returns a `Devon` made of fakes.
 
 import sys
 from collections.abc import Callable
+from functools import cached_property
 
 from rich.console import Console
 
@@ -19,7 +20,7 @@ DevonFactory = Callable[[bool], Devon]
 
 
 def describe_settings() -> list[tuple[str, str]]:
-    """The settings in effect, for `devon doctor`: where each comes from, secrets hidden."""
+    """The settings in effect, for `devon doctor`, secrets shown only as set or not."""
     from devon_adapters import Settings
 
     settings = Settings.from_env()
@@ -70,13 +71,14 @@ class CliContext:
             self._vault = self._factory(False)
         return self._vault
 
-    @property
+    @cached_property
     def out(self) -> Console:
         """Results (tables, summaries) on stdout. Rich drops colour when it is not a terminal
-        or NO_COLOR is set."""
+        or NO_COLOR is set, and finds `sys.stdout` at each write (so click's test runner
+        captures it)."""
         return Console(highlight=False)
 
-    @property
+    @cached_property
     def err(self) -> Console:
         """Progress and notes on stderr, so that stdout stays clean for pipes and `--json`."""
         return Console(stderr=True, highlight=False)

@@ -46,6 +46,8 @@ def download(
 
     The model appears in the vault only once every file has arrived and been verified;
     an interrupted or failed download leaves the vault as it was."""
+    from devon_cli.progress import progress_bar  # rich.progress only when downloading
+
     model_id = parse_model_reference(model)
     devon = context.devon
     console = context.err
@@ -53,8 +55,6 @@ def download(
         console.print(f"Downloading {model_id} from {source}...")
     requested_at = devon.clock.now()
     started = time.monotonic()
-    from devon_cli.progress import progress_bar  # rich.progress only when downloading
-
     with progress_bar(console, model_id) as progress:
         result = devon.download(
             model_id,

@@ -1,6 +1,5 @@
 """The `devon` command group, its global options, and the one place errors become exit codes."""
 
-import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -29,10 +28,6 @@ class DevonGroup(click.Group):
             returned = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as error:
             click.echo(error.format_message())
-            sys.exit(EXIT_OK)
-        except BrokenPipeError:
-            # `devon list | head`: the reader left; say nothing more.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(EXIT_OK)
         except Exception as error:  # the one place where every failure is reported
             _report(error, context.debug)
