@@ -6,7 +6,7 @@ with run_test_hub() as hub:
 """
 
 from devon_testhub.catalogue import Catalogue, HubFile, Repo, hub_file
-from devon_testhub.content import FileContent
+from devon_testhub.content import FileContent, filler_file, gguf_file, json_file, safetensors_file
 from devon_testhub.default_catalogue import GATED_REPO, PRIVATE_REPO
 from devon_testhub.faults import Faults, RequestRecord, RequestStats
 from devon_testhub.server import DEFAULT_TOKEN, TestHub, run_test_hub
@@ -23,6 +23,10 @@ __all__ = [
     "RequestRecord",
     "RequestStats",
     "TestHub",
+    "filler_file",
+    "gguf_file",
     "hub_file",
+    "json_file",
     "run_test_hub",
+    "safetensors_file",
 ]

@@ -7,7 +7,7 @@ import contextlib
 import sys
 
 from devon_testhub.catalogue import Catalogue
-from devon_testhub.server import DEFAULT_TOKEN, TestHub
+from devon_testhub.server import DEFAULT_TOKEN, LOOPBACK_HOSTS, TestHub
 
 GIB = 1024**3
 
@@ -33,7 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.host not in LOOPBACK_HOSTS:
+        parser.error(f"--host must be a loopback address ({', '.join(LOOPBACK_HOSTS)})")
     catalogue = Catalogue.default()
     if args.large:
         catalogue = catalogue.with_large_repo("bench/big-2gb", 2 * GIB, 4).with_many_files_repo()

@@ -207,6 +207,13 @@ class RequestStats:
             and (method is None or record.method == method)
         ]
 
+    def by_path(self, method: str | None = None) -> dict[str, int]:
+        """How many requests each decoded path got, in order of first appearance."""
+        counts: dict[str, int] = {}
+        for record in self.requests(method=method):
+            counts[record.path] = counts.get(record.path, 0) + 1
+        return counts
+
     def count(self, path_contains: str | None = None, method: str | None = None) -> int:
         return len(self.requests(path_contains, method))
 

@@ -24,7 +24,7 @@ from devon_testhub.shapes import list_item, model_info, path_entries, tree_entri
 logger = logging.getLogger("devon_testhub")
 
 DEFAULT_TOKEN = "hf_devon_testhub_token"  # noqa: S105 - a fixed test credential
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 LIST_PAGE_SIZE = 25
 TREE_PAGE_SIZE = 1000
 TREE_EXPAND_PAGE_SIZE = 50
@@ -34,13 +34,19 @@ class HubError(Exception):
     """An error the Hub answers with `X-Error-Code` / `X-Error-Message` and `{"error": ...}`."""
 
     def __init__(
-        self, status: int, message: str, code: str | None = None, commit: str | None = None
+        self,
+        status: int,
+        message: str,
+        code: str | None = None,
+        commit: str | None = None,
+        headers: tuple[tuple[str, str], ...] = (),
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.code = code
         self.commit = commit
+        self.headers = headers
 
 
 def _encode_cursor(offset: int) -> str:
@@ -61,6 +67,9 @@ def _decode_cursor(cursor: str) -> int:
 def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """(start, end inclusive) for a single `bytes=` range; None means the whole file.
     Raises HubError(416) when unsatisfiable."""
+    unsatisfiable = HubError(
+        416, "Requested range not satisfiable", headers=(("Content-Range", f"bytes */{size}"),)
+    )
     if not header or not header.startswith("bytes="):
         return None
     spec = header[len("bytes=") :].split(",")[0].strip()
@@ -69,14 +78,14 @@ def _parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         if first == "":
             length = int(last)
             if length <= 0:
-                raise HubError(416, "Requested range not satisfiable")
+                raise unsatisfiable
             return (max(size - length, 0), size - 1)
         start = int(first)
         end = int(last) if last else size - 1
     except ValueError:
         return None
     if start >= size or end < start:
-        raise HubError(416, "Requested range not satisfiable")
+        raise unsatisfiable
     return (start, min(end, size - 1))
 
 
@@ -113,6 +122,9 @@ class _HubHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "devon-testhub"
     timeout = 60
+    # Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm and
+    # the client's delayed ACK stall every small response by ~40 ms.
+    disable_nagle_algorithm = True
     server: _HubHTTPServer
 
     # Bookkeeping for the request being handled.
@@ -228,6 +240,7 @@ class _HubHandler(BaseHTTPRequestHandler):
             headers.append(("X-Error-Code", error.code))
         if error.commit:
             headers.append(("X-Repo-Commit", error.commit))
+        headers.extend(error.headers)
         self._send_json(method, {"error": error.message}, error.status, headers)
 
     def _next_link(self, params: dict[str, list[str]], offset: int) -> str:
@@ -452,6 +465,10 @@ class TestHub:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
+    def environ(self) -> dict[str, str]:
+        """Variables that point a child process's `huggingface_hub` (and DEVON) here."""
+        return {"HF_ENDPOINT": self.url, "HF_HUB_DISABLE_TELEMETRY": "1"}
+
     @property
     def token(self) -> str:
         """A token this hub accepts (unlocks gated and private repos)."""
@@ -504,6 +521,7 @@ def run_test_hub(
     port: int = 0,
     tokens: Iterable[str] = (DEFAULT_TOKEN,),
     page_size: int = LIST_PAGE_SIZE,
+    tree_page_size: int = TREE_PAGE_SIZE,
     gate_metadata: bool = False,
     latency_ms: float = 0,
 ) -> Iterator[TestHub]:
@@ -513,6 +531,7 @@ def run_test_hub(
         port=port,
         tokens=tokens,
         page_size=page_size,
+        tree_page_size=tree_page_size,
         gate_metadata=gate_metadata,
         latency_ms=latency_ms,
     )

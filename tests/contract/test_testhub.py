@@ -9,6 +9,7 @@ import math
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -24,7 +25,17 @@ from huggingface_hub.errors import (
 )
 from huggingface_hub.hf_api import RepoFile, RepoFolder
 
-from devon_testhub import GATED_REPO, PRIVATE_REPO, Catalogue, TestHub, run_test_hub
+from devon_testhub import (
+    GATED_REPO,
+    PRIVATE_REPO,
+    Catalogue,
+    Repo,
+    TestHub,
+    hub_file,
+    json_file,
+    run_test_hub,
+    safetensors_file,
+)
 
 SHARDY = "acme/shardy-7b"
 WIDGET = "acme/Widget-8B-GGUF"
@@ -628,3 +639,140 @@ def test_second_snapshot_fetches_only_the_files_that_failed(
     ]
     for item in test_hub.catalogue[SHARDY].files:
         assert sha256_of(tmp_path / item.path) == item.sha256
+
+
+def test_list_models_num_parameters_uses_reported_totals(test_hub: TestHub) -> None:
+    found = list(
+        api(test_hub).list_models(num_parameters="min:7B,max:8.1B", expand=["safetensors", "gguf"])
+    )
+
+    ids = {m.id for m in found}
+    assert {SHARDY, WIDGET} <= ids
+    assert "tinyco/Tiny-0.5B-Instruct" not in ids
+    for model in found:
+        total = (model.safetensors.total if model.safetensors else None) or (model.gguf or {})[
+            "total"
+        ]
+        assert 7e9 <= total <= 8.1e9
+
+
+def test_list_models_gated_filter(test_hub: TestHub) -> None:
+    assert [m.id for m in api(test_hub).list_models(gated=True)] == [GATED_REPO]
+
+
+def test_list_models_config_and_card_data_on_request(test_hub: TestHub) -> None:
+    (shardy,) = [
+        m
+        for m in api(test_hub).list_models(search="shardy-7b", cardData=True, fetch_config=True)
+        if m.id == SHARDY
+    ]
+
+    assert shardy.config is not None
+    assert shardy.config["model_type"] == "mistral"
+    assert shardy.card_data is not None
+    assert shardy.card_data.license == "apache-2.0"
+
+
+# ---- the catalogue -----------------------------------------------------------------------
+
+
+def test_default_catalogue_is_large_enough_to_page_and_deterministic() -> None:
+    first, second = Catalogue.default(), Catalogue.default()
+
+    assert len(first) >= 60
+    assert [(r.id, r.sha) for r in first] == [(r.id, r.sha) for r in second]
+    assert first[WIDGET].files[3].sha256 == second[WIDGET].files[3].sha256
+
+
+def test_every_advertised_size_is_the_number_of_bytes_generated() -> None:
+    for repo in Catalogue.default():
+        for item in repo.files:
+            assert len(item.content.read()) == item.size, (repo.id, item.path)
+
+
+def test_content_length_equals_bytes_served_for_every_file_of_a_repo(test_hub: TestHub) -> None:
+    repo = test_hub.catalogue[WIDGET]
+
+    for item in repo.files:
+        status, headers, body = raw_request(f"{test_hub.url}/{repo.id}/resolve/main/{item.path}")
+        assert status == 200
+        assert int(headers["Content-Length"]) == len(body) == item.size
+        assert hashlib.sha256(body).hexdigest() == item.sha256
+
+
+def test_large_repo_streams_in_ranges_without_holding_the_file(tmp_path: Path) -> None:
+    catalogue = Catalogue().with_large_repo("bench/big", total_bytes=64 * MIB, shards=2)
+    shard = next(
+        f for f in catalogue["bench/big"].files if f.path.endswith("-of-00002.safetensors")
+    )
+    with run_test_hub(catalogue) as hub:
+        url = f"{hub.url}/bench/big/resolve/main/{shard.path}"
+        start = shard.size - 3 * MIB - 5
+
+        status, headers, body = raw_request(url, headers={"Range": f"bytes={start}-"})
+
+        assert status == 206
+        assert headers["Content-Range"] == f"bytes {start}-{shard.size - 1}/{shard.size}"
+        assert body == shard.content.read(start, shard.size)
+
+
+def test_verify_repo_checksums_spots_a_corrupt_file(test_hub: TestHub, tmp_path: Path) -> None:
+    name = "model-00001-of-00003.safetensors"
+    test_hub.faults.corrupt(SHARDY, name)
+    snapshot_download(SHARDY, local_dir=tmp_path, endpoint=test_hub.url, token=False)
+
+    result = api(test_hub).verify_repo_checksums(SHARDY, local_dir=tmp_path)
+
+    assert [(m["path"], m["algorithm"]) for m in result.mismatches] == [(name, "sha256")]
+    assert result.checked_count == len(test_hub.catalogue[SHARDY].files)
+    assert result.missing_paths == []
+
+
+def test_list_models_direction_one_sorts_ascending(test_hub: TestHub) -> None:
+    _, headers, body = raw_request(f"{test_hub.url}/api/models?sort=downloads&direction=1&limit=5")
+
+    downloads = [item["downloads"] for item in json.loads(body)]
+    assert downloads == sorted(downloads)
+    assert downloads[0] == min(r.downloads for r in test_hub.catalogue if not r.private)
+    assert 'rel="next"' in headers["Link"]
+
+
+def test_revision_with_a_slash_is_one_revision(test_hub: TestHub) -> None:
+    with pytest.raises(RevisionNotFoundError):
+        api(test_hub).model_info(SHARDY, revision="refs/pr/1")
+
+
+def test_range_past_the_end_is_unsatisfiable(test_hub: TestHub) -> None:
+    item = test_hub.catalogue[SHARDY].file("config.json")
+    assert item is not None
+    url = f"{test_hub.url}/{SHARDY}/resolve/main/config.json"
+
+    with pytest.raises(urllib.error.HTTPError) as error:
+        raw_request(url, headers={"Range": f"bytes={item.size}-"})
+
+    assert error.value.code == 416
+    assert error.value.headers["Content-Range"] == f"bytes */{item.size}"
+
+
+def test_a_custom_catalogue_serves_a_hand_made_repo(tmp_path: Path) -> None:
+    repo = Repo(
+        id="me/custom-1b",
+        files=(
+            hub_file("config.json", json_file({"model_type": "llama"})),
+            hub_file("model.safetensors", safetensors_file(4096, "me/custom")),
+        ),
+        license="mit",
+        downloads=5,
+        safetensors={"parameters": {"BF16": 1_000_000_000}, "total": 1_000_000_000},
+    )
+    with run_test_hub(Catalogue().with_repo(repo)) as hub:
+        snapshot_download(repo.id, local_dir=tmp_path, endpoint=hub.url, token=False)
+
+        assert [m.id for m in api(hub).list_models()] == ["me/custom-1b"]
+        assert (
+            hub.stats.by_path("GET")[
+                f"/{repo.id}/resolve/{hub.catalogue[repo.id].sha}/model.safetensors"
+            ]
+            == 1
+        )
+    assert (tmp_path / "README.md").read_text().startswith("---\nlicense: mit\n")
