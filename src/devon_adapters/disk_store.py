@@ -63,7 +63,12 @@ class DiskModelStore:
             ) from None
         self.quota_bytes = quota_bytes
         with self._vault_lock():
-            self._index = self._open_index()
+            try:
+                self._index = self._open_index()
+            except OSError as error:
+                raise InvalidInput(
+                    f"Cannot open the vault index {self._paths.index}: {error}"
+                ) from None
             self._recover()
 
     # A test hook: called with the name of each step of commit and remove as it completes.
@@ -292,8 +297,8 @@ class DiskModelStore:
                 _delete_tree(item)
         with self._index.write() as db:
             busy = {(op.source, op.model_id) for op in self._index.operations()}
-            for key in self._index.model_keys():
-                if key not in busy and not os.path.lexists(self._paths.model_dir(*key)):
+            for key in self._index.model_keys():  # ids were validated when recorded
+                if key not in busy and not os.path.lexists(self._path_of(*key)):
                     log.warning("Dropping %s/%s from the index: its directory is gone", *key)
                     Index.delete(db, *key)
 
@@ -330,11 +335,15 @@ class DiskModelStore:
                 "already in the vault: remove that one first"
             )
 
+    def _path_of(self, source: str, model_id: str) -> str:
+        """The directory of a recorded (so already validated) model, cheaply."""
+        return f"{self.root}{os.sep}{source}{os.sep}{model_id}"
+
     def _local(self, record: Record) -> LocalModel:
         return LocalModel(
             source=record.source,
             model_id=record.model_id,
-            path=os.path.join(self.root, record.source, record.model_id),
+            path=self._path_of(record.source, record.model_id),
             size_bytes=record.size_bytes,
             downloaded_at=record.downloaded_at,
             last_used=record.last_used,

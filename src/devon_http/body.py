@@ -5,7 +5,8 @@ for every failure. The contract wants strict JSON types, 400 for a body that is 
 422 for JSON that fails validation, so handlers declare `dto=StrictBody[SomeRequest]`.
 """
 
-from typing import Any, Generic, TypeVar
+import enum
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_type_hints
 
 import msgspec
 from litestar.dto import MsgspecDTO
@@ -14,10 +15,8 @@ from litestar.typing import FieldDefinition
 
 from devon_core.errors import InvalidInput, InvalidRequest
 
-try:  # the class moved between litestar releases; only its type is needed here
+if TYPE_CHECKING:  # a private module of Litestar's; only the type is needed
     from litestar._openapi.schema_generation import SchemaCreator
-except ImportError:  # pragma: no cover
-    SchemaCreator = Any  # type: ignore[misc,assignment]
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -32,7 +31,7 @@ class StrictBody(MsgspecDTO[T], Generic[T]):
 
     @classmethod
     def create_openapi_schema(
-        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: SchemaCreator
+        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: "SchemaCreator"
     ) -> Reference | Schema:
         # Describe the struct itself (not a generated transfer model) so the document names it.
         return schema_creator.for_field_definition(FieldDefinition.from_annotation(cls.model_type))
@@ -44,7 +43,8 @@ def decode_body(body: bytes, model_type: type[T]) -> T:
     try:
         return msgspec.json.decode(body, type=model_type, strict=True)
     except msgspec.ValidationError as error:
-        raise InvalidRequest(f"Invalid request body: {_readable(error)}") from None
+        detail = _readable(error) + _accepted_values(error, model_type)
+        raise InvalidRequest(f"Invalid request body: {detail}") from None
     except msgspec.DecodeError as error:
         raise InvalidInput(f"Request body is not valid JSON: {_readable(error)}") from None
 
@@ -55,3 +55,12 @@ def _readable(error: msgspec.DecodeError) -> str:
     message = message.replace("`", "")
     field = where.strip("`").removeprefix("$.").removeprefix("$")
     return f"{field}: {message}" if field else message
+
+
+def _accepted_values(error: msgspec.ValidationError, model_type: type[Any]) -> str:
+    """For a bad enum value, the values that would do: ` (use 'kitt' or 'json')`."""
+    _, _, where = str(error).partition(" - at `$.")
+    field_type = get_type_hints(model_type).get(where.rstrip("`"))
+    if not (isinstance(field_type, type) and issubclass(field_type, enum.Enum)):
+        return ""
+    return " (use " + " or ".join(repr(member.value) for member in field_type) + ")"

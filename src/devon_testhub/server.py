@@ -122,6 +122,9 @@ class _HubHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "devon-testhub"
     timeout = 60
+    # Headers and body go out in separate writes: without TCP_NODELAY, Nagle's algorithm and
+    # the client's delayed ACK stall every small response by ~40 ms.
+    disable_nagle_algorithm = True
     server: _HubHTTPServer
 
     # Bookkeeping for the request being handled.
