@@ -63,7 +63,12 @@ class DiskModelStore:
             ) from None
         self.quota_bytes = quota_bytes
         with self._vault_lock():
-            self._index = self._open_index()
+            try:
+                self._index = self._open_index()
+            except OSError as error:
+                raise InvalidInput(
+                    f"Cannot open the vault index {self._paths.index}: {error}"
+                ) from None
             self._recover()
 
     # A test hook: called with the name of each step of commit and remove as it completes.

@@ -367,6 +367,6 @@ class Index:
 
 
 def _create_private_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), FILE_MODE)
     os.close(fd)
     os.chmod(path, FILE_MODE)

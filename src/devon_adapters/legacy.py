@@ -15,7 +15,7 @@ import attrs
 
 from devon_adapters.disk_store import DiskModelStore
 from devon_adapters.paths import check_relative_file, is_download_metadata, walk_files
-from devon_core.errors import InvalidInput
+from devon_core.errors import DevonError, InvalidInput
 from devon_core.identifiers import validate_model_id, validate_source_name
 
 LEGACY_INDEX = "index.json"
@@ -55,7 +55,10 @@ def import_legacy_vault(
                 present.append(name)
                 continue
             directory = _directory_of(Path(legacy_root), entry, source, model_id)
-            problem = _import_one(store, directory, source, model_id, entry, move)
+            try:
+                problem = _import_one(store, directory, source, model_id, entry, move)
+            except (DevonError, OSError) as error:
+                problem = str(error)
         if problem:
             skipped.append((name, problem))
         else:

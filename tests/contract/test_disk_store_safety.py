@@ -192,3 +192,14 @@ def test_models_of_one_owner_and_similar_bare_names_coexist(store: DiskModelStor
     for model_id in ["acme/widget", "acme/gadget", "acme-2", "acme0", "acmeX/widget"]:
         put_model(store, model_id)
     assert len(store.list()) == 5
+
+
+def test_an_index_that_is_a_symlink_out_of_the_vault_is_not_opened(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.sqlite3"
+    outside.write_bytes(b"")
+    state = tmp_path / "vault" / ".devon"
+    state.mkdir(parents=True)
+    os.symlink(outside, state / "index.sqlite3")
+    with pytest.raises(InvalidInput, match="Cannot open the vault index"):
+        DiskModelStore(tmp_path / "vault")
+    assert outside.read_bytes() == b""

@@ -109,6 +109,22 @@ def test_failed_download_keeps_its_bytes_and_the_next_attempt_resumes(
     assert files_under(tmp_path) == expected
 
 
+def test_whole_file_left_unchecked_by_a_crash_is_verified_without_transfer(
+    test_hub: TestHub, tmp_path: Path
+) -> None:
+    source = source_for(test_hub)
+    model = source.info(SHARDY)
+    shard = next(f for f in model.files if f.path == SHARD)
+    partial = tmp_path / ".cache/devon/partial" / f"{SHARD}.part"
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(hub_bytes(test_hub, SHARDY, SHARD))
+
+    source.download(model, [shard], str(tmp_path))
+
+    assert test_hub.stats.count("/resolve/") == 0
+    assert (tmp_path / SHARD).read_bytes() == hub_bytes(test_hub, SHARDY, SHARD)
+
+
 def test_corrupted_file_is_caught_deleted_and_named(test_hub: TestHub, tmp_path: Path) -> None:
     source = source_for(test_hub)
     model = source.info(SHARDY)

@@ -109,6 +109,15 @@ def test_filtered_search_pages_through_the_hub_until_exactly_limit_match(
     assert len(list_pages) >= 2
 
 
+def test_search_reads_no_more_list_pages_than_allowed(test_hub: TestHub) -> None:
+    source = source_for(test_hub, page_size=5, max_list_pages=2)
+
+    results = source.search(None, SearchFilters(), 50)
+
+    assert len(results) == 10
+    assert [r.path for r in test_hub.stats.requests("/api/models")].count("/api/models") == 2
+
+
 def test_search_returns_what_exists_when_fewer_than_limit_match(test_hub: TestHub) -> None:
     results = search(test_hub, "widget", limit=200)
     assert {m.model_id for m in results} == {"acme/Widget-8B-GGUF", "acme/Widget-8B-FP8"}
@@ -160,7 +169,7 @@ class _NotAHub(BaseHTTPRequestHandler):
 def not_a_hub() -> Iterator[str]:
     """A server on loopback that answers every request with an HTML page."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _NotAHub)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()

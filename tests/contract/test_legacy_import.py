@@ -130,3 +130,18 @@ def test_the_recorded_path_is_used_when_it_lies_inside_the_legacy_vault(
     )
     (legacy / "index.json").write_text(json.dumps(index))
     assert import_legacy_vault(store, legacy).imported == ("huggingface/acme/widget-7b",)
+
+
+def test_an_entry_clashing_with_a_model_in_the_vault_is_skipped_and_the_rest_imported(
+    store: DiskModelStore, tmp_path: Path
+) -> None:
+    legacy = legacy_vault(
+        tmp_path / "old",
+        {"huggingface::ACME/Widget-7b": WIDGET, "huggingface::acme/gadget": WIDGET},
+    )
+    staging = store.stage("huggingface", "acme/widget-7b")
+    (Path(staging.path) / "config.json").write_bytes(b"{}")
+    store.commit(staging, ["config.json"], datetime.now().astimezone(), {})
+    report = import_legacy_vault(store, legacy)
+    assert report.imported == ("huggingface/acme/gadget",)
+    assert [name for name, _ in report.skipped] == ["huggingface/ACME/Widget-7b"]

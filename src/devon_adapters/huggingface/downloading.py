@@ -145,17 +145,13 @@ class Downloader:
             _FileFetch(self._client, self._options, model, job, tracker, stop).run()
         except (DevonError, _Stopped):
             raise
-        except OSError as error:
-            if isinstance(error, HfHubHTTPError):
-                raise translate(
-                    error, endpoint=self._client.endpoint, model_id=model.model_id, downloading=True
-                ) from error
-            raise DownloadFailed(
-                f"Could not write {job.file.path} of {model.model_id} into staging: {error}"
-            ) from error
-        except httpx2.HTTPError as error:
+        except (HfHubHTTPError, httpx2.HTTPError, ConnectionError, TimeoutError) as error:
             raise translate(
                 error, endpoint=self._client.endpoint, model_id=model.model_id, downloading=True
+            ) from error
+        except OSError as error:
+            raise DownloadFailed(
+                f"Could not write {job.file.path} of {model.model_id} into staging: {error}"
             ) from error
 
 
@@ -224,6 +220,8 @@ class _FileFetch:
         """Stream until the file is whole, resuming with `Range` after a cut or a transient
         error; `retries` failures in a row without progress give up (bytes are kept)."""
         expected = self.job.file.size_bytes
+        if 0 < expected == position:
+            return  # a previous attempt got every byte but stopped before the checks
         revision = self.model.revision or "main"
         url = self.client.file_url(self.model.model_id, self.job.file.path, revision)
         failures = 0

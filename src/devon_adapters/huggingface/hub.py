@@ -10,6 +10,7 @@ file stream (resumable across attempts, hashed as it arrives).
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cache
 from importlib import metadata
 from typing import Any
 
@@ -31,6 +32,7 @@ Token = str | bool | None
 LIBRARY_NAME = "devon"
 
 
+@cache
 def _library_version() -> str:
     try:
         return metadata.version("devon")
@@ -52,6 +54,7 @@ class HubClient:
         self.endpoint = (endpoint or constants.ENDPOINT).rstrip("/")
         self.timeout = timeout
         self._token = token
+        self._headers: dict[str, str] | None = None
         self._api = HfApi(
             endpoint=self.endpoint,
             token=token,
@@ -60,9 +63,13 @@ class HubClient:
         )
 
     def headers(self) -> dict[str, str]:
-        return build_hf_headers(
-            token=self._token, library_name=LIBRARY_NAME, library_version=_library_version()
-        )
+        """Token and user agent, built once (huggingface_hub probes installed packages for
+        the user agent, which costs more than a small file's transfer on loopback)."""
+        if self._headers is None:
+            self._headers = build_hf_headers(
+                token=self._token, library_name=LIBRARY_NAME, library_version=_library_version()
+            )
+        return dict(self._headers)
 
     def list_pages(self, params: Sequence[tuple[str, str]]) -> Iterator[list[Mapping[str, Any]]]:
         """Pages of `/api/models` for `params`, following the `Link: rel="next"` cursor."""
@@ -95,6 +102,7 @@ class HubClient:
         The answer may be 200 (whole file) even when a range was asked for; the caller checks.
         Redirects (to a CDN) are followed; httpx drops the token when the host changes."""
         headers = self.headers()
+        headers["Accept-Encoding"] = "identity"  # byte offsets are offsets in the file
         if start > 0:
             headers["Range"] = f"bytes={start}-"
         timeout = httpx2.Timeout(self.timeout, read=read_timeout)

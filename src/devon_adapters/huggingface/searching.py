@@ -7,6 +7,7 @@ narrows what is fetched, never decides alone.
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from typing import Any
 
 import attrs
@@ -80,17 +81,20 @@ class Searcher:
         web_base: str,
         max_workers: int,
         page_size: int,
+        max_pages: int | None = None,
     ) -> None:
         self._pages = pages
+        self._max_pages = max_pages
         self._describe = describe
         self._web_base = web_base
         self._max_workers = max_workers
         self._page_size = page_size
 
     def search(self, query: str | None, filters: SearchFilters, limit: int) -> list[RemoteModel]:
-        """Exactly `limit` matches when the Hub has that many, most downloaded first. Details
-        are fetched only for as many candidates as are still missing, a batch at a time."""
-        pages = self._pages(list_params(query, filters, self._page_size))
+        """Exactly `limit` matches when the Hub has that many (within `max_pages` list pages),
+        most downloaded first. Details are fetched only for as many candidates as are still
+        missing, a batch at a time."""
+        pages = islice(self._pages(list_params(query, filters, self._page_size)), self._max_pages)
         pending: list[tuple[str, str | None]] = []
         seen: set[str] = set()
         found: list[RemoteModel] = []

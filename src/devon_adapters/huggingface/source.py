@@ -52,6 +52,7 @@ class HuggingFaceSource:
         max_workers: int = 8,
         cache_ttl: float = 60.0,
         page_size: int = 100,
+        max_list_pages: int | None = 100,
         download_retries: int = 5,
         retry_delay: float = 1.0,
         chunk_size: int | None = None,
@@ -64,6 +65,7 @@ class HuggingFaceSource:
             web_base=self._client.endpoint,
             max_workers=max_workers,
             page_size=page_size,
+            max_pages=max_list_pages,
         )
         self._downloader = Downloader(
             self._client,

@@ -1,0 +1,10 @@
+"""Suite-wide settings."""
+
+from hypothesis import HealthCheck, settings
+
+# Speed is measured in bench/, never asserted here: no per-example deadline, so a loaded CI
+# machine cannot turn a slow example into a failure.
+settings.register_profile(
+    "devon", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=100
+)
+settings.load_profile("devon")
