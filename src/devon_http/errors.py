@@ -22,6 +22,7 @@ from devon_core.errors import (
     NotFound,
     SourceUnavailable,
 )
+from devon_http.body import MAX_BODY_BYTES
 
 log = logging.getLogger("devon.http")
 
@@ -88,7 +89,7 @@ def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respon
     elif isinstance(error, ValidationException):
         detail = _validation_detail(error)
     elif error.status_code == 413:
-        detail = "Request body too large: at most 64 KiB is accepted"
+        detail = f"Request body too large: at most {MAX_BODY_BYTES // 1024} KiB is accepted"
     elif error.status_code >= 500:
         log.error("%s on %s %s: %s", error.status_code, request.method, request.url.path, error)
         detail = INTERNAL_ERROR_DETAIL

@@ -1,21 +1,23 @@
 """The whole stack over real HTTP: the app built by the composition root from settings
 (disk vault, Hugging Face source) served by uvicorn, downloading from the test hub."""
 
+import socket
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from devon_adapters import Settings
-from devon_http.asgi import create_app_from_settings
+from devon_http.asgi import create_app_from_settings, create_default_app
 from devon_testhub import TestHub
 from devon_testhub.default_catalogue import GATED_REPO
 from tests.contract import http_spec_examples as spec
 from tests.contract.hf_helpers import SHARDY, WIDGET, files_under
-from tests.contract.http_support import WAIT_SECONDS, serving, shape_problems
+from tests.contract.http_support import WAIT_SECONDS, serving, shape_problems, wait_until
 
 
 @pytest.fixture
@@ -115,3 +117,43 @@ def test_health_answers_while_the_hub_holds_a_download(base_url: str, test_hub: 
         test_hub.faults.release()
         download.join(WAIT_SECONDS * 3)
     assert responses[0].status_code == 200
+
+
+def test_a_client_leaving_a_real_download_leaves_the_vault_consistent(
+    base_url: str, test_hub: TestHub, vault: Path
+) -> None:
+    test_hub.faults.hang(path_contains="/resolve/")
+    address = urlsplit(base_url)
+    body = b'{"model_id": "%s"}' % SHARDY.encode()
+    try:
+        with socket.create_connection((address.hostname, address.port)) as raw:
+            raw.sendall(
+                b"POST /api/v1/downloads HTTP/1.1\r\nHost: localhost\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+            assert ok(httpx.get(f"{base_url}/health"))["status"] == "ok"
+        assert ok(httpx.get(f"{base_url}/api/v1/models"))["count"] == 0
+    finally:
+        test_hub.faults.release()
+
+    def listed() -> list[dict[str, Any]]:
+        models: list[dict[str, Any]] = ok(httpx.get(f"{base_url}/api/v1/models"))["models"]
+        return models
+
+    wait_until(lambda: listed(), "the abandoned download to be committed")
+    [model] = listed()
+    repo = test_hub.catalogue[SHARDY]
+    assert files_under(Path(model["path"])) == {f.path: f.content.read() for f in repo.files}
+
+
+def test_the_default_app_takes_its_api_key_from_the_environment(
+    test_hub: TestHub, vault: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DEVON_STORAGE_PATH", str(vault))
+    monkeypatch.setenv("HF_ENDPOINT", test_hub.url)
+    monkeypatch.setenv("DEVON_CONFIG_PATH", "")
+    monkeypatch.setenv("DEVON_API_KEY", "from-env")
+    with serving(create_default_app()) as url:
+        assert httpx.get(f"{url}/api/v1/status").status_code == 401
+        headers = {"Authorization": "Bearer from-env"}
+        assert ok(httpx.get(f"{url}/api/v1/status", headers=headers))["storage_path"] == str(vault)

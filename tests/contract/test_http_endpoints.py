@@ -353,6 +353,13 @@ def test_clean_with_an_empty_object_removes_nothing(client: Client) -> None:
     assert client.post("/api/v1/clean", json={}).json()["removed"] == 0
 
 
+def test_clean_unused_with_more_days_than_the_calendar_holds_removes_nothing(
+    client: Client,
+) -> None:
+    response = client.post("/api/v1/clean", json={"unused": True, "days": 10**12})
+    assert response.json()["removed"] == 0
+
+
 @pytest.mark.parametrize(
     "body", [{"days": -1}, {"days": "30"}, {"days": 1.5}, {"unused": "yes"}, {"all": 1}]
 )
