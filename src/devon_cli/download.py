@@ -9,6 +9,8 @@ from devon_cli.options import json_option, source_option
 from devon_cli.render import emit_json, files, format_size
 from devon_core.identifiers import parse_model_reference
 from devon_core.models import LocalModel
+from devon_core.results import DownloadResult
+from devon_core.serialization import unstructure
 
 
 @click.command(
@@ -65,7 +67,7 @@ def download(
         )
     elapsed = time.monotonic() - started
     if as_json:
-        emit_json(download_response(result))
+        emit_json(unstructure(DownloadResult.of(result)))
     elif result.downloaded_at < requested_at:
         context.out.print(
             f"{model_id} is already in the vault: {_files_and_size(result)} → {result.path} "
@@ -77,17 +79,6 @@ def download(
             f"Downloaded {model_id}: {_files_and_size(result)} in {elapsed:.1f} s → {result.path}",
             soft_wrap=True,
         )
-
-
-def download_response(model: LocalModel) -> dict[str, object]:
-    """The HTTP API's download response for `model`."""
-    return {
-        "model_id": model.model_id,
-        "source": model.source,
-        "path": model.path,
-        "files": list(model.files),
-        "size_bytes": model.size_bytes,
-    }
 
 
 def _files_and_size(model: LocalModel) -> str:

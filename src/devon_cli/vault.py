@@ -19,7 +19,7 @@ from devon_cli.render import (
 )
 from devon_core.identifiers import parse_model_reference
 from devon_core.models import LocalModel
-from devon_core.results import DEFAULT_CLEAN_DAYS, CleanResult, ExportFormat
+from devon_core.results import DEFAULT_CLEAN_DAYS, CleanResult, ExportFormat, ModelList
 from devon_core.serialization import export_text, unstructure
 
 
@@ -37,7 +37,7 @@ def list_models(context: CliContext, source: str | None, as_json: bool) -> None:
     """List the models in the vault."""
     models = context.vault.list(source=source)
     if as_json:
-        emit_json({"count": len(models), "models": unstructure(models)})
+        emit_json(unstructure(ModelList(tuple(models))))
     elif not models:
         context.err.print(plain(f"The vault at {context.vault.storage_path} holds no models."))
     else:

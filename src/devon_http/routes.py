@@ -14,7 +14,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from devon_core import Devon
+from devon_core import Devon, DownloadResult, ModelList
 from devon_core.identifiers import DEFAULT_SOURCE
 from devon_core.results import DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, MIN_SEARCH_LIMIT
 from devon_http import wire
@@ -113,9 +113,7 @@ async def list_models(
     source: Annotated[str | None, QueryParameter(description="Only this source's models")] = None,
 ) -> wire.ModelList:
     models = await in_thread(partial(devon.list, source=source))
-    return wire.ModelList(
-        count=len(models), models=[wire.to_wire(m, wire.LocalModel) for m in models]
-    )
+    return wire.to_wire(ModelList(tuple(models)), wire.ModelList)
 
 
 ModelIdPath = Annotated[
@@ -187,7 +185,7 @@ async def download(
         include_patterns=data.include_patterns,
     )
     model = await in_thread(call, limiter=download_limiter(state))
-    return wire.to_wire(model, wire.Downloaded)
+    return wire.to_wire(DownloadResult.of(model), wire.Downloaded)
 
 
 @get("/status", tags=["vault"], summary="Storage statistics", responses=errors())
