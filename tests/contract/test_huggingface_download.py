@@ -222,6 +222,17 @@ def test_hub_failing_mid_download_is_download_failed(test_hub: TestHub, tmp_path
         source.download(model, model.files, str(tmp_path))
 
 
+def test_hub_going_silent_mid_download_times_out_as_download_failed(
+    test_hub: TestHub, tmp_path: Path
+) -> None:
+    source = source_for(test_hub, download_retries=0, read_timeout=0.3)
+    model = source.info(SHARDY)
+    test_hub.faults.hang("/resolve/")
+
+    with pytest.raises(DownloadFailed, match="timed out"):
+        source.download(model, model.files, str(tmp_path))
+
+
 def test_paths_escaping_the_staging_directory_are_refused(
     test_hub: TestHub, tmp_path: Path
 ) -> None:
