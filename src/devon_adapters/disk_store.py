@@ -51,14 +51,24 @@ class DiskModelStore:
     """The `ModelStore` port on a directory tree. Usable from several threads and processes."""
 
     def __init__(self, root: Path | str, *, quota_bytes: int | None = None) -> None:
-        self._paths = VaultPaths.at(root)
+        try:
+            make_private_dirs(VaultPaths.at(root).root)
+            self._paths = VaultPaths.at(root)  # its real root is resolved once it exists
+            for directory in (self._paths.staging_root, self._paths.trash, self._paths.locks):
+                make_private_dirs(directory)
+        except OSError as error:
+            raise InvalidInput(
+                f"Cannot use {root} as the vault ({error.strerror or error}): "
+                "set DEVON_STORAGE_PATH to a directory you can write to"
+            ) from None
         self.quota_bytes = quota_bytes
-        for directory in (self._paths.root, self._paths.state, self._paths.staging_root):
-            make_private_dirs(directory)
-        make_private_dirs(self._paths.trash)
-        make_private_dirs(self._paths.locks)
         with self._vault_lock():
-            self._index = self._open_index()
+            try:
+                self._index = self._open_index()
+            except OSError as error:
+                raise InvalidInput(
+                    f"Cannot open the vault index {self._paths.index}: {error}"
+                ) from None
             self._recover()
 
     # A test hook: called with the name of each step of commit and remove as it completes.
@@ -111,6 +121,7 @@ class DiskModelStore:
 
     def stage(self, source: str, model_id: str) -> StagingArea:
         staging = self._paths.staging(source, model_id)
+        self._refuse_clash(source, model_id)
         self._paths.ensure_inside(staging)
         make_private_dirs(staging)
         present = sum(stat.st_size for _, stat in walk_files(staging))
@@ -131,6 +142,7 @@ class DiskModelStore:
         if metadata_files := [f for f in wanted if is_download_metadata(f)]:
             raise InvalidInput(f"Download metadata is not a model file: {metadata_files}")
         with self.lock(source, model_id):
+            self._refuse_clash(source, model_id)
             self._paths.ensure_inside(staged)
             sizes = _keep_only(staged, wanted)
             target = self._paths.model_dir(source, model_id)
@@ -285,8 +297,8 @@ class DiskModelStore:
                 _delete_tree(item)
         with self._index.write() as db:
             busy = {(op.source, op.model_id) for op in self._index.operations()}
-            for key in self._index.model_keys():
-                if key not in busy and not os.path.lexists(self._paths.model_dir(*key)):
+            for key in self._index.model_keys():  # ids were validated when recorded
+                if key not in busy and not os.path.lexists(self._path_of(*key)):
                     log.warning("Dropping %s/%s from the index: its directory is gone", *key)
                     Index.delete(db, *key)
 
@@ -315,11 +327,23 @@ class DiskModelStore:
 
     # -- helpers -----------------------------------------------------------------------
 
+    def _refuse_clash(self, source: str, model_id: str) -> None:
+        other = self._index.clash(source, model_id)
+        if other is not None:
+            raise InvalidInput(
+                f"{source}/{model_id} would share a directory with {source}/{other}, "
+                "already in the vault: remove that one first"
+            )
+
+    def _path_of(self, source: str, model_id: str) -> str:
+        """The directory of a recorded (so already validated) model, cheaply."""
+        return f"{self.root}{os.sep}{source}{os.sep}{model_id}"
+
     def _local(self, record: Record) -> LocalModel:
         return LocalModel(
             source=record.source,
             model_id=record.model_id,
-            path=os.path.join(self.root, record.source, record.model_id),
+            path=self._path_of(record.source, record.model_id),
             size_bytes=record.size_bytes,
             downloaded_at=record.downloaded_at,
             last_used=record.last_used,
@@ -338,13 +362,20 @@ class DiskModelStore:
 
 
 def _keep_only(staged: Path, wanted: Sequence[str]) -> dict[str, int]:
-    """Delete everything in `staged` but `wanted`; return the sizes of `wanted`."""
+    """Check every file of `wanted` is in `staged`, then delete everything else (download
+    metadata, files of earlier attempts, symlinks); return the sizes of `wanted`."""
+    sizes = {}
+    for relative in wanted:
+        path = staged / relative
+        if path.is_symlink() or not path.is_file():
+            raise DownloadFailed(f"{relative} is missing from the download")
+        sizes[relative] = path.stat().st_size
     keep = set(wanted)
     for current, dirs, names in os.walk(staged, topdown=False):
         base = Path(current)
         for name in names:
             path = base / name
-            if path.relative_to(staged).as_posix() not in keep or path.is_symlink():
+            if path.relative_to(staged).as_posix() not in keep:
                 path.unlink()
         for name in dirs:
             path = base / name
@@ -352,12 +383,6 @@ def _keep_only(staged: Path, wanted: Sequence[str]) -> dict[str, int]:
                 path.unlink()
             elif not any(path.iterdir()):
                 path.rmdir()
-    sizes = {}
-    for relative in wanted:
-        path = staged / relative
-        if path.is_symlink() or not path.is_file():
-            raise DownloadFailed(f"{relative} is missing from the download")
-        sizes[relative] = path.stat().st_size
     os.chmod(staged, DIR_MODE)
     return sizes
 

@@ -56,9 +56,15 @@ def _create_operations(db: sqlite3.Connection) -> None:
     )
 
 
+def _index_ids_without_case(db: sqlite3.Connection) -> None:
+    # Finds ids that would share a directory on a case-insensitive filesystem.
+    db.execute("CREATE INDEX models_nocase ON models (source, model_id COLLATE NOCASE)")
+
+
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("create models", _create_models),
     ("create operations journal", _create_operations),
+    ("index model ids without case", _index_ids_without_case),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -71,7 +77,8 @@ def time_to_text(moment: datetime) -> str:
 
 
 def text_to_time(text: str) -> datetime:
-    return datetime.fromisoformat(text).astimezone(UTC)
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
 
 
 @attrs.frozen
@@ -265,6 +272,39 @@ class Index:
             rows = db.execute(_SELECT + " WHERE source = ? ORDER BY model_id", (source,))
         return [_record(row) for row in rows]
 
+    def clash(self, source: str, model_id: str) -> str | None:
+        """Another model whose directory overlaps this one's: the same id in another case,
+        a bare id that is this id's owner folder, or models inside this bare id's folder."""
+        db = self._connection()
+        queries: list[tuple[str, tuple[str, ...]]] = [
+            (
+                "SELECT model_id FROM models WHERE source = ? AND model_id = ? COLLATE NOCASE"
+                " AND model_id != ?",
+                (source, model_id, model_id),
+            )
+        ]
+        owner, sep, _ = model_id.partition("/")
+        if sep:
+            queries.append(
+                (
+                    "SELECT model_id FROM models WHERE source = ? AND model_id = ? COLLATE NOCASE",
+                    (source, owner),
+                )
+            )
+        else:
+            queries.append(
+                (
+                    "SELECT model_id FROM models WHERE source = ?"
+                    " AND model_id >= ? COLLATE NOCASE AND model_id < ? COLLATE NOCASE",
+                    (source, model_id + "/", model_id + "0"),  # "0" follows "/"
+                )
+            )
+        for sql, args in queries:
+            row = db.execute(sql + " LIMIT 1", args).fetchone()
+            if row:
+                return str(row[0])
+        return None
+
     def model_keys(self) -> list[tuple[str, str]]:
         return list(self._connection().execute("SELECT source, model_id FROM models"))
 
@@ -327,6 +367,6 @@ class Index:
 
 
 def _create_private_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), FILE_MODE)
     os.close(fd)
     os.chmod(path, FILE_MODE)

@@ -15,7 +15,7 @@ import attrs
 
 from devon_adapters.disk_store import DiskModelStore
 from devon_adapters.paths import check_relative_file, is_download_metadata, walk_files
-from devon_core.errors import InvalidInput
+from devon_core.errors import DevonError, InvalidInput
 from devon_core.identifiers import validate_model_id, validate_source_name
 
 LEGACY_INDEX = "index.json"
@@ -54,8 +54,11 @@ def import_legacy_vault(
             if store.get(source, model_id) is not None:
                 present.append(name)
                 continue
-            directory = Path(legacy_root) / LEGACY_MODELS / source / model_id
-            problem = _import_one(store, directory, source, model_id, entry, move)
+            directory = _directory_of(Path(legacy_root), entry, source, model_id)
+            try:
+                problem = _import_one(store, directory, source, model_id, entry, move)
+            except (DevonError, OSError) as error:
+                problem = str(error)
         if problem:
             skipped.append((name, problem))
         else:
@@ -81,6 +84,17 @@ def _identify(key: str, entry: Any) -> tuple[str, str]:
     key_source, _, key_id = key.partition("::")
     source = validate_source_name(entry.get("source") or key_source)
     return source, validate_model_id(entry.get("model_id") or key_id)
+
+
+def _directory_of(root: Path, entry: dict[str, Any], source: str, model_id: str) -> Path:
+    """The entry's recorded `path` when it lies inside the legacy vault (1.x let the models
+    folder be named anything), else `models/<source>/<model_id>`."""
+    recorded = entry.get("path")
+    if isinstance(recorded, str) and recorded:
+        path = Path(recorded)
+        if path.is_absolute() and path.resolve().is_relative_to(root.resolve()):
+            return path
+    return root / LEGACY_MODELS / source / model_id
 
 
 def _import_one(

@@ -34,6 +34,10 @@ DOWNLOAD_METADATA = (".cache/huggingface",)
 @attrs.frozen
 class VaultPaths:
     root: Path
+    real_root: Path = attrs.field(
+        default=attrs.Factory(lambda self: Path(os.path.realpath(self.root)), takes_self=True)
+    )
+    """The root with symlinks resolved (once: the vault itself may sit behind a link)."""
 
     @classmethod
     def at(cls, root: Path | str) -> "VaultPaths":
@@ -70,9 +74,11 @@ class VaultPaths:
 
         A final component that is itself a symlink is checked as the link, not its target:
         moving or unlinking a link never touches what it points at."""
-        parent = path.parent.resolve()
-        real = parent / path.name if path.is_symlink() else path.resolve()
-        if not real.is_relative_to(self.root.resolve()):
+        if path.is_symlink():
+            real = Path(os.path.realpath(path.parent), path.name)
+        else:
+            real = Path(os.path.realpath(path))
+        if not real.is_relative_to(self.real_root):
             raise InvalidInput(f"Refusing to touch {path}: it resolves outside the vault")
         return real
 

@@ -15,6 +15,7 @@ import attrs
 from devon_core.errors import InvalidInput
 
 PARAMS_TOLERANCE = 0.2
+_EPSILON = 1e-9  # so that exactly 20% off still matches despite float rounding
 MAX_PATTERNS = 64
 MAX_PATTERN_LENGTH = 256
 
@@ -37,7 +38,7 @@ class Comparison(enum.Enum):
             case Comparison.GE:
                 return value >= bound
             case Comparison.ABOUT:
-                return abs(value - bound) <= PARAMS_TOLERANCE * bound
+                return abs(value - bound) <= PARAMS_TOLERANCE * bound + _EPSILON
 
 
 _COMPARISON = re.compile(r"\s*(<=|>=|<|>|=)?\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]*)\s*")

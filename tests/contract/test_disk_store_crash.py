@@ -4,6 +4,7 @@ holds either the old state or the new one: never a half model, never a row witho
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,47 @@ def test_crash_during_remove_finishes_the_removal(tmp_path: Path, step: str) -> 
     crash_during(root, "remove", step)
     assert reopened_model(root) is None
     assert not Path(model.path).exists()
+
+
+PAUSING_CHILD = """
+import os, sys, time
+from datetime import UTC, datetime
+from pathlib import Path
+from devon_adapters import DiskModelStore
+
+root, paused, resume = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+store = DiskModelStore(root)
+
+def pause(name):
+    if name == "commit:old-aside":
+        paused.touch()
+        while not resume.exists():
+            time.sleep(0.01)
+
+store._after_step = pause
+staging = store.stage("huggingface", "acme/widget-7b")
+(Path(staging.path) / "new.bin").write_text("new")
+store.commit(staging, ["new.bin"], datetime.now(UTC), {})
+"""
+
+
+def test_opening_the_vault_leaves_a_commit_still_running_elsewhere_alone(tmp_path: Path) -> None:
+    root, paused, resume = tmp_path / "vault", tmp_path / "paused", tmp_path / "resume"
+    put_model(DiskModelStore(root), files=OLD)
+    child = subprocess.Popen(
+        [sys.executable, "-c", PAUSING_CHILD, str(root), str(paused), str(resume)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        while not paused.exists():
+            assert child.poll() is None, child.stderr.read() if child.stderr else ""
+            time.sleep(0.01)
+        opened = DiskModelStore(root)
+        assert opened.unfinished_operations() == ["commit huggingface/acme/widget-7b"]
+        assert len(list(opened.paths.trash.iterdir())) == 1  # the old copy, set aside
+    finally:
+        resume.touch()
+        child.wait(timeout=30)
+    assert child.returncode == 0
+    assert reopened_model(root) == {"new.bin": b"new"}

@@ -10,7 +10,7 @@ import pytest
 
 from devon_adapters import DiskModelStore
 from devon_adapters.index import SCHEMA_VERSION, IndexTooNew
-from devon_core import DownloadFailed
+from devon_core import DownloadFailed, InvalidInput
 from devon_core.ports import ModelStore
 from tests.contract.vault_builders import T0, WIDGET, files_on_disk, put_model
 
@@ -198,4 +198,36 @@ def test_an_index_from_a_newer_devon_is_refused_not_rebuilt(tmp_path: Path) -> N
     with sqlite3.connect(index) as db:
         db.execute("INSERT INTO schema_migrations VALUES (999, 'future', 'x')")
     with pytest.raises(IndexTooNew, match="newer than this DEVON"):
+        DiskModelStore(tmp_path / "vault")
+
+
+def test_an_index_from_an_older_devon_is_migrated_keeping_its_models(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path / "vault")
+    model = put_model(store)
+    store.close()
+    with sqlite3.connect(tmp_path / "vault" / ".devon" / "index.sqlite3") as db:
+        db.execute("DROP INDEX models_nocase")
+        db.execute("DELETE FROM schema_migrations WHERE version = 3")
+    reopened = DiskModelStore(tmp_path / "vault")
+    assert reopened.list() == [model]
+    with sqlite3.connect(tmp_path / "vault" / ".devon" / "index.sqlite3") as db:
+        (version,) = db.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    assert version == SCHEMA_VERSION
+    assert "models_nocase" in indexes
+
+
+def test_a_failed_commit_keeps_the_download_metadata_for_a_resume(store: DiskModelStore) -> None:
+    staging = store.stage("huggingface", "acme/widget-7b")
+    resume = Path(staging.path) / ".cache" / "huggingface" / "weights.bin.incomplete"
+    resume.parent.mkdir(parents=True)
+    resume.write_bytes(b"half")
+    with pytest.raises(DownloadFailed):
+        store.commit(staging, ["weights.bin"], T0, {})
+    assert resume.read_bytes() == b"half"
+
+
+def test_a_storage_path_that_is_a_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "vault").write_text("not a directory")
+    with pytest.raises(InvalidInput, match=r"Cannot use .* as the vault"):
         DiskModelStore(tmp_path / "vault")

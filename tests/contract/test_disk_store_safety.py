@@ -167,3 +167,39 @@ def test_rebuilt_file_lists_leave_out_symlinks(store: DiskModelStore, tmp_path: 
     assert rebuilt is not None
     assert rebuilt.files == model.files
     assert rebuilt.size_bytes == model.size_bytes
+
+
+@pytest.mark.parametrize(
+    ("present", "incoming"),
+    [
+        ("acme/widget", "ACME/Widget"),  # one directory on a case-insensitive filesystem
+        ("acme", "acme/widget"),  # the bare model's directory would hold the new one
+        ("acme/widget", "acme"),  # the new bare model would take the owner folder
+        ("acme/widget", "Acme"),
+    ],
+)
+def test_a_model_whose_directory_overlaps_another_is_refused_and_the_other_kept(
+    store: DiskModelStore, present: str, incoming: str
+) -> None:
+    kept = put_model(store, present)
+    with pytest.raises(InvalidInput, match="would share a directory"):
+        put_model(store, incoming)
+    assert store.list() == [kept]
+    assert sorted(files_on_disk(kept.path)) == list(kept.files)
+
+
+def test_models_of_one_owner_and_similar_bare_names_coexist(store: DiskModelStore) -> None:
+    for model_id in ["acme/widget", "acme/gadget", "acme-2", "acme0", "acmeX/widget"]:
+        put_model(store, model_id)
+    assert len(store.list()) == 5
+
+
+def test_an_index_that_is_a_symlink_out_of_the_vault_is_not_opened(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.sqlite3"
+    outside.write_bytes(b"")
+    state = tmp_path / "vault" / ".devon"
+    state.mkdir(parents=True)
+    os.symlink(outside, state / "index.sqlite3")
+    with pytest.raises(InvalidInput, match="Cannot open the vault index"):
+        DiskModelStore(tmp_path / "vault")
+    assert outside.read_bytes() == b""

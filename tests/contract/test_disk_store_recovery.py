@@ -1,0 +1,112 @@
+"""A vault whose index is lost or damaged comes back from the model directories on disk."""
+
+import os
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+from devon_adapters import DiskModelStore
+from tests.contract.vault_builders import T0, assert_consistent, put_model
+
+
+def index_of(root: Path) -> Path:
+    return root / ".devon" / "index.sqlite3"
+
+
+def vault_with_two_models(root: Path) -> list[str]:
+    store = DiskModelStore(root)
+    put_model(store, "acme/widget-7b", files={"config.json": b"{}", "w/a.bin": b"abc"})
+    put_model(store, "gpt2", files={"model.bin": b"x" * 10})
+    keys = [m.key for m in store.list()]
+    store.close()
+    return keys
+
+
+def test_missing_index_is_rebuilt_from_the_model_directories(tmp_path: Path) -> None:
+    root = tmp_path / "vault"
+    keys = vault_with_two_models(root)
+    index_of(root).unlink()
+    store = DiskModelStore(root)
+    assert [m.key for m in store.list()] == keys
+    widget = store.get("huggingface", "acme/widget-7b")
+    assert widget is not None
+    assert (widget.files, widget.size_bytes) == (("config.json", "w/a.bin"), 5)
+    assert_consistent(store)
+
+
+def test_a_file_that_is_not_sqlite_is_kept_aside_and_the_index_rebuilt(tmp_path: Path) -> None:
+    root = tmp_path / "vault"
+    keys = vault_with_two_models(root)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{index_of(root)}{suffix}").unlink(missing_ok=True)
+    index_of(root).write_bytes(b"this is not a database" * 100)
+    store = DiskModelStore(root)
+    assert [m.key for m in store.list()] == keys
+    kept = [p.name for p in (root / ".devon").iterdir() if ".corrupt-" in p.name]
+    assert len(kept) == 1
+    assert (root / ".devon" / kept[0]).read_bytes().startswith(b"this is not a database")
+
+
+def test_a_sqlite_file_with_damaged_pages_is_rebuilt(tmp_path: Path) -> None:
+    root = tmp_path / "vault"
+    keys = vault_with_two_models(root)
+    with sqlite3.connect(index_of(root)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    data = bytearray(index_of(root).read_bytes())
+    page = 4096
+    data[page + 16 : 3 * page] = b"\xff" * (2 * page - 16)
+    index_of(root).write_bytes(bytes(data))
+    store = DiskModelStore(root)
+    assert [m.key for m in store.list()] == keys
+    assert any(".corrupt-" in p.name for p in (root / ".devon").iterdir())
+
+
+def test_rebuild_keeps_recorded_times_and_metadata_of_models_still_on_disk(
+    tmp_path: Path,
+) -> None:
+    store = DiskModelStore(tmp_path / "vault")
+    put_model(store, metadata={"revision": "abc"})
+    store.mark_used("huggingface", "acme/widget-7b", T0 + timedelta(days=1))
+    assert store.rebuild_index() == 1
+    model = store.get("huggingface", "acme/widget-7b")
+    assert model is not None
+    assert (model.downloaded_at, model.last_used) == (T0, T0 + timedelta(days=1))
+    assert model.metadata == {"revision": "abc"}
+
+
+def test_rebuild_adds_models_found_on_disk_and_drops_those_gone(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path / "vault")
+    gone = put_model(store, "acme/gone")
+    os.rename(gone.path, tmp_path / "elsewhere")
+    copied = Path(store.root) / "huggingface" / "acme" / "copied-in"
+    copied.mkdir(parents=True)
+    (copied / "model.gguf").write_bytes(b"g" * 7)
+    assert store.rebuild_index() == 1
+    assert [(m.key, m.size_bytes) for m in store.list()] == [("huggingface/acme/copied-in", 7)]
+
+
+def test_rows_whose_directory_vanished_are_dropped_on_open(tmp_path: Path) -> None:
+    root = tmp_path / "vault"
+    store = DiskModelStore(root)
+    model = put_model(store)
+    put_model(store, "acme/kept")
+    store.close()
+    os.rename(model.path, tmp_path / "elsewhere")
+    assert [m.model_id for m in DiskModelStore(root).list()] == ["acme/kept"]
+
+
+def test_leftover_trash_is_emptied_on_open(tmp_path: Path) -> None:
+    root = tmp_path / "vault"
+    DiskModelStore(root).close()
+    leftover = root / ".devon" / "trash" / "0123abcd"
+    leftover.mkdir()
+    (leftover / "big.bin").write_bytes(b"x" * 100)
+    DiskModelStore(root).close()
+    assert list((root / ".devon" / "trash").iterdir()) == []
+
+
+def test_staging_survives_a_reopen_for_a_later_resume(tmp_path: Path) -> None:
+    root = tmp_path / "vault"
+    staging = DiskModelStore(root).stage("huggingface", "acme/widget-7b")
+    (Path(staging.path) / "part.bin").write_bytes(b"p" * 64)
+    assert DiskModelStore(root).stage("huggingface", "acme/widget-7b").present_bytes == 64

@@ -1,0 +1,147 @@
+"""Import of a vault written by DEVON 1.x (`index.json` beside `models/`)."""
+
+import json
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devon_adapters import DiskModelStore, import_legacy_vault
+from devon_core import InvalidInput
+from tests.contract.vault_builders import assert_consistent, files_on_disk
+
+WIDGET = {"config.json": b"{}", "model.safetensors": b"w" * 50}
+
+
+def legacy_vault(root: Path, models: dict[str, dict[str, bytes]]) -> Path:
+    """A 1.x vault: files at models/<source>/<id>/, index keyed `source::id`."""
+    index: dict[str, Any] = {}
+    for key, files in models.items():
+        source, model_id = key.split("::")
+        directory = root / "models" / source / model_id
+        for relative, data in files.items():
+            (directory / relative).parent.mkdir(parents=True, exist_ok=True)
+            (directory / relative).write_bytes(data)
+        index[key] = {
+            "source": source,
+            "model_id": model_id,
+            "path": str(directory),
+            "metadata": {"downloads": 12},
+            "files": sorted(files),
+            "downloaded_at": "2025-01-05T10:20:30.123456",
+            "last_used": None,
+            "size_bytes": sum(len(b) for b in files.values()),
+        }
+    (root / "index.json").write_text(json.dumps(index, indent=2))
+    return root
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> DiskModelStore:
+    return DiskModelStore(tmp_path / "vault")
+
+
+def test_import_copies_each_model_into_the_new_layout(
+    store: DiskModelStore, tmp_path: Path
+) -> None:
+    legacy = legacy_vault(tmp_path / "old", {"huggingface::acme/widget-7b": WIDGET})
+    report = import_legacy_vault(store, legacy)
+    assert report.imported == ("huggingface/acme/widget-7b",)
+    model = store.get("huggingface", "acme/widget-7b")
+    assert model is not None
+    assert files_on_disk(model.path) == WIDGET
+    assert model.size_bytes == 52
+    assert model.metadata == {"downloads": 12}
+    assert files_on_disk(legacy / "models" / "huggingface" / "acme" / "widget-7b") == WIDGET
+    assert_consistent(store)
+
+
+def test_naive_legacy_times_are_read_as_local_time(store: DiskModelStore, tmp_path: Path) -> None:
+    legacy = legacy_vault(tmp_path / "old", {"huggingface::acme/widget-7b": WIDGET})
+    import_legacy_vault(store, legacy)
+    model = store.get("huggingface", "acme/widget-7b")
+    assert model is not None
+    expected = datetime.fromisoformat("2025-01-05T10:20:30.123456").astimezone()
+    assert model.downloaded_at == expected
+
+
+def test_import_with_move_leaves_nothing_behind(store: DiskModelStore, tmp_path: Path) -> None:
+    legacy = legacy_vault(tmp_path / "old", {"huggingface::acme/widget-7b": WIDGET})
+    import_legacy_vault(store, legacy, move=True)
+    assert not (legacy / "models" / "huggingface" / "acme" / "widget-7b").exists()
+    model = store.get("huggingface", "acme/widget-7b")
+    assert model is not None
+    assert files_on_disk(model.path) == WIDGET
+
+
+def test_entries_whose_files_are_missing_are_skipped_and_reported(
+    store: DiskModelStore, tmp_path: Path
+) -> None:
+    legacy = legacy_vault(
+        tmp_path / "old",
+        {"huggingface::acme/widget-7b": WIDGET, "huggingface::acme/broken": WIDGET},
+    )
+    (legacy / "models" / "huggingface" / "acme" / "broken" / "model.safetensors").unlink()
+    report = import_legacy_vault(store, legacy)
+    assert report.imported == ("huggingface/acme/widget-7b",)
+    [(name, reason)] = report.skipped
+    assert name == "huggingface/acme/broken"
+    assert "model.safetensors" in reason
+    assert store.get("huggingface", "acme/broken") is None
+    assert_consistent(store)
+
+
+def test_entries_with_invalid_ids_are_skipped_without_touching_disk(
+    store: DiskModelStore, tmp_path: Path
+) -> None:
+    legacy = legacy_vault(tmp_path / "old", {"huggingface::acme/widget-7b": WIDGET})
+    index = json.loads((legacy / "index.json").read_text())
+    index["huggingface::../../etc"] = {"source": "huggingface", "model_id": "../../etc"}
+    (legacy / "index.json").write_text(json.dumps(index))
+    report = import_legacy_vault(store, legacy)
+    assert [name for name, _ in report.skipped] == ["huggingface::../../etc"]
+
+
+def test_import_twice_imports_nothing_twice(store: DiskModelStore, tmp_path: Path) -> None:
+    legacy = legacy_vault(tmp_path / "old", {"huggingface::acme/widget-7b": WIDGET})
+    import_legacy_vault(store, legacy)
+    again = import_legacy_vault(store, legacy)
+    assert again.imported == ()
+    assert again.already_present == ("huggingface/acme/widget-7b",)
+    assert len(store.list()) == 1
+
+
+def test_a_folder_without_a_legacy_index_is_a_clear_error(
+    store: DiskModelStore, tmp_path: Path
+) -> None:
+    with pytest.raises(InvalidInput, match=r"index\.json does not exist"):
+        import_legacy_vault(store, tmp_path)
+
+
+def test_the_recorded_path_is_used_when_it_lies_inside_the_legacy_vault(
+    store: DiskModelStore, tmp_path: Path
+) -> None:
+    legacy = legacy_vault(tmp_path / "old", {"huggingface::acme/widget-7b": WIDGET})
+    (legacy / "models").rename(legacy / "my-models")
+    index = json.loads((legacy / "index.json").read_text())
+    index["huggingface::acme/widget-7b"]["path"] = str(
+        legacy / "my-models" / "huggingface" / "acme" / "widget-7b"
+    )
+    (legacy / "index.json").write_text(json.dumps(index))
+    assert import_legacy_vault(store, legacy).imported == ("huggingface/acme/widget-7b",)
+
+
+def test_an_entry_clashing_with_a_model_in_the_vault_is_skipped_and_the_rest_imported(
+    store: DiskModelStore, tmp_path: Path
+) -> None:
+    legacy = legacy_vault(
+        tmp_path / "old",
+        {"huggingface::ACME/Widget-7b": WIDGET, "huggingface::acme/gadget": WIDGET},
+    )
+    staging = store.stage("huggingface", "acme/widget-7b")
+    (Path(staging.path) / "config.json").write_bytes(b"{}")
+    store.commit(staging, ["config.json"], datetime.now().astimezone(), {})
+    report = import_legacy_vault(store, legacy)
+    assert report.imported == ("huggingface/acme/gadget",)
+    assert [name for name, _ in report.skipped] == ["huggingface/ACME/Widget-7b"]

@@ -1,0 +1,124 @@
+"""Settings: environment variables over the TOML config file over platformdirs defaults."""
+
+from pathlib import Path
+
+import pytest
+
+from devon_adapters import Settings
+from devon_core import InvalidInput
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point platformdirs' user dirs at a temp home, so no real config is read."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
+def write_config(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "devon.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_without_env_or_config_file(tmp_path: Path) -> None:
+    settings = Settings.from_env({})
+    assert settings.storage_path == tmp_path / "data" / "devon" / "models"
+    assert settings.max_storage_bytes is None
+    assert settings.verify_checksums is True
+    assert (settings.api_key, settings.hf_token, settings.hf_endpoint) == (None, None, None)
+    assert settings.config_path is None
+
+
+def test_environment_variables_are_read(tmp_path: Path) -> None:
+    settings = Settings.from_env(
+        {
+            "DEVON_STORAGE_PATH": str(tmp_path / "vault"),
+            "DEVON_MAX_STORAGE": "500gb",
+            "DEVON_VERIFY_CHECKSUMS": "off",
+            "DEVON_API_KEY": "secret",
+            "HF_TOKEN": "hf_abc",
+            "HF_ENDPOINT": "http://127.0.0.1:8080",
+        }
+    )
+    assert settings.storage_path == tmp_path / "vault"
+    assert settings.max_storage_bytes == 500 * 1024**3
+    assert settings.verify_checksums is False
+    assert settings.api_key == "secret"
+    assert settings.hf_token == "hf_abc"
+    assert settings.hf_endpoint == "http://127.0.0.1:8080"
+
+
+def test_secrets_are_not_shown_in_repr() -> None:
+    settings = Settings.from_env({"DEVON_API_KEY": "k3y-v4lue", "HF_TOKEN": "hf_t0ken"})
+    assert "k3y-v4lue" not in repr(settings)
+    assert "hf_t0ken" not in repr(settings)
+
+
+def test_an_empty_variable_counts_as_unset() -> None:
+    assert Settings.from_env({"DEVON_API_KEY": ""}).api_key is None
+
+
+def test_the_config_file_is_read_from_devon_config_path(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path,
+        f'storage_path = "{tmp_path / "vault"}"\nmax_storage = "2tb"\nverify_checksums = false\n',
+    )
+    settings = Settings.from_env({"DEVON_CONFIG_PATH": str(config)})
+    assert settings.storage_path == tmp_path / "vault"
+    assert settings.max_storage_bytes == 2 * 1024**4
+    assert settings.verify_checksums is False
+    assert settings.config_path == config
+
+
+def test_the_config_file_is_found_in_the_user_config_dir(tmp_path: Path) -> None:
+    config = tmp_path / "config" / "devon" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('hf_endpoint = "http://hub.local"\n')
+    assert Settings.from_env({}).hf_endpoint == "http://hub.local"
+
+
+def test_environment_wins_over_the_config_file(tmp_path: Path) -> None:
+    config = write_config(tmp_path, 'max_storage = "2tb"\napi_key = "from-file"\n')
+    settings = Settings.from_env({"DEVON_CONFIG_PATH": str(config), "DEVON_MAX_STORAGE": "1gb"})
+    assert settings.max_storage_bytes == 1024**3
+    assert settings.api_key == "from-file"
+
+
+def test_unknown_config_keys_are_a_clear_error(tmp_path: Path) -> None:
+    config = write_config(tmp_path, 'storage = "/data"\n')
+    with pytest.raises(InvalidInput, match=r"Unknown key\(s\) storage .*storage_path"):
+        Settings.from_env({"DEVON_CONFIG_PATH": str(config)})
+
+
+def test_a_config_path_that_does_not_exist_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(InvalidInput, match="DEVON_CONFIG_PATH"):
+        Settings.from_env({"DEVON_CONFIG_PATH": str(tmp_path / "nope.toml")})
+
+
+def test_a_config_file_that_is_not_toml_is_a_clear_error(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "this is = = not toml")
+    with pytest.raises(InvalidInput, match="Cannot read the config file"):
+        Settings.from_env({"DEVON_CONFIG_PATH": str(config)})
+
+
+def test_a_bad_quota_names_the_variable() -> None:
+    with pytest.raises(InvalidInput, match="DEVON_MAX_STORAGE"):
+        Settings.from_env({"DEVON_MAX_STORAGE": "lots"})
+
+
+def test_a_bad_boolean_names_the_variable() -> None:
+    with pytest.raises(InvalidInput, match="DEVON_VERIFY_CHECKSUMS"):
+        Settings.from_env({"DEVON_VERIFY_CHECKSUMS": "maybe"})
+
+
+def test_a_wrongly_typed_config_value_names_the_key(tmp_path: Path) -> None:
+    config = write_config(tmp_path, "hf_endpoint = 42\n")
+    with pytest.raises(InvalidInput, match="hf_endpoint must be a string"):
+        Settings.from_env({"DEVON_CONFIG_PATH": str(config)})
+
+
+def test_storage_path_expands_the_home_directory(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HOME", "/home/someone")
+    settings = Settings.from_env({"DEVON_STORAGE_PATH": "~/models"})
+    assert settings.storage_path == Path("/home/someone/models")
