@@ -3,13 +3,15 @@
 from collections.abc import Sequence
 from typing import Protocol
 
+from huggingface_hub import constants
+
 from devon_adapters.huggingface.downloading import Downloader, DownloadOptions
 from devon_adapters.huggingface.errors import hub_errors
 from devon_adapters.huggingface.hub import HubClient, Token
 from devon_adapters.huggingface.metadata import SOURCE_NAME, remote_model
 from devon_adapters.huggingface.searching import Searcher
 from devon_adapters.huggingface.ttl_cache import TTLCache
-from devon_core.errors import Forbidden, NotFound
+from devon_core.errors import Forbidden, InvalidInput, NotFound
 from devon_core.identifiers import validate_model_id
 from devon_core.models import RemoteFile, RemoteModel
 from devon_core.ports import ProgressCallback
@@ -38,7 +40,8 @@ class HuggingFaceSource:
 
     `endpoint` and `token` given here win; left as None, huggingface_hub decides as it always
     does (`HF_ENDPOINT`; `HF_TOKEN`, then the token saved by `hf auth login`). `token=False`
-    sends none.
+    sends none. `read_timeout` (longest silence while a file streams) defaults to
+    huggingface_hub's `HF_HUB_DOWNLOAD_TIMEOUT` (10 s).
     """
 
     def __init__(
@@ -48,7 +51,7 @@ class HuggingFaceSource:
         verify_checksums: bool = True,
         *,
         timeout: float = 10.0,
-        read_timeout: float = 60.0,
+        read_timeout: float | None = None,
         max_workers: int = 8,
         cache_ttl: float = 60.0,
         page_size: int = 100,
@@ -72,7 +75,7 @@ class HuggingFaceSource:
             DownloadOptions(
                 verify_checksums=verify_checksums,
                 max_workers=max_workers,
-                read_timeout=read_timeout,
+                read_timeout=read_timeout or constants.HF_HUB_DOWNLOAD_TIMEOUT,
                 retries=download_retries,
                 retry_delay=retry_delay,
                 chunk_size=chunk_size,
@@ -118,11 +121,11 @@ class HuggingFaceSource:
 
     def _describe(self, model_id: str, listed_revision: str | None) -> RemoteModel | None:
         """Details for search: cached while fresh and still the listed commit; None when the
-        model vanished or is hidden since it was listed."""
+        model vanished or is hidden since it was listed (or has an id DEVON cannot use)."""
         cached = self._details.get(model_id)
         if cached is not None and (listed_revision in (None, cached.revision)):
             return cached
         try:
             return self.info(model_id)
-        except (NotFound, Forbidden):
+        except (NotFound, Forbidden, InvalidInput):
             return None
