@@ -21,7 +21,13 @@ from devon_core.results import (
     SearchResult,
     StorageStatus,
 )
-from devon_core.rules import build_export, check_room, select_files, select_for_clean
+from devon_core.rules import (
+    build_export,
+    check_room,
+    quantization_of,
+    select_files,
+    select_for_clean,
+)
 
 
 def resolve_source(sources: Mapping[str, ModelSource], name: str) -> ModelSource:
@@ -100,16 +106,18 @@ def download(
         files = source.download(remote, wanted, staging.path, progress)
         if sorted(files) != sorted(f.path for f in wanted):
             raise DownloadFailed(f"Download of {model_id} did not deliver every file")
-        return store.commit(staging, files, clock.now(), _metadata(remote, patterns))
+        return store.commit(staging, files, clock.now(), _metadata(remote, patterns, files))
 
 
-def _metadata(remote: RemoteModel, patterns: Sequence[str] | None) -> dict[str, Any]:
+def _metadata(
+    remote: RemoteModel, patterns: Sequence[str] | None, files: Sequence[str]
+) -> dict[str, Any]:
     return {
         "revision": remote.revision,
         "include_patterns": list(patterns) if patterns else None,
         "parameter_count": remote.parameter_count,
         "format": list(remote.format),
-        "quantization": remote.quantization,
+        "quantization": quantization_of(remote, files) if patterns else remote.quantization,
         "architecture": remote.architecture,
         "license": remote.license,
     }
