@@ -35,7 +35,8 @@ Examples:
 @click.pass_obj
 def list_models(context: CliContext, source: str | None, as_json: bool) -> None:
     """List the models in the vault."""
-    models = context.vault.list(source=source)
+    # Only the sources know which source names exist, and so whether `--source` is a typo.
+    models = (context.devon if source else context.vault).list(source=source)
     if as_json:
         emit_json(unstructure(ModelList(tuple(models))))
     elif not models:
@@ -90,8 +91,8 @@ def remove(context: CliContext, model: str, source: str, yes: bool, as_json: boo
     model_id = parse_model_reference(model)
     devon = context.vault
     present = devon.get(model_id, source=source)
-    if present is None:
-        devon.remove(model_id, source=source)  # raises NotFound, with the core's message
+    if present is None:  # the core's error, which needs the sources to tell a typo from a miss
+        context.devon.remove(model_id, source=source)
     elif not yes:
         _refuse_unless_a_terminal(context)
         notes = context.err if as_json else context.out

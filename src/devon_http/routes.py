@@ -193,6 +193,11 @@ async def status(devon: NamedDependency[Devon]) -> wire.Status:
     return wire.to_wire(await in_thread(devon.status), wire.Status)
 
 
+DEFAULT_CLEAN = wire.CleanRequest()
+DEFAULT_EXPORT = wire.ExportRequest()
+"""What an empty body means: every field of these bodies has a default."""
+
+
 @post(
     "/clean",
     status_code=200,
@@ -202,7 +207,9 @@ async def status(devon: NamedDependency[Devon]) -> wire.Status:
     summary="Remove unused models, or all of them",
     responses=errors(400, 413, 422),
 )
-async def clean(devon: NamedDependency[Devon], data: JSONBody[wire.CleanRequest]) -> wire.Cleaned:
+async def clean(
+    devon: NamedDependency[Devon], data: JSONBody[wire.CleanRequest] = DEFAULT_CLEAN
+) -> wire.Cleaned:
     call = partial(
         devon.clean, unused=data.unused, days=data.days, all=data.all, dry_run=data.dry_run
     )
@@ -218,7 +225,9 @@ async def clean(devon: NamedDependency[Devon], data: JSONBody[wire.CleanRequest]
     summary="Export the model list (kitt: one path per model; json: full details)",
     responses=errors(400, 413, 422),
 )
-async def export(devon: NamedDependency[Devon], data: JSONBody[wire.ExportRequest]) -> wire.Export:
+async def export(
+    devon: NamedDependency[Devon], data: JSONBody[wire.ExportRequest] = DEFAULT_EXPORT
+) -> wire.Export:
     return wire.export_to_wire(await in_thread(partial(devon.export, data.format)))
 
 

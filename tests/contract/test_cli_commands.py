@@ -175,6 +175,12 @@ def test_remove_of_a_missing_model_exits_1(devon: Devon) -> None:
     assert_one_line_error(devon("remove", TINY, "--yes"), 1)
 
 
+def test_list_of_an_unknown_source_is_bad_usage(devon: Devon) -> None:
+    result = devon("list", "--source", "modelscope")
+    assert_one_line_error(result, 2)
+    assert "Unknown source 'modelscope'" in result.stderr
+
+
 def test_download_of_an_unknown_model_exits_1_and_leaves_the_vault_empty(devon: Devon) -> None:
     assert_one_line_error(devon("download", "nobody/no-such-model"), 1)
     assert json.loads(devon("list", "--json").stdout)["count"] == 0

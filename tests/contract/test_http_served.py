@@ -71,7 +71,8 @@ def test_key_paths_over_a_real_socket() -> None:
             404,
             {"detail": "Model huggingface/acme/gone.v1 is not in the vault"},
         )
-        unknown = httpx.get(f"{url}/nowhere")
+        assert httpx.get(f"{url}/nowhere").status_code == 401
+        unknown = httpx.get(f"{url}/nowhere", headers=auth)
         assert unknown.status_code == 404
         assert set(unknown.json()) == {"detail"}
 

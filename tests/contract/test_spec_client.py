@@ -515,6 +515,7 @@ def run_journey(client: SpecClient, storage: Path) -> None:
         listed = by_id[exported["model_id"]]
         assert exported == {k: listed[k] for k in EXPORT_JSON_EXAMPLE["content"][0]}  # type: ignore[literal-required]
     assert client.export() == kitt  # format defaults to "kitt"
+    assert client.request("POST", "/api/v1/export") == kitt  # so does a request with no body
 
     # DESIGN: listing, status and export do not touch last_used.
     assert all(m["last_used"] is None for m in client.list_models()["models"])
@@ -538,6 +539,7 @@ def run_journey(client: SpecClient, storage: Path) -> None:
     check_timestamp(relisted[TINY]["last_used"], "models[tiny].last_used")
 
     # Clean: nothing is older than 30 days; a dry run of `all` lists everything.
+    assert client.request("POST", "/api/v1/clean")["removed"] == 0  # no body: the defaults
     nothing = client.clean(unused=True, days=30)
     check_shape(nothing, CLEAN_EXAMPLE, "clean unused")
     assert nothing == {"removed": 0, "freed_bytes": 0, "dry_run": False, "models": []}
@@ -615,6 +617,9 @@ def test_journey_with_api_key(test_hub: TestHub, tmp_path: Path) -> None:
             # Even a malformed request is refused before it is looked at.
             lambda c: c.search(limit=0),
             lambda c: c.request("POST", "/api/v1/downloads", json_body={}),
+            # ...and so are routes and methods that do not exist (DESIGN: every route).
+            lambda c: c.request("GET", "/api/v1/no-such-route"),
+            lambda c: c.request("PUT", "/api/v1/status"),
         ]
         for unauthorised in (anonymous, wrong):
             for call in calls:
@@ -648,6 +653,8 @@ def test_documented_error_statuses(test_hub: TestHub, tmp_path: Path) -> None:
         check_error(lambda: client.get_model("nope", SHARDY), 400)
         check_error(lambda: client.download(SHARDY, source="nope"), 400)
         check_error(lambda: client.list_models(source="Not!Valid"), 400)
+        check_error(lambda: client.list_models(source="nope"), 400)
+        check_error(lambda: client.delete_model("nope", SHARDY), 400)
         # 400: a body that is not JSON; an invalid glob.
         check_error(
             lambda: client.request(
