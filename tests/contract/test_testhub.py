@@ -557,7 +557,8 @@ def test_hanging_hub_times_the_client_out(test_hub: TestHub) -> None:
 def test_dropped_connection_is_seen_by_the_client(test_hub: TestHub) -> None:
     test_hub.faults.drop_connections(times=1, path_contains="/api/models/")
 
-    with pytest.raises(httpx2.RemoteProtocolError):
+    # A closed socket surfaces as a protocol error or a read error, depending on timing.
+    with pytest.raises(httpx2.TransportError):
         api(test_hub).model_info(SHARDY)
 
     assert api(test_hub).model_info(SHARDY).id == SHARDY
