@@ -24,7 +24,10 @@ def select_for_clean(
         return list(models)
     if not request.unused:
         return []
-    cutoff = now - timedelta(days=request.days)
+    try:
+        cutoff = now - timedelta(days=request.days)
+    except OverflowError:  # more days than the calendar holds: nothing is that old
+        return []
     return [model for model in models if model.reference_time < cutoff]
 
 

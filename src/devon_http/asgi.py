@@ -1,0 +1,20 @@
+"""The app as uvicorn loads it: `uvicorn --factory devon_http.asgi:create_default_app`.
+
+Each server worker process calls the factory and so builds its own `Devon` from the
+environment (`Settings.from_env()`); the vault they share is safe for several processes.
+"""
+
+from devon_adapters import Settings, build_devon
+from devon_http.app import create_app
+from devon_http.request_log import RequestLog, configure_logging
+
+
+def create_app_from_settings(settings: Settings) -> RequestLog:
+    """The app over the vault and sources `settings` describe, logging each request."""
+    return RequestLog(create_app(build_devon(settings), api_key=settings.api_key))
+
+
+def create_default_app() -> RequestLog:
+    """The app configured by DEVON_* environment variables and the config file."""
+    configure_logging()
+    return create_app_from_settings(Settings.from_env())

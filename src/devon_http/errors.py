@@ -1,0 +1,117 @@
+"""The one table from errors to HTTP responses: every error body is exactly {"detail": str}."""
+
+import logging
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from devon_core.errors import (
+    DevonError,
+    DownloadFailed,
+    Forbidden,
+    InsufficientStorage,
+    InvalidInput,
+    InvalidRequest,
+    NotFound,
+    SourceUnavailable,
+)
+
+log = logging.getLogger("devon.http")
+
+STATUS_OF: dict[type[DevonError], int] = {
+    InvalidRequest: 422,
+    InvalidInput: 400,
+    NotFound: 404,
+    Forbidden: 403,
+    SourceUnavailable: 502,
+    DownloadFailed: 500,
+    InsufficientStorage: 507,
+}
+"""Core error -> status. Looked up along the error's class hierarchy, most specific first."""
+
+DESCRIPTION_OF: dict[int, str] = {
+    400: "Malformed input: bad JSON, bad query value, unknown source, invalid model id or glob",
+    401: "Missing or invalid API key (only when the server has one)",
+    403: "The source refuses access to the model (gated or private)",
+    404: "Not found",
+    413: "Request body too large",
+    422: "A well-formed JSON body whose values fail validation",
+    500: "The download failed (the vault is left as it was), or an internal error",
+    502: "The source could not be reached or answered garbage",
+    507: "Not enough free disk space or storage quota",
+}
+"""What each error status means, for the OpenAPI document."""
+
+INTERNAL_ERROR_DETAIL = "Internal server error: the failure is logged on the server"
+
+
+def error_response(
+    status_code: int, detail: str, headers: dict[str, str] | None = None
+) -> Response[Any]:
+    return Response(
+        {"detail": detail}, status_code=status_code, media_type=MediaType.JSON, headers=headers
+    )
+
+
+def status_of(error: DevonError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return HTTP_500_INTERNAL_SERVER_ERROR
+
+
+def handle_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    """Litestar's handler for every exception, so that no other error shape can escape."""
+    if isinstance(error, DevonError):
+        return error_response(status_of(error), str(error))
+    if isinstance(error, HTTPException):
+        return _http_error(request, error)
+    log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    return error_response(HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR_DETAIL)
+
+
+def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
+    headers = dict(error.headers or {})
+    if isinstance(error, MethodNotAllowedException):
+        allowed = headers.get("allow") or headers.get("Allow")
+        detail = f"Method {request.method} is not allowed on {request.url.path}"
+        detail += f"; allowed: {allowed}" if allowed else ""
+    elif isinstance(error, NotFoundException):
+        detail = f"No endpoint at {request.url.path}: the API is described at /schema"
+    elif isinstance(error, ValidationException):
+        detail = _validation_detail(error)
+    elif error.status_code == 413:
+        detail = "Request body too large: at most 64 KiB is accepted"
+    elif error.status_code >= 500:
+        log.error("%s on %s %s: %s", error.status_code, request.method, request.url.path, error)
+        detail = INTERNAL_ERROR_DETAIL
+    else:
+        detail = str(error.detail)
+    return error_response(error.status_code, detail, headers or None)
+
+
+def _validation_detail(error: ValidationException) -> str:
+    """Litestar raises this for a query or path value it cannot convert (`limit=abc`)."""
+    problems = (
+        [p for p in error.extra if isinstance(p, dict)] if isinstance(error.extra, list) else []
+    )
+    if any(p.get("key") == "data" for p in problems):
+        return "Request body is missing: send a JSON object (see /schema)"
+    parts = [
+        f"{_source_of(p)} parameter {p.get('key')!r}: {str(p.get('message', '')).replace('`', '')}"
+        for p in problems
+        if p.get("key")
+    ]
+    return "Invalid " + "; ".join(parts) if parts else f"Invalid request: {error.detail}"
+
+
+def _source_of(problem: dict[str, Any]) -> str:
+    source = problem.get("source") or ""
+    return str(getattr(source, "value", source)) or "request"

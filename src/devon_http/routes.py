@@ -1,0 +1,238 @@
+"""The endpoints: each parses its input, calls one `Devon` method off the event loop, and
+returns the wire form of the result. No rule of DEVON lives here."""
+
+from collections.abc import Callable
+from functools import partial
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated, Any, TypeVar
+
+import anyio.to_thread
+from anyio import CapacityLimiter
+from litestar import HttpMethod, Response, delete, get, post, route
+from litestar.datastructures import State
+from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import JSONBody, PathParameter, QueryParameter
+
+from devon_core import Devon
+from devon_core.identifiers import DEFAULT_SOURCE
+from devon_core.results import DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, MIN_SEARCH_LIMIT
+from devon_http import wire
+from devon_http.body import StrictBody
+from devon_http.errors import DESCRIPTION_OF
+
+R = TypeVar("R")
+
+
+def errors(*codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI entries for the error statuses an endpoint can answer, all `{"detail": str}`.
+    401 is listed everywhere: it is what any /api route answers when a key is set."""
+    return {
+        code: ResponseSpec(
+            data_container=wire.ErrorBody,
+            description=DESCRIPTION_OF[code],
+            generate_examples=False,
+        )
+        for code in sorted({*codes, 401})
+    }
+
+
+async def in_thread(call: Callable[[], R], limiter: CapacityLimiter | None = None) -> R:
+    """Run a blocking `Devon` call in a worker thread. If the request is cancelled (the client
+    went away) the call still runs to its end, so the vault is never left mid-change."""
+    return await anyio.to_thread.run_sync(call, limiter=limiter, abandon_on_cancel=False)
+
+
+def download_limiter(state: State) -> CapacityLimiter:
+    """The app's own thread limiter for downloads, made on first use inside the event loop.
+    Downloads beyond its size wait their turn without taking the threads other calls use."""
+    if "download_limiter" not in state:
+        state.download_limiter = CapacityLimiter(state.max_concurrent_downloads)
+    limiter: CapacityLimiter = state.download_limiter
+    return limiter
+
+
+def package_version() -> str:
+    try:
+        return version("devon")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+@get("/health", tags=["service"], summary="Health check (never needs the API key)")
+async def health() -> wire.Health:
+    return wire.Health(status="ok", version=package_version())
+
+
+@get(
+    "/search",
+    tags=["models"],
+    summary="Search a remote model source",
+    responses=errors(400, 403, 502),
+)
+async def search(
+    devon: NamedDependency[Devon],
+    # `query` itself is a name Litestar reserves for the whole query string.
+    text: Annotated[str | None, QueryParameter(name="query", description="Free-text query")] = None,
+    source: Annotated[str, QueryParameter(description="Source plugin to query")] = DEFAULT_SOURCE,
+    provider: Annotated[str | None, QueryParameter(description="Author or organization")] = None,
+    params: Annotated[
+        str | None, QueryParameter(description="Parameter count: 7b, 500m, <=8b, >70b")
+    ] = None,
+    size: Annotated[
+        str | None, QueryParameter(description="Total size: <100gb, >=2.5gb (b, kb, mb, gb, tb)")
+    ] = None,
+    format: Annotated[
+        str | None, QueryParameter(description="Model format: gguf, safetensors, pytorch, onnx")
+    ] = None,
+    task: Annotated[str | None, QueryParameter(description="Pipeline tag: text-generation")] = None,
+    license: Annotated[str | None, QueryParameter(description="License id: apache-2.0")] = None,
+    limit: Annotated[
+        int,
+        QueryParameter(ge=MIN_SEARCH_LIMIT, le=MAX_SEARCH_LIMIT, description="Maximum results"),
+    ] = DEFAULT_SEARCH_LIMIT,
+) -> wire.SearchResponse:
+    call = partial(
+        devon.search,
+        text,
+        source=source,
+        provider=provider,
+        params=params,
+        size=size,
+        format=format,
+        task=task,
+        license=license,
+        limit=limit,
+    )
+    return wire.to_wire(await in_thread(call), wire.SearchResponse)
+
+
+@get("/models", tags=["vault"], summary="List the models in the vault", responses=errors(400))
+async def list_models(
+    devon: NamedDependency[Devon],
+    source: Annotated[str | None, QueryParameter(description="Only this source's models")] = None,
+) -> wire.ModelList:
+    models = await in_thread(partial(devon.list, source=source))
+    return wire.ModelList(
+        count=len(models), models=[wire.to_wire(m, wire.LocalModel) for m in models]
+    )
+
+
+ModelIdPath = Annotated[
+    str, PathParameter(description="Model identifier, e.g. Qwen/Qwen2.5-7B-Instruct")
+]
+SourcePath = Annotated[str, PathParameter(description="Source name, e.g. huggingface")]
+
+
+def _model_id(path_value: str) -> str:
+    # A `path` parameter arrives with its leading slash.
+    return path_value.removeprefix("/")
+
+
+MODEL_PATH = "/models/{source:str}/{model_id:path}"
+MODEL_METHODS = "DELETE, GET, OPTIONS"
+
+
+@route(MODEL_PATH, http_method=[HttpMethod.OPTIONS], include_in_schema=False)
+async def model_options() -> Response[None]:
+    # Litestar 2.25 builds the automatic OPTIONS answer from the first handler registered
+    # on a path, so a path with GET and DELETE would announce only GET. Registered first.
+    return Response(None, status_code=204, headers={"Allow": MODEL_METHODS})
+
+
+@get(
+    MODEL_PATH,
+    tags=["vault"],
+    summary="A model's vault entry and remote description (marks it used)",
+    responses=errors(400, 403, 404, 502),
+)
+async def model_info(
+    devon: NamedDependency[Devon], source: SourcePath, model_id: ModelIdPath
+) -> wire.ModelInfo:
+    info = await in_thread(partial(devon.info, _model_id(model_id), source=source))
+    return wire.to_wire(info, wire.ModelInfo)
+
+
+@delete(
+    MODEL_PATH,
+    status_code=200,
+    tags=["vault"],
+    summary="Remove a model from the vault",
+    responses=errors(400, 404),
+)
+async def remove_model(
+    devon: NamedDependency[Devon], source: SourcePath, model_id: ModelIdPath
+) -> wire.Deleted:
+    removed = await in_thread(partial(devon.remove, _model_id(model_id), source=source))
+    return wire.to_wire(removed, wire.Deleted)
+
+
+@post(
+    "/downloads",
+    status_code=200,
+    dto=StrictBody[wire.DownloadRequest],
+    return_dto=None,
+    tags=["vault"],
+    summary="Download a model into the vault (synchronous: set long client timeouts)",
+    responses=errors(400, 403, 404, 413, 422, 500, 502, 507),
+)
+async def download(
+    devon: NamedDependency[Devon], state: State, data: JSONBody[wire.DownloadRequest]
+) -> wire.Downloaded:
+    call = partial(
+        devon.download,
+        data.model_id,
+        source=data.source,
+        force=data.force,
+        include_patterns=data.include_patterns,
+    )
+    model = await in_thread(call, limiter=download_limiter(state))
+    return wire.to_wire(model, wire.Downloaded)
+
+
+@get("/status", tags=["vault"], summary="Storage statistics", responses=errors())
+async def status(devon: NamedDependency[Devon]) -> wire.Status:
+    return wire.to_wire(await in_thread(devon.status), wire.Status)
+
+
+@post(
+    "/clean",
+    status_code=200,
+    dto=StrictBody[wire.CleanRequest],
+    return_dto=None,
+    tags=["vault"],
+    summary="Remove unused models, or all of them",
+    responses=errors(400, 413, 422),
+)
+async def clean(devon: NamedDependency[Devon], data: JSONBody[wire.CleanRequest]) -> wire.Cleaned:
+    call = partial(
+        devon.clean, unused=data.unused, days=data.days, all=data.all, dry_run=data.dry_run
+    )
+    return wire.to_wire(await in_thread(call), wire.Cleaned)
+
+
+@post(
+    "/export",
+    status_code=200,
+    dto=StrictBody[wire.ExportRequest],
+    return_dto=None,
+    tags=["vault"],
+    summary="Export the model list (kitt: one path per model; json: full details)",
+    responses=errors(400, 413, 422),
+)
+async def export(devon: NamedDependency[Devon], data: JSONBody[wire.ExportRequest]) -> wire.Export:
+    return wire.export_to_wire(await in_thread(partial(devon.export, data.format)))
+
+
+API_ROUTES: list[Any] = [
+    search,
+    list_models,
+    model_options,
+    model_info,
+    remove_model,
+    download,
+    status,
+    clean,
+    export,
+]
+"""Everything under /api/v1."""

@@ -1,0 +1,82 @@
+"""`serve`: run the HTTP API under uvicorn (what `devon serve` calls)."""
+
+import ipaddress
+import logging
+import os
+
+import uvicorn
+
+from devon_adapters import Settings
+from devon_adapters.settings import ENV_VARS
+from devon_http.asgi import create_app_from_settings
+from devon_http.request_log import configure_logging
+
+log = logging.getLogger("devon.http")
+
+APP_FACTORY = "devon_http.asgi:create_default_app"
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int = 1,
+    settings: Settings | None = None,
+) -> None:
+    """Serve the API on `host:port` until interrupted, with `workers` processes.
+
+    `settings` default to `Settings.from_env()`. Several workers each build their app from
+    the environment, so given settings are handed to them through the DEVON_* variables."""
+    settings = Settings.from_env() if settings is None else settings
+    configure_logging()
+    warning = exposure_warning(host, settings.api_key)
+    if warning:
+        log.warning(warning)
+    if workers > 1:
+        os.environ.update(settings_as_env(settings))
+        uvicorn.run(
+            APP_FACTORY,
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            access_log=False,
+            log_level="info",
+        )
+    else:
+        app = create_app_from_settings(settings)
+        uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+
+
+def exposure_warning(host: str, api_key: str | None) -> str | None:
+    """What to tell the operator when the API is open to other machines, else None."""
+    if api_key or is_loopback(host):
+        return None
+    return (
+        f"Serving on {host} without an API key: anyone who can reach this address can "
+        "fill the vault and remove its models. Set DEVON_API_KEY to require "
+        "'Authorization: Bearer <key>'."
+    )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def settings_as_env(settings: Settings) -> dict[str, str]:
+    """The DEVON_* (and HF_*) variables that make `Settings.from_env()` give `settings`."""
+    values: dict[str, str | None] = {
+        "storage_path": str(settings.storage_path),
+        "max_storage": None
+        if settings.max_storage_bytes is None
+        else str(settings.max_storage_bytes),
+        "verify_checksums": "true" if settings.verify_checksums else "false",
+        "api_key": settings.api_key,
+        "hf_token": settings.hf_token,
+        "hf_endpoint": settings.hf_endpoint,
+    }
+    return {ENV_VARS[key]: value for key, value in values.items() if value is not None}

@@ -1,0 +1,175 @@
+"""The JSON shapes of the HTTP API, as msgspec structs, and their one conversion from the core.
+
+Responses are built from `devon_core.serialization.unstructure`, the same data the CLI prints
+with `--json`, then converted into these structs: that checks each shape and lets Litestar
+describe it in the OpenAPI document. Request bodies are decoded strictly into these structs
+(see `devon_http.body`); unknown fields are ignored.
+"""
+
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+
+from devon_core.identifiers import DEFAULT_SOURCE
+from devon_core.results import DEFAULT_CLEAN_DAYS, ExportFormat, ExportResult
+from devon_core.serialization import unstructure
+
+W = TypeVar("W")
+
+Timestamp = Annotated[str, msgspec.Meta(description="ISO 8601 in UTC with offset and microseconds")]
+
+
+class ErrorBody(msgspec.Struct):
+    """Every error response: what was wrong and, where it helps, what to do."""
+
+    detail: str
+
+
+class Health(msgspec.Struct):
+    status: Literal["ok"]
+    version: str
+
+
+class RemoteModel(msgspec.Struct):
+    """A model on a source, as search and info describe it."""
+
+    source: str
+    model_id: str
+    model_name: str
+    author: str | None
+    total_size_bytes: int
+    file_count: int
+    parameter_count: Annotated[float | None, msgspec.Meta(description="In billions")]
+    architecture: str | None
+    format: list[str]
+    quantization: str | None
+    tags: list[str]
+    license: str | None
+    downloads: int
+    likes: int
+    created_at: str
+    updated_at: str
+    web_url: str
+    repo_url: str
+
+
+class SearchResponse(msgspec.Struct):
+    query: str | None
+    source: str
+    count: int
+    results: list[RemoteModel]
+
+
+class LocalModel(msgspec.Struct):
+    """A complete model in the vault. `files` are sorted paths relative to `path`."""
+
+    source: str
+    model_id: str
+    path: str
+    size_bytes: int
+    downloaded_at: Timestamp
+    last_used: Timestamp | None
+    files: list[str]
+    metadata: dict[str, Any]
+
+
+class ModelList(msgspec.Struct):
+    count: int
+    models: list[LocalModel]
+
+
+class ModelInfo(msgspec.Struct):
+    """The vault's entry and the source's description; either may be null, not both."""
+
+    local: LocalModel | None
+    remote: RemoteModel | None
+
+
+class Deleted(msgspec.Struct):
+    deleted: bool
+    model_id: str
+    source: str
+
+
+class DownloadRequest(msgspec.Struct, kw_only=True):
+    model_id: Annotated[str, msgspec.Meta(description="Model identifier, e.g. Qwen/Qwen2.5-7B")]
+    source: str = DEFAULT_SOURCE
+    force: Annotated[bool, msgspec.Meta(description="Re-download even if present")] = False
+    include_patterns: Annotated[
+        list[str] | None, msgspec.Meta(description="Glob patterns of files to fetch")
+    ] = None
+
+
+class Downloaded(msgspec.Struct):
+    model_id: str
+    source: str
+    path: str
+    files: list[str]
+    size_bytes: int
+
+
+class SourceUsage(msgspec.Struct):
+    count: int
+    size_bytes: int
+
+
+class Status(msgspec.Struct):
+    model_count: int
+    total_size_bytes: int
+    storage_path: str
+    sources: dict[str, SourceUsage]
+
+
+class CleanRequest(msgspec.Struct, kw_only=True):
+    unused: Annotated[bool, msgspec.Meta(description="Remove models not used within days")] = False
+    days: Annotated[int, msgspec.Meta(ge=0, description="Unused threshold in days")] = (
+        DEFAULT_CLEAN_DAYS
+    )
+    all: Annotated[bool, msgspec.Meta(description="Remove every model")] = False
+    dry_run: Annotated[bool, msgspec.Meta(description="Only report what would go")] = False
+
+
+class Cleaned(msgspec.Struct):
+    removed: int
+    freed_bytes: int
+    dry_run: bool
+    models: Annotated[list[str], msgspec.Meta(description="<source>/<model_id> of each")]
+
+
+class ExportRequest(msgspec.Struct, kw_only=True):
+    format: ExportFormat = ExportFormat.KITT
+
+
+class ExportEntry(msgspec.Struct):
+    source: str
+    model_id: str
+    path: str
+    size_bytes: int
+    downloaded_at: Timestamp
+    files: list[str]
+
+
+class KittExport(msgspec.Struct, tag_field="format", tag="kitt"):
+    """The model directories, one per entry: what KITT reads."""
+
+    count: int
+    content: list[str]
+
+
+class JsonExport(msgspec.Struct, tag_field="format", tag="json"):
+    count: int
+    content: list[ExportEntry]
+
+
+Export = KittExport | JsonExport
+
+
+def to_wire(result: object, wire_type: type[W]) -> W:
+    """The wire form of a core result: its `unstructure`d data, checked against `wire_type`."""
+    return msgspec.convert(unstructure(result), type=wire_type)
+
+
+def export_to_wire(result: ExportResult) -> Export:
+    """`KittExport` or `JsonExport`, chosen by the result's `format`."""
+    export: Export = msgspec.convert(unstructure(result), type=Export)
+    return export

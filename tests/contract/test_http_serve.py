@@ -1,0 +1,123 @@
+"""`serve`: the API under uvicorn as `devon serve` runs it, with several workers on one vault."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devon_adapters import Settings
+from devon_http.serve import exposure_warning, is_loopback, settings_as_env
+from devon_testhub import TestHub
+from tests.contract.hf_helpers import SHARDY
+from tests.contract.http_support import WAIT_SECONDS
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def two_workers(test_hub: TestHub, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    port = free_port()
+    env = os.environ | {
+        "DEVON_STORAGE_PATH": str(tmp_path / "vault"),
+        "HF_ENDPOINT": test_hub.url,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "DEVON_API_KEY": "",
+    }
+    code = f"from devon_http.serve import serve; serve(port={port}, workers=2)"
+    server = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(url, server)
+        yield url, server
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(WAIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def wait_for_health(url: str, server: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS * 2
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise AssertionError(
+                f"the server exited: {server.stdout.read() if server.stdout else ''}"
+            )
+        try:
+            if httpx.get(f"{url}/health").status_code == 200:
+                return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    raise AssertionError("the server never answered /health")
+
+
+def test_two_workers_serve_one_vault_and_log_each_request(
+    two_workers: tuple[str, subprocess.Popen[str]],
+) -> None:
+    url, server = two_workers
+    downloaded = httpx.post(f"{url}/api/v1/downloads", json={"model_id": SHARDY}, timeout=30)
+    assert downloaded.status_code == 200
+    # Fresh connections land on either worker; every one sees the committed model.
+    for _ in range(6):
+        with httpx.Client() as client:
+            models = client.get(f"{url}/api/v1/models").json()["models"]
+        assert [m["model_id"] for m in models] == [SHARDY]
+
+    server.send_signal(signal.SIGINT)
+    output, _ = server.communicate(timeout=WAIT_SECONDS)
+    assert "POST /api/v1/downloads 200" in output
+    assert output.count("GET /api/v1/models 200") == 6
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.0.0.53"])
+def test_loopback_addresses_are_recognised(host: str) -> None:
+    assert is_loopback(host)
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "devon.example.org"])
+def test_other_addresses_are_not_loopback(host: str) -> None:
+    assert not is_loopback(host)
+
+
+def test_serving_beyond_loopback_without_a_key_warns() -> None:
+    warning = exposure_warning("0.0.0.0", None)
+    assert warning is not None
+    assert "DEVON_API_KEY" in warning
+
+
+def test_serving_beyond_loopback_with_a_key_does_not_warn() -> None:
+    assert exposure_warning("0.0.0.0", "k") is None
+    assert exposure_warning("127.0.0.1", None) is None
+
+
+def test_settings_handed_to_workers_read_back_the_same(tmp_path: Path) -> None:
+    settings = Settings(
+        storage_path=tmp_path / "vault",
+        max_storage_bytes=5 * 1024**3,
+        verify_checksums=False,
+        api_key="k",
+        hf_token="hf_x",
+        hf_endpoint="http://127.0.0.1:1234",
+    )
+    env = settings_as_env(settings) | {"DEVON_CONFIG_PATH": ""}
+    assert Settings.from_env(env) == settings
