@@ -125,6 +125,30 @@ def test_whole_file_left_unchecked_by_a_crash_is_verified_without_transfer(
     assert (tmp_path / SHARD).read_bytes() == hub_bytes(test_hub, SHARDY, SHARD)
 
 
+class Cancelled(Exception):
+    pass
+
+
+def test_progress_callback_raising_cancels_and_keeps_what_arrived(
+    test_hub: TestHub, tmp_path: Path
+) -> None:
+    source = source_for(test_hub)
+    model = source.info(SHARDY)
+
+    def cancel_midway(done: int, total: int) -> None:
+        if 0 < done < total:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        source.download(model, model.files, str(tmp_path), cancel_midway)
+    test_hub.stats.reset()
+    source.download(model, model.files, str(tmp_path))
+
+    assert test_hub.stats.bytes_served("/resolve/") < model.total_size_bytes
+    expected = {f.path: hub_bytes(test_hub, SHARDY, f.path) for f in model.files}
+    assert files_under(tmp_path) == expected
+
+
 def test_corrupted_file_is_caught_deleted_and_named(test_hub: TestHub, tmp_path: Path) -> None:
     source = source_for(test_hub)
     model = source.info(SHARDY)

@@ -110,8 +110,9 @@ class Downloader:
         progress: ProgressCallback | None = None,
     ) -> list[str]:
         root = Path(dest)
-        jobs = [FileJob.plan(root, f) for f in files]
-        tracker = ProgressTracker(sum(f.size_bytes for f in files), progress)
+        unique = list({f.path: f for f in files}.values())
+        jobs = [FileJob.plan(root, f) for f in unique]
+        tracker = ProgressTracker(sum(f.size_bytes for f in unique), progress)
         todo = []
         for job in jobs:
             if job.is_complete(model.revision):
@@ -123,19 +124,24 @@ class Downloader:
         tracker.report()
         todo.sort(key=lambda j: -j.file.size_bytes)
         self._run(model, todo, tracker)
-        return [f.path for f in files]
+        return [f.path for f in unique]
 
     def _run(self, model: RemoteModel, jobs: list[FileJob], tracker: ProgressTracker) -> None:
         if not jobs:
             return
         stop = threading.Event()
         workers = max(1, min(self._options.max_workers, len(jobs)))
-        with ThreadPoolExecutor(workers, thread_name_prefix="devon-hf-download") as pool:
-            futures = [pool.submit(self._fetch, model, job, tracker, stop) for job in jobs]
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="devon-hf-download")
+        futures = [pool.submit(self._fetch, model, job, tracker, stop) for job in jobs]
+        try:
             wait(futures, return_when=FIRST_EXCEPTION)
+        finally:
+            # On a failure, or a KeyboardInterrupt in this thread: files in flight stop at
+            # their next chunk (their bytes stay for a resume), files not started never start.
             stop.set()
             for future in futures:
                 future.cancel()
+            pool.shutdown(wait=True)
         _raise_first_failure(futures)
 
     def _fetch(

@@ -9,7 +9,7 @@ from devon_adapters.huggingface.hub import HubClient, Token
 from devon_adapters.huggingface.metadata import SOURCE_NAME, remote_model
 from devon_adapters.huggingface.searching import Searcher
 from devon_adapters.huggingface.ttl_cache import TTLCache
-from devon_core.errors import Forbidden, NotFound
+from devon_core.errors import Forbidden, InvalidInput, NotFound
 from devon_core.identifiers import validate_model_id
 from devon_core.models import RemoteFile, RemoteModel
 from devon_core.ports import ProgressCallback
@@ -118,11 +118,11 @@ class HuggingFaceSource:
 
     def _describe(self, model_id: str, listed_revision: str | None) -> RemoteModel | None:
         """Details for search: cached while fresh and still the listed commit; None when the
-        model vanished or is hidden since it was listed."""
+        model vanished or is hidden since it was listed (or has an id DEVON cannot use)."""
         cached = self._details.get(model_id)
         if cached is not None and (listed_revision in (None, cached.revision)):
             return cached
         try:
             return self.info(model_id)
-        except (NotFound, Forbidden):
+        except (NotFound, Forbidden, InvalidInput):
             return None
