@@ -111,6 +111,8 @@ def devon_server(
         **os.environ,
         "DEVON_STORAGE_PATH": str(storage),
         "DEVON_API_KEY": "",
+        "XDG_CONFIG_HOME": str(storage.parent / "config"),  # no user config file
+        "HF_HOME": str(storage.parent / "hf-home"),
         **(env or {}),
     }
     process = subprocess.Popen(

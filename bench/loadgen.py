@@ -6,11 +6,13 @@ sending one request after another, bounded in count and in time. Loopback only.
 
 Prints one JSON line: requests, errors, seconds, rps, p50/p90/p99/max latency in milliseconds.
 With `--interval` each connection waits that long between requests (a probe, not a flood).
+SIGTERM ends the run early (the figures so far are still printed).
 """
 
 import argparse
 import asyncio
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -29,6 +31,9 @@ class Budget:
     def __init__(self, requests: int, deadline: float) -> None:
         self.left = requests
         self.deadline = deadline
+
+    def stop(self) -> None:
+        self.left = 0
 
     def take(self) -> bool:
         if self.left <= 0 or time.perf_counter() >= self.deadline:
@@ -111,6 +116,7 @@ async def run(
     started = time.perf_counter()
     budget = Budget(max_requests, started + duration)
     out: dict[str, Any] = {"errors": 0, "latencies": []}
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, budget.stop)
     await asyncio.gather(
         *(connection(host, port, payload, budget, interval, out) for _ in range(connections))
     )
