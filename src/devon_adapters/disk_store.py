@@ -54,6 +54,8 @@ class DiskModelStore:
         try:
             make_private_dirs(VaultPaths.at(root).root)
             self._paths = VaultPaths.at(root)  # its real root is resolved once it exists
+            self._root = str(self._paths.root)
+            self._prefix = f"{self._root}{os.sep}"  # of every model directory
             for directory in (self._paths.staging_root, self._paths.trash, self._paths.locks):
                 make_private_dirs(directory)
         except OSError as error:
@@ -76,7 +78,7 @@ class DiskModelStore:
 
     @property
     def root(self) -> str:
-        return str(self._paths.root)
+        return self._root
 
     @property
     def paths(self) -> VaultPaths:
@@ -94,7 +96,25 @@ class DiskModelStore:
     def list(self, source: str | None = None) -> list[LocalModel]:
         if source is not None:
             validate_source_name(source)
-        return [self._local(record) for record in self._index.records(source)]
+        prefix = self._prefix
+
+        def local(
+            source: str,
+            model_id: str,
+            size_bytes: int,
+            downloaded_at: datetime,
+            last_used: datetime | None,
+            files: tuple[str, ...],
+            metadata: dict[str, Any],
+        ) -> LocalModel:
+            path = f"{prefix}{source}{os.sep}{model_id}"
+            return LocalModel(
+                source, model_id, path, size_bytes, downloaded_at, last_used, files, metadata
+            )
+
+        # Built straight from the rows: at 100,000 models the intermediate records and
+        # per-row path building were a quarter of the time (docs/benchmarks.md).
+        return self._index.each(local, source)
 
     def status(self) -> StorageStatus:
         usage = self._index.usage()
@@ -337,7 +357,7 @@ class DiskModelStore:
 
     def _path_of(self, source: str, model_id: str) -> str:
         """The directory of a recorded (so already validated) model, cheaply."""
-        return f"{self.root}{os.sep}{source}{os.sep}{model_id}"
+        return f"{self._prefix}{source}{os.sep}{model_id}"
 
     def _local(self, record: Record) -> LocalModel:
         return LocalModel(
