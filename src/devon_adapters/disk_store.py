@@ -18,7 +18,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -315,12 +315,20 @@ class DiskModelStore:
         for item in trash:
             if item.name not in in_flight:
                 _delete_tree(item)
-        with self._index.write() as db:
-            busy = {(op.source, op.model_id) for op in self._index.operations()}
-            for key in self._index.model_keys():  # ids were validated when recorded
-                if key not in busy and not os.path.lexists(self._path_of(*key)):
+        # One lstat per model, outside any transaction: holding the write lock for this
+        # pass made every other process's commits wait for it (0.4 s at 100,000 models).
+        vanished = self._vanished(self._index.model_keys())
+        if vanished:
+            with self._index.write() as db:  # checked again now that writers wait
+                for key in self._vanished(vanished):
                     log.warning("Dropping %s/%s from the index: its directory is gone", *key)
                     Index.delete(db, *key)
+
+    def _vanished(self, keys: Iterable[tuple[str, str]]) -> "builtins.list[tuple[str, str]]":
+        """The models among `keys` whose directory is gone and that no commit or removal
+        is working on (ids were validated when recorded)."""
+        busy = {(op.source, op.model_id) for op in self._index.operations()}
+        return [k for k in keys if k not in busy and not os.path.lexists(self._path_of(*k))]
 
     def _finish(self, operation: Operation) -> None:
         """Complete or undo a commit or removal a crashed process left half done."""
