@@ -6,20 +6,25 @@ The vault grows from one size to the next: model directories are laid out on dis
 recorded with `rebuild_index()` (the `devon doctor` path, through the index code). At each
 size it then times: opening the vault, `--commits` registrations through `stage` + `commit`
 (the path a download takes) and their removal, `get` of models spread over the vault,
-`list`, `status`, `clean` as a dry run selecting every model, and both exports serialised
-as the API and CLI send them. Reads run `--repeats` times and the fastest is kept (the
-machine is shared; the minimum is the figure least disturbed by other jobs). Time per model
-is the figure to watch: flat (or logarithmic) means no hidden quadratic work.
+`list`, `status`, `clean` as a dry run selecting every model, both exports serialised as
+the API and CLI send them, and the longest short write while another process opens the
+vault (what a commit waits for when a command or a server worker starts). Reads, and the
+rounds of commits and removals, run `--repeats` times and the fastest is kept (the machine
+is shared; the minimum is the figure least disturbed by other jobs). Time per model is the
+figure to watch: flat (or logarithmic) means no hidden quadratic work.
 """
 
 import argparse
 import json
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +52,25 @@ def unregister(store: DiskModelStore, prefix: str, count: int) -> None:
         store.remove("huggingface", f"{prefix}/commit-{i}")
 
 
+OPENER = (
+    "import sys; from devon_adapters import DiskModelStore; DiskModelStore(sys.argv[1]).close()"
+)
+
+
+def longest_write_during_opens(store: DiskModelStore, root: Path, opens: int) -> float:
+    """The longest `mark_used` (one short write transaction) in this process while another
+    process opens the vault `opens` times: what a commit waits for when a CLI command or a
+    server worker starts."""
+    worst = 0.0
+    for _ in range(opens):
+        opener = subprocess.Popen([sys.executable, "-c", OPENER, str(root)])
+        while opener.poll() is None:
+            mark = partial(store.mark_used, "huggingface", "org0/model-0", datetime.now(UTC))
+            worst = max(worst, timed(mark)[0])
+            time.sleep(0.002)
+    return worst
+
+
 def measure(root: Path, size: int, commits: int, gets: int, repeats: int) -> list[Row]:
     rows: list[Row] = []
 
@@ -67,8 +91,12 @@ def measure(root: Path, size: int, commits: int, gets: int, repeats: int) -> lis
     store = DiskModelStore(root)
     devon = Devon(store=store, clock=SystemClock())
     prefix = f"sample{size}"
-    record("register (stage+commit)", timed(lambda: register(store, prefix, commits))[0], commits)
-    record("remove", timed(lambda: unregister(store, prefix, commits))[0], commits)
+    registered, removed = [], []
+    for _ in range(repeats):
+        registered.append(timed(lambda: register(store, prefix, commits))[0])
+        removed.append(timed(lambda: unregister(store, prefix, commits))[0])
+    record("register (stage+commit)", min(registered), commits)
+    record("remove", min(removed), commits)
     ids = [f"org{i % 100}/model-{i}" for i in random.Random(size).sample(range(size), gets)]
     record("get", best(lambda: [devon.get(model_id) for model_id in ids]), gets)
     assert len(devon.list()) == size
@@ -85,6 +113,11 @@ def measure(root: Path, size: int, commits: int, gets: int, repeats: int) -> lis
         "export json (serialised)",
         best(lambda: json.dumps(unstructure(devon.export("json")))),
         size,
+    )
+    record(
+        "longest write while another process opens",
+        longest_write_during_opens(store, root, repeats),
+        1,
     )
     store.close()
     return rows
