@@ -1,134 +1,90 @@
-"""HTTP API throughput and latency over a vault of 10,000 models, one server worker and more.
+"""HTTP benchmark: how fast the API answers, idle and while a large download runs.
 
-    python bench/bench_http.py [--models 10000] [--workers 1,2] [--connections 8]
-                               [--duration 5] [--max-requests 20000] [--dir DIR]
+    python bench/bench_http.py [--size-mb 1024] [--requests 300] [--dir /tmp/somewhere]
 
-Fills a temporary vault (laid out, then `rebuild_index()`), serves it with `devon serve
---workers N` on 127.0.0.1, and drives each endpoint from a second process
-(`bench/loadgen.py`: keep-alive connections on raw asyncio streams, bounded in count and
-time). The same run times the library call behind each endpoint in this process, so the
-table shows what HTTP adds: `p50 / library` is the median request over the bare call.
-On a 2-core machine the load generator competes with the server for the cores.
+Serves the composed app (disk vault, Hugging Face source on a local test hub) with uvicorn
+on loopback, then:
+1. times `GET /health` and `GET /api/v1/models` one after another while idle;
+2. starts `POST /api/v1/downloads` of a `--size-mb` model and times the same requests while
+   it runs (the point: they must stay fast, the download runs in a worker thread);
+3. reports the download's own throughput over HTTP.
+Prints a Markdown table.
 """
 
 import argparse
-import json
-import shutil
-import subprocess
-import sys
+import statistics
 import tempfile
-from collections.abc import Callable
+import threading
+import time
 from pathlib import Path
-from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import httpx
 
-from bench.common import devon_server, fill_vault, machine, markdown_table, timed
+from devon_adapters import Settings
+from devon_http.asgi import create_app_from_settings
+from devon_http.serve import running
+from devon_testhub import Catalogue, run_test_hub
 
-LOADGEN = Path(__file__).resolve().parent / "loadgen.py"
-
-# (label, method, path, JSON body)
-ENDPOINTS: tuple[tuple[str, str, str, str | None], ...] = (
-    ("GET /health", "GET", "/health", None),
-    ("GET /api/v1/status", "GET", "/api/v1/status", None),
-    ("GET /api/v1/models", "GET", "/api/v1/models", None),
-    ("POST /api/v1/export kitt", "POST", "/api/v1/export", '{"format": "kitt"}'),
-    ("POST /api/v1/export json", "POST", "/api/v1/export", '{"format": "json"}'),
-)
+BIG = "bench/big-http"
 
 
-def library_seconds(storage: Path, repeats: int = 5) -> dict[str, float]:
-    """The median time of the `Devon` call behind each endpoint, with the same serialisation
-    to plain data the API does (no HTTP)."""
-    from devon_adapters import DiskModelStore
-    from devon_adapters.clock import SystemClock
-    from devon_core import Devon
-    from devon_core.serialization import unstructure
-
-    store = DiskModelStore(storage)
-    devon = Devon(store=store, clock=SystemClock())
-    calls: dict[str, Callable[[], Any]] = {
-        "GET /health": lambda: None,
-        "GET /api/v1/status": lambda: json.dumps(unstructure(devon.status())),
-        "GET /api/v1/models": lambda: json.dumps(unstructure(devon.list())),
-        "POST /api/v1/export kitt": lambda: json.dumps(unstructure(devon.export("kitt"))),
-        "POST /api/v1/export json": lambda: json.dumps(unstructure(devon.export("json"))),
-    }
-    result = {}
-    for label, call in calls.items():
-        runs = sorted(timed(call)[0] for _ in range(repeats))
-        result[label] = runs[len(runs) // 2]
-    store.close()
-    return result
+def latencies_ms(client: httpx.Client, path: str, count: int) -> list[float]:
+    times = []
+    for _ in range(count):
+        started = time.perf_counter()
+        client.get(path).raise_for_status()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
 
 
-def load(url: str, method: str, body: str | None, args: argparse.Namespace) -> dict[str, Any]:
-    command = [
-        sys.executable, str(LOADGEN), url, "--method", method,
-        "--connections", str(args.connections), "--duration", str(args.duration),
-        "--max-requests", str(args.max_requests),
-    ]  # fmt: skip
-    if body is not None:
-        command += ["--body", body]
-    output = subprocess.run(
-        command, check=True, capture_output=True, text=True, timeout=args.duration + 120
-    )
-    return dict(json.loads(output.stdout.strip().splitlines()[-1]))
+def summary(times: list[float]) -> str:
+    ordered = sorted(times)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return f"{statistics.median(ordered):.2f} | {p99:.2f} | {len(ordered)}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", type=int, default=10_000)
-    parser.add_argument("--workers", default="1,2", help="server worker counts to try")
-    parser.add_argument("--connections", type=int, default=8, help="concurrent connections")
-    parser.add_argument("--duration", type=float, default=5.0, help="seconds per endpoint")
-    parser.add_argument("--max-requests", type=int, default=20_000, help="per endpoint")
-    parser.add_argument("--dir", type=Path, default=None, help="where the temporary vault goes")
+    parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--dir", type=Path, default=None)
     args = parser.parse_args()
-    base = Path(tempfile.mkdtemp(prefix="devon-bench-http-", dir=args.dir))
-    storage = base / "vault"
-    rows = []
-    try:
-        fill_vault(storage, args.models)
-        library = library_seconds(storage)
-        print(machine(), flush=True)
-        health_rps: dict[int, float] = {}
-        single_rps: dict[str, float] = {}
-        for workers in (int(w) for w in args.workers.split(",")):
-            with devon_server(storage, workers) as (url, _):
-                for label, method, path, body in ENDPOINTS:
-                    result = load(url + path, method, body, args)
-                    if label == "GET /health":
-                        health_rps[workers] = result["rps"]
-                    single_rps.setdefault(label, result["rps"])
-                    base_ms = library[label] * 1000
-                    rows.append(
-                        (
-                            label,
-                            workers,
-                            result["requests"],
-                            result["errors"],
-                            f"{result['rps']:.1f}",
-                            f"{result['p50_ms']:.1f}",
-                            f"{result['p99_ms']:.1f}",
-                            f"{base_ms:.2f}",
-                            f"{result['p50_ms'] / base_ms:.1f}" if base_ms >= 0.01 else "-",
-                            f"{result['rps'] / health_rps[workers]:.3f}",
-                            f"{result['rps'] / single_rps[label]:.2f}",
-                        )
-                    )
-                    print(label, workers, json.dumps(result), flush=True)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
-    print()
-    print(f"{args.models:,} models, {args.connections} connections, {args.duration} s each")
-    print(machine())
-    print()
-    header = (
-        "endpoint", "workers", "requests", "errors", "req/s", "p50 ms", "p99 ms",
-        "library ms", "p50 / library", "req/s vs /health", "req/s vs first workers",
-    )  # fmt: skip
-    print(markdown_table(header, rows))
+    root = args.dir or Path(tempfile.mkdtemp(prefix="devon-bench-http-"))
+    catalogue = Catalogue.default().with_large_repo(BIG, total_bytes=args.size_mb * 1024**2)
+    catalogue.warm()
+    rows: list[str] = []
+    with run_test_hub(catalogue) as hub:
+        settings = Settings(storage_path=root / "vault", hf_endpoint=hub.url)
+        with running(create_app_from_settings(settings)) as url, httpx.Client(base_url=url) as c:
+            for path in ("/health", "/api/v1/models"):
+                rows.append(f"| {path}, idle | {summary(latencies_ms(c, path, args.requests))} |")
+            done: list[float] = []
+
+            def download() -> None:
+                started = time.perf_counter()
+                response = httpx.post(
+                    f"{url}/api/v1/downloads", json={"model_id": BIG}, timeout=3600
+                )
+                response.raise_for_status()
+                done.append(time.perf_counter() - started)
+
+            runner = threading.Thread(target=download)
+            runner.start()
+            time.sleep(0.2)  # let the transfer get going
+            during: dict[str, list[float]] = {"/health": [], "/api/v1/models": []}
+            while runner.is_alive():
+                for path, times in during.items():
+                    times.extend(latencies_ms(c, path, 1))
+            for path, times in during.items():
+                rows.append(f"| {path}, during the download | {summary(times)} |")
+            runner.join()
+    seconds = done[0]
+    print(
+        f"\nDownload of {args.size_mb} MB over the API: {seconds:.2f} s, "
+        f"{args.size_mb / seconds:.0f} MB/s\n"
+    )
+    print("| request | median ms | p99 ms | n |\n|---|---|---|---|")
+    print("\n".join(rows))
 
 
 if __name__ == "__main__":

@@ -92,14 +92,14 @@ class Devon:
         )
 
     def list(self, *, source: str | None = None) -> list[LocalModel]:
-        return use_cases.list_models(self.store, source)
+        return use_cases.list_models(self.store, source, self.sources.keys())
 
     def get(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> LocalModel | None:
         """The vault's entry for a model, without touching `last_used`."""
         return use_cases.get(self.store, source, model_id)
 
     def remove(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> RemoveResult:
-        return use_cases.remove(self.store, source, model_id)
+        return use_cases.remove(self.store, source, model_id, self.sources.keys())
 
     def status(self) -> StorageStatus:
         return use_cases.status(self.store)

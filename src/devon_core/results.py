@@ -89,6 +89,29 @@ class SearchResult:
 
 
 @attrs.frozen
+class ModelList:
+    """The vault's models, as listing shows them."""
+
+    models: tuple[LocalModel, ...]
+    count: int = _count_of("models")
+
+
+@attrs.frozen
+class DownloadResult:
+    """What a download answers: where the model is and what it holds."""
+
+    model_id: str
+    source: str
+    path: str
+    files: tuple[str, ...]
+    size_bytes: int
+
+    @classmethod
+    def of(cls, model: LocalModel) -> "DownloadResult":
+        return cls(model.model_id, model.source, model.path, model.files, model.size_bytes)
+
+
+@attrs.frozen
 class ModelInfo:
     """What DEVON knows of one model: its vault entry and the source's description, if any."""
 

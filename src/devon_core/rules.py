@@ -1,5 +1,6 @@
 """Pure rules of the vault: what clean removes, what export holds, whether a download fits."""
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
@@ -57,6 +58,26 @@ def build_export(models: Iterable[LocalModel], export_format: ExportFormat) -> E
 def select_files(model: RemoteModel, patterns: Sequence[str] | None) -> tuple[RemoteFile, ...]:
     """The files of `model` a download fetches: all, or those matching one of `patterns`."""
     return tuple(f for f in model.files if matches_any(f.path, patterns))
+
+
+def quantization_of(model: RemoteModel, files: Sequence[str]) -> str | None:
+    """The quantisations of `model` (comma-separated, as sources report them) that the
+    downloaded `files` hold: a `*Q4_K_M*` download of a repo of nine GGUF files is `Q4_K_M`.
+    A quantisation no file name mentions (AWQ, GPTQ) applies to the whole repo and is kept."""
+    if not model.quantization:
+        return None
+    kinds = [kind for kind in model.quantization.split(",") if kind]
+    named = [kind for kind in kinds if any(_names(f.path, kind) for f in model.files)]
+    held = [kind for kind in named if any(_names(path, kind) for path in files)]
+    unnamed = [kind for kind in kinds if kind not in named]
+    return ",".join(held + unnamed) or None
+
+
+def _names(path: str, kind: str) -> bool:
+    """Whether `path` names `kind` as a whole token: `F16` is not in `BF16`, nor `Q4_K` in
+    `Q4_K_M`."""
+    pattern = rf"(?<![a-z0-9]){re.escape(kind.lower())}(?![a-z0-9_])"
+    return re.search(pattern, path.lower()) is not None
 
 
 def check_room(needed_bytes: int, space: StorageSpace, replacing_bytes: int = 0) -> None:

@@ -1,6 +1,6 @@
 """The use cases. Each takes the ports it needs and holds no state of its own."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from devon_core.errors import DownloadFailed, Forbidden, InvalidInput, NotFound, SourceUnavailable
@@ -21,7 +21,13 @@ from devon_core.results import (
     SearchResult,
     StorageStatus,
 )
-from devon_core.rules import build_export, check_room, select_files, select_for_clean
+from devon_core.rules import (
+    build_export,
+    check_room,
+    quantization_of,
+    select_files,
+    select_for_clean,
+)
 
 
 def resolve_source(sources: Mapping[str, ModelSource], name: str) -> ModelSource:
@@ -29,8 +35,12 @@ def resolve_source(sources: Mapping[str, ModelSource], name: str) -> ModelSource
     try:
         return sources[name]
     except KeyError:
-        known = ", ".join(sorted(sources)) or "none"
-        raise InvalidInput(f"Unknown source {name!r}: known sources are {known}") from None
+        raise _unknown_source(name, sources) from None
+
+
+def _unknown_source(name: str, sources: Iterable[str]) -> InvalidInput:
+    known = ", ".join(sorted(sources)) or "none"
+    return InvalidInput(f"Unknown source {name!r}: known sources are {known}")
 
 
 def search(
@@ -100,26 +110,34 @@ def download(
         files = source.download(remote, wanted, staging.path, progress)
         if sorted(files) != sorted(f.path for f in wanted):
             raise DownloadFailed(f"Download of {model_id} did not deliver every file")
-        return store.commit(staging, files, clock.now(), _metadata(remote, patterns))
+        return store.commit(staging, files, clock.now(), _metadata(remote, patterns, files))
 
 
-def _metadata(remote: RemoteModel, patterns: Sequence[str] | None) -> dict[str, Any]:
+def _metadata(
+    remote: RemoteModel, patterns: Sequence[str] | None, files: Sequence[str]
+) -> dict[str, Any]:
     return {
         "revision": remote.revision,
         "include_patterns": list(patterns) if patterns else None,
         "parameter_count": remote.parameter_count,
         "format": list(remote.format),
-        "quantization": remote.quantization,
+        "quantization": quantization_of(remote, files) if patterns else remote.quantization,
         "architecture": remote.architecture,
         "license": remote.license,
     }
 
 
-def remove(store: ModelStore, source: str, model_id: str) -> RemoveResult:
+def remove(
+    store: ModelStore, source: str, model_id: str, known_sources: Collection[str]
+) -> RemoveResult:
+    """Delete a model. A source no plugin provides is an error only when the vault holds
+    nothing of it: models of an uninstalled plugin stay removable."""
     validate_source_name(source)
     validate_model_id(model_id)
     with store.lock(source, model_id):
         if store.remove(source, model_id) is None:
+            if source not in known_sources and not store.list(source):
+                raise _unknown_source(source, known_sources)
             raise NotFound(f"Model {source}/{model_id} is not in the vault")
     return RemoveResult(deleted=True, model_id=model_id, source=source)
 
@@ -130,10 +148,18 @@ def get(store: ModelStore, source: str, model_id: str) -> LocalModel | None:
     return store.get(source, model_id)
 
 
-def list_models(store: ModelStore, source: str | None = None) -> list[LocalModel]:
-    if source is not None:
-        validate_source_name(source)
-    return store.list(source)
+def list_models(
+    store: ModelStore, source: str | None, known_sources: Collection[str]
+) -> list[LocalModel]:
+    """The vault's models, of one source if given. Naming a source that no plugin provides
+    and the vault holds nothing of is an error (most likely a typo), not an empty list."""
+    if source is None:
+        return store.list()
+    validate_source_name(source)
+    models = store.list(source)
+    if not models and source not in known_sources:
+        raise _unknown_source(source, known_sources)
+    return models
 
 
 def status(store: ModelStore) -> StorageStatus:

@@ -41,7 +41,13 @@ def create_app(
         dependencies={"devon": Provide(lambda: devon, sync_to_thread=False, use_cache=True)},
         exception_handlers={Exception: handle_error},
         request_max_body_size=MAX_BODY_BYTES,
-        state=State({"devon": devon, "max_concurrent_downloads": max_concurrent_downloads}),
+        state=State(
+            {
+                "devon": devon,
+                "api_key": api_key or None,
+                "max_concurrent_downloads": max_concurrent_downloads,
+            }
+        ),
         openapi_config=_openapi_config(secured),
         # Logging is the host's business (`serve` sets up DEVON's); Litestar's default would
         # reconfigure the root logger of whatever process builds the app.

@@ -22,6 +22,13 @@ from devon_core.errors import (
     NotFound,
     SourceUnavailable,
 )
+from devon_http.auth import (
+    UNAUTHORIZED_DETAIL,
+    UNAUTHORIZED_HEADERS,
+    is_authorized,
+    is_open_path,
+)
+from devon_http.body import MAX_BODY_BYTES
 
 log = logging.getLogger("devon.http")
 
@@ -79,6 +86,9 @@ def handle_error(request: Request[Any, Any, Any], error: Exception) -> Response[
 
 def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[Any]:
     headers = dict(error.headers or {})
+    routing_error = isinstance(error, MethodNotAllowedException | NotFoundException)
+    if routing_error and not _may_see_routes(request):
+        return error_response(401, UNAUTHORIZED_DETAIL, UNAUTHORIZED_HEADERS)
     if isinstance(error, MethodNotAllowedException):
         allowed = headers.get("allow") or headers.get("Allow")
         detail = f"Method {request.method} is not allowed on {request.url.path}"
@@ -88,13 +98,22 @@ def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respon
     elif isinstance(error, ValidationException):
         detail = _validation_detail(error)
     elif error.status_code == 413:
-        detail = "Request body too large: at most 64 KiB is accepted"
+        detail = f"Request body too large: at most {MAX_BODY_BYTES // 1024} KiB is accepted"
     elif error.status_code >= 500:
         log.error("%s on %s %s: %s", error.status_code, request.method, request.url.path, error)
         detail = INTERNAL_ERROR_DETAIL
     else:
         detail = str(error.detail)
     return error_response(error.status_code, detail, headers or None)
+
+
+def _may_see_routes(request: Request[Any, Any, Any]) -> bool:
+    """With an API key set, only an authorised caller learns which routes and methods exist:
+    every path but the open ones needs the key, including paths that lead nowhere."""
+    api_key = request.app.state.get("api_key")
+    return is_open_path(request.url.path) or is_authorized(
+        request.headers.get("authorization", ""), api_key
+    )
 
 
 def _validation_detail(error: ValidationException) -> str:

@@ -14,7 +14,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from devon_core import Devon
+from devon_core import Devon, DownloadResult, ModelList
 from devon_core.identifiers import DEFAULT_SOURCE
 from devon_core.results import DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, MIN_SEARCH_LIMIT
 from devon_http import wire
@@ -113,9 +113,7 @@ async def list_models(
     source: Annotated[str | None, QueryParameter(description="Only this source's models")] = None,
 ) -> wire.ModelList:
     models = await in_thread(partial(devon.list, source=source))
-    return wire.ModelList(
-        count=len(models), models=[wire.to_wire(m, wire.LocalModel) for m in models]
-    )
+    return wire.to_wire(ModelList(tuple(models)), wire.ModelList)
 
 
 ModelIdPath = Annotated[
@@ -187,12 +185,17 @@ async def download(
         include_patterns=data.include_patterns,
     )
     model = await in_thread(call, limiter=download_limiter(state))
-    return wire.to_wire(model, wire.Downloaded)
+    return wire.to_wire(DownloadResult.of(model), wire.Downloaded)
 
 
 @get("/status", tags=["vault"], summary="Storage statistics", responses=errors())
 async def status(devon: NamedDependency[Devon]) -> wire.Status:
     return wire.to_wire(await in_thread(devon.status), wire.Status)
+
+
+DEFAULT_CLEAN = wire.CleanRequest()
+DEFAULT_EXPORT = wire.ExportRequest()
+"""What an empty body means: every field of these bodies has a default."""
 
 
 @post(
@@ -204,7 +207,9 @@ async def status(devon: NamedDependency[Devon]) -> wire.Status:
     summary="Remove unused models, or all of them",
     responses=errors(400, 413, 422),
 )
-async def clean(devon: NamedDependency[Devon], data: JSONBody[wire.CleanRequest]) -> wire.Cleaned:
+async def clean(
+    devon: NamedDependency[Devon], data: JSONBody[wire.CleanRequest] = DEFAULT_CLEAN
+) -> wire.Cleaned:
     call = partial(
         devon.clean, unused=data.unused, days=data.days, all=data.all, dry_run=data.dry_run
     )
@@ -220,7 +225,9 @@ async def clean(devon: NamedDependency[Devon], data: JSONBody[wire.CleanRequest]
     summary="Export the model list (kitt: one path per model; json: full details)",
     responses=errors(400, 413, 422),
 )
-async def export(devon: NamedDependency[Devon], data: JSONBody[wire.ExportRequest]) -> wire.Export:
+async def export(
+    devon: NamedDependency[Devon], data: JSONBody[wire.ExportRequest] = DEFAULT_EXPORT
+) -> wire.Export:
     return wire.export_to_wire(await in_thread(partial(devon.export, data.format)))
 
 

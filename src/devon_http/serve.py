@@ -5,6 +5,11 @@ import ipaddress
 import logging
 import os
 import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
@@ -17,6 +22,7 @@ from devon_http.request_log import configure_logging
 log = logging.getLogger("devon.http")
 
 APP_FACTORY = "devon_http.asgi:create_default_app"
+START_TIMEOUT_S = 10.0
 
 
 def serve(
@@ -100,3 +106,29 @@ def settings_as_env(settings: Settings) -> dict[str, str]:
         "hf_endpoint": settings.hf_endpoint,
     }
     return {ENV_VARS[key]: value for key, value in values.items() if value is not None}
+
+
+@contextmanager
+def running(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve `app` with uvicorn in a background thread (port 0: any free one) and yield its
+    base URL; stop it on exit. For notebooks, tests and benchmarks::
+
+        with running(create_app(devon)) as url:
+            httpx.get(f"{url}/health")
+    """
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, name="devon-http", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError(f"The HTTP server did not start on {host}:{port}")
+        time.sleep(0.01)
+    bound_port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://{host}:{bound_port}"
+    finally:
+        server.should_exit = True
+        thread.join(START_TIMEOUT_S)

@@ -120,7 +120,7 @@ class Status(msgspec.Struct):
     sources: dict[str, SourceUsage]
 
 
-class CleanRequest(msgspec.Struct, kw_only=True):
+class CleanRequest(msgspec.Struct, kw_only=True, frozen=True):
     unused: Annotated[bool, msgspec.Meta(description="Remove models not used within days")] = False
     days: Annotated[int, msgspec.Meta(ge=0, description="Unused threshold in days")] = (
         DEFAULT_CLEAN_DAYS
@@ -136,7 +136,7 @@ class Cleaned(msgspec.Struct):
     models: Annotated[list[str], msgspec.Meta(description="<source>/<model_id> of each")]
 
 
-class ExportRequest(msgspec.Struct, kw_only=True):
+class ExportRequest(msgspec.Struct, kw_only=True, frozen=True):
     format: ExportFormat = ExportFormat.KITT
 
 

@@ -173,7 +173,7 @@ class RequestStats:
     A client can have its answer before the server thread has written the record, so
     reading waits (up to `settle_s`) for requests still being handled."""
 
-    def __init__(self, settle_s: float = 2.0) -> None:
+    def __init__(self, settle_s: float = 10.0) -> None:
         self._changed = threading.Condition()
         self._records: list[RequestRecord] = []
         self._in_flight = 0

@@ -3,14 +3,12 @@ app on a real loopback socket, a source that blocks downloads, and JSON shape co
 
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
-
-import uvicorn
 
 from devon_core import Devon, RemoteFile, RemoteModel
 from devon_core.ports import ProgressCallback
+from devon_http.serve import running
 from tests.unit.fakes import (
     FakeSource,
     MemoryStore,
@@ -95,20 +93,8 @@ class BlockingSource(FakeSource):
         return super().download(model, files, dest, progress)
 
 
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
-    """Serve `app` with uvicorn on an ephemeral loopback port; yield its base URL."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    wait_until(lambda: server.started, "uvicorn to start")
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(WAIT_SECONDS)
+serving = running
+"""Serve an app on an ephemeral loopback port in a thread; yield its base URL."""
 
 
 def wait_until(condition: Any, what: str) -> None:

@@ -74,11 +74,27 @@ def test_the_openapi_document_never_needs_the_key(client: Client) -> None:
     assert client.get("/schema/openapi.json").status_code == 200
 
 
-def test_an_unknown_route_is_404_even_without_the_key(client: Client) -> None:
-    # ADR 0031: the route map is public (/schema), so 404 reveals nothing.
-    response = client.get("/api/v1/nothing-here")
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/api/v1/nothing-here"), ("GET", "/elsewhere"), ("PUT", "/api/v1/status")],
+)
+def test_unknown_routes_and_wrong_methods_without_the_key_are_401(
+    client: Client, method: str, path: str
+) -> None:
+    response = client.request(method, path)
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Invalid or missing API key"}
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_an_unknown_route_with_the_key_is_404(client: Client) -> None:
+    response = client.get("/api/v1/nothing-here", headers=bearer(KEY))
     assert response.status_code == 404
     assert set(response.json()) == {"detail"}
+
+
+def test_a_wrong_method_with_the_key_is_405(client: Client) -> None:
+    assert client.put("/api/v1/status", headers=bearer(KEY)).status_code == 405
 
 
 @pytest.mark.parametrize("api_key", [None, ""])

@@ -143,11 +143,13 @@ def test_models_lists_the_vault_shaped_like_the_spec(client: Client) -> None:
     assert [m["model_id"] for m in response.json()["models"]] == [QWEN]
 
 
-def test_models_of_another_source_is_an_empty_list(client: Client) -> None:
-    assert client.get("/api/v1/models", params={"source": "modelscope"}).json() == {
-        "count": 0,
-        "models": [],
-    }
+def test_models_of_an_unknown_source_is_400(client: Client) -> None:
+    detail = assert_error(client.get("/api/v1/models", params={"source": "modelscope"}), 400)
+    assert detail == "Unknown source 'modelscope': known sources are huggingface"
+
+
+def test_delete_from_an_unknown_source_is_400(client: Client) -> None:
+    assert_error(client.delete("/api/v1/models/modelscope/acme/x"), 400)
 
 
 def test_models_with_an_invalid_source_name_is_400(client: Client) -> None:
@@ -353,6 +355,12 @@ def test_clean_with_an_empty_object_removes_nothing(client: Client) -> None:
     assert client.post("/api/v1/clean", json={}).json()["removed"] == 0
 
 
+def test_clean_without_a_body_uses_the_defaults_and_removes_nothing(client: Client) -> None:
+    response = client.post("/api/v1/clean")
+    assert response.status_code == 200
+    assert response.json() == {"removed": 0, "freed_bytes": 0, "dry_run": False, "models": []}
+
+
 def test_clean_unused_with_more_days_than_the_calendar_holds_removes_nothing(
     client: Client,
 ) -> None:
@@ -378,6 +386,17 @@ def test_export_kitt_lists_paths_shaped_like_the_spec(client: Client) -> None:
 
 def test_export_defaults_to_kitt(client: Client) -> None:
     assert client.post("/api/v1/export", json={}).json()["format"] == "kitt"
+
+
+def test_export_without_a_body_is_the_kitt_list(client: Client) -> None:
+    response = client.post("/api/v1/export")
+    assert response.status_code == 200
+    assert response.json()["content"] == [f"/vault/huggingface/{QWEN}"]
+
+
+def test_a_download_without_a_body_is_400(client: Client) -> None:
+    detail = assert_error(client.post("/api/v1/downloads"), 400)
+    assert "body is missing" in detail
 
 
 def test_export_json_lists_details_shaped_like_the_spec(client: Client) -> None:

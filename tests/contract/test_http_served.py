@@ -71,7 +71,8 @@ def test_key_paths_over_a_real_socket() -> None:
             404,
             {"detail": "Model huggingface/acme/gone.v1 is not in the vault"},
         )
-        unknown = httpx.get(f"{url}/nowhere")
+        assert httpx.get(f"{url}/nowhere").status_code == 401
+        unknown = httpx.get(f"{url}/nowhere", headers=auth)
         assert unknown.status_code == 404
         assert set(unknown.json()) == {"detail"}
 
@@ -147,3 +148,22 @@ def test_each_request_is_logged_with_method_path_status_and_duration(
         "GET /nowhere 404",
     ]
     assert all(line.endswith(" ms") for line in lines)
+
+
+def test_downloads_beyond_the_limit_wait_without_holding_up_other_requests() -> None:
+    blocking = BlockingSource()
+    app = create_app(fake_devon(blocking), max_concurrent_downloads=1)
+    with serving(app) as url:
+        try:
+            first, _ = download_in_background(url, LLAMA)
+            assert blocking.began(LLAMA).wait(WAIT_SECONDS)
+            second, responses = download_in_background(url, QWEN)
+            assert httpx.get(f"{url}/api/v1/models").json()["count"] == 0
+            assert httpx.get(f"{url}/api/v1/status").status_code == 200
+            assert not blocking.began(QWEN).is_set()
+        finally:
+            blocking.release.set()
+        first.join(WAIT_SECONDS)
+        second.join(WAIT_SECONDS)
+        assert responses[0].status_code == 200
+        assert httpx.get(f"{url}/api/v1/models").json()["count"] == 2

@@ -2,13 +2,14 @@
 to the inspected revision, resumed with `Range`, verified by sha256, with honest progress."""
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from devon_core import DownloadFailed, Forbidden, NotFound
 from devon_core.filters import matches_any
-from devon_testhub import GATED_REPO, TestHub
+from devon_testhub import GATED_REPO, TestHub, run_test_hub
 from tests.contract.hf_helpers import SHARDY, WIDGET, files_under, hub_bytes, source_for
 
 SHARD = "model-00001-of-00003.safetensors"
@@ -57,6 +58,20 @@ def test_download_is_pinned_to_the_revision_info_saw(test_hub: TestHub, tmp_path
     gets = test_hub.stats.requests("/resolve/", "GET")
     assert gets
     assert all(f"/resolve/{model.revision}/" in r.path for r in gets)
+
+
+def test_a_push_between_info_and_download_never_mixes_revisions(tmp_path: Path) -> None:
+    with run_test_hub() as hub:
+        source = source_for(hub)
+        model = source.info(SHARDY)
+        pushed = replace(hub.catalogue[SHARDY], files=hub.catalogue[SHARDY].files[:-1])
+        hub.catalogue = hub.catalogue.with_repo(pushed)  # a new commit on main
+
+        with pytest.raises(NotFound, match="revision"):
+            source.download(model, model.files, str(tmp_path))
+
+        assert all(f"/resolve/{model.revision}/" in r.path for r in hub.stats.requests("/resolve/"))
+        assert files_under(tmp_path) == {}
 
 
 def test_progress_is_monotonic_and_ends_at_the_total(test_hub: TestHub, tmp_path: Path) -> None:
@@ -219,6 +234,17 @@ def test_hub_failing_mid_download_is_download_failed(test_hub: TestHub, tmp_path
     test_hub.faults.fail_requests(503, times=100, path_contains="/resolve/")
 
     with pytest.raises(DownloadFailed, match="HTTP 503"):
+        source.download(model, model.files, str(tmp_path))
+
+
+def test_hub_going_silent_mid_download_times_out_as_download_failed(
+    test_hub: TestHub, tmp_path: Path
+) -> None:
+    source = source_for(test_hub, download_retries=0, read_timeout=0.3)
+    model = source.info(SHARDY)
+    test_hub.faults.hang("/resolve/")
+
+    with pytest.raises(DownloadFailed, match="timed out"):
         source.download(model, model.files, str(tmp_path))
 
 

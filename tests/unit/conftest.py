@@ -19,6 +19,7 @@ def source(disk: FakeDisk) -> FakeSource:
                 downloads=900,
                 parameter_count=8.0,
                 format=("gguf",),
+                quantization="Q4_K_M,Q8_0",
                 files=(
                     ("widget-8b.Q4_K_M.gguf", 4000),
                     ("widget-8b.Q8_0.gguf", 8000),

@@ -161,3 +161,12 @@ def test_a_forced_request_that_waited_for_a_concurrent_forced_download_reuses_it
     model = devon.download("acme/widget-7b", force=True)
     assert len(source.downloads) == 2
     assert model.downloaded_at == T0 + timedelta(minutes=1)
+
+
+def test_a_filtered_download_records_only_the_quantisations_it_holds(devon: Devon) -> None:
+    model = devon.download("acme/Widget-8B-GGUF", include_patterns=["*Q4_K_M*"])
+    assert model.metadata["quantization"] == "Q4_K_M"
+
+
+def test_a_full_download_records_every_quantisation(devon: Devon) -> None:
+    assert devon.download("acme/Widget-8B-GGUF").metadata["quantization"] == "Q4_K_M,Q8_0"

@@ -39,6 +39,16 @@ def test_bytes_already_present_are_reported_once_at_the_start() -> None:
     assert seen == [60]
 
 
+def test_nothing_to_fetch_is_not_reported() -> None:
+    seen: list[tuple[int, int]] = []
+    tracker = ProgressTracker(0, lambda done, total: seen.append((done, total)))
+
+    tracker.report()
+    tracker.reached("empty.txt", 0)
+
+    assert seen == []
+
+
 def test_progress_from_many_threads_is_delivered_in_order() -> None:
     seen: list[int] = []
     tracker = ProgressTracker(8 * 1000, lambda done, _: seen.append(done))

@@ -79,3 +79,32 @@ def test_export_json_holds_the_documented_fields(store: MemoryStore, devon: Devo
     result = devon.export(ExportFormat.JSON)
     assert result.count == 1
     assert '"downloaded_at": "2025-02-12T14:30:00.000000+00:00"' in export_text(result)
+
+
+def test_list_of_an_unknown_source_is_invalid(devon: Devon) -> None:
+    with pytest.raises(InvalidInput, match="Unknown source 'modelscope'"):
+        devon.list(source="modelscope")
+
+
+def test_list_of_a_known_source_without_models_is_empty(devon: Devon) -> None:
+    assert devon.list(source="huggingface") == []
+
+
+def test_models_of_an_uninstalled_source_can_still_be_listed(
+    store: MemoryStore, devon: Devon
+) -> None:
+    store.add(local_model("a/model", source="oldmirror"))
+    assert [m.source for m in devon.list(source="oldmirror")] == ["oldmirror"]
+
+
+def test_remove_from_an_unknown_source_is_invalid(devon: Devon) -> None:
+    with pytest.raises(InvalidInput, match="Unknown source 'modelscope'"):
+        devon.remove("a/model", source="modelscope")
+
+
+def test_models_of_an_uninstalled_source_can_still_be_removed(
+    store: MemoryStore, devon: Devon
+) -> None:
+    store.add(local_model("a/model", source="oldmirror"))
+    assert devon.remove("a/model", source="oldmirror").deleted
+    assert store.list() == []

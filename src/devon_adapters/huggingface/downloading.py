@@ -1,24 +1,16 @@
 """Fetching a model's files into a staging directory, resumably and verified (ADR 0021).
 
-Layout inside `dest` (the store's staging directory):
-- `<path>`: a file that is complete (and verified when it has a sha256);
-- `.cache/devon/partial/<path>.part`: bytes of a file still arriving, kept across failures;
-- `.cache/devon/done/<path>.json`: which revision/sha256 a complete file is, so a later
-  attempt reuses it only if it is still the wanted one.
-
 Each file is one streamed GET of `/<id>/resolve/<commit>/<path>` through huggingface_hub's
-session, pinned to the commit `info` saw, resumed with `Range` from what `.part` holds (both
-within an attempt, after a cut, and across attempts), and hashed as it arrives: no second
-pass over the bytes, no copy.
+session, pinned to the commit `info` saw, resumed with `Range` from what its `.part` file
+holds (within an attempt after a cut, and across attempts; layout in `staging_layout`), and
+hashed as it arrives: no second pass over the bytes, no copy.
 """
 
 import hashlib
-import json
-import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -28,11 +20,11 @@ from huggingface_hub.errors import HfHubHTTPError
 from devon_adapters.huggingface.errors import translate
 from devon_adapters.huggingface.hub import HubClient
 from devon_adapters.huggingface.progress import ProgressTracker
+from devon_adapters.huggingface.staging_layout import FileJob
 from devon_core.errors import DevonError, DownloadFailed
 from devon_core.models import RemoteFile, RemoteModel
 from devon_core.ports import ProgressCallback
 
-STATE_DIR = ".cache/devon"
 HASH_BLOCK = 8 * 1024 * 1024
 REPORT_EVERY = 1024 * 1024
 RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -46,53 +38,11 @@ class _Stopped(Exception):
 class DownloadOptions:
     verify_checksums: bool = True
     max_workers: int = 8
-    read_timeout: float = 60.0
+    read_timeout: float = 10.0
     retries: int = 5
     retry_delay: float = 1.0
     chunk_size: int | None = None
     """Bytes per read from the socket; None takes whatever arrives (fewest copies)."""
-
-
-@attrs.frozen
-class FileJob:
-    """Where one file goes and where its partial bytes and completion record live."""
-
-    file: RemoteFile
-    target: Path
-    partial: Path
-    record: Path
-
-    @classmethod
-    def plan(cls, dest: Path, file: RemoteFile) -> "FileJob":
-        relative = PurePosixPath(file.path)
-        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
-            raise DownloadFailed(f"Refusing to write {file.path!r}: not a path inside the model")
-        state = dest / STATE_DIR
-        return cls(
-            file=file,
-            target=dest.joinpath(*relative.parts),
-            partial=state.joinpath("partial", *relative.parts[:-1], relative.name + ".part"),
-            record=state.joinpath("done", *relative.parts[:-1], relative.name + ".json"),
-        )
-
-    def is_complete(self, revision: str | None) -> bool:
-        """The target is there and is the file wanted now: same revision, or same content."""
-        try:
-            record = json.loads(self.record.read_text())
-            size = self.target.stat().st_size
-        except (OSError, ValueError):
-            return False
-        if not isinstance(record, dict) or size != self.file.size_bytes:
-            return False
-        same_revision = revision is not None and record.get("revision") == revision
-        same_content = self.file.sha256 is not None and record.get("sha256") == self.file.sha256
-        return same_revision or same_content
-
-    def partial_size(self) -> int:
-        try:
-            return self.partial.stat().st_size
-        except OSError:
-            return 0
 
 
 class Downloader:
@@ -201,16 +151,7 @@ class _FileFetch:
         with job.partial.open("ab") as out:
             self._receive(out, position)
         self._verify()
-        job.target.parent.mkdir(parents=True, exist_ok=True)
-        job.target.unlink(missing_ok=True)
-        os.replace(job.partial, job.target)
-        job.record.parent.mkdir(parents=True, exist_ok=True)
-        record = {
-            "revision": self.model.revision,
-            "sha256": job.file.sha256,
-            "size": job.file.size_bytes,
-        }
-        job.record.write_text(json.dumps(record))
+        job.complete(self.model.revision)
 
     def _hash_existing(self, length: int) -> None:
         if self.hasher is None:

@@ -3,9 +3,9 @@ a page of the model list, one model's details, and a file's bytes.
 
 Everything goes through huggingface_hub's shared HTTP session, headers (token, user agent)
 and error classes, so `HF_ENDPOINT`, `HF_TOKEN`, `HF_HUB_OFFLINE` and a custom client factory
-behave as huggingface_hub users expect. Two things are our own, on purpose (ADR 0021): the
-list pager (huggingface_hub's sends no timeout and retries a dead Hub for ~23 s) and the
-file stream (resumable across attempts, hashed as it arrives).
+behave as huggingface_hub users expect. Two things are our own, on purpose: the list pager
+(ADR 0020: huggingface_hub's sends no timeout and retries a dead Hub for ~23 s) and the
+file stream (ADR 0021: resumable across attempts, hashed as it arrives).
 """
 
 from collections.abc import Iterator, Mapping, Sequence

@@ -37,7 +37,8 @@ class ProgressTracker:
                 self._callback(self._done, self.total)
 
     def report(self) -> None:
-        """Tell the callback where things stand (at the start: what staging already held)."""
+        """Tell the callback where things stand (at the start: what staging already held).
+        Nothing to fetch (a total of 0) is not reported: `done / total` must stay safe."""
         with self._lock:
-            if self._callback is not None:
+            if self._callback is not None and self.total > 0:
                 self._callback(self._done, self.total)

@@ -3,6 +3,8 @@
 from collections.abc import Sequence
 from typing import Protocol
 
+from huggingface_hub import constants
+
 from devon_adapters.huggingface.downloading import Downloader, DownloadOptions
 from devon_adapters.huggingface.errors import hub_errors
 from devon_adapters.huggingface.hub import HubClient, Token
@@ -38,7 +40,8 @@ class HuggingFaceSource:
 
     `endpoint` and `token` given here win; left as None, huggingface_hub decides as it always
     does (`HF_ENDPOINT`; `HF_TOKEN`, then the token saved by `hf auth login`). `token=False`
-    sends none.
+    sends none. `read_timeout` (longest silence while a file streams) defaults to
+    huggingface_hub's `HF_HUB_DOWNLOAD_TIMEOUT` (10 s).
     """
 
     def __init__(
@@ -48,7 +51,7 @@ class HuggingFaceSource:
         verify_checksums: bool = True,
         *,
         timeout: float = 10.0,
-        read_timeout: float = 60.0,
+        read_timeout: float | None = None,
         max_workers: int = 8,
         cache_ttl: float = 60.0,
         page_size: int = 100,
@@ -72,7 +75,7 @@ class HuggingFaceSource:
             DownloadOptions(
                 verify_checksums=verify_checksums,
                 max_workers=max_workers,
-                read_timeout=read_timeout,
+                read_timeout=read_timeout or constants.HF_HUB_DOWNLOAD_TIMEOUT,
                 retries=download_retries,
                 retry_delay=retry_delay,
                 chunk_size=chunk_size,

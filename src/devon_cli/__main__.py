@@ -1,0 +1,5 @@
+"""`python -m devon_cli`: the same as the `devon` command."""
+
+from devon_cli.main import main
+
+main()

@@ -1,0 +1,89 @@
+"""The CLI's composition: how a command gets its `Devon`, its consoles and its terminal facts.
+
+Commands receive a `CliContext` as click's `obj`. The real one builds `Devon` from the
+environment on first use (so `--help` and `--version` never touch the vault); tests hand in
+a factory that returns a `Devon` made of fakes.
+"""
+
+import sys
+from collections.abc import Callable
+from functools import cached_property
+
+from rich.console import Console
+
+from devon_cli.errors import debug_requested
+from devon_core.devon import Devon
+from devon_core.rules import format_bytes
+
+DevonFactory = Callable[[bool], Devon]
+"""Builds a `Devon`; the flag says whether its sources are needed (search, info, download)."""
+
+
+def describe_settings() -> list[tuple[str, str]]:
+    """The settings in effect, for `devon doctor`, secrets shown only as set or not."""
+    from devon_adapters import Settings
+
+    settings = Settings.from_env()
+    config = str(settings.config_path) if settings.config_path else "none read"
+    quota = settings.max_storage_bytes
+    return [
+        ("config file", config),
+        ("storage path", str(settings.storage_path)),
+        ("quota", format_bytes(quota) if quota is not None else "none"),
+        ("verify checksums", "yes" if settings.verify_checksums else "no"),
+        ("HF_TOKEN", "set" if settings.hf_token else "not set"),
+        ("DEVON_API_KEY", "set" if settings.api_key else "not set (HTTP API open)"),
+    ]
+
+
+def load_devon(with_sources: bool = True) -> Devon:
+    """The real `Devon`: settings from the environment (`DEVON_STORAGE_PATH`, `HF_ENDPOINT`,
+    ...) wired to the disk store and, when asked for, the source plugins. Commands that only
+    read or change the vault skip the sources and their imports (huggingface_hub)."""
+    from devon_adapters import Settings, build_devon
+
+    settings = Settings.from_env()
+    return build_devon(settings) if with_sources else build_devon(settings, sources=())
+
+
+class CliContext:
+    """What every command needs, built lazily."""
+
+    def __init__(self, factory: DevonFactory = load_devon, *, debug: bool = False) -> None:
+        self._factory = factory
+        self._devon: Devon | None = None
+        self._vault: Devon | None = None
+        self.debug = debug or debug_requested()
+
+    @property
+    def devon(self) -> Devon:
+        """`Devon` with its sources, for commands that talk to them."""
+        if self._devon is None:
+            self._devon = self._factory(True)
+        return self._devon
+
+    @property
+    def vault(self) -> Devon:
+        """`Devon` for commands that only touch the vault (no source is loaded)."""
+        if self._devon is not None:
+            return self._devon
+        if self._vault is None:
+            self._vault = self._factory(False)
+        return self._vault
+
+    @cached_property
+    def out(self) -> Console:
+        """Results (tables, summaries) on stdout. Rich drops colour when it is not a terminal
+        or NO_COLOR is set, and finds `sys.stdout` at each write (so click's test runner
+        captures it)."""
+        return Console(highlight=False)
+
+    @cached_property
+    def err(self) -> Console:
+        """Progress and notes on stderr, so that stdout stays clean for pipes and `--json`."""
+        return Console(stderr=True, highlight=False)
+
+    @staticmethod
+    def can_ask() -> bool:
+        """Whether a prompt can be answered: only when stdin is a terminal."""
+        return sys.stdin.isatty()

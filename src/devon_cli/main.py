@@ -1,0 +1,83 @@
+"""The `devon` command group, its global options, and the one place errors become exit codes."""
+
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import click
+
+from devon_cli import diagnostics, download, info, maintenance, search, serve, vault
+from devon_cli.context import CliContext
+from devon_cli.errors import EXIT_OK, exit_code_for, message_for, one_line
+
+
+class DevonGroup(click.Group):
+    """A click group whose `main` turns every error into one stderr line and an exit code."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> NoReturn:
+        context: CliContext = extra.setdefault("obj", CliContext())
+        try:
+            returned = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as error:
+            click.echo(error.format_message())
+            sys.exit(EXIT_OK)
+        except Exception as error:  # the one place where every failure is reported
+            _report(error, context.debug)
+        sys.exit(returned if isinstance(returned, int) else EXIT_OK)
+
+
+def _report(error: BaseException, debug: bool) -> NoReturn:
+    if debug and not isinstance(error, click.ClickException):
+        traceback.print_exception(error)
+    click.echo(f"error: {one_line(message_for(error))}", err=True)
+    sys.exit(exit_code_for(error))
+
+
+@click.group(
+    cls=DevonGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog="""\b
+Examples:
+  devon search qwen --params '<=8b' --format safetensors
+  devon download Qwen/Qwen2.5-0.5B-Instruct
+  devon list
+  devon export -o models.txt
+
+The vault is at DEVON_STORAGE_PATH (default: the platform's data directory).""",
+)
+@click.version_option(
+    None, "--version", "-V", package_name="devon", prog_name="devon", message="%(prog)s %(version)s"
+)
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Show the full traceback of an unexpected error (or DEVON_DEBUG=1).",
+)
+@click.pass_obj
+def cli(context: CliContext, debug: bool) -> None:
+    """DEVON: find open LLMs on Hugging Face, keep them in a local vault, and manage it."""
+    context.debug = context.debug or debug
+    diagnostics.configure(context.debug)
+
+
+cli.add_command(search.search)
+cli.add_command(info.info)
+cli.add_command(download.download)
+for command in vault.COMMANDS:
+    cli.add_command(command)
+cli.add_command(serve.serve)
+cli.add_command(maintenance.doctor)
+cli.add_command(maintenance.rebuild_index)
+
+
+def main() -> NoReturn:
+    """The `devon` console script."""
+    cli.main(prog_name="devon")

@@ -1,0 +1,102 @@
+"""Looking after the installation: `devon doctor` and `devon rebuild-index`."""
+
+from collections.abc import Callable
+from typing import cast
+
+import attrs
+import click
+
+from devon_cli.context import CliContext, describe_settings
+from devon_cli.errors import EXIT_FAILED
+from devon_cli.options import json_option
+from devon_cli.render import details, emit_json, format_size, plain, plural
+from devon_core.errors import DevonError
+from devon_core.results import SearchFilters
+
+
+@attrs.frozen
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+
+@click.command(
+    short_help="Check the settings, the vault and each source.",
+    epilog="""\b
+Examples:
+  devon doctor
+  devon doctor --json""",
+)
+@json_option
+@click.pass_obj
+def doctor(context: CliContext, as_json: bool) -> None:
+    """Check that DEVON can work: show the settings in effect, open the vault, and ask each
+    source for one model. Exits 1 when a check fails."""
+    settings: list[tuple[str, str]] = []
+    try:
+        settings = describe_settings()
+        checks = _checks(context)
+    except DevonError as error:
+        checks = [Check("settings", False, str(error))]
+    if as_json:
+        emit_json({"settings": _keyed(settings), "checks": [attrs.asdict(c) for c in checks]})
+    else:
+        if settings:
+            context.out.print(details(settings), soft_wrap=True)
+            context.out.print()
+        rows = [(c.name, f"{'ok' if c.ok else 'FAILED'}: {c.detail}") for c in checks]
+        context.out.print(details(rows), soft_wrap=True)
+    if not all(check.ok for check in checks):
+        click.get_current_context().exit(EXIT_FAILED)
+
+
+def _keyed(rows: list[tuple[str, str]]) -> dict[str, str]:
+    return {label.lower().replace(" ", "_"): value for label, value in rows}
+
+
+def _checks(context: CliContext) -> list[Check]:
+    devon = context.devon
+    status = devon.status()
+    space = devon.store.space()
+    checks = [
+        Check(
+            "vault",
+            True,
+            f"{plural(status.model_count, 'model')}, {format_size(status.total_size_bytes)} "
+            f"at {status.storage_path}; {format_size(space.free_bytes)} free on its disk",
+        )
+    ]
+    if not devon.sources:
+        checks.append(Check("sources", False, "no source plugin could be loaded"))
+    for name, source in sorted(devon.sources.items()):
+        where = getattr(source, "endpoint", None)
+        label = f"source {name}"
+        try:
+            source.search(None, SearchFilters(), 1)
+        except DevonError as error:
+            checks.append(Check(label, False, str(error)))
+        else:
+            checks.append(Check(label, True, f"answers{f' at {where}' if where else ''}"))
+    return checks
+
+
+@click.command(
+    "rebuild-index",
+    short_help="Rebuild the vault's index from the files on disk.",
+    epilog="""\b
+Example:
+  devon rebuild-index""",
+)
+@click.pass_obj
+def rebuild_index(context: CliContext) -> None:
+    """Re-derive the vault's index from the model directories on disk.
+
+    Models still on disk keep their recorded times; models whose directory is gone are
+    dropped from the index. Only needed after files were moved or deleted by hand."""
+    devon = context.vault
+    rebuild = getattr(devon.store, "rebuild_index", None)
+    if rebuild is None:
+        raise click.UsageError("this vault's store has no index to rebuild")
+    count = cast(Callable[[], int], rebuild)()
+    context.out.print(plain(f"Index rebuilt: {plural(count, 'model')} in {devon.storage_path}"))

@@ -1,0 +1,38 @@
+"""Options shared by several commands, declared once."""
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from devon_core.identifiers import DEFAULT_SOURCE
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def json_option(function: F) -> F:
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        help="Print the result as JSON: the HTTP API's response body.",
+    )(function)
+
+
+def source_option(function: F) -> F:
+    return click.option(
+        "--source",
+        default=DEFAULT_SOURCE,
+        show_default=True,
+        metavar="NAME",
+        help="Source plugin the model comes from.",
+    )(function)
+
+
+def yes_option(function: F) -> F:
+    return click.option(
+        "--yes",
+        "-y",
+        is_flag=True,
+        help="Delete without asking (required when stdin is not a terminal).",
+    )(function)

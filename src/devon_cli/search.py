@@ -1,0 +1,65 @@
+"""`devon search`: find models on a source with the API's filters."""
+
+import click
+
+from devon_cli.context import CliContext
+from devon_cli.options import json_option
+from devon_cli.render import emit_json, search_table
+from devon_core.identifiers import DEFAULT_SOURCE
+from devon_core.results import DEFAULT_SEARCH_LIMIT
+
+
+@click.command(
+    short_help="Search a source for models, with filters.",
+    epilog="""\b
+Examples:
+  devon search qwen --params '<=8b'
+  devon search --provider meta-llama --format safetensors --license llama3.1
+  devon search llama --format gguf --size '<10gb' --limit 5 --json""",
+)
+@click.argument("query", required=False)
+@click.option("--provider", metavar="AUTHOR", help="Only models of this author or organisation.")
+@click.option("--params", metavar="N", help="Parameter count: '7b' (within 20%), '<=8b', '>70b'.")
+@click.option("--size", metavar="BOUND", help="Total size: '<100gb', '<=500mb', '>1tb'.")
+@click.option(
+    "--format", "model_format", metavar="FORMAT", help="gguf, safetensors, pytorch, onnx."
+)
+@click.option("--task", metavar="TAG", help="Pipeline tag, e.g. text-generation.")
+@click.option("--license", "license_", metavar="ID", help="License id, e.g. apache-2.0.")
+@click.option(
+    "--limit", type=int, default=DEFAULT_SEARCH_LIMIT, show_default=True, help="At most 1-200."
+)
+@click.option("--source", default=DEFAULT_SOURCE, show_default=True, metavar="NAME")
+@json_option
+@click.pass_obj
+def search(
+    context: CliContext,
+    query: str | None,
+    provider: str | None,
+    params: str | None,
+    size: str | None,
+    model_format: str | None,
+    task: str | None,
+    license_: str | None,
+    limit: int,
+    source: str,
+    as_json: bool,
+) -> None:
+    """Search a source (Hugging Face by default) for models, most downloaded first."""
+    result = context.devon.search(
+        query,
+        source=source,
+        provider=provider,
+        params=params,
+        size=size,
+        format=model_format,
+        task=task,
+        license=license_,
+        limit=limit,
+    )
+    if as_json:
+        emit_json(result)
+    elif not result.results:
+        context.err.print("No models match.")
+    else:
+        context.out.print(search_table(result.results))

@@ -1,0 +1,270 @@
+"""Commands over the vault: list, status, remove, clean, export."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from devon_cli.context import CliContext
+from devon_cli.options import json_option, source_option, yes_option
+from devon_cli.render import (
+    details,
+    emit_json,
+    format_size,
+    local_table,
+    plain,
+    plural,
+)
+from devon_core.identifiers import parse_model_reference
+from devon_core.models import LocalModel
+from devon_core.results import DEFAULT_CLEAN_DAYS, CleanResult, ExportFormat, ModelList
+from devon_core.serialization import export_text, unstructure
+
+
+@click.command(
+    "list",
+    epilog="""\b
+Examples:
+  devon list
+  devon list --source huggingface --json""",
+)
+@click.option("--source", metavar="NAME", help="Only models from this source.")
+@json_option
+@click.pass_obj
+def list_models(context: CliContext, source: str | None, as_json: bool) -> None:
+    """List the models in the vault."""
+    # Only the sources know which source names exist, and so whether `--source` is a typo.
+    models = (context.devon if source else context.vault).list(source=source)
+    if as_json:
+        emit_json(unstructure(ModelList(tuple(models))))
+    elif not models:
+        context.err.print(plain(f"The vault at {context.vault.storage_path} holds no models."))
+    else:
+        context.out.print(local_table(models))
+        total = sum(m.size_bytes for m in models)
+        context.out.print(f"\n{_models(len(models))}, {format_size(total)}")
+
+
+@click.command(
+    short_help="Show the vault's location, model count and size.",
+    epilog="""\b
+Examples:
+  devon status
+  devon status --json""",
+)
+@json_option
+@click.pass_obj
+def status(context: CliContext, as_json: bool) -> None:
+    """Show where the vault is, how many models it holds and their size."""
+    result = context.vault.status()
+    if as_json:
+        emit_json(result)
+        return
+    rows = [
+        ("storage", result.storage_path),
+        ("models", str(result.model_count)),
+        ("size", format_size(result.total_size_bytes)),
+    ]
+    rows += [
+        (f"  {name}", f"{_models(usage.count)}, {format_size(usage.size_bytes)}")
+        for name, usage in sorted(result.sources.items())
+    ]
+    context.out.print(details(rows), soft_wrap=True)
+
+
+@click.command(
+    short_help="Delete a model from the vault.",
+    epilog="""\b
+Examples:
+  devon remove Qwen/Qwen2.5-0.5B-Instruct
+  devon remove Qwen/Qwen2.5-0.5B-Instruct --yes --json""",
+)
+@click.argument("model")
+@source_option
+@yes_option
+@json_option
+@click.pass_obj
+def remove(context: CliContext, model: str, source: str, yes: bool, as_json: bool) -> None:
+    """Delete MODEL's files from the vault. Asks first unless --yes is given."""
+    model_id = parse_model_reference(model)
+    devon = context.vault
+    present = devon.get(model_id, source=source)
+    if present is None:  # the core's error, which needs the sources to tell a typo from a miss
+        context.devon.remove(model_id, source=source)
+    elif not yes:
+        _refuse_unless_a_terminal(context)
+        notes = context.err if as_json else context.out
+        notes.print(
+            plain(f"{present.key}: {format_size(present.size_bytes)} at {present.path}"),
+            soft_wrap=True,
+        )
+        if not _confirmed(context, f"Remove {present.key} from the vault?"):
+            context.err.print("Nothing removed.")
+            return
+    result = devon.remove(model_id, source=source)
+    if as_json:
+        emit_json(result)
+    else:
+        context.out.print(plain(f"Removed {result.source}/{result.model_id}."))
+
+
+@click.command(
+    short_help="Remove unused models, or all of them.",
+    epilog="""\b
+Examples:
+  devon clean --unused --days 30 --dry-run
+  devon clean --unused --days 90
+  devon clean --all --yes --json""",
+)
+@click.option("--unused", is_flag=True, help="Remove models not used within --days.")
+@click.option(
+    "--days",
+    type=int,
+    metavar="N",
+    default=DEFAULT_CLEAN_DAYS,
+    show_default=True,
+    help="With --unused: how many days without use make a model unused.",
+)
+@click.option("--all", "all_", is_flag=True, help="Remove every model in the vault.")
+@click.option("--dry-run", is_flag=True, help="Only show what would be removed.")
+@yes_option
+@json_option
+@click.pass_obj
+def clean(
+    context: CliContext,
+    unused: bool,
+    days: int,
+    all_: bool,
+    dry_run: bool,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    """Remove unused models (--unused --days N) or all of them (--all).
+
+    Shows what goes and asks before deleting unless --yes is given. A model is used when
+    it is downloaded, requested again by `devon download`, or looked at with `devon info`."""
+    if not (unused or all_):
+        raise click.UsageError(
+            "say what to clean: --unused [--days N] removes models not used in the last "
+            f"N days (default {DEFAULT_CLEAN_DAYS}), --all removes every model"
+        )
+    devon = context.vault
+    plan = devon.clean(unused=unused, days=days, all=all_, dry_run=True)
+    if dry_run or not plan.models:
+        _show_clean(context, plan, as_json)
+        return
+    if not yes:
+        _refuse_unless_a_terminal(context)
+        _show_plan(context.err if as_json else context.out, plan, devon.list())
+        if not _confirmed(context, f"Remove these {_models(plan.removed)}?"):
+            context.err.print("Nothing removed.")
+            return
+    _show_clean(context, devon.clean(unused=unused, days=days, all=all_), as_json)
+
+
+def _show_clean(context: CliContext, result: CleanResult, as_json: bool) -> None:
+    if as_json:
+        emit_json(result)
+    elif not result.models:
+        context.out.print("Nothing to clean.")
+    elif result.dry_run:
+        _show_plan(context.out, result, context.vault.list())
+        context.out.print("Dry run: nothing removed.")
+    else:
+        context.out.print(
+            f"Removed {_models(result.removed)}, freed {format_size(result.freed_bytes)}."
+        )
+
+
+def _show_plan(console: Console, plan: CleanResult, models: list[LocalModel]) -> None:
+    sizes = {model.key: model.size_bytes for model in models}
+    rows = [(key, format_size(sizes[key]) if key in sizes else "") for key in plan.models]
+    console.print(f"Would remove {_models(plan.removed)}, {format_size(plan.freed_bytes)}:")
+    console.print(details(rows), soft_wrap=True)
+
+
+@click.command(
+    short_help="Export the model list (KITT's file, or JSON).",
+    epilog="""\b
+Examples:
+  devon export -o models.txt          # KITT's file: one model path a line
+  devon export --format json -o models.json
+  devon export --json                 # the HTTP API's response""",
+)
+@click.option(
+    "--format",
+    "export_format",
+    type=click.Choice([f.value for f in ExportFormat]),
+    default=ExportFormat.KITT.value,
+    show_default=True,
+    help="kitt: one model path a line; json: the models' details.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=False, path_type=Path),
+    help="Write to FILE (atomically) instead of stdout.",
+)
+@json_option
+@click.pass_obj
+def export(context: CliContext, export_format: str, output: Path | None, as_json: bool) -> None:
+    """Export the vault's models, sorted by source and id, for KITT or other tools."""
+    result = context.vault.export(export_format)
+    text = export_text(result)
+    if output is not None:
+        _write_atomically(output, text)
+        context.err.print(plain(f"Exported {_models(result.count)} to {output}"))
+    if as_json:
+        emit_json(result)
+    elif output is None:
+        click.echo(text, nl=False)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write `text` to `path` so that readers see the old file or the whole new one."""
+    directory = path.parent
+    try:
+        fd, temporary = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as error:
+        raise click.FileError(str(path), hint=error.strerror or str(error)) from error
+    try:
+        os.chmod(temporary, _mode_for(path))
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        Path(temporary).unlink(missing_ok=True)
+        raise click.FileError(str(path), hint=error.strerror or str(error)) from error
+
+
+def _mode_for(path: Path) -> int:
+    """The existing file's permissions, or what a plain `open` would give a new file."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
+
+
+def _refuse_unless_a_terminal(context: CliContext) -> None:
+    """A delete without --yes needs someone to ask: refuse (exit 2) when stdin is no terminal."""
+    if not context.can_ask():
+        raise click.UsageError(
+            "stdin is not a terminal, so DEVON cannot ask before deleting: pass --yes to delete"
+        )
+
+
+def _confirmed(context: CliContext, question: str) -> bool:
+    return click.confirm(question, default=False, err=True)
+
+
+def _models(count: int) -> str:
+    return plural(count, "model")
+
+
+COMMANDS = (list_models, status, remove, clean, export)
