@@ -8,7 +8,9 @@ Fills a temporary vault (laid out, then `rebuild_index()`), serves it with `devo
 (`bench/loadgen.py`: keep-alive connections on raw asyncio streams, bounded in count and
 time). The same run times the library call behind each endpoint in this process, so the
 table shows what HTTP adds: `p50 / library` is the median request over the bare call.
-On a 2-core machine the load generator competes with the server for the cores.
+Last, per worker count, `/health` is probed every 20 ms, idle and while 4 connections keep
+asking for the full list. On a 2-core machine the load generator competes with the server
+for the cores.
 """
 
 import argparse
@@ -62,18 +64,48 @@ def library_seconds(storage: Path, repeats: int = 5) -> dict[str, float]:
     return result
 
 
+def start_loadgen(url: str, *options: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, str(LOADGEN), url, *options], stdout=subprocess.PIPE, text=True
+    )
+
+
+def result_of(process: subprocess.Popen[str], timeout: float) -> dict[str, Any]:
+    output, _ = process.communicate(timeout=timeout)
+    if process.returncode != 0:
+        raise RuntimeError(f"the load generator failed ({process.returncode})")
+    return dict(json.loads(output.strip().splitlines()[-1]))
+
+
 def load(url: str, method: str, body: str | None, args: argparse.Namespace) -> dict[str, Any]:
-    command = [
-        sys.executable, str(LOADGEN), url, "--method", method,
-        "--connections", str(args.connections), "--duration", str(args.duration),
-        "--max-requests", str(args.max_requests),
+    options = [
+        "--method", method, "--connections", str(args.connections),
+        "--duration", str(args.duration), "--max-requests", str(args.max_requests),
     ]  # fmt: skip
     if body is not None:
-        command += ["--body", body]
-    output = subprocess.run(
-        command, check=True, capture_output=True, text=True, timeout=args.duration + 120
+        options += ["--body", body]
+    return result_of(start_loadgen(url, *options), args.duration + 120)
+
+
+def health_while_listing(base_url: str, args: argparse.Namespace) -> list[object]:
+    """`/health` probed every 20 ms, idle and then while 4 connections keep asking for the
+    full model list: does a heavy request hold up the light ones?"""
+    probe = ["--connections", "1", "--interval", "0.02", "--duration", str(args.duration)]
+    idle = result_of(start_loadgen(f"{base_url}/health", *probe), args.duration + 60)
+    flood = start_loadgen(
+        f"{base_url}/api/v1/models", "--connections", "4", "--duration", str(args.duration)
     )
-    return dict(json.loads(output.stdout.strip().splitlines()[-1]))
+    busy = result_of(start_loadgen(f"{base_url}/health", *probe), args.duration + 60)
+    listed = result_of(flood, args.duration + 120)
+    return [
+        f"{idle['p50_ms']:.1f}",
+        f"{idle['p99_ms']:.1f}",
+        f"{busy['p50_ms']:.1f}",
+        f"{busy['p99_ms']:.1f}",
+        f"{busy['max_ms']:.1f}",
+        f"{busy['p99_ms'] / idle['p99_ms']:.1f}",
+        f"{listed['rps']:.1f}",
+    ]
 
 
 def main() -> None:
@@ -88,6 +120,7 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="devon-bench-http-", dir=args.dir))
     storage = base / "vault"
     rows = []
+    mixed: list[list[object]] = []
     try:
         fill_vault(storage, args.models)
         library = library_seconds(storage)
@@ -118,6 +151,8 @@ def main() -> None:
                         )
                     )
                     print(label, workers, json.dumps(result), flush=True)
+                mixed.append([workers, *health_while_listing(url, args)])
+                print("health while listing", mixed[-1], flush=True)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     print()
@@ -129,6 +164,14 @@ def main() -> None:
         "library ms", "p50 / library", "req/s vs /health", "req/s vs first workers",
     )  # fmt: skip
     print(markdown_table(header, rows))
+    print()
+    mixed_header = (
+        "workers", "idle p50 ms", "idle p99 ms", "listing p50 ms", "listing p99 ms",
+        "listing max ms", "p99 vs idle", "lists/s meanwhile",
+    )  # fmt: skip
+    print("`/health` every 20 ms, idle and while 4 connections ask for `GET /api/v1/models`:")
+    print()
+    print(markdown_table(mixed_header, mixed))
 
 
 if __name__ == "__main__":
