@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup serve test lint typecheck unit hub clean
+.PHONY: setup serve test lint typecheck unit hub bench clean
 
 setup: $(STAMP)
 
@@ -33,6 +33,17 @@ unit: setup
 
 test: lint typecheck
 	$(BIN)/pytest -q -n 2
+
+# Every benchmark once, with modest sizes (each script takes flags to scale up; see
+# docs/benchmarks.md). Loopback only; several minutes, about 8 GB written to /tmp and deleted.
+bench: setup
+	$(BIN)/python bench/bench_vault.py --models 1000 --total 10000
+	$(BIN)/python bench/bench_vault_scale.py --sizes 1000,10000
+	$(BIN)/python bench/bench_http_load.py --models 10000 --duration 2
+	$(BIN)/python bench/bench_http.py --size-mb 256 --requests 100
+	$(BIN)/python bench/bench_search.py --rounds 1
+	$(BIN)/python bench/bench_download.py --quick
+	$(BIN)/python bench/bench_download_http.py --repos bench/big-512mb,bench/many-small
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

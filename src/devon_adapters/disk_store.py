@@ -18,7 +18,7 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +54,8 @@ class DiskModelStore:
         try:
             make_private_dirs(VaultPaths.at(root).root)
             self._paths = VaultPaths.at(root)  # its real root is resolved once it exists
+            self._root = str(self._paths.root)
+            self._prefix = f"{self._root}{os.sep}"  # of every model directory
             for directory in (self._paths.staging_root, self._paths.trash, self._paths.locks):
                 make_private_dirs(directory)
         except OSError as error:
@@ -76,7 +78,7 @@ class DiskModelStore:
 
     @property
     def root(self) -> str:
-        return str(self._paths.root)
+        return self._root
 
     @property
     def paths(self) -> VaultPaths:
@@ -94,7 +96,25 @@ class DiskModelStore:
     def list(self, source: str | None = None) -> list[LocalModel]:
         if source is not None:
             validate_source_name(source)
-        return [self._local(record) for record in self._index.records(source)]
+        prefix = self._prefix
+
+        def local(
+            source: str,
+            model_id: str,
+            size_bytes: int,
+            downloaded_at: datetime,
+            last_used: datetime | None,
+            files: tuple[str, ...],
+            metadata: dict[str, Any],
+        ) -> LocalModel:
+            path = f"{prefix}{source}{os.sep}{model_id}"
+            return LocalModel(
+                source, model_id, path, size_bytes, downloaded_at, last_used, files, metadata
+            )
+
+        # Built straight from the rows: at 100,000 models the intermediate records and
+        # per-row path building were a quarter of the time (docs/benchmarks.md).
+        return self._index.each(local, source)
 
     def status(self) -> StorageStatus:
         usage = self._index.usage()
@@ -295,12 +315,20 @@ class DiskModelStore:
         for item in trash:
             if item.name not in in_flight:
                 _delete_tree(item)
-        with self._index.write() as db:
-            busy = {(op.source, op.model_id) for op in self._index.operations()}
-            for key in self._index.model_keys():  # ids were validated when recorded
-                if key not in busy and not os.path.lexists(self._path_of(*key)):
+        # One lstat per model, outside any transaction: holding the write lock for this
+        # pass made every other process's commits wait for it (0.4 s at 100,000 models).
+        vanished = self._vanished(self._index.model_keys())
+        if vanished:
+            with self._index.write() as db:  # checked again now that writers wait
+                for key in self._vanished(vanished):
                     log.warning("Dropping %s/%s from the index: its directory is gone", *key)
                     Index.delete(db, *key)
+
+    def _vanished(self, keys: Iterable[tuple[str, str]]) -> "builtins.list[tuple[str, str]]":
+        """The models among `keys` whose directory is gone and that no commit or removal
+        is working on (ids were validated when recorded)."""
+        busy = {(op.source, op.model_id) for op in self._index.operations()}
+        return [k for k in keys if k not in busy and not os.path.lexists(self._path_of(*k))]
 
     def _finish(self, operation: Operation) -> None:
         """Complete or undo a commit or removal a crashed process left half done."""
@@ -337,7 +365,7 @@ class DiskModelStore:
 
     def _path_of(self, source: str, model_id: str) -> str:
         """The directory of a recorded (so already validated) model, cheaply."""
-        return f"{self.root}{os.sep}{source}{os.sep}{model_id}"
+        return f"{self._prefix}{source}{os.sep}{model_id}"
 
     def _local(self, record: Record) -> LocalModel:
         return LocalModel(

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -137,15 +137,25 @@ _SELECT = (
 
 
 def _record(row: tuple[Any, ...]) -> Record:
+    return _decoded(Record, row)
+
+
+T = TypeVar("T")
+RowBuilder = Callable[[str, str, int, datetime, datetime | None, tuple[str, ...], Any], T]
+"""Called with a row's decoded columns in order: source, model_id, size_bytes,
+downloaded_at, last_used, files, metadata."""
+
+
+def _decoded(build: RowBuilder[T], row: tuple[Any, ...]) -> T:
     source, model_id, size, downloaded_at, last_used, files, metadata = row
-    return Record(
-        source=source,
-        model_id=model_id,
-        size_bytes=size,
-        downloaded_at=text_to_time(downloaded_at),
-        last_used=text_to_time(last_used) if last_used else None,
-        files=tuple(json.loads(files)),
-        metadata=json.loads(metadata),
+    return build(
+        source,
+        model_id,
+        size,
+        text_to_time(downloaded_at),
+        text_to_time(last_used) if last_used else None,
+        tuple(json.loads(files)),
+        json.loads(metadata),
     )
 
 
@@ -265,12 +275,17 @@ class Index:
         return _record(row) if row else None
 
     def records(self, source: str | None = None) -> list[Record]:
+        return self.each(Record, source)
+
+    def each(self, build: RowBuilder[T], source: str | None = None) -> list[T]:
+        """`build` applied to every row (of one source if given), in (source, model_id)
+        order: lets a caller make its own objects without an intermediate `Record`."""
         db = self._connection()
         if source is None:
             rows = db.execute(_SELECT + " ORDER BY source, model_id")
         else:
             rows = db.execute(_SELECT + " WHERE source = ? ORDER BY model_id", (source,))
-        return [_record(row) for row in rows]
+        return [_decoded(build, row) for row in rows]
 
     def clash(self, source: str, model_id: str) -> str | None:
         """Another model whose directory overlaps this one's: the same id in another case,

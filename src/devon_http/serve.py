@@ -1,8 +1,10 @@
 """`serve`: run the HTTP API under uvicorn (what `devon serve` calls)."""
 
+import contextlib
 import ipaddress
 import logging
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -10,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from devon_adapters import Settings
 from devon_adapters.settings import ENV_VARS
@@ -39,7 +42,7 @@ def serve(
         log.warning(warning)
     if workers > 1:
         os.environ.update(settings_as_env(settings))
-        uvicorn.run(
+        config = uvicorn.Config(
             APP_FACTORY,
             factory=True,
             workers=workers,
@@ -48,9 +51,26 @@ def serve(
             access_log=False,
             log_level="info",
         )
+        # What `uvicorn.run` does for several workers, with the listener fixed (ADR 0050).
+        with contextlib.suppress(KeyboardInterrupt):
+            Multiprocess(config, sockets=[tcp_listener(config.bind_socket())]).run()
     else:
         app = create_app_from_settings(settings)
         uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+
+
+def tcp_listener(sock: socket.socket) -> socket.socket:
+    """`sock` as the TCP socket it is (`proto` IPPROTO_TCP), so that the connections it
+    accepts get TCP_NODELAY.
+
+    uvicorn binds the socket its workers share with `proto` 0; accepted connections inherit
+    it and asyncio sets TCP_NODELAY only when `proto` is IPPROTO_TCP, so every keep-alive
+    response after the first waited ~40 ms for the client's delayed ACK (uvicorn #3149)."""
+    if sock.family not in (socket.AF_INET, socket.AF_INET6) or sock.proto == socket.IPPROTO_TCP:
+        return sock
+    tcp = socket.socket(sock.family, sock.type, socket.IPPROTO_TCP, fileno=sock.detach())
+    tcp.set_inheritable(True)
+    return tcp
 
 
 def exposure_warning(host: str, api_key: str | None) -> str | None:

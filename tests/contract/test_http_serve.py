@@ -1,5 +1,6 @@
 """`serve`: the API under uvicorn as `devon serve` runs it, with several workers on one vault."""
 
+import asyncio
 import os
 import signal
 import socket
@@ -11,9 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 
 from devon_adapters import Settings
-from devon_http.serve import exposure_warning, is_loopback, settings_as_env
+from devon_http.serve import exposure_warning, is_loopback, settings_as_env, tcp_listener
 from devon_testhub import TestHub
 from tests.contract.hf_helpers import SHARDY
 from tests.contract.http_support import WAIT_SECONDS
@@ -121,3 +123,31 @@ def test_settings_handed_to_workers_read_back_the_same(tmp_path: Path) -> None:
     )
     env = settings_as_env(settings) | {"DEVON_CONFIG_PATH": ""}
     assert Settings.from_env(env) == settings
+
+
+def nodelay_of_accepted_connection(listener: socket.socket) -> int:
+    """TCP_NODELAY of a connection asyncio accepts on `listener` (as a uvicorn worker does)."""
+
+    async def accept_one() -> int:
+        accepted: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport: asyncio.BaseTransport) -> None:
+                sock = transport.get_extra_info("socket")
+                accepted.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        server = await asyncio.get_running_loop().create_server(Probe, sock=listener)
+        with socket.create_connection(listener.getsockname()[:2]):
+            value = await asyncio.wait_for(accepted, WAIT_SECONDS)
+        server.close()
+        return value
+
+    return asyncio.run(accept_one())
+
+
+def test_listener_shared_by_workers_gives_connections_tcp_nodelay() -> None:
+    config = uvicorn.Config("devon_http.asgi:create_default_app", host="127.0.0.1", port=0)
+    listener = tcp_listener(config.bind_socket())
+    assert listener.proto == socket.IPPROTO_TCP
+    assert nodelay_of_accepted_connection(listener) != 0
