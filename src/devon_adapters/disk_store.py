@@ -144,8 +144,8 @@ class DiskModelStore:
         self._refuse_clash(source, model_id)
         self._paths.ensure_inside(staging)
         make_private_dirs(staging)
-        present = sum(stat.st_size for _, stat in walk_files(staging))
-        return StagingArea(source, model_id, str(staging), present_bytes=present)
+        present = {relative: stat.st_size for relative, stat in walk_files(staging)}
+        return StagingArea(source, model_id, str(staging), present_files=present)
 
     def commit(
         self,

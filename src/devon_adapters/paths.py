@@ -27,7 +27,7 @@ INDEX_NAME = "index.sqlite3"
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 
-DOWNLOAD_METADATA = (".cache/huggingface",)
+DOWNLOAD_METADATA = (".cache/huggingface", ".cache/devon")
 """Directories a source keeps its resume state in: never model files."""
 
 

@@ -1,6 +1,7 @@
 """Requests and results of the use cases, shaped like the API's responses."""
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -8,7 +9,7 @@ import attrs
 
 from devon_core.errors import InvalidRequest
 from devon_core.filters import ModelFormat, ParamsFilter, SizeFilter
-from devon_core.models import LocalModel, RemoteModel
+from devon_core.models import LocalModel, RemoteFile, RemoteModel
 
 MIN_SEARCH_LIMIT = 1
 MAX_SEARCH_LIMIT = 200
@@ -207,10 +208,20 @@ class StorageSpace:
 
 @attrs.frozen
 class StagingArea:
-    """Where a download in progress lives until it is committed. It may hold a previous,
-    interrupted attempt's bytes (`present_bytes`), which a resumed download reuses."""
+    """Where a download in progress lives until it is committed. It may hold complete files
+    of a previous, interrupted attempt (`present_files`: relative path -> size), which a
+    resumed download reuses."""
 
     source: str
     model_id: str
     path: str
-    present_bytes: int = 0
+    present_files: dict[str, int] = attrs.field(factory=dict)
+
+    @property
+    def present_bytes(self) -> int:
+        return sum(self.present_files.values())
+
+    def bytes_still_needed(self, files: Iterable[RemoteFile]) -> int:
+        """What fetching `files` still has to write: a file counts as there only when staging
+        holds it at exactly its size (leftovers of other attempts count for nothing)."""
+        return sum(f.size_bytes for f in files if self.present_files.get(f.path) != f.size_bytes)

@@ -105,8 +105,8 @@ def download(
                 f"{len(remote.files)} files of {model_id}"
             )
         staging = store.stage(source.name, model_id)
-        needed = sum(f.size_bytes for f in wanted) - staging.present_bytes
-        check_room(max(needed, 0), store.space(), present.size_bytes if present else 0)
+        needed = staging.bytes_still_needed(wanted)
+        check_room(needed, store.space(), present.size_bytes if present else 0)
         files = source.download(remote, wanted, staging.path, progress)
         if sorted(files) != sorted(f.path for f in wanted):
             raise DownloadFailed(f"Download of {model_id} did not deliver every file")

@@ -72,9 +72,11 @@ def test_staging_reports_bytes_already_there_excluding_download_metadata(
     (Path(staging.path) / "part.bin").write_bytes(b"p" * 300)
     (Path(staging.path) / ".cache" / "huggingface").mkdir(parents=True)
     (Path(staging.path) / ".cache" / "huggingface" / "x.lock").write_bytes(b"m" * 50)
+    (Path(staging.path) / ".cache" / "devon" / "partial").mkdir(parents=True)
+    (Path(staging.path) / ".cache" / "devon" / "partial" / "a.part").write_bytes(b"m" * 70)
     again = store.stage("huggingface", "acme/widget-7b")
     assert again.path == staging.path
-    assert again.present_bytes == 300
+    assert again.present_files == {"part.bin": 300}
 
 
 def test_staging_lives_under_the_state_directory(store: DiskModelStore) -> None:

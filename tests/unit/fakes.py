@@ -178,8 +178,8 @@ class MemoryStore:
 
     def stage(self, source: str, model_id: str) -> StagingArea:
         path = f"{self.root}/.devon/staging/{source}/{model_id}"
-        present = sum(self.disk.get(path, {}).values())
-        return StagingArea(source=source, model_id=model_id, path=path, present_bytes=present)
+        present = dict(self.disk.get(path, {}))
+        return StagingArea(source=source, model_id=model_id, path=path, present_files=present)
 
     def commit(
         self,

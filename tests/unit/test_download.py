@@ -170,3 +170,32 @@ def test_a_filtered_download_records_only_the_quantisations_it_holds(devon: Devo
 
 def test_a_full_download_records_every_quantisation(devon: Devon) -> None:
     assert devon.download("acme/Widget-8B-GGUF").metadata["quantization"] == "Q4_K_M,Q8_0"
+
+
+def test_leftovers_in_staging_do_not_count_as_downloaded_bytes(
+    devon: Devon, store: MemoryStore, disk: FakeDisk
+) -> None:
+    store.quota_bytes = 1000
+    staging = store.stage("huggingface", "acme/widget-7b")
+    disk[staging.path] = {"old-attempt.bin": 300_000}
+    with pytest.raises(InsufficientStorage):
+        devon.download("acme/widget-7b")
+
+
+def test_files_already_complete_in_staging_need_no_more_room(
+    devon: Devon, store: MemoryStore, disk: FakeDisk
+) -> None:
+    store.quota_bytes = 200
+    staging = store.stage("huggingface", "acme/widget-7b")
+    disk[staging.path] = {"model.safetensors": 5000}
+    assert devon.download("acme/widget-7b").size_bytes == 5100
+
+
+def test_a_staged_file_of_the_wrong_size_still_needs_room(
+    devon: Devon, store: MemoryStore, disk: FakeDisk
+) -> None:
+    store.quota_bytes = 200
+    staging = store.stage("huggingface", "acme/widget-7b")
+    disk[staging.path] = {"model.safetensors": 4999}
+    with pytest.raises(InsufficientStorage):
+        devon.download("acme/widget-7b")
