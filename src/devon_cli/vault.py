@@ -161,7 +161,9 @@ def clean(
         if not _confirmed(context, f"Remove these {_models(plan.removed)}?"):
             context.err.print("Nothing removed.")
             return
-    _show_clean(context, devon.clean(unused=unused, days=days, all=all_), as_json)
+    # Only what was shown: a model that arrived while the question was open stays.
+    confirmed = set(plan.models)
+    _show_clean(context, devon.clean(unused=unused, days=days, all=all_, only=confirmed), as_json)
 
 
 def _show_clean(context: CliContext, result: CleanResult, as_json: bool) -> None:

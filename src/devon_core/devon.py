@@ -1,6 +1,6 @@
 """`Devon`: the one object a library user, the HTTP app and the CLI all talk to."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 
 from devon_core import use_cases
 from devon_core.identifiers import DEFAULT_SOURCE
@@ -111,9 +111,12 @@ class Devon:
         days: int = DEFAULT_CLEAN_DAYS,
         all: bool = False,
         dry_run: bool = False,
+        only: Collection[str] | None = None,
     ) -> CleanResult:
+        """Remove unused models, or all. `only` (keys `<source>/<model_id>`) limits the run
+        to models a person was shown, e.g. by a dry run, and confirmed."""
         request = CleanRequest(unused=unused, days=days, all=all, dry_run=dry_run)
-        return use_cases.clean(self.store, self.clock, request)
+        return use_cases.clean(self.store, self.clock, request, only)
 
     def export(self, format: ExportFormat | str = ExportFormat.KITT) -> ExportResult:
         export_format = format if isinstance(format, ExportFormat) else ExportFormat.parse(format)

@@ -166,17 +166,39 @@ def status(store: ModelStore) -> StorageStatus:
     return store.status()
 
 
-def clean(store: ModelStore, clock: Clock, request: CleanRequest) -> CleanResult:
-    """Remove what `request` selects (or, on a dry run, only report it)."""
+def clean(
+    store: ModelStore,
+    clock: Clock,
+    request: CleanRequest,
+    only: Collection[str] | None = None,
+) -> CleanResult:
+    """Remove what `request` selects (or, on a dry run, only report it). `only` limits removal
+    to those `<source>/<model_id>` keys: what a person was shown and confirmed.
+
+    Each model is checked again under its lock just before it goes, so one used, replaced or
+    removed by someone else in the meantime is left alone, and the result reports exactly
+    what was removed."""
     chosen = select_for_clean(store.list(), request, clock.now())
-    if not request.dry_run:
-        for model in chosen:
-            with store.lock(model.source, model.model_id):
-                store.remove(model.source, model.model_id)
+    if only is not None:
+        chosen = [model for model in chosen if model.key in only]
+    if request.dry_run:
+        return _clean_result(request, chosen)
+    removed = []
+    for model in chosen:
+        with store.lock(model.source, model.model_id):
+            current = store.get(model.source, model.model_id)
+            if current is None or not select_for_clean([current], request, clock.now()):
+                continue
+            store.remove(model.source, model.model_id)
+            removed.append(current)
+    return _clean_result(request, removed)
+
+
+def _clean_result(request: CleanRequest, models: Sequence[LocalModel]) -> CleanResult:
     return CleanResult(
-        freed_bytes=sum(m.size_bytes for m in chosen),
+        freed_bytes=sum(m.size_bytes for m in models),
         dry_run=request.dry_run,
-        models=tuple(m.key for m in chosen),
+        models=tuple(m.key for m in models),
     )
 
 
