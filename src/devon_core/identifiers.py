@@ -11,6 +11,7 @@ DEFAULT_SOURCE = "huggingface"
 _PART = re.compile(r"[A-Za-z0-9_.-]+")
 _SOURCE = re.compile(r"[a-z0-9_-]{1,64}")
 _HUB_HOSTS = frozenset({"huggingface.co", "www.huggingface.co", "hf.co"})
+_NOT_MODELS = frozenset({"datasets", "spaces", "collections", "papers", "docs", "blog"})
 _URL_VIEWS = frozenset({"tree", "blob", "resolve", "commits", "discussions"})
 
 
@@ -67,6 +68,11 @@ def parse_model_reference(reference: str) -> str:
         if url.hostname not in _HUB_HOSTS:
             raise InvalidInput(f"Not a Hugging Face model URL: {reference!r}")
         segments = [s for s in url.path.split("/") if s]
+        if segments and segments[0] in _NOT_MODELS:
+            raise InvalidInput(
+                f"{reference!r} is a Hugging Face {segments[0].rstrip('s')}, not a model: "
+                "only models can be downloaded"
+            )
         if len(segments) >= 2 and segments[1] in _URL_VIEWS:
             segments = segments[:1]
         text = "/".join(segments[:2])

@@ -103,3 +103,12 @@ def test_model_references_accept_ids_and_hub_urls(reference: str, model_id: str)
 def test_urls_of_other_sites_are_rejected() -> None:
     with pytest.raises(InvalidInput, match="Not a Hugging Face model URL"):
         parse_model_reference("https://example.com/Qwen/Qwen2.5-7B")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://huggingface.co/datasets/foo/bar", "https://huggingface.co/spaces/foo/bar/tree/main"],
+)
+def test_dataset_and_space_urls_are_rejected_as_not_models(url: str) -> None:
+    with pytest.raises(InvalidInput, match="not a model"):
+        parse_model_reference(url)
