@@ -7,12 +7,41 @@ from pathlib import Path
 
 import pytest
 
+from devon_adapters.huggingface.staging_layout import FileJob
 from devon_core import DownloadFailed, Forbidden, NotFound
 from devon_core.filters import matches_any
+from devon_core.models import RemoteFile, RemoteModel
 from devon_testhub import GATED_REPO, TestHub, run_test_hub
-from tests.contract.hf_helpers import SHARDY, WIDGET, files_under, hub_bytes, source_for
+from devon_testhub.catalogue import Repo, hub_file
+from devon_testhub.content import FileContent
+from tests.contract.hf_helpers import SHARDY, TINY, WIDGET, files_under, hub_bytes, source_for
 
 SHARD = "model-00001-of-00003.safetensors"
+TOKENIZER = "tokenizer.json"
+
+
+def partial_of(dest: Path, path: str) -> Path:
+    return dest / ".cache/devon/partial" / f"{path}.part"
+
+
+def leave_partial(dest: Path, model: RemoteModel, file: RemoteFile, data: bytes) -> None:
+    """What an attempt at `model`'s revision stopped by a crash leaves: a recorded `.part`."""
+    job = FileJob.plan(dest, file)
+    job.start_partial(model.revision)
+    job.partial.write_bytes(data)
+
+
+def fail_after(hub: TestHub, path: str, after_bytes: int) -> None:
+    """The next download of `path` is cut after `after_bytes` and its retry answered 503."""
+    hub.faults.cut_transfers(after_bytes=after_bytes, times=1, path_contains=path)
+    hub.faults.fail_requests(503, times=1, path_contains=path, skip=1)
+
+
+def with_changed(repo: Repo, path: str, content: bytes) -> Repo:
+    """A new commit of `repo` where `path` holds `content` and a NOTICE file was added."""
+    files = [hub_file(f.path, FileContent(content)) if f.path == path else f for f in repo.files]
+    files.append(hub_file("NOTICE", FileContent.text("new commit\n")))
+    return replace(repo, files=tuple(files))
 
 
 def test_full_download_is_byte_identical_to_the_hub(test_hub: TestHub, tmp_path: Path) -> None:
@@ -130,14 +159,87 @@ def test_whole_file_left_unchecked_by_a_crash_is_verified_without_transfer(
     source = source_for(test_hub)
     model = source.info(SHARDY)
     shard = next(f for f in model.files if f.path == SHARD)
-    partial = tmp_path / ".cache/devon/partial" / f"{SHARD}.part"
-    partial.parent.mkdir(parents=True)
-    partial.write_bytes(hub_bytes(test_hub, SHARDY, SHARD))
+    leave_partial(tmp_path, model, shard, hub_bytes(test_hub, SHARDY, SHARD))
 
     source.download(model, [shard], str(tmp_path))
 
     assert test_hub.stats.count("/resolve/") == 0
     assert (tmp_path / SHARD).read_bytes() == hub_bytes(test_hub, SHARDY, SHARD)
+
+
+def test_small_file_of_a_failed_download_is_resumed_with_a_range_request(
+    test_hub: TestHub, tmp_path: Path
+) -> None:
+    source = source_for(test_hub, download_retries=0)
+    model = source.info(TINY)
+    fail_after(test_hub, TOKENIZER, 50)
+
+    with pytest.raises(DownloadFailed, match="resume"):
+        source.download(model, model.files, str(tmp_path))
+    test_hub.stats.reset()
+    source.download(model, model.files, str(tmp_path))
+
+    assert test_hub.stats.range_starts(TOKENIZER) == [50]
+    assert (tmp_path / TOKENIZER).read_bytes() == hub_bytes(test_hub, TINY, TOKENIZER)
+
+
+@pytest.mark.parametrize("verify", [True, False], ids=["verified", "unverified"])
+def test_stray_partial_without_a_record_is_started_anew(
+    test_hub: TestHub, tmp_path: Path, verify: bool
+) -> None:
+    source = source_for(test_hub, verify_checksums=verify)
+    model = source.info(TINY)
+    for path in (TOKENIZER, "model.safetensors"):
+        partial_of(tmp_path, path).parent.mkdir(parents=True, exist_ok=True)
+        partial_of(tmp_path, path).write_bytes(b"XXXXXXXXXX")
+
+    source.download(model, model.files, str(tmp_path))
+
+    assert test_hub.stats.range_starts(TOKENIZER) == [None]
+    assert test_hub.stats.range_starts("model.safetensors") == [None]
+    assert files_under(tmp_path) == {f.path: hub_bytes(test_hub, TINY, f.path) for f in model.files}
+
+
+def test_partial_of_a_file_changed_by_a_new_commit_is_started_anew(tmp_path: Path) -> None:
+    with run_test_hub() as hub:
+        source = source_for(hub, download_retries=0)
+        old = source.info(TINY)
+        fail_after(hub, TOKENIZER, 50)
+        with pytest.raises(DownloadFailed):
+            source.download(old, old.files, str(tmp_path))
+        renamed = hub_bytes(hub, TINY, TOKENIZER).replace(b"{", b"[")  # same size, new bytes
+        hub.catalogue = hub.catalogue.with_repo(
+            with_changed(hub.catalogue[TINY], TOKENIZER, renamed)
+        )
+        hub.stats.reset()
+
+        new = source.info(TINY)
+        source.download(new, new.files, str(tmp_path))
+
+        assert new.revision != old.revision
+        assert hub.stats.range_starts(TOKENIZER) == [None]
+        assert (tmp_path / TOKENIZER).read_bytes() == renamed
+
+
+def test_partial_of_a_file_a_new_commit_left_unchanged_is_resumed(tmp_path: Path) -> None:
+    with run_test_hub() as hub:
+        source = source_for(hub, download_retries=0)
+        old = source.info(SHARDY)
+        fail_after(hub, SHARD, 40_000)
+        with pytest.raises(DownloadFailed):
+            source.download(old, old.files, str(tmp_path))
+        unchanged = hub_bytes(hub, SHARDY, TOKENIZER)
+        hub.catalogue = hub.catalogue.with_repo(
+            with_changed(hub.catalogue[SHARDY], TOKENIZER, unchanged)
+        )
+        hub.stats.reset()
+
+        new = source.info(SHARDY)
+        source.download(new, new.files, str(tmp_path))
+
+        assert new.revision != old.revision
+        assert hub.stats.range_starts(SHARD) == [40_000]
+        assert (tmp_path / SHARD).read_bytes() == hub_bytes(hub, SHARDY, SHARD)
 
 
 class Cancelled(Exception):

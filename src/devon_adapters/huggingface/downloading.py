@@ -2,8 +2,9 @@
 
 Each file is one streamed GET of `/<id>/resolve/<commit>/<path>` through huggingface_hub's
 session, pinned to the commit `info` saw, resumed with `Range` from what its `.part` file
-holds (within an attempt after a cut, and across attempts; layout in `staging_layout`), and
-hashed as it arrives: no second pass over the bytes, no copy.
+holds (within an attempt after a cut, and across attempts while the `.part`'s record says it
+is of the file wanted now; layout in `staging_layout`), and hashed as it arrives: no second
+pass over the bytes, no copy.
 """
 
 import hashlib
@@ -68,8 +69,8 @@ class Downloader:
             if job.is_complete(model.revision):
                 tracker.reached(job.file.path, job.file.size_bytes, quietly=True)
             else:
-                present = min(job.partial_size(), job.file.size_bytes)
-                tracker.reached(job.file.path, present, quietly=True)
+                _discard_stale_partial(model, job)
+                tracker.reached(job.file.path, job.partial_size(), quietly=True)
                 todo.append(job)
         tracker.report()
         todo.sort(key=lambda j: -j.file.size_bytes)
@@ -111,6 +112,16 @@ class Downloader:
             ) from error
 
 
+def _discard_stale_partial(model: RemoteModel, job: FileJob) -> None:
+    try:
+        job.discard_stale_partial(model.revision)
+    except OSError as error:
+        raise DownloadFailed(
+            f"Could not discard stale bytes of {job.file.path} of {model.model_id} "
+            f"from staging: {error}"
+        ) from error
+
+
 def _raise_first_failure(futures: list[Future[None]]) -> None:
     for future in futures:
         error = None if future.cancelled() else future.exception()
@@ -141,13 +152,11 @@ class _FileFetch:
 
     def run(self) -> None:
         job = self.job
-        job.partial.parent.mkdir(parents=True, exist_ok=True)
-        position = job.partial_size()
-        if position > job.file.size_bytes:
-            job.partial.unlink()
-            position = 0
+        position = job.partial_size()  # stale bytes were discarded when the jobs were planned
         if position:
             self._hash_existing(position)
+        else:
+            job.start_partial(self.model.revision)
         with job.partial.open("ab") as out:
             self._receive(out, position)
         self._verify()
@@ -231,7 +240,7 @@ class _FileFetch:
             return
         actual = self.hasher.hexdigest()
         if actual != self.job.file.sha256:
-            self.job.partial.unlink(missing_ok=True)
+            self.job.discard_partial()
             raise DownloadFailed(
                 f"Checksum mismatch for {self.job.file.path} of {self.model.model_id}: expected "
                 f"sha256 {self.job.file.sha256}, got {actual}; the damaged file was deleted, "
