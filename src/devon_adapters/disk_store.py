@@ -178,20 +178,33 @@ class DiskModelStore:
                 files=tuple(wanted),
                 metadata=metadata,
             )
+            operation = Operation(source, model_id, "commit", aside, record)
             with self._index.write() as db:
-                Index.begin_operation(db, Operation(source, model_id, "commit", aside, record))
-            self._after_step("commit:journaled")
-            if aside:
-                os.rename(target, self._paths.trash / aside)
-                self._after_step("commit:old-aside")
-            os.rename(staged, target)
-            self._after_step("commit:moved")
-            with self._index.write() as db:
-                Index.put(db, record)
-                Index.end_operation(db, source, model_id)
+                Index.begin_operation(db, operation)
+            try:
+                self._after_step("commit:journaled")
+                if aside:
+                    os.rename(target, self._paths.trash / aside)
+                    self._after_step("commit:old-aside")
+                os.rename(staged, target)
+                self._after_step("commit:moved")
+                with self._index.write() as db:
+                    Index.put(db, record)
+                    Index.end_operation(db, source, model_id)
+            except BaseException as error:
+                # Settled now, not at the next open: a long-lived server would otherwise
+                # list the model while its old copy sits in the trash.
+                self._settle(operation)
+                if isinstance(error, OSError):
+                    raise DownloadFailed(
+                        f"Could not move {source}/{model_id} into the vault "
+                        f"({error.strerror or error}); the vault keeps what it held before "
+                        "and the download stays staged for a retry"
+                    ) from error
+                raise
             self._after_step("commit:recorded")
             if aside:
-                _delete_tree(self._paths.trash / aside)
+                self._delete_leftover(self._paths.trash / aside)
         return self._local(record)
 
     def remove(self, source: str, model_id: str) -> LocalModel | None:
@@ -205,13 +218,19 @@ class DiskModelStore:
             with self._index.write() as db:
                 Index.delete(db, source, model_id)
                 Index.begin_operation(db, Operation(source, model_id, "remove", aside, None))
-            self._after_step("remove:unindexed")
-            if os.path.lexists(target):
-                os.rename(target, self._paths.trash / aside)
+            try:
+                self._after_step("remove:unindexed")
+                if os.path.lexists(target):
+                    os.rename(target, self._paths.trash / aside)
+            except BaseException:
+                with self._index.write() as db:  # still in place: keep it listed
+                    Index.put(db, record)
+                    Index.end_operation(db, source, model_id)
+                raise
             self._after_step("remove:trashed")
-            _delete_tree(self._paths.trash / aside)
             with self._index.write() as db:
                 Index.end_operation(db, source, model_id)
+            self._delete_leftover(self._paths.trash / aside)
         return self._local(record)
 
     def mark_used(self, source: str, model_id: str, when: datetime) -> LocalModel | None:
@@ -352,6 +371,28 @@ class DiskModelStore:
             _delete_tree(aside)
         with self._index.write() as db:
             Index.end_operation(db, source, model_id)
+
+    def _settle(self, operation: Operation) -> None:
+        """Finish or undo a commit that failed part-way, as a restart would; if even that
+        fails, the journal keeps it for the next open."""
+        try:
+            self._finish(operation)
+        except Exception:
+            log.exception(
+                "Could not settle the %s of %s/%s now: left for the next open",
+                operation.kind,
+                operation.source,
+                operation.model_id,
+            )
+
+    @staticmethod
+    def _delete_leftover(path: Path) -> None:
+        """Delete an old copy already out of the vault's view: failing here must not fail
+        the commit or removal that succeeded (the next open empties the trash)."""
+        try:
+            _delete_tree(path)
+        except OSError as error:
+            log.warning("Could not delete %s (%s): the next open will retry", path, error)
 
     # -- helpers -----------------------------------------------------------------------
 

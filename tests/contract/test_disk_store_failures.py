@@ -7,8 +7,11 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from devon_adapters import DiskModelStore
-from tests.contract.vault_builders import put_model
+from devon_core import DownloadFailed
+from tests.contract.vault_builders import assert_consistent, files_on_disk, put_model
 
 OLD = {"old.bin": b"old"}
 NEW = {"new.bin": b"new", "config.json": b"{}"}
@@ -49,3 +52,43 @@ def test_threads_that_ended_leave_no_index_connections_open(tmp_path: Path) -> N
     assert open_index_files(root) <= 6
     store.close()
     assert open_index_files(root) == 0
+
+
+@pytest.mark.parametrize("step", ["commit:journaled", "commit:old-aside"])
+def test_a_replacing_commit_that_fails_to_move_keeps_the_old_copy_at_once(
+    tmp_path: Path, step: str
+) -> None:
+    store = DiskModelStore(tmp_path / "vault")
+    put_model(store, files=OLD)
+    store._after_step = failing_at(step)
+    with pytest.raises(DownloadFailed, match="No space left") as raised:
+        put_model(store, files=NEW)
+    assert isinstance(raised.value.__cause__, OSError)
+    model = store.get("huggingface", "acme/widget-7b")
+    assert model is not None
+    assert files_on_disk(model.path) == OLD
+    assert store.unfinished_operations() == []
+    assert_consistent(store)
+
+
+def test_a_failed_commit_keeps_the_download_in_staging_for_a_resume(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path / "vault")
+    put_model(store, files=OLD)
+    store._after_step = failing_at("commit:old-aside")
+    with pytest.raises(DownloadFailed):
+        put_model(store, files=NEW)
+    staging = store.stage("huggingface", "acme/widget-7b")
+    assert files_on_disk(staging.path) == NEW
+
+
+def test_a_remove_that_fails_to_move_the_model_keeps_it_listed(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path / "vault")
+    put_model(store, files=OLD)
+    store._after_step = failing_at("remove:unindexed")
+    with pytest.raises(OSError, match="No space left"):
+        store.remove("huggingface", "acme/widget-7b")
+    model = store.get("huggingface", "acme/widget-7b")
+    assert model is not None
+    assert files_on_disk(model.path) == OLD
+    assert store.unfinished_operations() == []
+    assert_consistent(store)
