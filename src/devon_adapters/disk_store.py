@@ -17,6 +17,7 @@ import builtins
 import logging
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -461,11 +462,24 @@ def _holds_exactly(directory: Path, files: Sequence[str]) -> bool:
 
 
 def _delete_tree(path: Path) -> None:
-    """Delete `path` without ever following a symlink out of it."""
+    """Delete `path` without ever following a symlink out of it. Entries that vanish
+    meanwhile are fine: another process opening the vault may be emptying the same trash."""
     if path.is_symlink() or path.is_file():
-        path.unlink()
+        path.unlink(missing_ok=True)
     elif path.exists():
-        shutil.rmtree(path)
+        if sys.version_info >= (3, 12):
+            shutil.rmtree(path, onexc=_raise_unless_gone)
+        else:
+            shutil.rmtree(path, onerror=_raise_unless_gone_info)
+
+
+def _raise_unless_gone(func: Callable[..., object], name: str, error: BaseException) -> None:
+    if not isinstance(error, FileNotFoundError):
+        raise error
+
+
+def _raise_unless_gone_info(func: Callable[..., object], name: str, info: Any) -> None:
+    _raise_unless_gone(func, name, info[1])
 
 
 def _valid_children(directory: Path, validate: Callable[[str], str]) -> Iterator[Path]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from devon_adapters import DiskModelStore
+from devon_adapters.disk_store import _delete_tree
 from devon_core import DownloadFailed
 from tests.contract.vault_builders import assert_consistent, files_on_disk, put_model
 
@@ -92,3 +93,37 @@ def test_a_remove_that_fails_to_move_the_model_keeps_it_listed(tmp_path: Path) -
     assert files_on_disk(model.path) == OLD
     assert store.unfinished_operations() == []
     assert_consistent(store)
+
+
+def tree_of_files(path: Path, folders: int = 40, files: int = 50) -> Path:
+    for folder in range(folders):
+        (path / f"d{folder}").mkdir(parents=True)
+        for name in range(files):
+            (path / f"d{folder}" / f"f{name}").write_bytes(b"")
+    return path
+
+
+def delete_from_two_threads_at_once(tree: Path) -> list[BaseException]:
+    start = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def delete() -> None:
+        start.wait()
+        try:
+            _delete_tree(tree)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=delete) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
+def test_deleting_a_tree_another_thread_is_deleting_raises_nothing(tmp_path: Path) -> None:
+    for attempt in range(3):  # the two rarely fail to collide; three tries make it certain
+        tree = tree_of_files(tmp_path / f"tree-{attempt}")
+        assert delete_from_two_threads_at_once(tree) == []
+        assert not tree.exists()
