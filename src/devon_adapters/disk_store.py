@@ -298,7 +298,6 @@ class DiskModelStore:
 
     def _open_index(self) -> Index:
         path = self._paths.index
-        existed = path.exists()
         try:
             index = Index(path)
         except IndexDamaged as error:
@@ -308,8 +307,9 @@ class DiskModelStore:
             for suffix in ("-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
             index = Index(path)
-            existed = False
-        if not existed:
+        # Missing, emptied (`: > index.sqlite3`) or just set aside: the models on disk
+        # are the truth, not an empty table.
+        if index.created:
             self._index = index
             found = dict(self._scan())
             with index.write() as db:

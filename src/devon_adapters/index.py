@@ -188,6 +188,8 @@ class Index:
         self._all: dict[sqlite3.Connection, tuple[int, threading.Thread]] = {}
         """Every open connection, with the process and thread it belongs to."""
         self._guard = threading.Lock()
+        self.created = False
+        """Whether this open found no index (a new, or emptied, file) and created one."""
         _create_private_file(path)
         try:
             self._check()
@@ -258,6 +260,10 @@ class Index:
 
     def _migrate(self) -> None:
         with self.write() as db:
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+            if tables and "schema_migrations" not in tables:
+                raise sqlite3.DatabaseError("not a DEVON index (no schema_migrations table)")
+            self.created = not tables
             db.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
