@@ -17,6 +17,7 @@ import builtins
 import logging
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -178,20 +179,33 @@ class DiskModelStore:
                 files=tuple(wanted),
                 metadata=metadata,
             )
+            operation = Operation(source, model_id, "commit", aside, record)
             with self._index.write() as db:
-                Index.begin_operation(db, Operation(source, model_id, "commit", aside, record))
-            self._after_step("commit:journaled")
-            if aside:
-                os.rename(target, self._paths.trash / aside)
-                self._after_step("commit:old-aside")
-            os.rename(staged, target)
-            self._after_step("commit:moved")
-            with self._index.write() as db:
-                Index.put(db, record)
-                Index.end_operation(db, source, model_id)
+                Index.begin_operation(db, operation)
+            try:
+                self._after_step("commit:journaled")
+                if aside:
+                    os.rename(target, self._paths.trash / aside)
+                    self._after_step("commit:old-aside")
+                os.rename(staged, target)
+                self._after_step("commit:moved")
+                with self._index.write() as db:
+                    Index.put(db, record)
+                    Index.end_operation(db, source, model_id)
+            except BaseException as error:
+                # Settled now, not at the next open: a long-lived server would otherwise
+                # list the model while its old copy sits in the trash.
+                self._settle(operation)
+                if isinstance(error, OSError):
+                    raise DownloadFailed(
+                        f"Could not move {source}/{model_id} into the vault "
+                        f"({error.strerror or error}); the vault keeps what it held before "
+                        "and the download stays staged for a retry"
+                    ) from error
+                raise
             self._after_step("commit:recorded")
             if aside:
-                _delete_tree(self._paths.trash / aside)
+                self._delete_leftover(self._paths.trash / aside)
         return self._local(record)
 
     def remove(self, source: str, model_id: str) -> LocalModel | None:
@@ -205,13 +219,19 @@ class DiskModelStore:
             with self._index.write() as db:
                 Index.delete(db, source, model_id)
                 Index.begin_operation(db, Operation(source, model_id, "remove", aside, None))
-            self._after_step("remove:unindexed")
-            if os.path.lexists(target):
-                os.rename(target, self._paths.trash / aside)
+            try:
+                self._after_step("remove:unindexed")
+                if os.path.lexists(target):
+                    os.rename(target, self._paths.trash / aside)
+            except BaseException:
+                with self._index.write() as db:  # still in place: keep it listed
+                    Index.put(db, record)
+                    Index.end_operation(db, source, model_id)
+                raise
             self._after_step("remove:trashed")
-            _delete_tree(self._paths.trash / aside)
             with self._index.write() as db:
                 Index.end_operation(db, source, model_id)
+            self._delete_leftover(self._paths.trash / aside)
         return self._local(record)
 
     def mark_used(self, source: str, model_id: str, when: datetime) -> LocalModel | None:
@@ -278,7 +298,6 @@ class DiskModelStore:
 
     def _open_index(self) -> Index:
         path = self._paths.index
-        existed = path.exists()
         try:
             index = Index(path)
         except IndexDamaged as error:
@@ -288,8 +307,9 @@ class DiskModelStore:
             for suffix in ("-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
             index = Index(path)
-            existed = False
-        if not existed:
+        # Missing, emptied (`: > index.sqlite3`) or just set aside: the models on disk
+        # are the truth, not an empty table.
+        if index.created:
             self._index = index
             found = dict(self._scan())
             with index.write() as db:
@@ -352,6 +372,28 @@ class DiskModelStore:
             _delete_tree(aside)
         with self._index.write() as db:
             Index.end_operation(db, source, model_id)
+
+    def _settle(self, operation: Operation) -> None:
+        """Finish or undo a commit that failed part-way, as a restart would; if even that
+        fails, the journal keeps it for the next open."""
+        try:
+            self._finish(operation)
+        except Exception:
+            log.exception(
+                "Could not settle the %s of %s/%s now: left for the next open",
+                operation.kind,
+                operation.source,
+                operation.model_id,
+            )
+
+    @staticmethod
+    def _delete_leftover(path: Path) -> None:
+        """Delete an old copy already out of the vault's view: failing here must not fail
+        the commit or removal that succeeded (the next open empties the trash)."""
+        try:
+            _delete_tree(path)
+        except OSError as error:
+            log.warning("Could not delete %s (%s): the next open will retry", path, error)
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -420,11 +462,24 @@ def _holds_exactly(directory: Path, files: Sequence[str]) -> bool:
 
 
 def _delete_tree(path: Path) -> None:
-    """Delete `path` without ever following a symlink out of it."""
+    """Delete `path` without ever following a symlink out of it. Entries that vanish
+    meanwhile are fine: another process opening the vault may be emptying the same trash."""
     if path.is_symlink() or path.is_file():
-        path.unlink()
+        path.unlink(missing_ok=True)
     elif path.exists():
-        shutil.rmtree(path)
+        if sys.version_info >= (3, 12):
+            shutil.rmtree(path, onexc=_raise_unless_gone)
+        else:
+            shutil.rmtree(path, onerror=_raise_unless_gone_info)
+
+
+def _raise_unless_gone(func: Callable[..., object], name: str, error: BaseException) -> None:
+    if not isinstance(error, FileNotFoundError):
+        raise error
+
+
+def _raise_unless_gone_info(func: Callable[..., object], name: str, info: Any) -> None:
+    _raise_unless_gone(func, name, info[1])
 
 
 def _valid_children(directory: Path, validate: Callable[[str], str]) -> Iterator[Path]:

@@ -185,8 +185,11 @@ class Index:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
+        self._all: dict[sqlite3.Connection, tuple[int, threading.Thread]] = {}
+        """Every open connection, with the process and thread it belongs to."""
         self._guard = threading.Lock()
+        self.created = False
+        """Whether this open found no index (a new, or emptied, file) and created one."""
         _create_private_file(path)
         try:
             self._check()
@@ -203,14 +206,33 @@ class Index:
     def _connection(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None or getattr(self._local, "pid", None) != os.getpid():
-            db = sqlite3.connect(self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
+            self._close_ended_threads()
+            # Each connection is still used by its own thread only; leaving the check off
+            # lets close() and _close_ended_threads() close it from another thread.
+            db = sqlite3.connect(
+                self.path,
+                isolation_level=None,
+                timeout=BUSY_TIMEOUT_MS / 1000,
+                check_same_thread=False,
+            )
             db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             db.execute("PRAGMA journal_mode = WAL")
             db.execute("PRAGMA synchronous = NORMAL")
             self._local.db, self._local.pid = db, os.getpid()
             with self._guard:
-                self._all.append(db)
+                self._all[db] = (os.getpid(), threading.current_thread())
         return db
+
+    def _close_ended_threads(self) -> None:
+        """Close the connections of threads that have ended: a server's worker threads come
+        and go, and each kept its connection (two file descriptors) open for good."""
+        pid = os.getpid()
+        with self._guard:
+            ended = [db for db, (p, t) in self._all.items() if p == pid and not t.is_alive()]
+            for db in ended:
+                del self._all[db]
+        for db in ended:
+            db.close()
 
     def close(self) -> None:
         with self._guard:
@@ -238,6 +260,10 @@ class Index:
 
     def _migrate(self) -> None:
         with self.write() as db:
+            tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+            if tables and "schema_migrations" not in tables:
+                raise sqlite3.DatabaseError("not a DEVON index (no schema_migrations table)")
+            self.created = not tables
             db.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"

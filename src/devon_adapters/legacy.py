@@ -5,6 +5,7 @@ wrote naive local timestamps (`datetime.now().isoformat()`), read here as local 
 """
 
 import json
+import os
 import shutil
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -36,6 +37,7 @@ def import_legacy_vault(
     store: DiskModelStore, legacy_root: Path, move: bool = False
 ) -> ImportReport:
     """Copy (or, with `move`, move) every model of a 1.x vault into `store` and record it.
+    A move removes a model's legacy files only once it is committed.
 
     Entries whose files are missing are skipped and reported. Running it again imports
     nothing twice: models already in the vault are left as they are."""
@@ -119,10 +121,7 @@ def _import_one(
     for relative in files:
         origin, dest = directory / relative, Path(staging.path) / relative
         dest.parent.mkdir(parents=True, exist_ok=True)
-        if move and not origin.is_symlink():
-            shutil.move(origin, dest)
-        else:
-            shutil.copy2(origin, dest)  # a symlinked file (1.x cache links) is copied in full
+        _transfer(origin, dest, move)
     metadata = entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {}
     downloaded_at = _legacy_time(entry.get("downloaded_at")) or datetime.now(UTC)
     store.commit(staging, files, downloaded_at, metadata or {})
@@ -130,8 +129,23 @@ def _import_one(
     if last_used:
         store.mark_used(source, model_id, last_used)
     if move:
+        for relative in files:
+            (directory / relative).unlink(missing_ok=True)
         _remove_empty_dirs(directory)
     return None
+
+
+def _transfer(origin: Path, dest: Path, move: bool) -> None:
+    """Put `origin`'s content at `dest`, leaving `origin` in place: a move deletes the
+    originals only once the model is committed, so a failure part-way loses nothing."""
+    dest.unlink(missing_ok=True)  # left by an earlier attempt
+    if move and not origin.is_symlink():
+        try:
+            os.link(origin, dest)  # instant on the same filesystem
+            return
+        except OSError:
+            pass  # another filesystem, or no hard links there: copy instead
+    shutil.copy2(origin, dest)  # a symlinked file (1.x cache links) is copied in full
 
 
 def _files_of(listed: Any, directory: Path) -> Sequence[str]:

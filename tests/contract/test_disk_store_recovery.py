@@ -110,3 +110,25 @@ def test_staging_survives_a_reopen_for_a_later_resume(tmp_path: Path) -> None:
     staging = DiskModelStore(root).stage("huggingface", "acme/widget-7b")
     (Path(staging.path) / "part.bin").write_bytes(b"p" * 64)
     assert DiskModelStore(root).stage("huggingface", "acme/widget-7b").present_bytes == 64
+
+
+def test_an_emptied_index_file_is_rebuilt_from_the_model_directories(tmp_path: Path) -> None:
+    root = tmp_path / "vault"
+    keys = vault_with_two_models(root)
+    index_of(root).write_bytes(b"")
+    store = DiskModelStore(root)
+    assert [m.key for m in store.list()] == keys
+    assert_consistent(store)
+
+
+def test_a_sqlite_file_that_is_not_a_devon_index_is_kept_aside_and_the_index_rebuilt(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "vault"
+    keys = vault_with_two_models(root)
+    index_of(root).unlink()
+    with sqlite3.connect(index_of(root)) as db:
+        db.execute("CREATE TABLE unrelated (x)")
+    store = DiskModelStore(root)
+    assert [m.key for m in store.list()] == keys
+    assert [p for p in (root / ".devon").iterdir() if ".corrupt-" in p.name] != []

@@ -1,5 +1,6 @@
 """Import of a vault written by DEVON 1.x (`index.json` beside `models/`)."""
 
+import errno
 import json
 from datetime import datetime
 from pathlib import Path
@@ -8,6 +9,7 @@ from typing import Any
 import pytest
 
 from devon_adapters import DiskModelStore, import_legacy_vault
+from devon_adapters import legacy as legacy_module
 from devon_core import InvalidInput
 from tests.contract.vault_builders import assert_consistent, files_on_disk
 
@@ -145,3 +147,30 @@ def test_an_entry_clashing_with_a_model_in_the_vault_is_skipped_and_the_rest_imp
     report = import_legacy_vault(store, legacy)
     assert report.imported == ("huggingface/acme/gadget",)
     assert [name for name, _ in report.skipped] == ["huggingface/ACME/Widget-7b"]
+
+
+def test_a_move_that_fails_part_way_leaves_the_legacy_copy_whole_for_a_rerun(
+    store: DiskModelStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    legacy = legacy_vault(tmp_path / "old", {"huggingface::acme/widget-7b": WIDGET})
+    directory = legacy / "models" / "huggingface" / "acme" / "widget-7b"
+    transfer = legacy_module._transfer
+    calls = []
+
+    def disk_full_on_the_second_file(origin: Path, dest: Path, move: bool) -> None:
+        calls.append(origin)
+        if len(calls) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        transfer(origin, dest, move)
+
+    monkeypatch.setattr(legacy_module, "_transfer", disk_full_on_the_second_file)
+    report = import_legacy_vault(store, legacy, move=True)
+    assert [name for name, _ in report.skipped] == ["huggingface/acme/widget-7b"]
+    assert files_on_disk(directory) == WIDGET
+    monkeypatch.undo()
+    rerun = import_legacy_vault(store, legacy, move=True)
+    assert rerun.imported == ("huggingface/acme/widget-7b",)
+    model = store.get("huggingface", "acme/widget-7b")
+    assert model is not None
+    assert files_on_disk(model.path) == WIDGET
+    assert not directory.exists()
