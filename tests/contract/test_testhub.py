@@ -557,7 +557,8 @@ def test_hanging_hub_times_the_client_out(test_hub: TestHub) -> None:
 def test_dropped_connection_is_seen_by_the_client(test_hub: TestHub) -> None:
     test_hub.faults.drop_connections(times=1, path_contains="/api/models/")
 
-    with pytest.raises(httpx2.RemoteProtocolError):
+    # A closed socket surfaces as a protocol error or a read error, depending on timing.
+    with pytest.raises(httpx2.TransportError):
         api(test_hub).model_info(SHARDY)
 
     assert api(test_hub).model_info(SHARDY).id == SHARDY
@@ -630,13 +631,20 @@ def test_second_snapshot_fetches_only_the_files_that_failed(
     test_hub.faults.fail_requests(status=500, times=1, path_contains=failing, method="GET")
     with pytest.raises(HfHubHTTPError):
         snapshot_download(SHARDY, local_dir=tmp_path, endpoint=test_hub.url, token=False)
+    # The client cancels files it had not started when one fails, so which others are
+    # missing depends on scheduling: what matters is that complete ones are not fetched again.
+    missing = {
+        item.path
+        for item in test_hub.catalogue[SHARDY].files
+        if not (tmp_path / item.path).is_file() or sha256_of(tmp_path / item.path) != item.sha256
+    }
+    assert failing in missing
     test_hub.stats.reset()
 
     snapshot_download(SHARDY, local_dir=tmp_path, endpoint=test_hub.url, token=False)
 
-    assert [r.path.rsplit("/", 1)[-1] for r in test_hub.stats.requests("/resolve/", "GET")] == [
-        failing
-    ]
+    fetched = [r.path.split("/resolve/", 1)[1] for r in test_hub.stats.requests("/resolve/", "GET")]
+    assert sorted(p.split("/", 1)[1] for p in fetched) == sorted(missing)
     for item in test_hub.catalogue[SHARDY].files:
         assert sha256_of(tmp_path / item.path) == item.sha256
 
