@@ -12,6 +12,7 @@ Prints a Markdown table.
 """
 
 import argparse
+import shutil
 import statistics
 import tempfile
 import threading
@@ -78,6 +79,8 @@ def main() -> None:
             for path, times in during.items():
                 rows.append(f"| {path}, during the download | {summary(times)} |")
             runner.join()
+    if args.dir is None:
+        shutil.rmtree(root, ignore_errors=True)  # the downloaded model: --size-mb of it
     seconds = done[0]
     print(
         f"\nDownload of {args.size_mb} MB over the API: {seconds:.2f} s, "
