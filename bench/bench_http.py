@@ -12,6 +12,7 @@ Prints a Markdown table.
 """
 
 import argparse
+import shutil
 import statistics
 import tempfile
 import threading
@@ -38,6 +39,8 @@ def latencies_ms(client: httpx.Client, path: str, count: int) -> list[float]:
 
 
 def summary(times: list[float]) -> str:
+    if not times:  # a download too short to be sampled
+        return "- | - | 0"
     ordered = sorted(times)
     p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
     return f"{statistics.median(ordered):.2f} | {p99:.2f} | {len(ordered)}"
@@ -53,31 +56,40 @@ def main() -> None:
     catalogue = Catalogue.default().with_large_repo(BIG, total_bytes=args.size_mb * 1024**2)
     catalogue.warm()
     rows: list[str] = []
-    with run_test_hub(catalogue) as hub:
-        settings = Settings(storage_path=root / "vault", hf_endpoint=hub.url)
-        with running(create_app_from_settings(settings)) as url, httpx.Client(base_url=url) as c:
-            for path in ("/health", "/api/v1/models"):
-                rows.append(f"| {path}, idle | {summary(latencies_ms(c, path, args.requests))} |")
-            done: list[float] = []
+    try:
+        with run_test_hub(catalogue) as hub:
+            settings = Settings(storage_path=root / "vault", hf_endpoint=hub.url)
+            with (
+                running(create_app_from_settings(settings)) as url,
+                httpx.Client(base_url=url) as c,
+            ):
+                for path in ("/health", "/api/v1/models"):
+                    rows.append(
+                        f"| {path}, idle | {summary(latencies_ms(c, path, args.requests))} |"
+                    )
+                done: list[float] = []
 
-            def download() -> None:
-                started = time.perf_counter()
-                response = httpx.post(
-                    f"{url}/api/v1/downloads", json={"model_id": BIG}, timeout=3600
-                )
-                response.raise_for_status()
-                done.append(time.perf_counter() - started)
+                def download() -> None:
+                    started = time.perf_counter()
+                    response = httpx.post(
+                        f"{url}/api/v1/downloads", json={"model_id": BIG}, timeout=3600
+                    )
+                    response.raise_for_status()
+                    done.append(time.perf_counter() - started)
 
-            runner = threading.Thread(target=download)
-            runner.start()
-            time.sleep(0.2)  # let the transfer get going
-            during: dict[str, list[float]] = {"/health": [], "/api/v1/models": []}
-            while runner.is_alive():
+                runner = threading.Thread(target=download)
+                runner.start()
+                time.sleep(0.2)  # let the transfer get going
+                during: dict[str, list[float]] = {"/health": [], "/api/v1/models": []}
+                while runner.is_alive():
+                    for path, times in during.items():
+                        times.extend(latencies_ms(c, path, 1))
                 for path, times in during.items():
-                    times.extend(latencies_ms(c, path, 1))
-            for path, times in during.items():
-                rows.append(f"| {path}, during the download | {summary(times)} |")
-            runner.join()
+                    rows.append(f"| {path}, during the download | {summary(times)} |")
+                runner.join()
+    finally:
+        if args.dir is None:
+            shutil.rmtree(root, ignore_errors=True)  # the downloaded model: --size-mb of it
     seconds = done[0]
     print(
         f"\nDownload of {args.size_mb} MB over the API: {seconds:.2f} s, "

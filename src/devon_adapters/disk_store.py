@@ -348,7 +348,18 @@ class DiskModelStore:
         """The models among `keys` whose directory is gone and that no commit or removal
         is working on (ids were validated when recorded)."""
         busy = {(op.source, op.model_id) for op in self._index.operations()}
-        return [k for k in keys if k not in busy and not os.path.lexists(self._path_of(*k))]
+        listings: dict[str, frozenset[str]] = {}
+
+        def present(source: str, model_id: str) -> bool:
+            # One directory listing per owner folder instead of one lstat per model; a name
+            # not listed as such (another case on a case-insensitive disk) is looked up.
+            owner, _, name = model_id.rpartition("/")
+            parent = f"{self._prefix}{source}" + (f"{os.sep}{owner}" if owner else "")
+            if parent not in listings:
+                listings[parent] = _names_in(parent)
+            return name in listings[parent] or os.path.lexists(self._path_of(source, model_id))
+
+        return [k for k in keys if k not in busy and not present(*k)]
 
     def _finish(self, operation: Operation) -> None:
         """Complete or undo a commit or removal a crashed process left half done."""
@@ -459,6 +470,15 @@ def _keep_only(staged: Path, wanted: Sequence[str]) -> dict[str, int]:
 
 def _holds_exactly(directory: Path, files: Sequence[str]) -> bool:
     return sorted(path for path, _ in walk_files(directory)) == sorted(files)
+
+
+def _names_in(directory: str) -> frozenset[str]:
+    """The names of every entry of `directory` (none if it cannot be listed)."""
+    try:
+        with os.scandir(directory) as entries:
+            return frozenset(entry.name for entry in entries)
+    except OSError:
+        return frozenset()
 
 
 def _delete_tree(path: Path) -> None:

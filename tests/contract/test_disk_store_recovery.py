@@ -1,6 +1,7 @@
 """A vault whose index is lost or damaged comes back from the model directories on disk."""
 
 import os
+import shutil
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -93,6 +94,20 @@ def test_rows_whose_directory_vanished_are_dropped_on_open(tmp_path: Path) -> No
     store.close()
     os.rename(model.path, tmp_path / "elsewhere")
     assert [m.model_id for m in DiskModelStore(root).list()] == ["acme/kept"]
+
+
+def test_vanished_bare_ids_and_owner_folders_are_dropped_on_open(tmp_path: Path) -> None:
+    root = tmp_path / "vault"
+    store = DiskModelStore(root)
+    put_model(store, "gpt2")
+    put_model(store, "distilgpt2")
+    put_model(store, "gone-owner/model")
+    put_model(store, "acme/kept")
+    store.close()
+    shutil.rmtree(root / "huggingface" / "gpt2")
+    shutil.rmtree(root / "huggingface" / "gone-owner")
+    kept = [m.model_id for m in DiskModelStore(root).list()]
+    assert kept == ["acme/kept", "distilgpt2"]
 
 
 def test_leftover_trash_is_emptied_on_open(tmp_path: Path) -> None:
