@@ -1,6 +1,7 @@
-"""Looking after the installation: `devon doctor` and `devon rebuild-index`."""
+"""Looking after the installation: `devon doctor`, `devon rebuild-index`, `devon import-legacy`."""
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import cast
 
 import attrs
@@ -100,3 +101,43 @@ def rebuild_index(context: CliContext) -> None:
         raise click.UsageError("this vault's store has no index to rebuild")
     count = cast(Callable[[], int], rebuild)()
     context.out.print(plain(f"Index rebuilt: {plural(count, 'model')} in {devon.storage_path}"))
+
+
+@click.command(
+    "import-legacy",
+    short_help="Import the models of a DEVON 1.x vault.",
+    epilog="""\b
+Examples:
+  devon import-legacy ~/.devon            # copies; the 1.x vault stays as it was
+  devon import-legacy ~/.devon --move     # moves each model once it is recorded
+  devon import-legacy ~/.devon --json""",
+)
+@click.argument("legacy_path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--move", is_flag=True, help="Move the files instead of copying them.")
+@json_option
+@click.pass_obj
+def import_legacy(context: CliContext, legacy_path: Path, move: bool, as_json: bool) -> None:
+    """Bring the models of a DEVON 1.x vault (an `index.json` beside a `models/` folder) into
+    this vault. Running it again imports nothing twice. Exits 1 when an entry had to be
+    skipped (its files are missing, or its id is invalid); the others are imported."""
+    from devon_adapters import DiskModelStore, import_legacy_vault
+
+    store = context.vault.store
+    if not isinstance(store, DiskModelStore):
+        raise click.UsageError("this vault's store cannot import a 1.x vault")
+    report = import_legacy_vault(store, legacy_path, move=move)
+    if as_json:
+        emit_json(report)
+    else:
+        context.out.print(
+            plain(
+                f"Imported {plural(len(report.imported), 'model')} from {legacy_path}; "
+                f"{len(report.already_present)} already in the vault, "
+                f"{len(report.skipped)} skipped."
+            ),
+            soft_wrap=True,
+        )
+        for model, reason in report.skipped:
+            context.err.print(plain(f"skipped {model}: {reason}"), soft_wrap=True)
+    if report.skipped:
+        click.get_current_context().exit(EXIT_FAILED)
