@@ -97,8 +97,9 @@ def _plain(endpoint: str, repo: str, dest: Path) -> int:
 
 
 @contextmanager
-def test_hub() -> Iterator[str]:
-    command = [sys.executable, "-m", "devon_testhub", "--large"]
+def running_hub(command: list[str] | None = None) -> Iterator[str]:
+    """Start a test hub (by default the large catalogue) and yield the URL it prints."""
+    command = command or [sys.executable, "-m", "devon_testhub", "--large"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         assert process.stdout is not None
@@ -142,7 +143,7 @@ def main() -> int:
     rounds = 1 if args.quick else args.rounds
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="devon-bench-"))
     contenders = args.contenders.split(",")
-    with test_hub() as endpoint:
+    with running_hub() as endpoint:
         print(f"test hub at {endpoint}; {rounds} round(s); medians\n")
         header = ("repo", "contender", "seconds", "MB/s", "files", "RSS MiB")
         print("{:<18} {:<18} {:>8} {:>8} {:>6} {:>8}".format(*header))

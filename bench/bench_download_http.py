@@ -23,7 +23,6 @@ server first is the baseline.
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -31,8 +30,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -73,21 +71,8 @@ def serve_hub() -> None:
     hub.serve_forever()
 
 
-@contextmanager
-def test_hub() -> Iterator[str]:
-    process = subprocess.Popen(
-        [sys.executable, __file__, "--hub"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline().decode()
-        match = re.search(r"http://\S+", line)
-        if match is None:
-            raise RuntimeError(f"the test hub did not start: {line!r}")
-        yield match.group()
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+def running_hub() -> AbstractContextManager[str]:
+    return bench_download.running_hub([sys.executable, __file__, "--hub"])
 
 
 def served_download(endpoint: str, repo: str, scratch: Path, verify: bool) -> dict[str, Any]:
@@ -223,7 +208,7 @@ def main() -> int:
     scratch = Path(args.scratch or tempfile.mkdtemp(prefix="devon-bench-dl-"))
     tables = []
     try:
-        with test_hub() as endpoint:
+        with running_hub() as endpoint:
             print(f"test hub at {endpoint}", flush=True)
             if not args.only_responsiveness:
                 tables.append(downloads(endpoint, args, scratch))
