@@ -15,13 +15,16 @@ import json
 import os
 import platform
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import register_models
 from devon_adapters import DiskModelStore
 from devon_adapters.clock import SystemClock
 from devon_core import Devon
@@ -36,14 +39,6 @@ def timed(label: str, action: Callable[[], Any], rows: list[Row], note: str = ""
     rows.append((label, time.perf_counter() - started, note))
     print(f"{label:<48} {rows[-1][1]:8.3f} s  {note}", flush=True)
     return result
-
-
-def register(store: DiskModelStore, count: int) -> None:
-    now = datetime.now(UTC)
-    for i in range(count):
-        staging = store.stage("huggingface", f"org{i % 100}/model-{i}")
-        (Path(staging.path) / "config.json").write_bytes(b'{"bench": true}\n')
-        store.commit(staging, ["config.json"], now, {"revision": "0" * 40})
 
 
 def lay_out_on_disk(root: Path, start: int, total: int) -> None:
@@ -66,7 +61,7 @@ def main() -> None:
         store = DiskModelStore(root)
         timed(
             f"register {args.models:,} models (stage+commit)",
-            lambda: register(store, args.models),
+            lambda: register_models(store, (f"org{i % 100}/model-{i}" for i in range(args.models))),
             rows,
         )
         per = rows[-1][1] / args.models * 1000

@@ -30,21 +30,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import lay_out_models, machine, markdown_table, timed
+from bench.common import lay_out_models, machine, markdown_table, register_models, timed
 from devon_adapters import DiskModelStore
 from devon_adapters.clock import SystemClock
 from devon_core import Devon
 from devon_core.serialization import export_text, unstructure
 
 Row = tuple[int, str, float, int]  # (vault size, operation, seconds, how many it handled)
-
-
-def register(store: DiskModelStore, prefix: str, count: int) -> None:
-    now = datetime.now(UTC)
-    for i in range(count):
-        staging = store.stage("huggingface", f"{prefix}/commit-{i}")
-        (Path(staging.path) / "config.json").write_bytes(b'{"bench": true}\n')
-        store.commit(staging, ["config.json"], now, {"revision": "0" * 40})
 
 
 def unregister(store: DiskModelStore, prefix: str, count: int) -> None:
@@ -93,7 +85,11 @@ def measure(root: Path, size: int, commits: int, gets: int, repeats: int) -> lis
     prefix = f"sample{size}"
     registered, removed = [], []
     for _ in range(repeats):
-        registered.append(timed(lambda: register(store, prefix, commits))[0])
+        registered.append(
+            timed(lambda: register_models(store, (f"{prefix}/commit-{i}" for i in range(commits))))[
+                0
+            ]
+        )
         removed.append(timed(lambda: unregister(store, prefix, commits))[0])
     record("register (stage+commit)", min(registered), commits)
     record("remove", min(removed), commits)
