@@ -1,5 +1,10 @@
 """The errors the core raises. Each driving adapter maps them to its own form in one place."""
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from devon_core.quantizations import Quantization
+
 
 class DevonError(Exception):
     """Base of every error DEVON raises on purpose. `str(error)` is the user-facing message."""
@@ -17,6 +22,10 @@ class NotFound(DevonError):
     """The model is not in the vault, or not on the source."""
 
 
+class SelectionNotFound(NotFound):
+    """The model is there, but not the quantisation or file a reference selects."""
+
+
 class Forbidden(DevonError):
     """The source holds the model but refuses access (gated or private)."""
 
@@ -31,3 +40,15 @@ class DownloadFailed(DevonError):
 
 class InsufficientStorage(DevonError):
     """Not enough free disk space or quota for the download."""
+
+
+class ChoiceNeeded(InvalidInput):
+    """A download that must say which of a repository's quantisations it wants (the CLI
+    asks this; the HTTP API and the library fetch the whole repository by default)."""
+
+    def __init__(
+        self, message: str, model_id: str, quantizations: "tuple[Quantization, ...]"
+    ) -> None:
+        super().__init__(message)
+        self.model_id = model_id
+        self.quantizations = quantizations

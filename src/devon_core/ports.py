@@ -1,12 +1,19 @@
 """The ports: what the core needs from the world, as protocols the adapters implement."""
 
+import builtins
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
-from devon_core.results import SearchFilters, StagingArea, StorageSpace, StorageStatus
+from devon_core.results import (
+    SearchFilters,
+    StagedDownload,
+    StagingArea,
+    StorageSpace,
+    StorageStatus,
+)
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (bytes done, bytes total) as a download proceeds."""
@@ -93,3 +100,12 @@ class ModelStore(Protocol):
         ...
 
     def mark_used(self, source: str, model_id: str, when: datetime) -> LocalModel | None: ...
+
+    def staged(self) -> "builtins.list[StagedDownload]":
+        """Every unfinished download's staging, sorted by (source, model_id)."""
+        ...
+
+    def discard_staging(self, source: str, model_id: str) -> int | None:
+        """Delete the model's staging under its lock, taken without waiting; the bytes freed,
+        or None when a running download holds the lock (its staging is left alone)."""
+        ...

@@ -48,7 +48,19 @@ def _make_converter() -> cattrs.Converter:
             RemoteModel, converter, revision=override(omit=True), files=override(omit=True)
         ),
     )
+    converter.register_unstructure_hook(ExportResult, _export_wire)
     return converter
+
+
+def _export_wire(result: ExportResult) -> dict[str, Any]:
+    """The spec's export shape: `format`, `count`, and `content` as a list (kitt: the
+    paths; json: the entries)."""
+    content = list(result.paths) if result.format is ExportFormat.KITT else result.content
+    return {
+        "format": result.format.value,
+        "count": result.count,
+        "content": converter.unstructure(content),
+    }
 
 
 def _enum_value(value: enum.Enum) -> Any:
@@ -65,6 +77,6 @@ def unstructure(value: Any) -> Any:
 
 def export_text(result: ExportResult) -> str:
     """An export as a file's text: one path a line for kitt (what KITT reads), else JSON."""
-    if result.format is ExportFormat.KITT:
-        return "".join(f"{path}\n" for path in result.content)
+    if isinstance(result.content, str):
+        return result.content
     return json.dumps(unstructure(list(result.content)), indent=2) + "\n"

@@ -8,6 +8,7 @@ from devon_core.filters import validate_include_patterns
 from devon_core.identifiers import validate_model_id, validate_source_name
 from devon_core.models import LocalModel, RemoteModel
 from devon_core.ports import Clock, ModelSource, ModelStore, ProgressCallback
+from devon_core.references import ModelReference
 from devon_core.results import (
     MAX_SEARCH_LIMIT,
     MIN_SEARCH_LIMIT,
@@ -83,8 +84,13 @@ def download(
     force: bool = False,
     include_patterns: Sequence[str] | None = None,
     progress: ProgressCallback | None = None,
+    reference: ModelReference | None = None,
+    require_choice: bool = False,
 ) -> LocalModel:
     """Bring a model into the vault, or return it if it is already there.
+
+    `reference` may select part of it (a quantisation, exact files); `require_choice`
+    refuses a repo of several quantisations when nothing is selected (see `select_files`).
 
     The download lands in staging and is committed only once complete, so a failure leaves
     the vault as it was. Concurrent calls for one model download it once: the later caller
@@ -98,7 +104,7 @@ def download(
         if present is not None and (not force or present.downloaded_at >= requested_at):
             return store.mark_used(source.name, model_id, clock.now()) or present
         remote = source.info(model_id)
-        wanted = select_files(remote, patterns)
+        wanted = select_files(remote, patterns, reference, require_choice=require_choice)
         if not wanted:
             raise InvalidInput(
                 f"include_patterns {list(patterns or [])} match none of the "
@@ -121,7 +127,9 @@ def _metadata(
         "include_patterns": list(patterns) if patterns else None,
         "parameter_count": remote.parameter_count,
         "format": list(remote.format),
-        "quantization": quantization_of(remote, files) if patterns else remote.quantization,
+        "quantization": quantization_of(remote, files)
+        if len(files) < len(remote.files)
+        else remote.quantization,
         "architecture": remote.architecture,
         "license": remote.license,
     }

@@ -184,6 +184,9 @@ FIELD_TYPES: dict[str, set[str]] = {
     "license": {"string", "null"},
     "parameter_count": {"int", "float", "null"},
 }
+# Fields DEVON adds to the spec's shapes (DESIGN, "Extending the contract (wave 2)"): allowed
+# beside the spec's own, never instead of one.
+ADDITIVE_FIELDS = {"quantizations", "staging_bytes", "partial_models", "partial_freed_bytes"}
 # Free-form objects: only "is an object" is checked (`metadata` is `{}` in the spec).
 FREE_FORM = {"metadata"}
 # Maps keyed by a name (`sources`): each value must look like the example's first value.
@@ -229,7 +232,7 @@ def check_shape(actual: object, example: object, where: str = "$") -> None:
     assert got == expected, f"{where}: expected {expected}, got {got} ({actual!r})"
     if isinstance(example, dict):
         assert isinstance(actual, dict)
-        assert set(actual) == set(example), (
+        assert set(actual) - ADDITIVE_FIELDS == set(example), (
             f"{where}: fields {sorted(actual)} differ from the spec's {sorted(example)}"
         )
         for key, example_value in example.items():

@@ -11,6 +11,7 @@ SEARCH_RESULT_KEYS = {
     "source", "model_id", "model_name", "author", "total_size_bytes", "file_count",
     "parameter_count", "architecture", "format", "quantization", "tags", "license",
     "downloads", "likes", "created_at", "updated_at", "web_url", "repo_url",
+    "quantizations",  # additive (ADR 0170)
 }  # fmt: skip
 LOCAL_MODEL_KEYS = {
     "source", "model_id", "path", "size_bytes", "downloaded_at", "last_used", "files", "metadata",
@@ -59,6 +60,19 @@ def test_a_local_model_has_exactly_the_documented_fields() -> None:
 
 def test_clean_and_export_results_include_their_counts() -> None:
     clean = unstructure(CleanResult(freed_bytes=3, dry_run=True, models=("huggingface/a/b",)))
-    assert clean == {"removed": 1, "freed_bytes": 3, "dry_run": True, "models": ["huggingface/a/b"]}
-    export = unstructure(ExportResult(ExportFormat.KITT, ("/p",)))
+    assert clean == {
+        "removed": 1,
+        "freed_bytes": 3,
+        "dry_run": True,
+        "models": ["huggingface/a/b"],
+        "partial_models": [],
+        "partial_freed_bytes": 0,
+    }
+    export = unstructure(ExportResult.kitt(["/p"]))
     assert export == {"format": "kitt", "count": 1, "content": ["/p"]}
+
+
+def test_kitt_export_content_is_the_text_kitt_reads_in_python() -> None:
+    export = ExportResult.kitt(["/v/a", "/v/b"])
+    assert export.content == "/v/a\n/v/b\n"
+    assert export.paths == ("/v/a", "/v/b")
