@@ -23,6 +23,7 @@ from rich.text import Text
 
 from devon_cli.errors import EXIT_INTERRUPTED
 from devon_cli.render import format_size
+from devon_core.ports import RetryNotice
 
 
 class _BytesColumn(ProgressColumn):
@@ -41,11 +42,15 @@ class _SpeedColumn(ProgressColumn):
 class _Reporter:
     """The `progress` callback: called with (done, total), possibly from several download
     worker threads at once. The bar appears with the first report, so a model that is
-    already in the vault shows none."""
+    already in the vault shows none. A retry shows on the bar (what failed, the attempt,
+    the wait) until bytes flow again; without a terminal it is one line on stderr."""
 
-    def __init__(self, progress: Progress, task: TaskID) -> None:
+    def __init__(self, progress: Progress, task: TaskID, label: str, console: Console) -> None:
         self._progress = progress
         self._task = task
+        self._label = label
+        self._console = console
+        self._retrying = False
         self._lock = threading.Lock()
         self._started = False
         self._done = 0
@@ -59,7 +64,22 @@ class _Reporter:
                 self._progress.start()
             elif done > self._done:
                 self._progress.update(self._task, total=total, completed=done)
+                if self._retrying:
+                    self._retrying = False
+                    self._progress.update(self._task, description=self._label)
             self._done = max(self._done, done)
+
+    def retrying(self, notice: RetryNotice) -> None:
+        text = (
+            f"{notice.path}: {notice.problem}; retry {notice.attempt} of {notice.attempts} "
+            f"in {notice.wait_seconds:.0f} s"
+        )
+        with self._lock:
+            self._retrying = True
+            if self._console.is_terminal:
+                self._progress.update(self._task, description=f"{self._label} ({text})")
+            else:
+                self._console.print(Text(f"retrying {text}"), soft_wrap=True)
 
 
 @contextmanager
@@ -77,10 +97,11 @@ def progress_bar(console: Console, model_id: str) -> Iterator["_Reporter"]:
         disable=not console.is_terminal,
         expand=True,
     )
-    task = progress.add_task(_label(model_id), total=None)
+    label = _label(model_id)
+    task = progress.add_task(label, total=None)
     with _exit_on_interrupt(progress, model_id):
         try:
-            yield _Reporter(progress, task)
+            yield _Reporter(progress, task, label, console)
         finally:
             progress.stop()
 

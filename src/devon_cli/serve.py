@@ -22,7 +22,11 @@ API docs at http://HOST:PORT/schema once it runs.""",
 def serve(host: str, port: int, workers: int) -> None:
     """Serve the DEVON HTTP API (the same operations as these commands)."""
     # Imported here so that other commands do not pay for Litestar's import time.
+    from devon_http.serve import CannotListen
     from devon_http.serve import serve as run_server
 
     diagnostics.hand_over()
-    run_server(host, port, workers)
+    try:
+        run_server(host, port, workers)
+    except CannotListen as error:
+        raise click.ClickException(str(error)) from None

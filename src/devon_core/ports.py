@@ -4,7 +4,9 @@ import builtins
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
 
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
 from devon_core.results import (
@@ -16,7 +18,25 @@ from devon_core.results import (
 )
 
 ProgressCallback = Callable[[int, int], None]
-"""Called with (bytes done, bytes total) as a download proceeds."""
+"""Called with (bytes done, bytes total) as a download proceeds. A callback that also has a
+`retrying(notice: RetryNotice)` method (see `RetryListener`) is told of each retry."""
+
+
+@attrs.frozen
+class RetryNotice:
+    """A transfer failed and will be tried again: which file, why, the attempt coming next
+    (of at most `attempts`), and how long the source waits before it."""
+
+    path: str
+    problem: str
+    attempt: int
+    attempts: int
+    wait_seconds: float
+
+
+@runtime_checkable
+class RetryListener(Protocol):
+    def retrying(self, notice: RetryNotice) -> None: ...
 
 
 class Clock(Protocol):

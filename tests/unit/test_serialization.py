@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given
 
-from devon_core import CleanResult, ExportFormat, ExportResult, RemoteFile, SearchResult
+from devon_core import CleanResult, ExportResult, RemoteFile, SearchResult
 from devon_core.serialization import parse_timestamp, timestamp, unstructure
 from tests.unit.fakes import local_model, remote_model
 from tests.unit.strategies import aware_datetimes

@@ -24,7 +24,7 @@ from devon_adapters.huggingface.progress import ProgressTracker
 from devon_adapters.huggingface.staging_layout import FileJob
 from devon_core.errors import DevonError, DownloadFailed
 from devon_core.models import RemoteFile, RemoteModel
-from devon_core.ports import ProgressCallback
+from devon_core.ports import ProgressCallback, RetryNotice
 
 HASH_BLOCK = 8 * 1024 * 1024
 REPORT_EVERY = 1024 * 1024
@@ -206,7 +206,17 @@ class _FileFetch:
                     f"The Hub kept ending the transfer of {self.job.file.path} early "
                     f"({position} of {expected} bytes); run the download again to resume"
                 )
-            _sleep(self.options.retry_delay * min(2 ** max(failures - 1, 0), 8), self.stop)
+            delay = self.options.retry_delay * min(2 ** max(failures - 1, 0), 8)
+            self.tracker.retrying(
+                RetryNotice(
+                    path=self.job.file.path,
+                    problem=_describe(problem),
+                    attempt=failures + 1,
+                    attempts=self.options.retries + 1,
+                    wait_seconds=delay,
+                )
+            )
+            _sleep(delay, self.stop)
 
     def _stream(self, out: Any, url: str, position: int) -> int:
         with self.client.open_file(url, position, self.options.read_timeout) as response:
@@ -246,6 +256,17 @@ class _FileFetch:
                 f"sha256 {self.job.file.sha256}, got {actual}; the damaged file was deleted, "
                 "run the download again to fetch it anew"
             )
+
+
+def _describe(problem: Exception | None) -> str:
+    """What went wrong with a transfer, in a few words, for a retry notice."""
+    if problem is None:
+        return "the Hub ended the transfer early"
+    if isinstance(problem, HfHubHTTPError):
+        status = getattr(problem.response, "status_code", None)
+        return f"the Hub answered HTTP {status}" if status else "the Hub answered an error"
+    text = " ".join(str(problem).split())[:80]
+    return f"{type(problem).__name__}: {text}" if text else type(problem).__name__
 
 
 def _transient(error: Exception) -> bool:

@@ -2,7 +2,7 @@
 
 import threading
 
-from devon_core.ports import ProgressCallback
+from devon_core.ports import ProgressCallback, RetryListener, RetryNotice
 
 
 class ProgressTracker:
@@ -42,3 +42,8 @@ class ProgressTracker:
         with self._lock:
             if self._callback is not None and self.total > 0:
                 self._callback(self._done, self.total)
+
+    def retrying(self, notice: RetryNotice) -> None:
+        """Tell the callback, if it listens for them, that a transfer is being retried."""
+        if isinstance(self._callback, RetryListener):
+            self._callback.retrying(notice)
