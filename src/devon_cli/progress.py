@@ -4,6 +4,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -39,6 +40,10 @@ class _SpeedColumn(ProgressColumn):
         return Text(f"{format_size(int(speed))}/s" if speed else "-- MB/s")
 
 
+RETRY_NOTE_S = 1.0
+"""How long a retry note stays on the bar after its wait, once bytes flow again."""
+
+
 class _Reporter:
     """The `progress` callback: called with (done, total), possibly from several download
     worker threads at once. The bar appears with the first report, so a model that is
@@ -50,7 +55,7 @@ class _Reporter:
         self._task = task
         self._label = label
         self._console = console
-        self._retrying = False
+        self._retry_shown_until: float | None = None
         self._lock = threading.Lock()
         self._started = False
         self._done = 0
@@ -64,8 +69,10 @@ class _Reporter:
                 self._progress.start()
             elif done > self._done:
                 self._progress.update(self._task, total=total, completed=done)
-                if self._retrying:
-                    self._retrying = False
+                shown_until = self._retry_shown_until
+                if shown_until is not None and time.monotonic() > shown_until:
+                    # Bytes flow again after the wait: the note has said what it had to.
+                    self._retry_shown_until = None
                     self._progress.update(self._task, description=self._label)
             self._done = max(self._done, done)
 
@@ -75,7 +82,7 @@ class _Reporter:
             f"in {notice.wait_seconds:.0f} s"
         )
         with self._lock:
-            self._retrying = True
+            self._retry_shown_until = time.monotonic() + notice.wait_seconds + RETRY_NOTE_S
             if self._console.is_terminal:
                 self._progress.update(self._task, description=f"{self._label} ({text})")
             else:
