@@ -18,15 +18,18 @@ def closest(typed: str, known: Iterable[str], limit: int = 3) -> list[str]:
         by_lower.setdefault(value.lower(), value)
     if wanted in by_lower:
         return [by_lower[wanted]]
-    prefixed = sorted(v for v in by_lower if v.startswith(wanted) or wanted.startswith(v))
+    prefixed = [v for v in by_lower if v.startswith(wanted) or wanted.startswith(v)]
     similar = difflib.get_close_matches(wanted, list(by_lower), n=limit, cutoff=CUTOFF)
-    ordered = list(dict.fromkeys([*prefixed, *similar]))
-    return [by_lower[v] for v in ordered[:limit]]
+    ranked = sorted(
+        dict.fromkeys([*prefixed, *similar]),
+        key=lambda v: (v not in prefixed, -difflib.SequenceMatcher(None, wanted, v).ratio(), v),
+    )
+    return [by_lower[v] for v in ranked[:limit]]
 
 
 def did_you_mean(typed: str, known: Iterable[str]) -> str:
     """` (did you mean X?)`, or an empty string when nothing known is close."""
-    found = closest(typed, known)
+    found = closest(typed, known, limit=1)
     if not found:
         return ""
     return f" (did you mean {' or '.join(found)}?)"

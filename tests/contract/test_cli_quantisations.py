@@ -57,7 +57,8 @@ def test_download_of_a_repo_of_several_quantisations_refuses_and_lists_each(
     result = devon("download", WIDGET)
     assert result.code == 2
     assert result.stderr.splitlines()[-1].startswith("error: ")
-    assert "--quant" in result.stderr and "--all" in result.stderr
+    assert "--quant" in result.stderr
+    assert "--all" in result.stderr
     # Each quantisation with its size and the command that takes it; a sharded one once.
     assert re.search(rf"Q4_K_M\s+44\.0 KB\s+1\s+devon download {WIDGET}:Q4_K_M", result.stderr)
     assert re.search(rf"BF16\s+144\.0 KB\s+2\s+devon download {WIDGET}:BF16", result.stderr)

@@ -91,7 +91,8 @@ def test_serve_logs_the_vault_and_each_source_endpoint_at_start(
         deadline = time.monotonic() + 60
         assert server.stderr is not None
         while not any("startup complete" in line for line in lines):
-            assert time.monotonic() < deadline and server.poll() is None, lines
+            assert time.monotonic() < deadline, lines
+            assert server.poll() is None, lines
             lines.append(server.stderr.readline())
     finally:
         server.send_signal(signal.SIGINT)
