@@ -14,6 +14,7 @@ from devon_core.partial_downloads import clean_partial
 from devon_core.ports import Clock, ModelSource, ModelStore, ProgressCallback
 from devon_core.quantizations import parse_quant_tag
 from devon_core.references import ModelReference, ReferenceParser, parse_reference
+from devon_core.rules import select_files
 from devon_core.results import (
     DEFAULT_CLEAN_DAYS,
     DEFAULT_SEARCH_LIMIT,
@@ -198,6 +199,10 @@ class Devon:
         source, reference = self._reference(model_id, source, quant)
         plugin = self.source(source)
         with self._suggesting(plugin, reference.model_id):
+            if reference.selects and not force and self.get(reference.model_id, source=source):
+                # The vault's copy is returned as it is (as with include_patterns), but a
+                # selection the source cannot satisfy is still the error it would be.
+                select_files(plugin.info(reference.model_id), None, reference)
             return use_cases.download(
                 plugin,
                 self.store,

@@ -186,3 +186,10 @@ def test_a_near_miss_format_is_refused_with_the_near_one(devon: Devon) -> None:
     result = devon("search", "--format", "guff")
     assert result.code == 2
     assert "(did you mean gguf?)" in result.stderr
+
+
+def test_a_missing_file_is_an_error_even_when_the_vault_holds_the_model(devon: Devon) -> None:
+    assert devon("download", f"{WIDGET}:Q4_K_M").code == 0
+    result = devon("download", f"https://huggingface.co/{WIDGET}/resolve/main/foo.gguf")
+    assert result.code == 1
+    assert f"{WIDGET} has no file 'foo.gguf'" in result.stderr
