@@ -8,6 +8,7 @@
 | DEVON_API_KEY           | api_key            | none (HTTP API open)                      |
 | HF_TOKEN                | hf_token           | none                                      |
 | HF_ENDPOINT             | hf_endpoint        | none (huggingface.co)                     |
+| DEVON_HF_CACHE          | hf_cache           | huggingface_hub's cache (see `default_hf_cache`) |
 | DEVON_CONFIG_PATH       | -                  | platformdirs user config dir `devon/config.toml` |
 """
 
@@ -33,6 +34,7 @@ ENV_VARS: dict[str, str] = {
     "api_key": "DEVON_API_KEY",
     "hf_token": "HF_TOKEN",
     "hf_endpoint": "HF_ENDPOINT",
+    "hf_cache": "DEVON_HF_CACHE",
 }
 """Config file key -> the environment variable that overrides it."""
 
@@ -44,6 +46,26 @@ _FALSE = frozenset({"0", "false", "no", "off"})
 
 def default_storage_path() -> Path:
     return platformdirs.user_data_path(APP_NAME) / "models"
+
+
+def default_hf_cache(environ: Mapping[str, str] | None = None) -> Path:
+    """Where huggingface_hub keeps its cache, found the way it finds it: `HF_HUB_CACHE`, else
+    the legacy `HUGGINGFACE_HUB_CACHE`, else `$HF_HOME/hub`, else
+    `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`. Read from `environ`
+    each time (huggingface_hub reads it once, at import)."""
+    env = os.environ if environ is None else environ
+
+    def expanded(value: str) -> str:
+        return os.path.expandvars(os.path.expanduser(value))
+
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if env.get(var):
+            return Path(os.path.abspath(expanded(env[var])))
+    home = env.get("HF_HOME") or os.path.join(
+        env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "huggingface",
+    )
+    return Path(os.path.abspath(expanded(home))) / "hub"
 
 
 def default_config_path() -> Path:
@@ -61,6 +83,8 @@ class Settings:
     api_key: str | None = attrs.field(default=None, repr=False)
     hf_token: str | None = attrs.field(default=None, repr=False)
     hf_endpoint: str | None = None
+    hf_cache: Path = attrs.field(factory=default_hf_cache, converter=Path)
+    """The Hugging Face cache `devon adopt` (and POST /api/v1/adopt) reads."""
     config_path: Path | None = None
     """The config file that was read, if any."""
 
@@ -81,6 +105,7 @@ class Settings:
             api_key=_take(values, "api_key", _text, None),
             hf_token=_take(values, "hf_token", _text, None),
             hf_endpoint=_take(values, "hf_endpoint", _text, None),
+            hf_cache=_take(values, "hf_cache", _path, default_hf_cache(env)),
             config_path=config_path,
         )
 
