@@ -1,17 +1,15 @@
 """A real Hugging Face cache, written by huggingface_hub itself against a test hub, in every
 state `devon adopt` must tell apart.
 
-| repo                       | how it got there                                    | state             |
-|----------------------------|-----------------------------------------------------|-------------------|
-| tinyco/Tiny-0.5B-Instruct  | snapshot_download                                   | complete          |
-| acme/Widget-8B-GGUF        | hf_hub_download of one GGUF file and README.md      | complete (subset) |
-| onnxco/MiniEmbed-ONNX      | snapshot_download, then one blob deleted            | broken symlink    |
-| oldco/legacy-gpt-1.3b      | snapshot_download while the hub flips one byte      | corrupted blob    |
-| acme/shardy-7b             | snapshot_download of all but one shard, then a      | unfinished        |
-|                            | process killed (SIGKILL) while downloading it       | `.incomplete`     |
-| datasets--tinyco--chat-logs| a repo folder written by hf_hub_download, renamed:  | dataset repo      |
-|                            | the test hub serves no datasets                     |                   |
-| models--acme--bad..name    | likewise renamed                                    | invalid id        |
+- tinyco/Tiny-0.5B-Instruct: snapshot_download; complete.
+- acme/Widget-8B-GGUF: hf_hub_download of one GGUF file and README.md; complete (a subset).
+- onnxco/MiniEmbed-ONNX: snapshot_download, then one blob deleted; a broken symlink.
+- oldco/legacy-gpt-1.3b: snapshot_download while the hub flips one byte; a corrupted blob.
+- acme/shardy-7b: snapshot_download of all but one shard, then a process killed (SIGKILL)
+  while downloading that shard; an unfinished `.incomplete` download.
+- datasets--tinyco--chat-logs: a repo folder written by hf_hub_download, renamed, because
+  the test hub serves no datasets; a dataset repo.
+- models--acme--bad..name: likewise renamed; an invalid id.
 """
 
 import os
@@ -59,8 +57,12 @@ def snapshot_dir(cache: Path, repo_id: str) -> Path:
     return folder / "snapshots" / revision
 
 
-def download(hub: TestHub, cache: Path, repo_id: str, **options: object) -> Path:
-    path = snapshot_download(repo_id, cache_dir=cache, endpoint=hub.url, token=False, **options)
+def download(
+    hub: TestHub, cache: Path, repo_id: str, ignore_patterns: list[str] | None = None
+) -> Path:
+    path = snapshot_download(
+        repo_id, cache_dir=cache, endpoint=hub.url, token=False, ignore_patterns=ignore_patterns
+    )
     return Path(path)
 
 

@@ -11,8 +11,8 @@ from huggingface_hub import hf_hub_download
 
 from devon_adapters.bootstrap import open_hf_cache
 from devon_adapters.clock import SystemClock
-from devon_adapters.huggingface import HuggingFaceSource
 from devon_adapters.disk_store import DiskModelStore
+from devon_adapters.huggingface import HuggingFaceSource
 from devon_core import Devon
 from devon_core.adoption import AdoptReport, SkipReason
 from devon_testhub import TestHub
@@ -29,13 +29,13 @@ from tests.contract.hf_helpers import LEGACY, ONNX, SHARDY, TINY, WIDGET, hub_by
 
 
 @pytest.fixture(scope="module")
-def built_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+def built_cache(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """The cache of every state, built once; and the address of its hub, now stopped."""
     root = tmp_path_factory.mktemp("hf-cache")
     with TestHub() as hub:
         build_cache(hub, root / "hub")
         address = hub.url
-    yield root / "hub", address
+    return root / "hub", address
 
 
 @pytest.fixture
@@ -123,7 +123,8 @@ def test_offline_metadata_is_read_from_the_cached_files_and_marked(devon: Devon)
 
     tiny = devon.get(TINY)
     widget = devon.get(WIDGET)
-    assert tiny is not None and widget is not None
+    assert tiny is not None
+    assert widget is not None
     assert tiny.metadata["metadata_from"] == "cache"
     assert tiny.metadata["architecture"] == "qwen2"
     assert tiny.metadata["format"] == ["safetensors"]
