@@ -31,6 +31,7 @@ def describe_settings() -> list[tuple[str, str]]:
         ("storage path", str(settings.storage_path)),
         ("quota", format_bytes(quota) if quota is not None else "none"),
         ("verify checksums", "yes" if settings.verify_checksums else "no"),
+        ("Hugging Face cache", str(settings.hf_cache)),
         ("HF_TOKEN", "set" if settings.hf_token else "not set"),
         ("DEVON_API_KEY", "set" if settings.api_key else "not set (HTTP API open)"),
     ]

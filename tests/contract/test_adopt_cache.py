@@ -217,3 +217,18 @@ def test_reachable_hub_describes_adopted_models(session_test_hub: TestHub, tmp_p
         session_test_hub, TINY, "model.safetensors"
     )
     store.close()
+
+
+def test_move_keeps_blobs_another_snapshot_still_links_to(devon: Devon, cache: Path) -> None:
+    folder = cache / folder_of(TINY)
+    current = snapshot_dir(cache, TINY)
+    older = folder / "snapshots" / ("0" * 40)
+    older.mkdir()
+    (older / "config.json").symlink_to(os.readlink(current / "config.json"))
+
+    devon.adopt([TINY], move=True)
+
+    assert not current.exists()
+    assert not (folder / "refs" / "main").exists()
+    assert (older / "config.json").read_text().startswith("{")
+    assert not (cache / ".locks" / folder_of(TINY)).exists() or folder.exists()

@@ -159,6 +159,7 @@ class HuggingFaceCache:
                 blobs.is_dir() and any(blobs.iterdir())
             ):
                 shutil.rmtree(folder)
+                shutil.rmtree(self._root / ".locks" / repo.folder, ignore_errors=True)
         except OSError as error:
             raise DownloadFailed(
                 f"Could not remove {repo.repo_id} from the cache: {error.strerror or error}"
