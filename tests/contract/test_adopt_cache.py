@@ -165,6 +165,7 @@ def test_move_removes_the_cached_copy_once_adopted_and_leaves_skipped_repos(
     devon.adopt(move=True)
 
     assert not (cache / folder_of(TINY)).exists()
+    assert not (cache / ".locks" / folder_of(TINY)).exists()
     assert not (cache / folder_of(WIDGET)).exists()
     assert (cache / folder_of(LEGACY)).exists()
     model = devon.get(TINY)
@@ -231,4 +232,3 @@ def test_move_keeps_blobs_another_snapshot_still_links_to(devon: Devon, cache: P
     assert not current.exists()
     assert not (folder / "refs" / "main").exists()
     assert (older / "config.json").read_text().startswith("{")
-    assert not (cache / ".locks" / folder_of(TINY)).exists() or folder.exists()
