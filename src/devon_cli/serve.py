@@ -20,7 +20,7 @@ def _setting_flags(command: Callable[..., Any]) -> Callable[..., Any]:
             spec.flag,
             name,
             default=None,
-            metavar=spec.env,
+            metavar=spec.key.upper(),
             help=f"{spec.help} [default: {spec.default_text}; env {spec.env}]",
         )
         command = option(command)
