@@ -25,7 +25,7 @@ from devon_core.errors import DevonError, SourceUnavailable
 from devon_core.identifiers import validate_model_id
 from devon_core.models import RemoteModel
 from devon_core.ports import Clock, ModelCache, ModelSource, ModelStore
-from devon_core.rules import quantization_of
+from devon_core.rules import check_room, quantization_of
 
 MODEL = "model"
 """The repo kind that is adopted; others (`dataset`, `space`) are skipped."""
@@ -243,7 +243,10 @@ def adopt(
             if store.get(source_name, repo.repo_id) is not None:
                 present.append(repo.repo_id)
                 continue
-            outcome = _adopt_one(cache, store, clock, describer, source_name, repo, dry_run)
+            planned = sum(m.size_bytes for m in adopted) if dry_run else 0
+            outcome = _adopt_one(
+                cache, store, clock, describer, source_name, repo, dry_run, planned
+            )
         if isinstance(outcome, SkippedRepo):
             skipped.append(outcome)
             continue
@@ -274,6 +277,7 @@ def _adopt_one(
     source_name: str,
     repo: CachedRepo,
     dry_run: bool,
+    planned_bytes: int,
 ) -> tuple[AdoptedModel, CachedSnapshot] | SkippedRepo:
     chosen = choose_snapshot(repo)
     if isinstance(chosen, SkippedRepo):
@@ -283,6 +287,7 @@ def _adopt_one(
         if problem is not None:
             return problem
         files = tuple(sorted(f.path for f in chosen.files))
+        _check_quota(store, chosen.size_bytes, planned_bytes)
         if dry_run:
             return AdoptedModel(
                 repo.repo_id, source_name, chosen.revision, chosen.size_bytes, files
@@ -306,6 +311,20 @@ def _adopt_one(
         metadata["metadata_from"],
     )
     return entry, chosen
+
+
+def _check_quota(store: ModelStore, size_bytes: int, planned_bytes: int) -> None:
+    """Only the quota is checked up front: a hard link takes no room on the disk, and a copy
+    that does not fit fails by itself. `planned_bytes`: what a dry run has counted so far."""
+    space = store.space()
+    check_room(
+        size_bytes,
+        attrs.evolve(
+            space,
+            free_bytes=max(space.free_bytes, size_bytes),
+            used_bytes=space.used_bytes + planned_bytes,
+        ),
+    )
 
 
 class _Describer:

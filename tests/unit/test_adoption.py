@@ -242,3 +242,27 @@ def test_a_vault_without_a_cache_reader_refuses_adoption_clearly() -> None:
 def test_adopted_bytes_sum_the_adopted_models() -> None:
     cache = FakeCache([cached_repo("acme/x"), cached_repo("acme/y")])
     assert devon_on(cache).adopt().adopted_bytes == 2000
+
+
+def test_a_model_that_would_exceed_the_quota_is_skipped_and_not_listed() -> None:
+    cache = FakeCache([cached_repo("acme/x"), cached_repo("acme/y")])
+    devon = devon_on(cache)
+    devon.store.quota_bytes = 1500  # type: ignore[attr-defined]
+
+    report = devon.adopt()
+
+    assert [m.model_id for m in report.adopted] == ["acme/x"]
+    assert [(s.repo, s.reason) for s in report.skipped] == [("acme/y", SkipReason.FAILED)]
+    assert "quota" in report.skipped[0].detail
+    assert [m.model_id for m in devon.list()] == ["acme/x"]
+
+
+def test_a_dry_run_counts_what_it_would_adopt_against_the_quota() -> None:
+    cache = FakeCache([cached_repo("acme/x"), cached_repo("acme/y")])
+    devon = devon_on(cache)
+    devon.store.quota_bytes = 1500  # type: ignore[attr-defined]
+
+    report = devon.adopt(dry_run=True)
+
+    assert [m.model_id for m in report.adopted] == ["acme/x"]
+    assert [s.repo for s in report.skipped] == ["acme/y"]
