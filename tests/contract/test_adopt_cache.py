@@ -3,6 +3,7 @@ with the hub stopped, into the real disk vault."""
 
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -232,3 +233,32 @@ def test_move_keeps_blobs_another_snapshot_still_links_to(devon: Devon, cache: P
     assert not current.exists()
     assert not (folder / "refs" / "main").exists()
     assert (older / "config.json").read_text().startswith("{")
+
+
+def test_a_cache_on_another_filesystem_is_copied_and_left_intact(
+    built_cache: tuple[Path, str], tmp_path: Path
+) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or os.stat(shm).st_dev == os.stat(tmp_path).st_dev:
+        pytest.skip("needs a second filesystem at /dev/shm")
+    other = Path(tempfile.mkdtemp(dir=shm, prefix="devon-adopt-test-"))
+    try:
+        cache = other / "hub"
+        shutil.copytree(built_cache[0], cache, symlinks=True)
+        store = DiskModelStore(tmp_path / "vault")
+        devon = Devon(
+            store=store,
+            clock=SystemClock(),
+            open_cache=lambda location: open_hf_cache(cache, location),
+        )
+
+        model = devon.adopt([TINY]).adopted[0]
+
+        snapshot = snapshot_dir(cache, TINY)
+        for name in model.files:
+            in_vault = Path(model.path or "") / name
+            assert in_vault.read_bytes() == (snapshot / name).read_bytes()
+            assert os.stat(in_vault).st_dev != os.stat(snapshot / name).st_dev
+        store.close()
+    finally:
+        shutil.rmtree(other)
