@@ -23,8 +23,9 @@ import attrs
 from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
 from devon_core.errors import DevonError, SourceUnavailable
 from devon_core.identifiers import validate_model_id
-from devon_core.models import RemoteModel
+from devon_core.models import LocalModel, RemoteModel
 from devon_core.ports import Clock, ModelCache, ModelSource, ModelStore
+from devon_core.results import StagingArea
 from devon_core.rules import check_room, quantization_of
 
 MODEL = "model"
@@ -298,7 +299,7 @@ def _adopt_one(
         )
         staging = store.stage(source_name, repo.repo_id)
         cache.place(repo, chosen, staging.path)
-        model = store.commit(staging, files, clock.now(), metadata)
+        model = _commit(store, staging, files, clock, metadata)
     except DevonError as error:
         return _skip(repo, SkipReason.FAILED, str(error))
     entry = AdoptedModel(
@@ -311,6 +312,24 @@ def _adopt_one(
         metadata["metadata_from"],
     )
     return entry, chosen
+
+
+def _commit(
+    store: ModelStore,
+    staging: StagingArea,
+    files: Sequence[str],
+    clock: Clock,
+    metadata: dict[str, Any],
+) -> LocalModel:
+    """Commit, and tell what the vault holds: a commit that fails after its files were moved
+    into place is finished by the store, and then the model is adopted after all."""
+    try:
+        return store.commit(staging, files, clock.now(), metadata)
+    except DevonError:
+        recorded = store.get(staging.source, staging.model_id)
+        if recorded is None:
+            raise
+        return recorded
 
 
 def _check_quota(store: ModelStore, size_bytes: int, planned_bytes: int) -> None:

@@ -1,10 +1,11 @@
 """`Devon.adopt` on a real Hugging Face cache (written by huggingface_hub against a test hub),
 with the hub stopped, into the real disk vault."""
 
+import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -262,3 +263,53 @@ def test_a_cache_on_another_filesystem_is_copied_and_left_intact(
         store.close()
     finally:
         shutil.rmtree(other)
+
+
+def _disk_full_at(wanted: str) -> Callable[[str], None]:
+    def fail(step: str) -> None:
+        if step == wanted:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    return fail
+
+
+def test_a_commit_that_fails_lists_nothing_and_a_move_keeps_the_cache(
+    devon: Devon, cache: Path
+) -> None:
+    store = devon.store
+    assert isinstance(store, DiskModelStore)
+    store._after_step = _disk_full_at("commit:journaled")
+
+    report = devon.adopt([TINY], move=True)
+
+    assert report.adopted == ()
+    assert [(s.repo, s.reason) for s in report.skipped] == [(TINY, SkipReason.FAILED)]
+    assert "No space left" in report.skipped[0].detail
+    assert devon.list() == []
+    assert (snapshot_dir(cache, TINY) / "model.safetensors").is_file()
+
+
+def test_a_failed_adoption_is_taken_by_the_next_run(devon: Devon) -> None:
+    store = devon.store
+    assert isinstance(store, DiskModelStore)
+    store._after_step = _disk_full_at("commit:journaled")
+    devon.adopt([TINY])
+    store._after_step = _disk_full_at("never")
+
+    report = devon.adopt([TINY])
+
+    assert [m.model_id for m in report.adopted] == [TINY]
+    assert [m.model_id for m in devon.list()] == [TINY]
+
+
+def test_a_commit_failing_once_its_files_are_in_place_is_reported_as_adopted(
+    devon: Devon,
+) -> None:
+    store = devon.store
+    assert isinstance(store, DiskModelStore)
+    store._after_step = _disk_full_at("commit:moved")
+
+    report = devon.adopt([TINY])
+
+    assert [m.model_id for m in report.adopted] == [TINY]
+    assert [m.model_id for m in devon.list()] == [TINY]
