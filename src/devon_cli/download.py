@@ -172,9 +172,10 @@ def _show_plan(context: CliContext, plan: DownloadPlan, as_json: bool) -> None:
 
 def _show_choices(context: CliContext, error: ChoiceNeeded) -> None:
     """The quantisations to choose from, each with its size and the command that takes it."""
-    context.err.print(plain(f"{error.model_id} holds these GGUF quantisations:"))
-    context.err.print(quantization_table(error.model_id, error.quantizations))
-    context.err.print(plain(f"Every file: devon download {error.model_id} --all"))
+    model_id = error.model_id or "MODEL"
+    context.err.print(plain(f"{model_id} holds these GGUF quantisations:"))
+    context.err.print(quantization_table(model_id, error.quantizations))
+    context.err.print(plain(f"Every file: devon download {model_id} --all"))
 
 
 def _files_and_size(model: LocalModel) -> str:

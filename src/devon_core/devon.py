@@ -1,20 +1,20 @@
 """`Devon`: the one object a library user, the HTTP app and the CLI all talk to."""
 
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 
 import attrs
 
-from devon_core import hints, use_cases
+from devon_core import adoption, hints, use_cases
+from devon_core.adoption import AdoptReport
 from devon_core.download_plan import DownloadPlan, plan_download
-from devon_core.errors import InvalidInput, NotFound, SelectionNotFound
+from devon_core.errors import InvalidInput, NotFound, SelectionNotFound, about
 from devon_core.identifiers import DEFAULT_SOURCE, parse_model_reference
 from devon_core.models import LocalModel
 from devon_core.partial_downloads import clean_partial
-from devon_core.ports import Clock, ModelSource, ModelStore, ProgressCallback
+from devon_core.ports import Clock, ModelCache, ModelSource, ModelStore, ProgressCallback
 from devon_core.quantizations import parse_quant_tag
 from devon_core.references import ModelReference, ReferenceParser, parse_reference
-from devon_core.rules import select_files
 from devon_core.results import (
     DEFAULT_CLEAN_DAYS,
     DEFAULT_SEARCH_LIMIT,
@@ -28,6 +28,7 @@ from devon_core.results import (
     SearchResult,
     StorageStatus,
 )
+from devon_core.rules import select_files
 from devon_core.suggestions import did_you_mean
 
 
@@ -47,10 +48,13 @@ class Devon:
         clock: Clock,
         source: ModelSource | None = None,
         sources: Iterable[ModelSource] = (),
+        open_cache: Callable[[str | None], ModelCache] | None = None,
     ) -> None:
         every = [*([source] if source is not None else []), *sources]
         self.store = store
         self.clock = clock
+        self.open_cache = open_cache
+        """Opens the Hugging Face cache at a directory (None: the configured one)."""
         self.sources: dict[str, ModelSource] = {s.name: s for s in every}
 
     def source(self, name: str = DEFAULT_SOURCE) -> ModelSource:
@@ -141,7 +145,7 @@ class Devon:
         """What `download` would fetch (files, sizes, total), fetching nothing."""
         source, reference = self._reference(model, source, quant)
         plugin = self.source(source)
-        with self._suggesting(plugin, reference.model_id):
+        with about(source, reference.model_id), self._suggesting(plugin, reference.model_id):
             return plan_download(
                 plugin,
                 self.store,
@@ -178,7 +182,7 @@ class Devon:
         reference `resolve` reads). Counts as a use of it."""
         source, reference = self.resolve(model_id, source=source)
         plugin = self.source(source)
-        with self._suggesting(plugin, reference.model_id):
+        with about(source, reference.model_id), self._suggesting(plugin, reference.model_id):
             return use_cases.info(plugin, self.store, self.clock, reference.model_id)
 
     def download(
@@ -198,7 +202,7 @@ class Devon:
         quantisations with ChoiceNeeded."""
         source, reference = self._reference(model_id, source, quant)
         plugin = self.source(source)
-        with self._suggesting(plugin, reference.model_id):
+        with about(source, reference.model_id), self._suggesting(plugin, reference.model_id):
             if reference.selects and not force and self.get(reference.model_id, source=source):
                 # The vault's copy is returned as it is (as with include_patterns), but a
                 # selection the source cannot satisfy is still the error it would be.
@@ -220,20 +224,22 @@ class Devon:
 
     def get(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> LocalModel | None:
         """The vault's entry for a model, without touching `last_used`."""
-        return use_cases.get(self.store, source, model_id)
+        with about(source, model_id):
+            return use_cases.get(self.store, source, model_id)
 
     def remove(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> RemoveResult:
         """Delete a model (its id, URL, or `<source>/<owner>/<name>` as DEVON prints it)."""
         source, reference = self.resolve(model_id, source=source)
-        try:
-            return use_cases.remove(self.store, source, reference.model_id, self.sources.keys())
-        except NotFound as error:
-            known = (
-                [m.model_id for m in self.store.list(source)]
-                if source in self._known_sources()
-                else []
-            )
-            raise NotFound(f"{error}{did_you_mean(reference.model_id, known)}") from error
+        with about(source, reference.model_id):
+            try:
+                return use_cases.remove(self.store, source, reference.model_id, self.sources.keys())
+            except NotFound as error:
+                known = (
+                    [m.model_id for m in self.store.list(source)]
+                    if source in self._known_sources()
+                    else []
+                )
+                raise NotFound(f"{error}{did_you_mean(reference.model_id, known)}") from error
 
     def status(self) -> StorageStatus:
         return use_cases.status(self.store)
@@ -264,3 +270,33 @@ class Devon:
     def export(self, format: ExportFormat | str = ExportFormat.KITT) -> ExportResult:
         export_format = format if isinstance(format, ExportFormat) else ExportFormat.parse(format)
         return use_cases.export(self.store, export_format)
+
+    def adopt(
+        self,
+        model_ids: Sequence[str] | None = None,
+        *,
+        cache: str | None = None,
+        move: bool = False,
+        dry_run: bool = False,
+    ) -> AdoptReport:
+        """Bring models already in the Hugging Face cache into the vault without downloading
+        them: all of its model repos, or only `model_ids`. `cache` is its directory (default:
+        the configured one, DEVON_HF_CACHE, else where huggingface_hub keeps it). The cache
+        keeps its files (hard links) unless `move`. Works with the Hub unreachable.
+
+        >>> report = devon.adopt(dry_run=True)
+        >>> [m.model_id for m in report.adopted], report.skipped
+        """
+        if self.open_cache is None:
+            raise InvalidInput("This DEVON has no Hugging Face cache reader configured")
+        source = self.sources.get(DEFAULT_SOURCE)
+        return adoption.adopt(
+            self.open_cache(cache),
+            self.store,
+            self.clock,
+            source,
+            DEFAULT_SOURCE,
+            model_ids,
+            move=move,
+            dry_run=dry_run,
+        )

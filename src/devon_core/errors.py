@@ -1,5 +1,7 @@
 """The errors the core raises. Each driving adapter maps them to its own form in one place."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -7,7 +9,15 @@ if TYPE_CHECKING:
 
 
 class DevonError(Exception):
-    """Base of every error DEVON raises on purpose. `str(error)` is the user-facing message."""
+    """Base of every error DEVON raises on purpose. `str(error)` is the user-facing message;
+    `model_id` and `source` say which model it is about, when it is about one."""
+
+    def __init__(
+        self, message: str = "", *, model_id: str | None = None, source: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.model_id = model_id
+        self.source = source
 
 
 class InvalidInput(DevonError):
@@ -49,6 +59,17 @@ class ChoiceNeeded(InvalidInput):
     def __init__(
         self, message: str, model_id: str, quantizations: "tuple[Quantization, ...]"
     ) -> None:
-        super().__init__(message)
-        self.model_id = model_id
+        super().__init__(message, model_id=model_id)
         self.quantizations = quantizations
+
+
+@contextmanager
+def about(source: str, model_id: str) -> Iterator[None]:
+    """Mark every DevonError raised inside as being about this model, unless it already
+    names one, so library users can read `error.model_id` and `error.source`."""
+    try:
+        yield
+    except DevonError as error:
+        if error.model_id is None and error.source is None:
+            error.model_id, error.source = model_id, source
+        raise
