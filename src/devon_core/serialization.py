@@ -15,7 +15,7 @@ from cattrs.gen import make_dict_unstructure_fn, override
 
 from devon_core.filters import ModelFormat
 from devon_core.models import RemoteModel
-from devon_core.results import ExportFormat, ExportResult
+from devon_core.results import CleanResult, ExportFormat, ExportResult
 
 
 def timestamp(value: datetime) -> str:
@@ -49,7 +49,24 @@ def _make_converter() -> cattrs.Converter:
         ),
     )
     converter.register_unstructure_hook(ExportResult, _export_wire)
+    converter.register_unstructure_hook(CleanResult, _clean_wire)
     return converter
+
+
+def _clean_wire(result: CleanResult) -> dict[str, Any]:
+    """The spec's clean shape; `partial_models` and `partial_freed_bytes` only when a partial
+    clean removed (or, dry, would remove) some staging (ADR 0173), so that an answer to a
+    request that never asked for it is exactly the documented one."""
+    data: dict[str, Any] = {
+        "removed": result.removed,
+        "freed_bytes": result.freed_bytes,
+        "dry_run": result.dry_run,
+        "models": list(result.models),
+    }
+    if result.partial_models:
+        data["partial_models"] = list(result.partial_models)
+        data["partial_freed_bytes"] = result.partial_freed_bytes
+    return data
 
 
 def _export_wire(result: ExportResult) -> dict[str, Any]:

@@ -148,15 +148,21 @@ class CleanRequest(msgspec.Struct, kw_only=True, frozen=True):
     ] = False
 
 
-class Cleaned(msgspec.Struct):
+class Cleaned(msgspec.Struct, omit_defaults=True):
     removed: int
     freed_bytes: int
     dry_run: bool
     models: Annotated[list[str], msgspec.Meta(description="<source>/<model_id> of each")]
     partial_models: Annotated[
-        list[str], msgspec.Meta(description="<source>/<model_id> of each staging removed")
-    ]
-    partial_freed_bytes: Annotated[int, msgspec.Meta(description="Bytes of that staging")]
+        list[str],
+        msgspec.Meta(
+            description="<source>/<model_id> of each staging removed by a partial clean "
+            "(added; only present when there is one)"
+        ),
+    ] = msgspec.field(default_factory=list)
+    partial_freed_bytes: Annotated[
+        int, msgspec.Meta(description="Bytes of that staging (added; present with it)")
+    ] = 0
 
 
 class ExportRequest(msgspec.Struct, kw_only=True, frozen=True):

@@ -81,9 +81,6 @@ CLEANED: dict[str, Any] = {
         "huggingface/Qwen/Qwen2.5-7B-Instruct",
         "huggingface/meta-llama/Llama-3.2-3B-Instruct",
     ],
-    # Additive (ADR 0173): what `"partial": true` removed from staging.
-    "partial_models": [],
-    "partial_freed_bytes": 0,
 }
 
 EXPORT_KITT: dict[str, Any] = {

@@ -60,16 +60,21 @@ def test_a_local_model_has_exactly_the_documented_fields() -> None:
 
 def test_clean_and_export_results_include_their_counts() -> None:
     clean = unstructure(CleanResult(freed_bytes=3, dry_run=True, models=("huggingface/a/b",)))
-    assert clean == {
-        "removed": 1,
-        "freed_bytes": 3,
-        "dry_run": True,
-        "models": ["huggingface/a/b"],
-        "partial_models": [],
-        "partial_freed_bytes": 0,
-    }
+    assert clean == {"removed": 1, "freed_bytes": 3, "dry_run": True, "models": ["huggingface/a/b"]}
     export = unstructure(ExportResult.kitt(["/p"]))
     assert export == {"format": "kitt", "count": 1, "content": ["/p"]}
+
+
+def test_a_clean_result_names_removed_staging_only_when_there_is_some() -> None:
+    result = CleanResult(
+        freed_bytes=0,
+        dry_run=False,
+        models=(),
+        partial_models=("huggingface/a/b",),
+        partial_freed_bytes=9,
+    )
+    assert unstructure(result)["partial_models"] == ["huggingface/a/b"]
+    assert unstructure(result)["partial_freed_bytes"] == 9
 
 
 def test_kitt_export_content_is_the_text_kitt_reads_in_python() -> None:
