@@ -3,7 +3,7 @@
 from collections.abc import Collection, Iterable, Sequence
 
 from devon_core import use_cases
-from devon_core.identifiers import DEFAULT_SOURCE
+from devon_core.identifiers import DEFAULT_SOURCE, LOCAL_SOURCE
 from devon_core.models import LocalModel
 from devon_core.ports import Clock, ModelSource, ModelStore, ProgressCallback
 from devon_core.results import (
@@ -15,6 +15,7 @@ from devon_core.results import (
     ExportResult,
     ModelInfo,
     RemoveResult,
+    ScanResult,
     SearchFilters,
     SearchResult,
     StorageStatus,
@@ -48,6 +49,10 @@ class Devon:
         return use_cases.resolve_source(self.sources, name)
 
     @property
+    def _known_sources(self) -> frozenset[str]:
+        return use_cases.known_source_names(self.sources)
+
+    @property
     def storage_path(self) -> str:
         return self.store.root
 
@@ -70,6 +75,8 @@ class Devon:
         return use_cases.search(self.source(source), query, filters, limit)
 
     def info(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> ModelInfo:
+        if source == LOCAL_SOURCE and source not in self.sources:
+            return use_cases.local_info(self.store, self.clock, source, model_id)
         return use_cases.info(self.source(source), self.store, self.clock, model_id)
 
     def download(
@@ -92,14 +99,14 @@ class Devon:
         )
 
     def list(self, *, source: str | None = None) -> list[LocalModel]:
-        return use_cases.list_models(self.store, source, self.sources.keys())
+        return use_cases.list_models(self.store, source, self._known_sources)
 
     def get(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> LocalModel | None:
         """The vault's entry for a model, without touching `last_used`."""
         return use_cases.get(self.store, source, model_id)
 
     def remove(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> RemoveResult:
-        return use_cases.remove(self.store, source, model_id, self.sources.keys())
+        return use_cases.remove(self.store, source, model_id, self._known_sources)
 
     def status(self) -> StorageStatus:
         return use_cases.status(self.store)
@@ -121,3 +128,10 @@ class Devon:
     def export(self, format: ExportFormat | str = ExportFormat.KITT) -> ExportResult:
         export_format = format if isinstance(format, ExportFormat) else ExportFormat.parse(format)
         return use_cases.export(self.store, export_format)
+
+    def scan(self, *, reconcile: bool = False) -> ScanResult:
+        """Register model folders placed in the vault by hand: under a source's folder as
+        that source, anywhere else under the built-in `local` source, with metadata inferred
+        from their files. Folders with no model file, or still being written, are skipped
+        and reported. `reconcile` also drops the models whose folder is gone."""
+        return use_cases.scan(self.store, self.sources.keys(), reconcile)

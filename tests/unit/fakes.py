@@ -4,7 +4,7 @@
 commit, the way the real source writes into the store's staging directory.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +17,7 @@ from devon_core import (
     NotFound,
     RemoteFile,
     RemoteModel,
+    ScanResult,
     SearchFilters,
     SourceUsage,
     StagingArea,
@@ -134,6 +135,9 @@ class MemoryStore:
         self.free_bytes = 10**15
         self.quota_bytes: int | None = None
         self.locks_taken: list[tuple[str, str]] = []
+        self.groups = 0
+        self.scans: list[tuple[frozenset[str], bool]] = []
+        self.scan_result = ScanResult()
 
     @property
     def root(self) -> str:
@@ -210,6 +214,16 @@ class MemoryStore:
         if model is None:
             return None
         return self.add(attrs.evolve(model, last_used=when))
+
+    @contextmanager
+    def grouped(self) -> Iterator[None]:
+        self.groups += 1
+        yield
+
+    def scan(self, known_sources: Collection[str], reconcile: bool = False) -> ScanResult:
+        """What `scan_result` says, recording the call (the real scan is a disk matter)."""
+        self.scans.append((frozenset(known_sources), reconcile))
+        return self.scan_result
 
 
 def local_model(
