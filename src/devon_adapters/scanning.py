@@ -46,12 +46,16 @@ def scan_vault(
     for candidate in _candidates(root, sources, skipped):
         source, model_id, directory = candidate
         if (source, model_id) in listed:
+            if directory != store.paths.model_dir(source, model_id):
+                skipped.append(
+                    ScanSkip(str(directory), f"{source}/{model_id} is already in the vault")
+                )
             continue
         problem = _register(store, source, model_id, directory)
-        if problem:
-            skipped.append(ScanSkip(str(directory), problem))
-        else:
+        if problem is None:
             registered.append(f"{source}/{model_id}")
+        elif problem is not _TAKEN:
+            skipped.append(ScanSkip(str(directory), problem))
     dropped = _reconcile(store) if reconcile else []
     return ScanResult(tuple(registered), tuple(dropped), tuple(skipped))
 
@@ -88,15 +92,21 @@ def _models_under(
                 yield f"{first.name}/{second.name}", second
 
 
+_TAKEN = "taken care of elsewhere"
+"""What `_register` says when another process registered or moved the folder meanwhile."""
+
+
 def _register(store: "DiskModelStore", source: str, model_id: str, directory: Path) -> str | None:
     """Register one folder; return why not, or None once it is listed."""
-    problem = _not_a_complete_model(directory)
-    if problem:
-        return problem
     target = store.paths.model_dir(source, model_id)
     with store.lock(source, model_id):
+        if not directory.is_dir() or directory.is_symlink():
+            return _TAKEN  # another scan moved it, or it was deleted: nothing to report
         if store.get(source, model_id) is not None:
-            return f"{source}/{model_id} is already listed"
+            return _TAKEN if target == directory else f"{source}/{model_id} is already in the vault"
+        problem = _not_a_complete_model(directory)
+        if problem:
+            return problem
         try:
             store._refuse_clash(source, model_id)
             store.paths.ensure_inside(directory)
@@ -168,8 +178,11 @@ def _folders(directory: Path) -> list[Path]:
 
 
 def _has_own_files(directory: Path) -> bool:
-    with os.scandir(directory) as entries:
-        return any(entry.is_file(follow_symlinks=False) for entry in entries)
+    try:
+        with os.scandir(directory) as entries:
+            return any(entry.is_file(follow_symlinks=False) for entry in entries)
+    except OSError:  # gone meanwhile (another scan moved it): its children are gone too
+        return False
 
 
 def _valid(name: str, folder: Path, skipped: list[ScanSkip]) -> bool:

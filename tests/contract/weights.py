@@ -1,0 +1,76 @@
+"""Small but well-formed weight files (safetensors, GGUF) and a reader of manifest.json that
+does what KITT's Quick Test does with it."""
+
+import json
+import struct
+from pathlib import Path
+from typing import Any
+
+
+def safetensors_bytes(shapes: dict[str, list[int]]) -> bytes:
+    """A safetensors file whose tensors have `shapes` (dtype U8, zero-filled)."""
+    header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
+    offset = 0
+    for name, shape in shapes.items():
+        size = 1
+        for dimension in shape:
+            size *= dimension
+        header[name] = {"dtype": "U8", "shape": shape, "data_offsets": [offset, offset + size]}
+        offset += size
+    encoded = json.dumps(header).encode()
+    return struct.pack("<Q", len(encoded)) + encoded + bytes(offset)
+
+
+def _gguf_string(text: str) -> bytes:
+    data = text.encode()
+    return struct.pack("<Q", len(data)) + data
+
+
+def gguf_bytes(architecture: str, shapes: dict[str, list[int]]) -> bytes:
+    """A GGUF v3 header: `general.architecture`, a token array (skipped by readers), and
+    one tensor info per entry of `shapes` (no tensor data: readers only need the header)."""
+    kvs = [
+        _gguf_string("general.architecture") + struct.pack("<I", 8) + _gguf_string(architecture),
+        _gguf_string("tokenizer.ggml.scores")
+        + struct.pack("<IIQ", 9, 6, 3)
+        + struct.pack("<fff", 0.1, 0.2, 0.3),
+        _gguf_string("tokenizer.ggml.tokens")
+        + struct.pack("<IIQ", 9, 8, 2)
+        + _gguf_string("a")
+        + _gguf_string("b"),
+        _gguf_string("general.file_type") + struct.pack("<II", 4, 15),
+    ]
+    tensors = [
+        _gguf_string(name)
+        + struct.pack("<I", len(shape))
+        + struct.pack("<" + "Q" * len(shape), *shape)
+        + struct.pack("<IQ", 12, 0)
+        for name, shape in shapes.items()
+    ]
+    head = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kvs))
+    return head + b"".join(kvs) + b"".join(tensors)
+
+
+def kitt_read_manifest(models_dir: Path) -> list[dict[str, Any]]:
+    """What KITT's Quick Test takes from `<models dir>/manifest.json`: for each value its
+    `path`, `source`, `size_bytes` and `metadata.format` (a list), falling back to the files'
+    extensions when `format` is empty."""
+    data = json.loads((models_dir / "manifest.json").read_text())
+    assert isinstance(data, dict)
+    models = []
+    for key, value in data.items():
+        assert key == f"{value['source']}::{value['model_id']}"
+        formats = value["metadata"]["format"]
+        assert isinstance(formats, list)
+        if not formats:
+            formats = sorted({Path(f).suffix.lstrip(".") for f in value["files"]})
+        models.append(
+            {
+                "key": key,
+                "path": value["path"],
+                "source": value["source"],
+                "size_bytes": value["size_bytes"],
+                "format": formats,
+            }
+        )
+    return models
