@@ -43,6 +43,7 @@ from devon_adapters.paths import (
     FILE_MODE,
     VaultPaths,
     check_relative_file,
+    half_written_file,
     is_download_metadata,
     make_private_dirs,
     walk_files,
@@ -339,7 +340,8 @@ class DiskModelStore:
 
     def _scan(self) -> Iterator[tuple[tuple[str, str], dict[str, int]]]:
         """Every model directory: `<root>/<source>/<owner>/<name>` or `<root>/<source>/<name>`
-        (a directory holding files of its own is a model, else an owner of models)."""
+        (a directory holding files of its own is a model, else an owner of models). One
+        still being written (a `.part` file) is left out until it is complete."""
         for source_dir in _valid_children(self._paths.root, validate_source_name):
             for first in _valid_children(source_dir, validate_model_id):
                 if any(entry.is_file(follow_symlinks=False) for entry in os.scandir(first)):
@@ -348,9 +350,16 @@ class DiskModelStore:
                     candidates = list(_valid_children(first, validate_model_id))
                 for directory in candidates:
                     files = {path: stat.st_size for path, stat in walk_files(directory)}
-                    if files:
-                        model_id = directory.relative_to(source_dir).as_posix()
-                        yield (source_dir.name, model_id), files
+                    if not files:
+                        continue
+                    unfinished = half_written_file(directory)
+                    if unfinished:
+                        log.warning(
+                            "Not indexing %s: %s is still being written", directory, unfinished
+                        )
+                        continue
+                    model_id = directory.relative_to(source_dir).as_posix()
+                    yield (source_dir.name, model_id), files
 
     def _open_index(self) -> Index:
         path = self._paths.index

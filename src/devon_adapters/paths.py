@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import attrs
 
+from devon_adapters.model_files import is_half_written
 from devon_core.errors import InvalidInput
 from devon_core.identifiers import validate_model_id, validate_source_name
 
@@ -132,6 +133,20 @@ def walk_files(directory: Path) -> Iterator[tuple[str, os.stat_result]]:
                     stack.append((Path(entry.path), relative + "/"))
                 elif entry.is_file(follow_symlinks=False):
                     yield relative, entry.stat(follow_symlinks=False)
+
+
+def half_written_file(directory: Path) -> str | None:
+    """The first file under `directory` that a download is still writing (a `.part`, a
+    huggingface_hub `.incomplete` or download `.lock`), as a relative POSIX path; or None."""
+    for current, dirs, names in os.walk(directory):
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(current, d))]
+        for name in sorted(names):
+            relative = Path(current, name).relative_to(directory).as_posix()
+            if is_half_written(name) or (
+                relative.startswith(".cache/huggingface/") and name.endswith(".lock")
+            ):
+                return relative
+    return None
 
 
 def tree_size(directory: Path) -> int:

@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING
 
 from devon_adapters.index import Index, Record
 from devon_adapters.inference import infer_metadata
-from devon_adapters.model_files import is_half_written, is_model_file
-from devon_adapters.paths import STATE_DIR, make_private_dirs, walk_files
+from devon_adapters.model_files import is_model_file
+from devon_adapters.paths import STATE_DIR, half_written_file, make_private_dirs, walk_files
 from devon_core.errors import InvalidInput
 from devon_core.identifiers import LOCAL_SOURCE, validate_model_id
 from devon_core.results import ScanResult, ScanSkip
@@ -134,23 +134,12 @@ def _register(store: "DiskModelStore", source: str, model_id: str, directory: Pa
 
 
 def _not_a_complete_model(directory: Path) -> str | None:
-    model_files = False
-    for current, dirs, names in os.walk(directory):
-        dirs[:] = [d for d in dirs if not Path(current, d).is_symlink()]
-        for name in names:
-            relative = Path(current, name).relative_to(directory).as_posix()
-            if is_half_written(name) or _hub_download_lock(relative):
-                return f"still being written ({relative}): scan again once it is complete"
-            if not relative.startswith(".cache/") and is_model_file(name):
-                model_files = model_files or not Path(current, name).is_symlink()
-    if not model_files:
+    unfinished = half_written_file(directory)
+    if unfinished:
+        return f"still being written ({unfinished}): scan again once it is complete"
+    if not any(is_model_file(path) for path, _ in walk_files(directory)):
         return "holds no model file (.safetensors, .gguf, .bin, .pt, .onnx...)"
     return None
-
-
-def _hub_download_lock(relative: str) -> bool:
-    """huggingface_hub's `local_dir` downloads keep a `.lock` per file being fetched."""
-    return relative.startswith(".cache/huggingface/") and relative.endswith(".lock")
 
 
 def _reconcile(store: "DiskModelStore") -> list[str]:

@@ -257,3 +257,13 @@ def test_scan_in_two_processes_at_once_registers_each_folder_once(vault: Path) -
     assert [m.key for m in store.list()] == [f"local/hand-{i}" for i in range(6)]
     manifest = json.loads((vault / "manifest.json").read_text())
     assert sorted(manifest) == [f"local::hand-{i}" for i in range(6)]
+
+
+def test_an_index_rebuild_leaves_out_a_folder_still_being_written(vault: Path) -> None:
+    store = DiskModelStore(vault)
+    place(
+        vault / "huggingface" / "me" / "copying",
+        {"model-1.safetensors": SAFETENSORS, "model-2.safetensors.part": b"half"},
+    )
+
+    assert store.rebuild_index() == 0
