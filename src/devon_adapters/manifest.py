@@ -10,8 +10,9 @@ reader sees the old or the new file, never a torn one.
 When it is regenerated (ADR 0150):
 - after every commit and removal, before the call returns (`refresh`); threads of a process
   that change the vault at once share one regeneration;
-- within `DELAY_SECONDS` after a `last_used` change (`refresh_soon`), and at the latest when
-  the process exits or closes the store;
+- within `DELAY_SECONDS` (or 4 times the last regeneration's duration, when that is longer)
+  after a `last_used` change (`refresh_soon`), and at the latest when the process exits or
+  closes the store;
 - once at the end of a group of changes (`grouped`, e.g. a clean removing many models).
 
 Every regeneration reads the index and writes the file under one vault-wide lock
@@ -45,7 +46,10 @@ MANIFEST_NAME = "manifest.json"
 MANIFEST_LOCK = "manifest.lock"
 DELAY_SECONDS = 2.0
 """How long after a `last_used` change the manifest is regenerated at the latest (plus the
-time the regeneration takes)."""
+time the regeneration takes), in a vault small enough to regenerate it quickly."""
+DELAY_PER_REGENERATION = 4
+"""In a large vault the delay is this many times the last regeneration's duration, so that
+`last_used` changes never spend more than about a fifth of a core on the manifest."""
 
 
 def manifest_key(source: str, model_id: str) -> str:
@@ -79,24 +83,39 @@ def manifest_entry(
 
 
 def render_manifest(root: str, index: Index) -> bytes:
-    """The manifest of every model `index` holds, as bytes (one read of the index)."""
+    """The manifest of every model `index` holds, as bytes (one read of the index), one
+    model a line.
 
-    def entry(
-        source: str,
-        model_id: str,
-        size_bytes: int,
-        downloaded_at: datetime,
-        last_used: datetime | None,
-        files: tuple[str, ...],
-        metadata: dict[str, Any],
-    ) -> tuple[str, dict[str, Any]]:
-        value = manifest_entry(
-            root, source, model_id, size_bytes, downloaded_at, last_used, files, metadata
+    Equal, once parsed, to `manifest_entry` of each model, but built from the stored JSON
+    text of `files` and `metadata` without decoding it: ids and source names are validated
+    (nothing in them needs escaping), times are stored as the ISO text the manifest shows.
+    Only metadata without a `format` is decoded, to add the files' formats."""
+    prefix = json.dumps(f"{root}{os.sep}")[:-1]  # the opening quote and the escaped root
+    sep = json.dumps(os.sep)[1:-1]
+    lines = []
+    for source, model_id, size, downloaded_at, last_used, files, metadata in index.stored_rows():
+        if _FORMAT_SET not in metadata or _FORMAT_EMPTY in metadata:
+            metadata = _with_formats(files, metadata)
+        used = f'"{last_used}"' if last_used else "null"
+        lines.append(
+            f'"{source}::{model_id}": {{"source": "{source}", "model_id": "{model_id}", '
+            f'"path": {prefix}{source}{sep}{model_id}", "files": {files}, '
+            f'"size_bytes": {size}, "downloaded_at": "{downloaded_at}", "last_used": {used}, '
+            f'"metadata": {metadata}}}'
         )
-        return manifest_key(source, model_id), value
+    return ("{\n" + ",\n".join(lines) + ("\n}\n" if lines else "}\n")).encode("utf-8")
 
-    entries = dict(index.each(entry))
-    return json.dumps(entries, indent=1, ensure_ascii=False).encode("utf-8") + b"\n"
+
+# How `json.dumps(..., sort_keys=True)` (the index's form) writes a `format` list.
+_FORMAT_SET = '"format": ['
+_FORMAT_EMPTY = '"format": []'
+
+
+def _with_formats(files: str, metadata: str) -> str:
+    decoded = json.loads(metadata)
+    if not isinstance(decoded.get("format"), list) or not decoded["format"]:
+        decoded["format"] = list(formats_of(json.loads(files)))
+    return json.dumps(decoded, sort_keys=True)
 
 
 def read_manifest(path: Path) -> dict[str, Any] | None:
@@ -234,11 +253,13 @@ class ManifestWriter:
         self._regenerate_covering(ticket)
 
     def refresh_soon(self) -> None:
-        """Note a change that may wait: the manifest reflects it within `DELAY_SECONDS`."""
+        """Note a change that may wait: the manifest reflects it within `DELAY_SECONDS` (or
+        `DELAY_PER_REGENERATION` times the last regeneration's duration)."""
         with self._counts:
             self._changes += 1
             if self._timer is None:
-                self._timer = threading.Timer(DELAY_SECONDS, self.flush)
+                delay = max(DELAY_SECONDS, DELAY_PER_REGENERATION * self.last_duration)
+                self._timer = threading.Timer(delay, self.flush)
                 self._timer.daemon = True
                 self._timer.start()
                 _pending.add(self)

@@ -368,3 +368,16 @@ def test_an_unreadable_manifest_leaves_the_rebuild_to_the_folders(
 
     assert restored is not None
     assert restored.metadata == {}
+
+
+def test_the_manifest_is_valid_json_whatever_the_vault_path_and_metadata_hold(
+    tmp_path: Path,
+) -> None:
+    store = DiskModelStore(tmp_path / 'a "quoted" vault ü\\x')
+    put_model(store, "acme/one", metadata={"format": ["gguf"], "note": 'say "hi" ü'})
+    put_model(store, "acme/two", metadata={"format": [], "nested": {"format": ["x"]}})
+    put_model(store, "acme/three", metadata={})
+
+    assert manifest_of(Path(store.root)) == index_view(store)
+    formats = [e["metadata"]["format"] for e in manifest_of(Path(store.root)).values()]
+    assert formats == [["gguf"], ["safetensors"], ["safetensors"]]

@@ -51,10 +51,20 @@ def gguf_bytes(architecture: str, shapes: dict[str, list[int]]) -> bytes:
     return head + b"".join(kvs) + b"".join(tensors)
 
 
+KITT_FORMATS = {
+    ".gguf": "gguf",
+    ".safetensors": "safetensors",
+    ".bin": "pytorch",
+    ".pt": "pytorch",
+    ".pth": "pytorch",
+}
+
+
 def kitt_read_manifest(models_dir: Path) -> list[dict[str, Any]]:
-    """What KITT's Quick Test takes from `<models dir>/manifest.json`: for each value its
-    `path`, `source`, `size_bytes` and `metadata.format` (a list), falling back to the files'
-    extensions when `format` is empty."""
+    """What KITT's Quick Test takes from `<models dir>/manifest.json` (its Model Directory
+    setting, `KITT_MODEL_DIR`): for each `"<source>::<model_id>"` key the value's `path`,
+    `source`, `size_bytes` and `metadata.format` (a list), falling back to the extensions of
+    the files directly in `path` when `format` is empty."""
     data = json.loads((models_dir / "manifest.json").read_text())
     assert isinstance(data, dict)
     models = []
@@ -62,8 +72,14 @@ def kitt_read_manifest(models_dir: Path) -> list[dict[str, Any]]:
         assert key == f"{value['source']}::{value['model_id']}"
         formats = value["metadata"]["format"]
         assert isinstance(formats, list)
-        if not formats:
-            formats = sorted({Path(f).suffix.lstrip(".") for f in value["files"]})
+        if not formats:  # KITT looks at the files directly in `path`
+            formats = sorted(
+                {
+                    KITT_FORMATS[child.suffix.lower()]
+                    for child in Path(value["path"]).iterdir()
+                    if child.is_file() and child.suffix.lower() in KITT_FORMATS
+                }
+            )
         models.append(
             {
                 "key": key,
