@@ -237,6 +237,7 @@ class ManifestWriter:
         self._covered = 0
         """Changes reflected by the last regeneration this process finished."""
         self._timer: threading.Timer | None = None
+        self._timer_pid = os.getpid()
         self._groups = threading.local()
         self.last_duration = 0.0
         """Seconds the last regeneration took (reading the index and writing the file)."""
@@ -257,12 +258,21 @@ class ManifestWriter:
         `DELAY_PER_REGENERATION` times the last regeneration's duration)."""
         with self._counts:
             self._changes += 1
+            if self._timer is not None and self._timer_pid != os.getpid():
+                self._timer = None  # a forked child: the parent's timer thread is not here
             if self._timer is None:
                 delay = max(DELAY_SECONDS, DELAY_PER_REGENERATION * self.last_duration)
-                self._timer = threading.Timer(delay, self.flush)
+                self._timer = threading.Timer(delay, self._flush_logging_failures)
                 self._timer.daemon = True
+                self._timer_pid = os.getpid()
                 self._timer.start()
                 _pending.add(self)
+
+    def _flush_logging_failures(self) -> None:
+        try:
+            self.flush()
+        except Exception as error:  # in a timer thread: nobody to raise to
+            log.warning("Could not update %s: %s (the next change retries)", self.path, error)
 
     def flush(self) -> None:
         """Regenerate now if a change is not reflected yet."""

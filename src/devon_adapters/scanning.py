@@ -60,13 +60,16 @@ def scan_vault(
     return ScanResult(tuple(registered), tuple(dropped), tuple(skipped))
 
 
+_NOT_MODELS = frozenset({STATE_DIR, "lost+found"})
+"""Folders of the vault's root that are never models (DEVON's state; a mount point's)."""
+
 Candidate = tuple[str, str, Path]
 """(source, model_id, the folder holding the model now)."""
 
 
 def _candidates(root: Path, sources: set[str], skipped: list[ScanSkip]) -> Iterator[Candidate]:
     for top in _folders(root):
-        if top.name == STATE_DIR or top.name.startswith("."):
+        if top.name in _NOT_MODELS or top.name.startswith("."):
             continue
         if top.name in sources:
             for model_id, directory in _models_under(top, skipped):

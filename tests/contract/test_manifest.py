@@ -226,20 +226,27 @@ def test_the_manifest_never_lists_a_model_whose_files_are_being_deleted(tmp_path
 
 
 WORKER = """
-import sys
+import sys, time
 from pathlib import Path
 from devon_adapters import Settings, build_devon
 from tests.contract.file_source import FileSource
 
-root, prefix, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
-catalogue = {f"{prefix}/m{i}": {"config.json": b"{}", "w.bin": bytes(i + 1)} for i in range(count)}
+root, me, other, count, rounds = sys.argv[1], sys.argv[2], sys.argv[3], *map(int, sys.argv[4:])
+catalogue = {f"{me}/m{i}": {"config.json": b"{}", "w.bin": bytes(i + 1)} for i in range(count)}
+catalogue.update({f"{me}/r{k}": {"w.bin": b"r"} for k in range(rounds)})
 devon = build_devon(Settings(storage_path=Path(root)), sources=[FileSource(catalogue)])
 for i in range(count):
-    devon.download(f"{prefix}/m{i}")
+    devon.download(f"{me}/m{i}")
     if i % 3 == 1:
-        devon.remove(f"{prefix}/m{i}")
+        devon.remove(f"{me}/m{i}")
     elif i % 3 == 2:
-        devon.info(f"{prefix}/m{i}")   # marks it used: written within seconds, or at exit
+        devon.info(f"{me}/m{i}")   # marks it used: written within seconds, or at exit
+gate = Path(root).parent
+for k in range(rounds):            # both commit at the same moment, round after round
+    (gate / f"{me}-{k}").touch()
+    while not (gate / f"{other}-{k}").exists():
+        time.sleep(0.001)
+    devon.download(f"{me}/r{k}")
 """
 
 
@@ -254,21 +261,21 @@ def test_two_processes_changing_the_vault_at_once_leave_the_manifest_equal_to_th
     DiskModelStore(vault).close()
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(vault), owner, "12"],
+            [sys.executable, "-c", WORKER, str(vault), me, other, "12", "15"],
             cwd=repo,
             stderr=subprocess.PIPE,
             text=True,
         )
-        for owner in ("alpha", "beta")
+        for me, other in (("alpha", "beta"), ("beta", "alpha"))
     ]
     for worker in workers:
-        _, err = worker.communicate(timeout=120)
+        _, err = worker.communicate(timeout=180)
         assert worker.returncode == 0, err
 
     store = DiskModelStore(vault)
     expected = index_view(store)
     assert manifest_of(vault) == expected
-    assert len(expected) == 16  # 8 kept of 12 by each process
+    assert len(expected) == 2 * (8 + 15)  # 8 of 12 kept and 15 round models, each process
     used = [key for key, entry in expected.items() if entry["last_used"]]
     assert len(used) == 8
 

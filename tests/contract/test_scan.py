@@ -267,3 +267,9 @@ def test_an_index_rebuild_leaves_out_a_folder_still_being_written(vault: Path) -
     )
 
     assert store.rebuild_index() == 0
+
+
+def test_a_mount_points_lost_and_found_is_not_reported(devon: Devon, vault: Path) -> None:
+    (vault / "lost+found").mkdir()
+
+    assert devon.scan().skipped == ()
