@@ -301,7 +301,10 @@ class ManifestWriter:
             self._groups.depth = depth
             if depth == 0 and getattr(self._groups, "pending", False):
                 self._groups.pending = False
-                self.refresh()
+                try:
+                    self.refresh()
+                except OSError as error:  # the changes stand; the next one writes it again
+                    log.warning("Could not update %s: %s", self.path, error)
 
     def _regenerate_covering(self, ticket: int) -> None:
         with self._writing:

@@ -51,6 +51,10 @@ def test_scan_registers_a_hand_placed_folder_and_says_what_it_skipped(
     }
     listed = client.get("/api/v1/models", params={"source": "local"}).json()
     assert [m["model_id"] for m in listed["models"]] == ["mine"]
+    info = client.get("/api/v1/models/local/mine")
+    assert info.status_code == 200
+    assert info.json()["remote"] is None
+    assert info.json()["local"]["last_used"] is not None
     assert client.delete("/api/v1/models/local/mine").status_code == 200
 
 

@@ -388,3 +388,29 @@ def test_the_manifest_is_valid_json_whatever_the_vault_path_and_metadata_hold(
     assert manifest_of(Path(store.root)) == index_view(store)
     formats = [e["metadata"]["format"] for e in manifest_of(Path(store.root)).values()]
     assert formats == [["gguf"], ["safetensors"], ["safetensors"]]
+
+
+def test_a_manifest_that_cannot_be_written_never_fails_the_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    import errno
+
+    from devon_adapters import manifest as manifest_module
+
+    store = DiskModelStore(tmp_path / "vault")
+
+    def disk_full(path: Path, data: bytes, temporary_dir: Path) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(manifest_module, "write_atomically", disk_full)
+        model = put_model(store)
+
+    assert store.get("huggingface", "acme/widget-7b") == model
+    assert "No space left on device" in caplog.text
+    assert manifest_of(tmp_path / "vault") == {}
+    put_model(store, "acme/second")
+    assert list(manifest_of(tmp_path / "vault")) == [
+        "huggingface::acme/second",
+        "huggingface::acme/widget-7b",
+    ]
