@@ -17,6 +17,7 @@ their files (`inference.py`), marked `"inferred": true`, and the scan's time as
 `downloaded_at`. With `reconcile`, models whose folder is gone are dropped from the index.
 """
 
+import contextlib
 import os
 from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
@@ -120,6 +121,9 @@ def _register(store: "DiskModelStore", source: str, model_id: str, directory: Pa
                 return f"{target} already exists: rename the folder and scan again"
             make_private_dirs(target.parent)
             os.rename(directory, target)
+            if directory.parent != Path(store.root):
+                with contextlib.suppress(OSError):  # an owner folder left empty goes too
+                    directory.parent.rmdir()
         files = {path: stat.st_size for path, stat in walk_files(target)}
         record = Record(
             source=source,

@@ -273,3 +273,16 @@ def test_a_mount_points_lost_and_found_is_not_reported(devon: Devon, vault: Path
     (vault / "lost+found").mkdir()
 
     assert devon.scan().skipped == ()
+
+
+def test_an_owner_folder_outside_the_sources_keeps_its_owner_under_local(
+    devon: Devon, vault: Path
+) -> None:
+    place(vault / "team" / "model-a", {"a.safetensors": SAFETENSORS})
+    place(vault / "team" / "model-b", {"b.gguf": gguf_bytes("llama", {"w": [2, 2]})})
+
+    result = devon.scan()
+
+    assert result.registered == ("local/team/model-a", "local/team/model-b")
+    assert (vault / "local" / "team" / "model-b" / "b.gguf").is_file()
+    assert not (vault / "team").exists()
