@@ -352,7 +352,7 @@ class DiskModelStore:
                     files = {path: stat.st_size for path, stat in walk_files(directory)}
                     if not files:
                         continue
-                    unfinished = half_written_file(directory)
+                    unfinished = half_written_file(directory, files)
                     if unfinished:
                         log.warning(
                             "Not indexing %s: %s is still being written", directory, unfinished

@@ -10,11 +10,12 @@ Where a folder is and what it becomes:
   every model's directory is `<root>/<source>/<model_id>`, wherever it came from.
 
 A folder is skipped, and reported, when it holds no model file (weights of a known format),
-when it is still being written (a `.part`, `.incomplete` or similar file anywhere in it, or
-a huggingface_hub download lock), when its name is not a valid model id, or when it would
-share a directory with a model already listed. Registered models get metadata inferred from
-their files (`inference.py`), marked `"inferred": true`, and the scan's time as
-`downloaded_at`. With `reconcile`, models whose folder is gone are dropped from the index.
+when it is still being written (a `.part`, `.incomplete` or similar file anywhere in it,
+huggingface_hub's `.cache/huggingface/download/*.incomplete` included), when its name is
+not a valid model id, or when it would share a directory with a model already listed.
+Registered models get metadata inferred from their files (`inference.py`), marked
+`"inferred": true`, and the scan's time as `downloaded_at`. With `reconcile`, models whose
+folder is gone are dropped from the index.
 """
 
 import contextlib

@@ -142,6 +142,7 @@ def test_a_folder_huggingface_hub_is_still_downloading_into_is_skipped(
             "config.json": CONFIG,
             "model-00001-of-00002.safetensors": SAFETENSORS,
             ".cache/huggingface/download/model-00002-of-00002.safetensors.lock": b"",
+            ".cache/huggingface/download/aGFsZg.model-00002-of-00002.safetensors.incomplete": b"",
         },
     )
 
@@ -286,3 +287,24 @@ def test_an_owner_folder_outside_the_sources_keeps_its_owner_under_local(
     assert result.registered == ("local/team/model-a", "local/team/model-b")
     assert (vault / "local" / "team" / "model-b" / "b.gguf").is_file()
     assert not (vault / "team").exists()
+
+
+def test_a_finished_huggingface_hub_download_with_its_lock_files_is_registered(
+    devon: Devon, vault: Path
+) -> None:
+    place(
+        vault / "huggingface" / "me" / "fetched",
+        {
+            "config.json": CONFIG,
+            "model.safetensors": SAFETENSORS,
+            ".cache/huggingface/download/model.safetensors.lock": b"",
+            ".cache/huggingface/download/model.safetensors.metadata": b"abc\n123\n1.0\n",
+        },
+    )
+
+    result = devon.scan()
+
+    assert result.registered == ("huggingface/me/fetched",)
+    model = devon.get("me/fetched")
+    assert model is not None
+    assert model.files == ("config.json", "model.safetensors")
