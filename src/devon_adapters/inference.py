@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
+from devon_adapters.huggingface.metadata import PACKED_DTYPES
 from devon_adapters.huggingface.names import (
     gguf_quantizations,
     parameters_from_name,
@@ -85,20 +86,25 @@ def _parameters(
         value = config.get(key)
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return round_billions(value)
+    from_name = parameters_from_name(PurePosixPath(name).name)
     tensors = [directory / p for p in paths if p.lower().endswith(".safetensors")]
     counts = [_safetensors_parameters(path) for path in tensors]
     if counts and all(count is not None for count in counts):
-        total = sum(count or 0 for count in counts)
+        total = sum(count for count, _ in filter(None, counts))
+        packed = any(dtypes & PACKED_DTYPES for _, dtypes in filter(None, counts))
+        if packed and from_name is not None:
+            return from_name  # int4 weights packed in I32/U8 count far below the real size
         if total > 0:
             return round_billions(total)
     if gguf.get("parameters"):
         return round_billions(int(gguf["parameters"]))
-    return parameters_from_name(PurePosixPath(name).name)
+    return from_name
 
 
-def _safetensors_parameters(path: Path) -> int | None:
-    """The number of weights in one safetensors file: its header is an 8-byte little-endian
-    length followed by that much JSON mapping tensor names to their `shape`."""
+def _safetensors_parameters(path: Path) -> tuple[int, set[str]] | None:
+    """The number of weights in one safetensors file, and their dtypes: its header is an
+    8-byte little-endian length followed by that much JSON mapping tensor names to their
+    `dtype` and `shape`."""
     try:
         with open(path, "rb") as file:
             prefix = file.read(8)
@@ -113,6 +119,7 @@ def _safetensors_parameters(path: Path) -> int | None:
     if not isinstance(header, dict):
         return None
     total = 0
+    dtypes: set[str] = set()
     for tensor, description in header.items():
         if tensor == "__metadata__":
             continue
@@ -120,7 +127,8 @@ def _safetensors_parameters(path: Path) -> int | None:
         if not isinstance(shape, list) or not all(isinstance(d, int) for d in shape):
             return None
         total += math.prod(shape)
-    return total
+        dtypes.add(str(description.get("dtype")))
+    return total, dtypes
 
 
 def _gguf_summary(paths: list[Path]) -> dict[str, Any]:

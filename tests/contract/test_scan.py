@@ -308,3 +308,15 @@ def test_a_finished_huggingface_hub_download_with_its_lock_files_is_registered(
     model = devon.get("me/fetched")
     assert model is not None
     assert model.files == ("config.json", "model.safetensors")
+
+
+def test_packed_quantised_weights_defer_to_the_size_in_the_name(devon: Devon, vault: Path) -> None:
+    packed = safetensors_bytes({"qweight": [64, 8]}, dtype="I32")
+    place(vault / "Qwen2.5-7B-Instruct-AWQ", {"model.safetensors": packed})
+
+    devon.scan()
+
+    model = devon.get("Qwen2.5-7B-Instruct-AWQ", source="local")
+    assert model is not None
+    assert model.metadata["parameter_count"] == 7.0
+    assert model.metadata["quantization"] == "AWQ"

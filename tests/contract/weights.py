@@ -7,15 +7,16 @@ from pathlib import Path
 from typing import Any
 
 
-def safetensors_bytes(shapes: dict[str, list[int]]) -> bytes:
-    """A safetensors file whose tensors have `shapes` (dtype U8, zero-filled)."""
+def safetensors_bytes(shapes: dict[str, list[int]], dtype: str = "F16") -> bytes:
+    """A safetensors file whose tensors have `shapes` and `dtype` (zero-filled; the data's
+    length assumes one byte per weight, which readers of the header never check)."""
     header: dict[str, Any] = {"__metadata__": {"format": "pt"}}
     offset = 0
     for name, shape in shapes.items():
         size = 1
         for dimension in shape:
             size *= dimension
-        header[name] = {"dtype": "U8", "shape": shape, "data_offsets": [offset, offset + size]}
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + size]}
         offset += size
     encoded = json.dumps(header).encode()
     return struct.pack("<Q", len(encoded)) + encoded + bytes(offset)
