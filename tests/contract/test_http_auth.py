@@ -33,6 +33,7 @@ API_CALLS = [
     ("POST", "/api/v1/clean"),
     ("POST", "/api/v1/scan"),
     ("POST", "/api/v1/export"),
+    ("POST", "/api/v1/adopt"),
 ]
 
 
