@@ -39,7 +39,11 @@ def test_a_folder_under_a_source_is_registered_as_that_source_with_inferred_meta
 ) -> None:
     folder = place(
         vault / "huggingface" / "me" / "my-finetune-AWQ",
-        {"config.json": CONFIG, "model.safetensors": SAFETENSORS},
+        {
+            "config.json": CONFIG,
+            "model.safetensors": SAFETENSORS,
+            "README.md": b"---\nlicense: apache-2.0\n---\n# my fine-tune\n",
+        },
     )
 
     result = devon.scan()
@@ -48,13 +52,14 @@ def test_a_folder_under_a_source_is_registered_as_that_source_with_inferred_meta
     model = devon.get("me/my-finetune-AWQ")
     assert model is not None
     assert model.path == str(folder)
-    assert model.files == ("config.json", "model.safetensors")
-    assert model.size_bytes == len(CONFIG) + len(SAFETENSORS)
+    assert model.files == ("README.md", "config.json", "model.safetensors")
+    assert model.size_bytes == sum(p.stat().st_size for p in folder.iterdir())
     assert model.metadata == {
         "format": ["safetensors"],
         "architecture": "llama",
         "quantization": "AWQ",
         "parameter_count": 4.0e-06,  # 2,000 + 2,000 + 20 weights, two significant digits
+        "license": "apache-2.0",
         "inferred": True,
     }
 
