@@ -9,7 +9,7 @@ from devon_core import adoption, hints, use_cases
 from devon_core.adoption import AdoptReport
 from devon_core.download_plan import DownloadPlan, plan_download
 from devon_core.errors import InvalidInput, NotFound, SelectionNotFound, about
-from devon_core.identifiers import DEFAULT_SOURCE, parse_model_reference
+from devon_core.identifiers import DEFAULT_SOURCE, LOCAL_SOURCE, parse_model_reference
 from devon_core.models import LocalModel
 from devon_core.partial_downloads import clean_partial
 from devon_core.ports import Clock, ModelCache, ModelSource, ModelStore, ProgressCallback
@@ -24,6 +24,7 @@ from devon_core.results import (
     ExportResult,
     ModelInfo,
     RemoveResult,
+    ScanResult,
     SearchFilters,
     SearchResult,
     StorageStatus,
@@ -60,6 +61,10 @@ class Devon:
     def source(self, name: str = DEFAULT_SOURCE) -> ModelSource:
         """The source plugin called `name`; InvalidInput if there is none."""
         return use_cases.resolve_source(self.sources, name)
+
+    @property
+    def _known_sources(self) -> frozenset[str]:
+        return use_cases.known_source_names(self.sources)
 
     @property
     def storage_path(self) -> str:
@@ -124,14 +129,15 @@ class Devon:
         if not isinstance(text, str) or "://" in text:
             return source, text
         first, _, rest = text.strip().partition("/")
-        if rest.count("/") != 1 or first not in self._known_sources():
+        if rest.count("/") != 1 or first not in self._prefix_sources():
             return source, text
         if source not in (DEFAULT_SOURCE, first):
             raise InvalidInput(f"{text!r} names source {first!r}, but --source is {source!r}")
         return first, rest
 
-    def _known_sources(self) -> set[str]:
-        return {*self.sources, *self.store.status().sources}
+    def _prefix_sources(self) -> set[str]:
+        """Sources a printed id may start with: the known ones and those the vault holds."""
+        return {*self._known_sources, *self.store.status().sources}
 
     def plan_download(
         self,
@@ -181,9 +187,13 @@ class Devon:
         """The vault's entry and the source's description of a model (an id, or any
         reference `resolve` reads). Counts as a use of it."""
         source, reference = self.resolve(model_id, source=source)
-        plugin = self.source(source)
-        with about(source, reference.model_id), self._suggesting(plugin, reference.model_id):
-            return use_cases.info(plugin, self.store, self.clock, reference.model_id)
+        model_id = reference.model_id
+        with about(source, model_id):
+            if source == LOCAL_SOURCE and source not in self.sources:
+                return use_cases.local_info(self.store, self.clock, source, model_id)
+            plugin = self.source(source)
+            with self._suggesting(plugin, model_id):
+                return use_cases.info(plugin, self.store, self.clock, model_id)
 
     def download(
         self,
@@ -220,7 +230,7 @@ class Devon:
             )
 
     def list(self, *, source: str | None = None) -> list[LocalModel]:
-        return use_cases.list_models(self.store, source, self.sources.keys())
+        return use_cases.list_models(self.store, source, self._known_sources)
 
     def get(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> LocalModel | None:
         """The vault's entry for a model, without touching `last_used`."""
@@ -232,11 +242,11 @@ class Devon:
         source, reference = self.resolve(model_id, source=source)
         with about(source, reference.model_id):
             try:
-                return use_cases.remove(self.store, source, reference.model_id, self.sources.keys())
+                return use_cases.remove(self.store, source, reference.model_id, self._known_sources)
             except NotFound as error:
                 known = (
                     [m.model_id for m in self.store.list(source)]
-                    if source in self._known_sources()
+                    if source in self._prefix_sources()
                     else []
                 )
                 raise NotFound(f"{error}{did_you_mean(reference.model_id, known)}") from error
@@ -270,6 +280,13 @@ class Devon:
     def export(self, format: ExportFormat | str = ExportFormat.KITT) -> ExportResult:
         export_format = format if isinstance(format, ExportFormat) else ExportFormat.parse(format)
         return use_cases.export(self.store, export_format)
+
+    def scan(self, *, reconcile: bool = False) -> ScanResult:
+        """Register model folders placed in the vault by hand: under a source's folder as
+        that source, anywhere else under the built-in `local` source, with metadata inferred
+        from their files. Folders with no model file, or still being written, are skipped
+        and reported. `reconcile` also drops the models whose folder is gone."""
+        return use_cases.scan(self.store, self.sources.keys(), reconcile)
 
     def adopt(
         self,

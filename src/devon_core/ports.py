@@ -1,7 +1,7 @@
 """The ports: what the core needs from the world, as protocols the adapters implement."""
 
 import builtins
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
@@ -11,6 +11,7 @@ import attrs
 from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
 from devon_core.results import (
+    ScanResult,
     SearchFilters,
     StagedDownload,
     StagingArea,
@@ -129,6 +130,18 @@ class ModelStore(Protocol):
     def discard_staging(self, source: str, model_id: str) -> int | None:
         """Delete the model's staging under its lock, taken without waiting; the bytes freed,
         or None when a running download holds the lock (its staging is left alone)."""
+        ...
+
+    def grouped(self) -> AbstractContextManager[None]:
+        """Several changes in a row (a clean): what the store derives from its index (the
+        manifest) may be brought up to date once, when the group ends, instead of after each."""
+        ...
+
+    def scan(self, known_sources: Collection[str], reconcile: bool = False) -> ScanResult:
+        """Register the model folders found in the vault that it does not list yet (a folder
+        under `<known source>/` as that source, any other under the `local` source), with
+        metadata inferred from their files; with `reconcile`, also drop the models whose
+        folder is gone."""
         ...
 
 
