@@ -200,10 +200,11 @@ def local_table(models: Sequence[LocalModel]) -> Table:
 
 
 def last_used(model: LocalModel) -> str:
-    """When the model was last used. A download counts as a use (as `clean --unused` sees
-    it), so a model not used since its download shows that time, marked as such."""
+    """When the model was last used. Its arrival in the vault (a download, or a scan or
+    adopt) counts as a use, as `clean --unused` sees it: a model not used since shows that
+    time, marked `(added)`."""
     if model.last_used is None:
-        return f"{format_time(model.downloaded_at)} (download)"
+        return f"{format_time(model.downloaded_at)} (added)"
     return format_time(model.last_used)
 
 

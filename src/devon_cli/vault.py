@@ -31,8 +31,9 @@ Examples:
   devon list --source huggingface --json
 
 "last used" is when a command last used the model (info, a repeated download); a model not
-used since its download shows the download's time, marked "(download)": the time
-`devon clean --unused` goes by. With --json, last_used stays null until such a use.""",
+used since it came into the vault (downloaded, scanned, adopted) shows that time, marked
+"(added)": the time `devon clean --unused` goes by. With --json, last_used stays null until
+such a use.""",
 )
 @click.option("--source", metavar="NAME", help="Only models from this source.")
 @json_option

@@ -76,7 +76,7 @@ def test_removing_a_near_miss_id_suggests_the_one_in_the_vault(stocked: Devon) -
 
 def test_list_shows_the_download_as_the_last_use_clean_goes_by(stocked: Devon) -> None:
     row = next(line for line in stocked("list").stdout.splitlines() if line.startswith(TINY))
-    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d \(download\)$", row.rstrip())
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d \(added\)$", row.rstrip())
     assert "never" not in row
     assert json.loads(stocked("list", "--json").stdout)["models"][0]["last_used"] is None
 
@@ -85,7 +85,7 @@ def test_clean_help_and_list_agree_that_a_download_is_a_use(devon: Devon) -> Non
     assert "counts as used when it is downloaded" in " ".join(
         devon("clean", "--help").stdout.split()
     )
-    assert "(download)" in devon("list", "--help").stdout
+    assert "(added)" in devon("list", "--help").stdout
 
 
 def test_the_id_column_is_whole_on_one_line_in_a_narrow_terminal(
