@@ -6,6 +6,7 @@
 | DEVON_MAX_STORAGE       | max_storage        | no quota                                  |
 | DEVON_VERIFY_CHECKSUMS  | verify_checksums   | true                                      |
 | DEVON_API_KEY           | api_key            | none (HTTP API open)                      |
+| DEVON_MAX_CONCURRENT_DOWNLOADS | max_concurrent_downloads | 2 (per vault)               |
 | HF_TOKEN                | hf_token           | none                                      |
 | HF_ENDPOINT             | hf_endpoint        | none (huggingface.co)                     |
 | DEVON_CONFIG_PATH       | -                  | platformdirs user config dir `devon/config.toml` |
@@ -31,12 +32,16 @@ ENV_VARS: dict[str, str] = {
     "max_storage": "DEVON_MAX_STORAGE",
     "verify_checksums": "DEVON_VERIFY_CHECKSUMS",
     "api_key": "DEVON_API_KEY",
+    "max_concurrent_downloads": "DEVON_MAX_CONCURRENT_DOWNLOADS",
     "hf_token": "HF_TOKEN",
     "hf_endpoint": "HF_ENDPOINT",
 }
 """Config file key -> the environment variable that overrides it."""
 
 CONFIG_PATH_VAR = "DEVON_CONFIG_PATH"
+
+DEFAULT_MAX_CONCURRENT_DOWNLOADS = 2
+MAX_CONCURRENT_DOWNLOADS_LIMIT = 64
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -61,6 +66,8 @@ class Settings:
     api_key: str | None = attrs.field(default=None, repr=False)
     hf_token: str | None = attrs.field(default=None, repr=False)
     hf_endpoint: str | None = None
+    max_concurrent_downloads: int = DEFAULT_MAX_CONCURRENT_DOWNLOADS
+    """Download jobs running at once in the vault (all processes together)."""
     config_path: Path | None = None
     """The config file that was read, if any."""
 
@@ -81,6 +88,9 @@ class Settings:
             api_key=_take(values, "api_key", _text, None),
             hf_token=_take(values, "hf_token", _text, None),
             hf_endpoint=_take(values, "hf_endpoint", _text, None),
+            max_concurrent_downloads=_take(
+                values, "max_concurrent_downloads", _positive_int, DEFAULT_MAX_CONCURRENT_DOWNLOADS
+            ),
             config_path=config_path,
         )
 
@@ -151,3 +161,17 @@ def _bool(raw: Any, origin: str) -> bool:
     if text in _FALSE:
         return False
     raise InvalidInput(f"{origin} must be true or false (1/0, yes/no, on/off), got {raw!r}")
+
+
+def _positive_int(raw: Any, origin: str) -> int:
+    if isinstance(raw, str) and raw.strip().isdigit():
+        raw = int(raw.strip())
+    if (
+        isinstance(raw, int)
+        and not isinstance(raw, bool)
+        and 1 <= raw <= MAX_CONCURRENT_DOWNLOADS_LIMIT
+    ):
+        return raw
+    raise InvalidInput(
+        f"{origin} must be a whole number from 1 to {MAX_CONCURRENT_DOWNLOADS_LIMIT}, got {raw!r}"
+    )

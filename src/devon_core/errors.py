@@ -31,3 +31,13 @@ class DownloadFailed(DevonError):
 
 class InsufficientStorage(DevonError):
     """Not enough free disk space or quota for the download."""
+
+
+class Conflict(DevonError):
+    """The request does not fit the current state: cancelling a finished download job,
+    restarting one that is still running."""
+
+
+class DownloadCancelled(Conflict):
+    """The download job was cancelled (by its caller or another client) before it ended;
+    what it fetched stays in staging, so asking again resumes."""

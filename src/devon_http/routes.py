@@ -14,7 +14,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
-from devon_core import Devon, DownloadResult, ModelList
+from devon_core import Devon, ModelList
 from devon_core.identifiers import DEFAULT_SOURCE
 from devon_core.results import DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, MIN_SEARCH_LIMIT
 from devon_http import wire
@@ -53,15 +53,6 @@ def whole_vault_limiter(state: State) -> CapacityLimiter:
     if "whole_vault_limiter" not in state:
         state.whole_vault_limiter = CapacityLimiter(1)
     limiter: CapacityLimiter = state.whole_vault_limiter
-    return limiter
-
-
-def download_limiter(state: State) -> CapacityLimiter:
-    """The app's own thread limiter for downloads, made on first use inside the event loop.
-    Downloads beyond its size wait their turn without taking the threads other calls use."""
-    if "download_limiter" not in state:
-        state.download_limiter = CapacityLimiter(state.max_concurrent_downloads)
-    limiter: CapacityLimiter = state.download_limiter
     return limiter
 
 
@@ -181,29 +172,6 @@ async def remove_model(
     return wire.to_wire(removed, wire.Deleted)
 
 
-@post(
-    "/downloads",
-    status_code=200,
-    dto=StrictBody[wire.DownloadRequest],
-    return_dto=None,
-    tags=["vault"],
-    summary="Download a model into the vault (synchronous: set long client timeouts)",
-    responses=errors(400, 403, 404, 413, 422, 500, 502, 507),
-)
-async def download(
-    devon: NamedDependency[Devon], state: State, data: JSONBody[wire.DownloadRequest]
-) -> wire.Downloaded:
-    call = partial(
-        devon.download,
-        data.model_id,
-        source=data.source,
-        force=data.force,
-        include_patterns=data.include_patterns,
-    )
-    model = await in_thread(call, limiter=download_limiter(state))
-    return wire.to_wire(DownloadResult.of(model), wire.Downloaded)
-
-
 @get("/status", tags=["vault"], summary="Storage statistics", responses=errors())
 async def status(devon: NamedDependency[Devon]) -> wire.Status:
     return wire.to_wire(await in_thread(devon.status), wire.Status)
@@ -257,9 +225,8 @@ API_ROUTES: list[Any] = [
     model_options,
     model_info,
     remove_model,
-    download,
     status,
     clean,
     export,
 ]
-"""Everything under /api/v1."""
+"""Everything under /api/v1 but the downloads (`devon_http.job_routes`)."""

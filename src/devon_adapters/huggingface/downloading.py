@@ -63,11 +63,12 @@ class Downloader:
         root = Path(dest)
         unique = list({f.path: f for f in files}.values())
         jobs = [FileJob.plan(root, f) for f in unique]
-        tracker = ProgressTracker(sum(f.size_bytes for f in unique), progress)
+        tracker = ProgressTracker(sum(f.size_bytes for f in unique), progress, len(unique))
         todo = []
         for job in jobs:
             if job.is_complete(model.revision):
                 tracker.reached(job.file.path, job.file.size_bytes, quietly=True)
+                tracker.file_done(job.file.path, quietly=True)
             else:
                 _discard_stale_partial(model, job)
                 tracker.reached(job.file.path, job.partial_size(), quietly=True)
@@ -161,6 +162,7 @@ class _FileFetch:
             self._receive(out, position)
         self._verify()
         job.complete(self.model.revision)
+        self.tracker.file_done(job.file.path)
 
     def _hash_existing(self, length: int) -> None:
         if self.hasher is None:
