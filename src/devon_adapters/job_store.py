@@ -327,8 +327,8 @@ class SqliteJobStore:
     def cancel(self, job_id: str, now: datetime) -> Job:
         with self._index.write() as db:
             row = db.execute(
-                f"SELECT {_COLUMNS}, committing FROM jobs WHERE id = ?",
-                (job_id,),  # noqa: S608
+                f"SELECT {_COLUMNS}, committing FROM jobs WHERE id = ?",  # noqa: S608
+                (job_id,),
             ).fetchone()
             if row is None:
                 raise NotFound(f"No download job {job_id!r}")
