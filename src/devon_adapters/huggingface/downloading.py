@@ -9,6 +9,7 @@ pass over the bytes, no copy.
 
 import hashlib
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -28,6 +29,10 @@ from devon_core.ports import ProgressCallback
 
 HASH_BLOCK = 8 * 1024 * 1024
 REPORT_EVERY = 1024 * 1024
+REPORT_AFTER_S = 0.1
+"""Progress is reported every REPORT_EVERY bytes, and at least this often while bytes
+arrive: a slow transfer still tells its callback (which may stop it) several times a
+second."""
 RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -214,7 +219,7 @@ class _FileFetch:
         with self.client.open_file(url, position, self.options.read_timeout) as response:
             if position and response.status_code != 206:
                 position = self._restart(out)
-            reported = position
+            reported, reported_at = position, time.monotonic()
             for chunk in response.iter_bytes(self.options.chunk_size):
                 if self.stop.is_set():
                     raise _Stopped
@@ -222,9 +227,12 @@ class _FileFetch:
                 if self.hasher is not None:
                     self.hasher.update(chunk)
                 position += len(chunk)
-                if position - reported >= REPORT_EVERY:
+                if (
+                    position - reported >= REPORT_EVERY
+                    or time.monotonic() - reported_at >= REPORT_AFTER_S
+                ):
                     self.tracker.reached(self.job.file.path, position)
-                    reported = position
+                    reported, reported_at = position, time.monotonic()
             out.flush()
             self.tracker.reached(self.job.file.path, position)
             return position
