@@ -67,7 +67,9 @@ def test_a_download_without_waiting_answers_202_with_its_location_and_the_job(
     assert response.headers["location"] == f"/api/v1/downloads/{job['id']}"
     assert job["status"] in ("queued", "downloading")
     assert (job["model_id"], job["source"], job["force"]) == (BIG, "huggingface", False)
-    assert job["result"] is None and job["error"] is None and job["completed_at"] is None
+    assert job["result"] is None
+    assert job["error"] is None
+    assert job["completed_at"] is None
 
     done = wait_for(url, job["id"], finished, "the job to finish")
     assert done["status"] == "completed"
@@ -95,11 +97,13 @@ def test_the_event_stream_delivers_progress_then_one_end_and_closes(url: str) ->
     job = start(url, BIG)
     events = read_events(url, job["id"])
     names = [name for name, _ in events]
-    assert names[-1] == "end" and names.count("end") == 1
+    assert names[-1] == "end"
+    assert names.count("end") == 1
     progress = [data for name, data in events if name == "progress"]
     assert any(data["status"] == "downloading" for data in progress)
     done = [data["bytes_done"] for data in progress]
-    assert done == sorted(done) and len(set(done)) > 1
+    assert done == sorted(done)
+    assert len(set(done)) > 1
     assert events[-1][1]["status"] == "completed"
     assert events[-1][1]["id"] == job["id"]
 
