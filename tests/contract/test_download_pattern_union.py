@@ -40,9 +40,7 @@ def test_asking_for_another_quantisation_adds_it_and_fetches_nothing_twice(
     assert added.json()["size_bytes"] == sum(len(data) for data in on_disk.values())
 
 
-def test_force_fetches_again_what_it_names_and_keeps_the_rest(
-    url: str, test_hub: TestHub
-) -> None:
+def test_force_fetches_again_what_it_names_and_keeps_the_rest(url: str, test_hub: TestHub) -> None:
     download(url, include_patterns=["*Q4_K_M*", "*Q8_0*"])
     forced = download(url, include_patterns=["*Q8_0*"], force=True)
     assert forced.json()["files"] == [Q4, Q8]
