@@ -85,7 +85,8 @@ def finished(job: dict[str, Any]) -> bool:
 
 def under_way(job: dict[str, Any]) -> bool:
     """Downloading, with some bytes fetched and most still to come."""
-    return job["status"] == "downloading" and 0 < job["bytes_done"] < BIG_BYTES // 2
+    done: int = job["bytes_done"]
+    return job["status"] == "downloading" and 0 < done < BIG_BYTES // 2
 
 
 def read_events(url: str, job_id: str) -> list[tuple[str, dict[str, Any]]]:
