@@ -4,13 +4,13 @@ job routes: list, read, a live event stream, cancel and restart (ADR 0112).
 Every answer is read from the job store, never from this process's memory, so that any
 server worker answers for any job."""
 
-import json
 import time
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Annotated, Any, TypeVar
 
 import anyio
+import msgspec
 from litestar import HttpMethod, Response, delete, get, post, route
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
@@ -18,7 +18,6 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import Stream
 
 from devon_core import Devon, DownloadResult, Job, NotFound
-from devon_core.serialization import unstructure
 from devon_http import wire
 from devon_http.body import StrictBody
 from devon_http.routes import errors, in_thread
@@ -183,7 +182,7 @@ async def job_events(devon: NamedDependency[Devon], job_id: JobIdPath) -> Stream
 
 
 def _message(event: str, job: Job) -> str:
-    data = json.dumps(unstructure(job), separators=(",", ":"))
+    data = msgspec.json.encode(_job_wire(job)).decode()
     return f"event: {event}\ndata: {data}\n\n"
 
 
