@@ -231,7 +231,12 @@ def run_job(
 def _finish(
     jobs: JobStore, job: Job, owner: str, clock: Clock, status: JobStatus, error: Exception
 ) -> Job | None:
-    message = str(error) if isinstance(error, DevonError) else f"Internal error: {error!r}"
+    message = (
+        str(error)
+        if isinstance(error, DevonError)
+        else f"The download of {job.model_id} failed on an internal error (logged where the "
+        "job ran)"
+    )
     return jobs.finish(
         job.id, owner, status, clock.now(), error=message, error_kind=error_kind(error)
     )
