@@ -3,7 +3,7 @@
 from collections.abc import Collection, Iterable, Sequence
 
 from devon_core import job_use_cases, use_cases
-from devon_core.errors import DevonError
+from devon_core.errors import DevonError, about
 from devon_core.identifiers import DEFAULT_SOURCE
 from devon_core.jobs import Job, JobList, JobStatus
 from devon_core.models import LocalModel
@@ -77,7 +77,8 @@ class Devon:
         return use_cases.search(self.source(source), query, filters, limit)
 
     def info(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> ModelInfo:
-        return use_cases.info(self.source(source), self.store, self.clock, model_id)
+        with about(source, model_id):
+            return use_cases.info(self.source(source), self.store, self.clock, model_id)
 
     def download(
         self,
@@ -88,15 +89,16 @@ class Devon:
         include_patterns: Sequence[str] | None = None,
         progress: ProgressCallback | None = None,
     ) -> LocalModel:
-        return use_cases.download(
-            self.source(source),
-            self.store,
-            self.clock,
-            model_id,
-            force=force,
-            include_patterns=include_patterns,
-            progress=progress,
-        )
+        with about(source, model_id):
+            return use_cases.download(
+                self.source(source),
+                self.store,
+                self.clock,
+                model_id,
+                force=force,
+                include_patterns=include_patterns,
+                progress=progress,
+            )
 
     # -- download jobs (ADR 0110) --------------------------------------------------------
 
@@ -111,8 +113,11 @@ class Devon:
         """Queue a download and return its job at once, without waiting. A request for a
         model that already has a queued or downloading job joins it (same id); a model the
         vault already holds gives a job that has completed."""
-        request = job_use_cases.job_request(self.sources, model_id, source, force, include_patterns)
-        job = job_use_cases.start_download(self.store, self._jobs(), self.clock, request)
+        with about(source, model_id):
+            request = job_use_cases.job_request(
+                self.sources, model_id, source, force, include_patterns
+            )
+            job = job_use_cases.start_download(self.store, self._jobs(), self.clock, request)
         if not job.finished:
             self._runner().wake()
         return job
@@ -126,8 +131,11 @@ class Devon:
         include_patterns: Sequence[str] | None = None,
     ) -> LocalModel | None:
         """The vault's copy (marked used) when a download of it would fetch nothing."""
-        request = job_use_cases.job_request(self.sources, model_id, source, force, include_patterns)
-        return job_use_cases.already_present(self.store, self.clock, request)
+        with about(source, model_id):
+            request = job_use_cases.job_request(
+                self.sources, model_id, source, force, include_patterns
+            )
+            return job_use_cases.already_present(self.store, self.clock, request)
 
     def job(self, job_id: str) -> Job:
         """A download job by id; NotFound if there is none."""
@@ -177,10 +185,12 @@ class Devon:
 
     def get(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> LocalModel | None:
         """The vault's entry for a model, without touching `last_used`."""
-        return use_cases.get(self.store, source, model_id)
+        with about(source, model_id):
+            return use_cases.get(self.store, source, model_id)
 
     def remove(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> RemoveResult:
-        return use_cases.remove(self.store, source, model_id, self.sources.keys())
+        with about(source, model_id):
+            return use_cases.remove(self.store, source, model_id, self.sources.keys())
 
     def status(self) -> StorageStatus:
         return use_cases.status(self.store)

@@ -113,13 +113,17 @@ class Job:
         """The result of a completed job; the error it ended with otherwise (raised)."""
         if self.status is JobStatus.COMPLETED and self.result is not None:
             return self.result
+        about = {"model_id": self.model_id, "source": self.source}
         if self.status is JobStatus.CANCELLED:
             raise DownloadCancelled(
-                self.error or f"The download of {self.model_id} (job {self.id}) was cancelled"
+                self.error or f"The download of {self.model_id} (job {self.id}) was cancelled",
+                **about,
             )
         if not self.finished:
-            raise Conflict(f"Job {self.id} has not finished: it is {self.status.value}")
-        raise error_of(self.error_kind, self.error or "The download failed")
+            raise Conflict(f"Job {self.id} has not finished: it is {self.status.value}", **about)
+        error = error_of(self.error_kind, self.error or "The download failed")
+        error.model_id, error.source = self.model_id, self.source
+        raise error
 
 
 @attrs.frozen

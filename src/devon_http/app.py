@@ -12,12 +12,13 @@ from litestar.openapi.spec import Components, SecurityScheme
 
 from devon_adapters import attach_jobs
 from devon_adapters.job_runner import DEFAULT_MAX_CONCURRENT
+from devon_adapters.version import devon_version
 from devon_core import Devon
 from devon_http.auth import SECURITY_SCHEME, bearer_guard
 from devon_http.body import MAX_BODY_BYTES
 from devon_http.errors import handle_error
 from devon_http.job_routes import API_PREFIX, JOB_ROUTES
-from devon_http.routes import API_ROUTES, health, package_version
+from devon_http.routes import API_ROUTES, health
 
 SHUTDOWN_WAIT_S = 2.0
 """How long stopping the server waits for running download jobs to hand themselves back
@@ -77,7 +78,7 @@ def _openapi_config(secured: bool) -> OpenAPIConfig:
     )
     return OpenAPIConfig(
         title="DEVON",
-        version=package_version(),
+        version=devon_version(),
         description="Search Hugging Face, keep models in a local vault, and manage it.",
         path="/schema",
         components=Components(security_schemes=dict(schemes) or None),
