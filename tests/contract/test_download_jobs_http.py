@@ -31,7 +31,6 @@ from tests.contract.job_support import (
     wait_for,
 )
 
-
 SLACK = 256 * 1024
 """Bytes in flight when a transfer is stopped (socket buffers), which a resume asks again."""
 
