@@ -89,15 +89,15 @@ class Faults:
             self._next_send = 0.0
 
     def pace(self, size: int) -> None:
-        """Wait until `size` more body bytes may be sent under the bandwidth limit."""
+        """Wait as long as sending `size` more body bytes takes under the bandwidth limit
+        (after what other transfers were given)."""
         with self._lock:
             if self.bandwidth <= 0:
                 return
             now = time.monotonic()
-            start = max(self._next_send, now)
-            self._next_send = start + size / self.bandwidth
-        if start > now:
-            time.sleep(start - now)
+            self._next_send = max(self._next_send, now) + size / self.bandwidth
+            until = self._next_send
+        time.sleep(until - now)
 
     def fail_requests(
         self,
