@@ -1,6 +1,8 @@
 """The composition root: one call builds a ready `Devon` from settings."""
 
 from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
 
 from devon_adapters.clock import SystemClock
 from devon_adapters.disk_store import DiskModelStore
@@ -10,7 +12,7 @@ from devon_adapters.memory_jobs import MemoryJobStore
 from devon_adapters.settings import Settings
 from devon_adapters.sources import discover_sources
 from devon_core.devon import Devon
-from devon_core.ports import JobStore, ModelSource
+from devon_core.ports import JobStore, ModelCache, ModelSource
 
 
 def build_store(settings: Settings) -> DiskModelStore:
@@ -27,7 +29,12 @@ def build_devon(
     tests, or a script that brings its own source)."""
     settings = Settings.from_env() if settings is None else settings
     chosen = discover_sources(settings) if sources is None else list(sources)
-    devon = Devon(store=build_store(settings), clock=SystemClock(), sources=chosen)
+    devon = Devon(
+        store=build_store(settings),
+        clock=SystemClock(),
+        sources=chosen,
+        open_cache=partial(open_hf_cache, settings.hf_cache),
+    )
     return attach_jobs(devon, max_concurrent=settings.max_concurrent_downloads)
 
 
@@ -55,3 +62,10 @@ def attach_jobs(
             max_concurrent=max_concurrent,
         )
     return devon
+
+
+def open_hf_cache(configured: Path, location: str | None = None) -> ModelCache:
+    """The Hugging Face cache at `location`, else at the configured directory."""
+    from devon_adapters.huggingface.cache import HuggingFaceCache
+
+    return HuggingFaceCache(configured if location is None else Path(location))

@@ -56,6 +56,20 @@ def whole_vault_limiter(state: State) -> CapacityLimiter:
     return limiter
 
 
+ADOPTS_AT_ONCE = 2
+
+
+def adopt_limiter(state: State) -> CapacityLimiter:
+    """Adoptions (hashing and linking whole models) running at once per process: they have
+    their own thread limiter, made on first use inside the event loop, so that they never
+    take the threads the other endpoints need. (Downloads used to share it; they are jobs
+    now, limited per vault by the job runner.)"""
+    if "adopt_limiter" not in state:
+        state.adopt_limiter = CapacityLimiter(ADOPTS_AT_ONCE)
+    limiter: CapacityLimiter = state.adopt_limiter
+    return limiter
+
+
 @get("/health", tags=["service"], summary="Health check (never needs the API key)")
 async def health() -> wire.Health:
     return wire.Health(status="ok", version=devon_version())
@@ -172,6 +186,8 @@ async def status(devon: NamedDependency[Devon]) -> wire.Status:
 
 DEFAULT_CLEAN = wire.CleanRequest()
 DEFAULT_EXPORT = wire.ExportRequest()
+DEFAULT_SCAN = wire.ScanRequest()
+DEFAULT_ADOPT = wire.AdoptRequest()
 """What an empty body means: every field of these bodies has a default."""
 
 
@@ -195,6 +211,30 @@ async def clean(
 
 
 @post(
+    "/scan",
+    status_code=200,
+    dto=StrictBody[wire.ScanRequest],
+    return_dto=None,
+    tags=["vault"],
+    summary="Register model folders placed in the vault by hand",
+    description=(
+        "A folder under a source's folder is registered as that source's model; any other "
+        "is moved to local/<name> and registered under the built-in `local` source. "
+        "Metadata is inferred from the files (`metadata.inferred` is true). Folders with no "
+        "model file or still being written are listed in `skipped`."
+    ),
+    responses=errors(400, 413, 422),
+)
+async def scan(
+    devon: NamedDependency[Devon], state: State, data: JSONBody[wire.ScanRequest] = DEFAULT_SCAN
+) -> wire.Scanned:
+    def scanned() -> wire.Scanned:
+        return wire.to_wire(devon.scan(reconcile=data.reconcile), wire.Scanned)
+
+    return await in_thread(scanned, whole_vault_limiter(state))
+
+
+@post(
     "/export",
     status_code=200,
     dto=StrictBody[wire.ExportRequest],
@@ -212,6 +252,25 @@ async def export(
     return await in_thread(exported, whole_vault_limiter(state))
 
 
+@post(
+    "/adopt",
+    status_code=200,
+    dto=StrictBody[wire.AdoptRequest],
+    return_dto=None,
+    tags=["vault"],
+    summary="Adopt models already in the server's Hugging Face cache (no download)",
+    responses=errors(400, 404, 413, 422),
+)
+async def adopt(
+    devon: NamedDependency[Devon], state: State, data: JSONBody[wire.AdoptRequest] = DEFAULT_ADOPT
+) -> wire.AdoptReport:
+    def adopted() -> wire.AdoptReport:
+        report = devon.adopt(data.model_ids, dry_run=data.dry_run)
+        return wire.to_wire(report, wire.AdoptReport)
+
+    return await in_thread(adopted, adopt_limiter(state))
+
+
 API_ROUTES: list[Any] = [
     search,
     list_models,
@@ -220,6 +279,8 @@ API_ROUTES: list[Any] = [
     remove_model,
     status,
     clean,
+    scan,
     export,
+    adopt,
 ]
 """Everything under /api/v1 but the downloads (`devon_http.job_routes`)."""

@@ -36,7 +36,9 @@ API_CALLS = [
     ("POST", "/api/v1/downloads/0123abcd/restart"),
     ("GET", "/api/v1/status"),
     ("POST", "/api/v1/clean"),
+    ("POST", "/api/v1/scan"),
     ("POST", "/api/v1/export"),
+    ("POST", "/api/v1/adopt"),
 ]
 
 
