@@ -89,6 +89,7 @@ def download(
                 source=source,
                 quant=choice.quant,
                 include_patterns=choice.include_patterns,
+                force=force,
                 require_choice=choice.require_choice,
             )
             _show_plan(context, plan, as_json)
@@ -166,7 +167,8 @@ def _show_plan(context: CliContext, plan: DownloadPlan, as_json: bool) -> None:
     out.print(file_table([(f.path, f.size_bytes) for f in plan.files]))
     out.print(plain(f"\nTotal: {files(len(plan.files))}, {format_size(plan.total_bytes)}."))
     if plan.present:
-        out.print("The vault already holds this model: without --force nothing is fetched.")
+        held = "every file asked for" if not plan.files else "the rest"
+        out.print(f"The vault already holds this model and {held}.")
     out.print("Dry run: nothing fetched.")
 
 

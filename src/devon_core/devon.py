@@ -5,15 +5,24 @@ from contextlib import contextmanager
 
 import attrs
 
-from devon_core import adoption, hints, use_cases
+from devon_core import adoption, hints, job_use_cases, use_cases
 from devon_core.adoption import AdoptReport
 from devon_core.download_plan import DownloadPlan, plan_download
-from devon_core.errors import InvalidInput, NotFound, SelectionNotFound, about
+from devon_core.errors import DevonError, InvalidInput, NotFound, SelectionNotFound, about
 from devon_core.identifiers import DEFAULT_SOURCE, LOCAL_SOURCE, parse_model_reference
+from devon_core.jobs import Job, JobList, JobStatus
 from devon_core.models import LocalModel
 from devon_core.partial_downloads import clean_partial
-from devon_core.ports import Clock, ModelCache, ModelSource, ModelStore, ProgressCallback
-from devon_core.quantizations import parse_quant_tag
+from devon_core.ports import (
+    Clock,
+    JobRunner,
+    JobStore,
+    ModelCache,
+    ModelSource,
+    ModelStore,
+    ProgressCallback,
+)
+from devon_core.quantizations import literal_pattern, parse_quant_tag
 from devon_core.references import ModelReference, ReferenceParser, parse_reference
 from devon_core.results import (
     DEFAULT_CLEAN_DAYS,
@@ -50,6 +59,8 @@ class Devon:
         source: ModelSource | None = None,
         sources: Iterable[ModelSource] = (),
         open_cache: Callable[[str | None], ModelCache] | None = None,
+        jobs: JobStore | None = None,
+        runner: JobRunner | None = None,
     ) -> None:
         every = [*([source] if source is not None else []), *sources]
         self.store = store
@@ -57,6 +68,9 @@ class Devon:
         self.open_cache = open_cache
         """Opens the Hugging Face cache at a directory (None: the configured one)."""
         self.sources: dict[str, ModelSource] = {s.name: s for s in every}
+        self.job_store = jobs
+        self.runner = runner
+        """Set both (`devon_adapters.attach_jobs` does) to use the job methods."""
 
     def source(self, name: str = DEFAULT_SOURCE) -> ModelSource:
         """The source plugin called `name`; InvalidInput if there is none."""
@@ -146,19 +160,22 @@ class Devon:
         source: str = DEFAULT_SOURCE,
         quant: str | None = None,
         include_patterns: Sequence[str] | None = None,
+        force: bool = False,
         require_choice: bool = False,
     ) -> DownloadPlan:
-        """What `download` would fetch (files, sizes, total), fetching nothing."""
-        source, reference = self._reference(model, source, quant)
+        """What `download` with the same arguments would fetch (files, sizes, total), and
+        the same errors, fetching nothing."""
+        source, model_id, patterns = self.selection(
+            model,
+            source=source,
+            quant=quant,
+            include_patterns=include_patterns,
+            require_choice=require_choice,
+        )
         plugin = self.source(source)
-        with about(source, reference.model_id), self._suggesting(plugin, reference.model_id):
+        with about(source, model_id), self._suggesting(plugin, model_id):
             return plan_download(
-                plugin,
-                self.store,
-                reference.model_id,
-                include_patterns=include_patterns,
-                reference=reference,
-                require_choice=require_choice,
+                plugin, self.store, self.clock, model_id, include_patterns=patterns, force=force
             )
 
     def _reference(self, model: str, source: str, quant: str | None) -> tuple[str, ModelReference]:
@@ -207,27 +224,147 @@ class Devon:
         require_choice: bool = False,
     ) -> LocalModel:
         """Bring a model into the vault. `model_id` may select files: `owner/name:Q4_K_M`,
-        or a Hub file URL; so may `quant`. Without a selection the whole repo is fetched,
-        unless `require_choice` (what the CLI asks) refuses a repo of several GGUF
-        quantisations with ChoiceNeeded."""
-        source, reference = self._reference(model_id, source, quant)
+        or a Hub file URL; so may `quant` (see `selection`). Without a selection the whole
+        repo is fetched, unless `require_choice` (what the CLI asks) refuses a repo of
+        several GGUF quantisations with ChoiceNeeded."""
+        source, plain_id, patterns = self.selection(
+            model_id,
+            source=source,
+            quant=quant,
+            include_patterns=include_patterns,
+            require_choice=require_choice,
+        )
         plugin = self.source(source)
-        with about(source, reference.model_id), self._suggesting(plugin, reference.model_id):
-            if reference.selects and not force and self.get(reference.model_id, source=source):
-                # The vault's copy is returned as it is (as with include_patterns), but a
-                # selection the source cannot satisfy is still the error it would be.
-                select_files(plugin.info(reference.model_id), None, reference)
+        with about(source, plain_id), self._suggesting(plugin, plain_id):
             return use_cases.download(
                 plugin,
                 self.store,
                 self.clock,
-                reference.model_id,
+                plain_id,
                 force=force,
-                include_patterns=include_patterns,
+                include_patterns=patterns,
                 progress=progress,
-                reference=reference,
-                require_choice=require_choice,
             )
+
+    def selection(
+        self,
+        model: str,
+        *,
+        source: str = DEFAULT_SOURCE,
+        quant: str | None = None,
+        include_patterns: Sequence[str] | None = None,
+        require_choice: bool = False,
+    ) -> tuple[str, str, tuple[str, ...] | None]:
+        """(source, plain model id, include patterns) for what a user typed (ADR 0171): a
+        quantisation or file the reference (or `quant`) selects becomes patterns naming
+        exactly its files, added to `include_patterns`, so downloads and their jobs deal in
+        patterns only. A selection the model lacks is SelectionNotFound and, with
+        `require_choice`, a repo of several quantisations and no selection at all (nor a
+        whole copy in the vault) is ChoiceNeeded: both before anything is fetched."""
+        source, reference = self._reference(model, source, quant)
+        given = tuple(include_patterns) if include_patterns is not None else None
+        if not reference.selects and not (require_choice and given is None):
+            return source, reference.model_id, given
+        if not reference.selects:
+            present = self.store.get(source, reference.model_id)
+            if present is not None and use_cases.recorded_patterns(present) is None:
+                return source, reference.model_id, given  # the vault holds every file
+        plugin = self.source(source)
+        with about(source, reference.model_id), self._suggesting(plugin, reference.model_id):
+            chosen = select_files(
+                plugin.info(reference.model_id), None, reference, require_choice=require_choice
+            )
+        if not reference.selects:
+            return source, reference.model_id, given
+        named = [literal_pattern(f.path) for f in chosen]
+        return source, reference.model_id, tuple(dict.fromkeys([*(given or ()), *named]))
+
+    # -- download jobs (ADR 0110) --------------------------------------------------------
+
+    def start_download(
+        self,
+        model_id: str,
+        *,
+        source: str = DEFAULT_SOURCE,
+        force: bool = False,
+        include_patterns: Sequence[str] | None = None,
+    ) -> Job:
+        """Queue a download and return its job at once, without waiting. A request for a
+        model that already has a queued or downloading job joins it (same id); a model the
+        vault already holds gives a job that has completed. `model_id` may select files
+        as in `download`."""
+        source, model_id, include_patterns = self.selection(
+            model_id, source=source, include_patterns=include_patterns
+        )
+        with about(source, model_id):
+            request = job_use_cases.job_request(
+                self.sources, model_id, source, force, include_patterns
+            )
+            job = job_use_cases.start_download(self.store, self._jobs(), self.clock, request)
+        if not job.finished:
+            self._runner().wake()
+        return job
+
+    def already_present(
+        self,
+        model_id: str,
+        *,
+        source: str = DEFAULT_SOURCE,
+        force: bool = False,
+        include_patterns: Sequence[str] | None = None,
+    ) -> LocalModel | None:
+        """The vault's copy (marked used) when a download of it would fetch nothing."""
+        source, model_id, include_patterns = self.selection(
+            model_id, source=source, include_patterns=include_patterns
+        )
+        with about(source, model_id):
+            request = job_use_cases.job_request(
+                self.sources, model_id, source, force, include_patterns
+            )
+            return job_use_cases.already_present(self.store, self.clock, request)
+
+    def job(self, job_id: str) -> Job:
+        """A download job by id; NotFound if there is none."""
+        return job_use_cases.get_job(self._jobs(), job_id)
+
+    def jobs(self, *, status: JobStatus | str | None = None) -> JobList:
+        """Every download job (of one status if given), newest first."""
+        wanted = JobStatus.parse(status) if isinstance(status, str) else status
+        return JobList(tuple(self._jobs().list(wanted)))
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Job:
+        """The job once it has finished (whatever the outcome: see `Job.outcome()`).
+        TimeoutError after `timeout` seconds."""
+        self.job(job_id)
+        return self._runner().wait(job_id, timeout)
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a queued or downloading job; its partial files stay in staging, so asking
+        for the model again resumes. Conflict if the job has finished."""
+        return job_use_cases.cancel(self._jobs(), self.clock, job_id)
+
+    def restart(self, job_id: str) -> Job:
+        """Start a failed or cancelled job again under a new id, resuming its partial files."""
+        job = job_use_cases.restart(self._jobs(), self.clock, job_id)
+        if not job.finished:
+            self._runner().wake()
+        return job
+
+    def _jobs(self) -> JobStore:
+        if self.job_store is None:
+            raise DevonError(
+                "This Devon has no job store: build it with devon_adapters.build_devon(), "
+                "or call devon_adapters.attach_jobs(devon)"
+            )
+        return self.job_store
+
+    def _runner(self) -> JobRunner:
+        if self.runner is None:
+            raise DevonError(
+                "This Devon has no job runner: build it with devon_adapters.build_devon(), "
+                "or call devon_adapters.attach_jobs(devon)"
+            )
+        return self.runner
 
     def list(self, *, source: str | None = None) -> list[LocalModel]:
         return use_cases.list_models(self.store, source, self._known_sources)

@@ -63,6 +63,16 @@ class ChoiceNeeded(InvalidInput):
         self.quantizations = quantizations
 
 
+class Conflict(DevonError):
+    """The request does not fit the current state: cancelling a finished download job,
+    restarting one that is still running."""
+
+
+class DownloadCancelled(Conflict):
+    """The download job was cancelled (by its caller or another client) before it ended;
+    what it fetched stays in staging, so asking again resumes."""
+
+
 @contextmanager
 def about(source: str, model_id: str) -> Iterator[None]:
     """Mark every DevonError raised inside as being about this model, unless it already

@@ -102,3 +102,9 @@ def with_whole_shard_sets(chosen: Sequence[str], every: Sequence[str]) -> tuple[
     bases = {base for base in map(shard_base, chosen) if base is not None}
     extra = [path for path in every if shard_base(path) in bases]
     return tuple(sorted({*chosen, *extra}))
+
+
+def literal_pattern(path: str) -> str:
+    """An include glob matching exactly `path`: `*` and `?` in a name are bracketed. (A `[`
+    cannot be written as a balanced glob, so it matches any one character there.)"""
+    return "".join({"*": "[*]", "?": "[?]", "[": "?"}.get(c, c) for c in path)

@@ -193,3 +193,15 @@ def test_a_missing_file_is_an_error_even_when_the_vault_holds_the_model(devon: D
     result = devon("download", f"https://huggingface.co/{WIDGET}/resolve/main/foo.gguf")
     assert result.code == 1
     assert f"{WIDGET} has no file 'foo.gguf'" in result.stderr
+
+
+def test_a_second_quantisation_adds_to_the_model(devon: Devon) -> None:
+    assert devon("download", f"{WIDGET}:Q4_K_M").code == 0
+    assert devon("download", f"{WIDGET}:Q8_0").code == 0
+    assert devon.files_of() == [Q4, "widget-8b.Q8_0.gguf"]
+
+
+def test_dry_run_of_a_quantisation_the_vault_holds_fetches_nothing(devon: Devon) -> None:
+    assert devon("download", f"{WIDGET}:Q4_K_M").code == 0
+    plan = json.loads(devon("download", f"{WIDGET}:q4_k_m", "--dry-run", "--json").stdout)
+    assert (plan["files"], plan["total_bytes"], plan["present"]) == ([], 0, True)
