@@ -8,6 +8,9 @@
 | DEVON_API_KEY           | api_key            | none (HTTP API open)                      |
 | HF_TOKEN                | hf_token           | none                                      |
 | HF_ENDPOINT             | hf_endpoint        | none (huggingface.co)                     |
+| DEVON_DOWNLOAD_CONNECTIONS | download_connections | 8 (concurrent ranges of one large file) |
+| DEVON_DOWNLOAD_MAX_CONNECTIONS | download_max_connections | 16 (file transfers per process) |
+| DEVON_DOWNLOAD_SPLIT_SIZE | download_split_size | 32mb (larger files go as ranges)        |
 | DEVON_CONFIG_PATH       | -                  | platformdirs user config dir `devon/config.toml` |
 """
 
@@ -33,10 +36,17 @@ ENV_VARS: dict[str, str] = {
     "api_key": "DEVON_API_KEY",
     "hf_token": "HF_TOKEN",
     "hf_endpoint": "HF_ENDPOINT",
+    "download_connections": "DEVON_DOWNLOAD_CONNECTIONS",
+    "download_max_connections": "DEVON_DOWNLOAD_MAX_CONNECTIONS",
+    "download_split_size": "DEVON_DOWNLOAD_SPLIT_SIZE",
 }
 """Config file key -> the environment variable that overrides it."""
 
 CONFIG_PATH_VAR = "DEVON_CONFIG_PATH"
+
+DEFAULT_DOWNLOAD_CONNECTIONS = 8
+DEFAULT_DOWNLOAD_MAX_CONNECTIONS = 16
+DEFAULT_DOWNLOAD_SPLIT_SIZE = 32 * 1024 * 1024
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
@@ -61,6 +71,12 @@ class Settings:
     api_key: str | None = attrs.field(default=None, repr=False)
     hf_token: str | None = attrs.field(default=None, repr=False)
     hf_endpoint: str | None = None
+    download_connections: int = DEFAULT_DOWNLOAD_CONNECTIONS
+    """Concurrent `Range` requests for one file larger than `download_split_bytes`."""
+    download_max_connections: int = DEFAULT_DOWNLOAD_MAX_CONNECTIONS
+    """File transfers at once in one process, across files and downloads."""
+    download_split_bytes: int = DEFAULT_DOWNLOAD_SPLIT_SIZE
+    """Files larger than this are fetched as concurrent ranges."""
     config_path: Path | None = None
     """The config file that was read, if any."""
 
@@ -81,6 +97,15 @@ class Settings:
             api_key=_take(values, "api_key", _text, None),
             hf_token=_take(values, "hf_token", _text, None),
             hf_endpoint=_take(values, "hf_endpoint", _text, None),
+            download_connections=_take(
+                values, "download_connections", _positive, DEFAULT_DOWNLOAD_CONNECTIONS
+            ),
+            download_max_connections=_take(
+                values, "download_max_connections", _positive, DEFAULT_DOWNLOAD_MAX_CONNECTIONS
+            ),
+            download_split_bytes=_take(
+                values, "download_split_size", _required_size, DEFAULT_DOWNLOAD_SPLIT_SIZE
+            ),
             config_path=config_path,
         )
 
@@ -140,6 +165,25 @@ def _size(raw: Any, origin: str) -> int | None:
         return parse_byte_size(raw)
     except InvalidInput as error:
         raise InvalidInput(f"{origin}: {error}") from None
+
+
+def _required_size(raw: Any, origin: str) -> int:
+    size = _size(raw, origin)
+    if size is None:
+        raise InvalidInput(f"{origin} must be a size like '32mb', got {raw!r}")
+    return size
+
+
+def _positive(raw: Any, origin: str) -> int:
+    if isinstance(raw, bool):
+        raise InvalidInput(f"{origin} must be a whole number of at least 1, got {raw!r}")
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise InvalidInput(f"{origin} must be a whole number of at least 1, got {raw!r}")
+    return value
 
 
 def _bool(raw: Any, origin: str) -> bool:

@@ -44,6 +44,11 @@ class _Cut(_Counted):
     after_bytes: int = 0
 
 
+@dataclass
+class _Shift(_Counted):
+    by_bytes: int = 0
+
+
 @dataclass(frozen=True)
 class RequestRecord:
     """What one request asked for and what it got."""
@@ -65,17 +70,41 @@ class Faults:
     """Per-server fault switches. Use the methods; `reset()` clears everything."""
 
     latency_s: float = 0.0
+    connection_rate: int = 0
+    """Body bytes per second each connection may send (0: no limit)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _failures: list[_Failure] = field(default_factory=list, repr=False)
     _drops: list[_Counted] = field(default_factory=list, repr=False)
     _cuts: list[_Cut] = field(default_factory=list, repr=False)
     _corrupt: set[tuple[str, str]] = field(default_factory=set, repr=False)
+    _ignore_ranges: list[str] = field(default_factory=list, repr=False)
+    _shifts: list[_Shift] = field(default_factory=list, repr=False)
     _hang_paths: list[str] = field(default_factory=list, repr=False)
     _released: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def set_latency(self, milliseconds: float) -> None:
         """Delay every request (before it is answered) by this many milliseconds."""
         self.latency_s = max(milliseconds, 0) / 1000
+
+    def limit_connection_rate(self, bytes_per_second: int) -> None:
+        """Send file bodies at most this fast on each connection (0: no limit), as a CDN or
+        proxy that throttles each connection does."""
+        self.connection_rate = max(int(bytes_per_second), 0)
+
+    def ignore_ranges(self, path_contains: str | None = None) -> None:
+        """Answer `Range` requests for matching files with the whole file (200), as a
+        server without range support does."""
+        with self._lock:
+            self._ignore_ranges.append(path_contains or "")
+
+    def shift_ranges(
+        self, by_bytes: int, times: int = 1, path_contains: str | None = None, skip: int = 0
+    ) -> None:
+        """Answer the next `times` matching `Range` requests with a 206 of other bytes than
+        asked (moved `by_bytes` on, clamped to the file) and a `Content-Range` naming what
+        was sent, as a broken cache or proxy might."""
+        with self._lock:
+            self._shifts.append(_Shift(path_contains, times, skip, "GET", by_bytes))
 
     def fail_requests(
         self,
@@ -129,6 +158,9 @@ class Faults:
     def reset(self) -> None:
         with self._lock:
             self.latency_s = 0.0
+            self.connection_rate = 0
+            self._ignore_ranges.clear()
+            self._shifts.clear()
             self._failures.clear()
             self._drops.clear()
             self._cuts.clear()
@@ -152,6 +184,17 @@ class Faults:
             for cut in self._cuts:
                 if cut.take(path, "GET"):
                     return cut.after_bytes
+        return None
+
+    def ignores_ranges(self, path: str) -> bool:
+        with self._lock:
+            return any(part in path for part in self._ignore_ranges)
+
+    def shift_for(self, path: str) -> int | None:
+        with self._lock:
+            for shift in self._shifts:
+                if shift.take(path, "GET"):
+                    return shift.by_bytes
         return None
 
     def is_corrupt(self, repo_id: str, path: str) -> bool:

@@ -28,13 +28,21 @@ class ProgressTracker:
         """File `path` now holds `position` bytes (`quietly`: without telling the callback,
         while counting what staging already holds)."""
         with self._lock:
-            gained = position - self._furthest.get(path, 0)
-            if gained <= 0:
-                return
-            self._furthest[path] = position
-            self._done = min(self._done + gained, self.total)
-            if self._callback is not None and not quietly:
-                self._callback(self._done, self.total)
+            self._advance(path, position, quietly=quietly)
+
+    def add(self, path: str, count: int) -> None:
+        """`count` more bytes of file `path` arrived (a range of a file fetched in pieces)."""
+        with self._lock:
+            self._advance(path, self._furthest.get(path, 0) + count, quietly=False)
+
+    def _advance(self, path: str, position: int, *, quietly: bool) -> None:
+        gained = position - self._furthest.get(path, 0)
+        if gained <= 0:
+            return
+        self._furthest[path] = position
+        self._done = min(self._done + gained, self.total)
+        if self._callback is not None and not quietly:
+            self._callback(self._done, self.total)
 
     def report(self) -> None:
         """Tell the callback where things stand (at the start: what staging already held).
