@@ -220,11 +220,13 @@ class RequestStats:
         self._changed = threading.Condition()
         self._records: list[RequestRecord] = []
         self._in_flight = 0
+        self._peak = 0
         self.settle_s = settle_s
 
     def begin(self) -> None:
         with self._changed:
             self._in_flight += 1
+            self._peak = max(self._peak, self._in_flight)
 
     def add(self, record: RequestRecord) -> None:
         with self._changed:
@@ -236,6 +238,12 @@ class RequestStats:
         with self._changed:
             self._changed.wait_for(lambda: self._in_flight == 0, self.settle_s)
             self._records.clear()
+            self._peak = 0
+
+    def peak_concurrency(self) -> int:
+        """The most requests being handled at one time since the last reset."""
+        with self._changed:
+            return self._peak
 
     def requests(
         self, path_contains: str | None = None, method: str | None = None
