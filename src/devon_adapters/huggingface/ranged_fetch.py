@@ -73,15 +73,20 @@ class _Landed:
         self._unrecorded = 0
         self._recorded_at = time.monotonic()
         self._record_every = max(MIB, job.file.size_bytes // 128)
+        self._wake_at = 0
 
     def add(self, start: int, end: int) -> None:
         with self._changed:
             self._set.add(start, end)
             self._unrecorded += end - start
             now = time.monotonic()
-            if self._unrecorded >= self._record_every or now - self._recorded_at >= RECORD_EVERY_S:
+            if (
+                self._unrecorded >= self._record_every
+                or now - self._recorded_at >= RECORD_EVERY_S
+            ):
                 self._record(now)
-            self._changed.notify_all()
+            if self._set.prefix() >= self._wake_at:
+                self._changed.notify_all()
 
     def record(self) -> None:
         with self._changed:
@@ -92,9 +97,11 @@ class _Landed:
         self._unrecorded, self._recorded_at = 0, now
 
     def prefix_beyond(self, position: int, halted: Callable[[], bool]) -> int:
-        """The contiguous prefix, once it is past `position` (or after a short wait)."""
+        """The contiguous prefix, once it reaches a whole hash block past `position` or the
+        end of the file (or after a short wait)."""
         with self._changed:
-            self._changed.wait_for(lambda: self._set.prefix() > position or halted(), 0.1)
+            self._wake_at = min(position + HASH_BLOCK, self._job.file.size_bytes)
+            self._changed.wait_for(lambda: self._set.prefix() >= self._wake_at or halted(), 0.1)
             return self._set.prefix()
 
     def wake(self) -> None:
