@@ -265,8 +265,10 @@ class RangedFetch:
     def _write_body(
         self, fd: int, response: httpx2.Response, span: Span, cursor: list[int], landed: _Landed
     ) -> None:
+        """Write the answer's bytes in place; tell `landed` and the progress about every MiB
+        (and about the rest however the answer ends)."""
         end = span[1]
-        unreported = 0
+        told = cursor[0]
         try:
             for chunk in response.iter_bytes(self.options.chunk_size):
                 if self.halted():
@@ -278,15 +280,17 @@ class RangedFetch:
                         f"{self.job.file.path}; nothing past them was kept"
                     )
                 _write_at(fd, chunk, position)
-                landed.add(position, position + len(chunk))
                 cursor[0] = position + len(chunk)
-                unreported += len(chunk)
-                if unreported >= REPORT_EVERY:
-                    self.tracker.add(self.job.file.path, unreported)
-                    unreported = 0
+                if cursor[0] - told >= REPORT_EVERY:
+                    told = self._tell(landed, told, cursor[0])
         finally:
-            if unreported:
-                self.tracker.add(self.job.file.path, unreported)
+            if cursor[0] > told:
+                self._tell(landed, told, cursor[0])
+
+    def _tell(self, landed: _Landed, start: int, end: int) -> int:
+        landed.add(start, end)
+        self.tracker.add(self.job.file.path, end - start)
+        return end
 
     # ---- hashing the contiguous prefix -------------------------------------------------
 
