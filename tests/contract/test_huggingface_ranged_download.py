@@ -139,6 +139,31 @@ def test_progress_counts_the_bytes_of_every_range_up_to_the_total(
     assert len({done for done in dones if 0 < done < total}) >= len(SIZES)
 
 
+class Cancelled(Exception):
+    pass
+
+
+def test_progress_callback_raising_stops_every_range_and_keeps_what_landed(
+    hub: TestHub, tmp_path: Path
+) -> None:
+    source = ranged_source(hub)
+    model = source.info(REPO)
+
+    def cancel_midway(done: int, total: int) -> None:
+        if done >= total // 2:
+            raise Cancelled
+
+    with pytest.raises(Cancelled):
+        source.download(model, only(model, BIG), str(tmp_path), cancel_midway)
+    kept = sum(e - s for s, e in record_of(tmp_path, BIG)["spans"])
+    hub.stats.reset()
+    source.download(model, only(model, BIG), str(tmp_path))
+
+    assert kept >= SIZES[BIG] // 2
+    assert file_bytes_served(hub, BIG) == SIZES[BIG] - kept
+    assert (tmp_path / BIG).read_bytes() == hub_bytes(hub, REPO, BIG)
+
+
 def test_connections_of_the_process_stay_within_the_bound(hub: TestHub, tmp_path: Path) -> None:
     source = ranged_source(hub, connections_per_file=8, max_connections=2)
     model = source.info(REPO)

@@ -8,8 +8,9 @@ from devon_core.ports import ProgressCallback
 class ProgressTracker:
     """Sums bytes across files and reports them to `callback`, from any thread.
 
-    Each file counts up to its furthest byte: when a server ignores a `Range` and a file
-    starts over, bytes already counted are not counted again, so `done` never goes back
+    Each file counts up to its furthest byte (`reached`, one stream) or adds what each of
+    its ranges brought (`add`): when a server ignores a `Range` and a file starts over as
+    one stream, bytes already counted are not counted again, so `done` never goes back
     and never passes `total`.
     """
 

@@ -80,10 +80,7 @@ class _Landed:
             self._set.add(start, end)
             self._unrecorded += end - start
             now = time.monotonic()
-            if (
-                self._unrecorded >= self._record_every
-                or now - self._recorded_at >= RECORD_EVERY_S
-            ):
+            if self._unrecorded >= self._record_every or now - self._recorded_at >= RECORD_EVERY_S:
                 self._record(now)
             if self._set.prefix() >= self._wake_at:
                 self._changed.notify_all()
@@ -282,15 +279,15 @@ class RangedFetch:
                 _write_at(fd, chunk, position)
                 cursor[0] = position + len(chunk)
                 if cursor[0] - told >= REPORT_EVERY:
-                    told = self._tell(landed, told, cursor[0])
+                    start, told = told, cursor[0]
+                    self._tell(landed, start, told)
         finally:
             if cursor[0] > told:
                 self._tell(landed, told, cursor[0])
 
-    def _tell(self, landed: _Landed, start: int, end: int) -> int:
+    def _tell(self, landed: _Landed, start: int, end: int) -> None:
         landed.add(start, end)
         self.tracker.add(self.job.file.path, end - start)
-        return end
 
     # ---- hashing the contiguous prefix -------------------------------------------------
 
