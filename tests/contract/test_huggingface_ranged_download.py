@@ -351,3 +351,39 @@ def wait_until_landed(dest: Path, path: str, at_least: int, child: subprocess.Po
             return landed
         time.sleep(0.02)
     raise AssertionError("the download did not get going within 120 s")
+
+
+def test_prefix_kept_by_one_stream_is_not_fetched_again_as_ranges(
+    hub: TestHub, tmp_path: Path
+) -> None:
+    one_stream = source_for(hub, download_retries=0)
+    model = one_stream.info(REPO)
+    hub.faults.cut_transfers(after_bytes=2 * MIB + 5, times=1, path_contains=BIG)
+    hub.faults.fail_requests(503, times=1, path_contains=BIG, skip=1)
+    with pytest.raises(DownloadFailed):
+        one_stream.download(model, only(model, BIG), str(tmp_path))
+    hub.reset()
+
+    ranged_source(hub).download(model, only(model, BIG), str(tmp_path))
+
+    assert (tmp_path / BIG).read_bytes() == hub_bytes(hub, REPO, BIG)
+    assert min(s for s in hub.stats.range_starts(BIG) if s is not None) == 2 * MIB + 5
+    assert file_bytes_served(hub, BIG) == SIZES[BIG] - (2 * MIB + 5)
+
+
+def test_ranged_part_is_resumed_from_its_prefix_when_fetched_as_one_stream(
+    hub: TestHub, tmp_path: Path
+) -> None:
+    source = ranged_source(hub, connections_per_file=2, download_retries=0)
+    model = source.info(REPO)
+    hub.faults.fail_requests(503, times=100, path_contains=BIG, skip=3, method="GET")
+    with pytest.raises(DownloadFailed):
+        source.download(model, only(model, BIG), str(tmp_path))
+    prefix = record_of(tmp_path, BIG)["spans"][0]
+    hub.reset()
+
+    source_for(hub).download(model, only(model, BIG), str(tmp_path))
+
+    assert prefix[0] == 0
+    assert hub.stats.range_starts(BIG) == [prefix[1]]
+    assert (tmp_path / BIG).read_bytes() == hub_bytes(hub, REPO, BIG)
