@@ -4,7 +4,7 @@ The file is cut into pieces (`byte_ranges.piece_size`: about eight per connectio
 MiB); `connections_per_file` workers take the lowest piece not yet taken, ask for exactly
 its bytes and write them where they belong in a `.part` of the file's full size
 (`os.pwrite`). Each landed span is added to the `.part`'s record (rewritten atomically
-about every MiB and every second), so that after a kill or a cut the next attempt asks only
+after every 1/128 of the file, at least 256 KiB, and every second), so that after a kill or a cut the next attempt asks only
 for what is missing. A piece that fails is retried alone, from the byte it got to, with
 the same backoff as a whole file; the first piece that gives up stops the others.
 
@@ -53,7 +53,8 @@ from devon_core.errors import DownloadFailed
 from devon_core.models import RemoteModel
 
 HASH_BLOCK = 8 * MIB
-REPORT_EVERY = MIB
+TELL_EVERY = 256 * 1024
+"""Each connection adds what it wrote to the span record and the progress this often."""
 RECORD_EVERY_S = 1.0
 
 
@@ -72,7 +73,7 @@ class _Landed:
         self._changed = threading.Condition()
         self._unrecorded = 0
         self._recorded_at = time.monotonic()
-        self._record_every = max(MIB, job.file.size_bytes // 128)
+        self._record_every = max(TELL_EVERY, job.file.size_bytes // 128)
         self._wake_at = 0
 
     def add(self, start: int, end: int) -> None:
@@ -262,8 +263,8 @@ class RangedFetch:
     def _write_body(
         self, fd: int, response: httpx2.Response, span: Span, cursor: list[int], landed: _Landed
     ) -> None:
-        """Write the answer's bytes in place; tell `landed` and the progress about every MiB
-        (and about the rest however the answer ends)."""
+        """Write the answer's bytes in place; tell `landed` and the progress every TELL_EVERY
+        bytes (and about the rest however the answer ends)."""
         end = span[1]
         told = cursor[0]
         try:
@@ -278,7 +279,7 @@ class RangedFetch:
                     )
                 _write_at(fd, chunk, position)
                 cursor[0] = position + len(chunk)
-                if cursor[0] - told >= REPORT_EVERY:
+                if cursor[0] - told >= TELL_EVERY:
                     start, told = told, cursor[0]
                     self._tell(landed, start, told)
         finally:
