@@ -4,9 +4,10 @@ The file is cut into pieces (`byte_ranges.piece_size`: about eight per connectio
 MiB); `connections_per_file` workers take the lowest piece not yet taken, ask for exactly
 its bytes and write them where they belong in a `.part` of the file's full size
 (`os.pwrite`). Each landed span is added to the `.part`'s record (rewritten atomically
-after every 1/128 of the file, at least 256 KiB, and every second), so that after a kill or a cut the next attempt asks only
-for what is missing. A piece that fails is retried alone, from the byte it got to, with
-the same backoff as a whole file; the first piece that gives up stops the others.
+after every 1/128 of the file, at least 256 KiB, and every second), so that after a kill
+or a cut the next attempt asks only for what is missing. A piece that fails is retried
+alone, from the byte it got to, with the same backoff as a whole file; the first piece
+that gives up stops the others.
 
 Verification: a thread of its own follows the contiguous prefix (what is on disk from byte
 0 on without a gap) and hashes it as it grows, reading each block right behind the writers
