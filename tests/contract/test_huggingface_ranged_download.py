@@ -156,10 +156,12 @@ def test_progress_callback_raising_stops_every_range_and_keeps_what_landed(
     with pytest.raises(Cancelled):
         source.download(model, only(model, BIG), str(tmp_path), cancel_midway)
     kept = sum(e - s for s, e in record_of(tmp_path, BIG)["spans"])
+    part_size = (tmp_path / ".cache/devon/partial" / f"{BIG}.part").stat().st_size
     hub.stats.reset()
     source.download(model, only(model, BIG), str(tmp_path))
 
     assert kept >= SIZES[BIG] // 2
+    assert part_size == SIZES[BIG]  # preallocated, written in place
     assert file_bytes_served(hub, BIG) == SIZES[BIG] - kept
     assert (tmp_path / BIG).read_bytes() == hub_bytes(hub, REPO, BIG)
 
