@@ -389,3 +389,18 @@ def test_ranged_part_is_resumed_from_its_prefix_when_fetched_as_one_stream(
     assert prefix[0] == 0
     assert hub.stats.range_starts(BIG) == [prefix[1]]
     assert (tmp_path / BIG).read_bytes() == hub_bytes(hub, REPO, BIG)
+
+
+def test_corrupted_large_file_is_caught_by_the_prefix_hash_and_deleted(
+    hub: TestHub, tmp_path: Path
+) -> None:
+    source = ranged_source(hub)
+    model = source.info(REPO)
+    hub.faults.corrupt(REPO, BIG)
+
+    with pytest.raises(DownloadFailed, match=f"Checksum mismatch for {BIG}"):
+        source.download(model, only(model, BIG), str(tmp_path))
+
+    assert not (tmp_path / BIG).exists()
+    assert not (tmp_path / ".cache/devon/partial" / f"{BIG}.part").exists()
+    assert hub.stats.count(BIG, "GET") > 1
