@@ -73,6 +73,7 @@ Candidate = tuple[str, str, Path]
 
 
 def _candidates(root: Path, sources: set[str], skipped: list[ScanSkip]) -> Iterator[Candidate]:
+    skipped.extend(_unusable_at_root(root))
     for top in _folders(root):
         if top.name in _NOT_MODELS or top.name.startswith("."):
             continue
@@ -189,6 +190,34 @@ def _reconcile(store: "DiskModelStore") -> list[str]:
     if dropped:
         store._refresh_manifest()
     return dropped
+
+
+def _unusable_at_root(root: Path) -> list[ScanSkip]:
+    """What a person may have placed at the root that scan cannot take, so that it is
+    reported rather than silently ignored: a link to a folder, a lone model file."""
+    found = []
+    try:
+        with os.scandir(root) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_symlink() and entry.is_dir():
+                    found.append(ScanSkip(entry.path, _A_LINK))
+                elif entry.is_file(follow_symlinks=False) and is_model_file(entry.name):
+                    found.append(ScanSkip(entry.path, _A_LONE_FILE))
+    except OSError:
+        return []
+    return found
+
+
+_A_LINK = (
+    "is a symbolic link, which scan neither follows nor moves: move the folder itself into "
+    "the vault, then scan again"
+)
+_A_LONE_FILE = (
+    "is a model file directly in the vault's root: put it in a folder of its own "
+    "(<vault>/<name>/), then scan again"
+)
 
 
 def _folders(directory: Path) -> list[Path]:

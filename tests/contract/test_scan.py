@@ -377,3 +377,22 @@ def test_a_folder_that_is_a_mount_point_is_reported_and_left_where_it_is(
         assert (vault / "mounted" / "model.gguf").read_bytes() == b"GGUF"
     finally:
         subprocess.run(["umount", str(vault / "mounted")], check=False)
+
+
+def test_a_link_to_a_folder_and_a_lone_model_file_at_the_root_are_reported_not_ignored(
+    devon: Devon, vault: Path, tmp_path: Path
+) -> None:
+    devon.list()  # the vault exists
+    elsewhere = place(tmp_path / "my-models" / "finetune", {"model.gguf": b"GGUF"})
+    (vault / "finetune").symlink_to(elsewhere, target_is_directory=True)
+    (vault / "loose.Q4_K_M.gguf").write_bytes(b"GGUF")
+
+    result = devon.scan()
+
+    assert result.registered == ()
+    assert [(s.path, s.reason.split(",")[0].split(":")[0]) for s in result.skipped] == [
+        (str(vault / "finetune"), "is a symbolic link"),
+        (str(vault / "loose.Q4_K_M.gguf"), "is a model file directly in the vault's root"),
+    ]
+    assert (elsewhere / "model.gguf").read_bytes() == b"GGUF"
+    assert (vault / "loose.Q4_K_M.gguf").is_file()
