@@ -429,3 +429,16 @@ def test_full_disk_while_making_a_stream_prefix_ranged_keeps_the_prefix_for_the_
 
     assert (tmp_path / BIG).read_bytes() == hub_bytes(hub, REPO, BIG)
     assert file_bytes_served(hub, BIG) == SIZES[BIG] - (2 * MIB + 5)
+
+
+def test_ranged_attempt_that_lands_no_byte_leaves_no_full_size_part_behind(
+    hub: TestHub, tmp_path: Path
+) -> None:
+    source = ranged_source(hub)
+    model = source.info(REPO)
+    hub.faults.shift_ranges(by_bytes=4096, times=100, path_contains=BIG)
+
+    with pytest.raises(DownloadFailed, match="Content-Range"):
+        source.download(model, only(model, BIG), str(tmp_path))
+
+    assert not (tmp_path / ".cache/devon/partial" / f"{BIG}.part").exists()
