@@ -56,3 +56,30 @@ def test_stopped_waiter_leaves_without_a_connection_and_the_next_one_gets_it() -
 
     assert results == {"stopped": False, "next": True}
     assert slots.in_use == 0
+
+
+def test_waiter_with_a_lower_limit_does_not_hold_up_one_with_a_higher_limit() -> None:
+    slots = ConnectionSlots()
+    low_waiting = threading.Event()
+    low_stop = threading.Event()
+    got: dict[str, bool] = {}
+
+    def low_stopped() -> bool:
+        low_waiting.set()
+        return low_stop.is_set()
+
+    def low() -> None:
+        with slots.held(1, low_stopped) as taken:
+            got["low"] = taken
+
+    with slots.held(2, lambda: False):
+        thread = threading.Thread(target=low)
+        thread.start()
+        assert low_waiting.wait(10)
+        give_up = time.monotonic() + 10
+        with slots.held(2, lambda: time.monotonic() > give_up) as taken:  # room under its 2
+            got["high"] = taken
+        low_stop.set()
+        thread.join(10)
+
+    assert got == {"high": True, "low": False}

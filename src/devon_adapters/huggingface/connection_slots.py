@@ -14,6 +14,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 
+class _Ticket:
+    """One taker waiting for a slot (compared by identity)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+
+
 class ConnectionSlots:
     """A counter of connections in use, each taker bringing its own limit, and the takers
     waiting for one, in the order they came."""
@@ -21,7 +28,15 @@ class ConnectionSlots:
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._in_use = 0
-        self._waiting: deque[object] = deque()
+        self._waiting: deque[_Ticket] = deque()
+
+    def _first_that_may_go(self) -> "_Ticket | None":
+        """The longest-waiting taker whose own limit the connections in use leave room for
+        (a taker with a lower limit does not hold up those with a higher one)."""
+        for ticket in self._waiting:
+            if self._in_use < ticket.limit:
+                return ticket
+        return None
 
     @property
     def in_use(self) -> int:
@@ -32,13 +47,13 @@ class ConnectionSlots:
     def held(self, limit: int, stopped: Callable[[], bool]) -> Iterator[bool]:
         """Hold a slot while the block runs, once every earlier taker has had one; yields
         False (holding none) when `stopped()` turned true while waiting."""
-        ticket = object()
+        ticket = _Ticket(max(limit, 1))
         got = False
         with self._changed:
             self._waiting.append(ticket)
             try:
                 while not stopped():
-                    if self._waiting[0] is ticket and self._in_use < max(limit, 1):
+                    if self._first_that_may_go() is ticket:
                         self._in_use += 1
                         got = True
                         break
