@@ -94,6 +94,9 @@ class DiskModelStore:
         record = self._index.get(validate_source_name(source), validate_model_id(model_id))
         return self._local(record) if record else None
 
+    def change_counter(self) -> int:
+        return self._index.change_counter()
+
     def list(self, source: str | None = None) -> list[LocalModel]:
         if source is not None:
             validate_source_name(source)

@@ -61,10 +61,25 @@ def _index_ids_without_case(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX models_nocase ON models (source, model_id COLLATE NOCASE)")
 
 
+def _count_changes(db: sqlite3.Connection) -> None:
+    # The change counter: one row, bumped by triggers in the very transaction that changes
+    # `models`, whoever writes (this process, another one, an older DEVON of this schema).
+    # Readers compare it with the value their cached answers were built at (ADR 0130).
+    db.execute(
+        "CREATE TABLE changes (id INTEGER PRIMARY KEY CHECK (id = 0), counter INTEGER NOT NULL)"
+    )
+    db.execute("INSERT INTO changes VALUES (0, 0)")
+    bump = "BEGIN UPDATE changes SET counter = counter + 1 WHERE id = 0; END"
+    db.execute("CREATE TRIGGER models_insert_counted AFTER INSERT ON models " + bump)
+    db.execute("CREATE TRIGGER models_update_counted AFTER UPDATE ON models " + bump)
+    db.execute("CREATE TRIGGER models_delete_counted AFTER DELETE ON models " + bump)
+
+
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("create models", _create_models),
     ("create operations journal", _create_operations),
     ("index model ids without case", _index_ids_without_case),
+    ("count changes to models", _count_changes),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -131,6 +146,7 @@ class Operation:
     record: Record | None
 
 
+_COUNTER = "SELECT counter FROM changes WHERE id = 0"
 _SELECT = (
     "SELECT source, model_id, size_bytes, downloaded_at, last_used, files, metadata FROM models"
 )
@@ -282,6 +298,13 @@ class Index:
                         (version, name, time_to_text(datetime.now(UTC))),
                     )
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def change_counter(self) -> int:
+        """A number that grows with every transaction that changed a model row (a commit,
+        a removal, a `mark_used`, a rebuild), by any process: equal values mean nothing
+        `get`, `each` or `usage` return has changed in between. One indexed read."""
+        (counter,) = self._connection().execute(_COUNTER).fetchone()
+        return int(counter)
 
     def schema_version(self) -> int:
         row = self._connection().execute("SELECT MAX(version) FROM schema_migrations").fetchone()

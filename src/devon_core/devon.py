@@ -1,6 +1,6 @@
 """`Devon`: the one object a library user, the HTTP app and the CLI all talk to."""
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
 from devon_core import use_cases
 from devon_core.identifiers import DEFAULT_SOURCE
@@ -71,6 +71,24 @@ class Devon:
 
     def info(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> ModelInfo:
         return use_cases.info(self.source(source), self.store, self.clock, model_id)
+
+    def info_unless_held(
+        self,
+        model_id: str,
+        held: Callable[[ModelInfo], bool],
+        *,
+        source: str = DEFAULT_SOURCE,
+    ) -> ModelInfo | None:
+        """`info`, or None without marking the model used when `held(current info)` says
+        the caller already has exactly that answer (a conditional request)."""
+        return use_cases.info_unless_held(
+            self.source(source), self.store, self.clock, model_id, held
+        )
+
+    def change_counter(self) -> int:
+        """Changes whenever what `list`, `get` and `status` return may have changed, by any
+        process using the vault: equal readings mean a cached answer is still current."""
+        return self.store.change_counter()
 
     def download(
         self,

@@ -60,6 +60,13 @@ class ModelStore(Protocol):
 
     def get(self, source: str, model_id: str) -> LocalModel | None: ...
 
+    def change_counter(self) -> int:
+        """A number that changes, for every process using the vault, with each change to what
+        `get`, `list` and `status` return (commit, remove, `mark_used`). Equal readings mean
+        nothing changed in between; a change of number does not promise a change of data.
+        Cheap enough to read on every request."""
+        ...
+
     def list(self, source: str | None = None) -> list[LocalModel]:
         """Every complete model (of one source if given), sorted by (source, model_id)."""
         ...

@@ -1,6 +1,6 @@
 """The use cases. Each takes the ports it needs and holds no state of its own."""
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 from devon_core.errors import DownloadFailed, Forbidden, InvalidInput, NotFound, SourceUnavailable
@@ -61,6 +61,32 @@ def info(source: ModelSource, store: ModelStore, clock: Clock, model_id: str) ->
     missing, not both. The source being unreachable only matters when the vault lacks it."""
     validate_model_id(model_id)
     local = store.mark_used(source.name, model_id, clock.now())
+    return ModelInfo(local=local, remote=_remote_info(source, model_id, local))
+
+
+def info_unless_held(
+    source: ModelSource,
+    store: ModelStore,
+    clock: Clock,
+    model_id: str,
+    held: Callable[[ModelInfo], bool],
+) -> ModelInfo | None:
+    """`info`, unless the caller already holds the answer as it stands (`held` says so for
+    the model's current entry and description): then None, and the model is not marked
+    used. Checking that a copy is still current is not a use of the model; marking it would
+    make that copy stale at once (conditional GET, docs/http-api.md)."""
+    validate_model_id(model_id)
+    current = store.get(source.name, model_id)
+    remote = _remote_info(source, model_id, current)
+    if held(ModelInfo(local=current, remote=remote)):
+        return None
+    local = store.mark_used(source.name, model_id, clock.now()) if current else None
+    return ModelInfo(local=local, remote=remote)
+
+
+def _remote_info(
+    source: ModelSource, model_id: str, local: LocalModel | None
+) -> RemoteModel | None:
     try:
         remote: RemoteModel | None = source.info(model_id)
     except NotFound:
@@ -71,7 +97,7 @@ def info(source: ModelSource, store: ModelStore, clock: Clock, model_id: str) ->
         remote = None
     if local is None and remote is None:
         raise NotFound(f"Model {model_id!r} is neither in the vault nor on {source.name}")
-    return ModelInfo(local=local, remote=remote)
+    return remote
 
 
 def download(

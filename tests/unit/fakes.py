@@ -134,13 +134,18 @@ class MemoryStore:
         self.free_bytes = 10**15
         self.quota_bytes: int | None = None
         self.locks_taken: list[tuple[str, str]] = []
+        self.changes = 0
 
     @property
     def root(self) -> str:
         return self._root
 
+    def change_counter(self) -> int:
+        return self.changes
+
     def add(self, model: LocalModel) -> LocalModel:
         self.models[(model.source, model.model_id)] = model
+        self.changes += 1
         return model
 
     def get(self, source: str, model_id: str) -> LocalModel | None:
@@ -203,7 +208,9 @@ class MemoryStore:
         return self.add(model)
 
     def remove(self, source: str, model_id: str) -> LocalModel | None:
-        return self.models.pop((source, model_id), None)
+        removed = self.models.pop((source, model_id), None)
+        self.changes += removed is not None
+        return removed
 
     def mark_used(self, source: str, model_id: str, when: datetime) -> LocalModel | None:
         model = self.models.get((source, model_id))
