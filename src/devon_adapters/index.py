@@ -336,6 +336,15 @@ class Index:
             rows = db.execute(_SELECT + " WHERE source = ? ORDER BY model_id", (source,))
         return [_decoded(build, row) for row in rows]
 
+    def raw_rows(self, source: str | None = None) -> list[tuple[Any, ...]]:
+        """Every row as stored (of one source if given), in (source, model_id) order:
+        source, model_id, size_bytes, downloaded_at and last_used as `time_to_text` wrote
+        them, files and metadata as the JSON text `_row` wrote."""
+        db = self._connection()
+        if source is None:
+            return db.execute(_SELECT + " ORDER BY source, model_id").fetchall()
+        return db.execute(_SELECT + " WHERE source = ? ORDER BY model_id", (source,)).fetchall()
+
     def clash(self, source: str, model_id: str) -> str | None:
         """Another model whose directory overlaps this one's: the same id in another case,
         a bare id that is this id's owner folder, or models inside this bare id's folder."""
@@ -368,6 +377,35 @@ class Index:
             if row:
                 return str(row[0])
         return None
+
+    def folders(self) -> list[tuple[str, str]]:
+        """(source, owner) of every folder holding models; owner '' for bare ids, whose
+        folders sit straight in the source's."""
+        return (
+            self._connection()
+            .execute(
+                "SELECT DISTINCT source, CASE WHEN instr(model_id, '/') > 0"
+                " THEN substr(model_id, 1, instr(model_id, '/') - 1) ELSE '' END FROM models"
+            )
+            .fetchall()
+        )
+
+    def names_in(self, source: str, owner: str) -> set[str]:
+        """The last part of the ids of `source`'s models in `owner`'s folder ('' for bare
+        ids), read with the primary key's order."""
+        db = self._connection()
+        if owner:
+            rows = db.execute(
+                "SELECT substr(model_id, ?) FROM models"
+                " WHERE source = ? AND model_id >= ? AND model_id < ?",
+                (len(owner) + 2, source, owner + "/", owner + "0"),  # "0" follows "/"
+            )
+        else:
+            rows = db.execute(
+                "SELECT model_id FROM models WHERE source = ? AND instr(model_id, '/') = 0",
+                (source,),
+            )
+        return {name for (name,) in rows}
 
     def model_keys(self) -> list[tuple[str, str]]:
         return list(self._connection().execute("SELECT source, model_id FROM models"))

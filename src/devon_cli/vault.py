@@ -19,8 +19,8 @@ from devon_cli.render import (
 )
 from devon_core.identifiers import parse_model_reference
 from devon_core.models import LocalModel
-from devon_core.results import DEFAULT_CLEAN_DAYS, CleanResult, ExportFormat, ModelList
-from devon_core.serialization import export_text, unstructure
+from devon_core.results import DEFAULT_CLEAN_DAYS, CleanResult, ExportFormat
+from devon_core.serialization import export_text
 
 
 @click.command(
@@ -36,10 +36,14 @@ Examples:
 def list_models(context: CliContext, source: str | None, as_json: bool) -> None:
     """List the models in the vault."""
     # Only the sources know which source names exist, and so whether `--source` is a typo.
-    models = (context.devon if source else context.vault).list(source=source)
+    devon = context.devon if source else context.vault
     if as_json:
-        emit_json(unstructure(ModelList(tuple(models))))
-    elif not models:
+        # What emit_json(ModelList) prints, without an object per model (ADR 0132).
+        count, models_json = devon.list_json(source=source)
+        click.echo(f'{{"models": {models_json}, "count": {count}}}')
+        return
+    models = devon.list(source=source)
+    if not models:
         context.err.print(plain(f"The vault at {context.vault.storage_path} holds no models."))
     else:
         context.out.print(local_table(models))

@@ -112,6 +112,11 @@ class Devon:
     def list(self, *, source: str | None = None) -> list[LocalModel]:
         return use_cases.list_models(self.store, source, self.sources.keys())
 
+    def list_json(self, *, source: str | None = None) -> tuple[int, str]:
+        """`list` as the model count and the JSON text of the models (as `json.dumps` writes
+        their unstructured form), without an object per model: for large listings."""
+        return use_cases.list_models_json(self.store, source, self.sources.keys())
+
     def get(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> LocalModel | None:
         """The vault's entry for a model, without touching `last_used`."""
         return use_cases.get(self.store, source, model_id)

@@ -188,6 +188,19 @@ def list_models(
     return models
 
 
+def list_models_json(
+    store: ModelStore, source: str | None, known_sources: Collection[str]
+) -> tuple[int, str]:
+    """`list_models` as its count and JSON text (`ModelStore.list_json`), same rules."""
+    if source is None:
+        return store.list_json()
+    validate_source_name(source)
+    count, text = store.list_json(source)
+    if not count and source not in known_sources:
+        raise _unknown_source(source, known_sources)
+    return count, text
+
+
 def status(store: ModelStore) -> StorageStatus:
     return store.status()
 

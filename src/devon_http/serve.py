@@ -42,21 +42,31 @@ def serve(
         log.warning(warning)
     if workers > 1:
         os.environ.update(settings_as_env(settings))
-        config = uvicorn.Config(
-            APP_FACTORY,
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port,
-            access_log=False,
-            log_level="info",
-        )
-        # What `uvicorn.run` does for several workers, with the listener fixed (ADR 0050).
-        with contextlib.suppress(KeyboardInterrupt):
-            Multiprocess(config, sockets=[tcp_listener(config.bind_socket())]).run()
+        serve_app(APP_FACTORY, host, port, workers)
     else:
         app = create_app_from_settings(settings)
         uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+
+
+def serve_app(factory: str, host: str, port: int, workers: int) -> None:
+    """Serve the app the factory at `module:function` builds, in each of `workers` processes,
+    as `serve` does (benchmarks use it to serve other apps on the same stack)."""
+    config = uvicorn.Config(
+        factory,
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        access_log=False,
+        log_level="info",
+    )
+    if workers == 1:
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.Server(config).run()
+        return
+    # What `uvicorn.run` does for several workers, with the listener fixed (ADR 0050).
+    with contextlib.suppress(KeyboardInterrupt):
+        Multiprocess(config, sockets=[tcp_listener(config.bind_socket())]).run()
 
 
 def tcp_listener(sock: socket.socket) -> socket.socket:

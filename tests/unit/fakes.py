@@ -4,6 +4,7 @@
 commit, the way the real source writes into the store's staging directory.
 """
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -25,6 +26,7 @@ from devon_core import (
 )
 from devon_core.models import author_of, model_name_of
 from devon_core.ports import ProgressCallback
+from devon_core.serialization import unstructure
 
 FakeDisk = dict[str, dict[str, int]]
 """Staging path -> {relative file path: size in bytes}."""
@@ -155,6 +157,10 @@ class MemoryStore:
         return [
             self.models[key] for key in sorted(self.models) if source is None or key[0] == source
         ]
+
+    def list_json(self, source: str | None = None) -> tuple[int, str]:
+        models = self.list(source)
+        return len(models), json.dumps(unstructure(models))
 
     def status(self) -> StorageStatus:
         sources: dict[str, SourceUsage] = {}
