@@ -43,7 +43,7 @@ class RequestLog:
                 # `handle` of a made record, not `log.info`: the same record for every
                 # handler and filter, without the caller lookup (a walk up the stack) that
                 # was a third of the line's cost (ADR 0131).
-                log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, line, None, None))
+                log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, line, (), None))
 
     def __getattr__(self, name: str) -> Any:
         # Let callers reach the wrapped app's attributes (e.g. `state`).

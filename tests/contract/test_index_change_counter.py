@@ -8,7 +8,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from devon_adapters import DiskModelStore
-from devon_adapters.index import SCHEMA_VERSION
 from tests.contract.vault_builders import T0, put_model
 
 
@@ -71,7 +70,7 @@ def test_a_vault_from_before_the_counter_gains_it_on_open(tmp_path: Path) -> Non
         db.execute("DROP TABLE changes")
         for event in ("insert", "update", "delete"):
             db.execute(f"DROP TRIGGER models_{event}_counted")
-        db.execute("DELETE FROM schema_migrations WHERE version = ?", (SCHEMA_VERSION,))
+        db.execute("DELETE FROM schema_migrations WHERE name = ?", ("count changes to models",))
     db.close()
     reopened = DiskModelStore(tmp_path)
     before = reopened.change_counter()

@@ -5,6 +5,7 @@ commit, the way the real source writes into the store's staging directory.
 """
 
 import json
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -14,6 +15,7 @@ import attrs
 
 from devon_core import (
     DownloadFailed,
+    InvalidInput,
     LocalModel,
     NotFound,
     RemoteFile,
@@ -137,6 +139,8 @@ class MemoryStore:
         self.quota_bytes: int | None = None
         self.locks_taken: list[tuple[str, str]] = []
         self.changes = 0
+        self._locks: dict[tuple[str, str], threading.RLock] = {}
+        self._locks_guard = threading.Lock()
 
     @property
     def root(self) -> str:
@@ -184,10 +188,15 @@ class MemoryStore:
 
     @contextmanager
     def lock(self, source: str, model_id: str) -> Iterator[None]:
-        self.locks_taken.append((source, model_id))
-        yield
+        """Exclusive between threads, re-entrant within one, like the disk store's."""
+        with self._locks_guard:
+            lock = self._locks.setdefault((source, model_id), threading.RLock())
+        with lock:
+            self.locks_taken.append((source, model_id))
+            yield
 
     def stage(self, source: str, model_id: str) -> StagingArea:
+        self._refuse_clash(source, model_id)
         path = f"{self.root}/.devon/staging/{source}/{model_id}"
         present = dict(self.disk.get(path, {}))
         return StagingArea(source=source, model_id=model_id, path=path, present_files=present)
@@ -199,6 +208,7 @@ class MemoryStore:
         downloaded_at: datetime,
         metadata: dict[str, Any],
     ) -> LocalModel:
+        self._refuse_clash(staging.source, staging.model_id)
         staged = self.disk.pop(staging.path, {})
         kept = sorted(files)
         model = LocalModel(
@@ -218,11 +228,26 @@ class MemoryStore:
         self.changes += removed is not None
         return removed
 
+    def _refuse_clash(self, source: str, model_id: str) -> None:
+        for other_source, other in self.models:
+            if other_source == source and other != model_id and _overlap(other, model_id):
+                raise InvalidInput(
+                    f"{source}/{model_id} would share a directory with {source}/{other}, "
+                    "already in the vault: remove that one first"
+                )
+
     def mark_used(self, source: str, model_id: str, when: datetime) -> LocalModel | None:
         model = self.models.get((source, model_id))
         if model is None:
             return None
         return self.add(attrs.evolve(model, last_used=when))
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Whether two ids' directories overlap on a case-insensitive filesystem: the same id in
+    another case, or one id's folder holding the other."""
+    a, b = a.casefold(), b.casefold()
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
 def local_model(
