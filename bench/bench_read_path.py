@@ -405,6 +405,7 @@ def main() -> None:
                         path = "/" + body_name(label)
                         rows[label] = load(url + path, method, body, header, args)
                     results[("ceiling", stack, count)] = rows
+        log_cost = request_log_cost(bodies, after_env, args)
         health = (
             None if args.skip_downloads else health_under_load(storage, after_env, args.duration)
         )
@@ -415,11 +416,32 @@ def main() -> None:
             big = big_vault_figures(storage, after_env, args.rounds)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    report(results, health, big, args)
+    report(results, log_cost, health, big, args)
+
+
+def request_log_cost(bodies: Path, env: Mapping[str, str], args: Any) -> list[tuple[float, float]]:
+    """`/health` of the ceiling app (uvicorn, 1 worker) with and without the request log,
+    alternating, `--rounds` times: (req/s with the log, req/s without)."""
+    rounds = []
+    for _ in range(args.rounds):
+        rates = []
+        for no_log in ("", "1"):
+            ceiling_env = {
+                **env,
+                "DEVON_BENCH_BODIES": str(bodies),
+                "PYTHONPATH": str(REPO_ROOT),
+                "DEVON_BENCH_NO_LOG": no_log,
+            }
+            with server("uvicorn", 1, ceiling_env, "bench.ceiling_app:create") as url:
+                rates.append(load(url + "/GET__health", "GET", None, None, args)["rps"])
+        rounds.append((rates[0], rates[1]))
+        print(f"  request log: {rates[0]:.0f} req/s with, {rates[1]:.0f} without", flush=True)
+    return rounds
 
 
 def report(
     results: dict[tuple[str, str, int], dict[str, dict[str, Any]]],
+    log_cost: list[tuple[float, float]],
     health: dict[str, Any] | None,
     big: dict[str, float],
     args: Any,
@@ -456,6 +478,17 @@ def report(
                 )
             )
         print(markdown_table(header, rows))
+        print()
+    if log_cost:
+        print("The request log at `/health` (ceiling app, uvicorn, 1 worker), alternating:")
+        print()
+        cost_rows = [(f"{w:.0f}", f"{wo:.0f}", f"{(1 - w / wo) * 100:.1f}%") for w, wo in log_cost]
+        with_log = statistics.median(w for w, _ in log_cost)
+        without = statistics.median(wo for _, wo in log_cost)
+        cost_rows.append(
+            (f"median {with_log:.0f}", f"{without:.0f}", f"{(1 - with_log / without) * 100:.1f}%")
+        )
+        print(markdown_table(("req/s with log", "req/s without", "cost"), cost_rows))
         print()
     if health:
         probe, listing = health["probe"], health["listing"]

@@ -1,6 +1,7 @@
 """The endpoints: each parses its input, calls one `Devon` method off the event loop, and
 returns the wire form of the result. No rule of DEVON lives here."""
 
+import json
 from collections.abc import Callable, Hashable
 from functools import cache, partial
 from importlib.metadata import PackageNotFoundError, version
@@ -15,7 +16,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.serialization import encode_json
 
-from devon_core import Devon, DownloadResult, ModelInfo, ModelList
+from devon_core import Devon, DownloadResult, ModelInfo
 from devon_core.identifiers import DEFAULT_SOURCE
 from devon_core.results import DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, MIN_SEARCH_LIMIT
 from devon_http import wire
@@ -189,9 +190,10 @@ async def list_models(
     source: Annotated[str | None, QueryParameter(description="Only this source's models")] = None,
 ) -> Response[wire.ModelList]:
     def listed() -> bytes:
-        return encode_json(
-            wire.to_wire(ModelList(tuple(devon.list(source=source))), wire.ModelList)
-        )
+        # The same data as `to_wire(ModelList(devon.list()))`, read from the store's JSON
+        # listing instead of an object per model: a third of the time (ADR 0132).
+        count, models = devon.list_json(source=source)
+        return encode_json({"count": count, "models": json.loads(models)})
 
     key = ("models", source)
     return reply(

@@ -31,6 +31,8 @@ ODD_METADATA = {
     "license": "näive-licence ✓",
     "nested": {"z": [1, 2.5, None, True], "a": 'quote " backslash \\ tab \t'},
     "big": 10**15,
+    "huge": -(10**20),
+    "tiny": 5e-324,
 }
 
 
