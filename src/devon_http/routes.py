@@ -96,10 +96,19 @@ async def prepared_answer(
     cache = prepared_cache(state)
     counter = devon.change_counter()
     prepared = cache.get(key, counter)
-    if prepared is None:
-        prepared = await in_thread(lambda: Prepared(make()), limiter)
-        cache.put(key, counter, prepared)
-    return prepared
+    if prepared is not None:
+        return prepared
+
+    def made() -> Prepared:
+        # Requests that missed together wait for one another on the limiter: the later
+        # ones find what the first made for the same counter.
+        current = cache.get(key, counter)
+        if current is None:
+            current = Prepared(make())
+            cache.put(key, counter, current)
+        return current
+
+    return await in_thread(made, limiter)
 
 
 def reply(
