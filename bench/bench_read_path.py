@@ -225,10 +225,21 @@ def fetch(url: str, method: str, body: str | None) -> bytes:
         return data
 
 
-def endpoint_rows(url: str, args: Any) -> dict[str, dict[str, Any]]:
+FAILED = {"rps": float("nan"), "p50_ms": float("nan"), "p99_ms": float("nan")}
+
+
+def endpoint_rows(url: str, args: Any, paths: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Each endpoint's load figures (`paths` maps labels to other paths, for the ceiling);
+    a leg that fails is reported as NaN rather than ending the run."""
     results = {}
     for label, method, path, body, header in ENDPOINTS:
-        results[label] = load(url + path, method, body, header, args)
+        target = url + (paths[label] if paths else path)
+        try:
+            results[label] = load(target, method, body, header, args)
+        except (OSError, subprocess.SubprocessError, ValueError) as error:
+            print(f"  {label}: failed ({error})", flush=True)
+            results[label] = FAILED
+            continue
         print(f"  {label}: {results[label]['rps']:.1f} req/s", flush=True)
     return results
 
@@ -399,16 +410,16 @@ def main() -> None:
                     "DEVON_BENCH_BODIES": str(bodies),
                     "PYTHONPATH": str(REPO_ROOT),
                 }
+                paths = {label: "/" + body_name(label) for label, *_ in ENDPOINTS}
                 with server(stack, count, ceiling_env, "bench.ceiling_app:create") as url:
-                    rows = {}
-                    for label, method, _, body, header in ENDPOINTS:
-                        path = "/" + body_name(label)
-                        rows[label] = load(url + path, method, body, header, args)
-                    results[("ceiling", stack, count)] = rows
+                    results[("ceiling", stack, count)] = endpoint_rows(url, args, paths)
         log_cost = request_log_cost(bodies, after_env, args)
-        health = (
-            None if args.skip_downloads else health_under_load(storage, after_env, args.duration)
-        )
+        health = None
+        if not args.skip_downloads:
+            try:
+                health = health_under_load(storage, after_env, args.duration)
+            except (OSError, subprocess.SubprocessError, RuntimeError, ValueError) as error:
+                print(f"/health under load failed: {error}", flush=True)
         big: dict[str, float] = {}
         if args.big:
             shutil.rmtree(storage)

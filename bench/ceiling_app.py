@@ -20,6 +20,7 @@ from devon_http.request_log import RequestLog, configure_logging
 def handler_for(name: str, body: bytes, gzipped: bytes | None) -> Any:
     @route(f"/{name}", http_method=["GET", "POST"], status_code=200)
     async def serve(request: Request[Any, Any, Any]) -> Response[Any]:
+        await request.body()  # read as DEVON's export reads it (granian resets otherwise)
         if gzipped is not None and accepts_gzip(request.headers.get("accept-encoding")):
             return Response[Any](
                 content=gzipped, media_type=MediaType.JSON, headers={"Content-Encoding": "gzip"}
