@@ -369,9 +369,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5, help="for the large-vault medians")
     parser.add_argument("--skip-downloads", action="store_true")
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument(
+        "--only-request-log", action="store_true", help="only the request log's cost leg"
+    )
     args = parser.parse_args()
     if args.hub:
         serve_hub()
+        return
+    if args.only_request_log:
+        scratch = Path(tempfile.mkdtemp(prefix="devon-bench-read-", dir=args.dir))
+        try:
+            (scratch / "bodies").mkdir()
+            (scratch / "bodies" / "GET__health").write_bytes(b'{"status":"ok"}')
+            print(machine(), flush=True)
+            costs = request_log_cost(scratch / "bodies", base_env(scratch / "vault"), args)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        report({}, costs, None, {}, args)
         return
     scratch = Path(tempfile.mkdtemp(prefix="devon-bench-read-", dir=args.dir))
     storage = scratch / "vault"
