@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -47,6 +48,7 @@ from devon_core.results import SourceUsage, StagingArea, StorageSpace, StorageSt
 log = logging.getLogger(__name__)
 
 VAULT_LOCK = "vault.lock"
+LISTING_FILE = "listing.json"
 
 
 class DiskModelStore:
@@ -122,6 +124,20 @@ class DiskModelStore:
         return self._index.each(local, source)
 
     def list_json(self, source: str | None = None) -> tuple[int, str]:
+        """The whole listing is kept in `.devon/listing.json`, stamped with the index's
+        change stamp (read before the rows) and the vault's root: any process that finds
+        the stamp current reads the file instead of the rows (ADR 0132)."""
+        if source is not None:
+            return self._listing_json(source)
+        stamp = f"{self._index.change_stamp()} {self._root}"
+        cached = _read_listing(self._paths.state / LISTING_FILE, stamp)
+        if cached is not None:
+            return cached
+        count, text = self._listing_json(None)
+        _write_listing(self._paths.state / LISTING_FILE, stamp, count, text)
+        return count, text
+
+    def _listing_json(self, source: str | None) -> tuple[int, str]:
         """The listing's JSON written straight from the stored text (ADR 0132): the index
         keeps files and metadata as the JSON `json.dumps` gives for them (metadata with
         sorted keys, which is the order reading it back gives) and times as the ISO text
@@ -363,6 +379,7 @@ class DiskModelStore:
         for item in trash:
             if item.name not in in_flight:
                 _delete_tree(item)
+        _delete_stale_listings(self._paths.state)
         # Outside any transaction: holding the write lock for this pass made every other
         # process's commits wait for it (0.4 s at 100,000 models).
         vanished = self._vanished(self._unlisted())
@@ -479,6 +496,48 @@ class DiskModelStore:
     def _vault_lock(self) -> AbstractContextManager[None]:
         lock = FileLock(self._paths.locks / VAULT_LOCK, mode=FILE_MODE, is_singleton=True)
         return self._hold(lock)
+
+
+def _read_listing(path: Path, stamp: str) -> tuple[int, str] | None:
+    """The kept listing if its first line is `stamp` and its count, else None."""
+    try:
+        with open(path, encoding="utf-8") as kept:
+            header = kept.readline().rstrip("\n")
+            kept_stamp, _, count = header.rpartition(" ")
+            if kept_stamp != stamp or not count.isdigit():
+                return None
+            return int(count), kept.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+STALE_LISTING_S = 3600
+
+
+def _delete_stale_listings(state: Path) -> None:
+    """Half-written listings a killed process left (another may be writing one now: only
+    those untouched for an hour go)."""
+    cutoff = time.time() - STALE_LISTING_S
+    for leftover in state.glob(f"{LISTING_FILE}.*.tmp"):
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+        except OSError:
+            continue
+
+
+def _write_listing(path: Path, stamp: str, count: int, text: str) -> None:
+    """Keep a listing for the next reader; failing to is only a missed shortcut."""
+    temporary = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        with open(fd, "w", encoding="utf-8") as kept:
+            kept.write(f"{stamp} {count}\n")
+            kept.write(text)
+        os.replace(temporary, path)
+    except OSError as error:
+        log.debug("Could not keep the listing in %s: %s", path, error)
+        temporary.unlink(missing_ok=True)
 
 
 def _keep_only(staged: Path, wanted: Sequence[str]) -> dict[str, int]:

@@ -9,6 +9,7 @@ import json
 import os
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -65,10 +66,12 @@ def _count_changes(db: sqlite3.Connection) -> None:
     # The change counter: one row, bumped by triggers in the very transaction that changes
     # `models`, whoever writes (this process, another one, an older DEVON of this schema).
     # Readers compare it with the value their cached answers were built at (ADR 0130).
+    # `generation` names this index file: a rebuilt index starts counting again.
     db.execute(
-        "CREATE TABLE changes (id INTEGER PRIMARY KEY CHECK (id = 0), counter INTEGER NOT NULL)"
+        "CREATE TABLE changes (id INTEGER PRIMARY KEY CHECK (id = 0),"
+        " counter INTEGER NOT NULL, generation TEXT NOT NULL)"
     )
-    db.execute("INSERT INTO changes VALUES (0, 0)")
+    db.execute("INSERT INTO changes VALUES (0, 0, ?)", (uuid.uuid4().hex,))
     bump = "BEGIN UPDATE changes SET counter = counter + 1 WHERE id = 0; END"
     db.execute("CREATE TRIGGER models_insert_counted AFTER INSERT ON models " + bump)
     db.execute("CREATE TRIGGER models_update_counted AFTER UPDATE ON models " + bump)
@@ -150,6 +153,7 @@ class Operation:
 
 
 _COUNTER = "SELECT counter FROM changes WHERE id = 0"
+_STAMP = "SELECT counter, generation FROM changes WHERE id = 0"
 _SELECT = (
     "SELECT source, model_id, size_bytes, downloaded_at, last_used, files, metadata FROM models"
 )
@@ -309,6 +313,12 @@ class Index:
         `get`, `each` or `usage` return has changed in between. One indexed read."""
         (counter,) = self._connection().execute(_COUNTER).fetchone()
         return int(counter)
+
+    def change_stamp(self) -> str:
+        """The change counter with the index file's generation: equal stamps mean the same
+        index in the same state, even across a rebuild of the index from disk."""
+        counter, generation = self._connection().execute(_STAMP).fetchone()
+        return f"{generation}:{counter}"
 
     def schema_version(self) -> int:
         row = self._connection().execute("SELECT MAX(version) FROM schema_migrations").fetchone()
