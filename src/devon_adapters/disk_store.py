@@ -14,6 +14,7 @@ How a crash can never leave the index pointing at missing files, nor list a half
 """
 
 import builtins
+import json
 import logging
 import os
 import shutil
@@ -49,6 +50,8 @@ log = logging.getLogger(__name__)
 
 VAULT_LOCK = "vault.lock"
 LISTING_FILE = "listing.json"
+FOLDERS_FILE = "folders.json"
+SETTLED_NS = 2_000_000_000
 
 
 class DiskModelStore:
@@ -392,12 +395,33 @@ class DiskModelStore:
     def _unlisted(self) -> "builtins.list[tuple[str, str]]":
         """The models whose name is missing from their folder's listing: one listing per
         folder, compared as sets with the names the index holds for it (ADR 0132; per model
-        in Python this was the larger half of opening a vault of 100,000 models)."""
+        in Python this was the larger half of opening a vault of 100,000 models).
+
+        A folder whose modification time is still the one recorded in `.devon/folders.json`
+        when every model of it was last found is not listed again: removing a model's
+        directory changes its folder's time. Only times at least `SETTLED_NS` old are
+        recorded, so that a change within the filesystem's time resolution of the one
+        recorded cannot hide."""
+        record = self._paths.state / FOLDERS_FILE
+        checked = _read_checked(record)
+        now_ns = time.time_ns()
+        settled: dict[str, int] = {}
         unlisted = []
         for source, owner in self._index.folders():
             folder = f"{self._prefix}{source}" + (f"{os.sep}{owner}" if owner else "")
+            try:
+                mtime: int | None = os.stat(folder).st_mtime_ns  # before the listing
+            except OSError:
+                mtime = None
+            if mtime is not None and checked.get(folder) == mtime:
+                settled[folder] = mtime
+                continue
             missing = self._index.names_in(source, owner) - _names_in(folder)
             unlisted += [(source, f"{owner}/{name}" if owner else name) for name in missing]
+            if mtime is not None and not missing and now_ns - mtime > SETTLED_NS:
+                settled[folder] = mtime
+        if settled != checked:
+            _write_checked(record, settled)
         return unlisted
 
     def _vanished(self, keys: Iterable[tuple[str, str]]) -> "builtins.list[tuple[str, str]]":
@@ -514,11 +538,34 @@ def _read_listing(path: Path, stamp: str) -> tuple[int, str] | None:
 STALE_LISTING_S = 3600
 
 
+def _read_checked(path: Path) -> dict[str, int]:
+    """Folder -> modification time (ns) when all its models were last found; {} if none."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and type(v) is int}
+
+
+def _write_checked(path: Path, checked: dict[str, int]) -> None:
+    temporary = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        with open(fd, "w", encoding="utf-8") as kept:
+            json.dump(checked, kept)
+        os.replace(temporary, path)
+    except OSError as error:
+        log.debug("Could not record the checked folders in %s: %s", path, error)
+        temporary.unlink(missing_ok=True)
+
+
 def _delete_stale_listings(state: Path) -> None:
     """Half-written listings a killed process left (another may be writing one now: only
     those untouched for an hour go)."""
     cutoff = time.time() - STALE_LISTING_S
-    for leftover in state.glob(f"{LISTING_FILE}.*.tmp"):
+    for leftover in [*state.glob(f"{LISTING_FILE}.*.tmp"), *state.glob(f"{FOLDERS_FILE}.*.tmp")]:
         try:
             if leftover.stat().st_mtime < cutoff:
                 leftover.unlink()
