@@ -20,6 +20,7 @@ import attrs
 
 from devon_adapters.paths import FILE_MODE
 from devon_core.errors import DevonError
+from devon_core.serialization import timestamp
 
 BUSY_TIMEOUT_MS = 60_000
 
@@ -94,7 +95,7 @@ def time_to_text(moment: datetime) -> str:
     """UTC ISO 8601 with microseconds: sorts as text, reads back as an aware datetime."""
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}: the vault stores aware UTC times")
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    return timestamp(moment)
 
 
 def text_to_time(text: str) -> datetime:
@@ -358,6 +359,12 @@ class Index:
         if source is None:
             return db.execute(_SELECT + " ORDER BY source, model_id").fetchall()
         return db.execute(_SELECT + " WHERE source = ? ORDER BY model_id", (source,)).fetchall()
+
+    def stored_rows(self) -> list[tuple[str, str, int, str, str | None, str, str]]:
+        """Every row as stored, in (source, model_id) order, read in one statement (one
+        snapshot): times as ISO 8601 text, `files` and `metadata` as JSON text. For writers of
+        JSON views (the manifest) that need not decode what they copy out."""
+        return list(self._connection().execute(_SELECT + " ORDER BY source, model_id"))
 
     def clash(self, source: str, model_id: str) -> str | None:
         """Another model whose directory overlaps this one's: the same id in another case,

@@ -4,7 +4,6 @@ returns the wire form of the result. No rule of DEVON lives here."""
 import json
 from collections.abc import Callable, Hashable
 from functools import cache, partial
-from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
@@ -16,6 +15,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.serialization import encode_json
 
+from devon_adapters.version import devon_version
 from devon_core import Devon, DownloadResult, ModelInfo
 from devon_core.identifiers import DEFAULT_SOURCE
 from devon_core.results import DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, MIN_SEARCH_LIMIT
@@ -125,17 +125,9 @@ def reply(
 
 
 @cache
-def package_version() -> str:
-    """The installed package's version, looked up once per process."""
-    try:
-        return version("devon")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0+unknown"
-
-
-@cache
 def health_body() -> bytes:
-    return encode_json(wire.Health(status="ok", version=package_version()))
+    """`/health`'s answer, encoded once per process."""
+    return encode_json(wire.Health(status="ok", version=devon_version()))
 
 
 @get("/health", tags=["service"], summary="Health check (never needs the API key)")
@@ -319,6 +311,8 @@ async def status(
 
 DEFAULT_CLEAN = wire.CleanRequest()
 DEFAULT_EXPORT = wire.ExportRequest()
+DEFAULT_SCAN = wire.ScanRequest()
+DEFAULT_ADOPT = wire.AdoptRequest()
 """What an empty body means: every field of these bodies has a default."""
 
 
@@ -339,6 +333,30 @@ async def clean(
         return wire.to_wire(result, wire.Cleaned)
 
     return await in_thread(cleaned, whole_vault_limiter(state))
+
+
+@post(
+    "/scan",
+    status_code=200,
+    dto=StrictBody[wire.ScanRequest],
+    return_dto=None,
+    tags=["vault"],
+    summary="Register model folders placed in the vault by hand",
+    description=(
+        "A folder under a source's folder is registered as that source's model; any other "
+        "is moved to local/<name> and registered under the built-in `local` source. "
+        "Metadata is inferred from the files (`metadata.inferred` is true). Folders with no "
+        "model file or still being written are listed in `skipped`."
+    ),
+    responses=errors(400, 413, 422),
+)
+async def scan(
+    devon: NamedDependency[Devon], state: State, data: JSONBody[wire.ScanRequest] = DEFAULT_SCAN
+) -> wire.Scanned:
+    def scanned() -> wire.Scanned:
+        return wire.to_wire(devon.scan(reconcile=data.reconcile), wire.Scanned)
+
+    return await in_thread(scanned, whole_vault_limiter(state))
 
 
 @post(
@@ -364,6 +382,25 @@ async def export(
     return reply(request, prepared, tagged=False)
 
 
+@post(
+    "/adopt",
+    status_code=200,
+    dto=StrictBody[wire.AdoptRequest],
+    return_dto=None,
+    tags=["vault"],
+    summary="Adopt models already in the server's Hugging Face cache (no download)",
+    responses=errors(400, 404, 413, 422),
+)
+async def adopt(
+    devon: NamedDependency[Devon], state: State, data: JSONBody[wire.AdoptRequest] = DEFAULT_ADOPT
+) -> wire.AdoptReport:
+    def adopted() -> wire.AdoptReport:
+        report = devon.adopt(data.model_ids, dry_run=data.dry_run)
+        return wire.to_wire(report, wire.AdoptReport)
+
+    return await in_thread(adopted, download_limiter(state))
+
+
 API_ROUTES: list[Any] = [
     search,
     list_models,
@@ -373,6 +410,8 @@ API_ROUTES: list[Any] = [
     download,
     status,
     clean,
+    scan,
     export,
+    adopt,
 ]
 """Everything under /api/v1."""
