@@ -129,7 +129,7 @@ class Devon:
     def list_json(self, *, source: str | None = None) -> tuple[int, str]:
         """`list` as the model count and the JSON text of the models (as `json.dumps` writes
         their unstructured form), without an object per model: for large listings."""
-        return use_cases.list_models_json(self.store, source, self.sources.keys())
+        return use_cases.list_models_json(self.store, source, self._known_sources)
 
     def get(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> LocalModel | None:
         """The vault's entry for a model, without touching `last_used`."""

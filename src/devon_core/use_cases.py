@@ -205,8 +205,7 @@ def list_models(
         return store.list()
     validate_source_name(source)
     models = store.list(source)
-    if not models and source not in known_sources:
-        raise _unknown_source(source, known_sources)
+    _refuse_unknown_empty_source(source, len(models), known_sources)
     return models
 
 
@@ -218,9 +217,13 @@ def list_models_json(
         return store.list_json()
     validate_source_name(source)
     count, text = store.list_json(source)
-    if not count and source not in known_sources:
-        raise _unknown_source(source, known_sources)
+    _refuse_unknown_empty_source(source, count, known_sources)
     return count, text
+
+
+def _refuse_unknown_empty_source(source: str, count: int, known: Collection[str]) -> None:
+    if not count and source not in known:
+        raise _unknown_source(source, known)
 
 
 def status(store: ModelStore) -> StorageStatus:
