@@ -8,6 +8,7 @@
 | DEVON_API_KEY           | api_key            | none (HTTP API open)                      |
 | HF_TOKEN                | hf_token           | none                                      |
 | HF_ENDPOINT             | hf_endpoint        | none (huggingface.co)                     |
+| DEVON_FRAME_ANCESTORS   | frame_ancestors    | none (no page may frame DEVON's)          |
 | DEVON_CONFIG_PATH       | -                  | platformdirs user config dir `devon/config.toml` |
 """
 
@@ -33,6 +34,7 @@ ENV_VARS: dict[str, str] = {
     "api_key": "DEVON_API_KEY",
     "hf_token": "HF_TOKEN",
     "hf_endpoint": "HF_ENDPOINT",
+    "frame_ancestors": "DEVON_FRAME_ANCESTORS",
 }
 """Config file key -> the environment variable that overrides it."""
 
@@ -61,6 +63,8 @@ class Settings:
     api_key: str | None = attrs.field(default=None, repr=False)
     hf_token: str | None = attrs.field(default=None, repr=False)
     hf_endpoint: str | None = None
+    frame_ancestors: tuple[str, ...] = ()
+    """Origins allowed to show DEVON's pages in a frame; empty: framing denied."""
     config_path: Path | None = None
     """The config file that was read, if any."""
 
@@ -81,6 +85,7 @@ class Settings:
             api_key=_take(values, "api_key", _text, None),
             hf_token=_take(values, "hf_token", _text, None),
             hf_endpoint=_take(values, "hf_endpoint", _text, None),
+            frame_ancestors=_take(values, "frame_ancestors", _origins, ()),
             config_path=config_path,
         )
 
@@ -122,6 +127,34 @@ def _text(raw: Any, origin: str) -> str | None:
     if not isinstance(raw, str):
         raise InvalidInput(f"{origin} must be a string, got {raw!r}")
     return raw.strip() or None
+
+
+def _origins(raw: Any, origin: str) -> tuple[str, ...]:
+    """Origins separated by spaces or commas (a TOML list of strings works too)."""
+    parts = raw if isinstance(raw, list) else [raw]
+    if not all(isinstance(part, str) for part in parts):
+        raise InvalidInput(f"{origin} must be origins like 'https://kitt.example', got {raw!r}")
+    found = tuple(o for part in parts for o in part.replace(",", " ").split())
+    bad = [o for o in found if not _is_origin(o)]
+    if bad:
+        raise InvalidInput(
+            f"{origin}: {bad[0]!r} is not an origin (scheme://host[:port], e.g. "
+            "'https://kitt.example:8080', or 'self')"
+        )
+    return found
+
+
+def _is_origin(text: str) -> bool:
+    if text in ("self", "'self'"):
+        return True
+    scheme, sep, rest = text.partition("://")
+    return (
+        bool(sep)
+        and scheme in ("http", "https")
+        and bool(rest)
+        and rest.isprintable()
+        and not (set(rest) & set("/;'\"\\ "))
+    )
 
 
 def _path(raw: Any, origin: str) -> Path:

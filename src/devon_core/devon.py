@@ -17,6 +17,7 @@ from devon_core.results import (
     RemoveResult,
     SearchFilters,
     SearchResult,
+    StorageSpace,
     StorageStatus,
 )
 
@@ -103,6 +104,10 @@ class Devon:
 
     def status(self) -> StorageStatus:
         return use_cases.status(self.store)
+
+    def space(self) -> StorageSpace:
+        """Free bytes on the vault's disk, bytes the vault's models use, and the quota."""
+        return self.store.space()
 
     def clean(
         self,

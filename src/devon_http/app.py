@@ -13,6 +13,7 @@ from devon_http.auth import SECURITY_SCHEME, bearer_guard
 from devon_http.body import MAX_BODY_BYTES
 from devon_http.errors import handle_error
 from devon_http.routes import API_ROUTES, health, package_version
+from devon_web import page_routes
 
 API_PREFIX = "/api/v1"
 DEFAULT_MAX_DOWNLOADS = 8
@@ -25,9 +26,12 @@ def create_app(
     *,
     api_key: str | None = None,
     max_concurrent_downloads: int = DEFAULT_MAX_DOWNLOADS,
+    frame_ancestors: tuple[str, ...] = (),
 ) -> Litestar:
-    """The HTTP API over `devon`. With a non-empty `api_key`, every /api route needs
-    `Authorization: Bearer <api_key>`; /health and the OpenAPI document at /schema never do."""
+    """The HTTP API over `devon`, and the web page at `/`. With a non-empty `api_key`, every
+    /api route needs `Authorization: Bearer <api_key>`; /health, the OpenAPI document at
+    /schema and the page (which asks for the key) never do. `frame_ancestors`: origins
+    allowed to show the page in a frame (none when empty)."""
     secured = bool(api_key)
     api = Router(
         API_PREFIX,
@@ -37,7 +41,7 @@ def create_app(
     )
 
     return Litestar(
-        route_handlers=[health, api],
+        route_handlers=[health, *page_routes(frame_ancestors), api],
         dependencies={"devon": Provide(lambda: devon, sync_to_thread=False, use_cache=True)},
         exception_handlers={Exception: handle_error},
         request_max_body_size=MAX_BODY_BYTES,

@@ -11,7 +11,13 @@ from devon_http.request_log import RequestLog, configure_logging
 
 def create_app_from_settings(settings: Settings) -> RequestLog:
     """The app over the vault and sources `settings` describe, logging each request."""
-    return RequestLog(create_app(build_devon(settings), api_key=settings.api_key))
+    return RequestLog(
+        create_app(
+            build_devon(settings),
+            api_key=settings.api_key,
+            frame_ancestors=settings.frame_ancestors,
+        )
+    )
 
 
 def create_default_app() -> RequestLog:

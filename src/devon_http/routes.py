@@ -209,6 +209,16 @@ async def status(devon: NamedDependency[Devon]) -> wire.Status:
     return wire.to_wire(await in_thread(devon.status), wire.Status)
 
 
+@get(
+    "/space",
+    tags=["vault"],
+    summary="Free disk space, space used and the quota (extension)",
+    responses=errors(),
+)
+async def space(devon: NamedDependency[Devon]) -> wire.Space:
+    return wire.to_wire(await in_thread(devon.space), wire.Space)
+
+
 DEFAULT_CLEAN = wire.CleanRequest()
 DEFAULT_EXPORT = wire.ExportRequest()
 """What an empty body means: every field of these bodies has a default."""
@@ -259,6 +269,7 @@ API_ROUTES: list[Any] = [
     remove_model,
     download,
     status,
+    space,
     clean,
     export,
 ]

@@ -104,6 +104,7 @@ def settings_as_env(settings: Settings) -> dict[str, str]:
         "api_key": settings.api_key,
         "hf_token": settings.hf_token,
         "hf_endpoint": settings.hf_endpoint,
+        "frame_ancestors": " ".join(settings.frame_ancestors) or None,
     }
     return {ENV_VARS[key]: value for key, value in values.items() if value is not None}
 
