@@ -30,6 +30,7 @@ API_CALLS = [
     ("DELETE", f"/api/v1/models/huggingface/{QWEN}"),
     ("POST", "/api/v1/downloads"),
     ("GET", "/api/v1/status"),
+    ("GET", "/api/v1/space"),
     ("POST", "/api/v1/clean"),
     ("POST", "/api/v1/export"),
 ]
