@@ -54,3 +54,9 @@ export function field(label, attrs = {}, hint = null) {
     hint ? h("small", { id: hintId }, hint) : null);
   return [wrapper, input];
 }
+
+// A model id that may break after its "/" (narrow screens), read as one name.
+export function modelName(id) {
+  const cut = id.indexOf("/");
+  return cut < 0 ? [id] : [id.slice(0, cut + 1), document.createElement("wbr"), id.slice(cut + 1)];
+}

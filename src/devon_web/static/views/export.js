@@ -25,7 +25,8 @@ export async function render(main) {
       try {
         const answer = await api("POST", "/api/v1/export", { body: { format } });
         if (format === "kitt") {
-          save("devon-models.txt", "text/plain", answer.content.map((p) => `${p}\n`).join(""));
+          const lines = Array.isArray(answer.content) ? answer.content.map((p) => `${p}\n`).join("") : String(answer.content);
+          save("devon-models.txt", "text/plain", lines);
         } else {
           save("devon-models.json", "application/json", `${JSON.stringify(answer, null, 2)}\n`);
         }

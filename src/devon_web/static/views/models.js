@@ -2,7 +2,7 @@
 // smooth), fetched with If-None-Match so that an unchanged vault is not downloaded again.
 
 import { api, getIfChanged, quote } from "../api.js";
-import { h, messageBox, replace, field } from "../dom.js";
+import { h, messageBox, replace, field, modelName } from "../dom.js";
 import { bytes, count, date } from "../format.js";
 import { confirm } from "../confirm.js";
 
@@ -160,7 +160,7 @@ export async function render(main) {
               filterInput.focus();
             });
           },
-        }, m.model_id)),
+        }, modelName(m.model_id))),
         h("td", { class: "num" }, bytes(m.size_bytes)),
         h("td", {}, date(m.downloaded_at)),
         h("td", {}, date(m.last_used)),

@@ -76,6 +76,8 @@ export async function render(main) {
     const cards = h("dl", { class: "cards" },
       h("div", {}, h("dt", {}, "Models"), h("dd", {}, count(status.model_count))),
       h("div", {}, h("dt", {}, "Total size"), h("dd", {}, bytes(status.total_size_bytes))),
+      typeof status.staging_bytes === "number"
+        ? h("div", {}, h("dt", {}, "Unfinished downloads"), h("dd", {}, bytes(status.staging_bytes))) : null,
       space ? h("div", {}, h("dt", {}, "Free disk"), h("dd", {}, bytes(space.free_bytes))) : null,
       space && space.quota_bytes !== null
         ? h("div", {}, h("dt", {}, "Quota"), h("dd", {}, bytes(space.quota_bytes))) : null);

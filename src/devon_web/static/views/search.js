@@ -2,7 +2,7 @@
 // server has the jobs API), a GGUF repo by one of its quantisations.
 
 import { api, post } from "../api.js";
-import { h, messageBox, field, uid } from "../dom.js";
+import { h, messageBox, field, uid, modelName } from "../dom.js";
 import { bytes, params, count } from "../format.js";
 
 export const TITLE = "Search";
@@ -73,7 +73,7 @@ function resultRow(result) {
     }
   });
   return h("tr", {},
-    h("th", { scope: "row" }, h("a", { href: result.web_url, rel: "noopener noreferrer", target: "_blank" }, result.model_id)),
+    h("th", { scope: "row" }, h("a", { href: result.web_url, rel: "noopener noreferrer", target: "_blank" }, modelName(result.model_id))),
     h("td", { class: "num" }, bytes(result.total_size_bytes)),
     h("td", { class: "num" }, params(result.parameter_count)),
     h("td", {}, (result.format || []).join(", ") || "–"),
