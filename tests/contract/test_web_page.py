@@ -7,6 +7,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from devon_http import create_app
+from devon_http.serve import running
 from devon_testhub import TestHub
 from tests.contract.browser import (
     PHONE,
@@ -16,6 +18,7 @@ from tests.contract.browser import (
     served_devon,
 )
 from tests.contract.hf_helpers import TINY, WIDGET
+from tests.contract.http_support import fake_devon
 
 KEY = "page-key"
 
@@ -160,3 +163,82 @@ def test_every_page_fits_a_phone_width(browser: Browser, test_hub: TestHub) -> N
             page.wait_for_load_state("networkidle")
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, f"{view} is {overflow} px wider than a phone"
+
+
+def test_a_vault_of_10000_models_is_drawn_100_rows_at_a_time(browser: Browser) -> None:
+    model_ids = [f"org{n % 50}/model-{n:05d}" for n in range(10_000)]
+    with running(create_app(fake_devon(local=model_ids))) as url:
+        page = open_page(browser, f"{url}/#/models")
+        expect(page.get_by_text("10,000 of 10,000 models")).to_be_visible()
+        expect(page.locator("tbody tr")).to_have_count(100)
+        expect(page.get_by_text("Page 1 of 100")).to_be_visible()
+        page.get_by_role("button", name="Size").click()
+        page.get_by_label("Filter models").fill("model-09999")
+        expect(page.locator("tbody tr")).to_have_count(1)
+        expect(page.get_by_role("button", name="org49/model-09999", exact=True)).to_be_visible()
+
+
+def test_every_form_control_has_a_label(browser: Browser, test_hub: TestHub) -> None:
+    with served_devon(test_hub) as devon:
+        page = open_page(browser, devon.url)
+        for view in ("Models", "Search", "Clean"):
+            page.get_by_role("link", name=view).click()
+            expect(page.get_by_role("heading", name=view, level=1)).to_be_visible()
+            unlabelled = page.evaluate(
+                """() => [...document.querySelectorAll('main input, main select')]
+                    .filter((el) => !el.labels || el.labels.length === 0)
+                    .map((el) => el.outerHTML)"""
+            )
+            assert unlabelled == [], f"{view}: {unlabelled}"
+
+
+def test_the_keyboard_reaches_pages_and_details(browser: Browser, test_hub: TestHub) -> None:
+    with served_devon(test_hub) as devon:
+        page = open_page(browser, devon.url)
+        expect(page.locator(".cards")).to_contain_text("Models")
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+        page.keyboard.press("Tab")
+        page.keyboard.press("Tab")
+        expect(page.get_by_role("link", name="Models")).to_be_focused()
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("heading", name="Models", level=1)).to_be_focused()
+        page.keyboard.press("Tab")
+        expect(page.get_by_label("Filter models")).to_be_focused()
+
+
+CONTRAST_SCRIPT = """() => {
+  const rgb = (text) => text.match(/[\\d.]+/g).map(Number);
+  const lum = ([r, g, b]) => [r, g, b].map((c) => {
+    const s = c / 255;
+    return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+  }).reduce((sum, c, i) => sum + c * [0.2126, 0.7152, 0.0722][i], 0);
+  const background = (el) => {
+    for (let node = el; node; node = node.parentElement) {
+      const c = rgb(getComputedStyle(node).backgroundColor);
+      if (c.length < 4 || c[3] > 0) return c;
+    }
+    return [255, 255, 255];
+  };
+  const worst = [];
+  for (const el of document.querySelectorAll('body *')) {
+    const hasText = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!el.offsetParent || !hasText) continue;
+    if (el.closest('[disabled]')) continue;
+    const a = lum(rgb(getComputedStyle(el).color)), b = lum(background(el));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const what = `${el.tagName} "${el.textContent.trim().slice(0, 30)}"`;
+    if (ratio < 4.5) worst.push(`${what}: ${ratio.toFixed(2)}`);
+  }
+  return worst;
+}"""
+
+
+def test_text_has_at_least_aa_contrast_on_every_page(browser: Browser, test_hub: TestHub) -> None:
+    with served_devon(test_hub) as devon:
+        page = open_page(browser, devon.url)
+        for view in ("Overview", "Models", "Search", "Downloads", "Clean", "Export"):
+            page.get_by_role("link", name=view).click()
+            expect(page.get_by_role("heading", name=view, level=1)).to_be_visible()
+            page.wait_for_load_state("networkidle")
+            assert page.evaluate(CONTRAST_SCRIPT) == [], view
