@@ -1,6 +1,7 @@
 """The web page in a real browser (Debian's Chromium) against a served DEVON and the test
 hub: the journeys a person takes, the key prompt, errors, a lost server, a KITT-like proxy."""
 
+import re
 from collections.abc import Iterator
 
 import httpx
@@ -42,10 +43,17 @@ def search_for(page: Page, text: str, **filters: str) -> None:
 
 
 def download_from_results(page: Page, model_id: str) -> None:
+    """Click Download and wait until the model is in the vault: on the Downloads page when
+    the server answers with a job, else in the row itself."""
     page.get_by_role("button", name=f"Download {model_id}").click()
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name=model_id))
-    expect(row.get_by_role("status")).to_contain_text("Download")
-    expect(row.get_by_role("status")).not_to_contain_text("Starting")
+    note = row.get_by_role("status")
+    expect(note).to_contain_text(re.compile("Downloaded|follow it in Downloads"))
+    if "Downloaded" in note.inner_text():
+        return
+    note.get_by_role("link", name="Downloads").click()
+    job = page.get_by_role("listitem").filter(has=page.get_by_text(model_id, exact=True)).first
+    expect(job.locator(".status")).to_have_text("completed")
 
 
 def open_details(page: Page, model_id: str) -> None:
