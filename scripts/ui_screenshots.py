@@ -46,7 +46,7 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     with TestHub() as hub, tempfile.TemporaryDirectory(prefix="devon-ui-shots-") as storage:
         settings = Settings(
-            storage_path=storage, hf_endpoint=hub.url, max_storage_bytes=4 * 1024**2
+            storage_path=Path(storage), hf_endpoint=hub.url, max_storage_bytes=4 * 1024**2
         )
         devon = build_devon(settings)
         for model_id in MODELS:

@@ -41,7 +41,7 @@ def doctor(context: CliContext, as_json: bool) -> None:
     except DevonError as error:
         checks = [Check("settings", False, str(error))]
     if as_json:
-        emit_json({"settings": _keyed(settings), "checks": [attrs.asdict(c) for c in checks]})
+        emit_json({"settings": dict(settings), "checks": [attrs.asdict(c) for c in checks]})
     else:
         if settings:
             context.out.print(details(settings), soft_wrap=True)
@@ -50,10 +50,6 @@ def doctor(context: CliContext, as_json: bool) -> None:
         context.out.print(details(rows), soft_wrap=True)
     if not all(check.ok for check in checks):
         click.get_current_context().exit(EXIT_FAILED)
-
-
-def _keyed(rows: list[tuple[str, str]]) -> dict[str, str]:
-    return {label.lower().replace(" ", "_"): value for label, value in rows}
 
 
 def _checks(context: CliContext) -> list[Check]:

@@ -15,7 +15,7 @@ import pytest
 import uvicorn
 
 from devon_adapters import Settings
-from devon_http.serve import exposure_warning, is_loopback, settings_as_env, tcp_listener
+from devon_http.serve import exposure_warning, is_loopback, tcp_listener
 from devon_testhub import TestHub
 from tests.contract.hf_helpers import SHARDY
 from tests.contract.http_support import WAIT_SECONDS
@@ -120,8 +120,11 @@ def test_settings_handed_to_workers_read_back_the_same(tmp_path: Path) -> None:
         api_key="k",
         hf_token="hf_x",
         hf_endpoint="http://127.0.0.1:1234",
+        host="0.0.0.0",
+        port=8123,
+        workers=3,
     )
-    env = settings_as_env(settings) | {"DEVON_CONFIG_PATH": ""}
+    env = settings.as_env() | {"DEVON_CONFIG_PATH": ""}
     assert Settings.from_env(env) == settings
 
 

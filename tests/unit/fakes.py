@@ -4,6 +4,7 @@
 commit, the way the real source writes into the store's staging directory.
 """
 
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ import attrs
 
 from devon_core import (
     DownloadFailed,
+    InvalidInput,
     LocalModel,
     NotFound,
     RemoteFile,
@@ -134,6 +136,8 @@ class MemoryStore:
         self.free_bytes = 10**15
         self.quota_bytes: int | None = None
         self.locks_taken: list[tuple[str, str]] = []
+        self._locks: dict[tuple[str, str], threading.RLock] = {}
+        self._locks_guard = threading.Lock()
 
     @property
     def root(self) -> str:
@@ -173,10 +177,15 @@ class MemoryStore:
 
     @contextmanager
     def lock(self, source: str, model_id: str) -> Iterator[None]:
-        self.locks_taken.append((source, model_id))
-        yield
+        """Exclusive between threads, re-entrant within one, like the disk store's."""
+        with self._locks_guard:
+            lock = self._locks.setdefault((source, model_id), threading.RLock())
+        with lock:
+            self.locks_taken.append((source, model_id))
+            yield
 
     def stage(self, source: str, model_id: str) -> StagingArea:
+        self._refuse_clash(source, model_id)
         path = f"{self.root}/.devon/staging/{source}/{model_id}"
         present = dict(self.disk.get(path, {}))
         return StagingArea(source=source, model_id=model_id, path=path, present_files=present)
@@ -188,6 +197,7 @@ class MemoryStore:
         downloaded_at: datetime,
         metadata: dict[str, Any],
     ) -> LocalModel:
+        self._refuse_clash(staging.source, staging.model_id)
         staged = self.disk.pop(staging.path, {})
         kept = sorted(files)
         model = LocalModel(
@@ -205,11 +215,26 @@ class MemoryStore:
     def remove(self, source: str, model_id: str) -> LocalModel | None:
         return self.models.pop((source, model_id), None)
 
+    def _refuse_clash(self, source: str, model_id: str) -> None:
+        for other_source, other in self.models:
+            if other_source == source and other != model_id and _overlap(other, model_id):
+                raise InvalidInput(
+                    f"{source}/{model_id} would share a directory with {source}/{other}, "
+                    "already in the vault: remove that one first"
+                )
+
     def mark_used(self, source: str, model_id: str, when: datetime) -> LocalModel | None:
         model = self.models.get((source, model_id))
         if model is None:
             return None
         return self.add(attrs.evolve(model, last_used=when))
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Whether two ids' directories overlap on a case-insensitive filesystem: the same id in
+    another case, or one id's folder holding the other."""
+    a, b = a.casefold(), b.casefold()
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
 def local_model(
