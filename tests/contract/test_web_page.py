@@ -200,9 +200,9 @@ def test_every_form_control_has_a_label(browser: Browser, test_hub: TestHub) -> 
             assert unlabelled == [], f"{view}: {unlabelled}"
 
 
-def test_the_keyboard_reaches_pages_and_details(browser: Browser, test_hub: TestHub) -> None:
-    with served_devon(test_hub) as devon:
-        page = open_page(browser, devon.url)
+def test_the_keyboard_reaches_pages_and_details(browser: Browser) -> None:
+    with running(create_app(fake_devon(local=[TINY]))) as url:
+        page = open_page(browser, url)
         expect(page.locator(".cards")).to_contain_text("Models")
         page.keyboard.press("Tab")
         expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
@@ -213,6 +213,13 @@ def test_the_keyboard_reaches_pages_and_details(browser: Browser, test_hub: Test
         expect(page.get_by_role("heading", name="Models", level=1)).to_be_focused()
         page.keyboard.press("Tab")
         expect(page.get_by_label("Filter models")).to_be_focused()
+        name = page.get_by_role("button", name=TINY, exact=True)
+        name.focus()
+        page.keyboard.press("Enter")
+        expect(page.get_by_role("dialog", name=TINY)).to_be_visible()
+        page.keyboard.press("Escape")
+        expect(page.get_by_role("dialog", name=TINY)).to_have_count(0)
+        expect(name).to_be_focused()
 
 
 CONTRAST_SCRIPT = """() => {

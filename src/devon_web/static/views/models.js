@@ -49,7 +49,7 @@ function forget(model) {
   cache.etag = null;
 }
 
-function details(model, onDeleted) {
+function details(model, onDeleted, opener) {
   const dialog = h("dialog", { class: "details", "aria-labelledby": "details-title" });
   const message = messageBox();
   const copied = h("span", { role: "status", class: "muted" });
@@ -99,7 +99,10 @@ function details(model, onDeleted) {
     h("div", { class: "actions" },
       h("button", { type: "button", class: "danger", onclick: remove }, "Delete…"),
       h("button", { type: "button", onclick: () => dialog.close() }, "Close")));
-  dialog.addEventListener("close", () => dialog.remove());
+  dialog.addEventListener("close", () => {
+    dialog.remove();
+    if (opener && document.contains(opener)) opener.focus();
+  });
   document.body.append(dialog);
   dialog.showModal();
 }
@@ -114,7 +117,6 @@ export async function render(main) {
     h("div", { class: "scroll", tabindex: 0, role: "region", "aria-label": "Models in the vault" }, table), pager);
 
   let models = [];
-  let opener = null;
   const visible = () => {
     const needle = view.filter.trim().toLowerCase();
     const shown = needle
@@ -151,14 +153,13 @@ export async function render(main) {
         h("th", { scope: "row" }, h("button", {
           type: "button", class: "link", "data-key": key(m),
           onclick: (event) => {
-            opener = event.currentTarget;
             details(m, (gone) => {
               forget(gone);
               models = cache.models;
               message.show(`Deleted ${gone.model_id}.`, "ok");
               draw();
               filterInput.focus();
-            });
+            }, event.currentTarget);
           },
         }, modelName(m.model_id))),
         h("td", { class: "num" }, bytes(m.size_bytes)),
@@ -170,7 +171,6 @@ export async function render(main) {
       h("span", {}, `Page ${view.page + 1} of ${pages}`),
       h("button", { type: "button", disabled: view.page >= pages - 1, onclick: () => { view.page += 1; draw(); } }, "Next"),
     ] : []);
-    if (opener && !document.contains(opener)) opener = null;
   };
 
   let typing = null;
