@@ -19,6 +19,7 @@ import attrs
 
 from devon_adapters.paths import FILE_MODE
 from devon_core.errors import DevonError
+from devon_core.serialization import timestamp
 
 BUSY_TIMEOUT_MS = 60_000
 
@@ -76,7 +77,7 @@ def time_to_text(moment: datetime) -> str:
     """UTC ISO 8601 with microseconds: sorts as text, reads back as an aware datetime."""
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}: the vault stores aware UTC times")
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    return timestamp(moment)
 
 
 def text_to_time(text: str) -> datetime:

@@ -3,6 +3,7 @@
 from collections.abc import Collection, Iterable, Sequence
 
 from devon_core import use_cases
+from devon_core.errors import about
 from devon_core.identifiers import DEFAULT_SOURCE
 from devon_core.models import LocalModel
 from devon_core.ports import Clock, ModelSource, ModelStore, ProgressCallback
@@ -71,7 +72,8 @@ class Devon:
         return use_cases.search(self.source(source), query, filters, limit)
 
     def info(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> ModelInfo:
-        return use_cases.info(self.source(source), self.store, self.clock, model_id)
+        with about(source, model_id):
+            return use_cases.info(self.source(source), self.store, self.clock, model_id)
 
     def download(
         self,
@@ -82,25 +84,28 @@ class Devon:
         include_patterns: Sequence[str] | None = None,
         progress: ProgressCallback | None = None,
     ) -> LocalModel:
-        return use_cases.download(
-            self.source(source),
-            self.store,
-            self.clock,
-            model_id,
-            force=force,
-            include_patterns=include_patterns,
-            progress=progress,
-        )
+        with about(source, model_id):
+            return use_cases.download(
+                self.source(source),
+                self.store,
+                self.clock,
+                model_id,
+                force=force,
+                include_patterns=include_patterns,
+                progress=progress,
+            )
 
     def list(self, *, source: str | None = None) -> list[LocalModel]:
         return use_cases.list_models(self.store, source, self.sources.keys())
 
     def get(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> LocalModel | None:
         """The vault's entry for a model, without touching `last_used`."""
-        return use_cases.get(self.store, source, model_id)
+        with about(source, model_id):
+            return use_cases.get(self.store, source, model_id)
 
     def remove(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> RemoveResult:
-        return use_cases.remove(self.store, source, model_id, self.sources.keys())
+        with about(source, model_id):
+            return use_cases.remove(self.store, source, model_id, self.sources.keys())
 
     def status(self) -> StorageStatus:
         return use_cases.status(self.store)

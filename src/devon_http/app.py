@@ -8,11 +8,12 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+from devon_adapters.version import devon_version
 from devon_core import Devon
 from devon_http.auth import SECURITY_SCHEME, bearer_guard
 from devon_http.body import MAX_BODY_BYTES
 from devon_http.errors import handle_error
-from devon_http.routes import API_ROUTES, health, package_version
+from devon_http.routes import API_ROUTES, health
 from devon_web import page_routes
 
 API_PREFIX = "/api/v1"
@@ -71,7 +72,7 @@ def _openapi_config(secured: bool) -> OpenAPIConfig:
     )
     return OpenAPIConfig(
         title="DEVON",
-        version=package_version(),
+        version=devon_version(),
         description="Search Hugging Face, keep models in a local vault, and manage it.",
         path="/schema",
         components=Components(security_schemes=dict(schemes) or None),

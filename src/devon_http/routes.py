@@ -3,7 +3,6 @@ returns the wire form of the result. No rule of DEVON lives here."""
 
 from collections.abc import Callable
 from functools import partial
-from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
@@ -14,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
+from devon_adapters.version import devon_version
 from devon_core import Devon, DownloadResult, ModelList
 from devon_core.identifiers import DEFAULT_SOURCE
 from devon_core.results import DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, MIN_SEARCH_LIMIT
@@ -65,16 +65,9 @@ def download_limiter(state: State) -> CapacityLimiter:
     return limiter
 
 
-def package_version() -> str:
-    try:
-        return version("devon")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0+unknown"
-
-
 @get("/health", tags=["service"], summary="Health check (never needs the API key)")
 async def health() -> wire.Health:
-    return wire.Health(status="ok", version=package_version())
+    return wire.Health(status="ok", version=devon_version())
 
 
 @get(
