@@ -104,6 +104,26 @@ def default_storage_path() -> Path:
     return platformdirs.user_data_path(APP_NAME) / "models"
 
 
+def default_hf_cache(environ: Mapping[str, str] | None = None) -> Path:
+    """Where huggingface_hub keeps its cache, found the way it finds it: `HF_HUB_CACHE`, else
+    the legacy `HUGGINGFACE_HUB_CACHE`, else `$HF_HOME/hub`, else
+    `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`. Read from `environ`
+    each time (huggingface_hub reads it once, at import)."""
+    env = os.environ if environ is None else environ
+
+    def expanded(value: str) -> str:
+        return os.path.expandvars(os.path.expanduser(value))
+
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if env.get(var):
+            return Path(os.path.abspath(expanded(env[var])))
+    home = env.get("HF_HOME") or os.path.join(
+        env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "huggingface",
+    )
+    return Path(os.path.abspath(expanded(home))) / "hub"
+
+
 def default_config_path() -> Path:
     return platformdirs.user_config_path(APP_NAME) / CONFIG_FILE
 
@@ -264,6 +284,16 @@ class Settings:
         default_text="none: `https://huggingface.co`",
         help="The Hugging Face Hub (or a mirror) to talk to.",
     )
+    hf_cache: Path = setting(
+        key="hf_cache",
+        env="DEVON_HF_CACHE",
+        parse=_path,
+        factory=default_hf_cache,
+        converter=Path,
+        default_text="huggingface_hub's cache: `HF_HUB_CACHE`, else `$HF_HOME/hub`, else "
+        "`$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`",
+        help="The Hugging Face cache `devon adopt` takes models from.",
+    )
     host: str = setting(
         key="host",
         env="DEVON_HOST",
@@ -315,6 +345,7 @@ class Settings:
         where = f"{config_path}: " if config_path else ""
         _refuse_unknown(top, cls, str(config_path))
         values = read_declared(cls, env, top, where)
+        values.setdefault("hf_cache", default_hf_cache(env))  # found from `env`, not os.environ
         return cls(**values, config_path=config_path, sections=sections)
 
     def section(self, name: str, cls: type[C], environ: Mapping[str, str] | None = None) -> C:

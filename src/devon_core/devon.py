@@ -1,12 +1,13 @@
 """`Devon`: the one object a library user, the HTTP app and the CLI all talk to."""
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
-from devon_core import use_cases
-from devon_core.errors import about
+from devon_core import adoption, use_cases
+from devon_core.adoption import AdoptReport
+from devon_core.errors import InvalidInput, about
 from devon_core.identifiers import DEFAULT_SOURCE
 from devon_core.models import LocalModel
-from devon_core.ports import Clock, ModelSource, ModelStore, ProgressCallback
+from devon_core.ports import Clock, ModelCache, ModelSource, ModelStore, ProgressCallback
 from devon_core.results import (
     DEFAULT_CLEAN_DAYS,
     DEFAULT_SEARCH_LIMIT,
@@ -39,10 +40,13 @@ class Devon:
         clock: Clock,
         source: ModelSource | None = None,
         sources: Iterable[ModelSource] = (),
+        open_cache: Callable[[str | None], ModelCache] | None = None,
     ) -> None:
         every = [*([source] if source is not None else []), *sources]
         self.store = store
         self.clock = clock
+        self.open_cache = open_cache
+        """Opens the Hugging Face cache at a directory (None: the configured one)."""
         self.sources: dict[str, ModelSource] = {s.name: s for s in every}
 
     def source(self, name: str = DEFAULT_SOURCE) -> ModelSource:
@@ -131,3 +135,33 @@ class Devon:
     def export(self, format: ExportFormat | str = ExportFormat.KITT) -> ExportResult:
         export_format = format if isinstance(format, ExportFormat) else ExportFormat.parse(format)
         return use_cases.export(self.store, export_format)
+
+    def adopt(
+        self,
+        model_ids: Sequence[str] | None = None,
+        *,
+        cache: str | None = None,
+        move: bool = False,
+        dry_run: bool = False,
+    ) -> AdoptReport:
+        """Bring models already in the Hugging Face cache into the vault without downloading
+        them: all of its model repos, or only `model_ids`. `cache` is its directory (default:
+        the configured one, DEVON_HF_CACHE, else where huggingface_hub keeps it). The cache
+        keeps its files (hard links) unless `move`. Works with the Hub unreachable.
+
+        >>> report = devon.adopt(dry_run=True)
+        >>> [m.model_id for m in report.adopted], report.skipped
+        """
+        if self.open_cache is None:
+            raise InvalidInput("This DEVON has no Hugging Face cache reader configured")
+        source = self.sources.get(DEFAULT_SOURCE)
+        return adoption.adopt(
+            self.open_cache(cache),
+            self.store,
+            self.clock,
+            source,
+            DEFAULT_SOURCE,
+            model_ids,
+            move=move,
+            dry_run=dry_run,
+        )

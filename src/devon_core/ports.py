@@ -5,6 +5,7 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
+from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
 from devon_core.results import SearchFilters, StagingArea, StorageSpace, StorageStatus
 
@@ -93,3 +94,37 @@ class ModelStore(Protocol):
         ...
 
     def mark_used(self, source: str, model_id: str, when: datetime) -> LocalModel | None: ...
+
+
+class ModelCache(Protocol):
+    """Another tool's cache of models on this machine (the Hugging Face cache), which the
+    vault can adopt from without downloading anything."""
+
+    @property
+    def location(self) -> str:
+        """The cache's directory."""
+        ...
+
+    def repos(self) -> list[CachedRepo]:
+        """Every repo folder of the cache. Raises NotFound when there is no cache there."""
+        ...
+
+    def digest(
+        self, repo: CachedRepo, snapshot: CachedSnapshot, file: CachedFile, kind: HashKind
+    ) -> str:
+        """The hex hash of the file's content, computed the `kind` way."""
+        ...
+
+    def describe(self, repo: CachedRepo, snapshot: CachedSnapshot) -> dict[str, Any]:
+        """What the snapshot's own files say about the model (`format`, `architecture`,
+        `parameter_count`, `quantization`, `license`), for when no source can."""
+        ...
+
+    def place(self, repo: CachedRepo, snapshot: CachedSnapshot, dest: str) -> None:
+        """Put the snapshot's files under the directory `dest` without touching the cache:
+        hard links, or copies where links cannot be made. Raises a DevonError on failure."""
+        ...
+
+    def release(self, repo: CachedRepo, snapshot: CachedSnapshot) -> None:
+        """Delete the snapshot from the cache (with the blobs and refs only it used)."""
+        ...

@@ -214,6 +214,7 @@ async def space(devon: NamedDependency[Devon]) -> wire.Space:
 
 DEFAULT_CLEAN = wire.CleanRequest()
 DEFAULT_EXPORT = wire.ExportRequest()
+DEFAULT_ADOPT = wire.AdoptRequest()
 """What an empty body means: every field of these bodies has a default."""
 
 
@@ -254,6 +255,25 @@ async def export(
     return await in_thread(exported, whole_vault_limiter(state))
 
 
+@post(
+    "/adopt",
+    status_code=200,
+    dto=StrictBody[wire.AdoptRequest],
+    return_dto=None,
+    tags=["vault"],
+    summary="Adopt models already in the server's Hugging Face cache (no download)",
+    responses=errors(400, 404, 413, 422),
+)
+async def adopt(
+    devon: NamedDependency[Devon], state: State, data: JSONBody[wire.AdoptRequest] = DEFAULT_ADOPT
+) -> wire.AdoptReport:
+    def adopted() -> wire.AdoptReport:
+        report = devon.adopt(data.model_ids, dry_run=data.dry_run)
+        return wire.to_wire(report, wire.AdoptReport)
+
+    return await in_thread(adopted, download_limiter(state))
+
+
 API_ROUTES: list[Any] = [
     search,
     list_models,
@@ -265,5 +285,6 @@ API_ROUTES: list[Any] = [
     space,
     clean,
     export,
+    adopt,
 ]
 """Everything under /api/v1."""

@@ -174,6 +174,53 @@ class JsonExport(msgspec.Struct, tag_field="format", tag="json"):
 Export = KittExport | JsonExport
 
 
+class AdoptRequest(msgspec.Struct, kw_only=True, frozen=True):
+    """The cache adopted from is the server's setting (DEVON_HF_CACHE), never the request's."""
+
+    model_ids: Annotated[
+        list[str] | None,
+        msgspec.Meta(description="Only these models (default: every model repo of the cache)"),
+    ] = None
+    dry_run: Annotated[bool, msgspec.Meta(description="Only report what would be adopted")] = False
+
+
+class AdoptedModel(msgspec.Struct):
+    model_id: str
+    source: str
+    revision: Annotated[str, msgspec.Meta(description="The cached snapshot's commit")]
+    size_bytes: int
+    files: list[str]
+    path: Annotated[str | None, msgspec.Meta(description="In the vault; null on a dry run")]
+    metadata_from: Annotated[
+        str | None,
+        msgspec.Meta(description="The source's name, or 'cache' when read from the files"),
+    ]
+
+
+class SkippedRepo(msgspec.Struct):
+    repo: Annotated[str, msgspec.Meta(description="Repo id, or the cache folder's name")]
+    kind: Annotated[str, msgspec.Meta(description="model, dataset or space")]
+    reason: Literal[
+        "not_a_model",
+        "invalid_id",
+        "not_in_cache",
+        "incomplete_snapshot",
+        "hash_mismatch",
+        "unverifiable",
+        "failed",
+    ]
+    detail: str
+
+
+class AdoptReport(msgspec.Struct):
+    cache: str
+    dry_run: bool
+    adopted: list[AdoptedModel]
+    already_present: Annotated[list[str], msgspec.Meta(description="Model ids left as they were")]
+    skipped: list[SkippedRepo]
+    adopted_bytes: int
+
+
 def to_wire(result: object, wire_type: type[W]) -> W:
     """The wire form of a core result: its `unstructure`d data, checked against `wire_type`."""
     return msgspec.convert(unstructure(result), type=wire_type)

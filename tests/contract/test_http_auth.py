@@ -33,6 +33,7 @@ API_CALLS = [
     ("GET", "/api/v1/space"),
     ("POST", "/api/v1/clean"),
     ("POST", "/api/v1/export"),
+    ("POST", "/api/v1/adopt"),
 ]
 
 

@@ -138,3 +138,26 @@ def test_frame_ancestors_default_to_none_allowed() -> None:
 def test_a_frame_ancestor_that_is_not_an_origin_is_a_clear_error() -> None:
     with pytest.raises(InvalidInput, match=r"DEVON_FRAME_ANCESTORS.*not an origin"):
         Settings.from_env({"DEVON_FRAME_ANCESTORS": "https://kitt.example/path"})
+
+
+def test_the_hf_cache_defaults_to_home_cache_huggingface_hub() -> None:
+    assert Settings.from_env({}).hf_cache == Path.home() / ".cache" / "huggingface" / "hub"
+
+
+def test_the_hf_cache_follows_xdg_cache_home_then_hf_home_then_hf_hub_cache() -> None:
+    env = {"XDG_CACHE_HOME": "/x"}
+    assert Settings.from_env(env).hf_cache == Path("/x/huggingface/hub")
+    env["HF_HOME"] = "/h"
+    assert Settings.from_env(env).hf_cache == Path("/h/hub")
+    env["HF_HUB_CACHE"] = "/c"
+    assert Settings.from_env(env).hf_cache == Path("/c")
+
+
+def test_devon_hf_cache_overrides_where_huggingface_hub_keeps_it() -> None:
+    env = {"HF_HUB_CACHE": "/c", "DEVON_HF_CACHE": "/mine"}
+    assert Settings.from_env(env).hf_cache == Path("/mine")
+
+
+def test_the_hf_cache_can_be_set_in_the_config_file(tmp_path: Path) -> None:
+    config = write_config(tmp_path, 'hf_cache = "/from/file"\n')
+    assert Settings.from_env({"DEVON_CONFIG_PATH": str(config)}).hf_cache == Path("/from/file")

@@ -25,6 +25,7 @@ from devon_core import (
     StorageSpace,
     StorageStatus,
 )
+from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
 from devon_core.models import author_of, model_name_of
 from devon_core.ports import ProgressCallback
 
@@ -257,3 +258,83 @@ def local_model(
         files=("config.json", "model.safetensors"),
         metadata={},
     )
+
+
+SHA256_A = "a" * 64
+SHA1_B = "b" * 40
+
+
+def cached_snapshot(
+    revision: str = "1" * 40,
+    files: Sequence[tuple[str, str | None, int]] = (
+        ("config.json", SHA1_B, 100),
+        ("model.safetensors", SHA256_A, 900),
+    ),
+    *,
+    modified: float = 1000.0,
+    broken: Sequence[str] = (),
+) -> CachedSnapshot:
+    """A snapshot builder: (path, blob name, size) per file; `broken` names broken links."""
+    return CachedSnapshot(
+        revision,
+        tuple(CachedFile(p, blob, size, present=p not in broken) for p, blob, size in files),
+        modified,
+    )
+
+
+def cached_repo(
+    repo_id: str = "acme/widget-7b",
+    *snapshots: CachedSnapshot,
+    kind: str = "model",
+    main: str | None = None,
+    unfinished: int = 0,
+) -> CachedRepo:
+    chosen = snapshots or (cached_snapshot(),)
+    refs = {"main": main} if main else {}
+    folder = f"{kind}s--{repo_id.replace('/', '--')}"
+    return CachedRepo(kind, repo_id, folder, chosen, refs, unfinished)
+
+
+class FakeCache:
+    """A Hugging Face cache in memory. Every file hashes to its blob name unless listed in
+    `corrupt`; `place` "links" the files into the store's `FakeDisk`."""
+
+    def __init__(
+        self,
+        repos: Sequence[CachedRepo] = (),
+        disk: FakeDisk | None = None,
+        location: str = "/hf/hub",
+    ) -> None:
+        self._location = location
+        self.held = list(repos)
+        self.disk: FakeDisk = disk if disk is not None else {}
+        self.corrupt: set[tuple[str, str]] = set()
+        self.hashed: list[tuple[str, str, HashKind]] = []
+        self.released: list[tuple[str, str]] = []
+
+    @property
+    def location(self) -> str:
+        return self._location
+
+    def repos(self) -> list[CachedRepo]:
+        return list(self.held)
+
+    def digest(
+        self, repo: CachedRepo, snapshot: CachedSnapshot, file: CachedFile, kind: HashKind
+    ) -> str:
+        self.hashed.append((repo.repo_id, file.path, kind))
+        return (
+            "0" * len(file.blob or "")
+            if (repo.repo_id, file.path) in self.corrupt
+            else (file.blob or "")
+        )
+
+    def describe(self, repo: CachedRepo, snapshot: CachedSnapshot) -> dict[str, Any]:
+        return {"format": ["safetensors"], "architecture": "from-files", "parameter_count": 7.0}
+
+    def place(self, repo: CachedRepo, snapshot: CachedSnapshot, dest: str) -> None:
+        self.disk.setdefault(dest, {}).update({f.path: f.size_bytes for f in snapshot.files})
+
+    def release(self, repo: CachedRepo, snapshot: CachedSnapshot) -> None:
+        self.released.append((repo.repo_id, snapshot.revision))
+        self.held = [r for r in self.held if r.repo_id != repo.repo_id]
