@@ -45,7 +45,7 @@ def search_for(page: Page, text: str, **filters: str) -> None:
 def download_from_results(page: Page, model_id: str) -> None:
     """Click Download and wait until the model is in the vault: on the Downloads page when
     the server answers with a job, else in the row itself."""
-    page.get_by_role("button", name=f"Download {model_id}").click()
+    page.get_by_role("button", name=f"Download {model_id}", exact=True).click()
     row = page.get_by_role("row").filter(has=page.get_by_role("link", name=model_id))
     note = row.get_by_role("status")
     expect(note).to_contain_text(re.compile("Downloaded|follow it in Downloads"))

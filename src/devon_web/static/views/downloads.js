@@ -34,8 +34,9 @@ function jobCard(job) {
     status.className = `status ${next.status}`;
     const p = jobProgress(next);
     if (next.status === "completed") bar.value = 1;
-    else if (p.fraction === null) bar.removeAttribute("value");
-    else bar.value = p.fraction;
+    else if (p.fraction !== null) bar.value = p.fraction;
+    else if (ACTIVE.has(next.status)) bar.removeAttribute("value"); // size not known yet
+    else bar.value = 0;
     text.textContent = progressText(next)
       + (next.completed_at ? ` · ended ${date(next.completed_at)}` : ` · started ${date(next.started_at || next.created_at)}`);
     error.textContent = next.error || "";
