@@ -32,6 +32,7 @@ API_CALLS = [
     ("GET", "/api/v1/status"),
     ("GET", "/api/v1/space"),
     ("POST", "/api/v1/clean"),
+    ("POST", "/api/v1/scan"),
     ("POST", "/api/v1/export"),
     ("POST", "/api/v1/adopt"),
 ]
