@@ -31,6 +31,7 @@ from devon_testhub import TestHub
 MODELS = ["acme/shardy-7b", "tinyco/Tiny-0.5B-Instruct", "oldco/legacy-gpt-1.3b"]
 GGUF = ("acme/Widget-8B-GGUF", ["*Q4_K_M*"])
 SLOW = "acme/Widget-8B-GGUF"
+FAILING = "acme/shardy-7b-AWQ"
 
 
 def shoot(page: Page, out: Path, name: str) -> None:
@@ -74,14 +75,23 @@ def main() -> None:
             expect(page.get_by_role("link", name=GGUF[0])).to_be_visible()
             shoot(page, args.out, "search")
 
-            hub.faults.set_latency(400)  # a download slow enough to be seen running
-            page.get_by_role("button", name=f"Download {SLOW}").click()
-            page.get_by_role("link", name="Downloads").click()
-            expect(page.get_by_role("heading", name="Downloads")).to_be_visible()
-            page.wait_for_timeout(1500)
+            # One download that failed (a damaged file), one running slowly enough to be seen.
+            hub.faults.corrupt(FAILING, "model.safetensors")
+            devon.start_download(FAILING)
+            hub.faults.set_bandwidth(10 * 1024)
+            page.get_by_label(f"Files of {SLOW} to download").select_option("Q8_0")
+            page.get_by_role("button", name=f"Download {SLOW}", exact=True).click()
+            page.get_by_role("link", name="Downloads").last.click()
+            running_job = page.locator(".job").filter(has=page.get_by_text(SLOW, exact=True))
+            expect(running_job.locator(".progress-text")).to_contain_text("left")
+            expect(page.locator(".job .status").filter(has_text="failed")).to_be_visible()
             page.screenshot(path=str(args.out / "downloads.png"), full_page=True)
             print(f"wrote {args.out}/downloads.png")
-            hub.faults.set_latency(0)
+            page.get_by_role("link", name="Overview").click()
+            expect(page.locator(".running")).to_contain_text(SLOW)
+            shoot(page, args.out, "overview-downloading")
+            hub.faults.set_bandwidth(0)
+            hub.faults.reset()
 
             page.get_by_role("link", name="Clean").click()
             page.get_by_label("Every model in the vault").check()
