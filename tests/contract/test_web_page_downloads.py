@@ -64,7 +64,7 @@ def test_a_download_shows_live_progress_until_it_completes(
 
 
 def test_cancel_stops_a_download_and_nothing_is_listed(browser: Browser, test_hub: TestHub) -> None:
-    test_hub.faults.set_bandwidth(SLOW_BYTES_PER_SECOND / 4)
+    test_hub.faults.set_bandwidth(SLOW_BYTES_PER_SECOND / 2)
     with served_devon(test_hub) as devon:
         page = open_page(browser, devon.url)
         job = start_download(page, SHARDY)
