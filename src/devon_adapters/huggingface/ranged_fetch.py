@@ -48,6 +48,7 @@ from devon_adapters.huggingface.retrying import (
     DownloadOptions,
     Stopped,
     pause_before_retry,
+    retry_notice,
     transient,
 )
 from devon_adapters.huggingface.staging_layout import FileJob
@@ -109,6 +110,10 @@ class _Landed:
         with self._changed:
             self._changed.notify_all()
 
+    def holds_any(self) -> bool:
+        with self._changed:
+            return self._set.covered() > 0
+
 
 class _Pieces:
     """The pieces still to fetch, lowest first, shared by the workers."""
@@ -162,6 +167,10 @@ class RangedFetch:
         fd = os.open(self.job.partial, os.O_RDWR)
         try:
             digest = self._transfer(fd, pieces, landed)
+        except BaseException:
+            if not landed.holds_any():  # a full-size `.part` of nothing: no room kept for it
+                self.job.discard_partial()
+            raise
         finally:
             os.close(fd)
         self._verify(digest)
@@ -228,6 +237,7 @@ class RangedFetch:
                     f"The Hub kept ending bytes {position}-{end - 1} of {self.job.file.path} "
                     "early; run the download again to resume"
                 )
+            self.tracker.retrying(retry_notice(self.options, self.job.file.path, problem, failures))
             pause_before_retry(self.options, failures, self.halted, self.halt)
 
     def _stream_piece(self, fd: int, span: Span, cursor: list[int], landed: _Landed) -> None:
