@@ -77,7 +77,9 @@ def test_search_download_see_details_and_delete(browser: Browser, test_hub: Test
         page = open_page(browser, devon.url)
         search_for(page, "Widget", Format="gguf")
         expect(page.get_by_role("link", name=WIDGET)).to_be_visible()
-        expect(page.get_by_label(f"Files of {WIDGET} to download")).to_have_value("Q4_K_M")
+        choice = page.get_by_label(f"Files of {WIDGET} to download")
+        expect(choice).to_have_value("Q4_K_M")
+        expect(choice.locator("option:checked")).to_have_text("Q4_K_M (44.0 KB)")
         download_from_results(page, WIDGET)
 
         open_details(page, WIDGET)
