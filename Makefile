@@ -19,8 +19,8 @@ serve: setup
 	$(BIN)/devon serve
 
 lint: setup
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 typecheck: setup
 	$(BIN)/mypy

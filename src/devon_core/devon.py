@@ -36,6 +36,7 @@ from devon_core.results import (
     ScanResult,
     SearchFilters,
     SearchResult,
+    StorageSpace,
     StorageStatus,
 )
 from devon_core.rules import select_files
@@ -413,6 +414,10 @@ class Devon:
 
     def status(self) -> StorageStatus:
         return use_cases.status(self.store)
+
+    def space(self) -> StorageSpace:
+        """Free bytes on the vault's disk, bytes the vault's models use, and the quota."""
+        return self.store.space()
 
     def clean(
         self,

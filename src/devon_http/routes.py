@@ -298,6 +298,16 @@ async def status(
     return reply(request, await in_thread(made))
 
 
+@get(
+    "/space",
+    tags=["vault"],
+    summary="Free disk space, space used and the quota (extension)",
+    responses=errors(),
+)
+async def space(devon: NamedDependency[Devon]) -> wire.Space:
+    return wire.to_wire(await in_thread(devon.space), wire.Space)
+
+
 DEFAULT_CLEAN = wire.CleanRequest()
 DEFAULT_EXPORT = wire.ExportRequest()
 DEFAULT_SCAN = wire.ScanRequest()
@@ -403,6 +413,7 @@ API_ROUTES: list[Any] = [
     model_info,
     remove_model,
     status,
+    space,
     clean,
     scan,
     export,
