@@ -8,6 +8,12 @@
 | DEVON_API_KEY           | api_key            | none (HTTP API open)                      |
 | HF_TOKEN                | hf_token           | none                                      |
 | HF_ENDPOINT             | hf_endpoint        | none (huggingface.co)                     |
+| DEVON_ALLOWED_HOSTS     | allowed_hosts      | loopback names when serving on loopback   |
+| DEVON_CORS_ORIGINS      | cors_origins       | none (only the server's own origin)       |
+| DEVON_FRAME_ANCESTORS   | frame_ancestors    | none (framing denied)                     |
+| DEVON_HEADER_TIMEOUT    | header_timeout     | 10 (seconds to send a request's headers)  |
+| DEVON_KEEPALIVE_TIMEOUT | keepalive_timeout  | 5 (seconds an idle connection stays open) |
+| DEVON_MAX_CONNECTIONS   | max_connections    | 512 (open connections per server process) |
 | DEVON_CONFIG_PATH       | -                  | platformdirs user config dir `devon/config.toml` |
 """
 
@@ -33,6 +39,12 @@ ENV_VARS: dict[str, str] = {
     "api_key": "DEVON_API_KEY",
     "hf_token": "HF_TOKEN",
     "hf_endpoint": "HF_ENDPOINT",
+    "allowed_hosts": "DEVON_ALLOWED_HOSTS",
+    "cors_origins": "DEVON_CORS_ORIGINS",
+    "frame_ancestors": "DEVON_FRAME_ANCESTORS",
+    "header_timeout": "DEVON_HEADER_TIMEOUT",
+    "keepalive_timeout": "DEVON_KEEPALIVE_TIMEOUT",
+    "max_connections": "DEVON_MAX_CONNECTIONS",
 }
 """Config file key -> the environment variable that overrides it."""
 
@@ -40,6 +52,11 @@ CONFIG_PATH_VAR = "DEVON_CONFIG_PATH"
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
+
+
+DEFAULT_HEADER_TIMEOUT_S = 10.0
+DEFAULT_KEEPALIVE_TIMEOUT_S = 5.0
+DEFAULT_MAX_CONNECTIONS = 512
 
 
 def default_storage_path() -> Path:
@@ -61,6 +78,16 @@ class Settings:
     api_key: str | None = attrs.field(default=None, repr=False)
     hf_token: str | None = attrs.field(default=None, repr=False)
     hf_endpoint: str | None = None
+    allowed_hosts: tuple[str, ...] = ()
+    """Host names the HTTP server answers to; empty: the loopback names when it listens on
+    loopback, any name otherwise (with a warning at start). `*` accepts any."""
+    cors_origins: tuple[str, ...] = ()
+    """Browser origins besides the server's own that may call the API (`*`: any)."""
+    frame_ancestors: tuple[str, ...] = ()
+    """Origins allowed to frame DEVON's pages; empty: framing denied."""
+    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
+    keepalive_timeout_s: float = DEFAULT_KEEPALIVE_TIMEOUT_S
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
     config_path: Path | None = None
     """The config file that was read, if any."""
 
@@ -81,6 +108,14 @@ class Settings:
             api_key=_take(values, "api_key", _text, None),
             hf_token=_take(values, "hf_token", _text, None),
             hf_endpoint=_take(values, "hf_endpoint", _text, None),
+            allowed_hosts=_take(values, "allowed_hosts", _list, ()),
+            cors_origins=_take(values, "cors_origins", _list, ()),
+            frame_ancestors=_take(values, "frame_ancestors", _list, ()),
+            header_timeout_s=_take(values, "header_timeout", _seconds, DEFAULT_HEADER_TIMEOUT_S),
+            keepalive_timeout_s=_take(
+                values, "keepalive_timeout", _seconds, DEFAULT_KEEPALIVE_TIMEOUT_S
+            ),
+            max_connections=_take(values, "max_connections", _count, DEFAULT_MAX_CONNECTIONS),
             config_path=config_path,
         )
 
@@ -151,3 +186,34 @@ def _bool(raw: Any, origin: str) -> bool:
     if text in _FALSE:
         return False
     raise InvalidInput(f"{origin} must be true or false (1/0, yes/no, on/off), got {raw!r}")
+
+
+def _list(raw: Any, origin: str) -> tuple[str, ...]:
+    """Names separated by spaces or commas (a TOML list of strings in the file)."""
+    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+        items = raw
+    elif isinstance(raw, str):
+        items = raw.replace(",", " ").split()
+    else:
+        raise InvalidInput(f"{origin} must be names separated by spaces or commas, got {raw!r}")
+    return tuple(item.strip() for item in items if item.strip())
+
+
+def _seconds(raw: Any, origin: str) -> float:
+    try:
+        value = float(raw) if not isinstance(raw, bool) else -1.0
+    except (TypeError, ValueError):
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise InvalidInput(f"{origin} must be seconds above 0, at most 3600: got {raw!r}")
+    return value
+
+
+def _count(raw: Any, origin: str) -> int:
+    try:
+        value = int(raw) if not isinstance(raw, bool | float) else 0
+    except (TypeError, ValueError):
+        value = 0
+    if value < 1:
+        raise InvalidInput(f"{origin} must be a whole number of at least 1, got {raw!r}")
+    return value

@@ -6,12 +6,14 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from devon_core import Devon
 from devon_http.auth import SECURITY_SCHEME, bearer_guard
 from devon_http.body import MAX_BODY_BYTES
 from devon_http.errors import handle_error
+from devon_http.guard import HttpSecurity, RequestGuard
 from devon_http.routes import API_ROUTES, health, package_version
 
 API_PREFIX = "/api/v1"
@@ -25,9 +27,13 @@ def create_app(
     *,
     api_key: str | None = None,
     max_concurrent_downloads: int = DEFAULT_MAX_DOWNLOADS,
+    security: HttpSecurity | None = None,
 ) -> Litestar:
     """The HTTP API over `devon`. With a non-empty `api_key`, every /api route needs
-    `Authorization: Bearer <api_key>`; /health and the OpenAPI document at /schema never do."""
+    `Authorization: Bearer <api_key>`; /health and the OpenAPI document at /schema never do.
+
+    `security` says which `Host` names, browser origins and framing pages are allowed
+    (`devon_http.guard`); by default any host, no foreign origin, no framing."""
     secured = bool(api_key)
     api = Router(
         API_PREFIX,
@@ -36,7 +42,7 @@ def create_app(
         security=[{SECURITY_SCHEME: []}] if secured else None,
     )
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[health, api],
         dependencies={"devon": Provide(lambda: devon, sync_to_thread=False, use_cache=True)},
         exception_handlers={Exception: handle_error},
@@ -53,6 +59,10 @@ def create_app(
         # reconfigure the root logger of whatever process builds the app.
         logging_config=None,
     )
+    # Around Litestar's whole router (as its own CORS middleware sits), so that unknown
+    # routes and wrong methods are guarded and carry the security headers too.
+    app.asgi_handler = RequestGuard(app.asgi_handler, security or HttpSecurity())
+    return app
 
 
 def _openapi_config(secured: bool) -> OpenAPIConfig:
@@ -70,5 +80,11 @@ def _openapi_config(secured: bool) -> OpenAPIConfig:
         version=package_version(),
         description="Search Hugging Face, keep models in a local vault, and manage it.",
         path="/schema",
+        # The document only, as JSON (also at /schema itself) and YAML: the stock HTML
+        # pages would load scripts from a CDN into the API's origin (ADR 0101).
+        render_plugins=[
+            JsonRenderPlugin(path=["/openapi.json"]),
+            YamlRenderPlugin(path=["/openapi.yaml", "/openapi.yml"]),
+        ],
         components=Components(security_schemes=dict(schemes) or None),
     )

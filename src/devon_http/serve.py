@@ -11,12 +11,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import attrs
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from devon_adapters import Settings
 from devon_adapters.settings import ENV_VARS
 from devon_http.asgi import create_app_from_settings
+from devon_http.connections import LimitedProtocol, set_limits
+from devon_http.guard import ANY, LOOPBACK_HOSTS
 from devon_http.request_log import configure_logging
 
 log = logging.getLogger("devon.http")
@@ -37,26 +40,51 @@ def serve(
     the environment, so given settings are handed to them through the DEVON_* variables."""
     settings = Settings.from_env() if settings is None else settings
     configure_logging()
-    warning = exposure_warning(host, settings.api_key)
-    if warning:
-        log.warning(warning)
+    for warning in (
+        exposure_warning(host, settings.api_key),
+        host_warning(host, settings.allowed_hosts),
+    ):
+        if warning:
+            log.warning(warning)
+    settings = bound_settings(settings, host)
+    set_limits(settings.header_timeout_s, settings.max_connections)
+    limits: dict[str, Any] = {
+        "http": LimitedProtocol,
+        "timeout_keep_alive": settings.keepalive_timeout_s,
+        "access_log": False,
+        "log_level": "info",
+    }
     if workers > 1:
         os.environ.update(settings_as_env(settings))
         config = uvicorn.Config(
-            APP_FACTORY,
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port,
-            access_log=False,
-            log_level="info",
+            APP_FACTORY, factory=True, workers=workers, host=host, port=port, **limits
         )
         # What `uvicorn.run` does for several workers, with the listener fixed (ADR 0050).
         with contextlib.suppress(KeyboardInterrupt):
             Multiprocess(config, sockets=[tcp_listener(config.bind_socket())]).run()
     else:
         app = create_app_from_settings(settings)
-        uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+        uvicorn.run(app, host=host, port=port, **limits)
+
+
+def bound_settings(settings: Settings, host: str) -> Settings:
+    """`settings` with the Host allowlist a server on `host` uses spelled out: the loopback
+    names on loopback, any name elsewhere, unless DEVON_ALLOWED_HOSTS lists some."""
+    if settings.allowed_hosts:
+        return settings
+    hosts = tuple(sorted(LOOPBACK_HOSTS)) if is_loopback(host) else (ANY,)
+    return attrs.evolve(settings, allowed_hosts=hosts)
+
+
+def host_warning(host: str, allowed_hosts: tuple[str, ...]) -> str | None:
+    """What to tell the operator when a server beyond loopback accepts any `Host`."""
+    if allowed_hosts or is_loopback(host):
+        return None
+    return (
+        f"Serving on {host} without DEVON_ALLOWED_HOSTS: requests naming any host are "
+        "answered, which lets a DNS-rebinding page in a browser on this network reach the "
+        "API. Set DEVON_ALLOWED_HOSTS to the names clients use (e.g. 'devon.lan 10.0.0.5')."
+    )
 
 
 def tcp_listener(sock: socket.socket) -> socket.socket:
@@ -104,20 +132,29 @@ def settings_as_env(settings: Settings) -> dict[str, str]:
         "api_key": settings.api_key,
         "hf_token": settings.hf_token,
         "hf_endpoint": settings.hf_endpoint,
+        "allowed_hosts": " ".join(settings.allowed_hosts) or None,
+        "cors_origins": " ".join(settings.cors_origins) or None,
+        "frame_ancestors": " ".join(settings.frame_ancestors) or None,
+        "header_timeout": repr(settings.header_timeout_s),
+        "keepalive_timeout": repr(settings.keepalive_timeout_s),
+        "max_connections": str(settings.max_connections),
     }
     return {ENV_VARS[key]: value for key, value in values.items() if value is not None}
 
 
 @contextmanager
-def running(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def running(app: Any, host: str = "127.0.0.1", port: int = 0, **config: Any) -> Iterator[str]:
     """Serve `app` with uvicorn in a background thread (port 0: any free one) and yield its
     base URL; stop it on exit. For notebooks, tests and benchmarks::
 
         with running(create_app(devon)) as url:
             httpx.get(f"{url}/health")
-    """
+
+    `config` goes to `uvicorn.Config` (e.g. `http=LimitedProtocol`)."""
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.Config(
+            app, host=host, port=port, **{"log_level": "warning", "access_log": False, **config}
+        )
     )
     thread = threading.Thread(target=server.run, name="devon-http", daemon=True)
     thread.start()
