@@ -2,6 +2,7 @@
 origins, and the security headers on every answer (docs/security.md)."""
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -242,3 +243,15 @@ def test_schema_serves_no_page_that_loads_scripts_from_elsewhere(
     response = loopback.get(f"/schema/{page}")
     assert response.status_code == 404
     assert "<script" not in response.text
+
+
+def test_the_served_app_answers_only_loopback_names_unless_told(tmp_path: Path) -> None:
+    from devon_adapters import Settings
+    from devon_http.asgi import create_app_from_settings
+
+    app = create_app_from_settings(
+        Settings(storage_path=tmp_path, hf_endpoint="http://127.0.0.1:9")
+    )
+    with TestClient(app) as client:
+        assert client.get("/health", headers={"Host": "localhost:8000"}).status_code == 200
+        assert client.get("/health", headers={"Host": "rebound.example"}).status_code == 400
