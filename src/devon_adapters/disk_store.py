@@ -14,6 +14,7 @@ How a crash can never leave the index pointing at missing files, nor list a half
 """
 
 import builtins
+import json
 import logging
 import os
 import shutil
@@ -25,10 +26,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import attrs
 from filelock import FileLock
 
 from devon_adapters.index import Index, IndexDamaged, Operation, Record
-from devon_adapters.locks import Timeout, model_lock
+from devon_adapters.locks import Timeout, lock_name, model_lock
 from devon_adapters.paths import (
     DIR_MODE,
     FILE_MODE,
@@ -36,6 +38,8 @@ from devon_adapters.paths import (
     check_relative_file,
     is_download_metadata,
     make_private_dirs,
+    partial_files,
+    staged_bytes,
     walk_files,
 )
 from devon_core.errors import DownloadFailed, InvalidInput
@@ -46,6 +50,25 @@ from devon_core.results import SourceUsage, StagingArea, StorageSpace, StorageSt
 log = logging.getLogger(__name__)
 
 VAULT_LOCK = "vault.lock"
+RESERVATIONS_LOCK = "reservations.lock"
+
+
+@attrs.frozen
+class Reservation:
+    """Room held for a download in flight (see `DiskModelStore.reserve`)."""
+
+    source: str
+    model_id: str
+    adding_bytes: int
+    replacing_bytes: int
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(
+        path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), FILE_MODE
+    )
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
 
 
 class DiskModelStore:
@@ -57,7 +80,12 @@ class DiskModelStore:
             self._paths = VaultPaths.at(root)  # its real root is resolved once it exists
             self._root = str(self._paths.root)
             self._prefix = f"{self._root}{os.sep}"  # of every model directory
-            for directory in (self._paths.staging_root, self._paths.trash, self._paths.locks):
+            for directory in (
+                self._paths.staging_root,
+                self._paths.trash,
+                self._paths.locks,
+                self._paths.reservations,
+            ):
                 make_private_dirs(directory)
         except OSError as error:
             raise InvalidInput(
@@ -146,7 +174,80 @@ class DiskModelStore:
         self._paths.ensure_inside(staging)
         make_private_dirs(staging)
         present = {relative: stat.st_size for relative, stat in walk_files(staging)}
-        return StagingArea(source, model_id, str(staging), present_files=present)
+        return StagingArea(
+            source,
+            model_id,
+            str(staging),
+            present_files=present,
+            partial_files=partial_files(staging),
+        )
+
+    @contextmanager
+    def reserve(
+        self,
+        staging: StagingArea,
+        adding_bytes: int,
+        replacing_bytes: int,
+        check: Callable[[StorageSpace], None],
+    ) -> Iterator[None]:
+        """One file per download in flight under `.devon/reservations/`, written and read
+        under one vault-wide lock; a file whose model lock is free (its process died) is
+        stale and removed. What another download still has to write is its size less what
+        its staging directory holds now."""
+        source, model_id = staging.source, staging.model_id
+        mine = self._paths.reservations / lock_name(source, model_id)
+        with self._reservations_lock():
+            still_to_write = adding = 0
+            for other in self._reservations_in_flight(exclude=mine):
+                staged = staged_bytes(self._paths.staging(other.source, other.model_id))
+                still_to_write += max(other.adding_bytes - staged, 0)
+                adding += other.adding_bytes - other.replacing_bytes
+            space = self.space()
+            check(
+                StorageSpace(
+                    free_bytes=space.free_bytes - still_to_write,
+                    used_bytes=space.used_bytes + adding,
+                    quota_bytes=space.quota_bytes,
+                )
+            )
+            claim = Reservation(source, model_id, adding_bytes, replacing_bytes)
+            _write_private(mine, json.dumps(attrs.asdict(claim)))
+        try:
+            yield
+        finally:
+            self._release_reservation(source, model_id)
+
+    def _release_reservation(self, source: str, model_id: str) -> None:
+        with self._reservations_lock():
+            (self._paths.reservations / lock_name(source, model_id)).unlink(missing_ok=True)
+
+    def _reservations_in_flight(self, exclude: Path) -> "builtins.list[Reservation]":
+        found = []
+        for path in sorted(self._paths.reservations.iterdir()):
+            if path == exclude:
+                continue
+            try:
+                claim = Reservation(**json.loads(path.read_text()))
+                validate_source_name(claim.source)
+                validate_model_id(claim.model_id)
+            except (OSError, ValueError, TypeError, InvalidInput):
+                path.unlink(missing_ok=True)  # unreadable: nobody can be holding it
+                continue
+            lock = model_lock(self._paths.locks, claim.source, claim.model_id)
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                found.append(claim)  # its download is running
+                continue
+            try:
+                path.unlink(missing_ok=True)  # left by a process that is gone
+            finally:
+                lock.release()
+        return found
+
+    def _reservations_lock(self) -> AbstractContextManager[None]:
+        lock = FileLock(self._paths.locks / RESERVATIONS_LOCK, mode=FILE_MODE, is_singleton=True)
+        return self._hold(lock)
 
     def commit(
         self,
@@ -204,6 +305,7 @@ class DiskModelStore:
                     ) from error
                 raise
             self._after_step("commit:recorded")
+            self._release_reservation(source, model_id)  # its bytes now count as used
             if aside:
                 self._delete_leftover(self._paths.trash / aside)
         return self._local(record)

@@ -216,12 +216,21 @@ class StagingArea:
     model_id: str
     path: str
     present_files: dict[str, int] = attrs.field(factory=dict)
+    partial_files: dict[str, int] = attrs.field(factory=dict)
+    """Files still arriving: relative path -> bytes already staged, which a resume keeps."""
 
     @property
     def present_bytes(self) -> int:
         return sum(self.present_files.values())
 
     def bytes_still_needed(self, files: Iterable[RemoteFile]) -> int:
-        """What fetching `files` still has to write: a file counts as there only when staging
-        holds it at exactly its size (leftovers of other attempts count for nothing)."""
-        return sum(f.size_bytes for f in files if self.present_files.get(f.path) != f.size_bytes)
+        """What fetching `files` still has to write: nothing for a file staging holds at
+        exactly its size, the rest of one whose first bytes are staged, all of any other
+        (leftovers longer than the file wanted now count for nothing)."""
+        needed = 0
+        for f in files:
+            if self.present_files.get(f.path) == f.size_bytes:
+                continue
+            partial = self.partial_files.get(f.path, 0)
+            needed += f.size_bytes - (partial if partial <= f.size_bytes else 0)
+        return needed

@@ -19,6 +19,7 @@ from devon_core.results import (
     RemoveResult,
     SearchFilters,
     SearchResult,
+    StorageSpace,
     StorageStatus,
 )
 from devon_core.rules import (
@@ -106,11 +107,19 @@ def download(
             )
         staging = store.stage(source.name, model_id)
         needed = staging.bytes_still_needed(wanted)
-        check_room(needed, store.space(), present.size_bytes if present else 0)
-        files = source.download(remote, wanted, staging.path, progress)
-        if sorted(files) != sorted(f.path for f in wanted):
-            raise DownloadFailed(f"Download of {model_id} did not deliver every file")
-        return store.commit(staging, files, clock.now(), _metadata(remote, patterns, files))
+        adding = sum(f.size_bytes for f in wanted)
+        replacing = present.size_bytes if present else 0
+
+        def fits(space: StorageSpace) -> None:
+            check_room(needed, space, replacing, adding)
+
+        # Room is held vault-wide until the commit, so downloads running at once (in any
+        # process) can never together pass the quota or the free disk.
+        with store.reserve(staging, adding, replacing, fits):
+            files = source.download(remote, wanted, staging.path, progress)
+            if sorted(files) != sorted(f.path for f in wanted):
+                raise DownloadFailed(f"Download of {model_id} did not deliver every file")
+            return store.commit(staging, files, clock.now(), _metadata(remote, patterns, files))
 
 
 def _metadata(

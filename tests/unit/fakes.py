@@ -4,7 +4,7 @@
 commit, the way the real source writes into the store's staging directory.
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -134,6 +134,9 @@ class MemoryStore:
         self.free_bytes = 10**15
         self.quota_bytes: int | None = None
         self.locks_taken: list[tuple[str, str]] = []
+        self.reservations: dict[tuple[str, str], tuple[int, int]] = {}
+        """Downloads in flight: (source, model_id) -> (bytes they add, bytes they replace).
+        A fake's downloads write nothing to a real disk, so all of it is still to come."""
 
     @property
     def root(self) -> str:
@@ -181,6 +184,30 @@ class MemoryStore:
         present = dict(self.disk.get(path, {}))
         return StagingArea(source=source, model_id=model_id, path=path, present_files=present)
 
+    @contextmanager
+    def reserve(
+        self,
+        staging: StagingArea,
+        adding_bytes: int,
+        replacing_bytes: int,
+        check: Callable[[StorageSpace], None],
+    ) -> Iterator[None]:
+        key = (staging.source, staging.model_id)
+        others = [r for k, r in self.reservations.items() if k != key]
+        space = self.space()
+        check(
+            StorageSpace(
+                free_bytes=space.free_bytes - sum(adding for adding, _ in others),
+                used_bytes=space.used_bytes + sum(adding - old for adding, old in others),
+                quota_bytes=space.quota_bytes,
+            )
+        )
+        self.reservations[key] = (adding_bytes, replacing_bytes)
+        try:
+            yield
+        finally:
+            self.reservations.pop(key, None)
+
     def commit(
         self,
         staging: StagingArea,
@@ -189,6 +216,7 @@ class MemoryStore:
         metadata: dict[str, Any],
     ) -> LocalModel:
         staged = self.disk.pop(staging.path, {})
+        self.reservations.pop((staging.source, staging.model_id), None)
         kept = sorted(files)
         model = LocalModel(
             source=staging.source,

@@ -15,6 +15,7 @@
 import json
 import os
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 import attrs
 
@@ -72,6 +73,10 @@ class FileJob:
         self.partial.parent.mkdir(parents=True, exist_ok=True)
         self.partial.unlink(missing_ok=True)
         self._write_record(self.partial_record, revision)
+
+    def open_partial(self) -> BinaryIO:
+        """The `.part` file, opened to append what arrives next."""
+        return self.partial.open("ab")
 
     def discard_partial(self) -> None:
         self.partial.unlink(missing_ok=True)
