@@ -42,7 +42,7 @@ from devon_adapters.paths import (
     staged_bytes,
     walk_files,
 )
-from devon_core.errors import DownloadFailed, InvalidInput
+from devon_core.errors import DownloadFailed, InvalidInput, RemovalFailed
 from devon_core.identifiers import validate_model_id, validate_source_name
 from devon_core.models import LocalModel
 from devon_core.results import SourceUsage, StagingArea, StorageSpace, StorageStatus
@@ -325,10 +325,15 @@ class DiskModelStore:
                 self._after_step("remove:unindexed")
                 if os.path.lexists(target):
                     os.rename(target, self._paths.trash / aside)
-            except BaseException:
+            except BaseException as error:
                 with self._index.write() as db:  # still in place: keep it listed
                     Index.put(db, record)
                     Index.end_operation(db, source, model_id)
+                if isinstance(error, OSError):
+                    raise RemovalFailed(
+                        f"Could not remove {source}/{model_id} from {target.parent} "
+                        f"({error.strerror or error}): it stays in the vault as it was"
+                    ) from error
                 raise
             self._after_step("remove:trashed")
             with self._index.write() as db:

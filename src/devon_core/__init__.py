@@ -12,12 +12,14 @@ from devon_core.errors import (
     InvalidInput,
     InvalidRequest,
     NotFound,
+    RemovalFailed,
     SourceUnavailable,
 )
 from devon_core.filters import ModelFormat, ParamsFilter, SizeFilter
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
 from devon_core.ports import Clock, ModelSource, ModelStore, ProgressCallback
 from devon_core.results import (
+    CleanFailure,
     CleanRequest,
     CleanResult,
     DownloadResult,
@@ -36,6 +38,7 @@ from devon_core.results import (
 )
 
 __all__ = [
+    "CleanFailure",
     "CleanRequest",
     "CleanResult",
     "Clock",
@@ -61,6 +64,7 @@ __all__ = [
     "ProgressCallback",
     "RemoteFile",
     "RemoteModel",
+    "RemovalFailed",
     "RemoveResult",
     "SearchFilters",
     "SearchResult",

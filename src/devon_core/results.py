@@ -142,12 +142,22 @@ class CleanRequest:
 
 
 @attrs.frozen
+class CleanFailure:
+    """A model a clean could not remove (`model` is `<source>/<model_id>`), and why."""
+
+    model: str
+    detail: str
+
+
+@attrs.frozen
 class CleanResult:
-    """`models` are `<source>/<model_id>`; `freed_bytes` is the sum of their sizes."""
+    """`models` are `<source>/<model_id>` of the models removed; `freed_bytes` is the sum of
+    their sizes. `failed` are those that could not be removed (the clean carried on)."""
 
     freed_bytes: int
     dry_run: bool
     models: tuple[str, ...]
+    failed: tuple[CleanFailure, ...] = ()
     removed: int = _count_of("models")
 
 

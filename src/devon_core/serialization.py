@@ -15,7 +15,7 @@ from cattrs.gen import make_dict_unstructure_fn, override
 
 from devon_core.filters import ModelFormat
 from devon_core.models import RemoteModel
-from devon_core.results import ExportFormat, ExportResult
+from devon_core.results import CleanResult, ExportFormat, ExportResult
 
 
 def timestamp(value: datetime) -> str:
@@ -46,6 +46,16 @@ def _make_converter() -> cattrs.Converter:
         RemoteModel,
         make_dict_unstructure_fn(
             RemoteModel, converter, revision=override(omit=True), files=override(omit=True)
+        ),
+    )
+    # `failed` only when a model could not be removed: the usual answer keeps its shape.
+    converter.register_unstructure_hook(
+        CleanResult,
+        make_dict_unstructure_fn(
+            CleanResult,
+            converter,
+            _cattrs_include_init_false=True,
+            failed=override(omit_if_default=True),
         ),
     )
     return converter

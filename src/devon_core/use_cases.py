@@ -3,7 +3,14 @@
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from devon_core.errors import DownloadFailed, Forbidden, InvalidInput, NotFound, SourceUnavailable
+from devon_core.errors import (
+    DevonError,
+    DownloadFailed,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    SourceUnavailable,
+)
 from devon_core.filters import validate_include_patterns
 from devon_core.identifiers import validate_model_id, validate_source_name
 from devon_core.models import LocalModel, RemoteModel
@@ -11,6 +18,7 @@ from devon_core.ports import Clock, ModelSource, ModelStore, ProgressCallback
 from devon_core.results import (
     MAX_SEARCH_LIMIT,
     MIN_SEARCH_LIMIT,
+    CleanFailure,
     CleanRequest,
     CleanResult,
     ExportFormat,
@@ -186,28 +194,38 @@ def clean(
 
     Each model is checked again under its lock just before it goes, so one used, replaced or
     removed by someone else in the meantime is left alone, and the result reports exactly
-    what was removed."""
+    what was removed. A model that cannot be removed is reported in `failed` and the clean
+    carries on with the others (ADR 0103)."""
     chosen = select_for_clean(store.list(), request, clock.now())
     if only is not None:
         chosen = [model for model in chosen if model.key in only]
     if request.dry_run:
         return _clean_result(request, chosen)
     removed = []
+    failed = []
     for model in chosen:
-        with store.lock(model.source, model.model_id):
-            current = store.get(model.source, model.model_id)
-            if current is None or not select_for_clean([current], request, clock.now()):
-                continue
-            store.remove(model.source, model.model_id)
-            removed.append(current)
-    return _clean_result(request, removed)
+        try:
+            with store.lock(model.source, model.model_id):
+                current = store.get(model.source, model.model_id)
+                if current is None or not select_for_clean([current], request, clock.now()):
+                    continue
+                store.remove(model.source, model.model_id)
+                removed.append(current)
+        except DevonError as error:
+            failed.append(CleanFailure(model.key, str(error)))
+    return _clean_result(request, removed, failed)
 
 
-def _clean_result(request: CleanRequest, models: Sequence[LocalModel]) -> CleanResult:
+def _clean_result(
+    request: CleanRequest,
+    models: Sequence[LocalModel],
+    failed: Sequence[CleanFailure] = (),
+) -> CleanResult:
     return CleanResult(
         freed_bytes=sum(m.size_bytes for m in models),
         dry_run=request.dry_run,
         models=tuple(m.key for m in models),
+        failed=tuple(failed),
     )
 
 

@@ -20,6 +20,7 @@ from devon_core.errors import (
     InvalidInput,
     InvalidRequest,
     NotFound,
+    RemovalFailed,
     SourceUnavailable,
 )
 from devon_http.auth import (
@@ -39,6 +40,7 @@ STATUS_OF: dict[type[DevonError], int] = {
     Forbidden: 403,
     SourceUnavailable: 502,
     DownloadFailed: 500,
+    RemovalFailed: 500,
     InsufficientStorage: 507,
 }
 """Core error -> status. Looked up along the error's class hierarchy, most specific first."""
@@ -50,7 +52,7 @@ DESCRIPTION_OF: dict[int, str] = {
     404: "Not found",
     413: "Request body too large",
     422: "A well-formed JSON body whose values fail validation",
-    500: "The download failed (the vault is left as it was), or an internal error",
+    500: "The download or removal failed (the vault is left as it was), or an internal error",
     502: "The source could not be reached or answered garbage",
     507: "Not enough free disk space or storage quota",
 }

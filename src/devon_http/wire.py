@@ -129,11 +129,23 @@ class CleanRequest(msgspec.Struct, kw_only=True, frozen=True):
     dry_run: Annotated[bool, msgspec.Meta(description="Only report what would go")] = False
 
 
-class Cleaned(msgspec.Struct):
+class CleanFailure(msgspec.Struct):
+    model: Annotated[str, msgspec.Meta(description="<source>/<model_id>")]
+    detail: Annotated[str, msgspec.Meta(description="Why it could not be removed")]
+
+
+class Cleaned(msgspec.Struct, omit_defaults=True):
     removed: int
     freed_bytes: int
     dry_run: bool
-    models: Annotated[list[str], msgspec.Meta(description="<source>/<model_id> of each")]
+    models: Annotated[list[str], msgspec.Meta(description="<source>/<model_id> of each removed")]
+    failed: Annotated[
+        list[CleanFailure],
+        msgspec.Meta(
+            description="Models that could not be removed (the clean carried on past them); "
+            "left out when there are none"
+        ),
+    ] = []
 
 
 class ExportRequest(msgspec.Struct, kw_only=True, frozen=True):

@@ -17,6 +17,7 @@ from devon_core import (
     NotFound,
     RemoteFile,
     RemoteModel,
+    RemovalFailed,
     SearchFilters,
     SourceUsage,
     StagingArea,
@@ -134,6 +135,8 @@ class MemoryStore:
         self.free_bytes = 10**15
         self.quota_bytes: int | None = None
         self.locks_taken: list[tuple[str, str]] = []
+        self.fail_remove: set[str] = set()
+        """Keys `<source>/<model_id>` whose removal fails, as a disk refusing it would."""
         self.reservations: dict[tuple[str, str], tuple[int, int]] = {}
         """Downloads in flight: (source, model_id) -> (bytes they add, bytes they replace).
         A fake's downloads write nothing to a real disk, so all of it is still to come."""
@@ -231,6 +234,8 @@ class MemoryStore:
         return self.add(model)
 
     def remove(self, source: str, model_id: str) -> LocalModel | None:
+        if f"{source}/{model_id}" in self.fail_remove:
+            raise RemovalFailed(f"Could not remove {source}/{model_id} (Permission denied)")
         return self.models.pop((source, model_id), None)
 
     def mark_used(self, source: str, model_id: str, when: datetime) -> LocalModel | None:
