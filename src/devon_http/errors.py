@@ -30,6 +30,7 @@ from devon_http.auth import (
     is_open_path,
 )
 from devon_http.body import MAX_BODY_BYTES
+from devon_http.request_log import escape_control
 
 log = logging.getLogger("devon.http")
 
@@ -82,7 +83,12 @@ def handle_error(request: Request[Any, Any, Any], error: Exception) -> Response[
         return error_response(status_of(error), str(error))
     if isinstance(error, HTTPException):
         return _http_error(request, error)
-    log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    log.exception(
+        "Unhandled error on %s %s",
+        escape_control(request.method),
+        escape_control(request.url.path),
+        exc_info=error,
+    )
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR_DETAIL)
 
 
@@ -102,7 +108,13 @@ def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respon
     elif error.status_code == 413:
         detail = f"Request body too large: at most {MAX_BODY_BYTES // 1024} KiB is accepted"
     elif error.status_code >= 500:
-        log.error("%s on %s %s: %s", error.status_code, request.method, request.url.path, error)
+        log.error(
+            "%s on %s %s: %s",
+            error.status_code,
+            escape_control(request.method),
+            escape_control(request.url.path),
+            escape_control(str(error)),
+        )
         detail = INTERNAL_ERROR_DETAIL
     else:
         detail = str(error.detail)

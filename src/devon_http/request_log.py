@@ -37,8 +37,8 @@ class RequestLog:
             elapsed_ms = (time.perf_counter() - started) * 1000
             log.info(
                 "%s %s %s %.1f ms",
-                http_scope["method"],
-                http_scope["path"],
+                escape_control(http_scope["method"]),
+                escape_control(http_scope["path"]),
                 status[0] if status else "-",
                 elapsed_ms,
             )
@@ -48,13 +48,31 @@ class RequestLog:
         return getattr(self.app, name)
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
+_CONTROL[ord("\\")] = "\\\\"
+
+
+def escape_control(text: str) -> str:
+    """`text` with control characters (CR, LF, ESC, ...) written as `\\xNN` and backslashes
+    doubled: what a client sends can neither start a forged log line nor drive a terminal."""
+    return text.translate(_CONTROL)
+
+
+class EscapingFormatter(logging.Formatter):
+    """Escapes control characters in every record's message (tracebacks keep their lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_control(record.message)
+        return super().formatMessage(record)
+
+
 def configure_logging() -> None:
     """Print DEVON's records (the request lines among them) unless the host process already
     routes logging somewhere. Each server worker process calls it for itself."""
     logger = logging.getLogger("devon")
     if not logger.handlers and not logging.getLogger().handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(EscapingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
     if logger.getEffectiveLevel() > logging.INFO:
         logger.setLevel(logging.INFO)
