@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import sys
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -282,6 +283,9 @@ class DiskModelStore:
             )
             operation = Operation(source, model_id, "commit", aside, record)
             with self._index.write() as db:
+                # Checked again in the transaction that journals the commit: of two commits
+                # whose folders nest, the second to journal sees the first and is refused.
+                self._refuse_clash(source, model_id, db)
                 Index.begin_operation(db, operation)
             try:
                 self._after_step("commit:journaled")
@@ -359,19 +363,35 @@ class DiskModelStore:
         """Re-derive the index from the model directories on disk; return the model count.
 
         Models still on disk keep their recorded times and metadata; new ones are dated by
-        their directory's modification time; rows whose directory is gone are dropped."""
+        their directory's modification time; rows whose directory is gone are dropped.
+
+        The scan runs outside any transaction (other processes keep committing meanwhile);
+        inside the write transaction, where no commit or removal can start or finish, every
+        model whose scan disagrees with its row is looked at again, so a model committed or
+        removed during the scan is neither dropped nor brought back."""
         with self._vault_lock():
             found = dict(self._scan())
             with self._index.write() as db:
                 busy = {(op.source, op.model_id) for op in self._index.operations()}
-                for key in self._index.model_keys():
-                    if key not in found and key not in busy:
-                        Index.delete(db, *key)
-                for key, files in found.items():
+                recorded = {key: self._index.get(*key) for key in self._index.model_keys()}
+                for key in sorted(set(recorded) | set(found)):
                     if key in busy:
                         continue
-                    Index.put(db, self._rebuilt_record(key, files))
+                    old = recorded.get(key)
+                    files = found.get(key)
+                    if old is None or files is None or sorted(old.files) != sorted(files):
+                        files = self._files_now(key)  # it may have changed since the scan
+                    if files:
+                        Index.put(db, self._rebuilt_record(key, files))
+                    elif old is not None:
+                        Index.delete(db, *key)
             return len(self._index.model_keys())
+
+    def _files_now(self, key: tuple[str, str]) -> dict[str, int] | None:
+        directory = self._paths.model_dir(*key)
+        if directory.is_symlink() or not directory.is_dir():
+            return None
+        return {path: stat.st_size for path, stat in walk_files(directory)} or None
 
     def _rebuilt_record(self, key: tuple[str, str], files: dict[str, int]) -> Record:
         source, model_id = key
@@ -515,8 +535,10 @@ class DiskModelStore:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _refuse_clash(self, source: str, model_id: str) -> None:
-        other = self._index.clash(source, model_id)
+    def _refuse_clash(
+        self, source: str, model_id: str, db: sqlite3.Connection | None = None
+    ) -> None:
+        other = self._index.clash(source, model_id, db)
         if other is not None:
             raise InvalidInput(
                 f"{source}/{model_id} would share a directory with {source}/{other}, "
