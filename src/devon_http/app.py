@@ -6,12 +6,12 @@ from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 
 from devon_core import Devon
 from devon_http.auth import SECURITY_SCHEME, bearer_guard
 from devon_http.body import MAX_BODY_BYTES
+from devon_http.document import JsonDocument, YamlDocument
 from devon_http.errors import handle_error
 from devon_http.guard import HttpSecurity, RequestGuard
 from devon_http.routes import API_ROUTES, health, package_version
@@ -83,8 +83,8 @@ def _openapi_config(secured: bool) -> OpenAPIConfig:
         # The document only, as JSON (also at /schema itself) and YAML: the stock HTML
         # pages would load scripts from a CDN into the API's origin (ADR 0101).
         render_plugins=[
-            JsonRenderPlugin(path=["/openapi.json"]),
-            YamlRenderPlugin(path=["/openapi.yaml", "/openapi.yml"]),
+            JsonDocument(path=["/openapi.json"]),
+            YamlDocument(path=["/openapi.yaml", "/openapi.yml"]),
         ],
         components=Components(security_schemes=dict(schemes) or None),
     )

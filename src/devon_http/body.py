@@ -49,12 +49,28 @@ def decode_body(body: bytes, model_type: type[T]) -> T:
             "and objects are accepted"
         )
     try:
-        return msgspec.json.decode(body, type=model_type, strict=True)
+        data = msgspec.json.decode(body)
+    except msgspec.DecodeError as error:
+        raise InvalidInput(f"Request body is not valid JSON: {_readable(error)}") from None
+    try:
+        return msgspec.convert(_whole_numbers(data), type=model_type, strict=True)
     except msgspec.ValidationError as error:
         detail = _readable(error) + _accepted_values(error, model_type)
         raise InvalidRequest(f"Invalid request body: {detail}") from None
     except msgspec.DecodeError as error:
         raise InvalidInput(f"Request body is not valid JSON: {_readable(error)}") from None
+
+
+def _whole_numbers(value: Any) -> Any:
+    """`value` with floats that are whole numbers (`30.0`) as ints: JSON has one number
+    type, and JSON Schema's `integer` accepts both spellings. Nothing else is coerced."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    return value
 
 
 def _readable(error: msgspec.DecodeError) -> str:
