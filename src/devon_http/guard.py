@@ -213,7 +213,7 @@ def _media_type_detail(content_type: str | None) -> str:
 
 
 async def _refuse(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]]) -> None:
-    body = json.dumps({"detail": detail}).encode()
+    body = json.dumps({"detail": detail}, separators=(",", ":")).encode()
     start: Any = {
         "type": "http.response.start",
         "status": status,

@@ -49,12 +49,12 @@ class RequestLog:
 
 
 _CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
-_CONTROL[ord("\\")] = "\\\\"
 
 
 def escape_control(text: str) -> str:
-    """`text` with control characters (CR, LF, ESC, ...) written as `\\xNN` and backslashes
-    doubled: what a client sends can neither start a forged log line nor drive a terminal."""
+    """`text` with control characters (CR, LF, ESC, ...) written as `\\xNN`: what a client
+    sends can neither start a forged log line nor drive a terminal. Escaping twice changes
+    nothing more, so the request line and the log format may both apply it."""
     return text.translate(_CONTROL)
 
 

@@ -36,9 +36,10 @@ def test_the_log_format_escapes_control_characters_in_any_message() -> None:
     assert EscapingFormatter("%(message)s").format(record) == "a\\x0ab\\x1b[2J"
 
 
-def test_escaping_keeps_printable_text_and_marks_backslashes() -> None:
+def test_escaping_keeps_printable_text_and_applies_once() -> None:
     assert escape_control("Qwen/Qwen2.5-7B ü") == "Qwen/Qwen2.5-7B ü"
-    assert escape_control("a\\x0a") == "a\\\\x0a"
+    once = escape_control("a\nb")
+    assert escape_control(once) == once == "a\\x0ab"
 
 
 @pytest.mark.parametrize("body", [b"[" * 1000 + b"]" * 1000, b'{"a":' * 1000 + b"1" + b"}" * 1000])
