@@ -1,13 +1,15 @@
 """The composition root: one call builds a ready `Devon` from settings."""
 
 from collections.abc import Iterable
+from functools import partial
+from pathlib import Path
 
 from devon_adapters.clock import SystemClock
 from devon_adapters.disk_store import DiskModelStore
 from devon_adapters.settings import Settings
 from devon_adapters.sources import discover_sources
 from devon_core.devon import Devon
-from devon_core.ports import ModelSource
+from devon_core.ports import ModelCache, ModelSource
 
 
 def build_store(settings: Settings) -> DiskModelStore:
@@ -23,4 +25,16 @@ def build_devon(
     tests, or a script that brings its own source)."""
     settings = Settings.from_env() if settings is None else settings
     chosen = discover_sources(settings) if sources is None else list(sources)
-    return Devon(store=build_store(settings), clock=SystemClock(), sources=chosen)
+    return Devon(
+        store=build_store(settings),
+        clock=SystemClock(),
+        sources=chosen,
+        open_cache=partial(open_hf_cache, settings.hf_cache),
+    )
+
+
+def open_hf_cache(configured: Path, location: str | None = None) -> ModelCache:
+    """The Hugging Face cache at `location`, else at the configured directory."""
+    from devon_adapters.huggingface.cache import HuggingFaceCache
+
+    return HuggingFaceCache(configured if location is None else Path(location))

@@ -10,7 +10,10 @@ How a crash can never leave the index pointing at missing files, nor list a half
   directory into the trash and deletes it.
 - On open, journal entries whose owner is gone (their model lock is free) are finished or
   undone from what is on disk, unreferenced trash is deleted, and rows whose directory
-  vanished are dropped. A damaged or missing index is rebuilt from the model directories.
+  vanished are dropped. A damaged or missing index is rebuilt from `manifest.json` (times
+  and metadata kept) and the model directories.
+
+`manifest.json` at the root is derived from the index after every change (see manifest.py).
 """
 
 import builtins
@@ -21,7 +24,7 @@ import shutil
 import sqlite3
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,11 +35,18 @@ from filelock import FileLock
 
 from devon_adapters.index import Index, IndexDamaged, Operation, Record
 from devon_adapters.locks import Timeout, lock_name, model_lock
+from devon_adapters.manifest import (
+    MANIFEST_NAME,
+    ManifestWriter,
+    read_manifest,
+    records_from_manifest,
+)
 from devon_adapters.paths import (
     DIR_MODE,
     FILE_MODE,
     VaultPaths,
     check_relative_file,
+    half_written_file,
     is_download_metadata,
     make_private_dirs,
     partial_files,
@@ -46,7 +56,13 @@ from devon_adapters.paths import (
 from devon_core.errors import DownloadFailed, InvalidInput, RemovalFailed
 from devon_core.identifiers import validate_model_id, validate_source_name
 from devon_core.models import LocalModel
-from devon_core.results import SourceUsage, StagingArea, StorageSpace, StorageStatus
+from devon_core.results import (
+    ScanResult,
+    SourceUsage,
+    StagingArea,
+    StorageSpace,
+    StorageStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +110,9 @@ class DiskModelStore:
                 "set DEVON_STORAGE_PATH to a directory you can write to"
             ) from None
         self.quota_bytes = quota_bytes
+        self.rebuild_skipped: builtins.list[tuple[str, str]] = []
+        """(model, reason) for each manifest entry an index rebuild at open left out."""
+        self._changed_on_open = False
         with self._vault_lock():
             try:
                 self._index = self._open_index()
@@ -101,7 +120,12 @@ class DiskModelStore:
                 raise InvalidInput(
                     f"Cannot open the vault index {self._paths.index}: {error}"
                 ) from None
+            self._manifest = ManifestWriter(self._paths, self._index)
             self._recover()
+            if self._changed_on_open:
+                self._refresh_manifest()
+            else:
+                self._manifest.ensure()
 
     # A test hook: called with the name of each step of commit and remove as it completes.
     _after_step: Callable[[str], None] = staticmethod(lambda step: None)
@@ -114,8 +138,25 @@ class DiskModelStore:
     def paths(self) -> VaultPaths:
         return self._paths
 
+    @property
+    def manifest_path(self) -> Path:
+        """`<root>/manifest.json`, the index's view for readers of the folder (KITT)."""
+        return self._manifest.path
+
     def close(self) -> None:
+        try:
+            self._manifest.flush()
+        except OSError as error:
+            log.warning("Could not bring %s up to date: %s", self._manifest.path, error)
         self._index.close()
+
+    def grouped(self) -> AbstractContextManager[None]:
+        """Changes made inside (by this thread) update the manifest once, at the end."""
+        return self._manifest.grouped()
+
+    def flush_manifest(self) -> None:
+        """Reflect a pending `last_used` change in the manifest now, not within seconds."""
+        self._manifest.flush()
 
     # -- reads -------------------------------------------------------------------------
 
@@ -310,6 +351,7 @@ class DiskModelStore:
                 raise
             self._after_step("commit:recorded")
             self._release_reservation(source, model_id)  # its bytes now count as used
+            self._refresh_manifest()
             if aside:
                 self._delete_leftover(self._paths.trash / aside)
         return self._local(record)
@@ -327,12 +369,15 @@ class DiskModelStore:
                 Index.begin_operation(db, Operation(source, model_id, "remove", aside, None))
             try:
                 self._after_step("remove:unindexed")
+                # Before the files go: the manifest never lists a model being deleted.
+                self._refresh_manifest()
                 if os.path.lexists(target):
                     os.rename(target, self._paths.trash / aside)
             except BaseException as error:
                 with self._index.write() as db:  # still in place: keep it listed
                     Index.put(db, record)
                     Index.end_operation(db, source, model_id)
+                self._refresh_manifest()
                 if isinstance(error, OSError):
                     raise RemovalFailed(
                         f"Could not remove {source}/{model_id} from {target.parent} "
@@ -350,7 +395,10 @@ class DiskModelStore:
         validate_model_id(model_id)
         with self._index.write() as db:
             Index.set_last_used(db, source, model_id, when)
-        return self.get(source, model_id)
+        model = self.get(source, model_id)
+        if model is not None:
+            self._manifest.refresh_soon()
+        return model
 
     # -- recovery ----------------------------------------------------------------------
 
@@ -385,6 +433,7 @@ class DiskModelStore:
                         Index.put(db, self._rebuilt_record(key, files))
                     elif old is not None:
                         Index.delete(db, *key)
+            self._refresh_manifest()
             return len(self._index.model_keys())
 
     def _files_now(self, key: tuple[str, str]) -> dict[str, int] | None:
@@ -392,6 +441,14 @@ class DiskModelStore:
         if directory.is_symlink() or not directory.is_dir():
             return None
         return {path: stat.st_size for path, stat in walk_files(directory)} or None
+
+    def scan(self, known_sources: Collection[str], reconcile: bool = False) -> ScanResult:
+        """Register the model folders the index lacks; with `reconcile`, drop the models
+        whose folder is gone (see scanning.py)."""
+        from devon_adapters.scanning import scan_vault  # reads weights' headers: only here
+
+        with self.grouped():
+            return scan_vault(self, known_sources, reconcile)
 
     def _rebuilt_record(self, key: tuple[str, str], files: dict[str, int]) -> Record:
         source, model_id = key
@@ -410,7 +467,8 @@ class DiskModelStore:
 
     def _scan(self) -> Iterator[tuple[tuple[str, str], dict[str, int]]]:
         """Every model directory: `<root>/<source>/<owner>/<name>` or `<root>/<source>/<name>`
-        (a directory holding files of its own is a model, else an owner of models)."""
+        (a directory holding files of its own is a model, else an owner of models). One
+        still being written (a `.part` file) is left out until it is complete."""
         for source_dir in _valid_children(self._paths.root, validate_source_name):
             for first in _valid_children(source_dir, validate_model_id):
                 if any(entry.is_file(follow_symlinks=False) for entry in os.scandir(first)):
@@ -419,9 +477,16 @@ class DiskModelStore:
                     candidates = list(_valid_children(first, validate_model_id))
                 for directory in candidates:
                     files = {path: stat.st_size for path, stat in walk_files(directory)}
-                    if files:
-                        model_id = directory.relative_to(source_dir).as_posix()
-                        yield (source_dir.name, model_id), files
+                    if not files:
+                        continue
+                    unfinished = half_written_file(directory, files)
+                    if unfinished:
+                        log.warning(
+                            "Not indexing %s: %s is still being written", directory, unfinished
+                        )
+                        continue
+                    model_id = directory.relative_to(source_dir).as_posix()
+                    yield (source_dir.name, model_id), files
 
     def _open_index(self) -> Index:
         path = self._paths.index
@@ -439,11 +504,28 @@ class DiskModelStore:
         if index.created:
             self._index = index
             found = dict(self._scan())
+            manifest = read_manifest(self._paths.root / MANIFEST_NAME)
+            described, skipped = records_from_manifest(manifest or {}, found)
             with index.write() as db:
+                for record in described.values():
+                    Index.put(db, record)
                 for key, files in found.items():
-                    Index.put(db, self._rebuilt_record(key, files))
-            if found:
-                log.warning("Rebuilt the vault index from disk: %d models", len(found))
+                    if key not in described and key not in skipped:
+                        Index.put(db, self._rebuilt_record(key, files))
+            for (source, model_id), reason in sorted(skipped.items()):
+                log.warning(
+                    "Not restoring %s/%s from %s: %s", source, model_id, MANIFEST_NAME, reason
+                )
+                self.rebuild_skipped.append((f"{source}/{model_id}", reason))
+            restored = len(index.model_keys())
+            if restored or skipped:
+                self._changed_on_open = True
+                log.warning(
+                    "Rebuilt the vault index: %d models (%d described by %s)",
+                    restored,
+                    len(described),
+                    MANIFEST_NAME,
+                )
         return index
 
     def _recover(self) -> None:
@@ -456,6 +538,7 @@ class DiskModelStore:
                 continue  # its owner is alive and still working on it
             try:
                 self._finish(operation)
+                self._changed_on_open = True
             finally:
                 lock.release()
         in_flight = {op.aside for op in self._index.operations()}
@@ -470,6 +553,7 @@ class DiskModelStore:
                 for key in self._vanished(vanished):
                     log.warning("Dropping %s/%s from the index: its directory is gone", *key)
                     Index.delete(db, *key)
+                    self._changed_on_open = True
 
     def _vanished(self, keys: Iterable[tuple[str, str]]) -> "builtins.list[tuple[str, str]]":
         """The models among `keys` whose directory is gone and that no commit or removal
@@ -534,6 +618,14 @@ class DiskModelStore:
             log.warning("Could not delete %s (%s): the next open will retry", path, error)
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _refresh_manifest(self) -> None:
+        """Bring manifest.json up to date. Failing to (a full disk) never fails the change
+        the index already holds: it is logged, and the next change writes it again."""
+        try:
+            self._manifest.refresh()
+        except OSError as error:
+            log.warning("Could not update %s: %s", self._manifest.path, error)
 
     def _refuse_clash(
         self, source: str, model_id: str, db: sqlite3.Connection | None = None

@@ -19,6 +19,7 @@ import attrs
 
 from devon_adapters.paths import FILE_MODE
 from devon_core.errors import DevonError
+from devon_core.serialization import timestamp
 
 BUSY_TIMEOUT_MS = 60_000
 
@@ -61,11 +62,14 @@ def _index_ids_without_case(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX models_nocase ON models (source, model_id COLLATE NOCASE)")
 
 
+# Applied in this order, each once, and recorded by name: a released name never changes, and
+# branches that each add a migration merge without renumbering (ADR 0010).
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("create models", _create_models),
     ("create operations journal", _create_operations),
     ("index model ids without case", _index_ids_without_case),
 )
+MIGRATION_NAMES = frozenset(name for name, _ in MIGRATIONS)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -73,7 +77,7 @@ def time_to_text(moment: datetime) -> str:
     """UTC ISO 8601 with microseconds: sorts as text, reads back as an aware datetime."""
     if moment.tzinfo is None:
         raise ValueError(f"naive datetime {moment!r}: the vault stores aware UTC times")
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    return timestamp(moment)
 
 
 def text_to_time(text: str) -> datetime:
@@ -268,18 +272,19 @@ class Index:
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
             )
-            applied = {v for (v,) in db.execute("SELECT version FROM schema_migrations")}
-            if applied and max(applied) > SCHEMA_VERSION:
+            applied = {name for (name,) in db.execute("SELECT name FROM schema_migrations")}
+            if unknown := applied - MIGRATION_NAMES:
                 raise IndexTooNew(
-                    f"{self.path}: index schema version {max(applied)} is newer than this DEVON "
-                    f"({SCHEMA_VERSION}): upgrade DEVON"
+                    f"{self.path}: the index has migrations this DEVON does not know "
+                    f"({', '.join(sorted(unknown))}): it is newer than this DEVON; upgrade DEVON"
                 )
-            for version, (name, migration) in enumerate(MIGRATIONS, start=1):
-                if version not in applied:
+            for name, migration in MIGRATIONS:
+                if name not in applied:
                     migration(db)
                     db.execute(
-                        "INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                        (version, name, time_to_text(datetime.now(UTC))),
+                        "INSERT INTO schema_migrations VALUES ("
+                        " (SELECT COALESCE(MAX(version), 0) + 1 FROM schema_migrations), ?, ?)",
+                        (name, time_to_text(datetime.now(UTC))),
                     )
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -312,6 +317,12 @@ class Index:
         else:
             rows = db.execute(_SELECT + " WHERE source = ? ORDER BY model_id", (source,))
         return [_decoded(build, row) for row in rows]
+
+    def stored_rows(self) -> list[tuple[str, str, int, str, str | None, str, str]]:
+        """Every row as stored, in (source, model_id) order, read in one statement (one
+        snapshot): times as ISO 8601 text, `files` and `metadata` as JSON text. For writers of
+        JSON views (the manifest) that need not decode what they copy out."""
+        return list(self._connection().execute(_SELECT + " ORDER BY source, model_id"))
 
     def clash(self, source: str, model_id: str, db: sqlite3.Connection | None = None) -> str | None:
         """Another model whose directory overlaps this one's: the same id in another case,

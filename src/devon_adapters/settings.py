@@ -1,25 +1,19 @@
 """DEVON's settings: environment variables, over an optional TOML file, over defaults.
 
-| Env var                 | File key           | Default                                   |
-|-------------------------|--------------------|-------------------------------------------|
-| DEVON_STORAGE_PATH      | storage_path       | platformdirs user data dir `devon/models` |
-| DEVON_MAX_STORAGE       | max_storage        | no quota                                  |
-| DEVON_VERIFY_CHECKSUMS  | verify_checksums   | true                                      |
-| DEVON_API_KEY           | api_key            | none (HTTP API open)                      |
-| HF_TOKEN                | hf_token           | none                                      |
-| HF_ENDPOINT             | hf_endpoint        | none (huggingface.co)                     |
-| DEVON_ALLOWED_HOSTS     | allowed_hosts      | loopback names when serving on loopback   |
-| DEVON_CORS_ORIGINS      | cors_origins       | none (only the server's own origin)       |
-| DEVON_FRAME_ANCESTORS   | frame_ancestors    | none (framing denied)                     |
-| DEVON_HEADER_TIMEOUT    | header_timeout     | 10 (seconds to send a request's headers)  |
-| DEVON_KEEPALIVE_TIMEOUT | keepalive_timeout  | 5 (seconds an idle connection stays open) |
-| DEVON_MAX_CONNECTIONS   | max_connections    | 512 (open connections per server process) |
-| DEVON_CONFIG_PATH       | -                  | platformdirs user config dir `devon/config.toml` |
+Each setting is declared once, as a field of `Settings` made with `setting(...)`: its config
+file key, environment variable, parser, help and (for `devon serve`) command-line flag all
+come from that one declaration. `from_env` reads them, `devon doctor` describes them,
+`devon serve` derives its flags and hands them to its workers, and a test checks the table
+in docs/vault.md against them.
+
+A source plugin declares its own settings the same way, on an attrs class of its own, and
+reads them with `Settings.section(name, cls)`: from the config file's `[name]` table and
+the environment variables it declares.
 """
 
 import os
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,129 +22,110 @@ import platformdirs
 
 from devon_core.errors import InvalidInput
 from devon_core.filters import parse_byte_size
+from devon_core.rules import format_bytes
 
 APP_NAME = "devon"
 CONFIG_FILE = "config.toml"
-
-ENV_VARS: dict[str, str] = {
-    "storage_path": "DEVON_STORAGE_PATH",
-    "max_storage": "DEVON_MAX_STORAGE",
-    "verify_checksums": "DEVON_VERIFY_CHECKSUMS",
-    "api_key": "DEVON_API_KEY",
-    "hf_token": "HF_TOKEN",
-    "hf_endpoint": "HF_ENDPOINT",
-    "allowed_hosts": "DEVON_ALLOWED_HOSTS",
-    "cors_origins": "DEVON_CORS_ORIGINS",
-    "frame_ancestors": "DEVON_FRAME_ANCESTORS",
-    "header_timeout": "DEVON_HEADER_TIMEOUT",
-    "keepalive_timeout": "DEVON_KEEPALIVE_TIMEOUT",
-    "max_connections": "DEVON_MAX_CONNECTIONS",
-}
-"""Config file key -> the environment variable that overrides it."""
-
 CONFIG_PATH_VAR = "DEVON_CONFIG_PATH"
+_SPEC = "devon.setting"
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
+T = TypeVar("T")
+C = TypeVar("C")
 
-DEFAULT_HEADER_TIMEOUT_S = 10.0
-DEFAULT_KEEPALIVE_TIMEOUT_S = 5.0
-DEFAULT_MAX_CONNECTIONS = 512
+Origin = tuple[Any, str]
+"""A raw value and where it came from (an env var name, or `file: key`), for error messages."""
+
+
+@attrs.frozen
+class SettingSpec:
+    """What one declaration says about a setting, beyond its field name and default."""
+
+    key: str
+    env: str
+    parse: Callable[[Any, str], Any]
+    help: str
+    default_text: str
+    secret: bool = False
+    flag: str | None = None
+    to_text: Callable[[Any], str] = str
+    """The value as its environment variable would say it."""
+    show: Callable[[Any], str] | None = None
+    """The value for people (`devon doctor`), when `to_text` is not the best form."""
+
+
+def setting(
+    *,
+    key: str,
+    env: str,
+    parse: Callable[[Any, str], Any],
+    help: str,
+    default: Any = None,
+    factory: Callable[[], Any] | None = None,
+    default_text: str | None = None,
+    secret: bool = False,
+    flag: str | None = None,
+    to_text: Callable[[Any], str] = str,
+    show: Callable[[Any], str] | None = None,
+    converter: Callable[[Any], Any] | None = None,
+) -> Any:
+    """Declare one setting as an attrs field (see the module docstring)."""
+    spec = SettingSpec(
+        key=key,
+        env=env,
+        parse=parse,
+        help=help,
+        default_text=default_text if default_text is not None else _describe_default(default),
+        secret=secret,
+        flag=flag,
+        to_text=to_text,
+        show=show,
+    )
+    if factory is not None:
+        return attrs.field(
+            factory=factory, converter=converter, repr=not secret, metadata={_SPEC: spec}
+        )
+    return attrs.field(
+        default=default, converter=converter, repr=not secret, metadata={_SPEC: spec}
+    )
+
+
+def specs(cls: type) -> Iterator[tuple[str, SettingSpec]]:
+    """(field name, declaration) of every setting of an attrs settings class, in order."""
+    for field in attrs.fields(cls):
+        spec = field.metadata.get(_SPEC)
+        if spec is not None:
+            yield field.name, spec
 
 
 def default_storage_path() -> Path:
     return platformdirs.user_data_path(APP_NAME) / "models"
 
 
+def default_hf_cache(environ: Mapping[str, str] | None = None) -> Path:
+    """Where huggingface_hub keeps its cache, found the way it finds it: `HF_HUB_CACHE`, else
+    the legacy `HUGGINGFACE_HUB_CACHE`, else `$HF_HOME/hub`, else
+    `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`. Read from `environ`
+    each time (huggingface_hub reads it once, at import)."""
+    env = os.environ if environ is None else environ
+
+    def expanded(value: str) -> str:
+        return os.path.expandvars(os.path.expanduser(value))
+
+    for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
+        if env.get(var):
+            return Path(os.path.abspath(expanded(env[var])))
+    home = env.get("HF_HOME") or os.path.join(
+        env.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "huggingface",
+    )
+    return Path(os.path.abspath(expanded(home))) / "hub"
+
+
 def default_config_path() -> Path:
     return platformdirs.user_config_path(APP_NAME) / CONFIG_FILE
-
-
-@attrs.frozen
-class Settings:
-    """Everything the adapters need to be built. Build with `Settings.from_env()`, or
-    directly (every field has a default) in scripts and tests."""
-
-    storage_path: Path = attrs.field(factory=default_storage_path, converter=Path)
-    max_storage_bytes: int | None = None
-    verify_checksums: bool = True
-    api_key: str | None = attrs.field(default=None, repr=False)
-    hf_token: str | None = attrs.field(default=None, repr=False)
-    hf_endpoint: str | None = None
-    allowed_hosts: tuple[str, ...] = ()
-    """Host names the HTTP server answers to; empty: the loopback names when it listens on
-    loopback, any name otherwise (with a warning at start). `*` accepts any."""
-    cors_origins: tuple[str, ...] = ()
-    """Browser origins besides the server's own that may call the API (`*`: any)."""
-    frame_ancestors: tuple[str, ...] = ()
-    """Origins allowed to frame DEVON's pages; empty: framing denied."""
-    header_timeout_s: float = DEFAULT_HEADER_TIMEOUT_S
-    keepalive_timeout_s: float = DEFAULT_KEEPALIVE_TIMEOUT_S
-    max_connections: int = DEFAULT_MAX_CONNECTIONS
-    config_path: Path | None = None
-    """The config file that was read, if any."""
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
-        """Settings from `environ` (default `os.environ`) over the config file over defaults.
-
-        Raises InvalidInput naming the variable or key when a value cannot be used."""
-        env = os.environ if environ is None else environ
-        config_path, values = _read_config(env)
-        for key, var in ENV_VARS.items():
-            if env.get(var, "").strip():
-                values[key] = (env[var], var)
-        return cls(
-            storage_path=_take(values, "storage_path", _path, default_storage_path()),
-            max_storage_bytes=_take(values, "max_storage", _size, None),
-            verify_checksums=_take(values, "verify_checksums", _bool, True),
-            api_key=_take(values, "api_key", _text, None),
-            hf_token=_take(values, "hf_token", _text, None),
-            hf_endpoint=_take(values, "hf_endpoint", _text, None),
-            allowed_hosts=_take(values, "allowed_hosts", _list, ()),
-            cors_origins=_take(values, "cors_origins", _list, ()),
-            frame_ancestors=_take(values, "frame_ancestors", _list, ()),
-            header_timeout_s=_take(values, "header_timeout", _seconds, DEFAULT_HEADER_TIMEOUT_S),
-            keepalive_timeout_s=_take(
-                values, "keepalive_timeout", _seconds, DEFAULT_KEEPALIVE_TIMEOUT_S
-            ),
-            max_connections=_take(values, "max_connections", _count, DEFAULT_MAX_CONNECTIONS),
-            config_path=config_path,
-        )
-
-
-T = TypeVar("T")
-
-Origin = tuple[Any, str]
-"""A raw value and where it came from (an env var name, or `file: key`), for error messages."""
-
-
-def _read_config(env: Mapping[str, str]) -> tuple[Path | None, dict[str, Origin]]:
-    explicit = env.get(CONFIG_PATH_VAR, "").strip()
-    path = Path(explicit).expanduser() if explicit else default_config_path()
-    if not path.is_file():
-        if explicit:
-            raise InvalidInput(f"{CONFIG_PATH_VAR} is {explicit!r}, but there is no such file")
-        return None, {}
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise InvalidInput(f"Cannot read the config file {path}: {error}") from None
-    unknown = sorted(set(data) - set(ENV_VARS))
-    if unknown:
-        raise InvalidInput(
-            f"Unknown key(s) {', '.join(unknown)} in {path}: "
-            f"the known keys are {', '.join(sorted(ENV_VARS))}"
-        )
-    return path, {key: (value, f"{path}: {key}") for key, value in data.items()}
-
-
-def _take(values: dict[str, Origin], key: str, parse: Callable[[Any, str], T], default: T) -> T:
-    if key not in values:
-        return default
-    raw, origin = values[key]
-    return parse(raw, origin)
 
 
 def _text(raw: Any, origin: str) -> str | None:
@@ -177,7 +152,8 @@ def _size(raw: Any, origin: str) -> int | None:
         raise InvalidInput(f"{origin}: {error}") from None
 
 
-def _bool(raw: Any, origin: str) -> bool:
+def parse_bool(raw: Any, origin: str) -> bool:
+    """A true/false setting: a TOML boolean, or 1/0, true/false, yes/no, on/off."""
     if isinstance(raw, bool):
         return raw
     text = str(raw).strip().lower()
@@ -188,8 +164,40 @@ def _bool(raw: Any, origin: str) -> bool:
     raise InvalidInput(f"{origin} must be true or false (1/0, yes/no, on/off), got {raw!r}")
 
 
-def _list(raw: Any, origin: str) -> tuple[str, ...]:
-    """Names separated by spaces or commas (a TOML list of strings in the file)."""
+def parse_text(raw: Any, origin: str) -> str | None:
+    return _text(raw, origin)
+
+
+def _required_text(raw: Any, origin: str) -> str:
+    text = _text(raw, origin)
+    if text is None:
+        raise InvalidInput(f"{origin} must not be empty")
+    return text
+
+
+def int_parser(low: int, high: int | None = None) -> Callable[[Any, str], int]:
+    """A parser of whole numbers from `low` to `high` (no upper bound when None)."""
+
+    def parse(raw: Any, origin: str) -> int:
+        try:
+            value = raw if isinstance(raw, int) and not isinstance(raw, bool) else int(str(raw))
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            span = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise InvalidInput(f"{origin} must be a whole number {span}, got {raw!r}")
+        return value
+
+    return parse
+
+
+DEFAULT_HEADER_TIMEOUT_S = 10.0
+DEFAULT_KEEPALIVE_TIMEOUT_S = 5.0
+DEFAULT_MAX_CONNECTIONS = 512
+
+
+def parse_names(raw: Any, origin: str) -> tuple[str, ...]:
+    """Names separated by spaces or commas (a list of strings in the config file)."""
     if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
         items = raw
     elif isinstance(raw, str):
@@ -199,7 +207,12 @@ def _list(raw: Any, origin: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in items if item.strip())
 
 
-def _seconds(raw: Any, origin: str) -> float:
+def _names_text(value: Any) -> str:
+    return " ".join(value)
+
+
+def parse_seconds(raw: Any, origin: str) -> float:
+    """A number of seconds above 0, at most an hour."""
     try:
         value = float(raw) if not isinstance(raw, bool) else -1.0
     except (TypeError, ValueError):
@@ -209,11 +222,248 @@ def _seconds(raw: Any, origin: str) -> float:
     return value
 
 
-def _count(raw: Any, origin: str) -> int:
+def _bool_text(value: Any) -> str:
+    return "true" if value else "false"
+
+
+def _describe_default(default: Any) -> str:
+    if default is None:
+        return "none"
+    if isinstance(default, bool):
+        return _bool_text(default)
+    return str(default)
+
+
+@attrs.frozen
+class Settings:
+    """Everything the adapters need to be built. Build with `Settings.from_env()`, or
+    directly (every field has a default) in scripts and tests."""
+
+    storage_path: Path = setting(
+        key="storage_path",
+        env="DEVON_STORAGE_PATH",
+        parse=_path,
+        factory=default_storage_path,
+        converter=Path,
+        default_text="user data dir + `models` (`~/.local/share/devon/models` on Linux)",
+        help="Where the vault lives.",
+    )
+    max_storage_bytes: int | None = setting(
+        key="max_storage",
+        env="DEVON_MAX_STORAGE",
+        parse=_size,
+        show=format_bytes,
+        default_text="no quota; e.g. `500gb`, `1.5tb` (powers of 1024; a bare number is bytes)",
+        help="The most the vault may hold.",
+    )
+    verify_checksums: bool = setting(
+        key="verify_checksums",
+        env="DEVON_VERIFY_CHECKSUMS",
+        parse=parse_bool,
+        default=True,
+        to_text=_bool_text,
+        default_text="`true` (`1/0`, `true/false`, `yes/no`, `on/off`)",
+        help="Check every downloaded file against the source's sha256.",
+    )
+    api_key: str | None = setting(
+        key="api_key",
+        env="DEVON_API_KEY",
+        parse=_text,
+        secret=True,
+        default_text="none: the HTTP API is open",
+        help="Require 'Authorization: Bearer <key>' on the HTTP API.",
+    )
+    hf_token: str | None = setting(
+        key="hf_token",
+        env="HF_TOKEN",
+        parse=_text,
+        secret=True,
+        help="Hugging Face token, for gated and private models.",
+    )
+    hf_endpoint: str | None = setting(
+        key="hf_endpoint",
+        env="HF_ENDPOINT",
+        parse=_text,
+        default_text="none: `https://huggingface.co`",
+        help="The Hugging Face Hub (or a mirror) to talk to.",
+    )
+    hf_cache: Path = setting(
+        key="hf_cache",
+        env="DEVON_HF_CACHE",
+        parse=_path,
+        factory=default_hf_cache,
+        converter=Path,
+        default_text="huggingface_hub's cache: `HF_HUB_CACHE`, else `$HF_HOME/hub`, else "
+        "`$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`",
+        help="The Hugging Face cache `devon adopt` takes models from.",
+    )
+    host: str = setting(
+        key="host",
+        env="DEVON_HOST",
+        parse=_required_text,
+        default="127.0.0.1",
+        flag="--host",
+        help="Address `devon serve` listens on.",
+    )
+    port: int = setting(
+        key="port",
+        env="DEVON_PORT",
+        parse=int_parser(1, 65535),
+        default=8000,
+        flag="--port",
+        help="Port `devon serve` listens on.",
+    )
+    workers: int = setting(
+        key="workers",
+        env="DEVON_WORKERS",
+        parse=int_parser(1),
+        default=1,
+        flag="--workers",
+        help="Server processes of `devon serve`.",
+    )
+    allowed_hosts: tuple[str, ...] = setting(
+        key="allowed_hosts",
+        env="DEVON_ALLOWED_HOSTS",
+        parse=parse_names,
+        default=(),
+        to_text=_names_text,
+        default_text="`localhost 127.0.0.1 ::1` when serving on loopback; any host (with a "
+        "warning) elsewhere; `*` accepts any",
+        help="Host names the HTTP server answers to (others get 400): DNS rebinding.",
+    )
+    cors_origins: tuple[str, ...] = setting(
+        key="cors_origins",
+        env="DEVON_CORS_ORIGINS",
+        parse=parse_names,
+        default=(),
+        to_text=_names_text,
+        default_text="none: only the server's own origin; e.g. `https://kitt.lan:3000`, `*`",
+        help="Browser origins besides the server's own that may call the API (others get 403).",
+    )
+    frame_ancestors: tuple[str, ...] = setting(
+        key="frame_ancestors",
+        env="DEVON_FRAME_ANCESTORS",
+        parse=parse_names,
+        default=(),
+        to_text=_names_text,
+        default_text="none: framing denied (`frame-ancestors 'none'`)",
+        help="Origins allowed to frame DEVON's pages (CSP frame-ancestors).",
+    )
+    header_timeout_s: float = setting(
+        key="header_timeout",
+        env="DEVON_HEADER_TIMEOUT",
+        parse=parse_seconds,
+        default=DEFAULT_HEADER_TIMEOUT_S,
+        to_text=repr,
+        default_text="`10` seconds for a request's headers to arrive",
+        help="Seconds a client has to send a request's headers before it is cut off.",
+    )
+    keepalive_timeout_s: float = setting(
+        key="keepalive_timeout",
+        env="DEVON_KEEPALIVE_TIMEOUT",
+        parse=parse_seconds,
+        default=DEFAULT_KEEPALIVE_TIMEOUT_S,
+        to_text=repr,
+        default_text="`5` seconds an idle connection stays open",
+        help="Seconds an idle connection between requests stays open.",
+    )
+    max_connections: int = setting(
+        key="max_connections",
+        env="DEVON_MAX_CONNECTIONS",
+        parse=int_parser(1),
+        default=DEFAULT_MAX_CONNECTIONS,
+        default_text="`512` open connections per server process",
+        help="Open connections per server process; one more gets 503.",
+    )
+    config_path: Path | None = None
+    """The config file that was read, if any."""
+    sections: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, repr=False)
+    """The config file's tables (`[name]`), raw, for plugins' own settings."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Settings from `environ` (default `os.environ`) over the config file over defaults.
+
+        Raises InvalidInput naming the variable or key when a value cannot be used."""
+        env = os.environ if environ is None else environ
+        config_path, data = _read_config(env)
+        sections = {k: v for k, v in data.items() if isinstance(v, dict)}
+        top = {k: v for k, v in data.items() if not isinstance(v, dict)}
+        where = f"{config_path}: " if config_path else ""
+        _refuse_unknown(top, cls, str(config_path))
+        values = read_declared(cls, env, top, where)
+        values.setdefault("hf_cache", default_hf_cache(env))  # found from `env`, not os.environ
+        return cls(**values, config_path=config_path, sections=sections)
+
+    def section(self, name: str, cls: type[C], environ: Mapping[str, str] | None = None) -> C:
+        """A plugin's settings: `cls` (an attrs class whose fields are made with `setting`)
+        from the config file's `[name]` table and the environment variables it declares."""
+        env = os.environ if environ is None else environ
+        table = dict(self.sections.get(name, {}))
+        _refuse_unknown(table, cls, f"{self.config_path} [{name}]")
+        where = f"{self.config_path} [{name}]: " if self.config_path else ""
+        return cls(**read_declared(cls, env, table, where))
+
+    def as_env(self) -> dict[str, str]:
+        """The environment variables that make `Settings.from_env()` give these settings
+        (how `devon serve --workers N` hands them to its worker processes)."""
+        return {
+            spec.env: spec.to_text(getattr(self, name))
+            for name, spec in specs(type(self))
+            if getattr(self, name) is not None
+        }
+
+    def describe(self) -> list[tuple[str, str]]:
+        """(config key, value) of every setting, secrets shown only as set or not."""
+        rows = [("config_file", str(self.config_path) if self.config_path else "none read")]
+        for name, spec in specs(type(self)):
+            value = getattr(self, name)
+            if spec.secret:
+                shown = "set" if value else "not set"
+            elif value is None:
+                shown = "none"
+            else:
+                shown = (spec.show or spec.to_text)(value)
+            rows.append((spec.key, shown))
+        return rows
+
+
+def read_declared(
+    cls: type, env: Mapping[str, str], table: Mapping[str, Any], where: str
+) -> dict[str, Any]:
+    """The values of `cls`'s declared settings found in `env` (non-empty variables win) or
+    `table`, parsed; undeclared ones are left to their defaults."""
+    values: dict[str, Any] = {}
+    for name, spec in specs(cls):
+        raw: Origin | None = None
+        if spec.key in table:
+            raw = (table[spec.key], f"{where}{spec.key}")
+        if env.get(spec.env, "").strip():
+            raw = (env[spec.env], spec.env)
+        if raw is not None:
+            values[name] = spec.parse(*raw)
+    return values
+
+
+def _refuse_unknown(table: Mapping[str, Any], cls: type, where: str) -> None:
+    known = {spec.key for _, spec in specs(cls)}
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise InvalidInput(
+            f"Unknown key(s) {', '.join(unknown)} in {where}: "
+            f"the known keys are {', '.join(sorted(known))}"
+        )
+
+
+def _read_config(env: Mapping[str, str]) -> tuple[Path | None, dict[str, Any]]:
+    explicit = env.get(CONFIG_PATH_VAR, "").strip()
+    path = Path(explicit).expanduser() if explicit else default_config_path()
+    if not path.is_file():
+        if explicit:
+            raise InvalidInput(f"{CONFIG_PATH_VAR} is {explicit!r}, but there is no such file")
+        return None, {}
     try:
-        value = int(raw) if not isinstance(raw, bool | float) else 0
-    except (TypeError, ValueError):
-        value = 0
-    if value < 1:
-        raise InvalidInput(f"{origin} must be a whole number of at least 1, got {raw!r}")
-    return value
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+        raise InvalidInput(f"Cannot read the config file {path}: {error}") from None
+    return path, data

@@ -13,7 +13,6 @@ from rich.console import Console
 
 from devon_cli.errors import debug_requested
 from devon_core.devon import Devon
-from devon_core.rules import format_bytes
 
 DevonFactory = Callable[[bool], Devon]
 """Builds a `Devon`; the flag says whether its sources are needed (search, info, download)."""
@@ -23,17 +22,7 @@ def describe_settings() -> list[tuple[str, str]]:
     """The settings in effect, for `devon doctor`, secrets shown only as set or not."""
     from devon_adapters import Settings
 
-    settings = Settings.from_env()
-    config = str(settings.config_path) if settings.config_path else "none read"
-    quota = settings.max_storage_bytes
-    return [
-        ("config file", config),
-        ("storage path", str(settings.storage_path)),
-        ("quota", format_bytes(quota) if quota is not None else "none"),
-        ("verify checksums", "yes" if settings.verify_checksums else "no"),
-        ("HF_TOKEN", "set" if settings.hf_token else "not set"),
-        ("DEVON_API_KEY", "set" if settings.api_key else "not set (HTTP API open)"),
-    ]
+    return Settings.from_env().describe()
 
 
 def load_devon(with_sources: bool = True) -> Devon:

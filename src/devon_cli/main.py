@@ -7,7 +7,7 @@ from typing import Any, NoReturn
 
 import click
 
-from devon_cli import diagnostics, download, info, maintenance, search, serve, vault
+from devon_cli import adopt, diagnostics, download, info, maintenance, search, serve, vault
 from devon_cli.context import CliContext
 from devon_cli.errors import EXIT_OK, exit_code_for, message_for, one_line
 
@@ -76,7 +76,9 @@ for command in vault.COMMANDS:
 cli.add_command(serve.serve)
 cli.add_command(maintenance.doctor)
 cli.add_command(maintenance.rebuild_index)
+cli.add_command(maintenance.scan)
 cli.add_command(maintenance.import_legacy)
+cli.add_command(adopt.adopt)
 
 
 def main() -> NoReturn:

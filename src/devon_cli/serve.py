@@ -1,8 +1,30 @@
-"""`devon serve`: the HTTP API."""
+"""`devon serve`: the HTTP API. Its flags are the settings declared with one (`--host`,
+`--port`, `--workers`, ...): a flag given wins over the environment and the config file."""
 
+from collections.abc import Callable
+from typing import Any
+
+import attrs
 import click
 
 from devon_cli import diagnostics
+
+
+def _setting_flags(command: Callable[..., Any]) -> Callable[..., Any]:
+    from devon_adapters.settings import Settings, specs
+
+    for name, spec in reversed(list(specs(Settings))):
+        if spec.flag is None:
+            continue
+        option = click.option(
+            spec.flag,
+            name,
+            default=None,
+            metavar=spec.key.upper(),
+            help=f"{spec.help} [default: {spec.default_text}; env {spec.env}]",
+        )
+        command = option(command)
+    return command
 
 
 @click.command(
@@ -14,15 +36,19 @@ Examples:
 
 API docs at http://HOST:PORT/schema once it runs.""",
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
-@click.option(
-    "--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Server processes."
-)
-def serve(host: str, port: int, workers: int) -> None:
+@_setting_flags
+def serve(**flags: str | None) -> None:
     """Serve the DEVON HTTP API (the same operations as these commands)."""
     # Imported here so that other commands do not pay for Litestar's import time.
+    from devon_adapters.settings import Settings, specs
     from devon_http.serve import serve as run_server
 
+    settings = Settings.from_env()
+    given = {
+        name: spec.parse(value, spec.flag or spec.env)
+        for name, spec in specs(Settings)
+        if (value := flags.get(name)) is not None
+    }
+    settings = attrs.evolve(settings, **given)
     diagnostics.hand_over()
-    run_server(host, port, workers)
+    run_server(settings=settings)

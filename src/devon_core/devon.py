@@ -1,11 +1,13 @@
 """`Devon`: the one object a library user, the HTTP app and the CLI all talk to."""
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 
-from devon_core import use_cases
-from devon_core.identifiers import DEFAULT_SOURCE
+from devon_core import adoption, use_cases
+from devon_core.adoption import AdoptReport
+from devon_core.errors import InvalidInput, about
+from devon_core.identifiers import DEFAULT_SOURCE, LOCAL_SOURCE
 from devon_core.models import LocalModel
-from devon_core.ports import Clock, ModelSource, ModelStore, ProgressCallback
+from devon_core.ports import Clock, ModelCache, ModelSource, ModelStore, ProgressCallback
 from devon_core.results import (
     DEFAULT_CLEAN_DAYS,
     DEFAULT_SEARCH_LIMIT,
@@ -15,6 +17,7 @@ from devon_core.results import (
     ExportResult,
     ModelInfo,
     RemoveResult,
+    ScanResult,
     SearchFilters,
     SearchResult,
     StorageStatus,
@@ -37,15 +40,22 @@ class Devon:
         clock: Clock,
         source: ModelSource | None = None,
         sources: Iterable[ModelSource] = (),
+        open_cache: Callable[[str | None], ModelCache] | None = None,
     ) -> None:
         every = [*([source] if source is not None else []), *sources]
         self.store = store
         self.clock = clock
+        self.open_cache = open_cache
+        """Opens the Hugging Face cache at a directory (None: the configured one)."""
         self.sources: dict[str, ModelSource] = {s.name: s for s in every}
 
     def source(self, name: str = DEFAULT_SOURCE) -> ModelSource:
         """The source plugin called `name`; InvalidInput if there is none."""
         return use_cases.resolve_source(self.sources, name)
+
+    @property
+    def _known_sources(self) -> frozenset[str]:
+        return use_cases.known_source_names(self.sources)
 
     @property
     def storage_path(self) -> str:
@@ -70,7 +80,10 @@ class Devon:
         return use_cases.search(self.source(source), query, filters, limit)
 
     def info(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> ModelInfo:
-        return use_cases.info(self.source(source), self.store, self.clock, model_id)
+        with about(source, model_id):
+            if source == LOCAL_SOURCE and source not in self.sources:
+                return use_cases.local_info(self.store, self.clock, source, model_id)
+            return use_cases.info(self.source(source), self.store, self.clock, model_id)
 
     def download(
         self,
@@ -81,25 +94,28 @@ class Devon:
         include_patterns: Sequence[str] | None = None,
         progress: ProgressCallback | None = None,
     ) -> LocalModel:
-        return use_cases.download(
-            self.source(source),
-            self.store,
-            self.clock,
-            model_id,
-            force=force,
-            include_patterns=include_patterns,
-            progress=progress,
-        )
+        with about(source, model_id):
+            return use_cases.download(
+                self.source(source),
+                self.store,
+                self.clock,
+                model_id,
+                force=force,
+                include_patterns=include_patterns,
+                progress=progress,
+            )
 
     def list(self, *, source: str | None = None) -> list[LocalModel]:
-        return use_cases.list_models(self.store, source, self.sources.keys())
+        return use_cases.list_models(self.store, source, self._known_sources)
 
     def get(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> LocalModel | None:
         """The vault's entry for a model, without touching `last_used`."""
-        return use_cases.get(self.store, source, model_id)
+        with about(source, model_id):
+            return use_cases.get(self.store, source, model_id)
 
     def remove(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> RemoveResult:
-        return use_cases.remove(self.store, source, model_id, self.sources.keys())
+        with about(source, model_id):
+            return use_cases.remove(self.store, source, model_id, self._known_sources)
 
     def status(self) -> StorageStatus:
         return use_cases.status(self.store)
@@ -121,3 +137,40 @@ class Devon:
     def export(self, format: ExportFormat | str = ExportFormat.KITT) -> ExportResult:
         export_format = format if isinstance(format, ExportFormat) else ExportFormat.parse(format)
         return use_cases.export(self.store, export_format)
+
+    def scan(self, *, reconcile: bool = False) -> ScanResult:
+        """Register model folders placed in the vault by hand: under a source's folder as
+        that source, anywhere else under the built-in `local` source, with metadata inferred
+        from their files. Folders with no model file, or still being written, are skipped
+        and reported. `reconcile` also drops the models whose folder is gone."""
+        return use_cases.scan(self.store, self.sources.keys(), reconcile)
+
+    def adopt(
+        self,
+        model_ids: Sequence[str] | None = None,
+        *,
+        cache: str | None = None,
+        move: bool = False,
+        dry_run: bool = False,
+    ) -> AdoptReport:
+        """Bring models already in the Hugging Face cache into the vault without downloading
+        them: all of its model repos, or only `model_ids`. `cache` is its directory (default:
+        the configured one, DEVON_HF_CACHE, else where huggingface_hub keeps it). The cache
+        keeps its files (hard links) unless `move`. Works with the Hub unreachable.
+
+        >>> report = devon.adopt(dry_run=True)
+        >>> [m.model_id for m in report.adopted], report.skipped
+        """
+        if self.open_cache is None:
+            raise InvalidInput("This DEVON has no Hugging Face cache reader configured")
+        source = self.sources.get(DEFAULT_SOURCE)
+        return adoption.adopt(
+            self.open_cache(cache),
+            self.store,
+            self.clock,
+            source,
+            DEFAULT_SOURCE,
+            model_ids,
+            move=move,
+            dry_run=dry_run,
+        )

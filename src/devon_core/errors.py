@@ -1,8 +1,19 @@
 """The errors the core raises. Each driving adapter maps them to its own form in one place."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class DevonError(Exception):
-    """Base of every error DEVON raises on purpose. `str(error)` is the user-facing message."""
+    """Base of every error DEVON raises on purpose. `str(error)` is the user-facing message;
+    `model_id` and `source` say which model it is about, when it is about one."""
+
+    def __init__(
+        self, message: str = "", *, model_id: str | None = None, source: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.model_id = model_id
+        self.source = source
 
 
 class InvalidInput(DevonError):
@@ -35,3 +46,15 @@ class RemovalFailed(DevonError):
 
 class InsufficientStorage(DevonError):
     """Not enough free disk space or quota for the download."""
+
+
+@contextmanager
+def about(source: str, model_id: str) -> Iterator[None]:
+    """Mark every DevonError raised inside as being about this model, unless it already
+    names one, so library users can read `error.model_id` and `error.source`."""
+    try:
+        yield
+    except DevonError as error:
+        if error.model_id is None and error.source is None:
+            error.model_id, error.source = model_id, source
+        raise

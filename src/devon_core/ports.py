@@ -1,12 +1,19 @@
 """The ports: what the core needs from the world, as protocols the adapters implement."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
+from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
-from devon_core.results import SearchFilters, StagingArea, StorageSpace, StorageStatus
+from devon_core.results import (
+    ScanResult,
+    SearchFilters,
+    StagingArea,
+    StorageSpace,
+    StorageStatus,
+)
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (bytes done, bytes total) as a download proceeds."""
@@ -109,3 +116,49 @@ class ModelStore(Protocol):
         ...
 
     def mark_used(self, source: str, model_id: str, when: datetime) -> LocalModel | None: ...
+
+    def grouped(self) -> AbstractContextManager[None]:
+        """Several changes in a row (a clean): what the store derives from its index (the
+        manifest) may be brought up to date once, when the group ends, instead of after each."""
+        ...
+
+    def scan(self, known_sources: Collection[str], reconcile: bool = False) -> ScanResult:
+        """Register the model folders found in the vault that it does not list yet (a folder
+        under `<known source>/` as that source, any other under the `local` source), with
+        metadata inferred from their files; with `reconcile`, also drop the models whose
+        folder is gone."""
+        ...
+
+
+class ModelCache(Protocol):
+    """Another tool's cache of models on this machine (the Hugging Face cache), which the
+    vault can adopt from without downloading anything."""
+
+    @property
+    def location(self) -> str:
+        """The cache's directory."""
+        ...
+
+    def repos(self) -> list[CachedRepo]:
+        """Every repo folder of the cache. Raises NotFound when there is no cache there."""
+        ...
+
+    def digest(
+        self, repo: CachedRepo, snapshot: CachedSnapshot, file: CachedFile, kind: HashKind
+    ) -> str:
+        """The hex hash of the file's content, computed the `kind` way."""
+        ...
+
+    def describe(self, repo: CachedRepo, snapshot: CachedSnapshot) -> dict[str, Any]:
+        """What the snapshot's own files say about the model (`format`, `architecture`,
+        `parameter_count`, `quantization`, `license`), for when no source can."""
+        ...
+
+    def place(self, repo: CachedRepo, snapshot: CachedSnapshot, dest: str) -> None:
+        """Put the snapshot's files under the directory `dest` without touching the cache:
+        hard links, or copies where links cannot be made. Raises a DevonError on failure."""
+        ...
+
+    def release(self, repo: CachedRepo, snapshot: CachedSnapshot) -> None:
+        """Delete the snapshot from the cache (with the blobs and refs only it used)."""
+        ...

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from devon_core.errors import InsufficientStorage
-from devon_core.filters import matches_any
+from devon_core.filters import SIZE_UNITS, matches_any
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
 from devon_core.results import (
     CleanRequest,
@@ -115,7 +115,7 @@ def not_enough_disk(needed_bytes: int, free_bytes: int) -> InsufficientStorage:
     )
 
 
-_UNITS = ("KB", "MB", "GB", "TB")
+_UNITS = tuple(unit.upper() for unit in SIZE_UNITS if unit != "b")
 
 
 def format_bytes(count: float) -> str:

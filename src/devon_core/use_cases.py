@@ -12,7 +12,7 @@ from devon_core.errors import (
     SourceUnavailable,
 )
 from devon_core.filters import validate_include_patterns
-from devon_core.identifiers import validate_model_id, validate_source_name
+from devon_core.identifiers import LOCAL_SOURCE, validate_model_id, validate_source_name
 from devon_core.models import LocalModel, RemoteModel
 from devon_core.ports import Clock, ModelSource, ModelStore, ProgressCallback
 from devon_core.results import (
@@ -25,6 +25,7 @@ from devon_core.results import (
     ExportResult,
     ModelInfo,
     RemoveResult,
+    ScanResult,
     SearchFilters,
     SearchResult,
     StorageSpace,
@@ -44,7 +45,18 @@ def resolve_source(sources: Mapping[str, ModelSource], name: str) -> ModelSource
     try:
         return sources[name]
     except KeyError:
+        if name == LOCAL_SOURCE:
+            raise InvalidInput(
+                f"The {LOCAL_SOURCE!r} source holds models placed in the vault by hand "
+                "(devon scan): it has nothing to search or download"
+            ) from None
         raise _unknown_source(name, sources) from None
+
+
+def known_source_names(sources: Iterable[str]) -> frozenset[str]:
+    """The source names models can be listed and removed under: every plugin's, and the
+    built-in `local`."""
+    return frozenset({*sources, LOCAL_SOURCE})
 
 
 def _unknown_source(name: str, sources: Iterable[str]) -> InvalidInput:
@@ -63,6 +75,16 @@ def search(
     found = source.search(query, filters, limit)
     ranked = sorted((m for m in found if filters.matches(m)), key=lambda m: -m.downloads)
     return SearchResult(query=query, source=source.name, results=tuple(ranked[:limit]))
+
+
+def local_info(store: ModelStore, clock: Clock, source: str, model_id: str) -> ModelInfo:
+    """The vault's entry of a model no plugin describes (the `local` source), marking it
+    used; NotFound if the vault lacks it."""
+    validate_model_id(model_id)
+    local = store.mark_used(source, model_id, clock.now())
+    if local is None:
+        raise NotFound(f"Model {source}/{model_id} is not in the vault")
+    return ModelInfo(local=local, remote=None)
 
 
 def info(source: ModelSource, store: ModelStore, clock: Clock, model_id: str) -> ModelInfo:
@@ -203,16 +225,17 @@ def clean(
         return _clean_result(request, chosen)
     removed = []
     failed = []
-    for model in chosen:
-        try:
-            with store.lock(model.source, model.model_id):
-                current = store.get(model.source, model.model_id)
-                if current is None or not select_for_clean([current], request, clock.now()):
-                    continue
-                store.remove(model.source, model.model_id)
-                removed.append(current)
-        except DevonError as error:
-            failed.append(CleanFailure(model.key, str(error)))
+    with store.grouped():
+        for model in chosen:
+            try:
+                with store.lock(model.source, model.model_id):
+                    current = store.get(model.source, model.model_id)
+                    if current is None or not select_for_clean([current], request, clock.now()):
+                        continue
+                    store.remove(model.source, model.model_id)
+                    removed.append(current)
+            except DevonError as error:
+                failed.append(CleanFailure(model.key, str(error)))
     return _clean_result(request, removed, failed)
 
 
@@ -231,3 +254,9 @@ def _clean_result(
 
 def export(store: ModelStore, export_format: ExportFormat) -> ExportResult:
     return build_export(store.list(), export_format)
+
+
+def scan(store: ModelStore, known_sources: Collection[str], reconcile: bool) -> ScanResult:
+    """Register the model folders the vault holds but does not list (see `ModelStore.scan`);
+    with `reconcile`, drop the models whose folder is gone."""
+    return store.scan(known_source_names(known_sources), reconcile)

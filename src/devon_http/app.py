@@ -8,13 +8,14 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+from devon_adapters.version import devon_version
 from devon_core import Devon
 from devon_http.auth import SECURITY_SCHEME, bearer_guard
 from devon_http.body import MAX_BODY_BYTES
 from devon_http.document import JsonDocument, YamlDocument
 from devon_http.errors import handle_error
 from devon_http.guard import HttpSecurity, RequestGuard
-from devon_http.routes import API_ROUTES, health, package_version
+from devon_http.routes import API_ROUTES, health
 
 API_PREFIX = "/api/v1"
 DEFAULT_MAX_DOWNLOADS = 8
@@ -77,7 +78,7 @@ def _openapi_config(secured: bool) -> OpenAPIConfig:
     )
     return OpenAPIConfig(
         title="DEVON",
-        version=package_version(),
+        version=devon_version(),
         description="Search Hugging Face, keep models in a local vault, and manage it.",
         path="/schema",
         # The document only, as JSON (also at /schema itself) and YAML: the stock HTML

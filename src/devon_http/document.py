@@ -67,7 +67,7 @@ GUARD_ANSWERS = {
     "403": "A browser Origin not allowed (DEVON_CORS_ORIGINS), or a model the source refuses",
     "415": "A request body not sent as Content-Type: application/json",
 }
-OPTIONAL_BODIES = ("/api/v1/clean", "/api/v1/export")
+OPTIONAL_BODIES = ("/api/v1/clean", "/api/v1/export", "/api/v1/scan", "/api/v1/adopt")
 MODEL_PATH = "/api/v1/models/{source}/{model_id}"
 
 
@@ -84,6 +84,8 @@ def complete(document: dict[str, Any], sources: Collection[str]) -> dict[str, An
     schemas = doc.get("components", {}).get("schemas", {})
     if "DownloadRequest" in schemas:
         _constrain_download(schemas["DownloadRequest"], source_schema)
+    if "AdoptRequest" in schemas:
+        _constrain_adopt(schemas["AdoptRequest"])
     _link_download_to_its_model(doc)
     return doc
 
@@ -148,6 +150,22 @@ def _constrain_download(schema: dict[str, Any], source_schema: dict[str, Any]) -
                 "maxLength": MAX_PATTERN_LENGTH,
                 "pattern": GLOB_PATTERN,
             }
+
+
+def _model_id_schema() -> dict[str, Any]:
+    return {
+        "type": "string",
+        "pattern": MODEL_ID_PATTERN,
+        "minLength": 1,
+        "maxLength": MODEL_ID_MAX_LENGTH,
+        "description": MODEL_ID_DESCRIPTION,
+    }
+
+
+def _constrain_adopt(schema: dict[str, Any]) -> None:
+    for choice in schema["properties"]["model_ids"].get("oneOf", []):
+        if choice.get("type") == "array":
+            choice["items"] = _model_id_schema()
 
 
 def _link_download_to_its_model(doc: dict[str, Any]) -> None:

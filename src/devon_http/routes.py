@@ -3,7 +3,6 @@ returns the wire form of the result. No rule of DEVON lives here."""
 
 from collections.abc import Callable
 from functools import partial
-from importlib.metadata import PackageNotFoundError, version
 from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
@@ -14,6 +13,7 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
+from devon_adapters.version import devon_version
 from devon_core import Devon, DownloadResult, ModelList
 from devon_core.identifiers import DEFAULT_SOURCE
 from devon_core.results import DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, MIN_SEARCH_LIMIT
@@ -65,16 +65,9 @@ def download_limiter(state: State) -> CapacityLimiter:
     return limiter
 
 
-def package_version() -> str:
-    try:
-        return version("devon")
-    except PackageNotFoundError:  # running from a source tree that was never installed
-        return "0+unknown"
-
-
 @get("/health", tags=["service"], summary="Health check (never needs the API key)")
 async def health() -> wire.Health:
-    return wire.Health(status="ok", version=package_version())
+    return wire.Health(status="ok", version=devon_version())
 
 
 @get(
@@ -211,6 +204,8 @@ async def status(devon: NamedDependency[Devon]) -> wire.Status:
 
 DEFAULT_CLEAN = wire.CleanRequest()
 DEFAULT_EXPORT = wire.ExportRequest()
+DEFAULT_SCAN = wire.ScanRequest()
+DEFAULT_ADOPT = wire.AdoptRequest()
 """What an empty body means: every field of these bodies has a default."""
 
 
@@ -234,6 +229,30 @@ async def clean(
 
 
 @post(
+    "/scan",
+    status_code=200,
+    dto=StrictBody[wire.ScanRequest],
+    return_dto=None,
+    tags=["vault"],
+    summary="Register model folders placed in the vault by hand",
+    description=(
+        "A folder under a source's folder is registered as that source's model; any other "
+        "is moved to local/<name> and registered under the built-in `local` source. "
+        "Metadata is inferred from the files (`metadata.inferred` is true). Folders with no "
+        "model file or still being written are listed in `skipped`."
+    ),
+    responses=errors(400, 413, 422),
+)
+async def scan(
+    devon: NamedDependency[Devon], state: State, data: JSONBody[wire.ScanRequest] = DEFAULT_SCAN
+) -> wire.Scanned:
+    def scanned() -> wire.Scanned:
+        return wire.to_wire(devon.scan(reconcile=data.reconcile), wire.Scanned)
+
+    return await in_thread(scanned, whole_vault_limiter(state))
+
+
+@post(
     "/export",
     status_code=200,
     dto=StrictBody[wire.ExportRequest],
@@ -251,6 +270,25 @@ async def export(
     return await in_thread(exported, whole_vault_limiter(state))
 
 
+@post(
+    "/adopt",
+    status_code=200,
+    dto=StrictBody[wire.AdoptRequest],
+    return_dto=None,
+    tags=["vault"],
+    summary="Adopt models already in the server's Hugging Face cache (no download)",
+    responses=errors(400, 404, 413, 422),
+)
+async def adopt(
+    devon: NamedDependency[Devon], state: State, data: JSONBody[wire.AdoptRequest] = DEFAULT_ADOPT
+) -> wire.AdoptReport:
+    def adopted() -> wire.AdoptReport:
+        report = devon.adopt(data.model_ids, dry_run=data.dry_run)
+        return wire.to_wire(report, wire.AdoptReport)
+
+    return await in_thread(adopted, download_limiter(state))
+
+
 API_ROUTES: list[Any] = [
     search,
     list_models,
@@ -260,6 +298,8 @@ API_ROUTES: list[Any] = [
     download,
     status,
     clean,
+    scan,
     export,
+    adopt,
 ]
 """Everything under /api/v1."""

@@ -16,7 +16,6 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from devon_adapters import Settings
-from devon_adapters.settings import ENV_VARS
 from devon_http.asgi import create_app_from_settings
 from devon_http.connections import LimitedProtocol, set_limits
 from devon_http.guard import ANY, LOOPBACK_HOSTS
@@ -29,16 +28,20 @@ START_TIMEOUT_S = 10.0
 
 
 def serve(
-    host: str = "127.0.0.1",
-    port: int = 8000,
-    workers: int = 1,
+    host: str | None = None,
+    port: int | None = None,
+    workers: int | None = None,
     settings: Settings | None = None,
 ) -> None:
-    """Serve the API on `host:port` until interrupted, with `workers` processes.
+    """Serve the API on `host:port` until interrupted, with `workers` processes; each left
+    out comes from `settings` (`DEVON_HOST`, `DEVON_PORT`, `DEVON_WORKERS`).
 
     `settings` default to `Settings.from_env()`. Several workers each build their app from
     the environment, so given settings are handed to them through the DEVON_* variables."""
     settings = Settings.from_env() if settings is None else settings
+    host = settings.host if host is None else host
+    port = settings.port if port is None else port
+    workers = settings.workers if workers is None else workers
     configure_logging()
     for warning in (
         exposure_warning(host, settings.api_key),
@@ -55,7 +58,7 @@ def serve(
         "log_level": "info",
     }
     if workers > 1:
-        os.environ.update(settings_as_env(settings))
+        os.environ.update(settings.as_env())
         config = uvicorn.Config(
             APP_FACTORY, factory=True, workers=workers, host=host, port=port, **limits
         )
@@ -119,27 +122,6 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
-
-
-def settings_as_env(settings: Settings) -> dict[str, str]:
-    """The DEVON_* (and HF_*) variables that make `Settings.from_env()` give `settings`."""
-    values: dict[str, str | None] = {
-        "storage_path": str(settings.storage_path),
-        "max_storage": None
-        if settings.max_storage_bytes is None
-        else str(settings.max_storage_bytes),
-        "verify_checksums": "true" if settings.verify_checksums else "false",
-        "api_key": settings.api_key,
-        "hf_token": settings.hf_token,
-        "hf_endpoint": settings.hf_endpoint,
-        "allowed_hosts": " ".join(settings.allowed_hosts) or None,
-        "cors_origins": " ".join(settings.cors_origins) or None,
-        "frame_ancestors": " ".join(settings.frame_ancestors) or None,
-        "header_timeout": repr(settings.header_timeout_s),
-        "keepalive_timeout": repr(settings.keepalive_timeout_s),
-        "max_connections": str(settings.max_connections),
-    }
-    return {ENV_VARS[key]: value for key, value in values.items() if value is not None}
 
 
 @contextmanager

@@ -148,6 +148,23 @@ class Cleaned(msgspec.Struct, omit_defaults=True):
     ] = []
 
 
+class ScanRequest(msgspec.Struct, kw_only=True, frozen=True):
+    reconcile: Annotated[
+        bool, msgspec.Meta(description="Also drop the models whose folder is gone")
+    ] = False
+
+
+class ScanSkip(msgspec.Struct):
+    path: Annotated[str, msgspec.Meta(description="The folder left out")]
+    reason: str
+
+
+class Scanned(msgspec.Struct):
+    registered: Annotated[list[str], msgspec.Meta(description="<source>/<model_id> of each")]
+    dropped: Annotated[list[str], msgspec.Meta(description="<source>/<model_id> of each")]
+    skipped: list[ScanSkip]
+
+
 class ExportRequest(msgspec.Struct, kw_only=True, frozen=True):
     format: ExportFormat = ExportFormat.KITT
 
@@ -174,6 +191,53 @@ class JsonExport(msgspec.Struct, tag_field="format", tag="json"):
 
 
 Export = KittExport | JsonExport
+
+
+class AdoptRequest(msgspec.Struct, kw_only=True, frozen=True):
+    """The cache adopted from is the server's setting (DEVON_HF_CACHE), never the request's."""
+
+    model_ids: Annotated[
+        list[str] | None,
+        msgspec.Meta(description="Only these models (default: every model repo of the cache)"),
+    ] = None
+    dry_run: Annotated[bool, msgspec.Meta(description="Only report what would be adopted")] = False
+
+
+class AdoptedModel(msgspec.Struct):
+    model_id: str
+    source: str
+    revision: Annotated[str, msgspec.Meta(description="The cached snapshot's commit")]
+    size_bytes: int
+    files: list[str]
+    path: Annotated[str | None, msgspec.Meta(description="In the vault; null on a dry run")]
+    metadata_from: Annotated[
+        str | None,
+        msgspec.Meta(description="The source's name, or 'cache' when read from the files"),
+    ]
+
+
+class SkippedRepo(msgspec.Struct):
+    repo: Annotated[str, msgspec.Meta(description="Repo id, or the cache folder's name")]
+    kind: Annotated[str, msgspec.Meta(description="model, dataset or space")]
+    reason: Literal[
+        "not_a_model",
+        "invalid_id",
+        "not_in_cache",
+        "incomplete_snapshot",
+        "hash_mismatch",
+        "unverifiable",
+        "failed",
+    ]
+    detail: str
+
+
+class AdoptReport(msgspec.Struct):
+    cache: str
+    dry_run: bool
+    adopted: list[AdoptedModel]
+    already_present: Annotated[list[str], msgspec.Meta(description="Model ids left as they were")]
+    skipped: list[SkippedRepo]
+    adopted_bytes: int
 
 
 def to_wire(result: object, wire_type: type[W]) -> W:

@@ -27,7 +27,9 @@ class BadQuery(ValueError):
     """A query value the Hub would answer 400 for."""
 
 
-def _truthy(values: Sequence[str] | None) -> bool:
+def query_flag(params: Mapping[str, Sequence[str]], name: str) -> bool:
+    """A true/false query parameter as the Hub reads it: its last value, 1/true/yes."""
+    values = params.get(name)
     return bool(values) and values is not None and values[-1].lower() in ("1", "true", "yes")
 
 
@@ -83,9 +85,9 @@ class ListQuery:
             sort=SORT_KEYS[sort_name],
             ascending=direction == "1",
             limit=limit,
-            full=_truthy(params.get("full")),
-            card_data=_truthy(params.get("cardData")),
-            config=_truthy(params.get("config")),
+            full=query_flag(params, "full"),
+            card_data=query_flag(params, "cardData"),
+            config=query_flag(params, "config"),
             expand=tuple(expand),
         )
 

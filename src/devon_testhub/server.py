@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 from devon_testhub.catalogue import Catalogue, HubFile, Repo
 from devon_testhub.faults import Faults, RequestRecord, RequestStats
 from devon_testhub.routes import Route, parse_route
-from devon_testhub.search import BadQuery, ListQuery, run_query
+from devon_testhub.search import BadQuery, ListQuery, query_flag, run_query
 from devon_testhub.shapes import list_item, model_info, path_entries, tree_entries
 
 logger = logging.getLogger("devon_testhub")
@@ -271,11 +271,11 @@ class _HubHandler(BaseHTTPRequestHandler):
         if self.hub.gate_metadata:
             self._check_gate(repo)
         if route.kind == "info":
-            blobs = _flag(params, "blobs") or _flag(params, "files_metadata")
+            blobs = query_flag(params, "blobs") or query_flag(params, "files_metadata")
             expand = _expand(params)
             self._send_json(method, model_info(repo, blobs=blobs, expand=expand))
         elif route.kind == "paths-info":
-            entries = path_entries(repo, params.get("paths", []), _flag(params, "expand"))
+            entries = path_entries(repo, params.get("paths", []), query_flag(params, "expand"))
             self._send_json(method, entries)
         else:
             self._tree(method, repo, route.path, params)
@@ -347,8 +347,8 @@ class _HubHandler(BaseHTTPRequestHandler):
         self._send_json(method, items, headers=headers)
 
     def _tree(self, method: str, repo: Repo, path: str, params: dict[str, list[str]]) -> None:
-        expand = _flag(params, "expand")
-        entries = tree_entries(repo, path, _flag(params, "recursive"), expand)
+        expand = query_flag(params, "expand")
+        entries = tree_entries(repo, path, query_flag(params, "recursive"), expand)
         if entries is None:
             raise HubError(404, f"Entry not found: {path}", "EntryNotFound", repo.sha)
         page_size = TREE_EXPAND_PAGE_SIZE if expand else self.hub.tree_page_size
@@ -403,11 +403,6 @@ class _HubHandler(BaseHTTPRequestHandler):
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-
-
-def _flag(params: dict[str, list[str]], name: str) -> bool:
-    values = params.get(name)
-    return bool(values) and values is not None and values[-1].lower() in ("1", "true")
 
 
 def _expand(params: dict[str, list[str]]) -> list[str]:

@@ -10,9 +10,11 @@ from devon_core import Devon, RemoteFile, RemoteModel
 from devon_core.ports import ProgressCallback
 from devon_http.serve import running
 from tests.unit.fakes import (
+    FakeCache,
     FakeSource,
     MemoryStore,
     SettableClock,
+    cached_repo,
     local_model,
     remote_model,
 )
@@ -22,6 +24,8 @@ WAIT_SECONDS = 10.0
 
 QWEN = "Qwen/Qwen2.5-7B-Instruct"
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"
+CACHED = "acme/Cached-1B"
+"""In the fake Hugging Face cache of `fake_devon`, not in its vault."""
 
 
 def catalogue() -> list[RemoteModel]:
@@ -66,7 +70,10 @@ def fake_devon(source: FakeSource | None = None, *, local: Sequence[str] = ()) -
     store = MemoryStore(disk=source.disk)
     for model_id in local:
         store.add(local_model(model_id))
-    return Devon(source=source, store=store, clock=SettableClock())
+    cache = FakeCache([cached_repo(CACHED)], disk=source.disk)
+    return Devon(
+        source=source, store=store, clock=SettableClock(), open_cache=lambda location: cache
+    )
 
 
 class BlockingSource(FakeSource):

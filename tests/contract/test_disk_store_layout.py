@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from devon_adapters import DiskModelStore
-from devon_adapters.index import SCHEMA_VERSION, IndexTooNew
+from devon_adapters.index import MIGRATIONS, SCHEMA_VERSION, IndexTooNew
 from devon_core import DownloadFailed, InvalidInput
 from devon_core.ports import ModelStore
 from tests.contract.vault_builders import T0, WIDGET, files_on_disk, put_model
@@ -181,9 +181,9 @@ def test_index_and_model_directories_are_owner_only(store: DiskModelStore) -> No
 def test_index_is_sqlite_in_wal_mode_with_recorded_migrations(store: DiskModelStore) -> None:
     with sqlite3.connect(Path(store.root) / ".devon" / "index.sqlite3") as db:
         (mode,) = db.execute("PRAGMA journal_mode").fetchone()
-        versions = [v for (v,) in db.execute("SELECT version FROM schema_migrations")]
+        names = [n for (n,) in db.execute("SELECT name FROM schema_migrations ORDER BY version")]
     assert mode == "wal"
-    assert versions == list(range(1, SCHEMA_VERSION + 1))
+    assert names == [name for name, _ in MIGRATIONS]
 
 
 def test_reopening_applies_no_migration_twice(tmp_path: Path) -> None:
@@ -201,6 +201,34 @@ def test_an_index_from_a_newer_devon_is_refused_not_rebuilt(tmp_path: Path) -> N
         db.execute("INSERT INTO schema_migrations VALUES (999, 'future', 'x')")
     with pytest.raises(IndexTooNew, match="newer than this DEVON"):
         DiskModelStore(tmp_path / "vault")
+
+
+def test_migration_names_are_unique() -> None:
+    names = [name for name, _ in MIGRATIONS]
+    assert len(set(names)) == len(names)
+
+
+def test_a_missing_migration_is_applied_by_name_whatever_was_applied_after_it(
+    tmp_path: Path,
+) -> None:
+    store = DiskModelStore(tmp_path / "vault")
+    model = put_model(store)
+    store.close()
+    first = MIGRATIONS[0][0]
+    with sqlite3.connect(tmp_path / "vault" / ".devon" / "index.sqlite3") as db:
+        db.execute("DROP INDEX models_nocase")
+        db.execute("DELETE FROM schema_migrations WHERE name = 'index model ids without case'")
+        # a migration recorded under a later number by another build still counts by its name
+        db.execute("UPDATE schema_migrations SET version = 50 WHERE name = ?", (first,))
+
+    reopened = DiskModelStore(tmp_path / "vault")
+
+    assert reopened.list() == [model]
+    with sqlite3.connect(tmp_path / "vault" / ".devon" / "index.sqlite3") as db:
+        names = {n for (n,) in db.execute("SELECT name FROM schema_migrations")}
+        indexes = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+    assert names == {name for name, _ in MIGRATIONS}
+    assert "models_nocase" in indexes
 
 
 def test_an_index_from_an_older_devon_is_migrated_keeping_its_models(tmp_path: Path) -> None:

@@ -31,7 +31,9 @@ API_CALLS = [
     ("POST", "/api/v1/downloads"),
     ("GET", "/api/v1/status"),
     ("POST", "/api/v1/clean"),
+    ("POST", "/api/v1/scan"),
     ("POST", "/api/v1/export"),
+    ("POST", "/api/v1/adopt"),
 ]
 
 

@@ -20,7 +20,6 @@ from devon_http.serve import (
     exposure_warning,
     host_warning,
     is_loopback,
-    settings_as_env,
     tcp_listener,
 )
 from devon_testhub import TestHub
@@ -127,8 +126,11 @@ def test_settings_handed_to_workers_read_back_the_same(tmp_path: Path) -> None:
         api_key="k",
         hf_token="hf_x",
         hf_endpoint="http://127.0.0.1:1234",
+        host="0.0.0.0",
+        port=8123,
+        workers=3,
     )
-    env = settings_as_env(settings) | {"DEVON_CONFIG_PATH": ""}
+    env = settings.as_env() | {"DEVON_CONFIG_PATH": ""}
     assert Settings.from_env(env) == settings
 
 
@@ -189,5 +191,5 @@ def test_security_settings_reach_the_workers(tmp_path: Path) -> None:
         keepalive_timeout_s=2.0,
         max_connections=9,
     )
-    env = settings_as_env(settings) | {"DEVON_CONFIG_PATH": ""}
+    env = settings.as_env() | {"DEVON_CONFIG_PATH": ""}
     assert Settings.from_env(env) == settings

@@ -1,6 +1,7 @@
 """How the Hugging Face source is found and configured: the `devon.sources` entry point,
 `from_settings`, and huggingface_hub's own `HF_ENDPOINT` / `HF_TOKEN`."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -40,9 +41,16 @@ def test_settings_can_turn_verification_off(test_hub: TestHub, tmp_path: Path) -
     settings = Settings(storage_path=tmp_path, hf_endpoint=test_hub.url, verify_checksums=False)
     source = HuggingFaceSource.from_settings(settings)
     model = source.info(SHARDY)
-    test_hub.faults.corrupt(SHARDY, "model-00001-of-00003.safetensors")
+    corrupted = "model-00001-of-00003.safetensors"
+    test_hub.faults.corrupt(SHARDY, corrupted)
 
-    source.download(model, model.files, str(tmp_path / "staging"))  # no DownloadFailed
+    files = source.download(model, model.files, str(tmp_path / "staging"))
+
+    assert sorted(files) == sorted(f.path for f in model.files)
+    expected = next(f.sha256 for f in model.files if f.path == corrupted)
+    landed = hashlib.sha256((tmp_path / "staging" / corrupted).read_bytes()).hexdigest()
+    assert expected is not None
+    assert landed != expected  # the corrupted bytes were kept, unverified, as asked
 
 
 _PROBE = """

@@ -122,3 +122,26 @@ def test_storage_path_expands_the_home_directory(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("HOME", "/home/someone")
     settings = Settings.from_env({"DEVON_STORAGE_PATH": "~/models"})
     assert settings.storage_path == Path("/home/someone/models")
+
+
+def test_the_hf_cache_defaults_to_home_cache_huggingface_hub() -> None:
+    assert Settings.from_env({}).hf_cache == Path.home() / ".cache" / "huggingface" / "hub"
+
+
+def test_the_hf_cache_follows_xdg_cache_home_then_hf_home_then_hf_hub_cache() -> None:
+    env = {"XDG_CACHE_HOME": "/x"}
+    assert Settings.from_env(env).hf_cache == Path("/x/huggingface/hub")
+    env["HF_HOME"] = "/h"
+    assert Settings.from_env(env).hf_cache == Path("/h/hub")
+    env["HF_HUB_CACHE"] = "/c"
+    assert Settings.from_env(env).hf_cache == Path("/c")
+
+
+def test_devon_hf_cache_overrides_where_huggingface_hub_keeps_it() -> None:
+    env = {"HF_HUB_CACHE": "/c", "DEVON_HF_CACHE": "/mine"}
+    assert Settings.from_env(env).hf_cache == Path("/mine")
+
+
+def test_the_hf_cache_can_be_set_in_the_config_file(tmp_path: Path) -> None:
+    config = write_config(tmp_path, 'hf_cache = "/from/file"\n')
+    assert Settings.from_env({"DEVON_CONFIG_PATH": str(config)}).hf_cache == Path("/from/file")

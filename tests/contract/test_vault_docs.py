@@ -26,3 +26,16 @@ def test_docs_example_runs(
             expected = line.split("# ", 1)[1].strip()
             if "..." not in expected:
                 assert expected in printed
+
+
+def _settings_table() -> list[tuple[str, str]]:
+    section = DOC.read_text().split("## Settings", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `([A-Z_]+)` +\| (`[a-z_]+`|-) +\|", section, flags=re.MULTILINE)
+    return [(env, key.strip("`")) for env, key in rows]
+
+
+def test_the_settings_table_lists_exactly_the_declared_settings() -> None:
+    from devon_adapters.settings import CONFIG_PATH_VAR, Settings, specs
+
+    declared = [(spec.env, spec.key) for _, spec in specs(Settings)]
+    assert _settings_table() == [*declared, (CONFIG_PATH_VAR, "-")]

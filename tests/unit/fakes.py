@@ -4,7 +4,8 @@
 commit, the way the real source writes into the store's staging directory.
 """
 
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,17 +14,20 @@ import attrs
 
 from devon_core import (
     DownloadFailed,
+    InvalidInput,
     LocalModel,
     NotFound,
     RemoteFile,
     RemoteModel,
     RemovalFailed,
+    ScanResult,
     SearchFilters,
     SourceUsage,
     StagingArea,
     StorageSpace,
     StorageStatus,
 )
+from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
 from devon_core.models import author_of, model_name_of
 from devon_core.ports import ProgressCallback
 
@@ -140,6 +144,11 @@ class MemoryStore:
         self.reservations: dict[tuple[str, str], tuple[int, int]] = {}
         """Downloads in flight: (source, model_id) -> (bytes they add, bytes they replace).
         A fake's downloads write nothing to a real disk, so all of it is still to come."""
+        self._locks: dict[tuple[str, str], threading.RLock] = {}
+        self._locks_guard = threading.Lock()
+        self.groups = 0
+        self.scans: list[tuple[frozenset[str], bool]] = []
+        self.scan_result = ScanResult()
 
     @property
     def root(self) -> str:
@@ -179,10 +188,15 @@ class MemoryStore:
 
     @contextmanager
     def lock(self, source: str, model_id: str) -> Iterator[None]:
-        self.locks_taken.append((source, model_id))
-        yield
+        """Exclusive between threads, re-entrant within one, like the disk store's."""
+        with self._locks_guard:
+            lock = self._locks.setdefault((source, model_id), threading.RLock())
+        with lock:
+            self.locks_taken.append((source, model_id))
+            yield
 
     def stage(self, source: str, model_id: str) -> StagingArea:
+        self._refuse_clash(source, model_id)
         path = f"{self.root}/.devon/staging/{source}/{model_id}"
         present = dict(self.disk.get(path, {}))
         return StagingArea(source=source, model_id=model_id, path=path, present_files=present)
@@ -218,6 +232,7 @@ class MemoryStore:
         downloaded_at: datetime,
         metadata: dict[str, Any],
     ) -> LocalModel:
+        self._refuse_clash(staging.source, staging.model_id)
         staged = self.disk.pop(staging.path, {})
         self.reservations.pop((staging.source, staging.model_id), None)
         kept = sorted(files)
@@ -238,11 +253,36 @@ class MemoryStore:
             raise RemovalFailed(f"Could not remove {source}/{model_id} (Permission denied)")
         return self.models.pop((source, model_id), None)
 
+    def _refuse_clash(self, source: str, model_id: str) -> None:
+        for other_source, other in self.models:
+            if other_source == source and other != model_id and _overlap(other, model_id):
+                raise InvalidInput(
+                    f"{source}/{model_id} would share a directory with {source}/{other}, "
+                    "already in the vault: remove that one first"
+                )
+
     def mark_used(self, source: str, model_id: str, when: datetime) -> LocalModel | None:
         model = self.models.get((source, model_id))
         if model is None:
             return None
         return self.add(attrs.evolve(model, last_used=when))
+
+    @contextmanager
+    def grouped(self) -> Iterator[None]:
+        self.groups += 1
+        yield
+
+    def scan(self, known_sources: Collection[str], reconcile: bool = False) -> ScanResult:
+        """What `scan_result` says, recording the call (the real scan is a disk matter)."""
+        self.scans.append((frozenset(known_sources), reconcile))
+        return self.scan_result
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Whether two ids' directories overlap on a case-insensitive filesystem: the same id in
+    another case, or one id's folder holding the other."""
+    a, b = a.casefold(), b.casefold()
+    return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
 def local_model(
@@ -265,3 +305,83 @@ def local_model(
         files=("config.json", "model.safetensors"),
         metadata={},
     )
+
+
+SHA256_A = "a" * 64
+SHA1_B = "b" * 40
+
+
+def cached_snapshot(
+    revision: str = "1" * 40,
+    files: Sequence[tuple[str, str | None, int]] = (
+        ("config.json", SHA1_B, 100),
+        ("model.safetensors", SHA256_A, 900),
+    ),
+    *,
+    modified: float = 1000.0,
+    broken: Sequence[str] = (),
+) -> CachedSnapshot:
+    """A snapshot builder: (path, blob name, size) per file; `broken` names broken links."""
+    return CachedSnapshot(
+        revision,
+        tuple(CachedFile(p, blob, size, present=p not in broken) for p, blob, size in files),
+        modified,
+    )
+
+
+def cached_repo(
+    repo_id: str = "acme/widget-7b",
+    *snapshots: CachedSnapshot,
+    kind: str = "model",
+    main: str | None = None,
+    unfinished: int = 0,
+) -> CachedRepo:
+    chosen = snapshots or (cached_snapshot(),)
+    refs = {"main": main} if main else {}
+    folder = f"{kind}s--{repo_id.replace('/', '--')}"
+    return CachedRepo(kind, repo_id, folder, chosen, refs, unfinished)
+
+
+class FakeCache:
+    """A Hugging Face cache in memory. Every file hashes to its blob name unless listed in
+    `corrupt`; `place` "links" the files into the store's `FakeDisk`."""
+
+    def __init__(
+        self,
+        repos: Sequence[CachedRepo] = (),
+        disk: FakeDisk | None = None,
+        location: str = "/hf/hub",
+    ) -> None:
+        self._location = location
+        self.held = list(repos)
+        self.disk: FakeDisk = disk if disk is not None else {}
+        self.corrupt: set[tuple[str, str]] = set()
+        self.hashed: list[tuple[str, str, HashKind]] = []
+        self.released: list[tuple[str, str]] = []
+
+    @property
+    def location(self) -> str:
+        return self._location
+
+    def repos(self) -> list[CachedRepo]:
+        return list(self.held)
+
+    def digest(
+        self, repo: CachedRepo, snapshot: CachedSnapshot, file: CachedFile, kind: HashKind
+    ) -> str:
+        self.hashed.append((repo.repo_id, file.path, kind))
+        return (
+            "0" * len(file.blob or "")
+            if (repo.repo_id, file.path) in self.corrupt
+            else (file.blob or "")
+        )
+
+    def describe(self, repo: CachedRepo, snapshot: CachedSnapshot) -> dict[str, Any]:
+        return {"format": ["safetensors"], "architecture": "from-files", "parameter_count": 7.0}
+
+    def place(self, repo: CachedRepo, snapshot: CachedSnapshot, dest: str) -> None:
+        self.disk.setdefault(dest, {}).update({f.path: f.size_bytes for f in snapshot.files})
+
+    def release(self, repo: CachedRepo, snapshot: CachedSnapshot) -> None:
+        self.released.append((repo.repo_id, snapshot.revision))
+        self.held = [r for r in self.held if r.repo_id != repo.repo_id]

@@ -10,8 +10,6 @@ file stream (ADR 0021: resumable across attempts, hashed as it arrives).
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from functools import cache
-from importlib import metadata
 from typing import Any
 
 import httpx2
@@ -25,19 +23,13 @@ from huggingface_hub import (
 )
 from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
 
+from devon_adapters.version import devon_version
+
 Token = str | bool | None
 """A token as huggingface_hub takes it: a string, False for none, None for its default
 (`HF_TOKEN`, then the token saved by `hf auth login`)."""
 
 LIBRARY_NAME = "devon"
-
-
-@cache
-def _library_version() -> str:
-    try:
-        return metadata.version("devon")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def model_info_from_json(item: Mapping[str, Any]) -> ModelInfo:
@@ -59,7 +51,7 @@ class HubClient:
             endpoint=self.endpoint,
             token=token,
             library_name=LIBRARY_NAME,
-            library_version=_library_version(),
+            library_version=devon_version(),
         )
 
     def headers(self) -> dict[str, str]:
@@ -67,7 +59,7 @@ class HubClient:
         the user agent, which costs more than a small file's transfer on loopback)."""
         if self._headers is None:
             self._headers = build_hf_headers(
-                token=self._token, library_name=LIBRARY_NAME, library_version=_library_version()
+                token=self._token, library_name=LIBRARY_NAME, library_version=devon_version()
             )
         return dict(self._headers)
 
