@@ -29,6 +29,9 @@ CONFIG_FILE = "config.toml"
 CONFIG_PATH_VAR = "DEVON_CONFIG_PATH"
 _SPEC = "devon.setting"
 
+DEFAULT_MAX_CONCURRENT_DOWNLOADS = 2
+MAX_CONCURRENT_DOWNLOADS_LIMIT = 64
+
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -150,6 +153,13 @@ def _size(raw: Any, origin: str) -> int | None:
         return parse_byte_size(raw)
     except InvalidInput as error:
         raise InvalidInput(f"{origin}: {error}") from None
+
+
+def _required_size(raw: Any, origin: str) -> int:
+    size = _size(raw, origin)
+    if size is None:
+        raise InvalidInput(f"{origin} must be a size like '32mb', got {raw!r}")
+    return size
 
 
 def parse_bool(raw: Any, origin: str) -> bool:
@@ -287,6 +297,32 @@ class Settings:
         default_text="none: `https://huggingface.co`",
         help="The Hugging Face Hub (or a mirror) to talk to.",
     )
+    download_connections: int = setting(
+        key="download_connections",
+        env="DEVON_DOWNLOAD_CONNECTIONS",
+        parse=int_parser(1),
+        default=8,
+        default_text="`8`: concurrent ranges of one file larger than the split size",
+        help="Concurrent range requests for one large file (1: one stream per file).",
+    )
+    download_max_connections: int = setting(
+        key="download_max_connections",
+        env="DEVON_DOWNLOAD_MAX_CONNECTIONS",
+        parse=int_parser(1),
+        default=16,
+        default_text="`16`: file transfers at once in one process (every file, every download)",
+        help="File transfers at once in one process, across files and downloads.",
+    )
+    download_split_bytes: int = setting(
+        key="download_split_size",
+        env="DEVON_DOWNLOAD_SPLIT_SIZE",
+        parse=_required_size,
+        default=32 * 1024 * 1024,
+        show=format_bytes,
+        default_text="`32mb`: larger files are fetched as concurrent ranges "
+        "([Hugging Face](huggingface.md#large-files-concurrent-ranges))",
+        help="Files larger than this are fetched as concurrent range requests.",
+    )
     hf_cache: Path = setting(
         key="hf_cache",
         env="DEVON_HF_CACHE",
@@ -296,6 +332,14 @@ class Settings:
         default_text="huggingface_hub's cache: `HF_HUB_CACHE`, else `$HF_HOME/hub`, else "
         "`$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`",
         help="The Hugging Face cache `devon adopt` takes models from.",
+    )
+    max_concurrent_downloads: int = setting(
+        key="max_concurrent_downloads",
+        env="DEVON_MAX_CONCURRENT_DOWNLOADS",
+        parse=int_parser(1, MAX_CONCURRENT_DOWNLOADS_LIMIT),
+        default=DEFAULT_MAX_CONCURRENT_DOWNLOADS,
+        default_text="`2`: download jobs running at once in the vault (1 to 64)",
+        help="Download jobs running at once in the vault, all processes together.",
     )
     host: str = setting(
         key="host",

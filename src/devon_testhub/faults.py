@@ -8,6 +8,7 @@ after the call. Paths are matched as substrings of the decoded URL path, e.g.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 
@@ -44,6 +45,11 @@ class _Cut(_Counted):
     after_bytes: int = 0
 
 
+@dataclass
+class _Shift(_Counted):
+    by_bytes: int = 0
+
+
 @dataclass(frozen=True)
 class RequestRecord:
     """What one request asked for and what it got."""
@@ -65,17 +71,62 @@ class Faults:
     """Per-server fault switches. Use the methods; `reset()` clears everything."""
 
     latency_s: float = 0.0
+    bandwidth: float = 0.0
+    """File body bytes per second for the whole hub, all transfers together (0: no limit)."""
+    _next_send: float = field(default=0.0, repr=False)
+    connection_rate: int = 0
+    """Body bytes per second each connection may send (0: no limit)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _failures: list[_Failure] = field(default_factory=list, repr=False)
     _drops: list[_Counted] = field(default_factory=list, repr=False)
     _cuts: list[_Cut] = field(default_factory=list, repr=False)
     _corrupt: set[tuple[str, str]] = field(default_factory=set, repr=False)
+    _ignore_ranges: list[str] = field(default_factory=list, repr=False)
+    _shifts: list[_Shift] = field(default_factory=list, repr=False)
     _hang_paths: list[str] = field(default_factory=list, repr=False)
     _released: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def set_latency(self, milliseconds: float) -> None:
         """Delay every request (before it is answered) by this many milliseconds."""
         self.latency_s = max(milliseconds, 0) / 1000
+
+    def set_bandwidth(self, bytes_per_second: float) -> None:
+        """Let file bodies leave the hub at most this fast, shared by every transfer (0: no
+        limit): a slow download to watch, cancel or kill half way."""
+        with self._lock:
+            self.bandwidth = max(bytes_per_second, 0)
+            self._next_send = 0.0
+
+    def pace(self, size: int) -> None:
+        """Wait as long as sending `size` more body bytes takes under the bandwidth limit
+        (after what other transfers were given)."""
+        with self._lock:
+            if self.bandwidth <= 0:
+                return
+            now = time.monotonic()
+            self._next_send = max(self._next_send, now) + size / self.bandwidth
+            until = self._next_send
+        time.sleep(until - now)
+
+    def limit_connection_rate(self, bytes_per_second: int) -> None:
+        """Send file bodies at most this fast on each connection (0: no limit), as a CDN or
+        proxy that throttles each connection does."""
+        self.connection_rate = max(int(bytes_per_second), 0)
+
+    def ignore_ranges(self, path_contains: str | None = None) -> None:
+        """Answer `Range` requests for matching files with the whole file (200), as a
+        server without range support does."""
+        with self._lock:
+            self._ignore_ranges.append(path_contains or "")
+
+    def shift_ranges(
+        self, by_bytes: int, times: int = 1, path_contains: str | None = None, skip: int = 0
+    ) -> None:
+        """Answer the next `times` matching `Range` requests with a 206 of other bytes than
+        asked (moved `by_bytes` on, clamped to the file) and a `Content-Range` naming what
+        was sent, as a broken cache or proxy might."""
+        with self._lock:
+            self._shifts.append(_Shift(path_contains, times, skip, "GET", by_bytes))
 
     def fail_requests(
         self,
@@ -129,6 +180,10 @@ class Faults:
     def reset(self) -> None:
         with self._lock:
             self.latency_s = 0.0
+            self.bandwidth = 0.0
+            self.connection_rate = 0
+            self._ignore_ranges.clear()
+            self._shifts.clear()
             self._failures.clear()
             self._drops.clear()
             self._cuts.clear()
@@ -154,6 +209,17 @@ class Faults:
                     return cut.after_bytes
         return None
 
+    def ignores_ranges(self, path: str) -> bool:
+        with self._lock:
+            return any(part in path for part in self._ignore_ranges)
+
+    def shift_for(self, path: str) -> int | None:
+        with self._lock:
+            for shift in self._shifts:
+                if shift.take(path, "GET"):
+                    return shift.by_bytes
+        return None
+
     def is_corrupt(self, repo_id: str, path: str) -> bool:
         with self._lock:
             return (repo_id, path) in self._corrupt
@@ -177,11 +243,13 @@ class RequestStats:
         self._changed = threading.Condition()
         self._records: list[RequestRecord] = []
         self._in_flight = 0
+        self._peak = 0
         self.settle_s = settle_s
 
     def begin(self) -> None:
         with self._changed:
             self._in_flight += 1
+            self._peak = max(self._peak, self._in_flight)
 
     def add(self, record: RequestRecord) -> None:
         with self._changed:
@@ -193,6 +261,19 @@ class RequestStats:
         with self._changed:
             self._changed.wait_for(lambda: self._in_flight == 0, self.settle_s)
             self._records.clear()
+            self._peak = 0
+
+    def peak_concurrency(self) -> int:
+        """The most requests being handled at one time since the last reset."""
+        with self._changed:
+            return self._peak
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being handled right now (a transfer still sending counts), without
+        waiting for them."""
+        with self._changed:
+            return self._in_flight
 
     def requests(
         self, path_contains: str | None = None, method: str | None = None
