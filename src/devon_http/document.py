@@ -15,6 +15,7 @@ from litestar.openapi.plugins import JsonRenderPlugin, YamlRenderPlugin
 
 from devon_core.filters import MAX_PATTERN_LENGTH, MAX_PATTERNS, SIZE_UNITS
 from devon_core.identifiers import MAX_PART_LENGTH
+from devon_core.jobs import JobStatus
 
 _CHAR = r"[A-Za-z0-9_]"
 _SEPARATORS = r"(?:\.(?:-\.)*-?|-(?:\.-)*\.?)"  # '.' and '-' alternating: no '..', no '--'
@@ -87,7 +88,33 @@ def complete(document: dict[str, Any], sources: Collection[str]) -> dict[str, An
     if "AdoptRequest" in schemas:
         _constrain_adopt(schemas["AdoptRequest"])
     _link_download_to_its_model(doc)
+    _describe_job_events(doc)
     return doc
+
+
+JOB_EVENTS_PATH = "/api/v1/downloads/{job_id}/events"
+
+
+def _describe_job_events(doc: dict[str, Any]) -> None:
+    """Before Open API 3.2, the schema of `text/event-stream` describes each event: an
+    `event` name and a `data` line holding the job as JSON."""
+    operation = doc["paths"].get(JOB_EVENTS_PATH, {}).get("get")
+    if not operation:
+        return
+    stream = operation["responses"].get("200", {}).get("content", {}).get("text/event-stream")
+    if stream is not None:
+        stream["schema"] = {
+            "type": "object",
+            "properties": {
+                "event": {"type": "string", "enum": ["progress", "end"]},
+                "data": {
+                    "type": "string",
+                    "contentMediaType": "application/json",
+                    "description": "The job, as GET /api/v1/downloads/{job_id} answers it",
+                },
+            },
+            "required": ["event", "data"],
+        }
 
 
 def _operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -110,6 +137,8 @@ def _constrain_parameter(parameter: dict[str, Any], source_schema: dict[str, Any
         # An id may hold one '/': sent as is (`/models/huggingface/Qwen/Qwen2.5-7B`) or
         # encoded as %2F, both route to the same model.
         parameter["example"] = "Qwen/Qwen2.5-7B-Instruct"
+    elif name == "status" and parameter["in"] == "query":
+        parameter["schema"] = {"type": "string", "enum": [state.value for state in JobStatus]}
     elif name in ("params", "size", "format"):
         pattern = {"params": PARAMS_PATTERN, "size": SIZE_PATTERN, "format": FORMAT_PATTERN}
         _string_of(parameter, pattern[name])
