@@ -5,25 +5,26 @@ environment (`Settings.from_env()`); the vault they share is safe for several pr
 """
 
 from devon_adapters import Settings, build_devon
+from devon_core import Devon
 from devon_http.app import create_app
 from devon_http.connections import set_limits
 from devon_http.guard import LOOPBACK_HOSTS, HttpSecurity
 from devon_http.request_log import RequestLog, configure_logging
 
 
-def create_app_from_settings(settings: Settings) -> RequestLog:
-    """The app over the vault and sources `settings` describe, logging each request.
+def create_app_from_settings(settings: Settings, devon: Devon | None = None) -> RequestLog:
+    """The app over the vault and sources `settings` describe (`devon`, if given, is the
+    `Devon` already built from them), logging each request.
 
     It answers to the hosts in `settings.allowed_hosts`, else to the loopback names only
     (`serve` spells out the list for the address it binds)."""
+    devon = build_devon(settings) if devon is None else devon
     security = HttpSecurity(
         allowed_hosts=settings.allowed_hosts or LOOPBACK_HOSTS,
         cors_origins=settings.cors_origins,
         frame_ancestors=settings.frame_ancestors,
     )
-    return RequestLog(
-        create_app(build_devon(settings), api_key=settings.api_key, security=security)
-    )
+    return RequestLog(create_app(devon, api_key=settings.api_key, security=security))
 
 
 def create_default_app() -> RequestLog:
