@@ -54,6 +54,8 @@ PARAMS_PATTERN = (
 )
 SIZE_PATTERN = rf"{_BLANK}|^\s*(?:<=|>=|<|>)?\s*{_NUMBER}\s*{_one_of_words(SIZE_UNITS)}\s*$"
 FORMAT_PATTERN = rf"{_BLANK}|^\s*{_one_of_words(['gguf', 'safetensors', 'pytorch', 'onnx'])}\s*$"
+QUANT_PATTERN = rf"{_BLANK}|^\s*[A-Za-z0-9_]{{1,32}}\s*$"
+"""A GGUF quantisation name (devon_core.quantizations.parse_quant_tag), any case."""
 GLOB_PATTERN = (
     r"^(?!.*(?:^|/)\.\.(?:/|$))(?=.*\S)[^/\x00-\x1f\\\[\]]"
     r"[^\x00-\x1f\\\[\]]*(?:\[[^\x00-\x1f\\\[\]]*\][^\x00-\x1f\\\[\]]*)*$"
@@ -139,8 +141,13 @@ def _constrain_parameter(parameter: dict[str, Any], source_schema: dict[str, Any
         parameter["example"] = "Qwen/Qwen2.5-7B-Instruct"
     elif name == "status" and parameter["in"] == "query":
         parameter["schema"] = {"type": "string", "enum": [state.value for state in JobStatus]}
-    elif name in ("params", "size", "format"):
-        pattern = {"params": PARAMS_PATTERN, "size": SIZE_PATTERN, "format": FORMAT_PATTERN}
+    elif name in ("params", "size", "format", "quant"):
+        pattern = {
+            "params": PARAMS_PATTERN,
+            "size": SIZE_PATTERN,
+            "format": FORMAT_PATTERN,
+            "quant": QUANT_PATTERN,
+        }
         _string_of(parameter, pattern[name])
 
 
