@@ -13,7 +13,11 @@ from devon_core.ports import ModelCache, ModelSource
 
 
 def build_store(settings: Settings) -> DiskModelStore:
-    return DiskModelStore(settings.storage_path, quota_bytes=settings.max_storage_bytes)
+    return DiskModelStore(
+        settings.storage_path,
+        quota_bytes=settings.max_storage_bytes,
+        database_url=settings.database_url,
+    )
 
 
 def build_devon(

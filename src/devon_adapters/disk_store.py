@@ -25,13 +25,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
-from devon_adapters.index import Index, IndexDamaged, Operation, Record
-from devon_adapters.locks import Timeout, model_lock
+from devon_adapters.index import Operation, Record
+from devon_adapters.index_backends import IndexBackend, VaultIndex, open_backend
+from devon_adapters.locks import Timeout
 from devon_adapters.paths import (
     DIR_MODE,
-    FILE_MODE,
     VaultPaths,
     check_relative_file,
     is_download_metadata,
@@ -45,13 +43,19 @@ from devon_core.results import SourceUsage, StagingArea, StorageSpace, StorageSt
 
 log = logging.getLogger(__name__)
 
-VAULT_LOCK = "vault.lock"
-
 
 class DiskModelStore:
     """The `ModelStore` port on a directory tree. Usable from several threads and processes."""
 
-    def __init__(self, root: Path | str, *, quota_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        quota_bytes: int | None = None,
+        database_url: str | None = None,
+    ) -> None:
+        """The vault at `root`; its index in `root/.devon/` (SQLite), or in the PostgreSQL
+        database at `database_url` when given (several hosts sharing `root`)."""
         try:
             make_private_dirs(VaultPaths.at(root).root)
             self._paths = VaultPaths.at(root)  # its real root is resolved once it exists
@@ -65,12 +69,13 @@ class DiskModelStore:
                 "set DEVON_STORAGE_PATH to a directory you can write to"
             ) from None
         self.quota_bytes = quota_bytes
+        self._backend: IndexBackend = open_backend(self._paths, database_url)
         with self._vault_lock():
             try:
-                self._index = self._open_index()
+                self._index: VaultIndex = self._open_index()
             except OSError as error:
                 raise InvalidInput(
-                    f"Cannot open the vault index {self._paths.index}: {error}"
+                    f"Cannot open the vault index {self._backend.describe()}: {error}"
                 ) from None
             self._recover()
 
@@ -138,7 +143,7 @@ class DiskModelStore:
     def lock(self, source: str, model_id: str) -> AbstractContextManager[None]:
         validate_source_name(source)
         validate_model_id(model_id)
-        return self._hold(model_lock(self._paths.locks, source, model_id))
+        return self._hold(self._backend.model_lock(source, model_id))
 
     def stage(self, source: str, model_id: str) -> StagingArea:
         staging = self._paths.staging(source, model_id)
@@ -181,7 +186,7 @@ class DiskModelStore:
             )
             operation = Operation(source, model_id, "commit", aside, record)
             with self._index.write() as db:
-                Index.begin_operation(db, operation)
+                self._index.begin_operation(db, operation)
             try:
                 self._after_step("commit:journaled")
                 if aside:
@@ -190,8 +195,8 @@ class DiskModelStore:
                 os.rename(staged, target)
                 self._after_step("commit:moved")
                 with self._index.write() as db:
-                    Index.put(db, record)
-                    Index.end_operation(db, source, model_id)
+                    self._index.put(db, record)
+                    self._index.end_operation(db, source, model_id)
             except BaseException as error:
                 # Settled now, not at the next open: a long-lived server would otherwise
                 # list the model while its old copy sits in the trash.
@@ -217,20 +222,20 @@ class DiskModelStore:
             self._paths.ensure_inside(target)
             aside = uuid.uuid4().hex
             with self._index.write() as db:
-                Index.delete(db, source, model_id)
-                Index.begin_operation(db, Operation(source, model_id, "remove", aside, None))
+                self._index.delete(db, source, model_id)
+                self._index.begin_operation(db, Operation(source, model_id, "remove", aside, None))
             try:
                 self._after_step("remove:unindexed")
                 if os.path.lexists(target):
                     os.rename(target, self._paths.trash / aside)
             except BaseException:
                 with self._index.write() as db:  # still in place: keep it listed
-                    Index.put(db, record)
-                    Index.end_operation(db, source, model_id)
+                    self._index.put(db, record)
+                    self._index.end_operation(db, source, model_id)
                 raise
             self._after_step("remove:trashed")
             with self._index.write() as db:
-                Index.end_operation(db, source, model_id)
+                self._index.end_operation(db, source, model_id)
             self._delete_leftover(self._paths.trash / aside)
         return self._local(record)
 
@@ -238,7 +243,7 @@ class DiskModelStore:
         validate_source_name(source)
         validate_model_id(model_id)
         with self._index.write() as db:
-            Index.set_last_used(db, source, model_id, when)
+            self._index.set_last_used(db, source, model_id, when)
         return self.get(source, model_id)
 
     # -- recovery ----------------------------------------------------------------------
@@ -259,11 +264,11 @@ class DiskModelStore:
                 busy = {(op.source, op.model_id) for op in self._index.operations()}
                 for key in self._index.model_keys():
                     if key not in found and key not in busy:
-                        Index.delete(db, *key)
+                        self._index.delete(db, *key)
                 for key, files in found.items():
                     if key in busy:
                         continue
-                    Index.put(db, self._rebuilt_record(key, files))
+                    self._index.put(db, self._rebuilt_record(key, files))
             return len(self._index.model_keys())
 
     def _rebuilt_record(self, key: tuple[str, str], files: dict[str, int]) -> Record:
@@ -296,17 +301,8 @@ class DiskModelStore:
                         model_id = directory.relative_to(source_dir).as_posix()
                         yield (source_dir.name, model_id), files
 
-    def _open_index(self) -> Index:
-        path = self._paths.index
-        try:
-            index = Index(path)
-        except IndexDamaged as error:
-            kept = path.with_name(f"{path.name}.corrupt-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
-            log.warning("Vault index damaged (%s): kept as %s, rebuilding", error, kept)
-            os.replace(path, kept)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-            index = Index(path)
+    def _open_index(self) -> VaultIndex:
+        index = self._backend.open_index()
         # Missing, emptied (`: > index.sqlite3`) or just set aside: the models on disk
         # are the truth, not an empty table.
         if index.created:
@@ -314,7 +310,7 @@ class DiskModelStore:
             found = dict(self._scan())
             with index.write() as db:
                 for key, files in found.items():
-                    Index.put(db, self._rebuilt_record(key, files))
+                    index.put(db, self._rebuilt_record(key, files))
             if found:
                 log.warning("Rebuilt the vault index from disk: %d models", len(found))
         return index
@@ -322,7 +318,7 @@ class DiskModelStore:
     def _recover(self) -> None:
         trash = list(self._paths.trash.iterdir())  # listed before the journal is read
         for operation in self._index.operations():
-            lock = model_lock(self._paths.locks, operation.source, operation.model_id)
+            lock = self._backend.model_lock(operation.source, operation.model_id)
             try:
                 lock.acquire(timeout=0)
             except Timeout:
@@ -342,7 +338,7 @@ class DiskModelStore:
             with self._index.write() as db:  # checked again now that writers wait
                 for key in self._vanished(vanished):
                     log.warning("Dropping %s/%s from the index: its directory is gone", *key)
-                    Index.delete(db, *key)
+                    self._index.delete(db, *key)
 
     def _vanished(self, keys: Iterable[tuple[str, str]]) -> "builtins.list[tuple[str, str]]":
         """The models among `keys` whose directory is gone and that no commit or removal
@@ -375,14 +371,14 @@ class DiskModelStore:
             and _holds_exactly(target, operation.record.files)
         ):
             with self._index.write() as db:  # the new copy was in place: keep it
-                Index.put(db, operation.record)
+                self._index.put(db, operation.record)
         elif aside and os.path.lexists(aside) and not os.path.lexists(target):
             os.rename(aside, target)  # the old copy was set aside: put it back
             aside = None
         if aside:
             _delete_tree(aside)
         with self._index.write() as db:
-            Index.end_operation(db, source, model_id)
+            self._index.end_operation(db, source, model_id)
 
     def _settle(self, operation: Operation) -> None:
         """Finish or undo a commit that failed part-way, as a restart would; if even that
@@ -438,8 +434,7 @@ class DiskModelStore:
             yield
 
     def _vault_lock(self) -> AbstractContextManager[None]:
-        lock = FileLock(self._paths.locks / VAULT_LOCK, mode=FILE_MODE, is_singleton=True)
-        return self._hold(lock)
+        return self._hold(self._backend.vault_lock())
 
 
 def _keep_only(staged: Path, wanted: Sequence[str]) -> dict[str, int]:

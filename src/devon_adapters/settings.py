@@ -168,6 +168,29 @@ def parse_text(raw: Any, origin: str) -> str | None:
     return _text(raw, origin)
 
 
+DATABASE_SCHEMES = ("postgresql://", "postgres://")
+
+
+def _database_url(raw: Any, origin: str) -> str | None:
+    text = _text(raw, origin)
+    if text is not None and not text.startswith(DATABASE_SCHEMES):
+        raise InvalidInput(
+            f"{origin} must be a PostgreSQL URL (postgresql://user@host:port/database), "
+            f"got {redact_url(text)!r}"
+        )
+    return text
+
+
+def redact_url(url: str) -> str:
+    """`url` without its password (`postgresql://devon:***@db/devon`), for messages."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, location = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    user = credentials.partition(":")[0]
+    return f"{scheme}://{user}:***@{location}"
+
+
 def _required_text(raw: Any, origin: str) -> str:
     text = _text(raw, origin)
     if text is None:
@@ -224,6 +247,14 @@ class Settings:
         show=format_bytes,
         default_text="no quota; e.g. `500gb`, `1.5tb` (powers of 1024; a bare number is bytes)",
         help="The most the vault may hold.",
+    )
+    database_url: str | None = setting(
+        key="database_url",
+        env="DEVON_DATABASE_URL",
+        parse=_database_url,
+        show=redact_url,
+        default_text="none: the index is SQLite in `.devon/` (e.g. `postgresql://host/devon`)",
+        help="A PostgreSQL database for the vault's index and locks (many hosts, one vault).",
     )
     verify_checksums: bool = setting(
         key="verify_checksums",

@@ -13,6 +13,7 @@ from devon_core.errors import (
     InvalidRequest,
     NotFound,
     SourceUnavailable,
+    StoreUnavailable,
 )
 from devon_core.filters import ModelFormat, ParamsFilter, SizeFilter
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
@@ -70,4 +71,5 @@ __all__ = [
     "StagingArea",
     "StorageSpace",
     "StorageStatus",
+    "StoreUnavailable",
 ]

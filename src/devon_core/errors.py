@@ -44,6 +44,10 @@ class InsufficientStorage(DevonError):
     """Not enough free disk space or quota for the download."""
 
 
+class StoreUnavailable(DevonError):
+    """The vault's index (a database server) cannot be reached; nothing on disk was changed."""
+
+
 @contextmanager
 def about(source: str, model_id: str) -> Iterator[None]:
     """Mark every DevonError raised inside as being about this model, unless it already

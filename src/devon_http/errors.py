@@ -21,6 +21,7 @@ from devon_core.errors import (
     InvalidRequest,
     NotFound,
     SourceUnavailable,
+    StoreUnavailable,
 )
 from devon_http.auth import (
     UNAUTHORIZED_DETAIL,
@@ -40,6 +41,7 @@ STATUS_OF: dict[type[DevonError], int] = {
     SourceUnavailable: 502,
     DownloadFailed: 500,
     InsufficientStorage: 507,
+    StoreUnavailable: 503,
 }
 """Core error -> status. Looked up along the error's class hierarchy, most specific first."""
 
@@ -52,6 +54,7 @@ DESCRIPTION_OF: dict[int, str] = {
     422: "A well-formed JSON body whose values fail validation",
     500: "The download failed (the vault is left as it was), or an internal error",
     502: "The source could not be reached or answered garbage",
+    503: "The vault's index database cannot be reached (nothing was changed)",
     507: "Not enough free disk space or storage quota",
 }
 """What each error status means, for the OpenAPI document."""

@@ -1,0 +1,414 @@
+"""The vault's index in PostgreSQL: the same rows, operations journal and named migrations as
+the SQLite index (`devon_adapters.index`), for several hosts sharing one vault (ADR 0180).
+
+- Tables live in the connection's current schema (`search_path`), so one database can hold
+  several vaults, one schema each.
+- Rows are encoded exactly as in SQLite (ISO 8601 text times, JSON text): one encoder and
+  decoder for both, and an index copies between the two without translation.
+- `write()` is one transaction that first takes a transaction-level advisory lock of the
+  vault: writers wait for one another as under SQLite's `BEGIN IMMEDIATE`, so every
+  read-then-write decision made inside it holds across hosts. Reads take no lock.
+- Ids sort and compare as bytes (`COLLATE "C"`), as in SQLite, so listings agree.
+- Any failure to reach the server becomes `StoreUnavailable` (HTTP 503, exit 1).
+"""
+
+import hashlib
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import psycopg
+import psycopg_pool
+from psycopg.conninfo import conninfo_to_dict
+
+from devon_adapters.index import (
+    _SELECT,
+    Operation,
+    Record,
+    RowBuilder,
+    _decoded,
+    _row,
+    pending_migrations,
+    time_to_text,
+)
+from devon_core.errors import InvalidInput, StoreUnavailable
+
+T = TypeVar("T")
+Migration = Callable[[psycopg.Connection[Any]], None]
+
+CONNECT_TIMEOUT_S = 10
+POOL_SIZE = 8
+POOL_WAIT_S = 30.0
+
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 30,
+    "keepalives_interval": 10,
+    "keepalives_count": 3,
+}
+"""The client notices a dead server within about a minute; `_configure` asks the same of
+the server, so that a lost host's sessions end and its advisory locks are freed."""
+
+
+def _configure(db: psycopg.Connection[Any]) -> None:
+    for name, value in (("idle", 30), ("interval", 10), ("count", 3)):
+        db.execute(f"SET tcp_keepalives_{name} = {value}")
+
+
+def _create_models(db: psycopg.Connection[Any]) -> None:
+    db.execute(
+        """CREATE TABLE models (
+            source        TEXT COLLATE "C" NOT NULL,
+            model_id      TEXT COLLATE "C" NOT NULL,
+            size_bytes    BIGINT NOT NULL,
+            downloaded_at TEXT NOT NULL,
+            last_used     TEXT,
+            files         TEXT NOT NULL,
+            metadata      TEXT NOT NULL,
+            PRIMARY KEY (source, model_id)
+        )"""
+    )
+    db.execute("CREATE INDEX models_usage ON models (source, size_bytes)")
+
+
+def _create_operations(db: psycopg.Connection[Any]) -> None:
+    db.execute(
+        """CREATE TABLE operations (
+            source   TEXT COLLATE "C" NOT NULL,
+            model_id TEXT COLLATE "C" NOT NULL,
+            kind     TEXT NOT NULL CHECK (kind IN ('commit', 'remove')),
+            aside    TEXT,
+            record   TEXT,
+            PRIMARY KEY (source, model_id)
+        )"""
+    )
+
+
+def _index_ids_without_case(db: psycopg.Connection[Any]) -> None:
+    db.execute("CREATE INDEX models_nocase ON models (source, lower(model_id))")
+
+
+# Same names as the SQLite index's migrations where they make the same change (ADR 0010).
+MIGRATIONS: tuple[tuple[str, Migration], ...] = (
+    ("create models", _create_models),
+    ("create operations journal", _create_operations),
+    ("index model ids without case", _index_ids_without_case),
+)
+
+_UPSERT = (
+    "INSERT INTO models VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (source, model_id) DO UPDATE SET size_bytes = EXCLUDED.size_bytes,"
+    " downloaded_at = EXCLUDED.downloaded_at, last_used = EXCLUDED.last_used,"
+    " files = EXCLUDED.files, metadata = EXCLUDED.metadata"
+)
+
+
+def database_label(url: str) -> str:
+    """`host:port/database` of `url`, never its password: what messages show."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "the configured database"
+    host = parts.get("host") or "localhost"
+    port = parts.get("port") or "5432"
+    return f"{host}:{port}/{parts.get('dbname') or parts.get('user') or ''}"
+
+
+def unavailable(url: str, error: BaseException) -> StoreUnavailable:
+    reason = " ".join(str(error).split()) or type(error).__name__
+    return StoreUnavailable(
+        f"The vault index database {database_label(url)} cannot be reached ({reason}); "
+        "nothing on disk was changed. Check DEVON_DATABASE_URL and that PostgreSQL is running"
+    )
+
+
+def connect(url: str) -> psycopg.Connection[Any]:
+    """One connection to `url` with DEVON's keep-alive settings; StoreUnavailable if the
+    server cannot be reached."""
+    try:
+        db = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S, **KEEPALIVES)
+        _configure(db)
+        return db
+    except psycopg.OperationalError as error:
+        raise unavailable(url, error) from None
+    except psycopg.ProgrammingError as error:  # a malformed URL
+        raise InvalidInput(f"DEVON_DATABASE_URL cannot be used: {error}") from None
+
+
+def current_schema(url: str) -> str:
+    """The schema the index lives in at `url` (the first of its `search_path` that exists);
+    a first connection, so an unreachable server is reported before anything else."""
+    db = connect(url)
+    try:
+        (schema,) = _one(db, "SELECT current_schema()")
+    except psycopg.OperationalError as error:
+        raise unavailable(url, error) from None
+    finally:
+        db.close()
+    if schema is None:
+        raise InvalidInput(
+            f"{database_label(url)}: no schema to hold the index (no schema of the search_path "
+            "exists): create it, or name one with options=-csearch_path=... in the URL"
+        )
+    return str(schema)
+
+
+def lock_key(namespace: str, name: str) -> int:
+    """A 64-bit advisory lock key for `name` within `namespace` (the vault's schema)."""
+    digest = hashlib.sha256(f"devon\0{namespace}\0{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+class PostgresIndex:
+    """The index of one vault in a PostgreSQL schema. Safe to share between threads; each
+    process (and each host) opens its own."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.created = False
+        """Whether this open found no index in the schema and created one."""
+        self.schema = current_schema(url)
+        self.write_key = lock_key(self.schema, "index writes")
+        self._local = threading.local()
+        self._guard = threading.Lock()
+        self._pid = os.getpid()
+        self._pool = self._open_pool()
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"PostgresIndex({database_label(self.url)}, schema {self.schema})"
+
+    # -- connections -------------------------------------------------------------------
+
+    def _open_pool(self) -> psycopg_pool.ConnectionPool[psycopg.Connection[Any]]:
+        pool: psycopg_pool.ConnectionPool[psycopg.Connection[Any]] = psycopg_pool.ConnectionPool(
+            self.url,
+            kwargs={"autocommit": True, "connect_timeout": CONNECT_TIMEOUT_S, **KEEPALIVES},
+            min_size=1,
+            max_size=POOL_SIZE,
+            timeout=POOL_WAIT_S,
+            configure=_configure,
+            check=psycopg_pool.ConnectionPool.check_connection,
+            num_workers=2,
+            open=False,
+            name="devon-index",
+        )
+        pool.open(wait=False)
+        return pool
+
+    def close(self) -> None:
+        with self._guard:
+            if self._pid == os.getpid():
+                self._pool.close()
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        """This thread's transaction connection when inside `write()`, else one from the
+        pool; any failure to reach the server raised as StoreUnavailable."""
+        current: psycopg.Connection[Any] | None = getattr(self._local, "tx", None)
+        if current is not None:
+            yield current
+            return
+        if self._pid != os.getpid():  # a forked child must not share the parent's sockets
+            with self._guard:
+                if self._pid != os.getpid():
+                    self._pool, self._pid = self._open_pool(), os.getpid()
+        try:
+            with self._pool.connection() as db:
+                yield db
+        except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
+            raise unavailable(self.url, error) from None
+
+    @contextmanager
+    def write(self) -> Iterator[psycopg.Connection[Any]]:
+        """One write transaction; writers of the vault (on any host) wait for one another."""
+        if getattr(self._local, "tx", None) is not None:
+            raise RuntimeError("write() does not nest")
+        with self._connection() as db:
+            try:
+                with db.transaction():
+                    db.execute("SELECT pg_advisory_xact_lock(%s)", (self.write_key,))
+                    self._local.tx = db
+                    try:
+                        yield db
+                    finally:
+                        self._local.tx = None
+            except psycopg.OperationalError as error:
+                raise unavailable(self.url, error) from None
+
+    def _migrate(self) -> None:
+        with self.write() as db:
+            tables = {
+                name
+                for (name,) in db.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+                )
+            }
+            if tables and "schema_migrations" not in tables:
+                raise InvalidInput(
+                    f"{database_label(self.url)} schema {self.schema} holds tables that are "
+                    "not a DEVON index (no schema_migrations): use an empty database or schema"
+                )
+            self.created = "models" not in tables
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            applied = {name for (name,) in db.execute("SELECT name FROM schema_migrations")}
+            where = f"{database_label(self.url)} schema {self.schema}"
+            for name, migration in pending_migrations(MIGRATIONS, applied, where):
+                migration(db)
+                db.execute(
+                    "INSERT INTO schema_migrations VALUES ("
+                    " (SELECT COALESCE(MAX(version), 0) + 1 FROM schema_migrations), %s, %s)",
+                    (name, time_to_text(datetime.now(UTC))),
+                )
+
+    def schema_version(self) -> int:
+        with self._connection() as db:
+            (version,) = _one(db, "SELECT MAX(version) FROM schema_migrations")
+        return int(version or 0)
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, source: str, model_id: str) -> Record | None:
+        with self._connection() as db:
+            row = db.execute(
+                _SELECT + " WHERE source = %s AND model_id = %s", (source, model_id)
+            ).fetchone()
+        return _decoded(Record, row) if row else None
+
+    def records(self, source: str | None = None) -> list[Record]:
+        return self.each(Record, source)
+
+    def each(self, build: RowBuilder[T], source: str | None = None) -> list[T]:
+        """`build` applied to every row (of one source if given), in (source, model_id)
+        order, as `Index.each`."""
+        with self._connection() as db:
+            if source is None:
+                rows = db.execute(_SELECT + " ORDER BY source, model_id").fetchall()
+            else:
+                rows = db.execute(
+                    _SELECT + " WHERE source = %s ORDER BY model_id", (source,)
+                ).fetchall()
+        return [_decoded(build, row) for row in rows]
+
+    def clash(self, source: str, model_id: str) -> str | None:
+        """Another model whose directory overlaps this one's (as `Index.clash`)."""
+        queries: list[tuple[str, tuple[str, ...]]] = [
+            (
+                "SELECT model_id FROM models WHERE source = %s"
+                " AND lower(model_id) = lower(%s) AND model_id != %s",
+                (source, model_id, model_id),
+            )
+        ]
+        owner, sep, _ = model_id.partition("/")
+        if sep:
+            queries.append(
+                (
+                    "SELECT model_id FROM models WHERE source = %s AND lower(model_id) = lower(%s)",
+                    (source, owner),
+                )
+            )
+        else:
+            queries.append(
+                (
+                    "SELECT model_id FROM models WHERE source = %s"
+                    " AND lower(model_id) >= lower(%s) AND lower(model_id) < lower(%s)",
+                    (source, model_id + "/", model_id + "0"),  # "0" follows "/"
+                )
+            )
+        with self._connection() as db:
+            for sql, args in queries:
+                row = db.execute(sql + " LIMIT 1", args).fetchone()
+                if row:
+                    return str(row[0])
+        return None
+
+    def model_keys(self) -> list[tuple[str, str]]:
+        with self._connection() as db:
+            return [(s, m) for s, m in db.execute("SELECT source, model_id FROM models")]
+
+    def usage(self) -> dict[str, tuple[int, int]]:
+        """Per source: (model count, total bytes)."""
+        with self._connection() as db:
+            rows = db.execute(
+                "SELECT source, COUNT(*), COALESCE(SUM(size_bytes), 0) FROM models"
+                " GROUP BY source ORDER BY source"
+            ).fetchall()
+        return {source: (int(count), int(total)) for source, count, total in rows}
+
+    def used_bytes(self) -> int:
+        with self._connection() as db:
+            (total,) = _one(db, "SELECT COALESCE(SUM(size_bytes), 0) FROM models")
+        return int(total)
+
+    def operations(self) -> list[Operation]:
+        with self._connection() as db:
+            rows = db.execute(
+                "SELECT source, model_id, kind, aside, record FROM operations"
+            ).fetchall()
+        return [
+            Operation(s, m, kind, aside, Record.from_json(record) if record else None)
+            for s, m, kind, aside, record in rows
+        ]
+
+    # -- writes (inside `write()`) -----------------------------------------------------
+
+    @staticmethod
+    def put(db: psycopg.Connection[Any], record: Record) -> None:
+        db.execute(_UPSERT, _row(record))
+
+    @staticmethod
+    def put_many(db: psycopg.Connection[Any], records: Sequence[Record]) -> None:
+        with db.cursor() as cursor:
+            cursor.executemany(_UPSERT, [_row(record) for record in records])
+
+    @staticmethod
+    def delete(db: psycopg.Connection[Any], source: str, model_id: str) -> bool:
+        cursor = db.execute(
+            "DELETE FROM models WHERE source = %s AND model_id = %s", (source, model_id)
+        )
+        return cursor.rowcount > 0
+
+    @staticmethod
+    def set_last_used(
+        db: psycopg.Connection[Any], source: str, model_id: str, when: datetime
+    ) -> None:
+        db.execute(
+            "UPDATE models SET last_used = %s WHERE source = %s AND model_id = %s",
+            (time_to_text(when), source, model_id),
+        )
+
+    @staticmethod
+    def begin_operation(db: psycopg.Connection[Any], operation: Operation) -> None:
+        db.execute(
+            "INSERT INTO operations VALUES (%s, %s, %s, %s, %s)"
+            " ON CONFLICT (source, model_id) DO UPDATE SET kind = EXCLUDED.kind,"
+            " aside = EXCLUDED.aside, record = EXCLUDED.record",
+            (
+                operation.source,
+                operation.model_id,
+                operation.kind,
+                operation.aside,
+                operation.record.to_json() if operation.record else None,
+            ),
+        )
+
+    @staticmethod
+    def end_operation(db: psycopg.Connection[Any], source: str, model_id: str) -> None:
+        db.execute("DELETE FROM operations WHERE source = %s AND model_id = %s", (source, model_id))
+
+
+def _one(db: psycopg.Connection[Any], sql: str) -> tuple[Any, ...]:
+    row = db.execute(sql).fetchone()
+    if row is None:  # pragma: no cover - aggregate queries always answer one row
+        raise RuntimeError(f"no row from {sql}")
+    return tuple(row)

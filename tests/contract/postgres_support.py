@@ -1,0 +1,69 @@
+"""A PostgreSQL database of this test process, on the server at 127.0.0.1:5432.
+
+Each test process creates `devon_test_<pid>_<random>` on first use (never touching the
+server's `test` database beyond connecting to it) and drops it when the session ends; each
+vault a test opens gets a schema of its own in it, named in the URL's `search_path`.
+"""
+
+import os
+import uuid
+from urllib.parse import quote
+
+import psycopg
+
+SERVER = os.environ.get("DEVON_TEST_POSTGRES", "postgresql://127.0.0.1:5432")
+ADMIN_DATABASE = "test"
+
+
+class TestDatabase:
+    def __init__(self) -> None:
+        self.name = f"devon_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        with self._admin() as admin:
+            admin.execute(f'CREATE DATABASE "{self.name}"')
+        self.url = f"{SERVER}/{self.name}"
+
+    @staticmethod
+    def _admin() -> psycopg.Connection[object]:
+        try:
+            return psycopg.connect(f"{SERVER}/{ADMIN_DATABASE}", autocommit=True)
+        except psycopg.OperationalError as error:
+            raise RuntimeError(
+                f"The tests need PostgreSQL at {SERVER} (trust authentication, database "
+                f"{ADMIN_DATABASE!r}); .ci/ensure-services starts it: {error}"
+            ) from error
+
+    def new_schema(self) -> str:
+        schema = f"vault_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.url, autocommit=True) as db:
+            db.execute(f'CREATE SCHEMA "{schema}"')
+        return schema
+
+    def vault_url(self) -> str:
+        """The URL of an empty schema of its own: one vault's index."""
+        return url_with_schema(self.url, self.new_schema())
+
+    def drop(self) -> None:
+        with self._admin() as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+def url_with_schema(url: str, schema: str) -> str:
+    return f"{url}?options={quote(f'-csearch_path={schema}')}"
+
+
+_database: TestDatabase | None = None
+
+
+def test_database() -> TestDatabase:
+    """This process's test database, created on first use."""
+    global _database
+    if _database is None:
+        _database = TestDatabase()
+    return _database
+
+
+def drop_test_database() -> None:
+    global _database
+    if _database is not None:
+        _database.drop()
+        _database = None
