@@ -43,7 +43,7 @@ CONNECT_TIMEOUT_S = 10
 POOL_SIZE = 8
 POOL_WAIT_S = 30.0
 
-KEEPALIVES = {
+KEEPALIVES: dict[str, Any] = {
     "keepalives": 1,
     "keepalives_idle": 30,
     "keepalives_interval": 10,
