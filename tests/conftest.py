@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
-from tests.contract.postgres_support import drop_test_database
+from tests.contract.postgres_support import drop_scratch_database
 
 # Speed is measured in bench/, never asserted here: no per-example deadline, so a loaded CI
 # machine cannot turn a slow example into a failure.
@@ -16,7 +16,7 @@ settings.load_profile("devon")
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _drop_the_test_database() -> Iterator[None]:
+def _drop_the_scratch_database() -> Iterator[None]:
     """Each test process's PostgreSQL database (made on first use) goes with the session."""
     yield
-    drop_test_database()
+    drop_scratch_database()

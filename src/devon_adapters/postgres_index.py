@@ -42,6 +42,7 @@ Migration = Callable[[psycopg.Connection[Any]], None]
 CONNECT_TIMEOUT_S = 10
 POOL_SIZE = 8
 POOL_WAIT_S = 30.0
+FIRST_WAIT_S = 1.0
 
 KEEPALIVES: dict[str, Any] = {
     "keepalives": 1,
@@ -221,10 +222,23 @@ class PostgresIndex:
                 if self._pid != os.getpid():
                     self._pool, self._pid = self._open_pool(), os.getpid()
         try:
-            with self._pool.connection() as db:
+            db = self._checkout()
+            try:
                 yield db
+            finally:
+                self._pool.putconn(db)
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
             raise unavailable(self.url, error) from None
+
+    def _checkout(self) -> psycopg.Connection[Any]:
+        """A pooled connection. One not free within a second means a busy pool or a server
+        gone: a direct connection tells which, so that a server gone fails fast, with its
+        own reason, instead of after the pool's whole wait."""
+        try:
+            return self._pool.getconn(timeout=FIRST_WAIT_S)
+        except psycopg_pool.PoolTimeout:
+            connect(self.url).close()  # raises StoreUnavailable when the server is gone
+            return self._pool.getconn(timeout=POOL_WAIT_S)
 
     @contextmanager
     def write(self) -> Iterator[psycopg.Connection[Any]]:

@@ -11,7 +11,7 @@ from devon_cli.context import CliContext, describe_settings
 from devon_cli.errors import EXIT_FAILED
 from devon_cli.options import json_option
 from devon_cli.render import details, emit_json, format_size, plain, plural
-from devon_core.errors import DevonError
+from devon_core.errors import DevonError, StoreUnavailable
 from devon_core.results import SearchFilters
 
 
@@ -39,7 +39,8 @@ def doctor(context: CliContext, as_json: bool) -> None:
         settings = describe_settings()
         checks = _checks(context)
     except DevonError as error:
-        checks = [Check("settings", False, str(error))]
+        where = "vault" if isinstance(error, StoreUnavailable) else "settings"
+        checks = [Check(where, False, str(error))]
     if as_json:
         emit_json({"settings": dict(settings), "checks": [attrs.asdict(c) for c in checks]})
     else:

@@ -15,7 +15,7 @@ SERVER = os.environ.get("DEVON_TEST_POSTGRES", "postgresql://127.0.0.1:5432")
 ADMIN_DATABASE = "test"
 
 
-class TestDatabase:
+class ScratchDatabase:
     def __init__(self) -> None:
         self.name = f"devon_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
         with self._admin() as admin:
@@ -42,6 +42,16 @@ class TestDatabase:
         """The URL of an empty schema of its own: one vault's index."""
         return url_with_schema(self.url, self.new_schema())
 
+    def cut_off(self) -> None:
+        """Make this database unreachable, as a server gone away would be: no new
+        connection is let in and every open one is ended."""
+        with self._admin() as admin:
+            admin.execute(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS false')
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (self.name,),
+            )
+
     def drop(self) -> None:
         with self._admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
@@ -51,18 +61,18 @@ def url_with_schema(url: str, schema: str) -> str:
     return f"{url}?options={quote(f'-csearch_path={schema}')}"
 
 
-_database: TestDatabase | None = None
+_database: ScratchDatabase | None = None
 
 
-def test_database() -> TestDatabase:
+def scratch_database() -> ScratchDatabase:
     """This process's test database, created on first use."""
     global _database
     if _database is None:
-        _database = TestDatabase()
+        _database = ScratchDatabase()
     return _database
 
 
-def drop_test_database() -> None:
+def drop_scratch_database() -> None:
     global _database
     if _database is not None:
         _database.drop()
