@@ -94,7 +94,8 @@ def test_a_lock_held_by_a_killed_process_is_freed(tmp_path: Path, url: str) -> N
         text=True,
     )
     try:
-        assert holder.stdout is not None and holder.stdout.readline() == "held\n"
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == "held\n"
         store = DiskModelStore(tmp_path / "vault", database_url=url)
         lock = store._backend.model_lock("huggingface", "acme/widget-7b")
         with pytest.raises(Timeout):
@@ -201,7 +202,8 @@ def test_a_writer_on_another_host_waits_for_the_write_in_progress(tmp_path: Path
         )
         deadline = time.monotonic() + 60
         while not _advisory_lock_waiters(url):
-            assert writer.poll() is None and time.monotonic() < deadline
+            assert writer.poll() is None
+            assert time.monotonic() < deadline
             time.sleep(0.05)
         assert first.get("huggingface", "acme/late") is None
     assert writer.wait(timeout=60) == 0
