@@ -4,6 +4,7 @@
 from devon_adapters.bootstrap import build_devon, build_store
 from devon_adapters.clock import SystemClock
 from devon_adapters.disk_store import DiskModelStore
+from devon_adapters.index_copy import IndexCopy, copy_index
 from devon_adapters.legacy import ImportReport, import_legacy_vault
 from devon_adapters.settings import Settings
 from devon_adapters.sources import (
@@ -17,12 +18,14 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "DiskModelStore",
     "ImportReport",
+    "IndexCopy",
     "Settings",
     "SourceFactory",
     "SourcePluginWarning",
     "SystemClock",
     "build_devon",
     "build_store",
+    "copy_index",
     "discover_sources",
     "import_legacy_vault",
 ]

@@ -90,6 +90,20 @@ class DiskModelStore:
     def paths(self) -> VaultPaths:
         return self._paths
 
+    @property
+    def index(self) -> VaultIndex:
+        """The vault's index (SQLite or PostgreSQL)."""
+        return self._index
+
+    @property
+    def index_backend(self) -> IndexBackend:
+        """Where the index and the locks live."""
+        return self._backend
+
+    def vault_lock(self) -> AbstractContextManager[None]:
+        """The lock held while the vault is opened, repaired or its index rebuilt or copied."""
+        return self._vault_lock()
+
     def close(self) -> None:
         self._index.close()
 

@@ -391,6 +391,12 @@ class Index:
         db.execute("INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?)", _row(record))
 
     @staticmethod
+    def put_many(db: sqlite3.Connection, records: Sequence[Record]) -> None:
+        db.executemany(
+            "INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?)", map(_row, records)
+        )
+
+    @staticmethod
     def delete(db: sqlite3.Connection, source: str, model_id: str) -> bool:
         cursor = db.execute(
             "DELETE FROM models WHERE source = ? AND model_id = ?", (source, model_id)

@@ -101,6 +101,44 @@ def rebuild_index(context: CliContext) -> None:
 
 
 @click.command(
+    "copy-index",
+    short_help="Copy the vault's index to SQLite or PostgreSQL.",
+    epilog="""\b
+Examples:
+  devon copy-index postgresql://db.lab/devon     # one host -> many: then set DEVON_DATABASE_URL
+  DEVON_DATABASE_URL=postgresql://db.lab/devon devon copy-index sqlite    # and back
+  devon copy-index postgresql://db.lab/devon --replace --json""",
+)
+@click.argument("target")
+@click.option("--replace", is_flag=True, help="Drop the models the target already lists.")
+@json_option
+@click.pass_obj
+def copy_index_command(context: CliContext, target: str, replace: bool, as_json: bool) -> None:
+    """Copy the index of this vault (SQLite in the vault, or the PostgreSQL database of
+    DEVON_DATABASE_URL) to TARGET: `sqlite` (the index file in the vault) or a
+    postgresql:// URL. The files stay where they are; every model keeps its recorded times
+    and metadata. Point DEVON_DATABASE_URL at the target afterwards (or unset it for sqlite).
+    Refuses a target that already lists models, unless --replace."""
+    from devon_adapters import DiskModelStore, copy_index
+
+    store = context.vault.store
+    if not isinstance(store, DiskModelStore):
+        raise click.UsageError("this vault's store has no index to copy")
+    done = copy_index(store, target, replace=replace)
+    if as_json:
+        emit_json(done)
+    else:
+        replaced = f" (replacing {plural(done.replaced, 'model')})" if done.replaced else ""
+        context.out.print(
+            plain(
+                f"Copied {plural(done.model_count, 'model')} from {done.source} "
+                f"to {done.target}{replaced}."
+            ),
+            soft_wrap=True,
+        )
+
+
+@click.command(
     "import-legacy",
     short_help="Import the models of a DEVON 1.x vault.",
     epilog="""\b
