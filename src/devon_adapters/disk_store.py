@@ -106,6 +106,7 @@ class DiskModelStore:
 
     def close(self) -> None:
         self._index.close()
+        self._backend.close()
 
     # -- reads -------------------------------------------------------------------------
 
@@ -279,15 +280,22 @@ class DiskModelStore:
                 for key in self._index.model_keys():
                     if key not in found and key not in busy:
                         self._index.delete(db, *key)
-                for key, files in found.items():
-                    if key in busy:
-                        continue
-                    self._index.put(db, self._rebuilt_record(key, files))
+                recorded = {(r.source, r.model_id): r for r in self._index.records()}
+                self._index.put_many(
+                    db,
+                    [
+                        self._rebuilt_record(key, files, recorded.get(key))
+                        for key, files in found.items()
+                        if key not in busy
+                    ],
+                )
             return len(self._index.model_keys())
 
-    def _rebuilt_record(self, key: tuple[str, str], files: dict[str, int]) -> Record:
+    def _rebuilt_record(
+        self, key: tuple[str, str], files: dict[str, int], old: Record | None
+    ) -> Record:
+        """The row of a model found on disk: its recorded times and metadata (`old`) kept."""
         source, model_id = key
-        old = self._index.get(source, model_id)
         directory = self._paths.model_dir(source, model_id)
         mtime = datetime.fromtimestamp(directory.stat().st_mtime, UTC)
         return Record(
@@ -323,8 +331,9 @@ class DiskModelStore:
             self._index = index
             found = dict(self._scan())
             with index.write() as db:
-                for key, files in found.items():
-                    index.put(db, self._rebuilt_record(key, files))
+                index.put_many(
+                    db, [self._rebuilt_record(key, files, None) for key, files in found.items()]
+                )
             if found:
                 log.warning("Rebuilt the vault index from disk: %d models", len(found))
         return index

@@ -20,6 +20,7 @@ from devon_adapters.locks import model_lock
 from devon_adapters.paths import FILE_MODE, VaultPaths
 
 if TYPE_CHECKING:
+    from devon_adapters.advisory_locks import LockSessions
     from devon_adapters.postgres_index import PostgresIndex
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class IndexBackend(Protocol):
         ...
 
     def open_index(self) -> VaultIndex: ...
+    def close(self) -> None: ...
     def model_lock(self, source: str, model_id: str) -> Lock: ...
     def vault_lock(self) -> Lock: ...
 
@@ -97,6 +99,9 @@ class SqliteBackend:
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
             return Index(path)
 
+    def close(self) -> None:
+        pass
+
     def model_lock(self, source: str, model_id: str) -> FileLock:
         return model_lock(self.paths.locks, source, model_id)
 
@@ -115,6 +120,7 @@ class PostgresBackend:
         self._label = f"{database_label(url)} schema {self.schema}"
         self._locks: dict[str, Lock] = {}
         self._guard = threading.Lock()
+        self._sessions: LockSessions | None = None
 
     def describe(self) -> str:
         return self._label
@@ -132,15 +138,22 @@ class PostgresBackend:
 
     def _lock(self, name: str, label: str) -> Lock:
         """One object per lock, so that a thread taking it again is let through."""
-        from devon_adapters.advisory_locks import AdvisoryLock
+        from devon_adapters.advisory_locks import AdvisoryLock, LockSessions
         from devon_adapters.postgres_index import lock_key
 
         with self._guard:
+            if self._sessions is None:
+                self._sessions = LockSessions(self.url)
             lock = self._locks.get(name)
             if lock is None:
                 key = lock_key(self.schema, name)
-                lock = self._locks[name] = AdvisoryLock(self.url, key, f"lock of {label}")
+                lock = self._locks[name] = AdvisoryLock(self._sessions, key, f"lock of {label}")
             return lock
+
+    def close(self) -> None:
+        """Close the connections kept for locks (held locks keep theirs)."""
+        if self._sessions is not None:
+            self._sessions.close()
 
 
 def open_backend(paths: VaultPaths, database_url: str | None) -> IndexBackend:

@@ -66,6 +66,7 @@ def copy_index(store: DiskModelStore, target: str, *, replace: bool = False) -> 
                 into.put_many(db, records)
         finally:
             into.close()
+            backend.close()
     return IndexCopy(
         source=store.index_backend.describe(),
         target=backend.describe(),
