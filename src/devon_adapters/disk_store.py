@@ -10,7 +10,10 @@ How a crash can never leave the index pointing at missing files, nor list a half
   directory into the trash and deletes it.
 - On open, journal entries whose owner is gone (their model lock is free) are finished or
   undone from what is on disk, unreferenced trash is deleted, and rows whose directory
-  vanished are dropped. A damaged or missing index is rebuilt from the model directories.
+  vanished are dropped. A damaged or missing index is rebuilt from `manifest.json` (times
+  and metadata kept) and the model directories.
+
+`manifest.json` at the root is derived from the index after every change (see manifest.py).
 """
 
 import builtins
@@ -19,7 +22,7 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,10 +31,18 @@ from typing import Any
 from devon_adapters.index import Operation, Record
 from devon_adapters.index_backends import IndexBackend, VaultIndex, open_backend
 from devon_adapters.locks import Timeout
+from devon_adapters.manifest import (
+    MANIFEST_LOCK,
+    MANIFEST_NAME,
+    ManifestWriter,
+    read_manifest,
+    records_from_manifest,
+)
 from devon_adapters.paths import (
     DIR_MODE,
     VaultPaths,
     check_relative_file,
+    half_written_file,
     is_download_metadata,
     make_private_dirs,
     walk_files,
@@ -39,7 +50,13 @@ from devon_adapters.paths import (
 from devon_core.errors import DownloadFailed, InvalidInput
 from devon_core.identifiers import validate_model_id, validate_source_name
 from devon_core.models import LocalModel
-from devon_core.results import SourceUsage, StagingArea, StorageSpace, StorageStatus
+from devon_core.results import (
+    ScanResult,
+    SourceUsage,
+    StagingArea,
+    StorageSpace,
+    StorageStatus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +87,9 @@ class DiskModelStore:
             ) from None
         self.quota_bytes = quota_bytes
         self._backend: IndexBackend = open_backend(self._paths, database_url)
+        self.rebuild_skipped: builtins.list[tuple[str, str]] = []
+        """(model, reason) for each manifest entry an index rebuild at open left out."""
+        self._changed_on_open = False
         with self._vault_lock():
             try:
                 self._index: VaultIndex = self._open_index()
@@ -77,7 +97,14 @@ class DiskModelStore:
                 raise InvalidInput(
                     f"Cannot open the vault index {self._backend.describe()}: {error}"
                 ) from None
+            self._manifest = ManifestWriter(
+                self._paths, self._index, self._backend.named_lock(MANIFEST_LOCK)
+            )
             self._recover()
+            if self._changed_on_open:
+                self._refresh_manifest()
+            else:
+                self._manifest.ensure()
 
     # A test hook: called with the name of each step of commit and remove as it completes.
     _after_step: Callable[[str], None] = staticmethod(lambda step: None)
@@ -104,9 +131,26 @@ class DiskModelStore:
         """The lock held while the vault is opened, repaired or its index rebuilt or copied."""
         return self._vault_lock()
 
+    @property
+    def manifest_path(self) -> Path:
+        """`<root>/manifest.json`, the index's view for readers of the folder (KITT)."""
+        return self._manifest.path
+
     def close(self) -> None:
+        try:
+            self._manifest.flush()
+        except OSError as error:
+            log.warning("Could not bring %s up to date: %s", self._manifest.path, error)
         self._index.close()
         self._backend.close()
+
+    def grouped(self) -> AbstractContextManager[None]:
+        """Changes made inside (by this thread) update the manifest once, at the end."""
+        return self._manifest.grouped()
+
+    def flush_manifest(self) -> None:
+        """Reflect a pending `last_used` change in the manifest now, not within seconds."""
+        self._manifest.flush()
 
     # -- reads -------------------------------------------------------------------------
 
@@ -224,6 +268,7 @@ class DiskModelStore:
                     ) from error
                 raise
             self._after_step("commit:recorded")
+            self._refresh_manifest()
             if aside:
                 self._delete_leftover(self._paths.trash / aside)
         return self._local(record)
@@ -241,12 +286,15 @@ class DiskModelStore:
                 self._index.begin_operation(db, Operation(source, model_id, "remove", aside, None))
             try:
                 self._after_step("remove:unindexed")
+                # Before the files go: the manifest never lists a model being deleted.
+                self._refresh_manifest()
                 if os.path.lexists(target):
                     os.rename(target, self._paths.trash / aside)
             except BaseException:
                 with self._index.write() as db:  # still in place: keep it listed
                     self._index.put(db, record)
                     self._index.end_operation(db, source, model_id)
+                self._refresh_manifest()
                 raise
             self._after_step("remove:trashed")
             with self._index.write() as db:
@@ -259,7 +307,10 @@ class DiskModelStore:
         validate_model_id(model_id)
         with self._index.write() as db:
             self._index.set_last_used(db, source, model_id, when)
-        return self.get(source, model_id)
+        model = self.get(source, model_id)
+        if model is not None:
+            self._manifest.refresh_soon()
+        return model
 
     # -- recovery ----------------------------------------------------------------------
 
@@ -289,7 +340,16 @@ class DiskModelStore:
                         if key not in busy
                     ],
                 )
+            self._refresh_manifest()
             return len(self._index.model_keys())
+
+    def scan(self, known_sources: Collection[str], reconcile: bool = False) -> ScanResult:
+        """Register the model folders the index lacks; with `reconcile`, drop the models
+        whose folder is gone (see scanning.py)."""
+        from devon_adapters.scanning import scan_vault  # reads weights' headers: only here
+
+        with self.grouped():
+            return scan_vault(self, known_sources, reconcile)
 
     def _rebuilt_record(
         self, key: tuple[str, str], files: dict[str, int], old: Record | None
@@ -310,7 +370,8 @@ class DiskModelStore:
 
     def _scan(self) -> Iterator[tuple[tuple[str, str], dict[str, int]]]:
         """Every model directory: `<root>/<source>/<owner>/<name>` or `<root>/<source>/<name>`
-        (a directory holding files of its own is a model, else an owner of models)."""
+        (a directory holding files of its own is a model, else an owner of models). One
+        still being written (a `.part` file) is left out until it is complete."""
         for source_dir in _valid_children(self._paths.root, validate_source_name):
             for first in _valid_children(source_dir, validate_model_id):
                 if any(entry.is_file(follow_symlinks=False) for entry in os.scandir(first)):
@@ -319,9 +380,16 @@ class DiskModelStore:
                     candidates = list(_valid_children(first, validate_model_id))
                 for directory in candidates:
                     files = {path: stat.st_size for path, stat in walk_files(directory)}
-                    if files:
-                        model_id = directory.relative_to(source_dir).as_posix()
-                        yield (source_dir.name, model_id), files
+                    if not files:
+                        continue
+                    unfinished = half_written_file(directory, files)
+                    if unfinished:
+                        log.warning(
+                            "Not indexing %s: %s is still being written", directory, unfinished
+                        )
+                        continue
+                    model_id = directory.relative_to(source_dir).as_posix()
+                    yield (source_dir.name, model_id), files
 
     def _open_index(self) -> VaultIndex:
         index = self._backend.open_index()
@@ -330,12 +398,32 @@ class DiskModelStore:
         if index.created:
             self._index = index
             found = dict(self._scan())
+            manifest = read_manifest(self._paths.root / MANIFEST_NAME)
+            described, skipped = records_from_manifest(manifest or {}, found)
             with index.write() as db:
+                index.put_many(db, list(described.values()))
                 index.put_many(
-                    db, [self._rebuilt_record(key, files, None) for key, files in found.items()]
+                    db,
+                    [
+                        self._rebuilt_record(key, files, None)
+                        for key, files in found.items()
+                        if key not in described and key not in skipped
+                    ],
                 )
-            if found:
-                log.warning("Rebuilt the vault index from disk: %d models", len(found))
+            for (source, model_id), reason in sorted(skipped.items()):
+                log.warning(
+                    "Not restoring %s/%s from %s: %s", source, model_id, MANIFEST_NAME, reason
+                )
+                self.rebuild_skipped.append((f"{source}/{model_id}", reason))
+            restored = len(index.model_keys())
+            if restored or skipped:
+                self._changed_on_open = True
+                log.warning(
+                    "Rebuilt the vault index: %d models (%d described by %s)",
+                    restored,
+                    len(described),
+                    MANIFEST_NAME,
+                )
         return index
 
     def _recover(self) -> None:
@@ -348,6 +436,7 @@ class DiskModelStore:
                 continue  # its owner is alive and still working on it
             try:
                 self._finish(operation)
+                self._changed_on_open = True
             finally:
                 lock.release()
         in_flight = {op.aside for op in self._index.operations()}
@@ -362,6 +451,7 @@ class DiskModelStore:
                 for key in self._vanished(vanished):
                     log.warning("Dropping %s/%s from the index: its directory is gone", *key)
                     self._index.delete(db, *key)
+                    self._changed_on_open = True
 
     def _vanished(self, keys: Iterable[tuple[str, str]]) -> "builtins.list[tuple[str, str]]":
         """The models among `keys` whose directory is gone and that no commit or removal
@@ -426,6 +516,14 @@ class DiskModelStore:
             log.warning("Could not delete %s (%s): the next open will retry", path, error)
 
     # -- helpers -----------------------------------------------------------------------
+
+    def _refresh_manifest(self) -> None:
+        """Bring manifest.json up to date. Failing to (a full disk) never fails the change
+        the index already holds: it is logged, and the next change writes it again."""
+        try:
+            self._manifest.refresh()
+        except OSError as error:
+            log.warning("Could not update %s: %s", self._manifest.path, error)
 
     def _refuse_clash(self, source: str, model_id: str) -> None:
         other = self._index.clash(source, model_id)

@@ -328,6 +328,12 @@ class Index:
             rows = db.execute(_SELECT + " WHERE source = ? ORDER BY model_id", (source,))
         return [_decoded(build, row) for row in rows]
 
+    def stored_rows(self) -> list[tuple[str, str, int, str, str | None, str, str]]:
+        """Every row as stored, in (source, model_id) order, read in one statement (one
+        snapshot): times as ISO 8601 text, `files` and `metadata` as JSON text. For writers of
+        JSON views (the manifest) that need not decode what they copy out."""
+        return list(self._connection().execute(_SELECT + " ORDER BY source, model_id"))
+
     def clash(self, source: str, model_id: str) -> str | None:
         """Another model whose directory overlaps this one's: the same id in another case,
         a bare id that is this id's owner folder, or models inside this bare id's folder."""

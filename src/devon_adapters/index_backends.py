@@ -39,6 +39,7 @@ class VaultIndex(Protocol):
     def schema_version(self) -> int: ...
     def get(self, source: str, model_id: str) -> Record | None: ...
     def records(self, source: str | None = None) -> list[Record]: ...
+    def stored_rows(self) -> list[tuple[str, str, int, str, str | None, str, str]]: ...
     def each(self, build: RowBuilder[T], source: str | None = None) -> list[T]: ...
     def clash(self, source: str, model_id: str) -> str | None: ...
     def model_keys(self) -> list[tuple[str, str]]: ...
@@ -74,6 +75,9 @@ class IndexBackend(Protocol):
     def close(self) -> None: ...
     def model_lock(self, source: str, model_id: str) -> Lock: ...
     def vault_lock(self) -> Lock: ...
+    def named_lock(self, name: str) -> Lock:
+        """A vault-wide lock of its own name (e.g. the manifest's)."""
+        ...
 
 
 class SqliteBackend:
@@ -106,7 +110,10 @@ class SqliteBackend:
         return model_lock(self.paths.locks, source, model_id)
 
     def vault_lock(self) -> FileLock:
-        return FileLock(self.paths.locks / VAULT_LOCK, mode=FILE_MODE, is_singleton=True)
+        return self.named_lock(VAULT_LOCK)
+
+    def named_lock(self, name: str) -> FileLock:
+        return FileLock(self.paths.locks / name, mode=FILE_MODE, is_singleton=True)
 
 
 class PostgresBackend:
@@ -135,6 +142,9 @@ class PostgresBackend:
 
     def vault_lock(self) -> Lock:
         return self._lock("vault", "the vault")
+
+    def named_lock(self, name: str) -> Lock:
+        return self._lock(f"named\0{name}", name)
 
     def _lock(self, name: str, label: str) -> Lock:
         """One object per lock, so that a thread taking it again is let through."""

@@ -1,7 +1,13 @@
-"""Import of a vault written by DEVON 1.x: `index.json` beside a `models/` folder.
+"""Import of a vault written by DEVON 1.x.
 
-1.x keyed its index `"<source>::<model_id>"`, kept files at `models/<source>/<model_id>/` and
-wrote naive local timestamps (`datetime.now().isoformat()`), read here as local time.
+Two forms are read:
+- DEVON 1.0/1.1: `index.json` beside a `models/` folder, files at `models/<source>/<model_id>/`;
+- DEVON 1.2: `manifest.json` inside the models folder itself (the folder is self-contained;
+  the path given may be that folder or its parent holding `models/`), files at each entry's
+  `path` when it still lies inside the folder, else `<models>/<source>/<model_id>/`.
+
+Both key their entries `"<source>::<model_id>"` and wrote naive local timestamps
+(`datetime.now().isoformat()`), read here as local time.
 """
 
 import json
@@ -15,9 +21,9 @@ from typing import Any
 import attrs
 
 from devon_adapters.disk_store import DiskModelStore
+from devon_adapters.manifest import MANIFEST_NAME, identify, parse_time
 from devon_adapters.paths import check_relative_file, is_download_metadata, walk_files
 from devon_core.errors import DevonError, InvalidInput
-from devon_core.identifiers import validate_model_id, validate_source_name
 
 LEGACY_INDEX = "index.json"
 LEGACY_MODELS = "models"
@@ -41,31 +47,48 @@ def import_legacy_vault(
 
     Entries whose files are missing are skipped and reported. Running it again imports
     nothing twice: models already in the vault are left as they are."""
-    entries = _read_index(Path(legacy_root) / LEGACY_INDEX)
+    index_path, models_dir = _locate(Path(legacy_root))
+    entries = _read_index(index_path)
     imported: list[str] = []
     present: list[str] = []
     skipped: list[tuple[str, str]] = []
-    for key, entry in sorted(entries.items()):
-        try:
-            source, model_id = _identify(key, entry)
-        except InvalidInput as error:
-            skipped.append((key, str(error)))
-            continue
-        name = f"{source}/{model_id}"
-        with store.lock(source, model_id):
-            if store.get(source, model_id) is not None:
-                present.append(name)
-                continue
-            directory = _directory_of(Path(legacy_root), entry, source, model_id)
+    with store.grouped():  # the manifest is written once, at the end
+        for key, entry in sorted(entries.items()):
             try:
-                problem = _import_one(store, directory, source, model_id, entry, move)
-            except (DevonError, OSError) as error:
-                problem = str(error)
-        if problem:
-            skipped.append((name, problem))
-        else:
-            imported.append(name)
+                source, model_id = identify(key, entry)
+            except InvalidInput as error:
+                skipped.append((key, str(error)))
+                continue
+            name = f"{source}/{model_id}"
+            with store.lock(source, model_id):
+                if store.get(source, model_id) is not None:
+                    present.append(name)
+                    continue
+                directory = _directory_of(models_dir, entry, source, model_id)
+                try:
+                    problem = _import_one(store, directory, source, model_id, entry, move)
+                except (DevonError, OSError) as error:
+                    problem = str(error)
+            if problem:
+                skipped.append((name, problem))
+            else:
+                imported.append(name)
     return ImportReport(tuple(imported), tuple(present), tuple(skipped))
+
+
+def _locate(root: Path) -> tuple[Path, Path]:
+    """(the index file, the models folder) of the 1.x vault at `root`."""
+    for index, models in (
+        (root / LEGACY_INDEX, root / LEGACY_MODELS),
+        (root / MANIFEST_NAME, root),
+        (root / LEGACY_MODELS / MANIFEST_NAME, root / LEGACY_MODELS),
+    ):
+        if index.is_file():
+            return index, models
+    raise InvalidInput(
+        f"No DEVON 1.x vault here: {root / LEGACY_INDEX} does not exist (DEVON 1.0, 1.1), "
+        f"nor {MANIFEST_NAME} in {root} or its {LEGACY_MODELS}/ folder (DEVON 1.2)"
+    )
 
 
 def _read_index(path: Path) -> dict[str, Any]:
@@ -80,23 +103,17 @@ def _read_index(path: Path) -> dict[str, Any]:
     return data
 
 
-def _identify(key: str, entry: Any) -> tuple[str, str]:
-    if not isinstance(entry, dict):
-        raise InvalidInput("entry is not a JSON object")
-    key_source, _, key_id = key.partition("::")
-    source = validate_source_name(entry.get("source") or key_source)
-    return source, validate_model_id(entry.get("model_id") or key_id)
-
-
-def _directory_of(root: Path, entry: dict[str, Any], source: str, model_id: str) -> Path:
+def _directory_of(models: Path, entry: dict[str, Any], source: str, model_id: str) -> Path:
     """The entry's recorded `path` when it lies inside the legacy vault (1.x let the models
-    folder be named anything), else `models/<source>/<model_id>`."""
+    folder be named anything), else `<models>/<source>/<model_id>` (a vault copied from
+    elsewhere records paths of the machine it came from)."""
     recorded = entry.get("path")
+    vault = models.parent if models.name == LEGACY_MODELS else models
     if isinstance(recorded, str) and recorded:
         path = Path(recorded)
-        if path.is_absolute() and path.resolve().is_relative_to(root.resolve()):
+        if path.is_absolute() and path.resolve().is_relative_to(vault.resolve()):
             return path
-    return root / LEGACY_MODELS / source / model_id
+    return models / source / model_id
 
 
 def _import_one(
@@ -123,9 +140,9 @@ def _import_one(
         dest.parent.mkdir(parents=True, exist_ok=True)
         _transfer(origin, dest, move)
     metadata = entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {}
-    downloaded_at = _legacy_time(entry.get("downloaded_at")) or datetime.now(UTC)
+    downloaded_at = parse_time(entry.get("downloaded_at")) or datetime.now(UTC)
     store.commit(staging, files, downloaded_at, metadata or {})
-    last_used = _legacy_time(entry.get("last_used"))
+    last_used = parse_time(entry.get("last_used"))
     if last_used:
         store.mark_used(source, model_id, last_used)
     if move:
@@ -161,16 +178,6 @@ def _files_of(listed: Any, directory: Path) -> Sequence[str]:
         if not is_download_metadata(check_relative_file(name)):
             relative.append(name)
     return sorted(set(relative))
-
-
-def _legacy_time(value: Any) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return moment.astimezone(UTC)  # naive values are taken as local time, as 1.x wrote them
 
 
 def _remove_empty_dirs(directory: Path) -> None:

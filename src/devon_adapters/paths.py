@@ -14,11 +14,12 @@ builds a path, so nothing a user typed can point outside the vault.
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 
 import attrs
 
+from devon_adapters.model_files import is_half_written
 from devon_core.errors import InvalidInput
 from devon_core.identifiers import validate_model_id, validate_source_name
 
@@ -132,6 +133,27 @@ def walk_files(directory: Path) -> Iterator[tuple[str, os.stat_result]]:
                     stack.append((Path(entry.path), relative + "/"))
                 elif entry.is_file(follow_symlinks=False):
                     yield relative, entry.stat(follow_symlinks=False)
+
+
+def half_written_file(directory: Path, files: Iterable[str] | None = None) -> str | None:
+    """The first file under `directory` that a download is still writing (a `.part`, a
+    huggingface_hub `.incomplete`), as a relative POSIX path; or None. (huggingface_hub's
+    `.lock` files stay after a download completes: they say nothing.)
+    `files`, when given, are its files as `walk_files` lists them (saves walking it again)."""
+    listed = sorted(files) if files is not None else [p for p, _ in walk_files(directory)]
+    for relative in listed:
+        if is_half_written(relative):
+            return relative
+    for metadata in DOWNLOAD_METADATA:  # where huggingface_hub keeps its in-progress files
+        base = directory / metadata
+        if not base.is_dir() or base.is_symlink():
+            continue
+        for current, dirs, names in os.walk(base):
+            dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(current, d))]
+            for name in sorted(names):
+                if is_half_written(name):
+                    return Path(current, name).relative_to(directory).as_posix()
+    return None
 
 
 def tree_size(directory: Path) -> int:

@@ -314,6 +314,13 @@ class PostgresIndex:
                 ).fetchall()
         return [_decoded(build, row) for row in rows]
 
+    def stored_rows(self) -> list[tuple[str, str, int, str, str | None, str, str]]:
+        """Every row as stored, in (source, model_id) order, in one statement (as
+        `Index.stored_rows`: the same text forms)."""
+        with self._connection() as db:
+            rows = db.execute(_SELECT + " ORDER BY source, model_id").fetchall()
+        return [(s, m, int(size), d, u, f, meta) for s, m, size, d, u, f, meta in rows]
+
     def clash(self, source: str, model_id: str) -> str | None:
         """Another model whose directory overlaps this one's (as `Index.clash`)."""
         queries: list[tuple[str, tuple[str, ...]]] = [

@@ -16,6 +16,7 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Protocol
 
 from devon_adapters.settings import Settings
+from devon_core.identifiers import LOCAL_SOURCE
 from devon_core.ports import ModelSource
 
 ENTRY_POINT_GROUP = "devon.sources"
@@ -46,6 +47,9 @@ def discover_sources(
             continue
         if source.name in sources:
             _skip(plugin, f"a source named {source.name!r} is already registered")
+            continue
+        if source.name == LOCAL_SOURCE:
+            _skip(plugin, f"{LOCAL_SOURCE!r} is DEVON's built-in source of models placed by hand")
             continue
         sources[source.name] = source
     return list(sources.values())

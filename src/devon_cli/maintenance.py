@@ -1,4 +1,5 @@
-"""Looking after the installation: `devon doctor`, `devon rebuild-index`, `devon import-legacy`."""
+"""Looking after the installation: `devon doctor`, `devon rebuild-index`, `devon scan`,
+`devon import-legacy`."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -175,4 +176,44 @@ def import_legacy(context: CliContext, legacy_path: Path, move: bool, as_json: b
         for model, reason in report.skipped:
             context.err.print(plain(f"skipped {model}: {reason}"), soft_wrap=True)
     if report.skipped:
+        click.get_current_context().exit(EXIT_FAILED)
+
+
+@click.command(
+    short_help="Register model folders placed in the vault by hand.",
+    epilog="""\b
+Examples:
+  devon scan                  # register what is new
+  devon scan --reconcile      # ... and drop models whose folder is gone
+  devon scan --json""",
+)
+@click.option("--reconcile", is_flag=True, help="Also drop models whose folder is gone.")
+@json_option
+@click.pass_obj
+def scan(context: CliContext, reconcile: bool, as_json: bool) -> None:
+    """Register the model folders in the vault that it does not list yet.
+
+    A folder under a source's folder (`huggingface/acme/my-model`) is registered as that
+    source's model; any other folder (`my-finetune`) is moved to `local/my-finetune` and
+    registered under the built-in `local` source. Format, architecture, quantisation and
+    parameter count are inferred from the files and marked as inferred. Folders with no
+    model file, or still being written (a `.part` file), are skipped and reported; run the
+    scan again once they are complete. Exits 1 when a folder was skipped."""
+    result = context.devon.scan(reconcile=reconcile)
+    if as_json:
+        emit_json(result)
+    else:
+        summary = (
+            f"Registered {plural(len(result.registered), 'model')}"
+            + (f", dropped {len(result.dropped)}" if reconcile else "")
+            + f", skipped {plural(len(result.skipped), 'folder')} in {context.devon.storage_path}."
+        )
+        for model in result.registered:
+            context.out.print(plain(f"registered {model}"), soft_wrap=True)
+        for model in result.dropped:
+            context.out.print(plain(f"dropped {model} (its folder is gone)"), soft_wrap=True)
+        context.out.print(plain(summary), soft_wrap=True)
+        for skip in result.skipped:
+            context.err.print(plain(f"skipped {skip.path}: {skip.reason}"), soft_wrap=True)
+    if result.skipped:
         click.get_current_context().exit(EXIT_FAILED)

@@ -231,36 +231,43 @@ def adopt(
     present: list[str] = []
     skipped: list[SkippedRepo] = list(missing)
     describer = _Describer(source)
-    for repo in sorted(repos, key=lambda r: (r.kind, r.repo_id)):
-        if repo.kind != MODEL:
-            skipped.append(_skip(repo, SkipReason.NOT_A_MODEL, f"a {repo.kind} repo, not a model"))
-            continue
-        try:
-            validate_model_id(repo.repo_id)
-        except DevonError as error:
-            skipped.append(SkippedRepo(repo.folder, repo.kind, SkipReason.INVALID_ID, str(error)))
-            continue
-        with store.lock(source_name, repo.repo_id):
-            if store.get(source_name, repo.repo_id) is not None:
-                present.append(repo.repo_id)
+    with store.grouped():  # the vault's derived views (manifest.json) follow once, at the end
+        for repo in sorted(repos, key=lambda r: (r.kind, r.repo_id)):
+            if repo.kind != MODEL:
+                skipped.append(
+                    _skip(repo, SkipReason.NOT_A_MODEL, f"a {repo.kind} repo, not a model")
+                )
                 continue
-            planned = sum(m.size_bytes for m in adopted) if dry_run else 0
-            outcome = _adopt_one(
-                cache, store, clock, describer, source_name, repo, dry_run, planned
-            )
-        if isinstance(outcome, SkippedRepo):
-            skipped.append(outcome)
-            continue
-        adopted.append(outcome[0])
-        if move and not dry_run:
             try:
-                cache.release(repo, outcome[1])
+                validate_model_id(repo.repo_id)
             except DevonError as error:
                 skipped.append(
-                    _skip(
-                        repo, SkipReason.FAILED, f"adopted, but not removed from the cache: {error}"
-                    )
+                    SkippedRepo(repo.folder, repo.kind, SkipReason.INVALID_ID, str(error))
                 )
+                continue
+            with store.lock(source_name, repo.repo_id):
+                if store.get(source_name, repo.repo_id) is not None:
+                    present.append(repo.repo_id)
+                    continue
+                planned = sum(m.size_bytes for m in adopted) if dry_run else 0
+                outcome = _adopt_one(
+                    cache, store, clock, describer, source_name, repo, dry_run, planned
+                )
+            if isinstance(outcome, SkippedRepo):
+                skipped.append(outcome)
+                continue
+            adopted.append(outcome[0])
+            if move and not dry_run:
+                try:
+                    cache.release(repo, outcome[1])
+                except DevonError as error:
+                    skipped.append(
+                        _skip(
+                            repo,
+                            SkipReason.FAILED,
+                            f"adopted, but not removed from the cache: {error}",
+                        )
+                    )
     return AdoptReport(
         cache=cache.location,
         dry_run=dry_run,

@@ -5,7 +5,7 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from devon_core import adoption, use_cases
 from devon_core.adoption import AdoptReport
 from devon_core.errors import InvalidInput, about
-from devon_core.identifiers import DEFAULT_SOURCE
+from devon_core.identifiers import DEFAULT_SOURCE, LOCAL_SOURCE
 from devon_core.models import LocalModel
 from devon_core.ports import Clock, ModelCache, ModelSource, ModelStore, ProgressCallback
 from devon_core.results import (
@@ -17,6 +17,7 @@ from devon_core.results import (
     ExportResult,
     ModelInfo,
     RemoveResult,
+    ScanResult,
     SearchFilters,
     SearchResult,
     StorageStatus,
@@ -53,6 +54,10 @@ class Devon:
         return use_cases.resolve_source(self.sources, name)
 
     @property
+    def _known_sources(self) -> frozenset[str]:
+        return use_cases.known_source_names(self.sources)
+
+    @property
     def storage_path(self) -> str:
         return self.store.root
 
@@ -76,6 +81,8 @@ class Devon:
 
     def info(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> ModelInfo:
         with about(source, model_id):
+            if source == LOCAL_SOURCE and source not in self.sources:
+                return use_cases.local_info(self.store, self.clock, source, model_id)
             return use_cases.info(self.source(source), self.store, self.clock, model_id)
 
     def download(
@@ -99,7 +106,7 @@ class Devon:
             )
 
     def list(self, *, source: str | None = None) -> list[LocalModel]:
-        return use_cases.list_models(self.store, source, self.sources.keys())
+        return use_cases.list_models(self.store, source, self._known_sources)
 
     def get(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> LocalModel | None:
         """The vault's entry for a model, without touching `last_used`."""
@@ -108,7 +115,7 @@ class Devon:
 
     def remove(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> RemoveResult:
         with about(source, model_id):
-            return use_cases.remove(self.store, source, model_id, self.sources.keys())
+            return use_cases.remove(self.store, source, model_id, self._known_sources)
 
     def status(self) -> StorageStatus:
         return use_cases.status(self.store)
@@ -130,6 +137,13 @@ class Devon:
     def export(self, format: ExportFormat | str = ExportFormat.KITT) -> ExportResult:
         export_format = format if isinstance(format, ExportFormat) else ExportFormat.parse(format)
         return use_cases.export(self.store, export_format)
+
+    def scan(self, *, reconcile: bool = False) -> ScanResult:
+        """Register model folders placed in the vault by hand: under a source's folder as
+        that source, anywhere else under the built-in `local` source, with metadata inferred
+        from their files. Folders with no model file, or still being written, are skipped
+        and reported. `reconcile` also drops the models whose folder is gone."""
+        return use_cases.scan(self.store, self.sources.keys(), reconcile)
 
     def adopt(
         self,

@@ -7,6 +7,9 @@ from devon_core.errors import InvalidInput
 
 MAX_PART_LENGTH = 96
 DEFAULT_SOURCE = "huggingface"
+LOCAL_SOURCE = "local"
+"""The built-in source of models placed in the vault by hand (`devon scan`): no plugin
+provides it, it downloads nothing, and its models are listed, removed and cleaned like any."""
 
 _PART = re.compile(r"[A-Za-z0-9_.-]+")
 _SOURCE = re.compile(r"[a-z0-9_-]{1,64}")

@@ -1,13 +1,19 @@
 """The ports: what the core needs from the world, as protocols the adapters implement."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol
 
 from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
-from devon_core.results import SearchFilters, StagingArea, StorageSpace, StorageStatus
+from devon_core.results import (
+    ScanResult,
+    SearchFilters,
+    StagingArea,
+    StorageSpace,
+    StorageStatus,
+)
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (bytes done, bytes total) as a download proceeds."""
@@ -94,6 +100,18 @@ class ModelStore(Protocol):
         ...
 
     def mark_used(self, source: str, model_id: str, when: datetime) -> LocalModel | None: ...
+
+    def grouped(self) -> AbstractContextManager[None]:
+        """Several changes in a row (a clean): what the store derives from its index (the
+        manifest) may be brought up to date once, when the group ends, instead of after each."""
+        ...
+
+    def scan(self, known_sources: Collection[str], reconcile: bool = False) -> ScanResult:
+        """Register the model folders found in the vault that it does not list yet (a folder
+        under `<known source>/` as that source, any other under the `local` source), with
+        metadata inferred from their files; with `reconcile`, also drop the models whose
+        folder is gone."""
+        ...
 
 
 class ModelCache(Protocol):

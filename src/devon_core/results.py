@@ -151,6 +151,24 @@ class CleanResult:
     removed: int = _count_of("models")
 
 
+@attrs.frozen
+class ScanSkip:
+    """A folder a scan left out, and why (no model file, half-written, a clash...)."""
+
+    path: str
+    reason: str
+
+
+@attrs.frozen
+class ScanResult:
+    """What a scan did: models registered and dropped (`<source>/<model_id>`), folders
+    skipped. Registered models carry metadata inferred from their files."""
+
+    registered: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()
+    skipped: tuple[ScanSkip, ...] = ()
+
+
 class ExportFormat(enum.StrEnum):
     KITT = "kitt"
     JSON = "json"

@@ -5,7 +5,7 @@ from typing import Any
 
 from devon_core.errors import DownloadFailed, Forbidden, InvalidInput, NotFound, SourceUnavailable
 from devon_core.filters import validate_include_patterns
-from devon_core.identifiers import validate_model_id, validate_source_name
+from devon_core.identifiers import LOCAL_SOURCE, validate_model_id, validate_source_name
 from devon_core.models import LocalModel, RemoteModel
 from devon_core.ports import Clock, ModelSource, ModelStore, ProgressCallback
 from devon_core.results import (
@@ -17,6 +17,7 @@ from devon_core.results import (
     ExportResult,
     ModelInfo,
     RemoveResult,
+    ScanResult,
     SearchFilters,
     SearchResult,
     StorageStatus,
@@ -35,7 +36,18 @@ def resolve_source(sources: Mapping[str, ModelSource], name: str) -> ModelSource
     try:
         return sources[name]
     except KeyError:
+        if name == LOCAL_SOURCE:
+            raise InvalidInput(
+                f"The {LOCAL_SOURCE!r} source holds models placed in the vault by hand "
+                "(devon scan): it has nothing to search or download"
+            ) from None
         raise _unknown_source(name, sources) from None
+
+
+def known_source_names(sources: Iterable[str]) -> frozenset[str]:
+    """The source names models can be listed and removed under: every plugin's, and the
+    built-in `local`."""
+    return frozenset({*sources, LOCAL_SOURCE})
 
 
 def _unknown_source(name: str, sources: Iterable[str]) -> InvalidInput:
@@ -54,6 +66,16 @@ def search(
     found = source.search(query, filters, limit)
     ranked = sorted((m for m in found if filters.matches(m)), key=lambda m: -m.downloads)
     return SearchResult(query=query, source=source.name, results=tuple(ranked[:limit]))
+
+
+def local_info(store: ModelStore, clock: Clock, source: str, model_id: str) -> ModelInfo:
+    """The vault's entry of a model no plugin describes (the `local` source), marking it
+    used; NotFound if the vault lacks it."""
+    validate_model_id(model_id)
+    local = store.mark_used(source, model_id, clock.now())
+    if local is None:
+        raise NotFound(f"Model {source}/{model_id} is not in the vault")
+    return ModelInfo(local=local, remote=None)
 
 
 def info(source: ModelSource, store: ModelStore, clock: Clock, model_id: str) -> ModelInfo:
@@ -184,13 +206,14 @@ def clean(
     if request.dry_run:
         return _clean_result(request, chosen)
     removed = []
-    for model in chosen:
-        with store.lock(model.source, model.model_id):
-            current = store.get(model.source, model.model_id)
-            if current is None or not select_for_clean([current], request, clock.now()):
-                continue
-            store.remove(model.source, model.model_id)
-            removed.append(current)
+    with store.grouped():
+        for model in chosen:
+            with store.lock(model.source, model.model_id):
+                current = store.get(model.source, model.model_id)
+                if current is None or not select_for_clean([current], request, clock.now()):
+                    continue
+                store.remove(model.source, model.model_id)
+                removed.append(current)
     return _clean_result(request, removed)
 
 
@@ -204,3 +227,9 @@ def _clean_result(request: CleanRequest, models: Sequence[LocalModel]) -> CleanR
 
 def export(store: ModelStore, export_format: ExportFormat) -> ExportResult:
     return build_export(store.list(), export_format)
+
+
+def scan(store: ModelStore, known_sources: Collection[str], reconcile: bool) -> ScanResult:
+    """Register the model folders the vault holds but does not list (see `ModelStore.scan`);
+    with `reconcile`, drop the models whose folder is gone."""
+    return store.scan(known_source_names(known_sources), reconcile)

@@ -204,6 +204,7 @@ async def status(devon: NamedDependency[Devon]) -> wire.Status:
 
 DEFAULT_CLEAN = wire.CleanRequest()
 DEFAULT_EXPORT = wire.ExportRequest()
+DEFAULT_SCAN = wire.ScanRequest()
 DEFAULT_ADOPT = wire.AdoptRequest()
 """What an empty body means: every field of these bodies has a default."""
 
@@ -225,6 +226,30 @@ async def clean(
         return wire.to_wire(result, wire.Cleaned)
 
     return await in_thread(cleaned, whole_vault_limiter(state))
+
+
+@post(
+    "/scan",
+    status_code=200,
+    dto=StrictBody[wire.ScanRequest],
+    return_dto=None,
+    tags=["vault"],
+    summary="Register model folders placed in the vault by hand",
+    description=(
+        "A folder under a source's folder is registered as that source's model; any other "
+        "is moved to local/<name> and registered under the built-in `local` source. "
+        "Metadata is inferred from the files (`metadata.inferred` is true). Folders with no "
+        "model file or still being written are listed in `skipped`."
+    ),
+    responses=errors(400, 413, 422),
+)
+async def scan(
+    devon: NamedDependency[Devon], state: State, data: JSONBody[wire.ScanRequest] = DEFAULT_SCAN
+) -> wire.Scanned:
+    def scanned() -> wire.Scanned:
+        return wire.to_wire(devon.scan(reconcile=data.reconcile), wire.Scanned)
+
+    return await in_thread(scanned, whole_vault_limiter(state))
 
 
 @post(
@@ -273,6 +298,7 @@ API_ROUTES: list[Any] = [
     download,
     status,
     clean,
+    scan,
     export,
     adopt,
 ]

@@ -136,6 +136,23 @@ class Cleaned(msgspec.Struct):
     models: Annotated[list[str], msgspec.Meta(description="<source>/<model_id> of each")]
 
 
+class ScanRequest(msgspec.Struct, kw_only=True, frozen=True):
+    reconcile: Annotated[
+        bool, msgspec.Meta(description="Also drop the models whose folder is gone")
+    ] = False
+
+
+class ScanSkip(msgspec.Struct):
+    path: Annotated[str, msgspec.Meta(description="The folder left out")]
+    reason: str
+
+
+class Scanned(msgspec.Struct):
+    registered: Annotated[list[str], msgspec.Meta(description="<source>/<model_id> of each")]
+    dropped: Annotated[list[str], msgspec.Meta(description="<source>/<model_id> of each")]
+    skipped: list[ScanSkip]
+
+
 class ExportRequest(msgspec.Struct, kw_only=True, frozen=True):
     format: ExportFormat = ExportFormat.KITT
 

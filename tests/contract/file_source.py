@@ -110,3 +110,11 @@ class NotASource:
     @classmethod
     def from_settings(cls, settings: Settings) -> object:
         return object()
+
+
+class LocalNamedPlugin:
+    """A plugin whose source would take the built-in `local` name."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FileSource:
+        return FileSource(name="local")

@@ -70,6 +70,13 @@ def test_a_plugin_that_builds_something_else_than_a_source_is_skipped() -> None:
         assert discover_sources(Settings(), [plugin("odd", "NotASource")]) == []
 
 
+def test_a_plugin_taking_the_built_in_local_name_is_skipped_with_a_warning() -> None:
+    plugins = [plugin("local", "LocalNamedPlugin"), plugin("huggingface", "FileSource")]
+    with pytest.warns(SourcePluginWarning, match="built-in source of models placed by hand"):
+        sources = discover_sources(Settings(), plugins)
+    assert [s.name for s in sources] == ["huggingface"]
+
+
 def test_an_unknown_source_name_is_invalid_input_listing_the_known_ones(tmp_path: Path) -> None:
     devon = build_devon(Settings(storage_path=tmp_path / "vault"), sources=[FileSource()])
     with pytest.raises(InvalidInput, match="known sources are huggingface"):

@@ -70,8 +70,9 @@ def test_copy_index_refuses_a_target_that_lists_models_unless_replace(
     tmp_path: Path, test_hub: TestHub, url: str
 ) -> None:
     vault = tmp_path / "vault"
-    put_model(DiskModelStore(vault, database_url=url), metadata={"index": "postgresql"})
-    on_sqlite = Devon(vault, test_hub)  # its index, rebuilt from the disk, has no metadata
+    put_model(DiskModelStore(vault, database_url=url))
+    DiskModelStore(vault).mark_used("huggingface", "acme/widget-7b", T0)  # on SQLite only
+    on_sqlite = Devon(vault, test_hub)
 
     refused = on_sqlite("copy-index", url)
     replaced = on_sqlite("copy-index", url, "--replace")
@@ -80,7 +81,7 @@ def test_copy_index_refuses_a_target_that_lists_models_unless_replace(
     assert "already holds 1 model(s): pass --replace" in refused.stderr
     assert replaced.code == 0, replaced
     assert listed(Devon(vault, test_hub, url)) == listed(on_sqlite)
-    assert listed(on_sqlite)[0]["metadata"] == {}
+    assert listed(on_sqlite)[0]["last_used"] == T0.isoformat()
 
 
 def test_copy_index_to_the_index_in_use_is_refused(

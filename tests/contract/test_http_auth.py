@@ -31,6 +31,7 @@ API_CALLS = [
     ("POST", "/api/v1/downloads"),
     ("GET", "/api/v1/status"),
     ("POST", "/api/v1/clean"),
+    ("POST", "/api/v1/scan"),
     ("POST", "/api/v1/export"),
     ("POST", "/api/v1/adopt"),
 ]

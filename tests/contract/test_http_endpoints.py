@@ -145,7 +145,7 @@ def test_models_lists_the_vault_shaped_like_the_spec(client: Client) -> None:
 
 def test_models_of_an_unknown_source_is_400(client: Client) -> None:
     detail = assert_error(client.get("/api/v1/models", params={"source": "modelscope"}), 400)
-    assert detail == "Unknown source 'modelscope': known sources are huggingface"
+    assert detail == "Unknown source 'modelscope': known sources are huggingface, local"
 
 
 def test_delete_from_an_unknown_source_is_400(client: Client) -> None:

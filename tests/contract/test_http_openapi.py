@@ -28,6 +28,7 @@ OPERATIONS = {
     ("/api/v1/downloads", "post"): {400, 401, 403, 404, 413, 422, 500, 502, 507},
     ("/api/v1/status", "get"): {401},
     ("/api/v1/clean", "post"): {400, 401, 413, 422},
+    ("/api/v1/scan", "post"): {400, 401, 413, 422},
     ("/api/v1/export", "post"): {400, 401, 413, 422},
     ("/api/v1/adopt", "post"): {400, 401, 404, 413, 422},
 }

@@ -1,6 +1,7 @@
 """The vault with its index in PostgreSQL, beyond the store contract: several hosts on one
 database, locks that die with their holder, errors when the server cannot be reached."""
 
+import json
 import signal
 import subprocess
 import sys
@@ -217,3 +218,14 @@ def _advisory_lock_waiters(url: str) -> int:
             " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         ).fetchone()
     return int(row[0]) if row else 0
+
+
+def test_the_manifest_lists_the_commits_of_every_host(tmp_path: Path, url: str) -> None:
+    first = DiskModelStore(tmp_path / "vault", database_url=url)
+    second = DiskModelStore(tmp_path / "vault", database_url=url)
+
+    put_model(first, "acme/widget-7b")
+    put_model(second, "acme/gadget-1b")
+
+    manifest = json.loads(first.manifest_path.read_text())
+    assert sorted(manifest) == ["huggingface::acme/gadget-1b", "huggingface::acme/widget-7b"]

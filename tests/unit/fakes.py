@@ -5,7 +5,7 @@ commit, the way the real source writes into the store's staging directory.
 """
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +19,7 @@ from devon_core import (
     NotFound,
     RemoteFile,
     RemoteModel,
+    ScanResult,
     SearchFilters,
     SourceUsage,
     StagingArea,
@@ -139,6 +140,9 @@ class MemoryStore:
         self.locks_taken: list[tuple[str, str]] = []
         self._locks: dict[tuple[str, str], threading.RLock] = {}
         self._locks_guard = threading.Lock()
+        self.groups = 0
+        self.scans: list[tuple[frozenset[str], bool]] = []
+        self.scan_result = ScanResult()
 
     @property
     def root(self) -> str:
@@ -229,6 +233,16 @@ class MemoryStore:
         if model is None:
             return None
         return self.add(attrs.evolve(model, last_used=when))
+
+    @contextmanager
+    def grouped(self) -> Iterator[None]:
+        self.groups += 1
+        yield
+
+    def scan(self, known_sources: Collection[str], reconcile: bool = False) -> ScanResult:
+        """What `scan_result` says, recording the call (the real scan is a disk matter)."""
+        self.scans.append((frozenset(known_sources), reconcile))
+        return self.scan_result
 
 
 def _overlap(a: str, b: str) -> bool:

@@ -3,8 +3,10 @@ the safetensors headers, the GGUF headers and the model card's front matter.
 
 The same rules as the Hub's description (`metadata.py`) apply to what is read here: the
 architecture is the config's `model_type`, else the GGUF `general.architecture`; the
-parameter count is the safetensors total, else the GGUF total, else read from the name.
-Only headers are read, never the weights.
+parameter count is a count `config.json` states (`num_parameters` and the like), else the
+safetensors total, else the GGUF total, else read from the name. Only headers are read,
+never the weights. Used for models adopted from the Hugging Face cache and for folders a
+vault scan registers (`devon_adapters.inference`).
 """
 
 import json
@@ -48,13 +50,22 @@ def describe_files(model_id: str, directory: Path, paths: Sequence[str]) -> dict
     return {
         "format": list(formats_of(paths)),
         "architecture": architecture_of(config, gguf, ()),
-        "parameter_count": _parameters(model_id, dtypes, gguf.get("total", 0)),
+        "parameter_count": _parameters(model_id, config, dtypes, gguf.get("total", 0)),
         "quantization": quantization_of(model_id, paths, (), config),
         "license": card_license(directory / "README.md") if "README.md" in paths else None,
     }
 
 
-def _parameters(model_id: str, dtypes: dict[str, int], gguf_total: int) -> float | None:
+_CONFIG_COUNT_KEYS = ("num_parameters", "n_params", "parameter_count", "num_params")
+
+
+def _parameters(
+    model_id: str, config: dict[str, Any], dtypes: dict[str, int], gguf_total: int
+) -> float | None:
+    for key in _CONFIG_COUNT_KEYS:
+        stated = config.get(key)
+        if isinstance(stated, int) and not isinstance(stated, bool) and stated > 0:
+            return round_billions(stated)
     from_name = parameters_from_name(model_name_of(model_id))
     total = sum(dtypes.values())
     if total > 0:

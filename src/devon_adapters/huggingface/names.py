@@ -1,9 +1,12 @@
 """Facts read from names alone: parameter counts in model names, quantisation labels in file
-names, formats from file extensions. Pure string work, no Hub objects."""
+names. Pure string work, no Hub objects."""
 
 import re
 from collections.abc import Iterable
 from pathlib import PurePosixPath
+
+# The format rule lives in model_files (also used by the vault, which must not import the Hub).
+from devon_adapters.model_files import formats_of as formats_of
 
 _UNIT_BILLIONS = {"k": 1e-6, "m": 1e-3, "b": 1.0, "t": 1e3}
 
@@ -42,10 +45,6 @@ _SCHEME_TOKEN = re.compile(
     r"(?<![A-Za-z0-9])(" + "|".join(re.escape(w) for w in _SCHEME_WORDS) + r")(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
-
-_PYTORCH_SUFFIXES = (".bin", ".pt", ".pth")
-# Training leftovers that share the weights' extensions but are not a model format.
-_NOT_WEIGHTS = ("training_args", "optimizer", "scheduler", "rng_state", "tokenizer")
 
 
 def parameters_from_name(name: str) -> float | None:
@@ -99,22 +98,6 @@ def scheme_quantization(words: Iterable[str]) -> str | None:
         if match:
             return _SCHEME_WORDS[match.group(1).lower()]
     return None
-
-
-def formats_of(paths: Iterable[str]) -> tuple[str, ...]:
-    """Weight formats present among `paths`, sorted: gguf, onnx, pytorch, safetensors."""
-    found: set[str] = set()
-    for path in paths:
-        name = PurePosixPath(path).name.lower()
-        if name.endswith(".gguf"):
-            found.add("gguf")
-        elif name.endswith(".safetensors"):
-            found.add("safetensors")
-        elif name.endswith((".onnx", ".onnx_data")):
-            found.add("onnx")
-        elif name.endswith(_PYTORCH_SUFFIXES) and not name.startswith(_NOT_WEIGHTS):
-            found.add("pytorch")
-    return tuple(sorted(found))
 
 
 def round_billions(parameters: int) -> float:

@@ -1,0 +1,340 @@
+"""`<storage>/manifest.json`: the vault's models in DEVON 1.2's form, for readers of the
+folder itself (KITT's Quick Test reads it; a vault copied without `.devon/` is rebuilt from it).
+
+One JSON object keyed `"<source>::<model_id>"`; each value holds `source`, `model_id`,
+`path` (absolute), `files`, `size_bytes`, `downloaded_at`, `last_used` and `metadata`
+(always with `format`, a list). The index is the truth: the file is regenerated from it as a
+whole, written to a temporary file, flushed to disk and renamed over the old one, so a
+reader sees the old or the new file, never a torn one.
+
+When it is regenerated (ADR 0150):
+- after every commit and removal, before the call returns (`refresh`); threads of a process
+  that change the vault at once share one regeneration;
+- within `DELAY_SECONDS` (or 4 times the last regeneration's duration, when that is longer)
+  after a `last_used` change (`refresh_soon`), and at the latest when the process exits or
+  closes the store;
+- once at the end of a group of changes (`grouped`, e.g. a clean removing many models).
+
+Every regeneration reads the index and writes the file under one vault-wide lock
+(`.devon/locks/manifest.lock`), after the change it reflects was committed: so the last
+regeneration to run reflects every change committed before it, whichever process made it.
+"""
+
+import atexit
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from filelock import FileLock
+
+from devon_adapters.index import Record, time_to_text
+from devon_adapters.model_files import formats_of
+from devon_adapters.paths import FILE_MODE, VaultPaths
+from devon_core.errors import InvalidInput
+from devon_core.identifiers import validate_model_id, validate_source_name
+
+if TYPE_CHECKING:
+    from devon_adapters.index_backends import Lock, VaultIndex
+
+log = logging.getLogger(__name__)
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_LOCK = "manifest.lock"
+DELAY_SECONDS = 2.0
+"""How long after a `last_used` change the manifest is regenerated at the latest (plus the
+time the regeneration takes), in a vault small enough to regenerate it quickly."""
+DELAY_PER_REGENERATION = 4
+"""In a large vault the delay is this many times the last regeneration's duration, so that
+`last_used` changes never spend more than about a fifth of a core on the manifest."""
+
+
+def manifest_key(source: str, model_id: str) -> str:
+    return f"{source}::{model_id}"
+
+
+def manifest_entry(
+    root: str,
+    source: str,
+    model_id: str,
+    size_bytes: int,
+    downloaded_at: datetime,
+    last_used: datetime | None,
+    files: tuple[str, ...],
+    metadata: dict[str, Any],
+) -> dict[str, Any]:
+    """One value of the manifest. A model recorded without a `format` (a rebuilt index)
+    gets the formats of its files' extensions."""
+    if not isinstance(metadata.get("format"), list) or not metadata["format"]:
+        metadata = {**metadata, "format": list(formats_of(files))}
+    return {
+        "source": source,
+        "model_id": model_id,
+        "path": f"{root}{os.sep}{source}{os.sep}{model_id}",
+        "files": list(files),
+        "size_bytes": size_bytes,
+        "downloaded_at": time_to_text(downloaded_at),
+        "last_used": time_to_text(last_used) if last_used else None,
+        "metadata": metadata,
+    }
+
+
+def render_manifest(root: str, index: "VaultIndex") -> bytes:
+    """The manifest of every model `index` holds, as bytes (one read of the index), one
+    model a line.
+
+    Equal, once parsed, to `manifest_entry` of each model, but built from the stored JSON
+    text of `files` and `metadata` without decoding it: ids and source names are validated
+    (nothing in them needs escaping), times are stored as the ISO text the manifest shows.
+    Only metadata without a `format` is decoded, to add the files' formats."""
+    prefix = json.dumps(f"{root}{os.sep}")[:-1]  # the opening quote and the escaped root
+    sep = json.dumps(os.sep)[1:-1]
+    lines = []
+    for source, model_id, size, downloaded_at, last_used, files, metadata in index.stored_rows():
+        if _FORMAT_SET not in metadata or _FORMAT_EMPTY in metadata:
+            metadata = _with_formats(files, metadata)
+        used = f'"{last_used}"' if last_used else "null"
+        lines.append(
+            f'"{source}::{model_id}": {{"source": "{source}", "model_id": "{model_id}", '
+            f'"path": {prefix}{source}{sep}{model_id}", "files": {files}, '
+            f'"size_bytes": {size}, "downloaded_at": "{downloaded_at}", "last_used": {used}, '
+            f'"metadata": {metadata}}}'
+        )
+    return ("{\n" + ",\n".join(lines) + ("\n}\n" if lines else "}\n")).encode("utf-8")
+
+
+# How `json.dumps(..., sort_keys=True)` (the index's form) writes a `format` list.
+_FORMAT_SET = '"format": ['
+_FORMAT_EMPTY = '"format": []'
+
+
+def _with_formats(files: str, metadata: str) -> str:
+    decoded = json.loads(metadata)
+    if not isinstance(decoded.get("format"), list) or not decoded["format"]:
+        decoded["format"] = list(formats_of(json.loads(files)))
+    return json.dumps(decoded, sort_keys=True)
+
+
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    """The manifest at `path` as a dict, or None when there is none or it cannot be read
+    (a warning says why)."""
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        log.warning("Cannot read %s (%s): ignored", path, error)
+        return None
+    if not isinstance(data, dict):
+        log.warning("%s is not a JSON object: ignored", path)
+        return None
+    return data
+
+
+def identify(key: str, entry: Any) -> tuple[str, str]:
+    """The (source, model_id) of a manifest (or DEVON 1.x index) entry: its own fields,
+    else its `"<source>::<model_id>"` key; InvalidInput if they are not valid."""
+    if not isinstance(entry, dict):
+        raise InvalidInput("entry is not a JSON object")
+    key_source, _, key_id = key.partition("::")
+    source = validate_source_name(entry.get("source") or key_source)
+    return source, validate_model_id(entry.get("model_id") or key_id)
+
+
+def parse_time(value: Any) -> datetime | None:
+    """A time as DEVON wrote it: ISO 8601, aware (this DEVON) or naive local time (1.x)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return moment.astimezone(UTC)
+
+
+def records_from_manifest(
+    manifest: dict[str, Any], found: dict[tuple[str, str], dict[str, int]]
+) -> tuple[dict[tuple[str, str], Record], dict[tuple[str, str], str]]:
+    """Index records for the entries of `manifest` whose model is on disk, given `found`
+    (each model directory on disk: its files and sizes). Paths are not taken from the
+    manifest: a model's directory is `<root>/<source>/<model_id>` wherever the vault is now.
+
+    Returns the records, and why each other entry was left out (its directory or files are
+    missing); entries that cannot even be identified are logged and ignored."""
+    records: dict[tuple[str, str], Record] = {}
+    skipped: dict[tuple[str, str], str] = {}
+    for key, entry in manifest.items():
+        try:
+            identity = identify(key, entry)
+        except InvalidInput as error:
+            log.warning("Ignoring manifest entry %r: %s", key, error)
+            continue
+        on_disk = found.get(identity)
+        if on_disk is None:
+            skipped[identity] = "its directory is missing or holds no files"
+            continue
+        listed = entry.get("files")
+        names = [f for f in listed if isinstance(f, str)] if isinstance(listed, list) else []
+        missing = sorted(f for f in names if f not in on_disk)
+        if missing:
+            skipped[identity] = f"files missing: {', '.join(missing)}"
+            continue
+        metadata = entry.get("metadata")
+        records[identity] = Record(
+            source=identity[0],
+            model_id=identity[1],
+            size_bytes=sum(on_disk.values()),
+            downloaded_at=parse_time(entry.get("downloaded_at")) or datetime.now(UTC),
+            last_used=parse_time(entry.get("last_used")),
+            files=tuple(sorted(on_disk)),
+            metadata=metadata if isinstance(metadata, dict) else {},
+        )
+    return records, skipped
+
+
+def write_atomically(path: Path, data: bytes, temporary_dir: Path) -> None:
+    """Replace `path` with `data`: written beside it (same filesystem), flushed to disk,
+    renamed over it, and the rename flushed too."""
+    temporary = temporary_dir / f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(temporary, flags, FILE_MODE)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+class ManifestWriter:
+    """Keeps one vault's `manifest.json` derived from its index. Thread-safe; several
+    processes may each have one on the same vault."""
+
+    def __init__(self, paths: VaultPaths, index: "VaultIndex", lock: "Lock | None" = None) -> None:
+        """`lock` keeps regenerations one at a time across processes (and hosts): the
+        index backend's lock named MANIFEST_LOCK; a lock file in the vault by default."""
+        self.path = paths.root / MANIFEST_NAME
+        self._paths = paths
+        self._root = str(paths.root)
+        self._index = index
+        self._lock = lock or FileLock(
+            paths.locks / MANIFEST_LOCK, mode=FILE_MODE, is_singleton=True
+        )
+        self._counts = threading.Lock()
+        self._writing = threading.Lock()
+        self._changes = 0
+        """Changes this process made to the index (each counted once it was committed)."""
+        self._covered = 0
+        """Changes reflected by the last regeneration this process finished."""
+        self._timer: threading.Timer | None = None
+        self._timer_pid = os.getpid()
+        self._groups = threading.local()
+        self.last_duration = 0.0
+        """Seconds the last regeneration took (reading the index and writing the file)."""
+
+    def refresh(self) -> None:
+        """Bring the manifest up to date with every change committed so far; returns once it
+        is (or, inside `grouped`, leaves it to the end of the group)."""
+        if getattr(self._groups, "depth", 0):
+            self._groups.pending = True
+            return
+        with self._counts:
+            self._changes += 1
+            ticket = self._changes
+        self._regenerate_covering(ticket)
+
+    def refresh_soon(self) -> None:
+        """Note a change that may wait: the manifest reflects it within `DELAY_SECONDS` (or
+        `DELAY_PER_REGENERATION` times the last regeneration's duration)."""
+        with self._counts:
+            self._changes += 1
+            if self._timer is not None and self._timer_pid != os.getpid():
+                self._timer = None  # a forked child: the parent's timer thread is not here
+            if self._timer is None:
+                delay = max(DELAY_SECONDS, DELAY_PER_REGENERATION * self.last_duration)
+                self._timer = threading.Timer(delay, self._flush_logging_failures)
+                self._timer.daemon = True
+                self._timer_pid = os.getpid()
+                self._timer.start()
+                _pending.add(self)
+
+    def _flush_logging_failures(self) -> None:
+        try:
+            self.flush()
+        except Exception as error:  # in a timer thread: nobody to raise to
+            log.warning("Could not update %s: %s (the next change retries)", self.path, error)
+
+    def flush(self) -> None:
+        """Regenerate now if a change is not reflected yet."""
+        with self._counts:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            ticket = self._changes
+            _pending.discard(self)
+        self._regenerate_covering(ticket)
+
+    def ensure(self) -> None:
+        """Write the manifest if there is none (a new vault, or one from an older DEVON)."""
+        if not os.path.lexists(self.path):
+            self.refresh()
+
+    @contextmanager
+    def grouped(self) -> Iterator[None]:
+        """Changes made inside (by this thread) are reflected once, when the outermost
+        group ends."""
+        depth = getattr(self._groups, "depth", 0)
+        self._groups.depth = depth + 1
+        try:
+            yield
+        finally:
+            self._groups.depth = depth
+            if depth == 0 and getattr(self._groups, "pending", False):
+                self._groups.pending = False
+                try:
+                    self.refresh()
+                except OSError as error:  # the changes stand; the next one writes it again
+                    log.warning("Could not update %s: %s", self.path, error)
+
+    def _regenerate_covering(self, ticket: int) -> None:
+        with self._writing:
+            if self._covered >= ticket:
+                return  # a regeneration that started after this change has reflected it
+            with self._counts:
+                covering = self._changes
+            started = time.perf_counter()
+            with self._lock:
+                data = render_manifest(self._root, self._index)
+                write_atomically(self.path, data, self._paths.state)
+            self.last_duration = time.perf_counter() - started
+            self._covered = covering
+
+
+_pending: set[ManifestWriter] = set()
+"""Writers with a `last_used` change not reflected yet: flushed when the process exits."""
+
+
+@atexit.register
+def _flush_pending() -> None:
+    for writer in list(_pending):
+        try:
+            writer.flush()
+        except Exception:  # exiting: say it and carry on with the others
+            log.exception("Could not bring %s up to date", writer.path)

@@ -1,0 +1,327 @@
+"""`scan`: model folders placed in the vault by hand become models like any other."""
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from devon_adapters import DiskModelStore, Settings, build_devon
+from devon_core import Devon, InvalidInput, ScanSkip
+from tests.contract.file_source import FileSource
+from tests.contract.weights import gguf_bytes, kitt_read_manifest, safetensors_bytes
+
+CONFIG = json.dumps({"model_type": "llama", "architectures": ["LlamaForCausalLM"]}).encode()
+SAFETENSORS = safetensors_bytes({"embed": [100, 20], "lm_head": [20, 100], "norm": [20]})
+
+
+@pytest.fixture
+def vault(tmp_path: Path) -> Path:
+    return tmp_path / "vault"
+
+
+@pytest.fixture
+def devon(vault: Path) -> Devon:
+    return build_devon(Settings(storage_path=vault), sources=[FileSource()])
+
+
+def place(folder: Path, files: Mapping[str, bytes]) -> Path:
+    for relative, data in files.items():
+        path = folder / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return folder
+
+
+def test_a_folder_under_a_source_is_registered_as_that_source_with_inferred_metadata(
+    devon: Devon, vault: Path
+) -> None:
+    folder = place(
+        vault / "huggingface" / "me" / "my-finetune-AWQ",
+        {
+            "config.json": CONFIG,
+            "model.safetensors": SAFETENSORS,
+            "README.md": b"---\nlicense: apache-2.0\n---\n# my fine-tune\n",
+        },
+    )
+
+    result = devon.scan()
+
+    assert result.registered == ("huggingface/me/my-finetune-AWQ",)
+    model = devon.get("me/my-finetune-AWQ")
+    assert model is not None
+    assert model.path == str(folder)
+    assert model.files == ("README.md", "config.json", "model.safetensors")
+    assert model.size_bytes == sum(p.stat().st_size for p in folder.iterdir())
+    assert model.metadata == {
+        "format": ["safetensors"],
+        "architecture": "llama",
+        "quantization": "AWQ",
+        "parameter_count": 4.0e-06,  # 2,000 + 2,000 + 20 weights, two significant digits
+        "license": "apache-2.0",
+        "inferred": True,
+    }
+
+
+def test_a_folder_anywhere_else_becomes_a_local_model_listed_exported_and_removed(
+    devon: Devon, vault: Path
+) -> None:
+    place(vault / "my-finetune", {"model-Q4_K_M.gguf": gguf_bytes("qwen2", {"w": [10, 10]})})
+
+    result = devon.scan()
+
+    assert result.registered == ("local/my-finetune",)
+    assert not (vault / "my-finetune").exists()
+    model = devon.get("my-finetune", source="local")
+    assert model is not None
+    assert model.path == str(vault / "local" / "my-finetune")
+    assert model.metadata["architecture"] == "qwen2"
+    assert model.metadata["quantization"] == "Q4_K_M"
+    assert model.metadata["parameter_count"] == 1e-07
+    assert [m.key for m in devon.list(source="local")] == ["local/my-finetune"]
+    assert devon.export("kitt").content == (model.path,)
+    assert kitt_read_manifest(vault)[0]["key"] == "local::my-finetune"
+    devon.remove("my-finetune", source="local")
+    assert devon.list() == []
+    assert not (vault / "local" / "my-finetune").exists()
+
+
+def test_a_local_model_is_cleaned_like_any_other(devon: Devon, vault: Path) -> None:
+    place(vault / "old-model", {"weights.bin": b"w" * 10})
+    devon.scan()
+
+    result = devon.clean(all=True)
+
+    assert result.models == ("local/old-model",)
+
+
+def test_info_of_a_local_model_marks_it_used(devon: Devon, vault: Path) -> None:
+    place(vault / "mine", {"weights.pt": b"w"})
+    devon.scan()
+
+    info = devon.info("mine", source="local")
+
+    assert info.remote is None
+    assert info.local is not None
+    assert info.local.last_used is not None
+
+
+def test_the_local_source_refuses_to_download_with_a_clear_message(devon: Devon) -> None:
+    with pytest.raises(InvalidInput, match="placed in the vault by hand"):
+        devon.download("anything", source="local")
+
+
+def test_an_empty_local_source_lists_nothing_rather_than_failing(devon: Devon) -> None:
+    assert devon.list(source="local") == []
+
+
+def test_a_half_written_folder_is_skipped_and_reported_then_registered_once_complete(
+    devon: Devon, vault: Path
+) -> None:
+    folder = place(
+        vault / "huggingface" / "me" / "copying",
+        {"config.json": CONFIG, "model.safetensors.part": b"half"},
+    )
+
+    first = devon.scan()
+
+    assert first.registered == ()
+    assert first.skipped == (
+        ScanSkip(
+            str(folder),
+            "still being written (model.safetensors.part): scan again once it is complete",
+        ),
+    )
+    assert devon.list() == []
+    (folder / "model.safetensors.part").rename(folder / "model.safetensors")
+    assert devon.scan().registered == ("huggingface/me/copying",)
+
+
+def test_a_folder_huggingface_hub_is_still_downloading_into_is_skipped(
+    devon: Devon, vault: Path
+) -> None:
+    place(
+        vault / "huggingface" / "me" / "fetching",
+        {
+            "config.json": CONFIG,
+            "model-00001-of-00002.safetensors": SAFETENSORS,
+            ".cache/huggingface/download/model-00002-of-00002.safetensors.lock": b"",
+            ".cache/huggingface/download/aGFsZg.model-00002-of-00002.safetensors.incomplete": b"",
+        },
+    )
+
+    result = devon.scan()
+
+    assert result.registered == ()
+    assert "still being written" in result.skipped[0].reason
+
+
+def test_a_folder_without_a_model_file_is_skipped_and_left_in_place(
+    devon: Devon, vault: Path
+) -> None:
+    folder = place(vault / "notes", {"README.md": b"# my notes"})
+
+    result = devon.scan()
+
+    assert result.skipped == (
+        ScanSkip(str(folder), "holds no model file (.safetensors, .gguf, .bin, .pt, .onnx...)"),
+    )
+    assert (folder / "README.md").exists()
+    assert devon.list() == []
+
+
+def test_a_scan_leaves_downloaded_models_alone(devon: Devon, vault: Path) -> None:
+    downloaded = devon.download("acme/widget-7b")
+
+    result = devon.scan()
+
+    assert result.registered == ()
+    assert result.skipped == ()
+    assert devon.get("acme/widget-7b") == downloaded
+
+
+def test_reconcile_drops_models_whose_folder_is_gone(devon: Devon, vault: Path) -> None:
+    devon.download("acme/widget-7b")
+    devon.download("acme/gadget-1b")
+    os.rename(vault / "huggingface" / "acme" / "gadget-1b", vault / "moved-away")
+
+    plain = devon.scan()
+    reconciled = devon.scan(reconcile=True)
+
+    assert plain.dropped == ()
+    assert reconciled.dropped == ("huggingface/acme/gadget-1b",)
+    assert [m.key for m in devon.list()] == ["huggingface/acme/widget-7b", "local/moved-away"]
+    assert plain.registered == ("local/moved-away",)
+    assert [m["key"] for m in kitt_read_manifest(vault)] == [
+        "huggingface::acme/widget-7b",
+        "local::moved-away",
+    ]
+
+
+def test_a_folder_whose_local_name_is_taken_is_skipped(devon: Devon, vault: Path) -> None:
+    place(vault / "twin", {"a.gguf": b"GGUF"})
+    devon.scan()
+    again = place(vault / "twin", {"b.gguf": b"GGUF"})
+
+    result = devon.scan()
+
+    assert result.registered == ()
+    assert result.skipped[0].path == str(again)
+    assert result.skipped[0].reason == "local/twin is already in the vault"
+
+
+def test_parameters_come_from_config_json_when_it_states_them(devon: Devon, vault: Path) -> None:
+    config = json.dumps({"model_type": "gpt2", "num_parameters": 124_439_808}).encode()
+    place(vault / "gpt2-copy", {"config.json": config, "pytorch_model.bin": b"w"})
+
+    devon.scan()
+
+    model = devon.get("gpt2-copy", source="local")
+    assert model is not None
+    assert model.metadata["parameter_count"] == 0.12
+    assert model.metadata["format"] == ["pytorch"]
+
+
+def test_a_damaged_weights_header_yields_no_parameter_count(devon: Devon, vault: Path) -> None:
+    place(vault / "broken-7B", {"model.safetensors": b"\xff" * 16, "x.gguf": b"GGUF\x09"})
+
+    devon.scan()
+
+    model = devon.get("broken-7B", source="local")
+    assert model is not None
+    assert model.metadata["parameter_count"] == 7.0  # from the folder's name
+
+
+def test_scan_in_two_processes_at_once_registers_each_folder_once(vault: Path) -> None:
+    import subprocess
+    import sys
+
+    for i in range(6):
+        place(vault / f"hand-{i}", {"w.gguf": b"GGUF"})
+    DiskModelStore(vault).close()
+    script = (
+        "import sys; from pathlib import Path; from devon_adapters import Settings, build_devon;"
+        "print(build_devon(Settings(storage_path=Path(sys.argv[1])), sources=[]).scan())"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(vault)],
+            cwd=repo,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
+    for worker in workers:
+        _, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err
+
+    store = DiskModelStore(vault)
+    assert [m.key for m in store.list()] == [f"local/hand-{i}" for i in range(6)]
+    manifest = json.loads((vault / "manifest.json").read_text())
+    assert sorted(manifest) == [f"local::hand-{i}" for i in range(6)]
+
+
+def test_an_index_rebuild_leaves_out_a_folder_still_being_written(vault: Path) -> None:
+    store = DiskModelStore(vault)
+    place(
+        vault / "huggingface" / "me" / "copying",
+        {"model-1.safetensors": SAFETENSORS, "model-2.safetensors.part": b"half"},
+    )
+
+    assert store.rebuild_index() == 0
+
+
+def test_a_mount_points_lost_and_found_is_not_reported(devon: Devon, vault: Path) -> None:
+    (vault / "lost+found").mkdir()
+
+    assert devon.scan().skipped == ()
+
+
+def test_an_owner_folder_outside_the_sources_keeps_its_owner_under_local(
+    devon: Devon, vault: Path
+) -> None:
+    place(vault / "team" / "model-a", {"a.safetensors": SAFETENSORS})
+    place(vault / "team" / "model-b", {"b.gguf": gguf_bytes("llama", {"w": [2, 2]})})
+
+    result = devon.scan()
+
+    assert result.registered == ("local/team/model-a", "local/team/model-b")
+    assert (vault / "local" / "team" / "model-b" / "b.gguf").is_file()
+    assert not (vault / "team").exists()
+
+
+def test_a_finished_huggingface_hub_download_with_its_lock_files_is_registered(
+    devon: Devon, vault: Path
+) -> None:
+    place(
+        vault / "huggingface" / "me" / "fetched",
+        {
+            "config.json": CONFIG,
+            "model.safetensors": SAFETENSORS,
+            ".cache/huggingface/download/model.safetensors.lock": b"",
+            ".cache/huggingface/download/model.safetensors.metadata": b"abc\n123\n1.0\n",
+        },
+    )
+
+    result = devon.scan()
+
+    assert result.registered == ("huggingface/me/fetched",)
+    model = devon.get("me/fetched")
+    assert model is not None
+    assert model.files == ("config.json", "model.safetensors")
+
+
+def test_packed_quantised_weights_defer_to_the_size_in_the_name(devon: Devon, vault: Path) -> None:
+    packed = safetensors_bytes({"qweight": [64, 8]}, dtype="I32")
+    place(vault / "Qwen2.5-7B-Instruct-AWQ", {"model.safetensors": packed})
+
+    devon.scan()
+
+    model = devon.get("Qwen2.5-7B-Instruct-AWQ", source="local")
+    assert model is not None
+    assert model.metadata["parameter_count"] == 7.0
+    assert model.metadata["quantization"] == "AWQ"
