@@ -6,10 +6,13 @@ from pathlib import Path
 
 from devon_adapters.clock import SystemClock
 from devon_adapters.disk_store import DiskModelStore
+from devon_adapters.job_runner import DEFAULT_MAX_CONCURRENT, ThreadJobRunner
+from devon_adapters.job_store import IndexJobStore
+from devon_adapters.memory_jobs import MemoryJobStore
 from devon_adapters.settings import Settings
 from devon_adapters.sources import discover_sources
 from devon_core.devon import Devon
-from devon_core.ports import ModelCache, ModelSource
+from devon_core.ports import JobStore, ModelCache, ModelSource
 
 
 def build_store(settings: Settings) -> DiskModelStore:
@@ -23,18 +26,46 @@ def build_store(settings: Settings) -> DiskModelStore:
 def build_devon(
     settings: Settings | None = None, *, sources: Iterable[ModelSource] | None = None
 ) -> Devon:
-    """A `Devon` on the vault at `settings.storage_path` with every registered source.
+    """A `Devon` on the vault at `settings.storage_path` with every registered source, its
+    download jobs recorded in the vault's index and run by threads of this process.
 
     `settings` defaults to `Settings.from_env()`; `sources` replaces plugin discovery (for
     tests, or a script that brings its own source)."""
     settings = Settings.from_env() if settings is None else settings
     chosen = discover_sources(settings) if sources is None else list(sources)
-    return Devon(
+    devon = Devon(
         store=build_store(settings),
         clock=SystemClock(),
         sources=chosen,
         open_cache=partial(open_hf_cache, settings.hf_cache),
     )
+    return attach_jobs(devon, max_concurrent=settings.max_concurrent_downloads)
+
+
+def attach_jobs(
+    devon: Devon,
+    *,
+    jobs: JobStore | None = None,
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+) -> Devon:
+    """Give `devon` a job store and a runner, unless it has them: the vault's index for a
+    `DiskModelStore`, else jobs in memory. The runner starts with the first job (or
+    `devon.runner.start()`, what a server does to resume the jobs left by a process that
+    is gone). Returns `devon`."""
+    if devon.job_store is None:
+        if jobs is None:
+            store = devon.store
+            jobs = IndexJobStore(store.index) if isinstance(store, DiskModelStore) else None
+        devon.job_store = jobs if jobs is not None else MemoryJobStore()
+    if devon.runner is None:
+        devon.runner = ThreadJobRunner(
+            devon.sources,
+            devon.store,
+            devon.job_store,
+            devon.clock,
+            max_concurrent=max_concurrent,
+        )
+    return devon
 
 
 def open_hf_cache(configured: Path, location: str | None = None) -> ModelCache:

@@ -218,6 +218,7 @@ class DiskModelStore:
         files: Sequence[str],
         downloaded_at: datetime,
         metadata: dict[str, Any],
+        carry_over: Sequence[str] = (),
     ) -> LocalModel:
         source, model_id = staging.source, staging.model_id
         staged = self._paths.staging(source, model_id)
@@ -229,9 +230,12 @@ class DiskModelStore:
         with self.lock(source, model_id):
             self._refuse_clash(source, model_id)
             self._paths.ensure_inside(staged)
-            sizes = _keep_only(staged, wanted)
             target = self._paths.model_dir(source, model_id)
             self._paths.ensure_inside(target)
+            previous = self._index.get(source, model_id)
+            if carry_over:
+                _carry_over(target, staged, [check_relative_file(f) for f in carry_over])
+            sizes = _keep_only(staged, wanted)
             make_private_dirs(target.parent)
             aside = uuid.uuid4().hex if os.path.lexists(target) else None
             record = Record(
@@ -239,7 +243,7 @@ class DiskModelStore:
                 model_id=model_id,
                 size_bytes=sum(sizes.values()),
                 downloaded_at=downloaded_at,
-                last_used=None,
+                last_used=previous.last_used if previous else None,
                 files=tuple(wanted),
                 metadata=metadata,
             )
@@ -272,6 +276,19 @@ class DiskModelStore:
             if aside:
                 self._delete_leftover(self._paths.trash / aside)
         return self._local(record)
+
+    def unstage(self, staging: StagingArea) -> None:
+        staged = self._paths.staging(staging.source, staging.model_id)
+        if Path(staging.path) != staged or not _nothing_to_resume(staged):
+            return
+        try:
+            _delete_tree(staged)
+            parent = staged.parent
+            while parent != self._paths.staging_root and not any(parent.iterdir()):
+                parent.rmdir()
+                parent = parent.parent
+        except OSError as error:  # another attempt began meanwhile: its directory stays
+            log.debug("Kept staging %s: %s", staged, error)
 
     def remove(self, source: str, model_id: str) -> LocalModel | None:
         target = self._paths.model_dir(source, model_id)
@@ -556,6 +573,38 @@ class DiskModelStore:
 
     def _vault_lock(self) -> AbstractContextManager[None]:
         return self._hold(self._backend.vault_lock())
+
+
+def _carry_over(target: Path, staged: Path, files: Sequence[str]) -> None:
+    """Bring `files` of the copy in the vault into staging (hard links: no bytes copied; a
+    copy where links are not possible), unless staging already has them."""
+    for relative in files:
+        source, destination = target / relative, staged / relative
+        if os.path.lexists(destination):
+            continue
+        if source.is_symlink() or not source.is_file():
+            raise DownloadFailed(f"{relative} of the copy in the vault is missing")
+        make_private_dirs(destination.parent)
+        try:
+            os.link(source, destination)
+        except OSError:
+            shutil.copy2(source, destination)
+
+
+def _nothing_to_resume(staged: Path) -> bool:
+    """No model file and no downloaded byte under `staged`: only empty folders, records of
+    what a download meant to fetch (`*.json` under the download metadata) and empty files."""
+    if not staged.is_dir() or staged.is_symlink():
+        return False
+    for current, _, names in os.walk(staged):
+        for name in names:
+            path = Path(current) / name
+            relative = path.relative_to(staged).as_posix()
+            if not is_download_metadata(relative):
+                return False
+            if not name.endswith(".json") and path.lstat().st_size > 0:
+                return False
+    return True
 
 
 def _keep_only(staged: Path, wanted: Sequence[str]) -> dict[str, int]:

@@ -62,13 +62,46 @@ def _index_ids_without_case(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX models_nocase ON models (source, model_id COLLATE NOCASE)")
 
 
+def _create_jobs(db: sqlite3.Connection) -> None:
+    # Download jobs (devon_adapters.job_store): `seq` orders the queue and the history.
+    db.execute(
+        """CREATE TABLE jobs (
+            seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+            id               TEXT NOT NULL UNIQUE,
+            source           TEXT NOT NULL,
+            model_id         TEXT NOT NULL,
+            status           TEXT NOT NULL,
+            include_patterns TEXT,
+            force            INTEGER NOT NULL,
+            bytes_done       INTEGER NOT NULL DEFAULT 0,
+            bytes_total      INTEGER,
+            files_done       INTEGER NOT NULL DEFAULT 0,
+            files_total      INTEGER,
+            bytes_per_second REAL,
+            error            TEXT,
+            error_kind       TEXT,
+            created_at       TEXT NOT NULL,
+            started_at       TEXT,
+            completed_at     TEXT,
+            result           TEXT,
+            owner            TEXT,
+            heartbeat_at     TEXT,
+            committing       INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute("CREATE INDEX jobs_by_status ON jobs (status, seq)")
+    db.execute("CREATE INDEX jobs_by_model ON jobs (source, model_id, status)")
+
+
 # Applied in this order, each once, and recorded by name: a released name never changes, and
 # branches that each add a migration merge without renumbering (ADR 0010).
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("create models", _create_models),
     ("create operations journal", _create_operations),
     ("index model ids without case", _index_ids_without_case),
+    ("create download jobs", _create_jobs),
 )
+MIGRATION_NAMES = frozenset(name for name, _ in MIGRATIONS)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -260,6 +293,10 @@ class Index:
                 db.close()
             self._all.clear()
         self._local = threading.local()
+
+    def reader(self) -> sqlite3.Connection:
+        """This thread's connection, for reads outside a write transaction."""
+        return self._connection()
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

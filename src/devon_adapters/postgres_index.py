@@ -15,9 +15,10 @@ the SQLite index (`devon_adapters.index`), for several hosts sharing one vault (
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any, TypeVar
 
 import psycopg
@@ -37,7 +38,7 @@ from devon_adapters.index import (
 from devon_core.errors import InvalidInput, StoreUnavailable
 
 T = TypeVar("T")
-Migration = Callable[[psycopg.Connection[Any]], None]
+Migration = Callable[["Connection"], None]
 
 CONNECT_TIMEOUT_S = 10
 POOL_SIZE = 8
@@ -59,7 +60,61 @@ def _configure(db: psycopg.Connection[Any]) -> None:
         db.execute(f"SET tcp_keepalives_{name} = {value}")
 
 
-def _create_models(db: psycopg.Connection[Any]) -> None:
+class Rows:
+    """The rows of one statement, already fetched: readable after its connection went back
+    to the pool. Offers what the index's callers use of a sqlite3 cursor."""
+
+    def __init__(self, rows: list[tuple[Any, ...]], rowcount: int) -> None:
+        self._rows, self.rowcount = rows, rowcount
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._rows.pop(0) if self._rows else None
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    def __iter__(self) -> Iterator[tuple[Any, ...]]:
+        return iter(self.fetchall())
+
+
+@lru_cache(maxsize=512)
+def pyformat(sql: str) -> str:
+    """SQL written with SQLite's `?` parameters, for psycopg (`%s`): the SQL of the index
+    and of the job store is written once, in that form, for both backends. `IS ?` (null-safe
+    equality in SQLite) becomes `IS NOT DISTINCT FROM`. No statement holds a `?` in a
+    literal."""
+    return sql.replace("%", "%%").replace(" IS ?", " IS NOT DISTINCT FROM ?").replace("?", "%s")
+
+
+class Connection:
+    """A psycopg connection that takes SQL in the `?` form (see `pyformat`)."""
+
+    def __init__(self, raw: psycopg.Connection[Any]) -> None:
+        self.raw = raw
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> "psycopg.Cursor[Any]":
+        return self.raw.execute(pyformat(sql), params)
+
+    def executemany(self, sql: str, params: Iterable[Sequence[Any]]) -> None:
+        with self.raw.cursor() as cursor:
+            cursor.executemany(pyformat(sql), params)
+
+
+class Reader:
+    """What `PostgresIndex.reader()` gives: each statement on a pooled connection (this
+    thread's transaction inside `write()`), its rows fetched before the connection returns."""
+
+    def __init__(self, index: "PostgresIndex") -> None:
+        self._index = index
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Rows:
+        with self._index.connection() as db:
+            cursor = db.execute(sql, params)
+            return Rows(cursor.fetchall() if cursor.description else [], cursor.rowcount)
+
+
+def _create_models(db: Connection) -> None:
     db.execute(
         """CREATE TABLE models (
             source        TEXT COLLATE "C" NOT NULL,
@@ -75,7 +130,7 @@ def _create_models(db: psycopg.Connection[Any]) -> None:
     db.execute("CREATE INDEX models_usage ON models (source, size_bytes)")
 
 
-def _create_operations(db: psycopg.Connection[Any]) -> None:
+def _create_operations(db: Connection) -> None:
     db.execute(
         """CREATE TABLE operations (
             source   TEXT COLLATE "C" NOT NULL,
@@ -88,8 +143,39 @@ def _create_operations(db: psycopg.Connection[Any]) -> None:
     )
 
 
-def _index_ids_without_case(db: psycopg.Connection[Any]) -> None:
+def _index_ids_without_case(db: Connection) -> None:
     db.execute("CREATE INDEX models_nocase ON models (source, lower(model_id))")
+
+
+def _create_jobs(db: Connection) -> None:
+    # The SQLite index's `jobs` table (devon_adapters.job_store), column for column.
+    db.execute(
+        """CREATE TABLE jobs (
+            seq              BIGSERIAL PRIMARY KEY,
+            id               TEXT NOT NULL UNIQUE,
+            source           TEXT COLLATE "C" NOT NULL,
+            model_id         TEXT COLLATE "C" NOT NULL,
+            status           TEXT NOT NULL,
+            include_patterns TEXT,
+            force            INTEGER NOT NULL,
+            bytes_done       BIGINT NOT NULL DEFAULT 0,
+            bytes_total      BIGINT,
+            files_done       INTEGER NOT NULL DEFAULT 0,
+            files_total      INTEGER,
+            bytes_per_second DOUBLE PRECISION,
+            error            TEXT,
+            error_kind       TEXT,
+            created_at       TEXT NOT NULL,
+            started_at       TEXT,
+            completed_at     TEXT,
+            result           TEXT,
+            owner            TEXT,
+            heartbeat_at     TEXT,
+            committing       INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+    db.execute("CREATE INDEX jobs_by_status ON jobs (status, seq)")
+    db.execute("CREATE INDEX jobs_by_model ON jobs (source, model_id, status)")
 
 
 # Same names as the SQLite index's migrations where they make the same change (ADR 0010).
@@ -97,10 +183,11 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("create models", _create_models),
     ("create operations journal", _create_operations),
     ("index model ids without case", _index_ids_without_case),
+    ("create download jobs", _create_jobs),
 )
 
 _UPSERT = (
-    "INSERT INTO models VALUES (%s, %s, %s, %s, %s, %s, %s)"
+    "INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?)"
     " ON CONFLICT (source, model_id) DO UPDATE SET size_bytes = EXCLUDED.size_bytes,"
     " downloaded_at = EXCLUDED.downloaded_at, last_used = EXCLUDED.last_used,"
     " files = EXCLUDED.files, metadata = EXCLUDED.metadata"
@@ -210,10 +297,10 @@ class PostgresIndex:
                 self._pool.close()
 
     @contextmanager
-    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+    def connection(self) -> Iterator[Connection]:
         """This thread's transaction connection when inside `write()`, else one from the
         pool; any failure to reach the server raised as StoreUnavailable."""
-        current: psycopg.Connection[Any] | None = getattr(self._local, "tx", None)
+        current: Connection | None = getattr(self._local, "tx", None)
         if current is not None:
             yield current
             return
@@ -222,13 +309,17 @@ class PostgresIndex:
                 if self._pid != os.getpid():
                     self._pool, self._pid = self._open_pool(), os.getpid()
         try:
-            db = self._checkout()
+            raw = self._checkout()
             try:
-                yield db
+                yield Connection(raw)
             finally:
-                self._pool.putconn(db)
+                self._pool.putconn(raw)
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
             raise unavailable(self.url, error) from None
+
+    def reader(self) -> Reader:
+        """For reads outside `write()` (the job store's), as `Index.reader()`."""
+        return Reader(self)
 
     def _checkout(self) -> psycopg.Connection[Any]:
         """A pooled connection. One not free within a second means a busy pool or a server
@@ -241,14 +332,14 @@ class PostgresIndex:
             return self._pool.getconn(timeout=POOL_WAIT_S)
 
     @contextmanager
-    def write(self) -> Iterator[psycopg.Connection[Any]]:
+    def write(self) -> Iterator[Connection]:
         """One write transaction; writers of the vault (on any host) wait for one another."""
         if getattr(self._local, "tx", None) is not None:
             raise RuntimeError("write() does not nest")
-        with self._connection() as db:
+        with self.connection() as db:
             try:
-                with db.transaction():
-                    db.execute("SELECT pg_advisory_xact_lock(%s)", (self.write_key,))
+                with db.raw.transaction():
+                    db.execute("SELECT pg_advisory_xact_lock(?)", (self.write_key,))
                     self._local.tx = db
                     try:
                         yield db
@@ -281,21 +372,21 @@ class PostgresIndex:
                 migration(db)
                 db.execute(
                     "INSERT INTO schema_migrations VALUES ("
-                    " (SELECT COALESCE(MAX(version), 0) + 1 FROM schema_migrations), %s, %s)",
+                    " (SELECT COALESCE(MAX(version), 0) + 1 FROM schema_migrations), ?, ?)",
                     (name, time_to_text(datetime.now(UTC))),
                 )
 
     def schema_version(self) -> int:
-        with self._connection() as db:
+        with self.connection() as db:
             (version,) = _one(db, "SELECT MAX(version) FROM schema_migrations")
         return int(version or 0)
 
     # -- reads -------------------------------------------------------------------------
 
     def get(self, source: str, model_id: str) -> Record | None:
-        with self._connection() as db:
+        with self.connection() as db:
             row = db.execute(
-                _SELECT + " WHERE source = %s AND model_id = %s", (source, model_id)
+                _SELECT + " WHERE source = ? AND model_id = ?", (source, model_id)
             ).fetchone()
         return _decoded(Record, row) if row else None
 
@@ -305,19 +396,19 @@ class PostgresIndex:
     def each(self, build: RowBuilder[T], source: str | None = None) -> list[T]:
         """`build` applied to every row (of one source if given), in (source, model_id)
         order, as `Index.each`."""
-        with self._connection() as db:
+        with self.connection() as db:
             if source is None:
                 rows = db.execute(_SELECT + " ORDER BY source, model_id").fetchall()
             else:
                 rows = db.execute(
-                    _SELECT + " WHERE source = %s ORDER BY model_id", (source,)
+                    _SELECT + " WHERE source = ? ORDER BY model_id", (source,)
                 ).fetchall()
         return [_decoded(build, row) for row in rows]
 
     def stored_rows(self) -> list[tuple[str, str, int, str, str | None, str, str]]:
         """Every row as stored, in (source, model_id) order, in one statement (as
         `Index.stored_rows`: the same text forms)."""
-        with self._connection() as db:
+        with self.connection() as db:
             rows = db.execute(_SELECT + " ORDER BY source, model_id").fetchall()
         return [(s, m, int(size), d, u, f, meta) for s, m, size, d, u, f, meta in rows]
 
@@ -325,8 +416,8 @@ class PostgresIndex:
         """Another model whose directory overlaps this one's (as `Index.clash`)."""
         queries: list[tuple[str, tuple[str, ...]]] = [
             (
-                "SELECT model_id FROM models WHERE source = %s"
-                " AND lower(model_id) = lower(%s) AND model_id != %s",
+                "SELECT model_id FROM models WHERE source = ?"
+                " AND lower(model_id) = lower(?) AND model_id != ?",
                 (source, model_id, model_id),
             )
         ]
@@ -334,19 +425,19 @@ class PostgresIndex:
         if sep:
             queries.append(
                 (
-                    "SELECT model_id FROM models WHERE source = %s AND lower(model_id) = lower(%s)",
+                    "SELECT model_id FROM models WHERE source = ? AND lower(model_id) = lower(?)",
                     (source, owner),
                 )
             )
         else:
             queries.append(
                 (
-                    "SELECT model_id FROM models WHERE source = %s"
-                    " AND lower(model_id) >= lower(%s) AND lower(model_id) < lower(%s)",
+                    "SELECT model_id FROM models WHERE source = ?"
+                    " AND lower(model_id) >= lower(?) AND lower(model_id) < lower(?)",
                     (source, model_id + "/", model_id + "0"),  # "0" follows "/"
                 )
             )
-        with self._connection() as db:
+        with self.connection() as db:
             for sql, args in queries:
                 row = db.execute(sql + " LIMIT 1", args).fetchone()
                 if row:
@@ -354,12 +445,12 @@ class PostgresIndex:
         return None
 
     def model_keys(self) -> list[tuple[str, str]]:
-        with self._connection() as db:
+        with self.connection() as db:
             return [(s, m) for s, m in db.execute("SELECT source, model_id FROM models")]
 
     def usage(self) -> dict[str, tuple[int, int]]:
         """Per source: (model count, total bytes)."""
-        with self._connection() as db:
+        with self.connection() as db:
             rows = db.execute(
                 "SELECT source, COUNT(*), COALESCE(SUM(size_bytes), 0) FROM models"
                 " GROUP BY source ORDER BY source"
@@ -367,12 +458,12 @@ class PostgresIndex:
         return {source: (int(count), int(total)) for source, count, total in rows}
 
     def used_bytes(self) -> int:
-        with self._connection() as db:
+        with self.connection() as db:
             (total,) = _one(db, "SELECT COALESCE(SUM(size_bytes), 0) FROM models")
         return int(total)
 
     def operations(self) -> list[Operation]:
-        with self._connection() as db:
+        with self.connection() as db:
             rows = db.execute(
                 "SELECT source, model_id, kind, aside, record FROM operations"
             ).fetchall()
@@ -384,34 +475,31 @@ class PostgresIndex:
     # -- writes (inside `write()`) -----------------------------------------------------
 
     @staticmethod
-    def put(db: psycopg.Connection[Any], record: Record) -> None:
+    def put(db: Connection, record: Record) -> None:
         db.execute(_UPSERT, _row(record))
 
     @staticmethod
-    def put_many(db: psycopg.Connection[Any], records: Sequence[Record]) -> None:
-        with db.cursor() as cursor:
-            cursor.executemany(_UPSERT, [_row(record) for record in records])
+    def put_many(db: Connection, records: Sequence[Record]) -> None:
+        db.executemany(_UPSERT, [_row(record) for record in records])
 
     @staticmethod
-    def delete(db: psycopg.Connection[Any], source: str, model_id: str) -> bool:
+    def delete(db: Connection, source: str, model_id: str) -> bool:
         cursor = db.execute(
-            "DELETE FROM models WHERE source = %s AND model_id = %s", (source, model_id)
+            "DELETE FROM models WHERE source = ? AND model_id = ?", (source, model_id)
         )
         return cursor.rowcount > 0
 
     @staticmethod
-    def set_last_used(
-        db: psycopg.Connection[Any], source: str, model_id: str, when: datetime
-    ) -> None:
+    def set_last_used(db: Connection, source: str, model_id: str, when: datetime) -> None:
         db.execute(
-            "UPDATE models SET last_used = %s WHERE source = %s AND model_id = %s",
+            "UPDATE models SET last_used = ? WHERE source = ? AND model_id = ?",
             (time_to_text(when), source, model_id),
         )
 
     @staticmethod
-    def begin_operation(db: psycopg.Connection[Any], operation: Operation) -> None:
+    def begin_operation(db: Connection, operation: Operation) -> None:
         db.execute(
-            "INSERT INTO operations VALUES (%s, %s, %s, %s, %s)"
+            "INSERT INTO operations VALUES (?, ?, ?, ?, ?)"
             " ON CONFLICT (source, model_id) DO UPDATE SET kind = EXCLUDED.kind,"
             " aside = EXCLUDED.aside, record = EXCLUDED.record",
             (
@@ -424,11 +512,11 @@ class PostgresIndex:
         )
 
     @staticmethod
-    def end_operation(db: psycopg.Connection[Any], source: str, model_id: str) -> None:
-        db.execute("DELETE FROM operations WHERE source = %s AND model_id = %s", (source, model_id))
+    def end_operation(db: Connection, source: str, model_id: str) -> None:
+        db.execute("DELETE FROM operations WHERE source = ? AND model_id = ?", (source, model_id))
 
 
-def _one(db: psycopg.Connection[Any], sql: str) -> tuple[Any, ...]:
+def _one(db: "Connection | psycopg.Connection[Any]", sql: str) -> tuple[Any, ...]:
     row = db.execute(sql).fetchone()
     if row is None:  # pragma: no cover - aggregate queries always answer one row
         raise RuntimeError(f"no row from {sql}")

@@ -29,6 +29,9 @@ CONFIG_FILE = "config.toml"
 CONFIG_PATH_VAR = "DEVON_CONFIG_PATH"
 _SPEC = "devon.setting"
 
+DEFAULT_MAX_CONCURRENT_DOWNLOADS = 2
+MAX_CONCURRENT_DOWNLOADS_LIMIT = 64
+
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -296,6 +299,14 @@ class Settings:
         default_text="huggingface_hub's cache: `HF_HUB_CACHE`, else `$HF_HOME/hub`, else "
         "`$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`",
         help="The Hugging Face cache `devon adopt` takes models from.",
+    )
+    max_concurrent_downloads: int = setting(
+        key="max_concurrent_downloads",
+        env="DEVON_MAX_CONCURRENT_DOWNLOADS",
+        parse=int_parser(1, MAX_CONCURRENT_DOWNLOADS_LIMIT),
+        default=DEFAULT_MAX_CONCURRENT_DOWNLOADS,
+        default_text="`2`: download jobs running at once in the vault (1 to 64)",
+        help="Download jobs running at once in the vault, all processes together.",
     )
     host: str = setting(
         key="host",

@@ -5,7 +5,9 @@ Imports only the standard library, attrs and cattrs.
 
 from devon_core.devon import Devon
 from devon_core.errors import (
+    Conflict,
     DevonError,
+    DownloadCancelled,
     DownloadFailed,
     Forbidden,
     InsufficientStorage,
@@ -16,8 +18,17 @@ from devon_core.errors import (
     StoreUnavailable,
 )
 from devon_core.filters import ModelFormat, ParamsFilter, SizeFilter
+from devon_core.jobs import Job, JobList, JobProgress, JobRequest, JobStatus
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
-from devon_core.ports import Clock, ModelSource, ModelStore, ProgressCallback
+from devon_core.ports import (
+    Clock,
+    FileProgressCallback,
+    JobRunner,
+    JobStore,
+    ModelSource,
+    ModelStore,
+    ProgressCallback,
+)
 from devon_core.results import (
     CleanRequest,
     CleanResult,
@@ -42,17 +53,27 @@ __all__ = [
     "CleanRequest",
     "CleanResult",
     "Clock",
+    "Conflict",
     "Devon",
     "DevonError",
+    "DownloadCancelled",
     "DownloadFailed",
     "DownloadResult",
     "ExportEntry",
     "ExportFormat",
     "ExportResult",
+    "FileProgressCallback",
     "Forbidden",
     "InsufficientStorage",
     "InvalidInput",
     "InvalidRequest",
+    "Job",
+    "JobList",
+    "JobProgress",
+    "JobRequest",
+    "JobRunner",
+    "JobStatus",
+    "JobStore",
     "LocalModel",
     "ModelFormat",
     "ModelInfo",

@@ -2,12 +2,21 @@
 
 from collections.abc import Callable, Collection, Iterable, Sequence
 
-from devon_core import adoption, use_cases
+from devon_core import adoption, job_use_cases, use_cases
 from devon_core.adoption import AdoptReport
-from devon_core.errors import InvalidInput, about
+from devon_core.errors import DevonError, InvalidInput, about
 from devon_core.identifiers import DEFAULT_SOURCE, LOCAL_SOURCE
+from devon_core.jobs import Job, JobList, JobStatus
 from devon_core.models import LocalModel
-from devon_core.ports import Clock, ModelCache, ModelSource, ModelStore, ProgressCallback
+from devon_core.ports import (
+    Clock,
+    JobRunner,
+    JobStore,
+    ModelCache,
+    ModelSource,
+    ModelStore,
+    ProgressCallback,
+)
 from devon_core.results import (
     DEFAULT_CLEAN_DAYS,
     DEFAULT_SEARCH_LIMIT,
@@ -41,6 +50,8 @@ class Devon:
         source: ModelSource | None = None,
         sources: Iterable[ModelSource] = (),
         open_cache: Callable[[str | None], ModelCache] | None = None,
+        jobs: JobStore | None = None,
+        runner: JobRunner | None = None,
     ) -> None:
         every = [*([source] if source is not None else []), *sources]
         self.store = store
@@ -48,6 +59,9 @@ class Devon:
         self.open_cache = open_cache
         """Opens the Hugging Face cache at a directory (None: the configured one)."""
         self.sources: dict[str, ModelSource] = {s.name: s for s in every}
+        self.job_store = jobs
+        self.runner = runner
+        """Set both (`devon_adapters.attach_jobs` does) to use the job methods."""
 
     def source(self, name: str = DEFAULT_SOURCE) -> ModelSource:
         """The source plugin called `name`; InvalidInput if there is none."""
@@ -104,6 +118,86 @@ class Devon:
                 include_patterns=include_patterns,
                 progress=progress,
             )
+
+    # -- download jobs (ADR 0110) --------------------------------------------------------
+
+    def start_download(
+        self,
+        model_id: str,
+        *,
+        source: str = DEFAULT_SOURCE,
+        force: bool = False,
+        include_patterns: Sequence[str] | None = None,
+    ) -> Job:
+        """Queue a download and return its job at once, without waiting. A request for a
+        model that already has a queued or downloading job joins it (same id); a model the
+        vault already holds gives a job that has completed."""
+        with about(source, model_id):
+            request = job_use_cases.job_request(
+                self.sources, model_id, source, force, include_patterns
+            )
+            job = job_use_cases.start_download(self.store, self._jobs(), self.clock, request)
+        if not job.finished:
+            self._runner().wake()
+        return job
+
+    def already_present(
+        self,
+        model_id: str,
+        *,
+        source: str = DEFAULT_SOURCE,
+        force: bool = False,
+        include_patterns: Sequence[str] | None = None,
+    ) -> LocalModel | None:
+        """The vault's copy (marked used) when a download of it would fetch nothing."""
+        with about(source, model_id):
+            request = job_use_cases.job_request(
+                self.sources, model_id, source, force, include_patterns
+            )
+            return job_use_cases.already_present(self.store, self.clock, request)
+
+    def job(self, job_id: str) -> Job:
+        """A download job by id; NotFound if there is none."""
+        return job_use_cases.get_job(self._jobs(), job_id)
+
+    def jobs(self, *, status: JobStatus | str | None = None) -> JobList:
+        """Every download job (of one status if given), newest first."""
+        wanted = JobStatus.parse(status) if isinstance(status, str) else status
+        return JobList(tuple(self._jobs().list(wanted)))
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Job:
+        """The job once it has finished (whatever the outcome: see `Job.outcome()`).
+        TimeoutError after `timeout` seconds."""
+        self.job(job_id)
+        return self._runner().wait(job_id, timeout)
+
+    def cancel(self, job_id: str) -> Job:
+        """Cancel a queued or downloading job; its partial files stay in staging, so asking
+        for the model again resumes. Conflict if the job has finished."""
+        return job_use_cases.cancel(self._jobs(), self.clock, job_id)
+
+    def restart(self, job_id: str) -> Job:
+        """Start a failed or cancelled job again under a new id, resuming its partial files."""
+        job = job_use_cases.restart(self._jobs(), self.clock, job_id)
+        if not job.finished:
+            self._runner().wake()
+        return job
+
+    def _jobs(self) -> JobStore:
+        if self.job_store is None:
+            raise DevonError(
+                "This Devon has no job store: build it with devon_adapters.build_devon(), "
+                "or call devon_adapters.attach_jobs(devon)"
+            )
+        return self.job_store
+
+    def _runner(self) -> JobRunner:
+        if self.runner is None:
+            raise DevonError(
+                "This Devon has no job runner: build it with devon_adapters.build_devon(), "
+                "or call devon_adapters.attach_jobs(devon)"
+            )
+        return self.runner
 
     def list(self, *, source: str | None = None) -> list[LocalModel]:
         return use_cases.list_models(self.store, source, self._known_sources)

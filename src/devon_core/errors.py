@@ -48,6 +48,16 @@ class StoreUnavailable(DevonError):
     """The vault's index (a database server) cannot be reached; nothing on disk was changed."""
 
 
+class Conflict(DevonError):
+    """The request does not fit the current state: cancelling a finished download job,
+    restarting one that is still running."""
+
+
+class DownloadCancelled(Conflict):
+    """The download job was cancelled (by its caller or another client) before it ended;
+    what it fetched stays in staging, so asking again resumes."""
+
+
 @contextmanager
 def about(source: str, model_id: str) -> Iterator[None]:
     """Mark every DevonError raised inside as being about this model, unless it already

@@ -1,13 +1,16 @@
 """The ports: what the core needs from the world, as protocols the adapters implement."""
 
+import builtins
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
+from devon_core.jobs import Job, JobProgress, JobRequest, JobStatus
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
 from devon_core.results import (
+    DownloadResult,
     ScanResult,
     SearchFilters,
     StagingArea,
@@ -16,7 +19,19 @@ from devon_core.results import (
 )
 
 ProgressCallback = Callable[[int, int], None]
-"""Called with (bytes done, bytes total) as a download proceeds."""
+"""Called with (bytes done, bytes total) as a download proceeds. It may raise (a
+`DevonError`) to stop the download: the source stops its transfers, keeps what arrived in
+staging, and lets the error propagate."""
+
+
+@runtime_checkable
+class FileProgressCallback(Protocol):
+    """A `ProgressCallback` that also wants file counts. A source that can tell calls
+    `files(done, total)` as files complete (every callback is still called with bytes)."""
+
+    def __call__(self, done: int, total: int) -> None: ...
+
+    def files(self, done: int, total: int) -> None: ...
 
 
 class Clock(Protocol):
@@ -90,9 +105,17 @@ class ModelStore(Protocol):
         files: Sequence[str],
         downloaded_at: datetime,
         metadata: dict[str, Any],
+        carry_over: Sequence[str] = (),
     ) -> LocalModel:
         """Move exactly `files` from staging into place (replacing an older copy only now)
-        and record the model, atomically."""
+        and record the model, atomically. `carry_over` names files of the copy in the vault
+        that the new copy keeps without their being downloaded again (they need not be in
+        staging); the model's `last_used` is kept."""
+        ...
+
+    def unstage(self, staging: StagingArea) -> None:
+        """Delete the staging directory if it holds nothing worth resuming (an attempt that
+        failed or was refused before any byte arrived)."""
         ...
 
     def remove(self, source: str, model_id: str) -> LocalModel | None:
@@ -145,4 +168,94 @@ class ModelCache(Protocol):
 
     def release(self, repo: CachedRepo, snapshot: CachedSnapshot) -> None:
         """Delete the snapshot from the cache (with the blobs and refs only it used)."""
+        ...
+
+
+class JobStore(Protocol):
+    """Where download jobs are recorded, shared by every process on the vault. Each method
+    is atomic: two processes never claim the same job, nor create two jobs a request should
+    have joined."""
+
+    def submit(self, request: JobRequest, new_id: str, now: datetime) -> Job:
+        """The job `request` belongs to, decided by `jobs.plan_submission` against the
+        model's active jobs: joined, widened, or a new queued job with id `new_id`."""
+        ...
+
+    def add(self, job: Job) -> Job:
+        """Record `job` as it is (a job that finished at once: the model was present)."""
+        ...
+
+    def get(self, job_id: str) -> Job | None: ...
+
+    def list(self, status: JobStatus | None = None) -> list[Job]:
+        """Every recorded job (of one status if given), newest first."""
+        ...
+
+    def claim(self, owner: str, limit: int, now: datetime) -> Job | None:
+        """If fewer than `limit` jobs are downloading, make the oldest queued job whose model
+        has none downloading `downloading`, owned by `owner`, and return it."""
+        ...
+
+    def record_progress(
+        self, job_id: str, owner: str, progress: JobProgress, now: datetime
+    ) -> bool:
+        """Record how far the job is; False when it is no longer downloading under `owner`
+        (cancelled meanwhile): the caller stops."""
+        ...
+
+    def heartbeat(self, owner: str, job_ids: Sequence[str], now: datetime) -> "builtins.list[str]":
+        """Mark `owner` alive on its jobs; return those of `job_ids` no longer downloading
+        under it (cancelled, or taken over)."""
+        ...
+
+    def begin_commit(self, job_id: str, owner: str) -> bool:
+        """From now on the job cannot be cancelled: its files are going into the vault.
+        False when it was cancelled (or taken over) first."""
+        ...
+
+    def finish(
+        self,
+        job_id: str,
+        owner: str,
+        status: JobStatus,
+        now: datetime,
+        *,
+        result: DownloadResult | None = None,
+        error: str | None = None,
+        error_kind: str | None = None,
+    ) -> Job | None:
+        """End the job in `status` if it is still downloading under `owner`; return it."""
+        ...
+
+    def release(self, job_id: str, owner: str) -> None:
+        """Put a job this owner runs back in the queue (the process is shutting down)."""
+        ...
+
+    def cancel(self, job_id: str, now: datetime) -> Job:
+        """Cancel a queued or downloading job at once. NotFound for an unknown id, Conflict
+        for a finished job or one being committed."""
+        ...
+
+    def requeue_orphans(
+        self, is_gone: Callable[[str, datetime | None], bool]
+    ) -> "builtins.list[str]":
+        """Put back in the queue the downloading jobs whose owner `is_gone(owner,
+        heartbeat_at)`; return their ids."""
+        ...
+
+    def prune(self, now: datetime) -> int:
+        """Forget finished jobs beyond the newest `HISTORY_KEEP` that are older than
+        `HISTORY_DAYS`; return how many."""
+        ...
+
+
+class JobRunner(Protocol):
+    """Runs queued jobs in the background (the adapters' runner: threads in this process)."""
+
+    def wake(self) -> None:
+        """Look for queued jobs now (starting the runner in this process if needed)."""
+        ...
+
+    def wait(self, job_id: str, timeout: float | None = None) -> Job:
+        """The job once it has finished. TimeoutError after `timeout` seconds."""
         ...

@@ -14,6 +14,7 @@ import cattrs
 from cattrs.gen import make_dict_unstructure_fn, override
 
 from devon_core.filters import ModelFormat
+from devon_core.jobs import Job, JobStatus
 from devon_core.models import RemoteModel
 from devon_core.results import ExportFormat, ExportResult
 
@@ -35,7 +36,7 @@ def _make_converter() -> cattrs.Converter:
     converter = cattrs.Converter()
     converter.register_unstructure_hook(datetime, timestamp)
     converter.register_structure_hook(datetime, lambda value, _: parse_timestamp(value))
-    for enum_type in (ExportFormat, ModelFormat):
+    for enum_type in (ExportFormat, ModelFormat, JobStatus):
         converter.register_unstructure_hook(enum_type, _enum_value)
     # Computed fields such as `count` are init=False; the wire shapes include them.
     converter.register_unstructure_hook_factory(
@@ -47,6 +48,10 @@ def _make_converter() -> cattrs.Converter:
         make_dict_unstructure_fn(
             RemoteModel, converter, revision=override(omit=True), files=override(omit=True)
         ),
+    )
+    # Which core error a failed job ended with is for the waiting caller, not the wire.
+    converter.register_unstructure_hook(
+        Job, make_dict_unstructure_fn(Job, converter, error_kind=override(omit=True))
     )
     return converter
 

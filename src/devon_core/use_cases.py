@@ -1,13 +1,15 @@
 """The use cases. Each takes the ports it needs and holds no state of its own."""
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from devon_core.errors import DownloadFailed, Forbidden, InvalidInput, NotFound, SourceUnavailable
 from devon_core.filters import validate_include_patterns
 from devon_core.identifiers import LOCAL_SOURCE, validate_model_id, validate_source_name
+from devon_core.jobs import merge_patterns, patterns_cover
 from devon_core.models import LocalModel, RemoteModel
-from devon_core.ports import Clock, ModelSource, ModelStore, ProgressCallback
+from devon_core.ports import Clock, FileProgressCallback, ModelSource, ModelStore, ProgressCallback
 from devon_core.results import (
     MAX_SEARCH_LIMIT,
     MIN_SEARCH_LIMIT,
@@ -105,19 +107,24 @@ def download(
     force: bool = False,
     include_patterns: Sequence[str] | None = None,
     progress: ProgressCallback | None = None,
+    before_commit: Callable[[], None] | None = None,
 ) -> LocalModel:
     """Bring a model into the vault, or return it if it is already there.
 
-    The download lands in staging and is committed only once complete, so a failure leaves
-    the vault as it was. Concurrent calls for one model download it once: the later caller
-    waits on the lock and then finds it present.
+    A model already in the vault gains the files `include_patterns` name that it lacks (its
+    files become the union; nothing it holds is fetched again); `force` fetches again the
+    files the patterns name (all, without patterns) and keeps the others. The download
+    lands in staging and is committed only once complete, so a failure leaves the vault as
+    it was. Concurrent calls for one model download it once: the later caller waits on the
+    lock and then finds it present. `before_commit` runs just before the commit and may
+    raise to stop it (a cancelled job).
     """
     validate_model_id(model_id)
     patterns = validate_include_patterns(include_patterns)
     requested_at = clock.now()
     with store.lock(source.name, model_id):
         present = store.get(source.name, model_id)
-        if present is not None and (not force or present.downloaded_at >= requested_at):
+        if present is not None and covers(present, patterns, force, requested_at):
             return store.mark_used(source.name, model_id, clock.now()) or present
         remote = source.info(model_id)
         wanted = select_files(remote, patterns)
@@ -126,13 +133,54 @@ def download(
                 f"include_patterns {list(patterns or [])} match none of the "
                 f"{len(remote.files)} files of {model_id}"
             )
+        held = set(present.files) if present is not None else set()
+        fetch = [f for f in wanted if force or f.path not in held]
+        if not fetch and present is not None:  # other patterns naming only files it holds
+            return store.mark_used(source.name, model_id, clock.now()) or present
+        carry = sorted(held - {f.path for f in fetch})
         staging = store.stage(source.name, model_id)
-        needed = staging.bytes_still_needed(wanted)
-        check_room(needed, store.space(), present.size_bytes if present else 0)
-        files = source.download(remote, wanted, staging.path, progress)
-        if sorted(files) != sorted(f.path for f in wanted):
-            raise DownloadFailed(f"Download of {model_id} did not deliver every file")
-        return store.commit(staging, files, clock.now(), _metadata(remote, patterns, files))
+        try:
+            needed = staging.bytes_still_needed(fetch)
+            replaced = sum(f.size_bytes for f in fetch if f.path in held)
+            check_room(needed, store.space(), replaced)
+            if isinstance(progress, FileProgressCallback):
+                progress.files(0, len(fetch))
+            files = source.download(remote, fetch, staging.path, progress)
+            if sorted(files) != sorted(f.path for f in fetch):
+                raise DownloadFailed(f"Download of {model_id} did not deliver every file")
+            if before_commit is not None:
+                before_commit()
+        except BaseException:
+            store.unstage(staging)
+            raise
+        everything = sorted({*files, *carry})
+        recorded = (
+            merge_patterns(recorded_patterns(present), patterns)
+            if present is not None
+            else patterns
+        )
+        metadata = _metadata(remote, recorded, everything)
+        return store.commit(staging, everything, clock.now(), metadata, carry_over=carry)
+
+
+def recorded_patterns(model: LocalModel) -> tuple[str, ...] | None:
+    """The include patterns the vault's copy was downloaded with (None: every file)."""
+    patterns = model.metadata.get("include_patterns")
+    return tuple(patterns) if isinstance(patterns, list | tuple) and patterns else None
+
+
+def covers(
+    present: LocalModel,
+    patterns: Sequence[str] | None,
+    force: bool,
+    requested_at: datetime,
+) -> bool:
+    """Whether the vault's copy answers a request without a download: it holds every file
+    (or at least what the same patterns named) and the request does not force a new copy,
+    or a forced copy arrived after the request was made (a concurrent forced download)."""
+    if not patterns_cover(recorded_patterns(present), patterns):
+        return False
+    return not force or present.downloaded_at >= requested_at
 
 
 def _metadata(

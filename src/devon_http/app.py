@@ -1,38 +1,47 @@
 """`create_app`: the Litestar application serving a `Devon` over the documented HTTP API."""
 
 from collections.abc import Mapping
+from functools import partial
 
+import anyio.to_thread
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 
+from devon_adapters import attach_jobs
+from devon_adapters.job_runner import DEFAULT_MAX_CONCURRENT
 from devon_adapters.version import devon_version
 from devon_core import Devon
 from devon_http.auth import SECURITY_SCHEME, bearer_guard
 from devon_http.body import MAX_BODY_BYTES
 from devon_http.errors import handle_error
+from devon_http.job_routes import API_PREFIX, JOB_ROUTES
 from devon_http.routes import API_ROUTES, health
 
-API_PREFIX = "/api/v1"
-DEFAULT_MAX_DOWNLOADS = 8
-"""Downloads running at once per server process; more wait their turn. They have their own
-thread limiter so that they never take the threads the other endpoints need."""
+SHUTDOWN_WAIT_S = 2.0
+"""How long stopping the server waits for running download jobs to hand themselves back
+to the queue (a job that takes longer is resumed as an orphan by the next server)."""
 
 
 def create_app(
     devon: Devon,
     *,
     api_key: str | None = None,
-    max_concurrent_downloads: int = DEFAULT_MAX_DOWNLOADS,
+    max_concurrent_downloads: int = DEFAULT_MAX_CONCURRENT,
 ) -> Litestar:
     """The HTTP API over `devon`. With a non-empty `api_key`, every /api route needs
-    `Authorization: Bearer <api_key>`; /health and the OpenAPI document at /schema never do."""
+    `Authorization: Bearer <api_key>`; /health and the OpenAPI document at /schema never do.
+
+    Downloads run as jobs: if `devon` has no job store and runner yet, they are attached
+    here (`max_concurrent_downloads` jobs at once); the runner starts with the app, which
+    resumes jobs a server that is gone left behind."""
+    attach_jobs(devon, max_concurrent=max_concurrent_downloads)
     secured = bool(api_key)
     api = Router(
         API_PREFIX,
-        route_handlers=API_ROUTES,
+        route_handlers=[*API_ROUTES, *JOB_ROUTES],
         guards=[bearer_guard(api_key)] if api_key else None,
         security=[{SECURITY_SCHEME: []}] if secured else None,
     )
@@ -41,12 +50,13 @@ def create_app(
         route_handlers=[health, api],
         dependencies={"devon": Provide(lambda: devon, sync_to_thread=False, use_cache=True)},
         exception_handlers={Exception: handle_error},
+        on_startup=[partial(_start_jobs, devon)],
+        on_shutdown=[partial(_stop_jobs, devon)],
         request_max_body_size=MAX_BODY_BYTES,
         state=State(
             {
                 "devon": devon,
                 "api_key": api_key or None,
-                "max_concurrent_downloads": max_concurrent_downloads,
             }
         ),
         openapi_config=_openapi_config(secured),
@@ -73,3 +83,14 @@ def _openapi_config(secured: bool) -> OpenAPIConfig:
         path="/schema",
         components=Components(security_schemes=dict(schemes) or None),
     )
+
+
+def _start_jobs(devon: Devon) -> None:
+    if devon.runner is not None:
+        devon.runner.wake()
+
+
+async def _stop_jobs(devon: Devon) -> None:
+    close = getattr(devon.runner, "close", None)
+    if close is not None:
+        await anyio.to_thread.run_sync(partial(close, SHUTDOWN_WAIT_S))

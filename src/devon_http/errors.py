@@ -13,6 +13,7 @@ from litestar.exceptions import (
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from devon_core.errors import (
+    Conflict,
     DevonError,
     DownloadFailed,
     Forbidden,
@@ -37,6 +38,7 @@ STATUS_OF: dict[type[DevonError], int] = {
     InvalidRequest: 422,
     InvalidInput: 400,
     NotFound: 404,
+    Conflict: 409,
     Forbidden: 403,
     SourceUnavailable: 502,
     DownloadFailed: 500,
@@ -50,6 +52,8 @@ DESCRIPTION_OF: dict[int, str] = {
     401: "Missing or invalid API key (only when the server has one)",
     403: "The source refuses access to the model (gated or private)",
     404: "Not found",
+    409: "The download job is not in a state that allows this (or was cancelled while the "
+    "request waited for it)",
     413: "Request body too large",
     422: "A well-formed JSON body whose values fail validation",
     500: "The download failed (the vault is left as it was), or an internal error",

@@ -14,7 +14,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from devon_adapters.version import devon_version
-from devon_core import Devon, DownloadResult, ModelList
+from devon_core import Devon, ModelList
 from devon_core.identifiers import DEFAULT_SOURCE
 from devon_core.results import DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, MIN_SEARCH_LIMIT
 from devon_http import wire
@@ -56,12 +56,17 @@ def whole_vault_limiter(state: State) -> CapacityLimiter:
     return limiter
 
 
-def download_limiter(state: State) -> CapacityLimiter:
-    """The app's own thread limiter for downloads, made on first use inside the event loop.
-    Downloads beyond its size wait their turn without taking the threads other calls use."""
-    if "download_limiter" not in state:
-        state.download_limiter = CapacityLimiter(state.max_concurrent_downloads)
-    limiter: CapacityLimiter = state.download_limiter
+ADOPTS_AT_ONCE = 2
+
+
+def adopt_limiter(state: State) -> CapacityLimiter:
+    """Adoptions (hashing and linking whole models) running at once per process: they have
+    their own thread limiter, made on first use inside the event loop, so that they never
+    take the threads the other endpoints need. (Downloads used to share it; they are jobs
+    now, limited per vault by the job runner.)"""
+    if "adopt_limiter" not in state:
+        state.adopt_limiter = CapacityLimiter(ADOPTS_AT_ONCE)
+    limiter: CapacityLimiter = state.adopt_limiter
     return limiter
 
 
@@ -174,29 +179,6 @@ async def remove_model(
     return wire.to_wire(removed, wire.Deleted)
 
 
-@post(
-    "/downloads",
-    status_code=200,
-    dto=StrictBody[wire.DownloadRequest],
-    return_dto=None,
-    tags=["vault"],
-    summary="Download a model into the vault (synchronous: set long client timeouts)",
-    responses=errors(400, 403, 404, 413, 422, 500, 502, 507),
-)
-async def download(
-    devon: NamedDependency[Devon], state: State, data: JSONBody[wire.DownloadRequest]
-) -> wire.Downloaded:
-    call = partial(
-        devon.download,
-        data.model_id,
-        source=data.source,
-        force=data.force,
-        include_patterns=data.include_patterns,
-    )
-    model = await in_thread(call, limiter=download_limiter(state))
-    return wire.to_wire(DownloadResult.of(model), wire.Downloaded)
-
-
 @get("/status", tags=["vault"], summary="Storage statistics", responses=errors())
 async def status(devon: NamedDependency[Devon]) -> wire.Status:
     return wire.to_wire(await in_thread(devon.status), wire.Status)
@@ -286,7 +268,7 @@ async def adopt(
         report = devon.adopt(data.model_ids, dry_run=data.dry_run)
         return wire.to_wire(report, wire.AdoptReport)
 
-    return await in_thread(adopted, download_limiter(state))
+    return await in_thread(adopted, adopt_limiter(state))
 
 
 API_ROUTES: list[Any] = [
@@ -295,11 +277,10 @@ API_ROUTES: list[Any] = [
     model_options,
     model_info,
     remove_model,
-    download,
     status,
     clean,
     scan,
     export,
     adopt,
 ]
-"""Everything under /api/v1."""
+"""Everything under /api/v1 but the downloads (`devon_http.job_routes`)."""

@@ -98,6 +98,13 @@ class DownloadRequest(msgspec.Struct, kw_only=True):
     include_patterns: Annotated[
         list[str] | None, msgspec.Meta(description="Glob patterns of files to fetch")
     ] = None
+    wait: Annotated[
+        bool,
+        msgspec.Meta(
+            description="true (default): answer when the model is in the vault (200, the "
+            "documented answer); false: answer at once with the download job (202)"
+        ),
+    ] = True
 
 
 class Downloaded(msgspec.Struct):
@@ -106,6 +113,39 @@ class Downloaded(msgspec.Struct):
     path: str
     files: list[str]
     size_bytes: int
+
+
+JobStatus = Literal["queued", "downloading", "completed", "failed", "cancelled"]
+
+
+class Job(msgspec.Struct):
+    """A download job. `result` is the download's answer once it has completed."""
+
+    id: str
+    source: str
+    model_id: str
+    status: JobStatus
+    include_patterns: list[str] | None
+    force: bool
+    bytes_done: Annotated[int, msgspec.Meta(description="Bytes in staging, resumed ones too")]
+    bytes_total: int | None
+    files_done: int
+    files_total: int | None
+    bytes_per_second: Annotated[
+        float | None, msgspec.Meta(description="Over the last few seconds, while downloading")
+    ]
+    error: str | None
+    created_at: Timestamp
+    started_at: Timestamp | None
+    completed_at: Timestamp | None
+    result: Downloaded | None
+
+
+class JobList(msgspec.Struct):
+    """Download jobs, newest first."""
+
+    count: int
+    jobs: list[Job]
 
 
 class SourceUsage(msgspec.Struct):

@@ -22,6 +22,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=0, help="port (default: any free one)")
     parser.add_argument("--latency-ms", type=float, default=0, help="delay added to each request")
     parser.add_argument(
+        "--bandwidth",
+        type=float,
+        default=0,
+        metavar="BYTES_PER_S",
+        help="file bytes per second for the whole hub (0: no limit)",
+    )
+    parser.add_argument(
         "--large",
         action="store_true",
         help="add bench/big-2gb (4 x 512 MiB shards) and bench/many-small (1000 x 4 KiB)",
@@ -49,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         tokens=args.token or [DEFAULT_TOKEN],
         latency_ms=args.latency_ms,
     )
+    hub.faults.set_bandwidth(args.bandwidth)
     print(f"serving on {hub.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         hub.serve_forever()

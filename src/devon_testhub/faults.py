@@ -8,6 +8,7 @@ after the call. Paths are matched as substrings of the decoded URL path, e.g.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 
 
@@ -65,6 +66,9 @@ class Faults:
     """Per-server fault switches. Use the methods; `reset()` clears everything."""
 
     latency_s: float = 0.0
+    bandwidth: float = 0.0
+    """File body bytes per second for the whole hub, all transfers together (0: no limit)."""
+    _next_send: float = field(default=0.0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _failures: list[_Failure] = field(default_factory=list, repr=False)
     _drops: list[_Counted] = field(default_factory=list, repr=False)
@@ -76,6 +80,24 @@ class Faults:
     def set_latency(self, milliseconds: float) -> None:
         """Delay every request (before it is answered) by this many milliseconds."""
         self.latency_s = max(milliseconds, 0) / 1000
+
+    def set_bandwidth(self, bytes_per_second: float) -> None:
+        """Let file bodies leave the hub at most this fast, shared by every transfer (0: no
+        limit): a slow download to watch, cancel or kill half way."""
+        with self._lock:
+            self.bandwidth = max(bytes_per_second, 0)
+            self._next_send = 0.0
+
+    def pace(self, size: int) -> None:
+        """Wait as long as sending `size` more body bytes takes under the bandwidth limit
+        (after what other transfers were given)."""
+        with self._lock:
+            if self.bandwidth <= 0:
+                return
+            now = time.monotonic()
+            self._next_send = max(self._next_send, now) + size / self.bandwidth
+            until = self._next_send
+        time.sleep(until - now)
 
     def fail_requests(
         self,
@@ -129,6 +151,7 @@ class Faults:
     def reset(self) -> None:
         with self._lock:
             self.latency_s = 0.0
+            self.bandwidth = 0.0
             self._failures.clear()
             self._drops.clear()
             self._cuts.clear()
@@ -193,6 +216,13 @@ class RequestStats:
         with self._changed:
             self._changed.wait_for(lambda: self._in_flight == 0, self.settle_s)
             self._records.clear()
+
+    @property
+    def in_flight(self) -> int:
+        """Requests being handled right now (a transfer still sending counts), without
+        waiting for them."""
+        with self._changed:
+            return self._in_flight
 
     def requests(
         self, path_contains: str | None = None, method: str | None = None

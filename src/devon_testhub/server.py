@@ -28,6 +28,8 @@ LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 LIST_PAGE_SIZE = 25
 TREE_PAGE_SIZE = 1000
 TREE_EXPAND_PAGE_SIZE = 50
+PACED_SLICE = 64 * 1024
+"""Bytes written at a time while a bandwidth limit is set (smooth pacing)."""
 
 
 class HubError(Exception):
@@ -390,14 +392,19 @@ class _HubHandler(BaseHTTPRequestHandler):
         budget = end - start if cut is None else min(cut, end - start)
         flip_at = item.size // 2 if self.hub.faults.is_corrupt(repo.id, item.path) else -1
         position = start
+        faults = self.hub.faults
         for piece in item.content.iter_range(start, start + budget):
             if position <= flip_at < position + len(piece):
                 mutable = bytearray(piece)
                 mutable[flip_at - position] ^= 0xFF
                 piece = bytes(mutable)
-            self.wfile.write(piece)
+            step = PACED_SLICE if faults.bandwidth > 0 else len(piece)
+            for offset in range(0, len(piece), step):
+                part = piece[offset : offset + step]
+                faults.pace(len(part))
+                self.wfile.write(part)
+                self._bytes_sent += len(part)
             position += len(piece)
-            self._bytes_sent += len(piece)
         if cut is not None and budget < end - start:
             self._completed = False
             self.close_connection = True

@@ -25,7 +25,12 @@ OPERATIONS = {
     ("/api/v1/models", "get"): {400, 401},
     ("/api/v1/models/{source}/{model_id}", "get"): {400, 401, 403, 404, 502},
     ("/api/v1/models/{source}/{model_id}", "delete"): {400, 401, 404},
-    ("/api/v1/downloads", "post"): {400, 401, 403, 404, 413, 422, 500, 502, 507},
+    ("/api/v1/downloads", "post"): {400, 401, 403, 404, 409, 413, 422, 500, 502, 507},
+    ("/api/v1/downloads", "get"): {400, 401},
+    ("/api/v1/downloads/{job_id}", "get"): {400, 401, 404},
+    ("/api/v1/downloads/{job_id}", "delete"): {400, 401, 404, 409},
+    ("/api/v1/downloads/{job_id}/events", "get"): {400, 401, 404},
+    ("/api/v1/downloads/{job_id}/restart", "post"): {400, 401, 404, 409},
     ("/api/v1/status", "get"): {401},
     ("/api/v1/clean", "post"): {400, 401, 413, 422},
     ("/api/v1/scan", "post"): {400, 401, 413, 422},
@@ -74,12 +79,33 @@ def test_each_operation_documents_its_errors_as_a_detail_object(
         assert resolve(document, schema) == ERROR_SCHEMA
 
 
-@pytest.mark.parametrize(("path", "method"), sorted(OPERATIONS))
+NOT_JSON_200 = {
+    ("/api/v1/downloads/{job_id}/events", "get"),
+    ("/api/v1/downloads/{job_id}/restart", "post"),
+}
+"""The event stream answers text/event-stream; a restart answers 202 with the new job."""
+
+
+@pytest.mark.parametrize(("path", "method"), sorted(set(OPERATIONS) - NOT_JSON_200))
 def test_each_operation_documents_a_200_json_response(
     document: dict[str, Any], path: str, method: str
 ) -> None:
     success = operation(document, path, method)["responses"]["200"]
     assert "schema" in success["content"]["application/json"]
+
+
+def test_the_event_stream_documents_its_media_type(document: dict[str, Any]) -> None:
+    success = operation(document, "/api/v1/downloads/{job_id}/events", "get")["responses"]["200"]
+    assert list(success["content"]) == ["text/event-stream"]
+
+
+def test_a_restart_and_a_download_without_waiting_document_202_with_the_job(
+    document: dict[str, Any],
+) -> None:
+    for path in ("/api/v1/downloads/{job_id}/restart", "/api/v1/downloads"):
+        accepted = operation(document, path, "post")["responses"]["202"]
+        job = resolve(document, accepted["content"]["application/json"]["schema"])
+        assert {"id", "status", "bytes_done", "result"} <= set(job["properties"])
 
 
 def test_search_documents_each_query_parameter_with_its_default(
@@ -129,9 +155,10 @@ def test_download_documents_its_body_fields_and_defaults(document: dict[str, Any
     schema = request_schema(document, "/api/v1/downloads")
     assert schema["required"] == ["model_id"]
     properties = schema["properties"]
-    assert set(properties) == {"model_id", "source", "force", "include_patterns"}
+    assert set(properties) == {"model_id", "source", "force", "include_patterns", "wait"}
     assert properties["source"]["default"] == "huggingface"
     assert properties["force"]["default"] is False
+    assert properties["wait"]["default"] is True
 
 
 def test_clean_documents_its_body_fields_and_defaults(document: dict[str, Any]) -> None:

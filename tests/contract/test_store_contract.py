@@ -197,3 +197,36 @@ def test_the_same_id_in_another_source_does_not_clash(harness: StoreHarness) -> 
     put(harness, "acme/widget-7b", WIDGET, T0)
     put(harness, "acme/widget-7b", WIDGET, T0, source="other")
     assert len(harness.store.list()) == 2
+
+
+def test_a_commit_carries_over_files_of_the_copy_in_the_vault(harness: StoreHarness) -> None:
+    put(harness, "acme/widget-7b", WIDGET, T0)
+    staging = harness.store.stage("huggingface", "acme/widget-7b")
+    harness.write_staged(staging, {"extra.gguf": b"y" * 10})
+
+    model = harness.store.commit(
+        staging,
+        ["config.json", "extra.gguf", "model.safetensors"],
+        T0 + timedelta(hours=1),
+        {},
+        carry_over=["config.json", "model.safetensors"],
+    )
+
+    assert model.files == ("config.json", "extra.gguf", "model.safetensors")
+    assert model.size_bytes == 1012
+
+
+def test_a_commit_keeps_last_used(harness: StoreHarness) -> None:
+    put(harness, "acme/widget-7b", WIDGET, T0)
+    used = T0 + timedelta(minutes=5)
+    harness.store.mark_used("huggingface", "acme/widget-7b", used)
+    again = put(harness, "acme/widget-7b", WIDGET, T0 + timedelta(hours=1))
+    assert again.last_used == used
+
+
+def test_unstaging_keeps_a_staging_area_that_holds_bytes(harness: StoreHarness) -> None:
+    staging = harness.store.stage("huggingface", "acme/widget-7b")
+    harness.write_staged(staging, {"config.json": b"{}"})
+    harness.store.unstage(staging)
+    again = harness.store.stage("huggingface", "acme/widget-7b")
+    assert again.present_files == {"config.json": 2}

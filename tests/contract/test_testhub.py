@@ -544,6 +544,21 @@ def test_latency_setting_slows_every_request(test_hub: TestHub) -> None:
     assert test_hub.stats.requests()[-1].duration_s >= 0.15
 
 
+def test_bandwidth_limit_paces_file_bodies_and_reset_lifts_it(test_hub: TestHub) -> None:
+    item = test_hub.catalogue[SHARDY].file("model-00001-of-00003.safetensors")
+    assert item is not None
+    url = f"{test_hub.url}/{SHARDY}/resolve/main/{item.path}"
+    test_hub.faults.set_bandwidth(item.size / 0.5)  # the whole file: at least half a second
+
+    started = time.perf_counter()
+    _, _, body = raw_request(url)
+    assert time.perf_counter() - started >= 0.45
+    assert len(body) == item.size
+
+    test_hub.reset()
+    assert test_hub.faults.bandwidth == 0
+
+
 def test_hanging_hub_times_the_client_out(test_hub: TestHub) -> None:
     test_hub.faults.hang("/api/models/")
 

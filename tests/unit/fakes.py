@@ -138,6 +138,9 @@ class MemoryStore:
         self.free_bytes = 10**15
         self.quota_bytes: int | None = None
         self.locks_taken: list[tuple[str, str]] = []
+        self.files_of: dict[tuple[str, str], dict[str, int]] = {}
+        """The files (and sizes) of each committed model."""
+        self.unstaged: list[str] = []
         self._locks: dict[tuple[str, str], threading.RLock] = {}
         self._locks_guard = threading.Lock()
         self.groups = 0
@@ -149,7 +152,11 @@ class MemoryStore:
         return self._root
 
     def add(self, model: LocalModel) -> LocalModel:
-        self.models[(model.source, model.model_id)] = model
+        key = (model.source, model.model_id)
+        self.models[key] = model
+        if key not in self.files_of:
+            share = model.size_bytes // max(len(model.files), 1)
+            self.files_of[key] = {path: share for path in model.files}
         return model
 
     def get(self, source: str, model_id: str) -> LocalModel | None:
@@ -201,23 +208,35 @@ class MemoryStore:
         files: Sequence[str],
         downloaded_at: datetime,
         metadata: dict[str, Any],
+        carry_over: Sequence[str] = (),
     ) -> LocalModel:
         self._refuse_clash(staging.source, staging.model_id)
         staged = self.disk.pop(staging.path, {})
+        previous = self.models.get((staging.source, staging.model_id))
+        held = self.files_of.get((staging.source, staging.model_id), {})
+        for path in carry_over:
+            staged.setdefault(path, held[path])
         kept = sorted(files)
+        self.files_of[(staging.source, staging.model_id)] = {f: staged[f] for f in kept}
         model = LocalModel(
             source=staging.source,
             model_id=staging.model_id,
             path=f"{self.root}/{staging.source}/{staging.model_id}",
             size_bytes=sum(staged[f] for f in kept),
             downloaded_at=downloaded_at,
-            last_used=None,
+            last_used=previous.last_used if previous else None,
             files=tuple(kept),
             metadata=metadata,
         )
         return self.add(model)
 
+    def unstage(self, staging: StagingArea) -> None:
+        if not self.disk.get(staging.path):
+            self.disk.pop(staging.path, None)
+            self.unstaged.append(staging.path)
+
     def remove(self, source: str, model_id: str) -> LocalModel | None:
+        self.files_of.pop((source, model_id), None)
         return self.models.pop((source, model_id), None)
 
     def _refuse_clash(self, source: str, model_id: str) -> None:

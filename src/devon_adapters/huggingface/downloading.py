@@ -9,6 +9,7 @@ pass over the bytes, no copy.
 
 import hashlib
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -28,6 +29,10 @@ from devon_core.ports import ProgressCallback
 
 HASH_BLOCK = 8 * 1024 * 1024
 REPORT_EVERY = 1024 * 1024
+REPORT_AFTER_S = 0.1
+"""Progress is reported every REPORT_EVERY bytes, and at least this often while bytes
+arrive: a slow transfer still tells its callback (which may stop it) several times a
+second."""
 RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 
 
@@ -63,11 +68,12 @@ class Downloader:
         root = Path(dest)
         unique = list({f.path: f for f in files}.values())
         jobs = [FileJob.plan(root, f) for f in unique]
-        tracker = ProgressTracker(sum(f.size_bytes for f in unique), progress)
+        tracker = ProgressTracker(sum(f.size_bytes for f in unique), progress, len(unique))
         todo = []
         for job in jobs:
             if job.is_complete(model.revision):
                 tracker.reached(job.file.path, job.file.size_bytes, quietly=True)
+                tracker.file_done(job.file.path, quietly=True)
             else:
                 _discard_stale_partial(model, job)
                 tracker.reached(job.file.path, job.partial_size(), quietly=True)
@@ -161,6 +167,7 @@ class _FileFetch:
             self._receive(out, position)
         self._verify()
         job.complete(self.model.revision)
+        self.tracker.file_done(job.file.path)
 
     def _hash_existing(self, length: int) -> None:
         if self.hasher is None:
@@ -212,7 +219,7 @@ class _FileFetch:
         with self.client.open_file(url, position, self.options.read_timeout) as response:
             if position and response.status_code != 206:
                 position = self._restart(out)
-            reported = position
+            reported, reported_at = position, time.monotonic()
             for chunk in response.iter_bytes(self.options.chunk_size):
                 if self.stop.is_set():
                     raise _Stopped
@@ -220,9 +227,12 @@ class _FileFetch:
                 if self.hasher is not None:
                     self.hasher.update(chunk)
                 position += len(chunk)
-                if position - reported >= REPORT_EVERY:
+                if (
+                    position - reported >= REPORT_EVERY
+                    or time.monotonic() - reported_at >= REPORT_AFTER_S
+                ):
                     self.tracker.reached(self.job.file.path, position)
-                    reported = position
+                    reported, reported_at = position, time.monotonic()
             out.flush()
             self.tracker.reached(self.job.file.path, position)
             return position

@@ -2,7 +2,7 @@
 
 import threading
 
-from devon_core.ports import ProgressCallback
+from devon_core.ports import FileProgressCallback, ProgressCallback
 
 
 class ProgressTracker:
@@ -13,12 +13,26 @@ class ProgressTracker:
     and never passes `total`.
     """
 
-    def __init__(self, total: int, callback: ProgressCallback | None) -> None:
+    def __init__(self, total: int, callback: ProgressCallback | None, files_total: int = 0) -> None:
         self.total = total
         self._callback = callback
         self._lock = threading.Lock()
         self._furthest: dict[str, int] = {}
         self._done = 0
+        self._files_total = files_total
+        self._files_done: set[str] = set()
+
+    def file_done(self, path: str, *, quietly: bool = False) -> None:
+        """File `path` is complete; a callback that counts files (`FileProgressCallback`)
+        hears how many are."""
+        with self._lock:
+            self._files_done.add(path)
+            if not quietly:
+                self._report_files()
+
+    def _report_files(self) -> None:
+        if isinstance(self._callback, FileProgressCallback):
+            self._callback.files(len(self._files_done), self._files_total)
 
     @property
     def done(self) -> int:
@@ -40,5 +54,6 @@ class ProgressTracker:
         """Tell the callback where things stand (at the start: what staging already held).
         Nothing to fetch (a total of 0) is not reported: `done / total` must stay safe."""
         with self._lock:
+            self._report_files()
             if self._callback is not None and self.total > 0:
                 self._callback(self._done, self.total)

@@ -1,0 +1,387 @@
+"""`IndexJobStore`: the `JobStore` port in the vault's index (table `jobs`), SQLite or
+PostgreSQL: its SQL is written once, with `?` parameters (ADR 0183).
+
+Every process on the vault (each `devon serve` worker, a script) reads and writes the same
+rows, so any of them answers for any job. Decisions that must not race (join or enqueue,
+claim under the concurrency limit, cancel versus commit) each run in one write transaction
+of the index (writers take turns, across hosts on PostgreSQL); the rules they apply are the
+core's (`devon_core.jobs`).
+"""
+
+import builtins
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from devon_adapters.index import text_to_time, time_to_text
+from devon_adapters.index_backends import VaultIndex
+from devon_core.errors import Conflict, NotFound
+from devon_core.jobs import (
+    HISTORY_DAYS,
+    HISTORY_KEEP,
+    Enqueue,
+    Job,
+    JobProgress,
+    JobRequest,
+    JobStatus,
+    Join,
+    Widen,
+    check_cancellable,
+    plan_submission,
+)
+from devon_core.results import DownloadResult
+
+_COLUMNS = (
+    "id, source, model_id, status, include_patterns, force, bytes_done, bytes_total, "
+    "files_done, files_total, bytes_per_second, error, error_kind, created_at, started_at, "
+    "completed_at, result"
+)
+# Queries are built only from the constants above; values always go in as parameters.
+_SELECT = f"SELECT {_COLUMNS} FROM jobs"  # noqa: S608
+_ACTIVE_SQL = "('queued', 'downloading')"
+_FINISHED_SQL = "('completed', 'failed', 'cancelled')"
+
+
+def _time(text: str | None) -> datetime | None:
+    return text_to_time(text) if text else None
+
+
+def _job(row: tuple[Any, ...]) -> Job:
+    (
+        job_id,
+        source,
+        model_id,
+        status,
+        patterns,
+        force,
+        bytes_done,
+        bytes_total,
+        files_done,
+        files_total,
+        speed,
+        error,
+        kind,
+        created_at,
+        started_at,
+        completed_at,
+        result,
+    ) = row
+    return Job(
+        id=job_id,
+        source=source,
+        model_id=model_id,
+        status=JobStatus(status),
+        include_patterns=tuple(json.loads(patterns)) if patterns else None,
+        force=bool(force),
+        created_at=text_to_time(created_at),
+        bytes_done=bytes_done,
+        bytes_total=bytes_total,
+        files_done=files_done,
+        files_total=files_total,
+        bytes_per_second=speed,
+        error=error,
+        started_at=_time(started_at),
+        completed_at=_time(completed_at),
+        result=_result(result),
+        error_kind=kind,
+    )
+
+
+def _result(text: str | None) -> DownloadResult | None:
+    if not text:
+        return None
+    data = json.loads(text)
+    return DownloadResult(
+        model_id=data["model_id"],
+        source=data["source"],
+        path=data["path"],
+        files=tuple(data["files"]),
+        size_bytes=data["size_bytes"],
+    )
+
+
+def _result_text(result: DownloadResult | None) -> str | None:
+    if result is None:
+        return None
+    return json.dumps(
+        {
+            "model_id": result.model_id,
+            "source": result.source,
+            "path": result.path,
+            "files": list(result.files),
+            "size_bytes": result.size_bytes,
+        }
+    )
+
+
+def _patterns_text(patterns: Sequence[str] | None) -> str | None:
+    return json.dumps(list(patterns)) if patterns is not None else None
+
+
+class IndexJobStore:
+    """Download jobs in the vault's index. Safe to share between threads, processes and
+    (on PostgreSQL) hosts."""
+
+    def __init__(self, index: VaultIndex) -> None:
+        self._index = index
+
+    # -- reads -------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> Job | None:
+        row = self._index.reader().execute(_SELECT + " WHERE id = ?", (job_id,)).fetchone()
+        return _job(row) if row else None
+
+    def list(self, status: JobStatus | None = None) -> "builtins.list[Job]":
+        db = self._index.reader()
+        if status is None:
+            rows = db.execute(_SELECT + " ORDER BY seq DESC")
+        else:
+            rows = db.execute(_SELECT + " WHERE status = ? ORDER BY seq DESC", (status.value,))
+        return [_job(row) for row in rows]
+
+    # -- creating ----------------------------------------------------------------------
+
+    def submit(self, request: JobRequest, new_id: str, now: datetime) -> Job:
+        with self._index.write() as db:
+            active = [
+                _job(row)
+                for row in db.execute(
+                    _SELECT + f" WHERE source = ? AND model_id = ? AND status IN {_ACTIVE_SQL}"
+                    " ORDER BY seq",
+                    (request.source, request.model_id),
+                )
+            ]
+            match plan_submission(request, active):
+                case Join(job):
+                    return job
+                case Widen(job, patterns):
+                    db.execute(
+                        "UPDATE jobs SET include_patterns = ? WHERE id = ?",
+                        (_patterns_text(patterns), job.id),
+                    )
+                    return _job(db.execute(_SELECT + " WHERE id = ?", (job.id,)).fetchone())
+                case Enqueue():
+                    job = Job(
+                        id=new_id,
+                        source=request.source,
+                        model_id=request.model_id,
+                        status=JobStatus.QUEUED,
+                        include_patterns=request.include_patterns,
+                        force=request.force,
+                        created_at=now,
+                    )
+                    self._insert(db, job)
+                    return job
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def add(self, job: Job) -> Job:
+        with self._index.write() as db:
+            self._insert(db, job)
+        return job
+
+    @staticmethod
+    def _insert(db: Any, job: Job) -> None:
+        db.execute(
+            f"INSERT INTO jobs ({_COLUMNS}) VALUES "  # noqa: S608
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                job.id,
+                job.source,
+                job.model_id,
+                job.status.value,
+                _patterns_text(job.include_patterns),
+                int(job.force),
+                job.bytes_done,
+                job.bytes_total,
+                job.files_done,
+                job.files_total,
+                job.bytes_per_second,
+                job.error,
+                job.error_kind,
+                time_to_text(job.created_at),
+                time_to_text(job.started_at) if job.started_at else None,
+                time_to_text(job.completed_at) if job.completed_at else None,
+                _result_text(job.result),
+            ),
+        )
+
+    # -- running -----------------------------------------------------------------------
+
+    def claim(self, owner: str, limit: int, now: datetime) -> Job | None:
+        queued = (
+            self._index.reader()
+            .execute("SELECT 1 FROM jobs WHERE status = 'queued' LIMIT 1")
+            .fetchone()
+        )
+        if queued is None:  # the common case, answered without taking the write lock
+            return None
+        with self._index.write() as db:
+            (running,) = db.execute(
+                "SELECT COUNT(*) FROM jobs WHERE status = 'downloading'"
+            ).fetchone()
+            if running >= limit:
+                return None
+            row = db.execute(
+                "SELECT id FROM jobs AS q WHERE status = 'queued' AND NOT EXISTS ("
+                " SELECT 1 FROM jobs AS r WHERE r.status = 'downloading'"
+                " AND r.source = q.source AND r.model_id = q.model_id)"
+                " ORDER BY seq LIMIT 1"
+            ).fetchone()
+            if row is None:
+                return None
+            stamp = time_to_text(now)
+            db.execute(
+                "UPDATE jobs SET status = 'downloading', owner = ?, heartbeat_at = ?,"
+                " started_at = COALESCE(started_at, ?), committing = 0, bytes_per_second = NULL"
+                " WHERE id = ?",
+                (owner, stamp, stamp, row[0]),
+            )
+            return _job(db.execute(_SELECT + " WHERE id = ?", (row[0],)).fetchone())
+
+    def record_progress(
+        self, job_id: str, owner: str, progress: JobProgress, now: datetime
+    ) -> bool:
+        with self._index.write() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET bytes_done = ?, bytes_total = ?, files_done = ?,"
+                " files_total = ?, bytes_per_second = ?, heartbeat_at = ?"
+                " WHERE id = ? AND owner = ? AND status = 'downloading'",
+                (
+                    progress.bytes_done,
+                    progress.bytes_total,
+                    progress.files_done,
+                    progress.files_total,
+                    progress.bytes_per_second,
+                    time_to_text(now),
+                    job_id,
+                    owner,
+                ),
+            )
+            return bool(cursor.rowcount > 0)
+
+    def heartbeat(self, owner: str, job_ids: Sequence[str], now: datetime) -> "builtins.list[str]":
+        if not job_ids:
+            return []
+        marks = ", ".join("?" for _ in job_ids)
+        with self._index.write() as db:
+            db.execute(
+                f"UPDATE jobs SET heartbeat_at = ? WHERE owner = ? AND status = 'downloading'"  # noqa: S608
+                f" AND id IN ({marks})",
+                (time_to_text(now), owner, *job_ids),
+            )
+            ours = {
+                job_id
+                for (job_id,) in db.execute(
+                    f"SELECT id FROM jobs WHERE owner = ? AND status = 'downloading'"  # noqa: S608
+                    f" AND id IN ({marks})",
+                    (owner, *job_ids),
+                )
+            }
+        return [job_id for job_id in job_ids if job_id not in ours]
+
+    def begin_commit(self, job_id: str, owner: str) -> bool:
+        with self._index.write() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET committing = 1"
+                " WHERE id = ? AND owner = ? AND status = 'downloading'",
+                (job_id, owner),
+            )
+            return bool(cursor.rowcount > 0)
+
+    def finish(
+        self,
+        job_id: str,
+        owner: str,
+        status: JobStatus,
+        now: datetime,
+        *,
+        result: DownloadResult | None = None,
+        error: str | None = None,
+        error_kind: str | None = None,
+    ) -> Job | None:
+        with self._index.write() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET status = ?, completed_at = ?, result = ?, error = ?,"
+                " error_kind = ?, committing = 0, bytes_per_second = NULL"
+                " WHERE id = ? AND owner = ? AND status = 'downloading'",
+                (
+                    status.value,
+                    time_to_text(now),
+                    _result_text(result),
+                    error,
+                    error_kind,
+                    job_id,
+                    owner,
+                ),
+            )
+            if cursor.rowcount == 0:
+                return None
+            return _job(db.execute(_SELECT + " WHERE id = ?", (job_id,)).fetchone())
+
+    def release(self, job_id: str, owner: str) -> None:
+        with self._index.write() as db:
+            db.execute(
+                "UPDATE jobs SET status = 'queued', owner = NULL, committing = 0,"
+                " bytes_per_second = NULL WHERE id = ? AND owner = ? AND status = 'downloading'",
+                (job_id, owner),
+            )
+
+    def cancel(self, job_id: str, now: datetime) -> Job:
+        with self._index.write() as db:
+            row = db.execute(
+                f"SELECT {_COLUMNS}, committing FROM jobs WHERE id = ?",  # noqa: S608
+                (job_id,),
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"No download job {job_id!r}")
+            job = _job(row[:-1])
+            check_cancellable(job)
+            if row[-1]:
+                raise Conflict(
+                    f"Job {job_id} is moving its files into the vault and can no longer be "
+                    "cancelled"
+                )
+            db.execute(
+                "UPDATE jobs SET status = 'cancelled', completed_at = ?, bytes_per_second = NULL,"
+                " error = ?, error_kind = 'cancelled' WHERE id = ?",
+                (time_to_text(now), f"The download of {job.model_id} was cancelled", job_id),
+            )
+            return _job(db.execute(_SELECT + " WHERE id = ?", (job_id,)).fetchone())
+
+    def requeue_orphans(
+        self, is_gone: Callable[[str, datetime | None], bool]
+    ) -> "builtins.list[str]":
+        rows = self._index.reader().execute(
+            "SELECT id, owner, heartbeat_at FROM jobs WHERE status = 'downloading'"
+        )
+        orphans = [(i, o) for i, o, beat in rows if is_gone(o or "", _time(beat))]
+        if not orphans:
+            return []
+        requeued = []
+        with self._index.write() as db:
+            for job_id, owner in orphans:
+                cursor = db.execute(
+                    "UPDATE jobs SET status = 'queued', owner = NULL, committing = 0,"
+                    " bytes_per_second = NULL"
+                    " WHERE id = ? AND status = 'downloading' AND owner IS ?",
+                    (job_id, owner),
+                )
+                if cursor.rowcount:
+                    requeued.append(job_id)
+        return requeued
+
+    def prune(self, now: datetime) -> int:
+        cutoff = time_to_text(now - timedelta(days=HISTORY_DAYS))
+        with self._index.write() as db:
+            cursor = db.execute(
+                f"DELETE FROM jobs WHERE status IN {_FINISHED_SQL} AND completed_at < ?"  # noqa: S608
+                f" AND seq NOT IN (SELECT seq FROM jobs WHERE status IN {_FINISHED_SQL}"
+                " ORDER BY seq DESC LIMIT ?)",
+                (cutoff, HISTORY_KEEP),
+            )
+            return int(cursor.rowcount)
+
+
+SqliteJobStore = IndexJobStore
+"""Its name before the index could be PostgreSQL."""

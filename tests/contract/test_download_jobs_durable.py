@@ -1,0 +1,134 @@
+"""Jobs live in the vault's index: `devon serve` killed with SIGKILL mid-download resumes the
+job on restart without fetching again what arrived, and with several workers any of them
+answers for any job."""
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from devon_testhub import TestHub
+from tests.contract.job_support import (
+    BIG,
+    BIG_BYTES,
+    SLOW,
+    WAIT,
+    finished,
+    get_job,
+    jobs_catalogue,
+    read_events,
+    start,
+    wait_for,
+)
+from tests.contract.test_http_serve import free_port, wait_for_health
+
+pytestmark = pytest.mark.slow
+
+SLACK = 64 * 1024
+"""Bytes a killed process may have received but not yet written (its write buffers)."""
+
+
+@pytest.fixture(scope="module")
+def module_hub() -> Iterator[TestHub]:
+    with TestHub(jobs_catalogue()) as hub:
+        yield hub
+
+
+@pytest.fixture
+def hub(module_hub: TestHub) -> Iterator[TestHub]:
+    module_hub.reset()
+    module_hub.faults.set_bandwidth(SLOW)
+    yield module_hub
+    module_hub.reset()
+
+
+class Servers:
+    """`devon serve` processes on one port and one vault, started and killed at will."""
+
+    def __init__(self, hub: TestHub, tmp_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = os.environ | {
+            "DEVON_STORAGE_PATH": str(tmp_path / "vault"),
+            "HF_ENDPOINT": hub.url,
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+            "DEVON_API_KEY": "",
+        }
+        self.running: list[subprocess.Popen[str]] = []
+
+    def start(self, workers: int = 1) -> subprocess.Popen[str]:
+        code = f"from devon_http.serve import serve; serve(port={self.port}, workers={workers})"
+        server = subprocess.Popen(
+            [sys.executable, "-c", code],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+        self.running.append(server)
+        wait_for_health(self.url, server)
+        return server
+
+    def kill(self, server: subprocess.Popen[str]) -> None:
+        os.killpg(server.pid, 9)  # the server and its workers, as `kill -9` would leave them
+        server.wait(WAIT)
+
+    def stop_all(self) -> None:
+        for server in self.running:
+            if server.poll() is None:
+                self.kill(server)
+
+
+@pytest.fixture
+def servers(hub: TestHub, tmp_path: Path) -> Iterator[Servers]:
+    group = Servers(hub, tmp_path)
+    try:
+        yield group
+    finally:
+        group.stop_all()
+
+
+def test_a_server_killed_mid_download_resumes_the_job_on_restart_without_refetching(
+    servers: Servers, hub: TestHub
+) -> None:
+    server = servers.start()
+    job = start(servers.url, BIG)
+    progressed = wait_for(
+        servers.url, job["id"], lambda j: j["bytes_done"] > BIG_BYTES // 4, "a quarter"
+    )
+    servers.kill(server)
+    while hub.stats.in_flight:
+        time.sleep(0.02)
+    served_before = hub.stats.bytes_served("/resolve/")
+
+    servers.start()
+    done = wait_for(servers.url, job["id"], finished, "the resumed job to finish")
+
+    assert done["status"] == "completed"
+    assert done["id"] == job["id"]
+    assert any(start and start > 0 for start in hub.stats.range_starts("safetensors"))
+    fetched_again = hub.stats.bytes_served("/resolve/") - served_before
+    assert fetched_again <= BIG_BYTES - progressed["bytes_done"] + SLACK
+    models = httpx.get(f"{servers.url}/api/v1/models").json()["models"]
+    assert [m["model_id"] for m in models] == [BIG]
+
+
+def test_any_of_two_workers_answers_for_any_job(servers: Servers) -> None:
+    servers.start(workers=2)
+    job = start(servers.url, BIG)
+    for _ in range(12):  # a new connection each time: both workers answer some of them
+        assert get_job(servers.url, job["id"])["model_id"] == BIG
+    events = read_events(servers.url, job["id"])
+    assert events[-1][0] == "end"
+    assert events[-1][1]["status"] == "completed"
+    second = start(servers.url, BIG, force=True)
+    wait_for(servers.url, second["id"], lambda j: j["status"] == "downloading", "the start")
+    cancelled = httpx.delete(f"{servers.url}/api/v1/downloads/{second['id']}")
+    assert cancelled.status_code == 200
+    assert get_job(servers.url, second["id"])["status"] == "cancelled"
