@@ -12,6 +12,7 @@ the environment variables it declares.
 """
 
 import os
+import socket
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -307,6 +308,22 @@ class Settings:
         default=DEFAULT_MAX_CONCURRENT_DOWNLOADS,
         default_text="`2`: download jobs running at once in the vault (1 to 64)",
         help="Download jobs running at once in the vault, all processes together.",
+    )
+    host_name: str = setting(
+        key="host_name",
+        env="DEVON_HOST_NAME",
+        parse=_required_text,
+        factory=socket.gethostname,
+        default_text="the machine's host name",
+        help="This host's name in the download jobs it runs (unique per host on a shared vault).",
+    )
+    job_stale_after: int = setting(
+        key="job_stale_after",
+        env="DEVON_JOB_STALE_AFTER",
+        parse=int_parser(2, 3600),
+        default=30,
+        default_text="`30` seconds (2 to 3600)",
+        help="A running job whose host has not marked it alive for this long is taken over.",
     )
     host: str = setting(
         key="host",

@@ -12,8 +12,8 @@ import pytest
 from devon_adapters import IndexJobStore, ThreadJobRunner
 from devon_adapters.index import Index
 from devon_adapters.index_backends import VaultIndex
-from devon_adapters.postgres_index import PostgresIndex
 from devon_adapters.job_runner import make_owner, owner_gone
+from devon_adapters.postgres_index import PostgresIndex
 from devon_core import Job, JobRequest, JobStatus
 from devon_core.jobs import HISTORY_KEEP
 from tests.contract.http_support import LLAMA, QWEN, fake_devon

@@ -1,6 +1,8 @@
-"""Two `devon serve` processes on one storage folder and one PostgreSQL database, as two
-hosts of a lab would run them: a model asked of both is fetched once; when one is killed
-mid-download, the other finishes it from the partial files; both list the same vault."""
+"""Two `devon serve` processes with different host names on one storage folder and one
+PostgreSQL database, as two hosts of a lab would run them: a model asked of both is fetched
+once; when one is killed mid-download, the other takes its job over (no heartbeat for
+DEVON_JOB_STALE_AFTER) and finishes it from the partial files; any host lists, streams and
+cancels any job; both list the same vault."""
 
 import os
 import signal
@@ -23,6 +25,8 @@ from tests.contract.postgres_support import scratch_database
 from tests.contract.test_http_serve import free_port, wait_for_health
 from tests.contract.vault_builders import assert_consistent
 
+STALE_AFTER_S = 3
+
 
 class Host:
     """One `devon serve` process."""
@@ -44,6 +48,11 @@ class Host:
         return httpx.post(
             f"{self.url}/api/v1/downloads", json={"model_id": model_id}, timeout=WAIT_SECONDS * 4
         )
+
+    def job(self, job_id: str) -> dict[str, Any]:
+        response = httpx.get(f"{self.url}/api/v1/downloads/{job_id}", timeout=WAIT_SECONDS)
+        assert response.status_code == 200, response.text
+        return dict(response.json())
 
     def models(self) -> list[dict[str, Any]]:
         response = httpx.get(f"{self.url}/api/v1/models", timeout=WAIT_SECONDS)
@@ -78,6 +87,8 @@ def hosts(test_hub: TestHub, tmp_path: Path, vault: tuple[Path, str]) -> Iterato
             } | {
                 "DEVON_STORAGE_PATH": str(storage),
                 "DEVON_DATABASE_URL": url,
+                "DEVON_HOST_NAME": name,
+                "DEVON_JOB_STALE_AFTER": str(STALE_AFTER_S),
                 "HF_ENDPOINT": test_hub.url,
                 "HF_HOME": str(tmp_path / name / "hf-home"),
                 "XDG_CONFIG_HOME": str(tmp_path / name / "config"),
@@ -137,21 +148,29 @@ def test_one_model_asked_of_two_hosts_at_once_is_fetched_once(
     assert first_host.models() == second_host.models()
 
 
-def test_a_host_killed_mid_download_leaves_the_other_to_finish_from_the_partial_files(
+def test_a_host_killed_mid_download_has_its_job_taken_over_and_finished_from_its_files(
     hosts: list[Host], test_hub: TestHub, vault: tuple[Path, str]
 ) -> None:
     doomed, survivor = hosts
-    test_hub.faults.hang("model.safetensors")  # the other files land in staging first
-    in_background(lambda: doomed.download(TINY))
-    wait_until(lambda: file_fetches(test_hub).get("config.json") == 1, "the first host began")
-    waiting, finished = in_background(lambda: survivor.download(TINY))
+    survivor.process.send_signal(signal.SIGSTOP)  # so that the doomed host claims the job
+    try:
+        test_hub.faults.hang("model.safetensors")  # the other files land in staging first
+        submitted = httpx.post(
+            f"{doomed.url}/api/v1/downloads",
+            json={"model_id": TINY, "wait": False},
+            timeout=WAIT_SECONDS,
+        )
+        assert submitted.status_code == 202, submitted.text
+        job_id = submitted.json()["id"]
+        wait_until(lambda: file_fetches(test_hub).get("config.json") == 1, "the job began")
+    finally:
+        survivor.process.send_signal(signal.SIGCONT)
 
     doomed.process.send_signal(signal.SIGKILL)
     doomed.process.wait(WAIT_SECONDS)
     test_hub.faults.release()
-    waiting.join(WAIT_SECONDS * 4)
+    wait_until(lambda: survivor.job(job_id)["status"] == "completed", "the job was taken over")
 
-    assert finished[0].status_code == 200, finished[0].text
     fetches = file_fetches(test_hub)
     assert fetches["config.json"] == 1  # taken from the dead host's staging, not fetched again
     assert fetches["model.safetensors"] == 2  # the dead host's attempt, then the survivor's
@@ -160,3 +179,35 @@ def test_a_host_killed_mid_download_leaves_the_other_to_finish_from_the_partial_
     assert [m["model_id"] for m in survivor.models()] == [TINY]
     assert [m.model_id for m in store.list()] == [TINY]
     assert_consistent(store)
+
+
+def test_any_host_lists_streams_and_cancels_a_job_another_host_runs(
+    hosts: list[Host], test_hub: TestHub
+) -> None:
+    first, second = hosts
+    test_hub.faults.hang("model.safetensors")
+    submitted = httpx.post(
+        f"{first.url}/api/v1/downloads",
+        json={"model_id": TINY, "wait": False},
+        timeout=WAIT_SECONDS,
+    )
+    job_id = submitted.json()["id"]
+    wait_until(lambda: second.job(job_id)["status"] == "downloading", "the job runs")
+
+    listed = httpx.get(f"{second.url}/api/v1/downloads", timeout=WAIT_SECONDS).json()
+    with httpx.stream(
+        "GET", f"{second.url}/api/v1/downloads/{job_id}/events", timeout=WAIT_SECONDS
+    ) as events:
+        lines = events.iter_lines()
+        first_event = next(lines)
+        cancelled = httpx.delete(f"{second.url}/api/v1/downloads/{job_id}", timeout=WAIT_SECONDS)
+        rest = list(lines)
+
+    assert [job["id"] for job in listed["jobs"]] == [job_id]
+    assert first_event == "event: progress"
+    assert cancelled.status_code == 200
+    assert cancelled.json()["status"] == "cancelled"
+    assert "event: end" in rest
+    assert first.job(job_id)["status"] == "cancelled"
+    test_hub.faults.release()
+    assert first.models() == second.models() == []
