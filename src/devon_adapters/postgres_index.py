@@ -15,6 +15,7 @@ the SQLite index (`devon_adapters.index`), for several hosts sharing one vault (
 import hashlib
 import os
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -178,12 +179,36 @@ def _create_jobs(db: Connection) -> None:
     db.execute("CREATE INDEX jobs_by_model ON jobs (source, model_id, status)")
 
 
+def _count_changes(db: Connection) -> None:
+    # The change counter of the read path (ADR 0130): one row, bumped by a trigger in the
+    # very transaction that changes `models`, whichever host writes. Once per statement
+    # (SQLite's triggers fire per row): a rebuild writing 100,000 rows bumps it once per
+    # row it sends, not once per row times the table.
+    (schema,) = _one(db, "SELECT current_schema()")
+    quoted = '"' + str(schema).replace('"', '""') + '"'
+    db.execute(
+        "CREATE TABLE changes (id INTEGER PRIMARY KEY CHECK (id = 0),"
+        " counter BIGINT NOT NULL, generation TEXT NOT NULL)"
+    )
+    db.execute("INSERT INTO changes VALUES (0, 0, ?)", (uuid.uuid4().hex,))
+    db.execute(
+        "CREATE FUNCTION count_model_changes() RETURNS trigger LANGUAGE plpgsql AS $$"
+        f" BEGIN UPDATE {quoted}.changes SET counter = counter + 1 WHERE id = 0;"
+        " RETURN NULL; END $$"
+    )
+    db.execute(
+        "CREATE TRIGGER models_counted AFTER INSERT OR UPDATE OR DELETE ON models"
+        " FOR EACH STATEMENT EXECUTE FUNCTION count_model_changes()"
+    )
+
+
 # Same names as the SQLite index's migrations where they make the same change (ADR 0010).
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("create models", _create_models),
     ("create operations journal", _create_operations),
     ("index model ids without case", _index_ids_without_case),
     ("create download jobs", _create_jobs),
+    ("count changes to models", _count_changes),
 )
 
 _UPSERT = (
@@ -404,6 +429,31 @@ class PostgresIndex:
                     _SELECT + " WHERE source = ? ORDER BY model_id", (source,)
                 ).fetchall()
         return [_decoded(build, row) for row in rows]
+
+    def change_counter(self) -> int:
+        """A number that grows with every transaction that changed a model row, on any
+        host (as `Index.change_counter`). One indexed read."""
+        with self.connection() as db:
+            (counter,) = _one(db, "SELECT counter FROM changes WHERE id = 0")
+        return int(counter)
+
+    def change_stamp(self) -> str:
+        """The change counter with the index's generation (as `Index.change_stamp`)."""
+        with self.connection() as db:
+            counter, generation = _one(db, "SELECT counter, generation FROM changes WHERE id = 0")
+        return f"{generation}:{counter}"
+
+    def raw_rows(self, source: str | None = None) -> list[tuple[Any, ...]]:
+        """Every row as stored (of one source if given), in (source, model_id) order, as
+        `Index.raw_rows`."""
+        with self.connection() as db:
+            if source is None:
+                rows = db.execute(_SELECT + " ORDER BY source, model_id").fetchall()
+            else:
+                rows = db.execute(
+                    _SELECT + " WHERE source = ? ORDER BY model_id", (source,)
+                ).fetchall()
+        return [tuple(row) for row in rows]
 
     def stored_rows(self) -> list[tuple[str, str, int, str, str | None, str, str]]:
         """Every row as stored, in (source, model_id) order, in one statement (as
