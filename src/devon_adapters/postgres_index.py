@@ -193,7 +193,7 @@ def _count_changes(db: Connection) -> None:
     db.execute("INSERT INTO changes VALUES (0, 0, ?)", (uuid.uuid4().hex,))
     db.execute(
         "CREATE FUNCTION count_model_changes() RETURNS trigger LANGUAGE plpgsql AS $$"
-        f" BEGIN UPDATE {quoted}.changes SET counter = counter + 1 WHERE id = 0;"
+        f" BEGIN UPDATE {quoted}.changes SET counter = counter + 1 WHERE id = 0;"  # noqa: S608
         " RETURN NULL; END $$"
     )
     db.execute(
