@@ -191,10 +191,10 @@ def _count_changes(db: Connection) -> None:
         " counter BIGINT NOT NULL, generation TEXT NOT NULL)"
     )
     db.execute("INSERT INTO changes VALUES (0, 0, ?)", (uuid.uuid4().hex,))
+    body = f"UPDATE {quoted}.changes SET counter = counter + 1 WHERE id = 0"  # noqa: S608
     db.execute(
         "CREATE FUNCTION count_model_changes() RETURNS trigger LANGUAGE plpgsql AS $$"
-        f" BEGIN UPDATE {quoted}.changes SET counter = counter + 1 WHERE id = 0;"  # noqa: S608
-        " RETURN NULL; END $$"
+        f" BEGIN {body}; RETURN NULL; END $$"
     )
     db.execute(
         "CREATE TRIGGER models_counted AFTER INSERT OR UPDATE OR DELETE ON models"
