@@ -101,9 +101,12 @@ class AdvisoryLock:
             row = db.execute("SELECT pg_try_advisory_lock(%s)", (self.key,)).fetchone()
             return bool(row and row[0])
         wait_ms = 0 if timeout is None else max(1, int(timeout * 1000))
-        try:
-            db.execute(f"SET lock_timeout = {wait_ms}")
-            db.execute("SELECT pg_advisory_lock(%s)", (self.key,))
+        try:  # one round trip: the FROM (the session's lock timeout) is set first
+            db.execute(
+                "SELECT pg_advisory_lock(%s)"
+                " FROM (SELECT set_config('lock_timeout', %s, false)) AS wait",
+                (self.key, f"{wait_ms}ms"),
+            )
             return True
         except psycopg.errors.LockNotAvailable:
             return False

@@ -15,7 +15,9 @@ the SQLite index (`devon_adapters.index`), for several hosts sharing one vault (
 import hashlib
 import os
 import threading
+import time
 import uuid
+import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -42,6 +44,7 @@ T = TypeVar("T")
 Migration = Callable[["Connection"], None]
 
 CONNECT_TIMEOUT_S = 10
+CHECK_AFTER_IDLE_S = 5.0
 POOL_SIZE = 8
 POOL_WAIT_S = 30.0
 FIRST_WAIT_S = 1.0
@@ -288,6 +291,10 @@ class PostgresIndex:
         self._local = threading.local()
         self._guard = threading.Lock()
         self._pid = os.getpid()
+        self._returned: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
+            weakref.WeakKeyDictionary()
+        )
+        """When each pooled connection last came back from work."""
         self._pool = self._open_pool()
         try:
             self._migrate()
@@ -308,7 +315,6 @@ class PostgresIndex:
             max_size=POOL_SIZE,
             timeout=POOL_WAIT_S,
             configure=_configure,
-            check=psycopg_pool.ConnectionPool.check_connection,
             num_workers=2,
             open=False,
             name="devon-index",
@@ -338,6 +344,7 @@ class PostgresIndex:
             try:
                 yield Connection(raw)
             finally:
+                self._returned[raw] = time.monotonic()
                 self._pool.putconn(raw)
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
             raise unavailable(self.url, error) from None
@@ -351,10 +358,26 @@ class PostgresIndex:
         gone: a direct connection tells which, so that a server gone fails fast, with its
         own reason, instead of after the pool's whole wait."""
         try:
-            return self._pool.getconn(timeout=FIRST_WAIT_S)
+            raw = self._pool.getconn(timeout=FIRST_WAIT_S)
         except psycopg_pool.PoolTimeout:
             connect(self.url).close()  # raises StoreUnavailable when the server is gone
-            return self._pool.getconn(timeout=POOL_WAIT_S)
+            raw = self._pool.getconn(timeout=POOL_WAIT_S)
+        return self._checked(raw)
+
+    def _checked(self, raw: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
+        """`raw`, or a working one in its place if it sat idle long enough for the server
+        to have gone away meanwhile (a restart, an idle timeout). A connection back from
+        work within the last seconds is used as it is: checking each one cost a round trip
+        per call, a fifth of a commit's."""
+        if time.monotonic() - self._returned.get(raw, 0.0) < CHECK_AFTER_IDLE_S:
+            return raw
+        try:
+            psycopg_pool.ConnectionPool.check_connection(raw)
+        except psycopg.Error:
+            self._pool.putconn(raw)  # broken: the pool drops it and opens another
+            raw = self._pool.getconn(timeout=POOL_WAIT_S)
+            psycopg_pool.ConnectionPool.check_connection(raw)
+        return raw
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
@@ -363,13 +386,18 @@ class PostgresIndex:
             raise RuntimeError("write() does not nest")
         with self.connection() as db:
             try:
-                with db.raw.transaction():
-                    db.execute("SELECT pg_advisory_xact_lock(?)", (self.write_key,))
-                    self._local.tx = db
-                    try:
-                        yield db
-                    finally:
-                        self._local.tx = None
+                # One round trip: BEGIN and the lock as one simple query (no parameters).
+                db.raw.execute(f"BEGIN; SELECT pg_advisory_xact_lock({int(self.write_key)})")
+                self._local.tx = db
+                try:
+                    yield db
+                except BaseException:
+                    self._local.tx = None
+                    if not db.raw.broken:
+                        db.raw.execute("ROLLBACK")
+                    raise
+                self._local.tx = None
+                db.raw.execute("COMMIT")
             except psycopg.OperationalError as error:
                 raise unavailable(self.url, error) from None
 
@@ -463,36 +491,21 @@ class PostgresIndex:
         return [(s, m, int(size), d, u, f, meta) for s, m, size, d, u, f, meta in rows]
 
     def clash(self, source: str, model_id: str) -> str | None:
-        """Another model whose directory overlaps this one's (as `Index.clash`)."""
-        queries: list[tuple[str, tuple[str, ...]]] = [
-            (
-                "SELECT model_id FROM models WHERE source = ?"
-                " AND lower(model_id) = lower(?) AND model_id != ?",
-                (source, model_id, model_id),
-            )
-        ]
+        """Another model whose directory overlaps this one's (as `Index.clash`), in one
+        statement: the same id in another case, this id's owner folder as a bare id, or
+        models inside this bare id's folder."""
         owner, sep, _ = model_id.partition("/")
         if sep:
-            queries.append(
-                (
-                    "SELECT model_id FROM models WHERE source = ? AND lower(model_id) = lower(?)",
-                    (source, owner),
-                )
-            )
+            other = "lower(model_id) = lower(?)"
+            args: tuple[str, ...] = (owner,)
         else:
-            queries.append(
-                (
-                    "SELECT model_id FROM models WHERE source = ?"
-                    " AND lower(model_id) >= lower(?) AND lower(model_id) < lower(?)",
-                    (source, model_id + "/", model_id + "0"),  # "0" follows "/"
-                )
-            )
+            other = "lower(model_id) >= lower(?) AND lower(model_id) < lower(?)"
+            args = (model_id + "/", model_id + "0")  # "0" follows "/"
+        same = "lower(model_id) = lower(?) AND model_id != ?"
+        sql = f"SELECT model_id FROM models WHERE source = ? AND (({same}) OR ({other})) LIMIT 1"  # noqa: S608
         with self.connection() as db:
-            for sql, args in queries:
-                row = db.execute(sql + " LIMIT 1", args).fetchone()
-                if row:
-                    return str(row[0])
-        return None
+            row = db.execute(sql, (source, model_id, model_id, *args)).fetchone()
+        return str(row[0]) if row else None
 
     def model_keys(self) -> list[tuple[str, str]]:
         with self.connection() as db:
