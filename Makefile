@@ -45,6 +45,7 @@ bench: setup
 	$(BIN)/python bench/bench_search.py --rounds 1
 	$(BIN)/python bench/bench_download.py --quick
 	$(BIN)/python bench/bench_download_http.py --repos bench/big-512mb,bench/many-small
+	$(BIN)/python bench/bench_bigfile.py --rounds 1 --memory-mb 1024
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -156,6 +156,13 @@ def _size(raw: Any, origin: str) -> int | None:
         raise InvalidInput(f"{origin}: {error}") from None
 
 
+def _required_size(raw: Any, origin: str) -> int:
+    size = _size(raw, origin)
+    if size is None:
+        raise InvalidInput(f"{origin} must be a size like '32mb', got {raw!r}")
+    return size
+
+
 def parse_bool(raw: Any, origin: str) -> bool:
     """A true/false setting: a TOML boolean, or 1/0, true/false, yes/no, on/off."""
     if isinstance(raw, bool):
@@ -290,6 +297,32 @@ class Settings:
         parse=_text,
         default_text="none: `https://huggingface.co`",
         help="The Hugging Face Hub (or a mirror) to talk to.",
+    )
+    download_connections: int = setting(
+        key="download_connections",
+        env="DEVON_DOWNLOAD_CONNECTIONS",
+        parse=int_parser(1),
+        default=8,
+        default_text="`8`: concurrent ranges of one file larger than the split size",
+        help="Concurrent range requests for one large file (1: one stream per file).",
+    )
+    download_max_connections: int = setting(
+        key="download_max_connections",
+        env="DEVON_DOWNLOAD_MAX_CONNECTIONS",
+        parse=int_parser(1),
+        default=16,
+        default_text="`16`: file transfers at once in one process (every file, every download)",
+        help="File transfers at once in one process, across files and downloads.",
+    )
+    download_split_bytes: int = setting(
+        key="download_split_size",
+        env="DEVON_DOWNLOAD_SPLIT_SIZE",
+        parse=_required_size,
+        default=32 * 1024 * 1024,
+        show=format_bytes,
+        default_text="`32mb`: larger files are fetched as concurrent ranges "
+        "([Hugging Face](huggingface.md#large-files-concurrent-ranges))",
+        help="Files larger than this are fetched as concurrent range requests.",
     )
     hf_cache: Path = setting(
         key="hf_cache",

@@ -12,11 +12,40 @@ from devon_testhub.server import DEFAULT_TOKEN, LOOPBACK_HOSTS, TestHub
 GIB = 1024**3
 
 
+_RATE_UNITS = {
+    "": 1,
+    "b": 1,
+    "kb": 1024,
+    "mb": 1024**2,
+    "gb": 1024**3,
+    "kbit": 1000 / 8,
+    "mbit": 1000**2 / 8,
+    "gbit": 1000**3 / 8,
+}
+
+
+def _rate(text: str) -> int:
+    """Bytes per second from `5242880`, `5mb` (powers of 1024) or `40mbit` (powers of 1000)."""
+    cleaned = text.strip().lower().removesuffix("/s")
+    number = cleaned.rstrip("abcdefghijklmnopqrstuvwxyz")
+    unit = cleaned[len(number) :]
+    try:
+        value = float(number) * _RATE_UNITS[unit]
+    except (KeyError, ValueError):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a rate: use bytes per second (5242880), 5mb, or 40mbit"
+        ) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: a rate cannot be negative")
+    return round(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m devon_testhub",
         description="Serve a Hugging Face Hub look-alike on 127.0.0.1.",
-        epilog="example: python -m devon_testhub --port 8099 --latency-ms 50",
+        epilog="example: python -m devon_testhub --port 8099 --latency-ms 50 "
+        "--connection-rate 40mbit",
     )
     parser.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (default: any free one)")
@@ -27,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=0,
         metavar="BYTES_PER_S",
         help="file bytes per second for the whole hub (0: no limit)",
+    )
+    parser.add_argument(
+        "--connection-rate",
+        type=_rate,
+        default=0,
+        metavar="RATE",
+        help="most body bytes per second on each connection, e.g. 5mb or 40mbit "
+        "(default: no limit)",
     )
     parser.add_argument(
         "--large",
@@ -55,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         tokens=args.token or [DEFAULT_TOKEN],
         latency_ms=args.latency_ms,
+        connection_rate=args.connection_rate,
     )
     hub.faults.set_bandwidth(args.bandwidth)
     print(f"serving on {hub.url}", flush=True)

@@ -45,6 +45,11 @@ class _Cut(_Counted):
     after_bytes: int = 0
 
 
+@dataclass
+class _Shift(_Counted):
+    by_bytes: int = 0
+
+
 @dataclass(frozen=True)
 class RequestRecord:
     """What one request asked for and what it got."""
@@ -69,11 +74,15 @@ class Faults:
     bandwidth: float = 0.0
     """File body bytes per second for the whole hub, all transfers together (0: no limit)."""
     _next_send: float = field(default=0.0, repr=False)
+    connection_rate: int = 0
+    """Body bytes per second each connection may send (0: no limit)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _failures: list[_Failure] = field(default_factory=list, repr=False)
     _drops: list[_Counted] = field(default_factory=list, repr=False)
     _cuts: list[_Cut] = field(default_factory=list, repr=False)
     _corrupt: set[tuple[str, str]] = field(default_factory=set, repr=False)
+    _ignore_ranges: list[str] = field(default_factory=list, repr=False)
+    _shifts: list[_Shift] = field(default_factory=list, repr=False)
     _hang_paths: list[str] = field(default_factory=list, repr=False)
     _released: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -98,6 +107,26 @@ class Faults:
             self._next_send = max(self._next_send, now) + size / self.bandwidth
             until = self._next_send
         time.sleep(until - now)
+
+    def limit_connection_rate(self, bytes_per_second: int) -> None:
+        """Send file bodies at most this fast on each connection (0: no limit), as a CDN or
+        proxy that throttles each connection does."""
+        self.connection_rate = max(int(bytes_per_second), 0)
+
+    def ignore_ranges(self, path_contains: str | None = None) -> None:
+        """Answer `Range` requests for matching files with the whole file (200), as a
+        server without range support does."""
+        with self._lock:
+            self._ignore_ranges.append(path_contains or "")
+
+    def shift_ranges(
+        self, by_bytes: int, times: int = 1, path_contains: str | None = None, skip: int = 0
+    ) -> None:
+        """Answer the next `times` matching `Range` requests with a 206 of other bytes than
+        asked (moved `by_bytes` on, clamped to the file) and a `Content-Range` naming what
+        was sent, as a broken cache or proxy might."""
+        with self._lock:
+            self._shifts.append(_Shift(path_contains, times, skip, "GET", by_bytes))
 
     def fail_requests(
         self,
@@ -152,6 +181,9 @@ class Faults:
         with self._lock:
             self.latency_s = 0.0
             self.bandwidth = 0.0
+            self.connection_rate = 0
+            self._ignore_ranges.clear()
+            self._shifts.clear()
             self._failures.clear()
             self._drops.clear()
             self._cuts.clear()
@@ -177,6 +209,17 @@ class Faults:
                     return cut.after_bytes
         return None
 
+    def ignores_ranges(self, path: str) -> bool:
+        with self._lock:
+            return any(part in path for part in self._ignore_ranges)
+
+    def shift_for(self, path: str) -> int | None:
+        with self._lock:
+            for shift in self._shifts:
+                if shift.take(path, "GET"):
+                    return shift.by_bytes
+        return None
+
     def is_corrupt(self, repo_id: str, path: str) -> bool:
         with self._lock:
             return (repo_id, path) in self._corrupt
@@ -200,11 +243,13 @@ class RequestStats:
         self._changed = threading.Condition()
         self._records: list[RequestRecord] = []
         self._in_flight = 0
+        self._peak = 0
         self.settle_s = settle_s
 
     def begin(self) -> None:
         with self._changed:
             self._in_flight += 1
+            self._peak = max(self._peak, self._in_flight)
 
     def add(self, record: RequestRecord) -> None:
         with self._changed:
@@ -216,6 +261,12 @@ class RequestStats:
         with self._changed:
             self._changed.wait_for(lambda: self._in_flight == 0, self.settle_s)
             self._records.clear()
+            self._peak = 0
+
+    def peak_concurrency(self) -> int:
+        """The most requests being handled at one time since the last reset."""
+        with self._changed:
+            return self._peak
 
     @property
     def in_flight(self) -> int:

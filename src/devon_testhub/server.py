@@ -366,7 +366,16 @@ class _HubHandler(BaseHTTPRequestHandler):
         if item is None:
             raise HubError(404, "Entry not found", "EntryNotFound", repo.sha)
         size = item.size
-        span = _parse_range(self.headers.get("Range"), size)
+        faults = self.hub.faults
+        asked = None if faults.ignores_ranges(self._decoded_path) else self.headers.get("Range")
+        span = _parse_range(asked, size)
+        shift = (
+            faults.shift_for(self._decoded_path) if span is not None and method == "GET" else None
+        )
+        if span is not None and shift is not None:
+            length = span[1] - span[0]
+            moved = min(max(span[0] + shift, 0), size - 1)
+            span = (moved, min(moved + length, size - 1))
         start, end = span if span is not None else (0, size - 1)
         self._send_status(206 if span is not None else 200)
         self.send_header("Content-Type", _content_type(item.path))
@@ -393,23 +402,52 @@ class _HubHandler(BaseHTTPRequestHandler):
         flip_at = item.size // 2 if self.hub.faults.is_corrupt(repo.id, item.path) else -1
         position = start
         faults = self.hub.faults
-        for piece in item.content.iter_range(start, start + budget):
+        pace = _Pace(faults.connection_rate, self.hub.stopping)
+        for block in item.content.iter_range(start, start + budget):
+            piece = block
             if position <= flip_at < position + len(piece):
                 mutable = bytearray(piece)
                 mutable[flip_at - position] ^= 0xFF
                 piece = bytes(mutable)
             step = PACED_SLICE if faults.bandwidth > 0 else len(piece)
             for offset in range(0, len(piece), step):
-                part = piece[offset : offset + step]
-                faults.pace(len(part))
-                self.wfile.write(part)
-                self._bytes_sent += len(part)
-            position += len(piece)
+                for part in pace.parts(piece[offset : offset + step]):
+                    faults.pace(len(part))
+                    self.wfile.write(part)
+                    position += len(part)
+                    self._bytes_sent += len(part)
         if cut is not None and budget < end - start:
             self._completed = False
             self.close_connection = True
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
+
+
+class _Pace:
+    """Splits a body into small parts and sleeps between them so that it leaves at most
+    `rate` bytes per second (0: no limit, no splitting)."""
+
+    PART = 16 * 1024
+
+    def __init__(self, rate: int, stopping: threading.Event) -> None:
+        self.rate = rate
+        self.stopping = stopping
+        self.started = time.monotonic()
+        self.sent = 0
+
+    def parts(self, piece: bytes) -> Iterator[bytes]:
+        if self.rate <= 0:
+            yield piece
+            return
+        view = memoryview(piece)
+        for offset in range(0, len(view), self.PART):
+            part = view[offset : offset + self.PART]
+            due = self.started + (self.sent + len(part)) / self.rate
+            delay = due - time.monotonic()
+            if delay > 0 and self.stopping.wait(delay):
+                raise ConnectionResetError("the test hub is stopping")
+            yield bytes(part)
+            self.sent += len(part)
 
 
 def _expand(params: dict[str, list[str]]) -> list[str]:
@@ -445,6 +483,7 @@ class TestHub:
         tree_page_size: int = TREE_PAGE_SIZE,
         gate_metadata: bool = False,
         latency_ms: float = 0,
+        connection_rate: int = 0,
     ) -> None:
         if host not in LOOPBACK_HOSTS:
             raise ValueError(f"the test hub only binds to loopback, not {host!r}")
@@ -455,6 +494,7 @@ class TestHub:
         self.gate_metadata = gate_metadata
         self.faults = Faults()
         self.faults.set_latency(latency_ms)
+        self.faults.limit_connection_rate(connection_rate)
         self.stats = RequestStats()
         self.stopping = threading.Event()
         self._server = _HubHTTPServer((host, port), self)
@@ -505,7 +545,7 @@ class TestHub:
         self._server.server_close()
 
     def reset(self) -> None:
-        """Clear faults (latency included) and request stats."""
+        """Clear faults (latency and connection rate included) and request stats."""
         self.faults.reset()
         self.stats.reset()
 
@@ -526,6 +566,7 @@ def run_test_hub(
     tree_page_size: int = TREE_PAGE_SIZE,
     gate_metadata: bool = False,
     latency_ms: float = 0,
+    connection_rate: int = 0,
 ) -> Iterator[TestHub]:
     """Run a test hub on 127.0.0.1 (an ephemeral port by default) in a background thread."""
     hub = TestHub(
@@ -536,6 +577,7 @@ def run_test_hub(
         tree_page_size=tree_page_size,
         gate_metadata=gate_metadata,
         latency_ms=latency_ms,
+        connection_rate=connection_rate,
     )
     with hub:
         yield hub

@@ -90,3 +90,19 @@ def test_ctrl_c_during_a_download_exits_130_and_the_same_command_resumes(
     assert again.code == 0
     assert again.stdout.startswith(f"Downloaded {TINY}: ")
     assert refetched == 1
+
+
+def test_download_as_ranges_at_a_terminal_shows_the_bar_reach_100(
+    env: dict[str, str], test_hub: TestHub
+) -> None:
+    ranged = {**env, "DEVON_DOWNLOAD_SPLIT_SIZE": "1kb", "DEVON_DOWNLOAD_CONNECTIONS": "4"}
+
+    terminal = Terminal(ranged, "download", TINY)
+
+    assert terminal.finish() == 0
+    assert "100%" in terminal.output
+    assert f"Downloaded {TINY}: " in terminal.output
+    weights = test_hub.catalogue[TINY].file("model.safetensors")
+    assert weights is not None
+    asked = [r.range_header for r in test_hub.stats.requests("model.safetensors", "GET")]
+    assert asked == [f"bytes=0-{weights.size - 1}"]  # the ranged path (one piece: a small file)

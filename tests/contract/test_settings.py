@@ -124,6 +124,42 @@ def test_storage_path_expands_the_home_directory(monkeypatch: pytest.MonkeyPatch
     assert settings.storage_path == Path("/home/someone/models")
 
 
+def test_download_connection_settings_are_read_from_the_environment() -> None:
+    settings = Settings.from_env(
+        {
+            "DEVON_DOWNLOAD_CONNECTIONS": "4",
+            "DEVON_DOWNLOAD_MAX_CONNECTIONS": "12",
+            "DEVON_DOWNLOAD_SPLIT_SIZE": "100mb",
+        }
+    )
+
+    assert settings.download_connections == 4
+    assert settings.download_max_connections == 12
+    assert settings.download_split_bytes == 100 * 1024 * 1024
+
+
+def test_download_connection_settings_default_to_8_16_and_32_mib() -> None:
+    settings = Settings.from_env({})
+
+    assert (settings.download_connections, settings.download_max_connections) == (8, 16)
+    assert settings.download_split_bytes == 32 * 1024 * 1024
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "many", "1.5"])
+def test_download_connections_below_one_or_not_a_number_are_refused(value: str) -> None:
+    with pytest.raises(InvalidInput, match="DEVON_DOWNLOAD_CONNECTIONS"):
+        Settings.from_env({"DEVON_DOWNLOAD_CONNECTIONS": value})
+
+
+def test_download_settings_are_read_from_the_config_file(tmp_path: Path) -> None:
+    path = write_config(tmp_path, 'download_connections = 2\ndownload_split_size = "1gb"\n')
+
+    settings = Settings.from_env({"DEVON_CONFIG_PATH": str(path)})
+
+    assert settings.download_connections == 2
+    assert settings.download_split_bytes == 1024**3
+
+
 def test_the_hf_cache_defaults_to_home_cache_huggingface_hub() -> None:
     assert Settings.from_env({}).hf_cache == Path.home() / ".cache" / "huggingface" / "hub"
 

@@ -8,6 +8,7 @@ import json
 import math
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -799,3 +800,74 @@ def test_a_custom_catalogue_serves_a_hand_made_repo(tmp_path: Path) -> None:
             == 1
         )
     assert (tmp_path / "README.md").read_text().startswith("---\nlicense: mit\n")
+
+
+# ---- per-connection rate and range faults ---------------------------------------------
+
+
+def test_connection_rate_limit_spreads_a_body_over_the_time_it_allows(test_hub: TestHub) -> None:
+    item = test_hub.catalogue[SHARDY].file("model-00001-of-00003.safetensors")
+    assert item is not None
+    url = f"{test_hub.url}/{SHARDY}/resolve/main/{item.path}"
+    rate = item.size * 4  # the whole body may take no less than a quarter of a second
+    test_hub.faults.limit_connection_rate(rate)
+
+    started = time.monotonic()
+    _, _, body = raw_request(url)
+
+    assert time.monotonic() - started >= 0.25 * 0.95
+    assert body == item.content.read()
+
+
+def test_connection_rate_flag_takes_bytes_binary_units_and_bits() -> None:
+    from devon_testhub.__main__ import build_parser
+
+    def rate(text: str) -> int:
+        value: int = build_parser().parse_args(["--connection-rate", text]).connection_rate
+        return value
+
+    assert rate("5242880") == 5 * 1024 * 1024
+    assert rate("5mb") == 5 * 1024 * 1024
+    assert rate("40mbit") == 5_000_000
+    assert build_parser().parse_args([]).connection_rate == 0
+
+
+def test_ignored_ranges_get_the_whole_file_with_200(test_hub: TestHub) -> None:
+    item = test_hub.catalogue[SHARDY].file("config.json")
+    assert item is not None
+    test_hub.faults.ignore_ranges("config.json")
+
+    status, headers, body = raw_request(
+        f"{test_hub.url}/{SHARDY}/resolve/main/config.json", headers={"Range": "bytes=5-9"}
+    )
+
+    assert status == 200
+    assert "Content-Range" not in headers
+    assert body == item.content.read()
+
+
+def test_shifted_range_sends_other_bytes_and_names_them(test_hub: TestHub) -> None:
+    item = test_hub.catalogue[SHARDY].file("config.json")
+    assert item is not None
+    test_hub.faults.shift_ranges(by_bytes=3, times=1, path_contains="config.json")
+    url = f"{test_hub.url}/{SHARDY}/resolve/main/config.json"
+
+    status, headers, body = raw_request(url, headers={"Range": "bytes=5-9"})
+    _, again, _ = raw_request(url, headers={"Range": "bytes=5-9"})
+
+    assert status == 206
+    assert headers["Content-Range"] == f"bytes 8-12/{item.size}"
+    assert body == item.content.read(8, 13)
+    assert again["Content-Range"] == f"bytes 5-9/{item.size}"
+
+
+def test_stats_give_the_most_requests_handled_at_once(test_hub: TestHub) -> None:
+    test_hub.faults.set_latency(1000)  # long enough for the three to overlap under load
+    url = f"{test_hub.url}/api/models/{SHARDY}"
+    threads = [threading.Thread(target=raw_request, args=(url,)) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert test_hub.stats.peak_concurrency() == 3

@@ -1,10 +1,12 @@
 """Fetching a model's files into a staging directory, resumably and verified (ADR 0021).
 
-Each file is one streamed GET of `/<id>/resolve/<commit>/<path>` through huggingface_hub's
-session, pinned to the commit `info` saw, resumed with `Range` from what its `.part` file
-holds (within an attempt after a cut, and across attempts while the `.part`'s record says it
-is of the file wanted now; layout in `staging_layout`), and hashed as it arrives: no second
-pass over the bytes, no copy.
+Each file up to `split_threshold` bytes is one streamed GET of `/<id>/resolve/<commit>/<path>`
+through huggingface_hub's session, pinned to the commit `info` saw, resumed with `Range`
+from what its `.part` file holds (within an attempt after a cut, and across attempts while
+the `.part`'s record says it is of the file wanted now; layout in `staging_layout`), and
+hashed as it arrives: no second pass over the bytes, no copy. Larger files are fetched as
+concurrent ranges (`ranged_fetch`, ADR 0120), and fall back to this one stream when the
+server ignores `Range`.
 """
 
 import hashlib
@@ -15,40 +17,30 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
-import attrs
 import httpx2
 from huggingface_hub.errors import HfHubHTTPError
 
+from devon_adapters.huggingface.connection_slots import PROCESS_SLOTS
 from devon_adapters.huggingface.errors import translate
 from devon_adapters.huggingface.hub import HubClient
 from devon_adapters.huggingface.progress import ProgressTracker
+from devon_adapters.huggingface.ranged_fetch import RangedFetch, RangesIgnored
+from devon_adapters.huggingface.retrying import (
+    REPORT_AFTER_S,
+    DownloadOptions,
+    Stopped,
+    pause_before_retry,
+    transient,
+)
 from devon_adapters.huggingface.staging_layout import FileJob
 from devon_core.errors import DevonError, DownloadFailed
 from devon_core.models import RemoteFile, RemoteModel
 from devon_core.ports import ProgressCallback
 
+__all__ = ["DownloadOptions", "Downloader"]
+
 HASH_BLOCK = 8 * 1024 * 1024
 REPORT_EVERY = 1024 * 1024
-REPORT_AFTER_S = 0.1
-"""Progress is reported every REPORT_EVERY bytes, and at least this often while bytes
-arrive: a slow transfer still tells its callback (which may stop it) several times a
-second."""
-RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-
-
-class _Stopped(Exception):
-    """Another file failed: stop this one where it is (its bytes stay for a resume)."""
-
-
-@attrs.frozen
-class DownloadOptions:
-    verify_checksums: bool = True
-    max_workers: int = 8
-    read_timeout: float = 10.0
-    retries: int = 5
-    retry_delay: float = 1.0
-    chunk_size: int | None = None
-    """Bytes per read from the socket; None takes whatever arrives (fewest copies)."""
 
 
 class Downloader:
@@ -76,7 +68,7 @@ class Downloader:
                 tracker.file_done(job.file.path, quietly=True)
             else:
                 _discard_stale_partial(model, job)
-                tracker.reached(job.file.path, job.partial_size(), quietly=True)
+                tracker.reached(job.file.path, job.kept_bytes(model.revision), quietly=True)
                 todo.append(job)
         tracker.report()
         todo.sort(key=lambda j: -j.file.size_bytes)
@@ -105,8 +97,8 @@ class Downloader:
         self, model: RemoteModel, job: FileJob, tracker: ProgressTracker, stop: threading.Event
     ) -> None:
         try:
-            _FileFetch(self._client, self._options, model, job, tracker, stop).run()
-        except (DevonError, _Stopped):
+            self._fetch_one(model, job, tracker, stop)
+        except (DevonError, Stopped):
             raise
         except (HfHubHTTPError, httpx2.HTTPError, ConnectionError, TimeoutError) as error:
             raise translate(
@@ -116,6 +108,21 @@ class Downloader:
             raise DownloadFailed(
                 f"Could not write {job.file.path} of {model.model_id} into staging: {error}"
             ) from error
+
+    def _fetch_one(
+        self, model: RemoteModel, job: FileJob, tracker: ProgressTracker, stop: threading.Event
+    ) -> None:
+        options = self._options
+        if options.connections_per_file > 1 and job.file.size_bytes > options.split_threshold:
+            try:
+                RangedFetch(self._client, options, model, job, tracker, stop).run()
+                tracker.file_done(job.file.path)
+                return
+            except RangesIgnored:
+                job.discard_partial()  # its ranges mean nothing to a server without ranges
+        else:
+            job.as_stream_partial(model.revision)  # a ranged `.part` of an earlier attempt
+        _FileFetch(self._client, options, model, job, tracker, stop).run()
 
 
 def _discard_stale_partial(model: RemoteModel, job: FileJob) -> None:
@@ -131,7 +138,7 @@ def _discard_stale_partial(model: RemoteModel, job: FileJob) -> None:
 def _raise_first_failure(futures: list[Future[None]]) -> None:
     for future in futures:
         error = None if future.cancelled() else future.exception()
-        if error is not None and not isinstance(error, _Stopped):
+        if error is not None and not isinstance(error, Stopped):
             raise error
 
 
@@ -194,7 +201,7 @@ class _FileFetch:
             try:
                 position = self._stream(out, url, position)
             except (httpx2.TransportError, HfHubHTTPError) as error:
-                if not _transient(error):
+                if not transient(error):
                     raise
                 problem, position = error, out.tell()
             if position > expected:
@@ -213,16 +220,22 @@ class _FileFetch:
                     f"The Hub kept ending the transfer of {self.job.file.path} early "
                     f"({position} of {expected} bytes); run the download again to resume"
                 )
-            _sleep(self.options.retry_delay * min(2 ** max(failures - 1, 0), 8), self.stop)
+            pause_before_retry(self.options, failures, self.stop.is_set, self.stop)
 
     def _stream(self, out: Any, url: str, position: int) -> int:
+        with PROCESS_SLOTS.held(self.options.max_connections, self.stop.is_set) as got:
+            if not got:
+                raise Stopped
+            return self._stream_from(out, url, position)
+
+    def _stream_from(self, out: Any, url: str, position: int) -> int:
         with self.client.open_file(url, position, self.options.read_timeout) as response:
             if position and response.status_code != 206:
                 position = self._restart(out)
             reported, reported_at = position, time.monotonic()
             for chunk in response.iter_bytes(self.options.chunk_size):
                 if self.stop.is_set():
-                    raise _Stopped
+                    raise Stopped
                 out.write(chunk)
                 if self.hasher is not None:
                     self.hasher.update(chunk)
@@ -256,17 +269,3 @@ class _FileFetch:
                 f"sha256 {self.job.file.sha256}, got {actual}; the damaged file was deleted, "
                 "run the download again to fetch it anew"
             )
-
-
-def _transient(error: Exception) -> bool:
-    if isinstance(error, HfHubHTTPError):
-        status = getattr(error.response, "status_code", None)
-        return status in RETRIED_STATUSES
-    return True
-
-
-def _sleep(seconds: float, stop: threading.Event) -> None:
-    if seconds > 0:
-        stop.wait(seconds)
-    if stop.is_set():
-        raise _Stopped

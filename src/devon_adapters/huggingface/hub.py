@@ -88,14 +88,20 @@ class HubClient:
         return hf_hub_url(model_id, path, revision=revision, endpoint=self.endpoint)
 
     @contextmanager
-    def open_file(self, url: str, start: int, read_timeout: float) -> Iterator[httpx2.Response]:
-        """A streamed GET of a file from byte `start` on (a `Range` request when > 0).
+    def open_file(
+        self, url: str, start: int, read_timeout: float, end: int | None = None
+    ) -> Iterator[httpx2.Response]:
+        """A streamed GET of a file from byte `start` on, up to byte `end` (exclusive) when
+        given: a `Range` request when `start` > 0 or `end` is given.
 
-        The answer may be 200 (whole file) even when a range was asked for; the caller checks.
-        Redirects (to a CDN) are followed; httpx drops the token when the host changes."""
+        The answer may be 200 (whole file) even when a range was asked for, or a 206 of other
+        bytes than asked; the caller checks. Redirects (to a CDN) are followed; httpx drops
+        the token when the host changes."""
         headers = self.headers()
         headers["Accept-Encoding"] = "identity"  # byte offsets are offsets in the file
-        if start > 0:
+        if end is not None:
+            headers["Range"] = f"bytes={start}-{end - 1}"
+        elif start > 0:
             headers["Range"] = f"bytes={start}-"
         timeout = httpx2.Timeout(self.timeout, read=read_timeout)
         with get_session().stream("GET", url, headers=headers, timeout=timeout) as response:

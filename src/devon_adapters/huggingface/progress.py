@@ -8,8 +8,9 @@ from devon_core.ports import FileProgressCallback, ProgressCallback
 class ProgressTracker:
     """Sums bytes across files and reports them to `callback`, from any thread.
 
-    Each file counts up to its furthest byte: when a server ignores a `Range` and a file
-    starts over, bytes already counted are not counted again, so `done` never goes back
+    Each file counts up to its furthest byte (`reached`, one stream) or adds what each of
+    its ranges brought (`add`): when a server ignores a `Range` and a file starts over as
+    one stream, bytes already counted are not counted again, so `done` never goes back
     and never passes `total`.
     """
 
@@ -42,13 +43,21 @@ class ProgressTracker:
         """File `path` now holds `position` bytes (`quietly`: without telling the callback,
         while counting what staging already holds)."""
         with self._lock:
-            gained = position - self._furthest.get(path, 0)
-            if gained <= 0:
-                return
-            self._furthest[path] = position
-            self._done = min(self._done + gained, self.total)
-            if self._callback is not None and not quietly:
-                self._callback(self._done, self.total)
+            self._advance(path, position, quietly=quietly)
+
+    def add(self, path: str, count: int) -> None:
+        """`count` more bytes of file `path` arrived (a range of a file fetched in pieces)."""
+        with self._lock:
+            self._advance(path, self._furthest.get(path, 0) + count, quietly=False)
+
+    def _advance(self, path: str, position: int, *, quietly: bool) -> None:
+        gained = position - self._furthest.get(path, 0)
+        if gained <= 0:
+            return
+        self._furthest[path] = position
+        self._done = min(self._done + gained, self.total)
+        if self._callback is not None and not quietly:
+            self._callback(self._done, self.total)
 
     def report(self) -> None:
         """Tell the callback where things stand (at the start: what staging already held).

@@ -30,6 +30,15 @@ class HubSettings(Protocol):
     @property
     def verify_checksums(self) -> bool: ...
 
+    @property
+    def download_connections(self) -> int: ...
+
+    @property
+    def download_max_connections(self) -> int: ...
+
+    @property
+    def download_split_bytes(self) -> int: ...
+
 
 class HuggingFaceSource:
     """Models on the Hugging Face Hub (or any server speaking its API).
@@ -41,7 +50,9 @@ class HuggingFaceSource:
     `endpoint` and `token` given here win; left as None, huggingface_hub decides as it always
     does (`HF_ENDPOINT`; `HF_TOKEN`, then the token saved by `hf auth login`). `token=False`
     sends none. `read_timeout` (longest silence while a file streams) defaults to
-    huggingface_hub's `HF_HUB_DOWNLOAD_TIMEOUT` (10 s).
+    huggingface_hub's `HF_HUB_DOWNLOAD_TIMEOUT` (10 s). Files larger than `split_threshold`
+    bytes are fetched as `connections_per_file` concurrent ranges; `max_connections` bounds
+    the file transfers of the whole process (ADR 0120).
     """
 
     def __init__(
@@ -59,6 +70,9 @@ class HuggingFaceSource:
         download_retries: int = 5,
         retry_delay: float = 1.0,
         chunk_size: int | None = None,
+        connections_per_file: int = 8,
+        max_connections: int = 16,
+        split_threshold: int = 32 * 1024 * 1024,
     ) -> None:
         self._client = HubClient(endpoint, token, timeout)
         self._details: TTLCache[RemoteModel] = TTLCache(cache_ttl)
@@ -79,6 +93,9 @@ class HuggingFaceSource:
                 retries=download_retries,
                 retry_delay=retry_delay,
                 chunk_size=chunk_size,
+                connections_per_file=connections_per_file,
+                max_connections=max_connections,
+                split_threshold=split_threshold,
             ),
         )
 
@@ -88,6 +105,9 @@ class HuggingFaceSource:
             endpoint=settings.hf_endpoint,
             token=settings.hf_token,
             verify_checksums=settings.verify_checksums,
+            connections_per_file=settings.download_connections,
+            max_connections=settings.download_max_connections,
+            split_threshold=settings.download_split_bytes,
         )
 
     @property

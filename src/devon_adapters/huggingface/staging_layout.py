@@ -5,19 +5,26 @@
 - `.cache/devon/partial/<path>.part.json`: which revision, size and sha256 those bytes are a
   prefix of, written before the first byte; a later attempt resumes the `.part` only while
   this still describes the file wanted now, and starts it anew otherwise (a `.part` without
-  one is never resumed: its bytes could belong to any revision);
+  one is never resumed: its bytes could belong to any revision). A file fetched as
+  concurrent ranges (ADR 0120) has a `.part` of its full size and a `spans` list in this
+  record: the byte spans `[start, end)` known to be on disk, rewritten (atomically) as
+  ranges land; the bytes outside them mean nothing;
 - `.cache/devon/done/<path>.json`: which revision and sha256 a complete file is, so that a
   later attempt reuses it only while it is still the wanted one.
 
 `.cache/` is download state, never a model file: the vault commits only the model's files.
 """
 
+import errno
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import attrs
 
+from devon_adapters.huggingface.byte_ranges import Span, contiguous_prefix, covered, merge
 from devon_core.errors import DownloadFailed
 from devon_core.models import RemoteFile
 
@@ -73,6 +80,60 @@ class FileJob:
         self.partial.unlink(missing_ok=True)
         self._write_record(self.partial_record, revision)
 
+    def ranged_spans(self, revision: str | None) -> list[Span] | None:
+        """The spans on disk of a ranged `.part` of the file wanted now; None when the `.part`
+        is not a ranged one (or not of this file)."""
+        record = self._read(self.partial_record)
+        if record is None or not self._matches(record, revision) or "spans" not in record:
+            return None
+        try:
+            spans = [(int(s), int(e)) for s, e in record["spans"]]
+        except (TypeError, ValueError):
+            return None
+        return merge((max(s, 0), min(e, self.file.size_bytes)) for s, e in spans)
+
+    def start_ranged_partial(self, revision: str | None, spans: Sequence[Span]) -> None:
+        """Make the `.part` a ranged one of the file's full size (keeping its bytes) whose
+        record says `spans` are on disk. Room is reserved up front where the filesystem can
+        (`posix_fallocate`), so a full disk shows before the transfer, not in the middle."""
+        self.partial.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.partial, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if os.fstat(fd).st_size != self.file.size_bytes:
+                os.ftruncate(fd, self.file.size_bytes)
+            if self.file.size_bytes > 0 and hasattr(os, "posix_fallocate"):
+                try:
+                    os.posix_fallocate(fd, 0, self.file.size_bytes)
+                except OSError as error:
+                    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                        raise  # a full disk is reported; anything else: stay sparse
+        finally:
+            os.close(fd)
+        self.write_spans(revision, spans)
+
+    def write_spans(self, revision: str | None, spans: Sequence[Span]) -> None:
+        """Record (atomically: a crash leaves the old record or the new one) which spans of
+        the ranged `.part` are on disk."""
+        record = self._record(revision) | {"spans": [list(s) for s in merge(spans)]}
+        temporary = self.partial_record.with_name(self.partial_record.name + ".tmp")
+        temporary.write_text(json.dumps(record))
+        os.replace(temporary, self.partial_record)
+
+    def as_stream_partial(self, revision: str | None) -> None:
+        """Turn a ranged `.part` into a plain prefix (its contiguous bytes from 0 on), for a
+        file fetched as one stream after all."""
+        spans = self.ranged_spans(revision)
+        if spans is None:
+            return
+        with self.partial.open("r+b") as out:
+            out.truncate(contiguous_prefix(spans))
+        self._write_record(self.partial_record, revision)
+
+    def kept_bytes(self, revision: str | None) -> int:
+        """Bytes of the file wanted now that the `.part` already holds."""
+        spans = self.ranged_spans(revision)
+        return covered(spans) if spans is not None else self.partial_size()
+
     def discard_partial(self) -> None:
         self.partial.unlink(missing_ok=True)
         self.partial_record.unlink(missing_ok=True)
@@ -91,18 +152,28 @@ class FileJob:
         self.record.parent.mkdir(parents=True, exist_ok=True)
         self._write_record(self.record, revision)
 
+    def _record(self, revision: str | None) -> dict[str, Any]:
+        return {"revision": revision, "sha256": self.file.sha256, "size": self.file.size_bytes}
+
     def _write_record(self, path: Path, revision: str | None) -> None:
-        record = {"revision": revision, "sha256": self.file.sha256, "size": self.file.size_bytes}
-        path.write_text(json.dumps(record))
+        path.write_text(json.dumps(self._record(revision)))
+
+    @staticmethod
+    def _read(path: Path) -> dict[str, Any] | None:
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) else None
 
     def _describes(self, path: Path, revision: str | None) -> bool:
         """The record at `path` is of the file wanted now: same size, and same revision or
         (for a file with a sha256) same content. A missing or unreadable record is not."""
-        try:
-            record = json.loads(path.read_text())
-        except (OSError, ValueError):
-            return False
-        if not isinstance(record, dict) or record.get("size") != self.file.size_bytes:
+        record = self._read(path)
+        return record is not None and self._matches(record, revision)
+
+    def _matches(self, record: dict[str, Any], revision: str | None) -> bool:
+        if record.get("size") != self.file.size_bytes:
             return False
         same_revision = revision is not None and record.get("revision") == revision
         same_content = self.file.sha256 is not None and record.get("sha256") == self.file.sha256
