@@ -66,6 +66,9 @@ def _checks(context: CliContext) -> list[Check]:
             f"at {status.storage_path}; {format_size(space.free_bytes)} free on its disk",
         )
     ]
+    backend = getattr(devon.store, "index_backend", None)
+    if backend is not None:
+        checks.append(Check("index", True, backend.describe()))
     if not devon.sources:
         checks.append(Check("sources", False, "no source plugin could be loaded"))
     for name, source in sorted(devon.sources.items()):

@@ -108,3 +108,28 @@ def test_rebuild_index_on_postgresql_adds_models_found_on_disk_and_drops_those_g
 
     assert result.code == 0, result
     assert [m["model_id"] for m in listed(devon)] == ["acme/kept", "acme/new"]
+
+
+def test_doctor_names_the_database_holding_the_index(
+    tmp_path: Path, test_hub: TestHub, url: str
+) -> None:
+    result = Devon(tmp_path / "vault", test_hub, url)("doctor", "--json")
+
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["index"]["ok"] is True
+    assert checks["index"]["detail"].startswith("127.0.0.1:5432/devon_test_")
+
+
+def test_doctor_fails_with_exit_1_when_the_database_cannot_be_reached(
+    tmp_path: Path, test_hub: TestHub
+) -> None:
+    unreachable = "postgresql://devon:s3cret@127.0.0.1:1/devon"
+    result = Devon(tmp_path / "vault", test_hub, unreachable)("doctor", "--json")
+
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert result.code == 1
+    assert checks["vault"]["ok"] is False
+    assert "cannot be reached" in checks["vault"]["detail"]
+    assert json.loads(result.stdout)["settings"]["database_url"] == (
+        "postgresql://devon:***@127.0.0.1:1/devon"
+    )
