@@ -9,11 +9,12 @@ size it then times: opening the vault, `--commits` registrations through `stage`
 (the path a download takes) and their removal (grouped, so that manifest.json is written
 once per batch rather than after each: its cost is measured by bench_manifest.py), `get` of
 models spread over the vault, `list`, `status`, `clean` as a dry run selecting every model,
-both exports serialised as the API and CLI send them, and the longest short write while another process opens the
-vault (what a commit waits for when a command or a server worker starts). Reads, and the
-rounds of commits and removals, run `--repeats` times and the fastest is kept (the machine
-is shared; the minimum is the figure least disturbed by other jobs). Time per model is the
-figure to watch: flat (or logarithmic) means no hidden quadratic work.
+both exports serialised as the API and CLI send them, and the longest short write while
+another process opens the vault (what a commit waits for when a command or a server worker
+starts). Reads, and the rounds of commits and removals, run `--repeats` times and the
+fastest is kept (the machine is shared; the minimum is the figure least disturbed by other
+jobs). Time per model is the figure to watch: flat (or logarithmic) means no hidden
+quadratic work.
 
 With `--postgres SERVER`, the same run is made with the index in PostgreSQL: a database
 `devon_bench_<pid>` is created on SERVER for the run and dropped at the end.
