@@ -47,7 +47,7 @@ from devon_adapters.paths import (
     make_private_dirs,
     walk_files,
 )
-from devon_core.errors import DownloadFailed, InvalidInput
+from devon_core.errors import DownloadFailed, InvalidInput, StoreUnavailable
 from devon_core.identifiers import validate_model_id, validate_source_name
 from devon_core.models import LocalModel
 from devon_core.results import (
@@ -139,7 +139,7 @@ class DiskModelStore:
     def close(self) -> None:
         try:
             self._manifest.flush()
-        except OSError as error:
+        except (OSError, StoreUnavailable) as error:
             log.warning("Could not bring %s up to date: %s", self._manifest.path, error)
         self._index.close()
         self._backend.close()

@@ -22,6 +22,23 @@ from tests.contract.vault_builders import WIDGET, assert_consistent, files_on_di
 UNREACHABLE = "postgresql://devon:s3cret@127.0.0.1:1/devon"
 
 
+_opened: list[DiskModelStore] = []
+
+
+def store_at(root: Path, database_url: str | None = None) -> DiskModelStore:
+    """A store closed when the test ends (an unclosed one leaves its pool's threads behind)."""
+    store = DiskModelStore(root, database_url=database_url)
+    _opened.append(store)
+    return store
+
+
+@pytest.fixture(autouse=True)
+def _close_stores() -> Iterator[None]:
+    yield
+    while _opened:
+        _opened.pop().close()
+
+
 @pytest.fixture
 def url() -> str:
     return scratch_database().vault_url()
@@ -40,8 +57,8 @@ def own_database() -> Iterator[ScratchDatabase]:
 def test_two_hosts_on_one_database_see_each_others_commits_and_removals(
     tmp_path: Path, url: str
 ) -> None:
-    first = DiskModelStore(tmp_path / "vault", database_url=url)
-    second = DiskModelStore(tmp_path / "vault", database_url=url)
+    first = store_at(tmp_path / "vault", database_url=url)
+    second = store_at(tmp_path / "vault", database_url=url)
 
     model = put_model(first, "acme/widget-7b")
     put_model(second, "acme/gadget-1b")
@@ -57,8 +74,8 @@ def test_hosts_mounting_the_vault_at_different_paths_share_one_index(
 ) -> None:
     (tmp_path / "vault").mkdir()
     (tmp_path / "mnt").symlink_to(tmp_path / "vault")
-    here = DiskModelStore(tmp_path / "vault", database_url=url)
-    there = DiskModelStore(tmp_path / "mnt", database_url=url)
+    here = store_at(tmp_path / "vault", database_url=url)
+    there = store_at(tmp_path / "mnt", database_url=url)
 
     put_model(here, "acme/widget-7b")
 
@@ -67,8 +84,8 @@ def test_hosts_mounting_the_vault_at_different_paths_share_one_index(
 
 
 def test_a_model_lock_is_exclusive_between_hosts(tmp_path: Path, url: str) -> None:
-    first = DiskModelStore(tmp_path / "vault", database_url=url)
-    second = DiskModelStore(tmp_path / "vault", database_url=url)
+    first = store_at(tmp_path / "vault", database_url=url)
+    second = store_at(tmp_path / "vault", database_url=url)
 
     with first.lock("huggingface", "acme/widget-7b"):
         lock = second._backend.model_lock("huggingface", "acme/widget-7b")
@@ -97,7 +114,7 @@ def test_a_lock_held_by_a_killed_process_is_freed(tmp_path: Path, url: str) -> N
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline() == "held\n"
-        store = DiskModelStore(tmp_path / "vault", database_url=url)
+        store = store_at(tmp_path / "vault", database_url=url)
         lock = store._backend.model_lock("huggingface", "acme/widget-7b")
         with pytest.raises(Timeout):
             lock.acquire(timeout=0)
@@ -112,21 +129,21 @@ def test_a_lock_held_by_a_killed_process_is_freed(tmp_path: Path, url: str) -> N
 def test_an_empty_database_under_a_vault_with_models_is_filled_from_the_disk(
     tmp_path: Path, url: str
 ) -> None:
-    put_model(DiskModelStore(tmp_path / "vault"), "acme/widget-7b")
+    put_model(store_at(tmp_path / "vault"), "acme/widget-7b")
 
-    store = DiskModelStore(tmp_path / "vault", database_url=url)
+    store = store_at(tmp_path / "vault", database_url=url)
 
     assert [m.model_id for m in store.list()] == ["acme/widget-7b"]
     assert_consistent(store)
 
 
 def test_an_index_written_by_a_newer_devon_is_left_alone(tmp_path: Path, url: str) -> None:
-    DiskModelStore(tmp_path / "vault", database_url=url).close()
+    store_at(tmp_path / "vault", database_url=url).close()
     with psycopg.connect(url, autocommit=True) as db:
         db.execute("INSERT INTO schema_migrations VALUES (99, 'from the future', 'now')")
 
     with pytest.raises(IndexTooNew, match="from the future"):
-        DiskModelStore(tmp_path / "vault", database_url=url)
+        store_at(tmp_path / "vault", database_url=url)
 
 
 def test_a_schema_holding_other_tables_is_refused(tmp_path: Path, url: str) -> None:
@@ -134,22 +151,24 @@ def test_a_schema_holding_other_tables_is_refused(tmp_path: Path, url: str) -> N
         db.execute("CREATE TABLE invoices (id INTEGER)")
 
     with pytest.raises(InvalidInput, match="not a DEVON index"):
-        DiskModelStore(tmp_path / "vault", database_url=url)
+        store_at(tmp_path / "vault", database_url=url)
 
 
 def test_a_search_path_naming_no_existing_schema_is_a_clear_error(tmp_path: Path) -> None:
     url = url_with_schema(scratch_database().url, "no_such_schema")
 
     with pytest.raises(InvalidInput, match="no schema to hold the index"):
-        DiskModelStore(tmp_path / "vault", database_url=url)
+        store_at(tmp_path / "vault", database_url=url)
 
 
 def test_an_unreachable_database_is_a_clear_error_and_leaves_the_files(tmp_path: Path) -> None:
-    model = put_model(DiskModelStore(tmp_path / "vault"), "acme/widget-7b")
+    sqlite_store = DiskModelStore(tmp_path / "vault")
+    model = put_model(sqlite_store, "acme/widget-7b")
+    sqlite_store.close()
     before = files_on_disk(tmp_path / "vault")
 
     with pytest.raises(StoreUnavailable) as raised:
-        DiskModelStore(tmp_path / "vault", database_url=UNREACHABLE)
+        store_at(tmp_path / "vault", database_url=UNREACHABLE)
 
     assert "127.0.0.1:1/devon cannot be reached" in str(raised.value)
     assert "s3cret" not in str(raised.value)
@@ -160,7 +179,7 @@ def test_an_unreachable_database_is_a_clear_error_and_leaves_the_files(tmp_path:
 def test_a_database_lost_while_running_fails_each_call_clearly_and_keeps_the_vault(
     tmp_path: Path, own_database: ScratchDatabase
 ) -> None:
-    store = DiskModelStore(tmp_path / "vault", database_url=own_database.url)
+    store = store_at(tmp_path / "vault", database_url=own_database.url)
     model = put_model(store, "acme/widget-7b")
     staging = store.stage("huggingface", "acme/gadget-1b")
     (Path(staging.path) / "config.json").write_bytes(b"{}")
@@ -191,7 +210,7 @@ def test_settings_describe_the_database_url_without_its_password() -> None:
 
 
 def test_a_writer_on_another_host_waits_for_the_write_in_progress(tmp_path: Path, url: str) -> None:
-    first = DiskModelStore(tmp_path / "vault", database_url=url)
+    first = store_at(tmp_path / "vault", database_url=url)
     late = "from devon_adapters import DiskModelStore;" + (
         "from tests.contract.vault_builders import put_model;"
         "put_model(DiskModelStore(sys.argv[1], database_url=sys.argv[2]), 'acme/late')"
@@ -221,8 +240,8 @@ def _advisory_lock_waiters(url: str) -> int:
 
 
 def test_the_manifest_lists_the_commits_of_every_host(tmp_path: Path, url: str) -> None:
-    first = DiskModelStore(tmp_path / "vault", database_url=url)
-    second = DiskModelStore(tmp_path / "vault", database_url=url)
+    first = store_at(tmp_path / "vault", database_url=url)
+    second = store_at(tmp_path / "vault", database_url=url)
 
     put_model(first, "acme/widget-7b")
     put_model(second, "acme/gadget-1b")
