@@ -104,7 +104,10 @@ class DiskModelStore:
             if self._changed_on_open:
                 self._refresh_manifest()
             else:
-                self._manifest.ensure()
+                try:
+                    self._manifest.ensure()
+                except OSError as error:  # the vault is usable; the next change retries
+                    log.warning("Could not update %s: %s", self._manifest.path, error)
 
     # A test hook: called with the name of each step of commit and remove as it completes.
     _after_step: Callable[[str], None] = staticmethod(lambda step: None)

@@ -223,6 +223,10 @@ def write_atomically(path: Path, data: bytes, temporary_dir: Path) -> None:
         os.close(directory)
 
 
+_FIRST_LINE_LIMIT = 1 << 20
+"""Bytes read of a line when checking where the manifest's paths point."""
+
+
 class ManifestWriter:
     """Keeps one vault's `manifest.json` derived from its index. Thread-safe; several
     processes may each have one on the same vault."""
@@ -292,9 +296,23 @@ class ManifestWriter:
         self._regenerate_covering(ticket)
 
     def ensure(self) -> None:
-        """Write the manifest if there is none (a new vault, or one from an older DEVON)."""
-        if not os.path.lexists(self.path):
+        """Write the manifest if there is none (a new vault, or one from an older DEVON), or
+        if its paths are not where the vault is now (moved, or mounted elsewhere, with its
+        index): KITT runs models from those paths."""
+        if not os.path.lexists(self.path) or not self._paths_start_at_root():
             self.refresh()
+
+    def _paths_start_at_root(self) -> bool:
+        """Whether the manifest's first entry (its second line, as written here) has its
+        `path` under this root; True for an empty manifest. Reads one line, not the file."""
+        prefix = b'"path": ' + json.dumps(f"{self._root}{os.sep}")[:-1].encode("utf-8")
+        try:
+            with open(self.path, "rb") as stream:
+                stream.readline(_FIRST_LINE_LIMIT)
+                first = stream.readline(_FIRST_LINE_LIMIT).strip()
+        except OSError:
+            return False
+        return first in (b"", b"}") or prefix in first
 
     @contextmanager
     def grouped(self) -> Iterator[None]:

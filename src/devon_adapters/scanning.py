@@ -12,13 +12,16 @@ Where a folder is and what it becomes:
 A folder is skipped, and reported, when it holds no model file (weights of a known format),
 when it is still being written (a `.part`, `.incomplete` or similar file anywhere in it,
 huggingface_hub's `.cache/huggingface/download/*.incomplete` included), when its name is
-not a valid model id, or when it would share a directory with a model already listed.
+not a valid model id, when it would share a directory with a model already listed, or
+when it cannot be moved under `local/` (a mount point, another filesystem): nothing is lost,
+and the rest of the scan goes on.
 Registered models get metadata inferred from their files (`inference.py`), marked
 `"inferred": true`, and the scan's time as `downloaded_at`. With `reconcile`, models whose
 folder is gone are dropped from the index.
 """
 
 import contextlib
+import errno
 import os
 from collections.abc import Collection, Iterator
 from datetime import UTC, datetime
@@ -70,6 +73,7 @@ Candidate = tuple[str, str, Path]
 
 
 def _candidates(root: Path, sources: set[str], skipped: list[ScanSkip]) -> Iterator[Candidate]:
+    skipped.extend(_unusable_at_root(root))
     for top in _folders(root):
         if top.name in _NOT_MODELS or top.name.startswith("."):
             continue
@@ -118,10 +122,9 @@ def _register(store: "DiskModelStore", source: str, model_id: str, directory: Pa
         except InvalidInput as error:
             return str(error)
         if target != directory:
-            if os.path.lexists(target):
-                return f"{target} already exists: rename the folder and scan again"
-            make_private_dirs(target.parent)
-            os.rename(directory, target)
+            problem = _move(directory, target)
+            if problem:
+                return problem
             if directory.parent != Path(store.root):
                 with contextlib.suppress(OSError):  # an owner folder left empty goes too
                     directory.parent.rmdir()
@@ -139,6 +142,30 @@ def _register(store: "DiskModelStore", source: str, model_id: str, directory: Pa
             store._index.put(db, record)
         store._refresh_manifest()
     return None
+
+
+def _move(directory: Path, target: Path) -> str | None:
+    """Move a hand-placed folder to its place under `local/` in one rename; return why it
+    was left where it is (a mount point, another filesystem, a name taken), or None."""
+    if os.path.lexists(target):
+        return f"{target} already exists: rename the folder and scan again"
+    try:
+        make_private_dirs(target.parent)
+        os.rename(directory, target)
+    except OSError as error:
+        why = _UNMOVABLE.get(error.errno or 0, error.strerror or str(error))
+        return (
+            f"could not be moved to {target} ({why}); it is left where it is: move or mount "
+            "it there yourself (or under a source's folder), then scan again"
+        )
+    return None
+
+
+_UNMOVABLE = {
+    errno.EBUSY: "it is a mount point, or in use",
+    errno.EXDEV: "it is on another filesystem",
+}
+"""Why a rename fails, in words for the folder's owner, for the usual cases."""
 
 
 def _not_a_complete_model(directory: Path) -> str | None:
@@ -163,6 +190,34 @@ def _reconcile(store: "DiskModelStore") -> list[str]:
     if dropped:
         store._refresh_manifest()
     return dropped
+
+
+def _unusable_at_root(root: Path) -> list[ScanSkip]:
+    """What a person may have placed at the root that scan cannot take, so that it is
+    reported rather than silently ignored: a link to a folder, a lone model file."""
+    found = []
+    try:
+        with os.scandir(root) as entries:
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_symlink() and entry.is_dir():
+                    found.append(ScanSkip(entry.path, _A_LINK))
+                elif entry.is_file(follow_symlinks=False) and is_model_file(entry.name):
+                    found.append(ScanSkip(entry.path, _A_LONE_FILE))
+    except OSError:
+        return []
+    return found
+
+
+_A_LINK = (
+    "is a symbolic link, which scan neither follows nor moves: move the folder itself into "
+    "the vault, then scan again"
+)
+_A_LONE_FILE = (
+    "is a model file directly in the vault's root: put it in a folder of its own "
+    "(<vault>/<name>/), then scan again"
+)
 
 
 def _folders(directory: Path) -> list[Path]:

@@ -215,6 +215,8 @@ def adopt(
     `source` (the Hugging Face source, if any) describes the models; once it proves
     unreachable it is not asked again in this run and the cached files are read instead.
     With `move`, a snapshot leaves the cache only after its model is committed."""
+    if isinstance(model_ids, str):  # one id, not the characters of one
+        model_ids = [model_ids]
     wanted = sorted({validate_model_id(m) for m in model_ids}) if model_ids else None
     repos = cache.repos()
     if wanted is not None:

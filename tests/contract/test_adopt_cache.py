@@ -15,7 +15,7 @@ from devon_adapters.bootstrap import open_hf_cache
 from devon_adapters.clock import SystemClock
 from devon_adapters.disk_store import DiskModelStore
 from devon_adapters.huggingface import HuggingFaceSource
-from devon_core import Devon
+from devon_core import Devon, NotFound
 from devon_core.adoption import AdoptReport, SkipReason
 from devon_testhub import TestHub
 from tests.contract.hf_cache_builder import (
@@ -313,3 +313,18 @@ def test_a_commit_failing_once_its_files_are_in_place_is_reported_as_adopted(
 
     assert [m.model_id for m in report.adopted] == [TINY]
     assert [m.model_id for m in devon.list()] == [TINY]
+
+
+def test_a_cache_option_naming_hf_home_instead_of_its_hub_folder_is_refused_clearly(
+    devon: Devon, cache: Path
+) -> None:
+    hf_home = cache.parent
+
+    with pytest.raises(NotFound) as refused:
+        devon.adopt(cache=str(hf_home))
+
+    assert str(refused.value) == (
+        f"{hf_home} is not a Hugging Face cache but holds one in hub/ (it is HF_HOME, the "
+        f"cache is HF_HOME/hub): use {cache}"
+    )
+    assert devon.list() == []

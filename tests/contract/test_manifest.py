@@ -414,3 +414,36 @@ def test_a_manifest_that_cannot_be_written_never_fails_the_commit(
         "huggingface::acme/second",
         "huggingface::acme/widget-7b",
     ]
+
+
+def test_a_vault_moved_with_its_index_gets_a_manifest_with_the_paths_where_it_is_now(
+    tmp_path: Path,
+) -> None:
+    devon = make_devon(tmp_path / "vault")
+    devon.download("acme/widget-7b")
+    assert isinstance(devon.store, DiskModelStore)
+    devon.store.close()
+    moved = tmp_path / "mounted" / "elsewhere"
+    moved.parent.mkdir()
+    os.rename(tmp_path / "vault", moved)
+
+    DiskModelStore(moved).close()  # any command opening it, say `devon list`
+
+    assert [m["path"] for m in kitt_read_manifest(moved)] == [
+        str(moved / "huggingface" / "acme" / "widget-7b")
+    ]
+
+
+def test_a_manifest_that_cannot_be_rewritten_never_stops_the_vault_opening(
+    tmp_path: Path,
+) -> None:
+    devon = make_devon(tmp_path / "vault")
+    devon.download("acme/widget-7b")
+    assert isinstance(devon.store, DiskModelStore)
+    devon.store.close()
+    (tmp_path / "vault" / "manifest.json").unlink()
+    (tmp_path / "vault" / "manifest.json" / "in-the-way").mkdir(parents=True)
+
+    store = DiskModelStore(tmp_path / "vault")
+
+    assert [m.model_id for m in store.list()] == ["acme/widget-7b"]

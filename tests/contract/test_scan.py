@@ -2,6 +2,7 @@
 
 import json
 import os
+import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -325,3 +326,73 @@ def test_packed_quantised_weights_defer_to_the_size_in_the_name(devon: Devon, va
     assert model is not None
     assert model.metadata["parameter_count"] == 7.0
     assert model.metadata["quantization"] == "AWQ"
+
+
+def test_a_folder_that_cannot_be_moved_is_reported_left_in_place_and_the_scan_goes_on(
+    devon: Devon, vault: Path
+) -> None:
+    devon.list()  # the vault exists
+    (vault / "local").write_bytes(b"not a folder")  # so nothing can be moved under local/
+    stuck = place(vault / "my-finetune", {"model.gguf": b"GGUF"})
+    place(vault / "huggingface" / "me" / "merge", {"model.gguf": b"GGUF"})
+
+    result = devon.scan()
+
+    assert result.registered == ("huggingface/me/merge",)
+    assert [skip.path for skip in result.skipped] == [str(stuck)]
+    assert result.skipped[0].reason.startswith(
+        f"could not be moved to {vault / 'local' / 'my-finetune'} ("
+    )
+    assert (stuck / "model.gguf").read_bytes() == b"GGUF"
+    assert [m["key"] for m in kitt_read_manifest(vault)] == ["huggingface::me/merge"]
+
+
+def _bind_mount(source: Path, target: Path) -> None:
+    target.mkdir(parents=True)
+    if (
+        os.geteuid() != 0
+        or subprocess.run(
+            ["mount", "--bind", str(source), str(target)], capture_output=True, check=False
+        ).returncode
+    ):
+        pytest.skip("needs the right to mount (the cannot-move case is covered without it)")
+
+
+def test_a_folder_that_is_a_mount_point_is_reported_and_left_where_it_is(
+    devon: Devon, vault: Path, tmp_path: Path
+) -> None:
+    elsewhere = place(tmp_path / "other-disk", {"model.gguf": b"GGUF"})
+    place(vault / "plain", {"model.gguf": b"GGUF"})
+    _bind_mount(elsewhere, vault / "mounted")
+    try:
+        result = devon.scan()
+        assert result.registered == ("local/plain",)
+        assert [(s.path, s.reason.split(";")[0]) for s in result.skipped] == [
+            (
+                str(vault / "mounted"),
+                f"could not be moved to {vault / 'local' / 'mounted'} "
+                "(it is a mount point, or in use)",
+            )
+        ]
+        assert (vault / "mounted" / "model.gguf").read_bytes() == b"GGUF"
+    finally:
+        subprocess.run(["umount", str(vault / "mounted")], check=False)
+
+
+def test_a_link_to_a_folder_and_a_lone_model_file_at_the_root_are_reported_not_ignored(
+    devon: Devon, vault: Path, tmp_path: Path
+) -> None:
+    devon.list()  # the vault exists
+    elsewhere = place(tmp_path / "my-models" / "finetune", {"model.gguf": b"GGUF"})
+    (vault / "finetune").symlink_to(elsewhere, target_is_directory=True)
+    (vault / "loose.Q4_K_M.gguf").write_bytes(b"GGUF")
+
+    result = devon.scan()
+
+    assert result.registered == ()
+    assert [(s.path, s.reason.split(",")[0].split(":")[0]) for s in result.skipped] == [
+        (str(vault / "finetune"), "is a symbolic link"),
+        (str(vault / "loose.Q4_K_M.gguf"), "is a model file directly in the vault's root"),
+    ]
+    assert (elsewhere / "model.gguf").read_bytes() == b"GGUF"
+    assert (vault / "loose.Q4_K_M.gguf").is_file()

@@ -226,6 +226,15 @@ def test_named_models_missing_from_the_cache_are_reported() -> None:
     assert [(s.repo, s.reason) for s in report.skipped] == [("acme/gone", SkipReason.NOT_IN_CACHE)]
 
 
+def test_one_model_id_given_as_a_plain_string_adopts_that_model() -> None:
+    cache = FakeCache([cached_repo("acme/x"), cached_repo("acme/y")])
+
+    report = devon_on(cache).adopt("acme/x")
+
+    assert [m.model_id for m in report.adopted] == ["acme/x"]
+    assert report.skipped == ()
+
+
 def test_an_invalid_named_model_id_is_refused_before_any_work() -> None:
     cache = FakeCache([cached_repo("acme/x")])
     with pytest.raises(InvalidInput):

@@ -55,6 +55,11 @@ class HuggingFaceCache:
             prefix, sep, rest = entry.name.partition("--")
             if sep and prefix in REPO_KINDS and entry.is_dir(follow_symlinks=False):
                 found.append(self._repo(Path(entry.path), REPO_KINDS[prefix], rest))
+        if not found and _holds_repos(self._root / "hub"):
+            raise NotFound(
+                f"{self._root} is not a Hugging Face cache but holds one in hub/ (it is "
+                f"HF_HOME, the cache is HF_HOME/hub): use {self._root / 'hub'}"
+            )
         return found
 
     def _repo(self, folder: Path, kind: str, encoded_id: str) -> CachedRepo:
@@ -164,6 +169,15 @@ class HuggingFaceCache:
             raise DownloadFailed(
                 f"Could not remove {repo.repo_id} from the cache: {error.strerror or error}"
             ) from None
+
+
+def _holds_repos(directory: Path) -> bool:
+    """Whether `directory` has a repo folder of a Hugging Face cache (`models--...`)."""
+    try:
+        with os.scandir(directory) as entries:
+            return any(e.name.partition("--")[0] in REPO_KINDS for e in entries if "--" in e.name)
+    except OSError:
+        return False
 
 
 def _entries(directory: Path) -> Iterator[tuple[str, Path]]:
