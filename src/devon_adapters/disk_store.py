@@ -17,6 +17,7 @@ How a crash can never leave the index pointing at missing files, nor list a half
 """
 
 import builtins
+import contextlib
 import logging
 import os
 import shutil
@@ -53,6 +54,7 @@ from devon_core.models import LocalModel
 from devon_core.results import (
     ScanResult,
     SourceUsage,
+    StagedDownload,
     StagingArea,
     StorageSpace,
     StorageStatus,
@@ -191,6 +193,7 @@ class DiskModelStore:
             total_size_bytes=sum(size for _, size in usage.values()),
             storage_path=self.root,
             sources={name: SourceUsage(count, size) for name, (count, size) in usage.items()},
+            staging_bytes=_bytes_under(self._paths.staging_root),
         )
 
     def space(self) -> StorageSpace:
@@ -331,6 +334,61 @@ class DiskModelStore:
         if model is not None:
             self._manifest.refresh_soon()
         return model
+
+    # -- unfinished downloads ----------------------------------------------------------
+
+    def staged(self) -> "builtins.list[StagedDownload]":
+        found = []
+        for (source, model_id), directory in self._staging_dirs():
+            found.append(
+                StagedDownload(
+                    source, model_id, _bytes_under(directory), self._in_use(source, model_id)
+                )
+            )
+        return found
+
+    def discard_staging(self, source: str, model_id: str) -> int | None:
+        staging = self._paths.staging(source, model_id)
+        lock = self._backend.model_lock(source, model_id)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return None
+        try:
+            if not os.path.lexists(staging):
+                return 0
+            self._paths.ensure_inside(staging)
+            size = _bytes_under(staging)
+            _delete_tree(staging)
+            owner = staging.parent
+            if owner != self._paths.staging_root / source:
+                with contextlib.suppress(OSError):  # not empty: other models' staging
+                    owner.rmdir()
+            return size
+        finally:
+            lock.release()
+
+    def _in_use(self, source: str, model_id: str) -> bool:
+        lock = self._backend.model_lock(source, model_id)
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            return True
+        lock.release()
+        return False
+
+    def _staging_dirs(self) -> Iterator[tuple[tuple[str, str], Path]]:
+        """Each download's staging directory: `<staging>/<source>/<owner>/<name>`, or
+        `<staging>/<source>/<name>` for a bare id (a directory with files or download state
+        of its own)."""
+        for source_dir in _valid_children(self._paths.staging_root, validate_source_name):
+            for first in _valid_children(source_dir, validate_model_id):
+                entries = list(os.scandir(first))
+                if any(not e.is_dir(follow_symlinks=False) or e.name == ".cache" for e in entries):
+                    yield (source_dir.name, first.name), first
+                    continue
+                for directory in _valid_children(first, validate_model_id):
+                    yield (source_dir.name, f"{first.name}/{directory.name}"), directory
 
     # -- recovery ----------------------------------------------------------------------
 
@@ -634,6 +692,19 @@ def _keep_only(staged: Path, wanted: Sequence[str]) -> dict[str, int]:
                 path.rmdir()
     os.chmod(staged, DIR_MODE)
     return sizes
+
+
+def _bytes_under(directory: Path) -> int:
+    """Bytes of every regular file under `directory`, download state included, never
+    following a symlink; 0 when it is missing. Files that vanish meanwhile count 0."""
+    total = 0
+    for current, _, names in os.walk(directory):
+        for name in names:
+            with contextlib.suppress(OSError):
+                stat = os.lstat(os.path.join(current, name))
+                if not os.path.islink(os.path.join(current, name)):
+                    total += stat.st_size
+    return total
 
 
 def _holds_exactly(directory: Path, files: Sequence[str]) -> bool:

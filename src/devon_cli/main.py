@@ -11,9 +11,23 @@ from devon_cli import adopt, diagnostics, download, info, maintenance, search, s
 from devon_cli.context import CliContext
 from devon_cli.errors import EXIT_OK, exit_code_for, message_for, one_line
 
+ALIASES = {"ls": "list", "rm": "remove"}
+"""Short names a shell user types by habit: `devon ls`, `devon rm MODEL`."""
+
 
 class DevonGroup(click.Group):
-    """A click group whose `main` turns every error into one stderr line and an exit code."""
+    """A click group whose `main` turns every error into one stderr line and an exit code,
+    and that knows the commands' aliases."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, ALIASES.get(cmd_name, cmd_name))
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name, command, rest = super().resolve_command(ctx, args)
+        # Report the real name (`devon list --help`, not `devon ls`).
+        return (command.name if command is not None else name), command, rest
 
     def main(
         self,

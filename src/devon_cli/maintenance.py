@@ -87,11 +87,13 @@ def _checks(context: CliContext) -> list[Check]:
     "rebuild-index",
     short_help="Rebuild the vault's index from the files on disk.",
     epilog="""\b
-Example:
-  devon rebuild-index""",
+Examples:
+  devon rebuild-index
+  devon rebuild-index --json""",
 )
+@json_option
 @click.pass_obj
-def rebuild_index(context: CliContext) -> None:
+def rebuild_index(context: CliContext, as_json: bool) -> None:
     """Re-derive the vault's index from the model directories on disk.
 
     Models still on disk keep their recorded times; models whose directory is gone are
@@ -101,6 +103,9 @@ def rebuild_index(context: CliContext) -> None:
     if rebuild is None:
         raise click.UsageError("this vault's store has no index to rebuild")
     count = cast(Callable[[], int], rebuild)()
+    if as_json:
+        emit_json({"model_count": count, "storage_path": devon.storage_path})
+        return
     context.out.print(plain(f"Index rebuilt: {plural(count, 'model')} in {devon.storage_path}"))
 
 

@@ -4,6 +4,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -23,6 +24,7 @@ from rich.text import Text
 
 from devon_cli.errors import EXIT_INTERRUPTED
 from devon_cli.render import format_size
+from devon_core.ports import RetryNotice
 
 
 class _BytesColumn(ProgressColumn):
@@ -38,14 +40,22 @@ class _SpeedColumn(ProgressColumn):
         return Text(f"{format_size(int(speed))}/s" if speed else "-- MB/s")
 
 
+RETRY_NOTE_S = 1.0
+"""How long a retry note stays on the bar after its wait, once bytes flow again."""
+
+
 class _Reporter:
     """The `progress` callback: called with (done, total), possibly from several download
     worker threads at once. The bar appears with the first report, so a model that is
-    already in the vault shows none."""
+    already in the vault shows none. A retry shows on the bar (what failed, the attempt,
+    the wait) until bytes flow again; without a terminal it is one line on stderr."""
 
-    def __init__(self, progress: Progress, task: TaskID) -> None:
+    def __init__(self, progress: Progress, task: TaskID, label: str, console: Console) -> None:
         self._progress = progress
         self._task = task
+        self._label = label
+        self._console = console
+        self._retry_shown_until: float | None = None
         self._lock = threading.Lock()
         self._started = False
         self._done = 0
@@ -59,7 +69,24 @@ class _Reporter:
                 self._progress.start()
             elif done > self._done:
                 self._progress.update(self._task, total=total, completed=done)
+                shown_until = self._retry_shown_until
+                if shown_until is not None and time.monotonic() > shown_until:
+                    # Bytes flow again after the wait: the note has said what it had to.
+                    self._retry_shown_until = None
+                    self._progress.update(self._task, description=self._label)
             self._done = max(self._done, done)
+
+    def retrying(self, notice: RetryNotice) -> None:
+        text = (
+            f"{notice.path}: {notice.problem}; retry {notice.attempt} of {notice.attempts} "
+            f"in {notice.wait_seconds:.0f} s"
+        )
+        with self._lock:
+            self._retry_shown_until = time.monotonic() + notice.wait_seconds + RETRY_NOTE_S
+            if self._console.is_terminal:
+                self._progress.update(self._task, description=f"{self._label} ({text})")
+            else:
+                self._console.print(Text(f"retrying {text}"), soft_wrap=True)
 
 
 @contextmanager
@@ -77,10 +104,11 @@ def progress_bar(console: Console, model_id: str) -> Iterator["_Reporter"]:
         disable=not console.is_terminal,
         expand=True,
     )
-    task = progress.add_task(_label(model_id), total=None)
+    label = _label(model_id)
+    task = progress.add_task(label, total=None)
     with _exit_on_interrupt(progress, model_id):
         try:
-            yield _Reporter(progress, task)
+            yield _Reporter(progress, task, label, console)
         finally:
             progress.stop()
 

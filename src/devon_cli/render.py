@@ -1,15 +1,18 @@
 """How results look at a terminal: tables, sizes, counts, and the `--json` form."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
 import click
+from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
 from devon_core.models import LocalModel, RemoteModel
+from devon_core.quantizations import Quantization, quant_label
 from devon_core.rules import format_bytes
 from devon_core.serialization import parse_timestamp, timestamp, unstructure
 
@@ -81,28 +84,59 @@ def format_size(size_bytes: int) -> str:
     return format_bytes(size_bytes)
 
 
-def search_table(models: Sequence[RemoteModel]) -> Table:
-    table = Table(box=None, pad_edge=False, collapse_padding=True, header_style="bold")
-    table.add_column("name", overflow="fold", min_width=16, ratio=1)
-    table.add_column("author", overflow="ellipsis", no_wrap=True, max_width=14)
+def print_table(console: Console, table: Table) -> None:
+    """Print `table` whole: at least as wide as its unwrappable cells need (ids, sizes),
+    even past the terminal's width, rather than cutting or wrapping an id."""
+    for column in table.columns:
+        if column.no_wrap:
+            cells = [column.header, *column.cells]
+            widths = [Measurement.get(console, console.options, c).maximum for c in cells]
+            column.min_width = max([column.min_width or 0, *widths])
+    needed = Measurement.get(console, console.options, table).minimum
+    console.print(table, width=max(console.width, needed), crop=False)
+
+
+def _table() -> Table:
+    return Table(box=None, pad_edge=False, collapse_padding=True, header_style="bold")
+
+
+def _id_column(table: Table, ids: Sequence[str], header: str = "id") -> None:
+    """The one id column every table has: `owner/name`, whole on one line (never wrapped or
+    cut) so that it can be copied back into any command."""
+    width = max((len(i) for i in ids), default=len(header))
+    table.add_column(header, no_wrap=True, overflow="ignore", min_width=max(width, len(header)))
+
+
+def search_table(
+    models: Sequence[RemoteModel],
+    matching: Callable[[RemoteModel], Sequence[Quantization]] | None = None,
+) -> Table:
+    """Search results; with `matching` (a quantisation or size filter was given), the quant
+    column names the quantisations that matched, with their sizes."""
+    table = _table()
+    _id_column(table, [m.model_id for m in models])
     table.add_column("params", justify="right", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
-    table.add_column("format", overflow="ellipsis", no_wrap=True, max_width=11)
-    table.add_column("quant", overflow="ellipsis", no_wrap=True, max_width=8)
+    table.add_column("format", no_wrap=True)
+    table.add_column("quant", no_wrap=True)
     table.add_column("downloads", justify="right", no_wrap=True)
     for model in models:
+        chosen = matching(model) if matching is not None else ()
         table.add_row(
             *_row(
-                model.model_name,
-                model.author or NONE,
+                model.model_id,
                 format_params(model.parameter_count),
                 format_size(model.total_size_bytes),
                 ",".join(model.format) or NONE,
-                _quantisation(model.quantization),
+                _quantizations(chosen) if chosen else _quantisation(model.quantization),
                 format_count(model.downloads),
             )
         )
     return table
+
+
+def _quantizations(quants: Sequence[Quantization]) -> str:
+    return "\n".join(f"{q.name} {format_size(q.size_bytes)}" for q in quants)
 
 
 def _quantisation(text: str | None) -> str:
@@ -113,9 +147,41 @@ def _quantisation(text: str | None) -> str:
     return kinds[0] if kinds else NONE
 
 
+def quantization_table(model_id: str, quants: Sequence[Quantization]) -> Table:
+    """Each quantisation with its size, its file count and the command that downloads it."""
+    table = _table()
+    table.add_column("quant", no_wrap=True)
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("files", justify="right", no_wrap=True)
+    table.add_column("command", no_wrap=True, overflow="ignore")
+    for quant in quants:
+        table.add_row(
+            *_row(
+                quant.name,
+                format_size(quant.size_bytes),
+                str(len(quant.files)),
+                f"devon download {model_id}:{quant.name}",
+            )
+        )
+    return table
+
+
+def file_table(rows: Sequence[tuple[str, int | None]]) -> Table:
+    """Files and their sizes (None: unknown), with the quantisation each belongs to."""
+    table = _table()
+    table.add_column("file", no_wrap=True, overflow="ignore")
+    table.add_column("size", justify="right", no_wrap=True)
+    table.add_column("quant", no_wrap=True)
+    for path, size in rows:
+        table.add_row(
+            *_row(path, NONE if size is None else format_size(size), quant_label(path) or "")
+        )
+    return table
+
+
 def local_table(models: Sequence[LocalModel]) -> Table:
-    table = Table(box=None, pad_edge=False, collapse_padding=True, header_style="bold")
-    table.add_column("model", overflow="fold", ratio=3)
+    table = _table()
+    _id_column(table, [m.model_id for m in models])
     table.add_column("source", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
     table.add_column("files", justify="right", no_wrap=True)
@@ -127,10 +193,19 @@ def local_table(models: Sequence[LocalModel]) -> Table:
                 model.source,
                 format_size(model.size_bytes),
                 str(len(model.files)),
-                format_time(model.last_used),
+                last_used(model),
             )
         )
     return table
+
+
+def last_used(model: LocalModel) -> str:
+    """When the model was last used. Its arrival in the vault (a download, or a scan or
+    adopt) counts as a use, as `clean --unused` sees it: a model not used since shows that
+    time, marked `(added)`."""
+    if model.last_used is None:
+        return f"{format_time(model.downloaded_at)} (added)"
+    return format_time(model.last_used)
 
 
 def details(rows: Sequence[tuple[str, str]]) -> Text:
@@ -150,7 +225,7 @@ def local_rows(model: LocalModel) -> list[tuple[str, str]]:
         ("size", format_size(model.size_bytes)),
         ("files", _file_list(model.files)),
         ("downloaded", format_time(model.downloaded_at)),
-        ("last used", format_time(model.last_used)),
+        ("last used", last_used(model)),
     ]
 
 

@@ -4,9 +4,9 @@ import click
 
 from devon_cli.context import CliContext
 from devon_cli.options import json_option
-from devon_cli.render import emit_json, search_table
+from devon_cli.render import emit_json, plain, print_table, search_table
 from devon_core.identifiers import DEFAULT_SOURCE
-from devon_core.results import DEFAULT_SEARCH_LIMIT
+from devon_core.results import DEFAULT_SEARCH_LIMIT, SearchFilters
 
 
 @click.command(
@@ -15,7 +15,12 @@ from devon_core.results import DEFAULT_SEARCH_LIMIT
 Examples:
   devon search qwen --params '<=8b'
   devon search --provider meta-llama --format safetensors --license llama3.1
-  devon search llama --format gguf --size '<10gb' --limit 5 --json""",
+  devon search llama --format gguf --quant Q4_K_M --size '<6gb'
+  devon search llama --format gguf --size '<10gb' --limit 5 --json
+
+For GGUF repos, --size bounds one quantisation's size, not the repo's total: a repo matches
+when one of its quantisations does (and --quant names which); the quant column then lists
+the quantisations that match, with their sizes.""",
 )
 @click.argument("query", required=False)
 @click.option("--provider", metavar="AUTHOR", help="Only models of this author or organisation.")
@@ -26,6 +31,7 @@ Examples:
 )
 @click.option("--task", metavar="TAG", help="Pipeline tag, e.g. text-generation.")
 @click.option("--license", "license_", metavar="ID", help="License id, e.g. apache-2.0.")
+@click.option("--quant", metavar="NAME", help="GGUF quantisation (any case), e.g. Q4_K_M.")
 @click.option(
     "--limit", type=int, default=DEFAULT_SEARCH_LIMIT, show_default=True, help="At most 1-200."
 )
@@ -41,12 +47,14 @@ def search(
     model_format: str | None,
     task: str | None,
     license_: str | None,
+    quant: str | None,
     limit: int,
     source: str,
     as_json: bool,
 ) -> None:
     """Search a source (Hugging Face by default) for models, most downloaded first."""
-    result = context.devon.search(
+    devon = context.devon
+    result = devon.search(
         query,
         source=source,
         provider=provider,
@@ -55,11 +63,28 @@ def search(
         format=model_format,
         task=task,
         license=license_,
+        quant=quant,
         limit=limit,
     )
     if as_json:
         emit_json(result)
     elif not result.results:
-        context.err.print("No models match.")
+        hints = devon.search_hints(
+            query,
+            source=source,
+            provider=provider,
+            params=params,
+            size=size,
+            format=model_format,
+            task=task,
+            license=license_,
+            quant=quant,
+        )
+        tried = " ".join(f"--{field} {values[0]}" for field, values in hints.items())
+        context.err.print(
+            plain(f"No models match. Did you mean {tried}?" if hints else "No models match.")
+        )
     else:
-        context.out.print(search_table(result.results))
+        filters = SearchFilters.parse(size=size, quant=quant)
+        matching = filters.matching_quantizations if (size or quant) else None
+        print_table(context.out, search_table(result.results, matching))

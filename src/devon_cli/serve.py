@@ -41,6 +41,7 @@ def serve(**flags: str | None) -> None:
     """Serve the DEVON HTTP API (the same operations as these commands)."""
     # Imported here so that other commands do not pay for Litestar's import time.
     from devon_adapters.settings import Settings, specs
+    from devon_http.serve import CannotListen
     from devon_http.serve import serve as run_server
 
     settings = Settings.from_env()
@@ -51,4 +52,7 @@ def serve(**flags: str | None) -> None:
     }
     settings = attrs.evolve(settings, **given)
     diagnostics.hand_over()
-    run_server(settings=settings)
+    try:
+        run_server(settings=settings)
+    except CannotListen as error:
+        raise click.ClickException(str(error)) from None

@@ -16,8 +16,8 @@ from devon_cli.render import (
     local_table,
     plain,
     plural,
+    print_table,
 )
-from devon_core.identifiers import parse_model_reference
 from devon_core.models import LocalModel
 from devon_core.results import DEFAULT_CLEAN_DAYS, CleanResult, ExportFormat, ModelList
 from devon_core.serialization import export_text, unstructure
@@ -27,8 +27,13 @@ from devon_core.serialization import export_text, unstructure
     "list",
     epilog="""\b
 Examples:
-  devon list
-  devon list --source huggingface --json""",
+  devon list                 # or: devon ls
+  devon list --source huggingface --json
+
+"last used" is when a command last used the model (info, a repeated download); a model not
+used since it came into the vault (downloaded, scanned, adopted) shows that time, marked
+"(added)": the time `devon clean --unused` goes by. With --json, last_used stays null until
+such a use.""",
 )
 @click.option("--source", metavar="NAME", help="Only models from this source.")
 @json_option
@@ -42,7 +47,7 @@ def list_models(context: CliContext, source: str | None, as_json: bool) -> None:
     elif not models:
         context.err.print(plain(f"The vault at {context.vault.storage_path} holds no models."))
     else:
-        context.out.print(local_table(models))
+        print_table(context.out, local_table(models))
         total = sum(m.size_bytes for m in models)
         context.out.print(f"\n{_models(len(models))}, {format_size(total)}")
 
@@ -71,6 +76,10 @@ def status(context: CliContext, as_json: bool) -> None:
         (f"  {name}", f"{_models(usage.count)}, {format_size(usage.size_bytes)}")
         for name, usage in sorted(result.sources.items())
     ]
+    partial = format_size(result.staging_bytes)
+    if result.staging_bytes:
+        partial += " (unfinished downloads; `devon clean --partial` removes them)"
+    rows.append(("partial downloads", partial))
     context.out.print(details(rows), soft_wrap=True)
 
 
@@ -78,8 +87,8 @@ def status(context: CliContext, as_json: bool) -> None:
     short_help="Delete a model from the vault.",
     epilog="""\b
 Examples:
-  devon remove Qwen/Qwen2.5-0.5B-Instruct
-  devon remove Qwen/Qwen2.5-0.5B-Instruct --yes --json""",
+  devon remove Qwen/Qwen2.5-0.5B-Instruct        # or: devon rm ...
+  devon remove huggingface/Qwen/Qwen2.5-0.5B-Instruct --yes --json""",
 )
 @click.argument("model")
 @source_option
@@ -87,9 +96,17 @@ Examples:
 @json_option
 @click.pass_obj
 def remove(context: CliContext, model: str, source: str, yes: bool, as_json: bool) -> None:
-    """Delete MODEL's files from the vault. Asks first unless --yes is given."""
-    model_id = parse_model_reference(model)
+    """Delete MODEL's files from the vault. Asks first unless --yes is given.
+
+    MODEL is an id, its Hugging Face URL, or the id as `list`, `clean` and `remove` print
+    it, with its source in front (huggingface/owner/name)."""
     devon = context.vault
+    source, reference = devon.resolve(model, source=source)
+    if reference.selects:
+        raise click.UsageError(
+            f"remove deletes a whole model: use {reference.model_id} without a quantisation or file"
+        )
+    model_id = reference.model_id
     present = devon.get(model_id, source=source)
     if present is None:  # the core's error, which needs the sources to tell a typo from a miss
         context.devon.remove(model_id, source=source)
@@ -116,9 +133,15 @@ def remove(context: CliContext, model: str, source: str, yes: bool, as_json: boo
 Examples:
   devon clean --unused --days 30 --dry-run
   devon clean --unused --days 90
+  devon clean --partial          # what interrupted downloads left in staging
   devon clean --all --yes --json""",
 )
 @click.option("--unused", is_flag=True, help="Remove models not used within --days.")
+@click.option(
+    "--partial",
+    is_flag=True,
+    help="Remove what unfinished downloads hold in staging (a running one's is kept).",
+)
 @click.option(
     "--days",
     type=int,
@@ -135,56 +158,76 @@ Examples:
 def clean(
     context: CliContext,
     unused: bool,
+    partial: bool,
     days: int,
     all_: bool,
     dry_run: bool,
     yes: bool,
     as_json: bool,
 ) -> None:
-    """Remove unused models (--unused --days N) or all of them (--all).
+    """Remove unused models (--unused --days N), all of them (--all), or what unfinished
+    downloads left in staging (--partial).
 
-    Shows what goes and asks before deleting unless --yes is given. A model is used when
-    it is downloaded, requested again by `devon download`, or looked at with `devon info`."""
-    if not (unused or all_):
+    Shows what goes and asks before deleting unless --yes is given. A model counts as used
+    when it is downloaded, requested again by `devon download`, or looked at with
+    `devon info`; `devon list` shows that time under "last used"."""
+    if not (unused or all_ or partial):
         raise click.UsageError(
             "say what to clean: --unused [--days N] removes models not used in the last "
-            f"N days (default {DEFAULT_CLEAN_DAYS}), --all removes every model"
+            f"N days (default {DEFAULT_CLEAN_DAYS}), --all removes every model, --partial "
+            "removes unfinished downloads"
         )
     devon = context.vault
-    plan = devon.clean(unused=unused, days=days, all=all_, dry_run=True)
-    if dry_run or not plan.models:
+    plan = devon.clean(unused=unused, days=days, all=all_, dry_run=True, partial=partial)
+    if dry_run or not (plan.models or plan.partial_models):
         _show_clean(context, plan, as_json)
         return
     if not yes:
         _refuse_unless_a_terminal(context)
         _show_plan(context.err if as_json else context.out, plan, devon.list())
-        if not _confirmed(context, f"Remove these {_models(plan.removed)}?"):
+        count = plan.removed + len(plan.partial_models)
+        what = _models(plan.removed) if not plan.partial_models else plural(count, "item")
+        if not _confirmed(context, f"Remove these {what}?"):
             context.err.print("Nothing removed.")
             return
     # Only what was shown: a model that arrived while the question was open stays.
-    confirmed = set(plan.models)
-    _show_clean(context, devon.clean(unused=unused, days=days, all=all_, only=confirmed), as_json)
+    confirmed = {*plan.models, *plan.partial_models}
+    result = devon.clean(unused=unused, days=days, all=all_, only=confirmed, partial=partial)
+    _show_clean(context, result, as_json)
 
 
 def _show_clean(context: CliContext, result: CleanResult, as_json: bool) -> None:
     if as_json:
         emit_json(result)
-    elif not result.models:
+    elif not (result.models or result.partial_models):
         context.out.print("Nothing to clean.")
     elif result.dry_run:
         _show_plan(context.out, result, context.vault.list())
         context.out.print("Dry run: nothing removed.")
     else:
-        context.out.print(
-            f"Removed {_models(result.removed)}, freed {format_size(result.freed_bytes)}."
-        )
+        if result.models:
+            context.out.print(
+                f"Removed {_models(result.removed)}, freed {format_size(result.freed_bytes)}."
+            )
+        if result.partial_models:
+            context.out.print(
+                f"Removed {plural(len(result.partial_models), 'unfinished download')}, "
+                f"freed {format_size(result.partial_freed_bytes)}."
+            )
 
 
 def _show_plan(console: Console, plan: CleanResult, models: list[LocalModel]) -> None:
-    sizes = {model.key: model.size_bytes for model in models}
-    rows = [(key, format_size(sizes[key]) if key in sizes else "") for key in plan.models]
-    console.print(f"Would remove {_models(plan.removed)}, {format_size(plan.freed_bytes)}:")
-    console.print(details(rows), soft_wrap=True)
+    if plan.models:
+        sizes = {model.key: model.size_bytes for model in models}
+        rows = [(key, format_size(sizes[key]) if key in sizes else "") for key in plan.models]
+        console.print(f"Would remove {_models(plan.removed)}, {format_size(plan.freed_bytes)}:")
+        console.print(details(rows), soft_wrap=True)
+    if plan.partial_models:
+        console.print(
+            f"Would remove {plural(len(plan.partial_models), 'unfinished download')} "
+            f"from staging, {format_size(plan.partial_freed_bytes)}:"
+        )
+        console.print(details([(key, "") for key in plan.partial_models]), soft_wrap=True)
 
 
 @click.command(

@@ -1,13 +1,18 @@
 """`Devon`: the one object a library user, the HTTP app and the CLI all talk to."""
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
-from devon_core import adoption, job_use_cases, use_cases
+import attrs
+
+from devon_core import adoption, hints, job_use_cases, use_cases
 from devon_core.adoption import AdoptReport
-from devon_core.errors import DevonError, InvalidInput, about
-from devon_core.identifiers import DEFAULT_SOURCE, LOCAL_SOURCE
+from devon_core.download_plan import DownloadPlan, plan_download
+from devon_core.errors import DevonError, InvalidInput, NotFound, SelectionNotFound, about
+from devon_core.identifiers import DEFAULT_SOURCE, LOCAL_SOURCE, parse_model_reference
 from devon_core.jobs import Job, JobList, JobStatus
 from devon_core.models import LocalModel
+from devon_core.partial_downloads import clean_partial
 from devon_core.ports import (
     Clock,
     JobRunner,
@@ -17,6 +22,8 @@ from devon_core.ports import (
     ModelStore,
     ProgressCallback,
 )
+from devon_core.quantizations import literal_pattern, parse_quant_tag
+from devon_core.references import ModelReference, ReferenceParser, parse_reference
 from devon_core.results import (
     DEFAULT_CLEAN_DAYS,
     DEFAULT_SEARCH_LIMIT,
@@ -31,6 +38,8 @@ from devon_core.results import (
     SearchResult,
     StorageStatus,
 )
+from devon_core.rules import select_files
+from devon_core.suggestions import did_you_mean
 
 
 class Devon:
@@ -86,18 +95,122 @@ class Devon:
         format: str | None = None,
         task: str | None = None,
         license: str | None = None,
+        quant: str | None = None,
         limit: int = DEFAULT_SEARCH_LIMIT,
     ) -> SearchResult:
+        """Models on `source` passing every filter. `quant` keeps GGUF repos holding that
+        quantisation; `size` then bounds a quantisation's size, not the repo's total."""
         filters = SearchFilters.parse(
-            provider=provider, params=params, size=size, format=format, task=task, license=license
+            provider=provider,
+            params=params,
+            size=size,
+            format=format,
+            task=task,
+            license=license,
+            quant=quant,
         )
         return use_cases.search(self.source(source), query, filters, limit)
 
+    def search_hints(
+        self,
+        query: str | None = None,
+        *,
+        source: str = DEFAULT_SOURCE,
+        license: str | None = None,
+        quant: str | None = None,
+        **filters: str | None,
+    ) -> dict[str, list[str]]:
+        """For a search that found nothing: values close to the `license` and `quant` given
+        that models on the source (matching the other filters) or in the vault carry."""
+        parsed = SearchFilters.parse(license=license, quant=quant, **filters)
+        return hints.filter_hints(self.source(source), self.store, query, parsed)
+
+    def resolve(self, text: str, *, source: str = DEFAULT_SOURCE) -> tuple[str, ModelReference]:
+        """The source and the reference a user typed: an id, `owner/name:QUANT`, a URL the
+        source knows, or an id as DEVON prints it, `<source>/<owner>/<name>` (ADR 0172)."""
+        source, text = self._source_prefix(text, source)
+        plugin = self.sources.get(source)
+        if isinstance(plugin, ReferenceParser):
+            return source, plugin.parse_reference(text)
+        if "://" in text:  # the vault alone (no plugin loaded) still reads a Hub URL to a repo
+            return source, ModelReference(parse_model_reference(text))
+        return source, parse_reference(text)
+
+    def _source_prefix(self, text: str, source: str) -> tuple[str, str]:
+        """`<source>/<owner>/<name>` -> (`source`, `owner/name`) when `source` is a known
+        source (a plugin, or one the vault holds models of): ids have at most two parts,
+        so three parts are never an id. Anything else is left as it is."""
+        if not isinstance(text, str) or "://" in text:
+            return source, text
+        first, _, rest = text.strip().partition("/")
+        if rest.count("/") != 1 or first not in self._prefix_sources():
+            return source, text
+        if source not in (DEFAULT_SOURCE, first):
+            raise InvalidInput(f"{text!r} names source {first!r}, but --source is {source!r}")
+        return first, rest
+
+    def _prefix_sources(self) -> set[str]:
+        """Sources a printed id may start with: the known ones and those the vault holds."""
+        return {*self._known_sources, *self.store.status().sources}
+
+    def plan_download(
+        self,
+        model: str,
+        *,
+        source: str = DEFAULT_SOURCE,
+        quant: str | None = None,
+        include_patterns: Sequence[str] | None = None,
+        force: bool = False,
+        require_choice: bool = False,
+    ) -> DownloadPlan:
+        """What `download` with the same arguments would fetch (files, sizes, total), and
+        the same errors, fetching nothing."""
+        source, model_id, patterns = self.selection(
+            model,
+            source=source,
+            quant=quant,
+            include_patterns=include_patterns,
+            require_choice=require_choice,
+        )
+        plugin = self.source(source)
+        with about(source, model_id), self._suggesting(plugin, model_id):
+            return plan_download(
+                plugin, self.store, self.clock, model_id, include_patterns=patterns, force=force
+            )
+
+    def _reference(self, model: str, source: str, quant: str | None) -> tuple[str, ModelReference]:
+        source, reference = self.resolve(model, source=source)
+        if quant is None:
+            return source, reference
+        tag = parse_quant_tag(quant)
+        if reference.files or reference.quantization not in (None, tag):
+            raise InvalidInput(f"{model!r} already selects files: drop --quant {quant}")
+        return source, attrs.evolve(reference, quantization=tag)
+
+    @contextmanager
+    def _suggesting(self, plugin: ModelSource, model_id: str) -> Iterator[None]:
+        """A model the source does not know gets "did you mean" ids added to its error."""
+        try:
+            yield
+        except SelectionNotFound:
+            raise
+        except NotFound as error:
+            near = hints.near_model_ids(plugin, self.store, model_id)
+            if not near:
+                raise
+            raise NotFound(f"{error} (did you mean {' or '.join(near)}?)") from error
+
     def info(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> ModelInfo:
+        """The vault's entry and the source's description of a model (an id, or any
+        reference `resolve` reads). Counts as a use of it."""
+        source, reference = self.resolve(model_id, source=source)
+        model_id = reference.model_id
         with about(source, model_id):
             if source == LOCAL_SOURCE and source not in self.sources:
                 return use_cases.local_info(self.store, self.clock, source, model_id)
-            return use_cases.info(self.source(source), self.store, self.clock, model_id)
+            plugin = self.source(source)
+            with self._suggesting(plugin, model_id):
+                return use_cases.info(plugin, self.store, self.clock, model_id)
 
     def download(
         self,
@@ -107,17 +220,64 @@ class Devon:
         force: bool = False,
         include_patterns: Sequence[str] | None = None,
         progress: ProgressCallback | None = None,
+        quant: str | None = None,
+        require_choice: bool = False,
     ) -> LocalModel:
-        with about(source, model_id):
+        """Bring a model into the vault. `model_id` may select files: `owner/name:Q4_K_M`,
+        or a Hub file URL; so may `quant` (see `selection`). Without a selection the whole
+        repo is fetched, unless `require_choice` (what the CLI asks) refuses a repo of
+        several GGUF quantisations with ChoiceNeeded."""
+        source, plain_id, patterns = self.selection(
+            model_id,
+            source=source,
+            quant=quant,
+            include_patterns=include_patterns,
+            require_choice=require_choice,
+        )
+        plugin = self.source(source)
+        with about(source, plain_id), self._suggesting(plugin, plain_id):
             return use_cases.download(
-                self.source(source),
+                plugin,
                 self.store,
                 self.clock,
-                model_id,
+                plain_id,
                 force=force,
-                include_patterns=include_patterns,
+                include_patterns=patterns,
                 progress=progress,
             )
+
+    def selection(
+        self,
+        model: str,
+        *,
+        source: str = DEFAULT_SOURCE,
+        quant: str | None = None,
+        include_patterns: Sequence[str] | None = None,
+        require_choice: bool = False,
+    ) -> tuple[str, str, tuple[str, ...] | None]:
+        """(source, plain model id, include patterns) for what a user typed (ADR 0171): a
+        quantisation or file the reference (or `quant`) selects becomes patterns naming
+        exactly its files, added to `include_patterns`, so downloads and their jobs deal in
+        patterns only. A selection the model lacks is SelectionNotFound and, with
+        `require_choice`, a repo of several quantisations and no selection at all (nor a
+        whole copy in the vault) is ChoiceNeeded: both before anything is fetched."""
+        source, reference = self._reference(model, source, quant)
+        given = tuple(include_patterns) if include_patterns is not None else None
+        if not reference.selects and not (require_choice and given is None):
+            return source, reference.model_id, given
+        if not reference.selects:
+            present = self.store.get(source, reference.model_id)
+            if present is not None and use_cases.recorded_patterns(present) is None:
+                return source, reference.model_id, given  # the vault holds every file
+        plugin = self.source(source)
+        with about(source, reference.model_id), self._suggesting(plugin, reference.model_id):
+            chosen = select_files(
+                plugin.info(reference.model_id), None, reference, require_choice=require_choice
+            )
+        if not reference.selects:
+            return source, reference.model_id, given
+        named = [literal_pattern(f.path) for f in chosen]
+        return source, reference.model_id, tuple(dict.fromkeys([*(given or ()), *named]))
 
     # -- download jobs (ADR 0110) --------------------------------------------------------
 
@@ -131,7 +291,11 @@ class Devon:
     ) -> Job:
         """Queue a download and return its job at once, without waiting. A request for a
         model that already has a queued or downloading job joins it (same id); a model the
-        vault already holds gives a job that has completed."""
+        vault already holds gives a job that has completed. `model_id` may select files
+        as in `download`."""
+        source, model_id, include_patterns = self.selection(
+            model_id, source=source, include_patterns=include_patterns
+        )
         with about(source, model_id):
             request = job_use_cases.job_request(
                 self.sources, model_id, source, force, include_patterns
@@ -150,6 +314,9 @@ class Devon:
         include_patterns: Sequence[str] | None = None,
     ) -> LocalModel | None:
         """The vault's copy (marked used) when a download of it would fetch nothing."""
+        source, model_id, include_patterns = self.selection(
+            model_id, source=source, include_patterns=include_patterns
+        )
         with about(source, model_id):
             request = job_use_cases.job_request(
                 self.sources, model_id, source, force, include_patterns
@@ -208,8 +375,18 @@ class Devon:
             return use_cases.get(self.store, source, model_id)
 
     def remove(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> RemoveResult:
-        with about(source, model_id):
-            return use_cases.remove(self.store, source, model_id, self._known_sources)
+        """Delete a model (its id, URL, or `<source>/<owner>/<name>` as DEVON prints it)."""
+        source, reference = self.resolve(model_id, source=source)
+        with about(source, reference.model_id):
+            try:
+                return use_cases.remove(self.store, source, reference.model_id, self._known_sources)
+            except NotFound as error:
+                known = (
+                    [m.model_id for m in self.store.list(source)]
+                    if source in self._prefix_sources()
+                    else []
+                )
+                raise NotFound(f"{error}{did_you_mean(reference.model_id, known)}") from error
 
     def status(self) -> StorageStatus:
         return use_cases.status(self.store)
@@ -222,11 +399,20 @@ class Devon:
         all: bool = False,
         dry_run: bool = False,
         only: Collection[str] | None = None,
+        partial: bool = False,
     ) -> CleanResult:
         """Remove unused models, or all. `only` (keys `<source>/<model_id>`) limits the run
-        to models a person was shown, e.g. by a dry run, and confirmed."""
+        to models a person was shown, e.g. by a dry run, and confirmed. `partial` also
+        removes what unfinished downloads hold in staging, except a running one's (and,
+        with `only`, just the staging of those keys)."""
         request = CleanRequest(unused=unused, days=days, all=all, dry_run=dry_run)
-        return use_cases.clean(self.store, self.clock, request, only)
+        result = use_cases.clean(self.store, self.clock, request, only)
+        if not partial:
+            return result
+        staged = clean_partial(self.store, dry_run, only)
+        return attrs.evolve(
+            result, partial_models=staged.models, partial_freed_bytes=staged.freed_bytes
+        )
 
     def export(self, format: ExportFormat | str = ExportFormat.KITT) -> ExportResult:
         export_format = format if isinstance(format, ExportFormat) else ExportFormat.parse(format)

@@ -2,6 +2,10 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from devon_core.quantizations import Quantization
 
 
 class DevonError(Exception):
@@ -28,6 +32,10 @@ class NotFound(DevonError):
     """The model is not in the vault, or not on the source."""
 
 
+class SelectionNotFound(NotFound):
+    """The model is there, but not the quantisation or file a reference selects."""
+
+
 class Forbidden(DevonError):
     """The source holds the model but refuses access (gated or private)."""
 
@@ -46,6 +54,17 @@ class InsufficientStorage(DevonError):
 
 class StoreUnavailable(DevonError):
     """The vault's index (a database server) cannot be reached; nothing on disk was changed."""
+
+
+class ChoiceNeeded(InvalidInput):
+    """A download that must say which of a repository's quantisations it wants (the CLI
+    asks this; the HTTP API and the library fetch the whole repository by default)."""
+
+    def __init__(
+        self, message: str, model_id: str, quantizations: "tuple[Quantization, ...]"
+    ) -> None:
+        super().__init__(message, model_id=model_id)
+        self.quantizations = quantizations
 
 
 class Conflict(DevonError):

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 import attrs
 
 from devon_core.errors import InvalidInput
+from devon_core.suggestions import did_you_mean
 
 PARAMS_TOLERANCE = 0.2
 _EPSILON = 1e-9  # so that exactly 20% off still matches despite float rounding
@@ -139,7 +140,8 @@ class ModelFormat(enum.StrEnum):
             return cls(text.strip().lower())
         except ValueError:
             accepted = ", ".join(f.value for f in cls)
-            raise InvalidInput(f"Invalid format {text!r}: use one of {accepted}") from None
+            hint = did_you_mean(text, [f.value for f in cls])
+            raise InvalidInput(f"Invalid format {text!r}{hint}: use one of {accepted}") from None
 
 
 def validate_include_patterns(patterns: Iterable[str] | None) -> tuple[str, ...] | None:

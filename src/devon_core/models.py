@@ -6,6 +6,8 @@ from typing import Any
 
 import attrs
 
+from devon_core.quantizations import Quantization, group_quantizations
+
 
 @attrs.frozen
 class RemoteFile:
@@ -44,6 +46,10 @@ class RemoteModel:
     repo_url: str = ""
     revision: str | None = None
     files: tuple[RemoteFile, ...] = ()
+    quantizations: tuple[Quantization, ...] = attrs.field(
+        default=attrs.Factory(lambda self: group_quantizations(self.files), takes_self=True)
+    )
+    """Each GGUF quantisation with its size and files (ADR 0170); derived from `files`."""
 
 
 @attrs.frozen

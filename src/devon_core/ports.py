@@ -6,6 +6,8 @@ from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
+import attrs
+
 from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
 from devon_core.jobs import Job, JobProgress, JobRequest, JobStatus
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
@@ -13,12 +15,34 @@ from devon_core.results import (
     DownloadResult,
     ScanResult,
     SearchFilters,
+    StagedDownload,
     StagingArea,
     StorageSpace,
     StorageStatus,
 )
 
 ProgressCallback = Callable[[int, int], None]
+"""Called with (bytes done, bytes total) as a download proceeds. A callback that also has a
+`retrying(notice: RetryNotice)` method (see `RetryListener`) is told of each retry."""
+
+
+@attrs.frozen
+class RetryNotice:
+    """A transfer failed and will be tried again: which file, why, the attempt coming next
+    (of at most `attempts`), and how long the source waits before it."""
+
+    path: str
+    problem: str
+    attempt: int
+    attempts: int
+    wait_seconds: float
+
+
+@runtime_checkable
+class RetryListener(Protocol):
+    def retrying(self, notice: RetryNotice) -> None: ...
+
+
 """Called with (bytes done, bytes total) as a download proceeds. It may raise (a
 `DevonError`) to stop the download: the source stops its transfers, keeps what arrived in
 staging, and lets the error propagate."""
@@ -123,6 +147,15 @@ class ModelStore(Protocol):
         ...
 
     def mark_used(self, source: str, model_id: str, when: datetime) -> LocalModel | None: ...
+
+    def staged(self) -> "builtins.list[StagedDownload]":
+        """Every unfinished download's staging, sorted by (source, model_id)."""
+        ...
+
+    def discard_staging(self, source: str, model_id: str) -> int | None:
+        """Delete the model's staging under its lock, taken without waiting; the bytes freed,
+        or None when a running download holds the lock (its staging is left alone)."""
+        ...
 
     def grouped(self) -> AbstractContextManager[None]:
         """Several changes in a row (a clean): what the store derives from its index (the

@@ -10,6 +10,7 @@ import attrs
 from devon_core.errors import InvalidRequest
 from devon_core.filters import ModelFormat, ParamsFilter, SizeFilter
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
+from devon_core.quantizations import Quantization, parse_quant_tag
 
 MIN_SEARCH_LIMIT = 1
 MAX_SEARCH_LIMIT = 200
@@ -27,6 +28,7 @@ class SearchFilters:
     format: ModelFormat | None = None
     task: str | None = None
     license: str | None = None
+    quant: str | None = None
 
     @classmethod
     def parse(
@@ -38,6 +40,7 @@ class SearchFilters:
         format: str | None = None,
         task: str | None = None,
         license: str | None = None,
+        quant: str | None = None,
     ) -> "SearchFilters":
         """Build filters from what a user typed; blank strings count as absent."""
         params, size, format = _blank_to_none(params), _blank_to_none(size), _blank_to_none(format)
@@ -48,6 +51,7 @@ class SearchFilters:
             format=ModelFormat.parse(format) if format else None,
             task=_blank_to_none(task),
             license=_blank_to_none(license),
+            quant=parse_quant_tag(quant) if quant and quant.strip() else None,
         )
 
     def matches(self, model: RemoteModel) -> bool:
@@ -58,13 +62,31 @@ class SearchFilters:
             model.parameter_count is None or not self.params.matches(model.parameter_count)
         ):
             return False
-        if self.size and not self.size.matches(model.total_size_bytes):
+        if (self.size or self.quant) and not self._quantization_matches(model):
             return False
         if self.format and self.format.value not in model.format:
             return False
         if self.task and self.task.lower() not in {t.lower() for t in model.tags}:
             return False
         return not (self.license and (model.license or "").lower() != self.license.lower())
+
+    def matching_quantizations(self, model: RemoteModel) -> tuple[Quantization, ...]:
+        """The quantisations of a GGUF repo that pass `quant` and `size`: a repo matches
+        `size` when one of its quantisations does, not by its total (docs/huggingface.md)."""
+        return tuple(
+            q
+            for q in model.quantizations
+            if (not self.quant or q.name == self.quant)
+            and (not self.size or self.size.matches(q.size_bytes))
+        )
+
+    def _quantization_matches(self, model: RemoteModel) -> bool:
+        if model.quantizations:
+            return bool(self.matching_quantizations(model))
+        # Not a repo of GGUF quantisations: the whole repo is the one choice.
+        if self.quant and self.quant not in (model.quantization or "").upper().split(","):
+            return False
+        return not (self.size and not self.size.matches(model.total_size_bytes))
 
 
 def _blank_to_none(value: str | None) -> str | None:
@@ -149,6 +171,10 @@ class CleanResult:
     dry_run: bool
     models: tuple[str, ...]
     removed: int = _count_of("models")
+    partial_models: tuple[str, ...] = ()
+    """`<source>/<model_id>` of each unfinished download whose staging was (or, on a dry run,
+    would be) removed by a `partial` clean."""
+    partial_freed_bytes: int = 0
 
 
 @attrs.frozen
@@ -194,11 +220,26 @@ class ExportEntry:
 
 @attrs.frozen
 class ExportResult:
-    """`content` holds paths for kitt, entries for json, in (source, model_id) order."""
+    """An export in (source, model_id) order. For kitt, `content` is the text KITT reads
+    (one model path a line) and `paths` the same paths as a tuple; for json, `content`
+    holds the entries. The HTTP API and `--json` send kitt's `content` as a list of paths,
+    as the spec shows (ADR 0174)."""
 
     format: ExportFormat
-    content: tuple[str, ...] | tuple[ExportEntry, ...]
-    count: int = _count_of("content")
+    content: str | tuple[ExportEntry, ...]
+    count: int
+    paths: tuple[str, ...] = ()
+
+    @classmethod
+    def kitt(cls, paths: Iterable[str]) -> "ExportResult":
+        ordered = tuple(paths)
+        text = "".join(f"{path}\n" for path in ordered)
+        return cls(ExportFormat.KITT, text, len(ordered), ordered)
+
+    @classmethod
+    def json(cls, entries: Iterable[ExportEntry]) -> "ExportResult":
+        ordered = tuple(entries)
+        return cls(ExportFormat.JSON, ordered, len(ordered), tuple(e.path for e in ordered))
 
 
 @attrs.frozen
@@ -213,6 +254,8 @@ class StorageStatus:
     total_size_bytes: int
     storage_path: str
     sources: dict[str, SourceUsage]
+    staging_bytes: int = 0
+    """Bytes held in staging by unfinished downloads (running or interrupted)."""
 
 
 @attrs.frozen
@@ -243,3 +286,18 @@ class StagingArea:
         """What fetching `files` still has to write: a file counts as there only when staging
         holds it at exactly its size (leftovers of other attempts count for nothing)."""
         return sum(f.size_bytes for f in files if self.present_files.get(f.path) != f.size_bytes)
+
+
+@attrs.frozen
+class StagedDownload:
+    """An unfinished download's staging: what it holds, and whether a running download is
+    using it now (its model's lock is taken)."""
+
+    source: str
+    model_id: str
+    size_bytes: int
+    in_use: bool
+
+    @property
+    def key(self) -> str:
+        return f"{self.source}/{self.model_id}"

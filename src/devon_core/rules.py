@@ -4,9 +4,11 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from devon_core.errors import InsufficientStorage
+from devon_core.errors import ChoiceNeeded, InsufficientStorage, InvalidInput, SelectionNotFound
 from devon_core.filters import SIZE_UNITS, matches_any
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
+from devon_core.quantizations import group_quantizations, with_whole_shard_sets
+from devon_core.references import ModelReference
 from devon_core.results import (
     CleanRequest,
     ExportEntry,
@@ -14,6 +16,7 @@ from devon_core.results import (
     ExportResult,
     StorageSpace,
 )
+from devon_core.suggestions import did_you_mean
 
 
 def select_for_clean(
@@ -40,7 +43,7 @@ def build_export(models: Iterable[LocalModel], export_format: ExportFormat) -> E
     """The export of `models`, sorted by (source, model_id)."""
     ordered = sorted(models, key=_sort_key)
     if export_format is ExportFormat.KITT:
-        return ExportResult(export_format, tuple(model.path for model in ordered))
+        return ExportResult.kitt(model.path for model in ordered)
     entries = tuple(
         ExportEntry(
             source=m.source,
@@ -52,12 +55,76 @@ def build_export(models: Iterable[LocalModel], export_format: ExportFormat) -> E
         )
         for m in ordered
     )
-    return ExportResult(export_format, entries)
+    return ExportResult.json(entries)
 
 
-def select_files(model: RemoteModel, patterns: Sequence[str] | None) -> tuple[RemoteFile, ...]:
-    """The files of `model` a download fetches: all, or those matching one of `patterns`."""
-    return tuple(f for f in model.files if matches_any(f.path, patterns))
+def select_files(
+    model: RemoteModel,
+    patterns: Sequence[str] | None,
+    reference: ModelReference | None = None,
+    *,
+    require_choice: bool = False,
+) -> tuple[RemoteFile, ...]:
+    """The files of `model` a download fetches: all, or those matching one of `patterns`,
+    plus what `reference` selects (one quantisation, or exact files with the rest of their
+    shard set). A quantisation or file the model lacks is NotFound. With `require_choice`,
+    a repository of several quantisations and no selection at all is refused (ChoiceNeeded)."""
+    if reference is None or not reference.selects:
+        if require_choice and patterns is None:
+            _refuse_without_a_choice(model)
+        return tuple(f for f in model.files if matches_any(f.path, patterns))
+    _check_revision(model, reference)
+    chosen = set(_chosen_paths(model, reference))
+    return tuple(
+        f
+        for f in model.files
+        if f.path in chosen or (patterns is not None and matches_any(f.path, patterns))
+    )
+
+
+def _refuse_without_a_choice(model: RemoteModel) -> None:
+    quants = group_quantizations(model.files)
+    if len(quants) > 1:
+        raise ChoiceNeeded(
+            f"{model.model_id} holds {len(quants)} GGUF quantisations: pick one with "
+            f"--quant (e.g. --quant {quants[0].name}, or {model.model_id}:{quants[0].name}), "
+            "or take them all with --all",
+            model.model_id,
+            quants,
+        )
+
+
+def _check_revision(model: RemoteModel, reference: ModelReference) -> None:
+    asked = reference.revision
+    if asked in (None, "main") or (model.revision and model.revision.startswith(asked or "")):
+        return
+    raise InvalidInput(
+        f"{model.model_id}: DEVON fetches the current revision ({model.revision or 'main'}), "
+        f"not {asked!r}; use a 'main' URL or the plain id"
+    )
+
+
+def _chosen_paths(model: RemoteModel, reference: ModelReference) -> tuple[str, ...]:
+    every = [f.path for f in model.files]
+    if reference.quantization is not None:
+        quants = group_quantizations(model.files)
+        by_name = {q.name: q for q in quants}
+        wanted = reference.quantization.upper()
+        if wanted not in by_name:
+            names = [q.name for q in quants]
+            held = f"it has {', '.join(names)}" if names else "it has no GGUF quantisations"
+            raise SelectionNotFound(
+                f"{model.model_id} has no quantisation {reference.quantization!r}"
+                f"{did_you_mean(wanted, names)}: {held}"
+            )
+        return by_name[wanted].files
+    missing = [path for path in reference.files if path not in every]
+    if missing:
+        raise SelectionNotFound(
+            f"{model.model_id} has no file {missing[0]!r}{did_you_mean(missing[0], every)}; "
+            f"see 'devon info {model.model_id} --files'"
+        )
+    return with_whole_shard_sets(reference.files, every)
 
 
 def quantization_of(model: RemoteModel, files: Sequence[str]) -> str | None:

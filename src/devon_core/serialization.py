@@ -16,7 +16,7 @@ from cattrs.gen import make_dict_unstructure_fn, override
 from devon_core.filters import ModelFormat
 from devon_core.jobs import Job, JobStatus
 from devon_core.models import RemoteModel
-from devon_core.results import ExportFormat, ExportResult
+from devon_core.results import CleanResult, ExportFormat, ExportResult
 
 
 def timestamp(value: datetime) -> str:
@@ -49,11 +49,40 @@ def _make_converter() -> cattrs.Converter:
             RemoteModel, converter, revision=override(omit=True), files=override(omit=True)
         ),
     )
+    converter.register_unstructure_hook(ExportResult, _export_wire)
+    converter.register_unstructure_hook(CleanResult, _clean_wire)
     # Which core error a failed job ended with is for the waiting caller, not the wire.
     converter.register_unstructure_hook(
         Job, make_dict_unstructure_fn(Job, converter, error_kind=override(omit=True))
     )
     return converter
+
+
+def _clean_wire(result: CleanResult) -> dict[str, Any]:
+    """The spec's clean shape; `partial_models` and `partial_freed_bytes` only when a partial
+    clean removed (or, dry, would remove) some staging (ADR 0173), so that an answer to a
+    request that never asked for it is exactly the documented one."""
+    data: dict[str, Any] = {
+        "removed": result.removed,
+        "freed_bytes": result.freed_bytes,
+        "dry_run": result.dry_run,
+        "models": list(result.models),
+    }
+    if result.partial_models:
+        data["partial_models"] = list(result.partial_models)
+        data["partial_freed_bytes"] = result.partial_freed_bytes
+    return data
+
+
+def _export_wire(result: ExportResult) -> dict[str, Any]:
+    """The spec's export shape: `format`, `count`, and `content` as a list (kitt: the
+    paths; json: the entries)."""
+    content = list(result.paths) if result.format is ExportFormat.KITT else result.content
+    return {
+        "format": result.format.value,
+        "count": result.count,
+        "content": converter.unstructure(content),
+    }
 
 
 def _enum_value(value: enum.Enum) -> Any:
@@ -70,6 +99,6 @@ def unstructure(value: Any) -> Any:
 
 def export_text(result: ExportResult) -> str:
     """An export as a file's text: one path a line for kitt (what KITT reads), else JSON."""
-    if result.format is ExportFormat.KITT:
-        return "".join(f"{path}\n" for path in result.content)
+    if isinstance(result.content, str):
+        return result.content
     return json.dumps(unstructure(list(result.content)), indent=2) + "\n"

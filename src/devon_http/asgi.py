@@ -5,13 +5,16 @@ environment (`Settings.from_env()`); the vault they share is safe for several pr
 """
 
 from devon_adapters import Settings, build_devon
+from devon_core import Devon
 from devon_http.app import create_app
 from devon_http.request_log import RequestLog, configure_logging
 
 
-def create_app_from_settings(settings: Settings) -> RequestLog:
-    """The app over the vault and sources `settings` describe, logging each request."""
-    return RequestLog(create_app(build_devon(settings), api_key=settings.api_key))
+def create_app_from_settings(settings: Settings, devon: Devon | None = None) -> RequestLog:
+    """The app over the vault and sources `settings` describe (`devon`, if given, is the
+    `Devon` already built from them), logging each request."""
+    devon = build_devon(settings) if devon is None else devon
+    return RequestLog(create_app(devon, api_key=settings.api_key))
 
 
 def create_default_app() -> RequestLog:

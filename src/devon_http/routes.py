@@ -15,7 +15,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from devon_adapters.version import devon_version
 from devon_core import Devon, ModelList
-from devon_core.identifiers import DEFAULT_SOURCE
+from devon_core.identifiers import DEFAULT_SOURCE, validate_model_id
 from devon_core.results import DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, MIN_SEARCH_LIMIT
 from devon_http import wire
 from devon_http.body import StrictBody
@@ -98,6 +98,9 @@ async def search(
     ] = None,
     task: Annotated[str | None, QueryParameter(description="Pipeline tag: text-generation")] = None,
     license: Annotated[str | None, QueryParameter(description="License id: apache-2.0")] = None,
+    quant: Annotated[
+        str | None, QueryParameter(description="GGUF quantisation: Q4_K_M (any case)")
+    ] = None,
     limit: Annotated[
         int,
         QueryParameter(ge=MIN_SEARCH_LIMIT, le=MAX_SEARCH_LIMIT, description="Maximum results"),
@@ -113,6 +116,7 @@ async def search(
         format=format,
         task=task,
         license=license,
+        quant=quant,
         limit=limit,
     )
     return wire.to_wire(await in_thread(call), wire.SearchResponse)
@@ -137,8 +141,9 @@ SourcePath = Annotated[str, PathParameter(description="Source name, e.g. hugging
 
 
 def _model_id(path_value: str) -> str:
-    # A `path` parameter arrives with its leading slash.
-    return path_value.removeprefix("/")
+    # A `path` parameter arrives with its leading slash. The path takes a plain id only
+    # (the library and the CLI also read references such as `<source>/<owner>/<name>`).
+    return validate_model_id(path_value.removeprefix("/"))
 
 
 MODEL_PATH = "/models/{source:str}/{model_id:path}"
@@ -204,7 +209,13 @@ async def clean(
     devon: NamedDependency[Devon], state: State, data: JSONBody[wire.CleanRequest] = DEFAULT_CLEAN
 ) -> wire.Cleaned:
     def cleaned() -> wire.Cleaned:
-        result = devon.clean(unused=data.unused, days=data.days, all=data.all, dry_run=data.dry_run)
+        result = devon.clean(
+            unused=data.unused,
+            days=data.days,
+            all=data.all,
+            dry_run=data.dry_run,
+            partial=data.partial,
+        )
         return wire.to_wire(result, wire.Cleaned)
 
     return await in_thread(cleaned, whole_vault_limiter(state))

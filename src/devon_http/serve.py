@@ -1,6 +1,7 @@
 """`serve`: run the HTTP API under uvicorn (what `devon serve` calls)."""
 
 import contextlib
+import errno
 import ipaddress
 import logging
 import os
@@ -14,7 +15,7 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from devon_adapters import Settings
+from devon_adapters import Settings, build_devon
 from devon_http.asgi import create_app_from_settings
 from devon_http.request_log import configure_logging
 
@@ -40,9 +41,15 @@ def serve(
     port = settings.port if port is None else port
     workers = settings.workers if workers is None else workers
     configure_logging()
+    devon = build_devon(settings)  # the vault is opened (and checked) before anything else
+    listener = listen_on(host, port)  # a busy port is one clear error, before any startup
+    log.info("vault at %s", devon.storage_path)
+    for name, source in sorted(devon.sources.items()):
+        log.info("source %s at %s", name, getattr(source, "endpoint", "(no endpoint)"))
     warning = exposure_warning(host, settings.api_key)
     if warning:
         log.warning(warning)
+    log.info("serving on http://%s:%d (Ctrl-C to stop)", _url_host(host), port)
     if workers > 1:
         os.environ.update(settings.as_env())
         config = uvicorn.Config(
@@ -56,10 +63,45 @@ def serve(
         )
         # What `uvicorn.run` does for several workers, with the listener fixed (ADR 0050).
         with contextlib.suppress(KeyboardInterrupt):
-            Multiprocess(config, sockets=[tcp_listener(config.bind_socket())]).run()
+            Multiprocess(config, sockets=[listener]).run()
     else:
-        app = create_app_from_settings(settings)
-        uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+        app = create_app_from_settings(settings, devon)
+        config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level="info")
+        with contextlib.suppress(KeyboardInterrupt):
+            uvicorn.Server(config).run(sockets=[listener])
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
+
+
+class CannotListen(OSError):
+    """The address is taken or cannot be bound; `str()` says which and why."""
+
+
+def listen_on(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to `host:port` (IPPROTO_TCP, see `tcp_listener`), inheritable by
+    worker processes; CannotListen when the port is busy or the address unusable."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP)
+    except OSError as error:
+        raise CannotListen(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as error:
+        sock.close()
+        reason = error.strerror or str(error)
+        hint = " (another server is using it: pick another --port)" if _busy(error) else ""
+        raise CannotListen(f"cannot listen on {host}:{port}: {reason}{hint}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _busy(error: OSError) -> bool:
+    return error.errno == errno.EADDRINUSE
 
 
 def tcp_listener(sock: socket.socket) -> socket.socket:

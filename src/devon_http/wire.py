@@ -30,6 +30,14 @@ class Health(msgspec.Struct):
     version: str
 
 
+class Quantization(msgspec.Struct):
+    """One GGUF quantisation of a repo: all of its files (a sharded set is one) and size."""
+
+    name: Annotated[str, msgspec.Meta(description="llama.cpp type, e.g. Q4_K_M")]
+    size_bytes: int
+    files: list[str]
+
+
 class RemoteModel(msgspec.Struct):
     """A model on a source, as search and info describe it."""
 
@@ -51,6 +59,10 @@ class RemoteModel(msgspec.Struct):
     updated_at: str
     web_url: str
     repo_url: str
+    quantizations: Annotated[
+        list[Quantization],
+        msgspec.Meta(description="Each GGUF quantisation; empty for other repos (added)"),
+    ]
 
 
 class SearchResponse(msgspec.Struct):
@@ -158,6 +170,9 @@ class Status(msgspec.Struct):
     total_size_bytes: int
     storage_path: str
     sources: dict[str, SourceUsage]
+    staging_bytes: Annotated[
+        int, msgspec.Meta(description="Bytes unfinished downloads hold in staging (added)")
+    ]
 
 
 class CleanRequest(msgspec.Struct, kw_only=True, frozen=True):
@@ -167,13 +182,27 @@ class CleanRequest(msgspec.Struct, kw_only=True, frozen=True):
     )
     all: Annotated[bool, msgspec.Meta(description="Remove every model")] = False
     dry_run: Annotated[bool, msgspec.Meta(description="Only report what would go")] = False
+    partial: Annotated[
+        bool,
+        msgspec.Meta(description="Also remove unfinished downloads' staging, unless running"),
+    ] = False
 
 
-class Cleaned(msgspec.Struct):
+class Cleaned(msgspec.Struct, omit_defaults=True):
     removed: int
     freed_bytes: int
     dry_run: bool
     models: Annotated[list[str], msgspec.Meta(description="<source>/<model_id> of each")]
+    partial_models: Annotated[
+        list[str],
+        msgspec.Meta(
+            description="<source>/<model_id> of each staging removed by a partial clean "
+            "(added; only present when there is one)"
+        ),
+    ] = msgspec.field(default_factory=list)
+    partial_freed_bytes: Annotated[
+        int, msgspec.Meta(description="Bytes of that staging (added; present with it)")
+    ] = 0
 
 
 class ScanRequest(msgspec.Struct, kw_only=True, frozen=True):

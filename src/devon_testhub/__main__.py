@@ -86,14 +86,19 @@ def main(argv: list[str] | None = None) -> int:
         catalogue = catalogue.with_large_repo("bench/big-2gb", 2 * GIB, 4).with_many_files_repo()
         print("computing sha256 of the large files...", file=sys.stderr, flush=True)
         catalogue.warm()
-    hub = TestHub(
-        catalogue,
-        host=args.host,
-        port=args.port,
-        tokens=args.token or [DEFAULT_TOKEN],
-        latency_ms=args.latency_ms,
-        connection_rate=args.connection_rate,
-    )
+    try:
+        hub = TestHub(
+            catalogue,
+            host=args.host,
+            port=args.port,
+            tokens=args.token or [DEFAULT_TOKEN],
+            latency_ms=args.latency_ms,
+            connection_rate=args.connection_rate,
+        )
+    except OSError as error:  # the port is taken, or the address cannot be bound
+        reason = error.strerror or str(error)
+        print(f"error: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
+        return 1
     hub.faults.set_bandwidth(args.bandwidth)
     print(f"serving on {hub.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):

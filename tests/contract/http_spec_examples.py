@@ -23,6 +23,8 @@ REMOTE_MODEL: dict[str, Any] = {
     "updated_at": "2024-12-01T08:30:00+00:00",
     "web_url": "https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct",
     "repo_url": "https://huggingface.co/meta-llama/Llama-3.1-8B-Instruct/tree/main",
+    # Additive (COORD, ADR 0170): each GGUF quantisation; empty for other repos.
+    "quantizations": [],
 }
 
 LOCAL_MODEL: dict[str, Any] = {
@@ -68,6 +70,7 @@ STATUS: dict[str, Any] = {
     "total_size_bytes": 94371840000,
     "storage_path": "/data/models",
     "sources": {"huggingface": {"count": 3, "size_bytes": 94371840000}},
+    "staging_bytes": 0,  # additive (ADR 0173): bytes unfinished downloads hold
 }
 
 CLEANED: dict[str, Any] = {

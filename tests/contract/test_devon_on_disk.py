@@ -32,7 +32,7 @@ def test_download_list_get_use_and_remove_a_model(tmp_path: Path) -> None:
     used = devon.info("acme/widget-7b").local
     assert used is not None
     assert used.last_used is not None
-    assert devon.export("kitt").content == (model.path,)
+    assert devon.export("kitt").content == f"{model.path}\n"
     devon.remove("acme/widget-7b")
     assert devon.list() == []
     assert not Path(model.path).exists()

@@ -326,6 +326,7 @@ def test_status_reports_the_vault_shaped_like_the_spec(client: Client) -> None:
         "total_size_bytes": 1000,
         "storage_path": "/vault",
         "sources": {"huggingface": {"count": 1, "size_bytes": 1000}},
+        "staging_bytes": 0,
     }
 
 

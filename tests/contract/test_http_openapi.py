@@ -121,6 +121,7 @@ def test_search_documents_each_query_parameter_with_its_default(
         "format",
         "task",
         "license",
+        "quant",  # additive (ADR 0170)
         "limit",
     }
     assert all(p["in"] == "query" and not p["required"] for p in parameters.values())
@@ -164,7 +165,13 @@ def test_download_documents_its_body_fields_and_defaults(document: dict[str, Any
 def test_clean_documents_its_body_fields_and_defaults(document: dict[str, Any]) -> None:
     properties = request_schema(document, "/api/v1/clean")["properties"]
     defaults = {name: field.get("default") for name, field in properties.items()}
-    assert defaults == {"unused": False, "days": 30, "all": False, "dry_run": False}
+    assert defaults == {
+        "unused": False,
+        "days": 30,
+        "all": False,
+        "dry_run": False,
+        "partial": False,  # additive (ADR 0173)
+    }
     assert properties["days"]["minimum"] == 0
 
 

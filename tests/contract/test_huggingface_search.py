@@ -10,7 +10,7 @@ import pytest
 from devon_adapters.huggingface import HuggingFaceSource
 from devon_core import RemoteModel, SearchFilters, SourceUnavailable
 from devon_testhub import PRIVATE_REPO, TestHub
-from tests.contract.hf_helpers import SHARDY, source_for
+from tests.contract.hf_helpers import SHARDY, WIDGET, source_for
 
 GIB = 1024**3
 KIB = 1024
@@ -61,14 +61,40 @@ def test_bare_params_value_matches_within_twenty_percent(test_hub: TestHub) -> N
     assert all(6.4 <= (m.parameter_count or 0) <= 9.6 for m in results)
 
 
-def test_size_filter_uses_the_total_size_of_the_files(test_hub: TestHub) -> None:
-    small = search(test_hub, size="<100kb", limit=50)
-    large = search(test_hub, size=">=100kb", limit=50)
+def test_size_filter_uses_the_total_size_of_a_repo_without_quantisations(
+    test_hub: TestHub,
+) -> None:
+    small = [m for m in search(test_hub, size="<100kb", limit=50) if not m.quantizations]
+    large = [m for m in search(test_hub, size=">=100kb", limit=50) if not m.quantizations]
     assert small
     assert large
     assert all(m.total_size_bytes < 100 * KIB for m in small)
     assert all(m.total_size_bytes >= 100 * KIB for m in large)
     assert not {m.model_id for m in small} & {m.model_id for m in large}
+
+
+def test_size_filter_matches_a_gguf_repo_when_one_quantisation_fits(test_hub: TestHub) -> None:
+    # acme/Widget-8B-GGUF totals about 590 KB; its Q4_K_M file is 44 KB.
+    found = {m.model_id: m for m in search(test_hub, size="<50kb", format="gguf", limit=50)}
+    assert WIDGET in found
+    assert "Q4_K_M" in [q.name for q in found[WIDGET].quantizations]
+
+
+def test_quant_filter_finds_repos_holding_that_quantisation(test_hub: TestHub) -> None:
+    results = search(test_hub, quant="iq2_xs", limit=50)
+    assert [m.model_id for m in results] == [WIDGET]
+
+
+def test_each_quantisation_of_a_gguf_repo_carries_its_size_and_files(test_hub: TestHub) -> None:
+    (widget,) = [m for m in search(test_hub, "widget", format="gguf") if m.model_id == WIDGET]
+    by_name = {q.name: q for q in widget.quantizations}
+    assert by_name["Q4_K_M"].size_bytes == 44 * KIB
+    assert by_name["Q4_K_M"].files == ("widget-8b.Q4_K_M.gguf",)
+    assert by_name["BF16"].files == (
+        "BF16/widget-8b.BF16-00001-of-00002.gguf",
+        "BF16/widget-8b.BF16-00002-of-00002.gguf",
+    )
+    assert by_name["BF16"].size_bytes == 144 * KIB
 
 
 @pytest.mark.parametrize("fmt", ["gguf", "safetensors", "pytorch", "onnx"])

@@ -81,7 +81,7 @@ def test_a_folder_anywhere_else_becomes_a_local_model_listed_exported_and_remove
     assert model.metadata["quantization"] == "Q4_K_M"
     assert model.metadata["parameter_count"] == 1e-07
     assert [m.key for m in devon.list(source="local")] == ["local/my-finetune"]
-    assert devon.export("kitt").content == (model.path,)
+    assert devon.export("kitt").paths == (model.path,)
     assert kitt_read_manifest(vault)[0]["key"] == "local::my-finetune"
     devon.remove("my-finetune", source="local")
     assert devon.list() == []

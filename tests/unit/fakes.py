@@ -4,6 +4,7 @@
 commit, the way the real source writes into the store's staging directory.
 """
 
+import builtins
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from devon_core import (
 from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
 from devon_core.models import author_of, model_name_of
 from devon_core.ports import ProgressCallback
+from devon_core.results import StagedDownload
 
 FakeDisk = dict[str, dict[str, int]]
 """Staging path -> {relative file path: size in bytes}."""
@@ -238,6 +240,19 @@ class MemoryStore:
     def remove(self, source: str, model_id: str) -> LocalModel | None:
         self.files_of.pop((source, model_id), None)
         return self.models.pop((source, model_id), None)
+
+    def staged(self) -> "builtins.list[StagedDownload]":
+        prefix = f"{self.root}/.devon/staging/"
+        found = []
+        for path, files in sorted(self.disk.items()):
+            if path.startswith(prefix):
+                source, model_id = path.removeprefix(prefix).split("/", 1)
+                found.append(StagedDownload(source, model_id, sum(files.values()), False))
+        return found
+
+    def discard_staging(self, source: str, model_id: str) -> int | None:
+        files = self.disk.pop(f"{self.root}/.devon/staging/{source}/{model_id}", {})
+        return sum(files.values())
 
     def _refuse_clash(self, source: str, model_id: str) -> None:
         for other_source, other in self.models:

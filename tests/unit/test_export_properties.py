@@ -19,7 +19,7 @@ def test_count_equals_the_number_of_models(models: list[LocalModel]) -> None:
     devon, _ = _devon(models)
     for export_format in ExportFormat:
         result = devon.export(export_format)
-        assert result.count == len(models) == len(result.content)
+        assert result.count == len(models) == len(result.paths)
 
 
 @given(vaults())
@@ -27,7 +27,8 @@ def test_kitt_paths_are_the_json_paths_in_the_same_order(models: list[LocalModel
     devon, _ = _devon(models)
     kitt = devon.export(ExportFormat.KITT).content
     entries = devon.export(ExportFormat.JSON).content
-    assert list(kitt) == [e.path for e in entries if isinstance(e, ExportEntry)]
+    assert isinstance(kitt, str)
+    assert kitt.splitlines() == [e.path for e in entries if isinstance(e, ExportEntry)]
 
 
 @given(vaults())
@@ -44,7 +45,7 @@ def test_each_model_appears_once(models: list[LocalModel]) -> None:
     entries = [e for e in devon.export(ExportFormat.JSON).content if isinstance(e, ExportEntry)]
     keys = [(e.source, e.model_id) for e in entries]
     assert sorted(keys) == sorted((m.source, m.model_id) for m in models)
-    assert len(set(devon.export(ExportFormat.KITT).content)) == len(models)
+    assert len(set(devon.export(ExportFormat.KITT).paths)) == len(models)
 
 
 @given(vaults())

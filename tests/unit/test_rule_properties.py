@@ -83,7 +83,8 @@ def test_export_is_sorted_by_source_then_id_whatever_the_input_order(
     kitt = build_export(shuffled, ExportFormat.KITT)
     entries = build_export(shuffled, ExportFormat.JSON).content
 
-    assert list(kitt.content) == [m.path for m in expected]
+    assert list(kitt.paths) == [m.path for m in expected]
+    assert kitt.content == "".join(f"{m.path}\n" for m in expected)
     assert [(e.source, e.model_id) for e in entries if isinstance(e, ExportEntry)] == [
         (m.source, m.model_id) for m in expected
     ]

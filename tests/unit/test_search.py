@@ -26,7 +26,28 @@ def test_search_applies_the_format_filter(devon: Devon) -> None:
 
 
 def test_search_applies_the_size_filter(devon: Devon) -> None:
-    assert [m.model_id for m in devon.search(size=">10kb").results] == ["acme/Widget-8B-GGUF"]
+    assert [m.model_id for m in devon.search(size=">5kb").results] == ["acme/Widget-8B-GGUF"]
+
+
+def test_size_filter_matches_a_gguf_repo_by_one_quantisation_not_its_total(devon: Devon) -> None:
+    # The repo totals 12,010 bytes; its Q4_K_M file alone is 4,000.
+    assert [m.model_id for m in devon.search(size="<5kb", format="gguf").results] == [
+        "acme/Widget-8B-GGUF"
+    ]
+    assert devon.search(size=">10kb", format="gguf").results == ()
+
+
+def test_quant_filter_keeps_repos_holding_that_quantisation(devon: Devon) -> None:
+    assert [m.model_id for m in devon.search(quant="q8_0").results] == ["acme/Widget-8B-GGUF"]
+    assert devon.search(quant="Q2_K").results == ()
+
+
+def test_results_carry_each_quantisation_with_its_size_and_files(devon: Devon) -> None:
+    (widget,) = devon.search(format="gguf").results
+    assert [(q.name, q.size_bytes, q.files) for q in widget.quantizations] == [
+        ("Q4_K_M", 4000, ("widget-8b.Q4_K_M.gguf",)),
+        ("Q8_0", 8000, ("widget-8b.Q8_0.gguf",)),
+    ]
 
 
 def test_search_never_returns_more_than_the_limit(devon: Devon) -> None:

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given
 
-from devon_core import CleanResult, ExportFormat, ExportResult, RemoteFile, SearchResult
+from devon_core import CleanResult, ExportResult, RemoteFile, SearchResult
 from devon_core.serialization import parse_timestamp, timestamp, unstructure
 from tests.unit.fakes import local_model, remote_model
 from tests.unit.strategies import aware_datetimes
@@ -11,6 +11,7 @@ SEARCH_RESULT_KEYS = {
     "source", "model_id", "model_name", "author", "total_size_bytes", "file_count",
     "parameter_count", "architecture", "format", "quantization", "tags", "license",
     "downloads", "likes", "created_at", "updated_at", "web_url", "repo_url",
+    "quantizations",  # additive (ADR 0170)
 }  # fmt: skip
 LOCAL_MODEL_KEYS = {
     "source", "model_id", "path", "size_bytes", "downloaded_at", "last_used", "files", "metadata",
@@ -60,5 +61,23 @@ def test_a_local_model_has_exactly_the_documented_fields() -> None:
 def test_clean_and_export_results_include_their_counts() -> None:
     clean = unstructure(CleanResult(freed_bytes=3, dry_run=True, models=("huggingface/a/b",)))
     assert clean == {"removed": 1, "freed_bytes": 3, "dry_run": True, "models": ["huggingface/a/b"]}
-    export = unstructure(ExportResult(ExportFormat.KITT, ("/p",)))
+    export = unstructure(ExportResult.kitt(["/p"]))
     assert export == {"format": "kitt", "count": 1, "content": ["/p"]}
+
+
+def test_a_clean_result_names_removed_staging_only_when_there_is_some() -> None:
+    result = CleanResult(
+        freed_bytes=0,
+        dry_run=False,
+        models=(),
+        partial_models=("huggingface/a/b",),
+        partial_freed_bytes=9,
+    )
+    assert unstructure(result)["partial_models"] == ["huggingface/a/b"]
+    assert unstructure(result)["partial_freed_bytes"] == 9
+
+
+def test_kitt_export_content_is_the_text_kitt_reads_in_python() -> None:
+    export = ExportResult.kitt(["/v/a", "/v/b"])
+    assert export.content == "/v/a\n/v/b\n"
+    assert export.paths == ("/v/a", "/v/b")

@@ -65,7 +65,7 @@ def test_export_kitt_is_one_path_per_line(store: MemoryStore, devon: Devon) -> N
     store.add(local_model("b/model"))
     store.add(local_model("a/model"))
     result = devon.export("kitt")
-    assert result.content == ("/vault/huggingface/a/model", "/vault/huggingface/b/model")
+    assert result.content == "/vault/huggingface/a/model\n/vault/huggingface/b/model\n"
     assert export_text(result) == "/vault/huggingface/a/model\n/vault/huggingface/b/model\n"
 
 

@@ -30,6 +30,7 @@ from devon_adapters.huggingface.retrying import (
     DownloadOptions,
     Stopped,
     pause_before_retry,
+    retry_notice,
     transient,
 )
 from devon_adapters.huggingface.staging_layout import FileJob
@@ -220,6 +221,7 @@ class _FileFetch:
                     f"The Hub kept ending the transfer of {self.job.file.path} early "
                     f"({position} of {expected} bytes); run the download again to resume"
                 )
+            self.tracker.retrying(retry_notice(self.options, self.job.file.path, problem, failures))
             pause_before_retry(self.options, failures, self.stop.is_set, self.stop)
 
     def _stream(self, out: Any, url: str, position: int) -> int:

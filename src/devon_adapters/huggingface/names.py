@@ -3,10 +3,10 @@ names. Pure string work, no Hub objects."""
 
 import re
 from collections.abc import Iterable
-from pathlib import PurePosixPath
 
 # The format rule lives in model_files (also used by the vault, which must not import the Hub).
 from devon_adapters.model_files import formats_of as formats_of
+from devon_core.quantizations import quant_label, quant_order
 
 _UNIT_BILLIONS = {"k": 1e-6, "m": 1e-3, "b": 1.0, "t": 1e3}
 
@@ -15,14 +15,6 @@ _UNIT_BILLIONS = {"k": 1e-6, "m": 1e-3, "b": 1.0, "t": 1e3}
 _SIZE_TOKEN = re.compile(
     r"(?<![A-Za-z0-9.])(?:(?P<experts>[0-9]+)x)?(?P<number>[0-9]+(?:\.[0-9]+)?)(?P<unit>[kmbt])"
     r"(?![A-Za-z0-9])",
-    re.IGNORECASE,
-)
-
-# GGUF quantisation types as llama.cpp names them: Q4_K_M, Q8_0, IQ2_XS, IQ4_NL, TQ1_0, F16...
-_GGUF_QUANT = re.compile(
-    r"(?<![A-Za-z0-9])("
-    r"I?Q[1-8]_K(?:_[SML])?|I?Q[1-8]_(?:[01]|NL|XXS|XS|S|M|L)|TQ[12]_0|MXFP4|BF16|F16|F32"
-    r")(?![A-Za-z0-9])",
     re.IGNORECASE,
 )
 
@@ -73,21 +65,9 @@ def _token_billions(match: re.Match[str]) -> tuple[float, str]:
 
 def gguf_quantizations(paths: Iterable[str]) -> list[str]:
     """The distinct quantisation types of the `.gguf` files among `paths`, upper-cased, from
-    fewest bits to most (`IQ2_XS`, `Q4_K_M`, `Q8_0`, `F16`)."""
-    found: set[str] = set()
-    for path in paths:
-        if not path.lower().endswith(".gguf"):
-            continue
-        name = PurePosixPath(path).name
-        labels = [m.group(1).upper() for m in _GGUF_QUANT.finditer(name)]
-        if labels:
-            found.add(labels[-1])
-    return sorted(found, key=_quant_order)
-
-
-def _quant_order(label: str) -> tuple[int, str]:
-    bits = re.search(r"[0-9]+", label)
-    return (int(bits.group()) if bits else 99, label)
+    fewest bits to most (`IQ2_XS`, `Q4_K_M`, `Q8_0`, `F16`): the core's rule (ADR 0170)."""
+    found = {label for label in map(quant_label, paths) if label is not None}
+    return sorted(found, key=quant_order)
 
 
 def scheme_quantization(words: Iterable[str]) -> str | None:

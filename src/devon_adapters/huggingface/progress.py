@@ -2,7 +2,7 @@
 
 import threading
 
-from devon_core.ports import FileProgressCallback, ProgressCallback
+from devon_core.ports import FileProgressCallback, ProgressCallback, RetryListener, RetryNotice
 
 
 class ProgressTracker:
@@ -66,3 +66,8 @@ class ProgressTracker:
             self._report_files()
             if self._callback is not None and self.total > 0:
                 self._callback(self._done, self.total)
+
+    def retrying(self, notice: RetryNotice) -> None:
+        """Tell the callback, if it listens for them, that a transfer is being retried."""
+        if isinstance(self._callback, RetryListener):
+            self._callback.retrying(notice)

@@ -48,6 +48,7 @@ from devon_adapters.huggingface.retrying import (
     DownloadOptions,
     Stopped,
     pause_before_retry,
+    retry_notice,
     transient,
 )
 from devon_adapters.huggingface.staging_layout import FileJob
@@ -228,6 +229,7 @@ class RangedFetch:
                     f"The Hub kept ending bytes {position}-{end - 1} of {self.job.file.path} "
                     "early; run the download again to resume"
                 )
+            self.tracker.retrying(retry_notice(self.options, self.job.file.path, problem, failures))
             pause_before_retry(self.options, failures, self.halted, self.halt)
 
     def _stream_piece(self, fd: int, span: Span, cursor: list[int], landed: _Landed) -> None:

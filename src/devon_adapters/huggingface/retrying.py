@@ -8,6 +8,8 @@ import attrs
 import httpx2
 from huggingface_hub.errors import HfHubHTTPError
 
+from devon_core.ports import RetryNotice
+
 MIB = 1024 * 1024
 RETRIED_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 REPORT_AFTER_S = 0.1
@@ -53,8 +55,37 @@ def pause_before_retry(
 ) -> None:
     """Wait before retry number `failures` (waking early on `wake`); raise Stopped when
     `stopped()` is true afterwards."""
-    seconds = options.retry_delay * min(2 ** max(failures - 1, 0), 8)
+    seconds = retry_delay(options, failures)
     if seconds > 0 and not stopped():
         wake.wait(seconds)
     if stopped():
         raise Stopped
+
+
+def retry_delay(options: DownloadOptions, failures: int) -> float:
+    """Seconds to wait before retry number `failures`."""
+    return float(options.retry_delay * min(2 ** max(failures - 1, 0), 8))
+
+
+def retry_notice(
+    options: DownloadOptions, path: str, problem: Exception | None, failures: int
+) -> RetryNotice:
+    """What a progress callback is told before retry number `failures` of `path` (ADR 0174)."""
+    return RetryNotice(
+        path=path,
+        problem=describe_failure(problem),
+        attempt=failures + 1,
+        attempts=options.retries + 1,
+        wait_seconds=retry_delay(options, failures),
+    )
+
+
+def describe_failure(problem: Exception | None) -> str:
+    """What went wrong with a transfer, in a few words."""
+    if problem is None:
+        return "the Hub ended the transfer early"
+    if isinstance(problem, HfHubHTTPError):
+        status = getattr(problem.response, "status_code", None)
+        return f"the Hub answered HTTP {status}" if status else "the Hub answered an error"
+    text = " ".join(str(problem).split())[:80]
+    return f"{type(problem).__name__}: {text}" if text else type(problem).__name__

@@ -9,12 +9,14 @@ from devon_adapters.huggingface.downloading import Downloader, DownloadOptions
 from devon_adapters.huggingface.errors import hub_errors
 from devon_adapters.huggingface.hub import HubClient, Token
 from devon_adapters.huggingface.metadata import SOURCE_NAME, remote_model
+from devon_adapters.huggingface.references import parse_hub_reference
 from devon_adapters.huggingface.searching import Searcher
 from devon_adapters.huggingface.ttl_cache import TTLCache
 from devon_core.errors import Forbidden, InvalidInput, NotFound
 from devon_core.identifiers import validate_model_id
 from devon_core.models import RemoteFile, RemoteModel
 from devon_core.ports import ProgressCallback
+from devon_core.references import ModelReference
 from devon_core.results import SearchFilters
 
 
@@ -118,6 +120,10 @@ class HuggingFaceSource:
     def endpoint(self) -> str:
         """The Hub this source talks to (also the base of `web_url`)."""
         return self._client.endpoint
+
+    def parse_reference(self, text: str) -> ModelReference:
+        """An id, `owner/name:QUANT`, or a Hub URL to a repo or one of its files."""
+        return parse_hub_reference(text, self.endpoint)
 
     def search(self, query: str | None, filters: SearchFilters, limit: int) -> list[RemoteModel]:
         with hub_errors(self.endpoint):
