@@ -119,7 +119,7 @@ def test_a_server_killed_mid_download_resumes_the_job_on_restart_without_refetch
     assert [m["model_id"] for m in models] == [BIG]
 
 
-def test_any_of_two_workers_answers_for_any_job(servers: Servers) -> None:
+def test_any_of_two_workers_answers_for_any_job(servers: Servers, hub: TestHub) -> None:
     servers.start(workers=2)
     job = start(servers.url, BIG)
     for _ in range(12):  # a new connection each time: both workers answer some of them
@@ -130,5 +130,9 @@ def test_any_of_two_workers_answers_for_any_job(servers: Servers) -> None:
     second = start(servers.url, BIG, force=True)
     wait_for(servers.url, second["id"], lambda j: j["status"] == "downloading", "the start")
     cancelled = httpx.delete(f"{servers.url}/api/v1/downloads/{second['id']}")
+    cancelled_at = time.monotonic()
     assert cancelled.status_code == 200
     assert get_job(servers.url, second["id"])["status"] == "cancelled"
+    while hub.stats.in_flight:  # whichever worker runs it stops its transfer
+        assert time.monotonic() - cancelled_at < 2.0, "the hub was still sending"
+        time.sleep(0.02)

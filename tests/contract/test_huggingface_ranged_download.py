@@ -404,3 +404,41 @@ def test_corrupted_large_file_is_caught_by_the_prefix_hash_and_deleted(
     assert not (tmp_path / BIG).exists()
     assert not (tmp_path / ".cache/devon/partial" / f"{BIG}.part").exists()
     assert hub.stats.count(BIG, "GET") > 1
+
+
+def test_full_disk_while_making_a_stream_prefix_ranged_keeps_the_prefix_for_the_next_attempt(
+    hub: TestHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one_stream = source_for(hub, download_retries=0)
+    model = one_stream.info(REPO)
+    hub.faults.cut_transfers(after_bytes=2 * MIB + 5, times=1, path_contains=BIG)
+    hub.faults.fail_requests(503, times=1, path_contains=BIG, skip=1)
+    with pytest.raises(DownloadFailed):
+        one_stream.download(model, only(model, BIG), str(tmp_path))
+    hub.reset()
+
+    def disk_full(fd: int, offset: int, length: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(os, "posix_fallocate", disk_full)
+        with pytest.raises(DownloadFailed, match="No space left"):
+            ranged_source(hub).download(model, only(model, BIG), str(tmp_path))
+
+    ranged_source(hub).download(model, only(model, BIG), str(tmp_path))
+
+    assert (tmp_path / BIG).read_bytes() == hub_bytes(hub, REPO, BIG)
+    assert file_bytes_served(hub, BIG) == SIZES[BIG] - (2 * MIB + 5)
+
+
+def test_ranged_attempt_that_lands_no_byte_leaves_no_full_size_part_behind(
+    hub: TestHub, tmp_path: Path
+) -> None:
+    source = ranged_source(hub)
+    model = source.info(REPO)
+    hub.faults.shift_ranges(by_bytes=4096, times=100, path_contains=BIG)
+
+    with pytest.raises(DownloadFailed, match="Content-Range"):
+        source.download(model, only(model, BIG), str(tmp_path))
+
+    assert not (tmp_path / ".cache/devon/partial" / f"{BIG}.part").exists()

@@ -110,6 +110,10 @@ class _Landed:
         with self._changed:
             self._changed.notify_all()
 
+    def holds_any(self) -> bool:
+        with self._changed:
+            return self._set.covered() > 0
+
 
 class _Pieces:
     """The pieces still to fetch, lowest first, shared by the workers."""
@@ -163,6 +167,10 @@ class RangedFetch:
         fd = os.open(self.job.partial, os.O_RDWR)
         try:
             digest = self._transfer(fd, pieces, landed)
+        except BaseException:
+            if not landed.holds_any():  # a full-size `.part` of nothing: no room kept for it
+                self.job.discard_partial()
+            raise
         finally:
             os.close(fd)
         self._verify(digest)

@@ -95,8 +95,11 @@ class FileJob:
     def start_ranged_partial(self, revision: str | None, spans: Sequence[Span]) -> None:
         """Make the `.part` a ranged one of the file's full size (keeping its bytes) whose
         record says `spans` are on disk. Room is reserved up front where the filesystem can
-        (`posix_fallocate`), so a full disk shows before the transfer, not in the middle."""
+        (`posix_fallocate`), so a full disk shows before the transfer, not in the middle.
+        The record is written first: a `.part` grown to full size while its record still
+        described a plain prefix would pass for a whole file after a full disk or a crash."""
         self.partial.parent.mkdir(parents=True, exist_ok=True)
+        self.write_spans(revision, spans)
         fd = os.open(self.partial, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             if os.fstat(fd).st_size != self.file.size_bytes:
@@ -109,7 +112,6 @@ class FileJob:
                         raise  # a full disk is reported; anything else: stay sparse
         finally:
             os.close(fd)
-        self.write_spans(revision, spans)
 
     def write_spans(self, revision: str | None, spans: Sequence[Span]) -> None:
         """Record (atomically: a crash leaves the old record or the new one) which spans of
