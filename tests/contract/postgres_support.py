@@ -7,6 +7,7 @@ vault a test opens gets a schema of its own in it, named in the URL's `search_pa
 
 import os
 import uuid
+from typing import Any
 from urllib.parse import quote
 
 import psycopg
@@ -17,13 +18,14 @@ ADMIN_DATABASE = "test"
 
 class ScratchDatabase:
     def __init__(self) -> None:
-        self.name = f"devon_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+        self.name = f"{PREFIX}{os.getpid()}_{uuid.uuid4().hex[:8]}"
         with self._admin() as admin:
+            _drop_orphans(admin)
             admin.execute(f'CREATE DATABASE "{self.name}"')
         self.url = f"{SERVER}/{self.name}"
 
     @staticmethod
-    def _admin() -> psycopg.Connection[object]:
+    def _admin() -> psycopg.Connection[Any]:
         try:
             return psycopg.connect(f"{SERVER}/{ADMIN_DATABASE}", autocommit=True)
         except psycopg.OperationalError as error:
@@ -55,6 +57,31 @@ class ScratchDatabase:
     def drop(self) -> None:
         with self._admin() as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+PREFIX = "devon_test_"
+
+
+def _drop_orphans(admin: psycopg.Connection[Any]) -> None:
+    """Drop the databases of test processes of this machine that are gone (killed before
+    their session ended): their names carry their pid."""
+    rows = admin.execute(
+        "SELECT datname FROM pg_database WHERE datname LIKE %s", (PREFIX + "%",)
+    ).fetchall()
+    for (name,) in rows:
+        pid = str(name)[len(PREFIX) :].partition("_")[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def url_with_schema(url: str, schema: str) -> str:
