@@ -485,6 +485,32 @@ class PostgresIndex:
                 ).fetchall()
         return [tuple(row) for row in rows]
 
+    def folders(self) -> list[tuple[str, str]]:
+        """(source, owner) of every folder holding models (as `Index.folders`)."""
+        with self.connection() as db:
+            rows = db.execute(
+                "SELECT DISTINCT source, CASE WHEN strpos(model_id, '/') > 0"
+                " THEN split_part(model_id, '/', 1) ELSE '' END FROM models"
+            ).fetchall()
+        return [(str(source), str(owner)) for source, owner in rows]
+
+    def names_in(self, source: str, owner: str) -> set[str]:
+        """The last part of the ids of `source`'s models in `owner`'s folder (as
+        `Index.names_in`)."""
+        with self.connection() as db:
+            if owner:
+                rows = db.execute(
+                    "SELECT substr(model_id, ?) FROM models"
+                    " WHERE source = ? AND model_id >= ? AND model_id < ?",
+                    (len(owner) + 2, source, owner + "/", owner + "0"),  # "0" follows "/"
+                ).fetchall()
+            else:
+                rows = db.execute(
+                    "SELECT model_id FROM models WHERE source = ? AND strpos(model_id, '/') = 0",
+                    (source,),
+                ).fetchall()
+        return {str(name) for (name,) in rows}
+
     def stored_rows(self) -> list[tuple[str, str, int, str, str | None, str, str]]:
         """Every row as stored, in (source, model_id) order, in one statement (as
         `Index.stored_rows`: the same text forms)."""
