@@ -61,3 +61,24 @@ def test_the_api_answers_503_with_a_detail_while_the_database_is_gone(
         assert response.json().keys() == {"detail"}
         assert "cannot be reached" in response.json()["detail"]
     assert files_on_disk(model.path) == WIDGET
+
+
+def test_an_etag_from_one_host_is_stale_once_another_host_commits(tmp_path: Path) -> None:
+    from tests.contract.postgres_support import scratch_database
+
+    url = scratch_database().vault_url()
+    settings = Settings(storage_path=tmp_path / "vault", database_url=url)
+    here, there = build_devon(settings, sources=()), build_devon(settings, sources=())
+    assert isinstance(there.store, DiskModelStore)
+    with TestClient[Any](create_app(here)) as client:
+        first = client.get("/api/v1/models")
+        etag = first.headers["etag"]
+        unchanged = client.get("/api/v1/models", headers={"If-None-Match": etag})
+
+        put_model(there.store)  # the other host commits
+        changed = client.get("/api/v1/models", headers={"If-None-Match": etag})
+
+    assert unchanged.status_code == 304
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != etag
+    assert [m["model_id"] for m in changed.json()["models"]] == ["acme/widget-7b"]
