@@ -6,8 +6,13 @@ from pathlib import Path
 
 from devon_adapters.clock import SystemClock
 from devon_adapters.disk_store import DiskModelStore
-from devon_adapters.job_runner import DEFAULT_MAX_CONCURRENT, ThreadJobRunner
-from devon_adapters.job_store import SqliteJobStore
+from devon_adapters.job_runner import (
+    DEFAULT_MAX_CONCURRENT,
+    ORPHAN_CHECK_S,
+    STALE_AFTER_S,
+    ThreadJobRunner,
+)
+from devon_adapters.job_store import IndexJobStore
 from devon_adapters.memory_jobs import MemoryJobStore
 from devon_adapters.settings import Settings
 from devon_adapters.sources import discover_sources
@@ -16,7 +21,11 @@ from devon_core.ports import JobStore, ModelCache, ModelSource
 
 
 def build_store(settings: Settings) -> DiskModelStore:
-    return DiskModelStore(settings.storage_path, quota_bytes=settings.max_storage_bytes)
+    return DiskModelStore(
+        settings.storage_path,
+        quota_bytes=settings.max_storage_bytes,
+        database_url=settings.database_url,
+    )
 
 
 def build_devon(
@@ -35,7 +44,12 @@ def build_devon(
         sources=chosen,
         open_cache=partial(open_hf_cache, settings.hf_cache),
     )
-    return attach_jobs(devon, max_concurrent=settings.max_concurrent_downloads)
+    return attach_jobs(
+        devon,
+        max_concurrent=settings.max_concurrent_downloads,
+        host=settings.host_name,
+        stale_after_s=settings.job_stale_after,
+    )
 
 
 def attach_jobs(
@@ -43,6 +57,8 @@ def attach_jobs(
     *,
     jobs: JobStore | None = None,
     max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+    host: str | None = None,
+    stale_after_s: float = STALE_AFTER_S,
 ) -> Devon:
     """Give `devon` a job store and a runner, unless it has them: the vault's index for a
     `DiskModelStore`, else jobs in memory. The runner starts with the first job (or
@@ -51,7 +67,7 @@ def attach_jobs(
     if devon.job_store is None:
         if jobs is None:
             store = devon.store
-            jobs = SqliteJobStore(store.index) if isinstance(store, DiskModelStore) else None
+            jobs = IndexJobStore(store.index) if isinstance(store, DiskModelStore) else None
         devon.job_store = jobs if jobs is not None else MemoryJobStore()
     if devon.runner is None:
         devon.runner = ThreadJobRunner(
@@ -60,6 +76,9 @@ def attach_jobs(
             devon.job_store,
             devon.clock,
             max_concurrent=max_concurrent,
+            host=host,
+            stale_after_s=stale_after_s,
+            orphan_check_s=min(ORPHAN_CHECK_S, stale_after_s / 3),
         )
     return devon
 

@@ -12,7 +12,7 @@ from devon_cli.context import CliContext, describe_settings
 from devon_cli.errors import EXIT_FAILED
 from devon_cli.options import json_option
 from devon_cli.render import details, emit_json, format_size, plain, plural
-from devon_core.errors import DevonError
+from devon_core.errors import DevonError, StoreUnavailable
 from devon_core.results import SearchFilters
 
 
@@ -40,7 +40,8 @@ def doctor(context: CliContext, as_json: bool) -> None:
         settings = describe_settings()
         checks = _checks(context)
     except DevonError as error:
-        checks = [Check("settings", False, str(error))]
+        where = "vault" if isinstance(error, StoreUnavailable) else "settings"
+        checks = [Check(where, False, str(error))]
     if as_json:
         emit_json({"settings": dict(settings), "checks": [attrs.asdict(c) for c in checks]})
     else:
@@ -65,6 +66,9 @@ def _checks(context: CliContext) -> list[Check]:
             f"at {status.storage_path}; {format_size(space.free_bytes)} free on its disk",
         )
     ]
+    backend = getattr(devon.store, "index_backend", None)
+    if backend is not None:
+        checks.append(Check("index", True, backend.describe()))
     if not devon.sources:
         checks.append(Check("sources", False, "no source plugin could be loaded"))
     for name, source in sorted(devon.sources.items()):
@@ -103,6 +107,44 @@ def rebuild_index(context: CliContext, as_json: bool) -> None:
         emit_json({"model_count": count, "storage_path": devon.storage_path})
         return
     context.out.print(plain(f"Index rebuilt: {plural(count, 'model')} in {devon.storage_path}"))
+
+
+@click.command(
+    "copy-index",
+    short_help="Copy the vault's index to SQLite or PostgreSQL.",
+    epilog="""\b
+Examples:
+  devon copy-index postgresql://db.lab/devon     # one host -> many: then set DEVON_DATABASE_URL
+  DEVON_DATABASE_URL=postgresql://db.lab/devon devon copy-index sqlite    # and back
+  devon copy-index postgresql://db.lab/devon --replace --json""",
+)
+@click.argument("target")
+@click.option("--replace", is_flag=True, help="Drop the models the target already lists.")
+@json_option
+@click.pass_obj
+def copy_index_command(context: CliContext, target: str, replace: bool, as_json: bool) -> None:
+    """Copy the index of this vault (SQLite in the vault, or the PostgreSQL database of
+    DEVON_DATABASE_URL) to TARGET: `sqlite` (the index file in the vault) or a
+    postgresql:// URL. The files stay where they are; every model keeps its recorded times
+    and metadata. Point DEVON_DATABASE_URL at the target afterwards (or unset it for sqlite).
+    Refuses a target that already lists models, unless --replace."""
+    from devon_adapters import DiskModelStore, copy_index
+
+    store = context.vault.store
+    if not isinstance(store, DiskModelStore):
+        raise click.UsageError("this vault's store has no index to copy")
+    done = copy_index(store, target, replace=replace)
+    if as_json:
+        emit_json(done)
+    else:
+        replaced = f" (replacing {plural(done.replaced, 'model')})" if done.replaced else ""
+        context.out.print(
+            plain(
+                f"Copied {plural(done.model_count, 'model')} from {done.source} "
+                f"to {done.target}{replaced}."
+            ),
+            soft_wrap=True,
+        )
 
 
 @click.command(
