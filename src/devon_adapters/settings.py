@@ -22,6 +22,7 @@ import platformdirs
 
 from devon_core.errors import InvalidInput
 from devon_core.filters import parse_byte_size
+from devon_core.identifiers import validate_source_name
 from devon_core.rules import format_bytes
 
 APP_NAME = "devon"
@@ -178,6 +179,19 @@ def parse_text(raw: Any, origin: str) -> str | None:
     return _text(raw, origin)
 
 
+HUGGING_FACE = "huggingface"
+"""The Hugging Face source's name: the default `default_source`, and the source the Hugging
+Face cache's models are adopted under."""
+
+
+def _source_name(raw: Any, origin: str) -> str:
+    name = _required_text(raw, origin)
+    try:
+        return validate_source_name(name)
+    except InvalidInput as error:
+        raise InvalidInput(f"{origin}: {error}") from None
+
+
 def _required_text(raw: Any, origin: str) -> str:
     text = _text(raw, origin)
     if text is None:
@@ -309,6 +323,14 @@ class Settings:
         default=DEFAULT_MAX_CONCURRENT_DOWNLOADS,
         default_text="`2`: download jobs running at once in the vault (1 to 64)",
         help="Download jobs running at once in the vault, all processes together.",
+    )
+    default_source: str = setting(
+        key="default_source",
+        env="DEVON_DEFAULT_SOURCE",
+        parse=_source_name,
+        default=HUGGING_FACE,
+        default_text="`huggingface`",
+        help="The source a command or request uses when it names none (--source).",
     )
     host: str = setting(
         key="host",

@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from devon_adapters.huggingface.references import parse_hub_reference
 from devon_core import (
     DownloadFailed,
     InvalidInput,
@@ -30,6 +31,7 @@ from devon_core import (
 from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
 from devon_core.models import author_of, model_name_of
 from devon_core.ports import ProgressCallback
+from devon_core.references import ModelReference
 from devon_core.results import StagedDownload
 
 FakeDisk = dict[str, dict[str, int]]
@@ -91,6 +93,10 @@ class FakeSource:
     @property
     def name(self) -> str:
         return self._name
+
+    def parse_reference(self, text: str) -> ModelReference:
+        """The Hugging Face source's references and id rules, which this fake stands in for."""
+        return parse_hub_reference(text)
 
     def search(self, query: str | None, filters: SearchFilters, limit: int) -> list[RemoteModel]:
         hits = [
