@@ -204,17 +204,23 @@ class Devon:
 
     def _source_prefix(self, text: str, source: str | None) -> tuple[str, str]:
         """`<source>/<id>` -> (`source`, `id`) when `source` is a known source (a plugin,
-        or one the vault holds models of), the whole text is no reference of the chosen
-        source and the rest is one of the named source's (`huggingface/owner/name`: ids
-        of the Hugging Face source have at most two parts). Anything else is left as it
-        is, for the chosen source."""
+        or one the vault holds models of) and the rest is one of its ids: for a source
+        that reads references, one it reads (unless the whole text is already a reference
+        of the chosen source: `huggingface/gpt2` is a Hub id); for any other, `owner/name`.
+        Anything else is left as it is, for the chosen source."""
         chosen = self._named(source)
         if not isinstance(text, str) or "://" in text:
             return chosen, text
         first, _, rest = text.strip().partition("/")
         if not rest or first not in self._prefix_sources():
             return chosen, text
-        if self._reads(chosen, text.strip()) or not self._reads(first, rest):
+        plugin = self.sources.get(first)
+        if isinstance(plugin, ReferenceParser):
+            if first == chosen and self._reads(chosen, text.strip()):
+                return chosen, text  # an id of the chosen source (`huggingface/gpt2`)
+            if not self._reads(first, rest):
+                return chosen, text
+        elif rest.count("/") != 1:
             return chosen, text
         if source not in (None, first):
             raise InvalidInput(f"{text!r} names source {first!r}, but --source is {source!r}")
@@ -488,7 +494,8 @@ class Devon:
         return self.runner
 
     def list(self, *, source: str | None = None) -> list[LocalModel]:
-        return use_cases.list_models(self.store, source, self._known_sources)
+        known = self._known_sources if source is not None else frozenset()  # no plugin load
+        return use_cases.list_models(self.store, source, known)
 
     def get(self, model_id: str, *, source: str | None = None) -> LocalModel | None:
         """The vault's entry for a model, without touching `last_used`."""

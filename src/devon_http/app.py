@@ -5,15 +5,17 @@ from functools import partial
 
 import anyio.to_thread
 from litestar import Litestar, Router
+from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, Parameter, Schema, SecurityScheme
 
 from devon_adapters import attach_jobs
 from devon_adapters.job_runner import DEFAULT_MAX_CONCURRENT
 from devon_adapters.version import devon_version
 from devon_core import Devon
+from devon_core.errors import DevonError
 from devon_http.auth import SECURITY_SCHEME, bearer_guard
 from devon_http.body import MAX_BODY_BYTES
 from devon_http.errors import handle_error
@@ -46,7 +48,7 @@ def create_app(
         security=[{SECURITY_SCHEME: []}] if secured else None,
     )
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[health, api],
         dependencies={"devon": Provide(lambda: devon, sync_to_thread=False, use_cache=True)},
         exception_handlers={Exception: handle_error},
@@ -63,6 +65,38 @@ def create_app(
         # Logging is the host's business (`serve` sets up DEVON's); Litestar's default would
         # reconfigure the root logger of whatever process builds the app.
         logging_config=None,
+    )
+    _document_default_source(app, devon)
+    return app
+
+
+def _document_default_source(app: Litestar, devon: Devon) -> None:
+    """The OpenAPI document shows, as the default of every optional `source` (the search
+    parameter, the download body's field), the source this server uses when none is given:
+    the `default_source` setting, which the route declarations cannot know."""
+    try:
+        default = devon.default_source
+    except DevonError:
+        return
+    document = app.plugins.get(OpenAPIPlugin).provide_openapi()  # built once, kept
+    for item in (document.paths or {}).values():
+        for operation in (item.get, item.post):
+            for parameter in (operation.parameters or []) if operation else []:
+                if _optional_source(parameter):
+                    parameter.schema.default = default  # type: ignore[union-attr]
+    schemas = document.components.schemas if document.components else None
+    for schema in (schemas or {}).values():
+        field = (schema.properties or {}).get("source")
+        if isinstance(field, Schema) and "source" not in (schema.required or []):
+            field.default = default
+
+
+def _optional_source(parameter: object) -> bool:
+    return (
+        isinstance(parameter, Parameter)
+        and parameter.name == "source"
+        and not parameter.required
+        and isinstance(parameter.schema, Schema)
     )
 
 
