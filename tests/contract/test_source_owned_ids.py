@@ -128,7 +128,8 @@ def test_cli_downloads_lists_and_removes_a_colon_id(devon: Devon) -> None:
     downloaded = run("download", "llama3.1:8b", "--source", "tagged")
     assert downloaded.exit_code == 0, downloaded.output
     listed = run("list").output
-    assert "llama3.1:8b" in listed and "tagged" in listed
+    assert "llama3.1:8b" in listed
+    assert "tagged" in listed
     removed = run("remove", "tagged/llama3.1:8b", "--yes")
     assert removed.exit_code == 0, removed.output
     assert devon.list() == []

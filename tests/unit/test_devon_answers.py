@@ -98,7 +98,7 @@ def test_rebuild_index_counts_the_models_on_disk(tmp_path: Path) -> None:
 
 
 def test_a_vault_without_an_importer_refuses_a_legacy_import() -> None:
-    with pytest.raises(InvalidInput, match="cannot import a 1.x vault"):
+    with pytest.raises(InvalidInput, match=r"cannot import a 1\.x vault"):
         devon_with(FakeSource()).import_legacy("/nowhere")
 
 
@@ -118,7 +118,8 @@ def test_sources_given_as_a_loader_load_only_when_first_needed() -> None:
 
     store = MemoryStore()
     devon = Devon(store=store, clock=SettableClock(), sources=load, default_source="huggingface")
-    assert devon.list() == [] and devon.status().model_count == 0
+    assert devon.list() == []
+    assert devon.status().model_count == 0
     assert loaded == []
 
     devon.download("acme/widget-7b")
