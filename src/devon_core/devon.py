@@ -20,6 +20,7 @@ from devon_core.ports import (
     IndexedStore,
     JobRunner,
     JobStore,
+    Located,
     ModelCache,
     ModelSource,
     ModelStore,
@@ -534,6 +535,13 @@ class Devon:
             else []
         )
         return NotFound(f"{error}{did_you_mean(model_id, known)}")
+
+    def source_endpoints(self) -> dict[str, str | None]:
+        """Each loaded source by name, with where it answers from when it says (`Located`)."""
+        return {
+            name: plugin.endpoint if isinstance(plugin, Located) else None
+            for name, plugin in sorted(self.sources.items())
+        }
 
     def diagnose(self) -> Diagnosis:
         """What `devon doctor` shows: the vault's status and free space, and each source
