@@ -43,6 +43,7 @@ from devon_core.results import (
     ScanResult,
     SearchFilters,
     SearchResult,
+    StorageSpace,
     StorageStatus,
 )
 from devon_core.rules import select_files
@@ -349,6 +350,24 @@ class Devon:
             with self._suggesting(plugin, model_id):
                 return use_cases.info(plugin, self.store, self.clock, model_id)
 
+    def info_unless_held(
+        self,
+        model_id: str,
+        held: Callable[[ModelInfo], bool],
+        *,
+        source: str | None = None,
+    ) -> ModelInfo | None:
+        """`info`, or None without marking the model used when `held(current info)` says
+        the caller already has exactly that answer (a conditional request)."""
+        return use_cases.info_unless_held(
+            self.source(source), self.store, self.clock, model_id, held
+        )
+
+    def change_counter(self) -> int:
+        """Changes whenever what `list`, `get` and `status` return may have changed, by any
+        process using the vault: equal readings mean a cached answer is still current."""
+        return self.store.change_counter()
+
     def download(
         self,
         model_id: str,
@@ -498,6 +517,12 @@ class Devon:
         known = self._known_sources if source is not None else frozenset()  # no plugin load
         return use_cases.list_models(self.store, source, known)
 
+    def list_json(self, *, source: str | None = None) -> tuple[int, str]:
+        """`list` as the model count and the JSON text of the models (as `json.dumps` writes
+        their unstructured form), without an object per model: for large listings."""
+        known = self._known_sources if source is not None else frozenset()  # no plugin load
+        return use_cases.list_models_json(self.store, source, known)
+
     def get(self, model_id: str, *, source: str | None = None) -> LocalModel | None:
         """The vault's entry for a model, without touching `last_used`."""
         source = self._named(source)
@@ -565,6 +590,10 @@ class Devon:
 
     def status(self) -> StorageStatus:
         return use_cases.status(self.store)
+
+    def space(self) -> StorageSpace:
+        """Free bytes on the vault's disk, bytes the vault's models use, and the quota."""
+        return self.store.space()
 
     def clean(
         self,
