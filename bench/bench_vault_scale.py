@@ -81,7 +81,7 @@ def measure(root: Path, size: int, commits: int, gets: int, repeats: int) -> lis
 
     record("open", best(opened), size)
     store = DiskModelStore(root)
-    devon = Devon(store=store, clock=SystemClock())
+    devon = Devon(store=store, clock=SystemClock(), default_source="huggingface")
     prefix = f"sample{size}"
     registered, removed = [], []
     for _ in range(repeats):
