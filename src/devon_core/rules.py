@@ -164,7 +164,7 @@ def check_room(needed_bytes: int, space: StorageSpace, replacing_bytes: int = 0)
         raise InsufficientStorage(
             f"Storage quota exceeded: the download needs {format_bytes(needed_bytes)}, "
             f"{format_bytes(left)} of the {format_bytes(space.quota_bytes)} quota is left "
-            "(raise the storage quota or clean the vault)"
+            "(raise DEVON_MAX_STORAGE or clean the vault)"
         )
 
 
