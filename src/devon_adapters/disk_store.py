@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import sys
 import time
 import uuid
@@ -32,10 +33,11 @@ from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
+import attrs
 from filelock import FileLock
 
 from devon_adapters.index import Index, IndexDamaged, Operation, Record
-from devon_adapters.locks import Timeout, model_lock
+from devon_adapters.locks import Timeout, lock_name, model_lock
 from devon_adapters.manifest import (
     MANIFEST_NAME,
     ManifestWriter,
@@ -50,9 +52,11 @@ from devon_adapters.paths import (
     half_written_file,
     is_download_metadata,
     make_private_dirs,
+    partial_files,
+    staged_bytes,
     walk_files,
 )
-from devon_core.errors import DownloadFailed, InvalidInput
+from devon_core.errors import DownloadFailed, InvalidInput, RemovalFailed
 from devon_core.identifiers import validate_model_id, validate_source_name
 from devon_core.models import LocalModel
 from devon_core.results import (
@@ -70,6 +74,25 @@ VAULT_LOCK = "vault.lock"
 LISTING_FILE = "listing.json"
 FOLDERS_FILE = "folders.json"
 SETTLED_NS = 2_000_000_000
+RESERVATIONS_LOCK = "reservations.lock"
+
+
+@attrs.frozen
+class Reservation:
+    """Room held for a download in flight (see `DiskModelStore.reserve`)."""
+
+    source: str
+    model_id: str
+    adding_bytes: int
+    replacing_bytes: int
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(
+        path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), FILE_MODE
+    )
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
 
 
 class DiskModelStore:
@@ -81,7 +104,12 @@ class DiskModelStore:
             self._paths = VaultPaths.at(root)  # its real root is resolved once it exists
             self._root = str(self._paths.root)
             self._prefix = f"{self._root}{os.sep}"  # of every model directory
-            for directory in (self._paths.staging_root, self._paths.trash, self._paths.locks):
+            for directory in (
+                self._paths.staging_root,
+                self._paths.trash,
+                self._paths.locks,
+                self._paths.reservations,
+            ):
                 make_private_dirs(directory)
         except OSError as error:
             raise InvalidInput(
@@ -245,7 +273,80 @@ class DiskModelStore:
         self._paths.ensure_inside(staging)
         make_private_dirs(staging)
         present = {relative: stat.st_size for relative, stat in walk_files(staging)}
-        return StagingArea(source, model_id, str(staging), present_files=present)
+        return StagingArea(
+            source,
+            model_id,
+            str(staging),
+            present_files=present,
+            partial_files=partial_files(staging),
+        )
+
+    @contextmanager
+    def reserve(
+        self,
+        staging: StagingArea,
+        adding_bytes: int,
+        replacing_bytes: int,
+        check: Callable[[StorageSpace], None],
+    ) -> Iterator[None]:
+        """One file per download in flight under `.devon/reservations/`, written and read
+        under one vault-wide lock; a file whose model lock is free (its process died) is
+        stale and removed. What another download still has to write is its size less what
+        its staging directory holds now."""
+        source, model_id = staging.source, staging.model_id
+        mine = self._paths.reservations / lock_name(source, model_id)
+        with self._reservations_lock():
+            still_to_write = adding = 0
+            for other in self._reservations_in_flight(exclude=mine):
+                staged = staged_bytes(self._paths.staging(other.source, other.model_id))
+                still_to_write += max(other.adding_bytes - staged, 0)
+                adding += other.adding_bytes - other.replacing_bytes
+            space = self.space()
+            check(
+                StorageSpace(
+                    free_bytes=space.free_bytes - still_to_write,
+                    used_bytes=space.used_bytes + adding,
+                    quota_bytes=space.quota_bytes,
+                )
+            )
+            claim = Reservation(source, model_id, adding_bytes, replacing_bytes)
+            _write_private(mine, json.dumps(attrs.asdict(claim)))
+        try:
+            yield
+        finally:
+            self._release_reservation(source, model_id)
+
+    def _release_reservation(self, source: str, model_id: str) -> None:
+        with self._reservations_lock():
+            (self._paths.reservations / lock_name(source, model_id)).unlink(missing_ok=True)
+
+    def _reservations_in_flight(self, exclude: Path) -> "builtins.list[Reservation]":
+        found = []
+        for path in sorted(self._paths.reservations.iterdir()):
+            if path == exclude:
+                continue
+            try:
+                claim = Reservation(**json.loads(path.read_text()))
+                validate_source_name(claim.source)
+                validate_model_id(claim.model_id)
+            except (OSError, ValueError, TypeError, InvalidInput):
+                path.unlink(missing_ok=True)  # unreadable: nobody can be holding it
+                continue
+            lock = model_lock(self._paths.locks, claim.source, claim.model_id)
+            try:
+                lock.acquire(timeout=0)
+            except Timeout:
+                found.append(claim)  # its download is running
+                continue
+            try:
+                path.unlink(missing_ok=True)  # left by a process that is gone
+            finally:
+                lock.release()
+        return found
+
+    def _reservations_lock(self) -> AbstractContextManager[None]:
+        lock = FileLock(self._paths.locks / RESERVATIONS_LOCK, mode=FILE_MODE, is_singleton=True)
+        return self._hold(lock)
 
     def commit(
         self,
@@ -284,6 +385,9 @@ class DiskModelStore:
             )
             operation = Operation(source, model_id, "commit", aside, record)
             with self._index.write() as db:
+                # Checked again in the transaction that journals the commit: of two commits
+                # whose folders nest, the second to journal sees the first and is refused.
+                self._refuse_clash(source, model_id, db)
                 Index.begin_operation(db, operation)
             try:
                 self._after_step("commit:journaled")
@@ -307,6 +411,7 @@ class DiskModelStore:
                     ) from error
                 raise
             self._after_step("commit:recorded")
+            self._release_reservation(source, model_id)  # its bytes now count as used
             self._refresh_manifest()
             if aside:
                 self._delete_leftover(self._paths.trash / aside)
@@ -342,11 +447,16 @@ class DiskModelStore:
                 self._refresh_manifest()
                 if os.path.lexists(target):
                     os.rename(target, self._paths.trash / aside)
-            except BaseException:
+            except BaseException as error:
                 with self._index.write() as db:  # still in place: keep it listed
                     Index.put(db, record)
                     Index.end_operation(db, source, model_id)
                 self._refresh_manifest()
+                if isinstance(error, OSError):
+                    raise RemovalFailed(
+                        f"Could not remove {source}/{model_id} from {target.parent} "
+                        f"({error.strerror or error}): it stays in the vault as it was"
+                    ) from error
                 raise
             self._after_step("remove:trashed")
             with self._index.write() as db:
@@ -430,20 +540,36 @@ class DiskModelStore:
         """Re-derive the index from the model directories on disk; return the model count.
 
         Models still on disk keep their recorded times and metadata; new ones are dated by
-        their directory's modification time; rows whose directory is gone are dropped."""
+        their directory's modification time; rows whose directory is gone are dropped.
+
+        The scan runs outside any transaction (other processes keep committing meanwhile);
+        inside the write transaction, where no commit or removal can start or finish, every
+        model whose scan disagrees with its row is looked at again, so a model committed or
+        removed during the scan is neither dropped nor brought back."""
         with self._vault_lock():
             found = dict(self._scan())
             with self._index.write() as db:
                 busy = {(op.source, op.model_id) for op in self._index.operations()}
-                for key in self._index.model_keys():
-                    if key not in found and key not in busy:
-                        Index.delete(db, *key)
-                for key, files in found.items():
+                recorded = {key: self._index.get(*key) for key in self._index.model_keys()}
+                for key in sorted(set(recorded) | set(found)):
                     if key in busy:
                         continue
-                    Index.put(db, self._rebuilt_record(key, files))
+                    old = recorded.get(key)
+                    files = found.get(key)
+                    if old is None or files is None or sorted(old.files) != sorted(files):
+                        files = self._files_now(key)  # it may have changed since the scan
+                    if files:
+                        Index.put(db, self._rebuilt_record(key, files))
+                    elif old is not None:
+                        Index.delete(db, *key)
             self._refresh_manifest()
             return len(self._index.model_keys())
+
+    def _files_now(self, key: tuple[str, str]) -> dict[str, int] | None:
+        directory = self._paths.model_dir(*key)
+        if directory.is_symlink() or not directory.is_dir():
+            return None
+        return {path: stat.st_size for path, stat in walk_files(directory)} or None
 
     def scan(self, known_sources: Collection[str], reconcile: bool = False) -> ScanResult:
         """Register the model folders the index lacks; with `reconcile`, drop the models
@@ -663,8 +789,10 @@ class DiskModelStore:
         except OSError as error:
             log.warning("Could not update %s: %s", self._manifest.path, error)
 
-    def _refuse_clash(self, source: str, model_id: str) -> None:
-        other = self._index.clash(source, model_id)
+    def _refuse_clash(
+        self, source: str, model_id: str, db: sqlite3.Connection | None = None
+    ) -> None:
+        other = self._index.clash(source, model_id, db)
         if other is not None:
             raise InvalidInput(
                 f"{source}/{model_id} would share a directory with {source}/{other}, "

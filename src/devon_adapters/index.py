@@ -402,37 +402,33 @@ class Index:
         JSON views (the manifest) that need not decode what they copy out."""
         return list(self._connection().execute(_SELECT + " ORDER BY source, model_id"))
 
-    def clash(self, source: str, model_id: str) -> str | None:
+    def clash(self, source: str, model_id: str, db: sqlite3.Connection | None = None) -> str | None:
         """Another model whose directory overlaps this one's: the same id in another case,
-        a bare id that is this id's owner folder, or models inside this bare id's folder."""
-        db = self._connection()
-        queries: list[tuple[str, tuple[str, ...]]] = [
-            (
-                "SELECT model_id FROM models WHERE source = ? AND model_id = ? COLLATE NOCASE"
-                " AND model_id != ?",
-                (source, model_id, model_id),
-            )
-        ]
+        a bare id that is this id's owner folder, or models inside this bare id's folder.
+        Commits in flight count as models. Inside `write()`, pass its `db`: the answer then
+        holds until that transaction ends, since every commit journals in one."""
+        db = db or self._connection()
         owner, sep, _ = model_id.partition("/")
+        conditions: list[tuple[str, tuple[str, ...]]] = [
+            ("model_id = ? COLLATE NOCASE AND model_id != ?", (model_id, model_id))
+        ]
         if sep:
-            queries.append(
-                (
-                    "SELECT model_id FROM models WHERE source = ? AND model_id = ? COLLATE NOCASE",
-                    (source, owner),
-                )
-            )
+            conditions.append(("model_id = ? COLLATE NOCASE", (owner,)))
         else:
-            queries.append(
+            conditions.append(
                 (
-                    "SELECT model_id FROM models WHERE source = ?"
-                    " AND model_id >= ? COLLATE NOCASE AND model_id < ? COLLATE NOCASE",
-                    (source, model_id + "/", model_id + "0"),  # "0" follows "/"
+                    "model_id >= ? COLLATE NOCASE AND model_id < ? COLLATE NOCASE",
+                    (model_id + "/", model_id + "0"),  # "0" follows "/"
                 )
             )
-        for sql, args in queries:
-            row = db.execute(sql + " LIMIT 1", args).fetchone()
-            if row:
-                return str(row[0])
+        for table, only in (("models", ""), ("operations", " AND kind = 'commit'")):
+            for condition, args in conditions:
+                row = db.execute(
+                    f"SELECT model_id FROM {table} WHERE source = ? AND {condition}{only} LIMIT 1",  # noqa: S608 - fixed table names
+                    (source, *args),
+                ).fetchone()
+                if row:
+                    return str(row[0])
         return None
 
     def folders(self) -> list[tuple[str, str]]:

@@ -31,6 +31,11 @@ FILE_MODE = 0o600
 DOWNLOAD_METADATA = (".cache/huggingface", ".cache/devon")
 """Directories a source keeps its resume state in: never model files."""
 
+PARTIAL_DIR = ".cache/devon/partial"
+PARTIAL_SUFFIX = ".part"
+"""A file still arriving is `<staging>/.cache/devon/partial/<path>.part` (the layout of
+`devon_adapters.huggingface.staging_layout`, the vault's one resume layout)."""
+
 
 @attrs.frozen
 class VaultPaths:
@@ -63,6 +68,10 @@ class VaultPaths:
     @property
     def locks(self) -> Path:
         return self.state / "locks"
+
+    @property
+    def reservations(self) -> Path:
+        return self.state / "reservations"
 
     def model_dir(self, source: str, model_id: str) -> Path:
         return self.root / validate_source_name(source) / validate_model_id(model_id)
@@ -158,3 +167,27 @@ def half_written_file(directory: Path, files: Iterable[str] | None = None) -> st
 
 def tree_size(directory: Path) -> int:
     return sum(stat.st_size for _, stat in walk_files(directory))
+
+
+def partial_files(staging: Path) -> dict[str, int]:
+    """The files still arriving in `staging`: relative path -> bytes already there."""
+    partial = staging / PARTIAL_DIR
+    found = {}
+    for current, _dirs, names in os.walk(partial):
+        for name in names:
+            if name.endswith(PARTIAL_SUFFIX):
+                path = Path(current, name)
+                with contextlib.suppress(OSError):
+                    relative = path.relative_to(partial).as_posix()[: -len(PARTIAL_SUFFIX)]
+                    found[relative] = path.lstat().st_size
+    return found
+
+
+def staged_bytes(staging: Path) -> int:
+    """Every byte in `staging`, download state included (what it takes on the disk)."""
+    total = 0
+    for current, _dirs, names in os.walk(staging):
+        for name in names:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(current, name)).st_size
+    return total

@@ -243,6 +243,37 @@ def _is_origin(text: str) -> bool:
     )
 
 
+DEFAULT_HEADER_TIMEOUT_S = 10.0
+DEFAULT_KEEPALIVE_TIMEOUT_S = 5.0
+DEFAULT_MAX_CONNECTIONS = 512
+
+
+def parse_names(raw: Any, origin: str) -> tuple[str, ...]:
+    """Names separated by spaces or commas (a list of strings in the config file)."""
+    if isinstance(raw, list) and all(isinstance(item, str) for item in raw):
+        items = raw
+    elif isinstance(raw, str):
+        items = raw.replace(",", " ").split()
+    else:
+        raise InvalidInput(f"{origin} must be names separated by spaces or commas, got {raw!r}")
+    return tuple(item.strip() for item in items if item.strip())
+
+
+def _names_text(value: Any) -> str:
+    return " ".join(value)
+
+
+def parse_seconds(raw: Any, origin: str) -> float:
+    """A number of seconds above 0, at most an hour."""
+    try:
+        value = float(raw) if not isinstance(raw, bool) else -1.0
+    except (TypeError, ValueError):
+        value = -1.0
+    if not 0 < value <= 3600:
+        raise InvalidInput(f"{origin} must be seconds above 0, at most 3600: got {raw!r}")
+    return value
+
+
 def _bool_text(value: Any) -> str:
     return "true" if value else "false"
 
@@ -384,6 +415,25 @@ class Settings:
         flag="--workers",
         help="Server processes of `devon serve`.",
     )
+    allowed_hosts: tuple[str, ...] = setting(
+        key="allowed_hosts",
+        env="DEVON_ALLOWED_HOSTS",
+        parse=parse_names,
+        default=(),
+        to_text=_names_text,
+        default_text="`localhost 127.0.0.1 ::1` when serving on loopback; any host (with a "
+        "warning) elsewhere; `*` accepts any",
+        help="Host names the HTTP server answers to (others get 400): DNS rebinding.",
+    )
+    cors_origins: tuple[str, ...] = setting(
+        key="cors_origins",
+        env="DEVON_CORS_ORIGINS",
+        parse=parse_names,
+        default=(),
+        to_text=_names_text,
+        default_text="none: only the server's own origin; e.g. `https://kitt.lan:3000`, `*`",
+        help="Browser origins besides the server's own that may call the API (others get 403).",
+    )
     frame_ancestors: tuple[str, ...] = setting(
         key="frame_ancestors",
         env="DEVON_FRAME_ANCESTORS",
@@ -393,6 +443,32 @@ class Settings:
         default_text="none: no other site may show the web page in a frame; origins separated "
         "by spaces or commas, e.g. `https://kitt.example:8080` (see [ui.md](ui.md))",
         help="Origins allowed to show DEVON's web page in a frame.",
+    )
+    header_timeout_s: float = setting(
+        key="header_timeout",
+        env="DEVON_HEADER_TIMEOUT",
+        parse=parse_seconds,
+        default=DEFAULT_HEADER_TIMEOUT_S,
+        to_text=repr,
+        default_text="`10` seconds for a request's headers to arrive",
+        help="Seconds a client has to send a request's headers before it is cut off.",
+    )
+    keepalive_timeout_s: float = setting(
+        key="keepalive_timeout",
+        env="DEVON_KEEPALIVE_TIMEOUT",
+        parse=parse_seconds,
+        default=DEFAULT_KEEPALIVE_TIMEOUT_S,
+        to_text=repr,
+        default_text="`5` seconds an idle connection stays open",
+        help="Seconds an idle connection between requests stays open.",
+    )
+    max_connections: int = setting(
+        key="max_connections",
+        env="DEVON_MAX_CONNECTIONS",
+        parse=int_parser(1),
+        default=DEFAULT_MAX_CONNECTIONS,
+        default_text="`512` open connections per server process",
+        help="Open connections per server process; one more gets 503.",
     )
     config_path: Path | None = None
     """The config file that was read, if any."""

@@ -9,6 +9,7 @@ import click
 from rich.console import Console
 
 from devon_cli.context import CliContext
+from devon_cli.errors import EXIT_FAILED
 from devon_cli.options import json_option, source_option, yes_option
 from devon_cli.render import (
     details,
@@ -203,8 +204,18 @@ def clean(
 
 
 def _show_clean(context: CliContext, result: CleanResult, as_json: bool) -> None:
+    _print_clean(context, result, as_json)
+    if result.failed:  # the others were removed; exit 1 says not all went (ADR 0103)
+        for failure in result.failed:
+            context.err.print(f"error: could not remove {failure.model}: {failure.detail}")
+        click.get_current_context().exit(EXIT_FAILED)
+
+
+def _print_clean(context: CliContext, result: CleanResult, as_json: bool) -> None:
     if as_json:
         emit_json(result)
+    elif not (result.models or result.partial_models) and result.failed:
+        context.out.print("Nothing removed.")
     elif not (result.models or result.partial_models):
         context.out.print("Nothing to clean.")
     elif result.dry_run:

@@ -14,6 +14,7 @@ from devon_core.errors import (
     InvalidInput,
     InvalidRequest,
     NotFound,
+    RemovalFailed,
     SourceUnavailable,
 )
 from devon_core.filters import ModelFormat, ParamsFilter, SizeFilter
@@ -29,6 +30,7 @@ from devon_core.ports import (
     ProgressCallback,
 )
 from devon_core.results import (
+    CleanFailure,
     CleanRequest,
     CleanResult,
     DownloadResult,
@@ -49,6 +51,7 @@ from devon_core.results import (
 )
 
 __all__ = [
+    "CleanFailure",
     "CleanRequest",
     "CleanResult",
     "Clock",
@@ -84,6 +87,7 @@ __all__ = [
     "ProgressCallback",
     "RemoteFile",
     "RemoteModel",
+    "RemovalFailed",
     "RemoveResult",
     "ScanResult",
     "ScanSkip",

@@ -48,6 +48,10 @@ class DownloadFailed(DevonError):
     """A download started but did not complete; the vault is left as it was."""
 
 
+class RemovalFailed(DevonError):
+    """A model's files could not be taken out of the vault; it stays listed, as it was."""
+
+
 class InsufficientStorage(DevonError):
     """Not enough free disk space or quota for the download."""
 

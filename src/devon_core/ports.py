@@ -161,6 +161,22 @@ class ModelStore(Protocol):
         across failures so that a later attempt resumes."""
         ...
 
+    def reserve(
+        self,
+        staging: StagingArea,
+        adding_bytes: int,
+        replacing_bytes: int,
+        check: Callable[[StorageSpace], None],
+    ) -> AbstractContextManager[None]:
+        """Hold room for the download into `staging` until the context exits (or the model
+        is committed), vault-wide and across processes.
+
+        `check` is called, atomically with every other reservation, with the space the other
+        downloads in flight leave: free disk less what they still have to write, used bytes
+        plus what they will add. Raising from it refuses the reservation. `adding_bytes` is
+        the size the model will have; `replacing_bytes` that of the copy it replaces."""
+        ...
+
     def commit(
         self,
         staging: StagingArea,

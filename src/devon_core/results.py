@@ -195,12 +195,22 @@ class CleanRequest:
 
 
 @attrs.frozen
+class CleanFailure:
+    """A model a clean could not remove (`model` is `<source>/<model_id>`), and why."""
+
+    model: str
+    detail: str
+
+
+@attrs.frozen
 class CleanResult:
-    """`models` are `<source>/<model_id>`; `freed_bytes` is the sum of their sizes."""
+    """`models` are `<source>/<model_id>` of the models removed; `freed_bytes` is the sum of
+    their sizes. `failed` are those that could not be removed (the clean carried on)."""
 
     freed_bytes: int
     dry_run: bool
     models: tuple[str, ...]
+    failed: tuple[CleanFailure, ...] = ()
     removed: int = _count_of("models")
     partial_models: tuple[str, ...] = ()
     """`<source>/<model_id>` of each unfinished download whose staging was (or, on a dry run,
@@ -308,15 +318,24 @@ class StagingArea:
     model_id: str
     path: str
     present_files: dict[str, int] = attrs.field(factory=dict)
+    partial_files: dict[str, int] = attrs.field(factory=dict)
+    """Files still arriving: relative path -> bytes already staged, which a resume keeps."""
 
     @property
     def present_bytes(self) -> int:
         return sum(self.present_files.values())
 
     def bytes_still_needed(self, files: Iterable[RemoteFile]) -> int:
-        """What fetching `files` still has to write: a file counts as there only when staging
-        holds it at exactly its size (leftovers of other attempts count for nothing)."""
-        return sum(f.size_bytes for f in files if self.present_files.get(f.path) != f.size_bytes)
+        """What fetching `files` still has to write: nothing for a file staging holds at
+        exactly its size, the rest of one whose first bytes are staged, all of any other
+        (leftovers longer than the file wanted now count for nothing)."""
+        needed = 0
+        for f in files:
+            if self.present_files.get(f.path) == f.size_bytes:
+                continue
+            partial = self.partial_files.get(f.path, 0)
+            needed += f.size_bytes - (partial if partial <= f.size_bytes else 0)
+        return needed
 
 
 @attrs.frozen

@@ -147,25 +147,39 @@ def _names(path: str, kind: str) -> bool:
     return re.search(pattern, path.lower()) is not None
 
 
-def check_room(needed_bytes: int, space: StorageSpace, replacing_bytes: int = 0) -> None:
+def check_room(
+    needed_bytes: int,
+    space: StorageSpace,
+    replacing_bytes: int = 0,
+    adding_bytes: int | None = None,
+) -> None:
     """Raise InsufficientStorage when `needed_bytes` more would not fit on disk or in quota.
 
-    `replacing_bytes` is the size of an older copy the download replaces: it still takes
-    disk space until the new copy is committed, but it no longer counts against the quota.
+    `needed_bytes` is what is still to be written (bytes already staged are not);
+    `adding_bytes` what the model will take in the vault once committed (default: the
+    same). `replacing_bytes` is the size of an older copy the download replaces: it still
+    takes disk space until the new copy is committed, but it no longer counts against the
+    quota. `space` is what the other downloads in flight leave (see `ModelStore.reserve`).
     """
     if needed_bytes > space.free_bytes:
-        raise InsufficientStorage(
-            f"Not enough free disk space: the download needs {format_bytes(needed_bytes)}, "
-            f"{format_bytes(space.free_bytes)} is free"
-        )
-    used_after = space.used_bytes - replacing_bytes + needed_bytes
+        raise not_enough_disk(needed_bytes, space.free_bytes)
+    adding = needed_bytes if adding_bytes is None else adding_bytes
+    used_after = space.used_bytes - replacing_bytes + adding
     if space.quota_bytes is not None and used_after > space.quota_bytes:
         left = max(space.quota_bytes - space.used_bytes + replacing_bytes, 0)
         raise InsufficientStorage(
-            f"Storage quota exceeded: the download needs {format_bytes(needed_bytes)}, "
+            f"Storage quota exceeded: the download needs {format_bytes(adding)}, "
             f"{format_bytes(left)} of the {format_bytes(space.quota_bytes)} quota is left "
             "(raise DEVON_MAX_STORAGE or clean the vault)"
         )
+
+
+def not_enough_disk(needed_bytes: int, free_bytes: int) -> InsufficientStorage:
+    """The error for a disk without room: refused up front, or full in mid-download."""
+    return InsufficientStorage(
+        f"Not enough free disk space: the download needs {format_bytes(needed_bytes)}, "
+        f"{format_bytes(max(free_bytes, 0))} is free"
+    )
 
 
 _UNITS = tuple(unit.upper() for unit in SIZE_UNITS if unit != "b")

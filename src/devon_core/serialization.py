@@ -71,6 +71,8 @@ def _clean_wire(result: CleanResult) -> dict[str, Any]:
     if result.partial_models:
         data["partial_models"] = list(result.partial_models)
         data["partial_freed_bytes"] = result.partial_freed_bytes
+    if result.failed:  # only when a model could not be removed (ADR 0103)
+        data["failed"] = [{"model": f.model, "detail": f.detail} for f in result.failed]
     return data
 
 

@@ -1,6 +1,7 @@
 """The use cases. Each takes the ports it needs and holds no state of its own."""
 
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ from devon_core.ports import (
 from devon_core.results import (
     MAX_SEARCH_LIMIT,
     MIN_SEARCH_LIMIT,
+    CleanFailure,
     CleanRequest,
     CleanResult,
     Diagnosis,
@@ -39,6 +41,7 @@ from devon_core.results import (
     SearchFilters,
     SearchResult,
     SourceCheck,
+    StorageSpace,
     StorageStatus,
 )
 from devon_core.rules import (
@@ -206,30 +209,38 @@ def download_outcome(
         if not fetch and present is not None:  # other patterns naming only files it holds
             return _held(store, clock, source.name, present)
         carry = sorted(held - {f.path for f in fetch})
-        staging = store.stage(source.name, model_id)
-        try:
-            needed = staging.bytes_still_needed(fetch)
-            replaced = sum(f.size_bytes for f in fetch if f.path in held)
-            check_room(needed, store.space(), replaced)
-            if isinstance(progress, FileProgressCallback):
-                progress.files(0, len(fetch))
-            files = source.download(remote, fetch, staging.path, progress)
-            if sorted(files) != sorted(f.path for f in fetch):
-                raise DownloadFailed(f"Download of {model_id} did not deliver every file")
-            if before_commit is not None:
-                before_commit()
-        except BaseException:
-            store.unstage(staging)
-            raise
-        everything = sorted({*files, *carry})
-        recorded = (
-            merge_patterns(recorded_patterns(present), patterns)
-            if present is not None
-            else patterns
-        )
-        metadata = _metadata(remote, recorded, everything)
-        committed = store.commit(staging, everything, clock.now(), metadata, carry_over=carry)
-        return Downloaded(committed, transferred=True)
+        with ExitStack() as room:  # the reservation, held until the commit is done
+            staging = store.stage(source.name, model_id)
+            try:
+                needed = staging.bytes_still_needed(fetch)
+                replaced = sum(f.size_bytes for f in fetch if f.path in held)
+                adding = sum(f.size_bytes for f in fetch)
+
+                def fits(space: StorageSpace) -> None:
+                    check_room(needed, space, replaced, adding)
+
+                # Room is held vault-wide until the commit, so downloads running at once (in
+                # any process) can never together pass the quota or the free disk (ADR 0102).
+                room.enter_context(store.reserve(staging, adding, replaced, fits))
+                if isinstance(progress, FileProgressCallback):
+                    progress.files(0, len(fetch))
+                files = source.download(remote, fetch, staging.path, progress)
+                if sorted(files) != sorted(f.path for f in fetch):
+                    raise DownloadFailed(f"Download of {model_id} did not deliver every file")
+                if before_commit is not None:
+                    before_commit()
+            except BaseException:
+                store.unstage(staging)
+                raise
+            everything = sorted({*files, *carry})
+            recorded = (
+                merge_patterns(recorded_patterns(present), patterns)
+                if present is not None
+                else patterns
+            )
+            metadata = _metadata(remote, recorded, everything)
+            committed = store.commit(staging, everything, clock.now(), metadata, carry_over=carry)
+            return Downloaded(committed, transferred=True)
 
 
 def _held(store: ModelStore, clock: Clock, source: str, present: LocalModel) -> Downloaded:
@@ -352,29 +363,39 @@ def clean(
 
     Each model is checked again under its lock just before it goes, so one used, replaced or
     removed by someone else in the meantime is left alone, and the result reports exactly
-    what was removed."""
+    what was removed. A model that cannot be removed is reported in `failed` and the clean
+    carries on with the others (ADR 0103)."""
     chosen = select_for_clean(store.list(), request, clock.now())
     if only is not None:
         chosen = [model for model in chosen if model.key in only]
     if request.dry_run:
         return _clean_result(request, chosen)
     removed = []
+    failed = []
     with store.grouped():
         for model in chosen:
-            with store.lock(model.source, model.model_id):
-                current = store.get(model.source, model.model_id)
-                if current is None or not select_for_clean([current], request, clock.now()):
-                    continue
-                store.remove(model.source, model.model_id)
-                removed.append(current)
-    return _clean_result(request, removed)
+            try:
+                with store.lock(model.source, model.model_id):
+                    current = store.get(model.source, model.model_id)
+                    if current is None or not select_for_clean([current], request, clock.now()):
+                        continue
+                    store.remove(model.source, model.model_id)
+                    removed.append(current)
+            except DevonError as error:
+                failed.append(CleanFailure(model.key, str(error)))
+    return _clean_result(request, removed, failed)
 
 
-def _clean_result(request: CleanRequest, models: Sequence[LocalModel]) -> CleanResult:
+def _clean_result(
+    request: CleanRequest,
+    models: Sequence[LocalModel],
+    failed: Sequence[CleanFailure] = (),
+) -> CleanResult:
     return CleanResult(
         freed_bytes=sum(m.size_bytes for m in models),
         dry_run=request.dry_run,
         models=tuple(m.key for m in models),
+        failed=tuple(failed),
     )
 
 

@@ -18,7 +18,9 @@ from devon_core import Devon
 from devon_core.errors import DevonError
 from devon_http.auth import SECURITY_SCHEME, bearer_guard
 from devon_http.body import MAX_BODY_BYTES
+from devon_http.document import JsonDocument, YamlDocument
 from devon_http.errors import handle_error
+from devon_http.guard import HttpSecurity, RequestGuard
 from devon_http.job_routes import API_PREFIX, JOB_ROUTES
 from devon_http.routes import API_ROUTES, health
 from devon_web import page_routes
@@ -33,12 +35,15 @@ def create_app(
     *,
     api_key: str | None = None,
     max_concurrent_downloads: int = DEFAULT_MAX_CONCURRENT,
-    frame_ancestors: tuple[str, ...] = (),
+    security: HttpSecurity | None = None,
 ) -> Litestar:
     """The HTTP API over `devon`, and the web page at `/`. With a non-empty `api_key`, every
     /api route needs `Authorization: Bearer <api_key>`; /health, the OpenAPI document at
-    /schema and the page (which asks for the key) never do. `frame_ancestors`: origins
-    allowed to show the page in a frame (none when empty).
+    /schema and the page (which asks for the key) never do.
+
+    `security` says which `Host` names, browser origins and framing pages are allowed
+    (`devon_http.guard`; its `frame_ancestors` also go into the page's own CSP); by default
+    any host, no foreign origin, no framing.
 
     Downloads run as jobs: if `devon` has no job store and runner yet, they are attached
     here (`max_concurrent_downloads` jobs at once); the runner starts with the app, which
@@ -52,8 +57,9 @@ def create_app(
         security=[{SECURITY_SCHEME: []}] if secured else None,
     )
 
+    security = security or HttpSecurity()
     app = Litestar(
-        route_handlers=[health, *page_routes(frame_ancestors), api],
+        route_handlers=[health, *page_routes(security.frame_ancestors), api],
         dependencies={"devon": Provide(lambda: devon, sync_to_thread=False, use_cache=True)},
         exception_handlers={Exception: handle_error},
         on_startup=[partial(_start_jobs, devon)],
@@ -70,6 +76,9 @@ def create_app(
         # reconfigure the root logger of whatever process builds the app.
         logging_config=None,
     )
+    # Around Litestar's whole router (as its own CORS middleware sits), so that unknown
+    # routes and wrong methods are guarded and carry the security headers too.
+    app.asgi_handler = RequestGuard(app.asgi_handler, security)
     _document_default_source(app, devon)
     return app
 
@@ -119,6 +128,12 @@ def _openapi_config(secured: bool) -> OpenAPIConfig:
         version=devon_version(),
         description="Search Hugging Face, keep models in a local vault, and manage it.",
         path="/schema",
+        # The document only, as JSON (also at /schema itself) and YAML: the stock HTML
+        # pages would load scripts from a CDN into the API's origin (ADR 0101).
+        render_plugins=[
+            JsonDocument(path=["/openapi.json"]),
+            YamlDocument(path=["/openapi.yaml", "/openapi.yml"]),
+        ],
         components=Components(security_schemes=dict(schemes) or None),
     )
 

@@ -7,19 +7,29 @@ environment (`Settings.from_env()`); the vault they share is safe for several pr
 from devon_adapters import Settings, build_devon
 from devon_core import Devon
 from devon_http.app import create_app
+from devon_http.connections import set_limits
+from devon_http.guard import LOOPBACK_HOSTS, HttpSecurity
 from devon_http.request_log import RequestLog, configure_logging
 
 
 def create_app_from_settings(settings: Settings, devon: Devon | None = None) -> RequestLog:
     """The app over the vault and sources `settings` describe (`devon`, if given, is the
-    `Devon` already built from them), logging each request."""
+    `Devon` already built from them), logging each request.
+
+    It answers to the hosts in `settings.allowed_hosts`, else to the loopback names only
+    (`serve` spells out the list for the address it binds)."""
     devon = build_devon(settings) if devon is None else devon
-    return RequestLog(
-        create_app(devon, api_key=settings.api_key, frame_ancestors=settings.frame_ancestors)
+    security = HttpSecurity(
+        allowed_hosts=settings.allowed_hosts or LOOPBACK_HOSTS,
+        cors_origins=settings.cors_origins,
+        frame_ancestors=settings.frame_ancestors,
     )
+    return RequestLog(create_app(devon, api_key=settings.api_key, security=security))
 
 
 def create_default_app() -> RequestLog:
     """The app configured by DEVON_* environment variables and the config file."""
     configure_logging()
-    return create_app_from_settings(Settings.from_env())
+    settings = Settings.from_env()
+    set_limits(settings.header_timeout_s, settings.max_connections)
+    return create_app_from_settings(settings)

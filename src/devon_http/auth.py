@@ -1,6 +1,7 @@
 """Bearer-token auth for the /api routes, when an API key is configured."""
 
 import hmac
+import re
 
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
@@ -17,15 +18,19 @@ OPEN_PATHS = ("/health", "/schema", "/ui")
 assets (the page itself is `/`)."""
 
 
+BEARER = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] +([A-Za-z0-9\-._~+/]+=*)")
+"""RFC 6750 section 2.1: `Bearer`, any case, then one or more spaces, then a b64token."""
+
+
 def is_authorized(authorization: str, api_key: str | None) -> bool:
-    """Whether an `Authorization` header value carries `Bearer <api_key>`; always true when
-    no key is configured. Compared in time independent of where the tokens differ."""
+    """Whether an `Authorization` header value is exactly `Bearer <api_key>` (RFC 6750: no
+    other whitespace, no other characters); always true when no key is configured.
+    Compared in time independent of where the tokens differ."""
     if not api_key:
         return True
-    scheme, _sep, token = authorization.partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(
-        token.strip().encode(), api_key.encode()
-    )
+    match = BEARER.fullmatch(authorization)
+    token = match.group(1) if match else ""
+    return hmac.compare_digest(token.encode(), api_key.encode()) and bool(match)
 
 
 def is_open_path(path: str) -> bool:

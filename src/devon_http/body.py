@@ -19,6 +19,9 @@ if TYPE_CHECKING:  # a private module of Litestar's; only the type is needed
     from litestar._openapi.schema_generation import SchemaCreator
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_JSON_DEPTH = 32
+"""Arrays and objects nested deeper than this are refused before decoding: no request body
+of the API nests more than three levels."""
 
 T = TypeVar("T", bound=msgspec.Struct)
 
@@ -40,13 +43,34 @@ class StrictBody(MsgspecDTO[T], Generic[T]):
 def decode_body(body: bytes, model_type: type[T]) -> T:
     """The request struct in `body`: InvalidInput if it is not JSON, InvalidRequest if it is
     JSON that does not fit `model_type`. Unknown fields are ignored."""
+    if json_depth(body) > MAX_JSON_DEPTH:
+        raise InvalidInput(
+            f"Request body is nested too deeply: at most {MAX_JSON_DEPTH} levels of arrays "
+            "and objects are accepted"
+        )
     try:
-        return msgspec.json.decode(body, type=model_type, strict=True)
+        data = msgspec.json.decode(body)
+    except msgspec.DecodeError as error:
+        raise InvalidInput(f"Request body is not valid JSON: {_readable(error)}") from None
+    try:
+        return msgspec.convert(_whole_numbers(data), type=model_type, strict=True)
     except msgspec.ValidationError as error:
         detail = _readable(error) + _accepted_values(error, model_type)
         raise InvalidRequest(f"Invalid request body: {detail}") from None
     except msgspec.DecodeError as error:
         raise InvalidInput(f"Request body is not valid JSON: {_readable(error)}") from None
+
+
+def _whole_numbers(value: Any) -> Any:
+    """`value` with floats that are whole numbers (`30.0`) as ints: JSON has one number
+    type, and JSON Schema's `integer` accepts both spellings. Nothing else is coerced."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    return value
 
 
 def _readable(error: msgspec.DecodeError) -> str:
@@ -64,3 +88,26 @@ def _accepted_values(error: msgspec.ValidationError, model_type: type[Any]) -> s
     if not (isinstance(field_type, type) and issubclass(field_type, enum.Enum)):
         return ""
     return " (use " + " or ".join(repr(member.value) for member in field_type) + ")"
+
+
+def json_depth(body: bytes) -> int:
+    """How deeply arrays and objects nest in `body` (a bound, not a parse: brackets inside
+    strings are skipped; malformed input is left to the decoder)."""
+    deepest = depth = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in (0x5D, 0x7D):  # ] }
+            depth -= 1
+    return deepest

@@ -21,6 +21,7 @@ from devon_core.errors import (
     InvalidInput,
     InvalidRequest,
     NotFound,
+    RemovalFailed,
     SourceUnavailable,
 )
 from devon_http.auth import (
@@ -30,6 +31,7 @@ from devon_http.auth import (
     is_open_path,
 )
 from devon_http.body import MAX_BODY_BYTES
+from devon_http.request_log import escape_control
 
 log = logging.getLogger("devon.http")
 
@@ -41,6 +43,7 @@ STATUS_OF: dict[type[DevonError], int] = {
     Forbidden: 403,
     SourceUnavailable: 502,
     DownloadFailed: 500,
+    RemovalFailed: 500,
     InsufficientStorage: 507,
 }
 """Core error -> status. Looked up along the error's class hierarchy, most specific first."""
@@ -54,7 +57,7 @@ DESCRIPTION_OF: dict[int, str] = {
     "request waited for it)",
     413: "Request body too large",
     422: "A well-formed JSON body whose values fail validation",
-    500: "The download failed (the vault is left as it was), or an internal error",
+    500: "The download or removal failed (the vault is left as it was), or an internal error",
     502: "The source could not be reached or answered garbage",
     507: "Not enough free disk space or storage quota",
 }
@@ -84,7 +87,12 @@ def handle_error(request: Request[Any, Any, Any], error: Exception) -> Response[
         return error_response(status_of(error), str(error))
     if isinstance(error, HTTPException):
         return _http_error(request, error)
-    log.exception("Unhandled error on %s %s", request.method, request.url.path, exc_info=error)
+    log.exception(
+        "Unhandled error on %s %s",
+        escape_control(request.method),
+        escape_control(request.url.path),
+        exc_info=error,
+    )
     return error_response(HTTP_500_INTERNAL_SERVER_ERROR, INTERNAL_ERROR_DETAIL)
 
 
@@ -104,7 +112,13 @@ def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respon
     elif error.status_code == 413:
         detail = f"Request body too large: at most {MAX_BODY_BYTES // 1024} KiB is accepted"
     elif error.status_code >= 500:
-        log.error("%s on %s %s: %s", error.status_code, request.method, request.url.path, error)
+        log.error(
+            "%s on %s %s: %s",
+            error.status_code,
+            escape_control(request.method),
+            escape_control(request.url.path),
+            escape_control(str(error)),
+        )
         detail = INTERNAL_ERROR_DETAIL
     else:
         detail = str(error.detail)

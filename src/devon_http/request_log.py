@@ -55,7 +55,7 @@ class RequestLog:
             if log.isEnabledFor(logging.INFO):
                 elapsed_ms = (time.perf_counter() - started) * 1000
                 line = (
-                    f"{http_scope['method']} {http_scope['path']} "
+                    f"{escape_control(http_scope['method'])} {escape_control(http_scope['path'])} "
                     f"{status[0] if status else '-'} {elapsed_ms:.1f} ms"
                 )
                 self._log(line)
@@ -122,13 +122,31 @@ def _only_destination() -> logging.StreamHandler | None:  # type: ignore[type-ar
     return handler
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
+
+
+def escape_control(text: str) -> str:
+    """`text` with control characters (CR, LF, ESC, ...) written as `\\xNN`: what a client
+    sends can neither start a forged log line nor drive a terminal. Escaping twice changes
+    nothing more, so the request line and the log format may both apply it."""
+    return text.translate(_CONTROL)
+
+
+class EscapingFormatter(logging.Formatter):
+    """Escapes control characters in every record's message (tracebacks keep their lines)."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = escape_control(record.message)
+        return super().formatMessage(record)
+
+
 def configure_logging() -> None:
     """Print DEVON's records (the request lines among them) unless the host process already
     routes logging somewhere. Each server worker process calls it for itself."""
     logger = logging.getLogger("devon")
     if not logger.handlers and not logging.getLogger().handlers:
         handler = _DevonHandler()
-        handler.setFormatter(logging.Formatter(LINE_FORMAT))
+        handler.setFormatter(EscapingFormatter(LINE_FORMAT))
         logger.addHandler(handler)
     if logger.getEffectiveLevel() > logging.INFO:
         logger.setLevel(logging.INFO)

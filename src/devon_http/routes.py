@@ -274,7 +274,7 @@ async def model_info(
     status_code=200,
     tags=["vault"],
     summary="Remove a model from the vault",
-    responses=errors(400, 404),
+    responses=errors(400, 404, 500),
 )
 async def remove_model(
     devon: NamedDependency[Devon], source: SourcePath, model_id: ModelIdPath

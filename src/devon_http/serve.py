@@ -12,11 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import attrs
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from devon_adapters import Settings, build_devon
 from devon_http.asgi import create_app_from_settings
+from devon_http.connections import LimitedProtocol, set_limits
+from devon_http.guard import ANY, LOOPBACK_HOSTS
 from devon_http.request_log import configure_logging
 
 log = logging.getLogger("devon.http")
@@ -46,18 +49,49 @@ def serve(
     log.info("vault at %s", devon.storage_path)
     for name, endpoint in devon.source_endpoints().items():
         log.info("source %s at %s", name, endpoint or "(no endpoint)")
-    warning = exposure_warning(host, settings.api_key)
-    if warning:
-        log.warning(warning)
+    for warning in (
+        exposure_warning(host, settings.api_key),
+        host_warning(host, settings.allowed_hosts),
+    ):
+        if warning:
+            log.warning(warning)
+    settings = bound_settings(settings, host)
+    set_limits(settings.header_timeout_s, settings.max_connections)
+    limits: dict[str, Any] = {
+        "http": LimitedProtocol,
+        "timeout_keep_alive": settings.keepalive_timeout_s,
+        "access_log": False,
+        "log_level": "info",
+    }
     log.info("serving on http://%s:%d (Ctrl-C to stop)", _url_host(host), port)
     if workers > 1:
         os.environ.update(settings.as_env())
-        serve_app(APP_FACTORY, host, port, workers, listener)
+        serve_app(APP_FACTORY, host, port, workers, listener, **limits)
     else:
         app = create_app_from_settings(settings, devon)
-        config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level="info")
+        config = uvicorn.Config(app, host=host, port=port, **limits)
         with contextlib.suppress(KeyboardInterrupt):
             uvicorn.Server(config).run(sockets=[listener])
+
+
+def bound_settings(settings: Settings, host: str) -> Settings:
+    """`settings` with the Host allowlist a server on `host` uses spelled out: the loopback
+    names on loopback, any name elsewhere, unless DEVON_ALLOWED_HOSTS lists some."""
+    if settings.allowed_hosts:
+        return settings
+    hosts = tuple(sorted(LOOPBACK_HOSTS)) if is_loopback(host) else (ANY,)
+    return attrs.evolve(settings, allowed_hosts=hosts)
+
+
+def host_warning(host: str, allowed_hosts: tuple[str, ...]) -> str | None:
+    """What to tell the operator when a server beyond loopback accepts any `Host`."""
+    if allowed_hosts or is_loopback(host):
+        return None
+    return (
+        f"Serving on {host} without DEVON_ALLOWED_HOSTS: requests naming any host are "
+        "answered, which lets a DNS-rebinding page in a browser on this network reach the "
+        "API. Set DEVON_ALLOWED_HOSTS to the names clients use (e.g. 'devon.lan 10.0.0.5')."
+    )
 
 
 def _url_host(host: str) -> str:
@@ -94,19 +128,19 @@ def _busy(error: OSError) -> bool:
 
 
 def serve_app(
-    factory: str, host: str, port: int, workers: int, listener: socket.socket | None = None
+    factory: str,
+    host: str,
+    port: int,
+    workers: int,
+    listener: socket.socket | None = None,
+    **options: Any,
 ) -> None:
     """Serve the app the factory at `module:function` builds, in each of `workers` processes,
     on `listener` (bound to `host:port` here when None), as `serve` does (benchmarks use it
-    to serve other apps on the same stack)."""
+    to serve other apps on the same stack). `options` go to `uvicorn.Config`."""
+    settings: dict[str, Any] = {"access_log": False, "log_level": "info", **options}
     config = uvicorn.Config(
-        factory,
-        factory=True,
-        workers=workers,
-        host=host,
-        port=port,
-        access_log=False,
-        log_level="info",
+        factory, factory=True, workers=workers, host=host, port=port, **settings
     )
     sock = tcp_listener(config.bind_socket()) if listener is None else listener
     with contextlib.suppress(KeyboardInterrupt):
@@ -152,15 +186,18 @@ def is_loopback(host: str) -> bool:
 
 
 @contextmanager
-def running(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+def running(app: Any, host: str = "127.0.0.1", port: int = 0, **config: Any) -> Iterator[str]:
     """Serve `app` with uvicorn in a background thread (port 0: any free one) and yield its
     base URL; stop it on exit. For notebooks, tests and benchmarks::
 
         with running(create_app(devon)) as url:
             httpx.get(f"{url}/health")
-    """
+
+    `config` goes to `uvicorn.Config` (e.g. `http=LimitedProtocol`)."""
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.Config(
+            app, host=host, port=port, **{"log_level": "warning", "access_log": False, **config}
+        )
     )
     thread = threading.Thread(target=server.run, name="devon-http", daemon=True)
     thread.start()

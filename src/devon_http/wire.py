@@ -199,11 +199,16 @@ class CleanRequest(msgspec.Struct, kw_only=True, frozen=True):
     ] = False
 
 
+class CleanFailure(msgspec.Struct):
+    model: Annotated[str, msgspec.Meta(description="<source>/<model_id>")]
+    detail: Annotated[str, msgspec.Meta(description="Why it could not be removed")]
+
+
 class Cleaned(msgspec.Struct, omit_defaults=True):
     removed: int
     freed_bytes: int
     dry_run: bool
-    models: Annotated[list[str], msgspec.Meta(description="<source>/<model_id> of each")]
+    models: Annotated[list[str], msgspec.Meta(description="<source>/<model_id> of each removed")]
     partial_models: Annotated[
         list[str],
         msgspec.Meta(
@@ -214,6 +219,13 @@ class Cleaned(msgspec.Struct, omit_defaults=True):
     partial_freed_bytes: Annotated[
         int, msgspec.Meta(description="Bytes of that staging (added; present with it)")
     ] = 0
+    failed: Annotated[
+        list[CleanFailure],
+        msgspec.Meta(
+            description="Models that could not be removed (the clean carried on past them); "
+            "left out when there are none"
+        ),
+    ] = msgspec.field(default_factory=list)
 
 
 class ScanRequest(msgspec.Struct, kw_only=True, frozen=True):

@@ -10,6 +10,8 @@ from importlib.resources import files
 
 import attrs
 
+from devon_http.guard import frame_ancestors_directive
+
 BASE_URL_SCRIPT = 'window.__DEVON_BASE_URL__=""'
 """The one inline script; KITT's proxy rewrites this exact text."""
 
@@ -68,7 +70,6 @@ def script_hash(script: str = BASE_URL_SCRIPT) -> str:
 def content_security_policy(frame_ancestors: tuple[str, ...]) -> str:
     """The page's policy: its own origin only, the base URL script by hash, framing only by
     `frame_ancestors` (none when empty)."""
-    ancestors = " ".join("'self'" if o in ("self", "'self'") else o for o in frame_ancestors)
     return "; ".join(
         [
             "default-src 'self'",
@@ -79,6 +80,6 @@ def content_security_policy(frame_ancestors: tuple[str, ...]) -> str:
             "object-src 'none'",
             "base-uri 'none'",
             "form-action 'self'",
-            f"frame-ancestors {ancestors or chr(39) + 'none' + chr(39)}",
+            frame_ancestors_directive(frame_ancestors),
         ]
     )

@@ -123,11 +123,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         target = self.path[len(PREFIX) :] or "/"
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else None
-        headers = {
-            name: value
-            for name, value in self.headers.items()
-            if name.lower() not in HOP_BY_HOP and name.lower() not in ("host", "authorization")
-        }
+        # As KITT's proxy does: of the browser's headers only Content-Type goes on (no
+        # Origin, no cookies, no If-None-Match); the key is added here.
+        headers = {"Content-Type": ct} if (ct := self.headers.get("Content-Type")) else {}
         if self.server.api_key:
             headers["Authorization"] = f"Bearer {self.server.api_key}"
         upstream = urlsplit(self.server.upstream)

@@ -11,7 +11,7 @@ import pytest
 
 from devon_adapters import DiskModelStore
 from devon_adapters.disk_store import _delete_tree
-from devon_core import DownloadFailed
+from devon_core import DownloadFailed, RemovalFailed
 from tests.contract.vault_builders import assert_consistent, files_on_disk, put_model
 
 OLD = {"old.bin": b"old"}
@@ -86,7 +86,7 @@ def test_a_remove_that_fails_to_move_the_model_keeps_it_listed(tmp_path: Path) -
     store = DiskModelStore(tmp_path / "vault")
     put_model(store, files=OLD)
     store._after_step = failing_at("remove:unindexed")
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(RemovalFailed, match=r"Could not remove huggingface/acme/widget-7b"):
         store.remove("huggingface", "acme/widget-7b")
     model = store.get("huggingface", "acme/widget-7b")
     assert model is not None

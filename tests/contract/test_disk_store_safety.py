@@ -3,12 +3,13 @@
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from devon_adapters import DiskModelStore
-from devon_core import DownloadFailed, InvalidInput
-from tests.contract.vault_builders import T0, files_on_disk, put_model
+from devon_core import DownloadFailed, InvalidInput, StagingArea
+from tests.contract.vault_builders import T0, WIDGET, files_on_disk, put_model
 
 BAD_MODEL_IDS = [
     "../etc",
@@ -203,3 +204,73 @@ def test_an_index_that_is_a_symlink_out_of_the_vault_is_not_opened(tmp_path: Pat
     with pytest.raises(InvalidInput, match="Cannot open the vault index"):
         DiskModelStore(tmp_path / "vault")
     assert outside.read_bytes() == b""
+
+
+def staged(store: DiskModelStore, model_id: str) -> StagingArea:
+    staging = store.stage("huggingface", model_id)
+    for relative, data in WIDGET.items():
+        (Path(staging.path) / relative).write_bytes(data)
+    return staging
+
+
+@pytest.mark.parametrize(("first", "second"), [("acme", "acme/widget"), ("acme/widget", "acme")])
+def test_of_two_commits_whose_folders_nest_at_once_only_the_first_lands(
+    tmp_path: Path, first: str, second: str
+) -> None:
+    store = DiskModelStore(tmp_path / "vault")
+    other = DiskModelStore(tmp_path / "vault")  # another process's view of the vault
+    racing = staged(other, second)  # both passed the early check: neither is in the vault
+    outcome: list[str] = []
+
+    def commit_the_other_now(step: str) -> None:
+        if step == "commit:journaled" and not outcome:
+            try:
+                other.commit(racing, list(WIDGET), T0, {})
+                outcome.append("committed")
+            except InvalidInput as error:
+                outcome.append(str(error))
+
+    store._after_step = commit_the_other_now
+    put_model(store, first)
+
+    assert len(outcome) == 1
+    assert "would share a directory" in outcome[0]
+    assert [m.model_id for m in store.list()] == [first]
+    assert sorted(files_on_disk(store.list()[0].path)) == sorted(WIDGET)
+
+
+def test_rebuild_index_keeps_a_model_committed_during_its_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = DiskModelStore(tmp_path / "vault")
+    other = DiskModelStore(tmp_path / "vault")
+    put_model(store, "acme/before")
+    scan = DiskModelStore._scan
+
+    def scan_then_commit(self: DiskModelStore) -> Any:
+        found = list(scan(self))
+        put_model(other, "acme/during")  # lands after the scan, before the index is written
+        return iter(found)
+
+    monkeypatch.setattr(DiskModelStore, "_scan", scan_then_commit)
+    assert store.rebuild_index() == 2
+    assert [m.model_id for m in store.list()] == ["acme/before", "acme/during"]
+
+
+def test_rebuild_index_does_not_bring_back_a_model_removed_during_its_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = DiskModelStore(tmp_path / "vault")
+    other = DiskModelStore(tmp_path / "vault")
+    put_model(store, "acme/kept")
+    put_model(store, "acme/going")
+    scan = DiskModelStore._scan
+
+    def scan_then_remove(self: DiskModelStore) -> Any:
+        found = list(scan(self))
+        other.remove("huggingface", "acme/going")
+        return iter(found)
+
+    monkeypatch.setattr(DiskModelStore, "_scan", scan_then_remove)
+    assert store.rebuild_index() == 1
+    assert [m.model_id for m in store.list()] == ["acme/kept"]

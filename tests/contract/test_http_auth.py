@@ -70,7 +70,9 @@ def test_the_scheme_name_is_case_insensitive(client: Client) -> None:
 
 
 def test_auth_is_checked_before_the_body(client: Client) -> None:
-    response = client.post("/api/v1/downloads", content=b"not json")
+    response = client.post(
+        "/api/v1/downloads", content=b"not json", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 401
 
 

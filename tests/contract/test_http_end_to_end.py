@@ -129,6 +129,7 @@ def test_a_client_leaving_a_real_download_leaves_the_vault_consistent(
         with socket.create_connection((address.hostname, address.port)) as raw:
             raw.sendall(
                 b"POST /api/v1/downloads HTTP/1.1\r\nHost: localhost\r\n"
+                b"Content-Type: application/json\r\n"
                 b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
             )
             assert ok(httpx.get(f"{base_url}/health"))["status"] == "ok"

@@ -14,7 +14,7 @@ from devon_core.models import RemoteModel
 from devon_http import create_app
 from tests.contract import http_spec_examples as spec
 from tests.contract.http_support import LLAMA, QWEN, catalogue, fake_devon, shape_problems
-from tests.unit.fakes import FakeSource, MemoryStore, remote_model
+from tests.unit.fakes import FakeSource, MemoryStore, local_model, remote_model
 
 Client = TestClient[Any]
 
@@ -432,3 +432,26 @@ def test_options_on_a_model_lists_get_and_delete(client: Client) -> None:
     response = client.options(f"/api/v1/models/huggingface/{QWEN}")
     assert response.status_code == 204
     assert response.headers["allow"] == "DELETE, GET, OPTIONS"
+
+
+def test_clean_carries_on_past_a_model_it_cannot_remove_and_names_it(client: Client) -> None:
+    store = store_of(client)
+    store.add(local_model(LLAMA))
+    store.fail_remove = {f"huggingface/{QWEN}"}
+
+    response = client.post("/api/v1/clean", json={"all": True})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["models"] == [f"huggingface/{LLAMA}"]
+    assert body["removed"] == 1
+    [failure] = body["failed"]
+    assert failure["model"] == f"huggingface/{QWEN}"
+    assert "Could not remove" in failure["detail"]
+
+
+def test_a_removal_that_fails_is_500_with_a_clear_detail(client: Client) -> None:
+    store_of(client).fail_remove = {f"huggingface/{QWEN}"}
+    response = client.delete(f"/api/v1/models/huggingface/{QWEN}")
+    assert_error(response, 500)
+    assert response.json()["detail"].startswith(f"Could not remove huggingface/{QWEN}")

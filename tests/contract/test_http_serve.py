@@ -15,7 +15,13 @@ import pytest
 import uvicorn
 
 from devon_adapters import Settings
-from devon_http.serve import exposure_warning, is_loopback, tcp_listener
+from devon_http.serve import (
+    bound_settings,
+    exposure_warning,
+    host_warning,
+    is_loopback,
+    tcp_listener,
+)
 from devon_testhub import TestHub
 from tests.contract.hf_helpers import SHARDY
 from tests.contract.http_support import WAIT_SECONDS
@@ -154,3 +160,36 @@ def test_listener_shared_by_workers_gives_connections_tcp_nodelay() -> None:
     listener = tcp_listener(config.bind_socket())
     assert listener.proto == socket.IPPROTO_TCP
     assert nodelay_of_accepted_connection(listener) != 0
+
+
+def test_serving_beyond_loopback_without_allowed_hosts_warns() -> None:
+    warning = host_warning("0.0.0.0", ())
+    assert warning is not None
+    assert "DEVON_ALLOWED_HOSTS" in warning
+    assert host_warning("0.0.0.0", ("devon.lan",)) is None
+    assert host_warning("127.0.0.1", ()) is None
+
+
+def test_a_loopback_server_answers_to_the_loopback_names_by_default(tmp_path: Path) -> None:
+    settings = bound_settings(Settings(storage_path=tmp_path), "127.0.0.1")
+    assert set(settings.allowed_hosts) == {"localhost", "127.0.0.1", "::1"}
+
+
+def test_a_server_beyond_loopback_answers_to_the_listed_hosts(tmp_path: Path) -> None:
+    listed = Settings(storage_path=tmp_path, allowed_hosts=("devon.lan",))
+    assert bound_settings(listed, "0.0.0.0").allowed_hosts == ("devon.lan",)
+    assert bound_settings(Settings(storage_path=tmp_path), "0.0.0.0").allowed_hosts == ("*",)
+
+
+def test_security_settings_reach_the_workers(tmp_path: Path) -> None:
+    settings = Settings(
+        storage_path=tmp_path,
+        allowed_hosts=("devon.lan", "10.0.0.5"),
+        cors_origins=("https://kitt.lan",),
+        frame_ancestors=("'self'",),
+        header_timeout_s=3.0,
+        keepalive_timeout_s=2.0,
+        max_connections=9,
+    )
+    env = settings.as_env() | {"DEVON_CONFIG_PATH": ""}
+    assert Settings.from_env(env) == settings

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from devon_adapters.huggingface import HuggingFaceSource
-from devon_core import DownloadFailed
+from devon_core import DownloadFailed, InsufficientStorage
 from devon_core.models import RemoteFile, RemoteModel
 from devon_testhub import Catalogue, Repo, TestHub, filler_file, hub_file, json_file, run_test_hub
 from tests.contract.hf_helpers import files_under, hub_bytes, source_for
@@ -456,7 +456,8 @@ def test_full_disk_while_making_a_stream_prefix_ranged_keeps_the_prefix_for_the_
 
     with monkeypatch.context() as patch:
         patch.setattr(os, "posix_fallocate", disk_full)
-        with pytest.raises(DownloadFailed, match="No space left"):
+        # A full disk is InsufficientStorage (507), like a refusal up front (issue 19).
+        with pytest.raises(InsufficientStorage, match="Not enough free disk space"):
             ranged_source(hub).download(model, only(model, BIG), str(tmp_path))
 
     ranged_source(hub).download(model, only(model, BIG), str(tmp_path))

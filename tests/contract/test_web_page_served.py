@@ -10,6 +10,7 @@ import pytest
 from litestar.testing import TestClient
 
 from devon_http import create_app
+from devon_http.guard import HttpSecurity
 from devon_web.assets import BASE_URL_SCRIPT
 from tests.contract.http_support import fake_devon
 
@@ -54,7 +55,10 @@ def test_framing_is_denied_unless_origins_are_configured(client: TestClient) -> 
 
 
 def test_the_configured_origins_may_frame_the_page() -> None:
-    app = create_app(fake_devon(), frame_ancestors=("https://kitt.example:8080", "self"))
+    app = create_app(
+        fake_devon(),
+        security=HttpSecurity(frame_ancestors=("https://kitt.example:8080", "self")),
+    )
     with TestClient(app) as client:
         rules = policy(client.get("/"))
     assert rules["frame-ancestors"] == "https://kitt.example:8080 'self'"

@@ -7,7 +7,7 @@ commit, the way the real source writes into the store's staging directory.
 import builtins
 import json
 import threading
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +22,7 @@ from devon_core import (
     NotFound,
     RemoteFile,
     RemoteModel,
+    RemovalFailed,
     ScanResult,
     SearchFilters,
     SourceUsage,
@@ -149,6 +150,11 @@ class MemoryStore:
         self.quota_bytes: int | None = None
         self.locks_taken: list[tuple[str, str]] = []
         self.changes = 0
+        self.fail_remove: set[str] = set()
+        """Keys `<source>/<model_id>` whose removal fails, as a disk refusing it would."""
+        self.reservations: dict[tuple[str, str], tuple[int, int]] = {}
+        """Downloads in flight: (source, model_id) -> (bytes they add, bytes they replace).
+        A fake's downloads write nothing to a real disk, so all of it is still to come."""
         self.files_of: dict[tuple[str, str], dict[str, int]] = {}
         """The files (and sizes) of each committed model."""
         self.unstaged: list[str] = []
@@ -221,6 +227,30 @@ class MemoryStore:
         present = dict(self.disk.get(path, {}))
         return StagingArea(source=source, model_id=model_id, path=path, present_files=present)
 
+    @contextmanager
+    def reserve(
+        self,
+        staging: StagingArea,
+        adding_bytes: int,
+        replacing_bytes: int,
+        check: Callable[[StorageSpace], None],
+    ) -> Iterator[None]:
+        key = (staging.source, staging.model_id)
+        others = [r for k, r in self.reservations.items() if k != key]
+        space = self.space()
+        check(
+            StorageSpace(
+                free_bytes=space.free_bytes - sum(adding for adding, _ in others),
+                used_bytes=space.used_bytes + sum(adding - old for adding, old in others),
+                quota_bytes=space.quota_bytes,
+            )
+        )
+        self.reservations[key] = (adding_bytes, replacing_bytes)
+        try:
+            yield
+        finally:
+            self.reservations.pop(key, None)
+
     def commit(
         self,
         staging: StagingArea,
@@ -231,6 +261,7 @@ class MemoryStore:
     ) -> LocalModel:
         self._refuse_clash(staging.source, staging.model_id)
         staged = self.disk.pop(staging.path, {})
+        self.reservations.pop((staging.source, staging.model_id), None)
         previous = self.models.get((staging.source, staging.model_id))
         held = self.files_of.get((staging.source, staging.model_id), {})
         for path in carry_over:
@@ -255,6 +286,8 @@ class MemoryStore:
             self.unstaged.append(staging.path)
 
     def remove(self, source: str, model_id: str) -> LocalModel | None:
+        if f"{source}/{model_id}" in self.fail_remove:
+            raise RemovalFailed(f"Could not remove {source}/{model_id} (Permission denied)")
         self.files_of.pop((source, model_id), None)
         removed = self.models.pop((source, model_id), None)
         self.changes += removed is not None

@@ -282,3 +282,18 @@ def test_bare_devon_prints_the_help(run: Run) -> None:
     result = run()
     assert result.exit_code == 0
     assert "Commands:" in result.stdout
+
+
+def test_clean_that_cannot_remove_a_model_removes_the_others_and_exits_1(
+    run: Run, store: MemoryStore
+) -> None:
+    store.add(local_model("acme/a"))
+    store.add(local_model("acme/b"))
+    store.fail_remove = {"huggingface/acme/b"}
+
+    result = run("clean", "--all", "--yes")
+
+    assert result.exit_code == 1
+    assert "Removed 1 model" in result.stdout
+    assert "could not remove huggingface/acme/b" in result.stderr
+    assert [m.model_id for m in store.list()] == ["acme/b"]

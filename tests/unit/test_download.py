@@ -182,13 +182,24 @@ def test_leftovers_in_staging_do_not_count_as_downloaded_bytes(
         devon.download("acme/widget-7b")
 
 
-def test_files_already_complete_in_staging_need_no_more_room(
+def test_files_already_complete_in_staging_need_no_more_disk(
     devon: Devon, store: MemoryStore, disk: FakeDisk
 ) -> None:
-    store.quota_bytes = 200
+    store.free_bytes = 200
     staging = store.stage("huggingface", "acme/widget-7b")
     disk[staging.path] = {"model.safetensors": 5000}
     assert devon.download("acme/widget-7b").size_bytes == 5100
+
+
+def test_the_quota_counts_the_whole_model_even_when_mostly_staged(
+    devon: Devon, store: MemoryStore, disk: FakeDisk
+) -> None:
+    # The vault would hold 5100 bytes once committed, whatever was fetched earlier.
+    store.quota_bytes = 200
+    staging = store.stage("huggingface", "acme/widget-7b")
+    disk[staging.path] = {"model.safetensors": 5000}
+    with pytest.raises(InsufficientStorage, match="quota"):
+        devon.download("acme/widget-7b")
 
 
 def test_a_staged_file_of_the_wrong_size_still_needs_room(

@@ -2,7 +2,7 @@ import pytest
 
 from devon_core import Devon, ExportFormat, InvalidInput, InvalidRequest, NotFound, SourceUsage
 from devon_core.serialization import export_text
-from tests.unit.fakes import MemoryStore, local_model
+from tests.unit.fakes import FakeSource, MemoryStore, SettableClock, local_model
 
 
 def test_list_returns_models_sorted_by_source_and_id(store: MemoryStore, devon: Devon) -> None:
@@ -108,3 +108,18 @@ def test_models_of_an_uninstalled_source_can_still_be_removed(
     store.add(local_model("a/model", source="oldmirror"))
     assert devon.remove("a/model", source="oldmirror").deleted
     assert store.list() == []
+
+
+def test_clean_carries_on_past_a_model_it_cannot_remove_and_reports_both() -> None:
+    store = MemoryStore()
+    for model_id in ("acme/a", "acme/b", "acme/c"):
+        store.add(local_model(model_id))
+    store.fail_remove = {"huggingface/acme/b"}
+    devon = Devon(source=FakeSource(), store=store, clock=SettableClock())
+
+    result = devon.clean(all=True)
+
+    assert result.models == ("huggingface/acme/a", "huggingface/acme/c")
+    assert [f.model for f in result.failed] == ["huggingface/acme/b"]
+    assert "Permission denied" in result.failed[0].detail
+    assert [m.model_id for m in devon.list()] == ["acme/b"]

@@ -9,7 +9,9 @@ concurrent ranges (`ranged_fetch`, ADR 0120), and fall back to this one stream w
 server ignores `Range`.
 """
 
+import errno
 import hashlib
+import shutil
 import threading
 import time
 from collections.abc import Sequence
@@ -37,6 +39,7 @@ from devon_adapters.huggingface.staging_layout import FileJob
 from devon_core.errors import DevonError, DownloadFailed
 from devon_core.models import RemoteFile, RemoteModel
 from devon_core.ports import ProgressCallback
+from devon_core.rules import not_enough_disk
 
 __all__ = ["DownloadOptions", "Downloader"]
 
@@ -106,6 +109,11 @@ class Downloader:
                 error, endpoint=self._client.endpoint, model_id=model.model_id, downloading=True
             ) from error
         except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                # The disk filled up after the room check (another program wrote to it):
+                # the bytes staged so far stay for a resume once space is freed.
+                free = shutil.disk_usage(job.partial.parent).free
+                raise not_enough_disk(tracker.total - tracker.done, free) from error
             raise DownloadFailed(
                 f"Could not write {job.file.path} of {model.model_id} into staging: {error}"
             ) from error
@@ -171,7 +179,7 @@ class _FileFetch:
             self._hash_existing(position)
         else:
             job.start_partial(self.model.revision)
-        with job.partial.open("ab") as out:
+        with job.open_partial() as out:
             self._receive(out, position)
         self._verify()
         job.complete(self.model.revision)

@@ -20,7 +20,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 import attrs
 
@@ -79,6 +79,10 @@ class FileJob:
         self.partial.parent.mkdir(parents=True, exist_ok=True)
         self.partial.unlink(missing_ok=True)
         self._write_record(self.partial_record, revision)
+
+    def open_partial(self) -> BinaryIO:
+        """The `.part` file, opened to append what arrives next."""
+        return self.partial.open("ab")
 
     def ranged_spans(self, revision: str | None) -> list[Span] | None:
         """The spans on disk of a ranged `.part` of the file wanted now; None when the `.part`

@@ -1,0 +1,247 @@
+"""The request guard: what every request must get past before it reaches a route, and the
+headers every answer carries (docs/security.md; ADR 0100).
+
+In this order, for every HTTP request (unknown routes included):
+
+1. `Host` must be one of the allowed host names (DNS rebinding: a page whose name was made to
+   resolve to 127.0.0.1 sends its own name as `Host`). 400 otherwise.
+2. A request carrying an `Origin` must come from the server's own origin or one listed in
+   `DEVON_CORS_ORIGINS` (cross-site writes: a page on another site posting a form or a
+   `no-cors` fetch). 403 otherwise. Listed origins get CORS answers, preflights included.
+   Clients that are not browsers (curl, KITT's proxy) send no `Origin` and are not affected.
+3. A request with a body must say `Content-Type: application/json`: a browser can send a
+   cross-site body without a preflight only as `text/plain`, form or multipart. 415 otherwise.
+
+Every answer gets `X-Content-Type-Options: nosniff`, a `Referrer-Policy`, and a
+`Content-Security-Policy` unless the handler set its own (the web page does); framing is
+denied unless `DEVON_FRAME_ANCESTORS` names who may frame DEVON.
+"""
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+LOOPBACK_HOSTS: frozenset[str] = frozenset({"localhost", "127.0.0.1", "::1"})
+"""The names a server bound to loopback answers to by default."""
+
+ANY = "*"
+"""In `allowed_hosts` or `cors_origins`: every host, every origin."""
+
+JSON_MEDIA_TYPE = "application/json"
+CORS_METHODS = "GET, POST, DELETE, OPTIONS"
+CORS_HEADERS = "Authorization, Content-Type"
+CORS_MAX_AGE_S = 600
+API_CSP = "default-src 'none'; base-uri 'none'; form-action 'none'"
+
+
+def _names(values: Iterable[str]) -> frozenset[str]:
+    return frozenset(v.strip().lower().rstrip("/") for v in values if v.strip())
+
+
+def _optional_names(values: Iterable[str] | None) -> frozenset[str] | None:
+    return None if values is None else _names(values)
+
+
+def _strings(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
+
+
+@attrs.frozen
+class HttpSecurity:
+    """Who may talk to the server and how answers are framed.
+
+    `allowed_hosts`: host names (no port) the `Host` header may carry; None accepts any (what
+    `create_app` does unless told, so that an app mounted by a library user behaves as any
+    ASGI app; `devon serve` always passes a list). `cors_origins`: origins besides the
+    server's own allowed to call it from a browser (`https://kitt.lan:3000`, or `*`).
+    `frame_ancestors`: origins allowed to frame DEVON's pages; none denies framing."""
+
+    allowed_hosts: frozenset[str] | None = attrs.field(default=None, converter=_optional_names)
+    cors_origins: frozenset[str] = attrs.field(default=frozenset(), converter=_names)
+    frame_ancestors: tuple[str, ...] = attrs.field(default=(), converter=_strings)
+
+    def allows_host(self, host: str) -> bool:
+        if self.allowed_hosts is None or ANY in self.allowed_hosts:
+            return True
+        return host in self.allowed_hosts
+
+    def allows_origin(self, origin: str) -> bool:
+        return ANY in self.cors_origins or origin in self.cors_origins
+
+    @property
+    def content_security_policy(self) -> str:
+        return f"{API_CSP}; {frame_ancestors_directive(self.frame_ancestors)}"
+
+
+def frame_ancestors_directive(origins: Iterable[str]) -> str:
+    """The CSP `frame-ancestors` directive for DEVON_FRAME_ANCESTORS: `'none'` when empty.
+    For pages that set their own CSP (the web page), so framing follows the one setting."""
+    listed = " ".join("'self'" if o in ("self", "'self'") else o for o in origins if o)
+    return f"frame-ancestors {listed or chr(39) + 'none' + chr(39)}"
+
+
+def split_host(host_header: str) -> str:
+    """The host name of a `Host` header value, lowercased, without port or IPv6 brackets."""
+    value = host_header.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    name, _, port = value.rpartition(":")
+    return name if name and port.isdigit() else value
+
+
+DEFAULT_PORTS = {"http": "80", "https": "443"}
+
+
+def _normal_origin(scheme: str, host_header: str) -> str:
+    """`scheme://host[:port]` as a browser writes it in `Origin` (default port left out)."""
+    host = host_header.strip().lower()
+    default = DEFAULT_PORTS.get(scheme)
+    if default and host.endswith(f":{default}"):
+        host = host[: -len(default) - 1]
+    return f"{scheme}://{host}"
+
+
+class RequestGuard:
+    """ASGI middleware around the whole app: applies `HttpSecurity` (see the module doc)."""
+
+    def __init__(self, app: ASGIApp, security: HttpSecurity) -> None:
+        self.app = app
+        self.security = security
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        headers = _headers(scope)
+        host_header = headers.get("host", "")
+        host = split_host(host_header)
+        if not self.security.allows_host(host):
+            await _refuse(send, 400, _host_detail(host), self._answer_headers())
+            return
+        origin = headers.get("origin", "").strip().rstrip("/").lower()
+        cors: list[tuple[bytes, bytes]] = []
+        if origin:
+            own = _normal_origin(str(scope.get("scheme", "http")), host_header)
+            if origin != own:
+                if not self.security.allows_origin(origin):
+                    await _refuse(send, 403, _origin_detail(origin), self._answer_headers())
+                    return
+                cors = self._cors_headers(headers["origin"].strip())
+                if scope.get("method") == "OPTIONS" and "access-control-request-method" in headers:
+                    await _preflight(send, cors, self._answer_headers())
+                    return
+        if _has_body(headers) and not _is_json(headers.get("content-type", "")):
+            await _refuse(
+                send, 415, _media_type_detail(headers.get("content-type")), self._answer_headers()
+            )
+            return
+        await self.app(scope, receive, self._securing(send, cors))
+
+    def _cors_headers(self, origin: str) -> list[tuple[bytes, bytes]]:
+        allowed = ANY if ANY in self.security.cors_origins else origin
+        return [
+            (b"access-control-allow-origin", allowed.encode("latin-1")),
+            (b"access-control-expose-headers", b"ETag, WWW-Authenticate"),
+            (b"vary", b"Origin"),
+        ]
+
+    def _answer_headers(self) -> list[tuple[bytes, bytes]]:
+        headers = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"content-security-policy", self.security.content_security_policy.encode()),
+        ]
+        if not self.security.frame_ancestors:
+            headers.append((b"x-frame-options", b"DENY"))
+        return headers
+
+    def _securing(self, send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
+        added = self._answer_headers()
+
+        async def secured_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                headers = list(message.get("headers", []))
+                headers += [(n, v) for n, v in added if n not in present]
+                headers += [(n, v) for n, v in extra if n not in present or n == b"vary"]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        return secured_send
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    """The request's headers by lowercase name (the first of repeated ones)."""
+    found: dict[str, str] = {}
+    for name, value in scope.get("headers", []):
+        found.setdefault(name.decode("latin-1").lower(), value.decode("latin-1"))
+    return found
+
+
+def _has_body(headers: dict[str, str]) -> bool:
+    if "transfer-encoding" in headers:
+        return True
+    length = headers.get("content-length", "0").strip()
+    return not length.isdigit() or int(length) > 0
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type.split(";", 1)[0].strip().lower() == JSON_MEDIA_TYPE
+
+
+def _host_detail(host: str) -> str:
+    return (
+        f"Host {host!r} is not allowed: this server answers to the names in "
+        "DEVON_ALLOWED_HOSTS (by default only localhost, 127.0.0.1 and ::1)"
+    )
+
+
+def _origin_detail(origin: str) -> str:
+    return (
+        f"Cross-origin request from {origin!r} refused: list that origin in "
+        "DEVON_CORS_ORIGINS to let pages from it call this server"
+    )
+
+
+def _media_type_detail(content_type: str | None) -> str:
+    got = f"got {content_type!r}" if content_type else "no Content-Type was sent"
+    return f"Request bodies must be JSON sent with 'Content-Type: application/json' ({got})"
+
+
+async def _refuse(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]]) -> None:
+    body = json.dumps({"detail": detail}, separators=(",", ":")).encode()
+    start: Any = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+            *headers,
+        ],
+    }
+    await send(start)
+    end: Any = {"type": "http.response.body", "body": body}
+    await send(end)
+
+
+async def _preflight(
+    send: Send, cors: list[tuple[bytes, bytes]], headers: list[tuple[bytes, bytes]]
+) -> None:
+    start: Any = {
+        "type": "http.response.start",
+        "status": 204,
+        "headers": [
+            *cors,
+            (b"access-control-allow-methods", CORS_METHODS.encode()),
+            (b"access-control-allow-headers", CORS_HEADERS.encode()),
+            (b"access-control-max-age", str(CORS_MAX_AGE_S).encode()),
+            *headers,
+        ],
+    }
+    await send(start)
+    end: Any = {"type": "http.response.body", "body": b""}
+    await send(end)
