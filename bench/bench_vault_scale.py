@@ -93,7 +93,7 @@ def measure(
 
     record("open", best(opened), size)
     store = DiskModelStore(root, database_url=url)
-    devon = Devon(store=store, clock=SystemClock())
+    devon = Devon(store=store, clock=SystemClock(), default_source="huggingface")
     prefix = f"sample{size}"
     registered, removed = [], []
 

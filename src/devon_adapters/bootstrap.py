@@ -1,6 +1,6 @@
 """The composition root: one call builds a ready `Devon` from settings."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from devon_adapters.job_runner import (
     ThreadJobRunner,
 )
 from devon_adapters.job_store import IndexJobStore
+from devon_adapters.legacy import ImportReport, import_legacy_vault
 from devon_adapters.memory_jobs import MemoryJobStore
 from devon_adapters.settings import Settings
 from devon_adapters.sources import discover_sources
@@ -37,12 +38,17 @@ def build_devon(
     `settings` defaults to `Settings.from_env()`; `sources` replaces plugin discovery (for
     tests, or a script that brings its own source)."""
     settings = Settings.from_env() if settings is None else settings
-    chosen = discover_sources(settings) if sources is None else list(sources)
+    chosen: Iterable[ModelSource] | Callable[[], Iterable[ModelSource]] = (
+        partial(discover_sources, settings) if sources is None else list(sources)
+    )
+    store = build_store(settings)
     devon = Devon(
-        store=build_store(settings),
+        store=store,
         clock=SystemClock(),
         sources=chosen,
+        default_source=settings.default_source,
         open_cache=partial(open_hf_cache, settings.hf_cache),
+        import_legacy=partial(_import_legacy, store),
     )
     return attach_jobs(
         devon,
@@ -81,6 +87,10 @@ def attach_jobs(
             orphan_check_s=min(ORPHAN_CHECK_S, stale_after_s / 3),
         )
     return devon
+
+
+def _import_legacy(store: DiskModelStore, legacy_root: str, move: bool) -> ImportReport:
+    return import_legacy_vault(store, Path(legacy_root), move=move)
 
 
 def open_hf_cache(configured: Path, location: str | None = None) -> ModelCache:

@@ -163,6 +163,10 @@ class DiskModelStore:
         """The vault's index (SQLite or PostgreSQL)."""
         return self._index
 
+    def describe_index(self) -> str:
+        """Where the index is: the SQLite file, or the PostgreSQL database and schema."""
+        return self._backend.describe()
+
     @property
     def index_backend(self) -> IndexBackend:
         """Where the index and the locks live."""

@@ -23,6 +23,7 @@ import platformdirs
 
 from devon_core.errors import InvalidInput
 from devon_core.filters import parse_byte_size
+from devon_core.identifiers import validate_source_name
 from devon_core.rules import format_bytes
 
 APP_NAME = "devon"
@@ -200,6 +201,19 @@ def redact_url(url: str) -> str:
         return url
     user = credentials.partition(":")[0]
     return f"{scheme}://{user}:***@{location}"
+
+
+HUGGING_FACE = "huggingface"
+"""The Hugging Face source's name: the default `default_source`, and the source the Hugging
+Face cache's models are adopted under."""
+
+
+def _source_name(raw: Any, origin: str) -> str:
+    name = _required_text(raw, origin)
+    try:
+        return validate_source_name(name)
+    except InvalidInput as error:
+        raise InvalidInput(f"{origin}: {error}") from None
 
 
 def _required_text(raw: Any, origin: str) -> str:
@@ -416,6 +430,14 @@ class Settings:
         default=30,
         default_text="`30` seconds (2 to 3600)",
         help="A running job whose host has not marked it alive for this long is taken over.",
+    )
+    default_source: str = setting(
+        key="default_source",
+        env="DEVON_DEFAULT_SOURCE",
+        parse=_source_name,
+        default=HUGGING_FACE,
+        default_text="`huggingface`",
+        help="The source a command or request uses when it names none (--source).",
     )
     host: str = setting(
         key="host",

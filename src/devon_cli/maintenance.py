@@ -1,9 +1,7 @@
 """Looking after the installation: `devon doctor`, `devon rebuild-index`, `devon scan`,
 `devon import-legacy`."""
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import cast
 
 import attrs
 import click
@@ -13,7 +11,6 @@ from devon_cli.errors import EXIT_FAILED
 from devon_cli.options import json_option
 from devon_cli.render import details, emit_json, format_size, plain, plural
 from devon_core.errors import DevonError, StoreUnavailable
-from devon_core.results import SearchFilters
 
 
 @attrs.frozen
@@ -55,31 +52,24 @@ def doctor(context: CliContext, as_json: bool) -> None:
 
 
 def _checks(context: CliContext) -> list[Check]:
-    devon = context.devon
-    status = devon.status()
-    space = devon.store.space()
+    diagnosis = context.devon.diagnose()
+    status = diagnosis.status
     checks = [
         Check(
             "vault",
             True,
             f"{plural(status.model_count, 'model')}, {format_size(status.total_size_bytes)} "
-            f"at {status.storage_path}; {format_size(space.free_bytes)} free on its disk",
+            f"at {status.storage_path}; {format_size(diagnosis.free_bytes)} free on its disk",
         )
     ]
-    backend = getattr(devon.store, "index_backend", None)
-    if backend is not None:
-        checks.append(Check("index", True, backend.describe()))
-    if not devon.sources:
+    if diagnosis.index is not None:
+        checks.append(Check("index", True, diagnosis.index))
+    if not diagnosis.sources:
         checks.append(Check("sources", False, "no source plugin could be loaded"))
-    for name, source in sorted(devon.sources.items()):
-        where = getattr(source, "endpoint", None)
-        label = f"source {name}"
-        try:
-            source.search(None, SearchFilters(), 1)
-        except DevonError as error:
-            checks.append(Check(label, False, str(error)))
-        else:
-            checks.append(Check(label, True, f"answers{f' at {where}' if where else ''}"))
+    for source in diagnosis.sources:
+        where = f" at {source.endpoint}" if source.endpoint else ""
+        detail = f"answers{where}" if source.ok else source.detail
+        checks.append(Check(f"source {source.name}", source.ok, detail))
     return checks
 
 
@@ -98,11 +88,8 @@ def rebuild_index(context: CliContext, as_json: bool) -> None:
 
     Models still on disk keep their recorded times; models whose directory is gone are
     dropped from the index. Only needed after files were moved or deleted by hand."""
-    devon = context.vault
-    rebuild = getattr(devon.store, "rebuild_index", None)
-    if rebuild is None:
-        raise click.UsageError("this vault's store has no index to rebuild")
-    count = cast(Callable[[], int], rebuild)()
+    devon = context.devon
+    count = devon.rebuild_index()
     if as_json:
         emit_json({"model_count": count, "storage_path": devon.storage_path})
         return
@@ -130,7 +117,7 @@ def copy_index_command(context: CliContext, target: str, replace: bool, as_json:
     Refuses a target that already lists models, unless --replace."""
     from devon_adapters import DiskModelStore, copy_index
 
-    store = context.vault.store
+    store = context.devon.store  # composition: copying an index is the store adapter's own job
     if not isinstance(store, DiskModelStore):
         raise click.UsageError("this vault's store has no index to copy")
     done = copy_index(store, target, replace=replace)
@@ -164,12 +151,7 @@ def import_legacy(context: CliContext, legacy_path: Path, move: bool, as_json: b
     """Bring the models of a DEVON 1.x vault (an `index.json` beside a `models/` folder) into
     this vault. Running it again imports nothing twice. Exits 1 when an entry had to be
     skipped (its files are missing, or its id is invalid); the others are imported."""
-    from devon_adapters import DiskModelStore, import_legacy_vault
-
-    store = context.vault.store
-    if not isinstance(store, DiskModelStore):
-        raise click.UsageError("this vault's store cannot import a 1.x vault")
-    report = import_legacy_vault(store, legacy_path, move=move)
+    report = context.devon.import_legacy(str(legacy_path), move=move)
     if as_json:
         emit_json(report)
     else:
