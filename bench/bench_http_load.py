@@ -48,7 +48,7 @@ def library_seconds(storage: Path, repeats: int = 5) -> dict[str, float]:
     from devon_core.serialization import unstructure
 
     store = DiskModelStore(storage)
-    devon = Devon(store=store, clock=SystemClock())
+    devon = Devon(store=store, clock=SystemClock(), default_source="huggingface")
     calls: dict[str, Callable[[], Any]] = {
         "GET /health": lambda: None,
         "GET /api/v1/status": lambda: json.dumps(unstructure(devon.status())),

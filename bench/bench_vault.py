@@ -73,7 +73,7 @@ def main() -> None:
         store = timed(
             f"open the vault at {args.total:,} models", lambda: DiskModelStore(root), rows
         )
-        devon = Devon(store=store, clock=SystemClock())
+        devon = Devon(store=store, clock=SystemClock(), default_source="huggingface")
         models = timed("list()", devon.list, rows, f"{args.total:,} models")
         assert len(models) == args.total
         timed("status()", devon.status, rows)

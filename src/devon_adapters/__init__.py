@@ -4,8 +4,9 @@
 from devon_adapters.bootstrap import attach_jobs, build_devon, build_store
 from devon_adapters.clock import SystemClock
 from devon_adapters.disk_store import DiskModelStore
+from devon_adapters.index_copy import IndexCopy, copy_index
 from devon_adapters.job_runner import ThreadJobRunner
-from devon_adapters.job_store import SqliteJobStore
+from devon_adapters.job_store import IndexJobStore, SqliteJobStore
 from devon_adapters.legacy import ImportReport, import_legacy_vault
 from devon_adapters.memory_jobs import MemoryJobStore
 from devon_adapters.settings import Settings
@@ -20,6 +21,8 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "DiskModelStore",
     "ImportReport",
+    "IndexCopy",
+    "IndexJobStore",
     "MemoryJobStore",
     "Settings",
     "SourceFactory",
@@ -30,6 +33,7 @@ __all__ = [
     "attach_jobs",
     "build_devon",
     "build_store",
+    "copy_index",
     "discover_sources",
     "import_legacy_vault",
 ]

@@ -1,13 +1,19 @@
 """The composition root: one call builds a ready `Devon` from settings."""
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
 from devon_adapters.clock import SystemClock
 from devon_adapters.disk_store import DiskModelStore
-from devon_adapters.job_runner import DEFAULT_MAX_CONCURRENT, ThreadJobRunner
-from devon_adapters.job_store import SqliteJobStore
+from devon_adapters.job_runner import (
+    DEFAULT_MAX_CONCURRENT,
+    ORPHAN_CHECK_S,
+    STALE_AFTER_S,
+    ThreadJobRunner,
+)
+from devon_adapters.job_store import IndexJobStore
+from devon_adapters.legacy import ImportReport, import_legacy_vault
 from devon_adapters.memory_jobs import MemoryJobStore
 from devon_adapters.settings import Settings
 from devon_adapters.sources import discover_sources
@@ -16,7 +22,11 @@ from devon_core.ports import JobStore, ModelCache, ModelSource
 
 
 def build_store(settings: Settings) -> DiskModelStore:
-    return DiskModelStore(settings.storage_path, quota_bytes=settings.max_storage_bytes)
+    return DiskModelStore(
+        settings.storage_path,
+        quota_bytes=settings.max_storage_bytes,
+        database_url=settings.database_url,
+    )
 
 
 def build_devon(
@@ -28,14 +38,24 @@ def build_devon(
     `settings` defaults to `Settings.from_env()`; `sources` replaces plugin discovery (for
     tests, or a script that brings its own source)."""
     settings = Settings.from_env() if settings is None else settings
-    chosen = discover_sources(settings) if sources is None else list(sources)
+    chosen: Iterable[ModelSource] | Callable[[], Iterable[ModelSource]] = (
+        partial(discover_sources, settings) if sources is None else list(sources)
+    )
+    store = build_store(settings)
     devon = Devon(
-        store=build_store(settings),
+        store=store,
         clock=SystemClock(),
         sources=chosen,
+        default_source=settings.default_source,
         open_cache=partial(open_hf_cache, settings.hf_cache),
+        import_legacy=partial(_import_legacy, store),
     )
-    return attach_jobs(devon, max_concurrent=settings.max_concurrent_downloads)
+    return attach_jobs(
+        devon,
+        max_concurrent=settings.max_concurrent_downloads,
+        host=settings.host_name,
+        stale_after_s=settings.job_stale_after,
+    )
 
 
 def attach_jobs(
@@ -43,6 +63,8 @@ def attach_jobs(
     *,
     jobs: JobStore | None = None,
     max_concurrent: int = DEFAULT_MAX_CONCURRENT,
+    host: str | None = None,
+    stale_after_s: float = STALE_AFTER_S,
 ) -> Devon:
     """Give `devon` a job store and a runner, unless it has them: the vault's index for a
     `DiskModelStore`, else jobs in memory. The runner starts with the first job (or
@@ -51,7 +73,7 @@ def attach_jobs(
     if devon.job_store is None:
         if jobs is None:
             store = devon.store
-            jobs = SqliteJobStore(store.index) if isinstance(store, DiskModelStore) else None
+            jobs = IndexJobStore(store.index) if isinstance(store, DiskModelStore) else None
         devon.job_store = jobs if jobs is not None else MemoryJobStore()
     if devon.runner is None:
         devon.runner = ThreadJobRunner(
@@ -60,8 +82,15 @@ def attach_jobs(
             devon.job_store,
             devon.clock,
             max_concurrent=max_concurrent,
+            host=host,
+            stale_after_s=stale_after_s,
+            orphan_check_s=min(ORPHAN_CHECK_S, stale_after_s / 3),
         )
     return devon
+
+
+def _import_legacy(store: DiskModelStore, legacy_root: str, move: bool) -> ImportReport:
+    return import_legacy_vault(store, Path(legacy_root), move=move)
 
 
 def open_hf_cache(configured: Path, location: str | None = None) -> ModelCache:

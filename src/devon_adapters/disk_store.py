@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import shutil
-import sqlite3
 import sys
 import time
 import uuid
@@ -34,11 +33,12 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-from filelock import FileLock
 
-from devon_adapters.index import Index, IndexDamaged, Operation, Record
-from devon_adapters.locks import Timeout, lock_name, model_lock
+from devon_adapters.index import Operation, Record
+from devon_adapters.index_backends import IndexBackend, VaultIndex, open_backend
+from devon_adapters.locks import Timeout, lock_name
 from devon_adapters.manifest import (
+    MANIFEST_LOCK,
     MANIFEST_NAME,
     ManifestWriter,
     read_manifest,
@@ -56,7 +56,7 @@ from devon_adapters.paths import (
     staged_bytes,
     walk_files,
 )
-from devon_core.errors import DownloadFailed, InvalidInput, RemovalFailed
+from devon_core.errors import DownloadFailed, InvalidInput, RemovalFailed, StoreUnavailable
 from devon_core.identifiers import validate_model_id, validate_source_name
 from devon_core.models import LocalModel
 from devon_core.results import (
@@ -70,7 +70,6 @@ from devon_core.results import (
 
 log = logging.getLogger(__name__)
 
-VAULT_LOCK = "vault.lock"
 LISTING_FILE = "listing.json"
 FOLDERS_FILE = "folders.json"
 SETTLED_NS = 2_000_000_000
@@ -98,7 +97,15 @@ def _write_private(path: Path, text: str) -> None:
 class DiskModelStore:
     """The `ModelStore` port on a directory tree. Usable from several threads and processes."""
 
-    def __init__(self, root: Path | str, *, quota_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        root: Path | str,
+        *,
+        quota_bytes: int | None = None,
+        database_url: str | None = None,
+    ) -> None:
+        """The vault at `root`; its index in `root/.devon/` (SQLite), or in the PostgreSQL
+        database at `database_url` when given (several hosts sharing `root`)."""
         try:
             make_private_dirs(VaultPaths.at(root).root)
             self._paths = VaultPaths.at(root)  # its real root is resolved once it exists
@@ -117,17 +124,20 @@ class DiskModelStore:
                 "set DEVON_STORAGE_PATH to a directory you can write to"
             ) from None
         self.quota_bytes = quota_bytes
+        self._backend: IndexBackend = open_backend(self._paths, database_url)
         self.rebuild_skipped: builtins.list[tuple[str, str]] = []
         """(model, reason) for each manifest entry an index rebuild at open left out."""
         self._changed_on_open = False
         with self._vault_lock():
             try:
-                self._index = self._open_index()
+                self._index: VaultIndex = self._open_index()
             except OSError as error:
                 raise InvalidInput(
-                    f"Cannot open the vault index {self._paths.index}: {error}"
+                    f"Cannot open the vault index {self._backend.describe()}: {error}"
                 ) from None
-            self._manifest = ManifestWriter(self._paths, self._index)
+            self._manifest = ManifestWriter(
+                self._paths, self._index, self._backend.named_lock(MANIFEST_LOCK)
+            )
             self._recover()
             if self._changed_on_open:
                 self._refresh_manifest()
@@ -149,9 +159,22 @@ class DiskModelStore:
         return self._paths
 
     @property
-    def index(self) -> Index:
-        """The vault's SQLite index (the download jobs live there too)."""
+    def index(self) -> VaultIndex:
+        """The vault's index (SQLite or PostgreSQL)."""
         return self._index
+
+    def describe_index(self) -> str:
+        """Where the index is: the SQLite file, or the PostgreSQL database and schema."""
+        return self._backend.describe()
+
+    @property
+    def index_backend(self) -> IndexBackend:
+        """Where the index and the locks live."""
+        return self._backend
+
+    def vault_lock(self) -> AbstractContextManager[None]:
+        """The lock held while the vault is opened, repaired or its index rebuilt or copied."""
+        return self._vault_lock()
 
     @property
     def manifest_path(self) -> Path:
@@ -161,9 +184,10 @@ class DiskModelStore:
     def close(self) -> None:
         try:
             self._manifest.flush()
-        except OSError as error:
+        except (OSError, StoreUnavailable) as error:
             log.warning("Could not bring %s up to date: %s", self._manifest.path, error)
         self._index.close()
+        self._backend.close()
 
     def grouped(self) -> AbstractContextManager[None]:
         """Changes made inside (by this thread) update the manifest once, at the end."""
@@ -265,7 +289,7 @@ class DiskModelStore:
     def lock(self, source: str, model_id: str) -> AbstractContextManager[None]:
         validate_source_name(source)
         validate_model_id(model_id)
-        return self._hold(model_lock(self._paths.locks, source, model_id))
+        return self._hold(self._backend.model_lock(source, model_id))
 
     def stage(self, source: str, model_id: str) -> StagingArea:
         staging = self._paths.staging(source, model_id)
@@ -332,7 +356,7 @@ class DiskModelStore:
             except (OSError, ValueError, TypeError, InvalidInput):
                 path.unlink(missing_ok=True)  # unreadable: nobody can be holding it
                 continue
-            lock = model_lock(self._paths.locks, claim.source, claim.model_id)
+            lock = self._backend.model_lock(claim.source, claim.model_id)
             try:
                 lock.acquire(timeout=0)
             except Timeout:
@@ -345,8 +369,7 @@ class DiskModelStore:
         return found
 
     def _reservations_lock(self) -> AbstractContextManager[None]:
-        lock = FileLock(self._paths.locks / RESERVATIONS_LOCK, mode=FILE_MODE, is_singleton=True)
-        return self._hold(lock)
+        return self._hold(self._backend.named_lock(RESERVATIONS_LOCK))
 
     def commit(
         self,
@@ -388,7 +411,7 @@ class DiskModelStore:
                 # Checked again in the transaction that journals the commit: of two commits
                 # whose folders nest, the second to journal sees the first and is refused.
                 self._refuse_clash(source, model_id, db)
-                Index.begin_operation(db, operation)
+                self._index.begin_operation(db, operation)
             try:
                 self._after_step("commit:journaled")
                 if aside:
@@ -397,8 +420,8 @@ class DiskModelStore:
                 os.rename(staged, target)
                 self._after_step("commit:moved")
                 with self._index.write() as db:
-                    Index.put(db, record)
-                    Index.end_operation(db, source, model_id)
+                    self._index.put(db, record)
+                    self._index.end_operation(db, source, model_id)
             except BaseException as error:
                 # Settled now, not at the next open: a long-lived server would otherwise
                 # list the model while its old copy sits in the trash.
@@ -439,8 +462,8 @@ class DiskModelStore:
             self._paths.ensure_inside(target)
             aside = uuid.uuid4().hex
             with self._index.write() as db:
-                Index.delete(db, source, model_id)
-                Index.begin_operation(db, Operation(source, model_id, "remove", aside, None))
+                self._index.delete(db, source, model_id)
+                self._index.begin_operation(db, Operation(source, model_id, "remove", aside, None))
             try:
                 self._after_step("remove:unindexed")
                 # Before the files go: the manifest never lists a model being deleted.
@@ -449,8 +472,8 @@ class DiskModelStore:
                     os.rename(target, self._paths.trash / aside)
             except BaseException as error:
                 with self._index.write() as db:  # still in place: keep it listed
-                    Index.put(db, record)
-                    Index.end_operation(db, source, model_id)
+                    self._index.put(db, record)
+                    self._index.end_operation(db, source, model_id)
                 self._refresh_manifest()
                 if isinstance(error, OSError):
                     raise RemovalFailed(
@@ -460,7 +483,7 @@ class DiskModelStore:
                 raise
             self._after_step("remove:trashed")
             with self._index.write() as db:
-                Index.end_operation(db, source, model_id)
+                self._index.end_operation(db, source, model_id)
             self._delete_leftover(self._paths.trash / aside)
         return self._local(record)
 
@@ -468,7 +491,7 @@ class DiskModelStore:
         validate_source_name(source)
         validate_model_id(model_id)
         with self._index.write() as db:
-            Index.set_last_used(db, source, model_id, when)
+            self._index.set_last_used(db, source, model_id, when)
         model = self.get(source, model_id)
         if model is not None:
             self._manifest.refresh_soon()
@@ -488,7 +511,7 @@ class DiskModelStore:
 
     def discard_staging(self, source: str, model_id: str) -> int | None:
         staging = self._paths.staging(source, model_id)
-        lock = model_lock(self._paths.locks, source, model_id)
+        lock = self._backend.model_lock(source, model_id)
         try:
             lock.acquire(timeout=0)
         except Timeout:
@@ -508,7 +531,7 @@ class DiskModelStore:
             lock.release()
 
     def _in_use(self, source: str, model_id: str) -> bool:
-        lock = model_lock(self._paths.locks, source, model_id)
+        lock = self._backend.model_lock(source, model_id)
         try:
             lock.acquire(timeout=0)
         except Timeout:
@@ -550,7 +573,8 @@ class DiskModelStore:
             found = dict(self._scan())
             with self._index.write() as db:
                 busy = {(op.source, op.model_id) for op in self._index.operations()}
-                recorded = {key: self._index.get(*key) for key in self._index.model_keys()}
+                recorded = {(r.source, r.model_id): r for r in self._index.records()}
+                fresh = []
                 for key in sorted(set(recorded) | set(found)):
                     if key in busy:
                         continue
@@ -559,9 +583,10 @@ class DiskModelStore:
                     if old is None or files is None or sorted(old.files) != sorted(files):
                         files = self._files_now(key)  # it may have changed since the scan
                     if files:
-                        Index.put(db, self._rebuilt_record(key, files))
+                        fresh.append(self._rebuilt_record(key, files, old))
                     elif old is not None:
-                        Index.delete(db, *key)
+                        self._index.delete(db, *key)
+                self._index.put_many(db, fresh)
             self._refresh_manifest()
             return len(self._index.model_keys())
 
@@ -579,9 +604,11 @@ class DiskModelStore:
         with self.grouped():
             return scan_vault(self, known_sources, reconcile)
 
-    def _rebuilt_record(self, key: tuple[str, str], files: dict[str, int]) -> Record:
+    def _rebuilt_record(
+        self, key: tuple[str, str], files: dict[str, int], old: Record | None
+    ) -> Record:
+        """The row of a model found on disk: its recorded times and metadata (`old`) kept."""
         source, model_id = key
-        old = self._index.get(source, model_id)
         directory = self._paths.model_dir(source, model_id)
         mtime = datetime.fromtimestamp(directory.stat().st_mtime, UTC)
         return Record(
@@ -617,17 +644,8 @@ class DiskModelStore:
                     model_id = directory.relative_to(source_dir).as_posix()
                     yield (source_dir.name, model_id), files
 
-    def _open_index(self) -> Index:
-        path = self._paths.index
-        try:
-            index = Index(path)
-        except IndexDamaged as error:
-            kept = path.with_name(f"{path.name}.corrupt-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
-            log.warning("Vault index damaged (%s): kept as %s, rebuilding", error, kept)
-            os.replace(path, kept)
-            for suffix in ("-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
-            index = Index(path)
+    def _open_index(self) -> VaultIndex:
+        index = self._backend.open_index()
         # Missing, emptied (`: > index.sqlite3`) or just set aside: the models on disk
         # are the truth, not an empty table.
         if index.created:
@@ -636,11 +654,15 @@ class DiskModelStore:
             manifest = read_manifest(self._paths.root / MANIFEST_NAME)
             described, skipped = records_from_manifest(manifest or {}, found)
             with index.write() as db:
-                for record in described.values():
-                    Index.put(db, record)
-                for key, files in found.items():
-                    if key not in described and key not in skipped:
-                        Index.put(db, self._rebuilt_record(key, files))
+                index.put_many(db, list(described.values()))
+                index.put_many(
+                    db,
+                    [
+                        self._rebuilt_record(key, files, None)
+                        for key, files in found.items()
+                        if key not in described and key not in skipped
+                    ],
+                )
             for (source, model_id), reason in sorted(skipped.items()):
                 log.warning(
                     "Not restoring %s/%s from %s: %s", source, model_id, MANIFEST_NAME, reason
@@ -660,7 +682,7 @@ class DiskModelStore:
     def _recover(self) -> None:
         trash = list(self._paths.trash.iterdir())  # listed before the journal is read
         for operation in self._index.operations():
-            lock = model_lock(self._paths.locks, operation.source, operation.model_id)
+            lock = self._backend.model_lock(operation.source, operation.model_id)
             try:
                 lock.acquire(timeout=0)
             except Timeout:
@@ -682,7 +704,7 @@ class DiskModelStore:
             with self._index.write() as db:  # checked again now that writers wait
                 for key in self._vanished(vanished):
                     log.warning("Dropping %s/%s from the index: its directory is gone", *key)
-                    Index.delete(db, *key)
+                    self._index.delete(db, *key)
                     self._changed_on_open = True
 
     def _unlisted(self) -> "builtins.list[tuple[str, str]]":
@@ -748,14 +770,14 @@ class DiskModelStore:
             and _holds_exactly(target, operation.record.files)
         ):
             with self._index.write() as db:  # the new copy was in place: keep it
-                Index.put(db, operation.record)
+                self._index.put(db, operation.record)
         elif aside and os.path.lexists(aside) and not os.path.lexists(target):
             os.rename(aside, target)  # the old copy was set aside: put it back
             aside = None
         if aside:
             _delete_tree(aside)
         with self._index.write() as db:
-            Index.end_operation(db, source, model_id)
+            self._index.end_operation(db, source, model_id)
 
     def _settle(self, operation: Operation) -> None:
         """Finish or undo a commit that failed part-way, as a restart would; if even that
@@ -789,9 +811,7 @@ class DiskModelStore:
         except OSError as error:
             log.warning("Could not update %s: %s", self._manifest.path, error)
 
-    def _refuse_clash(
-        self, source: str, model_id: str, db: sqlite3.Connection | None = None
-    ) -> None:
+    def _refuse_clash(self, source: str, model_id: str, db: Any = None) -> None:
         other = self._index.clash(source, model_id, db)
         if other is not None:
             raise InvalidInput(
@@ -821,8 +841,7 @@ class DiskModelStore:
             yield
 
     def _vault_lock(self) -> AbstractContextManager[None]:
-        lock = FileLock(self._paths.locks / VAULT_LOCK, mode=FILE_MODE, is_singleton=True)
-        return self._hold(lock)
+        return self._hold(self._backend.vault_lock())
 
 
 def _read_listing(path: Path, stamp: str) -> tuple[int, str] | None:

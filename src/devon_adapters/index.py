@@ -10,7 +10,7 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -227,6 +227,23 @@ def _row(record: Record) -> tuple[Any, ...]:
     )
 
 
+M = TypeVar("M")
+
+
+def pending_migrations(
+    migrations: Sequence[tuple[str, M]], applied: Collection[str], where: str
+) -> list[tuple[str, M]]:
+    """The migrations of `migrations` not in `applied`, in order (every index backend keys
+    its migrations by name this way, ADR 0010). Raises IndexTooNew when `applied` names one
+    this DEVON does not know."""
+    if unknown := set(applied) - {name for name, _ in migrations}:
+        raise IndexTooNew(
+            f"{where}: the index has migrations this DEVON does not know "
+            f"({', '.join(sorted(unknown))}): it is newer than this DEVON; upgrade DEVON"
+        )
+    return [(name, migration) for name, migration in migrations if name not in applied]
+
+
 class IndexDamaged(Exception):
     """The index file is not a usable SQLite database."""
 
@@ -329,19 +346,13 @@ class Index:
                 " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
             )
             applied = {name for (name,) in db.execute("SELECT name FROM schema_migrations")}
-            if unknown := applied - MIGRATION_NAMES:
-                raise IndexTooNew(
-                    f"{self.path}: the index has migrations this DEVON does not know "
-                    f"({', '.join(sorted(unknown))}): it is newer than this DEVON; upgrade DEVON"
+            for name, migration in pending_migrations(MIGRATIONS, applied, str(self.path)):
+                migration(db)
+                db.execute(
+                    "INSERT INTO schema_migrations VALUES ("
+                    " (SELECT COALESCE(MAX(version), 0) + 1 FROM schema_migrations), ?, ?)",
+                    (name, time_to_text(datetime.now(UTC))),
                 )
-            for name, migration in MIGRATIONS:
-                if name not in applied:
-                    migration(db)
-                    db.execute(
-                        "INSERT INTO schema_migrations VALUES ("
-                        " (SELECT COALESCE(MAX(version), 0) + 1 FROM schema_migrations), ?, ?)",
-                        (name, time_to_text(datetime.now(UTC))),
-                    )
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def change_counter(self) -> int:
@@ -488,6 +499,12 @@ class Index:
     @staticmethod
     def put(db: sqlite3.Connection, record: Record) -> None:
         db.execute("INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?)", _row(record))
+
+    @staticmethod
+    def put_many(db: sqlite3.Connection, records: Sequence[Record]) -> None:
+        db.executemany(
+            "INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?)", map(_row, records)
+        )
 
     @staticmethod
     def delete(db: sqlite3.Connection, source: str, model_id: str) -> bool:

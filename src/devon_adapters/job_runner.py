@@ -60,21 +60,28 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
-def make_owner() -> str:
+def make_owner(host: str | None = None) -> str:
+    """`<host>:<pid>:<process start>:<random>`; `host` defaults to the machine's name."""
     pid = os.getpid()
-    return f"{socket.gethostname()}:{pid}:{process_start(pid) or '-'}:{uuid.uuid4().hex[:8]}"
+    host = host or socket.gethostname()
+    return f"{host}:{pid}:{process_start(pid) or '-'}:{uuid.uuid4().hex[:8]}"
 
 
 def owner_gone(
-    owner: str, heartbeat_at: datetime | None, now: datetime, stale_after_s: float
+    owner: str,
+    heartbeat_at: datetime | None,
+    now: datetime,
+    stale_after_s: float,
+    this_host: str | None = None,
 ) -> bool:
-    """Whether the process that claimed a job no longer runs it."""
+    """Whether the process that claimed a job no longer runs it. Only an owner on
+    `this_host` (default: the machine's name) can be checked by its pid."""
     if heartbeat_at is None or now - heartbeat_at > timedelta(seconds=stale_after_s):
         return True
     host, _, rest = owner.partition(":")
     pid_text, _, rest = rest.partition(":")
     started, _, _ = rest.partition(":")
-    if host != socket.gethostname() or not pid_text.isdigit():
+    if host != (this_host or socket.gethostname()) or not pid_text.isdigit():
         return False  # another machine's: only its heartbeat tells
     pid = int(pid_text)
     if not pid_alive(pid):
@@ -96,6 +103,7 @@ class ThreadJobRunner:
         tick_s: float = TICK_S,
         orphan_check_s: float = ORPHAN_CHECK_S,
         stale_after_s: float = STALE_AFTER_S,
+        host: str | None = None,
     ) -> None:
         self._sources = sources
         self._store = store
@@ -105,7 +113,9 @@ class ThreadJobRunner:
         self._tick_s = tick_s
         self._orphan_check_s = orphan_check_s
         self._stale_after_s = stale_after_s
-        self.owner = make_owner()
+        self.host = host or socket.gethostname()
+        """This host's name in the owners of the jobs it claims (DEVON_HOST_NAME)."""
+        self.owner = make_owner(self.host)
         self._wake = threading.Event()
         self._closing = threading.Event()
         self._lock = threading.Lock()
@@ -192,7 +202,7 @@ class ThreadJobRunner:
         def gone(owner: str, heartbeat_at: datetime | None) -> bool:
             if owner == self.owner:
                 return False
-            return owner_gone(owner, heartbeat_at, now, self._stale_after_s)
+            return owner_gone(owner, heartbeat_at, now, self._stale_after_s, self.host)
 
         for job_id in self._jobs.requeue_orphans(gone):
             if job_id not in mine:

@@ -1,19 +1,21 @@
-"""`SqliteJobStore`: the `JobStore` port in the vault's SQLite index (table `jobs`).
+"""`IndexJobStore`: the `JobStore` port in the vault's index (table `jobs`), SQLite or
+PostgreSQL: its SQL is written once, with `?` parameters (ADR 0183).
 
 Every process on the vault (each `devon serve` worker, a script) reads and writes the same
 rows, so any of them answers for any job. Decisions that must not race (join or enqueue,
-claim under the concurrency limit, cancel versus commit) each run in one `BEGIN IMMEDIATE`
-transaction; the rules they apply are the core's (`devon_core.jobs`).
+claim under the concurrency limit, cancel versus commit) each run in one write transaction
+of the index (writers take turns, across hosts on PostgreSQL); the rules they apply are the
+core's (`devon_core.jobs`).
 """
 
 import builtins
 import json
-import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from devon_adapters.index import Index, text_to_time, time_to_text
+from devon_adapters.index import text_to_time, time_to_text
+from devon_adapters.index_backends import VaultIndex
 from devon_core.errors import Conflict, NotFound
 from devon_core.jobs import (
     HISTORY_DAYS,
@@ -117,10 +119,11 @@ def _patterns_text(patterns: Sequence[str] | None) -> str | None:
     return json.dumps(list(patterns)) if patterns is not None else None
 
 
-class SqliteJobStore:
-    """Download jobs in the vault's index. Safe to share between threads and processes."""
+class IndexJobStore:
+    """Download jobs in the vault's index. Safe to share between threads, processes and
+    (on PostgreSQL) hosts."""
 
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: VaultIndex) -> None:
         self._index = index
 
     # -- reads -------------------------------------------------------------------------
@@ -178,7 +181,7 @@ class SqliteJobStore:
         return job
 
     @staticmethod
-    def _insert(db: sqlite3.Connection, job: Job) -> None:
+    def _insert(db: Any, job: Job) -> None:
         db.execute(
             f"INSERT INTO jobs ({_COLUMNS}) VALUES "  # noqa: S608
             "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -255,7 +258,7 @@ class SqliteJobStore:
                     owner,
                 ),
             )
-            return cursor.rowcount > 0
+            return bool(cursor.rowcount > 0)
 
     def heartbeat(self, owner: str, job_ids: Sequence[str], now: datetime) -> "builtins.list[str]":
         if not job_ids:
@@ -284,7 +287,7 @@ class SqliteJobStore:
                 " WHERE id = ? AND owner = ? AND status = 'downloading'",
                 (job_id, owner),
             )
-            return cursor.rowcount > 0
+            return bool(cursor.rowcount > 0)
 
     def finish(
         self,
@@ -377,4 +380,8 @@ class SqliteJobStore:
                 " ORDER BY seq DESC LIMIT ?)",
                 (cutoff, HISTORY_KEEP),
             )
-            return cursor.rowcount
+            return int(cursor.rowcount)
+
+
+SqliteJobStore = IndexJobStore
+"""Its name before the index could be PostgreSQL."""

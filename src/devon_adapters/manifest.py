@@ -30,15 +30,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock
 
-from devon_adapters.index import Index, Record, time_to_text
+from devon_adapters.index import Record, time_to_text
 from devon_adapters.model_files import formats_of
 from devon_adapters.paths import FILE_MODE, VaultPaths
 from devon_core.errors import InvalidInput
 from devon_core.identifiers import validate_model_id, validate_source_name
+
+if TYPE_CHECKING:
+    from devon_adapters.index_backends import Lock, VaultIndex
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +85,7 @@ def manifest_entry(
     }
 
 
-def render_manifest(root: str, index: Index) -> bytes:
+def render_manifest(root: str, index: "VaultIndex") -> bytes:
     """The manifest of every model `index` holds, as bytes (one read of the index), one
     model a line.
 
@@ -228,12 +231,16 @@ class ManifestWriter:
     """Keeps one vault's `manifest.json` derived from its index. Thread-safe; several
     processes may each have one on the same vault."""
 
-    def __init__(self, paths: VaultPaths, index: Index) -> None:
+    def __init__(self, paths: VaultPaths, index: "VaultIndex", lock: "Lock | None" = None) -> None:
+        """`lock` keeps regenerations one at a time across processes (and hosts): the
+        index backend's lock named MANIFEST_LOCK; a lock file in the vault by default."""
         self.path = paths.root / MANIFEST_NAME
         self._paths = paths
         self._root = str(paths.root)
         self._index = index
-        self._lock = FileLock(paths.locks / MANIFEST_LOCK, mode=FILE_MODE, is_singleton=True)
+        self._lock = lock or FileLock(
+            paths.locks / MANIFEST_LOCK, mode=FILE_MODE, is_singleton=True
+        )
         self._counts = threading.Lock()
         self._writing = threading.Lock()
         self._changes = 0

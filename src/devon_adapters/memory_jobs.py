@@ -1,7 +1,7 @@
 """`MemoryJobStore`: the `JobStore` port in a dict, for one process.
 
 What a `Devon` on a store other than the disk vault uses (tests, a custom store): jobs last
-as long as the process. The disk vault's jobs live in its index (`SqliteJobStore`).
+as long as the process. The disk vault's jobs live in its index (`IndexJobStore`).
 """
 
 import builtins

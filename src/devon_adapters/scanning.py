@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devon_adapters.index import Index, Record
+from devon_adapters.index import Record
 from devon_adapters.inference import infer_metadata
 from devon_adapters.model_files import is_model_file
 from devon_adapters.paths import STATE_DIR, half_written_file, make_private_dirs, walk_files
@@ -139,7 +139,7 @@ def _register(store: "DiskModelStore", source: str, model_id: str, directory: Pa
             metadata=infer_metadata(target, files, model_id),
         )
         with store._index.write() as db:
-            Index.put(db, record)
+            store._index.put(db, record)
         store._refresh_manifest()
     return None
 
@@ -185,7 +185,7 @@ def _reconcile(store: "DiskModelStore") -> list[str]:
             if not store._vanished([(source, model_id)]):
                 continue
             with store._index.write() as db:
-                if Index.delete(db, source, model_id):
+                if store._index.delete(db, source, model_id):
                     dropped.append(f"{source}/{model_id}")
     if dropped:
         store._refresh_manifest()

@@ -12,6 +12,7 @@ the environment variables it declares.
 """
 
 import os
+import socket
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -22,6 +23,7 @@ import platformdirs
 
 from devon_core.errors import InvalidInput
 from devon_core.filters import parse_byte_size
+from devon_core.identifiers import validate_source_name
 from devon_core.rules import format_bytes
 
 APP_NAME = "devon"
@@ -178,6 +180,42 @@ def parse_text(raw: Any, origin: str) -> str | None:
     return _text(raw, origin)
 
 
+DATABASE_SCHEMES = ("postgresql://", "postgres://")
+
+
+def _database_url(raw: Any, origin: str) -> str | None:
+    text = _text(raw, origin)
+    if text is not None and not text.startswith(DATABASE_SCHEMES):
+        raise InvalidInput(
+            f"{origin} must be a PostgreSQL URL (postgresql://user@host:port/database), "
+            f"got {redact_url(text)!r}"
+        )
+    return text
+
+
+def redact_url(url: str) -> str:
+    """`url` without its password (`postgresql://devon:***@db/devon`), for messages."""
+    scheme, sep, rest = url.partition("://")
+    credentials, at, location = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    user = credentials.partition(":")[0]
+    return f"{scheme}://{user}:***@{location}"
+
+
+HUGGING_FACE = "huggingface"
+"""The Hugging Face source's name: the default `default_source`, and the source the Hugging
+Face cache's models are adopted under."""
+
+
+def _source_name(raw: Any, origin: str) -> str:
+    name = _required_text(raw, origin)
+    try:
+        return validate_source_name(name)
+    except InvalidInput as error:
+        raise InvalidInput(f"{origin}: {error}") from None
+
+
 def _required_text(raw: Any, origin: str) -> str:
     text = _text(raw, origin)
     if text is None:
@@ -294,6 +332,14 @@ class Settings:
         default_text="no quota; e.g. `500gb`, `1.5tb` (powers of 1024; a bare number is bytes)",
         help="The most the vault may hold.",
     )
+    database_url: str | None = setting(
+        key="database_url",
+        env="DEVON_DATABASE_URL",
+        parse=_database_url,
+        show=redact_url,
+        default_text="none: the index is SQLite in `.devon/` (e.g. `postgresql://host/devon`)",
+        help="A PostgreSQL database for the vault's index and locks (many hosts, one vault).",
+    )
     verify_checksums: bool = setting(
         key="verify_checksums",
         env="DEVON_VERIFY_CHECKSUMS",
@@ -368,6 +414,30 @@ class Settings:
         default=DEFAULT_MAX_CONCURRENT_DOWNLOADS,
         default_text="`2`: download jobs running at once in the vault (1 to 64)",
         help="Download jobs running at once in the vault, all processes together.",
+    )
+    host_name: str = setting(
+        key="host_name",
+        env="DEVON_HOST_NAME",
+        parse=_required_text,
+        factory=socket.gethostname,
+        default_text="the machine's host name",
+        help="This host's name in the download jobs it runs (unique per host on a shared vault).",
+    )
+    job_stale_after: int = setting(
+        key="job_stale_after",
+        env="DEVON_JOB_STALE_AFTER",
+        parse=int_parser(2, 3600),
+        default=30,
+        default_text="`30` seconds (2 to 3600)",
+        help="A running job whose host has not marked it alive for this long is taken over.",
+    )
+    default_source: str = setting(
+        key="default_source",
+        env="DEVON_DEFAULT_SOURCE",
+        parse=_source_name,
+        default=HUGGING_FACE,
+        default_text="`huggingface`",
+        help="The source a command or request uses when it names none (--source).",
     )
     host: str = setting(
         key="host",

@@ -15,7 +15,8 @@ from devon_cli.errors import debug_requested
 from devon_core.devon import Devon
 
 DevonFactory = Callable[[bool], Devon]
-"""Builds a `Devon`; the flag says whether its sources are needed (search, info, download)."""
+"""Builds the command's `Devon` (the flag is always True: sources load lazily; kept so a
+test's factory keeps its shape)."""
 
 
 def describe_settings() -> list[tuple[str, str]]:
@@ -27,8 +28,9 @@ def describe_settings() -> list[tuple[str, str]]:
 
 def load_devon(with_sources: bool = True) -> Devon:
     """The real `Devon`: settings from the environment (`DEVON_STORAGE_PATH`, `HF_ENDPOINT`,
-    ...) wired to the disk store and, when asked for, the source plugins. Commands that only
-    read or change the vault skip the sources and their imports (huggingface_hub)."""
+    ...) wired to the disk store and the source plugins, which load on first use: commands
+    that only read or change the vault never import them (huggingface_hub). Without
+    `with_sources`, no plugin at all."""
     from devon_adapters import Settings, build_devon
 
     settings = Settings.from_env()
@@ -41,24 +43,15 @@ class CliContext:
     def __init__(self, factory: DevonFactory = load_devon, *, debug: bool = False) -> None:
         self._factory = factory
         self._devon: Devon | None = None
-        self._vault: Devon | None = None
         self.debug = debug or debug_requested()
 
     @property
     def devon(self) -> Devon:
-        """`Devon` with its sources, for commands that talk to them."""
+        """The one `Devon` of the command. Its source plugins load on first use, so a
+        command that only touches the vault never imports them."""
         if self._devon is None:
             self._devon = self._factory(True)
         return self._devon
-
-    @property
-    def vault(self) -> Devon:
-        """`Devon` for commands that only touch the vault (no source is loaded)."""
-        if self._devon is not None:
-            return self._devon
-        if self._vault is None:
-            self._vault = self._factory(False)
-        return self._vault
 
     @cached_property
     def out(self) -> Console:

@@ -133,10 +133,9 @@ def _download(
     console = context.err
     if not console.is_terminal and not as_json:
         console.print(plain(f"Downloading {label} from {source}..."))
-    requested_at = devon.clock.now()
     started = time.monotonic()
     with progress_bar(console, label) as progress:
-        result = devon.download(
+        outcome = devon.download_outcome(
             model,
             source=source,
             force=force,
@@ -146,9 +145,10 @@ def _download(
             require_choice=choice.require_choice,
         )
     elapsed = time.monotonic() - started
+    result = outcome.model
     if as_json:
         emit_json(unstructure(DownloadResult.of(result)))
-    elif result.downloaded_at < requested_at:
+    elif not outcome.transferred:
         context.out.print(
             plain(
                 f"{result.model_id} is already in the vault: {_files_and_size(result)} → "

@@ -90,6 +90,7 @@ for command in vault.COMMANDS:
 cli.add_command(serve.serve)
 cli.add_command(maintenance.doctor)
 cli.add_command(maintenance.rebuild_index)
+cli.add_command(maintenance.copy_index_command)
 cli.add_command(maintenance.scan)
 cli.add_command(maintenance.import_legacy)
 cli.add_command(adopt.adopt)

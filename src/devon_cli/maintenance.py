@@ -1,9 +1,7 @@
 """Looking after the installation: `devon doctor`, `devon rebuild-index`, `devon scan`,
 `devon import-legacy`."""
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import cast
 
 import attrs
 import click
@@ -12,8 +10,7 @@ from devon_cli.context import CliContext, describe_settings
 from devon_cli.errors import EXIT_FAILED
 from devon_cli.options import json_option
 from devon_cli.render import details, emit_json, format_size, plain, plural
-from devon_core.errors import DevonError
-from devon_core.results import SearchFilters
+from devon_core.errors import DevonError, StoreUnavailable
 
 
 @attrs.frozen
@@ -40,7 +37,8 @@ def doctor(context: CliContext, as_json: bool) -> None:
         settings = describe_settings()
         checks = _checks(context)
     except DevonError as error:
-        checks = [Check("settings", False, str(error))]
+        where = "vault" if isinstance(error, StoreUnavailable) else "settings"
+        checks = [Check(where, False, str(error))]
     if as_json:
         emit_json({"settings": dict(settings), "checks": [attrs.asdict(c) for c in checks]})
     else:
@@ -54,28 +52,24 @@ def doctor(context: CliContext, as_json: bool) -> None:
 
 
 def _checks(context: CliContext) -> list[Check]:
-    devon = context.devon
-    status = devon.status()
-    space = devon.store.space()
+    diagnosis = context.devon.diagnose()
+    status = diagnosis.status
     checks = [
         Check(
             "vault",
             True,
             f"{plural(status.model_count, 'model')}, {format_size(status.total_size_bytes)} "
-            f"at {status.storage_path}; {format_size(space.free_bytes)} free on its disk",
+            f"at {status.storage_path}; {format_size(diagnosis.free_bytes)} free on its disk",
         )
     ]
-    if not devon.sources:
+    if diagnosis.index is not None:
+        checks.append(Check("index", True, diagnosis.index))
+    if not diagnosis.sources:
         checks.append(Check("sources", False, "no source plugin could be loaded"))
-    for name, source in sorted(devon.sources.items()):
-        where = getattr(source, "endpoint", None)
-        label = f"source {name}"
-        try:
-            source.search(None, SearchFilters(), 1)
-        except DevonError as error:
-            checks.append(Check(label, False, str(error)))
-        else:
-            checks.append(Check(label, True, f"answers{f' at {where}' if where else ''}"))
+    for source in diagnosis.sources:
+        where = f" at {source.endpoint}" if source.endpoint else ""
+        detail = f"answers{where}" if source.ok else source.detail
+        checks.append(Check(f"source {source.name}", source.ok, detail))
     return checks
 
 
@@ -94,15 +88,50 @@ def rebuild_index(context: CliContext, as_json: bool) -> None:
 
     Models still on disk keep their recorded times; models whose directory is gone are
     dropped from the index. Only needed after files were moved or deleted by hand."""
-    devon = context.vault
-    rebuild = getattr(devon.store, "rebuild_index", None)
-    if rebuild is None:
-        raise click.UsageError("this vault's store has no index to rebuild")
-    count = cast(Callable[[], int], rebuild)()
+    devon = context.devon
+    count = devon.rebuild_index()
     if as_json:
         emit_json({"model_count": count, "storage_path": devon.storage_path})
         return
     context.out.print(plain(f"Index rebuilt: {plural(count, 'model')} in {devon.storage_path}"))
+
+
+@click.command(
+    "copy-index",
+    short_help="Copy the vault's index to SQLite or PostgreSQL.",
+    epilog="""\b
+Examples:
+  devon copy-index postgresql://db.lab/devon     # one host -> many: then set DEVON_DATABASE_URL
+  DEVON_DATABASE_URL=postgresql://db.lab/devon devon copy-index sqlite    # and back
+  devon copy-index postgresql://db.lab/devon --replace --json""",
+)
+@click.argument("target")
+@click.option("--replace", is_flag=True, help="Drop the models the target already lists.")
+@json_option
+@click.pass_obj
+def copy_index_command(context: CliContext, target: str, replace: bool, as_json: bool) -> None:
+    """Copy the index of this vault (SQLite in the vault, or the PostgreSQL database of
+    DEVON_DATABASE_URL) to TARGET: `sqlite` (the index file in the vault) or a
+    postgresql:// URL. The files stay where they are; every model keeps its recorded times
+    and metadata. Point DEVON_DATABASE_URL at the target afterwards (or unset it for sqlite).
+    Refuses a target that already lists models, unless --replace."""
+    from devon_adapters import DiskModelStore, copy_index
+
+    store = context.devon.store  # composition: copying an index is the store adapter's own job
+    if not isinstance(store, DiskModelStore):
+        raise click.UsageError("this vault's store has no index to copy")
+    done = copy_index(store, target, replace=replace)
+    if as_json:
+        emit_json(done)
+    else:
+        replaced = f" (replacing {plural(done.replaced, 'model')})" if done.replaced else ""
+        context.out.print(
+            plain(
+                f"Copied {plural(done.model_count, 'model')} from {done.source} "
+                f"to {done.target}{replaced}."
+            ),
+            soft_wrap=True,
+        )
 
 
 @click.command(
@@ -122,12 +151,7 @@ def import_legacy(context: CliContext, legacy_path: Path, move: bool, as_json: b
     """Bring the models of a DEVON 1.x vault (an `index.json` beside a `models/` folder) into
     this vault. Running it again imports nothing twice. Exits 1 when an entry had to be
     skipped (its files are missing, or its id is invalid); the others are imported."""
-    from devon_adapters import DiskModelStore, import_legacy_vault
-
-    store = context.vault.store
-    if not isinstance(store, DiskModelStore):
-        raise click.UsageError("this vault's store cannot import a 1.x vault")
-    report = import_legacy_vault(store, legacy_path, move=move)
+    report = context.devon.import_legacy(str(legacy_path), move=move)
     if as_json:
         emit_json(report)
     else:

@@ -5,8 +5,6 @@ from typing import Any, TypeVar
 
 import click
 
-from devon_core.identifiers import DEFAULT_SOURCE
-
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -22,10 +20,9 @@ def json_option(function: F) -> F:
 def source_option(function: F) -> F:
     return click.option(
         "--source",
-        default=DEFAULT_SOURCE,
-        show_default=True,
+        default=None,
         metavar="NAME",
-        help="Source plugin the model comes from.",
+        help="Source plugin the model comes from (default: the default_source setting).",
     )(function)
 
 

@@ -5,7 +5,6 @@ import click
 from devon_cli.context import CliContext
 from devon_cli.options import json_option
 from devon_cli.render import emit_json, plain, print_table, search_table
-from devon_core.identifiers import DEFAULT_SOURCE
 from devon_core.results import DEFAULT_SEARCH_LIMIT, SearchFilters
 
 
@@ -35,7 +34,12 @@ the quantisations that match, with their sizes.""",
 @click.option(
     "--limit", type=int, default=DEFAULT_SEARCH_LIMIT, show_default=True, help="At most 1-200."
 )
-@click.option("--source", default=DEFAULT_SOURCE, show_default=True, metavar="NAME")
+@click.option(
+    "--source",
+    default=None,
+    metavar="NAME",
+    help="Source plugin to search (default: the default_source setting).",
+)
 @json_option
 @click.pass_obj
 def search(

@@ -42,8 +42,7 @@ such a use.""",
 @click.pass_obj
 def list_models(context: CliContext, source: str | None, as_json: bool) -> None:
     """List the models in the vault."""
-    # Only the sources know which source names exist, and so whether `--source` is a typo.
-    devon = context.devon if source else context.vault
+    devon = context.devon
     if as_json:
         # What emit_json(ModelList) prints, without an object per model (ADR 0132).
         count, models_json = devon.list_json(source=source)
@@ -56,7 +55,7 @@ def list_models(context: CliContext, source: str | None, as_json: bool) -> None:
         return
     models = devon.list(source=source)
     if not models:
-        context.err.print(plain(f"The vault at {context.vault.storage_path} holds no models."))
+        context.err.print(plain(f"The vault at {devon.storage_path} holds no models."))
     else:
         print_table(context.out, local_table(models))
         total = sum(m.size_bytes for m in models)
@@ -74,7 +73,7 @@ Examples:
 @click.pass_obj
 def status(context: CliContext, as_json: bool) -> None:
     """Show where the vault is, how many models it holds and their size."""
-    result = context.vault.status()
+    result = context.devon.status()
     if as_json:
         emit_json(result)
         return
@@ -111,17 +110,14 @@ def remove(context: CliContext, model: str, source: str, yes: bool, as_json: boo
 
     MODEL is an id, its Hugging Face URL, or the id as `list`, `clean` and `remove` print
     it, with its source in front (huggingface/owner/name)."""
-    devon = context.vault
+    devon = context.devon
     source, reference = devon.resolve(model, source=source)
     if reference.selects:
         raise click.UsageError(
             f"remove deletes a whole model: use {reference.model_id} without a quantisation or file"
         )
-    model_id = reference.model_id
-    present = devon.get(model_id, source=source)
-    if present is None:  # the core's error, which needs the sources to tell a typo from a miss
-        context.devon.remove(model_id, source=source)
-    elif not yes:
+    present = devon.held(model, source=source)
+    if not yes:
         _refuse_unless_a_terminal(context)
         notes = context.err if as_json else context.out
         notes.print(
@@ -131,7 +127,7 @@ def remove(context: CliContext, model: str, source: str, yes: bool, as_json: boo
         if not _confirmed(context, f"Remove {present.key} from the vault?"):
             context.err.print("Nothing removed.")
             return
-    result = devon.remove(model_id, source=source)
+    result = devon.remove(present.model_id, source=present.source)
     if as_json:
         emit_json(result)
     else:
@@ -188,7 +184,7 @@ def clean(
             f"N days (default {DEFAULT_CLEAN_DAYS}), --all removes every model, --partial "
             "removes unfinished downloads"
         )
-    devon = context.vault
+    devon = context.devon
     plan = devon.clean(unused=unused, days=days, all=all_, dry_run=True, partial=partial)
     if dry_run or not (plan.models or plan.partial_models):
         _show_clean(context, plan, as_json)
@@ -223,7 +219,7 @@ def _print_clean(context: CliContext, result: CleanResult, as_json: bool) -> Non
     elif not (result.models or result.partial_models):
         context.out.print("Nothing to clean.")
     elif result.dry_run:
-        _show_plan(context.out, result, context.vault.list())
+        _show_plan(context.out, result, context.devon.list())
         context.out.print("Dry run: nothing removed.")
     else:
         if result.models:
@@ -277,7 +273,7 @@ Examples:
 @click.pass_obj
 def export(context: CliContext, export_format: str, output: Path | None, as_json: bool) -> None:
     """Export the vault's models, sorted by source and id, for KITT or other tools."""
-    result = context.vault.export(export_format)
+    result = context.devon.export(export_format)
     text = export_text(result)
     if output is not None:
         _write_atomically(output, text)

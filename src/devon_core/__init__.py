@@ -16,6 +16,7 @@ from devon_core.errors import (
     NotFound,
     RemovalFailed,
     SourceUnavailable,
+    StoreUnavailable,
 )
 from devon_core.filters import ModelFormat, ParamsFilter, SizeFilter
 from devon_core.jobs import Job, JobList, JobProgress, JobRequest, JobStatus
@@ -99,4 +100,5 @@ __all__ = [
     "StagingArea",
     "StorageSpace",
     "StorageStatus",
+    "StoreUnavailable",
 ]

@@ -208,16 +208,18 @@ def adopt(
     *,
     move: bool = False,
     dry_run: bool = False,
+    valid_id: Callable[[str], str] = validate_model_id,
 ) -> AdoptReport:
     """Bring the cache's model repos (or only `model_ids`) into the vault, each by linking
     its chosen, verified snapshot into staging and committing it; report each repo.
+    `valid_id` checks an id by the source's own rules (default: the core's path safety).
 
     `source` (the Hugging Face source, if any) describes the models; once it proves
     unreachable it is not asked again in this run and the cached files are read instead.
     With `move`, a snapshot leaves the cache only after its model is committed."""
     if isinstance(model_ids, str):  # one id, not the characters of one
         model_ids = [model_ids]
-    wanted = sorted({validate_model_id(m) for m in model_ids}) if model_ids else None
+    wanted = sorted({valid_id(m) for m in model_ids}) if model_ids else None
     repos = cache.repos()
     if wanted is not None:
         by_id = {r.repo_id: r for r in repos if r.kind == MODEL}
@@ -241,7 +243,7 @@ def adopt(
                 )
                 continue
             try:
-                validate_model_id(repo.repo_id)
+                valid_id(repo.repo_id)
             except DevonError as error:
                 skipped.append(
                     SkippedRepo(repo.folder, repo.kind, SkipReason.INVALID_ID, str(error))

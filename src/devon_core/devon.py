@@ -1,7 +1,9 @@
 """`Devon`: the one object a library user, the HTTP app and the CLI all talk to."""
 
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import attrs
 
@@ -9,18 +11,21 @@ from devon_core import adoption, hints, job_use_cases, use_cases
 from devon_core.adoption import AdoptReport
 from devon_core.download_plan import DownloadPlan, plan_download
 from devon_core.errors import DevonError, InvalidInput, NotFound, SelectionNotFound, about
-from devon_core.identifiers import DEFAULT_SOURCE, LOCAL_SOURCE, parse_model_reference
+from devon_core.identifiers import LOCAL_SOURCE, validate_model_id
 from devon_core.jobs import Job, JobList, JobStatus
 from devon_core.models import LocalModel
 from devon_core.partial_downloads import clean_partial
 from devon_core.ports import (
     Clock,
+    IndexedStore,
     JobRunner,
     JobStore,
+    Located,
     ModelCache,
     ModelSource,
     ModelStore,
     ProgressCallback,
+    SourcedCache,
 )
 from devon_core.quantizations import literal_pattern, parse_quant_tag
 from devon_core.references import ModelReference, ReferenceParser, parse_reference
@@ -29,6 +34,8 @@ from devon_core.results import (
     DEFAULT_SEARCH_LIMIT,
     CleanRequest,
     CleanResult,
+    Diagnosis,
+    Downloaded,
     ExportFormat,
     ExportResult,
     ModelInfo,
@@ -41,6 +48,32 @@ from devon_core.results import (
 )
 from devon_core.rules import select_files
 from devon_core.suggestions import did_you_mean
+
+
+class SourcePlugins(Mapping[str, ModelSource]):
+    """Sources by name, loaded on first use (so a command that only reads the vault never
+    imports a plugin), once, whichever thread asks first."""
+
+    def __init__(self, load: Callable[[], Iterable[ModelSource]]) -> None:
+        self._load = load
+        self._loaded: dict[str, ModelSource] | None = None
+        self._lock = threading.Lock()
+
+    def _sources(self) -> dict[str, ModelSource]:
+        if self._loaded is None:
+            with self._lock:
+                if self._loaded is None:
+                    self._loaded = {s.name: s for s in self._load()}
+        return self._loaded
+
+    def __getitem__(self, name: str) -> ModelSource:
+        return self._sources()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sources())
+
+    def __len__(self) -> int:
+        return len(self._sources())
 
 
 class Devon:
@@ -58,24 +91,54 @@ class Devon:
         store: ModelStore,
         clock: Clock,
         source: ModelSource | None = None,
-        sources: Iterable[ModelSource] = (),
+        sources: Iterable[ModelSource] | Callable[[], Iterable[ModelSource]] = (),
+        default_source: str | None = None,
         open_cache: Callable[[str | None], ModelCache] | None = None,
+        cache_source: str | None = None,
+        import_legacy: Callable[[str, bool], Any] | None = None,
         jobs: JobStore | None = None,
         runner: JobRunner | None = None,
     ) -> None:
-        every = [*([source] if source is not None else []), *sources]
+        given = [source] if source is not None else []
         self.store = store
         self.clock = clock
         self.open_cache = open_cache
         """Opens the Hugging Face cache at a directory (None: the configured one)."""
-        self.sources: dict[str, ModelSource] = {s.name: s for s in every}
+        self.cache_source = cache_source
+        """The source the cache's models are adopted under (default: the default source)."""
+        self._import_legacy = import_legacy
+        if callable(sources):
+            load = sources
+            self.sources: Mapping[str, ModelSource] = SourcePlugins(lambda: [*given, *load()])
+        else:
+            every = [*given, *sources]
+            self.sources = {s.name: s for s in every}
+        self._default_source = (
+            default_source
+            if default_source is not None
+            else (source.name if source is not None else None)
+        )
+        if self._default_source is None and isinstance(self.sources, dict) and self.sources:
+            self._default_source = next(iter(self.sources))
         self.job_store = jobs
         self.runner = runner
         """Set both (`devon_adapters.attach_jobs` does) to use the job methods."""
 
-    def source(self, name: str = DEFAULT_SOURCE) -> ModelSource:
-        """The source plugin called `name`; InvalidInput if there is none."""
-        return use_cases.resolve_source(self.sources, name)
+    @property
+    def default_source(self) -> str:
+        """The source used when a call names none: `default_source` as given (the
+        `default_source` setting), else the first source given."""
+        if self._default_source is None:
+            raise InvalidInput("No source named and this Devon has no default source")
+        return self._default_source
+
+    def _named(self, source: str | None) -> str:
+        return self.default_source if source is None else source
+
+    def source(self, name: str | None = None) -> ModelSource:
+        """The source plugin called `name` (default: the default source); InvalidInput if
+        there is none."""
+        return use_cases.resolve_source(self.sources, self._named(name))
 
     @property
     def _known_sources(self) -> frozenset[str]:
@@ -89,7 +152,7 @@ class Devon:
         self,
         query: str | None = None,
         *,
-        source: str = DEFAULT_SOURCE,
+        source: str | None = None,
         provider: str | None = None,
         params: str | None = None,
         size: str | None = None,
@@ -116,7 +179,7 @@ class Devon:
         self,
         query: str | None = None,
         *,
-        source: str = DEFAULT_SOURCE,
+        source: str | None = None,
         license: str | None = None,
         quant: str | None = None,
         **filters: str | None,
@@ -126,39 +189,111 @@ class Devon:
         parsed = SearchFilters.parse(license=license, quant=quant, **filters)
         return hints.filter_hints(self.source(source), self.store, query, parsed)
 
-    def resolve(self, text: str, *, source: str = DEFAULT_SOURCE) -> tuple[str, ModelReference]:
-        """The source and the reference a user typed: an id, `owner/name:QUANT`, a URL the
-        source knows, or an id as DEVON prints it, `<source>/<owner>/<name>` (ADR 0172)."""
+    def resolve(self, text: str, *, source: str | None = None) -> tuple[str, ModelReference]:
+        """The source and the reference a user typed, read by that source: an id,
+        `owner/name:QUANT`, a URL the source knows, or an id as DEVON prints it,
+        `<source>/<id>` (ADR 0172). A source that parses no references of its own gets the
+        generic forms (`owner/name`, `name`, `owner/name:QUANT`)."""
         source, text = self._source_prefix(text, source)
         plugin = self.sources.get(source)
         if isinstance(plugin, ReferenceParser):
             return source, plugin.parse_reference(text)
-        if "://" in text:  # the vault alone (no plugin loaded) still reads a Hub URL to a repo
-            return source, ModelReference(parse_model_reference(text))
+        if isinstance(text, str) and "://" in text:
+            raise InvalidInput(
+                f"{text!r} is a URL, and source {source!r} reads none: give the model's id"
+            )
         return source, parse_reference(text)
 
-    def _source_prefix(self, text: str, source: str) -> tuple[str, str]:
-        """`<source>/<owner>/<name>` -> (`source`, `owner/name`) when `source` is a known
-        source (a plugin, or one the vault holds models of): ids have at most two parts,
-        so three parts are never an id. Anything else is left as it is."""
+    def _source_prefix(self, text: str, source: str | None) -> tuple[str, str]:
+        """`<source>/<id>` -> (`source`, `id`) when `source` is a known source (a plugin,
+        or one the vault holds models of) and the rest is one of its ids: for a source
+        that reads references, one it reads (unless the whole text is already a reference
+        of the chosen source: `huggingface/gpt2` is a Hub id); for any other, `owner/name`.
+        Anything else is left as it is, for the chosen source."""
+        chosen = self._named(source)
         if not isinstance(text, str) or "://" in text:
-            return source, text
+            return chosen, text
         first, _, rest = text.strip().partition("/")
-        if rest.count("/") != 1 or first not in self._prefix_sources():
-            return source, text
-        if source not in (DEFAULT_SOURCE, first):
+        if not rest or first not in self._prefix_sources():
+            return chosen, text
+        plugin = self.sources.get(first)
+        if isinstance(plugin, ReferenceParser):
+            if first == chosen and self._reads(chosen, text.strip()):
+                return chosen, text  # an id of the chosen source (`huggingface/gpt2`)
+            if not self._reads(first, rest):
+                return chosen, text
+        elif rest.count("/") != 1:
+            return chosen, text
+        if source not in (None, first):
             raise InvalidInput(f"{text!r} names source {first!r}, but --source is {source!r}")
         return first, rest
+
+    def plain_id(self, text: str, *, source: str | None = None) -> str:
+        """`text` if it is a plain id of `source` (no URL, quantisation or file), checked
+        by the source's own grammar when it has one, else by the core's path safety;
+        InvalidInput otherwise. Touches neither the vault nor the network."""
+        name = self._named(source)
+        validate_model_id(text)
+        plugin = self.sources.get(name)
+        if isinstance(plugin, ReferenceParser):
+            reference = plugin.parse_reference(text)
+            if reference.selects or reference.model_id != text:
+                raise InvalidInput(f"Invalid model id {text!r}: expected a plain id")
+        return text
+
+    def _reads(self, source: str, text: str) -> bool:
+        """Whether `text` is a reference `source` accepts."""
+        plugin = self.sources.get(source)
+        try:
+            if isinstance(plugin, ReferenceParser):
+                plugin.parse_reference(text)
+            else:
+                parse_reference(text)
+        except InvalidInput:
+            return False
+        return True
 
     def _prefix_sources(self) -> set[str]:
         """Sources a printed id may start with: the known ones and those the vault holds."""
         return {*self._known_sources, *self.store.status().sources}
 
+    def download_outcome(
+        self,
+        model_id: str,
+        *,
+        source: str | None = None,
+        force: bool = False,
+        include_patterns: Sequence[str] | None = None,
+        progress: ProgressCallback | None = None,
+        quant: str | None = None,
+        require_choice: bool = False,
+    ) -> Downloaded:
+        """`download`, saying also whether anything was transferred (False: the vault
+        already held what was asked for, and its copy is returned marked used)."""
+        source, plain_id, patterns = self.selection(
+            model_id,
+            source=source,
+            quant=quant,
+            include_patterns=include_patterns,
+            require_choice=require_choice,
+        )
+        plugin = self.source(source)
+        with about(source, plain_id), self._suggesting(plugin, plain_id):
+            return use_cases.download_outcome(
+                plugin,
+                self.store,
+                self.clock,
+                plain_id,
+                force=force,
+                include_patterns=patterns,
+                progress=progress,
+            )
+
     def plan_download(
         self,
         model: str,
         *,
-        source: str = DEFAULT_SOURCE,
+        source: str | None = None,
         quant: str | None = None,
         include_patterns: Sequence[str] | None = None,
         force: bool = False,
@@ -179,7 +314,9 @@ class Devon:
                 plugin, self.store, self.clock, model_id, include_patterns=patterns, force=force
             )
 
-    def _reference(self, model: str, source: str, quant: str | None) -> tuple[str, ModelReference]:
+    def _reference(
+        self, model: str, source: str | None, quant: str | None
+    ) -> tuple[str, ModelReference]:
         source, reference = self.resolve(model, source=source)
         if quant is None:
             return source, reference
@@ -201,7 +338,7 @@ class Devon:
                 raise
             raise NotFound(f"{error} (did you mean {' or '.join(near)}?)") from error
 
-    def info(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> ModelInfo:
+    def info(self, model_id: str, *, source: str | None = None) -> ModelInfo:
         """The vault's entry and the source's description of a model (an id, or any
         reference `resolve` reads). Counts as a use of it."""
         source, reference = self.resolve(model_id, source=source)
@@ -218,7 +355,7 @@ class Devon:
         model_id: str,
         held: Callable[[ModelInfo], bool],
         *,
-        source: str = DEFAULT_SOURCE,
+        source: str | None = None,
     ) -> ModelInfo | None:
         """`info`, or None without marking the model used when `held(current info)` says
         the caller already has exactly that answer (a conditional request)."""
@@ -235,7 +372,7 @@ class Devon:
         self,
         model_id: str,
         *,
-        source: str = DEFAULT_SOURCE,
+        source: str | None = None,
         force: bool = False,
         include_patterns: Sequence[str] | None = None,
         progress: ProgressCallback | None = None,
@@ -246,30 +383,21 @@ class Devon:
         or a Hub file URL; so may `quant` (see `selection`). Without a selection the whole
         repo is fetched, unless `require_choice` (what the CLI asks) refuses a repo of
         several GGUF quantisations with ChoiceNeeded."""
-        source, plain_id, patterns = self.selection(
+        return self.download_outcome(
             model_id,
             source=source,
-            quant=quant,
+            force=force,
             include_patterns=include_patterns,
+            progress=progress,
+            quant=quant,
             require_choice=require_choice,
-        )
-        plugin = self.source(source)
-        with about(source, plain_id), self._suggesting(plugin, plain_id):
-            return use_cases.download(
-                plugin,
-                self.store,
-                self.clock,
-                plain_id,
-                force=force,
-                include_patterns=patterns,
-                progress=progress,
-            )
+        ).model
 
     def selection(
         self,
         model: str,
         *,
-        source: str = DEFAULT_SOURCE,
+        source: str | None = None,
         quant: str | None = None,
         include_patterns: Sequence[str] | None = None,
         require_choice: bool = False,
@@ -304,7 +432,7 @@ class Devon:
         self,
         model_id: str,
         *,
-        source: str = DEFAULT_SOURCE,
+        source: str | None = None,
         force: bool = False,
         include_patterns: Sequence[str] | None = None,
     ) -> Job:
@@ -328,7 +456,7 @@ class Devon:
         self,
         model_id: str,
         *,
-        source: str = DEFAULT_SOURCE,
+        source: str | None = None,
         force: bool = False,
         include_patterns: Sequence[str] | None = None,
     ) -> LocalModel | None:
@@ -386,31 +514,79 @@ class Devon:
         return self.runner
 
     def list(self, *, source: str | None = None) -> list[LocalModel]:
-        return use_cases.list_models(self.store, source, self._known_sources)
+        known = self._known_sources if source is not None else frozenset()  # no plugin load
+        return use_cases.list_models(self.store, source, known)
 
     def list_json(self, *, source: str | None = None) -> tuple[int, str]:
         """`list` as the model count and the JSON text of the models (as `json.dumps` writes
         their unstructured form), without an object per model: for large listings."""
-        return use_cases.list_models_json(self.store, source, self._known_sources)
+        known = self._known_sources if source is not None else frozenset()  # no plugin load
+        return use_cases.list_models_json(self.store, source, known)
 
-    def get(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> LocalModel | None:
+    def get(self, model_id: str, *, source: str | None = None) -> LocalModel | None:
         """The vault's entry for a model, without touching `last_used`."""
+        source = self._named(source)
         with about(source, model_id):
             return use_cases.get(self.store, source, model_id)
 
-    def remove(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> RemoveResult:
+    def held(self, model_id: str, *, source: str | None = None) -> LocalModel:
+        """The vault's entry for a model named as `remove` takes it (an id, a URL its source
+        reads, `<source>/<id>`), without touching `last_used`; NotFound (with "did you
+        mean" ids of the vault) when the vault does not hold it."""
+        source, reference = self.resolve(model_id, source=source)
+        with about(source, reference.model_id):
+            present = use_cases.get(self.store, source, reference.model_id)
+            if present is not None:
+                return present
+            try:
+                use_cases.remove(self.store, source, reference.model_id, self._known_sources)
+            except NotFound as error:
+                raise self._not_held(error, source, reference.model_id) from error
+            raise NotFound(f"Model {reference.model_id!r} is not in the vault")
+
+    def remove(self, model_id: str, *, source: str | None = None) -> RemoveResult:
         """Delete a model (its id, URL, or `<source>/<owner>/<name>` as DEVON prints it)."""
         source, reference = self.resolve(model_id, source=source)
         with about(source, reference.model_id):
             try:
                 return use_cases.remove(self.store, source, reference.model_id, self._known_sources)
             except NotFound as error:
-                known = (
-                    [m.model_id for m in self.store.list(source)]
-                    if source in self._prefix_sources()
-                    else []
-                )
-                raise NotFound(f"{error}{did_you_mean(reference.model_id, known)}") from error
+                raise self._not_held(error, source, reference.model_id) from error
+
+    def _not_held(self, error: NotFound, source: str, model_id: str) -> NotFound:
+        known = (
+            [m.model_id for m in self.store.list(source)]
+            if source in self._prefix_sources()
+            else []
+        )
+        return NotFound(f"{error}{did_you_mean(model_id, known)}")
+
+    def source_endpoints(self) -> dict[str, str | None]:
+        """Each loaded source by name, with where it answers from when it says (`Located`)."""
+        return {
+            name: plugin.endpoint if isinstance(plugin, Located) else None
+            for name, plugin in sorted(self.sources.items())
+        }
+
+    def diagnose(self) -> Diagnosis:
+        """What `devon doctor` shows: the vault's status and free space, and each source
+        asked for one model."""
+        return use_cases.diagnose(self.store, self.sources)
+
+    def rebuild_index(self) -> int:
+        """Re-derive the vault's index from the model directories on disk; the number of
+        models it then lists. InvalidInput for a store that has no index."""
+        if not isinstance(self.store, IndexedStore):
+            raise InvalidInput("this vault's store has no index to rebuild")
+        return self.store.rebuild_index()
+
+    def import_legacy(self, legacy_root: str, *, move: bool = False) -> Any:
+        """Bring the models of a DEVON 1.x vault into this vault (see
+        `devon_adapters.import_legacy_vault`); its report. InvalidInput when this vault
+        cannot import one."""
+        if self._import_legacy is None:
+            raise InvalidInput("this vault's store cannot import a 1.x vault")
+        return self._import_legacy(legacy_root, move)
 
     def status(self) -> StorageStatus:
         return use_cases.status(self.store)
@@ -471,14 +647,18 @@ class Devon:
         """
         if self.open_cache is None:
             raise InvalidInput("This DEVON has no Hugging Face cache reader configured")
-        source = self.sources.get(DEFAULT_SOURCE)
+        opened = self.open_cache(cache)
+        name = self.cache_source or (
+            opened.source_name if isinstance(opened, SourcedCache) else self.default_source
+        )
         return adoption.adopt(
-            self.open_cache(cache),
+            opened,
             self.store,
             self.clock,
-            source,
-            DEFAULT_SOURCE,
+            self.sources.get(name),
+            name,
             model_ids,
             move=move,
             dry_run=dry_run,
+            valid_id=lambda text: self.plain_id(text, source=name),
         )

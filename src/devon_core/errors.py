@@ -56,6 +56,10 @@ class InsufficientStorage(DevonError):
     """Not enough free disk space or quota for the download."""
 
 
+class StoreUnavailable(DevonError):
+    """The vault's index (a database server) cannot be reached; nothing on disk was changed."""
+
+
 class ChoiceNeeded(InvalidInput):
     """A download that must say which of a repository's quantisations it wants (the CLI
     asks this; the HTTP API and the library fetch the whole repository by default)."""

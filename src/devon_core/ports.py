@@ -96,6 +96,35 @@ class ModelSource(Protocol):
         ...
 
 
+@runtime_checkable
+class Located(Protocol):
+    """A source that says where it answers from (shown by `devon doctor`)."""
+
+    @property
+    def endpoint(self) -> str: ...
+
+
+@runtime_checkable
+class SourcedCache(Protocol):
+    """A cache that says which source its models belong to (adopted under that source)."""
+
+    @property
+    def source_name(self) -> str: ...
+
+
+@runtime_checkable
+class IndexedStore(Protocol):
+    """A store whose index can be derived again from the files it holds."""
+
+    def rebuild_index(self) -> int:
+        """Re-derive the index from disk; the number of models it then lists."""
+        ...
+
+    def describe_index(self) -> str:
+        """Where the index is, for people (a file, or a database and schema)."""
+        ...
+
+
 class ModelStore(Protocol):
     """The vault: complete models and their index."""
 

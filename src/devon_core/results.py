@@ -135,6 +135,39 @@ class DownloadResult:
 
 
 @attrs.frozen
+class Downloaded:
+    """A download's outcome: the vault's copy, and whether this call transferred anything
+    (False when the vault already held what was asked for)."""
+
+    model: LocalModel
+    transferred: bool
+
+
+@attrs.frozen
+class SourceCheck:
+    """One source's answer to `Devon.diagnose`: whether a one-model search worked."""
+
+    name: str
+    ok: bool
+    detail: str
+    """The error when not ok; empty otherwise."""
+    endpoint: str | None = None
+    """Where the source answers from, when it says (a `Located` source)."""
+
+
+@attrs.frozen
+class Diagnosis:
+    """What `devon doctor` checks: the vault (its status and the free space on its disk)
+    and each loaded source."""
+
+    status: "StorageStatus"
+    free_bytes: int
+    sources: tuple[SourceCheck, ...]
+    index: str | None = None
+    """Where the vault's index is, for a store that keeps one."""
+
+
+@attrs.frozen
 class ModelInfo:
     """What DEVON knows of one model: its vault entry and the source's description, if any."""
 

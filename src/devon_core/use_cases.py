@@ -17,13 +17,23 @@ from devon_core.filters import validate_include_patterns
 from devon_core.identifiers import LOCAL_SOURCE, validate_model_id, validate_source_name
 from devon_core.jobs import merge_patterns, patterns_cover
 from devon_core.models import LocalModel, RemoteModel
-from devon_core.ports import Clock, FileProgressCallback, ModelSource, ModelStore, ProgressCallback
+from devon_core.ports import (
+    Clock,
+    FileProgressCallback,
+    IndexedStore,
+    Located,
+    ModelSource,
+    ModelStore,
+    ProgressCallback,
+)
 from devon_core.results import (
     MAX_SEARCH_LIMIT,
     MIN_SEARCH_LIMIT,
     CleanFailure,
     CleanRequest,
     CleanResult,
+    Diagnosis,
+    Downloaded,
     ExportFormat,
     ExportResult,
     ModelInfo,
@@ -31,6 +41,7 @@ from devon_core.results import (
     ScanResult,
     SearchFilters,
     SearchResult,
+    SourceCheck,
     StorageSpace,
     StorageStatus,
 )
@@ -145,7 +156,32 @@ def download(
     progress: ProgressCallback | None = None,
     before_commit: Callable[[], None] | None = None,
 ) -> LocalModel:
-    """Bring a model into the vault, or return it if it is already there.
+    """The vault's copy after `download_outcome` with the same arguments."""
+    return download_outcome(
+        source,
+        store,
+        clock,
+        model_id,
+        force=force,
+        include_patterns=include_patterns,
+        progress=progress,
+        before_commit=before_commit,
+    ).model
+
+
+def download_outcome(
+    source: ModelSource,
+    store: ModelStore,
+    clock: Clock,
+    model_id: str,
+    *,
+    force: bool = False,
+    include_patterns: Sequence[str] | None = None,
+    progress: ProgressCallback | None = None,
+    before_commit: Callable[[], None] | None = None,
+) -> Downloaded:
+    """Bring a model into the vault, or return it if it is already there (`transferred`
+    says which).
 
     A model already in the vault gains the files `include_patterns` name that it lacks (its
     files become the union; nothing it holds is fetched again); `force` fetches again the
@@ -161,7 +197,7 @@ def download(
     with store.lock(source.name, model_id):
         present = store.get(source.name, model_id)
         if present is not None and covers(present, patterns, force, requested_at):
-            return store.mark_used(source.name, model_id, clock.now()) or present
+            return _held(store, clock, source.name, present)
         remote = source.info(model_id)
         wanted = select_files(remote, patterns)
         if not wanted:
@@ -172,7 +208,7 @@ def download(
         held = set(present.files) if present is not None else set()
         fetch = [f for f in wanted if force or f.path not in held]
         if not fetch and present is not None:  # other patterns naming only files it holds
-            return store.mark_used(source.name, model_id, clock.now()) or present
+            return _held(store, clock, source.name, present)
         carry = sorted(held - {f.path for f in fetch})
         with ExitStack() as room:  # the reservation, held until the commit is done
             staging = store.stage(source.name, model_id)
@@ -204,7 +240,29 @@ def download(
                 else patterns
             )
             metadata = _metadata(remote, recorded, everything)
-            return store.commit(staging, everything, clock.now(), metadata, carry_over=carry)
+            committed = store.commit(staging, everything, clock.now(), metadata, carry_over=carry)
+            return Downloaded(committed, transferred=True)
+
+
+def _held(store: ModelStore, clock: Clock, source: str, present: LocalModel) -> Downloaded:
+    """The vault's copy answers the request: marked used, nothing transferred."""
+    used = store.mark_used(source, present.model_id, clock.now()) or present
+    return Downloaded(used, transferred=False)
+
+
+def diagnose(store: ModelStore, sources: Mapping[str, ModelSource]) -> Diagnosis:
+    """The vault's status and free space, and each source asked for one model."""
+    checks = []
+    for name, source in sorted(sources.items()):
+        endpoint = source.endpoint if isinstance(source, Located) else None
+        try:
+            source.search(None, SearchFilters(), 1)
+        except DevonError as error:
+            checks.append(SourceCheck(name, False, str(error), endpoint))
+        else:
+            checks.append(SourceCheck(name, True, "", endpoint))
+    index = store.describe_index() if isinstance(store, IndexedStore) else None
+    return Diagnosis(store.status(), store.space().free_bytes, tuple(checks), index)
 
 
 def recorded_patterns(model: LocalModel) -> tuple[str, ...] | None:

@@ -5,15 +5,17 @@ from functools import partial
 
 import anyio.to_thread
 from litestar import Litestar, Router
+from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, Parameter, Schema, SecurityScheme
 
 from devon_adapters import attach_jobs
 from devon_adapters.job_runner import DEFAULT_MAX_CONCURRENT
 from devon_adapters.version import devon_version
 from devon_core import Devon
+from devon_core.errors import DevonError
 from devon_http.auth import SECURITY_SCHEME, bearer_guard
 from devon_http.body import MAX_BODY_BYTES
 from devon_http.document import JsonDocument, YamlDocument
@@ -77,7 +79,38 @@ def create_app(
     # Around Litestar's whole router (as its own CORS middleware sits), so that unknown
     # routes and wrong methods are guarded and carry the security headers too.
     app.asgi_handler = RequestGuard(app.asgi_handler, security)
+    _document_default_source(app, devon)
     return app
+
+
+def _document_default_source(app: Litestar, devon: Devon) -> None:
+    """The OpenAPI document shows, as the default of every optional `source` (the search
+    parameter, the download body's field), the source this server uses when none is given:
+    the `default_source` setting, which the route declarations cannot know."""
+    try:
+        default = devon.default_source
+    except DevonError:
+        return
+    document = app.plugins.get(OpenAPIPlugin).provide_openapi()  # built once, kept
+    for item in (document.paths or {}).values():
+        for operation in (item.get, item.post):
+            for parameter in (operation.parameters or []) if operation else []:
+                if _optional_source(parameter):
+                    parameter.schema.default = default  # type: ignore[union-attr]
+    schemas = document.components.schemas if document.components else None
+    for schema in (schemas or {}).values():
+        field = (schema.properties or {}).get("source")
+        if isinstance(field, Schema) and "source" not in (schema.required or []):
+            field.default = default
+
+
+def _optional_source(parameter: object) -> bool:
+    return (
+        isinstance(parameter, Parameter)
+        and parameter.name == "source"
+        and not parameter.required
+        and isinstance(parameter.schema, Schema)
+    )
 
 
 def _openapi_config(secured: bool) -> OpenAPIConfig:

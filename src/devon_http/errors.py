@@ -23,6 +23,7 @@ from devon_core.errors import (
     NotFound,
     RemovalFailed,
     SourceUnavailable,
+    StoreUnavailable,
 )
 from devon_http.auth import (
     UNAUTHORIZED_DETAIL,
@@ -45,6 +46,7 @@ STATUS_OF: dict[type[DevonError], int] = {
     DownloadFailed: 500,
     RemovalFailed: 500,
     InsufficientStorage: 507,
+    StoreUnavailable: 503,
 }
 """Core error -> status. Looked up along the error's class hierarchy, most specific first."""
 
@@ -59,6 +61,7 @@ DESCRIPTION_OF: dict[int, str] = {
     422: "A well-formed JSON body whose values fail validation",
     500: "The download or removal failed (the vault is left as it was), or an internal error",
     502: "The source could not be reached or answered garbage",
+    503: "The vault's index database cannot be reached (nothing was changed)",
     507: "Not enough free disk space or storage quota",
 }
 """What each error status means, for the OpenAPI document."""

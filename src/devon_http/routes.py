@@ -17,7 +17,6 @@ from litestar.serialization import encode_json
 
 from devon_adapters.version import devon_version
 from devon_core import Devon, ModelInfo
-from devon_core.identifiers import DEFAULT_SOURCE, validate_model_id
 from devon_core.results import DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, MIN_SEARCH_LIMIT
 from devon_http import wire
 from devon_http.body import StrictBody
@@ -150,7 +149,9 @@ async def search(
     devon: NamedDependency[Devon],
     # `query` itself is a name Litestar reserves for the whole query string.
     text: Annotated[str | None, QueryParameter(name="query", description="Free-text query")] = None,
-    source: Annotated[str, QueryParameter(description="Source plugin to query")] = DEFAULT_SOURCE,
+    source: Annotated[
+        str | None, QueryParameter(description="Source plugin to query (default: the server's)")
+    ] = None,
     provider: Annotated[str | None, QueryParameter(description="Author or organization")] = None,
     params: Annotated[
         str | None, QueryParameter(description="Parameter count: 7b, 500m, <=8b, >70b")
@@ -217,10 +218,11 @@ ModelIdPath = Annotated[
 SourcePath = Annotated[str, PathParameter(description="Source name, e.g. huggingface")]
 
 
-def _model_id(path_value: str) -> str:
+def _model_id(devon: Devon, source: str, path_value: str) -> str:
     # A `path` parameter arrives with its leading slash. The path takes a plain id only
-    # (the library and the CLI also read references such as `<source>/<owner>/<name>`).
-    return validate_model_id(path_value.removeprefix("/"))
+    # (the library and the CLI also read references such as `<source>/<owner>/<name>`),
+    # checked by the source's own id rules before any disk or network work.
+    return devon.plain_id(path_value.removeprefix("/"), source=source)
 
 
 MODEL_PATH = "/models/{source:str}/{model_id:path}"
@@ -259,8 +261,8 @@ async def model_info(
 
     def looked_up() -> Prepared:
         if not if_none_match:
-            return encoded(devon.info(_model_id(model_id), source=source))
-        info = devon.info_unless_held(_model_id(model_id), held, source=source)
+            return encoded(devon.info(_model_id(devon, source, model_id), source=source))
+        info = devon.info_unless_held(_model_id(devon, source, model_id), held, source=source)
         # None: the client's copy is current (answered 304) and the model was not marked used.
         return seen[-1] if info is None else encoded(info)
 
@@ -277,7 +279,9 @@ async def model_info(
 async def remove_model(
     devon: NamedDependency[Devon], source: SourcePath, model_id: ModelIdPath
 ) -> wire.Deleted:
-    removed = await in_thread(partial(devon.remove, _model_id(model_id), source=source))
+    removed = await in_thread(
+        partial(devon.remove, _model_id(devon, source, model_id), source=source)
+    )
     return wire.to_wire(removed, wire.Deleted)
 
 

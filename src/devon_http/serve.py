@@ -47,8 +47,8 @@ def serve(
     devon = build_devon(settings)  # the vault is opened (and checked) before anything else
     listener = listen_on(host, port)  # a busy port is one clear error, before any startup
     log.info("vault at %s", devon.storage_path)
-    for name, source in sorted(devon.sources.items()):
-        log.info("source %s at %s", name, getattr(source, "endpoint", "(no endpoint)"))
+    for name, endpoint in devon.source_endpoints().items():
+        log.info("source %s at %s", name, endpoint or "(no endpoint)")
     for warning in (
         exposure_warning(host, settings.api_key),
         host_warning(host, settings.allowed_hosts),

@@ -10,7 +10,6 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 
-from devon_core.identifiers import DEFAULT_SOURCE
 from devon_core.results import DEFAULT_CLEAN_DAYS, ExportFormat, ExportResult
 from devon_core.serialization import unstructure
 
@@ -105,7 +104,9 @@ class Deleted(msgspec.Struct):
 
 class DownloadRequest(msgspec.Struct, kw_only=True):
     model_id: Annotated[str, msgspec.Meta(description="Model identifier, e.g. Qwen/Qwen2.5-7B")]
-    source: str = DEFAULT_SOURCE
+    source: Annotated[
+        str | None, msgspec.Meta(description="Source plugin (default: the server's)")
+    ] = None
     force: Annotated[bool, msgspec.Meta(description="Re-download even if present")] = False
     include_patterns: Annotated[
         list[str] | None, msgspec.Meta(description="Glob patterns of files to fetch")

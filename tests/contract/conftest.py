@@ -41,3 +41,12 @@ def test_hub(session_test_hub: TestHub) -> Iterator[TestHub]:
     session_test_hub.reset()
     yield session_test_hub
     session_test_hub.reset()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """Each index backend in turn: None (SQLite in the vault), then a PostgreSQL schema of
+    the test's own."""
+    from tests.contract.postgres_support import scratch_database
+
+    return None if request.param == "sqlite" else scratch_database().vault_url()

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from devon_adapters import DiskModelStore
 from devon_core import LocalModel, StagingArea
 from devon_core.ports import ModelStore
+from tests.contract.postgres_support import scratch_database
 from tests.unit.fakes import MemoryStore
 
 
@@ -42,9 +43,18 @@ class DiskHarness:
             path.write_bytes(data)
 
 
+class PostgresHarness(DiskHarness):
+    """The disk vault with its index and locks in PostgreSQL (a schema of its own)."""
+
+    def __init__(self, tmp: Path) -> None:
+        url = scratch_database().vault_url()
+        self.store = DiskModelStore(str(tmp / "vault"), database_url=url)
+
+
 HARNESSES: dict[str, Callable[[Path], StoreHarness]] = {
     "memory": MemoryHarness,
     "disk": DiskHarness,
+    "postgres": PostgresHarness,
 }
 
 

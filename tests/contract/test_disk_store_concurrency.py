@@ -22,9 +22,9 @@ from pathlib import Path
 from devon_adapters import Settings, build_devon
 from tests.contract.file_source import FileSource
 
-root, model_id, log, go = sys.argv[1:5]
+root, model_id, log, go, url = sys.argv[1:6]
 source = FileSource(log=Path(log), delay=0.05)
-devon = build_devon(Settings(storage_path=Path(root)), sources=[source])
+devon = build_devon(Settings(storage_path=Path(root), database_url=url or None), sources=[source])
 while not Path(go).exists():
     time.sleep(0.005)
 model = devon.download(model_id)
@@ -32,12 +32,21 @@ print(json.dumps({"downloaded_at": model.downloaded_at.isoformat(), "files": mod
 """
 
 
-def race(tmp_path: Path, model_ids: list[str]) -> list[dict[str, object]]:
+def race(tmp_path: Path, model_ids: list[str], url: str | None) -> list[dict[str, object]]:
     """Start one process per model id, release them together, return what each got."""
     go, log = tmp_path / "go", tmp_path / "log"
     workers = [
         subprocess.Popen(
-            [sys.executable, "-c", WORKER, str(tmp_path / "vault"), mid, str(log), str(go)],
+            [
+                sys.executable,
+                "-c",
+                WORKER,
+                str(tmp_path / "vault"),
+                mid,
+                str(log),
+                str(go),
+                url or "",
+            ],
             cwd=REPO,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -58,19 +67,23 @@ def fetched(tmp_path: Path) -> list[str]:
     return sorted((tmp_path / "log").read_text().splitlines())
 
 
-def test_two_processes_downloading_one_model_fetch_it_once(tmp_path: Path) -> None:
-    first, second = race(tmp_path, ["acme/widget-7b", "acme/widget-7b"])
+def test_two_processes_downloading_one_model_fetch_it_once(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    first, second = race(tmp_path, ["acme/widget-7b", "acme/widget-7b"], database_url)
     assert first == second
     assert fetched(tmp_path) == [
         "acme/widget-7b config.json",
         "acme/widget-7b model.safetensors",
     ]
-    assert_consistent(DiskModelStore(tmp_path / "vault"))
+    assert_consistent(DiskModelStore(tmp_path / "vault", database_url=database_url))
 
 
-def test_two_processes_downloading_different_models_both_land(tmp_path: Path) -> None:
-    race(tmp_path, ["acme/widget-7b", "acme/gadget-1b"])
-    store = DiskModelStore(tmp_path / "vault")
+def test_two_processes_downloading_different_models_both_land(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    race(tmp_path, ["acme/widget-7b", "acme/gadget-1b"], database_url)
+    store = DiskModelStore(tmp_path / "vault", database_url=database_url)
     assert [m.model_id for m in store.list()] == ["acme/gadget-1b", "acme/widget-7b"]
     assert_consistent(store)
 
@@ -96,19 +109,26 @@ def in_threads(count: int, work: Callable[[int], T]) -> list[T]:
     return [results[i] for i in range(count)]
 
 
-def test_threads_downloading_one_model_fetch_it_once(tmp_path: Path) -> None:
+def test_threads_downloading_one_model_fetch_it_once(
+    tmp_path: Path, database_url: str | None
+) -> None:
     source = FileSource(delay=0.02)
-    devon = build_devon(Settings(storage_path=tmp_path / "vault"), sources=[source])
+    devon = build_devon(
+        Settings(storage_path=tmp_path / "vault", database_url=database_url), sources=[source]
+    )
     results = in_threads(4, lambda _: devon.download("acme/widget-7b"))
     assert len({r.downloaded_at for r in results}) == 1
     assert sorted(source.fetched) == ["config.json", "model.safetensors"]
 
 
 def test_threads_downloading_and_removing_different_models_keep_the_vault_consistent(
-    tmp_path: Path,
+    tmp_path: Path, database_url: str | None
 ) -> None:
     catalogue = {f"acme/m{i}": {"config.json": b"{}", "w.bin": bytes(i)} for i in range(8)}
-    devon = build_devon(Settings(storage_path=tmp_path / "vault"), sources=[FileSource(catalogue)])
+    devon = build_devon(
+        Settings(storage_path=tmp_path / "vault", database_url=database_url),
+        sources=[FileSource(catalogue)],
+    )
 
     def work(index: int) -> None:
         devon.download(f"acme/m{index}")

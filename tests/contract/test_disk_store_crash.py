@@ -19,7 +19,7 @@ from pathlib import Path
 from devon_adapters import DiskModelStore
 
 root, action, step, files = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
-store = DiskModelStore(root)
+store = DiskModelStore(root, database_url=sys.argv[5] or None)
 
 def crash(name):
     if name == step:
@@ -39,9 +39,9 @@ OLD = {"old.bin": b"old"}
 NEW = {"new.bin": "new", "config.json": "{}"}
 
 
-def crash_during(root: Path, action: str, step: str) -> None:
+def crash_during(root: Path, action: str, step: str, url: str | None) -> None:
     done = subprocess.run(
-        [sys.executable, "-c", CHILD, str(root), action, step, json.dumps(NEW)],
+        [sys.executable, "-c", CHILD, str(root), action, step, json.dumps(NEW), url or ""],
         capture_output=True,
         text=True,
         check=False,
@@ -49,8 +49,8 @@ def crash_during(root: Path, action: str, step: str) -> None:
     assert done.returncode == 17, done.stderr
 
 
-def reopened_model(root: Path) -> dict[str, bytes] | None:
-    store = DiskModelStore(root)
+def reopened_model(root: Path, url: str | None) -> dict[str, bytes] | None:
+    store = DiskModelStore(root, database_url=url)
     assert_consistent(store)
     assert store.unfinished_operations() == []
     model = store.get("huggingface", "acme/widget-7b")
@@ -65,17 +65,19 @@ NEW_FILES = {k: v.encode() for k, v in NEW.items()}
     [("commit:journaled", None), ("commit:moved", NEW_FILES), ("commit:recorded", NEW_FILES)],
 )
 def test_crash_during_first_commit_leaves_no_model_or_the_whole_model(
-    tmp_path: Path, step: str, expected: dict[str, bytes] | None
+    tmp_path: Path, database_url: str | None, step: str, expected: dict[str, bytes] | None
 ) -> None:
     root = tmp_path / "vault"
-    crash_during(root, "commit", step)
-    assert reopened_model(root) == expected
+    crash_during(root, "commit", step, database_url)
+    assert reopened_model(root, database_url) == expected
 
 
-def test_crash_before_the_move_keeps_staging_for_a_resume(tmp_path: Path) -> None:
+def test_crash_before_the_move_keeps_staging_for_a_resume(
+    tmp_path: Path, database_url: str | None
+) -> None:
     root = tmp_path / "vault"
-    crash_during(root, "commit", "commit:journaled")
-    staging = DiskModelStore(root).stage("huggingface", "acme/widget-7b")
+    crash_during(root, "commit", "commit:journaled", database_url)
+    staging = DiskModelStore(root, database_url=database_url).stage("huggingface", "acme/widget-7b")
     assert staging.present_bytes == sum(len(v) for v in NEW_FILES.values())
 
 
@@ -89,20 +91,22 @@ def test_crash_before_the_move_keeps_staging_for_a_resume(tmp_path: Path) -> Non
     ],
 )
 def test_crash_during_a_replacing_commit_leaves_the_old_copy_or_the_new(
-    tmp_path: Path, step: str, expected: dict[str, bytes]
+    tmp_path: Path, database_url: str | None, step: str, expected: dict[str, bytes]
 ) -> None:
     root = tmp_path / "vault"
-    put_model(DiskModelStore(root), files=OLD)
-    crash_during(root, "commit", step)
-    assert reopened_model(root) == expected
+    put_model(DiskModelStore(root, database_url=database_url), files=OLD)
+    crash_during(root, "commit", step, database_url)
+    assert reopened_model(root, database_url) == expected
 
 
 @pytest.mark.parametrize("step", ["remove:unindexed", "remove:trashed"])
-def test_crash_during_remove_finishes_the_removal(tmp_path: Path, step: str) -> None:
+def test_crash_during_remove_finishes_the_removal(
+    tmp_path: Path, database_url: str | None, step: str
+) -> None:
     root = tmp_path / "vault"
-    model = put_model(DiskModelStore(root), files=OLD)
-    crash_during(root, "remove", step)
-    assert reopened_model(root) is None
+    model = put_model(DiskModelStore(root, database_url=database_url), files=OLD)
+    crash_during(root, "remove", step, database_url)
+    assert reopened_model(root, database_url) is None
     assert not Path(model.path).exists()
 
 
@@ -113,7 +117,7 @@ from pathlib import Path
 from devon_adapters import DiskModelStore
 
 root, paused, resume = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-store = DiskModelStore(root)
+store = DiskModelStore(root, database_url=sys.argv[4] or None)
 
 def pause(name):
     if name == "commit:old-aside":
@@ -128,11 +132,21 @@ store.commit(staging, ["new.bin"], datetime.now(UTC), {})
 """
 
 
-def test_opening_the_vault_leaves_a_commit_still_running_elsewhere_alone(tmp_path: Path) -> None:
+def test_opening_the_vault_leaves_a_commit_still_running_elsewhere_alone(
+    tmp_path: Path, database_url: str | None
+) -> None:
     root, paused, resume = tmp_path / "vault", tmp_path / "paused", tmp_path / "resume"
-    put_model(DiskModelStore(root), files=OLD)
+    put_model(DiskModelStore(root, database_url=database_url), files=OLD)
     child = subprocess.Popen(
-        [sys.executable, "-c", PAUSING_CHILD, str(root), str(paused), str(resume)],
+        [
+            sys.executable,
+            "-c",
+            PAUSING_CHILD,
+            str(root),
+            str(paused),
+            str(resume),
+            database_url or "",
+        ],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -140,11 +154,11 @@ def test_opening_the_vault_leaves_a_commit_still_running_elsewhere_alone(tmp_pat
         while not paused.exists():
             assert child.poll() is None, child.stderr.read() if child.stderr else ""
             time.sleep(0.01)
-        opened = DiskModelStore(root)
+        opened = DiskModelStore(root, database_url=database_url)
         assert opened.unfinished_operations() == ["commit huggingface/acme/widget-7b"]
         assert len(list(opened.paths.trash.iterdir())) == 1  # the old copy, set aside
     finally:
         resume.touch()
         child.wait(timeout=30)
     assert child.returncode == 0
-    assert reopened_model(root) == {"new.bin": b"new"}
+    assert reopened_model(root, database_url) == {"new.bin": b"new"}

@@ -1,32 +1,40 @@
-"""The job store in the vault's index, as several processes see it (two `Index` objects on
-one file stand for two processes), and the runner resuming jobs whose owner is gone."""
+"""The job store in the vault's index, as several processes see it (two index objects on
+one SQLite file, or on one PostgreSQL schema, stand for two processes or hosts), and the
+runner resuming jobs whose owner is gone."""
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from devon_adapters import SqliteJobStore, ThreadJobRunner
+from devon_adapters import IndexJobStore, ThreadJobRunner
 from devon_adapters.index import Index
+from devon_adapters.index_backends import VaultIndex
 from devon_adapters.job_runner import make_owner, owner_gone
+from devon_adapters.postgres_index import PostgresIndex
 from devon_core import Job, JobRequest, JobStatus
 from devon_core.jobs import HISTORY_KEEP
 from tests.contract.http_support import LLAMA, QWEN, fake_devon
+from tests.contract.postgres_support import scratch_database
 
 T = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-@pytest.fixture
-def index_path(tmp_path: Path) -> Path:
-    return tmp_path / "index.sqlite3"
+@pytest.fixture(params=["sqlite", "postgres"])
+def open_index(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], VaultIndex]:
+    """Opens the same index each time it is called: a SQLite file, or a PostgreSQL schema."""
+    if request.param == "sqlite":
+        return lambda: Index(tmp_path / "index.sqlite3")
+    url = scratch_database().vault_url()
+    return lambda: PostgresIndex(url)
 
 
 @pytest.fixture
-def two(index_path: Path) -> Iterator[tuple[SqliteJobStore, SqliteJobStore]]:
-    first, second = Index(index_path), Index(index_path)
-    yield SqliteJobStore(first), SqliteJobStore(second)
+def two(open_index: Callable[[], VaultIndex]) -> Iterator[tuple[IndexJobStore, IndexJobStore]]:
+    first, second = open_index(), open_index()
+    yield IndexJobStore(first), IndexJobStore(second)
     first.close()
     second.close()
 
@@ -36,7 +44,7 @@ def request(model_id: str = QWEN, patterns: tuple[str, ...] | None = None) -> Jo
 
 
 def test_jobs_written_by_one_process_are_read_by_another(
-    two: tuple[SqliteJobStore, SqliteJobStore],
+    two: tuple[IndexJobStore, IndexJobStore],
 ) -> None:
     one, other = two
     job = one.submit(request(patterns=("*a*",)), "id-1", T)
@@ -45,7 +53,7 @@ def test_jobs_written_by_one_process_are_read_by_another(
 
 
 def test_the_concurrency_limit_counts_every_process(
-    two: tuple[SqliteJobStore, SqliteJobStore],
+    two: tuple[IndexJobStore, IndexJobStore],
 ) -> None:
     one, other = two
     one.submit(request(QWEN), "a", T)
@@ -58,7 +66,7 @@ def test_the_concurrency_limit_counts_every_process(
 
 
 def test_a_model_with_a_running_job_has_its_next_job_wait(
-    two: tuple[SqliteJobStore, SqliteJobStore],
+    two: tuple[IndexJobStore, IndexJobStore],
 ) -> None:
     one, _ = two
     one.submit(request(QWEN, ("*a*",)), "a", T)
@@ -68,7 +76,7 @@ def test_a_model_with_a_running_job_has_its_next_job_wait(
 
 
 def test_a_cancelled_job_stops_reporting_and_cannot_commit(
-    two: tuple[SqliteJobStore, SqliteJobStore],
+    two: tuple[IndexJobStore, IndexJobStore],
 ) -> None:
     one, other = two
     one.submit(request(), "a", T)
@@ -81,7 +89,7 @@ def test_a_cancelled_job_stops_reporting_and_cannot_commit(
 
 
 def test_finished_jobs_are_kept_for_seven_days_or_the_last_thousand(
-    two: tuple[SqliteJobStore, SqliteJobStore],
+    two: tuple[IndexJobStore, IndexJobStore],
 ) -> None:
     store, _ = two
     old = T - timedelta(days=8)
@@ -106,9 +114,11 @@ def test_an_owner_is_gone_when_its_process_is_or_its_heartbeat_is_stale() -> Non
     assert not owner_gone("elsewhere:1:-:x", now, now, 30)
 
 
-def test_a_starting_runner_resumes_the_jobs_of_a_process_that_is_gone(index_path: Path) -> None:
-    index = Index(index_path)
-    jobs = SqliteJobStore(index)
+def test_a_starting_runner_resumes_the_jobs_of_a_process_that_is_gone(
+    open_index: Callable[[], VaultIndex],
+) -> None:
+    index = open_index()
+    jobs = IndexJobStore(index)
     now = datetime.now(UTC)
     jobs.submit(request(LLAMA), "orphan", now)
     assert jobs.claim(f"{socket.gethostname()}:999999999:-:dead", 2, now) is not None

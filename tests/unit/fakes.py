@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from devon_adapters.huggingface.references import parse_hub_reference
 from devon_core import (
     DownloadFailed,
     InvalidInput,
@@ -32,6 +33,7 @@ from devon_core import (
 from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
 from devon_core.models import author_of, model_name_of
 from devon_core.ports import ProgressCallback
+from devon_core.references import ModelReference
 from devon_core.results import StagedDownload
 from devon_core.serialization import unstructure
 
@@ -94,6 +96,10 @@ class FakeSource:
     @property
     def name(self) -> str:
         return self._name
+
+    def parse_reference(self, text: str) -> ModelReference:
+        """The Hugging Face source's references and id rules, which this fake stands in for."""
+        return parse_hub_reference(text)
 
     def search(self, query: str | None, filters: SearchFilters, limit: int) -> list[RemoteModel]:
         hits = [

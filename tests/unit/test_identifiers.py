@@ -2,13 +2,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from devon_adapters.huggingface.ids import validate_hub_id
+from devon_adapters.huggingface.references import parse_hub_reference
 from devon_core import InvalidInput
-from devon_core.identifiers import (
-    parse_model_reference,
-    validate_model_id,
-    validate_source_name,
-)
+from devon_core.identifiers import validate_model_id, validate_source_name
 from tests.unit.strategies import model_ids
+
+
+def parse_model_reference(reference: str) -> str:
+    return parse_hub_reference(reference).model_id
 
 
 @pytest.mark.parametrize(
@@ -16,6 +18,7 @@ from tests.unit.strategies import model_ids
     ["Qwen/Qwen2.5-7B-Instruct", "gpt2", "meta-llama/Llama-3.1-8B", "a/b", "x_y/z.gguf-Q4_K_M"],
 )
 def test_valid_hub_ids_are_accepted(model_id: str) -> None:
+    assert validate_hub_id(model_id) == model_id
     assert validate_model_id(model_id) == model_id
 
 
@@ -45,18 +48,55 @@ def test_valid_hub_ids_are_accepted(model_id: str) -> None:
         "owner/name\n",
     ],
 )
-def test_invalid_ids_are_rejected_with_the_id_in_the_message(model_id: str) -> None:
+def test_invalid_hub_ids_are_rejected_with_the_id_in_the_message(model_id: str) -> None:
+    with pytest.raises(InvalidInput, match="Invalid model id"):
+        validate_hub_id(model_id)
+
+
+@pytest.mark.parametrize(
+    "model_id",
+    [
+        "",
+        "/",
+        "a/",
+        "/a",
+        "a/b/c",
+        "../etc",
+        "a/..",
+        "-owner/name",
+        ".hidden/name",
+        "own er/name",
+        "owner/na\u2215me",
+        "owner/\u202ename",
+        "owner\\name",
+        "a" * 97,
+        "owner/name\n",
+    ],
+)
+def test_ids_unsafe_as_vault_paths_are_rejected_by_the_core(model_id: str) -> None:
     with pytest.raises(InvalidInput, match="Invalid model id"):
         validate_model_id(model_id)
 
 
+@pytest.mark.parametrize("model_id", ["llama3.1:8b", "library/qwen2.5:0.5b-instruct", "a--b"])
+def test_the_core_accepts_ids_other_sources_may_use(model_id: str) -> None:
+    assert validate_model_id(model_id) == model_id
+
+
+@pytest.mark.parametrize("model_id", ["llama3.1:8b", "owner/na--me", "owner/na..me", "C:/x"])
+def test_the_hub_refuses_ids_the_core_would_keep(model_id: str) -> None:
+    validate_model_id(model_id)
+    with pytest.raises(InvalidInput, match="Invalid model id"):
+        validate_hub_id(model_id)
+
+
 def test_a_part_of_exactly_96_characters_is_accepted() -> None:
-    assert validate_model_id("o/" + "n" * 96)
+    assert validate_hub_id("o/" + "n" * 96)
 
 
 @given(model_ids)
 def test_generated_valid_ids_pass(model_id: str) -> None:
-    assert validate_model_id(model_id) == model_id
+    assert validate_hub_id(model_id) == model_id
 
 
 @given(st.text(max_size=40))

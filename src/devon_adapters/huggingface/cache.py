@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from devon_adapters.huggingface.cached_files import describe_files
+from devon_adapters.settings import HUGGING_FACE
 from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
 from devon_core.errors import DownloadFailed, NotFound
 
@@ -43,6 +44,11 @@ class HuggingFaceCache:
     @property
     def location(self) -> str:
         return str(self._root)
+
+    @property
+    def source_name(self) -> str:
+        """The source the cache's models belong to (and are adopted under)."""
+        return HUGGING_FACE
 
     def repos(self) -> list[CachedRepo]:
         if not self._root.is_dir():

@@ -10,6 +10,7 @@ URLs on the configured endpoint's host are read the same way.
 
 from urllib.parse import unquote, urlsplit
 
+from devon_adapters.huggingface.ids import validate_hub_id
 from devon_core.errors import InvalidInput
 from devon_core.references import ModelReference, parse_reference
 
@@ -21,7 +22,13 @@ REPO_VIEWS = frozenset({"tree", "commits", "discussions", "commit"})
 
 def parse_hub_reference(text: str, endpoint: str | None = None) -> ModelReference:
     """What `text` names on the Hub whose address is `endpoint`; InvalidInput if it is
-    neither a reference nor a Hub URL to a model."""
+    neither a reference nor a Hub URL to a model, or names an id the Hub does not allow."""
+    reference = _parse(text, endpoint)
+    validate_hub_id(reference.model_id)
+    return reference
+
+
+def _parse(text: str, endpoint: str | None) -> ModelReference:
     stripped = text.strip() if isinstance(text, str) else text
     if not isinstance(stripped, str):
         return parse_reference(stripped)

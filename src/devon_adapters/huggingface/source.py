@@ -8,12 +8,12 @@ from huggingface_hub import constants
 from devon_adapters.huggingface.downloading import Downloader, DownloadOptions
 from devon_adapters.huggingface.errors import hub_errors
 from devon_adapters.huggingface.hub import HubClient, Token
+from devon_adapters.huggingface.ids import validate_hub_id
 from devon_adapters.huggingface.metadata import SOURCE_NAME, remote_model
 from devon_adapters.huggingface.references import parse_hub_reference
 from devon_adapters.huggingface.searching import Searcher
 from devon_adapters.huggingface.ttl_cache import TTLCache
 from devon_core.errors import Forbidden, InvalidInput, NotFound
-from devon_core.identifiers import validate_model_id
 from devon_core.models import RemoteFile, RemoteModel
 from devon_core.ports import ProgressCallback
 from devon_core.references import ModelReference
@@ -130,7 +130,7 @@ class HuggingFaceSource:
             return self._searcher.search(query, filters, limit)
 
     def info(self, model_id: str) -> RemoteModel:
-        validate_model_id(model_id)
+        validate_hub_id(model_id)
         with hub_errors(self.endpoint, model_id):
             model = remote_model(self._client.model_info(model_id), self.endpoint)
         self._details.put(model_id, model)

@@ -1,0 +1,75 @@
+"""Copying a vault's index between its backends: SQLite in the vault <-> PostgreSQL.
+
+How a vault moves from one host to many (and back): the models' rows, with their recorded
+times and metadata, go over as they are; the files stay where they are. Nothing is copied
+while a commit or removal is in flight, and both sides' vault locks are held throughout.
+"""
+
+import attrs
+
+from devon_adapters.disk_store import DiskModelStore
+from devon_adapters.index_backends import IndexBackend, open_backend
+from devon_core.errors import InvalidInput
+
+SQLITE = "sqlite"
+
+
+@attrs.frozen
+class IndexCopy:
+    """What `copy_index` did."""
+
+    source: str
+    target: str
+    model_count: int
+    replaced: int
+    """Rows the target held before, dropped because `replace` was asked for."""
+
+
+def target_backend(store: DiskModelStore, target: str) -> IndexBackend:
+    """The backend `target` names: `sqlite` (the index file in the vault) or a PostgreSQL
+    URL. InvalidInput when it is neither, or is the index the store already uses."""
+    if target == SQLITE:
+        backend = open_backend(store.paths, None)
+    elif target.startswith(("postgresql://", "postgres://")):
+        backend = open_backend(store.paths, target)
+    else:
+        raise InvalidInput(
+            f"Cannot copy the index to {target!r}: name 'sqlite' (the index file in the vault) "
+            "or a postgresql:// URL"
+        )
+    if backend.describe() == store.index_backend.describe():
+        raise InvalidInput(f"The vault's index already is {backend.describe()}: nothing to copy")
+    return backend
+
+
+def copy_index(store: DiskModelStore, target: str, *, replace: bool = False) -> IndexCopy:
+    """Copy every model row of `store`'s index into the index at `target` (see
+    `target_backend`). The target must hold no models unless `replace`, which drops them."""
+    backend = target_backend(store, target)
+    with store.vault_lock(), backend.vault_lock():
+        if busy := store.unfinished_operations():
+            raise InvalidInput(
+                f"Cannot copy the index while {', '.join(busy)} is in progress: retry when it ends"
+            )
+        records = store.index.records()
+        into = backend.open_index()
+        try:
+            with into.write() as db:
+                present = into.model_keys()
+                if present and not replace:
+                    raise InvalidInput(
+                        f"{backend.describe()} already holds {len(present)} model(s): "
+                        "pass --replace to drop them first"
+                    )
+                for key in present:
+                    into.delete(db, *key)
+                into.put_many(db, records)
+        finally:
+            into.close()
+            backend.close()
+    return IndexCopy(
+        source=store.index_backend.describe(),
+        target=backend.describe(),
+        model_count=len(records),
+        replaced=len(present),
+    )
