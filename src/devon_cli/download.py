@@ -59,6 +59,13 @@ command is run again.""",
 @click.option(
     "--dry-run", is_flag=True, help="Show the files and total it would fetch; fetch none."
 )
+@click.option(
+    "-y",
+    "--yes",
+    "assume_yes",
+    is_flag=True,
+    help="Accepted for scripts that pass it (KITT's campaign runner does); download never asks.",
+)
 @source_option
 @json_option
 @click.pass_obj
@@ -70,6 +77,7 @@ def download(
     include_patterns: tuple[str, ...],
     force: bool,
     dry_run: bool,
+    assume_yes: bool,
     source: str,
     as_json: bool,
 ) -> None:

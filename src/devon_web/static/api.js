@@ -3,7 +3,17 @@
 // only when the API answers 401, and a server that cannot be reached raises the banner.
 
 const KEY_STORE = "devon.apiKey";
-export const BASE = String(window.__DEVON_BASE_URL__ || "").replace(/\/+$/, "");
+export const BASE = baseUrl();
+
+// The path the page is served under: what a proxy wrote into the literal, else the page's own
+// folder ("" when DEVON serves it at "/"; "/devon-app" behind a proxy that left the literal
+// alone, as KITT's does: it looks for the header spelled "Content-Type", DEVON sends
+// "content-type").
+function baseUrl() {
+  const given = String(window.__DEVON_BASE_URL__ || "");
+  const path = given || new URL(".", window.location.href).pathname;
+  return path.replace(/\/+$/, "");
+}
 
 export function url(path) {
   return `${BASE}${path}`;
