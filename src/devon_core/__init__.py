@@ -3,6 +3,7 @@
 Imports only the standard library, attrs and cattrs.
 """
 
+from devon_core.commit_metadata import CommitMetadata, ModelDescription
 from devon_core.devon import Devon
 from devon_core.errors import (
     Conflict,
@@ -53,6 +54,7 @@ __all__ = [
     "CleanRequest",
     "CleanResult",
     "Clock",
+    "CommitMetadata",
     "Conflict",
     "Devon",
     "DevonError",
@@ -76,6 +78,7 @@ __all__ = [
     "JobStatus",
     "JobStore",
     "LocalModel",
+    "ModelDescription",
     "ModelFormat",
     "ModelInfo",
     "ModelList",

@@ -8,6 +8,7 @@ import pytest
 
 from devon_adapters import DiskModelStore
 from devon_core import DownloadFailed, InvalidInput
+from devon_core.commit_metadata import CommitMetadata
 from tests.contract.vault_builders import T0, files_on_disk, put_model
 
 BAD_MODEL_IDS = [
@@ -71,7 +72,7 @@ def test_commit_refuses_file_paths_that_leave_staging(store: DiskModelStore, pat
     staging = store.stage("huggingface", "acme/widget")
     (Path(staging.path) / "config.json").write_bytes(b"{}")
     with pytest.raises(InvalidInput):
-        store.commit(staging, ["config.json", path], T0, {})
+        store.commit(staging, ["config.json", path], T0, CommitMetadata())
     assert store.list() == []
 
 
@@ -80,7 +81,7 @@ def test_commit_refuses_download_metadata_as_a_model_file(store: DiskModelStore)
     (Path(staging.path) / ".cache" / "huggingface").mkdir(parents=True)
     (Path(staging.path) / ".cache" / "huggingface" / "state").write_bytes(b"x")
     with pytest.raises(InvalidInput):
-        store.commit(staging, [".cache/huggingface/state"], T0, {})
+        store.commit(staging, [".cache/huggingface/state"], T0, CommitMetadata())
 
 
 def test_commit_refuses_a_staging_area_that_is_not_the_models_own(
@@ -89,7 +90,7 @@ def test_commit_refuses_a_staging_area_that_is_not_the_models_own(
     staging = store.stage("huggingface", "acme/widget")
     forged = type(staging)("huggingface", "acme/widget", str(tmp_path / "elsewhere"))
     with pytest.raises(InvalidInput):
-        store.commit(forged, ["config.json"], T0, {})
+        store.commit(forged, ["config.json"], T0, CommitMetadata())
 
 
 def test_a_symlink_in_staging_is_not_taken_as_a_model_file(
@@ -100,7 +101,7 @@ def test_a_symlink_in_staging_is_not_taken_as_a_model_file(
     staging = store.stage("huggingface", "acme/widget")
     (Path(staging.path) / "config.json").write_bytes(b"{}")
     os.symlink(secret, Path(staging.path) / "weights.bin")
-    model = store.commit(staging, ["config.json"], T0, {})
+    model = store.commit(staging, ["config.json"], T0, CommitMetadata())
     assert model.files == ("config.json",)
     assert secret.read_text() == "do not copy"
 
@@ -111,7 +112,7 @@ def test_committing_a_symlink_as_a_model_file_fails(store: DiskModelStore, tmp_p
     staging = store.stage("huggingface", "acme/widget")
     os.symlink(secret, Path(staging.path) / "weights.bin")
     with pytest.raises(DownloadFailed, match="missing"):
-        store.commit(staging, ["weights.bin"], T0, {})
+        store.commit(staging, ["weights.bin"], T0, CommitMetadata())
     assert store.get("huggingface", "acme/widget") is None
     assert secret.read_text() == "do not copy"
 
@@ -150,7 +151,7 @@ def test_an_owner_directory_symlinked_out_of_the_vault_is_refused(
     staging = store.stage("huggingface", "acme/widget")
     (Path(staging.path) / "config.json").write_bytes(b"{}")
     with pytest.raises(InvalidInput, match="outside the vault"):
-        store.commit(staging, ["config.json"], T0, {})
+        store.commit(staging, ["config.json"], T0, CommitMetadata())
     assert list(outside.iterdir()) == []
     assert store.get("huggingface", "acme/widget") is None
 
