@@ -166,6 +166,40 @@ def test_progress_callback_raising_stops_every_range_and_keeps_what_landed(
     assert (tmp_path / BIG).read_bytes() == hub_bytes(hub, REPO, BIG)
 
 
+def test_a_cancel_while_the_hub_has_stalled_stops_at_the_first_read_timeout(
+    hub: TestHub, tmp_path: Path
+) -> None:
+    source = ranged_source(hub, read_timeout=0.5, download_retries=5, retry_delay=2.0)
+    model = source.info(REPO)
+    cancelled = threading.Event()
+
+    def cancel_when_asked(done: int, total: int) -> None:
+        if cancelled.is_set():
+            raise Cancelled
+
+    hub.faults.hang(BIG)
+    outcome: list[BaseException] = []
+
+    def fetch() -> None:
+        try:
+            source.download(model, only(model, BIG), str(tmp_path), cancel_when_asked)
+        except BaseException as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=fetch)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while hub.stats.in_flight == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    cancelled.set()  # the person cancels while nothing arrives: no byte reports it
+    started = time.monotonic()
+    thread.join(60)
+    hub.faults.release()
+
+    assert [type(e) for e in outcome] == [Cancelled]
+    assert time.monotonic() - started < 8
+
+
 def test_connections_of_the_process_stay_within_the_bound(hub: TestHub, tmp_path: Path) -> None:
     source = ranged_source(hub, connections_per_file=8, max_connections=2)
     model = source.info(REPO)

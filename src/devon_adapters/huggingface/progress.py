@@ -68,6 +68,9 @@ class ProgressTracker:
                 self._callback(self._done, self.total)
 
     def retrying(self, notice: RetryNotice) -> None:
-        """Tell the callback, if it listens for them, that a transfer is being retried."""
+        """Tell the callback, if it listens for them, that a transfer is being retried; and
+        where things stand, so a callback that stops the download (a cancel) is heard
+        before the pause, even while no byte arrives."""
         if isinstance(self._callback, RetryListener):
             self._callback.retrying(notice)
+        self.report()
