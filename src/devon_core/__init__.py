@@ -30,6 +30,7 @@ from devon_core.ports import (
     ProgressCallback,
 )
 from devon_core.results import (
+    SOURCE_STATE_DIR,
     CleanRequest,
     CleanResult,
     DownloadResult,
@@ -51,6 +52,7 @@ from devon_core.results import (
 )
 
 __all__ = [
+    "SOURCE_STATE_DIR",
     "CleanRequest",
     "CleanResult",
     "Clock",

@@ -352,11 +352,18 @@ class StorageSpace:
     quota_bytes: int | None = None
 
 
+SOURCE_STATE_DIR = ".cache"
+"""Where in a staging area a source keeps its resume state (`<staging>/.cache/...`, e.g. the
+Hub adapter's `.cache/devon`, huggingface_hub's `.cache/huggingface`): a store never takes
+anything under it for a model file, never commits it and does not count it as staged."""
+
+
 @attrs.frozen
 class StagingArea:
     """Where a download in progress lives until it is committed. It may hold complete files
     of a previous, interrupted attempt (`present_files`: relative path -> size), which a
-    resumed download reuses."""
+    resumed download reuses. A source keeps its own resume state under
+    `<path>/SOURCE_STATE_DIR/` (the contract rule: see `SOURCE_STATE_DIR`)."""
 
     source: str
     model_id: str

@@ -9,6 +9,7 @@ import pytest
 from devon_adapters import DiskModelStore
 from devon_core import DownloadFailed, InvalidInput
 from devon_core.commit_metadata import CommitMetadata
+from devon_core.results import SOURCE_STATE_DIR
 from tests.contract.vault_builders import T0, files_on_disk, put_model
 
 BAD_MODEL_IDS = [
@@ -82,6 +83,19 @@ def test_commit_refuses_download_metadata_as_a_model_file(store: DiskModelStore)
     (Path(staging.path) / ".cache" / "huggingface" / "state").write_bytes(b"x")
     with pytest.raises(InvalidInput):
         store.commit(staging, [".cache/huggingface/state"], T0, CommitMetadata())
+
+
+def test_any_sources_resume_state_under_cache_is_neither_staged_nor_committable(
+    store: DiskModelStore,
+) -> None:
+    first = store.stage("othersource", "acme/widget")
+    state = Path(first.path) / SOURCE_STATE_DIR / "othersource" / "resume.json"
+    state.parent.mkdir(parents=True)
+    state.write_bytes(b"{}")
+    again = store.stage("othersource", "acme/widget")
+    assert again.present_files == {}
+    with pytest.raises(InvalidInput):
+        store.commit(again, [f"{SOURCE_STATE_DIR}/othersource/resume.json"], T0, CommitMetadata())
 
 
 def test_commit_refuses_a_staging_area_that_is_not_the_models_own(
