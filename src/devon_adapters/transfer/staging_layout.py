@@ -24,7 +24,7 @@ from typing import Any
 
 import attrs
 
-from devon_adapters.huggingface.byte_ranges import Span, contiguous_prefix, covered, merge
+from devon_adapters.transfer.byte_ranges import Span, contiguous_prefix, covered, merge
 from devon_core.errors import DownloadFailed
 from devon_core.models import RemoteFile
 from devon_core.results import SOURCE_STATE_DIR
