@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup serve test lint typecheck unit hub bench clean
+.PHONY: setup serve test lint typecheck unit hub bench bench-read clean
 
 setup: $(STAMP)
 
@@ -19,8 +19,8 @@ serve: setup
 	$(BIN)/devon serve
 
 lint: setup
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 typecheck: setup
 	$(BIN)/mypy
@@ -46,6 +46,13 @@ bench: setup
 	$(BIN)/python bench/bench_download.py --quick
 	$(BIN)/python bench/bench_download_http.py --repos bench/big-512mb,bench/many-small
 	$(BIN)/python bench/bench_bigfile.py --rounds 1 --memory-mb 1024
+
+# Issue 14's table, before (git ref BEFORE, default main) and after, with the ceiling, uvicorn
+# and granian, 1 and 2 workers, plus 100,000-model figures. About 15 minutes on 2 cores.
+BEFORE ?= main
+bench-read: setup
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	$(BIN)/python bench/bench_read_path.py --before $(BEFORE)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

@@ -3,6 +3,7 @@ sending one request after another, bounded in count and in time. Loopback only.
 
     python bench/loadgen.py URL [--method GET] [--body JSON] [--connections 8]
                             [--duration 5] [--max-requests 20000] [--interval 0]
+                            [--header 'Accept-Encoding: gzip' ...]
 
 Prints one JSON line: requests, errors, seconds, rps, p50/p90/p99/max latency in milliseconds.
 With `--interval` each connection waits that long between requests (a probe, not a flood).
@@ -15,6 +16,7 @@ import json
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -90,8 +92,10 @@ async def connection(
         writer.close()
 
 
-def request_bytes(method: str, host: str, port: int, path: str, body: str | None) -> bytes:
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", "Accept: */*"]
+def request_bytes(
+    method: str, host: str, port: int, path: str, body: str | None, headers: Sequence[str] = ()
+) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}:{port}", "Accept: */*", *headers]
     data = (body or "").encode()
     if body is not None:
         lines += ["Content-Type: application/json", f"Content-Length: {len(data)}"]
@@ -106,13 +110,14 @@ async def run(
     duration: float,
     max_requests: int,
     interval: float,
+    headers: Sequence[str] = (),
 ) -> dict[str, Any]:
     parts = urlsplit(url)
     host, port = parts.hostname or LOOPBACK, parts.port or 80
     if host != LOOPBACK:
         raise SystemExit(f"loopback only: {url}")
     path = parts.path + (f"?{parts.query}" if parts.query else "")
-    payload = request_bytes(method, host, port, path, body)
+    payload = request_bytes(method, host, port, path, body, headers)
     started = time.perf_counter()
     budget = Budget(max_requests, started + duration)
     out: dict[str, Any] = {"errors": 0, "latencies": []}
@@ -140,6 +145,7 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=5.0, help="seconds, at most")
     parser.add_argument("--max-requests", type=int, default=20_000)
     parser.add_argument("--interval", type=float, default=0.0, help="seconds between requests")
+    parser.add_argument("--header", action="append", default=[], help="'Name: value' to send")
     args = parser.parse_args()
     result = asyncio.run(
         run(
@@ -150,6 +156,7 @@ def main() -> None:
             args.duration,
             args.max_requests,
             args.interval,
+            args.header,
         )
     )
     print(json.dumps(result))

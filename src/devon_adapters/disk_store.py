@@ -18,14 +18,17 @@ How a crash can never leave the index pointing at missing files, nor list a half
 
 import builtins
 import contextlib
+import json
 import logging
 import os
 import shutil
 import sys
+import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +68,9 @@ from devon_core.results import (
 log = logging.getLogger(__name__)
 
 VAULT_LOCK = "vault.lock"
+LISTING_FILE = "listing.json"
+FOLDERS_FILE = "folders.json"
+SETTLED_NS = 2_000_000_000
 
 
 class DiskModelStore:
@@ -146,6 +152,9 @@ class DiskModelStore:
         record = self._index.get(validate_source_name(source), validate_model_id(model_id))
         return self._local(record) if record else None
 
+    def change_counter(self) -> int:
+        return self._index.change_counter()
+
     def list(self, source: str | None = None) -> list[LocalModel]:
         if source is not None:
             validate_source_name(source)
@@ -168,6 +177,44 @@ class DiskModelStore:
         # Built straight from the rows: at 100,000 models the intermediate records and
         # per-row path building were a quarter of the time (docs/benchmarks.md).
         return self._index.each(local, source)
+
+    def list_json(self, source: str | None = None) -> tuple[int, str]:
+        """The whole listing is kept in `.devon/listing.json`, stamped with the index's
+        change stamp (read before the rows) and the vault's root: any process that finds
+        the stamp current reads the file instead of the rows (ADR 0132)."""
+        if source is not None:
+            return self._listing_json(source)
+        stamp = f"{self._index.change_stamp()} {self._root}"
+        cached = _read_listing(self._paths.state / LISTING_FILE, stamp)
+        if cached is not None:
+            return cached
+        count, text = self._listing_json(None)
+        _write_listing(self._paths.state / LISTING_FILE, stamp, count, text)
+        return count, text
+
+    def _listing_json(self, source: str | None) -> tuple[int, str]:
+        """The listing's JSON written straight from the stored text (ADR 0132): the index
+        keeps files and metadata as the JSON `json.dumps` gives for them (metadata with
+        sorted keys, which is the order reading it back gives) and times as the ISO text
+        `unstructure` gives, so only the strings need escaping. At 100,000 models this is
+        a fifth of `list()` plus `json.dumps`."""
+        if source is not None:
+            validate_source_name(source)
+        quoted = encode_basestring_ascii
+        prefix = quoted(self._prefix)[:-1]  # the opening quote and the escaped root
+        sep = quoted(os.sep)[1:-1]
+        parts = []
+        for source_name, model_id, size, downloaded, used, files, metadata in self._index.raw_rows(
+            source
+        ):
+            s, m = quoted(source_name), quoted(model_id)
+            last_used = f'"{used}"' if used else "null"
+            parts.append(
+                f'{{"source": {s}, "model_id": {m}, "path": {prefix}{s[1:-1]}{sep}{m[1:]}, '
+                f'"size_bytes": {size}, "downloaded_at": "{downloaded}", '
+                f'"last_used": {last_used}, "files": {files}, "metadata": {metadata}}}'
+            )
+        return len(parts), "[" + ", ".join(parts) + "]"
 
     def status(self) -> StorageStatus:
         usage = self._index.usage()
@@ -502,15 +549,48 @@ class DiskModelStore:
         for item in trash:
             if item.name not in in_flight:
                 _delete_tree(item)
-        # One lstat per model, outside any transaction: holding the write lock for this
-        # pass made every other process's commits wait for it (0.4 s at 100,000 models).
-        vanished = self._vanished(self._index.model_keys())
+        _delete_stale_listings(self._paths.state)
+        # Outside any transaction: holding the write lock for this pass made every other
+        # process's commits wait for it (0.4 s at 100,000 models).
+        vanished = self._vanished(self._unlisted())
         if vanished:
             with self._index.write() as db:  # checked again now that writers wait
                 for key in self._vanished(vanished):
                     log.warning("Dropping %s/%s from the index: its directory is gone", *key)
                     Index.delete(db, *key)
                     self._changed_on_open = True
+
+    def _unlisted(self) -> "builtins.list[tuple[str, str]]":
+        """The models whose name is missing from their folder's listing: one listing per
+        folder, compared as sets with the names the index holds for it (ADR 0132; per model
+        in Python this was the larger half of opening a vault of 100,000 models).
+
+        A folder whose modification time is still the one recorded in `.devon/folders.json`
+        when every model of it was last found is not listed again: removing a model's
+        directory changes its folder's time. Only times at least `SETTLED_NS` old are
+        recorded, so that a change within the filesystem's time resolution of the one
+        recorded cannot hide."""
+        record = self._paths.state / FOLDERS_FILE
+        checked = _read_checked(record)
+        now_ns = time.time_ns()
+        settled: dict[str, int] = {}
+        unlisted = []
+        for source, owner in self._index.folders():
+            folder = f"{self._prefix}{source}" + (f"{os.sep}{owner}" if owner else "")
+            try:
+                mtime: int | None = os.stat(folder).st_mtime_ns  # before the listing
+            except OSError:
+                mtime = None
+            if mtime is not None and checked.get(folder) == mtime:
+                settled[folder] = mtime
+                continue
+            missing = self._index.names_in(source, owner) - _names_in(folder)
+            unlisted += [(source, f"{owner}/{name}" if owner else name) for name in missing]
+            if mtime is not None and not missing and now_ns - mtime > SETTLED_NS:
+                settled[folder] = mtime
+        if settled != checked:
+            _write_checked(record, settled)
+        return unlisted
 
     def _vanished(self, keys: Iterable[tuple[str, str]]) -> "builtins.list[tuple[str, str]]":
         """The models among `keys` whose directory is gone and that no commit or removal
@@ -616,6 +696,71 @@ class DiskModelStore:
     def _vault_lock(self) -> AbstractContextManager[None]:
         lock = FileLock(self._paths.locks / VAULT_LOCK, mode=FILE_MODE, is_singleton=True)
         return self._hold(lock)
+
+
+def _read_listing(path: Path, stamp: str) -> tuple[int, str] | None:
+    """The kept listing if its first line is `stamp` and its count, else None."""
+    try:
+        with open(path, encoding="utf-8") as kept:
+            header = kept.readline().rstrip("\n")
+            kept_stamp, _, count = header.rpartition(" ")
+            if kept_stamp != stamp or not count.isdigit():
+                return None
+            return int(count), kept.read()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+STALE_LISTING_S = 3600
+
+
+def _read_checked(path: Path) -> dict[str, int]:
+    """Folder -> modification time (ns) when all its models were last found; {} if none."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(k, str) and type(v) is int}
+
+
+def _write_checked(path: Path, checked: dict[str, int]) -> None:
+    temporary = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        with open(fd, "w", encoding="utf-8") as kept:
+            json.dump(checked, kept)
+        os.replace(temporary, path)
+    except OSError as error:
+        log.debug("Could not record the checked folders in %s: %s", path, error)
+        temporary.unlink(missing_ok=True)
+
+
+def _delete_stale_listings(state: Path) -> None:
+    """Half-written listings a killed process left (another may be writing one now: only
+    those untouched for an hour go)."""
+    cutoff = time.time() - STALE_LISTING_S
+    for leftover in [*state.glob(f"{LISTING_FILE}.*.tmp"), *state.glob(f"{FOLDERS_FILE}.*.tmp")]:
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+        except OSError:
+            continue
+
+
+def _write_listing(path: Path, stamp: str, count: int, text: str) -> None:
+    """Keep a listing for the next reader; failing to is only a missed shortcut."""
+    temporary = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        with open(fd, "w", encoding="utf-8") as kept:
+            kept.write(f"{stamp} {count}\n")
+            kept.write(text)
+        os.replace(temporary, path)
+    except OSError as error:
+        log.debug("Could not keep the listing in %s: %s", path, error)
+        temporary.unlink(missing_ok=True)
 
 
 def _carry_over(target: Path, staged: Path, files: Sequence[str]) -> None:

@@ -9,6 +9,7 @@ import json
 import os
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -62,6 +63,22 @@ def _index_ids_without_case(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX models_nocase ON models (source, model_id COLLATE NOCASE)")
 
 
+def _count_changes(db: sqlite3.Connection) -> None:
+    # The change counter: one row, bumped by triggers in the very transaction that changes
+    # `models`, whoever writes (this process, another one, an older DEVON of this schema).
+    # Readers compare it with the value their cached answers were built at (ADR 0130).
+    # `generation` names this index file: a rebuilt index starts counting again.
+    db.execute(
+        "CREATE TABLE changes (id INTEGER PRIMARY KEY CHECK (id = 0),"
+        " counter INTEGER NOT NULL, generation TEXT NOT NULL)"
+    )
+    db.execute("INSERT INTO changes VALUES (0, 0, ?)", (uuid.uuid4().hex,))
+    bump = "BEGIN UPDATE changes SET counter = counter + 1 WHERE id = 0; END"
+    db.execute("CREATE TRIGGER models_insert_counted AFTER INSERT ON models " + bump)
+    db.execute("CREATE TRIGGER models_update_counted AFTER UPDATE ON models " + bump)
+    db.execute("CREATE TRIGGER models_delete_counted AFTER DELETE ON models " + bump)
+
+
 def _create_jobs(db: sqlite3.Connection) -> None:
     # Download jobs (devon_adapters.job_store): `seq` orders the queue and the history.
     db.execute(
@@ -99,6 +116,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("create models", _create_models),
     ("create operations journal", _create_operations),
     ("index model ids without case", _index_ids_without_case),
+    ("count changes to models", _count_changes),
     ("create download jobs", _create_jobs),
 )
 MIGRATION_NAMES = frozenset(name for name, _ in MIGRATIONS)
@@ -167,6 +185,8 @@ class Operation:
     record: Record | None
 
 
+_COUNTER = "SELECT counter FROM changes WHERE id = 0"
+_STAMP = "SELECT counter, generation FROM changes WHERE id = 0"
 _SELECT = (
     "SELECT source, model_id, size_bytes, downloaded_at, last_used, files, metadata FROM models"
 )
@@ -324,6 +344,19 @@ class Index:
                     )
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
+    def change_counter(self) -> int:
+        """A number that grows with every transaction that changed a model row (a commit,
+        a removal, a `mark_used`, a rebuild), by any process: equal values mean nothing
+        `get`, `each` or `usage` return has changed in between. One indexed read."""
+        (counter,) = self._connection().execute(_COUNTER).fetchone()
+        return int(counter)
+
+    def change_stamp(self) -> str:
+        """The change counter with the index file's generation: equal stamps mean the same
+        index in the same state, even across a rebuild of the index from disk."""
+        counter, generation = self._connection().execute(_STAMP).fetchone()
+        return f"{generation}:{counter}"
+
     def schema_version(self) -> int:
         row = self._connection().execute("SELECT MAX(version) FROM schema_migrations").fetchone()
         return int(row[0] or 0)
@@ -353,6 +386,15 @@ class Index:
         else:
             rows = db.execute(_SELECT + " WHERE source = ? ORDER BY model_id", (source,))
         return [_decoded(build, row) for row in rows]
+
+    def raw_rows(self, source: str | None = None) -> list[tuple[Any, ...]]:
+        """Every row as stored (of one source if given), in (source, model_id) order:
+        source, model_id, size_bytes, downloaded_at and last_used as `time_to_text` wrote
+        them, files and metadata as the JSON text `_row` wrote."""
+        db = self._connection()
+        if source is None:
+            return db.execute(_SELECT + " ORDER BY source, model_id").fetchall()
+        return db.execute(_SELECT + " WHERE source = ? ORDER BY model_id", (source,)).fetchall()
 
     def stored_rows(self) -> list[tuple[str, str, int, str, str | None, str, str]]:
         """Every row as stored, in (source, model_id) order, read in one statement (one
@@ -392,6 +434,35 @@ class Index:
             if row:
                 return str(row[0])
         return None
+
+    def folders(self) -> list[tuple[str, str]]:
+        """(source, owner) of every folder holding models; owner '' for bare ids, whose
+        folders sit straight in the source's."""
+        return (
+            self._connection()
+            .execute(
+                "SELECT DISTINCT source, CASE WHEN instr(model_id, '/') > 0"
+                " THEN substr(model_id, 1, instr(model_id, '/') - 1) ELSE '' END FROM models"
+            )
+            .fetchall()
+        )
+
+    def names_in(self, source: str, owner: str) -> set[str]:
+        """The last part of the ids of `source`'s models in `owner`'s folder ('' for bare
+        ids), read with the primary key's order."""
+        db = self._connection()
+        if owner:
+            rows = db.execute(
+                "SELECT substr(model_id, ?) FROM models"
+                " WHERE source = ? AND model_id >= ? AND model_id < ?",
+                (len(owner) + 2, source, owner + "/", owner + "0"),  # "0" follows "/"
+            )
+        else:
+            rows = db.execute(
+                "SELECT model_id FROM models WHERE source = ? AND instr(model_id, '/') = 0",
+                (source,),
+            )
+        return {name for (name,) in rows}
 
     def model_keys(self) -> list[tuple[str, str]]:
         return list(self._connection().execute("SELECT source, model_id FROM models"))

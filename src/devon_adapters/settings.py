@@ -201,6 +201,34 @@ def int_parser(low: int, high: int | None = None) -> Callable[[Any, str], int]:
     return parse
 
 
+def parse_origins(raw: Any, origin: str) -> tuple[str, ...]:
+    """Origins separated by spaces or commas (a TOML list of strings works too)."""
+    parts = raw if isinstance(raw, list) else [raw]
+    if not all(isinstance(part, str) for part in parts):
+        raise InvalidInput(f"{origin} must be origins like 'https://kitt.example', got {raw!r}")
+    found = tuple(o for part in parts for o in part.replace(",", " ").split())
+    bad = [o for o in found if not _is_origin(o)]
+    if bad:
+        raise InvalidInput(
+            f"{origin}: {bad[0]!r} is not an origin (scheme://host[:port], e.g. "
+            "'https://kitt.example:8080', or 'self')"
+        )
+    return found
+
+
+def _is_origin(text: str) -> bool:
+    if text in ("self", "'self'"):
+        return True
+    scheme, sep, rest = text.partition("://")
+    return (
+        bool(sep)
+        and scheme in ("http", "https")
+        and bool(rest)
+        and rest.isprintable()
+        and not (set(rest) & set("/;'\"\\ "))
+    )
+
+
 def _bool_text(value: Any) -> str:
     return "true" if value else "false"
 
@@ -333,6 +361,16 @@ class Settings:
         default=1,
         flag="--workers",
         help="Server processes of `devon serve`.",
+    )
+    frame_ancestors: tuple[str, ...] = setting(
+        key="frame_ancestors",
+        env="DEVON_FRAME_ANCESTORS",
+        parse=parse_origins,
+        default=(),
+        to_text=" ".join,
+        default_text="none: no other site may show the web page in a frame; origins separated "
+        "by spaces or commas, e.g. `https://kitt.example:8080` (see [ui.md](ui.md))",
+        help="Origins allowed to show DEVON's web page in a frame.",
     )
     config_path: Path | None = None
     """The config file that was read, if any."""

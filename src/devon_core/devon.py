@@ -36,6 +36,7 @@ from devon_core.results import (
     ScanResult,
     SearchFilters,
     SearchResult,
+    StorageSpace,
     StorageStatus,
 )
 from devon_core.rules import select_files
@@ -200,6 +201,24 @@ class Devon:
             with self._suggesting(plugin, model_id):
                 return use_cases.info(plugin, self.store, self.clock, model_id)
 
+    def info_unless_held(
+        self,
+        model_id: str,
+        held: Callable[[ModelInfo], bool],
+        *,
+        source: str = DEFAULT_SOURCE,
+    ) -> ModelInfo | None:
+        """`info`, or None without marking the model used when `held(current info)` says
+        the caller already has exactly that answer (a conditional request)."""
+        return use_cases.info_unless_held(
+            self.source(source), self.store, self.clock, model_id, held
+        )
+
+    def change_counter(self) -> int:
+        """Changes whenever what `list`, `get` and `status` return may have changed, by any
+        process using the vault: equal readings mean a cached answer is still current."""
+        return self.store.change_counter()
+
     def download(
         self,
         model_id: str,
@@ -357,6 +376,11 @@ class Devon:
     def list(self, *, source: str | None = None) -> list[LocalModel]:
         return use_cases.list_models(self.store, source, self._known_sources)
 
+    def list_json(self, *, source: str | None = None) -> tuple[int, str]:
+        """`list` as the model count and the JSON text of the models (as `json.dumps` writes
+        their unstructured form), without an object per model: for large listings."""
+        return use_cases.list_models_json(self.store, source, self._known_sources)
+
     def get(self, model_id: str, *, source: str = DEFAULT_SOURCE) -> LocalModel | None:
         """The vault's entry for a model, without touching `last_used`."""
         with about(source, model_id):
@@ -378,6 +402,10 @@ class Devon:
 
     def status(self) -> StorageStatus:
         return use_cases.status(self.store)
+
+    def space(self) -> StorageSpace:
+        """Free bytes on the vault's disk, bytes the vault's models use, and the quota."""
+        return self.store.space()
 
     def clean(
         self,

@@ -107,8 +107,21 @@ class ModelStore(Protocol):
 
     def get(self, source: str, model_id: str) -> LocalModel | None: ...
 
+    def change_counter(self) -> int:
+        """A number that changes, for every process using the vault, with each change to what
+        `get`, `list` and `status` return (commit, remove, `mark_used`). Equal readings mean
+        nothing changed in between; a change of number does not promise a change of data.
+        Cheap enough to read on every request."""
+        ...
+
     def list(self, source: str | None = None) -> list[LocalModel]:
         """Every complete model (of one source if given), sorted by (source, model_id)."""
+        ...
+
+    def list_json(self, source: str | None = None) -> tuple[int, str]:
+        """How many models `list(source)` returns, and the JSON text `json.dumps` gives for
+        their `unstructure`d list: lets a store that keeps them as JSON write a large listing
+        without building an object per model (`devon list --json`)."""
         ...
 
     def status(self) -> StorageStatus: ...

@@ -85,6 +85,32 @@ def info(source: ModelSource, store: ModelStore, clock: Clock, model_id: str) ->
     missing, not both. The source being unreachable only matters when the vault lacks it."""
     validate_model_id(model_id)
     local = store.mark_used(source.name, model_id, clock.now())
+    return ModelInfo(local=local, remote=_remote_info(source, model_id, local))
+
+
+def info_unless_held(
+    source: ModelSource,
+    store: ModelStore,
+    clock: Clock,
+    model_id: str,
+    held: Callable[[ModelInfo], bool],
+) -> ModelInfo | None:
+    """`info`, unless the caller already holds the answer as it stands (`held` says so for
+    the model's current entry and description): then None, and the model is not marked
+    used. Checking that a copy is still current is not a use of the model; marking it would
+    make that copy stale at once (conditional GET, docs/http-api.md)."""
+    validate_model_id(model_id)
+    current = store.get(source.name, model_id)
+    remote = _remote_info(source, model_id, current)
+    if held(ModelInfo(local=current, remote=remote)):
+        return None
+    local = store.mark_used(source.name, model_id, clock.now()) if current else None
+    return ModelInfo(local=local, remote=remote)
+
+
+def _remote_info(
+    source: ModelSource, model_id: str, local: LocalModel | None
+) -> RemoteModel | None:
     try:
         remote: RemoteModel | None = source.info(model_id)
     except NotFound:
@@ -95,7 +121,7 @@ def info(source: ModelSource, store: ModelStore, clock: Clock, model_id: str) ->
         remote = None
     if local is None and remote is None:
         raise NotFound(f"Model {model_id!r} is neither in the vault nor on {source.name}")
-    return ModelInfo(local=local, remote=remote)
+    return remote
 
 
 def download(
@@ -229,9 +255,25 @@ def list_models(
         return store.list()
     validate_source_name(source)
     models = store.list(source)
-    if not models and source not in known_sources:
-        raise _unknown_source(source, known_sources)
+    _refuse_unknown_empty_source(source, len(models), known_sources)
     return models
+
+
+def list_models_json(
+    store: ModelStore, source: str | None, known_sources: Collection[str]
+) -> tuple[int, str]:
+    """`list_models` as its count and JSON text (`ModelStore.list_json`), same rules."""
+    if source is None:
+        return store.list_json()
+    validate_source_name(source)
+    count, text = store.list_json(source)
+    _refuse_unknown_empty_source(source, count, known_sources)
+    return count, text
+
+
+def _refuse_unknown_empty_source(source: str, count: int, known: Collection[str]) -> None:
+    if not count and source not in known:
+        raise _unknown_source(source, known)
 
 
 def status(store: ModelStore) -> StorageStatus:

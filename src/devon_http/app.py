@@ -19,6 +19,7 @@ from devon_http.body import MAX_BODY_BYTES
 from devon_http.errors import handle_error
 from devon_http.job_routes import API_PREFIX, JOB_ROUTES
 from devon_http.routes import API_ROUTES, health
+from devon_web import page_routes
 
 SHUTDOWN_WAIT_S = 2.0
 """How long stopping the server waits for running download jobs to hand themselves back
@@ -30,9 +31,12 @@ def create_app(
     *,
     api_key: str | None = None,
     max_concurrent_downloads: int = DEFAULT_MAX_CONCURRENT,
+    frame_ancestors: tuple[str, ...] = (),
 ) -> Litestar:
-    """The HTTP API over `devon`. With a non-empty `api_key`, every /api route needs
-    `Authorization: Bearer <api_key>`; /health and the OpenAPI document at /schema never do.
+    """The HTTP API over `devon`, and the web page at `/`. With a non-empty `api_key`, every
+    /api route needs `Authorization: Bearer <api_key>`; /health, the OpenAPI document at
+    /schema and the page (which asks for the key) never do. `frame_ancestors`: origins
+    allowed to show the page in a frame (none when empty).
 
     Downloads run as jobs: if `devon` has no job store and runner yet, they are attached
     here (`max_concurrent_downloads` jobs at once); the runner starts with the app, which
@@ -47,7 +51,7 @@ def create_app(
     )
 
     return Litestar(
-        route_handlers=[health, api],
+        route_handlers=[health, *page_routes(frame_ancestors), api],
         dependencies={"devon": Provide(lambda: devon, sync_to_thread=False, use_cache=True)},
         exception_handlers={Exception: handle_error},
         on_startup=[partial(_start_jobs, devon)],

@@ -14,7 +14,9 @@ def create_app_from_settings(settings: Settings, devon: Devon | None = None) -> 
     """The app over the vault and sources `settings` describe (`devon`, if given, is the
     `Devon` already built from them), logging each request."""
     devon = build_devon(settings) if devon is None else devon
-    return RequestLog(create_app(devon, api_key=settings.api_key))
+    return RequestLog(
+        create_app(devon, api_key=settings.api_key, frame_ancestors=settings.frame_ancestors)
+    )
 
 
 def create_default_app() -> RequestLog:

@@ -12,8 +12,9 @@ SECURITY_SCHEME = "BearerAuth"
 
 
 UNAUTHORIZED_HEADERS = {"WWW-Authenticate": "Bearer"}
-OPEN_PATHS = ("/health", "/schema")
-"""Paths (and, for /schema, everything below it) that never need the key."""
+OPEN_PATHS = ("/health", "/schema", "/ui")
+"""Paths (and everything below them) that never need the key: /ui holds the web page's
+assets (the page itself is `/`)."""
 
 
 def is_authorized(authorization: str, api_key: str | None) -> bool:

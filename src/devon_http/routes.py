@@ -2,20 +2,22 @@
 returns the wire form of the result. No rule of DEVON lives here."""
 
 import inspect
-from collections.abc import Callable
-from functools import partial
+import json
+from collections.abc import Callable, Hashable
+from functools import cache, partial
 from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
 from anyio import CapacityLimiter
-from litestar import HttpMethod, Response, delete, get, post, route
+from litestar import HttpMethod, MediaType, Request, Response, delete, get, post, route
 from litestar.datastructures import State
 from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
+from litestar.serialization import encode_json
 
 from devon_adapters.version import devon_version
-from devon_core import Devon, ModelList
+from devon_core import Devon, ModelInfo
 from devon_core.identifiers import DEFAULT_SOURCE, validate_model_id
 from devon_core.results import (
     DEFAULT_SEARCH_LIMIT,
@@ -26,6 +28,7 @@ from devon_core.results import (
 from devon_http import wire
 from devon_http.body import StrictBody
 from devon_http.errors import DESCRIPTION_OF
+from devon_http.prepared import Prepared, PreparedCache, answer, matches
 
 R = TypeVar("R")
 
@@ -41,6 +44,13 @@ def errors(*codes: int) -> dict[int, ResponseSpec]:
         )
         for code in sorted({*codes, 401})
     }
+
+
+NOT_MODIFIED = ResponseSpec(
+    data_container=None,
+    description="The ETag sent in If-None-Match is still current: no body",
+    generate_examples=False,
+)
 
 
 async def in_thread(call: Callable[[], R], limiter: CapacityLimiter | None = None) -> R:
@@ -76,9 +86,64 @@ def adopt_limiter(state: State) -> CapacityLimiter:
     return limiter
 
 
+def prepared_cache(state: State) -> PreparedCache:
+    """The app's prepared answers (one cache per server process)."""
+    if "prepared" not in state:
+        state.prepared = PreparedCache()
+    cached: PreparedCache = state.prepared
+    return cached
+
+
+async def prepared_answer(
+    devon: Devon,
+    state: State,
+    key: Hashable,
+    make: Callable[[], bytes],
+    limiter: CapacityLimiter | None = None,
+) -> Prepared:
+    """The answer `make` gives for `key`, made again only when the vault's change counter
+    moved since it was last made (`devon_http.prepared`). The counter is read first, on the
+    event loop (one indexed SQLite read); `make` runs in a worker thread."""
+    cache = prepared_cache(state)
+    counter = devon.change_counter()
+    prepared = cache.get(key, counter)
+    if prepared is not None:
+        return prepared
+
+    def made() -> Prepared:
+        # Requests that missed together wait for one another on the limiter: the later
+        # ones find what the first made for the same counter.
+        current = cache.get(key, counter)
+        if current is None:
+            current = Prepared(make())
+            cache.put(key, counter, current)
+        return current
+
+    return await in_thread(made, limiter)
+
+
+def reply(
+    request: Request[Any, Any, Any], prepared: Prepared, *, tagged: bool = True
+) -> Response[Any]:
+    """The HTTP answer for `prepared`: 304, gzip or plain (`devon_http.prepared.answer`)."""
+    headers = request.headers
+    return answer(
+        prepared,
+        accept_encoding=headers.get("accept-encoding"),
+        if_none_match=headers.get("if-none-match"),
+        tagged=tagged,
+    )
+
+
+@cache
+def health_body() -> bytes:
+    """`/health`'s answer, encoded once per process."""
+    return encode_json(wire.Health(status="ok", version=devon_version()))
+
+
 @get("/health", tags=["service"], summary="Health check (never needs the API key)")
-async def health() -> wire.Health:
-    return wire.Health(status="ok", version=devon_version())
+async def health() -> Response[wire.Health]:
+    return Response[Any](content=health_body(), media_type=MediaType.JSON)
 
 
 def with_search_filters(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -132,16 +197,28 @@ async def search(
     return wire.to_wire(await in_thread(call), wire.SearchResponse)
 
 
-@get("/models", tags=["vault"], summary="List the models in the vault", responses=errors(400))
+@get(
+    "/models",
+    tags=["vault"],
+    summary="List the models in the vault (ETag, If-None-Match, gzip)",
+    responses={**errors(400), 304: NOT_MODIFIED},
+)
 async def list_models(
     devon: NamedDependency[Devon],
     state: State,
+    request: Request[Any, Any, Any],
     source: Annotated[str | None, QueryParameter(description="Only this source's models")] = None,
-) -> wire.ModelList:
-    def listed() -> wire.ModelList:
-        return wire.to_wire(ModelList(tuple(devon.list(source=source))), wire.ModelList)
+) -> Response[wire.ModelList]:
+    def listed() -> bytes:
+        # The same data as `to_wire(ModelList(devon.list()))`, read from the store's JSON
+        # listing instead of an object per model: a third of the time (ADR 0132).
+        count, models = devon.list_json(source=source)
+        return encode_json({"count": count, "models": json.loads(models)})
 
-    return await in_thread(listed, whole_vault_limiter(state))
+    key = ("models", source)
+    return reply(
+        request, await prepared_answer(devon, state, key, listed, whole_vault_limiter(state))
+    )
 
 
 ModelIdPath = Annotated[
@@ -170,14 +247,34 @@ async def model_options() -> Response[None]:
 @get(
     MODEL_PATH,
     tags=["vault"],
-    summary="A model's vault entry and remote description (marks it used)",
-    responses=errors(400, 403, 404, 502),
+    summary="A model's vault entry and remote description (marks it used; ETag, gzip)",
+    responses={**errors(400, 403, 404, 502), 304: NOT_MODIFIED},
 )
 async def model_info(
-    devon: NamedDependency[Devon], source: SourcePath, model_id: ModelIdPath
-) -> wire.ModelInfo:
-    info = await in_thread(partial(devon.info, _model_id(model_id), source=source))
-    return wire.to_wire(info, wire.ModelInfo)
+    devon: NamedDependency[Devon],
+    request: Request[Any, Any, Any],
+    source: SourcePath,
+    model_id: ModelIdPath,
+) -> Response[wire.ModelInfo]:
+    if_none_match = request.headers.get("if-none-match")
+    seen: list[Prepared] = []
+
+    def encoded(info: ModelInfo) -> Prepared:
+        return Prepared(encode_json(wire.to_wire(info, wire.ModelInfo)))
+
+    def held(current: ModelInfo) -> bool:
+        # The tag covers the remote part too: the source's description changes on its own.
+        seen.append(encoded(current))
+        return matches(if_none_match, seen[-1].etag, seen[-1].gzip_etag)
+
+    def looked_up() -> Prepared:
+        if not if_none_match:
+            return encoded(devon.info(_model_id(model_id), source=source))
+        info = devon.info_unless_held(_model_id(model_id), held, source=source)
+        # None: the client's copy is current (answered 304) and the model was not marked used.
+        return seen[-1] if info is None else encoded(info)
+
+    return reply(request, await in_thread(looked_up))
 
 
 @delete(
@@ -194,9 +291,31 @@ async def remove_model(
     return wire.to_wire(removed, wire.Deleted)
 
 
-@get("/status", tags=["vault"], summary="Storage statistics", responses=errors())
-async def status(devon: NamedDependency[Devon]) -> wire.Status:
-    return wire.to_wire(await in_thread(devon.status), wire.Status)
+@get(
+    "/status",
+    tags=["vault"],
+    summary="Storage statistics (ETag, If-None-Match)",
+    responses={**errors(), 304: NOT_MODIFIED},
+)
+async def status(
+    devon: NamedDependency[Devon], state: State, request: Request[Any, Any, Any]
+) -> Response[wire.Status]:
+    # Made for every request, not kept per change counter: `staging_bytes` moves with
+    # downloads in progress, which the counter does not count (ADR 0130).
+    def made() -> Prepared:
+        return Prepared(encode_json(wire.to_wire(devon.status(), wire.Status)))
+
+    return reply(request, await in_thread(made))
+
+
+@get(
+    "/space",
+    tags=["vault"],
+    summary="Free disk space, space used and the quota (extension)",
+    responses=errors(),
+)
+async def space(devon: NamedDependency[Devon]) -> wire.Space:
+    return wire.to_wire(await in_thread(devon.space), wire.Space)
 
 
 DEFAULT_CLEAN = wire.CleanRequest()
@@ -265,12 +384,17 @@ async def scan(
     responses=errors(400, 413, 422),
 )
 async def export(
-    devon: NamedDependency[Devon], state: State, data: JSONBody[wire.ExportRequest] = DEFAULT_EXPORT
-) -> wire.Export:
-    def exported() -> wire.Export:
-        return wire.export_to_wire(devon.export(data.format))
+    devon: NamedDependency[Devon],
+    state: State,
+    request: Request[Any, Any, Any],
+    data: JSONBody[wire.ExportRequest] = DEFAULT_EXPORT,
+) -> Response[wire.Export]:
+    def exported() -> bytes:
+        return encode_json(wire.export_to_wire(devon.export(data.format)))
 
-    return await in_thread(exported, whole_vault_limiter(state))
+    key = ("export", data.format)
+    prepared = await prepared_answer(devon, state, key, exported, whole_vault_limiter(state))
+    return reply(request, prepared, tagged=False)
 
 
 @post(
@@ -299,6 +423,7 @@ API_ROUTES: list[Any] = [
     model_info,
     remove_model,
     status,
+    space,
     clean,
     scan,
     export,

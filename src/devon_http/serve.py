@@ -52,18 +52,7 @@ def serve(
     log.info("serving on http://%s:%d (Ctrl-C to stop)", _url_host(host), port)
     if workers > 1:
         os.environ.update(settings.as_env())
-        config = uvicorn.Config(
-            APP_FACTORY,
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port,
-            access_log=False,
-            log_level="info",
-        )
-        # What `uvicorn.run` does for several workers, with the listener fixed (ADR 0050).
-        with contextlib.suppress(KeyboardInterrupt):
-            Multiprocess(config, sockets=[listener]).run()
+        serve_app(APP_FACTORY, host, port, workers, listener)
     else:
         app = create_app_from_settings(settings, devon)
         config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level="info")
@@ -102,6 +91,30 @@ def listen_on(host: str, port: int) -> socket.socket:
 
 def _busy(error: OSError) -> bool:
     return error.errno == errno.EADDRINUSE
+
+
+def serve_app(
+    factory: str, host: str, port: int, workers: int, listener: socket.socket | None = None
+) -> None:
+    """Serve the app the factory at `module:function` builds, in each of `workers` processes,
+    on `listener` (bound to `host:port` here when None), as `serve` does (benchmarks use it
+    to serve other apps on the same stack)."""
+    config = uvicorn.Config(
+        factory,
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        access_log=False,
+        log_level="info",
+    )
+    sock = tcp_listener(config.bind_socket()) if listener is None else listener
+    with contextlib.suppress(KeyboardInterrupt):
+        if workers == 1:
+            uvicorn.Server(config).run(sockets=[sock])
+        else:
+            # What `uvicorn.run` does for several workers, with the listener fixed (ADR 0050).
+            Multiprocess(config, sockets=[sock]).run()
 
 
 def tcp_listener(sock: socket.socket) -> socket.socket:

@@ -175,6 +175,16 @@ class Status(msgspec.Struct):
     ]
 
 
+class Space(msgspec.Struct):
+    """Room for downloads (an extension of the documented API, for the web page)."""
+
+    free_bytes: Annotated[int, msgspec.Meta(description="Free bytes on the vault's disk")]
+    used_bytes: Annotated[int, msgspec.Meta(description="Bytes the vault's models take")]
+    quota_bytes: Annotated[
+        int | None, msgspec.Meta(description="DEVON_MAX_STORAGE, or null when unset")
+    ]
+
+
 class CleanRequest(msgspec.Struct, kw_only=True, frozen=True):
     unused: Annotated[bool, msgspec.Meta(description="Remove models not used within days")] = False
     days: Annotated[int, msgspec.Meta(ge=0, description="Unused threshold in days")] = (

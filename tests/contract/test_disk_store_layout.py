@@ -238,7 +238,13 @@ def test_an_index_from_an_older_devon_is_migrated_keeping_its_models(tmp_path: P
     store.close()
     with sqlite3.connect(tmp_path / "vault" / ".devon" / "index.sqlite3") as db:
         db.execute("DROP INDEX models_nocase")
-        db.execute("DELETE FROM schema_migrations WHERE version = 3")
+        db.execute("DROP TABLE changes")
+        for trigger in ("insert", "update", "delete"):
+            db.execute(f"DROP TRIGGER models_{trigger}_counted")
+        db.execute(
+            "DELETE FROM schema_migrations WHERE name IN (?, ?)",
+            ("index model ids without case", "count changes to models"),
+        )
     reopened = DiskModelStore(tmp_path / "vault")
     assert reopened.list() == [model]
     with sqlite3.connect(tmp_path / "vault" / ".devon" / "index.sqlite3") as db:

@@ -1,8 +1,10 @@
 """A vault whose index is lost or damaged comes back from the model directories on disk."""
 
+import json
 import os
 import shutil
 import sqlite3
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -108,6 +110,49 @@ def test_vanished_bare_ids_and_owner_folders_are_dropped_on_open(tmp_path: Path)
     shutil.rmtree(root / "huggingface" / "gone-owner")
     kept = [m.model_id for m in DiskModelStore(root).list()]
     assert kept == ["acme/kept", "distilgpt2"]
+
+
+def age_folders(root: Path, seconds: float = 3600) -> None:
+    """Set every folder's modification time `seconds` back: an open then records them as
+    checked (times younger than a few seconds are never recorded)."""
+    past = time.time() - seconds
+    for folder in [root, *(p for p in root.rglob("*") if p.is_dir())]:
+        os.utime(folder, (past, past))
+
+
+def test_a_folder_recorded_as_checked_still_reveals_a_model_deleted_since(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "vault"
+    store = DiskModelStore(root)
+    put_model(store, "acme/gone")
+    put_model(store, "acme/kept")
+    put_model(store, "gpt2")
+    put_model(store, "distilgpt2")
+    store.close()
+    age_folders(root / "huggingface")
+    DiskModelStore(root).close()  # finds every model and records the folders as checked
+    shutil.rmtree(root / "huggingface" / "acme" / "gone")
+    shutil.rmtree(root / "huggingface" / "gpt2")
+    kept = [m.model_id for m in DiskModelStore(root).list()]
+    assert kept == ["acme/kept", "distilgpt2"]
+
+
+def test_an_unreadable_record_of_checked_folders_means_a_full_check(tmp_path: Path) -> None:
+    root = tmp_path / "vault"
+    store = DiskModelStore(root)
+    put_model(store, "acme/gone")
+    put_model(store, "acme/kept")
+    store.close()
+    age_folders(root / "huggingface")
+    DiskModelStore(root).close()
+    record = root / ".devon" / "folders.json"
+    acme = root / "huggingface" / "acme"
+    recorded = json.loads(record.read_text())[str(acme)]
+    shutil.rmtree(acme / "gone")
+    os.utime(acme, ns=(recorded, recorded))  # a folder time that did not move...
+    record.write_text("{not json")  # ...but no usable record of it
+    assert [m.model_id for m in DiskModelStore(root).list()] == ["acme/kept"]
 
 
 def test_leftover_trash_is_emptied_on_open(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ API_CALLS = [
     ("GET", "/api/v1/downloads/0123abcd/events"),
     ("POST", "/api/v1/downloads/0123abcd/restart"),
     ("GET", "/api/v1/status"),
+    ("GET", "/api/v1/space"),
     ("POST", "/api/v1/clean"),
     ("POST", "/api/v1/scan"),
     ("POST", "/api/v1/export"),

@@ -414,7 +414,7 @@ def test_export_in_an_unknown_format_is_422(client: Client) -> None:
 
 def test_an_unknown_route_is_404_with_only_a_detail(client: Client) -> None:
     assert_error(client.get("/api/v1/nothing-here"), 404)
-    assert_error(client.get("/"), 404)
+    assert_error(client.get("/nothing-here"), 404)
 
 
 def test_a_wrong_method_is_405_with_only_a_detail(client: Client) -> None:

@@ -32,6 +32,7 @@ OPERATIONS = {
     ("/api/v1/downloads/{job_id}/events", "get"): {400, 401, 404},
     ("/api/v1/downloads/{job_id}/restart", "post"): {400, 401, 404, 409},
     ("/api/v1/status", "get"): {401},
+    ("/api/v1/space", "get"): {401},
     ("/api/v1/clean", "post"): {400, 401, 413, 422},
     ("/api/v1/scan", "post"): {400, 401, 413, 422},
     ("/api/v1/export", "post"): {400, 401, 413, 422},

@@ -1,8 +1,11 @@
 """The app served by uvicorn on a real loopback socket: key paths over HTTP, a server that
 keeps answering while downloads run, and a client leaving mid-download."""
 
+import io
 import logging
+import re
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from urllib.parse import urlsplit
@@ -11,7 +14,7 @@ import httpx
 import pytest
 
 from devon_http import create_app
-from devon_http.request_log import RequestLog
+from devon_http.request_log import RequestLog, configure_logging
 from tests.contract.http_support import (
     LLAMA,
     QWEN,
@@ -167,3 +170,37 @@ def test_downloads_beyond_the_limit_wait_without_holding_up_other_requests() -> 
         second.join(WAIT_SECONDS)
         assert responses[0].status_code == 200
         assert httpx.get(f"{url}/api/v1/models").json()["count"] == 2
+
+
+REQUEST_LINE = re.compile(
+    r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO devon.http: GET /api/v1/status 200 \d+\.\d ms"
+)
+
+
+def test_request_lines_written_by_devons_own_handler_are_one_per_request_in_its_format(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As under `devon serve`: DEVON's handler is the only destination (no root handlers),
+    # so the request log writes the lines itself, several per write under load.
+    stream = io.StringIO()
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    devon_logger = logging.getLogger("devon")
+    monkeypatch.setattr(devon_logger, "handlers", [])
+    monkeypatch.setattr(sys, "stderr", stream)
+    configure_logging()
+    record = logging.LogRecord(
+        "devon.http", logging.INFO, "", 0, "GET /api/v1/status 200 1.0 ms", (), None
+    )
+    assert REQUEST_LINE.fullmatch(devon_logger.handlers[0].format(record))
+    with serving(RequestLog(create_app(fake_devon()))) as url:
+        threads = [
+            threading.Thread(target=lambda: [httpx.get(f"{url}/api/v1/status") for _ in range(5)])
+            for _ in range(8)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(WAIT_SECONDS)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 40
+    assert all(REQUEST_LINE.fullmatch(line) for line in lines), lines[:3]

@@ -124,6 +124,22 @@ def test_storage_path_expands_the_home_directory(monkeypatch: pytest.MonkeyPatch
     assert settings.storage_path == Path("/home/someone/models")
 
 
+def test_frame_ancestors_are_read_space_or_comma_separated() -> None:
+    settings = Settings.from_env(
+        {"DEVON_FRAME_ANCESTORS": "https://kitt.example:8080, http://10.0.0.5 self"}
+    )
+    assert settings.frame_ancestors == ("https://kitt.example:8080", "http://10.0.0.5", "self")
+
+
+def test_frame_ancestors_default_to_none_allowed() -> None:
+    assert Settings.from_env({}).frame_ancestors == ()
+
+
+def test_a_frame_ancestor_that_is_not_an_origin_is_a_clear_error() -> None:
+    with pytest.raises(InvalidInput, match=r"DEVON_FRAME_ANCESTORS.*not an origin"):
+        Settings.from_env({"DEVON_FRAME_ANCESTORS": "https://kitt.example/path"})
+
+
 def test_download_connection_settings_are_read_from_the_environment() -> None:
     settings = Settings.from_env(
         {

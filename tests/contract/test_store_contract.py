@@ -2,6 +2,7 @@
 added later) passes each of these. The fake passing them is what lets the core's unit tests
 trust it."""
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 
 from devon_core import InvalidInput
 from devon_core.commit_metadata import CommitMetadata
+from devon_core.serialization import unstructure
 from tests.contract.store_contract import HARNESSES, StoreHarness, harness_for, put
 
 T0 = datetime(2025, 2, 12, 14, 30, 0, 123456, tzinfo=UTC)
@@ -233,3 +235,45 @@ def test_unstaging_keeps_a_staging_area_that_holds_bytes(harness: StoreHarness) 
     harness.store.unstage(staging)
     again = harness.store.stage("huggingface", "acme/widget-7b")
     assert again.present_files == {"config.json": 2}
+
+
+# The change counter and the JSON listing (ADR 0130, 0132)
+
+
+def test_every_change_moves_the_change_counter_and_reads_do_not(harness: StoreHarness) -> None:
+    store = harness.store
+    readings = [store.change_counter()]
+    put(harness, "acme/widget-7b", WIDGET, T0)
+    readings.append(store.change_counter())
+    store.mark_used("huggingface", "acme/widget-7b", T0 + timedelta(days=1))
+    readings.append(store.change_counter())
+    store.list()
+    store.status()
+    store.get("huggingface", "acme/widget-7b")
+    assert store.change_counter() == readings[-1]
+    store.remove("huggingface", "acme/widget-7b")
+    readings.append(store.change_counter())
+    assert len(set(readings)) == len(readings)
+
+
+ODD_METADATA = {
+    "license": "näive ✓ \u2028",
+    "nested": {"z": [1, 2.5, None, True, -0.0, 1e300], "a": 'quote " backslash \\ tab \t'},
+    "big": 10**20,
+    "revision": None,
+}
+
+
+def test_json_listing_is_what_json_dumps_gives_for_the_unstructured_list(
+    harness: StoreHarness,
+) -> None:
+    put(harness, "acme/widget-7b", WIDGET, T0, metadata=ODD_METADATA)
+    put(harness, "bare-legacy-name", WIDGET, T0, metadata={})
+    put(harness, "other/model", WIDGET, T0, source="elsewhere", metadata={"b": 1, "a": 2})
+    harness.store.mark_used("huggingface", "acme/widget-7b", T0 + timedelta(hours=1))
+    for source in (None, "huggingface", "elsewhere", "absent"):
+        models = harness.store.list(source)
+        assert harness.store.list_json(source) == (
+            len(models),
+            json.dumps(unstructure(models)),
+        )

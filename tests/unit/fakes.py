@@ -5,6 +5,7 @@ commit, the way the real source writes into the store's staging directory.
 """
 
 import builtins
+import json
 import threading
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from devon_core.commit_metadata import CommitMetadata
 from devon_core.models import author_of, model_name_of
 from devon_core.ports import ProgressCallback
 from devon_core.results import StagedDownload
+from devon_core.serialization import unstructure
 
 FakeDisk = dict[str, dict[str, int]]
 """Staging path -> {relative file path: size in bytes}."""
@@ -141,6 +143,7 @@ class MemoryStore:
         self.free_bytes = 10**15
         self.quota_bytes: int | None = None
         self.locks_taken: list[tuple[str, str]] = []
+        self.changes = 0
         self.files_of: dict[tuple[str, str], dict[str, int]] = {}
         """The files (and sizes) of each committed model."""
         self.unstaged: list[str] = []
@@ -154,12 +157,16 @@ class MemoryStore:
     def root(self) -> str:
         return self._root
 
+    def change_counter(self) -> int:
+        return self.changes
+
     def add(self, model: LocalModel) -> LocalModel:
         key = (model.source, model.model_id)
         self.models[key] = model
         if key not in self.files_of:
             share = model.size_bytes // max(len(model.files), 1)
             self.files_of[key] = {path: share for path in model.files}
+        self.changes += 1
         return model
 
     def get(self, source: str, model_id: str) -> LocalModel | None:
@@ -169,6 +176,10 @@ class MemoryStore:
         return [
             self.models[key] for key in sorted(self.models) if source is None or key[0] == source
         ]
+
+    def list_json(self, source: str | None = None) -> tuple[int, str]:
+        models = self.list(source)
+        return len(models), json.dumps(unstructure(models))
 
     def status(self) -> StorageStatus:
         sources: dict[str, SourceUsage] = {}
@@ -240,7 +251,9 @@ class MemoryStore:
 
     def remove(self, source: str, model_id: str) -> LocalModel | None:
         self.files_of.pop((source, model_id), None)
-        return self.models.pop((source, model_id), None)
+        removed = self.models.pop((source, model_id), None)
+        self.changes += removed is not None
+        return removed
 
     def staged(self) -> "builtins.list[StagedDownload]":
         prefix = f"{self.root}/.devon/staging/"

@@ -1,0 +1,604 @@
+"""The read path of issue 14 in one command: every row of its table, before and after, and
+the ceiling (the same bodies served as prepared bytes by the same server stack).
+
+    python bench/bench_read_path.py [--before main] [--models 10000] [--big 100000]
+                                    [--servers uvicorn,granian] [--workers 1,2]
+                                    [--connections 4] [--duration 5] [--skip-downloads]
+
+- `before`: the server of git ref `--before` (exported with `git archive` into a temporary
+  directory and put first on PYTHONPATH), on the stack it shipped with: uvicorn without
+  uvloop/httptools (they are hidden from it). `after`: this tree, `devon serve` (uvicorn
+  with uvloop and httptools), and the same app under granian.
+- Load: `bench/loadgen.py` in its own process, one asyncio thread, `--connections` keep-alive
+  connections, `--duration` seconds per endpoint, plain bodies (no Accept-Encoding) unless
+  the row says gzip.
+- Ceiling: `bench/ceiling_app.py` serves each endpoint's body, fetched once from the
+  after-server, as fixed bytes through the same stack (Litestar, the request log, the same
+  server and worker count).
+- At `--big` models: GET /api/v1/models p50 on one connection (unchanged vault, and right
+  after each change), and `devon list --json` and `devon status` as whole processes.
+- `/health` p99 while 4 connections fetch the full list and two downloads from a test hub
+  run (after-server, one worker).
+
+The vault's models carry metadata and ten files each like a real download (about 1 KB of
+listing per model), written straight into the index after `rebuild_index()`.
+"""
+
+import argparse
+import gzip
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import bench_download
+from bench.common import (
+    LOOPBACK,
+    free_port,
+    json_request,
+    lay_out_models,
+    machine,
+    markdown_table,
+)
+
+HERE = Path(__file__).resolve().parent
+REPO_ROOT = HERE.parent
+LOADGEN = HERE / "loadgen.py"
+GIB = 1024**3
+DOWNLOADS = ("bench/read-a", "bench/read-b")
+
+# (label, method, path, JSON body, extra header)
+ENDPOINTS: tuple[tuple[str, str, str, str | None, str | None], ...] = (
+    ("GET /health", "GET", "/health", None, None),
+    ("GET /api/v1/status", "GET", "/api/v1/status", None, None),
+    ("GET /api/v1/models", "GET", "/api/v1/models", None, None),
+    ("GET /api/v1/models gzip", "GET", "/api/v1/models", None, "Accept-Encoding: gzip"),
+    ("POST /api/v1/export json", "POST", "/api/v1/export", '{"format": "json"}', None),
+    ("POST /api/v1/export kitt", "POST", "/api/v1/export", '{"format": "kitt"}', None),
+)
+HIDE_FAST_STACK = "import sys; sys.modules['uvloop'] = None; sys.modules['httptools'] = None\n"
+"""A sitecustomize for the before-server: uvicorn's `auto` then picks asyncio and h11, the
+stack DEVON shipped with."""
+
+METADATA = {
+    "architecture": "llama",
+    "format": ["safetensors"],
+    "include_patterns": None,
+    "license": "apache-2.0",
+    "parameter_count": 7.62,
+    "quantization": None,
+    "revision": "8f1e2b3c4d5a6978877665544332211000ffeedd",
+}
+FILES = [
+    ".gitattributes", "README.md", "config.json", "generation_config.json",
+    "model-00001-of-00004.safetensors", "model-00002-of-00004.safetensors",
+    "model-00003-of-00004.safetensors", "model-00004-of-00004.safetensors",
+    "model.safetensors.index.json", "tokenizer.json",
+]  # fmt: skip
+
+
+# -- vaults ------------------------------------------------------------------------------
+
+
+def fill(root: Path, count: int, env: Mapping[str, str]) -> None:
+    """`count` models laid out and recorded by `rebuild_index()` (with the code `env`
+    selects), then given realistic metadata and file lists in the index."""
+    import sqlite3
+
+    lay_out_models(root, 0, count)
+    code = (
+        "import sys; from devon_adapters import DiskModelStore;"
+        "DiskModelStore(sys.argv[1]).rebuild_index()"
+    )
+    subprocess.run([sys.executable, "-c", code, str(root)], env=dict(env), check=True)
+    with sqlite3.connect(root / ".devon" / "index.sqlite3") as db:
+        db.execute(
+            "UPDATE models SET metadata = ?, files = ?, size_bytes = 15231233024",
+            (json.dumps(METADATA, sort_keys=True), json.dumps(FILES)),
+        )
+    db.close()
+
+
+def before_tree(ref: str, scratch: Path) -> Path:
+    """`ref`'s src/ exported into `scratch`, with the sitecustomize hiding uvloop/httptools."""
+    tree = scratch / "before"
+    tree.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "archive", ref, "src"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    (tree / "src" / "sitecustomize.py").write_text(HIDE_FAST_STACK)
+    return tree / "src"
+
+
+# -- servers -----------------------------------------------------------------------------
+
+
+def base_env(storage: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DEVON_STORAGE_PATH": str(storage),
+        "DEVON_API_KEY": "",
+        "XDG_CONFIG_HOME": str(storage.parent / "config"),
+        "HF_HOME": str(storage.parent / "hf-home"),
+    }
+
+
+def server_command(stack: str, port: int, workers: int, factory: str) -> list[str]:
+    if stack == "granian":
+        return [sys.executable, "-m", "granian", "--interface", "asgi", "--factory",
+                "--host", LOOPBACK, "--port", str(port), "--workers", str(workers),
+                "--no-access-log", factory]  # fmt: skip
+    if factory == "devon_http.asgi:create_default_app":
+        return [sys.executable, "-m", "devon_cli", "serve", "--host", LOOPBACK,
+                "--port", str(port), "--workers", str(workers)]  # fmt: skip
+    code = (
+        "from devon_http.serve import serve_app;"
+        f"serve_app({factory!r}, {LOOPBACK!r}, {port}, {workers})"
+    )
+    return [sys.executable, "-c", code]
+
+
+@contextmanager
+def server(stack: str, workers: int, env: Mapping[str, str], factory: str) -> Iterator[str]:
+    port = free_port()
+    log = open(Path(env["DEVON_STORAGE_PATH"]).parent / f"server-{port}.log", "wb")  # noqa: SIM115
+    process = subprocess.Popen(
+        server_command(stack, port, workers, factory),
+        env=dict(env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://{LOOPBACK}:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"{stack} exited with {process.returncode}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:  # noqa: S310
+                    if answer.status == 200:
+                        break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{stack} did not answer") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def load(url: str, method: str, body: str | None, header: str | None, args: Any) -> dict[str, Any]:
+    """`loadgen.py`'s figures for one endpoint, after one request outside the measure (the
+    first answer after a start or a change is made, not served prepared: measured apart)."""
+    fetch(url, method, body)
+    options = [
+        "--method", method, "--connections", str(args.connections),
+        "--duration", str(args.duration), "--max-requests", "200000",
+    ]  # fmt: skip
+    if body is not None:
+        options += ["--body", body]
+    if header is not None:
+        options += ["--header", header]
+    output = subprocess.run(
+        [sys.executable, str(LOADGEN), url, *options],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=args.duration + 300,
+    ).stdout
+    return dict(json.loads(output.strip().splitlines()[-1]))
+
+
+def body_name(label: str) -> str:
+    return label.replace(" ", "_").replace("/", "_")
+
+
+def fetch(url: str, method: str, body: str | None) -> bytes:
+    request = urllib.request.Request(  # noqa: S310
+        url,
+        data=body.encode() if body is not None else None,
+        method=method,
+        headers={"Content-Type": "application/json"} if body is not None else {},
+    )
+    with urllib.request.urlopen(request, timeout=600) as answer:  # noqa: S310
+        data: bytes = answer.read()
+        return data
+
+
+FAILED = {"rps": float("nan"), "p50_ms": float("nan"), "p99_ms": float("nan")}
+
+
+def endpoint_rows(url: str, args: Any, paths: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Each endpoint's load figures (`paths` maps labels to other paths, for the ceiling);
+    a leg that fails is reported as NaN rather than ending the run."""
+    results = {}
+    for label, method, path, body, header in ENDPOINTS:
+        target = url + (paths[label] if paths else path)
+        try:
+            results[label] = load(target, method, body, header, args)
+        except (OSError, subprocess.SubprocessError, ValueError) as error:
+            print(f"  {label}: failed ({error})", flush=True)
+            results[label] = FAILED
+            continue
+        print(f"  {label}: {results[label]['rps']:.1f} req/s", flush=True)
+    return results
+
+
+# -- the 100,000-model figures -----------------------------------------------------------
+
+
+def big_vault_figures(storage: Path, env: Mapping[str, str], rounds: int) -> dict[str, float]:
+    """p50 of GET /api/v1/models on one connection (unchanged, and after each change), and
+    the CLI's list --json and status as whole processes (medians)."""
+    import http.client
+
+    from devon_adapters import DiskModelStore
+
+    figures: dict[str, float] = {}
+    with server("uvicorn", 1, env, "devon_http.asgi:create_default_app") as url:
+        port = int(url.rsplit(":", 1)[1])
+        connection = http.client.HTTPConnection(LOOPBACK, port, timeout=600)
+
+        def timed_get() -> float:
+            started = time.perf_counter()
+            connection.request("GET", "/api/v1/models")
+            connection.getresponse().read()
+            return time.perf_counter() - started
+
+        timed_get()
+        figures["GET /api/v1/models p50, unchanged vault"] = statistics.median(
+            timed_get() for _ in range(rounds)
+        )
+        store = DiskModelStore(storage)
+        changed = []
+        for i in range(rounds):
+            store.mark_used("huggingface", f"org{i % 100}/model-{i}", datetime_now())
+            changed.append(timed_get())
+        store.close()
+        figures["GET /api/v1/models p50, right after a change"] = statistics.median(changed)
+        connection.close()
+    for label, command in (
+        ("devon list --json (whole process)", ["list", "--json"]),
+        ("devon status (whole process)", ["status"]),
+    ):
+        runs = []
+        for _ in range(rounds):
+            started = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "-m", "devon_cli", *command],
+                env=dict(env),
+                stdout=subprocess.DEVNULL,
+                check=True,
+            )
+            runs.append(time.perf_counter() - started)
+        figures[label] = statistics.median(runs)
+    return figures
+
+
+def datetime_now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+# -- /health while the list is fetched and downloads run ---------------------------------
+
+
+def serve_hub() -> None:
+    """Child mode: the test hub with two 1 GiB repos, until killed."""
+    from devon_testhub import Catalogue, TestHub
+
+    catalogue = Catalogue.default()
+    for repo in DOWNLOADS:
+        catalogue = catalogue.with_large_repo(repo, GIB, 4)
+    catalogue.warm()
+    hub = TestHub(catalogue, host=LOOPBACK, port=0)
+    print(f"serving on {hub.url}", flush=True)
+    hub.serve_forever()
+
+
+def health_under_load(storage: Path, env: Mapping[str, str], duration: float) -> dict[str, Any]:
+    with bench_download.running_hub([sys.executable, __file__, "--hub"]) as hub:
+        hub_env = {**env, "HF_ENDPOINT": hub, "DEVON_VERIFY_CHECKSUMS": "1"}
+        with server("uvicorn", 1, hub_env, "devon_http.asgi:create_default_app") as url:
+            flood = subprocess.Popen(
+                [sys.executable, str(LOADGEN), f"{url}/api/v1/models", "--connections", "4",
+                 "--duration", str(duration * 4), "--max-requests", "1000000"],
+                stdout=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            probe = subprocess.Popen(
+                [sys.executable, str(LOADGEN), f"{url}/health", "--connections", "1",
+                 "--interval", "0.02", "--duration", str(duration * 4),
+                 "--max-requests", "1000000"],
+                stdout=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            took: list[float] = []
+
+            def download(repo: str) -> None:
+                started = time.perf_counter()
+                json_request(f"{url}/api/v1/downloads", {"model_id": repo}, 600)
+                took.append(time.perf_counter() - started)
+
+            threads = [threading.Thread(target=download, args=(r,)) for r in DOWNLOADS]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(600)
+            probe.terminate()
+            flood.terminate()
+            probed = json.loads(probe.communicate(timeout=60)[0].strip().splitlines()[-1])
+            listed = json.loads(flood.communicate(timeout=600)[0].strip().splitlines()[-1])
+    return {"probe": probed, "listing": listed, "downloads_s": took}
+
+
+# -- main --------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hub", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--before", default="main", help="git ref of the 'before' server; '' = none"
+    )
+    parser.add_argument("--models", type=int, default=10_000)
+    parser.add_argument("--big", type=int, default=100_000, help="0 skips the large vault")
+    parser.add_argument("--servers", default="uvicorn,granian")
+    parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--rounds", type=int, default=5, help="for the large-vault medians")
+    parser.add_argument("--skip-downloads", action="store_true")
+    parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument(
+        "--only-request-log", action="store_true", help="only the request log's cost leg"
+    )
+    args = parser.parse_args()
+    if args.hub:
+        serve_hub()
+        return
+    if args.only_request_log:
+        scratch = Path(tempfile.mkdtemp(prefix="devon-bench-read-", dir=args.dir))
+        try:
+            (scratch / "bodies").mkdir()
+            (scratch / "bodies" / "GET__health").write_bytes(b'{"status":"ok"}')
+            print(machine(), flush=True)
+            costs = request_log_cost(scratch / "bodies", base_env(scratch / "vault"), args)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        report({}, costs, None, {}, args)
+        with_log, without = request_log_microcost()
+        print(f"request log in-process: {with_log:.1f} us/request with, {without:.1f} without")
+        return
+    scratch = Path(tempfile.mkdtemp(prefix="devon-bench-read-", dir=args.dir))
+    storage = scratch / "vault"
+    after_env = base_env(storage)
+    results: dict[tuple[str, str, int], dict[str, dict[str, Any]]] = {}
+    workers = [int(w) for w in args.workers.split(",")]
+    print(machine(), flush=True)
+    try:
+        if args.before:
+            before_src = before_tree(args.before, scratch)
+            before_env = {**after_env, "PYTHONPATH": str(before_src)}
+            fill(storage, args.models, before_env)
+            for count in workers:
+                print(f"before, uvicorn, {count} worker(s)", flush=True)
+                factory = "devon_http.asgi:create_default_app"
+                with server("uvicorn", count, before_env, factory) as url:
+                    results[("before", "uvicorn", count)] = endpoint_rows(url, args)
+        else:
+            fill(storage, args.models, after_env)
+        bodies = scratch / "bodies"
+        bodies.mkdir()
+        for stack in args.servers.split(","):
+            for count in workers:
+                print(f"after, {stack}, {count} worker(s)", flush=True)
+                factory = "devon_http.asgi:create_default_app"
+                with server(stack, count, after_env, factory) as url:
+                    results[("after", stack, count)] = endpoint_rows(url, args)
+                    for label, method, path, body, _ in ENDPOINTS:
+                        plain = fetch(url + path, method, body)
+                        (bodies / body_name(label)).write_bytes(plain)
+                        if "gzip" in label:
+                            (bodies / f"{body_name(label)}.gz").write_bytes(gzip.compress(plain))
+                print(f"ceiling, {stack}, {count} worker(s)", flush=True)
+                ceiling_env = {
+                    **after_env,
+                    "DEVON_BENCH_BODIES": str(bodies),
+                    "PYTHONPATH": str(REPO_ROOT),
+                }
+                paths = {label: "/" + body_name(label) for label, *_ in ENDPOINTS}
+                with server(stack, count, ceiling_env, "bench.ceiling_app:create") as url:
+                    results[("ceiling", stack, count)] = endpoint_rows(url, args, paths)
+        log_cost = request_log_cost(bodies, after_env, args)
+        health = None
+        if not args.skip_downloads:
+            try:
+                health = health_under_load(storage, after_env, args.duration)
+            except (OSError, subprocess.SubprocessError, RuntimeError, ValueError) as error:
+                print(f"/health under load failed: {error}", flush=True)
+        big: dict[str, float] = {}
+        if args.big:
+            shutil.rmtree(storage)
+            fill(storage, args.big, after_env)
+            big = big_vault_figures(storage, after_env, args.rounds)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    report(results, log_cost, health, big, args)
+    with_log, without = request_log_microcost()
+    print(f"request log in-process: {with_log:.1f} us/request with, {without:.1f} without")
+
+
+def request_log_cost(bodies: Path, env: Mapping[str, str], args: Any) -> list[tuple[float, float]]:
+    """`/health` of the ceiling app (uvicorn, 1 worker) with and without the request log,
+    alternating, `--rounds` times: (req/s with the log, req/s without)."""
+    rounds = []
+    for _ in range(args.rounds):
+        rates = []
+        for no_log in ("", "1"):
+            ceiling_env = {
+                **env,
+                "DEVON_BENCH_BODIES": str(bodies),
+                "PYTHONPATH": str(REPO_ROOT),
+                "DEVON_BENCH_NO_LOG": no_log,
+            }
+            with server("uvicorn", 1, ceiling_env, "bench.ceiling_app:create") as url:
+                rates.append(load(url + "/GET__health", "GET", None, None, args)["rps"])
+        rounds.append((rates[0], rates[1]))
+        print(f"  request log: {rates[0]:.0f} req/s with, {rates[1]:.0f} without", flush=True)
+    return rounds
+
+
+def request_log_microcost(repeats: int = 7, requests: int = 2000) -> tuple[float, float]:
+    """Microseconds per request of a trivial ASGI app, with and without the request log
+    around it (DEVON's own handler writing to /dev/null), `requests` at a time on one event
+    loop; the fastest of `repeats` (the figure least disturbed by other jobs). Run last: it
+    leaves this process's `devon` logger writing to /dev/null."""
+    import asyncio
+
+    from devon_http.request_log import RequestLog, configure_logging
+
+    stderr = sys.stderr
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the handler keeps it
+    try:
+        configure_logging()
+    finally:
+        sys.stderr = stderr
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def receive() -> Any:
+        return {"type": "http.request"}
+
+    async def send(message: Any) -> None:
+        return None
+
+    scope = {"type": "http", "method": "GET", "path": "/health"}
+
+    async def per_request(wrapped: Any) -> float:
+        started = time.perf_counter()
+        await asyncio.gather(*(wrapped(scope, receive, send) for _ in range(requests)))
+        await asyncio.sleep(0)  # the batched write
+        return (time.perf_counter() - started) / requests * 1e6
+
+    async def fastest() -> tuple[float, float]:
+        logged = RequestLog(app)
+        with_log = min([await per_request(logged) for _ in range(repeats)])
+        without = min([await per_request(app) for _ in range(repeats)])
+        return with_log, without
+
+    return asyncio.run(fastest())
+
+
+def report(
+    results: dict[tuple[str, str, int], dict[str, dict[str, Any]]],
+    log_cost: list[tuple[float, float]],
+    health: dict[str, Any] | None,
+    big: dict[str, float],
+    args: Any,
+) -> None:
+    print()
+    print(f"{args.models:,} models, {args.connections} connections, {args.duration} s each")
+    print(machine())
+    print()
+    stacks = [key for key in results if key[0] == "after"]
+    for _, stack, count in stacks:
+        before = results.get(("before", "uvicorn", count))
+        after = results[("after", stack, count)]
+        ceiling = results[("ceiling", stack, count)]
+        print(f"### {stack}, {count} worker(s)")
+        print()
+        header = (
+            "endpoint", "before req/s", "after req/s", "after / before", "after p50 ms",
+            "after p99 ms", "ceiling req/s", "after / ceiling",
+        )  # fmt: skip
+        rows = []
+        for label, *_ in ENDPOINTS:
+            a, c = after[label], ceiling[label]
+            b = before[label]["rps"] if before and label in before else None
+            rows.append(
+                (
+                    label,
+                    f"{b:.1f}" if b else "-",
+                    f"{a['rps']:.1f}",
+                    f"{a['rps'] / b:.1f}x" if b else "-",
+                    f"{a['p50_ms']:.1f}",
+                    f"{a['p99_ms']:.1f}",
+                    f"{c['rps']:.1f}",
+                    f"{a['rps'] / c['rps']:.2f}",
+                )
+            )
+        print(markdown_table(header, rows))
+        print()
+    if log_cost:
+        print("The request log at `/health` (ceiling app, uvicorn, 1 worker), alternating:")
+        print()
+        cost_rows = [(f"{w:.0f}", f"{wo:.0f}", f"{(1 - w / wo) * 100:.1f}%") for w, wo in log_cost]
+        with_log = statistics.median(w for w, _ in log_cost)
+        without = statistics.median(wo for _, wo in log_cost)
+        cost_rows.append(
+            (f"median {with_log:.0f}", f"{without:.0f}", f"{(1 - with_log / without) * 100:.1f}%")
+        )
+        print(markdown_table(("req/s with log", "req/s without", "cost"), cost_rows))
+        print()
+    if health:
+        probe, listing = health["probe"], health["listing"]
+        print("/health every 20 ms while 4 connections fetch the list and two 1 GiB downloads run")
+        print("(1 worker):")
+        print()
+        print(
+            markdown_table(
+                (
+                    "probes",
+                    "errors",
+                    "p50 ms",
+                    "p99 ms",
+                    "max ms",
+                    "lists/s meanwhile",
+                    "downloads s",
+                ),
+                [
+                    (
+                        probe["requests"],
+                        probe["errors"],
+                        f"{probe['p50_ms']:.1f}",
+                        f"{probe['p99_ms']:.1f}",
+                        f"{probe['max_ms']:.1f}",
+                        f"{listing['rps']:.1f}",
+                        ", ".join(f"{s:.1f}" for s in sorted(health["downloads_s"])),
+                    )
+                ],
+            )
+        )
+        print()
+    if big:
+        print(f"{args.big:,} models (medians of {args.rounds}):")
+        print()
+        print(markdown_table(("figure", "seconds"), [(k, f"{v:.3f}") for k, v in big.items()]))
+    print()
+    print(machine())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,142 @@
+"""The index's change counter: every change to the models, by any process, moves it in the
+same transaction; reads and failed changes leave it alone (ADR 0130)."""
+
+import json
+import sqlite3
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+
+from devon_adapters import DiskModelStore
+from devon_core.serialization import unstructure
+from tests.contract.vault_builders import T0, put_model
+
+
+def test_commit_moves_the_change_counter(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path)
+    before = store.change_counter()
+    put_model(store)
+    assert store.change_counter() > before
+
+
+def test_remove_moves_the_change_counter(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path)
+    put_model(store)
+    before = store.change_counter()
+    store.remove("huggingface", "acme/widget-7b")
+    assert store.change_counter() > before
+
+
+def test_mark_used_moves_the_change_counter(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path)
+    put_model(store)
+    before = store.change_counter()
+    store.mark_used("huggingface", "acme/widget-7b", T0 + timedelta(days=1))
+    assert store.change_counter() > before
+
+
+def test_reads_and_changes_to_absent_models_leave_the_counter_alone(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path)
+    put_model(store)
+    before = store.change_counter()
+    store.list()
+    store.status()
+    store.get("huggingface", "acme/widget-7b")
+    store.mark_used("huggingface", "nobody/nothing", T0)
+    assert store.remove("huggingface", "nobody/nothing") is None
+    assert store.change_counter() == before
+
+
+def test_a_change_by_another_process_moves_this_process_counter(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path)
+    before = store.change_counter()
+    code = (
+        "import sys; from pathlib import Path;"
+        "from devon_adapters import DiskModelStore;"
+        "from tests.contract.vault_builders import put_model;"
+        "put_model(DiskModelStore(Path(sys.argv[1])), 'other/process')"
+    )
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, timeout=60)
+    after = store.change_counter()
+    assert after > before
+    assert [m.model_id for m in store.list()] == ["other/process"]
+
+
+def test_a_vault_from_before_the_counter_gains_it_on_open(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path)
+    put_model(store)
+    store.close()
+    index = tmp_path / ".devon" / "index.sqlite3"
+    with sqlite3.connect(index) as db:  # as the previous schema left it
+        db.execute("DROP TABLE changes")
+        for event in ("insert", "update", "delete"):
+            db.execute(f"DROP TRIGGER models_{event}_counted")
+        db.execute("DELETE FROM schema_migrations WHERE name = ?", ("count changes to models",))
+    db.close()
+    reopened = DiskModelStore(tmp_path)
+    before = reopened.change_counter()
+    reopened.remove("huggingface", "acme/widget-7b")
+    assert reopened.change_counter() > before
+
+
+# The whole listing kept in .devon/listing.json (ADR 0132)
+
+
+def listing_of(store: DiskModelStore) -> str:
+    return json.dumps(unstructure(store.list()))
+
+
+def test_kept_listing_shows_a_change_made_by_another_process(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path)
+    put_model(store, "acme/one")
+    put_model(store, "acme/two")
+    assert store.list_json()[0] == 2  # now kept on disk
+    code = (
+        "import sys; from devon_adapters import DiskModelStore;"
+        "DiskModelStore(sys.argv[1]).remove('huggingface', 'acme/one')"
+    )
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], check=True, timeout=60)
+    assert store.list_json() == (1, listing_of(store))
+
+
+def test_kept_listing_is_read_by_another_process_as_it_was_written(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path)
+    put_model(store, "acme/one", metadata={"license": "näive ✓"})
+    expected = store.list_json()
+    code = (
+        "import sys, json; from devon_adapters import DiskModelStore;"
+        "print(json.dumps(DiskModelStore(sys.argv[1]).list_json()))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], check=True, timeout=60, capture_output=True
+    )
+    assert tuple(json.loads(done.stdout)) == expected
+
+
+def test_kept_listing_of_a_moved_vault_gives_the_new_paths(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path / "before")
+    put_model(store, "acme/one")
+    store.list_json()
+    store.close()
+    (tmp_path / "before").rename(tmp_path / "after")
+    moved = DiskModelStore(tmp_path / "after")
+    count, text = moved.list_json()
+    assert (count, text) == (1, listing_of(moved))
+    assert str(tmp_path / "after") in text
+
+
+def test_kept_listing_is_not_used_for_a_rebuilt_index(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path)
+    put_model(store, "acme/one")
+    put_model(store, "acme/two")
+    store.list_json()
+    counter = store.change_counter()
+    store.close()
+    (tmp_path / ".devon" / "index.sqlite3").unlink()
+    acme = tmp_path / "huggingface" / "acme"
+    (acme / "two").rename(acme / "three")
+    rebuilt = DiskModelStore(tmp_path)  # counts from the start again: two rows, two bumps
+    assert rebuilt.change_counter() == counter
+    assert rebuilt.list_json() == (2, listing_of(rebuilt))
+    assert "acme/three" in rebuilt.list_json()[1]
