@@ -259,3 +259,32 @@ def test_text_has_at_least_aa_contrast_on_every_page(browser: Browser, test_hub:
             expect(page.get_by_role("heading", name=view, level=1)).to_be_visible()
             page.wait_for_load_state("networkidle")
             assert page.evaluate(CONTRAST_SCRIPT) == [], view
+
+
+def test_models_revalidates_the_listing_with_if_none_match_on_a_second_visit(
+    browser: Browser, test_hub: TestHub
+) -> None:
+    with served_devon(test_hub) as devon:
+        httpx.post(
+            f"{devon.url}/api/v1/downloads", json={"model_id": TINY}, timeout=60
+        ).raise_for_status()
+        page = open_page(browser, f"{devon.url}/#/models")
+        expect(page.get_by_role("button", name=TINY, exact=True)).to_be_visible()
+        answers: list[tuple[int, str | None]] = []
+        page.on(
+            "response",
+            lambda response: (
+                answers.append((response.status, response.request.headers.get("if-none-match")))
+                if response.url.startswith(f"{devon.url}/api/v1/models")
+                else None
+            ),
+        )
+
+        page.get_by_role("link", name="Overview").click()
+        expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+        page.get_by_role("link", name="Models").click()
+        expect(page.get_by_role("button", name=TINY, exact=True)).to_be_visible()
+
+        revalidated = [(status, tag) for status, tag in answers if tag is not None]
+        assert revalidated, answers
+        assert revalidated[-1][0] == 304
