@@ -19,6 +19,8 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from devon_core.commit_metadata import CommitMetadata
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import lay_out_models, machine, markdown_table, timed
@@ -69,7 +71,12 @@ def measure(store: DiskModelStore, size: int, repeats: int) -> list[tuple[object
     def commit() -> None:
         staging = store.stage("huggingface", "bench/extra")
         (Path(staging.path) / "config.json").write_bytes(b"{}")
-        store.commit(staging, ["config.json"], datetime.now(UTC), DOWNLOAD_METADATA)
+        store.commit(
+            staging,
+            ["config.json"],
+            datetime.now(UTC),
+            CommitMetadata.as_recorded(DOWNLOAD_METADATA),
+        )
         store.remove("huggingface", "bench/extra")
 
     pair = fastest(repeats, commit)

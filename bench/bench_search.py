@@ -25,7 +25,7 @@ from bench.common import machine, markdown_table, timed
 from devon_adapters.clock import SystemClock
 from devon_adapters.disk_store import DiskModelStore
 from devon_adapters.huggingface import HuggingFaceSource
-from devon_core import Devon
+from devon_core import Devon, SearchFilters
 from devon_testhub import TestHub, run_test_hub
 
 # (label, filters)
@@ -70,16 +70,17 @@ def main() -> None:
         )
         print(machine(), flush=True)
         print(f"one detail request: {round_trip * 1000:.1f} ms", flush=True)
-        for label, filters in CASES:
+        for label, typed in CASES:
+            filters = SearchFilters.parse(**typed)
             seconds = []
             for _ in range(args.rounds):
                 devon = devon_for(hub, store)
                 hub.stats.reset()
-                elapsed, result = timed(partial(devon.search, limit=args.limit, **filters))
+                elapsed, result = timed(partial(devon.search, limit=args.limit, filters=filters))
                 seconds.append(elapsed)
                 pages, details = requests_made(hub)
             hub.stats.reset()
-            warm, _ = timed(partial(devon.search, limit=args.limit, **filters))
+            warm, _ = timed(partial(devon.search, limit=args.limit, filters=filters))
             warm_pages, warm_details = requests_made(hub)
             cold = statistics.median(seconds)
             rows.append(

@@ -18,6 +18,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from devon_core.commit_metadata import CommitMetadata
+
 if TYPE_CHECKING:  # the adapters are imported by the functions that need them
     from devon_adapters import DiskModelStore
 
@@ -77,7 +79,9 @@ def register_models(store: "DiskModelStore", model_ids: Iterable[str]) -> None:
     for model_id in model_ids:
         staging = store.stage("huggingface", model_id)
         (Path(staging.path) / "config.json").write_bytes(b'{"bench": true}\n')
-        store.commit(staging, ["config.json"], now, {"revision": "0" * 40})
+        store.commit(
+            staging, ["config.json"], now, CommitMetadata.as_recorded({"revision": "0" * 40})
+        )
 
 
 def lay_out_models(root: Path, start: int, stop: int) -> None:

@@ -56,6 +56,7 @@ from devon_adapters.paths import (
     staged_bytes,
     walk_files,
 )
+from devon_core.commit_metadata import CommitMetadata
 from devon_core.errors import DownloadFailed, InvalidInput, RemovalFailed, StoreUnavailable
 from devon_core.identifiers import validate_model_id, validate_source_name
 from devon_core.models import LocalModel
@@ -376,7 +377,7 @@ class DiskModelStore:
         staging: StagingArea,
         files: Sequence[str],
         downloaded_at: datetime,
-        metadata: dict[str, Any],
+        metadata: CommitMetadata,
         carry_over: Sequence[str] = (),
     ) -> LocalModel:
         source, model_id = staging.source, staging.model_id
@@ -404,7 +405,7 @@ class DiskModelStore:
                 downloaded_at=downloaded_at,
                 last_used=previous.last_used if previous else None,
                 files=tuple(wanted),
-                metadata=metadata,
+                metadata=metadata.as_dict(),
             )
             operation = Operation(source, model_id, "commit", aside, record)
             with self._index.write() as db:

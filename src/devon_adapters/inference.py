@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from devon_adapters.huggingface.cached_files import describe_files
+from devon_core.commit_metadata import CommitMetadata
 
 
 def infer_metadata(directory: Path, files: Iterable[str], model_id: str) -> dict[str, Any]:
     """The metadata of the model `model_id` whose folder `directory` holds `files` (relative
     POSIX paths)."""
-    return {**describe_files(model_id, directory, sorted(files)), "inferred": True}
+    described = describe_files(model_id, directory, sorted(files))
+    return CommitMetadata(recorded=described, inferred=True).as_dict()

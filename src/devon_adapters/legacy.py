@@ -23,6 +23,7 @@ import attrs
 from devon_adapters.disk_store import DiskModelStore
 from devon_adapters.manifest import MANIFEST_NAME, identify, parse_time
 from devon_adapters.paths import check_relative_file, is_download_metadata, walk_files
+from devon_core.commit_metadata import CommitMetadata
 from devon_core.errors import DevonError, InvalidInput
 
 LEGACY_INDEX = "index.json"
@@ -141,7 +142,7 @@ def _import_one(
         _transfer(origin, dest, move)
     metadata = entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {}
     downloaded_at = parse_time(entry.get("downloaded_at")) or datetime.now(UTC)
-    store.commit(staging, files, downloaded_at, metadata or {})
+    store.commit(staging, files, downloaded_at, CommitMetadata.as_recorded(metadata or {}))
     last_used = parse_time(entry.get("last_used"))
     if last_used:
         store.mark_used(source, model_id, last_used)

@@ -22,19 +22,17 @@ import attrs
 from devon_adapters.model_files import is_half_written
 from devon_core.errors import InvalidInput
 from devon_core.identifiers import validate_model_id, validate_source_name
+from devon_core.results import SOURCE_STATE_DIR
 
 STATE_DIR = ".devon"
 INDEX_NAME = "index.sqlite3"
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 
-DOWNLOAD_METADATA = (".cache/huggingface", ".cache/devon")
-"""Directories a source keeps its resume state in: never model files."""
-
-PARTIAL_DIR = ".cache/devon/partial"
+PARTIAL_DIR = f"{SOURCE_STATE_DIR}/devon/partial"
 PARTIAL_SUFFIX = ".part"
 """A file still arriving is `<staging>/.cache/devon/partial/<path>.part` (the layout of
-`devon_adapters.huggingface.staging_layout`, the vault's one resume layout)."""
+`devon_adapters.transfer.staging_layout`, the vault's one resume layout)."""
 
 
 @attrs.frozen
@@ -106,9 +104,9 @@ def make_private_dirs(path: Path) -> None:
 
 
 def is_download_metadata(relative: str) -> bool:
-    return any(
-        relative == prefix or relative.startswith(prefix + "/") for prefix in DOWNLOAD_METADATA
-    )
+    """Whether `relative` lies where a source keeps its resume state (`.cache/...`, the
+    contract's SOURCE_STATE_DIR): never a model file."""
+    return relative == SOURCE_STATE_DIR or relative.startswith(SOURCE_STATE_DIR + "/")
 
 
 def check_relative_file(relative: str) -> str:
@@ -153,15 +151,14 @@ def half_written_file(directory: Path, files: Iterable[str] | None = None) -> st
     for relative in listed:
         if is_half_written(relative):
             return relative
-    for metadata in DOWNLOAD_METADATA:  # where huggingface_hub keeps its in-progress files
-        base = directory / metadata
-        if not base.is_dir() or base.is_symlink():
-            continue
-        for current, dirs, names in os.walk(base):
-            dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(current, d))]
-            for name in sorted(names):
-                if is_half_written(name):
-                    return Path(current, name).relative_to(directory).as_posix()
+    base = directory / SOURCE_STATE_DIR  # where sources keep their in-progress files
+    if not base.is_dir() or base.is_symlink():
+        return None
+    for current, dirs, names in os.walk(base):
+        dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(current, d)))
+        for name in sorted(names):
+            if is_half_written(name):
+                return Path(current, name).relative_to(directory).as_posix()
     return None
 
 

@@ -5,6 +5,8 @@ from typing import Any, TypeVar
 
 import click
 
+from devon_core.results import SearchFilters
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -33,3 +35,16 @@ def yes_option(function: F) -> F:
         is_flag=True,
         help="Delete without asking (required when stdin is not a terminal).",
     )(function)
+
+
+def search_filter_options(function: F) -> F:
+    """One `--name` option per declared search filter, in their declared order; the command
+    receives them by filter name (collect them with `**filter_texts`)."""
+    for declaration in reversed(SearchFilters.declarations()):
+        function = click.option(
+            f"--{declaration.name}",
+            declaration.name,
+            metavar=declaration.metavar,
+            help=declaration.help,
+        )(function)
+    return function

@@ -3,7 +3,7 @@
 import click
 
 from devon_cli.context import CliContext
-from devon_cli.options import json_option
+from devon_cli.options import json_option, search_filter_options
 from devon_cli.render import emit_json, plain, print_table, search_table
 from devon_core.results import DEFAULT_SEARCH_LIMIT, SearchFilters
 
@@ -22,15 +22,7 @@ when one of its quantisations does (and --quant names which); the quant column t
 the quantisations that match, with their sizes.""",
 )
 @click.argument("query", required=False)
-@click.option("--provider", metavar="AUTHOR", help="Only models of this author or organisation.")
-@click.option("--params", metavar="N", help="Parameter count: '7b' (within 20%), '<=8b', '>70b'.")
-@click.option("--size", metavar="BOUND", help="Total size: '<100gb', '<=500mb', '>1tb'.")
-@click.option(
-    "--format", "model_format", metavar="FORMAT", help="gguf, safetensors, pytorch, onnx."
-)
-@click.option("--task", metavar="TAG", help="Pipeline tag, e.g. text-generation.")
-@click.option("--license", "license_", metavar="ID", help="License id, e.g. apache-2.0.")
-@click.option("--quant", metavar="NAME", help="GGUF quantisation (any case), e.g. Q4_K_M.")
+@search_filter_options
 @click.option(
     "--limit", type=int, default=DEFAULT_SEARCH_LIMIT, show_default=True, help="At most 1-200."
 )
@@ -44,51 +36,25 @@ the quantisations that match, with their sizes.""",
 @click.pass_obj
 def search(
     context: CliContext,
+    /,
     query: str | None,
-    provider: str | None,
-    params: str | None,
-    size: str | None,
-    model_format: str | None,
-    task: str | None,
-    license_: str | None,
-    quant: str | None,
     limit: int,
     source: str,
     as_json: bool,
+    **filter_texts: str | None,
 ) -> None:
     """Search a source (Hugging Face by default) for models, most downloaded first."""
     devon = context.devon
-    result = devon.search(
-        query,
-        source=source,
-        provider=provider,
-        params=params,
-        size=size,
-        format=model_format,
-        task=task,
-        license=license_,
-        quant=quant,
-        limit=limit,
-    )
+    filters = SearchFilters.parse(**filter_texts)
+    result = devon.search(query, source=source, filters=filters, limit=limit)
     if as_json:
         emit_json(result)
     elif not result.results:
-        hints = devon.search_hints(
-            query,
-            source=source,
-            provider=provider,
-            params=params,
-            size=size,
-            format=model_format,
-            task=task,
-            license=license_,
-            quant=quant,
-        )
+        hints = devon.search_hints(query, source=source, filters=filters)
         tried = " ".join(f"--{field} {values[0]}" for field, values in hints.items())
         context.err.print(
             plain(f"No models match. Did you mean {tried}?" if hints else "No models match.")
         )
     else:
-        filters = SearchFilters.parse(size=size, quant=quant)
-        matching = filters.matching_quantizations if (size or quant) else None
+        matching = filters.matching_quantizations if (filters.size or filters.quant) else None
         print_table(context.out, search_table(result.results, matching))

@@ -3,6 +3,7 @@
 Imports only the standard library, attrs and cattrs.
 """
 
+from devon_core.commit_metadata import CommitMetadata, ModelDescription
 from devon_core.devon import Devon
 from devon_core.errors import (
     Conflict,
@@ -31,6 +32,7 @@ from devon_core.ports import (
     ProgressCallback,
 )
 from devon_core.results import (
+    SOURCE_STATE_DIR,
     CleanFailure,
     CleanRequest,
     CleanResult,
@@ -38,6 +40,7 @@ from devon_core.results import (
     ExportEntry,
     ExportFormat,
     ExportResult,
+    FilterDeclaration,
     ModelInfo,
     ModelList,
     RemoveResult,
@@ -52,10 +55,12 @@ from devon_core.results import (
 )
 
 __all__ = [
+    "SOURCE_STATE_DIR",
     "CleanFailure",
     "CleanRequest",
     "CleanResult",
     "Clock",
+    "CommitMetadata",
     "Conflict",
     "Devon",
     "DevonError",
@@ -66,6 +71,7 @@ __all__ = [
     "ExportFormat",
     "ExportResult",
     "FileProgressCallback",
+    "FilterDeclaration",
     "Forbidden",
     "InsufficientStorage",
     "InvalidInput",
@@ -78,6 +84,7 @@ __all__ = [
     "JobStatus",
     "JobStore",
     "LocalModel",
+    "ModelDescription",
     "ModelFormat",
     "ModelInfo",
     "ModelList",

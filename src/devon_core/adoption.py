@@ -21,6 +21,7 @@ from typing import Any
 import attrs
 
 from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
+from devon_core.commit_metadata import CommitMetadata, ModelDescription
 from devon_core.errors import DevonError, SourceUnavailable
 from devon_core.identifiers import validate_model_id
 from devon_core.models import LocalModel, RemoteModel
@@ -164,34 +165,34 @@ def adopted_metadata(
     from_files: Mapping[str, Any],
     remote: RemoteModel | None,
     cache: str,
-) -> dict[str, Any]:
+) -> CommitMetadata:
     """The vault metadata of an adopted model: the source's description when there is one
     (its revision is the snapshot's), else what the cached files say, marked as such. The
     format and GGUF quantisations always come from the files adopted."""
-    described: dict[str, Any] = {
-        "revision": revision,
-        "include_patterns": None,
-        "parameter_count": from_files.get("parameter_count"),
-        "format": list(from_files.get("format") or []),
-        "quantization": from_files.get("quantization"),
-        "architecture": from_files.get("architecture"),
-        "license": from_files.get("license"),
-        "adopted_from": cache,
-        "metadata_from": METADATA_FROM_CACHE,
-    }
-    if remote is not None:
-        described.update(
-            parameter_count=_first(remote.parameter_count, described["parameter_count"]),
-            quantization=_first(
-                quantization_of(remote, files) if remote.files else None,
-                described["quantization"],
-                remote.quantization,
-            ),
-            architecture=_first(remote.architecture, described["architecture"]),
-            license=_first(remote.license, described["license"]),
-            metadata_from=remote.source,
+    described = ModelDescription(
+        revision=revision,
+        parameter_count=from_files.get("parameter_count"),
+        format=tuple(from_files.get("format") or ()),
+        quantization=from_files.get("quantization"),
+        architecture=from_files.get("architecture"),
+        license=from_files.get("license"),
+    )
+    if remote is None:
+        return CommitMetadata(
+            described=described, adopted_from=cache, metadata_from=METADATA_FROM_CACHE
         )
-    return described
+    described = attrs.evolve(
+        described,
+        parameter_count=_first(remote.parameter_count, described.parameter_count),
+        quantization=_first(
+            quantization_of(remote, files) if remote.files else None,
+            described.quantization,
+            remote.quantization,
+        ),
+        architecture=_first(remote.architecture, described.architecture),
+        license=_first(remote.license, described.license),
+    )
+    return CommitMetadata(described=described, adopted_from=cache, metadata_from=remote.source)
 
 
 def _first(*values: Any) -> Any:
@@ -320,7 +321,7 @@ def _adopt_one(
         model.size_bytes,
         model.files,
         model.path,
-        metadata["metadata_from"],
+        metadata.metadata_from,
     )
     return entry, chosen
 
@@ -330,7 +331,7 @@ def _commit(
     staging: StagingArea,
     files: Sequence[str],
     clock: Clock,
-    metadata: dict[str, Any],
+    metadata: CommitMetadata,
 ) -> LocalModel:
     """Commit, and tell what the vault holds: a commit that fails after its files were moved
     into place is finished by the store, and then the model is adopted after all."""

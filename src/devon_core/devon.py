@@ -153,40 +153,28 @@ class Devon:
         query: str | None = None,
         *,
         source: str | None = None,
-        provider: str | None = None,
-        params: str | None = None,
-        size: str | None = None,
-        format: str | None = None,
-        task: str | None = None,
-        license: str | None = None,
-        quant: str | None = None,
         limit: int = DEFAULT_SEARCH_LIMIT,
+        filters: SearchFilters | None = None,
+        **filter_texts: str | None,
     ) -> SearchResult:
-        """Models on `source` passing every filter. `quant` keeps GGUF repos holding that
-        quantisation; `size` then bounds a quantisation's size, not the repo's total."""
-        filters = SearchFilters.parse(
-            provider=provider,
-            params=params,
-            size=size,
-            format=format,
-            task=task,
-            license=license,
-            quant=quant,
-        )
-        return use_cases.search(self.source(source), query, filters, limit)
+        """Models on `source` passing every filter: a parsed `filters`, or the filters as a
+        user types them by name (`params="<=8b"`, `quant="Q4_K_M"`: see
+        `SearchFilters.declarations()`). `quant` keeps GGUF repos holding that quantisation;
+        `size` then bounds a quantisation's size, not the repo's total."""
+        parsed = _filters(filters, filter_texts)
+        return use_cases.search(self.source(source), query, parsed, limit)
 
     def search_hints(
         self,
         query: str | None = None,
         *,
         source: str | None = None,
-        license: str | None = None,
-        quant: str | None = None,
-        **filters: str | None,
+        filters: SearchFilters | None = None,
+        **filter_texts: str | None,
     ) -> dict[str, list[str]]:
         """For a search that found nothing: values close to the `license` and `quant` given
         that models on the source (matching the other filters) or in the vault carry."""
-        parsed = SearchFilters.parse(license=license, quant=quant, **filters)
+        parsed = _filters(filters, filter_texts)
         return hints.filter_hints(self.source(source), self.store, query, parsed)
 
     def resolve(self, text: str, *, source: str | None = None) -> tuple[str, ModelReference]:
@@ -662,3 +650,12 @@ class Devon:
             dry_run=dry_run,
             valid_id=lambda text: self.plain_id(text, source=name),
         )
+
+
+def _filters(filters: SearchFilters | None, texts: dict[str, str | None]) -> SearchFilters:
+    """One SearchFilters from a parsed object or from typed texts, not both."""
+    if filters is None:
+        return SearchFilters.parse(**texts)
+    if texts:
+        raise TypeError("give search filters either as `filters` or by name, not both")
+    return filters

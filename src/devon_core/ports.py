@@ -9,6 +9,7 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
+from devon_core.commit_metadata import CommitMetadata
 from devon_core.jobs import Job, JobProgress, JobRequest, JobStatus
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
 from devon_core.results import (
@@ -186,13 +187,14 @@ class ModelStore(Protocol):
         staging: StagingArea,
         files: Sequence[str],
         downloaded_at: datetime,
-        metadata: dict[str, Any],
+        metadata: CommitMetadata,
         carry_over: Sequence[str] = (),
     ) -> LocalModel:
         """Move exactly `files` from staging into place (replacing an older copy only now)
-        and record the model, atomically. `carry_over` names files of the copy in the vault
-        that the new copy keeps without their being downloaded again (they need not be in
-        staging); the model's `last_used` is kept."""
+        and record the model, with `metadata.as_dict()` as its metadata, atomically.
+        `carry_over` names files of the copy in the vault that the new copy keeps without
+        their being downloaded again (they need not be in staging); the model's `last_used`
+        is kept."""
         ...
 
     def unstage(self, staging: StagingArea) -> None:

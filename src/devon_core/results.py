@@ -1,7 +1,8 @@
 """Requests and results of the use cases, shaped like the API's responses."""
 
 import enum
-from collections.abc import Iterable
+import functools
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -19,40 +20,115 @@ DEFAULT_CLEAN_DAYS = 30
 
 
 @attrs.frozen
-class SearchFilters:
-    """Every filter of a search. None means "no constraint"."""
+class FilterDeclaration:
+    """How one search filter is typed by a person: its name (the CLI's `--name`, the HTTP
+    query parameter, the facade's keyword), its parser (text -> value, InvalidInput when the
+    text is wrong) and how each delivery describes it."""
 
-    provider: str | None = None
-    params: ParamsFilter | None = None
-    size: SizeFilter | None = None
-    format: ModelFormat | None = None
-    task: str | None = None
-    license: str | None = None
-    quant: str | None = None
+    name: str
+    parse: Callable[[str], Any]
+    metavar: str
+    help: str
+    """The CLI option's help."""
+    description: str
+    """The HTTP query parameter's description in the OpenAPI document."""
+
+
+_DECLARATION = "devon_search_filter"
+
+
+def search_filter(*, parse: Callable[[str], Any], metavar: str, help: str, description: str) -> Any:
+    """A field of `SearchFilters`: None (no constraint) unless a user typed a value, which
+    `parse` turns into the field's value. The CLI options, the HTTP query parameters and the
+    facade's keywords are all made from these declarations (ADR 0195)."""
+    return attrs.field(
+        default=None,
+        metadata={
+            _DECLARATION: {
+                "parse": parse,
+                "metavar": metavar,
+                "help": help,
+                "description": description,
+            }
+        },
+    )
+
+
+def _text(text: str) -> str:
+    return text
+
+
+@attrs.frozen
+class SearchFilters:
+    """Every filter of a search. None means "no constraint".
+
+    A new filter is one field here (declared with `search_filter`) plus its part of the rule
+    in `matches`: every delivery takes it from the declaration."""
+
+    provider: str | None = search_filter(
+        parse=_text,
+        metavar="AUTHOR",
+        help="Only models of this author or organisation.",
+        description="Author or organization",
+    )
+    params: ParamsFilter | None = search_filter(
+        parse=ParamsFilter.parse,
+        metavar="N",
+        help="Parameter count: '7b' (within 20%), '<=8b', '>70b'.",
+        description="Parameter count: 7b, 500m, <=8b, >70b",
+    )
+    size: SizeFilter | None = search_filter(
+        parse=SizeFilter.parse,
+        metavar="BOUND",
+        help="Total size: '<100gb', '<=500mb', '>1tb'.",
+        description="Total size: <100gb, >=2.5gb (b, kb, mb, gb, tb)",
+    )
+    format: ModelFormat | None = search_filter(
+        parse=ModelFormat.parse,
+        metavar="FORMAT",
+        help="gguf, safetensors, pytorch, onnx.",
+        description="Model format: gguf, safetensors, pytorch, onnx",
+    )
+    task: str | None = search_filter(
+        parse=_text,
+        metavar="TAG",
+        help="Pipeline tag, e.g. text-generation.",
+        description="Pipeline tag: text-generation",
+    )
+    license: str | None = search_filter(
+        parse=_text,
+        metavar="ID",
+        help="License id, e.g. apache-2.0.",
+        description="License id: apache-2.0",
+    )
+    quant: str | None = search_filter(
+        parse=parse_quant_tag,
+        metavar="NAME",
+        help="GGUF quantisation (any case), e.g. Q4_K_M.",
+        description="GGUF quantisation: Q4_K_M (any case)",
+    )
 
     @classmethod
-    def parse(
-        cls,
-        *,
-        provider: str | None = None,
-        params: str | None = None,
-        size: str | None = None,
-        format: str | None = None,
-        task: str | None = None,
-        license: str | None = None,
-        quant: str | None = None,
-    ) -> "SearchFilters":
-        """Build filters from what a user typed; blank strings count as absent."""
-        params, size, format = _blank_to_none(params), _blank_to_none(size), _blank_to_none(format)
-        return cls(
-            provider=_blank_to_none(provider),
-            params=ParamsFilter.parse(params) if params else None,
-            size=SizeFilter.parse(size) if size else None,
-            format=ModelFormat.parse(format) if format else None,
-            task=_blank_to_none(task),
-            license=_blank_to_none(license),
-            quant=parse_quant_tag(quant) if quant and quant.strip() else None,
-        )
+    def declarations(cls) -> tuple[FilterDeclaration, ...]:
+        """Every filter, in the order the deliveries list them."""
+        return _declarations()
+
+    @classmethod
+    def parse(cls, **texts: str | None) -> "SearchFilters":
+        """Build filters from what a user typed, by filter name; blank strings count as
+        absent. A name that is no filter is a TypeError, as for any unknown keyword."""
+        declared = {d.name: d for d in _declarations()}
+        values: dict[str, Any] = {}
+        for name, text in texts.items():
+            declaration = declared.get(name)
+            if declaration is None:
+                raise TypeError(
+                    f"{name!r} is not a search filter: use one of {', '.join(declared)}"
+                )
+            stripped = _blank_to_none(text)
+            if stripped is not None:
+                values[name] = declaration.parse(stripped)
+        return cls(**values)
 
     def matches(self, model: RemoteModel) -> bool:
         """The one rule deciding whether a fully described remote model passes every filter."""
@@ -87,6 +163,15 @@ class SearchFilters:
         if self.quant and self.quant not in (model.quantization or "").upper().split(","):
             return False
         return not (self.size and not self.size.matches(model.total_size_bytes))
+
+
+@functools.cache
+def _declarations() -> tuple[FilterDeclaration, ...]:
+    return tuple(
+        FilterDeclaration(name=field.name, **field.metadata[_DECLARATION])
+        for field in attrs.fields(SearchFilters)
+        if _DECLARATION in field.metadata
+    )
 
 
 def _blank_to_none(value: str | None) -> str | None:
@@ -310,11 +395,18 @@ class StorageSpace:
     quota_bytes: int | None = None
 
 
+SOURCE_STATE_DIR = ".cache"
+"""Where in a staging area a source keeps its resume state (`<staging>/.cache/...`, e.g. the
+Hub adapter's `.cache/devon`, huggingface_hub's `.cache/huggingface`): a store never takes
+anything under it for a model file, never commits it and does not count it as staged."""
+
+
 @attrs.frozen
 class StagingArea:
     """Where a download in progress lives until it is committed. It may hold complete files
     of a previous, interrupted attempt (`present_files`: relative path -> size), which a
-    resumed download reuses."""
+    resumed download reuses. A source keeps its own resume state under
+    `<path>/SOURCE_STATE_DIR/` (the contract rule: see `SOURCE_STATE_DIR`)."""
 
     source: str
     model_id: str

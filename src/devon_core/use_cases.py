@@ -3,8 +3,8 @@
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from datetime import datetime
-from typing import Any
 
+from devon_core.commit_metadata import CommitMetadata, ModelDescription
 from devon_core.errors import (
     DevonError,
     DownloadFailed,
@@ -287,16 +287,18 @@ def covers(
 
 def _metadata(
     remote: RemoteModel, patterns: Sequence[str] | None, files: Sequence[str]
-) -> dict[str, Any]:
-    return {
-        "revision": remote.revision,
-        "include_patterns": list(patterns) if patterns else None,
-        "parameter_count": remote.parameter_count,
-        "format": list(remote.format),
-        "quantization": quantization_of(remote, files) if patterns else remote.quantization,
-        "architecture": remote.architecture,
-        "license": remote.license,
-    }
+) -> CommitMetadata:
+    return CommitMetadata(
+        described=ModelDescription(
+            revision=remote.revision,
+            include_patterns=tuple(patterns) if patterns else None,
+            parameter_count=remote.parameter_count,
+            format=tuple(remote.format),
+            quantization=quantization_of(remote, files) if patterns else remote.quantization,
+            architecture=remote.architecture,
+            license=remote.license,
+        )
+    )
 
 
 def remove(

@@ -1,6 +1,7 @@
 """The endpoints: each parses its input, calls one `Devon` method off the event loop, and
 returns the wire form of the result. No rule of DEVON lives here."""
 
+import inspect
 import json
 from collections.abc import Callable, Hashable
 from functools import cache, partial
@@ -17,7 +18,12 @@ from litestar.serialization import encode_json
 
 from devon_adapters.version import devon_version
 from devon_core import Devon, ModelInfo
-from devon_core.results import DEFAULT_SEARCH_LIMIT, MAX_SEARCH_LIMIT, MIN_SEARCH_LIMIT
+from devon_core.results import (
+    DEFAULT_SEARCH_LIMIT,
+    MAX_SEARCH_LIMIT,
+    MIN_SEARCH_LIMIT,
+    SearchFilters,
+)
 from devon_http import wire
 from devon_http.body import StrictBody
 from devon_http.errors import DESCRIPTION_OF
@@ -139,12 +145,40 @@ async def health() -> Response[wire.Health]:
     return Response[Any](content=health_body(), media_type=MediaType.JSON)
 
 
+def with_search_filters(handler: Callable[..., Any]) -> Callable[..., Any]:
+    """Give `handler` one optional query parameter per declared search filter, in place of
+    its `**filter_texts`, so that Litestar reads, validates and documents them (OpenAPI) from
+    the declaration; the handler still receives them as `**filter_texts`."""
+    signature = inspect.signature(handler)
+    kept = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+    filters = [
+        inspect.Parameter(
+            d.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[str | None, QueryParameter(description=d.description)],
+        )
+        for d in SearchFilters.declarations()
+    ]
+    first_keyword_only = next(
+        (i for i, p in enumerate(kept) if p.kind is p.KEYWORD_ONLY), len(kept)
+    )
+    parameters = kept[:first_keyword_only] + filters + kept[first_keyword_only:]
+    handler.__signature__ = signature.replace(parameters=parameters)  # type: ignore[attr-defined]
+    handler.__annotations__ = {
+        **{p.name: p.annotation for p in parameters},
+        "return": signature.return_annotation,
+    }
+    return handler
+
+
 @get(
     "/search",
     tags=["models"],
     summary="Search a remote model source",
     responses=errors(400, 403, 502),
 )
+@with_search_filters
 async def search(
     devon: NamedDependency[Devon],
     # `query` itself is a name Litestar reserves for the whole query string.
@@ -152,39 +186,15 @@ async def search(
     source: Annotated[
         str | None, QueryParameter(description="Source plugin to query (default: the server's)")
     ] = None,
-    provider: Annotated[str | None, QueryParameter(description="Author or organization")] = None,
-    params: Annotated[
-        str | None, QueryParameter(description="Parameter count: 7b, 500m, <=8b, >70b")
-    ] = None,
-    size: Annotated[
-        str | None, QueryParameter(description="Total size: <100gb, >=2.5gb (b, kb, mb, gb, tb)")
-    ] = None,
-    format: Annotated[
-        str | None, QueryParameter(description="Model format: gguf, safetensors, pytorch, onnx")
-    ] = None,
-    task: Annotated[str | None, QueryParameter(description="Pipeline tag: text-generation")] = None,
-    license: Annotated[str | None, QueryParameter(description="License id: apache-2.0")] = None,
-    quant: Annotated[
-        str | None, QueryParameter(description="GGUF quantisation: Q4_K_M (any case)")
-    ] = None,
+    *,
     limit: Annotated[
         int,
         QueryParameter(ge=MIN_SEARCH_LIMIT, le=MAX_SEARCH_LIMIT, description="Maximum results"),
     ] = DEFAULT_SEARCH_LIMIT,
+    **filter_texts: str | None,
 ) -> wire.SearchResponse:
-    call = partial(
-        devon.search,
-        text,
-        source=source,
-        provider=provider,
-        params=params,
-        size=size,
-        format=format,
-        task=task,
-        license=license,
-        quant=quant,
-        limit=limit,
-    )
+    filters = SearchFilters.parse(**filter_texts)
+    call = partial(devon.search, text, source=source, filters=filters, limit=limit)
     return wire.to_wire(await in_thread(call), wire.SearchResponse)
 
 

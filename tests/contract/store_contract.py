@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from devon_adapters import DiskModelStore
 from devon_core import LocalModel, StagingArea
+from devon_core.commit_metadata import CommitMetadata
 from devon_core.ports import ModelStore
 from tests.contract.postgres_support import scratch_database
 from tests.unit.fakes import MemoryStore
@@ -81,4 +82,6 @@ def put(
     """Stage `files` and commit them, as a download does."""
     staging = harness.store.stage(source, model_id)
     harness.write_staged(staging, files)
-    return harness.store.commit(staging, list(files), when, metadata or {})
+    return harness.store.commit(
+        staging, list(files), when, CommitMetadata.as_recorded(metadata or {})
+    )

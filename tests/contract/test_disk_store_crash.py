@@ -17,6 +17,7 @@ import json, os, sys
 from datetime import UTC, datetime
 from pathlib import Path
 from devon_adapters import DiskModelStore
+from devon_core.commit_metadata import CommitMetadata
 
 root, action, step, files = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 store = DiskModelStore(root, database_url=sys.argv[5] or None)
@@ -30,7 +31,7 @@ if action == "commit":
     staging = store.stage("huggingface", "acme/widget-7b")
     for relative, text in files.items():
         (Path(staging.path) / relative).write_text(text)
-    store.commit(staging, list(files), datetime.now(UTC), {})
+    store.commit(staging, list(files), datetime.now(UTC), CommitMetadata())
 else:
     store.remove("huggingface", "acme/widget-7b")
 """
@@ -115,6 +116,7 @@ import os, sys, time
 from datetime import UTC, datetime
 from pathlib import Path
 from devon_adapters import DiskModelStore
+from devon_core.commit_metadata import CommitMetadata
 
 root, paused, resume = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 store = DiskModelStore(root, database_url=sys.argv[4] or None)
@@ -128,7 +130,7 @@ def pause(name):
 store._after_step = pause
 staging = store.stage("huggingface", "acme/widget-7b")
 (Path(staging.path) / "new.bin").write_text("new")
-store.commit(staging, ["new.bin"], datetime.now(UTC), {})
+store.commit(staging, ["new.bin"], datetime.now(UTC), CommitMetadata())
 """
 
 

@@ -11,6 +11,7 @@ import pytest
 from devon_adapters import DiskModelStore
 from devon_adapters.index import MIGRATION_NAMES, MIGRATIONS, SCHEMA_VERSION, IndexTooNew
 from devon_core import DownloadFailed, InvalidInput
+from devon_core.commit_metadata import CommitMetadata
 from devon_core.ports import ModelStore
 from tests.contract.vault_builders import T0, WIDGET, files_on_disk, put_model
 
@@ -49,7 +50,7 @@ def test_commit_drops_download_metadata_and_leftovers_of_earlier_attempts(
     (root / ".cache" / "huggingface" / "model.safetensors.incomplete").write_bytes(b"xx")
     (root / "old-pattern.gguf").write_bytes(b"from another attempt")
     (root / "config.json").write_bytes(b"{}")
-    model = store.commit(staging, ["config.json"], T0, {})
+    model = store.commit(staging, ["config.json"], T0, CommitMetadata())
     assert model.files == ("config.json",)
     assert files_on_disk(model.path) == {"config.json": b"{}"}
 
@@ -60,7 +61,7 @@ def test_commit_of_a_file_that_is_not_in_staging_fails_and_keeps_staging(
     staging = store.stage("huggingface", "acme/widget-7b")
     (Path(staging.path) / "config.json").write_bytes(b"{}")
     with pytest.raises(DownloadFailed, match=r"weights\.bin is missing"):
-        store.commit(staging, ["config.json", "weights.bin"], T0, {})
+        store.commit(staging, ["config.json", "weights.bin"], T0, CommitMetadata())
     assert store.get("huggingface", "acme/widget-7b") is None
     assert (Path(staging.path) / "config.json").read_bytes() == b"{}"
 
@@ -259,7 +260,7 @@ def test_a_failed_commit_keeps_the_download_metadata_for_a_resume(store: DiskMod
     resume.parent.mkdir(parents=True)
     resume.write_bytes(b"half")
     with pytest.raises(DownloadFailed):
-        store.commit(staging, ["weights.bin"], T0, {})
+        store.commit(staging, ["weights.bin"], T0, CommitMetadata())
     assert resume.read_bytes() == b"half"
 
 

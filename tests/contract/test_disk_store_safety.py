@@ -9,6 +9,8 @@ import pytest
 
 from devon_adapters import DiskModelStore
 from devon_core import DownloadFailed, InvalidInput, StagingArea
+from devon_core.commit_metadata import CommitMetadata
+from devon_core.results import SOURCE_STATE_DIR
 from tests.contract.vault_builders import T0, WIDGET, files_on_disk, put_model
 
 BAD_MODEL_IDS = [
@@ -72,7 +74,7 @@ def test_commit_refuses_file_paths_that_leave_staging(store: DiskModelStore, pat
     staging = store.stage("huggingface", "acme/widget")
     (Path(staging.path) / "config.json").write_bytes(b"{}")
     with pytest.raises(InvalidInput):
-        store.commit(staging, ["config.json", path], T0, {})
+        store.commit(staging, ["config.json", path], T0, CommitMetadata())
     assert store.list() == []
 
 
@@ -81,7 +83,20 @@ def test_commit_refuses_download_metadata_as_a_model_file(store: DiskModelStore)
     (Path(staging.path) / ".cache" / "huggingface").mkdir(parents=True)
     (Path(staging.path) / ".cache" / "huggingface" / "state").write_bytes(b"x")
     with pytest.raises(InvalidInput):
-        store.commit(staging, [".cache/huggingface/state"], T0, {})
+        store.commit(staging, [".cache/huggingface/state"], T0, CommitMetadata())
+
+
+def test_any_sources_resume_state_under_cache_is_neither_staged_nor_committable(
+    store: DiskModelStore,
+) -> None:
+    first = store.stage("othersource", "acme/widget")
+    state = Path(first.path) / SOURCE_STATE_DIR / "othersource" / "resume.json"
+    state.parent.mkdir(parents=True)
+    state.write_bytes(b"{}")
+    again = store.stage("othersource", "acme/widget")
+    assert again.present_files == {}
+    with pytest.raises(InvalidInput):
+        store.commit(again, [f"{SOURCE_STATE_DIR}/othersource/resume.json"], T0, CommitMetadata())
 
 
 def test_commit_refuses_a_staging_area_that_is_not_the_models_own(
@@ -90,7 +105,7 @@ def test_commit_refuses_a_staging_area_that_is_not_the_models_own(
     staging = store.stage("huggingface", "acme/widget")
     forged = type(staging)("huggingface", "acme/widget", str(tmp_path / "elsewhere"))
     with pytest.raises(InvalidInput):
-        store.commit(forged, ["config.json"], T0, {})
+        store.commit(forged, ["config.json"], T0, CommitMetadata())
 
 
 def test_a_symlink_in_staging_is_not_taken_as_a_model_file(
@@ -101,7 +116,7 @@ def test_a_symlink_in_staging_is_not_taken_as_a_model_file(
     staging = store.stage("huggingface", "acme/widget")
     (Path(staging.path) / "config.json").write_bytes(b"{}")
     os.symlink(secret, Path(staging.path) / "weights.bin")
-    model = store.commit(staging, ["config.json"], T0, {})
+    model = store.commit(staging, ["config.json"], T0, CommitMetadata())
     assert model.files == ("config.json",)
     assert secret.read_text() == "do not copy"
 
@@ -112,7 +127,7 @@ def test_committing_a_symlink_as_a_model_file_fails(store: DiskModelStore, tmp_p
     staging = store.stage("huggingface", "acme/widget")
     os.symlink(secret, Path(staging.path) / "weights.bin")
     with pytest.raises(DownloadFailed, match="missing"):
-        store.commit(staging, ["weights.bin"], T0, {})
+        store.commit(staging, ["weights.bin"], T0, CommitMetadata())
     assert store.get("huggingface", "acme/widget") is None
     assert secret.read_text() == "do not copy"
 
@@ -151,7 +166,7 @@ def test_an_owner_directory_symlinked_out_of_the_vault_is_refused(
     staging = store.stage("huggingface", "acme/widget")
     (Path(staging.path) / "config.json").write_bytes(b"{}")
     with pytest.raises(InvalidInput, match="outside the vault"):
-        store.commit(staging, ["config.json"], T0, {})
+        store.commit(staging, ["config.json"], T0, CommitMetadata())
     assert list(outside.iterdir()) == []
     assert store.get("huggingface", "acme/widget") is None
 
@@ -225,7 +240,7 @@ def test_of_two_commits_whose_folders_nest_at_once_only_the_first_lands(
     def commit_the_other_now(step: str) -> None:
         if step == "commit:journaled" and not outcome:
             try:
-                other.commit(racing, list(WIDGET), T0, {})
+                other.commit(racing, list(WIDGET), T0, CommitMetadata())
                 outcome.append("committed")
             except InvalidInput as error:
                 outcome.append(str(error))

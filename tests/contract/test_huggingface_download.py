@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from devon_adapters.huggingface.staging_layout import FileJob
+from devon_adapters.transfer.staging_layout import FileJob
 from devon_core import DownloadFailed, Forbidden, NotFound
 from devon_core.filters import matches_any
 from devon_core.models import RemoteFile, RemoteModel

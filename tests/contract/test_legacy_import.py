@@ -11,6 +11,7 @@ import pytest
 from devon_adapters import DiskModelStore, import_legacy_vault
 from devon_adapters import legacy as legacy_module
 from devon_core import InvalidInput
+from devon_core.commit_metadata import CommitMetadata
 from tests.contract.vault_builders import assert_consistent, files_on_disk
 
 WIDGET = {"config.json": b"{}", "model.safetensors": b"w" * 50}
@@ -143,7 +144,7 @@ def test_an_entry_clashing_with_a_model_in_the_vault_is_skipped_and_the_rest_imp
     )
     staging = store.stage("huggingface", "acme/widget-7b")
     (Path(staging.path) / "config.json").write_bytes(b"{}")
-    store.commit(staging, ["config.json"], datetime.now().astimezone(), {})
+    store.commit(staging, ["config.json"], datetime.now().astimezone(), CommitMetadata())
     report = import_legacy_vault(store, legacy)
     assert report.imported == ("huggingface/acme/gadget",)
     assert [name for name, _ in report.skipped] == ["huggingface/ACME/Widget-7b"]

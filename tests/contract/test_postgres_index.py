@@ -16,6 +16,7 @@ from filelock import Timeout
 from devon_adapters import DiskModelStore, Settings
 from devon_adapters.index import IndexTooNew
 from devon_core import InvalidInput, StoreUnavailable
+from devon_core.commit_metadata import CommitMetadata
 from tests.contract.postgres_support import ScratchDatabase, scratch_database, url_with_schema
 from tests.contract.vault_builders import WIDGET, assert_consistent, files_on_disk, put_model
 
@@ -189,7 +190,7 @@ def test_a_database_lost_while_running_fails_each_call_clearly_and_keeps_the_vau
     with pytest.raises(StoreUnavailable, match="cannot be reached"):
         store.list()
     with pytest.raises(StoreUnavailable):
-        store.commit(staging, ["config.json"], model.downloaded_at, {})
+        store.commit(staging, ["config.json"], model.downloaded_at, CommitMetadata())
     with pytest.raises(StoreUnavailable):
         store.remove("huggingface", "acme/widget-7b")
     assert files_on_disk(model.path) == WIDGET

@@ -14,7 +14,7 @@ import pytest
 
 from devon_adapters.clock import SystemClock
 from devon_adapters.disk_store import DiskModelStore
-from devon_adapters.huggingface.staging_layout import FileJob
+from devon_adapters.transfer.staging_layout import FileJob
 from devon_core import Devon, InsufficientStorage, RemoteFile, RemoteModel, StorageSpace
 from devon_core.ports import ProgressCallback
 from devon_testhub import TestHub

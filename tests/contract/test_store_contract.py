@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from devon_core import InvalidInput
+from devon_core.commit_metadata import CommitMetadata
 from devon_core.serialization import unstructure
 from tests.contract.store_contract import HARNESSES, StoreHarness, harness_for, put
 
@@ -49,7 +50,9 @@ def test_only_the_named_files_are_committed(harness: StoreHarness) -> None:
     staging = harness.store.stage("huggingface", "acme/widget-7b")
     harness.write_staged(staging, {**WIDGET, "leftover.bin": b"old"})
 
-    model = harness.store.commit(staging, ["model.safetensors", "config.json"], T0, {})
+    model = harness.store.commit(
+        staging, ["model.safetensors", "config.json"], T0, CommitMetadata()
+    )
 
     assert model.files == ("config.json", "model.safetensors")
     assert model.size_bytes == 1002
@@ -210,7 +213,7 @@ def test_a_commit_carries_over_files_of_the_copy_in_the_vault(harness: StoreHarn
         staging,
         ["config.json", "extra.gguf", "model.safetensors"],
         T0 + timedelta(hours=1),
-        {},
+        CommitMetadata(),
         carry_over=["config.json", "model.safetensors"],
     )
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from devon_adapters import DiskModelStore
 from devon_core import LocalModel
+from devon_core.commit_metadata import CommitMetadata
 
 T0 = datetime(2025, 2, 12, 14, 30, 0, 123456, tzinfo=UTC)
 
@@ -29,7 +30,7 @@ def put_model(
         path = Path(staging.path) / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
-    return store.commit(staging, list(files), when, metadata or {})
+    return store.commit(staging, list(files), when, CommitMetadata.as_recorded(metadata or {}))
 
 
 def files_on_disk(directory: Path | str) -> dict[str, bytes]:

@@ -31,6 +31,7 @@ from devon_core import (
     StorageStatus,
 )
 from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
+from devon_core.commit_metadata import CommitMetadata
 from devon_core.models import author_of, model_name_of
 from devon_core.ports import ProgressCallback
 from devon_core.references import ModelReference
@@ -256,7 +257,7 @@ class MemoryStore:
         staging: StagingArea,
         files: Sequence[str],
         downloaded_at: datetime,
-        metadata: dict[str, Any],
+        metadata: CommitMetadata,
         carry_over: Sequence[str] = (),
     ) -> LocalModel:
         self._refuse_clash(staging.source, staging.model_id)
@@ -276,7 +277,7 @@ class MemoryStore:
             downloaded_at=downloaded_at,
             last_used=previous.last_used if previous else None,
             files=tuple(kept),
-            metadata=metadata,
+            metadata=metadata.as_dict(),
         )
         return self.add(model)
 

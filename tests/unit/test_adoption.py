@@ -5,6 +5,7 @@ import pytest
 from devon_core import Devon, InvalidInput, SourceUnavailable
 from devon_core.adoption import SkipReason, choose_snapshot, hash_kind
 from devon_core.cached import CachedRepo, HashKind
+from devon_core.commit_metadata import CommitMetadata
 from tests.unit.fakes import (
     SHA1_B,
     SHA256_A,
@@ -125,7 +126,9 @@ def test_datasets_spaces_and_invalid_ids_are_skipped_with_their_reason() -> None
 def test_a_model_already_in_the_vault_is_reported_and_left_alone() -> None:
     cache = FakeCache([cached_repo("acme/x")])
     devon = devon_on(cache)
-    kept = devon.store.commit(devon.store.stage("huggingface", "acme/x"), [], devon.clock.now(), {})
+    kept = devon.store.commit(
+        devon.store.stage("huggingface", "acme/x"), [], devon.clock.now(), CommitMetadata()
+    )
 
     report = devon.adopt()
 

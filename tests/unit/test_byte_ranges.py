@@ -6,7 +6,7 @@ from itertools import pairwise
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devon_adapters.huggingface.byte_ranges import (
+from devon_adapters.transfer.byte_ranges import (
     MAX_PIECE,
     MIB,
     PIECES_PER_CONNECTION,

@@ -5,7 +5,7 @@ ends) cannot starve another download of the same process."""
 import threading
 import time
 
-from devon_adapters.huggingface.connection_slots import ConnectionSlots
+from devon_adapters.transfer.connection_slots import ConnectionSlots
 
 
 def test_freed_connection_goes_to_the_waiting_transfer_before_the_one_that_just_let_it_go() -> None:

@@ -2,8 +2,8 @@
 
 import threading
 
-from devon_adapters.huggingface.progress import ProgressTracker
 from devon_adapters.huggingface.ttl_cache import TTLCache
+from devon_adapters.transfer.progress import ProgressTracker
 
 
 def test_progress_counts_bytes_across_files_to_the_total() -> None:

@@ -1,6 +1,6 @@
 import pytest
 
-from devon_core import Devon, InvalidInput
+from devon_core import Devon, InvalidInput, SearchFilters
 from tests.unit.fakes import FakeSource, remote_model
 
 
@@ -88,3 +88,22 @@ def test_blank_query_and_filters_count_as_absent(devon: Devon) -> None:
     result = devon.search("  ", params="", size=" ")
     assert result.query is None
     assert result.count == 3
+
+
+def test_search_takes_the_filters_parsed_as_one_object(devon: Devon) -> None:
+    filters = SearchFilters.parse(params="<=1b")
+    assert devon.search(filters=filters) == devon.search(params="<=1b")
+
+
+def test_search_refuses_filters_given_both_parsed_and_by_name(devon: Devon) -> None:
+    with pytest.raises(TypeError, match="not both"):
+        devon.search(filters=SearchFilters(), license="MIT")
+
+
+def test_parsing_a_filter_that_is_not_declared_names_the_declared_ones() -> None:
+    with pytest.raises(TypeError, match="'colour' is not a search filter: use one of provider"):
+        SearchFilters.parse(colour="red")
+
+
+def test_blank_filter_texts_count_as_absent() -> None:
+    assert SearchFilters.parse(provider=" ", size="", quant="\t") == SearchFilters()

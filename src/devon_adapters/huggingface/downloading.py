@@ -22,10 +22,8 @@ from typing import Any
 import httpx2
 from huggingface_hub.errors import HfHubHTTPError
 
-from devon_adapters.huggingface.connection_slots import PROCESS_SLOTS
 from devon_adapters.huggingface.errors import translate
 from devon_adapters.huggingface.hub import HubClient
-from devon_adapters.huggingface.progress import ProgressTracker
 from devon_adapters.huggingface.ranged_fetch import RangedFetch, RangesIgnored
 from devon_adapters.huggingface.retrying import (
     REPORT_AFTER_S,
@@ -35,7 +33,9 @@ from devon_adapters.huggingface.retrying import (
     retry_notice,
     transient,
 )
-from devon_adapters.huggingface.staging_layout import FileJob
+from devon_adapters.transfer.connection_slots import PROCESS_SLOTS
+from devon_adapters.transfer.progress import ProgressTracker
+from devon_adapters.transfer.staging_layout import FileJob
 from devon_core.errors import DevonError, DownloadFailed
 from devon_core.models import RemoteFile, RemoteModel
 from devon_core.ports import ProgressCallback

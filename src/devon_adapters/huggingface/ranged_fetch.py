@@ -31,18 +31,7 @@ from typing import Any
 import httpx2
 from huggingface_hub.errors import HfHubHTTPError
 
-from devon_adapters.huggingface.byte_ranges import (
-    MIB,
-    Span,
-    SpanSet,
-    missing,
-    parse_content_range,
-    piece_size,
-    split,
-)
-from devon_adapters.huggingface.connection_slots import PROCESS_SLOTS
 from devon_adapters.huggingface.hub import HubClient
-from devon_adapters.huggingface.progress import ProgressTracker
 from devon_adapters.huggingface.retrying import (
     REPORT_AFTER_S,
     DownloadOptions,
@@ -51,7 +40,18 @@ from devon_adapters.huggingface.retrying import (
     retry_notice,
     transient,
 )
-from devon_adapters.huggingface.staging_layout import FileJob
+from devon_adapters.transfer.byte_ranges import (
+    MIB,
+    Span,
+    SpanSet,
+    missing,
+    parse_content_range,
+    piece_size,
+    split,
+)
+from devon_adapters.transfer.connection_slots import PROCESS_SLOTS
+from devon_adapters.transfer.progress import ProgressTracker
+from devon_adapters.transfer.staging_layout import FileJob
 from devon_core.errors import DownloadFailed
 from devon_core.models import RemoteModel
 

@@ -24,11 +24,13 @@ from typing import Any, BinaryIO
 
 import attrs
 
-from devon_adapters.huggingface.byte_ranges import Span, contiguous_prefix, covered, merge
+from devon_adapters.transfer.byte_ranges import Span, contiguous_prefix, covered, merge
 from devon_core.errors import DownloadFailed
 from devon_core.models import RemoteFile
+from devon_core.results import SOURCE_STATE_DIR
 
-STATE_DIR = ".cache/devon"
+STATE_DIR = f"{SOURCE_STATE_DIR}/devon"
+"""This adapter's resume state, under the contract's SOURCE_STATE_DIR."""
 
 
 @attrs.frozen
