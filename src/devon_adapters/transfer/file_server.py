@@ -39,9 +39,9 @@ class FileServer(Protocol):
         self, url: str, start: int, read_timeout: float, end: int | None = None
     ) -> AbstractContextManager[httpx2.Response]:
         """A streamed GET of `url` from byte `start` on, up to byte `end` (exclusive) when
-        given: with `Range: bytes=start-[end-1]` when `start` > 0 or `end` is given, and
-        `Accept-Encoding: identity`. The answer may still be a 200 of the whole file or a
-        206 of other bytes: the downloader checks."""
+        given, with the headers `byte_headers(start, end)` on top of the server's own. The
+        answer may still be a 200 of the whole file or a 206 of other bytes: the downloader
+        checks."""
         ...
 
     def transient(self, error: Exception) -> bool:
@@ -58,6 +58,17 @@ class FileServer(Protocol):
         """The core error a failure that ends the download of `model_id` leaves as (what
         arrived stays in staging for a resume)."""
         ...
+
+
+def byte_headers(start: int, end: int | None = None) -> dict[str, str]:
+    """Headers asking for the file's bytes from `start` on, up to `end` (exclusive) when
+    given: a `Range` only when `start` > 0 or `end` is given."""
+    headers = {"Accept-Encoding": "identity"}  # byte offsets are offsets in the file
+    if end is not None:
+        headers["Range"] = f"bytes={start}-{end - 1}"
+    elif start > 0:
+        headers["Range"] = f"bytes={start}-"
+    return headers
 
 
 def sentence_start(name: str) -> str:
