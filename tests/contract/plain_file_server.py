@@ -65,6 +65,8 @@ class Served:
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self.url = ""
+        """Where the server answers (set once it listens)."""
         self.requests: list[tuple[str, str | None]] = []
         self.cut_after: dict[str, int] = {}
         """Path -> bytes after which its next answer stops (once)."""
@@ -108,15 +110,15 @@ def _handler(served: Served) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serve_folder(root: Path) -> Iterator[tuple[str, Served]]:
-    """Serve the files under `root` on 127.0.0.1 until the block ends: its base URL and
-    what it saw."""
+def serve_folder(root: Path) -> Iterator[Served]:
+    """Serve the files under `root` on 127.0.0.1 until the block ends."""
     served = Served(root)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(served))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    served.url = f"http://127.0.0.1:{server.server_address[1]}"
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", served
+        yield served
     finally:
         server.shutdown()
         server.server_close()

@@ -2,8 +2,10 @@
 Hub API, downloads through the same `Downloader` with resume, ranges and verification."""
 
 import hashlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -42,8 +44,8 @@ def server(tmp_path: Path) -> Iterator[tuple[PlainFileServer, Served]]:
         target = tmp_path / "served" / MODEL / path
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-    with serve_folder(tmp_path / "served") as (url, served):
-        yield PlainFileServer(url), served
+    with serve_folder(tmp_path / "served") as served:
+        yield PlainFileServer(served.url), served
 
 
 def download(server: PlainFileServer, dest: Path, options: DownloadOptions = OPTIONS) -> None:
@@ -90,3 +92,16 @@ def test_a_file_that_does_not_match_its_sha256_is_refused_and_deleted(
     with pytest.raises(DownloadFailed, match=r"Checksum mismatch for weights/model\.safetensors"):
         download(server[0], tmp_path / "dest")
     assert not [p for p in (tmp_path / "dest").rglob("*") if p.name.startswith("model.")]
+
+
+def test_the_plugin_guide_example_downloads_through_a_file_server(
+    server: tuple[PlainFileServer, Served], tmp_path: Path
+) -> None:
+    guide = (Path(__file__).resolve().parents[2] / "docs" / "plugins.md").read_text()
+    example = re.search(r"```python\n(from devon_adapters\.transfer.*?)```", guide, re.DOTALL)
+    assert example is not None
+    namespace: dict[str, Any] = {}
+    exec(compile(example[1], "docs/plugins.md", "exec"), namespace)  # noqa: S102 - our docs
+    model = listing(CONTENT)
+    namespace["PlainSource"](server[1].url).download(model, model.files, str(tmp_path / "dest"))
+    assert files_under(tmp_path / "dest") == CONTENT
