@@ -268,8 +268,7 @@ class RangedFetch:
                 if position + len(chunk) > end:
                     raise DownloadFailed(
                         f"{sentence_start(self.server.name)} sent more than bytes "
-                        f"{span[0]}-{end - 1} of "
-                        f"{self.job.file.path}; nothing past them was kept"
+                        f"{span[0]}-{end - 1} of {self.job.file.path}; nothing past them was kept"
                     )
                 _write_at(fd, chunk, position)
                 cursor[0] = position + len(chunk)
