@@ -103,10 +103,12 @@ class DiskModelStore:
         root: Path | str,
         *,
         quota_bytes: int | None = None,
+        quota_setting: str | None = None,
         database_url: str | None = None,
     ) -> None:
         """The vault at `root`; its index in `root/.devon/` (SQLite), or in the PostgreSQL
-        database at `database_url` when given (several hosts sharing `root`)."""
+        database at `database_url` when given (several hosts sharing `root`). `quota_setting`
+        is what a refusal over the quota tells a person to raise (see `StorageSpace`)."""
         try:
             make_private_dirs(VaultPaths.at(root).root)
             self._paths = VaultPaths.at(root)  # its real root is resolved once it exists
@@ -125,6 +127,7 @@ class DiskModelStore:
                 "set DEVON_STORAGE_PATH to a directory you can write to"
             ) from None
         self.quota_bytes = quota_bytes
+        self.quota_setting = quota_setting
         self._backend: IndexBackend = open_backend(self._paths, database_url)
         self.rebuild_skipped: builtins.list[tuple[str, str]] = []
         """(model, reason) for each manifest entry an index rebuild at open left out."""
@@ -283,6 +286,7 @@ class DiskModelStore:
             free_bytes=shutil.disk_usage(self._paths.root).free,
             used_bytes=self._index.used_bytes(),
             quota_bytes=self.quota_bytes,
+            quota_setting=self.quota_setting,
         )
 
     # -- downloads ---------------------------------------------------------------------
@@ -328,10 +332,10 @@ class DiskModelStore:
                 adding += other.adding_bytes - other.replacing_bytes
             space = self.space()
             check(
-                StorageSpace(
+                attrs.evolve(
+                    space,
                     free_bytes=space.free_bytes - still_to_write,
                     used_bytes=space.used_bytes + adding,
-                    quota_bytes=space.quota_bytes,
                 )
             )
             claim = Reservation(source, model_id, adding_bytes, replacing_bytes)

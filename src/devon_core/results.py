@@ -393,6 +393,9 @@ class StorageSpace:
     free_bytes: int
     used_bytes: int
     quota_bytes: int | None = None
+    quota_setting: str | None = None
+    """What a person changes to raise the quota (the disk vault built from settings: its
+    environment variable), named when a download is refused; None: "the quota"."""
 
 
 SOURCE_STATE_DIR = ".cache"
