@@ -36,6 +36,7 @@ import attrs
 
 from devon_adapters.index import Operation, Record
 from devon_adapters.index_backends import IndexBackend, VaultIndex, open_backend
+from devon_adapters.index_copy import copy_index
 from devon_adapters.locks import Timeout, lock_name
 from devon_adapters.manifest import (
     MANIFEST_LOCK,
@@ -61,6 +62,7 @@ from devon_core.errors import DownloadFailed, InvalidInput, RemovalFailed, Store
 from devon_core.identifiers import validate_model_id, validate_source_name
 from devon_core.models import LocalModel
 from devon_core.results import (
+    IndexCopy,
     ScanResult,
     SourceUsage,
     StagedDownload,
@@ -563,6 +565,11 @@ class DiskModelStore:
         """Commits and removals in flight (or left by a crash not yet repaired), as
         `<kind> <source>/<model_id>`."""
         return [f"{op.kind} {op.source}/{op.model_id}" for op in self._index.operations()]
+
+    def copy_index(self, target: str, *, replace: bool = False) -> IndexCopy:
+        """Copy the index to `target`: `sqlite` (the index file in the vault) or a
+        postgresql:// URL (see `devon_adapters.index_copy`)."""
+        return copy_index(self, target, replace=replace)
 
     def rebuild_index(self) -> int:
         """Re-derive the index from the model directories on disk; return the model count.

@@ -38,6 +38,7 @@ from devon_core.results import (
     Downloaded,
     ExportFormat,
     ExportResult,
+    IndexCopy,
     ModelInfo,
     RemoveResult,
     ScanResult,
@@ -567,6 +568,14 @@ class Devon:
         if not isinstance(self.store, IndexedStore):
             raise InvalidInput("this vault's store has no index to rebuild")
         return self.store.rebuild_index()
+
+    def copy_index(self, target: str, *, replace: bool = False) -> IndexCopy:
+        """Copy the vault's index to `target` (for the disk vault: `sqlite`, the index file
+        in the vault, or a postgresql:// URL); the files stay where they are. InvalidInput
+        for a store that has no index, or a target it refuses."""
+        if not isinstance(self.store, IndexedStore):
+            raise InvalidInput("this vault's store has no index to copy")
+        return self.store.copy_index(target, replace=replace)
 
     def import_legacy(self, legacy_root: str, *, move: bool = False) -> Any:
         """Bring the models of a DEVON 1.x vault into this vault (see

@@ -314,6 +314,17 @@ class ScanSkip:
 
 
 @attrs.frozen
+class IndexCopy:
+    """What copying a vault's index to another backend did (`devon copy-index`)."""
+
+    source: str
+    target: str
+    model_count: int
+    replaced: int
+    """Rows the target held before, dropped because `replace` was asked for."""
+
+
+@attrs.frozen
 class ScanResult:
     """What a scan did: models registered and dropped (`<source>/<model_id>`), folders
     skipped. Registered models carry metadata inferred from their files."""

@@ -97,6 +97,21 @@ def test_rebuild_index_counts_the_models_on_disk(tmp_path: Path) -> None:
         store.close()
 
 
+def test_a_store_without_an_index_refuses_to_copy_one() -> None:
+    with pytest.raises(InvalidInput, match="no index to copy"):
+        devon_with(FakeSource()).copy_index("sqlite")
+
+
+def test_copying_the_index_onto_the_one_in_use_is_refused(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path / "vault")
+    try:
+        devon = Devon(store=store, clock=SystemClock(), default_source="huggingface")
+        with pytest.raises(InvalidInput, match="already is"):
+            devon.copy_index("sqlite")
+    finally:
+        store.close()
+
+
 def test_a_vault_without_an_importer_refuses_a_legacy_import() -> None:
     with pytest.raises(InvalidInput, match=r"cannot import a 1\.x vault"):
         devon_with(FakeSource()).import_legacy("/nowhere")
