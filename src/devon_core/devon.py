@@ -550,6 +550,11 @@ class Devon:
         )
         return NotFound(f"{error}{did_you_mean(model_id, known)}")
 
+    def source_names(self) -> tuple[str, ...]:
+        """The names of the source plugins (loading them), sorted: what a delivery offers
+        for `source`. The built-in `local` is not one unless a plugin is called that."""
+        return tuple(sorted(self.sources))
+
     def source_endpoints(self) -> dict[str, str | None]:
         """Each loaded source by name, with where it answers from when it says (`Located`)."""
         return {

@@ -79,6 +79,12 @@ def test_held_of_a_model_not_in_the_vault_suggests_close_ids() -> None:
         devon.held("acme/widget-7c")
 
 
+def test_source_names_are_the_plugins_sorted() -> None:
+    devon = devon_with(FakeSource(name="zoo"), FakeSource(name="huggingface"))
+
+    assert devon.source_names() == ("huggingface", "zoo")
+
+
 def test_a_store_without_an_index_refuses_to_rebuild_one() -> None:
     with pytest.raises(InvalidInput, match="no index to rebuild"):
         devon_with(FakeSource()).rebuild_index()
