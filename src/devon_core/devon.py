@@ -173,8 +173,9 @@ class Devon:
         filters: SearchFilters | None = None,
         **filter_texts: str | None,
     ) -> dict[str, list[str]]:
-        """For a search that found nothing: values close to the `license` and `quant` given
-        that models on the source (matching the other filters) or in the vault carry."""
+        """For a search that found nothing: per filter declared with hints (see
+        `search_filter`), values close to the one given that models on the source (matching
+        the other filters) or in the vault carry."""
         parsed = _filters(filters, filter_texts)
         return hints.filter_hints(self.source(source), self.store, query, parsed)
 
