@@ -53,6 +53,12 @@ def request(model_id: str = QWEN, patterns: tuple[str, ...] | None = None) -> Jo
     return JobRequest("huggingface", model_id, patterns)
 
 
+def running(store: JobStore) -> None:
+    """Job `a` (of QWEN), downloading under owner `o`."""
+    store.submit(request(), "a", T)
+    assert store.claim("o", 2, T) is not None
+
+
 def test_jobs_written_by_one_process_are_read_by_another(
     two: tuple[JobStore, JobStore],
 ) -> None:
@@ -157,8 +163,7 @@ def test_progress_is_recorded_only_for_the_owner_of_a_running_job(
     two: tuple[JobStore, JobStore],
 ) -> None:
     one, other = two
-    one.submit(request(), "a", T)
-    one.claim("o", 2, T)
+    running(one)
     progress = JobProgress(bytes_done=10, bytes_total=40, files_done=1, files_total=4)
     assert one.record_progress("a", "o", progress, T)
     assert not one.record_progress("a", "someone-else", progress, T)
@@ -169,8 +174,7 @@ def test_progress_is_recorded_only_for_the_owner_of_a_running_job(
 
 def test_a_finished_job_keeps_its_status_time_and_error(two: tuple[JobStore, JobStore]) -> None:
     one, other = two
-    one.submit(request(), "a", T)
-    one.claim("o", 2, T)
+    running(one)
     later = T + timedelta(minutes=1)
     one.finish("a", "o", JobStatus.FAILED, later, error="it broke", error_kind="download_failed")
     job = other.get("a")
@@ -187,8 +191,7 @@ def test_a_finished_job_keeps_its_status_time_and_error(two: tuple[JobStore, Job
 
 def test_a_released_job_is_queued_again_for_any_owner(two: tuple[JobStore, JobStore]) -> None:
     one, other = two
-    one.submit(request(), "a", T)
-    one.claim("o", 2, T)
+    running(one)
     one.release("a", "o")
     assert other.list(JobStatus.QUEUED)[0].id == "a"
     claimed = other.claim("p", 2, T)
@@ -208,8 +211,7 @@ def test_the_jobs_of_a_gone_owner_are_requeued(two: tuple[JobStore, JobStore]) -
 
 def test_a_job_being_committed_cannot_be_cancelled(two: tuple[JobStore, JobStore]) -> None:
     one, other = two
-    one.submit(request(), "a", T)
-    one.claim("o", 2, T)
+    running(one)
     assert one.begin_commit("a", "o")
     with pytest.raises(Conflict):
         other.cancel("a", T)
