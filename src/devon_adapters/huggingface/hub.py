@@ -23,6 +23,7 @@ from huggingface_hub import (
 )
 from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
 
+from devon_adapters.transfer.file_server import byte_headers
 from devon_adapters.version import devon_version
 
 Token = str | bool | None
@@ -97,12 +98,7 @@ class HubClient:
         The answer may be 200 (whole file) even when a range was asked for, or a 206 of other
         bytes than asked; the caller checks. Redirects (to a CDN) are followed; httpx drops
         the token when the host changes."""
-        headers = self.headers()
-        headers["Accept-Encoding"] = "identity"  # byte offsets are offsets in the file
-        if end is not None:
-            headers["Range"] = f"bytes={start}-{end - 1}"
-        elif start > 0:
-            headers["Range"] = f"bytes={start}-"
+        headers = self.headers() | byte_headers(start, end)
         timeout = httpx2.Timeout(self.timeout, read=read_timeout)
         with get_session().stream("GET", url, headers=headers, timeout=timeout) as response:
             if response.status_code >= 400:

@@ -5,14 +5,15 @@ from typing import Protocol
 
 from huggingface_hub import constants
 
-from devon_adapters.huggingface.downloading import Downloader, DownloadOptions
 from devon_adapters.huggingface.errors import hub_errors
+from devon_adapters.huggingface.file_server import HubFileServer
 from devon_adapters.huggingface.hub import HubClient, Token
 from devon_adapters.huggingface.ids import validate_hub_id
 from devon_adapters.huggingface.metadata import SOURCE_NAME, remote_model
 from devon_adapters.huggingface.references import parse_hub_reference
 from devon_adapters.huggingface.searching import Searcher
 from devon_adapters.huggingface.ttl_cache import TTLCache
+from devon_adapters.transfer.downloading import Downloader, DownloadOptions
 from devon_core.errors import Forbidden, InvalidInput, NotFound
 from devon_core.models import RemoteFile, RemoteModel
 from devon_core.ports import ProgressCallback
@@ -87,7 +88,7 @@ class HuggingFaceSource:
             max_pages=max_list_pages,
         )
         self._downloader = Downloader(
-            self._client,
+            HubFileServer(self._client),
             DownloadOptions(
                 verify_checksums=verify_checksums,
                 max_workers=max_workers,

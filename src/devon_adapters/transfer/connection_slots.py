@@ -1,7 +1,7 @@
 """The process-wide bound on connections transferring file bytes at once.
 
 Every file GET (a whole-file stream or one range of a large file) holds one slot while it
-runs, whichever `HuggingFaceSource` or download started it; a request beyond the bound waits
+runs, whichever source or download started it; a request beyond the bound waits
 for a slot. Slots go first come, first served: a range worker asks again the moment its
 piece ends, and without an order it would win the slot it just freed over transfers of
 another download that have been waiting, starving that download while the large one runs.

@@ -29,17 +29,7 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 import httpx2
-from huggingface_hub.errors import HfHubHTTPError
 
-from devon_adapters.huggingface.hub import HubClient
-from devon_adapters.huggingface.retrying import (
-    REPORT_AFTER_S,
-    DownloadOptions,
-    Stopped,
-    pause_before_retry,
-    retry_notice,
-    transient,
-)
 from devon_adapters.transfer.byte_ranges import (
     MIB,
     Span,
@@ -50,7 +40,9 @@ from devon_adapters.transfer.byte_ranges import (
     split,
 )
 from devon_adapters.transfer.connection_slots import PROCESS_SLOTS
+from devon_adapters.transfer.file_server import FileServer, sentence_start
 from devon_adapters.transfer.progress import ProgressTracker
+from devon_adapters.transfer.retrying import REPORT_AFTER_S, DownloadOptions, Retrying, Stopped
 from devon_adapters.transfer.staging_layout import FileJob
 from devon_core.errors import DownloadFailed
 from devon_core.models import RemoteModel
@@ -132,14 +124,14 @@ class RangedFetch:
 
     def __init__(
         self,
-        client: HubClient,
+        server: FileServer,
         options: DownloadOptions,
         model: RemoteModel,
         job: FileJob,
         tracker: ProgressTracker,
         stop: threading.Event,
     ) -> None:
-        self.client = client
+        self.server = server
         self.options = options
         self.model = model
         self.job = job
@@ -147,8 +139,7 @@ class RangedFetch:
         self.stop = stop  # the whole download's
         self.halt = threading.Event()  # this file's
         self.size = job.file.size_bytes
-        revision = model.revision or "main"
-        self.url = client.file_url(model.model_id, job.file.path, revision)
+        self.url = server.file_url(model.model_id, job.file.path, model.revision)
         self.wants_hash = options.verify_checksums and job.file.sha256 is not None
 
     def halted(self) -> bool:
@@ -180,7 +171,7 @@ class RangedFetch:
         queue = _Pieces(pieces)
         workers = max(1, min(self.options.connections_per_file, len(pieces)))
         threads = workers + (1 if self.wants_hash else 0)
-        pool = ThreadPoolExecutor(threads, thread_name_prefix="devon-hf-range")
+        pool = ThreadPoolExecutor(threads, thread_name_prefix="devon-range")
         fetches = [pool.submit(self._work, fd, queue, landed) for _ in range(workers)]
         hashing = pool.submit(self._hash, fd, landed) if self.wants_hash else None
         try:
@@ -211,41 +202,28 @@ class RangedFetch:
 
     def _fetch_piece(self, fd: int, piece: Span, landed: _Landed) -> None:
         """Fetch `piece` until whole, resuming from the byte reached after a cut or a
-        transient error; `retries` failures in a row without progress give up."""
-        position, end = piece
-        failures = 0
-        while position < end:
-            if self.halted():
-                raise Stopped
-            before = position
-            cursor = [position]
-            problem: Exception | None = None
-            try:
-                self._stream_piece(fd, (position, end), cursor, landed)
-            except (httpx2.TransportError, HfHubHTTPError) as error:
-                if not transient(error):
-                    raise
-                problem = error
-            position = cursor[0]
-            if position >= end:
-                return
-            failures = 0 if position > before else failures + 1
-            if failures > self.options.retries:
-                if problem is not None:
-                    raise problem
-                raise DownloadFailed(
-                    f"The Hub kept ending bytes {position}-{end - 1} of {self.job.file.path} "
-                    "early; run the download again to resume"
-                )
-            self.tracker.retrying(retry_notice(self.options, self.job.file.path, problem, failures))
-            pause_before_retry(self.options, failures, self.halted, self.halt)
+        transient error (`Retrying`)."""
+        cursor = [piece[0]]
+        end = piece[1]
+        retrying = Retrying(
+            self.server, self.options, self.tracker, self.job.file.path, self.halted, self.halt
+        )
+        retrying.until_whole(
+            lambda: self._stream_piece(fd, (cursor[0], end), cursor, landed),
+            lambda: cursor[0],
+            end,
+            lambda reached: (
+                f"{sentence_start(self.server.name)} kept ending bytes {reached}-{end - 1} of "
+                f"{self.job.file.path} early; run the download again to resume"
+            ),
+        )
 
     def _stream_piece(self, fd: int, span: Span, cursor: list[int], landed: _Landed) -> None:
         limit = self.options.max_connections
         with PROCESS_SLOTS.held(limit, self.halted) as got:
             if not got:
                 raise Stopped
-            with self.client.open_file(
+            with self.server.open_file(
                 self.url, span[0], self.options.read_timeout, end=span[1]
             ) as response:
                 self._check_answer(response, span)
@@ -264,12 +242,14 @@ class RangedFetch:
             or answered != (start, end, self.size)
             or (length is not None and length != str(end - start))
         ):
+            name = self.server.name
             raise DownloadFailed(
-                f"The Hub answered bytes {start}-{end - 1} of {self.job.file.path} of "
-                f"{self.model.model_id} with HTTP {response.status_code} and Content-Range "
+                f"{sentence_start(name)} answered bytes {start}-{end - 1} of "
+                f"{self.job.file.path} of {self.model.model_id} with HTTP {response.status_code} "
+                "and Content-Range "
                 f"{response.headers.get('Content-Range')!r}, which is not what was asked "
                 f"(of a {self.size}-byte file); nothing of that answer was kept. Run the "
-                "download again; if it keeps happening, a proxy between here and the Hub "
+                f"download again; if it keeps happening, a proxy between here and {name} "
                 "mangles range requests"
             )
 
@@ -287,8 +267,8 @@ class RangedFetch:
                 position = cursor[0]
                 if position + len(chunk) > end:
                     raise DownloadFailed(
-                        f"The Hub sent more than bytes {span[0]}-{end - 1} of "
-                        f"{self.job.file.path}; nothing past them was kept"
+                        f"{sentence_start(self.server.name)} sent more than bytes "
+                        f"{span[0]}-{end - 1} of {self.job.file.path}; nothing past them was kept"
                     )
                 _write_at(fd, chunk, position)
                 cursor[0] = position + len(chunk)

@@ -1,7 +1,9 @@
 """Fetching a model's files into a staging directory, resumably and verified (ADR 0021).
 
-Each file up to `split_threshold` bytes is one streamed GET of `/<id>/resolve/<commit>/<path>`
-through huggingface_hub's session, pinned to the commit `info` saw, resumed with `Range`
+Source-neutral (ADR 0197): a source supplies a `FileServer` (its files' URLs, its streamed
+GET, which of its errors are worth a retry and what they become). Each file up to
+`split_threshold` bytes is one streamed GET of the file's URL at the commit `info` saw
+(for the Hub `/<id>/resolve/<commit>/<path>`), resumed with `Range`
 from what its `.part` file holds (within an attempt after a cut, and across attempts while
 the `.part`'s record says it is of the file wanted now; layout in `staging_layout`), and
 hashed as it arrives: no second pass over the bytes, no copy. Larger files are fetched as
@@ -20,39 +22,38 @@ from pathlib import Path
 from typing import Any
 
 import httpx2
-from huggingface_hub.errors import HfHubHTTPError
 
-from devon_adapters.huggingface.errors import translate
-from devon_adapters.huggingface.hub import HubClient
-from devon_adapters.huggingface.ranged_fetch import RangedFetch, RangesIgnored
-from devon_adapters.huggingface.retrying import (
-    REPORT_AFTER_S,
-    DownloadOptions,
-    Stopped,
-    pause_before_retry,
-    retry_notice,
-    transient,
-)
 from devon_adapters.transfer.connection_slots import PROCESS_SLOTS
+from devon_adapters.transfer.file_server import FileServer, sentence_start
 from devon_adapters.transfer.progress import ProgressTracker
+from devon_adapters.transfer.ranged_fetch import RangedFetch, RangesIgnored
+from devon_adapters.transfer.retrying import REPORT_AFTER_S, DownloadOptions, Retrying, Stopped
 from devon_adapters.transfer.staging_layout import FileJob
 from devon_core.errors import DevonError, DownloadFailed
 from devon_core.models import RemoteFile, RemoteModel
 from devon_core.ports import ProgressCallback
 from devon_core.rules import not_enough_disk
 
-__all__ = ["DownloadOptions", "Downloader"]
+__all__ = ["DownloadOptions", "Downloader", "FileServer"]
 
 HASH_BLOCK = 8 * 1024 * 1024
 REPORT_EVERY = 1024 * 1024
 
 
 class Downloader:
-    """Downloads files of one model revision into a directory with a bounded thread pool."""
+    """Downloads files of one model revision from `server` into a directory with a bounded
+    thread pool."""
 
-    def __init__(self, client: HubClient, options: DownloadOptions) -> None:
-        self._client = client
+    def __init__(self, server: FileServer, options: DownloadOptions) -> None:
+        self._server = server
         self._options = options
+        self._failures: tuple[type[Exception], ...] = (
+            *server.http_errors,
+            httpx2.HTTPError,
+            ConnectionError,
+            TimeoutError,
+        )
+        """What ends a file's transfer as the server's `download_error`."""
 
     def download(
         self,
@@ -84,7 +85,7 @@ class Downloader:
             return
         stop = threading.Event()
         workers = max(1, min(self._options.max_workers, len(jobs)))
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="devon-hf-download")
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="devon-download")
         futures = [pool.submit(self._fetch, model, job, tracker, stop) for job in jobs]
         try:
             wait(futures, return_when=FIRST_EXCEPTION)
@@ -104,10 +105,8 @@ class Downloader:
             self._fetch_one(model, job, tracker, stop)
         except (DevonError, Stopped):
             raise
-        except (HfHubHTTPError, httpx2.HTTPError, ConnectionError, TimeoutError) as error:
-            raise translate(
-                error, endpoint=self._client.endpoint, model_id=model.model_id, downloading=True
-            ) from error
+        except self._failures as error:
+            raise self._server.download_error(error, model.model_id) from error
         except OSError as error:
             if error.errno in (errno.ENOSPC, errno.EDQUOT):
                 # The disk filled up after the room check (another program wrote to it):
@@ -124,14 +123,14 @@ class Downloader:
         options = self._options
         if options.connections_per_file > 1 and job.file.size_bytes > options.split_threshold:
             try:
-                RangedFetch(self._client, options, model, job, tracker, stop).run()
+                RangedFetch(self._server, options, model, job, tracker, stop).run()
                 tracker.file_done(job.file.path)
                 return
             except RangesIgnored:
                 job.discard_partial()  # its ranges mean nothing to a server without ranges
         else:
             job.as_stream_partial(model.revision)  # a ranged `.part` of an earlier attempt
-        _FileFetch(self._client, options, model, job, tracker, stop).run()
+        _FileFetch(self._server, options, model, job, tracker, stop).run()
 
 
 def _discard_stale_partial(model: RemoteModel, job: FileJob) -> None:
@@ -156,14 +155,14 @@ class _FileFetch:
 
     def __init__(
         self,
-        client: HubClient,
+        server: FileServer,
         options: DownloadOptions,
         model: RemoteModel,
         job: FileJob,
         tracker: ProgressTracker,
         stop: threading.Event,
     ) -> None:
-        self.client = client
+        self.server = server
         self.options = options
         self.model = model
         self.job = job
@@ -197,49 +196,46 @@ class _FileFetch:
 
     def _receive(self, out: Any, position: int) -> None:
         """Stream until the file is whole, resuming with `Range` after a cut or a transient
-        error; `retries` failures in a row without progress give up (bytes are kept)."""
+        error (`Retrying`)."""
         expected = self.job.file.size_bytes
         if 0 < expected == position:
             return  # a previous attempt got every byte but stopped before the checks
-        revision = self.model.revision or "main"
-        url = self.client.file_url(self.model.model_id, self.job.file.path, revision)
-        failures = 0
-        while True:
-            start = position
-            problem: Exception | None = None
-            try:
-                position = self._stream(out, url, position)
-            except (httpx2.TransportError, HfHubHTTPError) as error:
-                if not transient(error):
-                    raise
-                problem, position = error, out.tell()
-            if position > expected:
-                out.truncate(0)
-                raise DownloadFailed(
-                    f"{self.job.file.path} of {self.model.model_id} is larger on the Hub than "
-                    f"its listing says ({position} > {expected} bytes); run the download again"
-                )
-            if position == expected:
-                return
-            failures = 0 if position > start else failures + 1
-            if failures > self.options.retries:
-                if problem is not None:
-                    raise problem
-                raise DownloadFailed(
-                    f"The Hub kept ending the transfer of {self.job.file.path} early "
-                    f"({position} of {expected} bytes); run the download again to resume"
-                )
-            self.tracker.retrying(retry_notice(self.options, self.job.file.path, problem, failures))
-            pause_before_retry(self.options, failures, self.stop.is_set, self.stop)
+        url = self.server.file_url(self.model.model_id, self.job.file.path, self.model.revision)
+        retrying = Retrying(
+            self.server, self.options, self.tracker, self.job.file.path, self.stop.is_set, self.stop
+        )
+        retrying.until_whole(
+            lambda: self._stream(out, url, out.tell()),
+            lambda: self._written(out),
+            expected,
+            lambda reached: (
+                f"{sentence_start(self.server.name)} kept ending the transfer of "
+                f"{self.job.file.path} early ({reached} of {expected} bytes); "
+                "run the download again to resume"
+            ),
+        )
 
-    def _stream(self, out: Any, url: str, position: int) -> int:
+    def _written(self, out: Any) -> int:
+        """Bytes in the `.part`; more than the listing's size is refused (and dropped)."""
+        position = int(out.tell())
+        expected = self.job.file.size_bytes
+        if position > expected:
+            out.truncate(0)
+            raise DownloadFailed(
+                f"{self.job.file.path} of {self.model.model_id} is larger on "
+                f"{self.server.name} than its listing says ({position} > {expected} bytes); "
+                "run the download again"
+            )
+        return position
+
+    def _stream(self, out: Any, url: str, position: int) -> None:
         with PROCESS_SLOTS.held(self.options.max_connections, self.stop.is_set) as got:
             if not got:
                 raise Stopped
-            return self._stream_from(out, url, position)
+            self._stream_from(out, url, position)
 
-    def _stream_from(self, out: Any, url: str, position: int) -> int:
-        with self.client.open_file(url, position, self.options.read_timeout) as response:
+    def _stream_from(self, out: Any, url: str, position: int) -> None:
+        with self.server.open_file(url, position, self.options.read_timeout) as response:
             if position and response.status_code != 206:
                 position = self._restart(out)
             reported, reported_at = position, time.monotonic()
@@ -258,7 +254,6 @@ class _FileFetch:
                     reported, reported_at = position, time.monotonic()
             out.flush()
             self.tracker.reached(self.job.file.path, position)
-            return position
 
     def _restart(self, out: Any) -> int:
         """The server sent the whole file instead of the range asked for: start over."""
