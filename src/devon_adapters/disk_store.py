@@ -275,8 +275,11 @@ class DiskModelStore:
             total_size_bytes=sum(size for _, size in usage.values()),
             storage_path=self.root,
             sources={name: SourceUsage(count, size) for name, (count, size) in usage.items()},
-            staging_bytes=_bytes_under(self._paths.staging_root),
+            staging_bytes=self.staging_bytes(),
         )
+
+    def staging_bytes(self) -> int:
+        return _bytes_under(self._paths.staging_root)
 
     def space(self) -> StorageSpace:
         return StorageSpace(

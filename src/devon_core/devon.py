@@ -579,6 +579,11 @@ class Devon:
     def status(self) -> StorageStatus:
         return use_cases.status(self.store)
 
+    def staging_bytes(self) -> int:
+        """Bytes unfinished downloads hold in staging, read on its own (cheap): what
+        `status().staging_bytes` says."""
+        return self.store.staging_bytes()
+
     def space(self) -> StorageSpace:
         """Free bytes on the vault's disk, bytes the vault's models use, and the quota."""
         return self.store.space()

@@ -155,6 +155,12 @@ class ModelStore(Protocol):
 
     def status(self) -> StorageStatus: ...
 
+    def staging_bytes(self) -> int:
+        """Bytes unfinished downloads hold in staging (`status().staging_bytes`): they move
+        while a download runs, which `change_counter` does not count. Cheap enough to read on
+        every request."""
+        ...
+
     def space(self) -> StorageSpace: ...
 
     def lock(self, source: str, model_id: str) -> AbstractContextManager[None]:

@@ -8,6 +8,7 @@ from functools import cache, partial
 from typing import Annotated, Any, TypeVar
 
 import anyio.to_thread
+import attrs
 from anyio import CapacityLimiter
 from litestar import HttpMethod, MediaType, Request, Response, delete, get, post, route
 from litestar.datastructures import State
@@ -99,12 +100,15 @@ async def prepared_answer(
     key: Hashable,
     make: Callable[[], bytes],
     limiter: CapacityLimiter | None = None,
+    *,
+    also: Hashable = None,
 ) -> Prepared:
     """The answer `make` gives for `key`, made again only when the vault's change counter
-    moved since it was last made (`devon_http.prepared`). The counter is read first, on the
-    event loop (one indexed SQLite read); `make` runs in a worker thread."""
+    (or `also`, whatever else the answer says) moved since it was last made
+    (`devon_http.prepared`). The counter is read first, on the event loop (one indexed
+    SQLite read); `make` runs in a worker thread."""
     cache = prepared_cache(state)
-    counter = devon.change_counter()
+    counter = (devon.change_counter(), also)
     prepared = cache.get(key, counter)
     if prepared is not None:
         return prepared
@@ -304,12 +308,15 @@ async def remove_model(
 async def status(
     devon: NamedDependency[Devon], state: State, request: Request[Any, Any, Any]
 ) -> Response[wire.Status]:
-    # Made for every request, not kept per change counter: `staging_bytes` moves with
-    # downloads in progress, which the counter does not count (ADR 0130).
-    def made() -> Prepared:
-        return Prepared(encode_json(wire.to_wire(devon.status(), wire.Status)))
+    # Kept per change counter and staged bytes: `staging_bytes` moves with downloads in
+    # progress, which the counter does not count (ADR 0130). Reading it walks staging only.
+    staged = devon.staging_bytes()
 
-    return reply(request, await in_thread(made))
+    def made() -> bytes:
+        current = attrs.evolve(devon.status(), staging_bytes=staged)
+        return encode_json(wire.to_wire(current, wire.Status))
+
+    return reply(request, await prepared_answer(devon, state, "status", made, also=staged))
 
 
 @get(
