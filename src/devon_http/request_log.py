@@ -19,16 +19,21 @@ from typing import Any, TextIO, cast
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.types.asgi_types import HTTPScope
 
+from devon_adapters.logs import (
+    LINE_FORMAT,
+    DevonHandler,
+    EscapingFormatter,
+    configure_logging,
+    escape_control,
+)
+
+__all__ = ["EscapingFormatter", "RequestLog", "configure_logging", "escape_control"]
+
 log = logging.getLogger("devon.http")
 
-LINE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 WRITE_EVERY_S = 0.05
 """Lines written by the request log itself reach the stream at most this late: at `/health`
 load one write then carries hundreds of lines."""
-
-
-class _DevonHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The handler `configure_logging` installs on the `devon` logger."""
 
 
 class RequestLog:
@@ -138,7 +143,7 @@ def _only_destination() -> logging.StreamHandler | None:  # type: ignore[type-ar
     devon = log.parent
     if log.handlers or log.filters or not log.propagate or devon is None or devon.filters:
         return None
-    if len(devon.handlers) != 1 or not isinstance(devon.handlers[0], _DevonHandler):
+    if len(devon.handlers) != 1 or not isinstance(devon.handlers[0], DevonHandler):
         return None
     handler = devon.handlers[0]
     if handler.filters or handler.level > logging.INFO or handler.formatter is None:
@@ -148,35 +153,3 @@ def _only_destination() -> logging.StreamHandler | None:  # type: ignore[type-ar
     if devon.propagate and logging.getLogger().handlers:
         return None
     return handler
-
-
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
-
-
-def escape_control(text: str) -> str:
-    """`text` with control characters (CR, LF, ESC, ...) written as `\\xNN`: what a client
-    sends can neither start a forged log line nor drive a terminal. Escaping twice changes
-    nothing more, so the request line and the log format may both apply it."""
-    if text.isprintable():  # no control character: the common case, ten times cheaper
-        return text
-    return text.translate(_CONTROL)
-
-
-class EscapingFormatter(logging.Formatter):
-    """Escapes control characters in every record's message (tracebacks keep their lines)."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        record.message = escape_control(record.message)
-        return super().formatMessage(record)
-
-
-def configure_logging() -> None:
-    """Print DEVON's records (the request lines among them) unless the host process already
-    routes logging somewhere. Each server worker process calls it for itself."""
-    logger = logging.getLogger("devon")
-    if not logger.handlers and not logging.getLogger().handlers:
-        handler = _DevonHandler()
-        handler.setFormatter(EscapingFormatter(LINE_FORMAT))
-        logger.addHandler(handler)
-    if logger.getEffectiveLevel() > logging.INFO:
-        logger.setLevel(logging.INFO)
