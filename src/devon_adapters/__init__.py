@@ -4,7 +4,7 @@
 from devon_adapters.bootstrap import attach_jobs, build_devon, build_store
 from devon_adapters.clock import SystemClock
 from devon_adapters.disk_store import DiskModelStore
-from devon_adapters.index_copy import IndexCopy, copy_index
+from devon_adapters.index_copy import copy_index
 from devon_adapters.job_runner import ThreadJobRunner
 from devon_adapters.job_store import IndexJobStore, SqliteJobStore
 from devon_adapters.legacy import ImportReport, import_legacy_vault
@@ -16,6 +16,7 @@ from devon_adapters.sources import (
     SourcePluginWarning,
     discover_sources,
 )
+from devon_core.results import IndexCopy  # still importable from here, where it began
 
 __all__ = [
     "ENTRY_POINT_GROUP",

@@ -17,7 +17,7 @@ from devon_adapters.job_runner import (
 from devon_adapters.job_store import IndexJobStore
 from devon_adapters.legacy import ImportReport, import_legacy_vault
 from devon_adapters.memory_jobs import MemoryJobStore
-from devon_adapters.settings import Settings
+from devon_adapters.settings import Settings, env_var
 from devon_adapters.sources import discover_sources
 from devon_core.devon import Devon
 from devon_core.ports import JobStore, ModelCache, ModelSource
@@ -27,6 +27,7 @@ def build_store(settings: Settings) -> DiskModelStore:
     return DiskModelStore(
         settings.storage_path,
         quota_bytes=settings.max_storage_bytes,
+        quota_setting=env_var(Settings, "max_storage_bytes"),
         database_url=settings.database_url,
     )
 

@@ -36,6 +36,7 @@ import attrs
 
 from devon_adapters.index import Operation, Record
 from devon_adapters.index_backends import IndexBackend, VaultIndex, open_backend
+from devon_adapters.index_copy import copy_index
 from devon_adapters.locks import Timeout, lock_name
 from devon_adapters.manifest import (
     MANIFEST_LOCK,
@@ -61,6 +62,7 @@ from devon_core.errors import DownloadFailed, InvalidInput, RemovalFailed, Store
 from devon_core.identifiers import validate_model_id, validate_source_name
 from devon_core.models import LocalModel
 from devon_core.results import (
+    IndexCopy,
     ScanResult,
     SourceUsage,
     StagedDownload,
@@ -103,10 +105,12 @@ class DiskModelStore:
         root: Path | str,
         *,
         quota_bytes: int | None = None,
+        quota_setting: str | None = None,
         database_url: str | None = None,
     ) -> None:
         """The vault at `root`; its index in `root/.devon/` (SQLite), or in the PostgreSQL
-        database at `database_url` when given (several hosts sharing `root`)."""
+        database at `database_url` when given (several hosts sharing `root`). `quota_setting`
+        is what a refusal over the quota tells a person to raise (see `StorageSpace`)."""
         try:
             make_private_dirs(VaultPaths.at(root).root)
             self._paths = VaultPaths.at(root)  # its real root is resolved once it exists
@@ -125,6 +129,7 @@ class DiskModelStore:
                 "set DEVON_STORAGE_PATH to a directory you can write to"
             ) from None
         self.quota_bytes = quota_bytes
+        self.quota_setting = quota_setting
         self._backend: IndexBackend = open_backend(self._paths, database_url)
         self.rebuild_skipped: builtins.list[tuple[str, str]] = []
         """(model, reason) for each manifest entry an index rebuild at open left out."""
@@ -286,6 +291,7 @@ class DiskModelStore:
             free_bytes=shutil.disk_usage(self._paths.root).free,
             used_bytes=self._index.used_bytes(),
             quota_bytes=self.quota_bytes,
+            quota_setting=self.quota_setting,
         )
 
     # -- downloads ---------------------------------------------------------------------
@@ -331,10 +337,10 @@ class DiskModelStore:
                 adding += other.adding_bytes - other.replacing_bytes
             space = self.space()
             check(
-                StorageSpace(
+                attrs.evolve(
+                    space,
                     free_bytes=space.free_bytes - still_to_write,
                     used_bytes=space.used_bytes + adding,
-                    quota_bytes=space.quota_bytes,
                 )
             )
             claim = Reservation(source, model_id, adding_bytes, replacing_bytes)
@@ -562,6 +568,11 @@ class DiskModelStore:
         """Commits and removals in flight (or left by a crash not yet repaired), as
         `<kind> <source>/<model_id>`."""
         return [f"{op.kind} {op.source}/{op.model_id}" for op in self._index.operations()]
+
+    def copy_index(self, target: str, *, replace: bool = False) -> IndexCopy:
+        """Copy the index to `target`: `sqlite` (the index file in the vault) or a
+        postgresql:// URL (see `devon_adapters.index_copy`)."""
+        return copy_index(self, target, replace=replace)
 
     def rebuild_index(self) -> int:
         """Re-derive the index from the model directories on disk; return the model count.

@@ -5,27 +5,19 @@ times and metadata, go over as they are; the files stay where they are. Nothing 
 while a commit or removal is in flight, and both sides' vault locks are held throughout.
 """
 
-import attrs
+from typing import TYPE_CHECKING
 
-from devon_adapters.disk_store import DiskModelStore
 from devon_adapters.index_backends import IndexBackend, open_backend
 from devon_core.errors import InvalidInput
+from devon_core.results import IndexCopy
+
+if TYPE_CHECKING:  # the store copies its index with this module (`DiskModelStore.copy_index`)
+    from devon_adapters.disk_store import DiskModelStore
 
 SQLITE = "sqlite"
 
 
-@attrs.frozen
-class IndexCopy:
-    """What `copy_index` did."""
-
-    source: str
-    target: str
-    model_count: int
-    replaced: int
-    """Rows the target held before, dropped because `replace` was asked for."""
-
-
-def target_backend(store: DiskModelStore, target: str) -> IndexBackend:
+def target_backend(store: "DiskModelStore", target: str) -> IndexBackend:
     """The backend `target` names: `sqlite` (the index file in the vault) or a PostgreSQL
     URL. InvalidInput when it is neither, or is the index the store already uses."""
     if target == SQLITE:
@@ -42,7 +34,7 @@ def target_backend(store: DiskModelStore, target: str) -> IndexBackend:
     return backend
 
 
-def copy_index(store: DiskModelStore, target: str, *, replace: bool = False) -> IndexCopy:
+def copy_index(store: "DiskModelStore", target: str, *, replace: bool = False) -> IndexCopy:
     """Copy every model row of `store`'s index into the index at `target` (see
     `target_backend`). The target must hold no models unless `replace`, which drops them."""
     backend = target_backend(store, target)

@@ -105,6 +105,12 @@ def specs(cls: type) -> Iterator[tuple[str, SettingSpec]]:
             yield field.name, spec
 
 
+def env_var(cls: type, name: str) -> str:
+    """The environment variable the declaration of field `name` of settings class `cls`
+    reads (for a message telling a person what to set)."""
+    return dict(specs(cls))[name].env
+
+
 def default_storage_path() -> Path:
     return platformdirs.user_data_path(APP_NAME) / "models"
 

@@ -115,12 +115,7 @@ def copy_index_command(context: CliContext, target: str, replace: bool, as_json:
     postgresql:// URL. The files stay where they are; every model keeps its recorded times
     and metadata. Point DEVON_DATABASE_URL at the target afterwards (or unset it for sqlite).
     Refuses a target that already lists models, unless --replace."""
-    from devon_adapters import DiskModelStore, copy_index
-
-    store = context.devon.store  # composition: copying an index is the store adapter's own job
-    if not isinstance(store, DiskModelStore):
-        raise click.UsageError("this vault's store has no index to copy")
-    done = copy_index(store, target, replace=replace)
+    done = context.devon.copy_index(target, replace=replace)
     if as_json:
         emit_json(done)
     else:

@@ -38,6 +38,7 @@ from devon_core.results import (
     Downloaded,
     ExportFormat,
     ExportResult,
+    IndexCopy,
     ModelInfo,
     RemoveResult,
     ScanResult,
@@ -172,8 +173,9 @@ class Devon:
         filters: SearchFilters | None = None,
         **filter_texts: str | None,
     ) -> dict[str, list[str]]:
-        """For a search that found nothing: values close to the `license` and `quant` given
-        that models on the source (matching the other filters) or in the vault carry."""
+        """For a search that found nothing: per filter declared with hints (see
+        `search_filter`), values close to the one given that models on the source (matching
+        the other filters) or in the vault carry."""
         parsed = _filters(filters, filter_texts)
         return hints.filter_hints(self.source(source), self.store, query, parsed)
 
@@ -549,6 +551,11 @@ class Devon:
         )
         return NotFound(f"{error}{did_you_mean(model_id, known)}")
 
+    def source_names(self) -> tuple[str, ...]:
+        """The names of the source plugins (loading them), sorted: what a delivery offers
+        for `source`. The built-in `local` is not one unless a plugin is called that."""
+        return tuple(sorted(self.sources))
+
     def source_endpoints(self) -> dict[str, str | None]:
         """Each loaded source by name, with where it answers from when it says (`Located`)."""
         return {
@@ -567,6 +574,14 @@ class Devon:
         if not isinstance(self.store, IndexedStore):
             raise InvalidInput("this vault's store has no index to rebuild")
         return self.store.rebuild_index()
+
+    def copy_index(self, target: str, *, replace: bool = False) -> IndexCopy:
+        """Copy the vault's index to `target` (for the disk vault: `sqlite`, the index file
+        in the vault, or a postgresql:// URL); the files stay where they are. InvalidInput
+        for a store that has no index, or a target it refuses."""
+        if not isinstance(self.store, IndexedStore):
+            raise InvalidInput("this vault's store has no index to copy")
+        return self.store.copy_index(target, replace=replace)
 
     def import_legacy(self, legacy_root: str, *, move: bool = False) -> Any:
         """Bring the models of a DEVON 1.x vault into this vault (see

@@ -14,6 +14,7 @@ from devon_core.jobs import Job, JobProgress, JobRequest, JobStatus
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
 from devon_core.results import (
     DownloadResult,
+    IndexCopy,
     ScanResult,
     SearchFilters,
     StagedDownload,
@@ -115,10 +116,17 @@ class SourcedCache(Protocol):
 
 @runtime_checkable
 class IndexedStore(Protocol):
-    """A store whose index can be derived again from the files it holds."""
+    """A store whose index can be derived again from the files it holds, and copied to
+    another place that can hold it."""
 
     def rebuild_index(self) -> int:
         """Re-derive the index from disk; the number of models it then lists."""
+        ...
+
+    def copy_index(self, target: str, *, replace: bool = False) -> IndexCopy:
+        """Copy every model row of the index to `target` (the store says which targets it
+        takes; InvalidInput for another). A target that lists models is refused unless
+        `replace`, which drops them."""
         ...
 
     def describe_index(self) -> str:

@@ -2,12 +2,13 @@
 
 import enum
 import functools
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
 import attrs
 
+from devon_core.commit_metadata import ModelDescription
 from devon_core.errors import InvalidRequest
 from devon_core.filters import ModelFormat, ParamsFilter, SizeFilter
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
@@ -17,6 +18,21 @@ MIN_SEARCH_LIMIT = 1
 MAX_SEARCH_LIMIT = 200
 DEFAULT_SEARCH_LIMIT = 20
 DEFAULT_CLEAN_DAYS = 30
+
+
+@attrs.frozen
+class HintValues:
+    """Where the values of a filter come from, for a "did you mean" when a search with it
+    finds nothing: what a model found on the source carries, and what a stored model's
+    metadata records."""
+
+    remote: Callable[[RemoteModel], Iterable[str]]
+    stored: str
+    """The key of `LocalModel.metadata` holding the values, as comma-separated text."""
+
+    def stored_values(self, metadata: Mapping[str, object]) -> list[str]:
+        value = metadata.get(self.stored)
+        return [v for v in value.split(",") if v] if isinstance(value, str) else []
 
 
 @attrs.frozen
@@ -32,15 +48,25 @@ class FilterDeclaration:
     """The CLI option's help."""
     description: str
     """The HTTP query parameter's description in the OpenAPI document."""
+    hints: HintValues | None = None
+    """Where values close to a typed one are found; None: the filter gets no hints."""
 
 
 _DECLARATION = "devon_search_filter"
 
 
-def search_filter(*, parse: Callable[[str], Any], metavar: str, help: str, description: str) -> Any:
+def search_filter(
+    *,
+    parse: Callable[[str], Any],
+    metavar: str,
+    help: str,
+    description: str,
+    hints: HintValues | None = None,
+) -> Any:
     """A field of `SearchFilters`: None (no constraint) unless a user typed a value, which
     `parse` turns into the field's value. The CLI options, the HTTP query parameters and the
-    facade's keywords are all made from these declarations (ADR 0195)."""
+    facade's keywords are all made from these declarations (ADR 0195); a search that finds
+    nothing suggests values close to the one typed for each filter declared with `hints`."""
     return attrs.field(
         default=None,
         metadata={
@@ -49,6 +75,7 @@ def search_filter(*, parse: Callable[[str], Any], metavar: str, help: str, descr
                 "metavar": metavar,
                 "help": help,
                 "description": description,
+                "hints": hints,
             }
         },
     )
@@ -56,6 +83,19 @@ def search_filter(*, parse: Callable[[str], Any], metavar: str, help: str, descr
 
 def _text(text: str) -> str:
     return text
+
+
+def _license_of(model: RemoteModel) -> list[str]:
+    return [model.license] if model.license else []
+
+
+def _quantizations_of(model: RemoteModel) -> list[str]:
+    return [q.name for q in model.quantizations] + [
+        v for v in (model.quantization or "").split(",") if v
+    ]
+
+
+_DESCRIBED = attrs.fields(ModelDescription)
 
 
 @attrs.frozen
@@ -100,12 +140,14 @@ class SearchFilters:
         metavar="ID",
         help="License id, e.g. apache-2.0.",
         description="License id: apache-2.0",
+        hints=HintValues(remote=_license_of, stored=_DESCRIBED.license.name),
     )
     quant: str | None = search_filter(
         parse=parse_quant_tag,
         metavar="NAME",
         help="GGUF quantisation (any case), e.g. Q4_K_M.",
         description="GGUF quantisation: Q4_K_M (any case)",
+        hints=HintValues(remote=_quantizations_of, stored=_DESCRIBED.quantization.name),
     )
 
     @classmethod
@@ -314,6 +356,17 @@ class ScanSkip:
 
 
 @attrs.frozen
+class IndexCopy:
+    """What copying a vault's index to another backend did (`devon copy-index`)."""
+
+    source: str
+    target: str
+    model_count: int
+    replaced: int
+    """Rows the target held before, dropped because `replace` was asked for."""
+
+
+@attrs.frozen
 class ScanResult:
     """What a scan did: models registered and dropped (`<source>/<model_id>`), folders
     skipped. Registered models carry metadata inferred from their files."""
@@ -393,6 +446,9 @@ class StorageSpace:
     free_bytes: int
     used_bytes: int
     quota_bytes: int | None = None
+    quota_setting: str | None = None
+    """What a person changes to raise the quota (the disk vault built from settings: its
+    environment variable), named when a download is refused; None: "the quota"."""
 
 
 SOURCE_STATE_DIR = ".cache"

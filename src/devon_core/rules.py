@@ -170,7 +170,7 @@ def check_room(
         raise InsufficientStorage(
             f"Storage quota exceeded: the download needs {format_bytes(adding)}, "
             f"{format_bytes(left)} of the {format_bytes(space.quota_bytes)} quota is left "
-            "(raise DEVON_MAX_STORAGE or clean the vault)"
+            f"(raise {space.quota_setting or 'the quota'} or clean the vault)"
         )
 
 

@@ -138,6 +138,8 @@ def _openapi_config(secured: bool) -> OpenAPIConfig:
     )
 
 
+# Composition, as `attach_jobs` above: the app owns the runner's life (start with the app,
+# stop with it), so it reads `devon.runner` past the facade (ADR 0191).
 def _start_jobs(devon: Devon) -> None:
     if devon.runner is not None:
         devon.runner.wake()

@@ -228,7 +228,7 @@ class _Completing:
     def _document(self, request: Request[Any, Any, Any], schema: dict[str, Any]) -> Any:
         state = request.app.state
         if "openapi_document" not in state:
-            state.openapi_document = complete(schema, state.devon.sources.keys())
+            state.openapi_document = complete(schema, state.devon.source_names())
         return state.openapi_document
 
 

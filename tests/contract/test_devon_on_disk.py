@@ -92,6 +92,20 @@ def test_a_download_beyond_the_quota_is_refused_before_it_starts(tmp_path: Path)
     assert devon.list() == []
 
 
+def test_a_refusal_over_the_quota_tells_to_raise_devon_max_storage(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    settings = Settings(
+        storage_path=tmp_path / "vault", max_storage_bytes=4096, database_url=database_url
+    )
+    devon = build_devon(settings, sources=[FileSource()])
+    with pytest.raises(
+        InsufficientStorage, match=r"\(raise DEVON_MAX_STORAGE or clean the vault\)"
+    ):
+        devon.download("acme/widget-7b")
+    store_of(devon).close()
+
+
 def test_a_download_within_the_quota_lands(tmp_path: Path) -> None:
     devon = make_devon(tmp_path, FileSource(), quota=8192)
     devon.download("acme/gadget-1b")

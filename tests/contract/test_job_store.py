@@ -1,6 +1,7 @@
-"""The job store in the vault's index, as several processes see it (two index objects on
-one SQLite file, or on one PostgreSQL schema, stand for two processes or hosts), and the
-runner resuming jobs whose owner is gone."""
+"""What every job store does, as several processes see it: the vault's index (two index
+objects on one SQLite file, or on one PostgreSQL schema, stand for two processes or hosts)
+and the memory store (one per process: both handles are that store); and the runner resuming
+jobs whose owner is gone."""
 
 import socket
 from collections.abc import Callable, Iterator
@@ -9,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from devon_adapters import IndexJobStore, ThreadJobRunner
+from devon_adapters import IndexJobStore, MemoryJobStore, ThreadJobRunner
 from devon_adapters.index import Index
 from devon_adapters.index_backends import VaultIndex
 from devon_adapters.job_runner import make_owner, owner_gone
 from devon_adapters.postgres_index import PostgresIndex
-from devon_core import Job, JobRequest, JobStatus
+from devon_core import Conflict, Job, JobProgress, JobRequest, JobStatus, JobStore, NotFound
 from devon_core.jobs import HISTORY_KEEP
 from tests.contract.http_support import LLAMA, QWEN, fake_devon
 from tests.contract.postgres_support import scratch_database
@@ -22,29 +23,44 @@ from tests.contract.postgres_support import scratch_database
 T = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def open_index(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[[], VaultIndex]:
-    """Opens the same index each time it is called: a SQLite file, or a PostgreSQL schema."""
-    if request.param == "sqlite":
-        return lambda: Index(tmp_path / "index.sqlite3")
-    url = scratch_database().vault_url()
-    return lambda: PostgresIndex(url)
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def open_jobs(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[], JobStore]]:
+    """Opens the same job store each time it is called, as another process would: the index
+    on one SQLite file or PostgreSQL schema; the memory store is this process's one store."""
+    if request.param == "memory":
+        memory = MemoryJobStore()
+        yield lambda: memory
+        return
+    url = scratch_database().vault_url() if request.param == "postgres" else None
+    opened: list[VaultIndex] = []
+
+    def open_index() -> JobStore:
+        index: VaultIndex = PostgresIndex(url) if url else Index(tmp_path / "index.sqlite3")
+        opened.append(index)
+        return IndexJobStore(index)
+
+    yield open_index
+    for index in opened:
+        index.close()
 
 
 @pytest.fixture
-def two(open_index: Callable[[], VaultIndex]) -> Iterator[tuple[IndexJobStore, IndexJobStore]]:
-    first, second = open_index(), open_index()
-    yield IndexJobStore(first), IndexJobStore(second)
-    first.close()
-    second.close()
+def two(open_jobs: Callable[[], JobStore]) -> tuple[JobStore, JobStore]:
+    return open_jobs(), open_jobs()
 
 
 def request(model_id: str = QWEN, patterns: tuple[str, ...] | None = None) -> JobRequest:
     return JobRequest("huggingface", model_id, patterns)
 
 
+def running(store: JobStore) -> None:
+    """Job `a` (of QWEN), downloading under owner `o`."""
+    store.submit(request(), "a", T)
+    assert store.claim("o", 2, T) is not None
+
+
 def test_jobs_written_by_one_process_are_read_by_another(
-    two: tuple[IndexJobStore, IndexJobStore],
+    two: tuple[JobStore, JobStore],
 ) -> None:
     one, other = two
     job = one.submit(request(patterns=("*a*",)), "id-1", T)
@@ -53,7 +69,7 @@ def test_jobs_written_by_one_process_are_read_by_another(
 
 
 def test_the_concurrency_limit_counts_every_process(
-    two: tuple[IndexJobStore, IndexJobStore],
+    two: tuple[JobStore, JobStore],
 ) -> None:
     one, other = two
     one.submit(request(QWEN), "a", T)
@@ -66,7 +82,7 @@ def test_the_concurrency_limit_counts_every_process(
 
 
 def test_a_model_with_a_running_job_has_its_next_job_wait(
-    two: tuple[IndexJobStore, IndexJobStore],
+    two: tuple[JobStore, JobStore],
 ) -> None:
     one, _ = two
     one.submit(request(QWEN, ("*a*",)), "a", T)
@@ -76,7 +92,7 @@ def test_a_model_with_a_running_job_has_its_next_job_wait(
 
 
 def test_a_cancelled_job_stops_reporting_and_cannot_commit(
-    two: tuple[IndexJobStore, IndexJobStore],
+    two: tuple[JobStore, JobStore],
 ) -> None:
     one, other = two
     one.submit(request(), "a", T)
@@ -89,7 +105,7 @@ def test_a_cancelled_job_stops_reporting_and_cannot_commit(
 
 
 def test_finished_jobs_are_kept_for_seven_days_or_the_last_thousand(
-    two: tuple[IndexJobStore, IndexJobStore],
+    two: tuple[JobStore, JobStore],
 ) -> None:
     store, _ = two
     old = T - timedelta(days=8)
@@ -115,10 +131,9 @@ def test_an_owner_is_gone_when_its_process_is_or_its_heartbeat_is_stale() -> Non
 
 
 def test_a_starting_runner_resumes_the_jobs_of_a_process_that_is_gone(
-    open_index: Callable[[], VaultIndex],
+    open_jobs: Callable[[], JobStore],
 ) -> None:
-    index = open_index()
-    jobs = IndexJobStore(index)
+    jobs = open_jobs()
     now = datetime.now(UTC)
     jobs.submit(request(LLAMA), "orphan", now)
     assert jobs.claim(f"{socket.gethostname()}:999999999:-:dead", 2, now) is not None
@@ -129,6 +144,79 @@ def test_a_starting_runner_resumes_the_jobs_of_a_process_that_is_gone(
         resumed = runner.wait("orphan", timeout=30)
     finally:
         runner.close()
-        index.close()
     assert resumed.status is JobStatus.COMPLETED
     assert devon.get(LLAMA) is not None
+
+
+def test_a_request_for_more_files_widens_the_queued_job_of_its_model(
+    two: tuple[JobStore, JobStore],
+) -> None:
+    one, other = two
+    one.submit(request(patterns=("*a*",)), "a", T)
+    widened = other.submit(request(patterns=("*b*",)), "b", T)
+    assert widened.id == "a"
+    assert set(widened.include_patterns or ()) == {"*a*", "*b*"}
+    assert [job.id for job in one.list()] == ["a"]
+
+
+def test_progress_is_recorded_only_for_the_owner_of_a_running_job(
+    two: tuple[JobStore, JobStore],
+) -> None:
+    one, other = two
+    running(one)
+    progress = JobProgress(bytes_done=10, bytes_total=40, files_done=1, files_total=4)
+    assert one.record_progress("a", "o", progress, T)
+    assert not one.record_progress("a", "someone-else", progress, T)
+    job = other.get("a")
+    assert job is not None
+    assert (job.bytes_done, job.bytes_total, job.files_done) == (10, 40, 1)
+
+
+def test_a_finished_job_keeps_its_status_time_and_error(two: tuple[JobStore, JobStore]) -> None:
+    one, other = two
+    running(one)
+    later = T + timedelta(minutes=1)
+    one.finish("a", "o", JobStatus.FAILED, later, error="it broke", error_kind="download_failed")
+    job = other.get("a")
+    assert job is not None
+    assert (job.status, job.completed_at, job.error, job.error_kind) == (
+        JobStatus.FAILED,
+        later,
+        "it broke",
+        "download_failed",
+    )
+    with pytest.raises(Conflict):
+        other.cancel("a", later)
+
+
+def test_a_released_job_is_queued_again_for_any_owner(two: tuple[JobStore, JobStore]) -> None:
+    one, other = two
+    running(one)
+    one.release("a", "o")
+    assert other.list(JobStatus.QUEUED)[0].id == "a"
+    claimed = other.claim("p", 2, T)
+    assert claimed is not None
+    assert claimed.id == "a"
+
+
+def test_the_jobs_of_a_gone_owner_are_requeued(two: tuple[JobStore, JobStore]) -> None:
+    one, other = two
+    one.submit(request(QWEN), "mine", T)
+    one.submit(request(LLAMA), "theirs", T)
+    one.claim("alive", 2, T)
+    one.claim("dead", 2, T)
+    assert other.requeue_orphans(lambda owner, _heartbeat: owner == "dead") == ["theirs"]
+    assert [job.id for job in one.list(JobStatus.QUEUED)] == ["theirs"]
+
+
+def test_a_job_being_committed_cannot_be_cancelled(two: tuple[JobStore, JobStore]) -> None:
+    one, other = two
+    running(one)
+    assert one.begin_commit("a", "o")
+    with pytest.raises(Conflict):
+        other.cancel("a", T)
+
+
+def test_cancelling_an_unknown_job_is_not_found(two: tuple[JobStore, JobStore]) -> None:
+    with pytest.raises(NotFound):
+        two[0].cancel("nope", T)

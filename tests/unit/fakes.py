@@ -141,7 +141,8 @@ class FakeSource:
 
 
 class MemoryStore:
-    """A vault in a dict. `free_bytes` and `quota_bytes` are settable for storage checks."""
+    """A vault in a dict. `free_bytes`, `quota_bytes` and `quota_setting` are settable for
+    storage checks."""
 
     def __init__(self, disk: FakeDisk | None = None, root: str = "/vault") -> None:
         self._root = root
@@ -149,6 +150,7 @@ class MemoryStore:
         self.models: dict[tuple[str, str], LocalModel] = {}
         self.free_bytes = 10**15
         self.quota_bytes: int | None = None
+        self.quota_setting: str | None = None
         self.locks_taken: list[tuple[str, str]] = []
         self.changes = 0
         self.fail_remove: set[str] = set()
@@ -217,7 +219,10 @@ class MemoryStore:
     def space(self) -> StorageSpace:
         used = sum(m.size_bytes for m in self.models.values())
         return StorageSpace(
-            free_bytes=self.free_bytes, used_bytes=used, quota_bytes=self.quota_bytes
+            free_bytes=self.free_bytes,
+            used_bytes=used,
+            quota_bytes=self.quota_bytes,
+            quota_setting=self.quota_setting,
         )
 
     @contextmanager
@@ -247,10 +252,10 @@ class MemoryStore:
         others = [r for k, r in self.reservations.items() if k != key]
         space = self.space()
         check(
-            StorageSpace(
+            attrs.evolve(
+                space,
                 free_bytes=space.free_bytes - sum(adding for adding, _ in others),
                 used_bytes=space.used_bytes + sum(adding - old for adding, old in others),
-                quota_bytes=space.quota_bytes,
             )
         )
         self.reservations[key] = (adding_bytes, replacing_bytes)

@@ -79,6 +79,12 @@ def test_held_of_a_model_not_in_the_vault_suggests_close_ids() -> None:
         devon.held("acme/widget-7c")
 
 
+def test_source_names_are_the_plugins_sorted() -> None:
+    devon = devon_with(FakeSource(name="zoo"), FakeSource(name="huggingface"))
+
+    assert devon.source_names() == ("huggingface", "zoo")
+
+
 def test_a_store_without_an_index_refuses_to_rebuild_one() -> None:
     with pytest.raises(InvalidInput, match="no index to rebuild"):
         devon_with(FakeSource()).rebuild_index()
@@ -93,6 +99,21 @@ def test_rebuild_index_counts_the_models_on_disk(tmp_path: Path) -> None:
         devon = Devon(store=store, clock=SystemClock(), default_source="huggingface")
 
         assert devon.rebuild_index() == 1
+    finally:
+        store.close()
+
+
+def test_a_store_without_an_index_refuses_to_copy_one() -> None:
+    with pytest.raises(InvalidInput, match="no index to copy"):
+        devon_with(FakeSource()).copy_index("sqlite")
+
+
+def test_copying_the_index_onto_the_one_in_use_is_refused(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path / "vault")
+    try:
+        devon = Devon(store=store, clock=SystemClock(), default_source="huggingface")
+        with pytest.raises(InvalidInput, match="already is"):
+            devon.copy_index("sqlite")
     finally:
         store.close()
 

@@ -105,8 +105,19 @@ def test_download_larger_than_free_space_is_refused_before_transfer(
 
 def test_download_over_the_quota_is_refused_with_a_hint(devon: Devon, store: MemoryStore) -> None:
     store.quota_bytes = 6000
+    store.quota_setting = "DEVON_MAX_STORAGE"
     devon.download("tinyco/Tiny-0.5B")
-    with pytest.raises(InsufficientStorage, match="DEVON_MAX_STORAGE"):
+    with pytest.raises(
+        InsufficientStorage, match=r"\(raise DEVON_MAX_STORAGE or clean the vault\)"
+    ):
+        devon.download("acme/widget-7b")
+
+
+def test_a_quota_whose_store_names_no_setting_is_hinted_neutrally(
+    devon: Devon, store: MemoryStore
+) -> None:
+    store.quota_bytes = 4000
+    with pytest.raises(InsufficientStorage, match=r"\(raise the quota or clean the vault\)"):
         devon.download("acme/widget-7b")
 
 

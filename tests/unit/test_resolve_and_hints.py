@@ -1,8 +1,9 @@
 """`Devon.resolve` (ids as DEVON prints them), "did you mean", and the partial clean."""
 
+import attrs
 import pytest
 
-from devon_core import Devon, InvalidInput, NotFound
+from devon_core import Devon, InvalidInput, NotFound, SearchFilters
 from devon_core.suggestions import closest
 from tests.unit.fakes import MemoryStore, local_model
 
@@ -51,6 +52,23 @@ def test_closest_finds_what_was_meant(typed: str, known: list[str], expected: li
 def test_search_hints_suggest_a_licence_the_source_carries(devon: Devon) -> None:
     assert devon.search(license="mi").results == ()
     assert devon.search_hints(license="mi") == {"license": ["mit"]}
+
+
+def test_search_hints_suggest_a_quantisation_the_source_carries(devon: Devon) -> None:
+    assert devon.search(quant="Q4_K_S").results == ()
+    assert devon.search_hints(quant="Q4_K_S") == {"quant": ["Q4_K_M"]}
+
+
+def test_search_hints_suggest_a_licence_a_model_in_the_vault_records(
+    devon: Devon, store: MemoryStore
+) -> None:
+    store.add(attrs.evolve(local_model("acme/held"), metadata={"license": "apache-2.0"}))
+    assert devon.search_hints(license="apache-2") == {"license": ["apache-2.0"]}
+
+
+def test_the_filters_with_hints_are_those_declared_with_them() -> None:
+    hinted = [d.name for d in SearchFilters.declarations() if d.hints is not None]
+    assert hinted == ["license", "quant"]
 
 
 def test_clean_partial_removes_staging_and_reports_it(devon: Devon, store: MemoryStore) -> None:
