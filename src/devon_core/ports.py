@@ -4,7 +4,7 @@ import builtins
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import attrs
 
@@ -112,6 +112,16 @@ class SourcedCache(Protocol):
 
     @property
     def source_name(self) -> str: ...
+
+
+@runtime_checkable
+class ListingWriter(Protocol):
+    """A store that can write its whole listing's JSON text straight to a byte stream (from
+    a kept copy, say) faster than building the text."""
+
+    def write_list_json(self, out: BinaryIO) -> int:
+        """Write `list_json()`'s text to `out` as UTF-8; return the model count."""
+        ...
 
 
 @runtime_checkable

@@ -310,8 +310,8 @@ def test_every_command_a_cli_module_defines_is_reachable_by_its_name() -> None:
             continue  # __main__ runs the command
         module = importlib.import_module(f"devon_cli.{module_info.name}")
         for attribute, value in vars(module).items():
-            if isinstance(value, click.Command) and not isinstance(value, click.Group):
-                if getattr(value.callback, "__module__", None) == module.__name__:
-                    defined[value.name] = f"{module.__name__}:{attribute}"
+            is_command = isinstance(value, click.Command) and not isinstance(value, click.Group)
+            if is_command and getattr(value.callback, "__module__", None) == module.__name__:
+                defined[value.name] = f"{module.__name__}:{attribute}"
 
     assert defined == COMMANDS
