@@ -398,10 +398,10 @@ def main() -> None:
             print(machine(), flush=True)
             env = base_env(scratch / "vault")
             fill(scratch / "vault", args.models, env)
-            health = health_under_load(scratch / "vault", env, args.duration)
+            under_load = health_under_load(scratch / "vault", env, args.duration)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
-        report({}, [], health, {}, args)
+        report({}, [], under_load, {}, args)
         return
     scratch = Path(tempfile.mkdtemp(prefix="devon-bench-read-", dir=args.dir))
     storage = scratch / "vault"
