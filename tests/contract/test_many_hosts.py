@@ -29,7 +29,8 @@ STALE_AFTER_S = 3
 
 
 class Host:
-    """One `devon serve` process."""
+    """One `devon serve` process (with its download process: a process group of its own,
+    so that a signal reaches the whole host)."""
 
     def __init__(self, name: str, env: dict[str, str]) -> None:
         self.name = name
@@ -41,8 +42,12 @@ class Host:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=True,
         )
         wait_for_health(self.url, self.process)
+
+    def signal(self, signum: int) -> None:
+        os.killpg(self.process.pid, signum)
 
     def download(self, model_id: str) -> httpx.Response:
         return httpx.post(
@@ -152,7 +157,7 @@ def test_a_host_killed_mid_download_has_its_job_taken_over_and_finished_from_its
     hosts: list[Host], test_hub: TestHub, vault: tuple[Path, str]
 ) -> None:
     doomed, survivor = hosts
-    survivor.process.send_signal(signal.SIGSTOP)  # so that the doomed host claims the job
+    survivor.signal(signal.SIGSTOP)  # so that the doomed host claims the job
     try:
         test_hub.faults.hang("model.safetensors")  # the other files land in staging first
         submitted = httpx.post(
@@ -162,11 +167,12 @@ def test_a_host_killed_mid_download_has_its_job_taken_over_and_finished_from_its
         )
         assert submitted.status_code == 202, submitted.text
         job_id = submitted.json()["id"]
+        wait_until(lambda: test_hub.faults.held == 1, "the model file was asked for")
         wait_until(lambda: file_fetches(test_hub).get("config.json") == 1, "the job began")
     finally:
-        survivor.process.send_signal(signal.SIGCONT)
+        survivor.signal(signal.SIGCONT)
 
-    doomed.process.send_signal(signal.SIGKILL)
+    doomed.signal(signal.SIGKILL)
     doomed.process.wait(WAIT_SECONDS)
     test_hub.faults.release()
     wait_until(lambda: survivor.job(job_id)["status"] == "completed", "the job was taken over")
