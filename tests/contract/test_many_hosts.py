@@ -4,6 +4,7 @@ once; when one is killed mid-download, the other takes its job over (no heartbea
 DEVON_JOB_STALE_AFTER) and finishes it from the partial files; any host lists, streams and
 cancels any job; both list the same vault."""
 
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from devon_adapters import DiskModelStore
+from devon_adapters.paths import VaultPaths
 from devon_testhub import TestHub
 from tests.contract.hf_helpers import TINY
 from tests.contract.http_support import WAIT_SECONDS
@@ -128,6 +130,14 @@ def wait_until(condition: Any, what: str) -> None:
         time.sleep(0.05)
 
 
+def _holds_json(path: Path) -> bool:
+    try:
+        json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def file_fetches(hub: TestHub) -> dict[str, int]:
     counts: dict[str, int] = {}
     for record in hub.stats.requests(path_contains="/resolve/", method="GET"):
@@ -157,6 +167,10 @@ def test_a_host_killed_mid_download_has_its_job_taken_over_and_finished_from_its
     hosts: list[Host], test_hub: TestHub, vault: tuple[Path, str]
 ) -> None:
     doomed, survivor = hosts
+    storage, _ = vault
+    config_done = (
+        VaultPaths.at(storage).staging("huggingface", TINY) / ".cache/devon/done/config.json.json"
+    )
     survivor.signal(signal.SIGSTOP)  # so that the doomed host claims the job
     try:
         test_hub.faults.hang("model.safetensors")  # the other files land in staging first
@@ -169,6 +183,7 @@ def test_a_host_killed_mid_download_has_its_job_taken_over_and_finished_from_its
         job_id = submitted.json()["id"]
         wait_until(lambda: test_hub.faults.held == 1, "the model file was asked for")
         wait_until(lambda: file_fetches(test_hub).get("config.json") == 1, "the job began")
+        wait_until(lambda: _holds_json(config_done), "config.json was kept in staging")
     finally:
         survivor.signal(signal.SIGCONT)
 
