@@ -372,6 +372,9 @@ def main() -> None:
     parser.add_argument(
         "--only-request-log", action="store_true", help="only the request log's cost leg"
     )
+    parser.add_argument(
+        "--only-health", action="store_true", help="only the /health-under-load leg"
+    )
     args = parser.parse_args()
     if args.hub:
         serve_hub()
@@ -388,6 +391,17 @@ def main() -> None:
         report({}, costs, None, {}, args)
         with_log, without = request_log_microcost()
         print(f"request log in-process: {with_log:.1f} us/request with, {without:.1f} without")
+        return
+    if args.only_health:
+        scratch = Path(tempfile.mkdtemp(prefix="devon-bench-read-", dir=args.dir))
+        try:
+            print(machine(), flush=True)
+            env = base_env(scratch / "vault")
+            fill(scratch / "vault", args.models, env)
+            under_load = health_under_load(scratch / "vault", env, args.duration)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        report({}, [], under_load, {}, args)
         return
     scratch = Path(tempfile.mkdtemp(prefix="devon-bench-read-", dir=args.dir))
     storage = scratch / "vault"

@@ -1,11 +1,13 @@
 """The composition root: one call builds a ready `Devon` from settings."""
 
+import os
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
 
 from devon_adapters.clock import SystemClock
 from devon_adapters.disk_store import DiskModelStore
+from devon_adapters.job_process import ChildJobRunner
 from devon_adapters.job_runner import (
     DEFAULT_MAX_CONCURRENT,
     ORPHAN_CHECK_S,
@@ -87,6 +89,16 @@ def attach_jobs(
             stale_after_s=stale_after_s,
             orphan_check_s=min(ORPHAN_CHECK_S, stale_after_s / 3),
         )
+    return devon
+
+
+def run_jobs_in_child(devon: Devon, settings: Settings) -> Devon:
+    """Hand `devon`'s download jobs to a child process at a lower CPU priority (what `devon
+    serve` does, ADR 0133) when they are kept in the vault's index, which the child shares;
+    jobs kept in memory stay with threads of this process. `devon` must be built from
+    `settings` (the child builds its own from them). Returns `devon`."""
+    if isinstance(devon.job_store, IndexJobStore) and not isinstance(devon.runner, ChildJobRunner):
+        devon.runner = ChildJobRunner({**os.environ, **settings.as_env()}, devon.job_store)
     return devon
 
 

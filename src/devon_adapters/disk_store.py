@@ -18,6 +18,7 @@ How a crash can never leave the index pointing at missing files, nor list a half
 
 import builtins
 import contextlib
+import io
 import json
 import logging
 import os
@@ -30,7 +31,7 @@ from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import attrs
 
@@ -249,6 +250,27 @@ class DiskModelStore:
         _write_listing(self._paths.state / LISTING_FILE, stamp, count, text)
         return count, text
 
+    def write_list_json(self, out: BinaryIO) -> int:
+        """`list_json()`'s text written to `out` from the kept listing (made first when it
+        is not current): with `os.sendfile` when `out` is a file or a pipe, so the bytes
+        never pass through Python."""
+        stamp = f"{self._index.change_stamp()} {self._root}"
+        path = self._paths.state / LISTING_FILE
+        try:
+            kept = open(path, "rb")  # noqa: SIM115 - closed below
+        except OSError:
+            kept = None
+        if kept is not None:
+            with kept:
+                count = _kept_count(kept, stamp)
+                if count is not None:
+                    _send_rest(kept, out)
+                    return count
+        count, text = self._listing_json(None)
+        _write_listing(path, stamp, count, text)
+        out.write(text.encode("utf-8"))
+        return count
+
     def _listing_json(self, source: str | None) -> tuple[int, str]:
         """The listing's JSON written straight from the stored text (ADR 0132): the index
         keeps files and metadata as the JSON `json.dumps` gives for them (metadata with
@@ -280,8 +302,11 @@ class DiskModelStore:
             total_size_bytes=sum(size for _, size in usage.values()),
             storage_path=self.root,
             sources={name: SourceUsage(count, size) for name, (count, size) in usage.items()},
-            staging_bytes=_bytes_under(self._paths.staging_root),
+            staging_bytes=self.staging_bytes(),
         )
+
+    def staging_bytes(self) -> int:
+        return _bytes_under(self._paths.staging_root)
 
     def space(self) -> StorageSpace:
         return StorageSpace(
@@ -867,6 +892,31 @@ def _read_listing(path: Path, stamp: str) -> tuple[int, str] | None:
             return int(count), kept.read()
     except (OSError, UnicodeDecodeError):
         return None
+
+
+def _kept_count(kept: BinaryIO, stamp: str) -> int | None:
+    """The count in a kept listing's first line if its stamp is `stamp` (the file is left
+    at the start of the text), else None."""
+    header = kept.readline().decode("utf-8", "replace").rstrip("\n")
+    kept_stamp, _, count = header.rpartition(" ")
+    return int(count) if kept_stamp == stamp and count.isdigit() else None
+
+
+def _send_rest(source: BinaryIO, out: BinaryIO) -> None:
+    """The rest of `source` written to `out`: by the kernel when both are files or pipes."""
+    offset = source.tell()
+    end = os.fstat(source.fileno()).st_size
+    try:
+        target = out.fileno()
+        out.flush()
+        while offset < end:
+            sent = os.sendfile(target, source.fileno(), offset, end - offset)
+            if sent == 0:
+                break
+            offset += sent
+    except (OSError, ValueError, io.UnsupportedOperation):
+        source.seek(offset)  # whatever was sent stays sent; the rest goes the slow way
+        shutil.copyfileobj(source, out, 1024 * 1024)
 
 
 STALE_LISTING_S = 3600

@@ -1,5 +1,6 @@
 """The `devon` command group, its global options, and the one place errors become exit codes."""
 
+import importlib
 import sys
 import traceback
 from collections.abc import Sequence
@@ -7,20 +8,50 @@ from typing import Any, NoReturn
 
 import click
 
-from devon_cli import adopt, diagnostics, download, info, maintenance, search, serve, vault
+from devon_cli import diagnostics
 from devon_cli.context import CliContext
 from devon_cli.errors import EXIT_OK, exit_code_for, message_for, one_line
 
 ALIASES = {"ls": "list", "rm": "remove"}
 """Short names a shell user types by habit: `devon ls`, `devon rm MODEL`."""
 
+COMMANDS = {
+    "adopt": "devon_cli.adopt:adopt",
+    "clean": "devon_cli.vault:clean",
+    "copy-index": "devon_cli.maintenance:copy_index_command",
+    "doctor": "devon_cli.maintenance:doctor",
+    "download": "devon_cli.download:download",
+    "export": "devon_cli.vault:export",
+    "import-legacy": "devon_cli.maintenance:import_legacy",
+    "info": "devon_cli.info:info",
+    "list": "devon_cli.vault:list_models",
+    "rebuild-index": "devon_cli.maintenance:rebuild_index",
+    "remove": "devon_cli.vault:remove",
+    "scan": "devon_cli.maintenance:scan",
+    "search": "devon_cli.search:search",
+    "serve": "devon_cli.serve:serve",
+    "status": "devon_cli.vault:status",
+}
+"""Each command and where it is defined: a command's module is imported when the command
+runs (or help lists it), so `devon list --json` does not pay for `serve`, `adopt` or
+`search` and what they import."""
+
 
 class DevonGroup(click.Group):
     """A click group whose `main` turns every error into one stderr line and an exit code,
     and that knows the commands' aliases."""
 
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return super().get_command(ctx, ALIASES.get(cmd_name, cmd_name))
+        name = ALIASES.get(cmd_name, cmd_name)
+        command = super().get_command(ctx, name)
+        if command is None and name in COMMANDS:
+            module, _, attribute = COMMANDS[name].partition(":")
+            command = getattr(importlib.import_module(module), attribute)
+            self.add_command(command, name)
+        return command
 
     def resolve_command(
         self, ctx: click.Context, args: list[str]
@@ -80,20 +111,6 @@ def cli(context: CliContext, debug: bool) -> None:
     """DEVON: find open LLMs on Hugging Face, keep them in a local vault, and manage it."""
     context.debug = context.debug or debug
     diagnostics.configure(context.debug)
-
-
-cli.add_command(search.search)
-cli.add_command(info.info)
-cli.add_command(download.download)
-for command in vault.COMMANDS:
-    cli.add_command(command)
-cli.add_command(serve.serve)
-cli.add_command(maintenance.doctor)
-cli.add_command(maintenance.rebuild_index)
-cli.add_command(maintenance.copy_index_command)
-cli.add_command(maintenance.scan)
-cli.add_command(maintenance.import_legacy)
-cli.add_command(adopt.adopt)
 
 
 def main() -> NoReturn:

@@ -44,13 +44,14 @@ def list_models(context: CliContext, source: str | None, as_json: bool) -> None:
     """List the models in the vault."""
     devon = context.devon
     if as_json:
-        # What emit_json(ModelList) prints, without an object per model (ADR 0132).
-        count, models_json = devon.list_json(source=source)
-        # Written as it is: click.echo would scan the whole text for colour codes, which
-        # JSON cannot hold raw (a third of the command's time at 100,000 models).
-        out = sys.stdout
-        for part in ('{"models": ', models_json, f', "count": {count}}}\n'):
-            out.write(part)
+        # What emit_json(ModelList) prints, without an object per model (ADR 0132), written
+        # as bytes: click.echo would scan the whole text for colour codes, which JSON cannot
+        # hold raw, and the vault's kept listing goes to stdout without entering Python.
+        out = sys.stdout.buffer
+        sys.stdout.flush()
+        out.write(b'{"models": ')
+        count = devon.write_list_json(out, source=source)
+        out.write(f', "count": {count}}}\n'.encode())
         out.flush()
         return
     models = devon.list(source=source)

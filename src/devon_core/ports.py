@@ -4,7 +4,7 @@ import builtins
 from collections.abc import Callable, Collection, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, BinaryIO, Protocol, runtime_checkable
 
 import attrs
 
@@ -115,6 +115,16 @@ class SourcedCache(Protocol):
 
 
 @runtime_checkable
+class ListingWriter(Protocol):
+    """A store that can write its whole listing's JSON text straight to a byte stream (from
+    a kept copy, say) faster than building the text."""
+
+    def write_list_json(self, out: BinaryIO) -> int:
+        """Write `list_json()`'s text to `out` as UTF-8; return the model count."""
+        ...
+
+
+@runtime_checkable
 class IndexedStore(Protocol):
     """A store whose index can be derived again from the files it holds, and copied to
     another place that can hold it."""
@@ -162,6 +172,12 @@ class ModelStore(Protocol):
         ...
 
     def status(self) -> StorageStatus: ...
+
+    def staging_bytes(self) -> int:
+        """Bytes unfinished downloads hold in staging (`status().staging_bytes`): they move
+        while a download runs, which `change_counter` does not count. Cheap enough to read on
+        every request."""
+        ...
 
     def space(self) -> StorageSpace: ...
 

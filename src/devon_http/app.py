@@ -22,7 +22,7 @@ from devon_http.document import JsonDocument, YamlDocument
 from devon_http.errors import handle_error
 from devon_http.guard import HttpSecurity, RequestGuard
 from devon_http.job_routes import API_PREFIX, JOB_ROUTES
-from devon_http.routes import API_ROUTES, health
+from devon_http.routes import API_ROUTES, answer_health_first, health
 from devon_web import page_routes
 
 SHUTDOWN_WAIT_S = 2.0
@@ -78,7 +78,7 @@ def create_app(
     )
     # Around Litestar's whole router (as its own CORS middleware sits), so that unknown
     # routes and wrong methods are guarded and carry the security headers too.
-    app.asgi_handler = RequestGuard(app.asgi_handler, security)
+    app.asgi_handler = RequestGuard(answer_health_first(app.asgi_handler), security)
     _document_default_source(app, devon)
     return app
 

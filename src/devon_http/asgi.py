@@ -5,6 +5,7 @@ environment (`Settings.from_env()`); the vault they share is safe for several pr
 """
 
 from devon_adapters import Settings, build_devon
+from devon_adapters.bootstrap import run_jobs_in_child
 from devon_core import Devon
 from devon_http.app import create_app
 from devon_http.connections import set_limits
@@ -14,11 +15,12 @@ from devon_http.request_log import RequestLog, configure_logging
 
 def create_app_from_settings(settings: Settings, devon: Devon | None = None) -> RequestLog:
     """The app over the vault and sources `settings` describe (`devon`, if given, is the
-    `Devon` already built from them), logging each request.
+    `Devon` already built from them), logging each request. Built here, its download jobs
+    run in a child process (`run_jobs_in_child`).
 
     It answers to the hosts in `settings.allowed_hosts`, else to the loopback names only
     (`serve` spells out the list for the address it binds)."""
-    devon = build_devon(settings) if devon is None else devon
+    devon = run_jobs_in_child(build_devon(settings), settings) if devon is None else devon
     security = HttpSecurity(
         allowed_hosts=settings.allowed_hosts or LOOPBACK_HOSTS,
         cors_origins=settings.cors_origins,

@@ -61,10 +61,10 @@ class PreparedCache:
 
     def __init__(self, size: int = MAX_CACHED_ANSWERS) -> None:
         self._size = size
-        self._entries: OrderedDict[Hashable, tuple[int, Prepared]] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[Hashable, Prepared]] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: Hashable, counter: int) -> Prepared | None:
+    def get(self, key: Hashable, counter: Hashable) -> Prepared | None:
         """The answer for `key` if it was made at `counter`, else None."""
         with self._lock:
             entry = self._entries.get(key)
@@ -73,7 +73,7 @@ class PreparedCache:
             self._entries.move_to_end(key)
             return entry[1]
 
-    def put(self, key: Hashable, counter: int, prepared: Prepared) -> None:
+    def put(self, key: Hashable, counter: Hashable, prepared: Prepared) -> None:
         with self._lock:
             self._entries[key] = (counter, prepared)
             self._entries.move_to_end(key)

@@ -2,28 +2,38 @@
 
 When the line's only destination is the handler `configure_logging` installed (what `devon
 serve` runs with), the request log writes the lines itself, formatted exactly as that
-handler would, and all lines finished in one turn of the event loop in one write: going
-through `logging` for each line cost 10 to 20% of `/health`'s throughput (ADR 0131). When
-the host routes DEVON's records anywhere else (its own handlers, a filter, pytest's
-capture), every line goes through `logging` as a record.
+handler would, gathered for up to `WRITE_EVERY_S` and written at once (and at shutdown):
+going through `logging` for each line cost 10 to 20% of `/health`'s throughput, and one
+write per event-loop turn still 8 to 20% (ADR 0131). When the host routes DEVON's records
+anywhere else (its own handlers, a filter, pytest's capture), every line goes through
+`logging` as a record, at once.
 """
 
 import asyncio
+import atexit
 import logging
 import time
-from typing import Any, TextIO
+from collections.abc import Awaitable
+from typing import Any, TextIO, cast
 
-from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.types.asgi_types import HTTPScope
 
+from devon_adapters.logs import (
+    LINE_FORMAT,
+    DevonHandler,
+    EscapingFormatter,
+    configure_logging,
+    escape_control,
+)
+
+__all__ = ["EscapingFormatter", "RequestLog", "configure_logging", "escape_control"]
+
 log = logging.getLogger("devon.http")
 
-LINE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-
-
-class _DevonHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """The handler `configure_logging` installs on the `devon` logger."""
+WRITE_EVERY_S = 0.05
+"""Lines written by the request log itself reach the stream at most this late: at `/health`
+load one write then carries hundreds of lines."""
 
 
 class RequestLog:
@@ -33,36 +43,53 @@ class RequestLog:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
         self._pending: list[str] = []
+        self._handler: logging.StreamHandler | None = None  # type: ignore[type-arg]
         self._second = -1
         self._second_text = ""
+        atexit.register(self.flush)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != ScopeType.HTTP:
+        kind: str = scope["type"]  # a str enum; the lifespan scope is not in Litestar's types
+        if kind != "http":
+            if kind == "lifespan":
+                send = self._flushing_at_shutdown(send)
             await self.app(scope, receive, send)
             return
-        http_scope: HTTPScope = scope
+        http_scope = cast(HTTPScope, scope)
         started = time.perf_counter()
         status: list[int] = []
 
-        async def recording_send(message: Message) -> None:
-            if message["type"] == "http.response.start":
+        # A plain function handing back `send`'s awaitable: no coroutine of its own per
+        # message (this wrapper runs for every request).
+        def recording_send(message: Message) -> Awaitable[None]:
+            if not status and message["type"] == "http.response.start":
                 status.append(message["status"])
-            await send(message)
+            return send(message)
 
         try:
             await self.app(scope, receive, recording_send)
         finally:
             if log.isEnabledFor(logging.INFO):
-                elapsed_ms = (time.perf_counter() - started) * 1000
-                line = (
-                    f"{escape_control(http_scope['method'])} {escape_control(http_scope['path'])} "
-                    f"{status[0] if status else '-'} {elapsed_ms:.1f} ms"
+                self._log(
+                    escape_control(http_scope["method"]),
+                    escape_control(http_scope["path"]),
+                    status[0] if status else "-",
+                    (time.perf_counter() - started) * 1000,
                 )
-                self._log(line)
 
-    def _log(self, line: str) -> None:
-        handler = _only_destination()
+    def _flushing_at_shutdown(self, send: Send) -> Send:
+        async def flushing_send(message: Message) -> None:
+            if message["type"].startswith("lifespan.shutdown"):
+                self.flush()
+            await send(message)
+
+        return flushing_send
+
+    def _log(self, method: str, path: str, status: int | str, elapsed_ms: float) -> None:
+        # Whether DEVON's handler is the only destination is decided once per batch.
+        handler = self._handler if self._pending else _only_destination()
         if handler is None:
+            line = f"{method} {path} {status} {elapsed_ms:.1f} ms"
             log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, line, (), None))
             return
         now = time.time()
@@ -70,16 +97,22 @@ class RequestLog:
         if second != self._second:  # what logging.Formatter.formatTime writes, per second
             self._second = second
             self._second_text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
-        msecs = int((now - second) * 1000)
-        self._pending.append(f"{self._second_text},{msecs:03d} INFO devon.http: {line}\n")
+        self._pending.append(
+            f"{self._second_text},{int((now - second) * 1000):03d} INFO devon.http: "
+            f"{method} {path} {status} {elapsed_ms:.1f} ms\n"
+        )
         if len(self._pending) == 1:
+            self._handler = handler
             try:
-                asyncio.get_running_loop().call_soon(self._flush, handler)
+                asyncio.get_running_loop().call_later(WRITE_EVERY_S, self.flush)
             except RuntimeError:  # no event loop (called outside a server): write now
-                self._flush(handler)
+                self.flush()
 
-    def _flush(self, handler: logging.StreamHandler) -> None:  # type: ignore[type-arg]
-        text, self._pending = "".join(self._pending), []
+    def flush(self) -> None:
+        """Write the lines gathered so far (at once when the server stops)."""
+        handler, text, self._pending = self._handler, "".join(self._pending), []
+        if handler is None or not text:
+            return
         stream: TextIO = handler.stream
         with handler.lock or _NO_LOCK:
             try:
@@ -110,7 +143,7 @@ def _only_destination() -> logging.StreamHandler | None:  # type: ignore[type-ar
     devon = log.parent
     if log.handlers or log.filters or not log.propagate or devon is None or devon.filters:
         return None
-    if len(devon.handlers) != 1 or not isinstance(devon.handlers[0], _DevonHandler):
+    if len(devon.handlers) != 1 or not isinstance(devon.handlers[0], DevonHandler):
         return None
     handler = devon.handlers[0]
     if handler.filters or handler.level > logging.INFO or handler.formatter is None:
@@ -120,33 +153,3 @@ def _only_destination() -> logging.StreamHandler | None:  # type: ignore[type-ar
     if devon.propagate and logging.getLogger().handlers:
         return None
     return handler
-
-
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)]}
-
-
-def escape_control(text: str) -> str:
-    """`text` with control characters (CR, LF, ESC, ...) written as `\\xNN`: what a client
-    sends can neither start a forged log line nor drive a terminal. Escaping twice changes
-    nothing more, so the request line and the log format may both apply it."""
-    return text.translate(_CONTROL)
-
-
-class EscapingFormatter(logging.Formatter):
-    """Escapes control characters in every record's message (tracebacks keep their lines)."""
-
-    def formatMessage(self, record: logging.LogRecord) -> str:
-        record.message = escape_control(record.message)
-        return super().formatMessage(record)
-
-
-def configure_logging() -> None:
-    """Print DEVON's records (the request lines among them) unless the host process already
-    routes logging somewhere. Each server worker process calls it for itself."""
-    logger = logging.getLogger("devon")
-    if not logger.handlers and not logging.getLogger().handlers:
-        handler = _DevonHandler()
-        handler.setFormatter(EscapingFormatter(LINE_FORMAT))
-        logger.addHandler(handler)
-    if logger.getEffectiveLevel() > logging.INFO:
-        logger.setLevel(logging.INFO)

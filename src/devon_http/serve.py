@@ -17,6 +17,7 @@ import uvicorn
 from uvicorn.supervisors import Multiprocess
 
 from devon_adapters import Settings, build_devon
+from devon_adapters.bootstrap import run_jobs_in_child
 from devon_http.asgi import create_app_from_settings
 from devon_http.connections import LimitedProtocol, set_limits
 from devon_http.guard import ANY, LOOPBACK_HOSTS
@@ -68,7 +69,7 @@ def serve(
         os.environ.update(settings.as_env())
         serve_app(APP_FACTORY, host, port, workers, listener, **limits)
     else:
-        app = create_app_from_settings(settings, devon)
+        app = create_app_from_settings(settings, run_jobs_in_child(devon, settings))
         config = uvicorn.Config(app, host=host, port=port, **limits)
         with contextlib.suppress(KeyboardInterrupt):
             uvicorn.Server(config).run(sockets=[listener])

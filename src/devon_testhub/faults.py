@@ -84,6 +84,7 @@ class Faults:
     _ignore_ranges: list[str] = field(default_factory=list, repr=False)
     _shifts: list[_Shift] = field(default_factory=list, repr=False)
     _hang_paths: list[str] = field(default_factory=list, repr=False)
+    _held: int = field(default=0, repr=False)
     _released: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def set_latency(self, milliseconds: float) -> None:
@@ -225,12 +226,26 @@ class Faults:
             return (repo_id, path) in self._corrupt
 
     def wait_if_hanging(self, path: str, stopping: threading.Event) -> None:
-        while not stopping.is_set():
-            with self._lock:
-                hanging = any(part in path for part in self._hang_paths)
-            if not hanging:
-                return
-            self._released.wait(0.05)
+        held = False
+        try:
+            while not stopping.is_set():
+                with self._lock:
+                    hanging = any(part in path for part in self._hang_paths)
+                    if hanging and not held:
+                        held, self._held = True, self._held + 1
+                if not hanging:
+                    return
+                self._released.wait(0.05)
+        finally:
+            if held:
+                with self._lock:
+                    self._held -= 1
+
+    @property
+    def held(self) -> int:
+        """Requests held by `hang` right now."""
+        with self._lock:
+            return self._held
 
 
 class RequestStats:

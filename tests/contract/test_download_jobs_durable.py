@@ -136,3 +136,82 @@ def test_any_of_two_workers_answers_for_any_job(servers: Servers, hub: TestHub) 
     while hub.stats.in_flight:  # whichever worker runs it stops its transfer
         assert time.monotonic() - cancelled_at < 2.0, "the hub was still sending"
         time.sleep(0.02)
+
+
+def download_processes(server_pid: int) -> list[int]:
+    """The download processes `devon serve` (process `server_pid`) started."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rpartition(")")[2].split()[1])
+        if parent == server_pid and b"devon_adapters.job_process" in command:
+            found.append(int(entry.name))
+    return found
+
+
+def niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[16])
+
+
+def the_download_process(server: "subprocess.Popen[str]") -> int:
+    deadline = time.monotonic() + WAIT
+    while not (found := download_processes(server.pid)):
+        assert time.monotonic() < deadline, "no download process started"
+        time.sleep(0.05)
+    [pid] = found
+    return pid
+
+
+def test_downloads_run_in_a_process_of_their_own_at_a_lower_cpu_priority(
+    servers: Servers,
+) -> None:
+    server = servers.start()
+    job = start(servers.url, BIG)
+    wait_for(servers.url, job["id"], lambda j: j["bytes_done"] > 0, "the first bytes")
+
+    pid = the_download_process(server)
+
+    assert niceness(pid) == min(niceness(server.pid) + 10, 19)
+    done = wait_for(servers.url, job["id"], finished, "the job to finish")
+    assert done["status"] == "completed"
+
+
+def test_a_download_process_killed_mid_download_is_replaced_and_the_job_completes(
+    servers: Servers, hub: TestHub
+) -> None:
+    server = servers.start()
+    job = start(servers.url, BIG)
+    wait_for(servers.url, job["id"], lambda j: j["bytes_done"] > BIG_BYTES // 4, "a quarter")
+
+    killed = the_download_process(server)
+    os.kill(killed, 9)
+    done = wait_for(servers.url, job["id"], finished, "the job to finish in a new process")
+
+    assert done["status"] == "completed"
+    assert done["id"] == job["id"]
+    assert the_download_process(server) != killed
+    models = httpx.get(f"{servers.url}/api/v1/models").json()["models"]
+    assert [m["model_id"] for m in models] == [BIG]
+
+
+def test_a_server_stopped_mid_download_stops_its_download_process_and_requeues_the_job(
+    servers: Servers, hub: TestHub
+) -> None:
+    server = servers.start()
+    job = start(servers.url, BIG)
+    wait_for(servers.url, job["id"], lambda j: j["bytes_done"] > 0, "the first bytes")
+    child = the_download_process(server)
+
+    server.terminate()
+    server.wait(WAIT)
+
+    assert not Path(f"/proc/{child}").exists()
+    servers.start()
+    done = wait_for(servers.url, job["id"], finished, "the job to finish after a restart")
+    assert done["status"] == "completed"

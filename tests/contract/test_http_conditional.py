@@ -257,3 +257,20 @@ def test_status_shows_bytes_a_download_left_in_staging_at_once_and_changes_its_t
     assert after.status_code == 200
     assert after.json()["staging_bytes"] == before.json()["staging_bytes"] + 4096
     assert after.headers["etag"] != before.headers["etag"]
+
+
+def test_status_returns_to_its_earlier_answer_and_tag_when_staging_is_emptied(
+    client: Client, devon: Devon
+) -> None:
+    before = client.get("/api/v1/status", headers=PLAIN)
+    staging = devon.store.stage("huggingface", "acme/partial-model")
+    partial = Path(staging.path) / "model.safetensors.part"
+    partial.write_bytes(b"p" * 4096)
+    client.get("/api/v1/status", headers=PLAIN)
+    partial.unlink()
+
+    after = client.get("/api/v1/status", headers=PLAIN)
+
+    assert after.json()["staging_bytes"] == before.json()["staging_bytes"]
+    assert after.content == before.content
+    assert after.headers["etag"] == before.headers["etag"]

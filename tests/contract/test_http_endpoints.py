@@ -7,11 +7,13 @@ from typing import Any
 
 import httpx
 import pytest
+from litestar import Litestar
 from litestar.testing import TestClient
 
 from devon_core import Forbidden, SearchFilters, SourceUnavailable
 from devon_core.models import RemoteModel
 from devon_http import create_app
+from devon_http.routes import health
 from tests.contract import http_spec_examples as spec
 from tests.contract.http_support import LLAMA, QWEN, catalogue, fake_devon, shape_problems
 from tests.unit.fakes import FakeSource, MemoryStore, local_model, remote_model
@@ -57,6 +59,20 @@ def test_health_answers_ok_with_the_installed_version(client: Client) -> None:
     response = client.get("/health")
     assert_shape(response, spec.HEALTH)
     assert response.json() == {"status": "ok", "version": version("devon")}
+
+
+def test_health_answered_before_routing_is_what_the_declared_route_answers(
+    client: Client,
+) -> None:
+    with TestClient(Litestar(route_handlers=[health], logging_config=None)) as routed:
+        declared = routed.get("/health")
+
+    answered = client.get("/health")
+
+    assert answered.content == declared.content
+    assert answered.status_code == declared.status_code == 200
+    for header in ("content-type", "content-length"):
+        assert answered.headers[header] == declared.headers[header]
 
 
 # GET /api/v1/search

@@ -204,3 +204,19 @@ def test_request_lines_written_by_devons_own_handler_are_one_per_request_in_its_
     lines = stream.getvalue().splitlines()
     assert len(lines) == 40
     assert all(REQUEST_LINE.fullmatch(line) for line in lines), lines[:3]
+
+
+def test_a_request_line_reaches_devons_stream_while_the_server_keeps_running(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    monkeypatch.setattr(logging.getLogger("devon"), "handlers", [])
+    monkeypatch.setattr(sys, "stderr", stream)
+    configure_logging()
+    with serving(RequestLog(create_app(fake_devon()))) as url:
+        httpx.get(f"{url}/api/v1/status")
+
+        wait_until(lambda: "GET /api/v1/status 200" in stream.getvalue(), "the request line")
+
+        assert len(stream.getvalue().splitlines()) == 1

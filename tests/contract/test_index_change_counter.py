@@ -1,6 +1,7 @@
 """The index's change counter: every change to the models, by any process, moves it in the
 same transaction; reads and failed changes leave it alone (ADR 0130)."""
 
+import io
 import json
 import sqlite3
 import subprocess
@@ -140,3 +141,31 @@ def test_kept_listing_is_not_used_for_a_rebuilt_index(tmp_path: Path) -> None:
     assert rebuilt.change_counter() == counter
     assert rebuilt.list_json() == (2, listing_of(rebuilt))
     assert "acme/three" in rebuilt.list_json()[1]
+
+
+def test_the_kept_listing_written_to_a_file_is_the_listing_after_a_change(
+    tmp_path: Path,
+) -> None:
+    store = DiskModelStore(tmp_path / "vault")
+    put_model(store, "acme/one", metadata={"license": "näive ✓"})
+    put_model(store, "acme/two")
+    store.list_json()  # kept on disk
+    store.remove("huggingface", "acme/one")
+
+    with open(tmp_path / "first", "wb") as first:
+        assert store.write_list_json(first) == 1  # made again, and kept
+    with open(tmp_path / "second", "wb") as second:
+        assert store.write_list_json(second) == 1  # from the kept copy, by the kernel
+
+    assert (tmp_path / "first").read_bytes() == listing_of(store).encode()
+    assert (tmp_path / "second").read_bytes() == listing_of(store).encode()
+
+
+def test_the_kept_listing_goes_to_a_stream_without_a_file_descriptor(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path)
+    put_model(store, "acme/one", metadata={"license": "näive ✓"})
+    store.list_json()
+    out = io.BytesIO()
+
+    assert store.write_list_json(out) == 1
+    assert out.getvalue() == listing_of(store).encode()

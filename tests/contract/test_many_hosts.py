@@ -4,6 +4,7 @@ once; when one is killed mid-download, the other takes its job over (no heartbea
 DEVON_JOB_STALE_AFTER) and finishes it from the partial files; any host lists, streams and
 cancels any job; both list the same vault."""
 
+import json
 import os
 import signal
 import subprocess
@@ -18,6 +19,7 @@ import httpx
 import pytest
 
 from devon_adapters import DiskModelStore
+from devon_adapters.paths import VaultPaths
 from devon_testhub import TestHub
 from tests.contract.hf_helpers import TINY
 from tests.contract.http_support import WAIT_SECONDS
@@ -29,7 +31,8 @@ STALE_AFTER_S = 3
 
 
 class Host:
-    """One `devon serve` process."""
+    """One `devon serve` process (with its download process: a process group of its own,
+    so that a signal reaches the whole host)."""
 
     def __init__(self, name: str, env: dict[str, str]) -> None:
         self.name = name
@@ -41,8 +44,12 @@ class Host:
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=True,
         )
         wait_for_health(self.url, self.process)
+
+    def signal(self, signum: int) -> None:
+        os.killpg(self.process.pid, signum)
 
     def download(self, model_id: str) -> httpx.Response:
         return httpx.post(
@@ -123,6 +130,14 @@ def wait_until(condition: Any, what: str) -> None:
         time.sleep(0.05)
 
 
+def _holds_json(path: Path) -> bool:
+    try:
+        json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def file_fetches(hub: TestHub) -> dict[str, int]:
     counts: dict[str, int] = {}
     for record in hub.stats.requests(path_contains="/resolve/", method="GET"):
@@ -152,7 +167,11 @@ def test_a_host_killed_mid_download_has_its_job_taken_over_and_finished_from_its
     hosts: list[Host], test_hub: TestHub, vault: tuple[Path, str]
 ) -> None:
     doomed, survivor = hosts
-    survivor.process.send_signal(signal.SIGSTOP)  # so that the doomed host claims the job
+    storage, _ = vault
+    config_done = (
+        VaultPaths.at(storage).staging("huggingface", TINY) / ".cache/devon/done/config.json.json"
+    )
+    survivor.signal(signal.SIGSTOP)  # so that the doomed host claims the job
     try:
         test_hub.faults.hang("model.safetensors")  # the other files land in staging first
         submitted = httpx.post(
@@ -162,11 +181,13 @@ def test_a_host_killed_mid_download_has_its_job_taken_over_and_finished_from_its
         )
         assert submitted.status_code == 202, submitted.text
         job_id = submitted.json()["id"]
+        wait_until(lambda: test_hub.faults.held == 1, "the model file was asked for")
         wait_until(lambda: file_fetches(test_hub).get("config.json") == 1, "the job began")
+        wait_until(lambda: _holds_json(config_done), "config.json was kept in staging")
     finally:
-        survivor.process.send_signal(signal.SIGCONT)
+        survivor.signal(signal.SIGCONT)
 
-    doomed.process.send_signal(signal.SIGKILL)
+    doomed.signal(signal.SIGKILL)
     doomed.process.wait(WAIT_SECONDS)
     test_hub.faults.release()
     wait_until(lambda: survivor.job(job_id)["status"] == "completed", "the job was taken over")

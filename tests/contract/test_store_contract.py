@@ -132,6 +132,21 @@ def test_status_and_space_add_up_the_committed_models_per_source(
     assert harness.store.space().used_bytes == 1110
 
 
+def test_staged_bytes_are_counted_until_the_model_is_committed(
+    harness: StoreHarness,
+) -> None:
+    staging = harness.store.stage("huggingface", "acme/widget-7b")
+    harness.write_staged(staging, WIDGET)
+
+    assert harness.store.staging_bytes() == 1002
+    assert harness.store.status().staging_bytes == 1002
+
+    harness.store.commit(staging, ["config.json", "model.safetensors"], T0, CommitMetadata())
+
+    assert harness.store.staging_bytes() == 0
+    assert harness.store.status().staging_bytes == 0
+
+
 def test_the_model_lock_is_exclusive_between_threads(harness: StoreHarness) -> None:
     entered = threading.Event()
     release = threading.Event()

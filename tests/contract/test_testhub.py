@@ -570,6 +570,19 @@ def test_hanging_hub_times_the_client_out(test_hub: TestHub) -> None:
     assert api(test_hub).model_info(SHARDY).id == SHARDY
 
 
+def test_the_hub_counts_the_requests_a_hang_holds(test_hub: TestHub) -> None:
+    test_hub.faults.hang("/api/models/")
+    with pytest.raises(httpx2.TimeoutException):
+        api(test_hub).model_info(SHARDY, timeout=0.3)
+
+    assert test_hub.faults.held == 1
+    test_hub.faults.release()
+    deadline = time.monotonic() + 10
+    while test_hub.faults.held and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert test_hub.faults.held == 0
+
+
 def test_dropped_connection_is_seen_by_the_client(test_hub: TestHub) -> None:
     test_hub.faults.drop_connections(times=1, path_contains="/api/models/")
 

@@ -207,6 +207,13 @@ class MemoryStore:
             total_size_bytes=sum(m.size_bytes for m in self.models.values()),
             storage_path=self.root,
             sources=sources,
+            staging_bytes=self.staging_bytes(),
+        )
+
+    def staging_bytes(self) -> int:
+        staging = f"{self.root}/.devon/staging/"
+        return sum(
+            sum(files.values()) for path, files in self.disk.items() if path.startswith(staging)
         )
 
     def space(self) -> StorageSpace:

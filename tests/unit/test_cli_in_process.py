@@ -1,15 +1,19 @@
 """The `devon` command over a `Devon` made of fakes, in-process: what each command prints
 and how it exits. The subprocess tests in tests/contract run the real thing end to end."""
 
+import importlib
 import json
+import pkgutil
 from collections.abc import Callable, Iterator
 
+import click
 import pytest
 from click.testing import CliRunner, Result
 
+import devon_cli
 from devon_cli import diagnostics
 from devon_cli.context import CliContext
-from devon_cli.main import cli
+from devon_cli.main import COMMANDS, cli
 from devon_core import Devon, SourceUnavailable
 from tests.unit.fakes import (
     FakeSource,
@@ -271,7 +275,7 @@ def test_unknown_option_is_exit_2_on_one_line(run: Run) -> None:
     assert result.stderr == ("error: No such option '--frobnicate'; see 'devon list --help'\n")
 
 
-@pytest.mark.parametrize("command", sorted(cli.commands))
+@pytest.mark.parametrize("command", cli.list_commands(click.Context(cli)))
 def test_every_command_has_help_with_an_example(run: Run, command: str) -> None:
     result = run(command, "--help")
     assert result.exit_code == 0
@@ -297,3 +301,17 @@ def test_clean_that_cannot_remove_a_model_removes_the_others_and_exits_1(
     assert "Removed 1 model" in result.stdout
     assert "could not remove huggingface/acme/b" in result.stderr
     assert [m.model_id for m in store.list()] == ["acme/b"]
+
+
+def test_every_command_a_cli_module_defines_is_reachable_by_its_name() -> None:
+    defined = {}
+    for module_info in pkgutil.iter_modules(devon_cli.__path__):
+        if module_info.name.startswith("_"):
+            continue  # __main__ runs the command
+        module = importlib.import_module(f"devon_cli.{module_info.name}")
+        for attribute, value in vars(module).items():
+            is_command = isinstance(value, click.Command) and not isinstance(value, click.Group)
+            if is_command and getattr(value.callback, "__module__", None) == module.__name__:
+                defined[value.name] = f"{module.__name__}:{attribute}"
+
+    assert defined == COMMANDS
