@@ -9,21 +9,18 @@ system gives those to the server first.
 Nothing else changes: jobs are claimed, beaten alive, cancelled and resumed through the
 vault's index exactly as before (`ThreadJobRunner`, ADR 0111), so the server reads their
 progress and cancels them as it would another worker's. The child is `python -m
-devon_adapters.job_process` with the server's settings in its environment; one byte on its
+devon_adapters.jobs_child` with the server's settings in its environment; one byte on its
 stdin means "look for queued jobs now", and the end of its stdin (the server stopping or
 gone) means "stop, leaving running jobs to be resumed".
 """
 
 import contextlib
 import logging
-import os
-import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Mapping
-from types import FrameType
 
 from devon_core.jobs import Job
 from devon_core.ports import JobStore
@@ -112,7 +109,7 @@ class ChildJobRunner:
         if self._child is None or self._child.poll() is not None:
             self._closed.clear()
             self._child = subprocess.Popen(
-                [sys.executable, "-m", "devon_adapters.job_process"],
+                [sys.executable, "-m", "devon_adapters.jobs_child"],
                 env=self._env,
                 stdin=subprocess.PIPE,
             )
@@ -140,40 +137,3 @@ class ChildJobRunner:
             if self._child is not child:
                 return  # already replaced (a wake saw it dead first)
         self.wake()
-
-
-def run_child() -> None:
-    """The child: run the vault's jobs until stdin ends (or SIGTERM), then stop them."""
-    from devon_adapters.bootstrap import build_devon
-    from devon_adapters.logs import configure_logging
-    from devon_adapters.settings import Settings
-
-    with contextlib.suppress(OSError):
-        os.nice(CHILD_NICE)
-    configure_logging()
-    signal.signal(signal.SIGTERM, _stop_reading)
-    devon = build_devon(Settings.from_env())
-    runner = devon.runner
-    assert runner is not None
-    runner.wake()  # resume what a process that is gone left
-    try:
-        while os.read(0, 64):
-            runner.wake()
-    except (KeyboardInterrupt, _Stop):
-        pass
-    finally:
-        close = getattr(runner, "close", None)
-        if close is not None:
-            close(STOP_WAIT_S)
-
-
-class _Stop(Exception):
-    pass
-
-
-def _stop_reading(signum: int, frame: FrameType | None) -> None:
-    raise _Stop
-
-
-if __name__ == "__main__":
-    run_child()

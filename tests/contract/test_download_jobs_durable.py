@@ -150,7 +150,7 @@ def download_processes(server_pid: int) -> list[int]:
         except OSError:
             continue
         parent = int(stat.rpartition(")")[2].split()[1])
-        if parent == server_pid and b"devon_adapters.job_process" in command:
+        if parent == server_pid and b"devon_adapters.jobs_child" in command:
             found.append(int(entry.name))
     return found
 
