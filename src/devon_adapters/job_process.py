@@ -89,8 +89,6 @@ class ChildJobRunner:
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 raise TimeoutError(f"Job {job_id} is still {job.status.value}")
-            if self.pid is None:
-                self.wake()  # the child died: a new one resumes the job
             time.sleep(pause if left is None else min(pause, left))
             pause = min(pause * 2, self._poll_s)
 

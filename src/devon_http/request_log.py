@@ -35,6 +35,16 @@ WRITE_EVERY_S = 0.05
 """Lines written by the request log itself reach the stream at most this late: at `/health`
 load one write then carries hundreds of lines."""
 
+_UNWRITTEN: "set[RequestLog]" = set()
+"""Request logs holding lines not yet written: written when the process exits, even if
+the app is gone by then."""
+
+
+@atexit.register
+def _write_at_exit() -> None:
+    for request_log in list(_UNWRITTEN):
+        request_log.flush()
+
 
 class RequestLog:
     """ASGI wrapper around the whole app, so unknown routes (404) and wrong methods (405),
@@ -46,7 +56,6 @@ class RequestLog:
         self._handler: logging.StreamHandler | None = None  # type: ignore[type-arg]
         self._second = -1
         self._second_text = ""
-        atexit.register(self.flush)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind: str = scope["type"]  # a str enum; the lifespan scope is not in Litestar's types
@@ -103,6 +112,7 @@ class RequestLog:
         )
         if len(self._pending) == 1:
             self._handler = handler
+            _UNWRITTEN.add(self)
             try:
                 asyncio.get_running_loop().call_later(WRITE_EVERY_S, self.flush)
             except RuntimeError:  # no event loop (called outside a server): write now
@@ -111,6 +121,7 @@ class RequestLog:
     def flush(self) -> None:
         """Write the lines gathered so far (at once when the server stops)."""
         handler, text, self._pending = self._handler, "".join(self._pending), []
+        _UNWRITTEN.discard(self)
         if handler is None or not text:
             return
         stream: TextIO = handler.stream

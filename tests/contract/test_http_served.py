@@ -5,6 +5,7 @@ import io
 import logging
 import re
 import socket
+import subprocess
 import sys
 import threading
 from collections.abc import Iterator
@@ -220,3 +221,35 @@ def test_a_request_line_reaches_devons_stream_while_the_server_keeps_running(
         wait_until(lambda: "GET /api/v1/status 200" in stream.getvalue(), "the request line")
 
         assert len(stream.getvalue().splitlines()) == 1
+
+
+EXITS_RIGHT_AFTER_A_REQUEST = """
+import asyncio
+from devon_http.request_log import RequestLog, configure_logging
+
+async def app(scope, receive, send):
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"{}"})
+
+async def one_request():
+    async def receive():
+        return {"type": "http.request"}
+    async def send(message):
+        pass
+    await RequestLog(app)({"type": "http", "method": "GET", "path": "/last"}, receive, send)
+
+configure_logging()
+asyncio.run(one_request())
+"""
+
+
+def test_a_request_line_is_written_when_the_process_exits_before_its_write() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", EXITS_RIGHT_AFTER_A_REQUEST],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert "INFO devon.http: GET /last 200" in done.stderr
