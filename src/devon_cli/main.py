@@ -56,7 +56,13 @@ class DevonGroup(click.Group):
     def resolve_command(
         self, ctx: click.Context, args: list[str]
     ) -> tuple[str | None, click.Command | None, list[str]]:
-        name, command, rest = super().resolve_command(ctx, args)
+        try:
+            name, command, rest = super().resolve_command(ctx, args)
+        except click.NoSuchCommand as error:
+            # click suggests among the commands imported so far; suggest among them all.
+            raise click.NoSuchCommand(
+                error.command_name, possibilities=self.list_commands(ctx), ctx=ctx
+            ) from None
         # Report the real name (`devon list --help`, not `devon ls`).
         return (command.name if command is not None else name), command, rest
 

@@ -49,8 +49,12 @@ def list_models(context: CliContext, source: str | None, as_json: bool) -> None:
         # hold raw, and the vault's kept listing goes to stdout without entering Python.
         out = sys.stdout.buffer
         sys.stdout.flush()
-        out.write(b'{"models": ')
-        count = devon.write_list_json(out, source=source)
+        if source is None:
+            out.write(b'{"models": ')
+            count = devon.write_list_json(out)
+        else:  # an unknown source is refused before the first byte reaches stdout
+            count, models_json = devon.list_json(source=source)
+            out.write(b'{"models": ' + models_json.encode())
         out.write(f', "count": {count}}}\n'.encode())
         out.flush()
         return

@@ -181,6 +181,18 @@ def test_list_of_an_unknown_source_is_bad_usage(devon: Devon) -> None:
     assert "Unknown source 'modelscope'" in result.stderr
 
 
+def test_a_mistyped_command_is_answered_with_the_closest_command(devon: Devon) -> None:
+    result = devon("lsit")
+    assert_one_line_error(result, 2)
+    assert "No such command 'lsit'. Did you mean 'list'?" in result.stderr
+
+
+def test_list_json_of_an_unknown_source_prints_nothing_on_stdout(devon: Devon) -> None:
+    result = devon("list", "--json", "--source", "modelscope")
+    assert_one_line_error(result, 2)
+    assert result.stdout == ""
+
+
 def test_download_of_an_unknown_model_exits_1_and_leaves_the_vault_empty(devon: Devon) -> None:
     assert_one_line_error(devon("download", "nobody/no-such-model"), 1)
     assert json.loads(devon("list", "--json").stdout)["count"] == 0
