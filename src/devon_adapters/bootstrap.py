@@ -7,6 +7,7 @@ from pathlib import Path
 
 from devon_adapters.clock import SystemClock
 from devon_adapters.disk_store import DiskModelStore
+from devon_adapters.job_process import ChildJobRunner
 from devon_adapters.job_runner import (
     DEFAULT_MAX_CONCURRENT,
     ORPHAN_CHECK_S,
@@ -96,10 +97,6 @@ def run_jobs_in_child(devon: Devon, settings: Settings) -> Devon:
     serve` does, ADR 0133) when they are kept in the vault's index, which the child shares;
     jobs kept in memory stay with threads of this process. `devon` must be built from
     `settings` (the child builds its own from them). Returns `devon`."""
-    # Imported here, not with the package: `python -m devon_adapters.job_process` imports
-    # the package first, and runpy warns on stderr when that already imported the module.
-    from devon_adapters.job_process import ChildJobRunner
-
     if isinstance(devon.job_store, IndexJobStore) and not isinstance(devon.runner, ChildJobRunner):
         devon.runner = ChildJobRunner({**os.environ, **settings.as_env()}, devon.job_store)
     return devon

@@ -1,4 +1,4 @@
-"""The download process `devon serve` starts (`python -m devon_adapters.job_process`, ADR
+"""The download process `devon serve` starts (`python -m devon_adapters.jobs_child`, ADR
 0133), run by itself: what a user sees of it on the server's stderr."""
 
 import os
@@ -17,7 +17,7 @@ def test_the_download_process_starts_and_stops_without_a_word_on_stderr(
     }
 
     child = subprocess.run(
-        [sys.executable, "-m", "devon_adapters.job_process"],
+        [sys.executable, "-m", "devon_adapters.jobs_child"],
         env=env,
         stdin=subprocess.DEVNULL,  # the end of stdin: its server is gone, so it stops
         capture_output=True,
