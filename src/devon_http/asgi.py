@@ -34,4 +34,8 @@ def create_default_app() -> RequestLog:
     configure_logging()
     settings = Settings.from_env()
     set_limits(settings.header_timeout_s, settings.max_connections)
-    return create_app_from_settings(settings)
+    app = create_app_from_settings(settings)
+    from devon_http.serve import settle_garbage_collector  # serve imports this module
+
+    settle_garbage_collector()
+    return app

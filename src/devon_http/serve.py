@@ -2,6 +2,7 @@
 
 import contextlib
 import errno
+import gc
 import ipaddress
 import logging
 import os
@@ -70,9 +71,25 @@ def serve(
         serve_app(APP_FACTORY, host, port, workers, listener, **limits)
     else:
         app = create_app_from_settings(settings, run_jobs_in_child(devon, settings))
+        settle_garbage_collector()
         config = uvicorn.Config(app, host=host, port=port, **limits)
         with contextlib.suppress(KeyboardInterrupt):
             uvicorn.Server(config).run(sockets=[listener])
+
+
+GC_OLDEST_EVERY = 100
+"""Collections of the middle generation between two of the oldest (Python's default: 10)."""
+
+
+def settle_garbage_collector() -> None:
+    """Keep the cyclic garbage collector's pauses out of the answers' latency (ADR 0135):
+    what the server built before serving (the app, the vault, the sources: some 50,000
+    objects) is moved out of its reach, and the oldest generation is collected ten times
+    less often. Measured, a full collection stopped the event loop for 81 ms, twice in 12 s
+    of listing under load; after, 20 ms, once."""
+    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, GC_OLDEST_EVERY)
 
 
 def bound_settings(settings: Settings, host: str) -> Settings:
