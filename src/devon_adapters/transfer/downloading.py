@@ -21,10 +21,12 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
+import attrs
 import httpx2
 
 from devon_adapters.transfer.connection_slots import PROCESS_SLOTS
 from devon_adapters.transfer.file_server import FileServer, sentence_start
+from devon_adapters.transfer.one_file import HASH_BLOCK, OneFile
 from devon_adapters.transfer.progress import ProgressTracker
 from devon_adapters.transfer.ranged_fetch import RangedFetch, RangesIgnored
 from devon_adapters.transfer.retrying import REPORT_AFTER_S, DownloadOptions, Retrying, Stopped
@@ -36,7 +38,6 @@ from devon_core.rules import not_enough_disk
 
 __all__ = ["DownloadOptions", "Downloader", "FileServer"]
 
-HASH_BLOCK = 8 * 1024 * 1024
 REPORT_EVERY = 1024 * 1024
 
 
@@ -150,26 +151,16 @@ def _raise_first_failure(futures: list[Future[None]]) -> None:
             raise error
 
 
-class _FileFetch:
+@attrs.define
+class _FileFetch(OneFile):
     """One file: resume, stream, hash, check, move into place."""
 
-    def __init__(
-        self,
-        server: FileServer,
-        options: DownloadOptions,
-        model: RemoteModel,
-        job: FileJob,
-        tracker: ProgressTracker,
-        stop: threading.Event,
-    ) -> None:
-        self.server = server
-        self.options = options
-        self.model = model
-        self.job = job
-        self.tracker = tracker
-        self.stop = stop
-        wants_hash = options.verify_checksums and job.file.sha256 is not None
-        self.hasher: Any = hashlib.sha256() if wants_hash else None
+    hasher: Any = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda self: hashlib.sha256() if self.wants_hash else None, takes_self=True
+        ),
+    )
 
     def run(self) -> None:
         job = self.job
@@ -180,7 +171,7 @@ class _FileFetch:
             job.start_partial(self.model.revision)
         with job.open_partial() as out:
             self._receive(out, position)
-        self._verify()
+        self.refuse_if_damaged(self.hasher.hexdigest() if self.hasher is not None else None)
         job.complete(self.model.revision)
         self.tracker.file_done(job.file.path)
 
@@ -262,15 +253,3 @@ class _FileFetch:
         if self.hasher is not None:
             self.hasher = hashlib.sha256()
         return 0
-
-    def _verify(self) -> None:
-        if self.hasher is None:
-            return
-        actual = self.hasher.hexdigest()
-        if actual != self.job.file.sha256:
-            self.job.discard_partial()
-            raise DownloadFailed(
-                f"Checksum mismatch for {self.job.file.path} of {self.model.model_id}: expected "
-                f"sha256 {self.job.file.sha256}, got {actual}; the damaged file was deleted, "
-                "run the download again to fetch it anew"
-            )

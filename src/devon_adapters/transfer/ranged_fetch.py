@@ -28,10 +28,10 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any
 
+import attrs
 import httpx2
 
 from devon_adapters.transfer.byte_ranges import (
-    MIB,
     Span,
     SpanSet,
     missing,
@@ -40,14 +40,12 @@ from devon_adapters.transfer.byte_ranges import (
     split,
 )
 from devon_adapters.transfer.connection_slots import PROCESS_SLOTS
-from devon_adapters.transfer.file_server import FileServer, sentence_start
-from devon_adapters.transfer.progress import ProgressTracker
-from devon_adapters.transfer.retrying import REPORT_AFTER_S, DownloadOptions, Retrying, Stopped
+from devon_adapters.transfer.file_server import sentence_start
+from devon_adapters.transfer.one_file import HASH_BLOCK, OneFile
+from devon_adapters.transfer.retrying import REPORT_AFTER_S, Retrying, Stopped
 from devon_adapters.transfer.staging_layout import FileJob
 from devon_core.errors import DownloadFailed
-from devon_core.models import RemoteModel
 
-HASH_BLOCK = 8 * MIB
 TELL_EVERY = 256 * 1024
 """Each connection adds what it wrote to the span record and the progress this often (and
 at least every REPORT_AFTER_S)."""
@@ -119,28 +117,25 @@ class _Pieces:
             return self._pieces.popleft() if self._pieces else None
 
 
-class RangedFetch:
+@attrs.define
+class RangedFetch(OneFile):
     """One file: plan the missing pieces, fetch them concurrently, hash, check, move."""
 
-    def __init__(
-        self,
-        server: FileServer,
-        options: DownloadOptions,
-        model: RemoteModel,
-        job: FileJob,
-        tracker: ProgressTracker,
-        stop: threading.Event,
-    ) -> None:
-        self.server = server
-        self.options = options
-        self.model = model
-        self.job = job
-        self.tracker = tracker
-        self.stop = stop  # the whole download's
-        self.halt = threading.Event()  # this file's
-        self.size = job.file.size_bytes
-        self.url = server.file_url(model.model_id, job.file.path, model.revision)
-        self.wants_hash = options.verify_checksums and job.file.sha256 is not None
+    halt: threading.Event = attrs.field(init=False, factory=threading.Event)
+    """This file's stop (`stop` is the whole download's)."""
+    url: str = attrs.field(
+        init=False,
+        default=attrs.Factory(
+            lambda self: self.server.file_url(
+                self.model.model_id, self.job.file.path, self.model.revision
+            ),
+            takes_self=True,
+        ),
+    )
+
+    @property
+    def size(self) -> int:
+        return self.job.file.size_bytes
 
     def halted(self) -> bool:
         return self.halt.is_set() or self.stop.is_set()
@@ -164,7 +159,7 @@ class RangedFetch:
             raise
         finally:
             os.close(fd)
-        self._verify(digest)
+        self.refuse_if_damaged(digest)
         self.job.complete(revision)
 
     def _transfer(self, fd: int, pieces: list[Span], landed: _Landed) -> str | None:
@@ -306,16 +301,6 @@ class RangedFetch:
                 hasher.update(view[:count])
                 position += count
         return str(hasher.hexdigest())
-
-    def _verify(self, digest: str | None) -> None:
-        if digest is None or digest == self.job.file.sha256:
-            return
-        self.job.discard_partial()
-        raise DownloadFailed(
-            f"Checksum mismatch for {self.job.file.path} of {self.model.model_id}: expected "
-            f"sha256 {self.job.file.sha256}, got {digest}; the damaged file was deleted, "
-            "run the download again to fetch it anew"
-        )
 
 
 def _write_at(fd: int, data: bytes, position: int) -> None:
