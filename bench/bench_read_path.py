@@ -51,6 +51,8 @@ from bench.common import (
     lay_out_models,
     machine,
     markdown_table,
+    stop_process,
+    wait_for_health,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -164,26 +166,10 @@ def server(stack: str, workers: int, env: Mapping[str, str], factory: str) -> It
     )
     url = f"http://{LOOPBACK}:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{stack} exited with {process.returncode}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:  # noqa: S310
-                    if answer.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{stack} did not answer") from None
-                time.sleep(0.2)
+        wait_for_health(url, process, stack, 120)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process, 20)
         log.close()
 
 

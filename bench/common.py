@@ -141,26 +141,37 @@ def devon_server(
     )
     url = f"http://{LOOPBACK}:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"devon serve exited with {process.returncode}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:  # noqa: S310
-                    if answer.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"devon serve did not answer within {timeout} s") from None
-                time.sleep(0.2)
+        wait_for_health(url, process, "devon serve", timeout)
         yield url, process
     finally:
-        process.terminate()
+        stop_process(process, 15)
+
+
+def wait_for_health(url: str, process: "subprocess.Popen[Any]", what: str, timeout: float) -> None:
+    """Return once `url`'s `/health` answers 200; RuntimeError if `process` (called `what`)
+    exits first or `timeout` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode}")
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:  # noqa: S310
+                if answer.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{what} did not answer within {timeout} s") from None
+            time.sleep(0.2)
+
+
+def stop_process(process: "subprocess.Popen[Any]", timeout: float) -> None:
+    """SIGTERM, then SIGKILL if `process` has not ended within `timeout` seconds."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def process_tree_peak_rss_mib(pid: int) -> float:
