@@ -5,9 +5,7 @@ import contextlib
 import http.client
 import json
 import os
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,8 +15,7 @@ import pytest
 
 from devon_adapters import DiskModelStore
 from tests.contract.cli_process import cli_env, run_piped
-from tests.contract.http_support import WAIT_SECONDS
-from tests.contract.test_http_serve import free_port, wait_for_health
+from tests.contract.test_http_serve import serve_process
 from tests.contract.vault_builders import T0, put_model
 
 MAX_CONNECTIONS = 200
@@ -37,30 +34,12 @@ def vault(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def served(vault: Path) -> Iterator[tuple[str, int]]:
-    port = free_port()
     env = cli_env(vault, "http://127.0.0.1:9") | {
         "XDG_CONFIG_HOME": str(vault.parent / "config"),
         "DEVON_API_KEY": "",
     }
-    code = f"from devon_http.serve import serve; serve(port={port}, workers=2)"
-    server = subprocess.Popen(
-        [sys.executable, "-c", code],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(url, server)
+    with serve_process(env, workers=2, output=subprocess.DEVNULL) as (url, server):
         yield url, server.pid
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(WAIT_SECONDS)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 class Connection:

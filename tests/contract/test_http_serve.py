@@ -7,7 +7,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -34,20 +35,18 @@ def free_port() -> int:
         return port
 
 
-@pytest.fixture
-def two_workers(test_hub: TestHub, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+@contextmanager
+def serve_process(
+    env: Mapping[str, str], workers: int = 1, output: int = subprocess.PIPE
+) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    """`serve()` in a process of its own on a free port, with `env`; yields its URL and
+    process once `/health` answers, and stops it with Ctrl-C's signal afterwards."""
     port = free_port()
-    env = os.environ | {
-        "DEVON_STORAGE_PATH": str(tmp_path / "vault"),
-        "HF_ENDPOINT": test_hub.url,
-        "XDG_CONFIG_HOME": str(tmp_path / "config"),
-        "DEVON_API_KEY": "",
-    }
-    code = f"from devon_http.serve import serve; serve(port={port}, workers=2)"
+    code = f"from devon_http.serve import serve; serve(port={port}, workers={workers})"
     server = subprocess.Popen(
         [sys.executable, "-c", code],
-        env=env,
-        stdout=subprocess.PIPE,
+        env=dict(env),
+        stdout=output,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -62,6 +61,18 @@ def two_workers(test_hub: TestHub, tmp_path: Path) -> Iterator[tuple[str, subpro
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@pytest.fixture
+def two_workers(test_hub: TestHub, tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen[str]]]:
+    env = os.environ | {
+        "DEVON_STORAGE_PATH": str(tmp_path / "vault"),
+        "HF_ENDPOINT": test_hub.url,
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "DEVON_API_KEY": "",
+    }
+    with serve_process(env, workers=2) as served:
+        yield served
 
 
 def wait_for_health(url: str, server: subprocess.Popen[str]) -> None:

@@ -3,9 +3,6 @@ dist-info on the path, as pip would leave it) and driven through the CLI and the
 
 import json
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +10,7 @@ import httpx
 import pytest
 
 from tests.contract.cli_process import cli_env, run_piped
-from tests.contract.test_http_serve import free_port, wait_for_health
+from tests.contract.test_http_serve import serve_process
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 60
@@ -90,26 +87,8 @@ def test_an_unknown_key_in_a_plugins_table_is_an_error_naming_it(
 
 @pytest.fixture
 def served(env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    code = f"from devon_http.serve import serve; serve(port={port})"
-    server = subprocess.Popen(
-        [sys.executable, "-c", code],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(url, server)
+    with serve_process(env) as (url, _):
         yield url
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(WAIT_SECONDS)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
 
 
 def test_an_installed_plugin_is_served_over_http(served: str) -> None:
