@@ -22,6 +22,7 @@ import threading
 import time
 from collections.abc import Mapping
 
+from devon_adapters.job_runner import wait_for_job
 from devon_core.jobs import Job
 from devon_core.ports import JobStore
 
@@ -75,19 +76,7 @@ class ChildJobRunner:
     start = wake
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        pause = 0.01
-        while True:
-            job = self._jobs.get(job_id)
-            if job is None:
-                raise LookupError(f"Job {job_id} vanished")
-            if job.finished:
-                return job
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                raise TimeoutError(f"Job {job_id} is still {job.status.value}")
-            time.sleep(pause if left is None else min(pause, left))
-            pause = min(pause * 2, self._poll_s)
+        return wait_for_job(self._jobs, job_id, timeout, self._poll_s)
 
     def close(self, timeout: float = 10.0) -> None:
         """Tell the child to stop (its running jobs go back to the queue) and wait for it."""

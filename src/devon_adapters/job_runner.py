@@ -21,7 +21,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from devon_core.job_use_cases import run_job
@@ -37,6 +37,31 @@ STALE_AFTER_S = 30.0
 IDLE_S = 1.0
 """How often an idle runner looks for jobs queued by other processes."""
 PRUNE_EVERY_S = 600.0
+
+
+def wait_for_job(
+    jobs: JobStore,
+    job_id: str,
+    timeout: float | None,
+    longest_pause_s: float,
+    pause: Callable[[float], object] = time.sleep,
+) -> Job:
+    """The job once the store says it has finished, read again after pauses that double
+    up to `longest_pause_s` (`pause` may end one early). LookupError if it vanishes,
+    TimeoutError after `timeout` seconds."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    wait = 0.01
+    while True:
+        job = jobs.get(job_id)
+        if job is None:
+            raise LookupError(f"Job {job_id} vanished")
+        if job.finished:
+            return job
+        left = None if deadline is None else deadline - time.monotonic()
+        if left is not None and left <= 0:
+            raise TimeoutError(f"Job {job_id} is still {job.status.value}")
+        pause(wait if left is None else min(wait, left))
+        wait = min(wait * 2, longest_pause_s)
 
 
 def process_start(pid: int) -> str | None:
@@ -138,20 +163,11 @@ class ThreadJobRunner:
     start = wake
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        pause = 0.01
-        while True:
-            job = self._jobs.get(job_id)
-            if job is None or job.finished:
-                if job is None:
-                    raise LookupError(f"Job {job_id} vanished")
-                return job
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                raise TimeoutError(f"Job {job_id} is still {job.status.value}")
-            with self._finished:  # a job of this process ending wakes us at once
-                self._finished.wait(pause if left is None else min(pause, left))
-            pause = min(pause * 2, self._tick_s)
+        return wait_for_job(self._jobs, job_id, timeout, self._tick_s, self._pause)
+
+    def _pause(self, seconds: float) -> None:
+        with self._finished:  # a job of this process ending wakes us at once
+            self._finished.wait(seconds)
 
     # -- life --------------------------------------------------------------------------
 
