@@ -4,6 +4,8 @@ Each server worker process calls the factory and so builds its own `Devon` from 
 environment (`Settings.from_env()`); the vault they share is safe for several processes.
 """
 
+import gc
+
 from devon_adapters import Settings, build_devon
 from devon_adapters.bootstrap import run_jobs_in_child
 from devon_core import Devon
@@ -35,7 +37,20 @@ def create_default_app() -> RequestLog:
     settings = Settings.from_env()
     set_limits(settings.header_timeout_s, settings.max_connections)
     app = create_app_from_settings(settings)
-    from devon_http.serve import settle_garbage_collector  # serve imports this module
-
     settle_garbage_collector()
     return app
+
+
+GC_OLDEST_EVERY = 100
+"""Collections of the middle generation between two of the oldest (Python's default: 10)."""
+
+
+def settle_garbage_collector() -> None:
+    """Keep the cyclic garbage collector's pauses out of the answers' latency (ADR 0135):
+    what the server built before serving (the app, the vault, the sources: some 50,000
+    objects) is moved out of its reach, and the oldest generation is collected ten times
+    less often. Measured, a full collection stopped the event loop for 81 ms, twice in 12 s
+    of listing under load; after, 20 ms, once."""
+    gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, GC_OLDEST_EVERY)

@@ -2,7 +2,6 @@
 
 import contextlib
 import errno
-import gc
 import ipaddress
 import logging
 import os
@@ -19,7 +18,7 @@ from uvicorn.supervisors import Multiprocess
 
 from devon_adapters import Settings, build_devon
 from devon_adapters.bootstrap import run_jobs_in_child
-from devon_http.asgi import create_app_from_settings
+from devon_http.asgi import create_app_from_settings, settle_garbage_collector
 from devon_http.connections import LimitedProtocol, set_limits
 from devon_http.guard import ANY, LOOPBACK_HOSTS
 from devon_http.request_log import configure_logging
@@ -75,21 +74,6 @@ def serve(
         config = uvicorn.Config(app, host=host, port=port, **limits)
         with contextlib.suppress(KeyboardInterrupt):
             uvicorn.Server(config).run(sockets=[listener])
-
-
-GC_OLDEST_EVERY = 100
-"""Collections of the middle generation between two of the oldest (Python's default: 10)."""
-
-
-def settle_garbage_collector() -> None:
-    """Keep the cyclic garbage collector's pauses out of the answers' latency (ADR 0135):
-    what the server built before serving (the app, the vault, the sources: some 50,000
-    objects) is moved out of its reach, and the oldest generation is collected ten times
-    less often. Measured, a full collection stopped the event loop for 81 ms, twice in 12 s
-    of listing under load; after, 20 ms, once."""
-    gc.freeze()
-    young, middle, _ = gc.get_threshold()
-    gc.set_threshold(young, middle, GC_OLDEST_EVERY)
 
 
 def bound_settings(settings: Settings, host: str) -> Settings:
