@@ -97,8 +97,8 @@ class RequestLog:
     def _log(self, method: str, path: str, status: int | str, elapsed_ms: float) -> None:
         # Whether DEVON's handler is the only destination is decided once per batch.
         handler = self._handler if self._pending else _only_destination()
+        line = f"{method} {path} {status} {elapsed_ms:.1f} ms"
         if handler is None:
-            line = f"{method} {path} {status} {elapsed_ms:.1f} ms"
             log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, line, (), None))
             return
         now = time.time()
@@ -106,10 +106,8 @@ class RequestLog:
         if second != self._second:  # what logging.Formatter.formatTime writes, per second
             self._second = second
             self._second_text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
-        self._pending.append(
-            f"{self._second_text},{int((now - second) * 1000):03d} INFO devon.http: "
-            f"{method} {path} {status} {elapsed_ms:.1f} ms\n"
-        )
+        msecs = int((now - second) * 1000)
+        self._pending.append(f"{self._second_text},{msecs:03d} INFO devon.http: {line}\n")
         if len(self._pending) == 1:
             self._handler = handler
             _UNWRITTEN.add(self)
