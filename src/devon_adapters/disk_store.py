@@ -242,20 +242,18 @@ class DiskModelStore:
         the stamp current reads the file instead of the rows (ADR 0132)."""
         if source is not None:
             return self._listing_json(source)
-        stamp = f"{self._index.change_stamp()} {self._root}"
-        cached = _read_listing(self._paths.state / LISTING_FILE, stamp)
-        if cached is not None:
-            return cached
-        count, text = self._listing_json(None)
-        _write_listing(self._paths.state / LISTING_FILE, stamp, count, text)
-        return count, text
+        stamp, path = self._listing_stamp(), self._paths.state / LISTING_FILE
+        with contextlib.suppress(OSError, UnicodeDecodeError), open(path, "rb") as kept:
+            count = _kept_count(kept, stamp)
+            if count is not None:
+                return count, kept.read().decode("utf-8")
+        return self._keep_listing(stamp, path)
 
     def write_list_json(self, out: BinaryIO) -> int:
         """`list_json()`'s text written to `out` from the kept listing (made first when it
         is not current): with `os.sendfile` when `out` is a file or a pipe, so the bytes
         never pass through Python."""
-        stamp = f"{self._index.change_stamp()} {self._root}"
-        path = self._paths.state / LISTING_FILE
+        stamp, path = self._listing_stamp(), self._paths.state / LISTING_FILE
         try:
             kept = open(path, "rb")  # noqa: SIM115 - closed below
         except OSError:
@@ -264,12 +262,20 @@ class DiskModelStore:
             with kept:
                 count = _kept_count(kept, stamp)
                 if count is not None:
-                    _send_rest(kept, out)
+                    _send_rest(kept, out)  # its failures are the output's: not retried
                     return count
-        count, text = self._listing_json(None)
-        _write_listing(path, stamp, count, text)
+        count, text = self._keep_listing(stamp, path)
         out.write(text.encode("utf-8"))
         return count
+
+    def _listing_stamp(self) -> str:
+        return f"{self._index.change_stamp()} {self._root}"
+
+    def _keep_listing(self, stamp: str, path: Path) -> tuple[int, str]:
+        """The whole listing made from the rows, and kept in `path` under `stamp`."""
+        count, text = self._listing_json(None)
+        _write_listing(path, stamp, count, text)
+        return count, text
 
     def _listing_json(self, source: str | None) -> tuple[int, str]:
         """The listing's JSON written straight from the stored text (ADR 0132): the index
@@ -879,19 +885,6 @@ class DiskModelStore:
 
     def _vault_lock(self) -> AbstractContextManager[None]:
         return self._hold(self._backend.vault_lock())
-
-
-def _read_listing(path: Path, stamp: str) -> tuple[int, str] | None:
-    """The kept listing if its first line is `stamp` and its count, else None."""
-    try:
-        with open(path, encoding="utf-8") as kept:
-            header = kept.readline().rstrip("\n")
-            kept_stamp, _, count = header.rpartition(" ")
-            if kept_stamp != stamp or not count.isdigit():
-                return None
-            return int(count), kept.read()
-    except (OSError, UnicodeDecodeError):
-        return None
 
 
 def _kept_count(kept: BinaryIO, stamp: str) -> int | None:
