@@ -3,15 +3,16 @@
 Transfers are Python threads (reading sockets, writing pieces, reporting progress); run
 inside the server they take the interpreter lock from its event loop often enough that a
 `/health` waited tens of milliseconds behind two downloads. In a child process, at a lower
-CPU priority, they share nothing with the event loop but the cores, and the operating
-system gives those to the server first.
+CPU priority and in a session (so a scheduling group) of its own, they share nothing with
+the event loop but the cores, and the operating system gives those to the server first.
 
 Nothing else changes: jobs are claimed, beaten alive, cancelled and resumed through the
 vault's index exactly as before (`ThreadJobRunner`, ADR 0111), so the server reads their
 progress and cancels them as it would another worker's. The child is `python -m
 devon_adapters.jobs_child` with the server's settings in its environment; one byte on its
 stdin means "look for queued jobs now", and the end of its stdin (the server stopping or
-gone) means "stop, leaving running jobs to be resumed".
+gone) means "stop, leaving running jobs to be resumed": being in another session, the child
+gets no Ctrl-C from the server's terminal, and needs none.
 """
 
 import contextlib
@@ -101,6 +102,7 @@ class ChildJobRunner:
                 [sys.executable, "-m", "devon_adapters.jobs_child"],
                 env=self._env,
                 stdin=subprocess.PIPE,
+                start_new_session=True,  # its own scheduling group (`lower_priority`)
             )
             watch = threading.Thread(
                 target=self._watch,

@@ -17,8 +17,7 @@ from devon_adapters.settings import Settings
 
 def run_child() -> None:
     """The child: run the vault's jobs until stdin ends (or SIGTERM), then stop them."""
-    with contextlib.suppress(OSError):
-        os.nice(CHILD_NICE)
+    lower_priority()
     configure_logging()
     signal.signal(signal.SIGTERM, _stop_reading)
     devon = build_devon(Settings.from_env())
@@ -34,6 +33,23 @@ def run_child() -> None:
         close = getattr(runner, "close", None)
         if close is not None:
             close(STOP_WAIT_S)
+
+
+def lower_priority() -> None:
+    """Take `CHILD_NICE` steps of CPU priority below the server, and give this process's
+    scheduling group the same `nice`.
+
+    Where Linux groups processes by session for scheduling (autogroup, on by default in
+    many distributions), `nice` only ranks the processes of one session, and each session
+    weighs the same against the others. The child leads a session of its
+    own (`ChildJobRunner` starts it so), and the group's `nice` gives that session the weight
+    the child's `nice` means everywhere else (ADR 0133)."""
+    try:
+        niceness = os.nice(CHILD_NICE)
+    except OSError:
+        return
+    with contextlib.suppress(OSError), open("/proc/self/autogroup", "w") as group:
+        group.write(str(niceness))
 
 
 class _Stop(Exception):

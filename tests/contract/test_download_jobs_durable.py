@@ -25,6 +25,7 @@ from tests.contract.job_support import (
     start,
     wait_for,
 )
+from tests.contract.process_support import signal_host
 from tests.contract.test_http_serve import free_port, wait_for_health
 
 pytestmark = pytest.mark.slow
@@ -76,7 +77,7 @@ class Servers:
         return server
 
     def kill(self, server: subprocess.Popen[str]) -> None:
-        os.killpg(server.pid, 9)  # the server and its workers, as `kill -9` would leave them
+        signal_host(server.pid, 9)  # the server and all it started, as a crash would
         server.wait(WAIT)
 
     def stop_all(self) -> None:
@@ -159,6 +160,12 @@ def niceness(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[16])
 
 
+def scheduling_group_nice(pid: int) -> int:
+    """The `nice` of the session group Linux schedules `pid` in (`/proc/<pid>/autogroup`
+    reads `/autogroup-<n> nice <nice>`)."""
+    return int(Path(f"/proc/{pid}/autogroup").read_text().split()[-1])
+
+
 def the_download_process(server: "subprocess.Popen[str]") -> int:
     deadline = time.monotonic() + WAIT
     while not (found := download_processes(server.pid)):
@@ -180,6 +187,23 @@ def test_downloads_run_in_a_process_of_their_own_at_a_lower_cpu_priority(
     assert niceness(pid) == min(niceness(server.pid) + 10, 19)
     done = wait_for(servers.url, job["id"], finished, "the job to finish")
     assert done["status"] == "completed"
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/autogroup").exists(), reason="the kernel schedules no session groups"
+)
+def test_the_download_process_is_scheduled_in_a_session_group_of_its_own_at_its_priority(
+    servers: Servers,
+) -> None:
+    server = servers.start()
+    job = start(servers.url, BIG)
+    wait_for(servers.url, job["id"], lambda j: j["bytes_done"] > 0, "the first bytes")
+
+    pid = the_download_process(server)
+
+    assert os.getsid(pid) == pid != os.getsid(server.pid)
+    assert scheduling_group_nice(pid) == niceness(pid)
+    assert scheduling_group_nice(server.pid) == 0
 
 
 def test_a_download_process_killed_mid_download_is_replaced_and_the_job_completes(

@@ -15,6 +15,7 @@ import pytest
 
 from devon_adapters import DiskModelStore
 from tests.contract.cli_process import cli_env, run_piped
+from tests.contract.process_support import children_of
 from tests.contract.test_http_serve import serve_process
 from tests.contract.vault_builders import T0, put_model
 
@@ -84,13 +85,6 @@ def worker_holding(server_pid: int, server_port: int, client_port: int) -> int |
             if any(os.readlink(fd) in inodes for fd in fd_dir.iterdir()):
                 return child
     return None
-
-
-def children_of(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found += [int(c) for c in (task / "children").read_text().split()]
-    return found
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from devon_testhub import TestHub
 from tests.contract.hf_helpers import TINY
 from tests.contract.http_support import WAIT_SECONDS
 from tests.contract.postgres_support import scratch_database
+from tests.contract.process_support import signal_host
 from tests.contract.test_http_serve import free_port, wait_for_health
 from tests.contract.vault_builders import assert_consistent
 
@@ -31,8 +32,7 @@ STALE_AFTER_S = 3
 
 
 class Host:
-    """One `devon serve` process (with its download process: a process group of its own,
-    so that a signal reaches the whole host)."""
+    """One `devon serve` process, with its download process (a signal reaches both)."""
 
     def __init__(self, name: str, env: dict[str, str]) -> None:
         self.name = name
@@ -49,7 +49,7 @@ class Host:
         wait_for_health(self.url, self.process)
 
     def signal(self, signum: int) -> None:
-        os.killpg(self.process.pid, signum)
+        signal_host(self.process.pid, signum)
 
     def download(self, model_id: str) -> httpx.Response:
         return httpx.post(
