@@ -249,10 +249,10 @@ class DiskModelStore:
                 return count, kept.read().decode("utf-8")
         return self._keep_listing(stamp, path)
 
-    def write_list_json(self, out: BinaryIO) -> int:
-        """`list_json()`'s text written to `out` from the kept listing (made first when it
-        is not current): with `os.sendfile` when `out` is a file or a pipe, so the bytes
-        never pass through Python."""
+    def write_list_json(self, out: BinaryIO, head: bytes = b"") -> int:
+        """`head` and then `list_json()`'s text written to `out`, from the kept listing (made
+        first when it is not current): with `os.sendfile` when `out` is a file or a pipe, so
+        the bytes never pass through Python. `head` goes out once the listing is ready."""
         stamp, path = self._listing_stamp(), self._paths.state / LISTING_FILE
         try:
             kept = open(path, "rb")  # noqa: SIM115 - closed below
@@ -262,10 +262,11 @@ class DiskModelStore:
             with kept:
                 count = _kept_count(kept, stamp)
                 if count is not None:
+                    out.write(head)
                     _send_rest(kept, out)  # its failures are the output's: not retried
                     return count
         count, text = self._keep_listing(stamp, path)
-        out.write(text.encode("utf-8"))
+        out.write(head + text.encode("utf-8"))
         return count
 
     def _listing_stamp(self) -> str:

@@ -18,26 +18,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import attrs
-
 from devon_adapters.disk_store import DiskModelStore
 from devon_adapters.manifest import MANIFEST_NAME, identify, parse_time
 from devon_adapters.paths import check_relative_file, is_download_metadata, walk_files
 from devon_core.commit_metadata import CommitMetadata
 from devon_core.errors import DevonError, InvalidInput
+from devon_core.results import ImportReport
 
 LEGACY_INDEX = "index.json"
 LEGACY_MODELS = "models"
-
-
-@attrs.frozen
-class ImportReport:
-    """What an import did, by `<source>/<model_id>` (the key itself if it was unreadable)."""
-
-    imported: tuple[str, ...] = ()
-    already_present: tuple[str, ...] = ()
-    skipped: tuple[tuple[str, str], ...] = ()
-    """(model, reason) for each entry left out."""
 
 
 def import_legacy_vault(

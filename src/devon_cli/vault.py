@@ -47,14 +47,11 @@ def list_models(context: CliContext, source: str | None, as_json: bool) -> None:
         # What emit_json(ModelList) prints, without an object per model (ADR 0132), written
         # as bytes: click.echo would scan the whole text for colour codes, which JSON cannot
         # hold raw, and the vault's kept listing goes to stdout without entering Python.
+        # Nothing reaches stdout unless the listing could be read (an unknown source, an
+        # index that fails): no half JSON before the error.
         out = sys.stdout.buffer
         sys.stdout.flush()
-        if source is None:
-            out.write(b'{"models": ')
-            count = devon.write_list_json(out)
-        else:  # an unknown source is refused before the first byte reaches stdout
-            count, models_json = devon.list_json(source=source)
-            out.write(b'{"models": ' + models_json.encode())
+        count = devon.write_list_json(out, source=source, head=b'{"models": ')
         out.write(f', "count": {count}}}\n'.encode())
         out.flush()
         return

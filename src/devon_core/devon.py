@@ -3,7 +3,7 @@
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import attrs
 
@@ -39,6 +39,7 @@ from devon_core.results import (
     Downloaded,
     ExportFormat,
     ExportResult,
+    ImportReport,
     IndexCopy,
     ModelInfo,
     RemoveResult,
@@ -97,7 +98,7 @@ class Devon:
         default_source: str | None = None,
         open_cache: Callable[[str | None], ModelCache] | None = None,
         cache_source: str | None = None,
-        import_legacy: Callable[[str, bool], Any] | None = None,
+        import_legacy: Callable[[str, bool], ImportReport] | None = None,
         jobs: JobStore | None = None,
         runner: JobRunner | None = None,
     ) -> None:
@@ -205,7 +206,7 @@ class Devon:
         if not isinstance(text, str) or "://" in text:
             return chosen, text
         first, _, rest = text.strip().partition("/")
-        if not rest or first not in self._prefix_sources():
+        if not rest or not self._may_name_a_source(first, rest):
             return chosen, text
         plugin = self.sources.get(first)
         if isinstance(plugin, ReferenceParser):
@@ -244,9 +245,13 @@ class Devon:
             return False
         return True
 
-    def _prefix_sources(self) -> set[str]:
-        """Sources a printed id may start with: the known ones and those the vault holds."""
-        return {*self._known_sources, *self.store.status().sources}
+    def _may_name_a_source(self, first: str, rest: str) -> bool:
+        """Whether `first/rest` may be a printed id `<source>/<id>`: `first` is a known
+        source, or `rest` is `<owner>/<name>` and the vault holds models of a source
+        `first` (the vault is read only then: a plain `owner/name` never reads it)."""
+        if first in self._known_sources:
+            return True
+        return rest.count("/") == 1 and first in self.store.status().sources
 
     def download_outcome(
         self,
@@ -514,14 +519,17 @@ class Devon:
         known = self._known_sources if source is not None else frozenset()  # no plugin load
         return use_cases.list_models_json(self.store, source, known)
 
-    def write_list_json(self, out: BinaryIO, *, source: str | None = None) -> int:
-        """Write `list_json`'s text to `out` as UTF-8 and return the model count: the whole
-        listing goes from the store's kept copy to `out` without passing through Python
-        when the store can (`devon list --json` at 100,000 models)."""
+    def write_list_json(
+        self, out: BinaryIO, *, source: str | None = None, head: bytes = b""
+    ) -> int:
+        """Write `head` and then `list_json`'s text to `out` as UTF-8, and return the model
+        count: the whole listing goes from the store's kept copy to `out` without passing
+        through Python when the store can (`devon list --json` at 100,000 models). Nothing
+        reaches `out` unless the listing could be read, so a failure leaves no half JSON."""
         if source is None and isinstance(self.store, ListingWriter):
-            return self.store.write_list_json(out)
+            return self.store.write_list_json(out, head)
         count, text = self.list_json(source=source)
-        out.write(text.encode("utf-8"))
+        out.write(head + text.encode("utf-8"))
         return count
 
     def get(self, model_id: str, *, source: str | None = None) -> LocalModel | None:
@@ -555,11 +563,8 @@ class Devon:
                 raise self._not_held(error, source, reference.model_id) from error
 
     def _not_held(self, error: NotFound, source: str, model_id: str) -> NotFound:
-        known = (
-            [m.model_id for m in self.store.list(source)]
-            if source in self._prefix_sources()
-            else []
-        )
+        held = source in self._known_sources or source in self.store.status().sources
+        known = [m.model_id for m in self.store.list(source)] if held else []
         return NotFound(f"{error}{did_you_mean(model_id, known)}")
 
     def source_names(self) -> tuple[str, ...]:
@@ -594,7 +599,7 @@ class Devon:
             raise InvalidInput("this vault's store has no index to copy")
         return self.store.copy_index(target, replace=replace)
 
-    def import_legacy(self, legacy_root: str, *, move: bool = False) -> Any:
+    def import_legacy(self, legacy_root: str, *, move: bool = False) -> ImportReport:
         """Bring the models of a DEVON 1.x vault into this vault (see
         `devon_adapters.import_legacy_vault`); its report. InvalidInput when this vault
         cannot import one."""

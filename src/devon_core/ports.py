@@ -119,8 +119,9 @@ class ListingWriter(Protocol):
     """A store that can write its whole listing's JSON text straight to a byte stream (from
     a kept copy, say) faster than building the text."""
 
-    def write_list_json(self, out: BinaryIO) -> int:
-        """Write `list_json()`'s text to `out` as UTF-8; return the model count."""
+    def write_list_json(self, out: BinaryIO, head: bytes = b"") -> int:
+        """Write `head`, then `list_json()`'s text as UTF-8, to `out`; return the model
+        count. Nothing reaches `out` when the listing cannot be read."""
         ...
 
 

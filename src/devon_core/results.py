@@ -501,3 +501,14 @@ class StagedDownload:
     @property
     def key(self) -> str:
         return f"{self.source}/{self.model_id}"
+
+
+@attrs.frozen
+class ImportReport:
+    """What an import of a DEVON 1.x vault did, by `<source>/<model_id>` (the key itself if
+    it was unreadable)."""
+
+    imported: tuple[str, ...] = ()
+    already_present: tuple[str, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
+    """(model, reason) for each entry left out."""

@@ -9,6 +9,8 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from devon_adapters import DiskModelStore
 from devon_core.serialization import unstructure
 from tests.contract.vault_builders import T0, put_model
@@ -169,3 +171,30 @@ def test_the_kept_listing_goes_to_a_stream_without_a_file_descriptor(tmp_path: P
 
     assert store.write_list_json(out) == 1
     assert out.getvalue() == listing_of(store).encode()
+
+
+def test_the_head_goes_out_just_before_the_listing_made_or_kept(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path / "vault")
+    put_model(store, "acme/one")
+
+    with open(tmp_path / "made", "wb") as made:
+        store.write_list_json(made, b'{"models": ')
+    with open(tmp_path / "kept", "wb") as kept:
+        store.write_list_json(kept, b'{"models": ')
+
+    expected = b'{"models": ' + listing_of(store).encode()
+    assert (tmp_path / "made").read_bytes() == expected
+    assert (tmp_path / "kept").read_bytes() == expected
+
+
+def test_nothing_is_written_when_the_listing_cannot_be_read(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path)
+    put_model(store, "acme/one")
+    with sqlite3.connect(tmp_path / ".devon" / "index.sqlite3") as damage:
+        damage.execute("DROP TABLE models")
+    out = io.BytesIO()
+
+    with pytest.raises(sqlite3.Error):
+        store.write_list_json(out, b'{"models": ')
+
+    assert out.getvalue() == b""
