@@ -129,11 +129,13 @@ class SqliteBackend:
 class PostgresBackend:
     """The index in a PostgreSQL schema, locks as that database's advisory locks."""
 
-    def __init__(self, url: str) -> None:
-        from devon_adapters.postgres_index import current_schema, database_label
+    def __init__(self, url: str, named_by: str | None = None) -> None:
+        """`named_by`: where the user gave `url`, as messages name it (default: the
+        `DEVON_DATABASE_URL` setting)."""
+        from devon_adapters.postgres_index import URL_SETTING, current_schema, database_label
 
         self.url = url
-        self.schema = current_schema(url)
+        self.schema = current_schema(url, named_by or URL_SETTING)
         self._label = f"{database_label(url)} schema {self.schema}"
         self._locks: dict[str, Lock] = {}
         self._guard = threading.Lock()

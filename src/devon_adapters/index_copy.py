@@ -7,7 +7,7 @@ while a commit or removal is in flight, and both sides' vault locks are held thr
 
 from typing import TYPE_CHECKING
 
-from devon_adapters.index_backends import IndexBackend, open_backend
+from devon_adapters.index_backends import IndexBackend, PostgresBackend, open_backend
 from devon_core.errors import InvalidInput
 from devon_core.results import IndexCopy
 
@@ -23,7 +23,7 @@ def target_backend(store: "DiskModelStore", target: str) -> IndexBackend:
     if target == SQLITE:
         backend = open_backend(store.paths, None)
     elif target.startswith(("postgresql://", "postgres://")):
-        backend = open_backend(store.paths, target)
+        backend = PostgresBackend(target, named_by="the target URL")
     else:
         raise InvalidInput(
             f"Cannot copy the index to {target!r}: name 'sqlite' (the index file in the vault) "

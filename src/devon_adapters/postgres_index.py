@@ -235,15 +235,21 @@ def database_label(url: str) -> str:
     return f"{host}:{port}/{parts.get('dbname') or parts.get('user') or ''}"
 
 
-def unavailable(url: str, error: BaseException) -> StoreUnavailable:
+URL_SETTING = "DEVON_DATABASE_URL"
+"""Where the URL of the vault's index comes from, as messages name it."""
+
+
+def unavailable(url: str, error: BaseException, named_by: str = URL_SETTING) -> StoreUnavailable:
+    """The error for a server at `url` that cannot be reached; `named_by` is where the
+    user gave the URL (the setting, or a command's argument)."""
     reason = " ".join(str(error).split()) or type(error).__name__
     return StoreUnavailable(
         f"The vault index database {database_label(url)} cannot be reached ({reason}); "
-        "nothing on disk was changed. Check DEVON_DATABASE_URL and that PostgreSQL is running"
+        f"nothing on disk was changed. Check {named_by} and that PostgreSQL is running"
     )
 
 
-def connect(url: str) -> psycopg.Connection[Any]:
+def connect(url: str, named_by: str = URL_SETTING) -> psycopg.Connection[Any]:
     """One connection to `url` with DEVON's keep-alive settings; StoreUnavailable if the
     server cannot be reached."""
     try:
@@ -251,19 +257,19 @@ def connect(url: str) -> psycopg.Connection[Any]:
         _configure(db)
         return db
     except psycopg.OperationalError as error:
-        raise unavailable(url, error) from None
+        raise unavailable(url, error, named_by) from None
     except psycopg.ProgrammingError as error:  # a malformed URL
-        raise InvalidInput(f"DEVON_DATABASE_URL cannot be used: {error}") from None
+        raise InvalidInput(f"Cannot use {named_by}: {error}") from None
 
 
-def current_schema(url: str) -> str:
+def current_schema(url: str, named_by: str = URL_SETTING) -> str:
     """The schema the index lives in at `url` (the first of its `search_path` that exists);
     a first connection, so an unreachable server is reported before anything else."""
-    db = connect(url)
+    db = connect(url, named_by)
     try:
         (schema,) = _one(db, "SELECT current_schema()")
     except psycopg.OperationalError as error:
-        raise unavailable(url, error) from None
+        raise unavailable(url, error, named_by) from None
     finally:
         db.close()
     if schema is None:

@@ -93,6 +93,23 @@ def test_copy_index_to_the_index_in_use_is_refused(
     assert "already is" in result.stderr
 
 
+def test_copy_index_to_an_unreachable_database_names_the_target_not_the_setting(
+    tmp_path: Path, test_hub: TestHub
+) -> None:
+    vault = tmp_path / "vault"
+    put_model(DiskModelStore(vault), "acme/widget-7b")
+    on_sqlite = Devon(vault, test_hub)
+
+    result = on_sqlite("copy-index", "postgresql://devon:s3cret@127.0.0.1:1/devon")
+
+    assert result.code == 1
+    assert "127.0.0.1:1/devon cannot be reached" in result.stderr
+    assert "Check the target URL" in result.stderr
+    assert "DEVON_DATABASE_URL" not in result.stderr
+    assert "s3cret" not in result.stderr
+    assert [m["model_id"] for m in listed(on_sqlite)] == ["acme/widget-7b"]
+
+
 def test_rebuild_index_on_postgresql_adds_models_found_on_disk_and_drops_those_gone(
     tmp_path: Path, test_hub: TestHub, url: str
 ) -> None:
