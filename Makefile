@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@# An editable install leaves our modules uncompiled, and where PYTHONDONTWRITEBYTECODE
+	@# is set every `devon` command would compile them again (about 0.1 s of each start).
+	$(BIN)/python -m compileall -q src
 	@touch $(STAMP)
 
 serve: setup
