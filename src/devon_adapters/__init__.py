@@ -7,7 +7,7 @@ from devon_adapters.disk_store import DiskModelStore
 from devon_adapters.index_copy import copy_index
 from devon_adapters.job_runner import ThreadJobRunner
 from devon_adapters.job_store import IndexJobStore, SqliteJobStore
-from devon_adapters.legacy import ImportReport, import_legacy_vault
+from devon_adapters.legacy import import_legacy_vault
 from devon_adapters.memory_jobs import MemoryJobStore
 from devon_adapters.settings import Settings
 from devon_adapters.sources import (
@@ -16,7 +16,10 @@ from devon_adapters.sources import (
     SourcePluginWarning,
     discover_sources,
 )
-from devon_core.results import IndexCopy  # still importable from here, where it began
+from devon_core.results import (
+    ImportReport,
+    IndexCopy,  # still importable from here, where it began
+)
 
 __all__ = [
     "ENTRY_POINT_GROUP",

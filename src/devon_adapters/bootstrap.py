@@ -15,12 +15,13 @@ from devon_adapters.job_runner import (
     ThreadJobRunner,
 )
 from devon_adapters.job_store import IndexJobStore
-from devon_adapters.legacy import ImportReport, import_legacy_vault
+from devon_adapters.legacy import import_legacy_vault
 from devon_adapters.memory_jobs import MemoryJobStore
 from devon_adapters.settings import Settings, env_var
 from devon_adapters.sources import discover_sources
 from devon_core.devon import Devon
 from devon_core.ports import JobStore, ModelCache, ModelSource
+from devon_core.results import ImportReport
 
 
 def build_store(settings: Settings) -> DiskModelStore:
