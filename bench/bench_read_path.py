@@ -25,6 +25,7 @@ listing per model), written straight into the index after `rebuild_index()`.
 """
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
@@ -37,7 +38,7 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -155,6 +156,15 @@ def server_command(stack: str, port: int, workers: int, factory: str) -> list[st
 
 @contextmanager
 def server(stack: str, workers: int, env: Mapping[str, str], factory: str) -> Iterator[str]:
+    with serving(stack, workers, env, factory) as (url, _):
+        yield url
+
+
+@contextmanager
+def serving(
+    stack: str, workers: int, env: Mapping[str, str], factory: str
+) -> Iterator[tuple[str, int]]:
+    """A server started as `server` does: its URL and its process id."""
     port = free_port()
     log = open(Path(env["DEVON_STORAGE_PATH"]).parent / f"server-{port}.log", "wb")  # noqa: SIM115
     process = subprocess.Popen(
@@ -167,20 +177,47 @@ def server(stack: str, workers: int, env: Mapping[str, str], factory: str) -> It
     url = f"http://{LOOPBACK}:{port}"
     try:
         wait_for_health(url, process, stack, 120)
-        yield url
+        yield url, process.pid
     finally:
         stop_process(process, 20)
         log.close()
 
 
-def load(url: str, method: str, body: str | None, header: str | None, args: Any) -> dict[str, Any]:
+def pin(pid: int, cpu: int) -> None:
+    """Every thread of process `pid` onto CPU `cpu` (threads it starts later inherit it)."""
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(int(task.name), {cpu})
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time the threads of process `pid` have run (`/proc/<pid>/task/*/schedstat`, in
+    nanoseconds, so far finer than the ticks of `/proc/<pid>/stat`)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            total += int((task / "schedstat").read_text().split()[0])
+    return total / 1e9
+
+
+def load(
+    url: str,
+    method: str,
+    body: str | None,
+    header: str | None,
+    args: Any,
+    cpu: int | None = None,
+) -> dict[str, Any]:
     """`loadgen.py`'s figures for one endpoint, after one request outside the measure (the
-    first answer after a start or a change is made, not served prepared: measured apart)."""
+    first answer after a start or a change is made, not served prepared: measured apart);
+    the load generator runs on CPU `cpu` only, when given."""
     fetch(url, method, body)
     options = [
         "--method", method, "--connections", str(args.connections),
         "--duration", str(args.duration), "--max-requests", "200000",
     ]  # fmt: skip
+    if cpu is not None:
+        options += ["--cpu", str(cpu)]
     if body is not None:
         options += ["--body", body]
     if header is not None:
@@ -371,12 +408,13 @@ def main() -> None:
             (scratch / "bodies").mkdir()
             (scratch / "bodies" / "GET__health").write_bytes(b'{"status":"ok"}')
             print(machine(), flush=True)
-            costs = request_log_cost(scratch / "bodies", base_env(scratch / "vault"), args)
+            env = base_env(scratch / "vault")
+            costs = request_log_cost(scratch / "bodies", env, args)
+            health_cpu = health_cpu_per_request(env, args)
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         report({}, costs, None, {}, args)
-        with_log, without = request_log_microcost()
-        print(f"request log in-process: {with_log:.1f} us/request with, {without:.1f} without")
+        print_log_share(health_cpu)
         return
     if args.only_health:
         scratch = Path(tempfile.mkdtemp(prefix="devon-bench-read-", dir=args.dir))
@@ -430,6 +468,7 @@ def main() -> None:
                 with server(stack, count, ceiling_env, "bench.ceiling_app:create") as url:
                     results[("ceiling", stack, count)] = endpoint_rows(url, args, paths)
         log_cost = request_log_cost(bodies, after_env, args)
+        health_cpu = health_cpu_per_request(after_env, args)
         health = None
         if not args.skip_downloads:
             try:
@@ -444,27 +483,88 @@ def main() -> None:
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     report(results, log_cost, health, big, args)
+    print_log_share(health_cpu)
+
+
+def health_cpu_per_request(env: Mapping[str, str], args: Any) -> float:
+    """The server's CPU time per `GET /health` of DEVON's own app (uvicorn, 1 worker, the
+    request log on), in µs: the median of `--rounds` loads of `--duration` seconds."""
+    costs = []
+    for _ in range(args.rounds):
+        with serving("uvicorn", 1, env, "devon_http.asgi:create_default_app") as (url, pid):
+            fetch(url + "/health", "GET", None)
+            before = cpu_seconds(pid)
+            figures = load(url + "/health", "GET", None, None, args)
+            costs.append((cpu_seconds(pid) - before) / max(figures["requests"], 1) * 1e6)
+    print(f"  DEVON /health: {', '.join(f'{c:.1f}' for c in costs)} us of server CPU per request")
+    return float(statistics.median(costs))
+
+
+def print_log_share(health_cpu: float) -> None:
+    """The request log's in-process cost, and its share of what a `/health` costs DEVON's
+    server (the precise figure: both are CPU time, neither a rate on shared cores)."""
     with_log, without = request_log_microcost()
     print(f"request log in-process: {with_log:.1f} us/request with, {without:.1f} without")
+    print(
+        f"DEVON /health: {health_cpu:.1f} us of server CPU per request (median); the request "
+        f"log's {with_log - without:.1f} us are {(with_log - without) / health_cpu * 100:.1f}% "
+        "of it"
+    )
 
 
-def request_log_cost(bodies: Path, env: Mapping[str, str], args: Any) -> list[tuple[float, float]]:
-    """`/health` of the ceiling app (uvicorn, 1 worker) with and without the request log,
-    alternating, `--rounds` times: (req/s with the log, req/s without)."""
+LogRound = tuple[float, float, float, float]
+"""req/s with the request log, without it; server CPU µs per request with, without."""
+
+
+LOG_SLICES = 3
+"""Loads per server per round in the request log's leg: short, alternating between the
+two servers, so that both meet the same disturbances from the rest of the machine."""
+
+
+def request_log_cost(bodies: Path, env: Mapping[str, str], args: Any) -> list[LogRound]:
+    """`/health` of the ceiling app (uvicorn, 1 worker) with and without the request log:
+    both servers run at once and are loaded in turn, `LOG_SLICES` times per round for a
+    fifth of `--duration` each, `--rounds` rounds. Each round's figures: the rate, and the
+    server's CPU time per request (which the load generator and the machine's neighbours
+    disturb far less), each summed over the round's slices."""
+    args = argparse.Namespace(**{**vars(args), "duration": args.duration / 5})
+
+    def ceiling(no_log: str) -> AbstractContextManager[tuple[str, int]]:
+        ceiling_env = {
+            **env,
+            "DEVON_BENCH_BODIES": str(bodies),
+            "PYTHONPATH": str(REPO_ROOT),
+            "DEVON_BENCH_NO_LOG": no_log,
+        }
+        return serving("uvicorn", 1, ceiling_env, "bench.ceiling_app:create")
+
     rounds = []
-    for _ in range(args.rounds):
-        rates = []
-        for no_log in ("", "1"):
-            ceiling_env = {
-                **env,
-                "DEVON_BENCH_BODIES": str(bodies),
-                "PYTHONPATH": str(REPO_ROOT),
-                "DEVON_BENCH_NO_LOG": no_log,
-            }
-            with server("uvicorn", 1, ceiling_env, "bench.ceiling_app:create") as url:
-                rates.append(load(url + "/GET__health", "GET", None, None, args)["rps"])
-        rounds.append((rates[0], rates[1]))
-        print(f"  request log: {rates[0]:.0f} req/s with, {rates[1]:.0f} without", flush=True)
+    with ceiling("") as logged, ceiling("1") as bare:
+        # Each server on one CPU, the load on the other: where the scheduler happened to
+        # put them changed a server's CPU per request by a third between two loads.
+        pin(logged[1], 0)
+        pin(bare[1], 0)
+        for number in range(args.rounds):
+            requests = {"": 0, "1": 0}
+            seconds = {"": 0.0, "1": 0.0}
+            cpu = {"": 0.0, "1": 0.0}
+            for slice_number in range(LOG_SLICES):
+                first = (number + slice_number) % 2 == 0
+                for no_log in ("", "1") if first else ("1", ""):
+                    url, pid = logged if no_log == "" else bare
+                    before = cpu_seconds(pid)
+                    figures = load(url + "/GET__health", "GET", None, None, args, cpu=1)
+                    cpu[no_log] += cpu_seconds(pid) - before
+                    requests[no_log] += figures["requests"]
+                    seconds[no_log] += figures["seconds"]
+            rate = {k: requests[k] / max(seconds[k], 1e-9) for k in requests}
+            cost = {k: cpu[k] / max(requests[k], 1) * 1e6 for k in requests}
+            rounds.append((rate[""], rate["1"], cost[""], cost["1"]))
+            print(
+                f"  request log: {rate['']:.0f} req/s with, {rate['1']:.0f} without; "
+                f"server CPU {cost['']:.1f} us/request with, {cost['1']:.1f} without",
+                flush=True,
+            )
     return rounds
 
 
@@ -499,7 +599,8 @@ def request_log_microcost(repeats: int = 7, requests: int = 2000) -> tuple[float
     async def per_request(wrapped: Any) -> float:
         started = time.perf_counter()
         await asyncio.gather(*(wrapped(scope, receive, send) for _ in range(requests)))
-        await asyncio.sleep(0)  # the batched write
+        if isinstance(wrapped, RequestLog):
+            wrapped.flush()  # the lines are made and written here: counted
         return (time.perf_counter() - started) / requests * 1e6
 
     async def fastest() -> tuple[float, float]:
@@ -513,7 +614,7 @@ def request_log_microcost(repeats: int = 7, requests: int = 2000) -> tuple[float
 
 def report(
     results: dict[tuple[str, str, int], dict[str, dict[str, Any]]],
-    log_cost: list[tuple[float, float]],
+    log_cost: list[LogRound],
     health: dict[str, Any] | None,
     big: dict[str, float],
     args: Any,
@@ -552,16 +653,34 @@ def report(
         print(markdown_table(header, rows))
         print()
     if log_cost:
-        print("The request log at `/health` (ceiling app, uvicorn, 1 worker), alternating:")
+        print("The request log at `/health` (ceiling app, uvicorn, 1 worker): both servers")
+        print(f"loaded in turn, {LOG_SLICES} short loads each per round:")
         print()
-        cost_rows = [(f"{w:.0f}", f"{wo:.0f}", f"{(1 - w / wo) * 100:.1f}%") for w, wo in log_cost]
-        with_log = statistics.median(w for w, _ in log_cost)
-        without = statistics.median(wo for _, wo in log_cost)
-        paired = statistics.median(1 - w / wo for w, wo in log_cost)  # each round's own pair
+        cost_rows = [
+            (
+                f"{w:.0f}", f"{wo:.0f}", f"{(1 - w / wo) * 100:.1f}%",
+                f"{c:.1f}", f"{co:.1f}", f"{(c / co - 1) * 100:.1f}%",
+            )
+            for w, wo, c, co in log_cost
+        ]  # fmt: skip
+        # Each round's own pair, then the median of the rounds.
+        paired_rate = statistics.median(1 - w / wo for w, wo, _, _ in log_cost)
+        paired_cpu = statistics.median(c / co - 1 for _, _, c, co in log_cost)
         cost_rows.append(
-            (f"median {with_log:.0f}", f"{without:.0f}", f"{paired * 100:.1f}% (of the rounds)")
+            (
+                f"median {statistics.median(r[0] for r in log_cost):.0f}",
+                f"{statistics.median(r[1] for r in log_cost):.0f}",
+                f"{paired_rate * 100:.1f}%",
+                f"{statistics.median(r[2] for r in log_cost):.1f}",
+                f"{statistics.median(r[3] for r in log_cost):.1f}",
+                f"{paired_cpu * 100:.1f}%",
+            )
         )
-        print(markdown_table(("req/s with log", "req/s without", "cost"), cost_rows))
+        log_header = (
+            "req/s with log", "req/s without", "rate cost",
+            "server CPU µs/req with", "without", "CPU cost",
+        )  # fmt: skip
+        print(markdown_table(log_header, cost_rows))
         print()
     if health:
         probe, listing = health["probe"], health["listing"]

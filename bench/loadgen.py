@@ -3,7 +3,7 @@ sending one request after another, bounded in count and in time. Loopback only.
 
     python bench/loadgen.py URL [--method GET] [--body JSON] [--connections 8]
                             [--duration 5] [--max-requests 20000] [--interval 0]
-                            [--header 'Accept-Encoding: gzip' ...]
+                            [--header 'Accept-Encoding: gzip' ...] [--cpu N]
 
 Prints one JSON line: requests, errors, seconds, rps, p50/p90/p99/max latency in milliseconds.
 With `--interval` each connection waits that long between requests (a probe, not a flood).
@@ -13,6 +13,7 @@ SIGTERM ends the run early (the figures so far are still printed).
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 import time
@@ -146,7 +147,10 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=20_000)
     parser.add_argument("--interval", type=float, default=0.0, help="seconds between requests")
     parser.add_argument("--header", action="append", default=[], help="'Name: value' to send")
+    parser.add_argument("--cpu", type=int, default=None, help="run on this CPU only")
     args = parser.parse_args()
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
     result = asyncio.run(
         run(
             args.url,

@@ -4,9 +4,11 @@ When the line's only destination is the handler `configure_logging` installed (w
 serve` runs with), the request log writes the lines itself, formatted exactly as that
 handler would, gathered for up to `WRITE_EVERY_S` and written at once (and at shutdown):
 going through `logging` for each line cost 10 to 20% of `/health`'s throughput, and one
-write per event-loop turn still 8 to 20% (ADR 0131). When the host routes DEVON's records
-anywhere else (its own handlers, a filter, pytest's capture), every line goes through
-`logging` as a record, at once.
+write per event-loop turn still 8 to 20% (ADR 0131). Where the lines go is decided once per
+batch; each request only keeps its line's parts, and the batch's text is made in one C loop
+(`str.__mod__` mapped over them). When the host routes DEVON's records anywhere else (its
+own handlers, a filter, pytest's capture), every line goes through `logging` as a record,
+at once.
 """
 
 import asyncio
@@ -14,7 +16,8 @@ import atexit
 import logging
 import time
 from collections.abc import Awaitable
-from typing import Any, TextIO, cast
+from time import perf_counter
+from typing import TextIO
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.types.asgi_types import HTTPScope
@@ -52,10 +55,12 @@ class RequestLog:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._pending: list[str] = []
+        self._pending: list[_Line] = []
         self._handler: logging.StreamHandler | None = None  # type: ignore[type-arg]
         self._second = -1
         self._second_text = ""
+        self._millisecond = -1
+        self._line_start = ""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind: str = scope["type"]  # a str enum; the lifespan scope is not in Litestar's types
@@ -64,27 +69,35 @@ class RequestLog:
                 send = self._flushing_at_shutdown(send)
             await self.app(scope, receive, send)
             return
-        http_scope = cast(HTTPScope, scope)
-        started = time.perf_counter()
-        status: list[int] = []
+        http_scope: HTTPScope = scope  # type: ignore[assignment]  # (no cast call: per request)
+        started = perf_counter()
+        status: int | str = "-"
 
         # A plain function handing back `send`'s awaitable: no coroutine of its own per
         # message (this wrapper runs for every request).
         def recording_send(message: Message) -> Awaitable[None]:
-            if not status and message["type"] == "http.response.start":
-                status.append(message["status"])
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
             return send(message)
 
         try:
             await self.app(scope, receive, recording_send)
         finally:
-            if log.isEnabledFor(logging.INFO):
-                self._log(
-                    escape_control(http_scope["method"]),
-                    escape_control(http_scope["path"]),
-                    status[0] if status else "-",
-                    (time.perf_counter() - started) * 1000,
-                )
+            # The line's parts, made ready here so that no Python code runs per line when
+            # the batch is written (`flush`).
+            method: str = http_scope["method"]
+            path = http_scope["path"]
+            if not (method.isprintable() and path.isprintable()):
+                method, path = escape_control(method), escape_control(path)
+            now = time.time()
+            if int(now * 1000) != self._millisecond:  # at load, many lines share one
+                self._start_line(now)
+            line = (self._line_start, method, path, status, (perf_counter() - started) * 1000)
+            if self._pending:  # a batch is open: where it goes is decided
+                self._pending.append(line)
+            else:
+                self._open_batch(line)
 
     def _flushing_at_shutdown(self, send: Send) -> Send:
         async def flushing_send(message: Message) -> None:
@@ -94,34 +107,44 @@ class RequestLog:
 
         return flushing_send
 
-    def _log(self, method: str, path: str, status: int | str, elapsed_ms: float) -> None:
-        # Whether DEVON's handler is the only destination is decided once per batch.
-        handler = self._handler if self._pending else _only_destination()
-        line = f"{method} {path} {status} {elapsed_ms:.1f} ms"
-        if handler is None:
-            log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, line, (), None))
+    def _open_batch(self, line: "_Line") -> None:
+        """Log the first request of a batch: decide where its lines go (nowhere, a record
+        each through `logging`, or a write of their own), and gather the batch's lines if
+        they are DEVON's handler's alone. This is decided once per batch, not per request."""
+        if not log.isEnabledFor(logging.INFO):
             return
-        now = time.time()
+        handler = _only_destination()
+        if handler is None:
+            message = _MESSAGE % line[1:]
+            log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, message, (), None))
+            return
+        self._pending.append(line)
+        self._handler = handler
+        _UNWRITTEN.add(self)
+        try:
+            asyncio.get_running_loop().call_later(WRITE_EVERY_S, self.flush)
+        except RuntimeError:  # no event loop (called outside a server): write now
+            self.flush()
+
+    def _start_line(self, now: float) -> None:
+        """What the handler's format writes before the message at time `now` (the time as
+        `logging.Formatter.formatTime` writes it, the level and the logger), kept with the
+        millisecond it holds for."""
+        self._millisecond = int(now * 1000)
         second = int(now)
-        if second != self._second:  # what logging.Formatter.formatTime writes, per second
+        if second != self._second:
             self._second = second
             self._second_text = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
         msecs = int((now - second) * 1000)
-        self._pending.append(f"{self._second_text},{msecs:03d} INFO devon.http: {line}\n")
-        if len(self._pending) == 1:
-            self._handler = handler
-            _UNWRITTEN.add(self)
-            try:
-                asyncio.get_running_loop().call_later(WRITE_EVERY_S, self.flush)
-            except RuntimeError:  # no event loop (called outside a server): write now
-                self.flush()
+        self._line_start = f"{self._second_text},{msecs:03d} INFO devon.http: "
 
     def flush(self) -> None:
         """Write the lines gathered so far (at once when the server stops)."""
-        handler, text, self._pending = self._handler, "".join(self._pending), []
+        handler, lines, self._pending = self._handler, self._pending, []
         _UNWRITTEN.discard(self)
-        if handler is None or not text:
+        if handler is None or not lines:
             return
+        text = "".join(map(_LINE.__mod__, lines))
         stream: TextIO = handler.stream
         with handler.lock or _NO_LOCK:
             try:
@@ -130,9 +153,12 @@ class RequestLog:
             except Exception:  # as logging does: a broken log stream never fails a request
                 handler.handleError(log.makeRecord(log.name, logging.INFO, "", 0, text, (), None))
 
-    def __getattr__(self, name: str) -> Any:
-        # Let callers reach the wrapped app's attributes (e.g. `state`).
-        return getattr(self.app, name)
+
+_Line = tuple[str, str, str, int | str, float]
+"""A request line before it is written: what the handler's format puts before the message
+(time, level, logger), the method, path and status, and how many milliseconds it took."""
+_MESSAGE = "%s %s %s %.1f ms"
+_LINE = f"%s{_MESSAGE}\n"
 
 
 class _NoLock:

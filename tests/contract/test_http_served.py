@@ -223,6 +223,25 @@ def test_a_request_line_reaches_devons_stream_while_the_server_keeps_running(
         assert len(stream.getvalue().splitlines()) == 1
 
 
+def test_control_characters_in_a_path_are_escaped_in_lines_devons_handler_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stream = io.StringIO()
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
+    monkeypatch.setattr(logging.getLogger("devon"), "handlers", [])
+    monkeypatch.setattr(sys, "stderr", stream)
+    configure_logging()
+    with serving(RequestLog(create_app(fake_devon()))) as url:
+        httpx.get(f"{url}/api/v1/models/x%0d%0a2026-01-01 INFO devon.http: GET /forged 200%1b[31m")
+
+        wait_until(lambda: "forged" in stream.getvalue(), "the request line")
+
+    [line] = stream.getvalue().splitlines()
+    assert "\r" not in line
+    assert "\x1b" not in line
+    assert "x\\x0d\\x0a2026-01-01 INFO devon.http: GET /forged 200\\x1b[31m 400 " in line
+
+
 EXITS_RIGHT_AFTER_A_REQUEST = """
 import asyncio
 from devon_http.request_log import RequestLog, configure_logging

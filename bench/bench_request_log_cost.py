@@ -1,0 +1,233 @@
+"""What the request log costs a `/health`, counted in CPU instructions (valgrind's callgrind).
+
+    python bench/bench_request_log_cost.py [--requests 3000] [--before GIT_REF]
+
+Timings cannot settle a 5% question on two shared cores: the server's CPU time per request
+moved by a third between two runs of the same code. Instruction counts are the same from
+one run to the next, so this measures:
+
+- the request log's instructions per request: the benchmark ceiling app (Litestar, one
+  route) called in-process `--requests` times with and without `RequestLog` around it, the
+  clock advancing 0.1 ms per request as at 10,000 requests a second, the batch written every
+  500 requests; the difference of the two counts, per request;
+- the instructions a `GET /health` costs DEVON's own server (uvicorn, 1 worker, the request
+  log on), counted only while `--requests` requests are made one after another.
+
+With `--before`, the log's count is also taken for that git ref's `src/`. Needs valgrind
+(`callgrind_control` included); takes a few minutes.
+"""
+
+import argparse
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import LOOPBACK, markdown_table
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BATCH = 500
+HEALTH_BODY = b'{"status":"ok"}'
+
+
+def child(variant: str, count: int) -> None:
+    """Child mode (run under callgrind): `count` in-process requests of the ceiling app."""
+    from bench import ceiling_app
+    from devon_http.request_log import RequestLog
+
+    sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the log's stream, for the process
+    os.environ["DEVON_BENCH_NO_LOG"] = "1"
+    bare = ceiling_app.create()
+    app = RequestLog(bare) if variant == "logged" else bare
+    start = time.time()
+    time.time = iter([start + i / 10_000 for i in range(count + 10)]).__next__
+    scope = {
+        "type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1", "server": (LOOPBACK, 8000), "client": (LOOPBACK, 5000),
+        "scheme": "http", "method": "GET", "root_path": "", "path": "/GET__health",
+        "raw_path": b"/GET__health", "query_string": b"", "state": {},
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"user-agent", b"bench")],
+    }  # fmt: skip
+
+    async def receive() -> Any:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        return None
+
+    async def run() -> None:
+        started = asyncio.Event()
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        await queue.put({"type": "lifespan.startup"})
+
+        async def lifespan_send(message: Any) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                started.set()
+
+        lifespan = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
+        running = asyncio.create_task(bare(lifespan, queue.get, lifespan_send))  # type: ignore[arg-type]
+        await started.wait()
+        for number in range(count):
+            await app(dict(scope), receive, send)  # type: ignore[arg-type]
+            if isinstance(app, RequestLog) and number % BATCH == BATCH - 1:
+                app.flush()
+        if isinstance(app, RequestLog):
+            app.flush()
+        running.cancel()
+
+    asyncio.run(run())
+
+
+def instructions(command: list[str], env: Mapping[str, str], scratch: Path) -> int:
+    """Instructions `command` executes, whole, under callgrind."""
+    out = scratch / f"callgrind.{time.monotonic_ns()}"
+    subprocess.run(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *command],
+        env=dict(env),
+        check=True,
+        capture_output=True,
+    )
+    return _totals(out)
+
+
+def _totals(out: Path) -> int:
+    for line in out.read_text().splitlines():
+        if line.startswith("totals:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no totals in {out}")
+
+
+def log_instructions(env: Mapping[str, str], count: int, scratch: Path) -> tuple[float, float]:
+    """(the log's instructions per request, the ceiling app's own per request)."""
+    me = [sys.executable, str(Path(__file__).resolve()), "--child"]
+    empty = instructions([*me, "bare", "0"], env, scratch)
+    bare = instructions([*me, "bare", str(count)], env, scratch)
+    logged = instructions([*me, "logged", str(count)], env, scratch)
+    return (logged - bare) / count, (bare - empty) / count
+
+
+def health_instructions(env: Mapping[str, str], count: int, scratch: Path) -> float:
+    """Instructions per `GET /health` of DEVON's server, counted while `count` are made."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        port = probe.getsockname()[1]
+    out = scratch / "server.callgrind"
+    code = (
+        "from devon_http.serve import serve_app;"
+        f"serve_app('devon_http.asgi:create_default_app', {LOOPBACK!r}, {port}, 1)"
+    )
+    server = subprocess.Popen(
+        ["valgrind", "--tool=callgrind", "--instr-atstart=no",
+         f"--callgrind-out-file={out}", sys.executable, "-c", code],
+        env=dict(env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        connection = _connect(port, server)
+
+        def requests(how_many: int) -> None:
+            for _ in range(how_many):
+                connection.request("GET", "/health")
+                response = connection.getresponse()
+                response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"/health answered {response.status}")
+
+        requests(300)
+        subprocess.run(["callgrind_control", "-i", "on", str(server.pid)], check=True,
+                       capture_output=True)  # fmt: skip
+        requests(count)
+        for command in (["-i", "off"], ["-d"]):
+            subprocess.run(["callgrind_control", *command, str(server.pid)], check=True,
+                           capture_output=True)  # fmt: skip
+        connection.close()
+    finally:
+        server.terminate()
+        server.wait(120)
+    dumps = sorted(scratch.glob("server.callgrind.*"))
+    return _totals(dumps[-1]) / count
+
+
+def _connect(port: int, server: "subprocess.Popen[bytes]") -> Any:
+    import http.client
+
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError("the server under valgrind exited")
+        connection = http.client.HTTPConnection(LOOPBACK, port, timeout=120)
+        try:
+            connection.request("GET", "/health")
+            connection.getresponse().read()
+            return connection
+        except OSError:
+            connection.close()
+            time.sleep(1)
+    raise RuntimeError("the server under valgrind did not answer")
+
+
+def exported_src(ref: str, scratch: Path) -> Path:
+    tree = scratch / "before"
+    tree.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "archive", ref, "src"], check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree / "src"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--before", default="", help="git ref whose request log to count too")
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], int(args.child[1]))
+        return
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        sys.exit("valgrind (with callgrind_control) is needed: apt-get install valgrind")
+    scratch = Path(tempfile.mkdtemp(prefix="devon-bench-log-"))
+    bodies = scratch / "bodies"
+    bodies.mkdir()
+    (bodies / "GET__health").write_bytes(HEALTH_BODY)
+    env = {
+        **os.environ,
+        "DEVON_BENCH_BODIES": str(bodies),
+        "DEVON_STORAGE_PATH": str(scratch / "vault"),
+        "DEVON_API_KEY": "",
+        "XDG_CONFIG_HOME": str(scratch / "config"),
+        "HF_HOME": str(scratch / "hf-home"),
+        "PYTHONPATH": str(REPO_ROOT),
+    }
+    try:
+        rows = []
+        health = health_instructions(env, args.requests, scratch)
+        log, app = log_instructions(env, args.requests, scratch)
+        rows.append(("this tree", f"{log:,.0f}", f"{app:,.0f}", f"{health:,.0f}",
+                     f"{log / health * 100:.1f}%"))  # fmt: skip
+        if args.before:
+            before_env = {**env, "PYTHONPATH": f"{exported_src(args.before, scratch)}:{REPO_ROOT}"}
+            log_before, app_before = log_instructions(before_env, args.requests, scratch)
+            rows.append((args.before, f"{log_before:,.0f}", f"{app_before:,.0f}", "-",
+                         f"{log_before / health * 100:.1f}% (of this tree's /health)"))  # fmt: skip
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(f"{args.requests} requests each, instructions per request (callgrind):")
+    print()
+    header = ("code", "request log", "ceiling app's /health, in-process",
+              "DEVON's /health, whole server", "log / DEVON's /health")  # fmt: skip
+    print(markdown_table(header, rows))
+
+
+if __name__ == "__main__":
+    main()
