@@ -31,6 +31,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.bench_read_path import before_tree
 from bench.common import LOOPBACK, markdown_table
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -175,16 +176,6 @@ def _connect(port: int, server: "subprocess.Popen[bytes]") -> Any:
     raise RuntimeError("the server under valgrind did not answer")
 
 
-def exported_src(ref: str, scratch: Path) -> Path:
-    tree = scratch / "before"
-    tree.mkdir()
-    archive = subprocess.run(
-        ["git", "-C", str(REPO_ROOT), "archive", ref, "src"], check=True, capture_output=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
-    return tree / "src"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -216,7 +207,8 @@ def main() -> None:
         rows.append(("this tree", f"{log:,.0f}", f"{app:,.0f}", f"{health:,.0f}",
                      f"{log / health * 100:.1f}%"))  # fmt: skip
         if args.before:
-            before_env = {**env, "PYTHONPATH": f"{exported_src(args.before, scratch)}:{REPO_ROOT}"}
+            before_src = before_tree(args.before, scratch)
+            before_env = {**env, "PYTHONPATH": f"{before_src}:{REPO_ROOT}"}
             log_before, app_before = log_instructions(before_env, args.requests, scratch)
             rows.append((args.before, f"{log_before:,.0f}", f"{app_before:,.0f}", "-",
                          f"{log_before / health * 100:.1f}% (of this tree's /health)"))  # fmt: skip

@@ -41,8 +41,8 @@ def lower_priority() -> None:
 
     Where Linux groups processes by session for scheduling (autogroup, on by default in
     many distributions), `nice` only ranks the processes of one session, and each session
-    weighs the same against the others. The child leads a session of its
-    own (`ChildJobRunner` starts it so), and the group's `nice` gives that session the weight
+    weighs the same against the others. The child leads a session of its own
+    (`ChildJobRunner` starts it so), and the group's `nice` gives that session the weight
     the child's `nice` means everywhere else (ADR 0133)."""
     try:
         niceness = os.nice(CHILD_NICE)

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -175,12 +176,18 @@ def the_download_process(server: "subprocess.Popen[str]") -> int:
     return pid
 
 
-def test_downloads_run_in_a_process_of_their_own_at_a_lower_cpu_priority(
-    servers: Servers,
-) -> None:
+def downloading(servers: Servers) -> tuple["subprocess.Popen[str]", dict[str, Any]]:
+    """A server and its job of BIG, once the job's first bytes arrived."""
     server = servers.start()
     job = start(servers.url, BIG)
     wait_for(servers.url, job["id"], lambda j: j["bytes_done"] > 0, "the first bytes")
+    return server, job
+
+
+def test_downloads_run_in_a_process_of_their_own_at_a_lower_cpu_priority(
+    servers: Servers,
+) -> None:
+    server, job = downloading(servers)
 
     pid = the_download_process(server)
 
@@ -195,9 +202,7 @@ def test_downloads_run_in_a_process_of_their_own_at_a_lower_cpu_priority(
 def test_the_download_process_is_scheduled_in_a_session_group_of_its_own_at_its_priority(
     servers: Servers,
 ) -> None:
-    server = servers.start()
-    job = start(servers.url, BIG)
-    wait_for(servers.url, job["id"], lambda j: j["bytes_done"] > 0, "the first bytes")
+    server, _ = downloading(servers)
 
     pid = the_download_process(server)
 

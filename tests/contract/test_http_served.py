@@ -207,14 +207,22 @@ def test_request_lines_written_by_devons_own_handler_are_one_per_request_in_its_
     assert all(REQUEST_LINE.fullmatch(line) for line in lines), lines[:3]
 
 
-def test_a_request_line_reaches_devons_stream_while_the_server_keeps_running(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def devons_stream(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
+    """What DEVON's own handler writes, installed as under `devon serve`: it is the only
+    destination (no root handlers), so the request log writes the lines itself."""
     stream = io.StringIO()
     monkeypatch.setattr(logging.getLogger(), "handlers", [])
     monkeypatch.setattr(logging.getLogger("devon"), "handlers", [])
     monkeypatch.setattr(sys, "stderr", stream)
     configure_logging()
+    return stream
+
+
+def test_a_request_line_reaches_devons_stream_while_the_server_keeps_running(
+    devons_stream: io.StringIO,
+) -> None:
+    stream = devons_stream
     with serving(RequestLog(create_app(fake_devon()))) as url:
         httpx.get(f"{url}/api/v1/status")
 
@@ -224,13 +232,9 @@ def test_a_request_line_reaches_devons_stream_while_the_server_keeps_running(
 
 
 def test_control_characters_in_a_path_are_escaped_in_lines_devons_handler_writes(
-    monkeypatch: pytest.MonkeyPatch,
+    devons_stream: io.StringIO,
 ) -> None:
-    stream = io.StringIO()
-    monkeypatch.setattr(logging.getLogger(), "handlers", [])
-    monkeypatch.setattr(logging.getLogger("devon"), "handlers", [])
-    monkeypatch.setattr(sys, "stderr", stream)
-    configure_logging()
+    stream = devons_stream
     with serving(RequestLog(create_app(fake_devon()))) as url:
         httpx.get(f"{url}/api/v1/models/x%0d%0a2026-01-01 INFO devon.http: GET /forged 200%1b[31m")
 
