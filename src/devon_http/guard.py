@@ -18,7 +18,7 @@ denied unless `DEVON_FRAME_ANCESTORS` names who may frame DEVON.
 """
 
 import json
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from typing import Any
 
 import attrs
@@ -111,6 +111,8 @@ class RequestGuard:
     def __init__(self, app: ASGIApp, security: HttpSecurity) -> None:
         self.app = app
         self.security = security
+        self._answer = self._answer_headers()
+        """Made once: every answer carries them (never changed; each answer copies them)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -120,7 +122,7 @@ class RequestGuard:
         host_header = headers.get("host", "")
         host = split_host(host_header)
         if not self.security.allows_host(host):
-            await _refuse(send, 400, _host_detail(host), self._answer_headers())
+            await _refuse(send, 400, _host_detail(host), self._answer)
             return
         origin = headers.get("origin", "").strip().rstrip("/").lower()
         cors: list[tuple[bytes, bytes]] = []
@@ -128,16 +130,14 @@ class RequestGuard:
             own = _normal_origin(str(scope.get("scheme", "http")), host_header)
             if origin != own:
                 if not self.security.allows_origin(origin):
-                    await _refuse(send, 403, _origin_detail(origin), self._answer_headers())
+                    await _refuse(send, 403, _origin_detail(origin), self._answer)
                     return
                 cors = self._cors_headers(headers["origin"].strip())
                 if scope.get("method") == "OPTIONS" and "access-control-request-method" in headers:
-                    await _preflight(send, cors, self._answer_headers())
+                    await _preflight(send, cors, self._answer)
                     return
         if _has_body(headers) and not _is_json(headers.get("content-type", "")):
-            await _refuse(
-                send, 415, _media_type_detail(headers.get("content-type")), self._answer_headers()
-            )
+            await _refuse(send, 415, _media_type_detail(headers.get("content-type")), self._answer)
             return
         await self.app(scope, receive, self._securing(send, cors))
 
@@ -160,16 +160,18 @@ class RequestGuard:
         return headers
 
     def _securing(self, send: Send, extra: list[tuple[bytes, bytes]]) -> Send:
-        added = self._answer_headers()
+        added = self._answer
 
-        async def secured_send(message: Message) -> None:
+        # A plain function handing back `send`'s awaitable: no coroutine of its own per
+        # message (it runs for every message of every request).
+        def secured_send(message: Message) -> Awaitable[None]:
             if message["type"] == "http.response.start":
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 headers = list(message.get("headers", []))
                 headers += [(n, v) for n, v in added if n not in present]
                 headers += [(n, v) for n, v in extra if n not in present or n == b"vary"]
                 message = {**message, "headers": headers}
-            await send(message)
+            return send(message)
 
         return secured_send
 
