@@ -199,6 +199,7 @@ def main() -> None:
         "XDG_CONFIG_HOME": str(scratch / "config"),
         "HF_HOME": str(scratch / "hf-home"),
         "PYTHONPATH": str(REPO_ROOT),
+        "PYTHONHASHSEED": "0",  # the same dict and set layouts, so the same counts, each run
     }
     try:
         rows = []
