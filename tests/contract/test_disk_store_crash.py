@@ -5,6 +5,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -50,8 +51,27 @@ def crash_during(root: Path, action: str, step: str, url: str | None) -> None:
     assert done.returncode == 17, done.stderr
 
 
-def reopened_model(root: Path, url: str | None) -> dict[str, bytes] | None:
-    store = DiskModelStore(root, database_url=url)
+Opener = Callable[[Path], DiskModelStore]
+
+
+@pytest.fixture
+def open_store(database_url: str | None) -> Iterator[Opener]:
+    """Opens a vault on this test's index; every store it opened is closed after the test
+    (a PostgreSQL pool left to the garbage collector can be collected in one of its own
+    threads, which then cannot wait for itself)."""
+    opened: list[DiskModelStore] = []
+
+    def opening(root: Path) -> DiskModelStore:
+        opened.append(DiskModelStore(root, database_url=database_url))
+        return opened[-1]
+
+    yield opening
+    for store in opened:
+        store.close()
+
+
+def reopened_model(root: Path, open_store: Opener) -> dict[str, bytes] | None:
+    store = open_store(root)
     assert_consistent(store)
     assert store.unfinished_operations() == []
     model = store.get("huggingface", "acme/widget-7b")
@@ -66,19 +86,23 @@ NEW_FILES = {k: v.encode() for k, v in NEW.items()}
     [("commit:journaled", None), ("commit:moved", NEW_FILES), ("commit:recorded", NEW_FILES)],
 )
 def test_crash_during_first_commit_leaves_no_model_or_the_whole_model(
-    tmp_path: Path, database_url: str | None, step: str, expected: dict[str, bytes] | None
+    tmp_path: Path,
+    database_url: str | None,
+    open_store: Opener,
+    step: str,
+    expected: dict[str, bytes] | None,
 ) -> None:
     root = tmp_path / "vault"
     crash_during(root, "commit", step, database_url)
-    assert reopened_model(root, database_url) == expected
+    assert reopened_model(root, open_store) == expected
 
 
 def test_crash_before_the_move_keeps_staging_for_a_resume(
-    tmp_path: Path, database_url: str | None
+    tmp_path: Path, database_url: str | None, open_store: Opener
 ) -> None:
     root = tmp_path / "vault"
     crash_during(root, "commit", "commit:journaled", database_url)
-    staging = DiskModelStore(root, database_url=database_url).stage("huggingface", "acme/widget-7b")
+    staging = open_store(root).stage("huggingface", "acme/widget-7b")
     assert staging.present_bytes == sum(len(v) for v in NEW_FILES.values())
 
 
@@ -92,22 +116,26 @@ def test_crash_before_the_move_keeps_staging_for_a_resume(
     ],
 )
 def test_crash_during_a_replacing_commit_leaves_the_old_copy_or_the_new(
-    tmp_path: Path, database_url: str | None, step: str, expected: dict[str, bytes]
+    tmp_path: Path,
+    database_url: str | None,
+    open_store: Opener,
+    step: str,
+    expected: dict[str, bytes],
 ) -> None:
     root = tmp_path / "vault"
-    put_model(DiskModelStore(root, database_url=database_url), files=OLD)
+    put_model(open_store(root), files=OLD)
     crash_during(root, "commit", step, database_url)
-    assert reopened_model(root, database_url) == expected
+    assert reopened_model(root, open_store) == expected
 
 
 @pytest.mark.parametrize("step", ["remove:unindexed", "remove:trashed"])
 def test_crash_during_remove_finishes_the_removal(
-    tmp_path: Path, database_url: str | None, step: str
+    tmp_path: Path, database_url: str | None, open_store: Opener, step: str
 ) -> None:
     root = tmp_path / "vault"
-    model = put_model(DiskModelStore(root, database_url=database_url), files=OLD)
+    model = put_model(open_store(root), files=OLD)
     crash_during(root, "remove", step, database_url)
-    assert reopened_model(root, database_url) is None
+    assert reopened_model(root, open_store) is None
     assert not Path(model.path).exists()
 
 
@@ -135,10 +163,10 @@ store.commit(staging, ["new.bin"], datetime.now(UTC), CommitMetadata())
 
 
 def test_opening_the_vault_leaves_a_commit_still_running_elsewhere_alone(
-    tmp_path: Path, database_url: str | None
+    tmp_path: Path, database_url: str | None, open_store: Opener
 ) -> None:
     root, paused, resume = tmp_path / "vault", tmp_path / "paused", tmp_path / "resume"
-    put_model(DiskModelStore(root, database_url=database_url), files=OLD)
+    put_model(open_store(root), files=OLD)
     child = subprocess.Popen(
         [
             sys.executable,
@@ -156,11 +184,11 @@ def test_opening_the_vault_leaves_a_commit_still_running_elsewhere_alone(
         while not paused.exists():
             assert child.poll() is None, child.stderr.read() if child.stderr else ""
             time.sleep(0.01)
-        opened = DiskModelStore(root, database_url=database_url)
+        opened = open_store(root)
         assert opened.unfinished_operations() == ["commit huggingface/acme/widget-7b"]
         assert len(list(opened.paths.trash.iterdir())) == 1  # the old copy, set aside
     finally:
         resume.touch()
         child.wait(timeout=30)
     assert child.returncode == 0
-    assert reopened_model(root, database_url) == {"new.bin": b"new"}
+    assert reopened_model(root, open_store) == {"new.bin": b"new"}
