@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup serve test lint typecheck unit hub bench bench-read clean
+.PHONY: setup serve test lint typecheck services unit hub bench bench-read clean
 
 setup: $(STAMP)
 
@@ -34,7 +34,12 @@ hub: setup
 unit: setup
 	$(BIN)/pytest tests/unit -q
 
-test: lint typecheck
+# The real parts the suite talks to: Debian's Chromium for the browser tests (installed when
+# missing, as root) and the local PostgreSQL on 127.0.0.1:5432 (started when stopped).
+services:
+	bash .ci/ensure-services
+
+test: lint typecheck services
 	$(BIN)/pytest -q -n 2
 
 # Every benchmark once, with modest sizes (each script takes flags to scale up; see
