@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import shutil
 import tempfile
@@ -45,16 +44,9 @@ def test_hub(session_test_hub: TestHub) -> Iterator[TestHub]:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+def database_url(request: pytest.FixtureRequest) -> str | None:
     """Each index backend in turn: None (SQLite in the vault), then a PostgreSQL schema of
     the test's own."""
     from tests.contract.postgres_support import scratch_database
 
-    if request.param == "sqlite":
-        yield None
-        return
-    yield scratch_database().vault_url()
-    # Stores the test left open are finalized here, in this thread: collected later, a
-    # connection pool's finalizer may run in one of the pool's own threads, which cannot
-    # wait for itself (psycopg_pool warns "cannot join current thread").
-    gc.collect()
+    return None if request.param == "sqlite" else scratch_database().vault_url()
