@@ -2,6 +2,7 @@
 job on restart without fetching again what arrived, and with several workers any of them
 answers for any job."""
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -26,7 +27,7 @@ from tests.contract.job_support import (
     start,
     wait_for,
 )
-from tests.contract.process_support import signal_host
+from tests.contract.process_support import children_of, signal_host
 from tests.contract.test_http_serve import free_port, wait_for_health
 
 pytestmark = pytest.mark.slow
@@ -143,17 +144,10 @@ def test_any_of_two_workers_answers_for_any_job(servers: Servers, hub: TestHub) 
 def download_processes(server_pid: int) -> list[int]:
     """The download processes `devon serve` (process `server_pid`) started."""
     found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            command = (entry / "cmdline").read_bytes()
-        except OSError:
-            continue
-        parent = int(stat.rpartition(")")[2].split()[1])
-        if parent == server_pid and b"devon_adapters.jobs_child" in command:
-            found.append(int(entry.name))
+    for child in children_of(server_pid):
+        with contextlib.suppress(OSError):  # gone since it was listed
+            if b"devon_adapters.jobs_child" in Path(f"/proc/{child}/cmdline").read_bytes():
+                found.append(child)
     return found
 
 
