@@ -251,7 +251,11 @@ class Devon:
         `first` (the vault is read only then: a plain `owner/name` never reads it)."""
         if first in self._known_sources:
             return True
-        return rest.count("/") == 1 and first in self.store.status().sources
+        return rest.count("/") == 1 and self._is_source(first)
+
+    def _is_source(self, name: str) -> bool:
+        """A known source, or one the vault holds models of (read only for an unknown name)."""
+        return name in self._known_sources or name in self.store.status().sources
 
     def download_outcome(
         self,
@@ -563,8 +567,7 @@ class Devon:
                 raise self._not_held(error, source, reference.model_id) from error
 
     def _not_held(self, error: NotFound, source: str, model_id: str) -> NotFound:
-        held = source in self._known_sources or source in self.store.status().sources
-        known = [m.model_id for m in self.store.list(source)] if held else []
+        known = [m.model_id for m in self.store.list(source)] if self._is_source(source) else []
         return NotFound(f"{error}{did_you_mean(model_id, known)}")
 
     def source_names(self) -> tuple[str, ...]:
