@@ -131,7 +131,7 @@ class PostgresBackend:
 
     def __init__(self, url: str, named_by: str | None = None) -> None:
         """`named_by`: where the user gave `url`, as messages name it (default: the
-        `DEVON_DATABASE_URL` setting)."""
+        setting `postgres_index.URL_SETTING` names)."""
         from devon_adapters.postgres_index import URL_SETTING, current_schema, database_label
 
         self.url = url

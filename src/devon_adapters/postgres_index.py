@@ -38,6 +38,7 @@ from devon_adapters.index import (
     pending_migrations,
     time_to_text,
 )
+from devon_adapters.settings import Settings, env_var
 from devon_core.errors import InvalidInput, StoreUnavailable
 
 T = TypeVar("T")
@@ -235,8 +236,9 @@ def database_label(url: str) -> str:
     return f"{host}:{port}/{parts.get('dbname') or parts.get('user') or ''}"
 
 
-URL_SETTING = "DEVON_DATABASE_URL"
-"""Where the URL of the vault's index comes from, as messages name it."""
+URL_SETTING = env_var(Settings, "database_url")
+"""Where the URL of the vault's index comes from, as messages name it (from the setting's
+declaration, as the quota's hint is)."""
 
 
 def unavailable(url: str, error: BaseException, named_by: str = URL_SETTING) -> StoreUnavailable:
