@@ -29,7 +29,7 @@ from devon_adapters.transfer.file_server import FileServer, sentence_start
 from devon_adapters.transfer.one_file import HASH_BLOCK, OneFile
 from devon_adapters.transfer.progress import ProgressTracker
 from devon_adapters.transfer.ranged_fetch import RangedFetch, RangesIgnored
-from devon_adapters.transfer.retrying import REPORT_AFTER_S, DownloadOptions, Retrying, Stopped
+from devon_adapters.transfer.retrying import REPORT_AFTER_S, DownloadOptions, Stopped
 from devon_adapters.transfer.staging_layout import FileJob
 from devon_core.errors import DevonError, DownloadFailed
 from devon_core.models import RemoteFile, RemoteModel
@@ -192,10 +192,7 @@ class _FileFetch(OneFile):
         if 0 < expected == position:
             return  # a previous attempt got every byte but stopped before the checks
         url = self.server.file_url(self.model.model_id, self.job.file.path, self.model.revision)
-        retrying = Retrying(
-            self.server, self.options, self.tracker, self.job.file.path, self.stop.is_set, self.stop
-        )
-        retrying.until_whole(
+        self.retrying(self.stop.is_set, self.stop).until_whole(
             lambda: self._stream(out, url, out.tell()),
             lambda: self._written(out),
             expected,

@@ -2,12 +2,13 @@
 concurrent ranges, `ranged_fetch`), and the check its bytes end with."""
 
 import threading
+from collections.abc import Callable
 
 import attrs
 
 from devon_adapters.transfer.file_server import FileServer
 from devon_adapters.transfer.progress import ProgressTracker
-from devon_adapters.transfer.retrying import DownloadOptions
+from devon_adapters.transfer.retrying import DownloadOptions, Retrying
 from devon_adapters.transfer.staging_layout import FileJob
 from devon_core.errors import DownloadFailed
 from devon_core.models import RemoteModel
@@ -27,6 +28,11 @@ class OneFile:
     job: FileJob
     tracker: ProgressTracker
     stop: threading.Event
+
+    def retrying(self, stopped: Callable[[], bool], wake: threading.Event) -> Retrying:
+        """How a transfer of this file retries, stopping when `stopped()` (`wake` cuts a
+        pause short)."""
+        return Retrying(self.server, self.options, self.tracker, self.job.file.path, stopped, wake)
 
     @property
     def wants_hash(self) -> bool:

@@ -42,7 +42,7 @@ from devon_adapters.transfer.byte_ranges import (
 from devon_adapters.transfer.connection_slots import PROCESS_SLOTS
 from devon_adapters.transfer.file_server import sentence_start
 from devon_adapters.transfer.one_file import HASH_BLOCK, OneFile
-from devon_adapters.transfer.retrying import REPORT_AFTER_S, Retrying, Stopped
+from devon_adapters.transfer.retrying import REPORT_AFTER_S, Stopped
 from devon_adapters.transfer.staging_layout import FileJob
 from devon_core.errors import DownloadFailed
 
@@ -200,10 +200,7 @@ class RangedFetch(OneFile):
         transient error (`Retrying`)."""
         cursor = [piece[0]]
         end = piece[1]
-        retrying = Retrying(
-            self.server, self.options, self.tracker, self.job.file.path, self.halted, self.halt
-        )
-        retrying.until_whole(
+        self.retrying(self.halted, self.halt).until_whole(
             lambda: self._stream_piece(fd, (cursor[0], end), cursor, landed),
             lambda: cursor[0],
             end,
