@@ -32,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_read_path import before_tree
-from bench.common import LOOPBACK, markdown_table
+from bench.common import LOOPBACK, free_port, markdown_table, stop_process, wait_for_health
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BATCH = 500
@@ -117,11 +117,9 @@ def log_instructions(env: Mapping[str, str], count: int, scratch: Path) -> tuple
 
 def health_instructions(env: Mapping[str, str], count: int, scratch: Path) -> float:
     """Instructions per `GET /health` of DEVON's server, counted while `count` are made."""
-    import socket
+    import http.client
 
-    with socket.socket() as probe:
-        probe.bind((LOOPBACK, 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     out = scratch / "server.callgrind"
     code = (
         "from devon_http.serve import serve_app;"
@@ -133,7 +131,8 @@ def health_instructions(env: Mapping[str, str], count: int, scratch: Path) -> fl
         env=dict(env), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        connection = _connect(port, server)
+        wait_for_health(f"http://{LOOPBACK}:{port}", server, "the server under valgrind", 300)
+        connection = http.client.HTTPConnection(LOOPBACK, port, timeout=120)
 
         def requests(how_many: int) -> None:
             for _ in range(how_many):
@@ -152,28 +151,9 @@ def health_instructions(env: Mapping[str, str], count: int, scratch: Path) -> fl
                            capture_output=True)  # fmt: skip
         connection.close()
     finally:
-        server.terminate()
-        server.wait(120)
+        stop_process(server, 120)
     dumps = sorted(scratch.glob("server.callgrind.*"))
     return _totals(dumps[-1]) / count
-
-
-def _connect(port: int, server: "subprocess.Popen[bytes]") -> Any:
-    import http.client
-
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise RuntimeError("the server under valgrind exited")
-        connection = http.client.HTTPConnection(LOOPBACK, port, timeout=120)
-        try:
-            connection.request("GET", "/health")
-            connection.getresponse().read()
-            return connection
-        except OSError:
-            connection.close()
-            time.sleep(1)
-    raise RuntimeError("the server under valgrind did not answer")
 
 
 def main() -> None:
