@@ -486,16 +486,24 @@ def main() -> None:
     print_log_share(health_cpu)
 
 
+def loaded_cpu(
+    url: str, pid: int, args: Any, cpu: int | None = None
+) -> tuple[dict[str, Any], float]:
+    """`load`'s figures for a GET of `url`, and the CPU seconds they cost the server
+    (process `pid`)."""
+    before = cpu_seconds(pid)
+    figures = load(url, "GET", None, None, args, cpu=cpu)
+    return figures, cpu_seconds(pid) - before
+
+
 def health_cpu_per_request(env: Mapping[str, str], args: Any) -> float:
     """The server's CPU time per `GET /health` of DEVON's own app (uvicorn, 1 worker, the
     request log on), in µs: the median of `--rounds` loads of `--duration` seconds."""
     costs = []
     for _ in range(args.rounds):
         with serving("uvicorn", 1, env, "devon_http.asgi:create_default_app") as (url, pid):
-            fetch(url + "/health", "GET", None)
-            before = cpu_seconds(pid)
-            figures = load(url + "/health", "GET", None, None, args)
-            costs.append((cpu_seconds(pid) - before) / max(figures["requests"], 1) * 1e6)
+            figures, used = loaded_cpu(url + "/health", pid, args)
+            costs.append(used / max(figures["requests"], 1) * 1e6)
     print(f"  DEVON /health: {', '.join(f'{c:.1f}' for c in costs)} us of server CPU per request")
     return float(statistics.median(costs))
 
@@ -552,9 +560,8 @@ def request_log_cost(bodies: Path, env: Mapping[str, str], args: Any) -> list[Lo
                 first = (number + slice_number) % 2 == 0
                 for no_log in ("", "1") if first else ("1", ""):
                     url, pid = logged if no_log == "" else bare
-                    before = cpu_seconds(pid)
-                    figures = load(url + "/GET__health", "GET", None, None, args, cpu=1)
-                    cpu[no_log] += cpu_seconds(pid) - before
+                    figures, used = loaded_cpu(url + "/GET__health", pid, args, cpu=1)
+                    cpu[no_log] += used
                     requests[no_log] += figures["requests"]
                     seconds[no_log] += figures["seconds"]
             rate = {k: requests[k] / max(seconds[k], 1e-9) for k in requests}
