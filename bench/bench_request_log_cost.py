@@ -7,13 +7,15 @@ moved by a third between two runs of the same code. Instruction counts are the s
 one run to the next, so this measures:
 
 - the request log's instructions per request: the benchmark ceiling app (Litestar, one
-  route) called in-process `--requests` times with and without `RequestLog` around it, the
+  route, the request guard) called in-process `--requests` times with and without the
+  guard's `RequestLog`, the
   clock advancing 0.1 ms per request as at 10,000 requests a second, the batch written every
   500 requests; the difference of the two counts, per request;
 - the instructions a `GET /health` costs DEVON's own server (uvicorn, 1 worker, the request
   log on), counted only while `--requests` requests are made one after another.
 
-With `--before`, the log's count is also taken for that git ref's `src/`. Needs valgrind
+With `--before`, the log's count is also taken for that git ref, by its own `src/` and
+`bench/` (how the log is put around the app changed with the code). Needs valgrind
 (`callgrind_control` included); takes a few minutes.
 """
 
@@ -31,7 +33,6 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.bench_read_path import before_tree
 from bench.common import LOOPBACK, free_port, markdown_table, stop_process, wait_for_health
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -42,12 +43,12 @@ HEALTH_BODY = b'{"status":"ok"}'
 def child(variant: str, count: int) -> None:
     """Child mode (run under callgrind): `count` in-process requests of the ceiling app."""
     from bench import ceiling_app
-    from devon_http.request_log import RequestLog
 
     sys.stderr = open(os.devnull, "w")  # noqa: SIM115 - the log's stream, for the process
-    os.environ["DEVON_BENCH_NO_LOG"] = "1"
-    bare = ceiling_app.create()
-    app = RequestLog(bare) if variant == "logged" else bare
+    if variant == "bare":
+        os.environ["DEVON_BENCH_NO_LOG"] = "1"
+    app = ceiling_app.create()
+    log = app.log
     start = time.time()
     time.time = iter([start + i / 10_000 for i in range(count + 10)]).__next__
     scope = {
@@ -74,14 +75,14 @@ def child(variant: str, count: int) -> None:
                 started.set()
 
         lifespan = {"type": "lifespan", "asgi": {"version": "3.0"}, "state": {}}
-        running = asyncio.create_task(bare(lifespan, queue.get, lifespan_send))  # type: ignore[arg-type]
+        running = asyncio.create_task(app(lifespan, queue.get, lifespan_send))  # type: ignore[arg-type]
         await started.wait()
         for number in range(count):
             await app(dict(scope), receive, send)  # type: ignore[arg-type]
-            if isinstance(app, RequestLog) and number % BATCH == BATCH - 1:
-                app.flush()
-        if isinstance(app, RequestLog):
-            app.flush()
+            if log is not None and number % BATCH == BATCH - 1:
+                log.flush()
+        if log is not None:
+            log.flush()
         running.cancel()
 
     asyncio.run(run())
@@ -106,9 +107,12 @@ def _totals(out: Path) -> int:
     raise RuntimeError(f"no totals in {out}")
 
 
-def log_instructions(env: Mapping[str, str], count: int, scratch: Path) -> tuple[float, float]:
-    """(the log's instructions per request, the ceiling app's own per request)."""
-    me = [sys.executable, str(Path(__file__).resolve()), "--child"]
+def log_instructions(
+    env: Mapping[str, str], count: int, scratch: Path, root: Path = REPO_ROOT
+) -> tuple[float, float]:
+    """(the log's instructions per request, the ceiling app's own per request), counted by
+    the tree at `root`."""
+    me = [sys.executable, str(root / "bench" / "bench_request_log_cost.py"), "--child"]
     empty = instructions([*me, "bare", "0"], env, scratch)
     bare = instructions([*me, "bare", str(count)], env, scratch)
     logged = instructions([*me, "logged", str(count)], env, scratch)
@@ -156,6 +160,19 @@ def health_instructions(env: Mapping[str, str], count: int, scratch: Path) -> fl
     return _totals(dumps[-1]) / count
 
 
+def exported(ref: str, scratch: Path) -> Path:
+    """The `src/` and `bench/` of git ref `ref`, exported into a directory of `scratch`."""
+    tree = scratch / "before"
+    tree.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "archive", ref, "src", "bench"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -188,9 +205,9 @@ def main() -> None:
         rows.append(("this tree", f"{log:,.0f}", f"{app:,.0f}", f"{health:,.0f}",
                      f"{log / health * 100:.1f}%"))  # fmt: skip
         if args.before:
-            before_src = before_tree(args.before, scratch)
-            before_env = {**env, "PYTHONPATH": f"{before_src}:{REPO_ROOT}"}
-            log_before, app_before = log_instructions(before_env, args.requests, scratch)
+            before = exported(args.before, scratch)
+            before_env = {**env, "PYTHONPATH": f"{before / 'src'}:{before}"}
+            log_before, app_before = log_instructions(before_env, args.requests, scratch, before)
             rows.append((args.before, f"{log_before:,.0f}", f"{app_before:,.0f}", "-",
                          f"{log_before / health * 100:.1f}% (of this tree's /health)"))  # fmt: skip
     finally:

@@ -1,5 +1,6 @@
 """The ceiling of `bench/bench_read_path.py`: each endpoint's body served as fixed bytes
-through the same stack as DEVON's app (Litestar, the request log, the same server).
+through the same stack as DEVON's app (Litestar, the request guard and log, the same
+server).
 
 Every file in the directory `DEVON_BENCH_BODIES` becomes a route `/<file name>` answering
 GET and POST with the file's bytes as JSON, gzipped when the file `<name>.gz` exists and
@@ -13,6 +14,7 @@ from typing import Any
 
 from litestar import Litestar, MediaType, Request, Response, route
 
+from devon_http.guard import HttpSecurity, RequestGuard
 from devon_http.prepared import accepts_gzip
 from devon_http.request_log import RequestLog, configure_logging
 
@@ -30,7 +32,7 @@ def handler_for(name: str, body: bytes, gzipped: bytes | None) -> Any:
     return serve
 
 
-def create() -> RequestLog:
+def create() -> RequestGuard:
     configure_logging()
     handlers = []
     for path in sorted(Path(os.environ["DEVON_BENCH_BODIES"]).iterdir()):
@@ -42,6 +44,6 @@ def create() -> RequestLog:
         )
     handlers.append(handler_for("health", b'{"status":"ok"}', None))  # the readiness probe
     app = Litestar(route_handlers=handlers, logging_config=None)
-    if os.environ.get("DEVON_BENCH_NO_LOG"):  # the request log's cost is measured against it
-        return app  # type: ignore[return-value]
-    return RequestLog(app)
+    # The request log's cost is measured against the app without it.
+    log = None if os.environ.get("DEVON_BENCH_NO_LOG") else RequestLog()
+    return RequestGuard(app, HttpSecurity(), log)

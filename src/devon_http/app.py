@@ -22,6 +22,7 @@ from devon_http.document import JsonDocument, YamlDocument
 from devon_http.errors import handle_error
 from devon_http.guard import HttpSecurity, RequestGuard
 from devon_http.job_routes import API_PREFIX, JOB_ROUTES
+from devon_http.request_log import RequestLog
 from devon_http.routes import API_ROUTES, answer_health_first, health
 from devon_web import page_routes
 
@@ -36,6 +37,7 @@ def create_app(
     api_key: str | None = None,
     max_concurrent_downloads: int = DEFAULT_MAX_CONCURRENT,
     security: HttpSecurity | None = None,
+    request_log: RequestLog | None = None,
 ) -> Litestar:
     """The HTTP API over `devon`, and the web page at `/`. With a non-empty `api_key`, every
     /api route needs `Authorization: Bearer <api_key>`; /health, the OpenAPI document at
@@ -43,7 +45,8 @@ def create_app(
 
     `security` says which `Host` names, browser origins and framing pages are allowed
     (`devon_http.guard`; its `frame_ancestors` also go into the page's own CSP); by default
-    any host, no foreign origin, no framing.
+    any host, no foreign origin, no framing. With a `request_log`, every request gets a line
+    in it (what `devon serve` runs with); its last lines are written when the app stops.
 
     Downloads run as jobs: if `devon` has no job store and runner yet, they are attached
     here (`max_concurrent_downloads` jobs at once); the runner starts with the app, which
@@ -63,7 +66,7 @@ def create_app(
         dependencies={"devon": Provide(lambda: devon, sync_to_thread=False, use_cache=True)},
         exception_handlers={Exception: handle_error},
         on_startup=[partial(_start_jobs, devon)],
-        on_shutdown=[partial(_stop_jobs, devon)],
+        on_shutdown=[partial(_stop_jobs, devon), *([request_log.flush] if request_log else [])],
         request_max_body_size=MAX_BODY_BYTES,
         state=State(
             {
@@ -78,7 +81,7 @@ def create_app(
     )
     # Around Litestar's whole router (as its own CORS middleware sits), so that unknown
     # routes and wrong methods are guarded and carry the security headers too.
-    app.asgi_handler = RequestGuard(answer_health_first(app.asgi_handler), security)
+    app.asgi_handler = RequestGuard(answer_health_first(app.asgi_handler), security, request_log)
     _document_default_source(app, devon)
     return app
 

@@ -6,6 +6,8 @@ environment (`Settings.from_env()`); the vault they share is safe for several pr
 
 import gc
 
+from litestar import Litestar
+
 from devon_adapters import Settings, build_devon
 from devon_adapters.bootstrap import run_jobs_in_child
 from devon_core import Devon
@@ -15,7 +17,7 @@ from devon_http.guard import LOOPBACK_HOSTS, HttpSecurity
 from devon_http.request_log import RequestLog, configure_logging
 
 
-def create_app_from_settings(settings: Settings, devon: Devon | None = None) -> RequestLog:
+def create_app_from_settings(settings: Settings, devon: Devon | None = None) -> Litestar:
     """The app over the vault and sources `settings` describe (`devon`, if given, is the
     `Devon` already built from them), logging each request. Built here, its download jobs
     run in a child process (`run_jobs_in_child`).
@@ -28,10 +30,10 @@ def create_app_from_settings(settings: Settings, devon: Devon | None = None) -> 
         cors_origins=settings.cors_origins,
         frame_ancestors=settings.frame_ancestors,
     )
-    return RequestLog(create_app(devon, api_key=settings.api_key, security=security))
+    return create_app(devon, api_key=settings.api_key, security=security, request_log=RequestLog())
 
 
-def create_default_app() -> RequestLog:
+def create_default_app() -> Litestar:
     """The app configured by DEVON_* environment variables and the config file."""
     configure_logging()
     settings = Settings.from_env()

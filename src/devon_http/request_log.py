@@ -5,21 +5,23 @@ serve` runs with), the request log writes the lines itself, formatted exactly as
 handler would, gathered for up to `WRITE_EVERY_S` and written at once (and at shutdown):
 going through `logging` for each line cost 10 to 20% of `/health`'s throughput, and one
 write per event-loop turn still 8 to 20% (ADR 0131). Where the lines go is decided once per
-batch; each request only keeps its line's parts, and the batch's text is made in one C loop
-(`str.__mod__` mapped over them). When the host routes DEVON's records anywhere else (its
-own handlers, a filter, pytest's capture), every line goes through `logging` as a record,
-at once.
+batch; each request only adds its line's parts to the batch, and the batch's text is made
+by one `%` over all of them. When the host routes DEVON's records anywhere else (its own
+handlers, a filter, pytest's capture), every line goes through `logging` as a record, at
+once.
+
+The requests come from the request guard (`RequestGuard(app, security, log)`), which
+already wraps every answer's `send`: a wrapper of the log's own around each request was
+about 7,000 of its 17,000 instructions.
 """
 
 import asyncio
 import atexit
 import logging
 import time
-from collections.abc import Awaitable
 from time import perf_counter
 from typing import TextIO
 
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from litestar.types.asgi_types import HTTPScope
 
 from devon_adapters.logs import (
@@ -50,62 +52,36 @@ def _write_at_exit() -> None:
 
 
 class RequestLog:
-    """ASGI wrapper around the whole app, so unknown routes (404) and wrong methods (405),
-    which never reach Litestar's per-route middleware, are logged too."""
+    """The lines of the requests a `RequestGuard` lets through or refuses, each handed over
+    by the guard when it is answered (`record`)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self._pending: list[_Line] = []
+    def __init__(self) -> None:
+        self._pending: list[str | int | float] = []
+        """The parts of the lines not yet written, one `_Line` after another."""
         self._handler: logging.StreamHandler | None = None  # type: ignore[type-arg]
         self._second = -1
         self._second_text = ""
-        self._millisecond = -1
         self._line_start = ""
+        self._line_start_until = 0.0
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind: str = scope["type"]  # a str enum; the lifespan scope is not in Litestar's types
-        if kind != "http":
-            if kind == "lifespan":
-                send = self._flushing_at_shutdown(send)
-            await self.app(scope, receive, send)
-            return
-        http_scope: HTTPScope = scope  # type: ignore[assignment]  # (no cast call: per request)
-        started = perf_counter()
-        status: int | str = "-"
-
-        # A plain function handing back `send`'s awaitable: no coroutine of its own per
-        # message (this wrapper runs for every request).
-        def recording_send(message: Message) -> Awaitable[None]:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            return send(message)
-
-        try:
-            await self.app(scope, receive, recording_send)
-        finally:
-            # The line's parts, made ready here so that no Python code runs per line when
-            # the batch is written (`flush`).
-            method: str = http_scope["method"]
-            path = http_scope["path"]
-            if not (method.isprintable() and path.isprintable()):
-                method, path = escape_control(method), escape_control(path)
-            now = time.time()
-            if int(now * 1000) != self._millisecond:  # at load, many lines share one
-                self._start_line(now)
-            line = (self._line_start, method, path, status, (perf_counter() - started) * 1000)
-            if self._pending:  # a batch is open: where it goes is decided
-                self._pending.append(line)
-            else:
-                self._open_batch(line)
-
-    def _flushing_at_shutdown(self, send: Send) -> Send:
-        async def flushing_send(message: Message) -> None:
-            if message["type"].startswith("lifespan.shutdown"):
-                self.flush()
-            await send(message)
-
-        return flushing_send
+    def record(self, scope: HTTPScope, status: int | str, started: float) -> None:
+        """Log the request of `scope`, answered with `status` ("-" when no answer was
+        started), which began at `perf_counter()` time `started`."""
+        # The line's parts, made ready here so that no Python code runs per line when
+        # the batch is written (`flush`).
+        elapsed_ms = (perf_counter() - started) * 1000
+        method: str = scope["method"]
+        path = scope["path"]
+        if not (method.isprintable() and path.isprintable()):
+            method, path = escape_control(method), escape_control(path)
+        now = time.time()
+        if now >= self._line_start_until:  # at load, many lines share one millisecond
+            self._start_line(now)
+        pending = self._pending
+        if pending:  # a batch is open: where it goes is decided
+            pending += (self._line_start, method, path, status, elapsed_ms)
+        else:
+            self._open_batch((self._line_start, method, path, status, elapsed_ms))
 
     def _open_batch(self, line: "_Line") -> None:
         """Log the first request of a batch: decide where its lines go (nowhere, a record
@@ -118,7 +94,7 @@ class RequestLog:
             message = _MESSAGE % line[1:]
             log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, message, (), None))
             return
-        self._pending.append(line)
+        self._pending += line
         self._handler = handler
         _UNWRITTEN.add(self)
         try:
@@ -128,9 +104,10 @@ class RequestLog:
 
     def _start_line(self, now: float) -> None:
         """What the handler's format writes before the message at time `now` (the time as
-        `logging.Formatter.formatTime` writes it, the level and the logger), kept with the
-        millisecond it holds for."""
-        self._millisecond = int(now * 1000)
+        `logging.Formatter.formatTime` writes it, the level and the logger), kept until the
+        clock leaves the millisecond it holds for."""
+        millisecond = int(now * 1000)
+        self._line_start_until = (millisecond + 1) / 1000
         second = int(now)
         if second != self._second:
             self._second = second
@@ -140,11 +117,11 @@ class RequestLog:
 
     def flush(self) -> None:
         """Write the lines gathered so far (at once when the server stops)."""
-        handler, lines, self._pending = self._handler, self._pending, []
+        handler, parts, self._pending = self._handler, self._pending, []
         _UNWRITTEN.discard(self)
-        if handler is None or not lines:
+        if handler is None or not parts:
             return
-        text = "".join(map(_LINE.__mod__, lines))
+        text = (_LINE * (len(parts) // _PARTS)) % tuple(parts)
         stream: TextIO = handler.stream
         with handler.lock or _NO_LOCK:
             try:
@@ -157,6 +134,8 @@ class RequestLog:
 _Line = tuple[str, str, str, int | str, float]
 """A request line before it is written: what the handler's format puts before the message
 (time, level, logger), the method, path and status, and how many milliseconds it took."""
+_PARTS = 5
+"""How many parts a `_Line` has."""
 _MESSAGE = "%s %s %s %.1f ms"
 _LINE = f"%s{_MESSAGE}\n"
 

@@ -146,6 +146,14 @@ def test_a_body_not_sent_as_json_is_415_and_changes_nothing(
     assert loopback.get("/api/v1/models").json()["count"] == 1
 
 
+def test_a_listed_origin_can_read_why_its_body_was_refused(loopback: Client) -> None:
+    response = loopback.post(
+        "/api/v1/clean", content=b"{}", headers={"Origin": KITT, "Content-Type": "text/plain"}
+    )
+    assert_detail(response, 415, "Content-Type: application/json")
+    assert response.headers["access-control-allow-origin"] == KITT
+
+
 def test_json_with_a_charset_is_accepted(loopback: Client) -> None:
     response = loopback.post(
         "/api/v1/clean",

@@ -8,6 +8,7 @@ import pytest
 from litestar.testing import TestClient
 
 from devon_http import create_app
+from devon_http.guard import LOOPBACK_HOSTS, HttpSecurity
 from devon_http.request_log import EscapingFormatter, RequestLog, escape_control
 from tests.contract.http_support import QWEN, fake_devon
 
@@ -20,7 +21,7 @@ def test_control_characters_in_a_path_cannot_forge_log_lines(
 ) -> None:
     with (
         caplog.at_level(logging.INFO, logger="devon.http"),
-        TestClient(RequestLog(create_app(fake_devon()))) as client,
+        TestClient(create_app(fake_devon(), request_log=RequestLog())) as client,
     ):
         client.get("/api/v1/models/x%0d%0a2026-01-01 INFO devon.http: GET /forged 200%1b[31m")
     [line] = [r.getMessage() for r in caplog.records if "forged" in r.getMessage()]
@@ -29,6 +30,18 @@ def test_control_characters_in_a_path_cannot_forge_log_lines(
     assert "\x1b" not in line
     assert "\\x0a" in line
     assert "\\x1b" in line
+
+
+def test_a_request_the_guard_refuses_is_logged_with_its_status(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    app = create_app(
+        fake_devon(), security=HttpSecurity(allowed_hosts=LOOPBACK_HOSTS), request_log=RequestLog()
+    )
+    with caplog.at_level(logging.INFO, logger="devon.http"), TestClient(app) as client:
+        client.get("/api/v1/status", headers={"Host": "rebound.example"})
+    [line] = [r.getMessage() for r in caplog.records if r.name == "devon.http"]
+    assert line.startswith("GET /api/v1/status 400 ")
 
 
 def test_the_log_format_escapes_control_characters_in_any_message() -> None:

@@ -143,7 +143,7 @@ def test_each_request_is_logged_with_method_path_status_and_duration(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.INFO, logger="devon.http")
-    with serving(RequestLog(create_app(fake_devon()))) as url:
+    with serving(create_app(fake_devon(), request_log=RequestLog())) as url:
         httpx.get(f"{url}/api/v1/status")
         httpx.get(f"{url}/nowhere")
     lines = [r.getMessage() for r in caplog.records if r.name == "devon.http"]
@@ -193,7 +193,7 @@ def test_request_lines_written_by_devons_own_handler_are_one_per_request_in_its_
         "devon.http", logging.INFO, "", 0, "GET /api/v1/status 200 1.0 ms", (), None
     )
     assert REQUEST_LINE.fullmatch(devon_logger.handlers[0].format(record))
-    with serving(RequestLog(create_app(fake_devon()))) as url:
+    with serving(create_app(fake_devon(), request_log=RequestLog())) as url:
         threads = [
             threading.Thread(target=lambda: [httpx.get(f"{url}/api/v1/status") for _ in range(5)])
             for _ in range(8)
@@ -223,7 +223,7 @@ def test_a_request_line_reaches_devons_stream_while_the_server_keeps_running(
     devons_stream: io.StringIO,
 ) -> None:
     stream = devons_stream
-    with serving(RequestLog(create_app(fake_devon()))) as url:
+    with serving(create_app(fake_devon(), request_log=RequestLog())) as url:
         httpx.get(f"{url}/api/v1/status")
 
         wait_until(lambda: "GET /api/v1/status 200" in stream.getvalue(), "the request line")
@@ -235,7 +235,7 @@ def test_control_characters_in_a_path_are_escaped_in_lines_devons_handler_writes
     devons_stream: io.StringIO,
 ) -> None:
     stream = devons_stream
-    with serving(RequestLog(create_app(fake_devon()))) as url:
+    with serving(create_app(fake_devon(), request_log=RequestLog())) as url:
         httpx.get(f"{url}/api/v1/models/x%0d%0a2026-01-01 INFO devon.http: GET /forged 200%1b[31m")
 
         wait_until(lambda: "forged" in stream.getvalue(), "the request line")
@@ -248,6 +248,7 @@ def test_control_characters_in_a_path_are_escaped_in_lines_devons_handler_writes
 
 EXITS_RIGHT_AFTER_A_REQUEST = """
 import asyncio
+from devon_http.guard import HttpSecurity, RequestGuard
 from devon_http.request_log import RequestLog, configure_logging
 
 async def app(scope, receive, send):
@@ -259,7 +260,8 @@ async def one_request():
         return {"type": "http.request"}
     async def send(message):
         pass
-    await RequestLog(app)({"type": "http", "method": "GET", "path": "/last"}, receive, send)
+    guarded = RequestGuard(app, HttpSecurity(), RequestLog())
+    await guarded({"type": "http", "method": "GET", "path": "/last", "headers": []}, receive, send)
 
 configure_logging()
 asyncio.run(one_request())
