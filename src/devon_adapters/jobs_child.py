@@ -43,10 +43,14 @@ def lower_priority() -> None:
     many distributions), `nice` only ranks the processes of one session, and each session
     weighs the same against the others. The child leads a session of its own
     (`ChildJobRunner` starts it so), and the group's `nice` gives that session the weight
-    the child's `nice` means everywhere else (ADR 0133)."""
+    the child's `nice` means everywhere else (ADR 0133). Started any other way (by hand
+    from a shell), it shares its starter's session, whose group it leaves as it is: that
+    `nice` would hold for every process of the session, the shell included."""
     try:
         niceness = os.nice(CHILD_NICE)
     except OSError:
+        return
+    if os.getsid(0) != os.getpid():
         return
     with contextlib.suppress(OSError), open("/proc/self/autogroup", "w") as group:
         group.write(str(niceness))
