@@ -35,7 +35,8 @@ from typing import Any, BinaryIO
 
 import attrs
 
-from devon_adapters.index import Operation, Record
+from devon_adapters.checked_times import SETTLED_NS, read_checked, write_checked
+from devon_adapters.index import CHECKED_FILE, Operation, Record
 from devon_adapters.index_backends import IndexBackend, VaultIndex, open_backend
 from devon_adapters.index_copy import copy_index
 from devon_adapters.locks import Timeout, lock_name
@@ -76,7 +77,6 @@ log = logging.getLogger(__name__)
 
 LISTING_FILE = "listing.json"
 FOLDERS_FILE = "folders.json"
-SETTLED_NS = 2_000_000_000
 RESERVATIONS_LOCK = "reservations.lock"
 
 
@@ -762,7 +762,7 @@ class DiskModelStore:
         recorded, so that a change within the filesystem's time resolution of the one
         recorded cannot hide."""
         record = self._paths.state / FOLDERS_FILE
-        checked = _read_checked(record)
+        checked = read_checked(record)
         now_ns = time.time_ns()
         settled: dict[str, int] = {}
         unlisted = []
@@ -780,7 +780,7 @@ class DiskModelStore:
             if mtime is not None and not missing and now_ns - mtime > SETTLED_NS:
                 settled[folder] = mtime
         if settled != checked:
-            _write_checked(record, settled)
+            write_checked(record, settled)
         return unlisted
 
     def _vanished(self, keys: Iterable[tuple[str, str]]) -> "builtins.list[tuple[str, str]]":
@@ -916,34 +916,12 @@ def _send_rest(source: BinaryIO, out: BinaryIO) -> None:
 STALE_LISTING_S = 3600
 
 
-def _read_checked(path: Path) -> dict[str, int]:
-    """Folder -> modification time (ns) when all its models were last found; {} if none."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(k, str) and type(v) is int}
-
-
-def _write_checked(path: Path, checked: dict[str, int]) -> None:
-    temporary = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-        with open(fd, "w", encoding="utf-8") as kept:
-            json.dump(checked, kept)
-        os.replace(temporary, path)
-    except OSError as error:
-        log.debug("Could not record the checked folders in %s: %s", path, error)
-        temporary.unlink(missing_ok=True)
-
-
 def _delete_stale_listings(state: Path) -> None:
     """Half-written listings a killed process left (another may be writing one now: only
     those untouched for an hour go)."""
     cutoff = time.time() - STALE_LISTING_S
-    for leftover in [*state.glob(f"{LISTING_FILE}.*.tmp"), *state.glob(f"{FOLDERS_FILE}.*.tmp")]:
+    records = (LISTING_FILE, FOLDERS_FILE, CHECKED_FILE)
+    for leftover in [path for name in records for path in state.glob(f"{name}.*.tmp")]:
         try:
             if leftover.stat().st_mtime < cutoff:
                 leftover.unlink()

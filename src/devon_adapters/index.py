@@ -9,6 +9,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
@@ -18,11 +19,14 @@ from typing import Any, TypeVar
 
 import attrs
 
+from devon_adapters.checked_times import SETTLED_NS, read_checked, write_checked
 from devon_adapters.paths import FILE_MODE
 from devon_core.errors import DevonError
 from devon_core.serialization import timestamp
 
 BUSY_TIMEOUT_MS = 60_000
+CHECKED_FILE = "index-checked.json"
+"""Beside the index: its sizes and times when its last `quick_check` passed."""
 
 Migration = Callable[[sqlite3.Connection], None]
 
@@ -331,11 +335,23 @@ class Index:
         db.execute("COMMIT")
 
     def _check(self) -> None:
+        """`PRAGMA quick_check` (it reads every page: about 0.1 s at 100,000 models), unless
+        the file and its write-ahead log have the sizes and times they had when one last
+        passed: a damaged or replaced file, or any write since, has other ones (ADR 0010)."""
+        record = self.path.with_name(CHECKED_FILE)
+        seen = _file_times(self.path)  # before the check: a write during it shows next time
+        if read_checked(record) == seen:
+            return
         result = self._connection().execute("PRAGMA quick_check").fetchone()
         if result is None or result[0] != "ok":
             raise sqlite3.DatabaseError(f"quick_check failed: {result}")
+        newest = max(v for k, v in seen.items() if k.endswith("mtime_ns"))
+        if time.time_ns() - newest > SETTLED_NS:
+            write_checked(record, seen)
 
     def _migrate(self) -> None:
+        if self._up_to_date():  # read only: an open that writes nothing leaves the file as it was
+            return
         with self.write() as db:
             tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
             if tables and "schema_migrations" not in tables:
@@ -354,6 +370,19 @@ class Index:
                     (name, time_to_text(datetime.now(UTC))),
                 )
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _up_to_date(self) -> bool:
+        """Whether the index has every migration and this DEVON's schema version (raises
+        IndexTooNew for one written by a newer DEVON)."""
+        db = self._connection()
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master")}
+        if "schema_migrations" not in tables:
+            return False
+        applied = {name for (name,) in db.execute("SELECT name FROM schema_migrations")}
+        if pending_migrations(MIGRATIONS, applied, str(self.path)):
+            return False
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        return bool(version == SCHEMA_VERSION)
 
     def change_counter(self) -> int:
         """A number that grows with every transaction that changed a model row (a commit,
@@ -536,6 +565,18 @@ class Index:
     @staticmethod
     def end_operation(db: sqlite3.Connection, source: str, model_id: str) -> None:
         db.execute("DELETE FROM operations WHERE source = ? AND model_id = ?", (source, model_id))
+
+
+def _file_times(path: Path) -> dict[str, int]:
+    """The size and modification time of the index file at `path` and of its write-ahead
+    log, if it has one."""
+    index = path.stat()
+    times = {"size": index.st_size, "mtime_ns": index.st_mtime_ns}
+    try:
+        wal = path.with_name(f"{path.name}-wal").stat()
+    except FileNotFoundError:
+        return times
+    return times | {"wal_size": wal.st_size, "wal_mtime_ns": wal.st_mtime_ns}
 
 
 def _create_private_file(path: Path) -> None:

@@ -64,6 +64,48 @@ def test_a_sqlite_file_with_damaged_pages_is_rebuilt(tmp_path: Path) -> None:
     assert any(".corrupt-" in p.name for p in (root / ".devon").iterdir())
 
 
+def damage_pages(index: Path) -> None:
+    """Overwrite two pages of a checkpointed index in place: same size, a new time."""
+    with sqlite3.connect(index) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    Path(f"{index}-wal").unlink(missing_ok=True)
+    data = bytearray(index.read_bytes())
+    page = 4096
+    data[page + 16 : 3 * page] = b"\xff" * (2 * page - 16)
+    index.write_bytes(bytes(data))
+
+
+def checked_long_ago(root: Path) -> None:
+    """Open the vault once, its index last written a minute ago, so that the passed check is
+    recorded (only times at least two seconds old are) and the next open may skip it."""
+    a_minute_ago = time.time() - 60
+    os.utime(index_of(root), (a_minute_ago, a_minute_ago))
+    DiskModelStore(root).close()
+    assert (root / ".devon" / "index-checked.json").exists()
+
+
+def test_opening_an_up_to_date_vault_leaves_its_index_file_as_it_was(tmp_path: Path) -> None:
+    root = tmp_path / "vault"
+    vault_with_two_models(root)
+    before = index_of(root).stat()
+    time.sleep(0.01)
+    DiskModelStore(root).close()
+    after = index_of(root).stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+
+
+def test_an_index_damaged_after_its_check_passed_is_caught_at_the_next_open(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "vault"
+    keys = vault_with_two_models(root)
+    checked_long_ago(root)
+    damage_pages(index_of(root))
+    store = DiskModelStore(root)
+    assert [m.key for m in store.list()] == keys
+    assert any(".corrupt-" in p.name for p in (root / ".devon").iterdir())
+
+
 def test_rebuild_keeps_recorded_times_and_metadata_of_models_still_on_disk(
     tmp_path: Path,
 ) -> None:
