@@ -29,6 +29,27 @@ def _throw_away_hf_home() -> Iterator[None]:
     shutil.rmtree(_HF_HOME, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def _close_postgres_indexes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Close every PostgreSQL index a test opened, after its other fixtures: a connection pool
+    left to the garbage collector can be collected in one of its own threads, which cannot
+    wait for itself (psycopg_pool's "cannot join current thread", in whichever test runs
+    then)."""
+    from devon_adapters.postgres_index import PostgresIndex
+
+    opened: list[PostgresIndex] = []
+    opening = PostgresIndex.__init__
+
+    def tracked(index: PostgresIndex, url: str) -> None:
+        opened.append(index)
+        opening(index, url)
+
+    monkeypatch.setattr(PostgresIndex, "__init__", tracked)
+    yield
+    for index in opened:
+        index.close()
+
+
 @pytest.fixture(scope="session")
 def session_test_hub() -> Iterator[TestHub]:
     with TestHub() as hub:
