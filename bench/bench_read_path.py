@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import bench_download
 from bench.common import (
     LOOPBACK,
+    exported_tree,
     free_port,
     json_request,
     lay_out_models,
@@ -116,12 +117,7 @@ def fill(root: Path, count: int, env: Mapping[str, str]) -> None:
 
 def before_tree(ref: str, scratch: Path) -> Path:
     """`ref`'s src/ exported into `scratch`, with the sitecustomize hiding uvloop/httptools."""
-    tree = scratch / "before"
-    tree.mkdir()
-    archive = subprocess.run(
-        ["git", "-C", str(REPO_ROOT), "archive", ref, "src"], check=True, capture_output=True
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    tree = exported_tree(ref, scratch / "before", "src")
     (tree / "src" / "sitecustomize.py").write_text(HIDE_FAST_STACK)
     return tree / "src"
 

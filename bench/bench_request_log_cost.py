@@ -33,7 +33,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import LOOPBACK, free_port, markdown_table, stop_process, wait_for_health
+from bench.common import (
+    LOOPBACK,
+    exported_tree,
+    free_port,
+    markdown_table,
+    stop_process,
+    wait_for_health,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BATCH = 500
@@ -160,19 +167,6 @@ def health_instructions(env: Mapping[str, str], count: int, scratch: Path) -> fl
     return _totals(dumps[-1]) / count
 
 
-def exported(ref: str, scratch: Path) -> Path:
-    """The `src/` and `bench/` of git ref `ref`, exported into a directory of `scratch`."""
-    tree = scratch / "before"
-    tree.mkdir()
-    archive = subprocess.run(
-        ["git", "-C", str(REPO_ROOT), "archive", ref, "src", "bench"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
-    return tree
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -205,7 +199,7 @@ def main() -> None:
         rows.append(("this tree", f"{log:,.0f}", f"{app:,.0f}", f"{health:,.0f}",
                      f"{log / health * 100:.1f}%"))  # fmt: skip
         if args.before:
-            before = exported(args.before, scratch)
+            before = exported_tree(args.before, scratch / "before", "src", "bench")
             before_env = {**env, "PYTHONPATH": f"{before / 'src'}:{before}"}
             log_before, app_before = log_instructions(before_env, args.requests, scratch, before)
             rows.append((args.before, f"{log_before:,.0f}", f"{app_before:,.0f}", "-",

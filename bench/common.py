@@ -66,6 +66,19 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> s
     return "\n".join(lines)
 
 
+def exported_tree(ref: str, tree: Path, *folders: str) -> Path:
+    """`folders` of this repository at git ref `ref`, exported into the new directory `tree`
+    (to run or count an earlier version beside this one)."""
+    tree.mkdir()
+    archive = subprocess.run(
+        ["git", "-C", str(Path(__file__).resolve().parent.parent), "archive", ref, *folders],
+        check=True,
+        capture_output=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((LOOPBACK, 0))
