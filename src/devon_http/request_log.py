@@ -20,7 +20,7 @@ import atexit
 import logging
 import time
 from time import perf_counter
-from typing import TextIO
+from typing import TextIO, get_args
 
 from litestar.types.asgi_types import HTTPScope
 
@@ -77,11 +77,11 @@ class RequestLog:
         now = time.time()
         if now >= self._line_start_until:  # at load, many lines share one millisecond
             self._start_line(now)
-        pending = self._pending
-        if pending:  # a batch is open: where it goes is decided
-            pending += (self._line_start, method, path, status, elapsed_ms)
+        line = (self._line_start, method, path, status, elapsed_ms)
+        if self._pending:  # a batch is open: where it goes is decided
+            self._pending += line
         else:
-            self._open_batch((self._line_start, method, path, status, elapsed_ms))
+            self._open_batch(line)
 
     def _open_batch(self, line: "_Line") -> None:
         """Log the first request of a batch: decide where its lines go (nowhere, a record
@@ -134,8 +134,7 @@ class RequestLog:
 _Line = tuple[str, str, str, int | str, float]
 """A request line before it is written: what the handler's format puts before the message
 (time, level, logger), the method, path and status, and how many milliseconds it took."""
-_PARTS = 5
-"""How many parts a `_Line` has."""
+_PARTS = len(get_args(_Line))
 _MESSAGE = "%s %s %s %.1f ms"
 _LINE = f"%s{_MESSAGE}\n"
 
