@@ -50,20 +50,6 @@ def test_a_file_that_is_not_sqlite_is_kept_aside_and_the_index_rebuilt(tmp_path:
     assert (root / ".devon" / kept[0]).read_bytes().startswith(b"this is not a database")
 
 
-def test_a_sqlite_file_with_damaged_pages_is_rebuilt(tmp_path: Path) -> None:
-    root = tmp_path / "vault"
-    keys = vault_with_two_models(root)
-    with sqlite3.connect(index_of(root)) as db:
-        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    data = bytearray(index_of(root).read_bytes())
-    page = 4096
-    data[page + 16 : 3 * page] = b"\xff" * (2 * page - 16)
-    index_of(root).write_bytes(bytes(data))
-    store = DiskModelStore(root)
-    assert [m.key for m in store.list()] == keys
-    assert any(".corrupt-" in p.name for p in (root / ".devon").iterdir())
-
-
 def damage_pages(index: Path) -> None:
     """Overwrite two pages of a checkpointed index in place: same size, a new time."""
     with sqlite3.connect(index) as db:
@@ -73,6 +59,15 @@ def damage_pages(index: Path) -> None:
     page = 4096
     data[page + 16 : 3 * page] = b"\xff" * (2 * page - 16)
     index.write_bytes(bytes(data))
+
+
+def test_a_sqlite_file_with_damaged_pages_is_rebuilt(tmp_path: Path) -> None:
+    root = tmp_path / "vault"
+    keys = vault_with_two_models(root)
+    damage_pages(index_of(root))
+    store = DiskModelStore(root)
+    assert [m.key for m in store.list()] == keys
+    assert any(".corrupt-" in p.name for p in (root / ".devon").iterdir())
 
 
 def checked_long_ago(root: Path) -> None:
