@@ -133,6 +133,7 @@ class DiskModelStore:
         self.quota_bytes = quota_bytes
         self.quota_setting = quota_setting
         self._backend: IndexBackend = open_backend(self._paths, database_url)
+        self._observers: builtins.list[Callable[[str, str], None]] = []
         self.rebuild_skipped: builtins.list[tuple[str, str]] = []
         """(model, reason) for each manifest entry an index rebuild at open left out."""
         self._changed_on_open = False
@@ -488,7 +489,20 @@ class DiskModelStore:
             self._refresh_manifest()
             if aside:
                 self._delete_leftover(self._paths.trash / aside)
+        self._tell_observers(source, model_id)
         return self._local(record)
+
+    def observe(self, changed: Callable[[str, str], None]) -> None:
+        self._observers.append(changed)
+
+    def _tell_observers(self, source: str, model_id: str) -> None:
+        """Once the change is complete (the caller may still hold the model's lock); an
+        observer that fails is logged, and never fails the change."""
+        for observer in self._observers:
+            try:
+                observer(source, model_id)
+            except Exception:
+                log.exception("Could not follow the change of %s/%s", source, model_id)
 
     def unstage(self, staging: StagingArea) -> None:
         staged = self._paths.staging(staging.source, staging.model_id)
@@ -536,6 +550,7 @@ class DiskModelStore:
                 self._index.end_operation(db, source, model_id)
             forget(self._paths, source, model_id)
             self._delete_leftover(self._paths.trash / aside)
+        self._tell_observers(source, model_id)
         return self._local(record)
 
     def mark_used(self, source: str, model_id: str, when: datetime) -> LocalModel | None:
