@@ -81,7 +81,7 @@ class FileIdentity:
 def file_identities(model: LocalModel, vault: VaultPaths | Path | str) -> tuple[FileIdentity, ...]:
     """Every file of `model` (in `model.files` order) with its Hub identity. `vault` is the
     vault's root (or its `VaultPaths`). Hashes not declared are read from the cache or
-    computed (once) and cached."""
+    computed (once) and cached. OSError when a file of the model cannot be read."""
     paths = vault if isinstance(vault, VaultPaths) else VaultPaths.at(vault)
     folder = Path(model.path)
     stats = {f: os.stat(folder / f) for f in model.files}
@@ -112,7 +112,8 @@ def file_identities(model: LocalModel, vault: VaultPaths | Path | str) -> tuple[
             FileIdentity(relative, stat.st_size, known if lfs else None, None if lfs else known)
         )
     if fresh != cached:
-        _write_json(cache_path, {"version": RECORD_VERSION, "files": fresh})
+        with contextlib.suppress(OSError):  # a cache: a vault read-only to us still answers
+            _write_json(cache_path, {"version": RECORD_VERSION, "files": fresh})
     return tuple(found)
 
 

@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import attrs
 import pytest
 from huggingface_hub import HfApi
 
@@ -194,3 +195,28 @@ def test_adopted_model_files_are_named_by_their_cache_blobs(
 
     assert {f.etag for f in found} == blobs
     assert _by_path(found) == _hub_etags(test_hub, TINY)
+
+
+def test_a_quantisation_added_later_keeps_the_earlier_files_identities(
+    test_hub: TestHub, tmp_path: Path
+) -> None:
+    devon = _devon(test_hub, tmp_path / "vault")
+    devon.download(WIDGET, include_patterns=["*Q4_K_M*"])
+    model = devon.download(WIDGET, include_patterns=["*Q8_0*"])
+
+    found = _by_path(file_identities(model, tmp_path / "vault"))
+
+    expected = _hub_etags(test_hub, WIDGET)
+    assert found == {p: expected[p] for p in model.files}
+    assert len(found) == 2
+
+
+def test_a_record_of_another_revision_is_not_used(odd_hub: TestHub, tmp_path: Path) -> None:
+    """What a commit that never finished leaves: the copy that stayed is not described by
+    the record of the copy that failed."""
+    model = _devon(odd_hub, tmp_path / "vault").download(ODD)
+    other = attrs.evolve(model, metadata={**model.metadata, "revision": "f" * 40})
+
+    found = {f.path: f.is_lfs for f in file_identities(other, tmp_path / "vault")}
+
+    assert found["weights.bin"]  # the default rule, not the record

@@ -25,7 +25,7 @@ from devon_testhub.catalogue import hub_file
 from devon_testhub.content import json_file, safetensors_file
 from tests.contract.hf_cache_builder import download as cache_download
 from tests.contract.hf_helpers import SHARDY, TINY, WIDGET, files_under
-from tests.contract.http_support import serving
+from tests.contract.http_support import serving, wait_until
 
 BIG = "acme/big-view"
 """A repo of one 8 MiB safetensors file, so that a copy would show in `du`."""
@@ -335,6 +335,27 @@ def test_a_download_over_http_updates_the_kept_view(
 
         httpx.delete(f"{url}/api/v1/models/huggingface/{TINY}", timeout=60)
         assert not _folder(cache, TINY).exists()
+
+
+def test_a_download_job_of_the_server_updates_the_kept_view(
+    test_hub: TestHub, tmp_path: Path, cache: Path
+) -> None:
+    """The server runs its jobs in a child process, which keeps the view too."""
+    settings = Settings(
+        storage_path=tmp_path / "vault", hf_endpoint=test_hub.url, hf_cache=cache,
+        hf_cache_view=True,
+    )  # fmt: skip
+    with serving(create_app_from_settings(settings)) as url:
+        job = httpx.post(f"{url}/api/v1/downloads", json={"model_id": TINY, "wait": False})
+        assert job.status_code in (200, 202), job.text
+
+        def done() -> bool:
+            state = httpx.get(f"{url}/api/v1/downloads/{job.json()['id']}").json()
+            return bool(state["status"] in ("completed", "failed"))
+
+        wait_until(done, "the download job")
+
+    assert [r.repo_id for r in scan_cache_dir(cache).repos] == [TINY]
 
 
 # -- across filesystems --------------------------------------------------------------------
