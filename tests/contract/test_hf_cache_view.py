@@ -320,6 +320,38 @@ def test_a_kept_view_relinks_a_forced_download_to_the_new_files(kept: Devon, cac
     assert os.stat(linked).st_ino == os.stat(Path(model.path) / name).st_ino
 
 
+def _moving_repo(size: int) -> Repo:
+    return Repo(
+        "acme/moving",
+        files=(
+            hub_file("config.json", json_file({"size": size})),
+            hub_file("model.safetensors", safetensors_file(size, seed=f"moving-{size}")),
+        ),
+    )
+
+
+def test_a_kept_view_follows_a_new_revision_and_drops_the_old_one(
+    tmp_path: Path, cache: Path
+) -> None:
+    with (
+        TestHub(Catalogue([_moving_repo(1000)])) as before,
+        TestHub(Catalogue([_moving_repo(2000)])) as after,
+    ):
+        first = _devon(before, tmp_path / "vault", cache, keep=True)
+        first.download("acme/moving")
+        first.store.close()  # type: ignore[attr-defined]
+        again = _devon(after, tmp_path / "vault", cache, keep=True)
+        model = again.download("acme/moving", force=True)
+        again.store.close()  # type: ignore[attr-defined]
+
+    (repo,) = scan_cache_dir(cache).repos
+    assert [r.commit_hash for r in repo.revisions] == [after.catalogue["acme/moving"].sha]
+    main = (_folder(cache, "acme/moving") / "refs" / "main").read_text()
+    assert main == after.catalogue["acme/moving"].sha
+    blobs = {p.name for p in (_folder(cache, "acme/moving") / "blobs").iterdir()}
+    assert blobs == {f.etag for f in file_identities(model, tmp_path / "vault")}
+
+
 def test_a_download_over_http_updates_the_kept_view(
     test_hub: TestHub, tmp_path: Path, cache: Path
 ) -> None:

@@ -312,7 +312,9 @@ class _Writer:
             "blobs": sorted(blobs),
             "ref": ref,
         }
-        _write_atomic(self.folder / MARKER, json.dumps(marker, indent=1))
+        text = json.dumps(marker, indent=1)
+        if _read(self.folder / MARKER) != text:  # a link that changes nothing writes nothing
+            _write_atomic(self.folder / MARKER, text)
 
 
 def _link_into_place(origin: Path, blob: Path) -> LinkKind:
