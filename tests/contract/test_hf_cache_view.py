@@ -433,3 +433,23 @@ def test_runtimes_find_linked_models_with_hf_hub_offline(
     ).stdout  # fmt: skip
 
     assert files_under(Path(out.strip())) == files_under(Path(model.path))
+
+
+def test_an_online_snapshot_download_through_hf_endpoint_fetches_no_linked_file(
+    devon: Devon, cache: Path, test_hub: TestHub
+) -> None:
+    model = devon.download(SHARDY)
+    devon.link_cache()
+    test_hub.reset()
+    env = {**os.environ, "HF_HUB_CACHE": str(cache), "HF_ENDPOINT": test_hub.url}
+    env.pop("HF_HUB_OFFLINE", None)
+
+    out = subprocess.run(
+        [sys.executable, "-c", f"from huggingface_hub import snapshot_download; "
+         f"print(snapshot_download({SHARDY!r}))"],
+        env=env, capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+
+    assert files_under(Path(out.strip())) == files_under(Path(model.path))
+    assert test_hub.stats.requests("/api/models/")  # it did ask the hub
+    assert test_hub.stats.count("/resolve/", "GET") == 0
