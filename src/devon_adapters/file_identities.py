@@ -14,7 +14,8 @@ and a git blob id where the source named one (an adopted cache's blob names). It
 only while the model's revision and each file's size still match it.
 
 A model with no record (found by `devon scan`, imported from DEVON 1.x, committed by a
-source that lists no hashes) follows the Hub's default rule: a file is LFS when its
+source that lists no hashes), and a file its record does not list (kept from an earlier
+copy the source no longer lists), follow the Hub's default rule: a file is LFS when its
 `.gitattributes` (if the model holds one) or the Hub's default `.gitattributes` tracks it,
 or when it is larger than 10 MiB (the Hub refuses such files outside LFS).
 
@@ -28,7 +29,7 @@ import hashlib
 import json
 import os
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -82,26 +83,35 @@ def file_identities(model: LocalModel, vault: VaultPaths | Path | str) -> tuple[
     """Every file of `model` (in `model.files` order) with its Hub identity. `vault` is the
     vault's root (or its `VaultPaths`). Hashes not declared are read from the cache or
     computed (once) and cached. OSError when a file of the model cannot be read."""
+    return _identities(model, vault, model.files)
+
+
+def file_identity(model: LocalModel, vault: VaultPaths | Path | str, path: str) -> FileIdentity:
+    """One file's identity, as `file_identities` gives it, looking at that file only (one
+    `stat` once its hash is cached). KeyError when `path` is not a file of `model`."""
+    if path not in model.files:
+        raise KeyError(path)
+    return _identities(model, vault, (path,))[0]
+
+
+def _identities(
+    model: LocalModel, vault: VaultPaths | Path | str, wanted: Sequence[str]
+) -> tuple[FileIdentity, ...]:
     paths = vault if isinstance(vault, VaultPaths) else VaultPaths.at(vault)
     folder = Path(model.path)
-    stats = {f: os.stat(folder / f) for f in model.files}
-    declared = _usable_declared(paths, model, {f: s.st_size for f, s in stats.items()})
-    lfs_rule = None if declared is not None else _default_rule(folder, model.files)
+    stats = {f: os.stat(folder / f) for f in wanted}
+    declared = _usable_declared(paths, model, {f: s.st_size for f, s in stats.items()}) or {}
+    by_rule = _default_rule(folder, model.files)
     cache_path = _record_path(paths, "hashes", model.source, model.model_id)
     cached = _read_json(cache_path).get("files", {})
+    kept = {p: e for p, e in cached.items() if p in model.files and p not in stats}
     fresh: dict[str, Any] = {}
     found = []
-    for relative in model.files:
-        stat = stats[relative]
-        entry = declared.get(relative) if declared is not None else None
-        if declared is not None and entry is None:
-            lfs = False  # the source listed it without an LFS sha256 (or not at all)
-        elif entry is not None:
-            lfs = entry.sha256 is not None
-        else:
-            assert lfs_rule is not None
-            lfs = lfs_rule(relative, stat.st_size)
-        known = (entry.sha256 if lfs else entry.git_blob_id) if entry is not None else None
+    for relative, stat in stats.items():
+        entry = declared.get(relative)
+        # What the source declared decides; a file it did not list follows the Hub's rule.
+        lfs = entry.sha256 is not None if entry else by_rule(relative, stat.st_size)
+        known = (entry.sha256 if lfs else entry.git_blob_id) if entry else None
         if known is None:
             kind = HashKind.SHA256 if lfs else HashKind.GIT_SHA1
             known = _cached_hash(cached.get(relative), stat, kind)
@@ -111,9 +121,9 @@ def file_identities(model: LocalModel, vault: VaultPaths | Path | str) -> tuple[
         found.append(
             FileIdentity(relative, stat.st_size, known if lfs else None, None if lfs else known)
         )
-    if fresh != cached:
+    if {**kept, **fresh} != cached:
         with contextlib.suppress(OSError):  # a cache: a vault read-only to us still answers
-            _write_json(cache_path, {"version": RECORD_VERSION, "files": fresh})
+            _write_json(cache_path, {"version": RECORD_VERSION, "files": {**kept, **fresh}})
     return tuple(found)
 
 
@@ -188,13 +198,27 @@ def _usable_declared(
     return declared
 
 
-def _default_rule(folder: Path, files: Sequence[str]) -> Any:
-    patterns: Sequence[str] = HUB_DEFAULT_LFS_PATTERNS
-    if ".gitattributes" in files:
-        with contextlib.suppress(OSError, UnicodeDecodeError):
-            lines = (folder / ".gitattributes").read_text().splitlines()
-            patterns = [line.split()[0] for line in lines if "filter=lfs" in line.split()[1:]]
-    return lambda path, size: lfs_by_default(path, size, patterns)
+def _default_rule(folder: Path, files: Sequence[str]) -> Callable[[str, int], bool]:
+    """The Hub's rule for the model: its own `.gitattributes` (read on first use) if it
+    holds a readable one, else the Hub's default."""
+    found: list[Sequence[str]] = []
+
+    def rule(path: str, size: int) -> bool:
+        if not found:
+            own = _lfs_patterns(folder) if ".gitattributes" in files else None
+            found.append(HUB_DEFAULT_LFS_PATTERNS if own is None else own)
+        return lfs_by_default(path, size, found[0])
+
+    return rule
+
+
+def _lfs_patterns(folder: Path) -> Sequence[str] | None:
+    """The patterns a `.gitattributes` keeps in LFS; None when it cannot be read."""
+    try:
+        lines = (folder / ".gitattributes").read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return [line.split()[0] for line in lines if "filter=lfs" in line.split()[1:]]
 
 
 def _cached_hash(entry: Any, stat: os.stat_result, kind: HashKind) -> str | None:

@@ -12,7 +12,7 @@ from huggingface_hub import HfApi
 
 from devon_adapters.clock import SystemClock
 from devon_adapters.disk_store import DiskModelStore
-from devon_adapters.file_identities import FileIdentity, file_identities
+from devon_adapters.file_identities import FileIdentity, file_identities, file_identity
 from devon_adapters.huggingface.cache import HuggingFaceCache
 from devon_core import Devon
 from devon_testhub import Catalogue, Repo, TestHub
@@ -220,3 +220,30 @@ def test_a_record_of_another_revision_is_not_used(odd_hub: TestHub, tmp_path: Pa
     found = {f.path: f.is_lfs for f in file_identities(other, tmp_path / "vault")}
 
     assert found["weights.bin"]  # the default rule, not the record
+
+
+def test_one_files_identity_is_the_same_as_in_the_whole_list(
+    odd_hub: TestHub, tmp_path: Path
+) -> None:
+    model = _devon(odd_hub, tmp_path / "vault").download(ODD)
+    whole = {f.path: f for f in file_identities(model, tmp_path / "vault")}
+
+    for path in model.files:
+        assert file_identity(model, tmp_path / "vault", path) == whole[path]
+    with pytest.raises(KeyError):
+        file_identity(model, tmp_path / "vault", "not-there.bin")
+
+
+def test_a_file_the_source_did_not_list_follows_the_hubs_rule(
+    odd_hub: TestHub, tmp_path: Path
+) -> None:
+    """A file kept from an earlier copy that the source no longer lists."""
+    model = _devon(odd_hub, tmp_path / "vault").download(ODD)
+    extra = Path(model.path) / "extra.safetensors"
+    extra.write_bytes(b"x" * 10)
+    grown = attrs.evolve(model, files=(*model.files, "extra.safetensors"))
+
+    found = {f.path: f for f in file_identities(grown, tmp_path / "vault")}
+
+    assert found["extra.safetensors"].sha256 == sha256_of(b"x" * 10)
+    assert not found["weights.bin"].is_lfs  # the others still as declared
