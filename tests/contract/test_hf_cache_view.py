@@ -122,6 +122,17 @@ def test_online_download_of_a_linked_file_fetches_nothing(
     assert test_hub.stats.count("/resolve/", "GET") == 0
 
 
+def test_linked_repo_folders_are_as_private_as_the_vault(devon: Devon, cache: Path) -> None:
+    devon.download(TINY)
+    cache.mkdir(parents=True)
+    os.chmod(cache, 0o755)  # noqa: S103 - a shared cache, as users often have
+
+    devon.link_cache()
+
+    assert _folder(cache, TINY).stat().st_mode & 0o777 == 0o700
+    assert cache.stat().st_mode & 0o777 == 0o755  # the cache's own folder is not DEVON's
+
+
 def test_the_blob_names_are_the_hubs_etags(devon: Devon, cache: Path) -> None:
     model = devon.download(SHARDY)
     devon.link_cache()

@@ -303,7 +303,7 @@ class _Writer:
     def _write_marker(
         self, snapshots: Mapping[str, Mapping[str, str]], blobs: set[str], ref: str | None
     ) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(self.folder)  # as private as the vault it shows
         marker = {
             "made_by": MADE_BY,
             "version": MARKER_VERSION,
