@@ -261,6 +261,17 @@ def test_a_model_gone_from_the_vault_leaves_the_view_at_the_next_link(
     assert not _folder(cache, SHARDY).exists()
 
 
+def test_adopt_does_not_take_a_removed_model_back_from_the_view(devon: Devon, cache: Path) -> None:
+    devon.download(SHARDY)
+    devon.link_cache()
+    devon.remove(SHARDY)  # no view kept: the view still shows it
+
+    report = devon.adopt(cache=str(cache))
+
+    assert report.adopted == ()
+    assert devon.get(SHARDY) is None
+
+
 def test_a_dry_run_reports_and_changes_nothing(devon: Devon, cache: Path) -> None:
     devon.download(SHARDY)
 

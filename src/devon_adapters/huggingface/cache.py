@@ -30,6 +30,8 @@ REPO_KINDS = {"models": "model", "datasets": "dataset", "spaces": "space", "kern
 """Folder prefix -> repo kind, as huggingface_hub's `REPO_TYPES_MAPPING`."""
 
 INCOMPLETE_SUFFIX = ".incomplete"
+VIEW_MARKER = ".devon-view.json"
+"""The marker of a repo folder DEVON made as a view of a vault (cache_view.py)."""
 
 
 class HuggingFaceCache:
@@ -59,6 +61,8 @@ class HuggingFaceCache:
         for entry in sorted(os.scandir(self._root), key=lambda e: e.name):
             prefix, sep, rest = entry.name.partition("--")
             if sep and prefix in REPO_KINDS and entry.is_dir(follow_symlinks=False):
+                if os.path.lexists(os.path.join(entry.path, VIEW_MARKER)):
+                    continue  # a vault's view (`devon link hf-cache`), not a download
                 found.append(self._repo(Path(entry.path), REPO_KINDS[prefix], rest))
         if not found and _holds_repos(self._root / "hub"):
             raise NotFound(

@@ -30,6 +30,7 @@ from typing import Any
 from filelock import FileLock
 
 from devon_adapters.file_identities import FileIdentity, file_identities
+from devon_adapters.huggingface.cache import VIEW_MARKER as MARKER
 from devon_adapters.paths import FILE_MODE, VaultPaths, make_private_dirs
 from devon_adapters.settings import HUGGING_FACE
 from devon_core.cache_view import (
@@ -42,7 +43,6 @@ from devon_core.cache_view import (
 from devon_core.errors import DevonError
 from devon_core.models import LocalModel
 
-MARKER = ".devon-view.json"
 MADE_BY = "devon"
 MARKER_VERSION = 1
 MODELS_PREFIX = "models--"
