@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -270,6 +271,18 @@ def test_adopt_does_not_take_a_removed_model_back_from_the_view(devon: Devon, ca
 
     assert report.adopted == ()
     assert devon.get(SHARDY) is None
+
+
+def test_links_made_at_once_leave_one_complete_view(devon: Devon, cache: Path) -> None:
+    devon.download(SHARDY)
+    devon.download(TINY)
+
+    with ThreadPoolExecutor(4) as pool:
+        reports = list(pool.map(lambda _: devon.link_cache(), range(4)))
+
+    assert all(r.skipped == () for r in reports)
+    assert scan_cache_dir(cache).warnings == []
+    assert sorted(r.repo_id for r in scan_cache_dir(cache).repos) == [SHARDY, TINY]
 
 
 def test_a_dry_run_reports_and_changes_nothing(devon: Devon, cache: Path) -> None:
