@@ -361,8 +361,34 @@ def _moving_repo(size: int) -> Repo:
         files=(
             hub_file("config.json", json_file({"size": size})),
             hub_file("model.safetensors", safetensors_file(size, seed=f"moving-{size}")),
+            hub_file("tokenizer.json", json_file({"same": "in every commit"})),
         ),
     )
+
+
+def test_a_blob_that_a_newer_commit_downloaded_online_links_to_outlives_unlink(
+    tmp_path: Path, cache: Path
+) -> None:
+    with (
+        TestHub(Catalogue([_moving_repo(1000)])) as before,
+        TestHub(Catalogue([_moving_repo(2000)])) as after,
+    ):
+        devon = _devon(before, tmp_path / "vault", cache)
+        devon.download("acme/moving")
+        devon.link_cache()
+        newer = hf_hub_download(
+            "acme/moving", "tokenizer.json", cache_dir=cache, endpoint=after.url, token=False
+        )
+        assert after.stats.count("/resolve/", "GET") == 0  # the view's blob was reused
+
+        first = devon.unlink_cache()
+        second = devon.unlink_cache()
+        devon.store.close()  # type: ignore[attr-defined]
+
+    assert (first.removed, second.removed) == (("acme/moving",), ())
+    assert Path(newer).read_text() == '{\n  "same": "in every commit"\n}\n'
+    (repo,) = scan_cache_dir(cache).repos
+    assert [r.commit_hash for r in repo.revisions] == [after.catalogue["acme/moving"].sha]
 
 
 def test_a_kept_view_follows_a_new_revision_and_drops_the_old_one(

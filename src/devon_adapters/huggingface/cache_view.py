@@ -131,10 +131,9 @@ class HuggingFaceCacheView:
                 marker = self._marker(folder)
                 if marker is None:
                     return False
-                _Writer(folder, self._vault_name, marker, dry_run).hide()
+                return _Writer(folder, self._vault_name, marker, dry_run).hide()
         except OSError as error:
             raise DevonError(f"Could not remove {folder} ({error.strerror or error})") from None
-        return True
 
     def _marker(self, folder: Path) -> dict[str, Any] | None:
         """The folder's marker if DEVON made the folder for this vault, else None."""
@@ -208,20 +207,22 @@ class _Writer:
             self._write_marker({revision: files}, kept_blobs, ref)
         return kinds
 
-    def hide(self) -> None:
+    def hide(self) -> bool:
+        """Remove what the marker lists; whether anything was left to remove."""
         ref_path = self.folder / "refs" / "main"
-        if self.old_ref is not None and _read(ref_path) == self.old_ref:
+        if self.old_ref is not None and _read(ref_path) == self.old_ref and self._changed():
             ref_path.unlink()
         for revision, files in self.old_snapshots.items():
             self._drop_entries(revision, files)
         left = self._drop_blobs(self.old_blobs)
         if left:  # linked from a snapshot DEVON did not make: still recorded as ours
             self._write_marker({}, left, None)
-            return
+            return self.change is not Change.UNCHANGED
         (self.folder / MARKER).unlink()
         for name in ("blobs", "refs", "snapshots", ""):
             with contextlib.suppress(OSError):  # not empty: something not ours is there
                 (self.folder / name).rmdir()
+        return True
 
     def _blob(self, blob: Path, origin: Path, ours: bool) -> LinkKind:
         """Make `blob` a link to the vault's `origin` unless it already is one (a blob
