@@ -17,8 +17,10 @@ from devon_adapters.job_runner import (
 from devon_adapters.job_store import IndexJobStore
 from devon_adapters.legacy import import_legacy_vault
 from devon_adapters.memory_jobs import MemoryJobStore
+from devon_adapters.paths import VaultPaths
 from devon_adapters.settings import Settings, env_var
 from devon_adapters.sources import discover_sources
+from devon_core.cache_view import CacheView
 from devon_core.devon import Devon
 from devon_core.ports import JobStore, ModelCache, ModelSource
 from devon_core.results import ImportReport
@@ -53,6 +55,8 @@ def build_devon(
         default_source=settings.default_source,
         open_cache=partial(open_hf_cache, settings.hf_cache),
         import_legacy=partial(_import_legacy, store),
+        open_view=partial(open_hf_cache_view, settings.hf_cache, store.paths),
+        keep_view=settings.hf_cache_view,
     )
     return attach_jobs(
         devon,
@@ -112,3 +116,12 @@ def open_hf_cache(configured: Path, location: str | None = None) -> ModelCache:
     from devon_adapters.huggingface.cache import HuggingFaceCache
 
     return HuggingFaceCache(configured if location is None else Path(location))
+
+
+def open_hf_cache_view(
+    configured: Path, vault: VaultPaths, location: str | None = None
+) -> CacheView:
+    """The Hugging Face cache at `location` (else the configured one) as a view of `vault`."""
+    from devon_adapters.huggingface.cache_view import HuggingFaceCacheView
+
+    return HuggingFaceCacheView(configured if location is None else Path(location), vault)

@@ -36,6 +36,7 @@ from typing import Any, BinaryIO
 import attrs
 
 from devon_adapters.checked_times import SETTLED_NS, read_checked, write_checked
+from devon_adapters.file_identities import forget, record_declared
 from devon_adapters.index import CHECKED_FILE, Operation, Record
 from devon_adapters.index_backends import IndexBackend, VaultIndex, open_backend
 from devon_adapters.index_copy import copy_index
@@ -132,6 +133,7 @@ class DiskModelStore:
         self.quota_bytes = quota_bytes
         self.quota_setting = quota_setting
         self._backend: IndexBackend = open_backend(self._paths, database_url)
+        self._observers: builtins.list[Callable[[str, str], None]] = []
         self.rebuild_skipped: builtins.list[tuple[str, str]] = []
         """(model, reason) for each manifest entry an index rebuild at open left out."""
         self._changed_on_open = False
@@ -446,6 +448,16 @@ class DiskModelStore:
                 metadata=metadata.as_dict(),
             )
             operation = Operation(source, model_id, "commit", aside, record)
+            # Before the journal: a commit that does not finish leaves a record of another
+            # revision or size, which readers ignore (ADR 0220).
+            record_declared(
+                self._paths,
+                source,
+                model_id,
+                metadata.described.revision if metadata.described else None,
+                metadata.declared_files,
+                carried=carry_over,
+            )
             with self._index.write() as db:
                 # Checked again in the transaction that journals the commit: of two commits
                 # whose folders nest, the second to journal sees the first and is refused.
@@ -477,7 +489,20 @@ class DiskModelStore:
             self._refresh_manifest()
             if aside:
                 self._delete_leftover(self._paths.trash / aside)
+        self._tell_observers(source, model_id)
         return self._local(record)
+
+    def observe(self, changed: Callable[[str, str], None]) -> None:
+        self._observers.append(changed)
+
+    def _tell_observers(self, source: str, model_id: str) -> None:
+        """Once the change is complete (the caller may still hold the model's lock); an
+        observer that fails is logged, and never fails the change."""
+        for observer in self._observers:
+            try:
+                observer(source, model_id)
+            except Exception:
+                log.exception("Could not follow the change of %s/%s", source, model_id)
 
     def unstage(self, staging: StagingArea) -> None:
         staged = self._paths.staging(staging.source, staging.model_id)
@@ -523,7 +548,9 @@ class DiskModelStore:
             self._after_step("remove:trashed")
             with self._index.write() as db:
                 self._index.end_operation(db, source, model_id)
+            forget(self._paths, source, model_id)
             self._delete_leftover(self._paths.trash / aside)
+        self._tell_observers(source, model_id)
         return self._local(record)
 
     def mark_used(self, source: str, model_id: str, when: datetime) -> LocalModel | None:

@@ -413,6 +413,17 @@ class Settings:
         "`$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`",
         help="The Hugging Face cache `devon adopt` takes models from.",
     )
+    hf_cache_view: bool = setting(
+        key="hf_cache_view",
+        env="DEVON_HF_CACHE_VIEW",
+        parse=parse_bool,
+        default=False,
+        to_text=_bool_text,
+        default_text="`false`: when true, the vault's view in `DEVON_HF_CACHE` is kept current "
+        "([Hugging Face cache view](hf-cache.md))",
+        help="Keep a Hugging Face cache view of the vault in DEVON_HF_CACHE current after every "
+        "download, removal and scan.",
+    )
     max_concurrent_downloads: int = setting(
         key="max_concurrent_downloads",
         env="DEVON_MAX_CONCURRENT_DOWNLOADS",

@@ -24,6 +24,7 @@ COMMANDS = {
     "export": "devon_cli.vault:export",
     "import-legacy": "devon_cli.maintenance:import_legacy",
     "info": "devon_cli.info:info",
+    "link": "devon_cli.link:link",
     "list": "devon_cli.vault:list_models",
     "rebuild-index": "devon_cli.maintenance:rebuild_index",
     "remove": "devon_cli.vault:remove",
@@ -31,6 +32,7 @@ COMMANDS = {
     "search": "devon_cli.search:search",
     "serve": "devon_cli.serve:serve",
     "status": "devon_cli.vault:status",
+    "unlink": "devon_cli.link:unlink",
 }
 """Each command and where it is defined: a command's module is imported when the command
 runs (or help lists it), so `devon list --json` does not pay for `serve`, `adopt` or

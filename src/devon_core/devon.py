@@ -1,5 +1,6 @@
 """`Devon`: the one object a library user, the HTTP app and the CLI all talk to."""
 
+import logging
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -7,8 +8,9 @@ from typing import BinaryIO
 
 import attrs
 
-from devon_core import adoption, hints, job_use_cases, use_cases
+from devon_core import adoption, cache_view, hints, job_use_cases, use_cases
 from devon_core.adoption import AdoptReport
+from devon_core.cache_view import CacheView, ViewReport
 from devon_core.download_plan import DownloadPlan, plan_download
 from devon_core.errors import DevonError, InvalidInput, NotFound, SelectionNotFound, about
 from devon_core.identifiers import LOCAL_SOURCE, validate_model_id
@@ -25,6 +27,7 @@ from devon_core.ports import (
     ModelCache,
     ModelSource,
     ModelStore,
+    ObservableStore,
     ProgressCallback,
     SourcedCache,
 )
@@ -51,6 +54,8 @@ from devon_core.results import (
 )
 from devon_core.rules import select_files
 from devon_core.suggestions import did_you_mean
+
+log = logging.getLogger(__name__)
 
 
 class SourcePlugins(Mapping[str, ModelSource]):
@@ -101,6 +106,8 @@ class Devon:
         import_legacy: Callable[[str, bool], ImportReport] | None = None,
         jobs: JobStore | None = None,
         runner: JobRunner | None = None,
+        open_view: Callable[[str | None], CacheView] | None = None,
+        keep_view: bool = False,
     ) -> None:
         given = [source] if source is not None else []
         self.store = store
@@ -126,6 +133,14 @@ class Devon:
         self.job_store = jobs
         self.runner = runner
         """Set both (`devon_adapters.attach_jobs` does) to use the job methods."""
+        self.open_view = open_view
+        """Opens a Hugging Face cache view at a directory (None: the configured cache)."""
+        self.kept_view: CacheView | None = None
+        """The view kept current after every change of the vault (`keep_view`), if any."""
+        if keep_view and open_view is not None:
+            self.kept_view = open_view(None)
+            if isinstance(store, ObservableStore):
+                store.observe(self._follow)
 
     @property
     def default_source(self) -> str:
@@ -592,7 +607,9 @@ class Devon:
         models it then lists. InvalidInput for a store that has no index."""
         if not isinstance(self.store, IndexedStore):
             raise InvalidInput("this vault's store has no index to rebuild")
-        return self.store.rebuild_index()
+        count = self.store.rebuild_index()
+        self._relink()
+        return count
 
     def copy_index(self, target: str, *, replace: bool = False) -> IndexCopy:
         """Copy the vault's index to `target` (for the disk vault: `sqlite`, the index file
@@ -608,7 +625,7 @@ class Devon:
         cannot import one."""
         if self._import_legacy is None:
             raise InvalidInput("this vault's store cannot import a 1.x vault")
-        return self._import_legacy(legacy_root, move)
+        return self._import_legacy(legacy_root, move)  # commits: the kept view follows
 
     def status(self) -> StorageStatus:
         return use_cases.status(self.store)
@@ -654,7 +671,55 @@ class Devon:
         that source, anywhere else under the built-in `local` source, with metadata inferred
         from their files. Folders with no model file, or still being written, are skipped
         and reported. `reconcile` also drops the models whose folder is gone."""
-        return use_cases.scan(self.store, self.sources.keys(), reconcile)
+        result = use_cases.scan(self.store, self.sources.keys(), reconcile)
+        self._follow_keys(cache_view.changed_keys([*result.registered, *result.dropped]))
+        return result
+
+    def link_cache(self, cache: str | None = None, *, dry_run: bool = False) -> ViewReport:
+        """Make the Hugging Face cache at `cache` (default: the configured one) show every
+        model of the vault, as hard links to the vault's files (symbolic links across
+        filesystems), and remove what DEVON made there for models no longer held. Folders
+        DEVON did not make are never touched (ADR 0221).
+
+        >>> report = devon.link_cache(dry_run=True)
+        >>> [(r.repo_id, r.revision) for r in report.linked]
+        """
+        return cache_view.link(self._view(cache), self.store, dry_run)
+
+    def unlink_cache(self, cache: str | None = None, *, dry_run: bool = False) -> ViewReport:
+        """Remove from the cache everything `link_cache` made there, and nothing else."""
+        return cache_view.unlink(self._view(cache), dry_run)
+
+    def _view(self, cache: str | None) -> CacheView:
+        if self.open_view is None:
+            raise InvalidInput("This DEVON has no Hugging Face cache view configured")
+        return self.open_view(cache)
+
+    def _follow(self, source: str, model_id: str) -> None:
+        self._follow_keys([(source, model_id)])
+
+    def _follow_keys(self, changed: Sequence[tuple[str, str]]) -> None:
+        """Bring the kept view up to date with models that changed; a view that cannot be
+        written is logged, never the vault operation's failure."""
+        if self.kept_view is None or not changed:
+            return
+        try:
+            sources = {*self._known_sources, LOCAL_SOURCE}  # `local` is built in
+            report = cache_view.follow(self.kept_view, self.store, changed, sources)
+        except Exception:
+            log.exception("Could not update the Hugging Face cache view")
+            return
+        for skip in report.skipped:
+            log.warning("Hugging Face cache view: %s not shown: %s", skip.repo_id, skip.detail)
+
+    def _relink(self) -> None:
+        """The whole kept view again, after a change of many models at once."""
+        if self.kept_view is None:
+            return
+        try:
+            cache_view.link(self.kept_view, self.store)
+        except Exception:
+            log.exception("Could not update the Hugging Face cache view")
 
     def adopt(
         self,

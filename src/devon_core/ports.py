@@ -126,6 +126,14 @@ class ListingWriter(Protocol):
 
 
 @runtime_checkable
+class ObservableStore(Protocol):
+    """A store that tells who asks, after each commit and removal, which model changed
+    (`source`, `model_id`), in whichever process made the change (ADR 0221)."""
+
+    def observe(self, changed: Callable[[str, str], None]) -> None: ...
+
+
+@runtime_checkable
 class IndexedStore(Protocol):
     """A store whose index can be derived again from the files it holds, and copied to
     another place that can hold it."""

@@ -14,13 +14,13 @@ what an interrupted download leaves, so such a repo could neither be named in th
 have an intact older snapshot adopted.
 """
 
-import hashlib
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from devon_adapters.file_identities import hash_file
 from devon_adapters.huggingface.cached_files import describe_files
 from devon_adapters.settings import HUGGING_FACE
 from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
@@ -30,7 +30,8 @@ REPO_KINDS = {"models": "model", "datasets": "dataset", "spaces": "space", "kern
 """Folder prefix -> repo kind, as huggingface_hub's `REPO_TYPES_MAPPING`."""
 
 INCOMPLETE_SUFFIX = ".incomplete"
-CHUNK = 1024 * 1024
+VIEW_MARKER = ".devon-view.json"
+"""The marker of a repo folder DEVON made as a view of a vault (cache_view.py)."""
 
 
 class HuggingFaceCache:
@@ -60,6 +61,8 @@ class HuggingFaceCache:
         for entry in sorted(os.scandir(self._root), key=lambda e: e.name):
             prefix, sep, rest = entry.name.partition("--")
             if sep and prefix in REPO_KINDS and entry.is_dir(follow_symlinks=False):
+                if os.path.lexists(os.path.join(entry.path, VIEW_MARKER)):
+                    continue  # a vault's view (`devon link hf-cache`), not a download
                 found.append(self._repo(Path(entry.path), REPO_KINDS[prefix], rest))
         if not found and _holds_repos(self._root / "hub"):
             raise NotFound(
@@ -116,17 +119,9 @@ class HuggingFaceCache:
     ) -> str:
         path = self._file(repo, snapshot, file)
         try:
-            with open(path, "rb") as stream:
-                if kind is HashKind.SHA256:
-                    hasher = hashlib.sha256()
-                else:
-                    size = os.fstat(stream.fileno()).st_size
-                    hasher = hashlib.sha1(b"blob %d\0" % size, usedforsecurity=False)
-                while piece := stream.read(CHUNK):
-                    hasher.update(piece)
+            return hash_file(path, kind)
         except OSError as error:
             raise DownloadFailed(f"Cannot read {path}: {error.strerror or error}") from None
-        return hasher.hexdigest()
 
     def describe(self, repo: CachedRepo, snapshot: CachedSnapshot) -> dict[str, Any]:
         directory = self._root / repo.folder / "snapshots" / snapshot.revision
