@@ -36,6 +36,7 @@ from typing import Any, BinaryIO
 import attrs
 
 from devon_adapters.checked_times import SETTLED_NS, read_checked, write_checked
+from devon_adapters.file_identities import forget, record_declared
 from devon_adapters.index import CHECKED_FILE, Operation, Record
 from devon_adapters.index_backends import IndexBackend, VaultIndex, open_backend
 from devon_adapters.index_copy import copy_index
@@ -446,6 +447,16 @@ class DiskModelStore:
                 metadata=metadata.as_dict(),
             )
             operation = Operation(source, model_id, "commit", aside, record)
+            # Before the journal: a commit that does not finish leaves a record of another
+            # revision or size, which readers ignore (ADR 0220).
+            record_declared(
+                self._paths,
+                source,
+                model_id,
+                metadata.described.revision if metadata.described else None,
+                metadata.declared_files,
+                carried=carry_over,
+            )
             with self._index.write() as db:
                 # Checked again in the transaction that journals the commit: of two commits
                 # whose folders nest, the second to journal sees the first and is refused.
@@ -523,6 +534,7 @@ class DiskModelStore:
             self._after_step("remove:trashed")
             with self._index.write() as db:
                 self._index.end_operation(db, source, model_id)
+            forget(self._paths, source, model_id)
             self._delete_leftover(self._paths.trash / aside)
         return self._local(record)
 

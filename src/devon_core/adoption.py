@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
-from devon_core.commit_metadata import CommitMetadata, ModelDescription
+from devon_core.commit_metadata import CommitMetadata, DeclaredFile, ModelDescription
 from devon_core.errors import DevonError, SourceUnavailable
 from devon_core.identifiers import validate_model_id
 from devon_core.models import LocalModel, RemoteModel
@@ -147,6 +147,20 @@ def check_snapshot(
             repo, SkipReason.HASH_MISMATCH, f"content differs from its blob name: {', '.join(bad)}"
         )
     return None
+
+
+def declared_by_blobs(snapshot: CachedSnapshot) -> dict[str, DeclaredFile]:
+    """Each checked file's identity as its blob name says it: a sha256 names an LFS file,
+    a git blob id any other (ADR 0220)."""
+    declared = {}
+    for f in snapshot.files:
+        if f.blob is None:
+            continue
+        lfs = hash_kind(f.blob) is HashKind.SHA256
+        declared[f.path] = DeclaredFile(
+            f.size_bytes, f.blob if lfs else None, None if lfs else f.blob
+        )
+    return declared
 
 
 def _kind(blob: str) -> HashKind:
@@ -306,8 +320,11 @@ def _adopt_one(
                 repo.repo_id, source_name, chosen.revision, chosen.size_bytes, files
             ), chosen
         remote = describer.describe(repo.repo_id)
-        metadata = adopted_metadata(
-            chosen.revision, files, cache.describe(repo, chosen), remote, cache.location
+        metadata = attrs.evolve(
+            adopted_metadata(
+                chosen.revision, files, cache.describe(repo, chosen), remote, cache.location
+            ),
+            declared_files=declared_by_blobs(chosen),
         )
         staging = store.stage(source_name, repo.repo_id)
         cache.place(repo, chosen, staging.path)

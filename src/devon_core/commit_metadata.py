@@ -39,6 +39,17 @@ class ModelDescription:
         }
 
 
+@attrs.frozen
+class DeclaredFile:
+    """What the source declared of one file at download time (ADR 0220): its size and, for a
+    file it keeps in LFS, the content's sha256; the git blob id where the source named it
+    (an adopted cache names it as the blob)."""
+
+    size_bytes: int
+    sha256: str | None = None
+    git_blob_id: str | None = None
+
+
 @attrs.frozen(kw_only=True)
 class CommitMetadata:
     """Every key a commit may record. None (or False) markers are not recorded."""
@@ -52,6 +63,9 @@ class CommitMetadata:
     """The description was inferred from the files (`devon scan`), not given by a source."""
     recorded: Mapping[str, Any] = attrs.field(factory=dict)
     """Keys kept exactly as given, in their order, after the described ones."""
+    declared_files: Mapping[str, DeclaredFile] = attrs.field(factory=dict)
+    """Each file's identity as the source declared it, by path; empty when the source said
+    nothing (a scan, an import). Recorded beside the index, not in `as_dict` (ADR 0220)."""
 
     def as_dict(self) -> dict[str, Any]:
         stored: dict[str, Any] = self.described.as_dict() if self.described else {}

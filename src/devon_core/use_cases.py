@@ -4,7 +4,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import ExitStack
 from datetime import datetime
 
-from devon_core.commit_metadata import CommitMetadata, ModelDescription
+from devon_core.commit_metadata import CommitMetadata, DeclaredFile, ModelDescription
 from devon_core.errors import (
     DevonError,
     DownloadFailed,
@@ -297,8 +297,15 @@ def _metadata(
             quantization=quantization_of(remote, files) if patterns else remote.quantization,
             architecture=remote.architecture,
             license=remote.license,
-        )
+        ),
+        declared_files=declared_files(remote, files),
     )
+
+
+def declared_files(remote: RemoteModel, files: Collection[str]) -> dict[str, DeclaredFile]:
+    """What the source's listing declares of `files` (size, LFS sha256), by path."""
+    wanted = set(files)
+    return {f.path: DeclaredFile(f.size_bytes, f.sha256) for f in remote.files if f.path in wanted}
 
 
 def remove(

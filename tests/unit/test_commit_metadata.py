@@ -4,6 +4,7 @@ shape the index, the manifest and the API have always carried (ADR 0196)."""
 import json
 
 from devon_core import CommitMetadata, Devon, ModelDescription
+from devon_core.commit_metadata import DeclaredFile
 
 DESCRIBED_KEYS = [
     "revision",
@@ -67,3 +68,15 @@ def test_a_download_records_the_sources_description_as_before(devon: Devon) -> N
     assert model.metadata["revision"] == remote.revision
     assert model.metadata["format"] == list(remote.format)
     assert model.metadata["include_patterns"] is None
+
+
+def test_declared_file_identities_stay_out_of_the_recorded_metadata() -> None:
+    metadata = CommitMetadata(
+        described=ModelDescription(revision="abc"),
+        declared_files={"model.safetensors": DeclaredFile(10, "f" * 64)},
+    )
+
+    assert "declared_files" not in metadata.as_dict()
+    assert (
+        metadata.as_dict() == CommitMetadata(described=ModelDescription(revision="abc")).as_dict()
+    )

@@ -14,13 +14,13 @@ what an interrupted download leaves, so such a repo could neither be named in th
 have an intact older snapshot adopted.
 """
 
-import hashlib
 import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from devon_adapters.file_identities import hash_file
 from devon_adapters.huggingface.cached_files import describe_files
 from devon_adapters.settings import HUGGING_FACE
 from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
@@ -30,7 +30,6 @@ REPO_KINDS = {"models": "model", "datasets": "dataset", "spaces": "space", "kern
 """Folder prefix -> repo kind, as huggingface_hub's `REPO_TYPES_MAPPING`."""
 
 INCOMPLETE_SUFFIX = ".incomplete"
-CHUNK = 1024 * 1024
 
 
 class HuggingFaceCache:
@@ -116,17 +115,9 @@ class HuggingFaceCache:
     ) -> str:
         path = self._file(repo, snapshot, file)
         try:
-            with open(path, "rb") as stream:
-                if kind is HashKind.SHA256:
-                    hasher = hashlib.sha256()
-                else:
-                    size = os.fstat(stream.fileno()).st_size
-                    hasher = hashlib.sha1(b"blob %d\0" % size, usedforsecurity=False)
-                while piece := stream.read(CHUNK):
-                    hasher.update(piece)
+            return hash_file(path, kind)
         except OSError as error:
             raise DownloadFailed(f"Cannot read {path}: {error.strerror or error}") from None
-        return hasher.hexdigest()
 
     def describe(self, repo: CachedRepo, snapshot: CachedSnapshot) -> dict[str, Any]:
         directory = self._root / repo.folder / "snapshots" / snapshot.revision
