@@ -7,6 +7,7 @@ from pathlib import Path
 
 from devon_adapters.clock import SystemClock
 from devon_adapters.disk_store import DiskModelStore
+from devon_adapters.file_identities import file_identities
 from devon_adapters.job_process import ChildJobRunner
 from devon_adapters.job_runner import (
     DEFAULT_MAX_CONCURRENT,
@@ -53,6 +54,7 @@ def build_devon(
         default_source=settings.default_source,
         open_cache=partial(open_hf_cache, settings.hf_cache),
         import_legacy=partial(_import_legacy, store),
+        file_identities=partial(file_identities, vault=store.root),
     )
     return attach_jobs(
         devon,
