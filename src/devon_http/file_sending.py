@@ -50,18 +50,22 @@ ZeroCopySend = Callable[[int, int, int], Awaitable[int]]
 (the client left, or stopped reading): the answer is over and its connection is closed
 once the app ends the answer, as it always does, with an empty last body message."""
 
-_limiters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, CapacityLimiter]" = (
+_limiters: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, CapacityLimiter]]" = (
     weakref.WeakKeyDictionary()
 )
 
 
+def loop_limiter(name: str, total: int) -> CapacityLimiter:
+    """This event loop's thread limiter called `name` (made on first use, inside the loop)."""
+    per_loop = _limiters.setdefault(asyncio.get_running_loop(), {})
+    if name not in per_loop:
+        per_loop[name] = CapacityLimiter(total)
+    return per_loop[name]
+
+
 def send_limiter() -> CapacityLimiter:
     """This event loop's limiter for file-sending threads."""
-    loop = asyncio.get_running_loop()
-    limiter = _limiters.get(loop)
-    if limiter is None:
-        limiter = _limiters[loop] = CapacityLimiter(SENDS_AT_ONCE)
-    return limiter
+    return loop_limiter("file-sending", SENDS_AT_ONCE)
 
 
 async def send_span(scope: Scope, send: Send, fd: int, start: int, end: int) -> None:

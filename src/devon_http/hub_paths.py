@@ -1,7 +1,8 @@
 """Which of the Hub's endpoints a request path names (ADR 0215): parsing only.
 
-Served: `/api/models/{repo}`, `/api/models/{repo}/revision/{rev}`,
-`/api/models/{repo}/tree/{rev}[/{path}]` and `/{repo}/resolve/{rev}/{path}` (`{repo}` is
+Served: `/api/models/{repo}`, `/api/models/{repo}/revision/{rev}`, `/api/models/{repo}/refs`
+(which llama.cpp reads), `/api/models/{repo}/tree/{rev}[/{path}]` and
+`/{repo}/resolve/{rev}/{path}` (`{repo}` is
 `owner/name` or a bare legacy `name`). Recognised and refused: the other repository types
 (`datasets`, `spaces`) and every write (uploads, commits, new repositories). Anything else
 is not a Hub path and goes on to DEVON's own routes.
@@ -13,6 +14,7 @@ import attrs
 
 INFO = "info"
 TREE = "tree"
+REFS = "refs"
 RESOLVE = "resolve"
 NOT_SERVED = "not-served"
 """A Hub path this server does not serve (404)."""
@@ -65,6 +67,8 @@ def _api_path(method: str, segments: list[str]) -> HubPath | None:
         return HubPath(INFO, repo_id)
     if tail[0] == "revision" and len(tail) == 2:
         return HubPath(INFO, repo_id, tail[1])
+    if tail == [REFS]:
+        return HubPath(REFS, repo_id)
     if tail[0] == "tree" and len(tail) >= 2:
         return HubPath(TREE, repo_id, tail[1], "/".join(tail[2:]).strip("/"))
     return HubPath(NOT_SERVED, repo_id)

@@ -35,8 +35,17 @@ from devon_core.hub_protocol import (
 from devon_core.models import author_of
 from devon_http.auth import UNAUTHORIZED_DETAIL, is_authorized
 from devon_http.errors import INTERNAL_ERROR_DETAIL, status_of
-from devon_http.file_sending import send_limiter, send_span
-from devon_http.hub_paths import INFO, NOT_SERVED, READ_ONLY, RESOLVE, TREE, HubPath, parse_hub_path
+from devon_http.file_sending import loop_limiter, send_span
+from devon_http.hub_paths import (
+    INFO,
+    NOT_SERVED,
+    READ_ONLY,
+    REFS,
+    RESOLVE,
+    TREE,
+    HubPath,
+    parse_hub_path,
+)
 from devon_http.request_log import escape_control
 
 log = logging.getLogger("devon.http")
@@ -102,6 +111,8 @@ async def _answer(devon: Devon, pull: bool, hub: HubPath, scope: Scope, send: Se
     served = await _in_thread(partial(devon.hub_model, hub.repo_id, hub.revision, pull=pull))
     if hub.kind == INFO:
         await _json(send, method, model_info(served))
+    elif hub.kind == REFS:
+        await _json(send, method, refs(served))
     elif hub.kind == TREE:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         recursive = query.get("recursive", ["false"])[-1].lower() in ("1", "true")
@@ -196,6 +207,13 @@ def model_info(served: ServedModel) -> dict[str, Any]:
     return info
 
 
+def refs(served: ServedModel) -> dict[str, Any]:
+    """`/api/models/{id}/refs`: one branch, `main`, at the held commit (what llama.cpp's
+    `-hf` and `HfApi.list_repo_refs` read)."""
+    main = {"name": "main", "ref": "refs/heads/main", "targetCommit": served.commit}
+    return {"branches": [main], "converts": [], "tags": []}
+
+
 def _sibling(found: ServedFile) -> dict[str, Any]:
     entry: dict[str, Any] = {"rfilename": found.path, "size": found.size_bytes}
     entry["blobId"] = found.blob_id
@@ -252,9 +270,14 @@ def _content_type(path: str) -> bytes:
     return b"application/octet-stream"
 
 
+HUB_CALLS_AT_ONCE = 64
+
+
 async def _in_thread(call: Any) -> Any:
-    # Its own threads: a pull-through request may wait minutes for its download.
-    return await anyio.to_thread.run_sync(call, limiter=send_limiter(), abandon_on_cancel=False)
+    # Threads of their own: a pull-through request may wait minutes for its download, and
+    # must take neither the threads of DEVON's other endpoints nor those sending files.
+    limiter = loop_limiter("hub-calls", HUB_CALLS_AT_ONCE)
+    return await anyio.to_thread.run_sync(call, limiter=limiter, abandon_on_cancel=False)
 
 
 def _method(scope: Scope) -> str:

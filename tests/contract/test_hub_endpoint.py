@@ -223,6 +223,16 @@ def test_tree_lists_the_files_as_list_repo_tree_reads_them(
     assert listed == expected
 
 
+def test_refs_name_main_at_the_held_commit_as_llama_cpp_reads_them(
+    served: ServedVault, test_hub: TestHub
+) -> None:
+    refs = HfApi(endpoint=served.url).list_repo_refs(TINY)
+
+    assert [(b.name, b.target_commit) for b in refs.branches] == [
+        ("main", commit_of(test_hub, TINY))
+    ]
+
+
 def test_a_range_is_answered_206_with_exactly_those_bytes(
     served: ServedVault, test_hub: TestHub
 ) -> None:
