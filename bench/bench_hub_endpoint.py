@@ -6,13 +6,16 @@ once while `/health` is probed (issue 27; ADR 0216).
 
 Lays out a vault holding one model with a `--size-mb` file of random bytes (registered as
 `devon scan` does; its sha256 is computed once, before timing), serves it with `devon serve`
-(one worker) and the same folder with Debian's nginx (`sendfile on`, one worker process, on
-its own loopback port, started here with its own config: not the system service; installed
-with `apt-get install nginx` when missing). The client is `curl -o /dev/null`.
+(one worker) and the same folder with Debian's nginx (`sendfile on`, `worker_processes auto`
+as Debian ships it, on its own loopback port, started here with its own config: not the
+system service; installed with `apt-get install nginx` when missing). The client is
+`curl -o /dev/null`.
 
-1. One client: `--rounds` rounds, each fetching the file once from nginx and once from
-   DEVON's `/{repo}/resolve/main/{file}`, interleaved, so that the shared machine's load
-   falls on both alike; the table gives each leg's median and the ratio of medians.
+1. One client: `--rounds` rounds, each fetching the file once from nginx, once from DEVON's
+   `/{repo}/resolve/main/{file}`, and once from the same app under plain uvicorn (no
+   `devon.sendfile` extension: the file read and sent in 1 MiB pieces, ADR 0216),
+   interleaved, so that the shared machine's load falls on all alike; the table gives each
+   leg's median and the ratio of medians.
 2. Eight clients (`--clients`) at once, from each server in turn, with `/health` probed on
    DEVON every 20 ms by `bench/loadgen.py` in another process; the same probe on the idle
    server first. Throughput is the bytes of all clients over the time of the slowest.
@@ -36,7 +39,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import LOOPBACK, MIB, devon_server, free_port, machine, markdown_table
+from bench.common import (
+    LOOPBACK,
+    MIB,
+    devon_server,
+    free_port,
+    machine,
+    markdown_table,
+    stop_process,
+    wait_for_health,
+)
 
 LOADGEN = Path(__file__).resolve().parent / "loadgen.py"
 REPO = "bench/big-model"
@@ -73,7 +85,7 @@ def nginx_binary() -> str:
 
 NGINX_CONF = """\
 {user}
-worker_processes 1;
+worker_processes auto;
 daemon off;
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
@@ -124,6 +136,32 @@ def nginx_server(root: Path, scratch: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+@contextmanager
+def plain_uvicorn(storage: Path) -> Iterator[str]:
+    """DEVON's app over the vault at `storage` under uvicorn's own HTTP protocol (what
+    `devon serve` runs but for `LimitedProtocol`), on a free loopback port."""
+    port = free_port()
+    code = (
+        "from devon_http.serve import APP_FACTORY, serve_app; "
+        f"serve_app(APP_FACTORY, {LOOPBACK!r}, {port}, 1)"
+    )
+    env = {**os.environ, "DEVON_STORAGE_PATH": str(storage), "DEVON_API_KEY": ""}
+    env["XDG_CONFIG_HOME"] = str(storage.parent / "config")
+    process = subprocess.Popen(
+        [sys.executable, "-c", code],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    url = f"http://{LOOPBACK}:{port}"
+    try:
+        wait_for_health(url, process, "uvicorn", 60)
+        yield url
+    finally:
+        stop_process(process, 15)
 
 
 def curl(url: str) -> subprocess.Popen[str]:
@@ -182,12 +220,22 @@ def main() -> None:
     try:
         storage = scratch / "vault"
         folder = lay_out_vault(storage, args.size_mb)
-        with devon_server(storage) as (devon, _), nginx_server(folder, scratch) as nginx:
-            urls = {"nginx": f"{nginx}/{FILE}", "DEVON": f"{devon}/{REPO}/resolve/main/{FILE}"}
-            for url in urls.values():  # both read from the page cache from here on
+        with (
+            devon_server(storage) as (devon, _),
+            plain_uvicorn(storage) as plain,
+            nginx_server(folder, scratch) as nginx,
+        ):
+            path = f"/{REPO}/resolve/main/{FILE}"
+            urls = {
+                "nginx": f"{nginx}/{FILE}",
+                "DEVON": f"{devon}{path}",
+                "DEVON without sendfile": f"{plain}{path}",
+            }
+            for url in urls.values():  # all read from the page cache from here on
                 fetched(curl(url), size)
             print(f"{machine()}\n")
             one_client(urls, size, args.rounds)
+            del urls["DEVON without sendfile"]
             eight_clients(urls, devon, size, args.clients)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)

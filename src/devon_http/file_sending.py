@@ -95,8 +95,8 @@ async def send_span(scope: Scope, send: Send, fd: int, start: int, end: int) -> 
 def sendfile_all(
     out: int, fd: int, offset: int, count: int, stop: threading.Event, idle_s: float
 ) -> int:
-    """Send `count` bytes of `fd` from `offset` to the non-blocking socket `out` (closed
-    here at the end), waiting for room with `poll`; the bytes sent."""
+    """Send `count` bytes of `fd` from `offset` to the non-blocking socket `out` (both
+    closed here at the end), waiting for room with `poll`; the bytes sent."""
     sent = 0
     poller = select.poll()
     poller.register(out, select.POLLOUT)
@@ -120,6 +120,7 @@ def sendfile_all(
             last_progress = time.monotonic()
     finally:
         os.close(out)
+        os.close(fd)
     return sent
 
 
@@ -136,11 +137,13 @@ async def zero_copy_send(
     sock = transport.get_extra_info("socket")
     if sock is None or transport.is_closing() or not await _head_sent(transport):
         return 0
-    out = os.dup(sock.fileno())
+    # Duplicates, owned and closed by the thread: a thread left running by a cancelled
+    # request never writes to, or reads from, a descriptor number reused meanwhile.
+    out, source = os.dup(sock.fileno()), os.dup(fd)
     stop = threading.Event()
     try:
         return await anyio.to_thread.run_sync(
-            partial(sendfile_all, out, fd, offset, count, stop, idle_s),
+            partial(sendfile_all, out, source, offset, count, stop, idle_s),
             limiter=send_limiter(),
             abandon_on_cancel=True,
         )
