@@ -46,8 +46,6 @@ from bench.common import (
     free_port,
     machine,
     markdown_table,
-    stop_process,
-    wait_for_health,
 )
 
 LOADGEN = Path(__file__).resolve().parent / "loadgen.py"
@@ -138,30 +136,14 @@ def nginx_server(root: Path, scratch: Path) -> Iterator[str]:
         process.wait(10)
 
 
-@contextmanager
-def plain_uvicorn(storage: Path) -> Iterator[str]:
-    """DEVON's app over the vault at `storage` under uvicorn's own HTTP protocol (what
-    `devon serve` runs but for `LimitedProtocol`), on a free loopback port."""
-    port = free_port()
+def plain_uvicorn(port: int) -> list[str]:
+    """DEVON's app under uvicorn's own HTTP protocol (what `devon serve` runs but for
+    `LimitedProtocol`, which offers the `devon.sendfile` extension) on `port`."""
     code = (
         "from devon_http.serve import APP_FACTORY, serve_app; "
         f"serve_app(APP_FACTORY, {LOOPBACK!r}, {port}, 1)"
     )
-    env = {**os.environ, "DEVON_STORAGE_PATH": str(storage), "DEVON_API_KEY": ""}
-    env["XDG_CONFIG_HOME"] = str(storage.parent / "config")
-    process = subprocess.Popen(
-        [sys.executable, "-c", code],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://{LOOPBACK}:{port}"
-    try:
-        wait_for_health(url, process, "uvicorn", 60)
-        yield url
-    finally:
-        stop_process(process, 15)
+    return [sys.executable, "-c", code]
 
 
 def curl(url: str) -> subprocess.Popen[str]:
@@ -222,7 +204,7 @@ def main() -> None:
         folder = lay_out_vault(storage, args.size_mb)
         with (
             devon_server(storage) as (devon, _),
-            plain_uvicorn(storage) as plain,
+            devon_server(storage, command=plain_uvicorn) as (plain, _),
             nginx_server(folder, scratch) as nginx,
         ):
             path = f"/{REPO}/resolve/main/{FILE}"
