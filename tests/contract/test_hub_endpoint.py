@@ -4,6 +4,7 @@ headers, its errors, and its cache layout."""
 
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -245,6 +246,25 @@ def test_a_range_is_answered_206_with_exactly_those_bytes(
     assert answer.status_code == 206
     assert answer.headers["content-range"] == f"bytes 100-4195/{len(data)}"
     assert answer.content == data[100:4196]
+
+
+def test_eight_connections_fetching_ranges_at_once_reassemble_the_file(
+    served: ServedVault, test_hub: TestHub
+) -> None:
+    data = hub_bytes(test_hub, SHARDY, "model-00001-of-00003.safetensors")
+    url = f"{served.url}/{SHARDY}/resolve/main/model-00001-of-00003.safetensors"
+    step = -(-len(data) // 8)
+    spans = [(start, min(start + step, len(data)) - 1) for start in range(0, len(data), step)]
+
+    def fetch(span: tuple[int, int]) -> bytes:
+        answer = httpx.get(url, headers={"Range": f"bytes={span[0]}-{span[1]}"})
+        assert answer.status_code == 206
+        return answer.content
+
+    with ThreadPoolExecutor(8) as pool:
+        parts = list(pool.map(fetch, spans))
+
+    assert b"".join(parts) == data
 
 
 def test_a_range_past_the_end_is_416(served: ServedVault) -> None:

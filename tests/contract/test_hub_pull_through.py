@@ -4,6 +4,7 @@ however many clients ask; gated and missing models answer as the Hub would."""
 
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,23 @@ def test_two_clients_snapshotting_one_model_fetch_it_once_from_upstream(
     assert len(folders) == 2
     assert all(files_under(Path(folder)) == expected for folder in folders)
     assert upstream_file_reads(test_hub, SHARDY) == dict.fromkeys(expected, 1)
+
+
+def test_two_clients_asking_for_one_missing_file_fetch_it_once(
+    mirror: ServedVault, test_hub: TestHub, tmp_path: Path
+) -> None:
+    def client(n: int) -> str:
+        return hf_hub_download(
+            TINY, "model.safetensors", endpoint=mirror.url, cache_dir=tmp_path / f"c{n}"
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        paths = list(pool.map(client, range(2)))
+
+    item = test_hub.catalogue[TINY].file("model.safetensors")
+    assert item is not None
+    assert [Path(p).read_bytes() for p in paths] == [item.content.read()] * 2
+    assert upstream_file_reads(test_hub, TINY) == {"model.safetensors": 1}
 
 
 def test_hf_hub_download_pulls_only_the_file_asked_for(
