@@ -15,11 +15,14 @@ from devon_core.hub_protocol import (
     commit_of,
     lfs_pointer,
     names_commit,
+    served_file,
     served_files,
+    served_model,
     tree,
     use_is_due,
 )
-from tests.unit.fakes import T0, local_model
+from devon_core.models import LocalModel
+from tests.unit.fakes import T0, MemoryStore, SettableClock, local_model
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 
@@ -118,3 +121,119 @@ def test_a_read_marks_use_unless_the_model_was_marked_within_a_minute() -> None:
     assert use_is_due(local_model(last_used=None), T0)
     assert not use_is_due(local_model(last_used=T0), T0 + timedelta(seconds=59))
     assert use_is_due(local_model(last_used=T0), T0 + timedelta(seconds=60))
+
+
+def identities_of(model: LocalModel) -> list[Identity]:
+    return [Identity(p, 10, git_blob_id="b" * 40) for p in model.files]
+
+
+def partial_copy() -> LocalModel:
+    model = local_model()
+    return attrs.evolve(
+        model, files=("config.json",), metadata={"include_patterns": ["config.json"]}
+    )
+
+
+class Pulls:
+    """A pull that records what it was asked for and puts the whole model in `store`."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self.asked: list[tuple[str, ...] | None] = []
+
+    def __call__(self, patterns: tuple[str, ...] | None) -> LocalModel:
+        self.asked.append(patterns)
+        return self.store.add(local_model())
+
+
+def test_without_pull_a_partial_copy_lists_only_the_files_it_holds() -> None:
+    store = MemoryStore()
+    store.add(partial_copy())
+
+    model = served_model(store, identities_of, "huggingface", "acme/widget-7b", "main", None)
+
+    assert [f.path for f in model.files] == ["config.json"]
+
+
+def test_with_pull_the_listing_of_a_partial_copy_pulls_the_whole_model() -> None:
+    store = MemoryStore()
+    store.add(partial_copy())
+    pull = Pulls(store)
+
+    model = served_model(store, identities_of, "huggingface", "acme/widget-7b", "main", pull)
+
+    assert pull.asked == [None]
+    assert [f.path for f in model.files] == ["config.json", "model.safetensors"]
+
+
+def test_with_pull_a_file_the_partial_copy_lacks_pulls_that_file_only() -> None:
+    store = MemoryStore()
+    store.add(partial_copy())
+    pull = Pulls(store)
+
+    served_file(
+        store,
+        SettableClock(),
+        identities_of,
+        "huggingface",
+        "acme/widget-7b",
+        "main",
+        "model.safetensors",
+        pull,
+        use=False,
+    )
+
+    assert pull.asked == [("model.safetensors",)]
+
+
+def test_a_file_missing_from_a_whole_copy_is_not_pulled() -> None:
+    store = MemoryStore()
+    store.add(local_model())
+    pull = Pulls(store)
+
+    with pytest.raises(EntryNotFound):
+        served_file(
+            store,
+            SettableClock(),
+            identities_of,
+            "huggingface",
+            "acme/widget-7b",
+            "main",
+            "missing.bin",
+            pull,
+            use=False,
+        )
+
+    assert pull.asked == []
+
+
+def test_reads_mark_the_model_used_once_a_minute() -> None:
+    store = MemoryStore()
+    store.add(local_model())
+    clock = SettableClock()
+
+    def read() -> None:
+        served_file(
+            store,
+            clock,
+            identities_of,
+            "huggingface",
+            "acme/widget-7b",
+            "main",
+            "config.json",
+            None,
+            use=True,
+        )
+
+    read()
+    first = store.get("huggingface", "acme/widget-7b")
+    clock.advance(seconds=30)
+    read()
+    assert store.get("huggingface", "acme/widget-7b") == first
+    clock.advance(seconds=31)
+    read()
+    again = store.get("huggingface", "acme/widget-7b")
+    assert first is not None
+    assert again is not None
+    assert first.last_used == T0
+    assert again.last_used == T0 + timedelta(seconds=61)
