@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, quote
 
 import anyio.to_thread
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from devon_adapters.transfer.byte_ranges import Unsatisfiable, requested_span
 from devon_core import Devon
@@ -78,11 +78,21 @@ def serve_hub_paths(
         if not is_authorized(_header(scope, b"authorization"), api_key):
             await _error(send, 401, UNAUTHORIZED_DETAIL, hub_message=HUB_BAD_CREDENTIALS)
             return
+        started = False
+
+        def sending(message: Message) -> Awaitable[None]:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            return send(message)
+
         try:
-            await _answer(devon, pull_through, hub, scope, send)
-        except DevonError as error:
-            await _devon_error(send, error)
-        except Exception:
+            await _answer(devon, pull_through, hub, scope, sending)
+        except Exception as error:
+            if started:  # mid-body: the server closes the connection
+                raise
+            if isinstance(error, DevonError):
+                await _devon_error(send, error)
+                return
             log.exception(
                 "Unhandled error on %s %s",
                 escape_control(_method(scope)),
