@@ -341,6 +341,15 @@ def test_hub_paths_answer_only_to_the_allowed_host_names(served: ServedVault) ->
     assert "not allowed" in answer.json()["detail"]
 
 
+def test_hub_paths_refuse_a_foreign_browser_origin(served: ServedVault) -> None:
+    answer = httpx.get(
+        f"{served.url}/{TINY}/resolve/main/config.json", headers={"Origin": "https://evil.example"}
+    )
+
+    assert answer.status_code == 403
+    assert "Cross-origin" in answer.json()["detail"]
+
+
 @pytest.mark.parametrize(
     "path", ["/api/datasets/acme/data", "/datasets/acme/data/resolve/main/train.csv"]
 )
