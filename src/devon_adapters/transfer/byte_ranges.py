@@ -117,12 +117,12 @@ class Unsatisfiable(ValueError):
 
 def requested_span(header: str | None, size: int) -> Span | None:
     """The span of a file of `size` bytes a request's `Range` header asks for: one
-    `bytes=` range (`a-b`, `a-`, `-n`; of several, the first); None for the whole file
-    (no header, or one that is not a byte range, which HTTP says to ignore).
-    Unsatisfiable when it starts past the end."""
-    if not header or not header.strip().lower().startswith("bytes="):
+    `bytes=` range (`a-b`, `a-`, `-n`); None for the whole file (no header, one that is not
+    a single byte range, which HTTP lets a server ignore: several ranges would need a
+    multipart answer). Unsatisfiable when it starts past the end."""
+    if not header or not header.strip().lower().startswith("bytes=") or "," in header:
         return None
-    first, _, last = header.strip()[len("bytes=") :].split(",")[0].strip().partition("-")
+    first, _, last = header.strip()[len("bytes=") :].strip().partition("-")
     if not (first or last) or not (first or "0").isdigit() or not (last or "0").isdigit():
         return None
     if not first:
