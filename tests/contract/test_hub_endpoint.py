@@ -3,6 +3,7 @@ command, and transformers) pointed at a served DEVON get the vault's bytes, the 
 headers, its errors, and its cache layout."""
 
 import socket
+import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -115,7 +116,7 @@ def test_hf_download_command_fetches_a_model_from_devon_serve(
         "DEVON_API_KEY": "",
     }
     with serve_process(env) as (url, _):
-        hf = Path(__file__).parents[2] / ".venv" / "bin" / "hf"
+        hf = Path(sys.executable).parent / "hf"  # the command huggingface_hub installs
         out = str(tmp_path / "out")
         command = (
             "import subprocess\n"
