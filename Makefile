@@ -54,6 +54,7 @@ bench: setup
 	$(BIN)/python bench/bench_download.py --quick
 	$(BIN)/python bench/bench_download_http.py --repos bench/big-512mb,bench/many-small
 	$(BIN)/python bench/bench_bigfile.py --rounds 1 --memory-mb 1024
+	$(BIN)/python bench/bench_hub_endpoint.py --size-mb 512 --rounds 3
 
 # Issue 14's table, before (git ref BEFORE, default main) and after, with the ceiling, uvicorn
 # and granian, 1 and 2 workers, plus 100,000-model figures. About 15 minutes on 2 cores.

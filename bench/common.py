@@ -132,10 +132,14 @@ def serve_command(port: int, workers: int) -> list[str]:
 
 @contextmanager
 def devon_server(
-    storage: Path, workers: int = 1, env: Mapping[str, str] | None = None, timeout: float = 60
+    storage: Path,
+    workers: int = 1,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60,
+    command: Callable[[int], list[str]] | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`devon serve` on a free loopback port over the vault at `storage`; yields its base
-    URL and process once `/health` answers."""
+    """`devon serve` (or `command(port)`) on a free loopback port over the vault at
+    `storage`; yields its base URL and process once `/health` answers."""
     port = free_port()
     environment = {
         **os.environ,
@@ -146,7 +150,7 @@ def devon_server(
         **(env or {}),
     }
     process = subprocess.Popen(
-        serve_command(port, workers),
+        command(port) if command else serve_command(port, workers),
         env=environment,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

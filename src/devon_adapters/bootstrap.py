@@ -7,6 +7,7 @@ from pathlib import Path
 
 from devon_adapters.clock import SystemClock
 from devon_adapters.disk_store import DiskModelStore
+from devon_adapters.file_identities import file_identities
 from devon_adapters.job_process import ChildJobRunner
 from devon_adapters.job_runner import (
     DEFAULT_MAX_CONCURRENT,
@@ -57,6 +58,7 @@ def build_devon(
         import_legacy=partial(_import_legacy, store),
         open_view=partial(open_hf_cache_view, settings.hf_cache, store.paths),
         keep_view=settings.hf_cache_view,
+        file_identities=partial(file_identities, vault=store.root),
     )
     return attach_jobs(
         devon,

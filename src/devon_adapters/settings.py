@@ -535,6 +535,15 @@ class Settings:
         default_text="`512` open connections per server process",
         help="Open connections per server process; one more gets 503.",
     )
+    hub_pull_through: bool = setting(
+        key="hub_pull_through",
+        env="DEVON_HUB_PULL_THROUGH",
+        parse=parse_bool,
+        default=False,
+        to_text=_bool_text,
+        default_text="`false`: the Hub paths answer only what the vault holds",
+        help="A Hub-path request for a model or file the vault lacks downloads it first.",
+    )
     config_path: Path | None = None
     """The config file that was read, if any."""
     sections: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, repr=False)

@@ -4,15 +4,24 @@ import logging
 import threading
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import partial
 from typing import BinaryIO
 
 import attrs
 
-from devon_core import adoption, cache_view, hints, job_use_cases, use_cases
+from devon_core import adoption, cache_view, hints, hub_protocol, job_use_cases, use_cases
 from devon_core.adoption import AdoptReport
 from devon_core.cache_view import CacheView, ViewReport
 from devon_core.download_plan import DownloadPlan, plan_download
-from devon_core.errors import DevonError, InvalidInput, NotFound, SelectionNotFound, about
+from devon_core.errors import (
+    DevonError,
+    DownloadFailed,
+    InvalidInput,
+    NotFound,
+    SelectionNotFound,
+    about,
+)
+from devon_core.hub_protocol import FileIdentities, ServedFile, ServedModel
 from devon_core.identifiers import LOCAL_SOURCE, validate_model_id
 from devon_core.jobs import Job, JobList, JobStatus
 from devon_core.models import LocalModel
@@ -108,6 +117,7 @@ class Devon:
         runner: JobRunner | None = None,
         open_view: Callable[[str | None], CacheView] | None = None,
         keep_view: bool = False,
+        file_identities: FileIdentities | None = None,
     ) -> None:
         given = [source] if source is not None else []
         self.store = store
@@ -141,6 +151,8 @@ class Devon:
             self.kept_view = open_view(None)
             if isinstance(store, ObservableStore):
                 store.observe(self._follow)
+        self.file_identities = file_identities
+        """Reads the Hub identities of a model's files (for `hub_model`, `hub_file`)."""
 
     @property
     def default_source(self) -> str:
@@ -527,6 +539,69 @@ class Devon:
                 "or call devon_adapters.attach_jobs(devon)"
             )
         return self.runner
+
+    # -- the vault as the Hub shows a repository (ADR 0215) ----------------------------------
+
+    def hub_model(
+        self, model_id: str, revision: str = "main", *, pull: bool = False
+    ) -> ServedModel:
+        """The vault's copy of `model_id` (of the default source) as a Hub repository at
+        `revision`: `main`, its commit, or a prefix of it (RevisionNotFound otherwise).
+        NotFound when the vault lacks it, unless `pull`: then it is downloaded first (the
+        whole repository, also when the vault holds only some of its files), by a job any
+        other request for it joins."""
+        source = self.default_source
+        with about(source, model_id):
+            return hub_protocol.served_model(
+                self.store,
+                self._identities(),
+                source,
+                model_id,
+                revision,
+                partial(self._pull, source, model_id) if pull else None,
+            )
+
+    def hub_file(
+        self, model_id: str, revision: str, path: str, *, pull: bool = False, use: bool = True
+    ) -> tuple[ServedModel, ServedFile]:
+        """File `path` of `hub_model(model_id, revision)`: EntryNotFound when the copy has no
+        such file. With `use`, reading it marks the model used. With `pull`, a file the vault
+        lacks is downloaded first (that file only), by a job other requests join."""
+        source = self.default_source
+        with about(source, model_id):
+            return hub_protocol.served_file(
+                self.store,
+                self.clock,
+                self._identities(),
+                source,
+                model_id,
+                revision,
+                path,
+                partial(self._pull, source, model_id) if pull else None,
+                use=use,
+            )
+
+    PULL_ATTEMPTS = 3
+    """Jobs a pull may wait for: a running job it joins may fetch other files than it needs."""
+
+    def _pull(self, source: str, model_id: str, patterns: tuple[str, ...] | None) -> LocalModel:
+        for _ in range(self.PULL_ATTEMPTS):
+            job = self.start_download(model_id, source=source, include_patterns=patterns)
+            self.wait(job.id).outcome()
+            present = self.store.get(source, model_id)
+            if present is not None and use_cases.covers(present, patterns, False, job.created_at):
+                return present
+        raise DownloadFailed(
+            f"The vault did not receive {model_id} after {self.PULL_ATTEMPTS} downloads"
+        )
+
+    def _identities(self) -> FileIdentities:
+        if self.file_identities is None:
+            raise DevonError(
+                "This Devon cannot read its files' Hub identities: build it with "
+                "devon_adapters.build_devon()"
+            )
+        return self.file_identities
 
     def list(self, *, source: str | None = None) -> list[LocalModel]:
         known = self._known_sources if source is not None else frozenset()  # no plugin load

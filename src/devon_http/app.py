@@ -21,6 +21,7 @@ from devon_http.body import MAX_BODY_BYTES
 from devon_http.document import JsonDocument, YamlDocument
 from devon_http.errors import handle_error
 from devon_http.guard import HttpSecurity, RequestGuard
+from devon_http.hub_routes import serve_hub_paths
 from devon_http.job_routes import API_PREFIX, JOB_ROUTES
 from devon_http.request_log import RequestLog
 from devon_http.routes import API_ROUTES, answer_health_first, health
@@ -38,6 +39,7 @@ def create_app(
     max_concurrent_downloads: int = DEFAULT_MAX_CONCURRENT,
     security: HttpSecurity | None = None,
     request_log: RequestLog | None = None,
+    hub_pull_through: bool = False,
 ) -> Litestar:
     """The HTTP API over `devon`, and the web page at `/`. With a non-empty `api_key`, every
     /api route needs `Authorization: Bearer <api_key>`; /health, the OpenAPI document at
@@ -50,7 +52,11 @@ def create_app(
 
     Downloads run as jobs: if `devon` has no job store and runner yet, they are attached
     here (`max_concurrent_downloads` jobs at once); the runner starts with the app, which
-    resumes jobs a server that is gone left behind."""
+    resumes jobs a server that is gone left behind.
+
+    The Hugging Face Hub's model paths (`/api/models/{id}`, `/{id}/resolve/{rev}/{path}`)
+    answer from the vault beside /api/v1, behind the same key (`devon_http.hub_routes`);
+    with `hub_pull_through`, a model or file the vault lacks is downloaded first."""
     attach_jobs(devon, max_concurrent=max_concurrent_downloads)
     secured = bool(api_key)
     api = Router(
@@ -81,7 +87,8 @@ def create_app(
     )
     # Around Litestar's whole router (as its own CORS middleware sits), so that unknown
     # routes and wrong methods are guarded and carry the security headers too.
-    app.asgi_handler = RequestGuard(answer_health_first(app.asgi_handler), security, request_log)
+    hub = serve_hub_paths(app.asgi_handler, devon, api_key=api_key, pull_through=hub_pull_through)
+    app.asgi_handler = RequestGuard(answer_health_first(hub), security, request_log)
     _document_default_source(app, devon)
     return app
 

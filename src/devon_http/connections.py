@@ -6,10 +6,13 @@ that has sent part of a request's headers, or nothing at all yet, is waited on f
 it accepts any number of connections. `LimitedProtocol`, the HTTP protocol uvicorn would
 use with two additions, closes a connection whose request head has not arrived within
 `header_timeout_s`, and answers 503 and closes a connection beyond `max_connections`.
+It also offers each request zero-copy file sending (the `devon.sendfile` ASGI extension of
+`devon_http.file_sending`, with uvicorn's httptools protocol).
 """
 
 import asyncio
 import json
+from functools import partial
 from typing import Any
 
 import attrs
@@ -17,6 +20,25 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from devon_adapters.settings import DEFAULT_HEADER_TIMEOUT_S, DEFAULT_MAX_CONNECTIONS
+from devon_http.file_sending import SENDFILE, zero_copy_send
+
+
+async def _send_file(cycle: Any, fd: int, offset: int, count: int) -> int:
+    """The `devon.sendfile` extension for one request (`devon_http.file_sending`): sends
+    the span past uvicorn's request cycle, then tells the cycle those bytes were sent; a
+    short send ends the answer there and closes the connection after it."""
+    sent = await zero_copy_send(cycle.transport, fd, offset, count)
+    cycle.expected_content_length = max(cycle.expected_content_length - sent, 0)
+    if sent < count:
+        cycle.keep_alive = False
+        cycle.expected_content_length = 0
+    return sent
+
+
+def _counts_length(cycle: Any) -> bool:
+    """Whether `cycle` is uvicorn's httptools request cycle, which `_send_file` knows."""
+    return hasattr(cycle, "expected_content_length") and hasattr(cycle, "keep_alive")
+
 
 BUSY_DETAIL = "Too many open connections to this server: try again shortly"
 
@@ -64,6 +86,13 @@ class LimitedProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
             return
         super().connection_made(transport)
         self._expect_head()
+
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.scope is self.scope and _counts_length(cycle):
+            extensions = self.scope.setdefault("extensions", {})
+            extensions[SENDFILE] = {"send": partial(_send_file, cycle)}
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_deadline()

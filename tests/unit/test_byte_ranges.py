@@ -3,6 +3,7 @@ already on disk and any piece size, the pieces asked for cover exactly what is m
 
 from itertools import pairwise
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -12,6 +13,7 @@ from devon_adapters.transfer.byte_ranges import (
     PIECES_PER_CONNECTION,
     Span,
     SpanSet,
+    Unsatisfiable,
     contiguous_prefix,
     covered,
     merge,
@@ -19,6 +21,7 @@ from devon_adapters.transfer.byte_ranges import (
     parse_content_range,
     piece_size,
     range_header,
+    requested_span,
     split,
 )
 
@@ -138,3 +141,29 @@ def test_content_range_not_of_the_bytes_form_is_not_a_span() -> None:
     assert parse_content_range("bytes */1000") is None
     assert parse_content_range("items 0-1/2") is None
     assert parse_content_range("bytes 0-9/*") == (0, 10, None)
+
+
+@pytest.mark.parametrize(
+    ("header", "span"),
+    [
+        (None, None),
+        ("bytes=0-99", (0, 100)),
+        ("bytes=10-", (10, 1000)),
+        ("bytes=-100", (900, 1000)),
+        ("bytes=990-5000", (990, 1000)),
+        ("bytes=5-9, 20-30", None),
+        ("items=0-5", None),
+        ("bytes=9-5", None),
+        ("bytes=abc", None),
+    ],
+)
+def test_a_request_range_names_the_span_of_the_file_it_asks_for(
+    header: str | None, span: Span | None
+) -> None:
+    assert requested_span(header, 1000) == span
+
+
+@pytest.mark.parametrize("header", ["bytes=1000-", "bytes=5000-6000", "bytes=-0"])
+def test_a_range_starting_past_the_end_is_unsatisfiable(header: str) -> None:
+    with pytest.raises(Unsatisfiable):
+        requested_span(header, 1000)
