@@ -4,6 +4,7 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -22,7 +23,7 @@ from devon_cli.render import (
 )
 from devon_core.models import LocalModel
 from devon_core.results import DEFAULT_CLEAN_DAYS, CleanResult, ExportFormat
-from devon_core.serialization import export_text
+from devon_core.serialization import export_text, unstructure
 
 
 @click.command(
@@ -215,7 +216,7 @@ def _show_clean(context: CliContext, result: CleanResult, as_json: bool) -> None
 
 def _print_clean(context: CliContext, result: CleanResult, as_json: bool) -> None:
     if as_json:
-        emit_json(result)
+        emit_json(_clean_json(result))
     elif not (result.models or result.partial_models) and result.failed:
         context.out.print("Nothing removed.")
     elif not (result.models or result.partial_models):
@@ -233,6 +234,15 @@ def _print_clean(context: CliContext, result: CleanResult, as_json: bool) -> Non
                 f"Removed {plural(len(result.partial_models), 'unfinished download')}, "
                 f"freed {format_size(result.partial_freed_bytes)}."
             )
+
+
+def _clean_json(result: CleanResult) -> dict[str, Any]:
+    """The HTTP API's clean answer, except that a dry run says `would_remove` (nothing was
+    removed) where the API, as documented, says `removed`."""
+    data: dict[str, Any] = unstructure(result)
+    if result.dry_run:
+        data = {"would_remove": data.pop("removed"), **data}
+    return data
 
 
 def _show_plan(console: Console, plan: CleanResult, models: list[LocalModel]) -> None:
