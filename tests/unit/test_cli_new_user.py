@@ -1,0 +1,63 @@
+"""What a new user saw go wrong at the terminal (issue 31), each as it should be."""
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner, Result
+
+from devon_cli import diagnostics
+from devon_cli.context import CliContext
+from devon_cli.main import cli
+from devon_core import Devon
+from tests.unit.fakes import FakeSource, MemoryStore, SettableClock, local_model, remote_model
+
+Run = Callable[..., Result]
+
+GGUF = remote_model(
+    "acme/Widget-8B-GGUF",
+    files=(
+        ("README.md", 100),
+        ("Widget-8B-Q4_K_M.gguf", 4_000),
+        ("Widget-8B-Q8_0.gguf", 8_000),
+    ),
+    format=("gguf",),
+    quantization="Q4_K_M,Q8_0",
+)
+
+
+@pytest.fixture
+def source() -> FakeSource:
+    return FakeSource([GGUF])
+
+
+@pytest.fixture
+def store(source: FakeSource) -> MemoryStore:
+    return MemoryStore(source.disk)
+
+
+@pytest.fixture
+def clock() -> SettableClock:
+    return SettableClock()
+
+
+@pytest.fixture
+def run(source: FakeSource, store: MemoryStore, clock: SettableClock) -> Iterator[Run]:
+    devon = Devon(source=source, store=store, clock=clock)
+
+    def invoke(*args: str) -> Result:
+        return CliRunner().invoke(
+            cli, list(args), obj=CliContext(lambda with_sources: devon), prog_name="devon"
+        )
+
+    yield invoke
+    diagnostics.hand_over()
+
+
+def test_info_names_the_source_it_asked_when_none_is_given(run: Run) -> None:
+    result = run("info", "acme/Widget-8B-GGUF")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == "acme/Widget-8B-GGUF  (huggingface)"
+    assert "On huggingface" in result.stdout
+    assert "None" not in result.stdout
