@@ -268,6 +268,10 @@ class Downloaded:
 
     model: LocalModel
     transferred: bool
+    fetched: tuple[str, ...] = ()
+    """The files this call brought into the vault (a model already held keeps the rest)."""
+    fetched_bytes: int = 0
+    """Their size: what this call added, not the model's total."""
 
 
 @attrs.frozen

@@ -5,7 +5,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 from devon_core.errors import ChoiceNeeded, InsufficientStorage, InvalidInput, SelectionNotFound
-from devon_core.filters import SIZE_UNITS, matches_any
+from devon_core.filters import matches_any
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
 from devon_core.quantizations import group_quantizations, with_whole_shard_sets
 from devon_core.references import ModelReference
@@ -182,11 +182,12 @@ def not_enough_disk(needed_bytes: int, free_bytes: int) -> InsufficientStorage:
     )
 
 
-_UNITS = tuple(unit.upper() for unit in SIZE_UNITS if unit != "b")
+_UNITS = ("KiB", "MiB", "GiB", "TiB")
+"""IEC names for powers of 1024 (ADR 0235): what the size filter reads as kb/kib, mb/mib..."""
 
 
 def format_bytes(count: float) -> str:
-    """Human size in powers of 1024: `1.5 GB`."""
+    """Human size in powers of 1024, with IEC names: `1.5 GiB` (ADR 0235)."""
     if abs(count) < 1024:
         return f"{count:.0f} B"
     for unit in _UNITS:

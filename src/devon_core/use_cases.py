@@ -240,8 +240,18 @@ def download_outcome(
                 else patterns
             )
             metadata = _metadata(remote, recorded, everything)
-            committed = store.commit(staging, everything, clock.now(), metadata, carry_over=carry)
-            return Downloaded(committed, transferred=True)
+            now = clock.now()
+            committed = store.commit(staging, everything, now, metadata, carry_over=carry)
+            if present is not None:
+                # Files added to a held model at the user's request: a use of it, so that
+                # `last_used` is never older than the `downloaded_at` the commit moved.
+                committed = store.mark_used(source.name, model_id, now) or committed
+            return Downloaded(
+                committed,
+                transferred=True,
+                fetched=tuple(sorted(files)),
+                fetched_bytes=sum(f.size_bytes for f in fetch),
+            )
 
 
 def _held(store: ModelStore, clock: Clock, source: str, present: LocalModel) -> Downloaded:

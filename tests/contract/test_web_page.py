@@ -79,7 +79,7 @@ def test_search_download_see_details_and_delete(browser: Browser, test_hub: Test
         expect(page.get_by_role("link", name=WIDGET)).to_be_visible()
         choice = page.get_by_label(f"Files of {WIDGET} to download")
         expect(choice).to_have_value("Q4_K_M")
-        expect(choice.locator("option:checked")).to_have_text("Q4_K_M (44.0 KB)")
+        expect(choice.locator("option:checked")).to_have_text("Q4_K_M (44.0 KiB)")
         download_from_results(page, WIDGET)
 
         open_details(page, WIDGET)

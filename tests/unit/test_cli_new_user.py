@@ -61,3 +61,30 @@ def test_info_names_the_source_it_asked_when_none_is_given(run: Run) -> None:
     assert result.stdout.splitlines()[0] == "acme/Widget-8B-GGUF  (huggingface)"
     assert "On huggingface" in result.stdout
     assert "None" not in result.stdout
+
+
+def test_adding_a_quantisation_reports_only_the_files_it_fetched(run: Run) -> None:
+    run("download", "acme/Widget-8B-GGUF:Q4_K_M")
+    result = run("download", "acme/Widget-8B-GGUF:Q8_0")
+    assert result.exit_code == 0
+    assert "Downloaded acme/Widget-8B-GGUF:Q8_0: 1 file, 7.8 KiB in" in result.stdout
+    assert "now holds 2 files" in result.stdout
+
+
+def test_dry_run_of_a_quantisation_not_yet_held_says_it_would_be_added(run: Run) -> None:
+    run("download", "acme/Widget-8B-GGUF:Q4_K_M")
+    result = run("download", "acme/Widget-8B-GGUF:Q8_0", "--dry-run")
+    assert "would be added" in result.stdout
+    assert "already holds" not in result.stdout
+
+
+def test_adding_a_quantisation_later_moves_last_used_with_downloaded_at(
+    run: Run, clock: SettableClock
+) -> None:
+    run("download", "acme/Widget-8B-GGUF:Q4_K_M")
+    run("info", "acme/Widget-8B-GGUF")  # a use
+    clock.advance(days=3)
+    run("download", "acme/Widget-8B-GGUF:Q8_0")
+    (model,) = json.loads(run("list", "--json").stdout)["models"]
+    assert model["last_used"] == model["downloaded_at"]
+    assert model["downloaded_at"].startswith(str((clock.now()).date()))
