@@ -2,7 +2,6 @@
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import timedelta
 
 import pytest
 from click.testing import CliRunner, Result
@@ -11,7 +10,7 @@ from devon_cli import diagnostics
 from devon_cli.context import CliContext
 from devon_cli.main import cli
 from devon_core import Devon
-from tests.unit.fakes import FakeSource, MemoryStore, SettableClock, local_model, remote_model
+from tests.unit.fakes import FakeSource, MemoryStore, SettableClock, remote_model
 
 Run = Callable[..., Result]
 
