@@ -59,6 +59,7 @@ from devon_adapters.paths import (
     staged_bytes,
     walk_files,
 )
+from devon_adapters.transfer.staging_layout import arrived_bytes
 from devon_core.commit_metadata import CommitMetadata
 from devon_core.errors import DownloadFailed, InvalidInput, RemovalFailed, StoreUnavailable
 from devon_core.identifiers import validate_model_id, validate_source_name
@@ -310,10 +311,14 @@ class DiskModelStore:
             storage_path=self.root,
             sources={name: SourceUsage(count, size) for name, (count, size) in usage.items()},
             staging_bytes=self.staging_bytes(),
+            partial_bytes=self.partial_bytes(),
         )
 
     def staging_bytes(self) -> int:
         return _bytes_under(self._paths.staging_root)
+
+    def partial_bytes(self) -> int:
+        return arrived_bytes(self._paths.staging_root)
 
     def space(self) -> StorageSpace:
         return StorageSpace(
@@ -543,7 +548,11 @@ class DiskModelStore:
         for (source, model_id), directory in self._staging_dirs():
             found.append(
                 StagedDownload(
-                    source, model_id, _bytes_under(directory), self._in_use(source, model_id)
+                    source,
+                    model_id,
+                    _bytes_under(directory),
+                    self._in_use(source, model_id),
+                    arrived_bytes(directory),
                 )
             )
         return found

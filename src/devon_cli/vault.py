@@ -3,6 +3,7 @@
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from devon_cli.render import (
     print_table,
 )
 from devon_core.models import LocalModel
-from devon_core.results import DEFAULT_CLEAN_DAYS, CleanResult, ExportFormat
+from devon_core.results import DEFAULT_CLEAN_DAYS, CleanResult, ExportFormat, StagedDownload
 from devon_core.serialization import export_text, unstructure
 
 
@@ -89,9 +90,9 @@ def status(context: CliContext, as_json: bool) -> None:
         (f"  {name}", f"{_models(usage.count)}, {format_size(usage.size_bytes)}")
         for name, usage in sorted(result.sources.items())
     ]
-    partial = format_size(result.staging_bytes)
+    partial = _arrived(result.partial_bytes, result.staging_bytes)
     if result.staging_bytes:
-        partial += " (unfinished downloads; `devon clean --partial` removes them)"
+        partial += "; `devon clean --partial` removes them"
     rows.append(("partial downloads", partial))
     context.out.print(details(rows), soft_wrap=True)
 
@@ -194,7 +195,12 @@ def clean(
         return
     if not yes:
         _refuse_unless_a_terminal(context)
-        _show_plan(context.err if as_json else context.out, plan, devon.list())
+        _show_plan(
+            context.err if as_json else context.out,
+            plan,
+            devon.list(),
+            devon.unfinished_downloads() if plan.partial_models else (),
+        )
         count = plan.removed + len(plan.partial_models)
         what = _models(plan.removed) if not plan.partial_models else plural(count, "item")
         if not _confirmed(context, f"Remove these {what}?"):
@@ -222,7 +228,8 @@ def _print_clean(context: CliContext, result: CleanResult, as_json: bool) -> Non
     elif not (result.models or result.partial_models):
         context.out.print("Nothing to clean.")
     elif result.dry_run:
-        _show_plan(context.out, result, context.devon.list())
+        unfinished = context.devon.unfinished_downloads() if result.partial_models else ()
+        _show_plan(context.out, result, context.devon.list(), unfinished)
         context.out.print("Dry run: nothing removed.")
     else:
         if result.models:
@@ -245,7 +252,20 @@ def _clean_json(result: CleanResult) -> dict[str, Any]:
     return data
 
 
-def _show_plan(console: Console, plan: CleanResult, models: list[LocalModel]) -> None:
+def _arrived(arrived: int, on_disk: int) -> str:
+    """Bytes that arrived, and the room taken on disk when preallocation makes it more."""
+    text = f"{format_size(arrived)} arrived"
+    if on_disk > arrived:
+        text += f" ({format_size(on_disk)} on disk, room kept for the rest)"
+    return text
+
+
+def _show_plan(
+    console: Console,
+    plan: CleanResult,
+    models: list[LocalModel],
+    unfinished: Sequence[StagedDownload] = (),
+) -> None:
     if plan.models:
         sizes = {model.key: model.size_bytes for model in models}
         rows = [(key, format_size(sizes[key]) if key in sizes else "") for key in plan.models]
@@ -256,7 +276,17 @@ def _show_plan(console: Console, plan: CleanResult, models: list[LocalModel]) ->
             f"Would remove {plural(len(plan.partial_models), 'unfinished download')} "
             f"from staging, {format_size(plan.partial_freed_bytes)}:"
         )
-        console.print(details([(key, "") for key in plan.partial_models]), soft_wrap=True)
+        staged = {s.key: s for s in unfinished}
+        rows = [
+            (
+                key,
+                _arrived(staged[key].arrived_bytes, staged[key].size_bytes)
+                if key in staged
+                else "",
+            )
+            for key in plan.partial_models
+        ]
+        console.print(details(rows), soft_wrap=True)
 
 
 @click.command(

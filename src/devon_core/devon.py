@@ -46,6 +46,7 @@ from devon_core.results import (
     ScanResult,
     SearchFilters,
     SearchResult,
+    StagedDownload,
     StorageSpace,
     StorageStatus,
 )
@@ -617,6 +618,16 @@ class Devon:
         """Bytes unfinished downloads hold in staging, read on its own (cheap): what
         `status().staging_bytes` says."""
         return self.store.staging_bytes()
+
+    def partial_bytes(self) -> int:
+        """Bytes that have arrived for unfinished downloads (`status().partial_bytes`): less
+        than `staging_bytes` while preallocated files wait for the rest."""
+        return self.store.partial_bytes()
+
+    def unfinished_downloads(self) -> "tuple[StagedDownload, ...]":
+        """Each unfinished download's staging, with its bytes arrived and on disk, sorted by
+        (source, model_id): what `clean(partial=True)` may remove."""
+        return tuple(self.store.staged())
 
     def space(self) -> StorageSpace:
         """Free bytes on the vault's disk, bytes the vault's models use, and the quota."""

@@ -180,6 +180,11 @@ class ModelStore(Protocol):
         every request."""
         ...
 
+    def partial_bytes(self) -> int:
+        """Bytes that have arrived for unfinished downloads (`status().partial_bytes`): at
+        most `staging_bytes`, which also counts room reserved in preallocated files."""
+        ...
+
     def space(self) -> StorageSpace: ...
 
     def lock(self, source: str, model_id: str) -> AbstractContextManager[None]:

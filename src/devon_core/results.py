@@ -440,7 +440,10 @@ class StorageStatus:
     storage_path: str
     sources: dict[str, SourceUsage]
     staging_bytes: int = 0
-    """Bytes held in staging by unfinished downloads (running or interrupted)."""
+    """Bytes unfinished downloads (running or interrupted) take in staging on disk: what
+    arrived and the room preallocated for the rest."""
+    partial_bytes: int = 0
+    """Bytes that have arrived for those downloads."""
 
 
 @attrs.frozen
@@ -501,6 +504,8 @@ class StagedDownload:
     model_id: str
     size_bytes: int
     in_use: bool
+    arrived_bytes: int = 0
+    """Bytes that have arrived (`size_bytes` also counts room preallocated for the rest)."""
 
     @property
     def key(self) -> str:

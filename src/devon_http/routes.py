@@ -347,13 +347,15 @@ async def status(
 ) -> Response[wire.Status]:
     # Kept per change counter and staged bytes: `staging_bytes` moves with downloads in
     # progress, which the counter does not count (ADR 0130). Reading it walks staging only.
-    staged = devon.staging_bytes()
+    staged, arrived = devon.staging_bytes(), devon.partial_bytes()
 
     def made() -> bytes:
-        current = attrs.evolve(devon.status(), staging_bytes=staged)
+        current = attrs.evolve(devon.status(), staging_bytes=staged, partial_bytes=arrived)
         return encode_json(wire.to_wire(current, wire.Status))
 
-    return reply(request, await prepared_answer(devon, state, "status", made, also=staged))
+    return reply(
+        request, await prepared_answer(devon, state, "status", made, also=(staged, arrived))
+    )
 
 
 @get(

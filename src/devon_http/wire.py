@@ -172,7 +172,14 @@ class Status(msgspec.Struct):
     storage_path: str
     sources: dict[str, SourceUsage]
     staging_bytes: Annotated[
-        int, msgspec.Meta(description="Bytes unfinished downloads hold in staging (added)")
+        int,
+        msgspec.Meta(
+            description="Bytes unfinished downloads take in staging on disk, room preallocated "
+            "for what has not arrived included (added)"
+        ),
+    ]
+    partial_bytes: Annotated[
+        int, msgspec.Meta(description="Bytes that have arrived for unfinished downloads (added)")
     ]
 
 

@@ -71,6 +71,7 @@ STATUS: dict[str, Any] = {
     "storage_path": "/data/models",
     "sources": {"huggingface": {"count": 3, "size_bytes": 94371840000}},
     "staging_bytes": 0,  # additive (ADR 0173): bytes unfinished downloads hold
+    "partial_bytes": 0,  # additive (ADR 0236): bytes that arrived for them
 }
 
 CLEANED: dict[str, Any] = {

@@ -216,6 +216,9 @@ class MemoryStore:
             sum(files.values()) for path, files in self.disk.items() if path.startswith(staging)
         )
 
+    def partial_bytes(self) -> int:
+        return self.staging_bytes()
+
     def space(self) -> StorageSpace:
         used = sum(m.size_bytes for m in self.models.values())
         return StorageSpace(
