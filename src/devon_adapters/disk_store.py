@@ -317,6 +317,13 @@ class DiskModelStore:
     def staging_bytes(self) -> int:
         return _bytes_under(self._paths.staging_root)
 
+    def file_sizes(self, model: LocalModel, paths: Sequence[str]) -> dict[str, int]:
+        sizes = {}
+        for relative in paths:
+            with contextlib.suppress(OSError):
+                sizes[relative] = os.stat(os.path.join(model.path, relative)).st_size
+        return sizes
+
     def partial_bytes(self) -> int:
         return arrived_bytes(self._paths.staging_root)
 

@@ -54,7 +54,8 @@ def info(
     context.out.print(f"[bold]{title}[/bold]  ({source})")
     if local is not None:
         context.out.print("\n[bold underline]In the vault[/]")
-        context.out.print(details(local_rows(local)), soft_wrap=True)
+        rows = local_rows(local, result.local_quantizations)
+        context.out.print(details(rows), soft_wrap=True)
         if show_files:
             context.out.print()
             print_table(context.out, file_table(_local_files(local)))

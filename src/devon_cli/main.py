@@ -26,6 +26,7 @@ COMMANDS = {
     "import-legacy": "devon_cli.maintenance:import_legacy",
     "info": "devon_cli.info:info",
     "list": "devon_cli.vault:list_models",
+    "path": "devon_cli.vault:path_command",
     "rebuild-index": "devon_cli.maintenance:rebuild_index",
     "remove": "devon_cli.vault:remove",
     "scan": "devon_cli.maintenance:scan",
@@ -112,7 +113,7 @@ Examples:
   devon search qwen --params '<=8b' --format safetensors
   devon download Qwen/Qwen2.5-0.5B-Instruct
   devon list
-  devon export -o models.txt
+  devon export -o /tmp/models.txt
 
 The vault is at DEVON_STORAGE_PATH (default: the platform's data directory).""",
 )

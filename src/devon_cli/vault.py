@@ -61,7 +61,7 @@ def list_models(context: CliContext, source: str | None, as_json: bool) -> None:
     if not models:
         context.err.print(plain(f"The vault at {devon.storage_path} holds no models."))
     else:
-        print_table(context.out, local_table(models))
+        print_table(context.out, local_table(models, devon.held_quantizations))
         total = sum(m.size_bytes for m in models)
         context.out.print(f"\n{_models(len(models))}, {format_size(total)}")
 
@@ -293,7 +293,8 @@ def _show_plan(
     short_help="Export the model list (KITT's file, or JSON).",
     epilog="""\b
 Examples:
-  devon export -o models.txt          # KITT's file: one model path a line
+  devon export -o /tmp/models.txt     # KITT's file: one model path a line
+  devon export --gguf-files           # a GGUF model's files, one a line, not its folder
   devon export --format json -o models.json
   devon export --json                 # the HTTP API's response""",
 )
@@ -311,11 +312,23 @@ Examples:
     type=click.Path(dir_okay=False, writable=False, path_type=Path),
     help="Write to FILE (atomically) instead of stdout.",
 )
+@click.option(
+    "--gguf-files",
+    is_flag=True,
+    help="kitt: one line per GGUF quantisation a model holds (the file a runtime opens; the "
+    "first shard of a sharded one) instead of the model's folder.",
+)
 @json_option
 @click.pass_obj
-def export(context: CliContext, export_format: str, output: Path | None, as_json: bool) -> None:
+def export(
+    context: CliContext,
+    export_format: str,
+    output: Path | None,
+    gguf_files: bool,
+    as_json: bool,
+) -> None:
     """Export the vault's models, sorted by source and id, for KITT or other tools."""
-    result = context.devon.export(export_format)
+    result = context.devon.export(export_format, gguf_files=gguf_files)
     text = export_text(result)
     if output is not None:
         _write_atomically(output, text)
@@ -324,6 +337,29 @@ def export(context: CliContext, export_format: str, output: Path | None, as_json
         emit_json(result)
     elif output is None:
         click.echo(text, nl=False)
+
+
+@click.command(
+    "path",
+    short_help="Print the file or folder a runtime should load for a model.",
+    epilog="""\b
+Examples:
+  devon path acme/Widget-8B-GGUF:Q4_K_M     # the Q4_K_M file (first shard if sharded)
+  devon path acme/Widget-8B-GGUF            # its only quantisation, if it holds one
+  devon path Qwen/Qwen2.5-0.5B-Instruct     # a model without GGUF files: its folder
+  llama-cli -m "$(devon path acme/Widget-8B-GGUF:Q4_K_M)" -p hello""",
+)
+@click.argument("model")
+@source_option
+@click.pass_obj
+def path_command(context: CliContext, model: str, source: str | None) -> None:
+    """Print the one file or folder a runtime should load for MODEL[:QUANT] from the vault.
+
+    A GGUF model gives the file of the quantisation named (the first shard of a sharded one,
+    which llama.cpp loads with the rest), or of the only one it holds; a model holding
+    several needs MODEL:QUANT. Any other model gives its folder (transformers, vLLM).
+    Counts as a use of the model for `devon clean --unused`."""
+    click.echo(context.devon.path(model, source=source))
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -371,4 +407,4 @@ def _models(count: int) -> str:
     return plural(count, "model")
 
 
-COMMANDS = (list_models, status, remove, clean, export)
+COMMANDS = (list_models, status, remove, clean, export, path_command)

@@ -304,6 +304,9 @@ class ModelInfo:
 
     local: LocalModel | None
     remote: RemoteModel | None
+    local_quantizations: tuple[Quantization, ...] = ()
+    """The GGUF quantisations the vault's copy holds, with their sizes (ADR 0237); in the
+    wire form, `local.quantizations`."""
 
 
 @attrs.frozen

@@ -10,7 +10,7 @@ from devon_cli import diagnostics
 from devon_cli.context import CliContext
 from devon_cli.main import cli
 from devon_core import Devon
-from tests.unit.fakes import FakeSource, MemoryStore, SettableClock, remote_model
+from tests.unit.fakes import FakeSource, MemoryStore, SettableClock, local_model, remote_model
 
 Run = Callable[..., Result]
 
@@ -87,3 +87,90 @@ def test_adding_a_quantisation_later_moves_last_used_with_downloaded_at(
     (model,) = json.loads(run("list", "--json").stdout)["models"]
     assert model["last_used"] == model["downloaded_at"]
     assert model["downloaded_at"].startswith(str((clock.now()).date()))
+
+
+def test_list_shows_the_quantisations_each_model_holds_with_their_sizes(run: Run) -> None:
+    run("download", "acme/Widget-8B-GGUF:Q4_K_M")
+    run("download", "acme/Widget-8B-GGUF:Q8_0")
+    lines = run("list").stdout.splitlines()
+    assert "quant" in lines[0]
+    assert "Q4_K_M 3.9 KiB" in lines[1]
+    assert "Q8_0 7.8 KiB" in lines[2]
+
+
+def test_info_shows_the_quantisations_the_vault_holds_with_their_sizes(run: Run) -> None:
+    run("download", "acme/Widget-8B-GGUF:Q4_K_M")
+    text = run("info", "acme/Widget-8B-GGUF").stdout
+    body = json.loads(run("info", "acme/Widget-8B-GGUF", "--json").stdout)
+    assert "quantisations  Q4_K_M 3.9 KiB" in text
+    assert body["local"]["quantizations"] == [
+        {"name": "Q4_K_M", "size_bytes": 4000, "files": ["Widget-8B-Q4_K_M.gguf"]}
+    ]
+
+
+def test_path_of_a_quantisation_is_its_file(run: Run, store: MemoryStore) -> None:
+    run("download", "acme/Widget-8B-GGUF:Q4_K_M")
+    run("download", "acme/Widget-8B-GGUF:Q8_0")
+    result = run("path", "acme/Widget-8B-GGUF:q8_0")
+    assert result.exit_code == 0
+    assert result.stdout == "/vault/huggingface/acme/Widget-8B-GGUF/Widget-8B-Q8_0.gguf\n"
+
+
+def test_path_of_a_model_holding_one_quantisation_is_that_file(run: Run) -> None:
+    run("download", "acme/Widget-8B-GGUF:Q4_K_M")
+    result = run("path", "acme/Widget-8B-GGUF")
+    assert result.stdout.endswith("/Widget-8B-Q4_K_M.gguf\n")
+
+
+def test_path_of_a_model_holding_several_quantisations_asks_for_one(run: Run) -> None:
+    run("download", "acme/Widget-8B-GGUF:Q4_K_M")
+    run("download", "acme/Widget-8B-GGUF:Q8_0")
+    result = run("path", "acme/Widget-8B-GGUF")
+    assert result.exit_code == 2
+    assert "Q4_K_M, Q8_0" in result.stderr
+    assert result.stdout == ""
+
+
+def test_path_of_a_quantisation_not_held_says_how_to_add_it(run: Run) -> None:
+    run("download", "acme/Widget-8B-GGUF:Q4_K_M")
+    result = run("path", "acme/Widget-8B-GGUF:Q8_0")
+    assert result.exit_code == 1
+    assert "devon download acme/Widget-8B-GGUF:Q8_0" in result.stderr
+
+
+def test_export_gguf_files_lists_one_path_per_quantisation(run: Run, store: MemoryStore) -> None:
+    store.add(local_model("acme/plain-7b"))
+    run("download", "acme/Widget-8B-GGUF:Q4_K_M")
+    run("download", "acme/Widget-8B-GGUF:Q8_0")
+    default = run("export").stdout.splitlines()
+    per_file = run("export", "--gguf-files").stdout.splitlines()
+    assert default == ["/vault/huggingface/acme/Widget-8B-GGUF", "/vault/huggingface/acme/plain-7b"]
+    assert per_file == [
+        "/vault/huggingface/acme/Widget-8B-GGUF/Widget-8B-Q4_K_M.gguf",
+        "/vault/huggingface/acme/Widget-8B-GGUF/Widget-8B-Q8_0.gguf",
+        "/vault/huggingface/acme/plain-7b",
+    ]
+
+
+def test_search_names_the_quantisations_of_a_gguf_repo(run: Run) -> None:
+    result = run("search", "widget")
+    assert "Q4_K_M, Q8_0" in result.stdout
+    assert "kinds" not in result.stdout
+
+
+def test_search_that_stops_at_the_limit_says_more_match_and_how_to_see_them(
+    source: FakeSource,
+) -> None:
+    many = FakeSource([remote_model(f"acme/widget-{n}b") for n in range(1, 6)])
+    devon = Devon(source=many, store=MemoryStore(many.disk), clock=SettableClock())
+    runner = CliRunner()
+    limited = runner.invoke(
+        cli, ["search", "widget", "--limit", "3"], obj=CliContext(lambda _: devon)
+    )
+    every = runner.invoke(
+        cli, ["search", "widget", "--limit", "5"], obj=CliContext(lambda _: devon)
+    )
+    diagnostics.hand_over()
+    assert len(limited.stdout.splitlines()) == 1 + 3
+    assert "more models match: --limit 6 shows more" in limited.stderr
+    assert "more" not in every.stderr
