@@ -49,7 +49,11 @@ SEARCH: dict[str, Any] = {
 
 MODELS: dict[str, Any] = {"count": 1, "models": [LOCAL_MODEL]}
 
-INFO: dict[str, Any] = {"local": LOCAL_MODEL | {"files": []}, "remote": REMOTE_MODEL}
+INFO: dict[str, Any] = {
+    # Additive (ADR 0237): the GGUF quantisations the vault's copy holds; empty for others.
+    "local": LOCAL_MODEL | {"files": [], "quantizations": []},
+    "remote": REMOTE_MODEL,
+}
 
 DELETED: dict[str, Any] = {
     "deleted": True,

@@ -160,7 +160,7 @@ def test_the_journey_through_a_kitt_like_proxy(browser: Browser, test_hub: TestH
         delete_from_details(page, TINY)
         expect(page.get_by_role("dialog", name="API key needed")).to_be_hidden()
         assert "GET /ui/app.js" in proxy.requests
-        assert "GET /api/v1/models" in proxy.requests
+        assert "GET /api/v1/models?quantizations=true" in proxy.requests
         assert page.script_errors == []  # type: ignore[attr-defined]
 
 
