@@ -65,7 +65,7 @@ def test_the_clean_page_removes_unfinished_downloads(browser: Browser, test_hub:
         page.get_by_label(re.compile("^Unfinished downloads")).check()
         page.get_by_role("button", name="Show what would be removed").click()
         expect(page.get_by_text(f"huggingface/{SHARDY} (unfinished download)")).to_be_visible()
-        page.get_by_role("button", name="Remove these 1 unfinished download").click()
+        page.get_by_role("button", name="Remove 1 unfinished download").click()
         page.locator("#confirm-dialog").get_by_role("button", name="Remove").click()
         expect(page.get_by_text("Removed 1 unfinished download")).to_be_visible()
         assert not staging.exists()

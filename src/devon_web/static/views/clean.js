@@ -71,7 +71,7 @@ export async function render(main) {
       preview.append(h("p", {}, "Nothing would be removed."));
       return;
     }
-    const remove = h("button", { type: "button", class: "danger" }, `Remove these ${what(dry)}`);
+    const remove = h("button", { type: "button", class: "danger" }, `Remove ${what(dry)}`);
     const outcome = messageBox();
     remove.addEventListener("click", async () => {
       const ok = await confirm("Remove",
