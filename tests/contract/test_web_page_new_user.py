@@ -139,3 +139,14 @@ def test_the_page_loads_with_a_favicon_and_no_console_error(
         assert httpx.get(f"{devon.url}/{icon}").status_code == 200
         page.wait_for_timeout(500)  # the browser asks for the icon after the load
         assert errors == []
+
+
+def test_a_search_that_fills_its_limit_says_more_may_match(
+    browser: Browser, test_hub: TestHub
+) -> None:
+    with served_devon(test_hub) as devon:
+        page = open_page(browser, f"{devon.url}/#/search")
+        page.get_by_label("Search text").fill("Instruct")
+        page.get_by_label("Limit").fill("1")
+        page.get_by_role("button", name="Search", exact=True).click()
+        expect(page.locator("form").get_by_role("status")).to_contain_text("raise Limit")
