@@ -52,7 +52,7 @@ from devon_core.results import (
     StorageStatus,
 )
 from devon_core.rules import select_files
-from devon_core.runtime_paths import file_path, runtime_path, stored_quantizations
+from devon_core.runtime_paths import held_file_path, runtime_path, stored_quantizations
 from devon_core.suggestions import did_you_mean
 
 
@@ -686,21 +686,16 @@ class Devon:
         folder when it holds none. NotFound when the vault lacks the model or the
         quantisation; ChoiceNeeded when it holds several and none is named. Counts as a
         use of the model (a runtime is about to load it)."""
-        source, reference_ = self.resolve(reference, source=source)
+        _, selection = self.resolve(reference, source=source)
         model = self.held(reference, source=source)
         with about(model.source, model.model_id):
-            if reference_.files:
-                return self._held_file(model, reference_.files)
-            found = runtime_path(model, reference_.quantization, self.held_quantizations(model))
+            if selection.files:  # a file URL: that file
+                found = held_file_path(model, selection.files)
+            else:
+                held = self.held_quantizations(model)
+                found = runtime_path(model, selection.quantization, held)
         self.store.mark_used(model.source, model.model_id, self.clock.now())
         return found
-
-    def _held_file(self, model: LocalModel, files: Sequence[str]) -> str:
-        missing = [f for f in files if f not in model.files]
-        if missing:
-            raise SelectionNotFound(f"{model.model_id} in the vault holds no file {missing[0]}")
-        self.store.mark_used(model.source, model.model_id, self.clock.now())
-        return file_path(model, sorted(files)[0])
 
     def scan(self, *, reconcile: bool = False) -> ScanResult:
         """Register model folders placed in the vault by hand: under a source's folder as

@@ -46,6 +46,19 @@ def file_path(model: LocalModel, relative: str) -> str:
     return str(PurePath(model.path, *PurePosixPath(relative).parts))
 
 
+def held_file_path(model: LocalModel, files: Sequence[str]) -> str:
+    """The file a reference to some of the model's files (a Hub file URL) names: the first
+    (of a sharded set, the first shard); SelectionNotFound when the copy lacks one."""
+    missing = [path for path in files if path not in model.files]
+    if missing:
+        raise SelectionNotFound(
+            f"{model.model_id} in the vault holds no file {missing[0]}",
+            model_id=model.model_id,
+            source=model.source,
+        )
+    return file_path(model, sorted(files)[0])
+
+
 def quantization_path(model: LocalModel, quantization: Quantization) -> str:
     """The file a runtime opens for a quantisation: its one file, or the first shard of a
     sharded set (llama.cpp finds the others beside it)."""

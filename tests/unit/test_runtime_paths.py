@@ -3,9 +3,14 @@
 import attrs
 import pytest
 
-from devon_core.errors import ChoiceNeeded
+from devon_core.errors import ChoiceNeeded, SelectionNotFound
 from devon_core.models import LocalModel
-from devon_core.runtime_paths import held_quantizations, runtime_path, runtime_paths
+from devon_core.runtime_paths import (
+    held_file_path,
+    held_quantizations,
+    runtime_path,
+    runtime_paths,
+)
 from tests.unit.fakes import local_model
 
 SHARDS = ("BF16/w.BF16-00001-of-00002.gguf", "BF16/w.BF16-00002-of-00002.gguf")
@@ -41,3 +46,10 @@ def test_a_model_holding_several_quantisations_needs_one_named() -> None:
 def test_held_quantisations_add_up_the_sizes_of_their_files() -> None:
     (bf16,) = held_quantizations(SHARDS, {SHARDS[0]: 70, SHARDS[1]: 30})
     assert (bf16.name, bf16.size_bytes) == ("BF16", 100)
+
+
+def test_a_file_named_by_a_reference_is_loaded_from_that_file_if_held() -> None:
+    model = _model("config.json", *SHARDS)
+    assert held_file_path(model, SHARDS) == f"{model.path}/{SHARDS[0]}"
+    with pytest.raises(SelectionNotFound, match="model.gguf"):
+        held_file_path(model, ["model.gguf"])
