@@ -51,5 +51,5 @@ def test_held_quantisations_add_up_the_sizes_of_their_files() -> None:
 def test_a_file_named_by_a_reference_is_loaded_from_that_file_if_held() -> None:
     model = _model("config.json", *SHARDS)
     assert held_file_path(model, SHARDS) == f"{model.path}/{SHARDS[0]}"
-    with pytest.raises(SelectionNotFound, match="model.gguf"):
+    with pytest.raises(SelectionNotFound, match=r"model\.gguf"):
         held_file_path(model, ["model.gguf"])
