@@ -1,6 +1,7 @@
 """The web page where a new user tripped (issue 31, item 6 and the page's part of 2, 5, 8),
 in Debian's Chromium against a served DEVON and the test hub."""
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -150,3 +151,19 @@ def test_a_search_that_fills_its_limit_says_more_may_match(
         page.get_by_label("Limit").fill("1")
         page.get_by_role("button", name="Search", exact=True).click()
         expect(page.locator("form").get_by_role("status")).to_contain_text("raise Limit")
+
+
+def test_the_overview_counts_the_bytes_that_arrived_not_the_room_reserved(
+    browser: Browser, test_hub: TestHub
+) -> None:
+    with served_devon(test_hub) as devon:
+        partial = devon.storage / ".devon/staging/huggingface" / SHARDY / ".cache/devon/partial"
+        partial.mkdir(parents=True)
+        with (partial / "model.safetensors.part").open("wb") as part:
+            part.write(b"x" * 60 * 1024)
+            part.truncate(2 * 1024**2)
+        spans = {"revision": "abc", "size": 2 * 1024**2, "spans": [[0, 60 * 1024]]}
+        (partial / "model.safetensors.part.json").write_text(json.dumps(spans))
+        page = open_page(browser, devon.url)
+        card = page.locator(".cards div").filter(has_text="Unfinished downloads")
+        expect(card).to_contain_text(re.compile(r"60\.\d KiB arrived \(2\.0 MiB on disk\)"))
