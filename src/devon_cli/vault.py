@@ -24,7 +24,7 @@ from devon_cli.render import (
 )
 from devon_core.models import LocalModel
 from devon_core.results import DEFAULT_CLEAN_DAYS, CleanResult, ExportFormat, StagedDownload
-from devon_core.serialization import export_text, unstructure
+from devon_core.serialization import export_text, held_wire, unstructure
 
 
 @click.command(
@@ -33,6 +33,7 @@ from devon_core.serialization import export_text, unstructure
 Examples:
   devon list                 # or: devon ls
   devon list --source huggingface --json
+  devon list --json --quantizations      # each model's GGUF quantisations too
 
 "last used" is when a command last used the model (info, a repeated download); a model not
 used since it came into the vault (downloaded, scanned, adopted) shows that time, marked
@@ -40,11 +41,23 @@ used since it came into the vault (downloaded, scanned, adopted) shows that time
 such a use.""",
 )
 @click.option("--source", metavar="NAME", help="Only models from this source.")
+@click.option(
+    "--quantizations",
+    "with_quantizations",
+    is_flag=True,
+    help="With --json: give each model's GGUF quantisations with their sizes (read from disk).",
+)
 @json_option
 @click.pass_obj
-def list_models(context: CliContext, source: str | None, as_json: bool) -> None:
+def list_models(
+    context: CliContext, source: str | None, with_quantizations: bool, as_json: bool
+) -> None:
     """List the models in the vault."""
     devon = context.devon
+    if as_json and with_quantizations:
+        listed = [held_wire(m, devon.held_quantizations(m)) for m in devon.list(source=source)]
+        emit_json({"models": listed, "count": len(listed)})
+        return
     if as_json:
         # What emit_json(ModelList) prints, without an object per model (ADR 0132), written
         # as bytes: click.echo would scan the whole text for colour codes, which JSON cannot

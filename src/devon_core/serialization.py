@@ -6,6 +6,7 @@ A remote model's `revision` and `files` are internal and left out.
 
 import enum
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,7 +16,8 @@ from cattrs.gen import make_dict_unstructure_fn, override
 
 from devon_core.filters import ModelFormat
 from devon_core.jobs import Job, JobStatus
-from devon_core.models import RemoteModel
+from devon_core.models import LocalModel, RemoteModel
+from devon_core.quantizations import Quantization
 from devon_core.results import CleanResult, ExportFormat, ExportResult, ModelInfo
 
 
@@ -84,6 +86,15 @@ def _info_wire(info: ModelInfo) -> dict[str, Any]:
     if local is not None:
         local["quantizations"] = converter.unstructure(list(info.local_quantizations))
     return {"local": local, "remote": converter.unstructure(info.remote)}
+
+
+def held_wire(model: LocalModel, quantizations: Sequence[Quantization]) -> dict[str, Any]:
+    """A listed model with the GGUF quantisations its copy holds (`quantizations`, additive:
+    `GET /api/v1/models?quantizations=true`, `devon list --json --quantizations`)."""
+    return {
+        **converter.unstructure(model),
+        "quantizations": converter.unstructure(list(quantizations)),
+    }
 
 
 def _export_wire(result: ExportResult) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from devon_core.results import (
     MIN_SEARCH_LIMIT,
     SearchFilters,
 )
-from devon_core.serialization import unstructure
+from devon_core.serialization import held_wire
 from devon_http import wire
 from devon_http.body import StrictBody
 from devon_http.errors import DESCRIPTION_OF
@@ -260,10 +260,7 @@ async def list_models(
 ) -> Response[wire.ModelList]:
     def listed() -> bytes:
         if quantizations:  # sizes read from disk: not the kept listing (ADR 0237)
-            models = [
-                {**unstructure(m), "quantizations": unstructure(devon.held_quantizations(m))}
-                for m in devon.list(source=source)
-            ]
+            models = [held_wire(m, devon.held_quantizations(m)) for m in devon.list(source=source)]
             return encode_json({"count": len(models), "models": models})
         # The same data as `to_wire(ModelList(devon.list()))`, read from the store's JSON
         # listing instead of an object per model: a third of the time (ADR 0132).

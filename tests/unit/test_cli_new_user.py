@@ -214,3 +214,14 @@ def test_clean_dry_run_json_says_would_remove_not_removed(run: Run, store: Memor
     body = json.loads(run("clean", "--all", "--dry-run", "--json").stdout)
     assert body["would_remove"] == 1
     assert "removed" not in body
+
+
+def test_list_json_gives_the_quantisations_when_asked(run: Run) -> None:
+    run("download", "acme/Widget-8B-GGUF:Q4_K_M")
+    plain = json.loads(run("list", "--json").stdout)["models"][0]
+    asked = json.loads(run("list", "--json", "--quantizations").stdout)["models"][0]
+    assert "quantizations" not in plain
+    assert asked.pop("quantizations") == [
+        {"name": "Q4_K_M", "size_bytes": 4000, "files": ["Widget-8B-Q4_K_M.gguf"]}
+    ]
+    assert asked == plain
