@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 serve: setup
-	$(BIN)/devon serve
+	$(BIN)/devon serve $(if $(PORT),--port $(PORT))
 
 lint: setup
 	$(BIN)/ruff check src tests bench scripts

@@ -9,6 +9,7 @@ Chromium and saves PNGs to docs/ui/. Run from the repository root::
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -32,6 +33,7 @@ MODELS = ["acme/shardy-7b", "tinyco/Tiny-0.5B-Instruct", "oldco/legacy-gpt-1.3b"
 GGUF = ("acme/Widget-8B-GGUF", ["*Q4_K_M*"])
 SLOW = "acme/Widget-8B-GGUF"
 FAILING = "acme/shardy-7b-AWQ"
+CANCELLED = "tinyco/Lynx-8B-Chat-v23"
 
 
 def shoot(page: Page, out: Path, name: str) -> None:
@@ -75,16 +77,21 @@ def main() -> None:
             expect(page.get_by_role("link", name=GGUF[0])).to_be_visible()
             shoot(page, args.out, "search")
 
-            # One download that failed (a damaged file), one running slowly enough to be seen.
+            # One download that failed (a damaged file), one cancelled, one running slowly
+            # enough to be seen.
             hub.faults.corrupt(FAILING, "model.safetensors")
             devon.start_download(FAILING)
             hub.faults.set_bandwidth(10 * 1024)
+            devon.cancel(devon.start_download(CANCELLED).id)
             page.get_by_label(f"Files of {SLOW} to download").select_option("Q8_0")
             page.get_by_role("button", name=f"Download {SLOW}", exact=True).click()
             page.get_by_role("link", name="Downloads").last.click()
             running_job = page.locator(".job").filter(has=page.get_by_text(SLOW, exact=True))
             expect(running_job.locator(".progress-text")).to_contain_text("left")
             expect(page.locator(".job .status").filter(has_text="failed")).to_be_visible()
+            expect(
+                page.get_by_role("button", name=f"Restart the download of {CANCELLED}")
+            ).to_be_visible()
             page.screenshot(path=str(args.out / "downloads.png"), full_page=True)
             print(f"wrote {args.out}/downloads.png")
             page.get_by_role("link", name="Overview").click()
@@ -95,8 +102,9 @@ def main() -> None:
 
             page.get_by_role("link", name="Clean").click()
             page.get_by_label("Every model in the vault").check()
+            page.get_by_label("Unfinished downloads", exact=False).check()
             page.get_by_role("button", name="Show what would be removed").click()
-            expect(page.get_by_role("button", name="Remove these")).to_be_visible()
+            expect(page.get_by_role("button", name=re.compile("^Remove \\d"))).to_be_visible()
             shoot(page, args.out, "clean")
 
             page.get_by_role("link", name="Export").click()

@@ -114,10 +114,14 @@ def _import_legacy(store: DiskModelStore, legacy_root: str, move: bool) -> Impor
 
 
 def open_hf_cache(configured: Path, location: str | None = None) -> ModelCache:
-    """The Hugging Face cache at `location`, else at the configured directory."""
+    """The Hugging Face cache at `location`, else at the configured directory. A configured
+    directory that does not exist is an empty cache (this machine has none); a `location`
+    asked for by name must exist."""
     from devon_adapters.huggingface.cache import HuggingFaceCache
 
-    return HuggingFaceCache(configured if location is None else Path(location))
+    if location is None:
+        return HuggingFaceCache(configured, missing_ok=True)
+    return HuggingFaceCache(Path(location))
 
 
 def open_hf_cache_view(

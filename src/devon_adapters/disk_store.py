@@ -60,6 +60,7 @@ from devon_adapters.paths import (
     staged_bytes,
     walk_files,
 )
+from devon_adapters.transfer.staging_layout import arrived_bytes
 from devon_core.commit_metadata import CommitMetadata
 from devon_core.errors import DownloadFailed, InvalidInput, RemovalFailed, StoreUnavailable
 from devon_core.identifiers import validate_model_id, validate_source_name
@@ -312,10 +313,21 @@ class DiskModelStore:
             storage_path=self.root,
             sources={name: SourceUsage(count, size) for name, (count, size) in usage.items()},
             staging_bytes=self.staging_bytes(),
+            partial_bytes=self.partial_bytes(),
         )
 
     def staging_bytes(self) -> int:
         return _bytes_under(self._paths.staging_root)
+
+    def file_sizes(self, model: LocalModel, paths: Sequence[str]) -> dict[str, int]:
+        sizes = {}
+        for relative in paths:
+            with contextlib.suppress(OSError):
+                sizes[relative] = os.stat(os.path.join(model.path, relative)).st_size
+        return sizes
+
+    def partial_bytes(self) -> int:
+        return arrived_bytes(self._paths.staging_root)
 
     def space(self) -> StorageSpace:
         return StorageSpace(
@@ -570,7 +582,11 @@ class DiskModelStore:
         for (source, model_id), directory in self._staging_dirs():
             found.append(
                 StagedDownload(
-                    source, model_id, _bytes_under(directory), self._in_use(source, model_id)
+                    source,
+                    model_id,
+                    _bytes_under(directory),
+                    self._in_use(source, model_id),
+                    arrived_bytes(directory),
                 )
             )
         return found

@@ -63,6 +63,9 @@ def adopt(
 
 
 def _print(context: CliContext, report: AdoptReport) -> None:
+    if not (report.adopted or report.already_present or report.skipped):
+        context.out.print(plain(f"Nothing to adopt: no models in {report.cache}."), soft_wrap=True)
+        return
     verb = "Would adopt" if report.dry_run else "Adopted"
     for model in report.adopted:
         context.out.print(

@@ -157,10 +157,14 @@ def _download(
             soft_wrap=True,
         )
     else:
+        fetched = f"{files(len(outcome.fetched))}, {format_size(outcome.fetched_bytes)}"
+        held = (
+            f" (the model now holds {_files_and_size(result)})"
+            if len(outcome.fetched) != len(result.files)
+            else ""
+        )
         context.out.print(
-            plain(
-                f"Downloaded {label}: {_files_and_size(result)} in {elapsed:.1f} s → {result.path}"
-            ),
+            plain(f"Downloaded {label}: {fetched} in {elapsed:.1f} s{held} → {result.path}"),
             soft_wrap=True,
         )
 
@@ -174,9 +178,10 @@ def _show_plan(context: CliContext, plan: DownloadPlan, as_json: bool) -> None:
     out.print(plain(f"{plan.model_id} from {plan.source}{revision} would fetch:"), soft_wrap=True)
     out.print(file_table([(f.path, f.size_bytes) for f in plan.files]))
     out.print(plain(f"\nTotal: {files(len(plan.files))}, {format_size(plan.total_bytes)}."))
-    if plan.present:
-        held = "every file asked for" if not plan.files else "the rest"
-        out.print(f"The vault already holds this model and {held}.")
+    if plan.present and plan.files:
+        out.print("The vault holds this model: these files would be added to it.")
+    elif plan.present:
+        out.print("The vault already holds this model and every file asked for.")
     out.print("Dry run: nothing fetched.")
 
 

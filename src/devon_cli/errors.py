@@ -11,6 +11,7 @@
 """
 
 import os
+import re
 
 import click
 
@@ -49,6 +50,18 @@ def message_for(error: BaseException) -> str:
     if isinstance(error, DevonError):
         return str(error)
     return f"unexpected {type(error).__name__}: {error} ({DEBUG_HINT})"
+
+
+def error_kind(error: BaseException) -> str:
+    """What kind of failure ended a command, for `--json` answers: `not_found`, `usage`,
+    `invalid_input`, `download_failed`... (a DEVON error's class name in snake case)."""
+    if isinstance(error, click.UsageError):
+        return "usage"
+    if isinstance(error, click.Abort):
+        return "interrupted" if isinstance(error.__cause__, KeyboardInterrupt) else "aborted"
+    if isinstance(error, DevonError | click.ClickException):
+        return re.sub(r"(?<!^)(?=[A-Z])", "_", type(error).__name__).lower()
+    return "unexpected"
 
 
 def one_line(text: str) -> str:

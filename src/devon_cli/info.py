@@ -36,13 +36,16 @@ Examples:
 @source_option
 @json_option
 @click.pass_obj
-def info(context: CliContext, model: str, show_files: bool, source: str, as_json: bool) -> None:
+def info(
+    context: CliContext, model: str, show_files: bool, source: str | None, as_json: bool
+) -> None:
     """Show a model's vault entry (if downloaded) and its details on the source.
 
     MODEL is an id such as Qwen/Qwen2.5-7B-Instruct, its Hugging Face URL, or the id as
     DEVON prints it (huggingface/Qwen/Qwen2.5-7B-Instruct). Counts as a use of the model
     for `devon clean --unused`."""
     result = context.devon.info(model, source=source)
+    source, _ = context.devon.resolve(model, source=source)  # the source it was asked of
     if as_json:
         emit_json(result)
         return
@@ -51,7 +54,8 @@ def info(context: CliContext, model: str, show_files: bool, source: str, as_json
     context.out.print(f"[bold]{title}[/bold]  ({source})")
     if local is not None:
         context.out.print("\n[bold underline]In the vault[/]")
-        context.out.print(details(local_rows(local)), soft_wrap=True)
+        rows = local_rows(local, result.local_quantizations)
+        context.out.print(details(rows), soft_wrap=True)
         if show_files:
             context.out.print()
             print_table(context.out, file_table(_local_files(local)))

@@ -1,6 +1,7 @@
 """The `devon` command group, its global options, and the one place errors become exit codes."""
 
 import importlib
+import json
 import sys
 import traceback
 from collections.abc import Sequence
@@ -10,7 +11,7 @@ import click
 
 from devon_cli import diagnostics
 from devon_cli.context import CliContext
-from devon_cli.errors import EXIT_OK, exit_code_for, message_for, one_line
+from devon_cli.errors import EXIT_OK, error_kind, exit_code_for, message_for, one_line
 
 ALIASES = {"ls": "list", "rm": "remove"}
 """Short names a shell user types by habit: `devon ls`, `devon rm MODEL`."""
@@ -26,6 +27,7 @@ COMMANDS = {
     "info": "devon_cli.info:info",
     "link": "devon_cli.link:link",
     "list": "devon_cli.vault:list_models",
+    "path": "devon_cli.vault:path_command",
     "rebuild-index": "devon_cli.maintenance:rebuild_index",
     "remove": "devon_cli.vault:remove",
     "scan": "devon_cli.maintenance:scan",
@@ -77,21 +79,32 @@ class DevonGroup(click.Group):
         **extra: Any,
     ) -> NoReturn:
         context: CliContext = extra.setdefault("obj", CliContext())
+        as_json = _asks_for_json(sys.argv[1:] if args is None else args)
         try:
             returned = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except click.exceptions.NoArgsIsHelpError as error:
             click.echo(error.format_message())
             sys.exit(EXIT_OK)
         except Exception as error:  # the one place where every failure is reported
-            _report(error, context.debug)
+            _report(error, context.debug, as_json)
         sys.exit(returned if isinstance(returned, int) else EXIT_OK)
 
 
-def _report(error: BaseException, debug: bool) -> NoReturn:
+def _report(error: BaseException, debug: bool, as_json: bool) -> NoReturn:
     if debug and not isinstance(error, click.ClickException):
         traceback.print_exception(error)
-    click.echo(f"error: {one_line(message_for(error))}", err=True)
+    message = one_line(message_for(error))
+    click.echo(f"error: {message}", err=True)
+    if as_json:  # a script reading stdout gets JSON whether the command worked or not
+        click.echo(json.dumps({"error": error_kind(error), "detail": message}))
     sys.exit(exit_code_for(error))
+
+
+def _asks_for_json(args: Sequence[str]) -> bool:
+    """Whether the command line asks for `--json` (before a `--`), read from the words
+    themselves: a usage error can end a command before its options are parsed."""
+    words = list(args)
+    return "--json" in (words[: words.index("--")] if "--" in words else words)
 
 
 @click.group(
@@ -102,7 +115,7 @@ Examples:
   devon search qwen --params '<=8b' --format safetensors
   devon download Qwen/Qwen2.5-0.5B-Instruct
   devon list
-  devon export -o models.txt
+  devon export -o /tmp/models.txt
 
 The vault is at DEVON_STORAGE_PATH (default: the platform's data directory).""",
 )

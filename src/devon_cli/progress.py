@@ -37,7 +37,7 @@ class _BytesColumn(ProgressColumn):
 class _SpeedColumn(ProgressColumn):
     def render(self, task: Task) -> Text:
         speed = task.finished_speed or task.speed
-        return Text(f"{format_size(int(speed))}/s" if speed else "-- MB/s")
+        return Text(f"{format_size(int(speed))}/s" if speed else "-- MiB/s")
 
 
 RETRY_NOTE_S = 1.0

@@ -139,12 +139,11 @@ def _quantizations(quants: Sequence[Quantization]) -> str:
     return "\n".join(f"{q.name} {format_size(q.size_bytes)}" for q in quants)
 
 
-def _quantisation(text: str | None) -> str:
-    """One quantisation as is; a repository of several (GGUF) as their number."""
-    kinds = [kind for kind in (text or "").split(",") if kind.strip()]
-    if len(kinds) > 1:
-        return f"{len(kinds)} kinds"
-    return kinds[0] if kinds else NONE
+def _quantisation(text: str | None, per_line: int = 4) -> str:
+    """The quantisations a repository holds, by name, `per_line` names a line."""
+    kinds = [kind.strip() for kind in (text or "").split(",") if kind.strip()]
+    lines = [", ".join(kinds[i : i + per_line]) for i in range(0, len(kinds), per_line)]
+    return ",\n".join(lines) or NONE
 
 
 def quantization_table(model_id: str, quants: Sequence[Quantization]) -> Table:
@@ -179,20 +178,28 @@ def file_table(rows: Sequence[tuple[str, int | None]]) -> Table:
     return table
 
 
-def local_table(models: Sequence[LocalModel]) -> Table:
+def local_table(
+    models: Sequence[LocalModel],
+    held: Callable[[LocalModel], Sequence[Quantization]] = lambda model: (),
+) -> Table:
+    """The vault's models; `held` gives the GGUF quantisations each holds (with sizes), one
+    a line in the quant column."""
     table = _table()
     _id_column(table, [m.model_id for m in models])
     table.add_column("source", no_wrap=True)
     table.add_column("size", justify="right", no_wrap=True)
     table.add_column("files", justify="right", no_wrap=True)
+    table.add_column("quant", no_wrap=True)
     table.add_column("last used", no_wrap=True)
     for model in models:
+        quants = held(model)
         table.add_row(
             *_row(
                 model.model_id,
                 model.source,
                 format_size(model.size_bytes),
                 str(len(model.files)),
+                _quantizations(quants) if quants else NONE,
                 last_used(model),
             )
         )
@@ -219,14 +226,24 @@ def details(rows: Sequence[tuple[str, str]]) -> Text:
     return text
 
 
-def local_rows(model: LocalModel) -> list[tuple[str, str]]:
-    return [
+def local_rows(model: LocalModel, quants: Sequence[Quantization] = ()) -> list[tuple[str, str]]:
+    rows = [
         ("path", model.path),
         ("size", format_size(model.size_bytes)),
         ("files", _file_list(model.files)),
+    ]
+    if quants:
+        rows.append(("quantisations", sized_quantizations(quants)))
+    rows += [
         ("downloaded", format_time(model.downloaded_at)),
         ("last used", last_used(model)),
     ]
+    return rows
+
+
+def sized_quantizations(quants: Sequence[Quantization]) -> str:
+    """`Q4_K_M 44.0 KiB, Q8_0 76.0 KiB`."""
+    return ", ".join(f"{q.name} {format_size(q.size_bytes)}" for q in quants)
 
 
 def _file_list(paths: Sequence[str], shown: int = 8) -> str:
@@ -243,7 +260,12 @@ def remote_rows(model: RemoteModel) -> list[tuple[str, str]]:
         ("params", format_params(model.parameter_count)),
         ("size", f"{format_size(model.total_size_bytes)} in {files(model.file_count)}"),
         ("format", ", ".join(model.format) or NONE),
-        ("quantisation", (model.quantization or NONE).replace(",", ", ")),
+        (
+            "quantisation",
+            sized_quantizations(model.quantizations)
+            if model.quantizations
+            else (model.quantization or NONE).replace(",", ", "),
+        ),
         ("architecture", model.architecture or NONE),
         ("license", model.license or NONE),
         ("tags", ", ".join(model.tags) or NONE),

@@ -1,11 +1,17 @@
 """`devon search`: find models on a source with the API's filters."""
 
+import attrs
 import click
 
 from devon_cli.context import CliContext
 from devon_cli.options import json_option, search_filter_options
 from devon_cli.render import emit_json, plain, print_table, search_table
-from devon_core.results import DEFAULT_SEARCH_LIMIT, SearchFilters
+from devon_core.results import (
+    DEFAULT_SEARCH_LIMIT,
+    MAX_SEARCH_LIMIT,
+    MIN_SEARCH_LIMIT,
+    SearchFilters,
+)
 
 
 @click.command(
@@ -46,10 +52,15 @@ def search(
     """Search a source (Hugging Face by default) for models, most downloaded first."""
     devon = context.devon
     filters = SearchFilters.parse(**filter_texts)
-    result = devon.search(query, source=source, filters=filters, limit=limit)
     if as_json:
-        emit_json(result)
-    elif not result.results:
+        emit_json(devon.search(query, source=source, filters=filters, limit=limit))
+        return
+    # One more than asked for (when the limit allows) says whether more models match.
+    asked = limit + 1 if MIN_SEARCH_LIMIT <= limit < MAX_SEARCH_LIMIT else limit
+    result = devon.search(query, source=source, filters=filters, limit=asked)
+    more = len(result.results) > limit or (limit == MAX_SEARCH_LIMIT == len(result.results))
+    result = attrs.evolve(result, results=result.results[:limit])
+    if not result.results:
         hints = devon.search_hints(query, source=source, filters=filters)
         tried = " ".join(f"--{field} {values[0]}" for field, values in hints.items())
         context.err.print(
@@ -58,3 +69,14 @@ def search(
     else:
         matching = filters.matching_quantizations if (filters.size or filters.quant) else None
         print_table(context.out, search_table(result.results, matching))
+        if more:
+            context.err.print(_more_hint(limit))
+
+
+def _more_hint(limit: int) -> str:
+    if limit >= MAX_SEARCH_LIMIT:
+        return f"Showing the first {limit}; more models may match: narrow the search."
+    return (
+        f"Showing the first {limit}; more models match: --limit {min(limit * 2, MAX_SEARCH_LIMIT)}"
+        f" shows more (up to {MAX_SEARCH_LIMIT})."
+    )

@@ -3,7 +3,9 @@
 import os
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -21,8 +23,8 @@ from devon_cli.render import (
     print_table,
 )
 from devon_core.models import LocalModel
-from devon_core.results import DEFAULT_CLEAN_DAYS, CleanResult, ExportFormat
-from devon_core.serialization import export_text
+from devon_core.results import DEFAULT_CLEAN_DAYS, CleanResult, ExportFormat, StagedDownload
+from devon_core.serialization import export_text, held_wire, unstructure
 
 
 @click.command(
@@ -31,6 +33,7 @@ from devon_core.serialization import export_text
 Examples:
   devon list                 # or: devon ls
   devon list --source huggingface --json
+  devon list --json --quantizations      # each model's GGUF quantisations too
 
 "last used" is when a command last used the model (info, a repeated download); a model not
 used since it came into the vault (downloaded, scanned, adopted) shows that time, marked
@@ -38,11 +41,23 @@ used since it came into the vault (downloaded, scanned, adopted) shows that time
 such a use.""",
 )
 @click.option("--source", metavar="NAME", help="Only models from this source.")
+@click.option(
+    "--quantizations",
+    "with_quantizations",
+    is_flag=True,
+    help="With --json: give each model's GGUF quantisations with their sizes (read from disk).",
+)
 @json_option
 @click.pass_obj
-def list_models(context: CliContext, source: str | None, as_json: bool) -> None:
+def list_models(
+    context: CliContext, source: str | None, with_quantizations: bool, as_json: bool
+) -> None:
     """List the models in the vault."""
     devon = context.devon
+    if as_json and with_quantizations:
+        listed = [held_wire(m, devon.held_quantizations(m)) for m in devon.list(source=source)]
+        emit_json({"models": listed, "count": len(listed)})
+        return
     if as_json:
         # What emit_json(ModelList) prints, without an object per model (ADR 0132), written
         # as bytes: click.echo would scan the whole text for colour codes, which JSON cannot
@@ -59,7 +74,7 @@ def list_models(context: CliContext, source: str | None, as_json: bool) -> None:
     if not models:
         context.err.print(plain(f"The vault at {devon.storage_path} holds no models."))
     else:
-        print_table(context.out, local_table(models))
+        print_table(context.out, local_table(models, devon.held_quantizations))
         total = sum(m.size_bytes for m in models)
         context.out.print(f"\n{_models(len(models))}, {format_size(total)}")
 
@@ -88,9 +103,9 @@ def status(context: CliContext, as_json: bool) -> None:
         (f"  {name}", f"{_models(usage.count)}, {format_size(usage.size_bytes)}")
         for name, usage in sorted(result.sources.items())
     ]
-    partial = format_size(result.staging_bytes)
+    partial = _arrived(result.partial_bytes, result.staging_bytes)
     if result.staging_bytes:
-        partial += " (unfinished downloads; `devon clean --partial` removes them)"
+        partial += "; `devon clean --partial` removes them"
     rows.append(("partial downloads", partial))
     context.out.print(details(rows), soft_wrap=True)
 
@@ -193,7 +208,12 @@ def clean(
         return
     if not yes:
         _refuse_unless_a_terminal(context)
-        _show_plan(context.err if as_json else context.out, plan, devon.list())
+        _show_plan(
+            context.err if as_json else context.out,
+            plan,
+            devon.list(),
+            devon.unfinished_downloads() if plan.partial_models else (),
+        )
         count = plan.removed + len(plan.partial_models)
         what = _models(plan.removed) if not plan.partial_models else plural(count, "item")
         if not _confirmed(context, f"Remove these {what}?"):
@@ -215,13 +235,14 @@ def _show_clean(context: CliContext, result: CleanResult, as_json: bool) -> None
 
 def _print_clean(context: CliContext, result: CleanResult, as_json: bool) -> None:
     if as_json:
-        emit_json(result)
+        emit_json(_clean_json(result))
     elif not (result.models or result.partial_models) and result.failed:
         context.out.print("Nothing removed.")
     elif not (result.models or result.partial_models):
         context.out.print("Nothing to clean.")
     elif result.dry_run:
-        _show_plan(context.out, result, context.devon.list())
+        unfinished = context.devon.unfinished_downloads() if result.partial_models else ()
+        _show_plan(context.out, result, context.devon.list(), unfinished)
         context.out.print("Dry run: nothing removed.")
     else:
         if result.models:
@@ -235,7 +256,29 @@ def _print_clean(context: CliContext, result: CleanResult, as_json: bool) -> Non
             )
 
 
-def _show_plan(console: Console, plan: CleanResult, models: list[LocalModel]) -> None:
+def _clean_json(result: CleanResult) -> dict[str, Any]:
+    """The HTTP API's clean answer, except that a dry run says `would_remove` (nothing was
+    removed) where the API, as documented, says `removed`."""
+    data: dict[str, Any] = unstructure(result)
+    if result.dry_run:
+        data = {"would_remove": data.pop("removed"), **data}
+    return data
+
+
+def _arrived(arrived: int, on_disk: int) -> str:
+    """Bytes that arrived, and the room taken on disk when preallocation makes it more."""
+    text = f"{format_size(arrived)} arrived"
+    if on_disk > arrived:
+        text += f" ({format_size(on_disk)} on disk, room kept for the rest)"
+    return text
+
+
+def _show_plan(
+    console: Console,
+    plan: CleanResult,
+    models: list[LocalModel],
+    unfinished: Sequence[StagedDownload] = (),
+) -> None:
     if plan.models:
         sizes = {model.key: model.size_bytes for model in models}
         rows = [(key, format_size(sizes[key]) if key in sizes else "") for key in plan.models]
@@ -246,14 +289,25 @@ def _show_plan(console: Console, plan: CleanResult, models: list[LocalModel]) ->
             f"Would remove {plural(len(plan.partial_models), 'unfinished download')} "
             f"from staging, {format_size(plan.partial_freed_bytes)}:"
         )
-        console.print(details([(key, "") for key in plan.partial_models]), soft_wrap=True)
+        staged = {s.key: s for s in unfinished}
+        rows = [
+            (
+                key,
+                _arrived(staged[key].arrived_bytes, staged[key].size_bytes)
+                if key in staged
+                else "",
+            )
+            for key in plan.partial_models
+        ]
+        console.print(details(rows), soft_wrap=True)
 
 
 @click.command(
     short_help="Export the model list (KITT's file, or JSON).",
     epilog="""\b
 Examples:
-  devon export -o models.txt          # KITT's file: one model path a line
+  devon export -o /tmp/models.txt     # KITT's file: one model path a line
+  devon export --gguf-files           # a GGUF model's files, one a line, not its folder
   devon export --format json -o models.json
   devon export --json                 # the HTTP API's response""",
 )
@@ -271,11 +325,23 @@ Examples:
     type=click.Path(dir_okay=False, writable=False, path_type=Path),
     help="Write to FILE (atomically) instead of stdout.",
 )
+@click.option(
+    "--gguf-files",
+    is_flag=True,
+    help="kitt: one line per GGUF quantisation a model holds (the file a runtime opens; the "
+    "first shard of a sharded one) instead of the model's folder.",
+)
 @json_option
 @click.pass_obj
-def export(context: CliContext, export_format: str, output: Path | None, as_json: bool) -> None:
+def export(
+    context: CliContext,
+    export_format: str,
+    output: Path | None,
+    gguf_files: bool,
+    as_json: bool,
+) -> None:
     """Export the vault's models, sorted by source and id, for KITT or other tools."""
-    result = context.devon.export(export_format)
+    result = context.devon.export(export_format, gguf_files=gguf_files)
     text = export_text(result)
     if output is not None:
         _write_atomically(output, text)
@@ -284,6 +350,29 @@ def export(context: CliContext, export_format: str, output: Path | None, as_json
         emit_json(result)
     elif output is None:
         click.echo(text, nl=False)
+
+
+@click.command(
+    "path",
+    short_help="Print the file or folder a runtime should load for a model.",
+    epilog="""\b
+Examples:
+  devon path acme/Widget-8B-GGUF:Q4_K_M     # the Q4_K_M file (first shard if sharded)
+  devon path acme/Widget-8B-GGUF            # its only quantisation, if it holds one
+  devon path Qwen/Qwen2.5-0.5B-Instruct     # a model without GGUF files: its folder
+  llama-cli -m "$(devon path acme/Widget-8B-GGUF:Q4_K_M)" -p hello""",
+)
+@click.argument("model")
+@source_option
+@click.pass_obj
+def path_command(context: CliContext, model: str, source: str | None) -> None:
+    """Print the one file or folder a runtime should load for MODEL[:QUANT] from the vault.
+
+    A GGUF model gives the file of the quantisation named (the first shard of a sharded one,
+    which llama.cpp loads with the rest), or of the only one it holds; a model holding
+    several needs MODEL:QUANT. Any other model gives its folder (transformers, vLLM).
+    Counts as a use of the model for `devon clean --unused`."""
+    click.echo(context.devon.path(model, source=source))
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -331,4 +420,4 @@ def _models(count: int) -> str:
     return plural(count, "model")
 
 
-COMMANDS = (list_models, status, remove, clean, export)
+COMMANDS = (list_models, status, remove, clean, export, path_command)

@@ -34,13 +34,14 @@ from devon_core.ports import (
     ListingWriter,
     Located,
     ModelCache,
+    ModelPages,
     ModelSource,
     ModelStore,
     ObservableStore,
     ProgressCallback,
     SourcedCache,
 )
-from devon_core.quantizations import literal_pattern, parse_quant_tag
+from devon_core.quantizations import Quantization, literal_pattern, parse_quant_tag
 from devon_core.references import ModelReference, ReferenceParser, parse_reference
 from devon_core.results import (
     DEFAULT_CLEAN_DAYS,
@@ -58,10 +59,12 @@ from devon_core.results import (
     ScanResult,
     SearchFilters,
     SearchResult,
+    StagedDownload,
     StorageSpace,
     StorageStatus,
 )
 from devon_core.rules import select_files
+from devon_core.runtime_paths import held_file_path, runtime_path, stored_quantizations
 from devon_core.suggestions import did_you_mean
 
 log = logging.getLogger(__name__)
@@ -665,6 +668,15 @@ class Devon:
         for `source`. The built-in `local` is not one unless a plugin is called that."""
         return tuple(sorted(self.sources))
 
+    def web_url_templates(self) -> dict[str, str]:
+        """Each loaded source whose models have web pages, with the page's address,
+        `{model_id}` standing for the id (the configured endpoint's, e.g. a mirror's)."""
+        return {
+            name: plugin.web_url_template
+            for name, plugin in sorted(self.sources.items())
+            if isinstance(plugin, ModelPages)
+        }
+
     def source_endpoints(self) -> dict[str, str | None]:
         """Each loaded source by name, with where it answers from when it says (`Located`)."""
         return {
@@ -710,6 +722,16 @@ class Devon:
         `status().staging_bytes` says."""
         return self.store.staging_bytes()
 
+    def partial_bytes(self) -> int:
+        """Bytes that have arrived for unfinished downloads (`status().partial_bytes`): less
+        than `staging_bytes` while preallocated files wait for the rest."""
+        return self.store.partial_bytes()
+
+    def unfinished_downloads(self) -> "tuple[StagedDownload, ...]":
+        """Each unfinished download's staging, with its bytes arrived and on disk, sorted by
+        (source, model_id): what `clean(partial=True)` may remove."""
+        return tuple(self.store.staged())
+
     def space(self) -> StorageSpace:
         """Free bytes on the vault's disk, bytes the vault's models use, and the quota."""
         return self.store.space()
@@ -737,9 +759,35 @@ class Devon:
             result, partial_models=staged.models, partial_freed_bytes=staged.freed_bytes
         )
 
-    def export(self, format: ExportFormat | str = ExportFormat.KITT) -> ExportResult:
+    def export(
+        self, format: ExportFormat | str = ExportFormat.KITT, *, gguf_files: bool = False
+    ) -> ExportResult:
+        """The vault's models for KITT (one path a line) or as JSON. `gguf_files` (kitt
+        only): one line per GGUF quantisation a model holds, the file a runtime opens."""
         export_format = format if isinstance(format, ExportFormat) else ExportFormat.parse(format)
-        return use_cases.export(self.store, export_format)
+        return use_cases.export(self.store, export_format, gguf_files)
+
+    def held_quantizations(self, model: LocalModel) -> tuple[Quantization, ...]:
+        """The GGUF quantisations the vault's copy of `model` holds, with their sizes."""
+        return stored_quantizations(self.store, model)
+
+    def path(self, reference: str, *, source: str | None = None) -> str:
+        """The one file or folder a runtime should load for `reference` (`owner/name` or
+        `owner/name:QUANT`, any form `resolve` reads) from the vault (ADR 0237): the
+        quantisation's GGUF file (its first shard), the model's only GGUF file, or its
+        folder when it holds none. NotFound when the vault lacks the model or the
+        quantisation; ChoiceNeeded when it holds several and none is named. Counts as a
+        use of the model (a runtime is about to load it)."""
+        _, selection = self.resolve(reference, source=source)
+        model = self.held(reference, source=source)
+        with about(model.source, model.model_id):
+            if selection.files:  # a file URL: that file
+                found = held_file_path(model, selection.files)
+            else:
+                held = self.held_quantizations(model)
+                found = runtime_path(model, selection.quantization, held)
+        self.store.mark_used(model.source, model.model_id, self.clock.now())
+        return found
 
     def scan(self, *, reconcile: bool = False) -> ScanResult:
         """Register model folders placed in the vault by hand: under a source's folder as

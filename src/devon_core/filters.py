@@ -45,6 +45,9 @@ class Comparison(enum.Enum):
 _COMPARISON = re.compile(r"\s*(<=|>=|<|>|=)?\s*([0-9]+(?:\.[0-9]+)?)\s*([a-z]*)\s*")
 
 SIZE_UNITS: dict[str, int] = {"b": 1, "kb": 1024, "mb": 1024**2, "gb": 1024**3, "tb": 1024**4}
+"""Units a user types for a size: powers of 1024 (ADR 0235), also written as their IEC names
+(`kib`, `mib`, `gib`, `tib`), which is how DEVON prints sizes."""
+SIZE_UNITS.update({f"{unit[0]}ib": factor for unit, factor in list(SIZE_UNITS.items())[1:]})
 PARAMS_UNITS: dict[str, float] = {"k": 1e-6, "m": 1e-3, "b": 1.0, "t": 1e3}
 
 
@@ -69,7 +72,8 @@ def parse_byte_size(text: str) -> int:
     if parts is None or parts[0] is not None or parts[2] not in {"", *SIZE_UNITS}:
         raise InvalidInput(
             f"Invalid size {text!r}: use e.g. '500gb', '1.5tb', '750mb' "
-            "(units b, kb, mb, gb, tb; powers of 1024; a bare number is bytes)"
+            "(units b, kb, mb, gb, tb, in powers of 1024 as DEVON prints them: KiB, MiB, GiB, "
+            "TiB; a bare number is bytes)"
         )
     _, value, unit = parts
     return round(value * SIZE_UNITS.get(unit, 1))
@@ -88,7 +92,8 @@ class SizeFilter:
         if parts is None or parts[2] not in SIZE_UNITS or parts[0] == "=":
             raise InvalidInput(
                 f"Invalid size filter {text!r}: use e.g. '<100gb', '<=500mb', '>1tb', '>=2.5gb' "
-                "(units b, kb, mb, gb, tb; powers of 1024)"
+                "(units b, kb, mb, gb, tb, in powers of 1024 as DEVON prints them: KiB, MiB, GiB, "
+                "TiB)"
             )
         op, value, unit = parts
         comparison = Comparison(op) if op else Comparison.LE

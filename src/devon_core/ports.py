@@ -107,11 +107,31 @@ class Located(Protocol):
 
 
 @runtime_checkable
+class ModelPages(Protocol):
+    """A source whose models have pages on the web (the Hub's model pages)."""
+
+    @property
+    def web_url_template(self) -> str:
+        """A model's page, `{model_id}` standing for its id: what a page links to."""
+        ...
+
+
+@runtime_checkable
 class SourcedCache(Protocol):
     """A cache that says which source its models belong to (adopted under that source)."""
 
     @property
     def source_name(self) -> str: ...
+
+
+@runtime_checkable
+class FileSizes(Protocol):
+    """A store that can read the sizes of a model's files (the disk store: from disk)."""
+
+    def file_sizes(self, model: LocalModel, paths: Sequence[str]) -> dict[str, int]:
+        """Each of `paths` (files of `model`) with its size in bytes; a file that cannot be
+        read is left out."""
+        ...
 
 
 @runtime_checkable
@@ -186,6 +206,11 @@ class ModelStore(Protocol):
         """Bytes unfinished downloads hold in staging (`status().staging_bytes`): they move
         while a download runs, which `change_counter` does not count. Cheap enough to read on
         every request."""
+        ...
+
+    def partial_bytes(self) -> int:
+        """Bytes that have arrived for unfinished downloads (`status().partial_bytes`): at
+        most `staging_bytes`, which also counts room reserved in preallocated files."""
         ...
 
     def space(self) -> StorageSpace: ...

@@ -268,6 +268,10 @@ class Downloaded:
 
     model: LocalModel
     transferred: bool
+    fetched: tuple[str, ...] = ()
+    """The files this call brought into the vault (a model already held keeps the rest)."""
+    fetched_bytes: int = 0
+    """Their size: what this call added, not the model's total."""
 
 
 @attrs.frozen
@@ -300,6 +304,9 @@ class ModelInfo:
 
     local: LocalModel | None
     remote: RemoteModel | None
+    local_quantizations: tuple[Quantization, ...] = ()
+    """The GGUF quantisations the vault's copy holds, with their sizes (ADR 0237); in the
+    wire form, `local.quantizations`."""
 
 
 @attrs.frozen
@@ -436,7 +443,10 @@ class StorageStatus:
     storage_path: str
     sources: dict[str, SourceUsage]
     staging_bytes: int = 0
-    """Bytes held in staging by unfinished downloads (running or interrupted)."""
+    """Bytes unfinished downloads (running or interrupted) take in staging on disk: what
+    arrived and the room preallocated for the rest."""
+    partial_bytes: int = 0
+    """Bytes that have arrived for those downloads."""
 
 
 @attrs.frozen
@@ -497,6 +507,8 @@ class StagedDownload:
     model_id: str
     size_bytes: int
     in_use: bool
+    arrived_bytes: int = 0
+    """Bytes that have arrived (`size_bytes` also counts room preallocated for the rest)."""
 
     @property
     def key(self) -> str:

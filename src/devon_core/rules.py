@@ -4,8 +4,14 @@ import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
-from devon_core.errors import ChoiceNeeded, InsufficientStorage, InvalidInput, SelectionNotFound
-from devon_core.filters import SIZE_UNITS, matches_any
+from devon_core.errors import (
+    ChoiceNeeded,
+    InsufficientStorage,
+    InvalidInput,
+    InvalidRequest,
+    SelectionNotFound,
+)
+from devon_core.filters import matches_any
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
 from devon_core.quantizations import group_quantizations, with_whole_shard_sets
 from devon_core.references import ModelReference
@@ -16,6 +22,7 @@ from devon_core.results import (
     ExportResult,
     StorageSpace,
 )
+from devon_core.runtime_paths import runtime_paths
 from devon_core.suggestions import did_you_mean
 
 
@@ -39,9 +46,17 @@ def _sort_key(model: LocalModel) -> tuple[str, str]:
     return (model.source, model.model_id)
 
 
-def build_export(models: Iterable[LocalModel], export_format: ExportFormat) -> ExportResult:
-    """The export of `models`, sorted by (source, model_id)."""
+def build_export(
+    models: Iterable[LocalModel], export_format: ExportFormat, gguf_files: bool = False
+) -> ExportResult:
+    """The export of `models`, sorted by (source, model_id). With `gguf_files` (kitt only),
+    a model holding GGUF quantisations gives one line per quantisation, the file a runtime
+    opens (ADR 0237), instead of its folder."""
     ordered = sorted(models, key=_sort_key)
+    if export_format is ExportFormat.KITT and gguf_files:
+        return ExportResult.kitt(path for model in ordered for path in runtime_paths(model))
+    if gguf_files:
+        raise InvalidRequest("gguf_files applies to the kitt format only (one path a line)")
     if export_format is ExportFormat.KITT:
         return ExportResult.kitt(model.path for model in ordered)
     entries = tuple(
@@ -182,11 +197,12 @@ def not_enough_disk(needed_bytes: int, free_bytes: int) -> InsufficientStorage:
     )
 
 
-_UNITS = tuple(unit.upper() for unit in SIZE_UNITS if unit != "b")
+_UNITS = ("KiB", "MiB", "GiB", "TiB")
+"""IEC names for powers of 1024 (ADR 0235): what the size filter reads as kb/kib, mb/mib..."""
 
 
 def format_bytes(count: float) -> str:
-    """Human size in powers of 1024: `1.5 GB`."""
+    """Human size in powers of 1024, with IEC names: `1.5 GiB` (ADR 0235)."""
     if abs(count) < 1024:
         return f"{count:.0f} B"
     for unit in _UNITS:

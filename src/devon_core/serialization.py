@@ -6,6 +6,7 @@ A remote model's `revision` and `files` are internal and left out.
 
 import enum
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,8 +16,9 @@ from cattrs.gen import make_dict_unstructure_fn, override
 
 from devon_core.filters import ModelFormat
 from devon_core.jobs import Job, JobStatus
-from devon_core.models import RemoteModel
-from devon_core.results import CleanResult, ExportFormat, ExportResult
+from devon_core.models import LocalModel, RemoteModel
+from devon_core.quantizations import Quantization
+from devon_core.results import CleanResult, ExportFormat, ExportResult, ModelInfo
 
 
 def timestamp(value: datetime) -> str:
@@ -51,6 +53,7 @@ def _make_converter() -> cattrs.Converter:
     )
     converter.register_unstructure_hook(ExportResult, _export_wire)
     converter.register_unstructure_hook(CleanResult, _clean_wire)
+    converter.register_unstructure_hook(ModelInfo, _info_wire)
     # Which core error a failed job ended with is for the waiting caller, not the wire.
     converter.register_unstructure_hook(
         Job, make_dict_unstructure_fn(Job, converter, error_kind=override(omit=True))
@@ -74,6 +77,24 @@ def _clean_wire(result: CleanResult) -> dict[str, Any]:
     if result.failed:  # only when a model could not be removed (ADR 0103)
         data["failed"] = [{"model": f.model, "detail": f.detail} for f in result.failed]
     return data
+
+
+def _info_wire(info: ModelInfo) -> dict[str, Any]:
+    """The spec's info shape, `{"local", "remote"}`; the quantisations the vault's copy
+    holds go in `local` as `quantizations` (additive, ADR 0237)."""
+    local = converter.unstructure(info.local)
+    if local is not None:
+        local["quantizations"] = converter.unstructure(list(info.local_quantizations))
+    return {"local": local, "remote": converter.unstructure(info.remote)}
+
+
+def held_wire(model: LocalModel, quantizations: Sequence[Quantization]) -> dict[str, Any]:
+    """A listed model with the GGUF quantisations its copy holds (`quantizations`, additive:
+    `GET /api/v1/models?quantizations=true`, `devon list --json --quantizations`)."""
+    return {
+        **converter.unstructure(model),
+        "quantizations": converter.unstructure(list(quantizations)),
+    }
 
 
 def _export_wire(result: ExportResult) -> dict[str, Any]:

@@ -52,6 +52,7 @@ from devon_core.rules import (
     select_files,
     select_for_clean,
 )
+from devon_core.runtime_paths import stored_quantizations
 
 
 def resolve_source(sources: Mapping[str, ModelSource], name: str) -> ModelSource:
@@ -98,7 +99,7 @@ def local_info(store: ModelStore, clock: Clock, source: str, model_id: str) -> M
     local = store.mark_used(source, model_id, clock.now())
     if local is None:
         raise NotFound(f"Model {source}/{model_id} is not in the vault")
-    return ModelInfo(local=local, remote=None)
+    return _info(store, local, None)
 
 
 def info(source: ModelSource, store: ModelStore, clock: Clock, model_id: str) -> ModelInfo:
@@ -106,7 +107,7 @@ def info(source: ModelSource, store: ModelStore, clock: Clock, model_id: str) ->
     missing, not both. The source being unreachable only matters when the vault lacks it."""
     validate_model_id(model_id)
     local = store.mark_used(source.name, model_id, clock.now())
-    return ModelInfo(local=local, remote=_remote_info(source, model_id, local))
+    return _info(store, local, _remote_info(source, model_id, local))
 
 
 def info_unless_held(
@@ -123,10 +124,16 @@ def info_unless_held(
     validate_model_id(model_id)
     current = store.get(source.name, model_id)
     remote = _remote_info(source, model_id, current)
-    if held(ModelInfo(local=current, remote=remote)):
+    if held(_info(store, current, remote)):
         return None
     local = store.mark_used(source.name, model_id, clock.now()) if current else None
-    return ModelInfo(local=local, remote=remote)
+    return _info(store, local, remote)
+
+
+def _info(store: ModelStore, local: LocalModel | None, remote: RemoteModel | None) -> ModelInfo:
+    """A model's info, with the quantisations the vault's copy holds."""
+    held = stored_quantizations(store, local) if local is not None else ()
+    return ModelInfo(local=local, remote=remote, local_quantizations=held)
 
 
 def _remote_info(
@@ -240,8 +247,18 @@ def download_outcome(
                 else patterns
             )
             metadata = _metadata(remote, recorded, everything)
-            committed = store.commit(staging, everything, clock.now(), metadata, carry_over=carry)
-            return Downloaded(committed, transferred=True)
+            now = clock.now()
+            committed = store.commit(staging, everything, now, metadata, carry_over=carry)
+            if present is not None:
+                # Files added to a held model at the user's request: a use of it, so that
+                # `last_used` is never older than the `downloaded_at` the commit moved.
+                committed = store.mark_used(source.name, model_id, now) or committed
+            return Downloaded(
+                committed,
+                transferred=True,
+                fetched=tuple(sorted(files)),
+                fetched_bytes=sum(f.size_bytes for f in fetch),
+            )
 
 
 def _held(store: ModelStore, clock: Clock, source: str, present: LocalModel) -> Downloaded:
@@ -410,8 +427,10 @@ def _clean_result(
     )
 
 
-def export(store: ModelStore, export_format: ExportFormat) -> ExportResult:
-    return build_export(store.list(), export_format)
+def export(
+    store: ModelStore, export_format: ExportFormat, gguf_files: bool = False
+) -> ExportResult:
+    return build_export(store.list(), export_format, gguf_files)
 
 
 def scan(store: ModelStore, known_sources: Collection[str], reconcile: bool) -> ScanResult:

@@ -34,6 +34,7 @@ from devon_core.results import (
     MIN_SEARCH_LIMIT,
     SearchFilters,
 )
+from devon_core.serialization import held_wire
 from devon_http import wire
 from devon_http.body import StrictBody
 from devon_http.errors import DESCRIPTION_OF
@@ -250,14 +251,23 @@ async def list_models(
     state: State,
     request: Request[Any, Any, Any],
     source: Annotated[str | None, QueryParameter(description="Only this source's models")] = None,
+    quantizations: Annotated[
+        bool,
+        QueryParameter(
+            description="Also give each model's GGUF quantisations with their sizes (added)"
+        ),
+    ] = False,
 ) -> Response[wire.ModelList]:
     def listed() -> bytes:
+        if quantizations:  # sizes read from disk: not the kept listing (ADR 0237)
+            models = [held_wire(m, devon.held_quantizations(m)) for m in devon.list(source=source)]
+            return encode_json({"count": len(models), "models": models})
         # The same data as `to_wire(ModelList(devon.list()))`, read from the store's JSON
         # listing instead of an object per model: a third of the time (ADR 0132).
-        count, models = devon.list_json(source=source)
-        return encode_json({"count": count, "models": json.loads(models)})
+        count, text = devon.list_json(source=source)
+        return encode_json({"count": count, "models": json.loads(text)})
 
-    key = ("models", source)
+    key = ("models", source, quantizations)
     return reply(
         request, await prepared_answer(devon, state, key, listed, whole_vault_limiter(state))
     )
@@ -347,13 +357,15 @@ async def status(
 ) -> Response[wire.Status]:
     # Kept per change counter and staged bytes: `staging_bytes` moves with downloads in
     # progress, which the counter does not count (ADR 0130). Reading it walks staging only.
-    staged = devon.staging_bytes()
+    staged, arrived = devon.staging_bytes(), devon.partial_bytes()
 
     def made() -> bytes:
-        current = attrs.evolve(devon.status(), staging_bytes=staged)
+        current = attrs.evolve(devon.status(), staging_bytes=staged, partial_bytes=arrived)
         return encode_json(wire.to_wire(current, wire.Status))
 
-    return reply(request, await prepared_answer(devon, state, "status", made, also=staged))
+    return reply(
+        request, await prepared_answer(devon, state, "status", made, also=(staged, arrived))
+    )
 
 
 @get(
@@ -364,6 +376,23 @@ async def status(
 )
 async def space(devon: NamedDependency[Devon]) -> wire.Space:
     return wire.to_wire(await in_thread(devon.space), wire.Space)
+
+
+@get(
+    "/sources",
+    tags=["search"],
+    summary="The source plugins, with where their models' web pages are (extension)",
+    responses=errors(),
+)
+async def sources(devon: NamedDependency[Devon]) -> wire.SourceList:
+    def listed() -> wire.SourceList:
+        pages = devon.web_url_templates()
+        names = devon.source_names()
+        return wire.SourceList(
+            sources=[wire.SourceEntry(name=n, web_url_template=pages.get(n)) for n in names]
+        )
+
+    return await in_thread(listed)
 
 
 DEFAULT_CLEAN = wire.CleanRequest()
@@ -438,9 +467,11 @@ async def export(
     data: JSONBody[wire.ExportRequest] = DEFAULT_EXPORT,
 ) -> Response[wire.Export]:
     def exported() -> bytes:
-        return encode_json(wire.export_to_wire(devon.export(data.format)))
+        return encode_json(
+            wire.export_to_wire(devon.export(data.format, gguf_files=data.gguf_files))
+        )
 
-    key = ("export", data.format)
+    key = ("export", data.format, data.gguf_files)
     prepared = await prepared_answer(devon, state, key, exported, whole_vault_limiter(state))
     return reply(request, prepared, tagged=False)
 
@@ -476,5 +507,6 @@ API_ROUTES: list[Any] = [
     scan,
     export,
     adopt,
+    sources,
 ]
 """Everything under /api/v1 but the downloads (`devon_http.job_routes`)."""

@@ -82,6 +82,13 @@ class LocalModel(msgspec.Struct):
     last_used: Timestamp | None
     files: list[str]
     metadata: dict[str, Any]
+    quantizations: Annotated[
+        list[Quantization] | msgspec.UnsetType,
+        msgspec.Meta(
+            description="The GGUF quantisations this copy holds, with their sizes: in a "
+            "model's info, and in the list when asked with quantizations=true (added)"
+        ),
+    ] = msgspec.UNSET
 
 
 class ModelList(msgspec.Struct):
@@ -172,8 +179,32 @@ class Status(msgspec.Struct):
     storage_path: str
     sources: dict[str, SourceUsage]
     staging_bytes: Annotated[
-        int, msgspec.Meta(description="Bytes unfinished downloads hold in staging (added)")
+        int,
+        msgspec.Meta(
+            description="Bytes unfinished downloads take in staging on disk, room preallocated "
+            "for what has not arrived included (added)"
+        ),
     ]
+    partial_bytes: Annotated[
+        int, msgspec.Meta(description="Bytes that have arrived for unfinished downloads (added)")
+    ]
+
+
+class SourceEntry(msgspec.Struct):
+    name: str
+    web_url_template: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="A model's web page on this source, {model_id} standing for its id "
+            "(the configured endpoint's); null when its models have none"
+        ),
+    ]
+
+
+class SourceList(msgspec.Struct):
+    """The source plugins (an extension of the documented API, for the web page)."""
+
+    sources: list[SourceEntry]
 
 
 class Space(msgspec.Struct):
@@ -247,6 +278,13 @@ class Scanned(msgspec.Struct):
 
 class ExportRequest(msgspec.Struct, kw_only=True, frozen=True):
     format: ExportFormat = ExportFormat.KITT
+    gguf_files: Annotated[
+        bool,
+        msgspec.Meta(
+            description="kitt only: one line per GGUF quantisation a model holds (the file a "
+            "runtime opens, the first shard of a sharded one) instead of its folder (added)"
+        ),
+    ] = False
 
 
 class ExportEntry(msgspec.Struct):

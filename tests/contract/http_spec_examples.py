@@ -49,7 +49,11 @@ SEARCH: dict[str, Any] = {
 
 MODELS: dict[str, Any] = {"count": 1, "models": [LOCAL_MODEL]}
 
-INFO: dict[str, Any] = {"local": LOCAL_MODEL | {"files": []}, "remote": REMOTE_MODEL}
+INFO: dict[str, Any] = {
+    # Additive (ADR 0237): the GGUF quantisations the vault's copy holds; empty for others.
+    "local": LOCAL_MODEL | {"files": [], "quantizations": []},
+    "remote": REMOTE_MODEL,
+}
 
 DELETED: dict[str, Any] = {
     "deleted": True,
@@ -71,6 +75,7 @@ STATUS: dict[str, Any] = {
     "storage_path": "/data/models",
     "sources": {"huggingface": {"count": 3, "size_bytes": 94371840000}},
     "staging_bytes": 0,  # additive (ADR 0173): bytes unfinished downloads hold
+    "partial_bytes": 0,  # additive (ADR 0236): bytes that arrived for them
 }
 
 CLEANED: dict[str, Any] = {

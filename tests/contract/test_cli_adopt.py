@@ -83,3 +83,14 @@ def test_adopt_of_an_invalid_model_id_is_bad_usage(env: dict[str, str]) -> None:
 
     assert result.code == 2
     assert result.stderr.startswith("error: ")
+
+
+def test_adopt_dry_run_without_a_cache_on_the_machine_has_nothing_to_adopt_and_exits_0(
+    tmp_path: Path,
+) -> None:
+    env = cli_env(tmp_path / "vault", "http://127.0.0.1:9", DEVON_HF_CACHE=str(tmp_path / "none"))
+
+    result = run_piped(env, "adopt", "--dry-run")
+
+    assert result.code == 0
+    assert result.stdout.startswith("Nothing to adopt")

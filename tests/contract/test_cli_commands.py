@@ -73,7 +73,7 @@ def test_download_ends_with_a_one_line_summary_and_no_progress_bar_when_piped(
     stocked: tuple[Devon, Finished],
 ) -> None:
     devon, result = stocked
-    summary = rf"Downloaded {TINY}: \d+ files, [\d.]+ [KM]?B in [\d.]+ s → {devon.model_path()}\n"
+    summary = rf"Downloaded {TINY}: \d+ files, [\d.]+ [KM]?i?B in [\d.]+ s → {devon.model_path()}\n"
     assert re.fullmatch(summary, result.stdout)
     assert result.stderr == f"Downloading {TINY} from huggingface...\n"
 
@@ -187,10 +187,12 @@ def test_a_mistyped_command_is_answered_with_the_closest_command(devon: Devon) -
     assert "No such command 'lsit'. Did you mean 'list'?" in result.stderr
 
 
-def test_list_json_of_an_unknown_source_prints_nothing_on_stdout(devon: Devon) -> None:
+def test_list_json_of_an_unknown_source_prints_only_the_error_object_on_stdout(
+    devon: Devon,
+) -> None:
     result = devon("list", "--json", "--source", "modelscope")
     assert_one_line_error(result, 2)
-    assert result.stdout == ""
+    assert json.loads(result.stdout)["error"] == "invalid_input"  # no half listing before it
 
 
 def test_download_of_an_unknown_model_exits_1_and_leaves_the_vault_empty(devon: Devon) -> None:

@@ -60,8 +60,8 @@ def test_download_of_a_repo_of_several_quantisations_refuses_and_lists_each(
     assert "--quant" in result.stderr
     assert "--all" in result.stderr
     # Each quantisation with its size and the command that takes it; a sharded one once.
-    assert re.search(rf"Q4_K_M\s+44\.0 KB\s+1\s+devon download {WIDGET}:Q4_K_M", result.stderr)
-    assert re.search(rf"BF16\s+144\.0 KB\s+2\s+devon download {WIDGET}:BF16", result.stderr)
+    assert re.search(rf"Q4_K_M\s+44\.0 KiB\s+1\s+devon download {WIDGET}:Q4_K_M", result.stderr)
+    assert re.search(rf"BF16\s+144\.0 KiB\s+2\s+devon download {WIDGET}:BF16", result.stderr)
     assert result.stderr.count(f"devon download {WIDGET}:") == 9
     assert devon.files_of() == []
     assert fetched(devon.hub) == 0
@@ -70,7 +70,7 @@ def test_download_of_a_repo_of_several_quantisations_refuses_and_lists_each(
 def test_a_quantisation_tag_in_any_case_downloads_exactly_its_file(devon: Devon) -> None:
     result = devon("download", f"{WIDGET}:q4_k_m")
     assert result.code == 0, result
-    assert result.stdout.startswith(f"Downloaded {WIDGET}:Q4_K_M: 1 file, 44.0 KB")
+    assert result.stdout.startswith(f"Downloaded {WIDGET}:Q4_K_M: 1 file, 44.0 KiB")
     assert devon.files_of() == [Q4]
 
 
@@ -121,8 +121,8 @@ def test_dry_run_prints_the_files_and_total_and_fetches_nothing(devon: Devon) ->
     result = devon("download", WIDGET, "--quant", "BF16", "--dry-run")
     assert result.code == 0, result
     for shard in BF16_SHARDS:
-        assert re.search(rf"{re.escape(shard)}\s+72\.0 KB\s+BF16", result.stdout)
-    assert "Total: 2 files, 144.0 KB." in result.stdout
+        assert re.search(rf"{re.escape(shard)}\s+72\.0 KiB\s+BF16", result.stdout)
+    assert "Total: 2 files, 144.0 KiB." in result.stdout
     assert "Dry run: nothing fetched." in result.stdout
     assert fetched(devon.hub) == 0
     assert devon.files_of() == []
@@ -144,30 +144,30 @@ def test_a_mistyped_id_gets_a_did_you_mean(devon: Devon) -> None:
 def test_info_files_lists_remote_files_with_sizes_and_quantisations(devon: Devon) -> None:
     result = devon("info", WIDGET, "--files")
     assert result.code == 0, result
-    assert re.search(rf"{re.escape(Q4)}\s+44\.0 KB\s+Q4_K_M", result.stdout)
-    assert re.search(rf"{re.escape(BF16_SHARDS[0])}\s+72\.0 KB\s+BF16", result.stdout)
+    assert re.search(rf"{re.escape(Q4)}\s+44\.0 KiB\s+Q4_K_M", result.stdout)
+    assert re.search(rf"{re.escape(BF16_SHARDS[0])}\s+72\.0 KiB\s+BF16", result.stdout)
 
 
 def test_info_files_lists_the_vault_copy_with_sizes_on_disk(devon: Devon) -> None:
     assert devon("download", f"{WIDGET}:Q4_K_M").code == 0
     result = devon("info", WIDGET, "--files")
     vault_part = result.stdout.split("On huggingface")[0]
-    assert re.search(rf"{re.escape(Q4)}\s+44\.0 KB\s+Q4_K_M", vault_part)
+    assert re.search(rf"{re.escape(Q4)}\s+44\.0 KiB\s+Q4_K_M", vault_part)
 
 
 def test_search_by_quantisation_shows_the_matching_ones_with_their_sizes(devon: Devon) -> None:
     result = devon("search", "--format", "gguf", "--size", "<50kb", "--quant", "q4_k_m")
     assert result.code == 0, result
     line = next(line for line in result.stdout.splitlines() if line.startswith(WIDGET))
-    assert "Q4_K_M 44.0 KB" in line
+    assert "Q4_K_M 44.0 KiB" in line
 
 
 def test_search_size_matches_a_gguf_repo_by_one_of_its_quantisations(devon: Devon) -> None:
     result = devon("search", "widget", "--format", "gguf", "--size", "<30kb")
     rows = [line for line in result.stdout.splitlines() if line.startswith(WIDGET)]
     assert rows, result.stdout
-    assert "IQ2_XS 24.0 KB" in result.stdout
-    assert "Q2_K 28.0 KB" in result.stdout
+    assert "IQ2_XS 24.0 KiB" in result.stdout
+    assert "Q2_K 28.0 KiB" in result.stdout
     assert "Q4_K_M" not in result.stdout
 
 

@@ -160,3 +160,36 @@ def test_clean_partial_leaves_the_staging_of_a_running_download(devon: Devon) ->
     assert result.code == 0
     assert result.stdout == "Nothing to clean.\n"
     assert (devon.staging() / "config.json").exists()
+
+
+def _preallocated_partial(staging: Path, arrived: int, size: int) -> None:
+    """A ranged `.part` as the transfer leaves it: the file's full size reserved on disk,
+    its record naming the one span that arrived."""
+    partial = staging / ".cache" / "devon" / "partial"
+    partial.mkdir(parents=True)
+    with (partial / "model.safetensors.part").open("wb") as part:
+        part.write(b"x" * arrived)
+        part.truncate(size)
+    record = {"revision": "abc", "size": size, "sha256": None, "spans": [[0, arrived]]}
+    (partial / "model.safetensors.part.json").write_text(json.dumps(record))
+
+
+def test_status_counts_the_bytes_that_arrived_not_the_room_reserved(devon: Devon) -> None:
+    assert devon("status").code == 0  # creates the vault
+    _preallocated_partial(devon.staging(), 60 * 1024, 2 * 1024**2)
+
+    status = json.loads(devon("status", "--json").stdout)
+    text = devon("status").stdout
+
+    assert status["partial_bytes"] < 62 * 1024
+    assert status["staging_bytes"] >= 2 * 1024**2
+    assert re.search(r"partial downloads\s+60\.\d KiB arrived \(2\.0 MiB on disk", text)
+
+
+def test_clean_partial_dry_run_shows_each_download_s_bytes(devon: Devon) -> None:
+    assert devon("status").code == 0
+    _preallocated_partial(devon.staging(), 60 * 1024, 2 * 1024**2)
+
+    result = devon("clean", "--partial", "--dry-run")
+
+    assert re.search(rf"huggingface/{TINY}\s+60\.\d KiB arrived", result.stdout), result.stdout

@@ -49,12 +49,12 @@ def test_force_fetches_again_what_it_names_and_keeps_the_rest(url: str, test_hub
     assert files_under(Path(forced.json()["path"]))[Q4] == hub_bytes(test_hub, WIDGET, Q4)
 
 
-def test_adding_files_keeps_last_used(url: str) -> None:
+def test_adding_files_moves_last_used_with_downloaded_at(url: str) -> None:
     download(url, include_patterns=["*Q4_K_M*"])
     used = httpx.get(f"{url}/api/v1/models/huggingface/{WIDGET}").json()["local"]["last_used"]
     download(url, include_patterns=["*Q8_0*"])
     after = httpx.get(f"{url}/api/v1/models").json()["models"][0]
-    assert after["last_used"] == used
+    assert after["last_used"] == after["downloaded_at"] > used
 
 
 def test_a_refused_download_leaves_no_staging_directory(test_hub: TestHub, tmp_path: Path) -> None:

@@ -107,8 +107,10 @@ def test_adopt_from_the_configured_real_cache(session_test_hub: TestHub, tmp_pat
     assert (Path(model["path"]) / "config.json").is_file()
 
 
-def test_adopt_without_a_cache_on_the_server_is_a_404(tmp_path: Path) -> None:
+def test_adopt_without_a_cache_on_the_server_adopts_nothing(tmp_path: Path) -> None:
     settings = Settings(storage_path=tmp_path / "vault", hf_cache=tmp_path / "none")
     with TestClient(create_app(build_devon(settings, sources=()))) as client:
         response = client.post("/api/v1/adopt", json={}, headers=JSON)
-    assert "No Hugging Face cache" in assert_error(response, 404)
+    assert response.status_code == 200
+    assert response.json()["adopted"] == []
+    assert response.json()["skipped"] == []

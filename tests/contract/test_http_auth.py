@@ -36,6 +36,7 @@ API_CALLS = [
     ("POST", "/api/v1/downloads/0123abcd/restart"),
     ("GET", "/api/v1/status"),
     ("GET", "/api/v1/space"),
+    ("GET", "/api/v1/sources"),
     ("POST", "/api/v1/clean"),
     ("POST", "/api/v1/scan"),
     ("POST", "/api/v1/export"),

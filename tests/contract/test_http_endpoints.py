@@ -343,6 +343,7 @@ def test_status_reports_the_vault_shaped_like_the_spec(client: Client) -> None:
         "storage_path": "/vault",
         "sources": {"huggingface": {"count": 1, "size_bytes": 1000}},
         "staging_bytes": 0,
+        "partial_bytes": 0,
     }
 
 

@@ -32,6 +32,7 @@ OPERATIONS = {
     ("/api/v1/downloads/{job_id}/restart", "post"): {400, 401, 403, 404, 409},
     ("/api/v1/status", "get"): {400, 401, 403},
     ("/api/v1/space", "get"): {400, 401, 403},
+    ("/api/v1/sources", "get"): {400, 401, 403},
     ("/api/v1/clean", "post"): {400, 401, 403, 413, 415, 422},
     ("/api/v1/scan", "post"): {400, 401, 403, 413, 415, 422},
     ("/api/v1/export", "post"): {400, 401, 403, 413, 415, 422},

@@ -124,3 +124,32 @@ def test_a_clean_that_removes_no_staging_answers_exactly_the_documented_fields(
 ) -> None:
     cleaned = post(f"{base_url}/api/v1/clean", {"partial": True, "all": True}).json()
     assert cleaned == {"removed": 0, "freed_bytes": 0, "dry_run": False, "models": []}
+
+
+HELD = [{"name": "Q4_K_M", "size_bytes": 44 * KIB, "files": [Q4]}]
+
+
+def test_a_model_s_info_names_the_quantisations_its_copy_holds(base_url: str) -> None:
+    post(f"{base_url}/api/v1/downloads", {"model_id": f"{WIDGET}:Q4_K_M"})
+    info = httpx.get(f"{base_url}/api/v1/models/huggingface/{WIDGET}").json()
+    assert info["local"]["quantizations"] == HELD
+
+
+def test_the_list_gives_each_model_s_quantisations_when_asked(base_url: str) -> None:
+    post(f"{base_url}/api/v1/downloads", {"model_id": f"{WIDGET}:Q4_K_M"})
+    plain = httpx.get(f"{base_url}/api/v1/models").json()
+    asked = httpx.get(f"{base_url}/api/v1/models", params={"quantizations": "true"}).json()
+    assert "quantizations" not in plain["models"][0]  # the documented shape by default
+    assert asked["models"][0]["quantizations"] == HELD
+    assert {k: v for k, v in asked["models"][0].items() if k != "quantizations"} == plain["models"][
+        0
+    ]
+
+
+def test_export_can_list_each_gguf_file_instead_of_the_folder(base_url: str, vault: Path) -> None:
+    post(f"{base_url}/api/v1/downloads", {"model_id": f"{WIDGET}:Q4_K_M"})
+    default = post(f"{base_url}/api/v1/export", {}).json()
+    files = post(f"{base_url}/api/v1/export", {"gguf_files": True}).json()
+    folder = str(vault.resolve() / "huggingface" / WIDGET)
+    assert default["content"] == [folder]
+    assert files["content"] == [f"{folder}/{Q4}"]

@@ -186,7 +186,13 @@ FIELD_TYPES: dict[str, set[str]] = {
 }
 # Fields DEVON adds to the spec's shapes (DESIGN, "Extending the contract (wave 2)"): allowed
 # beside the spec's own, never instead of one.
-ADDITIVE_FIELDS = {"quantizations", "staging_bytes", "partial_models", "partial_freed_bytes"}
+ADDITIVE_FIELDS = {
+    "quantizations",
+    "staging_bytes",
+    "partial_bytes",
+    "partial_models",
+    "partial_freed_bytes",
+}
 # Free-form objects: only "is an object" is checked (`metadata` is `{}` in the spec).
 FREE_FORM = {"metadata"}
 # Maps keyed by a name (`sources`): each value must look like the example's first value.

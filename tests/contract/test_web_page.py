@@ -79,7 +79,7 @@ def test_search_download_see_details_and_delete(browser: Browser, test_hub: Test
         expect(page.get_by_role("link", name=WIDGET)).to_be_visible()
         choice = page.get_by_label(f"Files of {WIDGET} to download")
         expect(choice).to_have_value("Q4_K_M")
-        expect(choice.locator("option:checked")).to_have_text("Q4_K_M (44.0 KB)")
+        expect(choice.locator("option:checked")).to_have_text("Q4_K_M (44.0 KiB)")
         download_from_results(page, WIDGET)
 
         open_details(page, WIDGET)
@@ -160,7 +160,7 @@ def test_the_journey_through_a_kitt_like_proxy(browser: Browser, test_hub: TestH
         delete_from_details(page, TINY)
         expect(page.get_by_role("dialog", name="API key needed")).to_be_hidden()
         assert "GET /ui/app.js" in proxy.requests
-        assert "GET /api/v1/models" in proxy.requests
+        assert "GET /api/v1/models?quantizations=true" in proxy.requests
         assert page.script_errors == []  # type: ignore[attr-defined]
 
 

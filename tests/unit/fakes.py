@@ -216,6 +216,13 @@ class MemoryStore:
             sum(files.values()) for path, files in self.disk.items() if path.startswith(staging)
         )
 
+    def file_sizes(self, model: LocalModel, paths: Sequence[str]) -> dict[str, int]:
+        held = self.files_of.get((model.source, model.model_id), {})
+        return {path: held[path] for path in paths if path in held}
+
+    def partial_bytes(self) -> int:
+        return self.staging_bytes()
+
     def space(self) -> StorageSpace:
         used = sum(m.size_bytes for m in self.models.values())
         return StorageSpace(

@@ -80,7 +80,7 @@ def test_search_shows_a_table_with_names_params_and_sizes(run: Run) -> None:
     assert result.exit_code == 0
     assert "Qwen2.5-0.5B" in result.stdout
     assert "494M" in result.stdout
-    assert "942.2 MB" in result.stdout
+    assert "942.2 MiB" in result.stdout
 
 
 def test_search_json_has_the_api_fields(run: Run) -> None:
@@ -123,7 +123,7 @@ def test_info_when_source_is_down_and_model_missing_exits_1(run: Run, source: Fa
 def test_download_prints_a_one_line_summary(run: Run, store: MemoryStore) -> None:
     result = run("download", "Qwen/Qwen2.5-0.5B")
     assert result.exit_code == 0
-    assert result.stdout.startswith("Downloaded Qwen/Qwen2.5-0.5B: 2 files, 942.2 MB in ")
+    assert result.stdout.startswith("Downloaded Qwen/Qwen2.5-0.5B: 2 files, 942.2 MiB in ")
     assert result.stdout.rstrip().endswith("/vault/huggingface/Qwen/Qwen2.5-0.5B")
     assert store.get("huggingface", "Qwen/Qwen2.5-0.5B") is not None
 
@@ -169,7 +169,7 @@ def test_list_and_status_show_the_vault(run: Run, store: MemoryStore) -> None:
     store.add(local_model("acme/widget-7b", size_bytes=2048))
     listed, status = run("list"), run("status")
     assert "acme/widget-7b" in listed.stdout
-    assert "1 model, 2.0 KB" in listed.stdout
+    assert "1 model, 2.0 KiB" in listed.stdout
     assert "/vault" in status.stdout
 
 

@@ -48,7 +48,7 @@ def test_force_fetches_again_only_what_it_names_and_deletes_nothing(
     assert model.files == (Q4, Q8)
 
 
-def test_adding_files_keeps_last_used(
+def test_adding_files_is_a_use_at_the_time_they_arrive(
     devon: Devon, store: MemoryStore, clock: SettableClock
 ) -> None:
     devon.download(GGUF, include_patterns=["*Q4_K_M*"])
@@ -56,7 +56,7 @@ def test_adding_files_keeps_last_used(
     devon.info(GGUF)
     clock.advance(hours=1)
     model = devon.download(GGUF, include_patterns=["*Q8_0*"])
-    assert model.last_used == T0 + timedelta(hours=1)
+    assert model.last_used == T0 + timedelta(hours=2)
     assert model.downloaded_at == T0 + timedelta(hours=2)
 
 

@@ -32,3 +32,10 @@ def test_anything_else_is_invalid_input_naming_the_accepted_forms(text: str) -> 
 @given(st.integers(min_value=0, max_value=10**6), st.sampled_from(sorted(SIZE_UNITS)))
 def test_a_whole_number_of_units_is_that_many_unit_bytes(count: int, unit: str) -> None:
     assert parse_byte_size(f"{count}{unit}") == count * SIZE_UNITS[unit]
+
+
+@pytest.mark.parametrize(("typed", "printed"), [("kib", "KiB"), ("mib", "MiB"), ("gib", "GiB")])
+def test_sizes_read_as_devon_prints_them(typed: str, printed: str) -> None:
+    from devon_core.rules import format_bytes
+
+    assert format_bytes(parse_byte_size(f"1.5{typed}")) == f"1.5 {printed}"

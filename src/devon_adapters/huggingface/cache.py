@@ -39,8 +39,9 @@ class HuggingFaceCache:
     `devon_adapters.settings.default_hf_cache`). Reading never changes it; only `release`
     (for `devon adopt --move`) deletes from it."""
 
-    def __init__(self, location: Path | str) -> None:
+    def __init__(self, location: Path | str, *, missing_ok: bool = False) -> None:
         self._root = Path(os.path.abspath(Path(location).expanduser()))
+        self._missing_ok = missing_ok
 
     @property
     def location(self) -> str:
@@ -52,6 +53,8 @@ class HuggingFaceCache:
         return HUGGING_FACE
 
     def repos(self) -> list[CachedRepo]:
+        if not self._root.is_dir() and self._missing_ok and not self._root.exists():
+            return []  # no cache on this machine (the configured place): nothing to adopt
         if not self._root.is_dir():
             raise NotFound(
                 f"No Hugging Face cache at {self._root}: point DEVON_HF_CACHE (or HF_HUB_CACHE, "

@@ -66,6 +66,11 @@ KNOWN_ARCHITECTURES = frozenset(
 )
 
 
+def web_url_template(web_base: str) -> str:
+    """A model's page on the Hub at `web_base`, `{model_id}` standing for its id."""
+    return f"{web_base.rstrip('/')}/{{model_id}}"
+
+
 def remote_model(info: ModelInfo, web_base: str = DEFAULT_WEB_BASE) -> RemoteModel:
     """Everything DEVON reports about a model, from what the Hub said about it.
 
@@ -78,7 +83,7 @@ def remote_model(info: ModelInfo, web_base: str = DEFAULT_WEB_BASE) -> RemoteMod
     tags = tags_of(info)
     config = info.config if isinstance(info.config, dict) else {}
     gguf = info.gguf if isinstance(info.gguf, dict) else {}
-    web_url = f"{web_base.rstrip('/')}/{info.id}"
+    web_url = web_url_template(web_base).format(model_id=info.id)
     return RemoteModel(
         source=SOURCE_NAME,
         model_id=info.id,

@@ -9,7 +9,7 @@ from devon_adapters.huggingface.errors import hub_errors
 from devon_adapters.huggingface.file_server import HubFileServer
 from devon_adapters.huggingface.hub import HubClient, Token
 from devon_adapters.huggingface.ids import validate_hub_id
-from devon_adapters.huggingface.metadata import SOURCE_NAME, remote_model
+from devon_adapters.huggingface.metadata import SOURCE_NAME, remote_model, web_url_template
 from devon_adapters.huggingface.references import parse_hub_reference
 from devon_adapters.huggingface.searching import Searcher
 from devon_adapters.huggingface.ttl_cache import TTLCache
@@ -121,6 +121,11 @@ class HuggingFaceSource:
     def endpoint(self) -> str:
         """The Hub this source talks to (also the base of `web_url`)."""
         return self._client.endpoint
+
+    @property
+    def web_url_template(self) -> str:
+        """A model's page on the configured Hub (HF_ENDPOINT), `{model_id}` for its id."""
+        return web_url_template(self.endpoint)
 
     def parse_reference(self, text: str) -> ModelReference:
         """An id, `owner/name:QUANT`, or a Hub URL to a repo or one of its files."""

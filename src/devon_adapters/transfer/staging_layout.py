@@ -186,3 +186,33 @@ class FileJob:
         same_revision = revision is not None and record.get("revision") == revision
         same_content = self.file.sha256 is not None and record.get("sha256") == self.file.sha256
         return same_revision or same_content
+
+
+def arrived_bytes(dest: Path) -> int:
+    """Bytes that have arrived in the staging directory `dest`: every file's size, except a
+    ranged `.part` (preallocated to the file's full size) counts only the spans its record
+    says are on disk. What `devon status` calls the partial downloads' bytes; their size on
+    disk (`staging_bytes`) also counts the room reserved for the rest."""
+    total = 0
+    for current, _dirs, names in os.walk(dest):
+        for name in names:
+            path = Path(current, name)
+            try:
+                if path.is_symlink():
+                    continue
+                size = path.stat().st_size
+            except OSError:
+                continue
+            if name.endswith(".part"):
+                size = min(size, _recorded_spans(path.with_name(name + ".json"), size))
+            total += size
+    return total
+
+
+def _recorded_spans(record: Path, size: int) -> int:
+    """The bytes a ranged `.part`'s record says are on disk; `size` when it is no ranged one."""
+    try:
+        spans = json.loads(record.read_text())["spans"]
+        return covered((int(start), int(end)) for start, end in spans)
+    except (OSError, ValueError, KeyError, TypeError):
+        return size

@@ -55,8 +55,10 @@ export function field(label, attrs = {}, hint = null) {
   return [wrapper, input];
 }
 
-// A model id that may break after its "/" (narrow screens), read as one name.
+// A model id that may break after its "/" (narrow screens) and nowhere else (not at the
+// hyphens inside a name), read as one name.
 export function modelName(id) {
+  const part = (text) => h("span", { class: "id-part" }, text);
   const cut = id.indexOf("/");
-  return cut < 0 ? [id] : [id.slice(0, cut + 1), document.createElement("wbr"), id.slice(cut + 1)];
+  return cut < 0 ? [part(id)] : [part(id.slice(0, cut + 1)), document.createElement("wbr"), part(id.slice(cut + 1))];
 }

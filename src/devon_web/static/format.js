@@ -1,6 +1,7 @@
-// Human-readable numbers, as the CLI prints them (sizes in powers of 1024).
+// Human-readable numbers, as the CLI prints them (sizes in powers of 1024, named KiB, MiB,
+// GiB as the size filter reads them: ADR 0235).
 
-const UNITS = ["KB", "MB", "GB", "TB", "PB"];
+const UNITS = ["KiB", "MiB", "GiB", "TiB", "PiB"];
 
 export function bytes(count) {
   if (count === null || count === undefined) return "–";

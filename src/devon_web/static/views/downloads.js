@@ -1,5 +1,6 @@
 // The download jobs with live progress (event stream, else polling), speed and time left;
-// cancel; finished and failed jobs with their errors.
+// cancel; failed jobs with their errors; restart a failed or cancelled one; clear the
+// finished ones from the list (in this browser: the server keeps every job).
 
 import { api } from "../api.js";
 import { h, messageBox } from "../dom.js";
@@ -8,6 +9,28 @@ import { ACTIVE, followJob, jobPath, jobProgress } from "../jobs.js";
 
 export const TITLE = "Downloads";
 const LIST_REFRESH_MS = 3000;
+const RESTARTABLE = new Set(["failed", "cancelled"]);
+const CLEARED_KEY = "devon.clearedJobs";
+
+// Finished jobs cleared from the list, remembered in this browser.
+function cleared() {
+  try {
+    return new Set(JSON.parse(localStorage.getItem(CLEARED_KEY) || "[]"));
+  } catch {
+    return new Set();
+  }
+}
+
+function clear(ids) {
+  const kept = cleared();
+  for (const id of ids) kept.add(id);
+  try {
+    localStorage.setItem(CLEARED_KEY, JSON.stringify([...kept].slice(-1000)));
+  } catch {
+    // storage refused (private mode, full): the list is cleared until the next visit only
+  }
+  return kept;
+}
 
 function progressText(job) {
   const p = jobProgress(job);
@@ -17,7 +40,7 @@ function progressText(job) {
   return parts.join(" · ");
 }
 
-function jobCard(job) {
+function jobCard(job, onRestarted) {
   const status = h("span", { class: "status" });
   const bar = h("progress", { max: 1, "aria-label": `Progress of ${job.model_id}` });
   const text = h("span", { class: "muted progress-text" });
@@ -25,9 +48,11 @@ function jobCard(job) {
   const note = messageBox();
   const cancel = h("button", { type: "button", class: "danger" }, "Cancel");
   cancel.setAttribute("aria-label", `Cancel the download of ${job.model_id}`);
+  const restart = h("button", { type: "button" }, "Restart");
+  restart.setAttribute("aria-label", `Restart the download of ${job.model_id}`);
   const card = h("li", { class: "job", "data-job": job.id },
     h("div", { class: "job-head" }, h("strong", {}, job.model_id), status),
-    bar, text, error, h("div", { class: "actions" }, cancel), note);
+    bar, text, error, h("div", { class: "actions" }, cancel, restart), note);
   card.update = (next) => {
     card.job = next;
     status.textContent = next.status;
@@ -39,15 +64,29 @@ function jobCard(job) {
     else bar.value = 0;
     text.textContent = progressText(next)
       + (next.completed_at ? ` · ended ${date(next.completed_at)}` : ` · started ${date(next.started_at || next.created_at)}`);
-    error.textContent = next.error || "";
-    error.hidden = !next.error;
+    // A cancelled job shows one state, its status: its "cancelled" error says no more.
+    const shown = next.status === "cancelled" ? "" : next.error || "";
+    error.textContent = shown;
+    error.hidden = !shown;
     cancel.hidden = !ACTIVE.has(next.status);
+    restart.hidden = !RESTARTABLE.has(next.status);
   };
+  restart.addEventListener("click", async () => {
+    restart.disabled = true;
+    try {
+      const fresh = await api("POST", `${jobPath(job.id)}/restart`);
+      onRestarted(card.job, fresh);
+    } catch (error) {
+      note.show(error.detail || String(error));
+    } finally {
+      restart.disabled = false;
+    }
+  });
   cancel.addEventListener("click", async () => {
     cancel.disabled = true;
     try {
       await api("DELETE", jobPath(job.id));
-      note.show("Cancelled.", "ok");
+      note.show("");
       card.update(await api("GET", jobPath(job.id)));
     } catch (error) {
       note.show(error.detail || String(error));
@@ -63,11 +102,37 @@ export async function render(main) {
   const message = messageBox();
   const list = h("ul", { class: "jobs", "aria-label": "Download jobs" });
   const empty = h("p", { class: "muted" }, "No downloads yet: start one from Search.");
-  main.append(h("h1", { tabindex: -1 }, "Downloads"), message, empty, list);
+  const clearButton = h("button", { type: "button", hidden: true }, "Clear finished");
+  main.append(h("h1", { tabindex: -1 }, "Downloads"), message,
+    h("div", { class: "actions" }, clearButton), empty, list);
   const cards = new Map();
   const following = new Map();
+  let hidden = cleared();
   let timer = null;
   let stopped = false;
+  let latest = [];
+
+  const show = () => {
+    const jobs = latest.filter((job) => !hidden.has(job.id));
+    list.replaceChildren(...jobs.map((job) => cards.get(job.id)));
+    empty.hidden = jobs.length > 0;
+    clearButton.hidden = !jobs.some((job) => !ACTIVE.has(job.status));
+  };
+
+  clearButton.addEventListener("click", () => {
+    hidden = clear(latest.filter((job) => !ACTIVE.has(job.status)).map((job) => job.id));
+    show();
+  });
+
+  // A restarted job is a new job (a new id) that resumes the old one's files.
+  const restarted = (old, fresh) => {
+    hidden = clear([old.id]);
+    latest = [fresh, ...latest.filter((job) => job.id !== fresh.id)];
+    const card = jobCard(fresh, restarted);
+    cards.set(fresh.id, card);
+    follow(card);
+    show();
+  };
 
   const follow = (card) => {
     const id = card.job.id;
@@ -86,15 +151,15 @@ export async function render(main) {
       for (const job of answer.jobs) {
         let card = cards.get(job.id);
         if (!card) {
-          card = jobCard(job);
+          card = jobCard(job, restarted);
           cards.set(job.id, card);
         } else if (!following.has(job.id)) {
           card.update(job);
         }
         follow(card);
       }
-      list.replaceChildren(...answer.jobs.map((job) => cards.get(job.id)));
-      empty.hidden = answer.jobs.length > 0;
+      latest = answer.jobs;
+      show();
     } catch (error) {
       if (error.status === 404 || error.status === 405) {
         empty.hidden = true;

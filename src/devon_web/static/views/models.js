@@ -8,26 +8,62 @@ import { confirm } from "../confirm.js";
 
 export const TITLE = "Models";
 const PAGE_SIZE = 100;
-const HUB = "https://huggingface.co/";
 
-// Kept between visits: the last list and its ETag, and how the table was arranged.
-const cache = { etag: null, models: null };
+// Kept between visits: the last list and its ETag, the sources' web pages, and how the
+// table was arranged.
+const cache = { etag: null, models: null, pages: null };
 const view = { filter: "", sort: "model_id", descending: false, page: 0 };
 
 const COLUMNS = [
   ["model_id", "Model"],
   ["size_bytes", "Size"],
+  ["quant", "Quant"],
   ["downloaded_at", "Downloaded"],
   ["last_used", "Last used"],
 ];
+
+// The quantisations a model holds, each with its size: "Q4_K_M 4.6 GiB".
+function quantText(model) {
+  return (model.quantizations || []).map((q) => `${q.name} ${bytes(q.size_bytes)}`);
+}
+
+// When the model was last used; its arrival counts as a use (as `devon list` and
+// `clean --unused` see it), marked "(added)".
+function lastUsed(model) {
+  return model.last_used ? date(model.last_used) : `${date(model.downloaded_at)} (added)`;
+}
+
+// A model's page on its source's web site (the configured endpoint's, e.g. a mirror's),
+// from GET /api/v1/sources; null when the source has none or the server does not say.
+async function webPages() {
+  if (cache.pages) return cache.pages;
+  try {
+    const answer = await api("GET", "/api/v1/sources");
+    cache.pages = Object.fromEntries(answer.sources.map((s) => [s.name, s.web_url_template]));
+  } catch {
+    cache.pages = {};
+  }
+  return cache.pages;
+}
+
+function webUrl(model) {
+  const template = (cache.pages || {})[model.source];
+  return template ? template.replace("{model_id}", model.model_id) : null;
+}
 
 function key(model) {
   return `${model.source}/${model.model_id}`;
 }
 
+function sortValue(model) {
+  if (view.sort === "quant") return quantText(model).join(" ") || null;
+  if (view.sort === "last_used") return model.last_used || model.downloaded_at;
+  return model[view.sort];
+}
+
 function compare(a, b) {
-  const x = a[view.sort];
-  const y = b[view.sort];
+  const x = sortValue(a);
+  const y = sortValue(b);
   if (x === y) return key(a).localeCompare(key(b));
   if (x === null || x === undefined) return 1; // never used: always last
   if (y === null || y === undefined) return -1;
@@ -36,7 +72,7 @@ function compare(a, b) {
 }
 
 async function load() {
-  const answer = await getIfChanged("/api/v1/models", cache.models ? cache.etag : null);
+  const answer = await getIfChanged("/api/v1/models?quantizations=true", cache.models ? cache.etag : null);
   if (answer.changed) {
     cache.models = answer.data.models;
     cache.etag = answer.etag;
@@ -65,6 +101,8 @@ function details(model, onDeleted, opener) {
   };
   const pathText = h("code", { tabindex: 0 }, model.path);
   const meta = Object.entries(model.metadata || {}).filter(([, v]) => v !== null && v !== "");
+  const web = webUrl(model);
+  const quants = quantText(model);
   const remove = async () => {
     const ok = await confirm(`Delete ${model.model_id}`,
       `Remove ${model.model_id} (${bytes(model.size_bytes)}) from the vault? Its files are deleted.`);
@@ -82,12 +120,13 @@ function details(model, onDeleted, opener) {
     h("dl", { class: "facts" },
       h("dt", {}, "Source"), h("dd", {}, model.source),
       h("dt", {}, "Size"), h("dd", {}, bytes(model.size_bytes)),
+      quants.length ? [h("dt", {}, "Quantisations"), h("dd", {}, quants.join(", "))] : null,
       h("dt", {}, "Downloaded"), h("dd", {}, date(model.downloaded_at)),
-      h("dt", {}, "Last used"), h("dd", {}, date(model.last_used)),
+      h("dt", {}, "Last used"), h("dd", {}, lastUsed(model)),
       h("dt", {}, "Path"), h("dd", {}, pathText, " ",
         h("button", { type: "button", onclick: copy }, "Copy path"), " ", copied),
-      model.source === "huggingface"
-        ? [h("dt", {}, "Hub"), h("dd", {}, h("a", { href: `${HUB}${model.model_id}`, rel: "noopener noreferrer", target: "_blank" }, `${HUB}${model.model_id}`))]
+      web
+        ? [h("dt", {}, "Web page"), h("dd", {}, h("a", { href: web, rel: "noopener noreferrer", target: "_blank" }, web))]
         : null),
     h("h3", {}, `Files (${model.files.length})`),
     h("ul", { class: "files" }, model.files.map((file) => h("li", {}, h("code", {}, file)))),
@@ -163,8 +202,9 @@ export async function render(main) {
           },
         }, modelName(m.model_id))),
         h("td", { class: "num" }, bytes(m.size_bytes)),
+        h("td", { class: "quant" }, quantText(m).map((q) => h("div", {}, q))),
         h("td", {}, date(m.downloaded_at)),
-        h("td", {}, date(m.last_used)),
+        h("td", {}, lastUsed(m)),
         h("td", {}, m.source)))));
     replace(pager, pages > 1 ? [
       h("button", { type: "button", disabled: view.page === 0, onclick: () => { view.page -= 1; draw(); } }, "Previous"),
@@ -184,7 +224,7 @@ export async function render(main) {
   });
 
   try {
-    models = await load();
+    [models] = await Promise.all([load(), webPages()]);
     draw();
   } catch (error) {
     message.show(error.detail || String(error));

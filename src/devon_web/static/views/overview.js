@@ -65,6 +65,13 @@ async function spaceOrNull() {
   }
 }
 
+// Bytes that arrived, and the room they take on disk when preallocation makes it more.
+function unfinished(status) {
+  const arrived = typeof status.partial_bytes === "number" ? status.partial_bytes : status.staging_bytes;
+  const onDisk = status.staging_bytes > arrived ? ` (${bytes(status.staging_bytes)} on disk)` : "";
+  return `${bytes(arrived)} arrived${onDisk}`;
+}
+
 export async function render(main) {
   const message = messageBox();
   const body = h("div", { class: "overview" });
@@ -77,7 +84,7 @@ export async function render(main) {
       h("div", {}, h("dt", {}, "Models"), h("dd", {}, count(status.model_count))),
       h("div", {}, h("dt", {}, "Total size"), h("dd", {}, bytes(status.total_size_bytes))),
       typeof status.staging_bytes === "number"
-        ? h("div", {}, h("dt", {}, "Unfinished downloads"), h("dd", {}, bytes(status.staging_bytes))) : null,
+        ? h("div", {}, h("dt", {}, "Unfinished downloads"), h("dd", {}, unfinished(status))) : null,
       space ? h("div", {}, h("dt", {}, "Free disk"), h("dd", {}, bytes(space.free_bytes))) : null,
       space && space.quota_bytes !== null
         ? h("div", {}, h("dt", {}, "Quota"), h("dd", {}, bytes(space.quota_bytes))) : null);

@@ -119,7 +119,10 @@ export async function render(main) {
     message.show("Searching…", "info");
     try {
       state.answer = await api("GET", `/api/v1/search?${query}`);
-      message.show(`${state.answer.count} found.`, "info");
+      const limit = Number(query.get("limit") || 20);
+      const more = state.answer.count >= limit && limit < 200
+        ? ` Showing the first ${limit}: more may match; raise Limit (up to 200) to see them.` : "";
+      message.show(`${state.answer.count} found.${more}`, "info");
       results.replaceChildren(resultsTable(state.answer));
     } catch (error) {
       message.show(error.detail || String(error));
