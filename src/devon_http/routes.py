@@ -36,6 +36,7 @@ from devon_core.results import (
 )
 from devon_http import wire
 from devon_http.body import StrictBody
+from devon_http.client_gone import while_client_waits
 from devon_http.errors import DESCRIPTION_OF
 from devon_http.prepared import Prepared, PreparedCache, answer, matches
 
@@ -222,6 +223,7 @@ def with_search_filters(handler: Callable[..., Any]) -> Callable[..., Any]:
 @with_search_filters
 async def search(
     devon: NamedDependency[Devon],
+    request: Request[Any, Any, Any],
     # `query` itself is a name Litestar reserves for the whole query string.
     text: Annotated[str | None, QueryParameter(name="query", description="Free-text query")] = None,
     source: Annotated[
@@ -236,7 +238,7 @@ async def search(
 ) -> wire.SearchResponse:
     filters = SearchFilters.parse(**filter_texts)
     call = partial(devon.search, text, source=source, filters=filters, limit=limit)
-    return wire.to_wire(await in_thread(call), wire.SearchResponse)
+    return wire.to_wire(await while_client_waits(request, call), wire.SearchResponse)
 
 
 @get(
@@ -317,7 +319,7 @@ async def model_info(
         # None: the client's copy is current (answered 304) and the model was not marked used.
         return seen[-1] if info is None else encoded(info)
 
-    return reply(request, await in_thread(looked_up))
+    return reply(request, await while_client_waits(request, looked_up))
 
 
 @delete(
