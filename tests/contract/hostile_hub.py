@@ -197,3 +197,40 @@ def model_record(model_id: str, files: dict[str, int], sha: str = "1" * 40) -> d
         "tags": [],
         "siblings": [{"rfilename": name, "size": size} for name, size in files.items()],
     }
+
+
+def long_file(total: int, claimed_length: int | None = None, chunk: int = 64 * 1024) -> Answer:
+    """`total` bytes as a 200 (ranges ignored), announced as `claimed_length` bytes, or with
+    no length at all (the connection closes at the end) when None."""
+
+    def answer(handler: Handler) -> None:
+        headers = {"ETag": '"hostile"'}
+        if claimed_length is None:
+            handler.close_connection = True
+            headers["Connection"] = "close"
+        else:
+            headers["Content-Length"] = str(claimed_length)
+        handler.start(200, headers)
+        sent = 0
+        while handler.command != "HEAD" and sent < total:
+            handler.send(b"\0" * min(chunk, total - sent))
+            sent += chunk
+
+    return answer
+
+
+def ranges_with_extra(size: int, extra: int) -> Answer:
+    """A `Range` answered as a 206 that says exactly the span asked for, without a length,
+    then sends `extra` bytes more than the span."""
+
+    def answer(handler: Handler) -> None:
+        asked = handler.headers.get("Range", f"bytes=0-{size - 1}").removeprefix("bytes=")
+        first, _, last = asked.partition("-")
+        start, end = int(first), int(last) + 1 if last else size
+        handler.close_connection = True
+        handler.start(
+            206, {"Content-Range": f"bytes {start}-{end - 1}/{size}", "Connection": "close"}
+        )
+        handler.send(b"\0" * (end - start + extra))
+
+    return answer

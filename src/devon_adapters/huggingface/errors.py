@@ -24,6 +24,7 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
+from devon_adapters.huggingface.metadata import RefusedRecord
 from devon_adapters.outbound import OutboundRefusal
 from devon_core.errors import (
     DevonError,
@@ -53,6 +54,12 @@ GARBAGE_ERRORS: tuple[type[Exception], ...] = (
     TypeError,
     AttributeError,
 )
+
+
+class RefusedModel(SourceUnavailable):
+    """The Hub's record of one model lists a file DEVON cannot take: a Hub error like any
+    answer DEVON refuses (502), and a search leaves that model out."""
+
 
 HANDLED: tuple[type[Exception], ...] = (
     HfHubHTTPError,
@@ -98,7 +105,8 @@ def translate(
         return NotFound(f"A file of {subject} is no longer on {endpoint}: {_first_line(error)}")
     reason = _reason(error)
     if isinstance(error, OutboundRefusal) and not downloading:
-        return SourceUnavailable(
+        refused = RefusedModel if isinstance(error, RefusedRecord) else SourceUnavailable
+        return refused(
             f"DEVON refused what Hugging Face at {endpoint} sent for {subject}: {reason}"
         )
     if downloading:

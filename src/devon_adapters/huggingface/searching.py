@@ -5,6 +5,7 @@ candidates that can still match with their details (sizes), keep those `filters.
 narrows what is fetched, never decides alone.
 """
 
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
@@ -13,11 +14,13 @@ from typing import Any
 import attrs
 
 from devon_adapters.huggingface.hub import model_info_from_json
-from devon_adapters.huggingface.metadata import remote_model
+from devon_adapters.huggingface.metadata import RefusedRecord, remote_model
 from devon_core.filters import ModelFormat
 from devon_core.models import RemoteModel
 from devon_core.results import SearchFilters
 from devon_core.stopping import StopSignal
+
+log = logging.getLogger(__name__)
 
 # Asked of the list endpoint so that every filter but size can be judged from a list entry.
 LIST_FIELDS = (
@@ -136,7 +139,11 @@ class Searcher:
             if page is None:
                 return
             for item in page:
-                model = remote_model(model_info_from_json(item), self._web_base)
+                try:
+                    model = remote_model(model_info_from_json(item), self._web_base)
+                except RefusedRecord as refused:
+                    log.warning("search leaves out %s: %s", item.get("id"), refused)
+                    continue
                 if model.model_id not in seen and could_match(item, model, filters):
                     seen.add(model.model_id)
                     pending.append((model.model_id, model.revision))

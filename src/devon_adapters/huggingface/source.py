@@ -1,11 +1,12 @@
 """`HuggingFaceSource`: the `ModelSource` port on top of huggingface_hub."""
 
+import logging
 from collections.abc import Sequence
 from typing import Protocol
 
 from huggingface_hub import constants
 
-from devon_adapters.huggingface.errors import hub_errors
+from devon_adapters.huggingface.errors import RefusedModel, hub_errors
 from devon_adapters.huggingface.file_server import HubFileServer
 from devon_adapters.huggingface.hub import HubClient, Token
 from devon_adapters.huggingface.ids import validate_hub_id
@@ -21,6 +22,8 @@ from devon_core.ports import ProgressCallback
 from devon_core.references import ModelReference
 from devon_core.results import SearchFilters
 from devon_core.stopping import StopSignal, current_stop
+
+log = logging.getLogger(__name__)
 
 
 class HubSettings(Protocol):
@@ -179,4 +182,7 @@ class HuggingFaceSource:
         try:
             return self._info(model_id, stop)
         except (NotFound, Forbidden, InvalidInput):
+            return None
+        except RefusedModel as refused:
+            log.warning("search leaves out %s: %s", model_id, refused)
             return None
