@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from devon_adapters import Settings
 from devon_adapters.huggingface import HuggingFaceSource
 from devon_adapters.outbound import AnswerLimits
 from devon_core import SourceUnavailable
@@ -75,6 +76,24 @@ def test_a_model_record_with_siblings_without_end_is_refused_at_the_cap(
     hub.answers[f"/api/models/{MODEL}"] = endless_siblings(MODEL)
     with pytest.raises(SourceUnavailable, match=r"larger than 1\.0 MB"):
         source_on(hub).info(MODEL)
+
+
+def test_the_cap_and_the_deadline_are_settings(hub: HostileHub) -> None:
+    hub.answers["/api/models"] = endless(b"[", b" ", every_s=0.05)
+    hub.answers[f"/api/models/{MODEL}"] = endless_siblings(MODEL)
+    settings = Settings.from_env(
+        {
+            "HF_ENDPOINT": hub.url,
+            "DEVON_MAX_SOURCE_ANSWER": "2mb",
+            "DEVON_SOURCE_ANSWER_TIMEOUT": "1.5",
+            "DEVON_CONFIG_PATH": "",
+        }
+    )
+    source = HuggingFaceSource.from_settings(settings)
+    with pytest.raises(SourceUnavailable, match=r"larger than 2\.0 MB"):
+        source.info(MODEL)
+    with pytest.raises(SourceUnavailable, match=r"took longer than 1\.5 s"):
+        search(source)
 
 
 def test_an_answer_that_trickles_past_its_deadline_is_refused(hub: HostileHub) -> None:
