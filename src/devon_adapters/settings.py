@@ -531,7 +531,7 @@ class Settings:
         default=8 * 1024 * 1024,
         show=format_bytes,
         default_text="`8mb`: one page of a source's model list, or one model's record; more "
-        "is a 502 (see [security.md](security.md#8-sources-bounded-answers-and-redirects))",
+        "is a 502 (see [security.md](security.md#what-a-source-may-send-bounded-answers-redirects))",
         help="The most bytes one answer of a source that is not a file may have.",
     )
     source_answer_timeout_s: float = setting(
