@@ -528,10 +528,11 @@ class Settings:
         key="max_source_answer",
         env="DEVON_MAX_SOURCE_ANSWER",
         parse=_required_size,
-        default=8 * 1024 * 1024,
+        default=4 * 1024 * 1024,
         show=format_bytes,
-        default_text="`8mb`: one page of a source's model list, or one model's record; more "
-        "is a 502 (see [security.md](security.md#what-a-source-may-send-bounded-answers-redirects))",
+        default_text="`4mb`: one page of a source's model list, or one model's record "
+        "(and one listed file per 400 bytes of it); more is a 502 "
+        "([security.md](security.md#what-a-source-may-send-bounded-answers-redirects))",
         help="The most bytes one answer of a source that is not a file may have.",
     )
     source_answer_timeout_s: float = setting(

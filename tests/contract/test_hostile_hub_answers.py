@@ -96,6 +96,20 @@ def test_the_cap_and_the_deadline_are_settings(hub: HostileHub) -> None:
         search(source)
 
 
+def test_a_model_record_listing_more_files_than_the_cap_allows_is_refused_unread(
+    hub: HostileHub,
+) -> None:
+    # 3,000 entries take 60 kB, far under the 1 MiB cap, but would each become objects.
+    record = model_record(MODEL, {f"f{i}": 1 for i in range(3000)})
+    hub.answers[f"/api/models/{MODEL}"] = json_answer(record)
+    with pytest.raises(SourceUnavailable) as refused:
+        source_on(hub).info(MODEL)
+    assert str(refused.value).endswith(
+        "it listed more than 2621 files for one model (one per 400 bytes of "
+        "DEVON_MAX_SOURCE_ANSWER)"
+    )
+
+
 def test_an_answer_that_trickles_past_its_deadline_is_refused(hub: HostileHub) -> None:
     hub.answers["/api/models"] = endless(b"[", b" ", every_s=0.05)
     limits = AnswerLimits(max_bytes=CAP, timeout_s=1.0)

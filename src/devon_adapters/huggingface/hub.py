@@ -33,6 +33,7 @@ from devon_adapters.outbound import (
     open_answer,
     read_answer,
 )
+from devon_adapters.outbound.answers import AnswerTooLarge, decoding
 from devon_adapters.outbound.requests import error_copy
 from devon_adapters.transfer.file_server import byte_headers
 from devon_adapters.version import devon_version
@@ -43,6 +44,10 @@ Token = str | bool | None
 (`HF_TOKEN`, then the token saved by `hf auth login`)."""
 
 LIBRARY_NAME = "devon"
+BYTES_PER_LISTED_FILE = 400
+"""A model record may list one file per this many bytes of the answer cap (10,485 at 4
+MiB; a real file's entry takes 100 to 250 bytes): what decoding and keeping one record
+costs stays bounded whatever its entries look like."""
 
 
 def model_info_from_json(item: Mapping[str, Any]) -> ModelInfo:
@@ -97,7 +102,8 @@ class HubClient:
         query: tuple[tuple[str, str], ...] | None = tuple(params)
         while url is not None:
             response = self._read(url, query, stop)
-            page = json.loads(response.content)
+            with decoding(len(response.content)):
+                page = json.loads(response.content)
             if not isinstance(page, list) or not all(isinstance(i, dict) for i in page):
                 raise ValueError(f"{url} answered {type(page).__name__}, not a list of models")
             yield page
@@ -113,10 +119,18 @@ class HubClient:
         url = f"{self.endpoint}/api/models/{model_id}"
         if revision is not None:
             url += f"/revision/{quote(revision, safe='')}"
-        data = json.loads(self._read(url, (("blobs", "true"),), stop).content)
-        if not isinstance(data, dict):
-            raise ValueError(f"{url} answered {type(data).__name__}, not a model")
-        return model_info_from_json(data)
+        body = self._read(url, (("blobs", "true"),), stop).content
+        most = self.limits.max_bytes // BYTES_PER_LISTED_FILE
+        if body.count(b'"rfilename"') > most:  # counted before a single object is made
+            raise AnswerTooLarge(
+                f"it listed more than {most} files for one model (one per "
+                f"{BYTES_PER_LISTED_FILE} bytes of DEVON_MAX_SOURCE_ANSWER)"
+            )
+        with decoding(len(body)):
+            data = json.loads(body)
+            if not isinstance(data, dict):
+                raise ValueError(f"{url} answered {type(data).__name__}, not a model")
+            return model_info_from_json(data)
 
     def _read(
         self, url: str, params: Sequence[tuple[str, str]] | None, stop: StopSignal | None

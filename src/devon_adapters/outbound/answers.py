@@ -10,7 +10,7 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
@@ -20,7 +20,7 @@ from devon_core.rules import format_bytes
 from devon_core.stopping import StopSignal
 
 MIB = 1024 * 1024
-DEFAULT_MAX_ANSWER_BYTES = 8 * MIB
+DEFAULT_MAX_ANSWER_BYTES = 4 * MIB
 DEFAULT_ANSWER_TIMEOUT_S = 60.0
 
 
@@ -119,6 +119,22 @@ def _shut(sock: socket.socket) -> None:
     # under the thread that is reading, which then fails with an unrelated error.
     with contextlib.suppress(OSError):  # already closed
         socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+LARGE_ANSWER_BYTES = 1 * MIB
+_LARGE_DECODES = threading.Semaphore(1)
+
+
+@contextlib.contextmanager
+def decoding(size: int) -> Iterator[None]:
+    """Hold the block that turns an answer of `size` bytes into objects: one answer above
+    LARGE_ANSWER_BYTES at a time in the process. Decoded JSON takes up to ~25 times its
+    bytes (`[{},{},...]`), so several large answers decoded at once could take gigabytes."""
+    if size <= LARGE_ANSWER_BYTES:
+        yield
+        return
+    with _LARGE_DECODES:
+        yield
 
 
 def read_capped(response: httpx2.Response, max_bytes: int, cutter: Cutter) -> bytes:

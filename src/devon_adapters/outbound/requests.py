@@ -61,8 +61,11 @@ def read_answer(
     try:
         with _following(session, url, headers, timeout, rule, params, cutter) as response:
             if response.status_code >= 400:
-                return error_copy(response)
-            return _loaded(response, read_capped(response, limits.max_bytes, cutter))
+                answer = error_copy(response)
+            else:
+                answer = _loaded(response, read_capped(response, limits.max_bytes, cutter))
+            cutter.finish()  # before the connection goes back to the pool
+            return answer
     finally:
         cutter.finish()
 
