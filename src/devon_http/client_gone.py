@@ -1,21 +1,44 @@
 """Calls that wait on a source stop when nobody waits for their answer (ADR 0201).
 
-`while_client_waits` runs the call in a worker thread under a `StopSignal` that is set when
-the client disconnects (the ASGI `http.disconnect` message) or the request is cancelled
-(the server shutting down past its grace period): the source then cuts its connections at
-once instead of reading on for a client that is gone.
+Every call a route runs in a worker thread (`in_thread`) runs under a `StopSignal` that is
+set when the request is cancelled (the server shutting down past its grace period): the
+source then cuts its connections at once, and the thread ends instead of reading on.
+`while_client_waits` also sets it when the client disconnects (the ASGI `http.disconnect`
+message), for routes without a request body (it reads `receive`).
 """
 
+import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import anyio
 import anyio.to_thread
+from anyio import CapacityLimiter
 from litestar import Request
+from litestar.exceptions import ServiceUnavailableException
 
 from devon_core.stopping import StopSignal, stopping_on
 
 R = TypeVar("R")
+
+SHUTTING_DOWN = "The server is shutting down and stopped this request; ask again once it is back"
+
+
+async def run_stoppable(
+    call: Callable[[], R], signal: StopSignal, limiter: CapacityLimiter | None = None
+) -> R:
+    """`call()` in a worker thread under `signal`, which is set if this wait is cancelled
+    (the thread is then left to end on its own, which the signal makes prompt)."""
+    try:
+        with stopping_on(signal):  # the signal travels into the thread with the context
+            return await anyio.to_thread.run_sync(call, limiter=limiter, abandon_on_cancel=False)
+    except asyncio.CancelledError:
+        signal.set()
+        # uvicorn cancels what still runs once its shutdown grace is over: answer that in
+        # the contract's form rather than leave it a plain-text 500.
+        raise ServiceUnavailableException(SHUTTING_DOWN) from None
+    except BaseException:
+        signal.set()
+        raise
 
 
 async def while_client_waits(request: Request[Any, Any, Any], call: Callable[[], R]) -> R:
@@ -27,22 +50,8 @@ async def while_client_waits(request: Request[Any, Any, Any], call: Callable[[],
             pass
         signal.set()
 
-    done: list[R] = []
-    failed: list[Exception] = []
-    async with anyio.create_task_group() as tasks:
-        tasks.start_soon(watch)
-        try:
-            with stopping_on(signal):
-                # The signal travels into the thread with the context; a cancelled wait
-                # leaves the thread to end on its own, which the signal makes prompt.
-                done.append(await anyio.to_thread.run_sync(call, abandon_on_cancel=False))
-        except Exception as error:  # raised outside the group, not wrapped in a group
-            failed.append(error)
-        except BaseException:
-            signal.set()
-            raise
-        finally:
-            tasks.cancel_scope.cancel()
-    if failed:
-        raise failed[0]
-    return done[0]
+    watcher = asyncio.ensure_future(watch())
+    try:
+        return await run_stoppable(call, signal)
+    finally:
+        watcher.cancel()

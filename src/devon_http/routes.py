@@ -7,7 +7,6 @@ from collections.abc import Callable, Hashable
 from functools import cache, partial
 from typing import Annotated, Any, TypeVar
 
-import anyio.to_thread
 import attrs
 from anyio import CapacityLimiter
 from litestar import HttpMethod, MediaType, Request, Response, delete, get, post, route
@@ -34,9 +33,10 @@ from devon_core.results import (
     MIN_SEARCH_LIMIT,
     SearchFilters,
 )
+from devon_core.stopping import StopSignal
 from devon_http import wire
 from devon_http.body import StrictBody
-from devon_http.client_gone import while_client_waits
+from devon_http.client_gone import run_stoppable, while_client_waits
 from devon_http.errors import DESCRIPTION_OF
 from devon_http.prepared import Prepared, PreparedCache, answer, matches
 
@@ -65,11 +65,12 @@ NOT_MODIFIED = ResponseSpec(
 
 async def in_thread(call: Callable[[], R], limiter: CapacityLimiter | None = None) -> R:
     """Run a blocking `Devon` call in a worker thread. If the request is cancelled (the client
-    went away) the call still runs to its end, so the vault is never left mid-change.
+    went away) the call still runs to its end, so the vault is never left mid-change; only
+    what it asks of a source is cut short (`client_gone`, ADR 0201).
 
     Results that grow with the vault (list, clean, export) are converted to their wire form
     in the thread too (~30 ms at 10,000 models), not on the event loop."""
-    return await anyio.to_thread.run_sync(call, limiter=limiter, abandon_on_cancel=False)
+    return await run_stoppable(call, StopSignal(), limiter)
 
 
 def whole_vault_limiter(state: State) -> CapacityLimiter:

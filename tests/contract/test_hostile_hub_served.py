@@ -131,23 +131,41 @@ def test_the_server_stops_reading_the_hub_when_the_client_leaves(
     assert hub.asked[0].hung_up_at - left_at < 10.0
 
 
+ASKING = {
+    "a search": ("GET", "/api/v1/search?query=x", None),
+    "a model's details": ("GET", f"/api/v1/models/huggingface/{MODEL}", None),
+    "a download naming a quantisation": ("POST", "/api/v1/downloads", f"{MODEL}:Q4_K_M"),
+}
+
+
+@pytest.mark.parametrize(("method", "path", "model"), list(ASKING.values()), ids=list(ASKING))
 def test_sigterm_stops_the_server_within_seconds_while_a_hub_answer_trickles(
-    hub: HostileHub, server: tuple[str, subprocess.Popen[str]]
+    hub: HostileHub,
+    server: tuple[str, subprocess.Popen[str]],
+    method: str,
+    path: str,
+    model: str | None,
 ) -> None:
     url, process = server
     hub.answers["/api/models"] = endless(b"[", b" ", every_s=0.05)
+    body = None if model is None else {"model_id": model}
 
-    def search() -> None:
-        with contextlib.suppress(httpx.HTTPError):
-            httpx.get(f"{url}/api/v1/search", params={"query": "x"}, timeout=WAIT_S)
+    answers: list[httpx.Response] = []
 
-    client = threading.Thread(target=search)
+    def ask() -> None:
+        answers.append(httpx.request(method, f"{url}{path}", json=body, timeout=WAIT_S))
+
+    client = threading.Thread(target=ask)
     client.start()
-    wait_for(lambda: hub.asked, "the search to reach the Hub")
+    wait_for(lambda: hub.asked, "the request to reach the Hub")
     process.send_signal(signal.SIGTERM)
     process.wait(STOPS_WITHIN_S)
     client.join(WAIT_S)
     wait_for(lambda: hub.asked[0].hung_up_at is not None, "the Hub to see DEVON hang up")
+    assert answers[0].status_code == 503
+    assert answers[0].json() == {
+        "detail": "The server is shutting down and stopped this request; ask again once it is back"
+    }
 
 
 def wait_for(condition: object, what: str) -> None:
