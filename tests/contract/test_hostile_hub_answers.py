@@ -110,6 +110,18 @@ def test_a_model_record_listing_more_files_than_the_cap_allows_is_refused_unread
     )
 
 
+def test_an_answer_denser_in_json_values_than_the_cap_allows_is_refused_undecoded(
+    hub: HostileHub,
+) -> None:
+    # 70,000 one-letter tags take 350 kB, under the 1 MiB cap; decoded, several times that.
+    hub.answers["/api/models"] = json_answer([{"id": "hostile/model", "tags": ["x"] * 70_000}])
+    with pytest.raises(SourceUnavailable) as refused:
+        search(source_on(hub))
+    assert str(refused.value).endswith(
+        "its answer held more than 65536 JSON values (one per 16 bytes of DEVON_MAX_SOURCE_ANSWER)"
+    )
+
+
 def test_an_answer_that_trickles_past_its_deadline_is_refused(hub: HostileHub) -> None:
     hub.answers["/api/models"] = endless(b"[", b" ", every_s=0.05)
     limits = AnswerLimits(max_bytes=CAP, timeout_s=1.0)

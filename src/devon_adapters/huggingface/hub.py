@@ -33,7 +33,7 @@ from devon_adapters.outbound import (
     open_answer,
     read_answer,
 )
-from devon_adapters.outbound.answers import AnswerTooLarge, decoding
+from devon_adapters.outbound.answers import AnswerTooLarge, decoding, refuse_dense_json
 from devon_adapters.outbound.requests import error_copy
 from devon_adapters.transfer.file_server import byte_headers
 from devon_adapters.version import devon_version
@@ -102,6 +102,7 @@ class HubClient:
         query: tuple[tuple[str, str], ...] | None = tuple(params)
         while url is not None:
             response = self._read(url, query, stop)
+            refuse_dense_json(response.content, self.limits.max_bytes)
             with decoding(len(response.content)):
                 page = json.loads(response.content)
             if not isinstance(page, list) or not all(isinstance(i, dict) for i in page):
@@ -120,6 +121,7 @@ class HubClient:
         if revision is not None:
             url += f"/revision/{quote(revision, safe='')}"
         body = self._read(url, (("blobs", "true"),), stop).content
+        refuse_dense_json(body, self.limits.max_bytes)
         most = self.limits.max_bytes // BYTES_PER_LISTED_FILE
         if body.count(b'"rfilename"') > most:  # counted before a single object is made
             raise AnswerTooLarge(

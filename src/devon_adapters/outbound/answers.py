@@ -123,6 +123,21 @@ def _shut(sock: socket.socket) -> None:
 
 LARGE_ANSWER_BYTES = 1 * MIB
 _LARGE_DECODES = threading.Semaphore(1)
+BYTES_PER_JSON_VALUE = 16
+"""An answer may hold one JSON value per this many bytes of the cap (the Hub's answers
+take 20 or more per value): each decoded value costs 50 to 70 bytes of memory."""
+
+
+def refuse_dense_json(body: bytes, max_bytes: int) -> None:
+    """Raise AnswerTooLarge when `body` holds more JSON values than one per
+    BYTES_PER_JSON_VALUE bytes of `max_bytes` (counted without decoding: every value but
+    the first follows a `,`, or opens with `[` or `{`)."""
+    most = max_bytes // BYTES_PER_JSON_VALUE
+    if body.count(b",") + body.count(b"[") + body.count(b"{") > most:
+        raise AnswerTooLarge(
+            f"its answer held more than {most} JSON values (one per "
+            f"{BYTES_PER_JSON_VALUE} bytes of DEVON_MAX_SOURCE_ANSWER)"
+        )
 
 
 @contextlib.contextmanager
