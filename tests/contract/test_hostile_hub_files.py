@@ -21,12 +21,14 @@ from tests.contract.hostile_hub import (
     ranges_with_extra,
     serving_hostile,
 )
-from tests.contract.http_support import WAIT_SECONDS, serving
+from tests.contract.http_support import serving
 
 MIB = 1024 * 1024
 MODEL = "hostile/model"
 SENDS = 200 * MIB
 BUFFERS = 32 * MIB
+ANSWER_WITHIN_S = 120.0
+"""Generous: the machine may be busy; the assertions are about what is answered."""
 """What the Hub may have written into the two sockets' buffers before DEVON hung up."""
 
 
@@ -129,9 +131,9 @@ def test_a_hostile_listing_is_a_hub_error_for_info_and_download(
     hub: HostileHub, base_url: str, files: dict[str, int], problem: str
 ) -> None:
     hub.answers[f"/api/models/{MODEL}"] = json_answer(model_record(MODEL, files))
-    info = httpx.get(f"{base_url}/api/v1/models/huggingface/{MODEL}", timeout=WAIT_SECONDS)
+    info = httpx.get(f"{base_url}/api/v1/models/huggingface/{MODEL}", timeout=ANSWER_WITHIN_S)
     downloaded = httpx.post(
-        f"{base_url}/api/v1/downloads", json={"model_id": MODEL}, timeout=WAIT_SECONDS
+        f"{base_url}/api/v1/downloads", json={"model_id": MODEL}, timeout=ANSWER_WITHIN_S
     )
     for answer in (info, downloaded):
         # A 507 would mean the listing reached the room check (the quota is 1 byte).
@@ -154,7 +156,7 @@ def test_a_listed_sha256_that_is_not_one_is_a_hub_error(hub: HostileHub, base_ur
         }
     ]
     hub.answers[f"/api/models/{MODEL}"] = json_answer(record)
-    info = httpx.get(f"{base_url}/api/v1/models/huggingface/{MODEL}", timeout=WAIT_SECONDS)
+    info = httpx.get(f"{base_url}/api/v1/models/huggingface/{MODEL}", timeout=ANSWER_WITHIN_S)
     assert info.status_code == 502
     assert "the sha256 'zz' for 'model.gguf', which is not 64 hex digits" in info.json()["detail"]
 
@@ -168,6 +170,6 @@ def test_a_search_leaves_out_a_model_whose_listing_is_hostile(
     )
     hub.answers[f"/api/models/{good}"] = json_answer(model_record(good, {"a.gguf": 10}))
     hub.answers[f"/api/models/{bad}"] = json_answer(model_record(bad, {"a\0.gguf": 10}))
-    found = httpx.get(f"{base_url}/api/v1/search", params={"query": "x"}, timeout=WAIT_SECONDS)
+    found = httpx.get(f"{base_url}/api/v1/search", params={"query": "x"}, timeout=ANSWER_WITHIN_S)
     assert found.status_code == 200, found.text
     assert [m["model_id"] for m in found.json()["results"]] == [good]
