@@ -27,9 +27,9 @@ MIB = 1024 * 1024
 MODEL = "hostile/model"
 SENDS = 200 * MIB
 BUFFERS = 32 * MIB
+"""What the Hub may have written into the two sockets' buffers before DEVON hung up."""
 ANSWER_WITHIN_S = 120.0
 """Generous: the machine may be busy; the assertions are about what is answered."""
-"""What the Hub may have written into the two sockets' buffers before DEVON hung up."""
 
 
 @pytest.fixture
