@@ -544,6 +544,36 @@ class Settings:
         default_text="`false`: the Hub paths answer only what the vault holds",
         help="A Hub-path request for a model or file the vault lacks downloads it first.",
     )
+    max_source_answer_bytes: int = setting(
+        key="max_source_answer",
+        env="DEVON_MAX_SOURCE_ANSWER",
+        parse=_required_size,
+        default=4 * 1024 * 1024,
+        show=format_bytes,
+        default_text="`4mb`: one page of a source's model list, or one model's record "
+        "(and one listed file per 400 bytes of it); more is a 502 "
+        "([security.md](security.md#what-a-source-may-send-bounded-answers-redirects))",
+        help="The most bytes one answer of a source that is not a file may have.",
+    )
+    source_answer_timeout_s: float = setting(
+        key="source_answer_timeout",
+        env="DEVON_SOURCE_ANSWER_TIMEOUT",
+        parse=parse_seconds,
+        default=60.0,
+        to_text=repr,
+        default_text="`60` seconds for a source's whole answer (not a file) to arrive",
+        help="Seconds a source has to send one whole answer that is not a file.",
+    )
+    redirect_hosts: tuple[str, ...] = setting(
+        key="redirect_hosts",
+        env="DEVON_REDIRECT_HOSTS",
+        parse=parse_names,
+        default=(),
+        to_text=_names_text,
+        default_text="none: redirects go only to public addresses or to the kind of address "
+        "the source's endpoint has; names, addresses or networks, e.g. `cdn.lan 10.1.0.0/16`",
+        help="Hosts a source may redirect to besides those the redirect rule allows.",
+    )
     config_path: Path | None = None
     """The config file that was read, if any."""
     sections: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, repr=False)

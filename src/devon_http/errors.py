@@ -8,6 +8,7 @@ from litestar.exceptions import (
     HTTPException,
     MethodNotAllowedException,
     NotFoundException,
+    ServiceUnavailableException,
     ValidationException,
 )
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -114,6 +115,8 @@ def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respon
         detail = _validation_detail(error)
     elif error.status_code == 413:
         detail = f"Request body too large: at most {MAX_BODY_BYTES // 1024} KiB is accepted"
+    elif isinstance(error, ServiceUnavailableException):
+        detail = str(error.detail)  # said on purpose (the server is stopping): no secret
     elif error.status_code >= 500:
         log.error(
             "%s on %s %s: %s",

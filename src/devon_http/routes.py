@@ -7,7 +7,6 @@ from collections.abc import Callable, Hashable
 from functools import cache, partial
 from typing import Annotated, Any, TypeVar
 
-import anyio.to_thread
 import attrs
 from anyio import CapacityLimiter
 from litestar import HttpMethod, MediaType, Request, Response, delete, get, post, route
@@ -35,8 +34,10 @@ from devon_core.results import (
     SearchFilters,
 )
 from devon_core.serialization import held_wire
+from devon_core.stopping import StopSignal
 from devon_http import wire
 from devon_http.body import StrictBody
+from devon_http.client_gone import run_stoppable, while_client_waits
 from devon_http.errors import DESCRIPTION_OF
 from devon_http.prepared import Prepared, PreparedCache, answer, matches
 
@@ -65,11 +66,12 @@ NOT_MODIFIED = ResponseSpec(
 
 async def in_thread(call: Callable[[], R], limiter: CapacityLimiter | None = None) -> R:
     """Run a blocking `Devon` call in a worker thread. If the request is cancelled (the client
-    went away) the call still runs to its end, so the vault is never left mid-change.
+    went away) the call still runs to its end, so the vault is never left mid-change; only
+    what it asks of a source is cut short (`client_gone`, ADR 0201).
 
     Results that grow with the vault (list, clean, export) are converted to their wire form
     in the thread too (~30 ms at 10,000 models), not on the event loop."""
-    return await anyio.to_thread.run_sync(call, limiter=limiter, abandon_on_cancel=False)
+    return await run_stoppable(call, StopSignal(), limiter)
 
 
 def whole_vault_limiter(state: State) -> CapacityLimiter:
@@ -223,6 +225,7 @@ def with_search_filters(handler: Callable[..., Any]) -> Callable[..., Any]:
 @with_search_filters
 async def search(
     devon: NamedDependency[Devon],
+    request: Request[Any, Any, Any],
     # `query` itself is a name Litestar reserves for the whole query string.
     text: Annotated[str | None, QueryParameter(name="query", description="Free-text query")] = None,
     source: Annotated[
@@ -237,7 +240,7 @@ async def search(
 ) -> wire.SearchResponse:
     filters = SearchFilters.parse(**filter_texts)
     call = partial(devon.search, text, source=source, filters=filters, limit=limit)
-    return wire.to_wire(await in_thread(call), wire.SearchResponse)
+    return wire.to_wire(await while_client_waits(request, call), wire.SearchResponse)
 
 
 @get(
@@ -327,7 +330,7 @@ async def model_info(
         # None: the client's copy is current (answered 304) and the model was not marked used.
         return seen[-1] if info is None else encoded(info)
 
-    return reply(request, await in_thread(looked_up))
+    return reply(request, await while_client_waits(request, looked_up))
 
 
 @delete(

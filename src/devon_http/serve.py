@@ -27,6 +27,9 @@ log = logging.getLogger("devon.http")
 
 APP_FACTORY = "devon_http.asgi:create_default_app"
 START_TIMEOUT_S = 10.0
+SHUTDOWN_GRACE_S = 3.0
+"""On SIGTERM or Ctrl-C, requests still running after this long are cancelled (a call
+waiting on a source is then stopped, ADR 0201), so the server always stops in seconds."""
 
 
 def serve(
@@ -61,6 +64,7 @@ def serve(
     limits: dict[str, Any] = {
         "http": LimitedProtocol,
         "timeout_keep_alive": settings.keepalive_timeout_s,
+        "timeout_graceful_shutdown": SHUTDOWN_GRACE_S,
         "access_log": False,
         "log_level": "info",
     }

@@ -5,7 +5,9 @@
 | gated repo (`GatedRepoError`), other 401/403           | Forbidden         |
 | unknown repo, revision or file                         | NotFound          |
 | timeout, connection refused/reset, 5xx, 429, garbage   | SourceUnavailable |
-| any of the last row once a download has started        | DownloadFailed    |
+| an answer or redirect DEVON refuses (too large, too     | SourceUnavailable |
+| slow, a redirect the rule forbids: `outbound`)          |                   |
+| any of the last two rows once a download has started   | DownloadFailed    |
 """
 
 import json
@@ -22,6 +24,8 @@ from huggingface_hub.errors import (
     RevisionNotFoundError,
 )
 
+from devon_adapters.huggingface.metadata import RefusedRecord
+from devon_adapters.outbound import OutboundRefusal
 from devon_core.errors import (
     DevonError,
     DownloadFailed,
@@ -51,8 +55,15 @@ GARBAGE_ERRORS: tuple[type[Exception], ...] = (
     AttributeError,
 )
 
+
+class RefusedModel(SourceUnavailable):
+    """The Hub's record of one model lists a file DEVON cannot take: a Hub error like any
+    answer DEVON refuses (502), and a search leaves that model out."""
+
+
 HANDLED: tuple[type[Exception], ...] = (
     HfHubHTTPError,
+    OutboundRefusal,
     httpx2.HTTPError,
     OfflineModeIsEnabled,
     ConnectionError,
@@ -93,6 +104,11 @@ def translate(
     if isinstance(error, EntryNotFoundError):
         return NotFound(f"A file of {subject} is no longer on {endpoint}: {_first_line(error)}")
     reason = _reason(error)
+    if isinstance(error, OutboundRefusal) and not downloading:
+        refused = RefusedModel if isinstance(error, RefusedRecord) else SourceUnavailable
+        return refused(
+            f"DEVON refused what Hugging Face at {endpoint} sent for {subject}: {reason}"
+        )
     if downloading:
         return DownloadFailed(
             f"Download of {subject} from {endpoint} failed ({reason}); what arrived is kept, "
@@ -112,6 +128,8 @@ def _reason(error: BaseException) -> str:
         return f"HTTP {status}" if status else _first_line(error)
     if isinstance(error, OfflineModeIsEnabled):
         return "HF_HUB_OFFLINE is set"
+    if isinstance(error, OutboundRefusal):
+        return str(error)
     if isinstance(error, httpx2.TimeoutException | TimeoutError):
         return "timed out"
     if isinstance(error, TRANSPORT_ERRORS):

@@ -9,6 +9,7 @@ from huggingface_hub.errors import HfHubHTTPError
 
 from devon_adapters.huggingface.errors import translate
 from devon_adapters.huggingface.hub import HubClient
+from devon_adapters.outbound import OutboundRefusal
 from devon_adapters.transfer.file_server import describe_exception
 from devon_adapters.transfer.retrying import RETRIED_STATUSES
 from devon_core.errors import DevonError
@@ -18,7 +19,7 @@ class HubFileServer:
     """The files of the Hub `client` talks to."""
 
     name = "the Hub"
-    http_errors: tuple[type[Exception], ...] = (HfHubHTTPError,)
+    http_errors: tuple[type[Exception], ...] = (HfHubHTTPError, OutboundRefusal)
 
     def __init__(self, client: HubClient) -> None:
         self._client = client

@@ -7,6 +7,7 @@ The rules (each documented in docs/huggingface.md):
   are joined with `,`), else the config's `quantization_config`, else the name and tags.
 - `architecture`: config `model_type`, else GGUF `architecture`, else a known tag.
 - `license`: card data, else a `license:` tag.
+- files: a name, size or sha256 that `file_listing_problem` refuses refuses the record.
 """
 
 from collections.abc import Iterable, Mapping
@@ -22,6 +23,8 @@ from devon_adapters.huggingface.names import (
     round_billions,
     scheme_quantization,
 )
+from devon_adapters.outbound import OutboundRefusal
+from devon_core.listed_files import file_listing_problem
 from devon_core.models import RemoteFile, RemoteModel, author_of, model_name_of
 from devon_core.serialization import timestamp
 
@@ -108,13 +111,24 @@ def remote_model(info: ModelInfo, web_base: str = DEFAULT_WEB_BASE) -> RemoteMod
     )
 
 
+class RefusedRecord(OutboundRefusal):
+    """A model record that lists a file DEVON cannot take (`file_listing_problem`)."""
+
+
 def remote_files(info: ModelInfo) -> tuple[RemoteFile, ...]:
-    """Every file of the revision, with its size and, for LFS files, its sha256."""
+    """Every file of the revision, with its size and, for LFS files, its sha256. A file
+    name, size or sha256 that cannot be taken raises RefusedRecord (a list entry, without
+    sizes, lists none: its sizes count as 0)."""
     files = []
     for sibling in info.siblings or ():
         lfs = sibling.lfs
         size = lfs.size if lfs is not None else sibling.size
-        files.append(RemoteFile(sibling.rfilename, size or 0, lfs.sha256 if lfs else None))
+        size = 0 if size is None else size
+        sha256 = lfs.sha256 if lfs else None
+        problem = file_listing_problem(sibling.rfilename, size, sha256)
+        if problem is not None:
+            raise RefusedRecord(f"it listed {problem}")
+        files.append(RemoteFile(sibling.rfilename, size, sha256))
     return tuple(sorted(files, key=lambda f: f.path))
 
 

@@ -5,6 +5,7 @@ candidates that can still match with their details (sizes), keep those `filters.
 narrows what is fetched, never decides alone.
 """
 
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from itertools import islice
@@ -13,10 +14,13 @@ from typing import Any
 import attrs
 
 from devon_adapters.huggingface.hub import model_info_from_json
-from devon_adapters.huggingface.metadata import remote_model
+from devon_adapters.huggingface.metadata import RefusedRecord, remote_model
 from devon_core.filters import ModelFormat
 from devon_core.models import RemoteModel
 from devon_core.results import SearchFilters
+from devon_core.stopping import StopSignal
+
+log = logging.getLogger(__name__)
 
 # Asked of the list endpoint so that every filter but size can be judged from a list entry.
 LIST_FIELDS = (
@@ -39,8 +43,11 @@ LIST_FIELDS = (
 # Hub, not a file rule, so it is only checked locally.
 TAGGED_FORMATS = frozenset({ModelFormat.GGUF, ModelFormat.SAFETENSORS, ModelFormat.ONNX})
 
-Describe = Callable[[str, str | None], RemoteModel | None]
-"""(model id, commit the list saw) -> the model with sizes, or None if it vanished."""
+Describe = Callable[[str, str | None, StopSignal | None], RemoteModel | None]
+"""(model id, commit the list saw, the caller's stop) -> the model with sizes, or None if
+it vanished."""
+Pages = Callable[[Sequence[tuple[str, str]], StopSignal | None], Iterator[list[Mapping[str, Any]]]]
+"""(list query, the caller's stop) -> the pages of the model list."""
 
 
 def list_params(query: str | None, filters: SearchFilters, page_size: int) -> list[tuple[str, str]]:
@@ -76,7 +83,7 @@ class Searcher:
 
     def __init__(
         self,
-        pages: Callable[[Sequence[tuple[str, str]]], Iterator[list[Mapping[str, Any]]]],
+        pages: Pages,
         describe: Describe,
         web_base: str,
         max_workers: int,
@@ -90,11 +97,18 @@ class Searcher:
         self._max_workers = max_workers
         self._page_size = page_size
 
-    def search(self, query: str | None, filters: SearchFilters, limit: int) -> list[RemoteModel]:
+    def search(
+        self,
+        query: str | None,
+        filters: SearchFilters,
+        limit: int,
+        stop: StopSignal | None = None,
+    ) -> list[RemoteModel]:
         """Exactly `limit` matches when the Hub has that many (within `max_pages` list pages),
         most downloaded first. Details are fetched only for as many candidates as are still
-        missing, a batch at a time."""
-        pages = islice(self._pages(list_params(query, filters, self._page_size)), self._max_pages)
+        missing, a batch at a time; every request ends when `stop` is set."""
+        params = list_params(query, filters, self._page_size)
+        pages = islice(self._pages(params, stop), self._max_pages)
         pending: list[tuple[str, str | None]] = []
         seen: set[str] = set()
         found: list[RemoteModel] = []
@@ -105,7 +119,7 @@ class Searcher:
                 if not pending:
                     break
                 batch, pending[:] = pending[:missing], pending[missing:]
-                details = pool.map(lambda c: self._describe(*c), batch)
+                details = pool.map(lambda c: self._describe(c[0], c[1], stop), batch)
                 found.extend(m for m in details if m is not None and filters.matches(m))
         found.sort(key=lambda m: -m.downloads)
         return found[:limit]
@@ -125,7 +139,11 @@ class Searcher:
             if page is None:
                 return
             for item in page:
-                model = remote_model(model_info_from_json(item), self._web_base)
+                try:
+                    model = remote_model(model_info_from_json(item), self._web_base)
+                except RefusedRecord as refused:
+                    log.warning("search leaves out %s: %s", item.get("id"), refused)
+                    continue
                 if model.model_id not in seen and could_match(item, model, filters):
                     seen.add(model.model_id)
                     pending.append((model.model_id, model.revision))

@@ -1,11 +1,12 @@
 """`HuggingFaceSource`: the `ModelSource` port on top of huggingface_hub."""
 
+import logging
 from collections.abc import Sequence
 from typing import Protocol
 
 from huggingface_hub import constants
 
-from devon_adapters.huggingface.errors import hub_errors
+from devon_adapters.huggingface.errors import RefusedModel, hub_errors
 from devon_adapters.huggingface.file_server import HubFileServer
 from devon_adapters.huggingface.hub import HubClient, Token
 from devon_adapters.huggingface.ids import validate_hub_id
@@ -13,12 +14,16 @@ from devon_adapters.huggingface.metadata import SOURCE_NAME, remote_model, web_u
 from devon_adapters.huggingface.references import parse_hub_reference
 from devon_adapters.huggingface.searching import Searcher
 from devon_adapters.huggingface.ttl_cache import TTLCache
+from devon_adapters.outbound import AnswerLimits
 from devon_adapters.transfer.downloading import Downloader, DownloadOptions
 from devon_core.errors import Forbidden, InvalidInput, NotFound
 from devon_core.models import RemoteFile, RemoteModel
 from devon_core.ports import ProgressCallback
 from devon_core.references import ModelReference
 from devon_core.results import SearchFilters
+from devon_core.stopping import StopSignal, current_stop
+
+log = logging.getLogger(__name__)
 
 
 class HubSettings(Protocol):
@@ -42,6 +47,15 @@ class HubSettings(Protocol):
     @property
     def download_split_bytes(self) -> int: ...
 
+    @property
+    def max_source_answer_bytes(self) -> int: ...
+
+    @property
+    def source_answer_timeout_s(self) -> float: ...
+
+    @property
+    def redirect_hosts(self) -> tuple[str, ...]: ...
+
 
 class HuggingFaceSource:
     """Models on the Hugging Face Hub (or any server speaking its API).
@@ -55,7 +69,10 @@ class HuggingFaceSource:
     sends none. `read_timeout` (longest silence while a file streams) defaults to
     huggingface_hub's `HF_HUB_DOWNLOAD_TIMEOUT` (10 s). Files larger than `split_threshold`
     bytes are fetched as `connections_per_file` concurrent ranges; `max_connections` bounds
-    the file transfers of the whole process (ADR 0120).
+    the file transfers of the whole process (ADR 0120). Every answer that is not a file is
+    read within `limits` (a byte cap, a deadline) and cut when the caller's stop signal is
+    set (`devon_core.stopping`); redirects go only where the rule of ADR 0202 allows, and to
+    `redirect_hosts`.
     """
 
     def __init__(
@@ -76,8 +93,10 @@ class HuggingFaceSource:
         connections_per_file: int = 8,
         max_connections: int = 16,
         split_threshold: int = 32 * 1024 * 1024,
+        limits: AnswerLimits | None = None,
+        redirect_hosts: Sequence[str] = (),
     ) -> None:
-        self._client = HubClient(endpoint, token, timeout)
+        self._client = HubClient(endpoint, token, timeout, limits, redirect_hosts)
         self._details: TTLCache[RemoteModel] = TTLCache(cache_ttl)
         self._searcher = Searcher(
             pages=self._client.list_pages,
@@ -111,6 +130,8 @@ class HuggingFaceSource:
             connections_per_file=settings.download_connections,
             max_connections=settings.download_max_connections,
             split_threshold=settings.download_split_bytes,
+            limits=AnswerLimits(settings.max_source_answer_bytes, settings.source_answer_timeout_s),
+            redirect_hosts=settings.redirect_hosts,
         )
 
     @property
@@ -132,13 +153,17 @@ class HuggingFaceSource:
         return parse_hub_reference(text, self.endpoint)
 
     def search(self, query: str | None, filters: SearchFilters, limit: int) -> list[RemoteModel]:
+        stop = current_stop()
         with hub_errors(self.endpoint):
-            return self._searcher.search(query, filters, limit)
+            return self._searcher.search(query, filters, limit, stop)
 
     def info(self, model_id: str) -> RemoteModel:
+        return self._info(model_id, current_stop())
+
+    def _info(self, model_id: str, stop: StopSignal | None) -> RemoteModel:
         validate_hub_id(model_id)
         with hub_errors(self.endpoint, model_id):
-            model = remote_model(self._client.model_info(model_id), self.endpoint)
+            model = remote_model(self._client.model_info(model_id, stop=stop), self.endpoint)
         self._details.put(model_id, model)
         return model
 
@@ -151,13 +176,18 @@ class HuggingFaceSource:
     ) -> list[str]:
         return self._downloader.download(model, files, dest, progress)
 
-    def _describe(self, model_id: str, listed_revision: str | None) -> RemoteModel | None:
+    def _describe(
+        self, model_id: str, listed_revision: str | None, stop: StopSignal | None
+    ) -> RemoteModel | None:
         """Details for search: cached while fresh and still the listed commit; None when the
         model vanished or is hidden since it was listed (or has an id DEVON cannot use)."""
         cached = self._details.get(model_id)
         if cached is not None and (listed_revision in (None, cached.revision)):
             return cached
         try:
-            return self.info(model_id)
+            return self._info(model_id, stop)
         except (NotFound, Forbidden, InvalidInput):
+            return None
+        except RefusedModel as refused:
+            log.warning("search leaves out %s: %s", model_id, refused)
             return None

@@ -26,7 +26,7 @@ import httpx2
 
 from devon_adapters.transfer.connection_slots import PROCESS_SLOTS
 from devon_adapters.transfer.file_server import FileServer, sentence_start
-from devon_adapters.transfer.one_file import HASH_BLOCK, OneFile
+from devon_adapters.transfer.one_file import HASH_BLOCK, OneFile, PastListedSize
 from devon_adapters.transfer.progress import ProgressTracker
 from devon_adapters.transfer.ranged_fetch import RangedFetch, RangesIgnored
 from devon_adapters.transfer.retrying import REPORT_AFTER_S, DownloadOptions, Stopped
@@ -169,8 +169,12 @@ class _FileFetch(OneFile):
             self._hash_existing(position)
         else:
             job.start_partial(self.model.revision)
-        with job.open_partial() as out:
-            self._receive(out, position)
+        try:
+            with job.open_partial() as out:
+                self._receive(out, position)
+        except PastListedSize:
+            job.discard_partial()  # a server that lies about the size: keep none of it
+            raise
         self.refuse_if_damaged(self.hasher.hexdigest() if self.hasher is not None else None)
         job.complete(self.model.revision)
         self.tracker.file_done(job.file.path)
@@ -204,17 +208,8 @@ class _FileFetch(OneFile):
         )
 
     def _written(self, out: Any) -> int:
-        """Bytes in the `.part`; more than the listing's size is refused (and dropped)."""
-        position = int(out.tell())
-        expected = self.job.file.size_bytes
-        if position > expected:
-            out.truncate(0)
-            raise DownloadFailed(
-                f"{self.job.file.path} of {self.model.model_id} is larger on "
-                f"{self.server.name} than its listing says ({position} > {expected} bytes); "
-                "run the download again"
-            )
-        return position
+        """Bytes in the `.part` (never more than the listing's size: `_stream_from`)."""
+        return int(out.tell())
 
     def _stream(self, out: Any, url: str, position: int) -> None:
         with PROCESS_SLOTS.held(self.options.max_connections, self.stop.is_set) as got:
@@ -227,9 +222,11 @@ class _FileFetch(OneFile):
             if position and response.status_code != 206:
                 position = self._restart(out)
             reported, reported_at = position, time.monotonic()
+            self.refuse_long_answer(response, position)
             for chunk in response.iter_bytes(self.options.chunk_size):
                 if self.stop.is_set():
                     raise Stopped
+                self.refuse_past_size(position, len(chunk))
                 out.write(chunk)
                 if self.hasher is not None:
                     self.hasher.update(chunk)

@@ -5,8 +5,9 @@ import threading
 from collections.abc import Callable
 
 import attrs
+import httpx2
 
-from devon_adapters.transfer.file_server import FileServer
+from devon_adapters.transfer.file_server import FileServer, sentence_start
 from devon_adapters.transfer.progress import ProgressTracker
 from devon_adapters.transfer.retrying import DownloadOptions, Retrying
 from devon_adapters.transfer.staging_layout import FileJob
@@ -15,6 +16,10 @@ from devon_core.models import RemoteModel
 
 HASH_BLOCK = 8 * 1024 * 1024
 """Bytes hashed at a time when a file's bytes are read back from its `.part`."""
+
+
+class PastListedSize(DownloadFailed):
+    """The server announced or sent bytes past the file's listed size (none were written)."""
 
 
 @attrs.define
@@ -49,3 +54,27 @@ class OneFile:
             f"sha256 {self.job.file.sha256}, got {digest}; the damaged file was deleted, "
             "run the download again to fetch it anew"
         )
+
+    def refuse_long_answer(self, response: httpx2.Response, start: int) -> None:
+        """Raise PastListedSize, before any byte is written, when `response` (holding the
+        file's bytes from `start` on) announces a `Content-Length` that goes past the
+        file's listed size."""
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and start + int(declared) > self.job.file.size_bytes:
+            raise PastListedSize(
+                f"{sentence_start(self.server.name)} announced {start + int(declared)} bytes "
+                f"of {self.job.file.path} of {self.model.model_id}, more than the "
+                f"{self.job.file.size_bytes} its listing says; none of them was written, "
+                "run the download again"
+            )
+
+    def refuse_past_size(self, start: int, length: int) -> None:
+        """Raise PastListedSize when `length` bytes about to be written at byte `start` go
+        past the file's listed size (they are not written)."""
+        if start + length > self.job.file.size_bytes:
+            raise PastListedSize(
+                f"{sentence_start(self.server.name)} sent more of {self.job.file.path} of "
+                f"{self.model.model_id} than the {self.job.file.size_bytes} bytes its listing "
+                "says; it was stopped at the first byte past them, none of which was "
+                "written, run the download again"
+            )

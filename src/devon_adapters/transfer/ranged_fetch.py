@@ -225,6 +225,7 @@ class RangedFetch(OneFile):
         start, end = span
         if response.status_code == 200:
             if span == (0, self.size):
+                self.refuse_long_answer(response, 0)
                 return  # asked for everything: a whole-file answer is the answer
             raise RangesIgnored
         answered = parse_content_range(response.headers.get("Content-Range"))
