@@ -24,7 +24,16 @@ from devon_http.guard import HttpSecurity, RequestGuard
 from devon_http.job_routes import API_PREFIX, JOB_ROUTES
 from devon_http.request_log import RequestLog
 from devon_http.routes import API_ROUTES, answer_health_first, health
+from devon_http.schema_paths import SCHEMA_PREFIX, answer_unknown_schema_paths
 from devon_web import page_routes
+
+JSON_DOCUMENT_PATHS = ["/openapi.json"]
+YAML_DOCUMENT_PATHS = ["/openapi.yaml", "/openapi.yml"]
+SCHEMA_DOCUMENT_PATHS = [
+    SCHEMA_PREFIX,
+    *(SCHEMA_PREFIX + p for p in (*JSON_DOCUMENT_PATHS, *YAML_DOCUMENT_PATHS)),
+]
+"""Where the OpenAPI document is served; any other path under /schema is an unknown one."""
 
 SHUTDOWN_WAIT_S = 2.0
 """How long stopping the server waits for running download jobs to hand themselves back
@@ -81,7 +90,10 @@ def create_app(
     )
     # Around Litestar's whole router (as its own CORS middleware sits), so that unknown
     # routes and wrong methods are guarded and carry the security headers too.
-    app.asgi_handler = RequestGuard(answer_health_first(app.asgi_handler), security, request_log)
+    routed = answer_unknown_schema_paths(
+        answer_health_first(app.asgi_handler), SCHEMA_DOCUMENT_PATHS, api_key or None
+    )
+    app.asgi_handler = RequestGuard(routed, security, request_log)
     _document_default_source(app, devon)
     return app
 
@@ -130,12 +142,12 @@ def _openapi_config(secured: bool) -> OpenAPIConfig:
         title="DEVON",
         version=devon_version(),
         description="Search Hugging Face, keep models in a local vault, and manage it.",
-        path="/schema",
+        path=SCHEMA_PREFIX,
         # The document only, as JSON (also at /schema itself) and YAML: the stock HTML
         # pages would load scripts from a CDN into the API's origin (ADR 0101).
         render_plugins=[
-            JsonDocument(path=["/openapi.json"]),
-            YamlDocument(path=["/openapi.yaml", "/openapi.yml"]),
+            JsonDocument(path=JSON_DOCUMENT_PATHS),
+            YamlDocument(path=YAML_DOCUMENT_PATHS),
         ],
         components=Components(security_schemes=dict(schemes) or None),
     )

@@ -109,7 +109,7 @@ def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respon
         detail = f"Method {request.method} is not allowed on {request.url.path}"
         detail += f"; allowed: {allowed}" if allowed else ""
     elif isinstance(error, NotFoundException):
-        detail = f"No endpoint at {request.url.path}: the API is described at /schema"
+        detail = not_found_detail(request.url.path)
     elif isinstance(error, ValidationException):
         detail = _validation_detail(error)
     elif error.status_code == 413:
@@ -126,6 +126,10 @@ def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respon
     else:
         detail = str(error.detail)
     return error_response(error.status_code, detail, headers or None)
+
+
+def not_found_detail(path: str) -> str:
+    return f"No endpoint at {path}: the API is described at /schema"
 
 
 def _may_see_routes(request: Request[Any, Any, Any]) -> bool:
