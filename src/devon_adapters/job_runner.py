@@ -24,6 +24,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
+from devon_core.errors import DevonError
 from devon_core.job_use_cases import run_job
 from devon_core.jobs import Job
 from devon_core.ports import Clock, JobStore, ModelSource, ModelStore
@@ -195,6 +196,7 @@ class ThreadJobRunner:
     def _run(self, closing: threading.Event) -> None:
         next_orphan_check = 0.0
         next_prune = 0.0
+        problem: str | None = None
         while not closing.is_set():
             try:
                 now = time.monotonic()
@@ -206,6 +208,11 @@ class ThreadJobRunner:
                     next_prune = now + PRUNE_EVERY_S
                 self._claim(closing)
                 self._beat()
+                problem = None
+            except DevonError as error:  # the index cannot be reached or written now
+                if str(error) != problem:  # said once, not at every tick
+                    log.warning("The download job runner cannot use the index: %s", error)
+                problem = str(error)
             except Exception:
                 log.exception("The download job runner hit an error; it goes on")
             self._wake.wait(self._tick_s if self.running_ids() else IDLE_S)

@@ -23,6 +23,7 @@ from devon_core.jobs import (
     Join,
     Widen,
     check_cancellable,
+    ended,
     plan_submission,
 )
 from devon_core.results import DownloadResult
@@ -153,15 +154,8 @@ class MemoryJobStore:
             if row is None:
                 return None
             row.committing = False
-            return self._change(
-                job_id,
-                status=status,
-                completed_at=now,
-                result=result,
-                error=error,
-                error_kind=error_kind,
-                bytes_per_second=None,
-            )
+            row.job = ended(row.job, status, now, result=result, error=error, error_kind=error_kind)
+            return row.job
 
     def release(self, job_id: str, owner: str) -> None:
         with self._lock:

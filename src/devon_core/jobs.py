@@ -23,6 +23,7 @@ from devon_core.errors import (
     InvalidRequest,
     NotFound,
     SourceUnavailable,
+    StoreUnavailable,
 )
 from devon_core.results import DownloadResult
 
@@ -124,6 +125,27 @@ class Job:
         error = error_of(self.error_kind, self.error or "The download failed")
         error.model_id, error.source = self.model_id, self.source
         raise error
+
+
+def ended(
+    job: Job,
+    status: JobStatus,
+    at: datetime,
+    *,
+    result: DownloadResult | None = None,
+    error: str | None = None,
+    error_kind: str | None = None,
+) -> Job:
+    """`job` ended in `status` at `at`, with its outcome."""
+    return attrs.evolve(
+        job,
+        status=status,
+        completed_at=at,
+        result=result,
+        error=error,
+        error_kind=error_kind,
+        bytes_per_second=None,
+    )
 
 
 @attrs.frozen
@@ -229,6 +251,7 @@ ERROR_KINDS: dict[str, type[DevonError]] = {
     "forbidden": Forbidden,
     "source_unavailable": SourceUnavailable,
     "insufficient_storage": InsufficientStorage,
+    "store_unavailable": StoreUnavailable,
     "cancelled": DownloadCancelled,
     "conflict": Conflict,
     "download_failed": DownloadFailed,
