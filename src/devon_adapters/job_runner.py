@@ -9,7 +9,8 @@ One loop thread per runner (ADR 0111):
   cancelled meanwhile: their transfer stops at its next progress report;
 - every `orphan_check_s` (and at once when it starts) puts back in the queue the jobs of
   owners that are gone: a process that no longer runs (same host: its pid is dead or is
-  another process now) or whose heartbeat is older than `stale_after_s`.
+  another process now) or whose heartbeat is older than `stale_after_s`, its own jobs
+  included (one it no longer beats is not running: its thread ended without ending it).
 
 An owner is `<host>:<pid>:<process start>:<random>`; the start time (from /proc where
 there is one) tells a reused pid from the process that claimed the job.
@@ -93,6 +94,10 @@ def make_owner(host: str | None = None) -> str:
     return f"{host}:{pid}:{process_start(pid) or '-'}:{uuid.uuid4().hex[:8]}"
 
 
+def _stale(heartbeat_at: datetime | None, now: datetime, stale_after_s: float) -> bool:
+    return heartbeat_at is None or now - heartbeat_at > timedelta(seconds=stale_after_s)
+
+
 def owner_gone(
     owner: str,
     heartbeat_at: datetime | None,
@@ -102,7 +107,7 @@ def owner_gone(
 ) -> bool:
     """Whether the process that claimed a job no longer runs it. Only an owner on
     `this_host` (default: the machine's name) can be checked by its pid."""
-    if heartbeat_at is None or now - heartbeat_at > timedelta(seconds=stale_after_s):
+    if _stale(heartbeat_at, now, stale_after_s):
         return True
     host, _, rest = owner.partition(":")
     pid_text, _, rest = rest.partition(":")
@@ -223,8 +228,8 @@ class ThreadJobRunner:
         mine = set(self.running_ids())
 
         def gone(owner: str, heartbeat_at: datetime | None) -> bool:
-            if owner == self.owner:
-                return False
+            if owner == self.owner:  # every job running here is beaten at each tick: one
+                return _stale(heartbeat_at, now, self._stale_after_s)  # not beaten is lost
             return owner_gone(owner, heartbeat_at, now, self._stale_after_s, self.host)
 
         for job_id in self._jobs.requeue_orphans(gone):

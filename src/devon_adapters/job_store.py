@@ -469,6 +469,7 @@ class IndexJobStore:
     def requeue_orphans(
         self, is_gone: Callable[[str, datetime | None], bool]
     ) -> "builtins.list[str]":
+        self._flush()  # an end this process holds is recorded, not requeued
         rows = self._index.reader().execute(
             "SELECT id, owner, heartbeat_at FROM jobs WHERE status = 'downloading'"
         )
