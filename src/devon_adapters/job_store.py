@@ -25,10 +25,12 @@ from devon_adapters.index_backends import VaultIndex
 from devon_core.errors import (
     Conflict,
     InsufficientStorage,
+    InvalidInput,
     NotFound,
     StoreUnavailable,
 )
 from devon_core.jobs import (
+    DEFAULT_MAX_QUEUED,
     HISTORY_DAYS,
     HISTORY_KEEP,
     Enqueue,
@@ -41,6 +43,7 @@ from devon_core.jobs import (
     check_cancellable,
     ended,
     plan_submission,
+    unknown_cursor,
 )
 from devon_core.results import DownloadResult
 
@@ -144,8 +147,10 @@ class IndexJobStore:
     """Download jobs in the vault's index. Safe to share between threads, processes and
     (on PostgreSQL) hosts."""
 
-    def __init__(self, index: VaultIndex) -> None:
+    def __init__(self, index: VaultIndex, *, max_queued: int | None = DEFAULT_MAX_QUEUED) -> None:
         self._index = index
+        self.max_queued = max_queued
+        """Queued jobs the vault accepts at once (None: any number)."""
         self._lock = threading.Lock()
         self._held: dict[str, Job] = {}
         """The jobs this process runs, as last recorded: what a job ended in memory is."""
@@ -177,14 +182,25 @@ class IndexJobStore:
         row = self._index.reader().execute(_SELECT + " WHERE id = ?", (job_id,)).fetchone()
         return _job(row) if row else None
 
-    def list(self, status: JobStatus | None = None) -> "builtins.list[Job]":
+    def list(
+        self, status: JobStatus | None = None, *, limit: int | None = None, after: str | None = None
+    ) -> "builtins.list[Job]":
         self._flush()
         db = self._index.reader()
-        if status is None:
-            rows = db.execute(_SELECT + " ORDER BY seq DESC")
-        else:
-            rows = db.execute(_SELECT + " WHERE status = ? ORDER BY seq DESC", (status.value,))
-        jobs = [self._as_known(_job(row)) for row in rows]
+        where, params = [], []
+        if status is not None:
+            where.append("status = ?")
+            params.append(status.value)
+        if after is not None:
+            row = db.execute("SELECT seq FROM jobs WHERE id = ?", (after,)).fetchone()
+            if row is None:
+                raise InvalidInput(unknown_cursor(after))
+            where.append("seq < ?")
+            params.append(row[0])
+        sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        jobs = [self._as_known(_job(row)) for row in db.execute(sql, tuple(params))]
         return [job for job in jobs if status is None or job.status is status]
 
     def _as_known(self, job: Job) -> Job:
@@ -206,7 +222,12 @@ class IndexJobStore:
                 )
                 if not (job := self._as_known(_job(row))).finished
             ]
-            match plan_submission(request, active):
+            queued = None
+            if self.max_queued is not None:
+                (queued,) = db.execute(
+                    "SELECT COUNT(*) FROM jobs WHERE status = 'queued'"
+                ).fetchone()
+            match plan_submission(request, active, queued or 0, self.max_queued):
                 case Join(job):
                     return job
                 case Widen(job, patterns):

@@ -13,6 +13,7 @@ from litestar.openapi.spec import Components, Parameter, Schema, SecurityScheme
 
 from devon_adapters import attach_jobs
 from devon_adapters.job_runner import DEFAULT_MAX_CONCURRENT
+from devon_adapters.settings import DEFAULT_MAX_EVENT_STREAMS
 from devon_adapters.version import devon_version
 from devon_core import Devon
 from devon_core.errors import DevonError
@@ -21,7 +22,7 @@ from devon_http.body import MAX_BODY_BYTES
 from devon_http.document import JsonDocument, YamlDocument
 from devon_http.errors import handle_error
 from devon_http.guard import HttpSecurity, RequestGuard
-from devon_http.job_routes import API_PREFIX, JOB_ROUTES
+from devon_http.job_routes import API_PREFIX, JOB_ROUTES, EventStreamSlots
 from devon_http.request_log import RequestLog
 from devon_http.routes import API_ROUTES, answer_health_first, health
 from devon_http.schema_paths import SCHEMA_PREFIX, answer_unknown_schema_paths
@@ -47,6 +48,7 @@ def create_app(
     max_concurrent_downloads: int = DEFAULT_MAX_CONCURRENT,
     security: HttpSecurity | None = None,
     request_log: RequestLog | None = None,
+    max_event_streams: int = DEFAULT_MAX_EVENT_STREAMS,
 ) -> Litestar:
     """The HTTP API over `devon`, and the web page at `/`. With a non-empty `api_key`, every
     /api route needs `Authorization: Bearer <api_key>`; /health, the OpenAPI document at
@@ -59,7 +61,8 @@ def create_app(
 
     Downloads run as jobs: if `devon` has no job store and runner yet, they are attached
     here (`max_concurrent_downloads` jobs at once); the runner starts with the app, which
-    resumes jobs a server that is gone left behind."""
+    resumes jobs a server that is gone left behind. At most `max_event_streams` job event
+    streams are open at once (one more is 503)."""
     attach_jobs(devon, max_concurrent=max_concurrent_downloads)
     secured = bool(api_key)
     api = Router(
@@ -81,6 +84,7 @@ def create_app(
             {
                 "devon": devon,
                 "api_key": api_key or None,
+                "event_streams": EventStreamSlots(max_event_streams),
             }
         ),
         openapi_config=_openapi_config(secured),

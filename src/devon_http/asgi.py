@@ -30,7 +30,13 @@ def create_app_from_settings(settings: Settings, devon: Devon | None = None) -> 
         cors_origins=settings.cors_origins,
         frame_ancestors=settings.frame_ancestors,
     )
-    return create_app(devon, api_key=settings.api_key, security=security, request_log=RequestLog())
+    return create_app(
+        devon,
+        api_key=settings.api_key,
+        security=security,
+        request_log=RequestLog(),
+        max_event_streams=settings.max_event_streams,
+    )
 
 
 def create_default_app() -> Litestar:

@@ -27,6 +27,9 @@ log = logging.getLogger("devon.http")
 
 APP_FACTORY = "devon_http.asgi:create_default_app"
 START_TIMEOUT_S = 10.0
+SHUTDOWN_GRACE_S = 3.0
+"""How long a stopping server waits for answers still being sent (a request waiting on a job
+or an event stream answers and ends at once: `server_stopping`) before it cuts them off."""
 
 
 def serve(
@@ -61,6 +64,7 @@ def serve(
     limits: dict[str, Any] = {
         "http": LimitedProtocol,
         "timeout_keep_alive": settings.keepalive_timeout_s,
+        "timeout_graceful_shutdown": SHUTDOWN_GRACE_S,
         "access_log": False,
         "log_level": "info",
     }

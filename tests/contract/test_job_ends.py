@@ -4,6 +4,7 @@ disk has room again or the database is back (issue 25, item 2)."""
 
 import contextlib
 import os
+import signal
 import sqlite3
 import subprocess
 import threading
@@ -33,6 +34,9 @@ pytestmark = pytest.mark.slow
 MODEL = "jobs/big-24mb"
 MODEL_BYTES = 24 * 1024 * 1024
 T = datetime(2026, 12, 1, tzinfo=UTC)
+STOP_WITHIN_S = 10.0
+"""Stopping waits on no job: the server's own bounds (a few seconds) with room for a
+machine shared by several test sessions."""
 RATE = 6 * 1024 * 1024
 """Bytes per second the hub sends: the model takes about 4 s."""
 
@@ -94,6 +98,18 @@ class Waiting:
         self._thread.join(WAIT * 4)
         assert self.response is not None, "the waiting request never answered"
         return self.response
+
+
+def the_job_started(url: str, model_id: str) -> dict[str, Any]:
+    """The job of `model_id` once it is downloading."""
+    deadline = time.monotonic() + WAIT
+    while True:
+        jobs = httpx.get(f"{url}/api/v1/downloads", timeout=WAIT).json()["jobs"]
+        mine = [j for j in jobs if j["model_id"] == model_id]
+        if mine and mine[0]["status"] == "downloading":
+            return dict(mine[0])
+        assert time.monotonic() < deadline, f"no job of {model_id} started: {jobs}"
+        time.sleep(0.05)
 
 
 def the_job(url: str, model_id: str) -> dict[str, Any]:
@@ -302,3 +318,33 @@ def test_a_job_end_the_index_cannot_take_is_kept_in_memory_and_recorded_once_it_
         jobs.get("a")  # any use of the store tries again
         time.sleep(0.1)
     assert other_process.get("a") == job
+
+
+# -- stopping -----------------------------------------------------------------------------
+
+
+def test_sigterm_stops_the_server_within_seconds_while_a_request_waits_on_a_stuck_job(
+    hub: TestHub, tmp_path: Path
+) -> None:
+    hub.faults.hang("/resolve/")  # the job is stuck: no byte arrives
+    try:
+        env = server_env(hub, tmp_path, tmp_path / "vault")
+        with serve_process(env) as (url, server):
+            waiting = Waiting(url, MODEL)
+            job = the_job_started(url, MODEL)
+            stream = httpx.stream("GET", f"{url}/api/v1/downloads/{job['id']}/events", timeout=WAIT)
+            with stream as events:
+                assert events.status_code == 200
+                server.send_signal(signal.SIGTERM)
+                stopping_at = time.monotonic()
+                server.wait(STOP_WITHIN_S)
+                stopped_after = time.monotonic() - stopping_at
+                remaining = b"".join(events.iter_bytes())
+            response = waiting.answer()
+    finally:
+        hub.faults.release()
+    assert stopped_after < STOP_WITHIN_S
+    assert b"event: end" not in remaining  # the stream ended without a made-up end
+    assert response.status_code == 503
+    assert "stopping" in response.json()["detail"]
+    assert job["id"] in response.json()["detail"]
