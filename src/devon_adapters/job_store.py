@@ -25,7 +25,6 @@ from devon_adapters.index_backends import VaultIndex
 from devon_core.errors import (
     Conflict,
     InsufficientStorage,
-    InvalidInput,
     NotFound,
     StoreUnavailable,
 )
@@ -194,7 +193,7 @@ class IndexJobStore:
         if after is not None:
             row = db.execute("SELECT seq FROM jobs WHERE id = ?", (after,)).fetchone()
             if row is None:
-                raise InvalidInput(unknown_cursor(after))
+                raise NotFound(unknown_cursor(after))
             where.append("seq < ?")
             params.append(row[0])
         sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq DESC"

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import attrs
 
-from devon_core.errors import Conflict, InvalidInput, NotFound
+from devon_core.errors import Conflict, NotFound
 from devon_core.jobs import (
     DEFAULT_MAX_QUEUED,
     HISTORY_DAYS,
@@ -58,7 +58,7 @@ class MemoryJobStore:
         if after is not None:
             older = next((i for i, job in enumerate(jobs) if job.id == after), None)
             if older is None:
-                raise InvalidInput(unknown_cursor(after))
+                raise NotFound(unknown_cursor(after))
             jobs = jobs[older + 1 :]
         chosen = [job for job in jobs if status is None or job.status is status]
         return chosen if limit is None else chosen[:limit]

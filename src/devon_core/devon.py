@@ -483,10 +483,12 @@ class Devon:
     ) -> JobList:
         """The download jobs (of one status if given), newest first: every one, or a page
         of at most `limit` (1 to 1000) whose `next` is the `after` of the following page
-        (None on the last)."""
+        (None on the last). NotFound when no job has the id `after`."""
         wanted = JobStatus.parse(status) if isinstance(status, str) else status
         limit = check_page_limit(limit)
-        found = self._jobs().list(wanted, limit=None if limit is None else limit + 1, after=after)
+        found = self._jobs().list(
+            wanted, limit=None if limit is None else limit + 1, after=after or None
+        )
         return page_of(found, limit)
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job:

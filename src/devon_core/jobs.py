@@ -175,8 +175,8 @@ def page_of(jobs: Sequence[Job], limit: int | None) -> JobList:
 
 def unknown_cursor(after: str) -> str:
     return (
-        f"Unknown cursor {after!r}: no job has that id any more; list again from the start "
-        "(without a cursor)"
+        f"No download job {after!r} to list from (the cursor): it may have been forgotten "
+        "meanwhile; list again from the start (without a cursor)"
     )
 
 

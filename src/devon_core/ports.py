@@ -310,7 +310,7 @@ class JobStore(Protocol):
         self, status: JobStatus | None = None, *, limit: int | None = None, after: str | None = None
     ) -> list[Job]:
         """The recorded jobs (of one status if given), newest first: at most `limit`, and
-        only those older than job `after` when given (InvalidInput if there is no such
+        only those older than job `after` when given (NotFound if there is no such
         job)."""
         ...
 

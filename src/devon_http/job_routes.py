@@ -132,7 +132,7 @@ async def download(
     tags=["downloads"],
     summary="Download jobs, newest first, a page at a time (finished ones kept: the last "
     "1,000, or 7 days)",
-    responses=errors(400),
+    responses=errors(400, 404),
 )
 async def list_jobs(
     devon: NamedDependency[Devon],

@@ -27,7 +27,7 @@ OPERATIONS = {
     ("/api/v1/downloads", "post"): {
         *(400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 502, 503, 507)
     },
-    ("/api/v1/downloads", "get"): {400, 401, 403},
+    ("/api/v1/downloads", "get"): {400, 401, 403, 404},
     ("/api/v1/downloads/{job_id}", "get"): {400, 401, 403, 404},
     ("/api/v1/downloads/{job_id}", "delete"): {400, 401, 403, 404, 409},
     ("/api/v1/downloads/{job_id}/events", "get"): {400, 401, 403, 404, 503},

@@ -157,11 +157,17 @@ def test_a_limit_out_of_range_is_400(many_jobs: tuple[str, list[str]], limit: st
     assert "limit" in response.json()["detail"]
 
 
-def test_an_unknown_cursor_is_400(many_jobs: tuple[str, list[str]]) -> None:
+def test_a_cursor_whose_job_is_gone_is_404(many_jobs: tuple[str, list[str]]) -> None:
     url, _ = many_jobs
     response = httpx.get(f"{url}/api/v1/downloads", params={"cursor": "nope"})
-    assert response.status_code == 400
+    assert response.status_code == 404
     assert "cursor" in response.json()["detail"]
+
+
+def test_an_empty_cursor_lists_from_the_start(many_jobs: tuple[str, list[str]]) -> None:
+    url, newest_first = many_jobs
+    page = httpx.get(f"{url}/api/v1/downloads", params={"cursor": "", "limit": "1"}).json()
+    assert [j["id"] for j in page["jobs"]] == newest_first[:1]
 
 
 # -- event streams ------------------------------------------------------------------------
