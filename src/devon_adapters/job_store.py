@@ -440,12 +440,13 @@ class IndexJobStore:
             pending = list(self._unrecorded.items())
         for job_id, (owner, job) in pending:
             try:
-                self._ending(partial(_end_again, owner=owner, job=job))
+                recorded = self._ending(partial(_end_again, owner=owner, job=job))
             except UNWRITABLE:
                 return
             with self._lock:
                 self._unrecorded.pop(job_id, None)
-            log.info("Recorded the end of job %s (%s)", job_id, job.status.value)
+            if recorded is not None:  # else another process recorded it (or took it over)
+                log.info("Recorded the end of job %s (%s)", job_id, job.status.value)
 
     def release(self, job_id: str, owner: str) -> None:
         with self._lock:
