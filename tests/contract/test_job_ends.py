@@ -112,6 +112,18 @@ def the_job_started(url: str, model_id: str) -> dict[str, Any]:
         time.sleep(0.05)
 
 
+def start_job(url: str, model_id: str) -> dict[str, Any]:
+    """A job of `model_id` started without waiting."""
+    response = httpx.post(
+        f"{url}/api/v1/downloads",
+        json={"model_id": model_id, "wait": False},
+        headers=JSON,
+        timeout=WAIT,
+    )
+    assert response.status_code == 202, response.text
+    return dict(response.json())
+
+
 def the_job(url: str, model_id: str) -> dict[str, Any]:
     deadline = time.monotonic() + WAIT
     while True:
@@ -223,41 +235,73 @@ def ended_while_cut(url: str, job_id: str) -> dict[str, Any]:
         time.sleep(0.1)
 
 
-def test_postgresql_going_away_mid_download_answers_503_and_the_end_is_recorded_once_back(
+@contextlib.contextmanager
+def served_through_a_proxy(
     hub: TestHub, tmp_path: Path
-) -> None:
+) -> Iterator[tuple[str, TcpProxy, StatusReader]]:
+    """`devon serve` on a PostgreSQL index reached through a proxy the test cuts and
+    restores; yields the server's URL, the proxy, and a reader of a job's recorded status."""
     database = scratch_database()
     schema = database.new_schema()
     server = urlsplit(SERVER)
+
+    def read(job_id: str) -> str | None:
+        with psycopg.connect(url_with_schema(database.url, schema)) as db:
+            row = db.execute("SELECT status FROM jobs WHERE id = %s", (job_id,)).fetchone()
+        return None if row is None else str(row[0])
+
     with TcpProxy((server.hostname or "127.0.0.1", server.port or 5432)) as proxy:
         through_proxy = url_with_schema(
             f"postgresql://127.0.0.1:{proxy.port}/{database.name}", schema
         )
         env = server_env(hub, tmp_path, tmp_path / "vault", DEVON_DATABASE_URL=through_proxy)
         with serve_process(env) as (url, _):
-            waiting = Waiting(url, MODEL)
-            job = the_job(url, MODEL)
+            yield url, proxy, read
+
+
+def test_postgresql_going_away_mid_download_answers_503_and_the_end_is_recorded_once_back(
+    hub: TestHub, tmp_path: Path
+) -> None:
+    with served_through_a_proxy(hub, tmp_path) as (url, proxy, read):
+        waiting = Waiting(url, MODEL)
+        job = the_job(url, MODEL)
+        proxy.cut()
+
+        response = waiting.answer()
+
+        assert response.status_code == 503, response.text
+        assert "cannot be reached" in response.json()["detail"]
+        ended = ended_while_cut(url, job["id"])
+        assert ended["status"] == "failed"
+        assert "cannot be reached" in ended["error"]
+        proxy.restore()
+        assert recorded_status(read, job["id"]) == "failed"
+        again = httpx.post(
+            f"{url}/api/v1/downloads", json={"model_id": MODEL}, headers=JSON, timeout=WAIT * 2
+        )
+        assert again.status_code == 200, again.text
+
+
+def test_the_event_stream_of_a_job_ends_when_postgresql_goes_away(
+    hub: TestHub, tmp_path: Path
+) -> None:
+    with served_through_a_proxy(hub, tmp_path) as (url, proxy, _):
+        job = start_job(url, MODEL)
+        names: list[str] = []
+        with httpx.stream(
+            "GET", f"{url}/api/v1/downloads/{job['id']}/events", timeout=WAIT
+        ) as events:
+            lines = events.iter_lines()
+            while "progress" not in names:
+                line = next(lines)
+                if line.startswith("event: "):
+                    names.append(line.removeprefix("event: "))
             proxy.cut()
-
-            response = waiting.answer()
-
-            assert response.status_code == 503, response.text
-            assert "cannot be reached" in response.json()["detail"]
-            ended = ended_while_cut(url, job["id"])
-            assert ended["status"] == "failed"
-            assert "cannot be reached" in ended["error"]
-            proxy.restore()
-
-            def read(job_id: str) -> str | None:
-                with psycopg.connect(url_with_schema(database.url, schema)) as db:
-                    row = db.execute("SELECT status FROM jobs WHERE id = %s", (job_id,)).fetchone()
-                return None if row is None else str(row[0])
-
-            assert recorded_status(read, job["id"]) == "failed"
-            again = httpx.post(
-                f"{url}/api/v1/downloads", json={"model_id": MODEL}, headers=JSON, timeout=WAIT * 2
-            )
-            assert again.status_code == 200, again.text
+            for line in lines:  # to the stream's end
+                if line.startswith("event: "):
+                    names.append(line.removeprefix("event: "))
+        proxy.restore()
+    assert names[-1] in ("error", "end")
 
 
 # -- the job store on a full disk ---------------------------------------------------------
