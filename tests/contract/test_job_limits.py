@@ -18,38 +18,21 @@ from devon_testhub import TestHub
 from tests.contract.hf_helpers import LEGACY, ONNX, SHARDY, TINY, WIDGET
 from tests.contract.job_support import (
     BIG,
-    SLOW,
     WAIT,
     devon_on,
-    jobs_catalogue,
     post_download,
     serve_devon,
     start,
     wait_for,
 )
 
-
-@pytest.fixture(scope="module")
-def module_hub() -> Iterator[TestHub]:
-    with TestHub(jobs_catalogue()) as hub:
-        yield hub
-
-
-@pytest.fixture
-def hub(module_hub: TestHub) -> Iterator[TestHub]:
-    module_hub.reset()
-    module_hub.faults.set_bandwidth(SLOW)
-    yield module_hub
-    module_hub.reset()
-
-
 # -- queued jobs --------------------------------------------------------------------------
 
 
 @pytest.fixture
-def two_queued_at_most(hub: TestHub, tmp_path: Path) -> Iterator[str]:
+def two_queued_at_most(jobs_hub: TestHub, tmp_path: Path) -> Iterator[str]:
     """A server running one download at a time, whose queue holds two jobs."""
-    devon = devon_on(tmp_path / "vault", hub, max_concurrent_downloads=1, max_queued_jobs=2)
+    devon = devon_on(tmp_path / "vault", jobs_hub, max_concurrent_downloads=1, max_queued_jobs=2)
     yield from serve_devon(devon)
 
 
@@ -113,10 +96,10 @@ def test_room_in_the_queue_is_accepted_again(two_queued_at_most: str) -> None:
 
 
 @pytest.fixture
-def many_jobs(hub: TestHub, tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+def many_jobs(jobs_hub: TestHub, tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
     """A server whose vault holds TINY and 130 finished jobs of it (newest first)."""
-    hub.faults.set_bandwidth(0)
-    devon = devon_on(tmp_path / "vault", hub)
+    jobs_hub.faults.set_bandwidth(0)
+    devon = devon_on(tmp_path / "vault", jobs_hub)
     devon.download(TINY)
     ids = [devon.start_download(TINY).id for _ in range(130)]
     for url in serve_devon(devon):
@@ -197,9 +180,9 @@ def streams_held(url: str, job_id: str, count: int) -> Iterator[None]:
 
 
 def test_an_event_stream_past_the_cap_is_503_and_health_still_answers(
-    hub: TestHub, tmp_path: Path
+    jobs_hub: TestHub, tmp_path: Path
 ) -> None:
-    devon = devon_on(tmp_path / "vault", hub)
+    devon = devon_on(tmp_path / "vault", jobs_hub)
     for url in serve_devon(devon, max_event_streams=3):
         job = start(url, BIG)
         with streams_held(url, job["id"], 3):
@@ -220,9 +203,9 @@ def test_an_event_stream_past_the_cap_is_503_and_health_still_answers(
 
 
 def test_health_answers_while_event_streams_hold_every_connection(
-    hub: TestHub, tmp_path: Path
+    jobs_hub: TestHub, tmp_path: Path
 ) -> None:
-    devon = devon_on(tmp_path / "vault", hub)
+    devon = devon_on(tmp_path / "vault", jobs_hub)
     before = (LIMITS.header_timeout_s, LIMITS.max_connections)
     set_limits(1.0, 4)
     try:
@@ -239,9 +222,9 @@ def test_health_answers_while_event_streams_hold_every_connection(
         set_limits(*before)
 
 
-def test_the_stream_of_a_job_ends_when_the_job_ends(hub: TestHub, tmp_path: Path) -> None:
-    hub.faults.hang("/resolve/")  # the job is stuck: no byte arrives
-    devon = devon_on(tmp_path / "vault", hub)
+def test_the_stream_of_a_job_ends_when_the_job_ends(jobs_hub: TestHub, tmp_path: Path) -> None:
+    jobs_hub.faults.hang("/resolve/")  # the job is stuck: no byte arrives
+    devon = devon_on(tmp_path / "vault", jobs_hub)
     try:
         for url in serve_devon(devon):
             job = start(url, BIG)
@@ -257,7 +240,7 @@ def test_the_stream_of_a_job_ends_when_the_job_ends(hub: TestHub, tmp_path: Path
             assert b"event: end" in received
             assert b'"status":"cancelled"' in received
     finally:
-        hub.faults.release()
+        jobs_hub.faults.release()
 
 
 def test_a_page_keeps_the_documented_shape_with_next_added(
