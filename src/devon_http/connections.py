@@ -8,8 +8,8 @@ use with these additions, closes a connection whose request head has not arrived
 `header_timeout_s`, and answers 503 and closes a connection beyond `max_connections`.
 
 `/health` is answered even then (ADR 0206): up to `HEALTH_RESERVE` connections beyond the
-cap are read until their request head (for at most `header_timeout_s`); a `GET /health`
-gets the health answer, anything else the 503, and each is closed.
+cap are read until their request head (for at most `RESERVE_WAIT_S`); a `GET /health` gets
+the health answer, anything else the 503, and each is closed.
 """
 
 import asyncio
@@ -27,6 +27,9 @@ from devon_http.routes import HEALTH, health_body
 BUSY_DETAIL = "Too many open connections to this server: try again shortly"
 HEALTH_RESERVE = 16
 """Connections beyond the cap read to see whether they ask for /health."""
+RESERVE_WAIT_S = 2.0
+"""How long a connection in the reserve has to send its head (at most `header_timeout_s`):
+a health check sends it at once, and an idle one holds a place no longer than this."""
 MAX_HEAD_BYTES = 8192
 """What a connection in the reserve may send before it is judged (a health check's head is
 a few hundred bytes)."""
@@ -125,7 +128,8 @@ class LimitedProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
             return
         reserve.add(self)
         self._reserved, self._reserved_transport = bytearray(), transport
-        self._head_deadline = self.loop.call_later(LIMITS.header_timeout_s, self._judge)
+        wait = min(LIMITS.header_timeout_s, RESERVE_WAIT_S)
+        self._head_deadline = self.loop.call_later(wait, self._judge)
 
     def _judge(self) -> None:
         """Answer a reserved connection (its head is in, too long, or late) and close it."""
