@@ -152,7 +152,8 @@ class IndexJobStore:
         """Queued jobs the vault accepts at once (None: any number)."""
         self._lock = threading.Lock()
         self._held: dict[str, Job] = {}
-        """The jobs this process runs, as last recorded: what a job ended in memory is."""
+        """The jobs this process runs, as last recorded (what a job ended in memory starts
+        from)."""
         self._unrecorded: dict[str, tuple[str, Job]] = {}
         """Jobs ended here whose end the index did not take yet: id -> (owner, job)."""
         self._next_flush = 0.0
@@ -164,9 +165,9 @@ class IndexJobStore:
         self._announce = announce
 
     def keep_end(self, owner: str, job: Job) -> None:
-        """Hold the end of `job` (run by `owner` in another process on this host, which
-        could not record it) as if it had ended here: shown by `get` and `list`, and
-        recorded as soon as the index takes writes, by whichever process gets there first."""
+        """Hold the end of `job`, run by `owner` (here, or in a download process of this
+        server that could not record it): shown by `get` and `list`, and recorded as soon
+        as the index takes writes, by whichever process gets there first."""
         if job.finished:
             with self._lock:
                 self._unrecorded[job.id] = (owner, job)
