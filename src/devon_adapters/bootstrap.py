@@ -23,6 +23,7 @@ from devon_adapters.settings import Settings, env_var
 from devon_adapters.sources import discover_sources
 from devon_core.cache_view import CacheView
 from devon_core.devon import Devon
+from devon_core.jobs import DEFAULT_MAX_QUEUED
 from devon_core.ports import JobStore, ModelCache, ModelSource
 from devon_core.results import ImportReport
 
@@ -65,6 +66,7 @@ def build_devon(
         max_concurrent=settings.max_concurrent_downloads,
         host=settings.host_name,
         stale_after_s=settings.job_stale_after,
+        max_queued=settings.max_queued_jobs,
     )
 
 
@@ -75,16 +77,22 @@ def attach_jobs(
     max_concurrent: int = DEFAULT_MAX_CONCURRENT,
     host: str | None = None,
     stale_after_s: float = STALE_AFTER_S,
+    max_queued: int | None = DEFAULT_MAX_QUEUED,
 ) -> Devon:
     """Give `devon` a job store and a runner, unless it has them: the vault's index for a
     `DiskModelStore`, else jobs in memory. The runner starts with the first job (or
     `devon.runner.start()`, what a server does to resume the jobs left by a process that
-    is gone). Returns `devon`."""
+    is gone). The store accepts `max_queued` queued jobs at once (None: any number).
+    Returns `devon`."""
     if devon.job_store is None:
         if jobs is None:
             store = devon.store
-            jobs = IndexJobStore(store.index) if isinstance(store, DiskModelStore) else None
-        devon.job_store = jobs if jobs is not None else MemoryJobStore()
+            jobs = (
+                IndexJobStore(store.index, max_queued=max_queued)
+                if isinstance(store, DiskModelStore)
+                else MemoryJobStore(max_queued=max_queued)
+            )
+        devon.job_store = jobs
     if devon.runner is None:
         devon.runner = ThreadJobRunner(
             devon.sources,

@@ -37,7 +37,7 @@ import attrs
 
 from devon_adapters.checked_times import SETTLED_NS, read_checked, write_checked
 from devon_adapters.file_identities import forget, record_declared
-from devon_adapters.index import CHECKED_FILE, Operation, Record
+from devon_adapters.index import CHECKED_FILE, Index, Operation, Record
 from devon_adapters.index_backends import IndexBackend, VaultIndex, open_backend
 from devon_adapters.index_copy import copy_index
 from devon_adapters.locks import Timeout, lock_name
@@ -330,8 +330,12 @@ class DiskModelStore:
         return arrived_bytes(self._paths.staging_root)
 
     def space(self) -> StorageSpace:
+        free = shutil.disk_usage(self._paths.root).free
+        reserve = self._index.reserve if isinstance(self._index, Index) else None
+        if reserve is not None:  # the index's room, given back to it on a full disk
+            free = max(free - reserve.missing_bytes(), 0)
         return StorageSpace(
-            free_bytes=shutil.disk_usage(self._paths.root).free,
+            free_bytes=free,
             used_bytes=self._index.used_bytes(),
             quota_bytes=self.quota_bytes,
             quota_setting=self.quota_setting,

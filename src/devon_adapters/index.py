@@ -20,8 +20,9 @@ from typing import Any, TypeVar
 import attrs
 
 from devon_adapters.checked_times import SETTLED_NS, read_checked, write_checked
+from devon_adapters.index_reserve import SpaceReserve
 from devon_adapters.paths import FILE_MODE
-from devon_core.errors import DevonError
+from devon_core.errors import DevonError, InsufficientStorage
 from devon_core.serialization import timestamp
 
 BUSY_TIMEOUT_MS = 60_000
@@ -252,6 +253,18 @@ class IndexDamaged(Exception):
     """The index file is not a usable SQLite database."""
 
 
+class IndexFull(InsufficientStorage):
+    """The disk of the SQLite index is full: a write could not be recorded (nothing was
+    changed). `reserve`: the index's room kept for job ends, if it has one."""
+
+    def __init__(self, path: Path, reserve: "SpaceReserve | None") -> None:
+        super().__init__(
+            f"The vault's disk is full: its index ({path}) cannot record changes; free some "
+            "space on that disk"
+        )
+        self.reserve = reserve
+
+
 class IndexTooNew(DevonError):
     """The index was written by a newer DEVON: left alone rather than rebuilt."""
 
@@ -259,8 +272,10 @@ class IndexTooNew(DevonError):
 class Index:
     """The SQLite index of one vault. Safe to share between threads and processes."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, reserve: SpaceReserve | None = None) -> None:
         self.path = path
+        self.reserve = reserve
+        """Room kept on the disk to record job ends when it fills (ADR 0205)."""
         self._local = threading.local()
         self._all: dict[sqlite3.Connection, tuple[int, threading.Thread]] = {}
         """Every open connection, with the process and thread it belongs to."""
@@ -324,15 +339,25 @@ class Index:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; other writers wait for it."""
+        """One write transaction; other writers wait for it. On a full disk it raises
+        IndexFull (nothing changed), with which a caller recording a job's end may give
+        back the index's reserve and try again (ADR 0205)."""
         db = self._connection()
-        db.execute("BEGIN IMMEDIATE")
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+                db.execute("COMMIT")
+            except BaseException:
+                if db.in_transaction:  # SQLite may have rolled back already (a full disk)
+                    db.execute("ROLLBACK")
+                raise
+        except sqlite3.OperationalError as error:
+            if error.sqlite_errorcode != sqlite3.SQLITE_FULL:
+                raise
+            raise IndexFull(self.path, self.reserve) from error
+        if self.reserve is not None:
+            self.reserve.restore()
 
     def _check(self) -> None:
         """`PRAGMA quick_check` (it reads every page: about 0.1 s at 100,000 models), unless

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from filelock import FileLock
 
 from devon_adapters.index import Index, IndexDamaged, Operation, Record, RowBuilder
+from devon_adapters.index_reserve import SpaceReserve
 from devon_adapters.locks import model_lock
 from devon_adapters.paths import FILE_MODE, VaultPaths
 
@@ -104,14 +105,20 @@ class SqliteBackend:
         rebuilds it from the model directories)."""
         path = self.paths.index
         try:
-            return Index(path)
+            return Index(path, self.reserve())
         except IndexDamaged as error:
             kept = path.with_name(f"{path.name}.corrupt-{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}")
             log.warning("Vault index damaged (%s): kept as %s, rebuilding", error, kept)
             os.replace(path, kept)
             for suffix in ("-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
-            return Index(path)
+            return Index(path, self.reserve())
+
+    def reserve(self) -> SpaceReserve:
+        """The index's reserve on the vault's disk, made now if missing and there is room."""
+        reserve = SpaceReserve(self.paths.index_reserve)
+        reserve.restore()
+        return reserve
 
     def close(self) -> None:
         pass

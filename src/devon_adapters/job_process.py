@@ -12,10 +12,13 @@ progress and cancels them as it would another worker's. The child is `python -m
 devon_adapters.jobs_child` with the server's settings in its environment; one byte on its
 stdin means "look for queued jobs now", and the end of its stdin (the server stopping or
 gone) means "stop, leaving running jobs to be resumed": being in another session, the child
-gets no Ctrl-C from the server's terminal, and needs none.
+gets no Ctrl-C from the server's terminal, and needs none. A job the child ends but cannot
+record (a full disk, the database gone) comes back on its stdout as one line of JSON, so
+that the server answers those waiting for it all the same (ADR 0205).
 """
 
 import contextlib
+import json
 import logging
 import subprocess
 import sys
@@ -24,8 +27,9 @@ import time
 from collections.abc import Mapping
 
 from devon_adapters.job_runner import wait_for_job
+from devon_adapters.job_store import IndexJobStore
 from devon_core.jobs import Job
-from devon_core.ports import JobStore
+from devon_core.serialization import converter
 
 log = logging.getLogger("devon.jobs")
 
@@ -39,13 +43,31 @@ RESTART_AFTER_S = (0.0, 1.0, 5.0, 30.0)
 repeats): a child that cannot start at all does not spin."""
 HEALTHY_AFTER_S = 60.0
 """A child that ran this long before it died starts the count of deaths again."""
+ENDS_FLAG = "--ends-on-stdout"
+"""Tells the child to write the ends it cannot record on its stdout."""
+
+
+def end_line(owner: str, job: Job) -> str:
+    """One line of JSON for a job ended but not recorded."""
+    data = {**converter.unstructure(job), "error_kind": job.error_kind}
+    return json.dumps({"owner": owner, "job": data}) + "\n"
+
+
+def read_end_line(line: bytes) -> tuple[str, Job] | None:
+    """The owner and job of an `end_line`, or None for anything else."""
+    try:
+        data = json.loads(line)
+        return str(data["owner"]), converter.structure(data["job"], Job)
+    except (ValueError, KeyError, TypeError) as error:
+        log.warning("The download process wrote a line that is not a job end: %s", error)
+        return None
 
 
 class ChildJobRunner:
     """The `JobRunner` port for a server: wakes, watches and stops a child process that
     runs the jobs (started on first use, and again if it died)."""
 
-    def __init__(self, env: Mapping[str, str], jobs: JobStore, *, poll_s: float = POLL_S):
+    def __init__(self, env: Mapping[str, str], jobs: IndexJobStore, *, poll_s: float = POLL_S):
         self._env = dict(env)
         self._jobs = jobs
         self._poll_s = poll_s
@@ -99,9 +121,10 @@ class ChildJobRunner:
         if self._child is None or self._child.poll() is not None:
             self._closed.clear()
             self._child = subprocess.Popen(
-                [sys.executable, "-m", "devon_adapters.jobs_child"],
+                [sys.executable, "-m", "devon_adapters.jobs_child", ENDS_FLAG],
                 env=self._env,
                 stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
                 start_new_session=True,  # its own scheduling group (`lower_priority`)
             )
             watch = threading.Thread(
@@ -111,7 +134,19 @@ class ChildJobRunner:
                 daemon=True,
             )
             watch.start()
+            ends = threading.Thread(
+                target=self._read_ends, args=(self._child,), name="devon-jobs-ends", daemon=True
+            )
+            ends.start()
         return self._child
+
+    def _read_ends(self, child: "subprocess.Popen[bytes]") -> None:
+        """Hand the job store each end the child could not record, until the child ends."""
+        assert child.stdout is not None
+        for line in child.stdout:
+            end = read_end_line(line)
+            if end is not None:
+                self._jobs.keep_end(*end)
 
     def _watch(self, child: "subprocess.Popen[bytes]", started: float) -> None:
         """Start the child again if it dies while this runner is in use: the jobs it ran

@@ -9,7 +9,8 @@ One loop thread per runner (ADR 0111):
   cancelled meanwhile: their transfer stops at its next progress report;
 - every `orphan_check_s` (and at once when it starts) puts back in the queue the jobs of
   owners that are gone: a process that no longer runs (same host: its pid is dead or is
-  another process now) or whose heartbeat is older than `stale_after_s`.
+  another process now) or whose heartbeat is older than `stale_after_s`, its own jobs
+  included (one it no longer beats is not running: its thread ended without ending it).
 
 An owner is `<host>:<pid>:<process start>:<random>`; the start time (from /proc where
 there is one) tells a reused pid from the process that claimed the job.
@@ -24,6 +25,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
+from devon_core.errors import DevonError
 from devon_core.job_use_cases import run_job
 from devon_core.jobs import Job
 from devon_core.ports import Clock, JobStore, ModelSource, ModelStore
@@ -92,6 +94,10 @@ def make_owner(host: str | None = None) -> str:
     return f"{host}:{pid}:{process_start(pid) or '-'}:{uuid.uuid4().hex[:8]}"
 
 
+def _stale(heartbeat_at: datetime | None, now: datetime, stale_after_s: float) -> bool:
+    return heartbeat_at is None or now - heartbeat_at > timedelta(seconds=stale_after_s)
+
+
 def owner_gone(
     owner: str,
     heartbeat_at: datetime | None,
@@ -101,7 +107,7 @@ def owner_gone(
 ) -> bool:
     """Whether the process that claimed a job no longer runs it. Only an owner on
     `this_host` (default: the machine's name) can be checked by its pid."""
-    if heartbeat_at is None or now - heartbeat_at > timedelta(seconds=stale_after_s):
+    if _stale(heartbeat_at, now, stale_after_s):
         return True
     host, _, rest = owner.partition(":")
     pid_text, _, rest = rest.partition(":")
@@ -195,6 +201,7 @@ class ThreadJobRunner:
     def _run(self, closing: threading.Event) -> None:
         next_orphan_check = 0.0
         next_prune = 0.0
+        problem: str | None = None
         while not closing.is_set():
             try:
                 now = time.monotonic()
@@ -206,6 +213,11 @@ class ThreadJobRunner:
                     next_prune = now + PRUNE_EVERY_S
                 self._claim(closing)
                 self._beat()
+                problem = None
+            except DevonError as error:  # the index cannot be reached or written now
+                if str(error) != problem:  # said once, not at every tick
+                    log.warning("The download job runner cannot use the index: %s", error)
+                problem = str(error)
             except Exception:
                 log.exception("The download job runner hit an error; it goes on")
             self._wake.wait(self._tick_s if self.running_ids() else IDLE_S)
@@ -216,8 +228,8 @@ class ThreadJobRunner:
         mine = set(self.running_ids())
 
         def gone(owner: str, heartbeat_at: datetime | None) -> bool:
-            if owner == self.owner:
-                return False
+            if owner == self.owner:  # every job running here is beaten at each tick: one
+                return _stale(heartbeat_at, now, self._stale_after_s)  # not beaten is lost
             return owner_gone(owner, heartbeat_at, now, self._stale_after_s, self.host)
 
         for job_id in self._jobs.requeue_orphans(gone):

@@ -10,14 +10,26 @@ core's (`devon_core.jobs`).
 
 import builtins
 import json
+import logging
+import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
-from devon_adapters.index import text_to_time, time_to_text
+import attrs
+
+from devon_adapters.index import IndexFull, text_to_time, time_to_text
 from devon_adapters.index_backends import VaultIndex
-from devon_core.errors import Conflict, NotFound
+from devon_core.errors import (
+    Conflict,
+    InsufficientStorage,
+    NotFound,
+    StoreUnavailable,
+)
 from devon_core.jobs import (
+    DEFAULT_MAX_QUEUED,
     HISTORY_DAYS,
     HISTORY_KEEP,
     Enqueue,
@@ -28,9 +40,20 @@ from devon_core.jobs import (
     Join,
     Widen,
     check_cancellable,
+    ended,
     plan_submission,
+    unknown_cursor,
 )
 from devon_core.results import DownloadResult
+
+log = logging.getLogger("devon.jobs")
+
+T = TypeVar("T")
+
+UNWRITABLE = (StoreUnavailable, InsufficientStorage)
+"""What the index raises when it cannot take a write now (database gone, disk full)."""
+FLUSH_EVERY_S = 0.5
+"""How often ends the index did not take are tried again (at most)."""
 
 _COLUMNS = (
     "id, source, model_id, status, include_patterns, force, bytes_done, bytes_total, "
@@ -123,36 +146,88 @@ class IndexJobStore:
     """Download jobs in the vault's index. Safe to share between threads, processes and
     (on PostgreSQL) hosts."""
 
-    def __init__(self, index: VaultIndex) -> None:
+    def __init__(self, index: VaultIndex, *, max_queued: int | None = DEFAULT_MAX_QUEUED) -> None:
         self._index = index
+        self.max_queued = max_queued
+        """Queued jobs the vault accepts at once (None: any number)."""
+        self._lock = threading.Lock()
+        self._held: dict[str, Job] = {}
+        """The jobs this process runs, as last recorded (what a job ended in memory starts
+        from)."""
+        self._unrecorded: dict[str, tuple[str, Job]] = {}
+        """Jobs ended here whose end the index did not take yet: id -> (owner, job)."""
+        self._next_flush = 0.0
+        self._announce: Callable[[str, Job], None] | None = None
+
+    def announce_unrecorded(self, announce: Callable[[str, Job], None]) -> None:
+        """Call `announce(owner, job)` for each job this process ends and the index does
+        not take: a download process tells its server (`keep_end` there)."""
+        self._announce = announce
+
+    def keep_end(self, owner: str, job: Job) -> None:
+        """Hold the end of `job`, run by `owner` (here, or in a download process of this
+        server that could not record it): shown by `get` and `list`, and recorded as soon
+        as the index takes writes, by whichever process gets there first."""
+        if job.finished:
+            with self._lock:
+                self._unrecorded[job.id] = (owner, job)
 
     # -- reads -------------------------------------------------------------------------
 
     def get(self, job_id: str) -> Job | None:
+        self._flush()
+        kept = self._unrecorded.get(job_id)
+        if kept is not None:
+            return kept[1]
         row = self._index.reader().execute(_SELECT + " WHERE id = ?", (job_id,)).fetchone()
         return _job(row) if row else None
 
-    def list(self, status: JobStatus | None = None) -> "builtins.list[Job]":
+    def list(
+        self, status: JobStatus | None = None, *, limit: int | None = None, after: str | None = None
+    ) -> "builtins.list[Job]":
+        self._flush()
         db = self._index.reader()
-        if status is None:
-            rows = db.execute(_SELECT + " ORDER BY seq DESC")
-        else:
-            rows = db.execute(_SELECT + " WHERE status = ? ORDER BY seq DESC", (status.value,))
-        return [_job(row) for row in rows]
+        where, params = [], []
+        if status is not None:
+            where.append("status = ?")
+            params.append(status.value)
+        if after is not None:
+            row = db.execute("SELECT seq FROM jobs WHERE id = ?", (after,)).fetchone()
+            if row is None:
+                raise NotFound(unknown_cursor(after))
+            where.append("seq < ?")
+            params.append(row[0])
+        sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        jobs = [self._as_known(_job(row)) for row in db.execute(sql, tuple(params))]
+        return [job for job in jobs if status is None or job.status is status]
+
+    def _as_known(self, job: Job) -> Job:
+        """`job` as this process knows it: ended, if it ended here unrecorded."""
+        kept = self._unrecorded.get(job.id)
+        return job if kept is None else kept[1]
 
     # -- creating ----------------------------------------------------------------------
 
     def submit(self, request: JobRequest, new_id: str, now: datetime) -> Job:
+        self._flush()
         with self._index.write() as db:
             active = [
-                _job(row)
+                job
                 for row in db.execute(
                     _SELECT + f" WHERE source = ? AND model_id = ? AND status IN {_ACTIVE_SQL}"
                     " ORDER BY seq",
                     (request.source, request.model_id),
                 )
+                if not (job := self._as_known(_job(row))).finished
             ]
-            match plan_submission(request, active):
+            queued = None
+            if self.max_queued is not None:
+                (queued,) = db.execute(
+                    "SELECT COUNT(*) FROM jobs WHERE status = 'queued'"
+                ).fetchone()
+            match plan_submission(request, active, queued or 0, self.max_queued):
                 case Join(job):
                     return job
                 case Widen(job, patterns):
@@ -209,6 +284,14 @@ class IndexJobStore:
     # -- running -----------------------------------------------------------------------
 
     def claim(self, owner: str, limit: int, now: datetime) -> Job | None:
+        self._flush()
+        job = self._claim(owner, limit, now)
+        if job is not None:
+            with self._lock:
+                self._held[job.id] = job
+        return job
+
+    def _claim(self, owner: str, limit: int, now: datetime) -> Job | None:
         queued = (
             self._index.reader()
             .execute("SELECT 1 FROM jobs WHERE status = 'queued' LIMIT 1")
@@ -258,9 +341,15 @@ class IndexJobStore:
                     owner,
                 ),
             )
-            return bool(cursor.rowcount > 0)
+            recorded = bool(cursor.rowcount > 0)
+        with self._lock:
+            held = self._held.get(job_id)
+            if recorded and held is not None:
+                self._held[job_id] = attrs.evolve(held, **attrs.asdict(progress))
+        return recorded
 
     def heartbeat(self, owner: str, job_ids: Sequence[str], now: datetime) -> "builtins.list[str]":
+        self._flush()
         if not job_ids:
             return []
         marks = ", ".join("?" for _ in job_ids)
@@ -300,58 +389,109 @@ class IndexJobStore:
         error: str | None = None,
         error_kind: str | None = None,
     ) -> Job | None:
-        with self._index.write() as db:
-            cursor = db.execute(
-                "UPDATE jobs SET status = ?, completed_at = ?, result = ?, error = ?,"
-                " error_kind = ?, committing = 0, bytes_per_second = NULL"
-                " WHERE id = ? AND owner = ? AND status = 'downloading'",
-                (
-                    status.value,
-                    time_to_text(now),
-                    _result_text(result),
-                    error,
-                    error_kind,
-                    job_id,
-                    owner,
-                ),
+        """The job ended. When the index cannot take the end now (disk full, database
+        gone), the job is ended in this process's memory: returned, shown by `get` and
+        `list`, and recorded as soon as the index takes writes again (ADR 0205)."""
+        with self._lock:
+            held = self._held.pop(job_id, None)
+        in_memory = None
+        if held is not None:
+            in_memory = ended(held, status, now, result=result, error=error, error_kind=error_kind)
+        try:
+            return self._ending(
+                lambda db: _write_end(db, job_id, owner, status, now, result, error, error_kind)
             )
-            if cursor.rowcount == 0:
-                return None
-            return _job(db.execute(_SELECT + " WHERE id = ?", (job_id,)).fetchone())
+        except UNWRITABLE as problem:
+            if in_memory is None:
+                raise
+            self.keep_end(owner, in_memory)
+            if self._announce is not None:
+                self._announce(owner, in_memory)
+            log.warning(
+                "Job %s ended (%s) but the index cannot record it yet (%s): it is recorded "
+                "as soon as the index takes writes again",
+                job_id,
+                status.value,
+                problem,
+            )
+            return in_memory
+
+    def _ending(self, write: Callable[[Any], T]) -> T:
+        """`write` in a write transaction. Ending a job may use the index's reserve: when
+        the disk is full, the reserve is given back and the write tried a second time."""
+        for attempt in (1, 2):
+            try:
+                with self._index.write() as db:
+                    return write(db)
+            except IndexFull as full:
+                if attempt == 2 or full.reserve is None:
+                    raise
+                full.reserve.release()
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _flush(self) -> None:
+        """Record the ends the index did not take (at most every `FLUSH_EVERY_S`)."""
+        if not self._unrecorded:
+            return
+        with self._lock:
+            moment = time.monotonic()
+            if moment < self._next_flush:
+                return
+            self._next_flush = moment + FLUSH_EVERY_S
+            pending = list(self._unrecorded.items())
+        for job_id, (owner, job) in pending:
+            try:
+                recorded = self._ending(partial(_end_again, owner=owner, job=job))
+            except UNWRITABLE:
+                return
+            with self._lock:
+                self._unrecorded.pop(job_id, None)
+            if recorded is not None:  # else another process recorded it (or took it over)
+                log.info("Recorded the end of job %s (%s)", job_id, job.status.value)
 
     def release(self, job_id: str, owner: str) -> None:
-        with self._index.write() as db:
+        with self._lock:
+            self._held.pop(job_id, None)
+
+        def put_back(db: Any) -> None:
             db.execute(
                 "UPDATE jobs SET status = 'queued', owner = NULL, committing = 0,"
                 " bytes_per_second = NULL WHERE id = ? AND owner = ? AND status = 'downloading'",
                 (job_id, owner),
             )
 
+        self._ending(put_back)
+
     def cancel(self, job_id: str, now: datetime) -> Job:
-        with self._index.write() as db:
-            row = db.execute(
-                f"SELECT {_COLUMNS}, committing FROM jobs WHERE id = ?",  # noqa: S608
-                (job_id,),
-            ).fetchone()
-            if row is None:
-                raise NotFound(f"No download job {job_id!r}")
-            job = _job(row[:-1])
-            check_cancellable(job)
-            if row[-1]:
-                raise Conflict(
-                    f"Job {job_id} is moving its files into the vault and can no longer be "
-                    "cancelled"
-                )
-            db.execute(
-                "UPDATE jobs SET status = 'cancelled', completed_at = ?, bytes_per_second = NULL,"
-                " error = ?, error_kind = 'cancelled' WHERE id = ?",
-                (time_to_text(now), f"The download of {job.model_id} was cancelled", job_id),
+        kept = self._unrecorded.get(job_id)
+        if kept is not None:
+            check_cancellable(kept[1])
+        return self._ending(lambda db: self._cancel(db, job_id, now))
+
+    def _cancel(self, db: Any, job_id: str, now: datetime) -> Job:
+        row = db.execute(
+            f"SELECT {_COLUMNS}, committing FROM jobs WHERE id = ?",  # noqa: S608
+            (job_id,),
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"No download job {job_id!r}")
+        job = _job(row[:-1])
+        check_cancellable(job)
+        if row[-1]:
+            raise Conflict(
+                f"Job {job_id} is moving its files into the vault and can no longer be cancelled"
             )
-            return _job(db.execute(_SELECT + " WHERE id = ?", (job_id,)).fetchone())
+        db.execute(
+            "UPDATE jobs SET status = 'cancelled', completed_at = ?, bytes_per_second = NULL,"
+            " error = ?, error_kind = 'cancelled' WHERE id = ?",
+            (time_to_text(now), f"The download of {job.model_id} was cancelled", job_id),
+        )
+        return _job(db.execute(_SELECT + " WHERE id = ?", (job_id,)).fetchone())
 
     def requeue_orphans(
         self, is_gone: Callable[[str, datetime | None], bool]
     ) -> "builtins.list[str]":
+        self._flush()  # an end this process holds is recorded, not requeued
         rows = self._index.reader().execute(
             "SELECT id, owner, heartbeat_at FROM jobs WHERE status = 'downloading'"
         )
@@ -381,6 +521,36 @@ class IndexJobStore:
                 (cutoff, HISTORY_KEEP),
             )
             return int(cursor.rowcount)
+
+
+def _end_again(db: Any, owner: str, job: Job) -> Job | None:
+    """Record the end of `job`, ended in memory earlier."""
+    assert job.completed_at is not None
+    return _write_end(
+        db, job.id, owner, job.status, job.completed_at, job.result, job.error, job.error_kind
+    )
+
+
+def _write_end(
+    db: Any,
+    job_id: str,
+    owner: str,
+    status: JobStatus,
+    now: datetime,
+    result: DownloadResult | None,
+    error: str | None,
+    error_kind: str | None,
+) -> Job | None:
+    """End the job if it is still downloading under `owner`; the job, else None."""
+    cursor = db.execute(
+        "UPDATE jobs SET status = ?, completed_at = ?, result = ?, error = ?,"
+        " error_kind = ?, committing = 0, bytes_per_second = NULL"
+        " WHERE id = ? AND owner = ? AND status = 'downloading'",
+        (status.value, time_to_text(now), _result_text(result), error, error_kind, job_id, owner),
+    )
+    if cursor.rowcount == 0:
+        return None
+    return _job(db.execute(_SELECT + " WHERE id = ?", (job_id,)).fetchone())
 
 
 SqliteJobStore = IndexJobStore

@@ -7,20 +7,29 @@ not import it twice.
 import contextlib
 import os
 import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 from devon_adapters.bootstrap import build_devon
-from devon_adapters.job_process import CHILD_NICE, STOP_WAIT_S
+from devon_adapters.job_process import CHILD_NICE, ENDS_FLAG, STOP_WAIT_S, end_line
+from devon_adapters.job_store import IndexJobStore
 from devon_adapters.logs import configure_logging
 from devon_adapters.settings import Settings
+from devon_core.jobs import Job
 
 
-def run_child() -> None:
-    """The child: run the vault's jobs until stdin ends (or SIGTERM), then stop them."""
+def run_child(argv: Sequence[str] = ()) -> None:
+    """The child: run the vault's jobs until stdin ends (or SIGTERM), then stop them.
+    With `ENDS_FLAG`, the ends it cannot record go to its stdout (and anything else
+    written there to stderr)."""
     lower_priority()
     configure_logging()
     signal.signal(signal.SIGTERM, _stop_reading)
     devon = build_devon(Settings.from_env())
+    if ENDS_FLAG in argv and isinstance(devon.job_store, IndexJobStore):
+        devon.job_store.announce_unrecorded(_ends_writer())
     runner = devon.runner
     assert runner is not None
     runner.wake()  # resume what a process that is gone left
@@ -56,6 +65,20 @@ def lower_priority() -> None:
         group.write(str(niceness))
 
 
+def _ends_writer() -> Callable[[str, Job], None]:
+    """What writes ends on the stdout the server reads; stdout itself goes to stderr, so
+    that nothing else lands among them."""
+    out = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
+    lock = threading.Lock()
+
+    def write(owner: str, job: Job) -> None:
+        with lock, contextlib.suppress(OSError):  # the server is gone: nobody to tell
+            out.write(end_line(owner, job))
+
+    return write
+
+
 class _Stop(Exception):
     pass
 
@@ -65,4 +88,4 @@ def _stop_reading(signum: int, frame: FrameType | None) -> None:
 
 
 if __name__ == "__main__":
-    run_child()
+    run_child(sys.argv[1:])

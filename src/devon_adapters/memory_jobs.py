@@ -13,6 +13,7 @@ import attrs
 
 from devon_core.errors import Conflict, NotFound
 from devon_core.jobs import (
+    DEFAULT_MAX_QUEUED,
     HISTORY_DAYS,
     HISTORY_KEEP,
     Enqueue,
@@ -23,7 +24,9 @@ from devon_core.jobs import (
     Join,
     Widen,
     check_cancellable,
+    ended,
     plan_submission,
+    unknown_cursor,
 )
 from devon_core.results import DownloadResult
 
@@ -37,19 +40,28 @@ class _Row:
 
 
 class MemoryJobStore:
-    def __init__(self) -> None:
+    def __init__(self, *, max_queued: int | None = DEFAULT_MAX_QUEUED) -> None:
         self._lock = threading.Lock()
         self._rows: dict[str, _Row] = {}  # in order of creation
+        self.max_queued = max_queued
 
     def get(self, job_id: str) -> Job | None:
         with self._lock:
             row = self._rows.get(job_id)
             return row.job if row else None
 
-    def list(self, status: JobStatus | None = None) -> "builtins.list[Job]":
+    def list(
+        self, status: JobStatus | None = None, *, limit: int | None = None, after: str | None = None
+    ) -> "builtins.list[Job]":
         with self._lock:
             jobs = [row.job for row in reversed(self._rows.values())]
-        return [job for job in jobs if status is None or job.status is status]
+        if after is not None:
+            older = next((i for i, job in enumerate(jobs) if job.id == after), None)
+            if older is None:
+                raise NotFound(unknown_cursor(after))
+            jobs = jobs[older + 1 :]
+        chosen = [job for job in jobs if status is None or job.status is status]
+        return chosen if limit is None else chosen[:limit]
 
     def submit(self, request: JobRequest, new_id: str, now: datetime) -> Job:
         with self._lock:
@@ -59,7 +71,8 @@ class MemoryJobStore:
                 if not row.job.finished
                 and (row.job.source, row.job.model_id) == (request.source, request.model_id)
             ]
-            match plan_submission(request, active):
+            queued = sum(1 for row in self._rows.values() if row.job.status is JobStatus.QUEUED)
+            match plan_submission(request, active, queued, self.max_queued):
                 case Join(job):
                     return job
                 case Widen(job, patterns):
@@ -153,15 +166,8 @@ class MemoryJobStore:
             if row is None:
                 return None
             row.committing = False
-            return self._change(
-                job_id,
-                status=status,
-                completed_at=now,
-                result=result,
-                error=error,
-                error_kind=error_kind,
-                bytes_per_second=None,
-            )
+            row.job = ended(row.job, status, now, result=result, error=error, error_kind=error_kind)
+            return row.job
 
     def release(self, job_id: str, owner: str) -> None:
         with self._lock:

@@ -4,6 +4,7 @@ Layout::
 
     <root>/<source>/<model_id>/            the files of a complete model
     <root>/.devon/index.sqlite3            the index
+    <root>/.devon/index-reserve            room kept to record job ends on a full disk
     <root>/.devon/staging/<source>/<id>/   downloads in progress (kept for a resume)
     <root>/.devon/trash/                   directories on their way out
     <root>/.devon/locks/                   per-model lock files
@@ -26,6 +27,7 @@ from devon_core.results import SOURCE_STATE_DIR
 
 STATE_DIR = ".devon"
 INDEX_NAME = "index.sqlite3"
+RESERVE_NAME = "index-reserve"
 DIR_MODE = 0o700
 FILE_MODE = 0o600
 
@@ -54,6 +56,10 @@ class VaultPaths:
     @property
     def index(self) -> Path:
         return self.state / INDEX_NAME
+
+    @property
+    def index_reserve(self) -> Path:
+        return self.state / RESERVE_NAME
 
     @property
     def staging_root(self) -> Path:

@@ -305,6 +305,8 @@ class PostgresIndex:
             weakref.WeakKeyDictionary()
         )
         """When each pooled connection last came back from work."""
+        self._failed_at = 0.0
+        """When a call last failed to reach the server: connections older are suspect."""
         self._pool = self._open_pool()
         try:
             self._migrate()
@@ -357,6 +359,7 @@ class PostgresIndex:
                 self._returned[raw] = time.monotonic()
                 self._pool.putconn(raw)
         except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as error:
+            self._failed_at = time.monotonic()
             raise unavailable(self.url, error) from None
 
     def reader(self) -> Reader:
@@ -364,29 +367,43 @@ class PostgresIndex:
         return Reader(self)
 
     def _checkout(self) -> psycopg.Connection[Any]:
-        """A pooled connection. One not free within a second means a busy pool or a server
-        gone: a direct connection tells which, so that a server gone fails fast, with its
-        own reason, instead of after the pool's whole wait."""
+        """A pooled connection that works: one found broken is dropped and another taken
+        (the second one found broken raises)."""
+        raw = self._checked(self._pooled())
+        if raw is None:
+            raw = self._pooled()
+            try:
+                psycopg_pool.ConnectionPool.check_connection(raw)
+            except psycopg.Error:
+                self._pool.putconn(raw)
+                raise
+        return raw
+
+    def _pooled(self) -> psycopg.Connection[Any]:
+        """A connection from the pool. One not free within a second means a busy pool or a
+        server gone: a direct connection tells which, so that a server gone fails fast,
+        with its own reason, instead of after the pool's whole wait."""
         try:
-            raw = self._pool.getconn(timeout=FIRST_WAIT_S)
+            return self._pool.getconn(timeout=FIRST_WAIT_S)
         except psycopg_pool.PoolTimeout:
             connect(self.url).close()  # raises StoreUnavailable when the server is gone
-            raw = self._pool.getconn(timeout=POOL_WAIT_S)
-        return self._checked(raw)
+            return self._pool.getconn(timeout=POOL_WAIT_S)
 
-    def _checked(self, raw: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
-        """`raw`, or a working one in its place if it sat idle long enough for the server
-        to have gone away meanwhile (a restart, an idle timeout). A connection back from
-        work within the last seconds is used as it is: checking each one cost a round trip
-        per call, a fifth of a commit's."""
-        if time.monotonic() - self._returned.get(raw, 0.0) < CHECK_AFTER_IDLE_S:
+    def _checked(self, raw: psycopg.Connection[Any]) -> psycopg.Connection[Any] | None:
+        """`raw`, checked first if it sat idle long enough for the server to have gone
+        away meanwhile (a restart, an idle timeout), or if it came back before a call last
+        failed to reach the server (its server may be gone and back); None if it is broken
+        (given back: the pool drops it). A connection back from work within the last
+        seconds is used as it is: checking each one cost a round trip per call, a fifth of
+        a commit's."""
+        returned = self._returned.get(raw, 0.0)
+        if time.monotonic() - returned < CHECK_AFTER_IDLE_S and returned > self._failed_at:
             return raw
         try:
             psycopg_pool.ConnectionPool.check_connection(raw)
         except psycopg.Error:
-            self._pool.putconn(raw)  # broken: the pool drops it and opens another
-            raw = self._pool.getconn(timeout=POOL_WAIT_S)
-            psycopg_pool.ConnectionPool.check_connection(raw)
+            self._pool.putconn(raw)
+            return None
         return raw
 
     @contextmanager
@@ -409,6 +426,7 @@ class PostgresIndex:
                 self._local.tx = None
                 db.raw.execute("COMMIT")
             except psycopg.OperationalError as error:
+                self._failed_at = time.monotonic()
                 raise unavailable(self.url, error) from None
 
     def _migrate(self) -> None:

@@ -24,6 +24,7 @@ import platformdirs
 from devon_core.errors import InvalidInput
 from devon_core.filters import parse_byte_size
 from devon_core.identifiers import validate_source_name
+from devon_core.jobs import DEFAULT_MAX_QUEUED
 from devon_core.rules import format_bytes
 
 APP_NAME = "devon"
@@ -276,6 +277,7 @@ def _is_origin(text: str) -> bool:
 DEFAULT_HEADER_TIMEOUT_S = 10.0
 DEFAULT_KEEPALIVE_TIMEOUT_S = 5.0
 DEFAULT_MAX_CONNECTIONS = 512
+DEFAULT_MAX_EVENT_STREAMS = 64
 
 
 def parse_names(raw: Any, origin: str) -> tuple[str, ...]:
@@ -448,6 +450,14 @@ class Settings:
         default_text="`30` seconds (2 to 3600)",
         help="A running job whose host has not marked it alive for this long is taken over.",
     )
+    max_queued_jobs: int = setting(
+        key="max_queued_jobs",
+        env="DEVON_MAX_QUEUED_JOBS",
+        parse=int_parser(1),
+        default=DEFAULT_MAX_QUEUED,
+        default_text="`1000` download jobs waiting in the vault's queue; one more gets 429",
+        help="Download jobs the vault's queue holds at once; a request for one more gets 429.",
+    )
     default_source: str = setting(
         key="default_source",
         env="DEVON_DEFAULT_SOURCE",
@@ -573,6 +583,14 @@ class Settings:
         default_text="none: redirects go only to public addresses or to the kind of address "
         "the source's endpoint has; names, addresses or networks, e.g. `cdn.lan 10.1.0.0/16`",
         help="Hosts a source may redirect to besides those the redirect rule allows.",
+    )
+    max_event_streams: int = setting(
+        key="max_event_streams",
+        env="DEVON_MAX_EVENT_STREAMS",
+        parse=int_parser(1),
+        default=DEFAULT_MAX_EVENT_STREAMS,
+        default_text="`64` open job event streams per server process; one more gets 503",
+        help="Open job event streams per server process; one more gets 503.",
     )
     config_path: Path | None = None
     """The config file that was read, if any."""

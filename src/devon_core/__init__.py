@@ -18,6 +18,7 @@ from devon_core.errors import (
     RemovalFailed,
     SourceUnavailable,
     StoreUnavailable,
+    TooManyJobs,
 )
 from devon_core.filters import ModelFormat, ParamsFilter, SizeFilter
 from devon_core.jobs import Job, JobList, JobProgress, JobRequest, JobStatus
@@ -110,4 +111,5 @@ __all__ = [
     "StorageSpace",
     "StorageStatus",
     "StoreUnavailable",
+    "TooManyJobs",
 ]

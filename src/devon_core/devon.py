@@ -23,7 +23,7 @@ from devon_core.errors import (
 )
 from devon_core.hub_protocol import FileIdentities, ServedFile, ServedModel
 from devon_core.identifiers import LOCAL_SOURCE, validate_model_id
-from devon_core.jobs import Job, JobList, JobStatus
+from devon_core.jobs import Job, JobList, JobStatus, check_page_limit, page_of
 from devon_core.models import LocalModel
 from devon_core.partial_downloads import clean_partial
 from devon_core.ports import (
@@ -504,10 +504,22 @@ class Devon:
         """A download job by id; NotFound if there is none."""
         return job_use_cases.get_job(self._jobs(), job_id)
 
-    def jobs(self, *, status: JobStatus | str | None = None) -> JobList:
-        """Every download job (of one status if given), newest first."""
+    def jobs(
+        self,
+        *,
+        status: JobStatus | str | None = None,
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> JobList:
+        """The download jobs (of one status if given), newest first: every one, or a page
+        of at most `limit` (1 to 1000) whose `next` is the `after` of the following page
+        (None on the last). NotFound when no job has the id `after`."""
         wanted = JobStatus.parse(status) if isinstance(status, str) else status
-        return JobList(tuple(self._jobs().list(wanted)))
+        limit = check_page_limit(limit)
+        found = self._jobs().list(
+            wanted, limit=None if limit is None else limit + 1, after=after or None
+        )
+        return page_of(found, limit)
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
         """The job once it has finished (whatever the outcome: see `Job.outcome()`).

@@ -71,6 +71,15 @@ class ChoiceNeeded(InvalidInput):
         self.quantizations = quantizations
 
 
+class TooManyJobs(DevonError):
+    """The vault already holds as many queued download jobs as it accepts: try again once
+    some have started (`retry_after_s` is a hint of when)."""
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class Conflict(DevonError):
     """The request does not fit the current state: cancelling a finished download job,
     restarting one that is still running."""

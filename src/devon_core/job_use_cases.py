@@ -217,12 +217,15 @@ def run_job(
         return _finish(jobs, job, owner, clock, JobStatus.FAILED, error)
     p = reporter.progress
     total = p.bytes_total if p.bytes_total is not None else 0
-    jobs.record_progress(
-        job.id,
-        owner,
-        JobProgress(total, total, p.files_total or 0, p.files_total or 0, p.bytes_per_second),
-        clock.now(),
-    )
+    try:
+        jobs.record_progress(
+            job.id,
+            owner,
+            JobProgress(total, total, p.files_total or 0, p.files_total or 0, p.bytes_per_second),
+            clock.now(),
+        )
+    except DevonError as error:  # the job ends all the same: its end matters, not this
+        log.warning("The final progress of job %s was not recorded: %s", job.id, error)
     return jobs.finish(
         job.id, owner, JobStatus.COMPLETED, clock.now(), result=DownloadResult.of(model)
     )

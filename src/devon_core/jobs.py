@@ -23,6 +23,8 @@ from devon_core.errors import (
     InvalidRequest,
     NotFound,
     SourceUnavailable,
+    StoreUnavailable,
+    TooManyJobs,
 )
 from devon_core.results import DownloadResult
 
@@ -30,6 +32,10 @@ HISTORY_KEEP = 1000
 """Finished jobs kept whatever their age (the newest ones)."""
 HISTORY_DAYS = 7
 """Finished jobs younger than this are kept whatever their number."""
+DEFAULT_MAX_QUEUED = 1000
+"""Queued jobs a vault accepts at once unless told otherwise (`max_queued_jobs`)."""
+QUEUE_RETRY_AFTER_S = 60
+"""What a refusal for a full queue suggests waiting, in seconds."""
 
 
 class JobStatus(enum.StrEnum):
@@ -126,14 +132,62 @@ class Job:
         raise error
 
 
+def ended(
+    job: Job,
+    status: JobStatus,
+    at: datetime,
+    *,
+    result: DownloadResult | None = None,
+    error: str | None = None,
+    error_kind: str | None = None,
+) -> Job:
+    """`job` ended in `status` at `at`, with its outcome."""
+    return attrs.evolve(
+        job,
+        status=status,
+        completed_at=at,
+        result=result,
+        error=error,
+        error_kind=error_kind,
+        bytes_per_second=None,
+    )
+
+
 @attrs.frozen
 class JobList:
-    """Jobs, newest first."""
+    """Jobs, newest first: one page of them when `next` is set (the cursor of the next)."""
 
     jobs: tuple[Job, ...]
     count: int = attrs.field(
         init=False, default=attrs.Factory(lambda self: len(self.jobs), takes_self=True)
     )
+    next: str | None = None
+
+
+def page_of(jobs: Sequence[Job], limit: int | None) -> JobList:
+    """The first `limit` of `jobs` (read one past it, to know whether more follow), with
+    the cursor of the next page: the id of the last job shown."""
+    if limit is None or len(jobs) <= limit:
+        return JobList(tuple(jobs))
+    shown = tuple(jobs[:limit])
+    return JobList(shown, next=shown[-1].id)
+
+
+def unknown_cursor(after: str) -> str:
+    return (
+        f"No download job {after!r} to list from (the cursor): it may have been forgotten "
+        "meanwhile; list again from the start (without a cursor)"
+    )
+
+
+MIN_PAGE = 1
+MAX_PAGE = 1000
+
+
+def check_page_limit(limit: int | None) -> int | None:
+    if limit is not None and not MIN_PAGE <= limit <= MAX_PAGE:
+        raise InvalidInput(f"Invalid limit {limit}: use {MIN_PAGE} to {MAX_PAGE}")
+    return limit
 
 
 # -- which request joins which job ------------------------------------------------------
@@ -179,13 +233,19 @@ class Enqueue:
 Submission = Join | Widen | Enqueue
 
 
-def plan_submission(request: JobRequest, active: Sequence[Job]) -> Submission:
+def plan_submission(
+    request: JobRequest,
+    active: Sequence[Job],
+    queued: int = 0,
+    max_queued: int | None = None,
+) -> Submission:
     """What a new request does given the model's active jobs (oldest first):
 
     - it joins the first one that fetches at least what it names (a forced request joins
       only a forced job);
     - else the newest one that is still queued and forced alike takes its patterns too;
-    - else a new job is queued; the runner starts it once the model's running job ends."""
+    - else a new job is queued; the runner starts it once the model's running job ends;
+      unless the vault already has `max_queued` jobs `queued`: TooManyJobs."""
     for job in active:
         if patterns_cover(job.include_patterns, request.include_patterns) and (
             job.force or not request.force
@@ -194,6 +254,12 @@ def plan_submission(request: JobRequest, active: Sequence[Job]) -> Submission:
     for job in reversed(active):
         if job.status is JobStatus.QUEUED and job.force == request.force:
             return Widen(job, merge_patterns(job.include_patterns, request.include_patterns))
+    if max_queued is not None and queued >= max_queued:
+        raise TooManyJobs(
+            f"Too many download jobs are waiting ({queued} queued, at most {max_queued}): "
+            f"try again in a while, once some have started",
+            retry_after_s=QUEUE_RETRY_AFTER_S,
+        )
     return Enqueue()
 
 
@@ -229,6 +295,7 @@ ERROR_KINDS: dict[str, type[DevonError]] = {
     "forbidden": Forbidden,
     "source_unavailable": SourceUnavailable,
     "insufficient_storage": InsufficientStorage,
+    "store_unavailable": StoreUnavailable,
     "cancelled": DownloadCancelled,
     "conflict": Conflict,
     "download_failed": DownloadFailed,

@@ -329,7 +329,8 @@ class JobStore(Protocol):
 
     def submit(self, request: JobRequest, new_id: str, now: datetime) -> Job:
         """The job `request` belongs to, decided by `jobs.plan_submission` against the
-        model's active jobs: joined, widened, or a new queued job with id `new_id`."""
+        model's active jobs: joined, widened, or a new queued job with id `new_id`
+        (TooManyJobs when the store holds as many queued jobs as it accepts)."""
         ...
 
     def add(self, job: Job) -> Job:
@@ -338,8 +339,12 @@ class JobStore(Protocol):
 
     def get(self, job_id: str) -> Job | None: ...
 
-    def list(self, status: JobStatus | None = None) -> list[Job]:
-        """Every recorded job (of one status if given), newest first."""
+    def list(
+        self, status: JobStatus | None = None, *, limit: int | None = None, after: str | None = None
+    ) -> list[Job]:
+        """The recorded jobs (of one status if given), newest first: at most `limit`, and
+        only those older than job `after` when given (NotFound if there is no such
+        job)."""
         ...
 
     def claim(self, owner: str, limit: int, now: datetime) -> Job | None:

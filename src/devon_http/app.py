@@ -13,6 +13,7 @@ from litestar.openapi.spec import Components, Parameter, Schema, SecurityScheme
 
 from devon_adapters import attach_jobs
 from devon_adapters.job_runner import DEFAULT_MAX_CONCURRENT
+from devon_adapters.settings import DEFAULT_MAX_EVENT_STREAMS
 from devon_adapters.version import devon_version
 from devon_core import Devon
 from devon_core.errors import DevonError
@@ -22,10 +23,19 @@ from devon_http.document import JsonDocument, YamlDocument
 from devon_http.errors import handle_error
 from devon_http.guard import HttpSecurity, RequestGuard
 from devon_http.hub_routes import serve_hub_paths
-from devon_http.job_routes import API_PREFIX, JOB_ROUTES
+from devon_http.job_routes import API_PREFIX, JOB_ROUTES, EventStreamSlots
 from devon_http.request_log import RequestLog
 from devon_http.routes import API_ROUTES, answer_health_first, health
+from devon_http.schema_paths import SCHEMA_PREFIX, answer_unknown_schema_paths
 from devon_web import page_routes
+
+JSON_DOCUMENT_PATHS = ["/openapi.json"]
+YAML_DOCUMENT_PATHS = ["/openapi.yaml", "/openapi.yml"]
+SCHEMA_DOCUMENT_PATHS = [
+    SCHEMA_PREFIX,
+    *(SCHEMA_PREFIX + p for p in (*JSON_DOCUMENT_PATHS, *YAML_DOCUMENT_PATHS)),
+]
+"""Where the OpenAPI document is served; any other path under /schema is an unknown one."""
 
 SHUTDOWN_WAIT_S = 2.0
 """How long stopping the server waits for running download jobs to hand themselves back
@@ -40,6 +50,7 @@ def create_app(
     security: HttpSecurity | None = None,
     request_log: RequestLog | None = None,
     hub_pull_through: bool = False,
+    max_event_streams: int = DEFAULT_MAX_EVENT_STREAMS,
 ) -> Litestar:
     """The HTTP API over `devon`, and the web page at `/`. With a non-empty `api_key`, every
     /api route needs `Authorization: Bearer <api_key>`; /health, the OpenAPI document at
@@ -52,7 +63,8 @@ def create_app(
 
     Downloads run as jobs: if `devon` has no job store and runner yet, they are attached
     here (`max_concurrent_downloads` jobs at once); the runner starts with the app, which
-    resumes jobs a server that is gone left behind.
+    resumes jobs a server that is gone left behind. At most `max_event_streams` job event
+    streams are open at once (one more is 503).
 
     The Hugging Face Hub's model paths (`/api/models/{id}`, `/{id}/resolve/{rev}/{path}`)
     answer from the vault beside /api/v1, behind the same key (`devon_http.hub_routes`);
@@ -78,6 +90,7 @@ def create_app(
             {
                 "devon": devon,
                 "api_key": api_key or None,
+                "event_streams": EventStreamSlots(max_event_streams),
             }
         ),
         openapi_config=_openapi_config(secured),
@@ -88,7 +101,10 @@ def create_app(
     # Around Litestar's whole router (as its own CORS middleware sits), so that unknown
     # routes and wrong methods are guarded and carry the security headers too.
     hub = serve_hub_paths(app.asgi_handler, devon, api_key=api_key, pull_through=hub_pull_through)
-    app.asgi_handler = RequestGuard(answer_health_first(hub), security, request_log)
+    routed = answer_unknown_schema_paths(
+        answer_health_first(hub), SCHEMA_DOCUMENT_PATHS, api_key or None
+    )
+    app.asgi_handler = RequestGuard(routed, security, request_log)
     _document_default_source(app, devon)
     return app
 
@@ -137,12 +153,12 @@ def _openapi_config(secured: bool) -> OpenAPIConfig:
         title="DEVON",
         version=devon_version(),
         description="Search Hugging Face, keep models in a local vault, and manage it.",
-        path="/schema",
+        path=SCHEMA_PREFIX,
         # The document only, as JSON (also at /schema itself) and YAML: the stock HTML
         # pages would load scripts from a CDN into the API's origin (ADR 0101).
         render_plugins=[
-            JsonDocument(path=["/openapi.json"]),
-            YamlDocument(path=["/openapi.yaml", "/openapi.yml"]),
+            JsonDocument(path=JSON_DOCUMENT_PATHS),
+            YamlDocument(path=YAML_DOCUMENT_PATHS),
         ],
         components=Components(security_schemes=dict(schemes) or None),
     )

@@ -36,6 +36,7 @@ def create_app_from_settings(settings: Settings, devon: Devon | None = None) -> 
         security=security,
         request_log=RequestLog(),
         hub_pull_through=settings.hub_pull_through,
+        max_event_streams=settings.max_event_streams,
     )
 
 

@@ -4,14 +4,19 @@ connections per server process (docs/security.md).
 uvicorn closes a connection idle between requests after its keep-alive timeout, but a client
 that has sent part of a request's headers, or nothing at all yet, is waited on for ever; and
 it accepts any number of connections. `LimitedProtocol`, the HTTP protocol uvicorn would
-use with two additions, closes a connection whose request head has not arrived within
+use with these additions, closes a connection whose request head has not arrived within
 `header_timeout_s`, and answers 503 and closes a connection beyond `max_connections`.
 It also offers each request zero-copy file sending (the `devon.sendfile` ASGI extension of
 `devon_http.file_sending`, with uvicorn's httptools protocol).
+
+`/health` is answered even then (ADR 0206): up to `HEALTH_RESERVE` connections beyond the
+cap are read until their request head (for at most `RESERVE_WAIT_S`); a `GET /health` gets
+the health answer, anything else the 503, and each is closed.
 """
 
 import asyncio
 import json
+import threading
 from functools import partial
 from typing import Any
 
@@ -21,6 +26,7 @@ from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
 from devon_adapters.settings import DEFAULT_HEADER_TIMEOUT_S, DEFAULT_MAX_CONNECTIONS
 from devon_http.file_sending import SENDFILE, zero_copy_send
+from devon_http.routes import HEALTH, health_body
 
 
 async def _send_file(cycle: Any, fd: int, offset: int, count: int) -> int:
@@ -41,18 +47,35 @@ def _counts_length(cycle: Any) -> bool:
 
 
 BUSY_DETAIL = "Too many open connections to this server: try again shortly"
+HEALTH_RESERVE = 16
+"""Connections beyond the cap read to see whether they ask for /health."""
+RESERVE_WAIT_S = 2.0
+"""How long a connection in the reserve has to send its head (at most `header_timeout_s`):
+a health check sends it at once, and an idle one holds a place no longer than this."""
+MAX_HEAD_BYTES = 8192
+"""What a connection in the reserve may send before it is judged (a health check's head is
+a few hundred bytes)."""
 
 
-def _busy_answer() -> bytes:
-    body = json.dumps({"detail": BUSY_DETAIL}).encode()
+def _answer(status: str, body: bytes) -> bytes:
     head = (
-        "HTTP/1.1 503 Service Unavailable\r\n"
+        f"HTTP/1.1 {status}\r\n"
         "content-type: application/json\r\n"
         f"content-length: {len(body)}\r\n"
         "x-content-type-options: nosniff\r\n"
         "connection: close\r\n\r\n"
     )
     return head.encode() + body
+
+
+def _busy_answer() -> bytes:
+    return _answer("503 Service Unavailable", json.dumps({"detail": BUSY_DETAIL}).encode())
+
+
+def _asks_for_health(head: bytes) -> bool:
+    method, _, rest = head.partition(b" ")
+    target = rest.partition(b" ")[0]
+    return method == b"GET" and target.partition(b"?")[0] == HEALTH.encode()
 
 
 @attrs.define
@@ -71,21 +94,74 @@ def set_limits(header_timeout_s: float, max_connections: int) -> None:
     LIMITS.max_connections = max_connections
 
 
+STOPPING = "devon.stopping"
+"""Where, in every request's ASGI `state`, the server's stopping flag is (`server_stopping`)."""
+
+
+def server_stopping(scope: Any) -> bool:
+    """Whether the server answering this request (an ASGI scope) has begun to stop: what
+    waits on a job (a waiting download, an event stream) then answers and ends, so that
+    stopping never waits on a job. Always false under a server without `LimitedProtocol`."""
+    flag = (scope.get("state") or {}).get(STOPPING)
+    return isinstance(flag, threading.Event) and flag.is_set()
+
+
 class LimitedProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
-    """uvicorn's HTTP protocol with the limits in `LIMITS` (pass as `Config(http=...)`)."""
+    """uvicorn's HTTP protocol with the limits in `LIMITS` (pass as `Config(http=...)`), and
+    a flag that tells requests when the server begins to stop (`server_stopping`)."""
 
     def __init__(self, config: Config, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
         self._head_deadline: asyncio.TimerHandle | None = None
         self._cycle_at_deadline: Any = None
+        self._reserved: bytearray | None = None
+        """The head read so far of a connection beyond the cap (in the health reserve)."""
+        self._reserved_transport: Any = None
 
     def connection_made(self, transport: Any) -> None:
         if len(self.connections) >= LIMITS.max_connections:
+            self._reserve(transport)
+            return
+        super().connection_made(transport)
+        # One flag per server: every connection of a server shares its lifespan state,
+        # which uvicorn copies (shallowly) into each request's scope.
+        self.app_state.setdefault(STOPPING, threading.Event())
+        self._expect_head()
+
+    def shutdown(self) -> None:
+        """The server begins to stop (uvicorn calls this on every open connection)."""
+        if self._reserved is not None:
+            self._judge()
+            return
+        flag = self.app_state.get(STOPPING)
+        if isinstance(flag, threading.Event):
+            flag.set()
+        super().shutdown()
+
+    def _reserve(self, transport: Any) -> None:
+        """A connection beyond the cap: answered 503 at once, unless the reserve has room,
+        where its head is read to see whether it asks for /health."""
+        reserve: set[LimitedProtocol] = self.server_state.__dict__.setdefault(
+            "health_reserve", set()
+        )
+        if len(reserve) >= HEALTH_RESERVE:
             transport.write(_busy_answer())
             transport.close()
             return
-        super().connection_made(transport)
-        self._expect_head()
+        reserve.add(self)
+        self._reserved, self._reserved_transport = bytearray(), transport
+        wait = min(LIMITS.header_timeout_s, RESERVE_WAIT_S)
+        self._head_deadline = self.loop.call_later(wait, self._judge)
+
+    def _judge(self) -> None:
+        """Answer a reserved connection (its head is in, too long, or late) and close it."""
+        self._cancel_deadline()
+        transport, head = self._reserved_transport, bytes(self._reserved or b"")
+        if transport is None or transport.is_closing():
+            return
+        health = _answer("200 OK", health_body())
+        transport.write(health if _asks_for_health(head) else _busy_answer())
+        transport.close()
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()
@@ -96,10 +172,19 @@ class LimitedProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._cancel_deadline()
+        if self._reserved is not None:
+            self.server_state.__dict__.get("health_reserve", set()).discard(self)
+            self._reserved_transport = None
+            return
         if getattr(self, "transport", None) is not None:
             super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._reserved is not None:
+            self._reserved += data
+            if b"\r\n\r\n" in self._reserved or len(self._reserved) > MAX_HEAD_BYTES:
+                self._judge()
+            return
         super().data_received(data)
         if self._waiting_for_head():
             self._expect_head()

@@ -25,6 +25,7 @@ from devon_core.errors import (
     RemovalFailed,
     SourceUnavailable,
     StoreUnavailable,
+    TooManyJobs,
 )
 from devon_http.auth import (
     UNAUTHORIZED_DETAIL,
@@ -48,6 +49,7 @@ STATUS_OF: dict[type[DevonError], int] = {
     RemovalFailed: 500,
     InsufficientStorage: 507,
     StoreUnavailable: 503,
+    TooManyJobs: 429,
 }
 """Core error -> status. Looked up along the error's class hierarchy, most specific first."""
 
@@ -60,9 +62,12 @@ DESCRIPTION_OF: dict[int, str] = {
     "request waited for it)",
     413: "Request body too large",
     422: "A well-formed JSON body whose values fail validation",
+    429: "Too many download jobs are queued (DEVON_MAX_QUEUED_JOBS): try again after the "
+    "seconds in Retry-After",
     500: "The download or removal failed (the vault is left as it was), or an internal error",
     502: "The source could not be reached or answered garbage",
-    503: "The vault's index database cannot be reached (nothing was changed)",
+    503: "The vault's index database cannot be reached (nothing was changed), too many event "
+    "streams are open (DEVON_MAX_EVENT_STREAMS), or the server is stopping",
     507: "Not enough free disk space or storage quota",
 }
 """What each error status means, for the OpenAPI document."""
@@ -88,7 +93,9 @@ def status_of(error: DevonError) -> int:
 def handle_error(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
     """Litestar's handler for every exception, so that no other error shape can escape."""
     if isinstance(error, DevonError):
-        return error_response(status_of(error), str(error))
+        retry = error.retry_after_s if isinstance(error, TooManyJobs) else None
+        headers = {"Retry-After": str(retry)} if retry is not None else None
+        return error_response(status_of(error), str(error), headers)
     if isinstance(error, HTTPException):
         return _http_error(request, error)
     log.exception(
@@ -110,7 +117,7 @@ def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respon
         detail = f"Method {request.method} is not allowed on {request.url.path}"
         detail += f"; allowed: {allowed}" if allowed else ""
     elif isinstance(error, NotFoundException):
-        detail = f"No endpoint at {request.url.path}: the API is described at /schema"
+        detail = not_found_detail(request.url.path)
     elif isinstance(error, ValidationException):
         detail = _validation_detail(error)
     elif error.status_code == 413:
@@ -129,6 +136,10 @@ def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respon
     else:
         detail = str(error.detail)
     return error_response(error.status_code, detail, headers or None)
+
+
+def not_found_detail(path: str) -> str:
+    return f"No endpoint at {path}: the API is described at /schema"
 
 
 def _may_see_routes(request: Request[Any, Any, Any]) -> bool:

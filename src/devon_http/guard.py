@@ -7,7 +7,8 @@ In this order, for every HTTP request (unknown routes included):
    resolve to 127.0.0.1 sends its own name as `Host`). 400 otherwise.
 2. A request carrying an `Origin` must come from the server's own origin or one listed in
    `DEVON_CORS_ORIGINS` (cross-site writes: a page on another site posting a form or a
-   `no-cors` fetch). 403 otherwise. Listed origins get CORS answers, preflights included.
+   `no-cors` fetch). 403 otherwise; so is a write without `Origin` that the browser marks
+   `Sec-Fetch-Site: cross-site`. Listed origins get CORS answers, preflights included.
    Clients that are not browsers (curl, KITT's proxy) send no `Origin` and are not affected.
 3. A request with a body must say `Content-Type: application/json`: a browser can send a
    cross-site body without a preflight only as `text/plain`, form or multipart. 415 otherwise.
@@ -161,18 +162,20 @@ class RequestGuard:
         host_header = headers.get("host", "")
         host = split_host(host_header)
         if not self.security.allows_host(host):
-            return partial(_refuse, 400, _host_detail(host))
+            return partial(refuse, 400, _host_detail(host))
         origin = headers.get("origin", "").strip().rstrip("/").lower()
+        if not origin and _cross_site_write(scope, headers):
+            return partial(refuse, 403, CROSS_SITE_DETAIL)
         if origin:
             own = _normal_origin(str(scope.get("scheme", "http")), host_header)
             if origin != own:
                 if not self.security.allows_origin(origin):
-                    return partial(_refuse, 403, _origin_detail(origin))
+                    return partial(refuse, 403, _origin_detail(origin))
                 cors += self._cors_headers(headers["origin"].strip())
                 if scope.get("method") == "OPTIONS" and "access-control-request-method" in headers:
                     return _preflight
         if _has_body(headers) and not _is_json(headers.get("content-type", "")):
-            return partial(_refuse, 415, _media_type_detail(headers.get("content-type")))
+            return partial(refuse, 415, _media_type_detail(headers.get("content-type")))
         return None
 
     def _cors_headers(self, origin: str) -> list[tuple[bytes, bytes]]:
@@ -227,6 +230,24 @@ def _is_json(content_type: str) -> bool:
     return content_type.split(";", 1)[0].strip().lower() == JSON_MEDIA_TYPE
 
 
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CROSS_SITE_DETAIL = (
+    "Cross-site request refused: the browser says it comes from another site "
+    "(Sec-Fetch-Site: cross-site) without an Origin; pages may call this server only from "
+    "an origin listed in DEVON_CORS_ORIGINS"
+)
+
+
+def _cross_site_write(scope: Scope, headers: dict[str, str]) -> bool:
+    """A write a browser marks as sent from another site. Browsers send `Origin` with
+    such writes, so one without it is a client hiding where it comes from: refused as a
+    foreign origin would be."""
+    return (
+        scope.get("method") in WRITE_METHODS
+        and headers.get("sec-fetch-site", "").strip().lower() == "cross-site"
+    )
+
+
 def _host_detail(host: str) -> str:
     return (
         f"Host {host!r} is not allowed: this server answers to the names in "
@@ -246,7 +267,9 @@ def _media_type_detail(content_type: str | None) -> str:
     return f"Request bodies must be JSON sent with 'Content-Type: application/json' ({got})"
 
 
-async def _refuse(status: int, detail: str, send: Send) -> None:
+async def refuse(
+    status: int, detail: str, send: Send, headers: Iterable[tuple[bytes, bytes]] = ()
+) -> None:
     body = json.dumps({"detail": detail}, separators=(",", ":")).encode()
     start: Any = {
         "type": "http.response.start",
@@ -254,6 +277,7 @@ async def _refuse(status: int, detail: str, send: Send) -> None:
         "headers": [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),
+            *headers,
         ],
     }
     await send(start)

@@ -28,8 +28,10 @@ log = logging.getLogger("devon.http")
 APP_FACTORY = "devon_http.asgi:create_default_app"
 START_TIMEOUT_S = 10.0
 SHUTDOWN_GRACE_S = 3.0
-"""On SIGTERM or Ctrl-C, requests still running after this long are cancelled (a call
-waiting on a source is then stopped, ADR 0201), so the server always stops in seconds."""
+"""On SIGTERM or Ctrl-C, the server waits this long for answers still being sent (a request
+waiting on a job or an event stream answers and ends at once: `server_stopping`); requests
+still running then are cancelled (a call waiting on a source is stopped, ADR 0201), so the
+server always stops in seconds."""
 
 
 def serve(

@@ -162,10 +162,12 @@ class Job(msgspec.Struct):
 
 
 class JobList(msgspec.Struct):
-    """Download jobs, newest first."""
+    """Download jobs, newest first: one page. `next` is the `cursor` of the next page, null
+    on the last."""
 
     count: int
     jobs: list[Job]
+    next: str | None = None
 
 
 class SourceUsage(msgspec.Struct):

@@ -64,6 +64,26 @@ def test_hub(session_test_hub: TestHub) -> Iterator[TestHub]:
     session_test_hub.reset()
 
 
+@pytest.fixture(scope="session")
+def session_jobs_hub() -> Iterator[TestHub]:
+    from tests.contract.job_support import jobs_catalogue  # after the HF settings above
+
+    with TestHub(jobs_catalogue()) as hub:
+        yield hub
+
+
+@pytest.fixture
+def jobs_hub(session_jobs_hub: TestHub) -> Iterator[TestHub]:
+    """A test hub with a model big enough to watch download (`job_support.BIG`), sending
+    `job_support.SLOW` bytes a second, its faults and stats cleared."""
+    from tests.contract.job_support import SLOW
+
+    session_jobs_hub.reset()
+    session_jobs_hub.faults.set_bandwidth(SLOW)
+    yield session_jobs_hub
+    session_jobs_hub.reset()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest) -> str | None:
     """Each index backend in turn: None (SQLite in the vault), then a PostgreSQL schema of

@@ -87,6 +87,44 @@ def test_connections_beyond_the_cap_get_503(address: tuple[str, int]) -> None:
             sock.close()
 
 
+def answer_beyond_the_cap(address: tuple[str, int], request: bytes) -> bytes:
+    """The whole answer to `request` on a connection made while 3 others hold the cap."""
+    held = [socket.create_connection(address) for _ in range(3)]
+    try:
+        for sock in held:  # each is accepted and busy: the server has seen it
+            sock.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            sock.settimeout(WAIT_SECONDS)
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        with socket.create_connection(address) as extra:
+            extra.sendall(request)
+            extra.settimeout(WAIT_SECONDS)
+            answer = b""
+            while chunk := extra.recv(4096):
+                answer += chunk
+        return answer
+    finally:
+        for sock in held:
+            sock.close()
+
+
+def test_health_is_answered_even_when_every_connection_is_taken(
+    address: tuple[str, int],
+) -> None:
+    answer = answer_beyond_the_cap(address, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert json.loads(body)["status"] == "ok"
+
+
+def test_any_other_request_beyond_the_cap_gets_503(address: tuple[str, int]) -> None:
+    answer = answer_beyond_the_cap(
+        address, b"GET /api/v1/models HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    )
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 503")
+    assert list(json.loads(body)) == ["detail"]
+
+
 def test_limits_are_settings_with_defaults() -> None:
     settings = Settings.from_env({"DEVON_CONFIG_PATH": ""})
     assert (settings.header_timeout_s, settings.keepalive_timeout_s) == (10.0, 5.0)

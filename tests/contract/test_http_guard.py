@@ -16,7 +16,10 @@ Client = TestClient[Any]
 KITT = "https://kitt.lan:3000"
 
 
-def client_for(security: HttpSecurity, base_url: str = "http://127.0.0.1:8000") -> Client:
+LOCAL = "http://127.0.0.1:8000"
+
+
+def client_for(security: HttpSecurity, base_url: str = LOCAL) -> Client:
     return TestClient(create_app(fake_devon(local=[QWEN]), security=security), base_url=base_url)
 
 
@@ -78,6 +81,32 @@ def test_a_write_from_a_foreign_origin_is_403_and_changes_nothing(
     response = loopback.post("/api/v1/clean", json={"all": True}, headers={"Origin": origin})
     assert_detail(response, 403, "DEVON_CORS_ORIGINS", origin)
     assert loopback.get("/api/v1/models").json()["count"] == 1
+
+
+@pytest.mark.parametrize("method", ["POST", "DELETE", "PUT"])
+def test_a_cross_site_write_without_origin_is_403_and_changes_nothing(
+    loopback: Client, method: str
+) -> None:
+    response = loopback.request(
+        method,
+        "/api/v1/clean",
+        json={"all": True},
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert_detail(response, 403, "Sec-Fetch-Site", "DEVON_CORS_ORIGINS")
+    assert loopback.get("/api/v1/models").json()["count"] == 1
+
+
+@pytest.mark.parametrize("site", ["same-origin", "none"])
+def test_a_write_the_browser_marks_as_from_this_site_is_served(loopback: Client, site: str) -> None:
+    response = loopback.post("/api/v1/export", json={}, headers={"Sec-Fetch-Site": site})
+    assert response.status_code == 200
+
+
+def test_a_cross_site_read_without_origin_is_served(loopback: Client) -> None:
+    # A link followed from another site: a navigation, not a write.
+    response = loopback.get("/api/v1/models", headers={"Sec-Fetch-Site": "cross-site"})
+    assert response.status_code == 200
 
 
 def test_a_read_from_a_foreign_origin_is_403(loopback: Client) -> None:
@@ -251,6 +280,22 @@ def test_schema_serves_no_page_that_loads_scripts_from_elsewhere(
     response = loopback.get(f"/schema/{page}")
     assert response.status_code == 404
     assert "<script" not in response.text
+
+
+@pytest.mark.parametrize("path", ["/schema/nothing", "/schema/openapi.xml", "/schema/a/b"])
+def test_an_unknown_schema_path_is_a_json_404(loopback: Client, path: str) -> None:
+    assert_detail(loopback.get(path), 404, path, "/schema")
+
+
+@pytest.mark.parametrize("path", ["/schema/nothing", "/schema/swagger"])
+def test_an_unknown_schema_path_is_401_first_when_the_server_has_a_key(path: str) -> None:
+    with TestClient(create_app(fake_devon(), api_key="k1"), base_url=LOCAL) as client:
+        response = client.get(path)
+        assert_detail(response, 401, "API key")
+        assert response.headers["www-authenticate"] == "Bearer"
+        authorized = client.get(path, headers={"Authorization": "Bearer k1"})
+        assert_detail(authorized, 404, path)
+        assert client.get("/schema/openapi.json").status_code == 200
 
 
 def test_the_served_app_answers_only_loopback_names_unless_told(tmp_path: Path) -> None:

@@ -24,12 +24,14 @@ OPERATIONS = {
     ("/api/v1/models", "get"): {400, 401, 403},
     ("/api/v1/models/{source}/{model_id}", "get"): {400, 401, 403, 404, 502},
     ("/api/v1/models/{source}/{model_id}", "delete"): {400, 401, 403, 404, 500},
-    ("/api/v1/downloads", "post"): {400, 401, 403, 404, 409, 413, 415, 422, 500, 502, 507},
-    ("/api/v1/downloads", "get"): {400, 401, 403},
+    ("/api/v1/downloads", "post"): {
+        *(400, 401, 403, 404, 409, 413, 415, 422, 429, 500, 502, 503, 507)
+    },
+    ("/api/v1/downloads", "get"): {400, 401, 403, 404},
     ("/api/v1/downloads/{job_id}", "get"): {400, 401, 403, 404},
     ("/api/v1/downloads/{job_id}", "delete"): {400, 401, 403, 404, 409},
-    ("/api/v1/downloads/{job_id}/events", "get"): {400, 401, 403, 404},
-    ("/api/v1/downloads/{job_id}/restart", "post"): {400, 401, 403, 404, 409},
+    ("/api/v1/downloads/{job_id}/events", "get"): {400, 401, 403, 404, 503},
+    ("/api/v1/downloads/{job_id}/restart", "post"): {400, 401, 403, 404, 409, 429},
     ("/api/v1/status", "get"): {400, 401, 403},
     ("/api/v1/space", "get"): {400, 401, 403},
     ("/api/v1/sources", "get"): {400, 401, 403},

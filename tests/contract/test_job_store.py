@@ -148,6 +148,25 @@ def test_a_starting_runner_resumes_the_jobs_of_a_process_that_is_gone(
     assert devon.get(LLAMA) is not None
 
 
+def test_a_runner_takes_over_its_own_job_that_it_no_longer_runs(
+    open_jobs: Callable[[], JobStore],
+) -> None:
+    # Its thread ended without ending the job (an error while ending it): nothing beats it.
+    jobs = open_jobs()
+    devon = fake_devon()
+    runner = ThreadJobRunner(devon.sources, devon.store, jobs, devon.clock, stale_after_s=2)
+    beaten_last = devon.clock.now() - timedelta(seconds=10)
+    jobs.submit(request(LLAMA), "lost", beaten_last)
+    assert jobs.claim(runner.owner, 2, beaten_last) is not None
+    try:
+        runner.start()
+        resumed = runner.wait("lost", timeout=30)
+    finally:
+        runner.close()
+    assert resumed.status is JobStatus.COMPLETED
+    assert devon.get(LLAMA) is not None
+
+
 def test_a_request_for_more_files_widens_the_queued_job_of_its_model(
     two: tuple[JobStore, JobStore],
 ) -> None:

@@ -2,18 +2,31 @@
 
 from datetime import UTC, datetime
 
+import attrs
 import pytest
 
-from devon_core import Conflict, DownloadCancelled, Job, JobRequest, JobStatus, NotFound
+from devon_core import (
+    Conflict,
+    DownloadCancelled,
+    InvalidInput,
+    Job,
+    JobRequest,
+    JobStatus,
+    NotFound,
+    StoreUnavailable,
+    TooManyJobs,
+)
 from devon_core.jobs import (
     Enqueue,
     Join,
     SpeedMeter,
     Widen,
     check_cancellable,
+    check_page_limit,
     check_restartable,
     error_kind,
     merge_patterns,
+    page_of,
     patterns_cover,
     plan_submission,
 )
@@ -57,6 +70,46 @@ def test_a_forced_request_does_not_join_a_job_that_is_not_forced() -> None:
 def test_a_request_without_patterns_widens_a_queued_job_to_every_file() -> None:
     queued = job(("*Q4*",))
     assert plan_submission(request(None), [queued]) == Widen(queued, None)
+
+
+def test_a_request_that_would_queue_past_the_cap_is_refused_with_a_retry_hint() -> None:
+    running = job(("*Q4*",), JobStatus.DOWNLOADING)
+    with pytest.raises(TooManyJobs) as refused:
+        plan_submission(request(("*Q8*",)), [running], queued=2, max_queued=2)
+    assert refused.value.retry_after_s > 0
+    assert "queued" in str(refused.value)
+
+
+def test_a_request_that_joins_or_widens_is_accepted_at_the_cap() -> None:
+    queued = job(("*Q4*",))
+    assert plan_submission(request(("*Q4*",)), [queued], queued=2, max_queued=2) == Join(queued)
+    assert isinstance(plan_submission(request(("*Q8*",)), [queued], queued=2, max_queued=2), Widen)
+
+
+def test_a_request_below_the_cap_is_queued() -> None:
+    assert plan_submission(request(), [], queued=1, max_queued=2) == Enqueue()
+
+
+def test_a_page_names_the_last_job_shown_when_more_follow() -> None:
+    jobs = [job(job_id=f"j{i}") for i in range(3)]
+    assert page_of(jobs, 2).next == "j1"
+    assert [j.id for j in page_of(jobs, 2).jobs] == ["j0", "j1"]
+    assert page_of(jobs[:2], 2).next is None
+    assert page_of(jobs, None).count == 3
+
+
+@pytest.mark.parametrize("limit", [0, -1, 1001])
+def test_a_page_limit_out_of_range_is_invalid(limit: int) -> None:
+    with pytest.raises(InvalidInput, match="limit"):
+        check_page_limit(limit)
+
+
+def test_a_job_that_failed_for_a_lost_index_raises_store_unavailable() -> None:
+    failed = attrs.evolve(
+        job(), status=JobStatus.FAILED, error="gone", error_kind=error_kind(StoreUnavailable())
+    )
+    with pytest.raises(StoreUnavailable, match="gone"):
+        failed.outcome()
 
 
 def test_patterns_cover_only_what_they_name() -> None:

@@ -43,16 +43,18 @@ async function streamJob(id, onJob, controller) {
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";
     let ended = false;
-    while (!ended) {
+    let broken = false; // `event: error`: the server cannot read the job; poll instead
+    while (!ended && !broken) {
       const { value, done } = await reader.read();
       if (done) break;
       buffer = parseEvents(buffer + value, (name, job) => {
         heard = true;
-        onJob(job);
+        if (name === "error") broken = true;
+        else onJob(job);
         if (name === "end") ended = true;
       });
     }
-    if (ended) controller.abort();
+    if (ended || broken) controller.abort();
     return ended;
   } catch {
     return false;
