@@ -153,7 +153,8 @@ def test_info_json_has_the_api_response_fields(stocked: tuple[Devon, Finished]) 
     devon, _ = stocked
     body = json.loads(devon("info", TINY, "--json").stdout)
     assert set(body) == set(spec.INFO)
-    assert set(body["local"]) == set(spec.LOCAL_MODEL)
+    # The quantisations held are the one field issue 31 adds to the spec's local model.
+    assert set(body["local"]) == set(spec.LOCAL_MODEL) | {"quantizations"}
     assert set(body["remote"]) == set(spec.REMOTE_MODEL)
 
 
