@@ -21,7 +21,7 @@ from devon_http.body import MAX_BODY_BYTES
 from devon_http.document import JsonDocument, YamlDocument
 from devon_http.errors import handle_error
 from devon_http.guard import HttpSecurity, RequestGuard
-from devon_http.hub_routes import serve_hub_paths
+from devon_http.hub_routes import reads_no_body, serve_hub_paths
 from devon_http.job_routes import API_PREFIX, JOB_ROUTES
 from devon_http.request_log import RequestLog
 from devon_http.routes import API_ROUTES, answer_health_first, health
@@ -88,7 +88,9 @@ def create_app(
     # Around Litestar's whole router (as its own CORS middleware sits), so that unknown
     # routes and wrong methods are guarded and carry the security headers too.
     hub = serve_hub_paths(app.asgi_handler, devon, api_key=api_key, pull_through=hub_pull_through)
-    app.asgi_handler = RequestGuard(answer_health_first(hub), security, request_log)
+    app.asgi_handler = RequestGuard(
+        answer_health_first(hub), security, request_log, reads_no_body=reads_no_body
+    )
     _document_default_source(app, devon)
     return app
 

@@ -70,8 +70,7 @@ def serve_hub_paths(
         if scope["type"] != ScopeType.HTTP:
             await router(scope, receive, send)
             return
-        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        hub = parse_hub_path(_method(scope), raw_path.decode("latin-1"))
+        hub = _hub_path(scope)
         if hub is None:
             await router(scope, receive, send)
             return
@@ -101,6 +100,17 @@ def serve_hub_paths(
             await _error(send, 500, INTERNAL_ERROR_DETAIL)
 
     return answering
+
+
+def reads_no_body(scope: Scope) -> bool:
+    """Whether `scope` is one of the Hub's paths: answered here without reading a body (the
+    reads have none; every write is refused as read-only), so any body type may come."""
+    return _hub_path(scope) is not None
+
+
+def _hub_path(scope: Scope) -> HubPath | None:
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+    return parse_hub_path(_method(scope), raw_path.decode("latin-1"))
 
 
 async def _answer(devon: Devon, pull: bool, hub: HubPath, scope: Scope, send: Send) -> None:
