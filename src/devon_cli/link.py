@@ -6,7 +6,7 @@ import click
 
 from devon_cli.context import CliContext
 from devon_cli.errors import EXIT_FAILED
-from devon_cli.options import json_option
+from devon_cli.options import report_json_option
 from devon_cli.render import emit_json, files, format_size, plain, plural
 from devon_core.cache_view import LinkKind, ViewReport, ViewSkipReason
 
@@ -32,7 +32,7 @@ Examples:
 @_TARGET
 @_CACHE
 @click.option("--dry-run", is_flag=True, help="Only report what would change.")
-@json_option
+@report_json_option
 @click.pass_obj
 def link(
     context: CliContext, target: str, cache: Path | None, dry_run: bool, as_json: bool
@@ -63,7 +63,7 @@ Examples:
 @_TARGET
 @_CACHE
 @click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
-@json_option
+@report_json_option
 @click.pass_obj
 def unlink(
     context: CliContext, target: str, cache: Path | None, dry_run: bool, as_json: bool

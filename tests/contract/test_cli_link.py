@@ -111,3 +111,13 @@ def test_the_setting_keeps_the_view_current_across_commands(
 
     run_piped(env, "remove", SHARDY, "--yes")
     assert not _folder(cache, SHARDY).exists()
+
+
+def test_link_help_does_not_promise_an_http_response_body(tmp_path: Path) -> None:
+    env = cli_env(tmp_path / "vault", "http://127.0.0.1:9")
+
+    for command in ("link", "unlink"):
+        result = run_piped(env, command, "hf-cache", "--help")
+
+        assert "--json" in result.stdout
+        assert "HTTP" not in result.stdout
