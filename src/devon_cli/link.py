@@ -38,11 +38,11 @@ def link(
     context: CliContext, target: str, cache: Path | None, dry_run: bool, as_json: bool
 ) -> None:
     """Lay out every model of the vault in the Hugging Face cache DIR (default:
-    DEVON_HF_CACHE, else HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub) as
-    huggingface_hub does (models--ORG--NAME: refs/main, snapshots/COMMIT/FILES,
-    blobs/ETAG), so that huggingface_hub, transformers and vLLM find them by id: hard links
-    to the vault's files (symbolic links when the cache is on another filesystem), so no
-    byte is copied.
+    DEVON_HF_CACHE, else HF_HUB_CACHE, else $HF_HOME/hub, else
+    $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub) as huggingface_hub does
+    (models--ORG--NAME: refs/main, snapshots/COMMIT/FILES, blobs/ETAG), so that
+    huggingface_hub, transformers and vLLM find them by id: hard links to the vault's files
+    (symbolic links when the cache is on another filesystem), so no byte is copied.
 
     Folders DEVON made for models no longer in the vault are removed; folders DEVON did not
     make are never touched (DEVON's carry a .devon-view.json marker). Set
