@@ -6,7 +6,7 @@ import click
 
 from devon_cli.context import CliContext
 from devon_cli.errors import EXIT_FAILED
-from devon_cli.options import json_option
+from devon_cli.options import report_json_option
 from devon_cli.render import emit_json, files, format_size, plain, plural
 from devon_core.cache_view import LinkKind, ViewReport, ViewSkipReason
 
@@ -32,17 +32,17 @@ Examples:
 @_TARGET
 @_CACHE
 @click.option("--dry-run", is_flag=True, help="Only report what would change.")
-@json_option
+@report_json_option
 @click.pass_obj
 def link(
     context: CliContext, target: str, cache: Path | None, dry_run: bool, as_json: bool
 ) -> None:
     """Lay out every model of the vault in the Hugging Face cache DIR (default:
-    DEVON_HF_CACHE, else HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub) as
-    huggingface_hub does (models--ORG--NAME: refs/main, snapshots/COMMIT/FILES,
-    blobs/ETAG), so that huggingface_hub, transformers and vLLM find them by id: hard links
-    to the vault's files (symbolic links when the cache is on another filesystem), so no
-    byte is copied.
+    DEVON_HF_CACHE, else HF_HUB_CACHE, else $HF_HOME/hub, else
+    $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub) as huggingface_hub does
+    (models--ORG--NAME: refs/main, snapshots/COMMIT/FILES, blobs/ETAG), so that
+    huggingface_hub, transformers and vLLM find them by id: hard links to the vault's files
+    (symbolic links when the cache is on another filesystem), so no byte is copied.
 
     Folders DEVON made for models no longer in the vault are removed; folders DEVON did not
     make are never touched (DEVON's carry a .devon-view.json marker). Set
@@ -63,7 +63,7 @@ Examples:
 @_TARGET
 @_CACHE
 @click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
-@json_option
+@report_json_option
 @click.pass_obj
 def unlink(
     context: CliContext, target: str, cache: Path | None, dry_run: bool, as_json: bool

@@ -10,13 +10,13 @@ from devon_core.results import SearchFilters
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def json_option(function: F) -> F:
-    return click.option(
-        "--json",
-        "as_json",
-        is_flag=True,
-        help="Print the result as JSON: the HTTP API's response body.",
-    )(function)
+def _json_flag(help_text: str) -> Callable[[F], F]:
+    return click.option("--json", "as_json", is_flag=True, help=help_text)
+
+
+json_option = _json_flag("Print the result as JSON: the HTTP API's response body.")
+report_json_option = _json_flag("Print the report as JSON (its fields are in docs/cli.md).")
+"""`--json` of a command with no HTTP route: its report, described in docs/cli.md."""
 
 
 def source_option(function: F) -> F:

@@ -22,7 +22,7 @@ from devon_http.body import MAX_BODY_BYTES
 from devon_http.document import JsonDocument, YamlDocument
 from devon_http.errors import handle_error
 from devon_http.guard import HttpSecurity, RequestGuard
-from devon_http.hub_routes import serve_hub_paths
+from devon_http.hub_routes import reads_no_body, serve_hub_paths
 from devon_http.job_routes import API_PREFIX, JOB_ROUTES, EventStreamSlots
 from devon_http.request_log import RequestLog
 from devon_http.routes import API_ROUTES, answer_health_first, health
@@ -104,7 +104,7 @@ def create_app(
     routed = answer_unknown_schema_paths(
         answer_health_first(hub), SCHEMA_DOCUMENT_PATHS, api_key or None
     )
-    app.asgi_handler = RequestGuard(routed, security, request_log)
+    app.asgi_handler = RequestGuard(routed, security, request_log, reads_no_body=reads_no_body)
     _document_default_source(app, devon)
     return app
 

@@ -11,7 +11,9 @@ In this order, for every HTTP request (unknown routes included):
    `Sec-Fetch-Site: cross-site`. Listed origins get CORS answers, preflights included.
    Clients that are not browsers (curl, KITT's proxy) send no `Origin` and are not affected.
 3. A request with a body must say `Content-Type: application/json`: a browser can send a
-   cross-site body without a preflight only as `text/plain`, form or multipart. 415 otherwise.
+   cross-site body without a preflight only as `text/plain`, form or multipart. 415 otherwise,
+   except for the requests `reads_no_body` names (the Hub's paths, which never read a body:
+   their writes are refused as read-only, whatever the body's type).
 
 Every answer gets `X-Content-Type-Options: nosniff`, a `Referrer-Policy`, and a
 `Content-Security-Policy` unless the handler set its own (the web page does); framing is
@@ -117,10 +119,17 @@ class RequestGuard:
     here because the guard already sees each answer's start: a wrapper of the log's own
     around every request was about 7,000 of its 17,000 instructions (ADR 0131)."""
 
-    def __init__(self, app: ASGIApp, security: HttpSecurity, log: RequestLog | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        security: HttpSecurity,
+        log: RequestLog | None = None,
+        reads_no_body: Callable[[Scope], bool] | None = None,
+    ) -> None:
         self.app = app
         self.security = security
         self.log = log
+        self.reads_no_body = reads_no_body
         self._answer = self._answer_headers()
         """Made once: every answer carries them (never changed; each answer copies them)."""
 
@@ -174,7 +183,11 @@ class RequestGuard:
                 cors += self._cors_headers(headers["origin"].strip())
                 if scope.get("method") == "OPTIONS" and "access-control-request-method" in headers:
                     return _preflight
-        if _has_body(headers) and not _is_json(headers.get("content-type", "")):
+        if (
+            _has_body(headers)
+            and not _is_json(headers.get("content-type", ""))
+            and (self.reads_no_body is None or not self.reads_no_body(scope))
+        ):
             return partial(refuse, 415, _media_type_detail(headers.get("content-type")))
         return None
 

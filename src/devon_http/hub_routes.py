@@ -70,8 +70,7 @@ def serve_hub_paths(
         if scope["type"] != ScopeType.HTTP:
             await router(scope, receive, send)
             return
-        raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
-        hub = parse_hub_path(_method(scope), raw_path.decode("latin-1"))
+        hub = _hub_path(scope)
         if hub is None:
             await router(scope, receive, send)
             return
@@ -101,6 +100,17 @@ def serve_hub_paths(
             await _error(send, 500, INTERNAL_ERROR_DETAIL)
 
     return answering
+
+
+def reads_no_body(scope: Scope) -> bool:
+    """Whether `scope` is one of the Hub's paths: answered here without reading a body (the
+    reads have none; every write is refused as read-only), so any body type may come."""
+    return _hub_path(scope) is not None
+
+
+def _hub_path(scope: Scope) -> HubPath | None:
+    raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
+    return parse_hub_path(_method(scope), raw_path.decode("latin-1"))
 
 
 async def _answer(devon: Devon, pull: bool, hub: HubPath, scope: Scope, send: Send) -> None:
@@ -311,16 +321,27 @@ HUB_CODES: tuple[tuple[type[DevonError], int, str], ...] = (
 answer as everywhere else in DEVON (`devon_http.errors.status_of`), without a code."""
 
 
+MIRROR_CREDENTIALS_NOTE = (
+    " (on this DEVON, the HF_TOKEN of the server, where `devon serve` runs: a client's "
+    "HF_TOKEN is only DEVON's key)"
+)
+"""Added to an upstream error that tells the reader to set HF_TOKEN: the reader is a Hub
+client, whose own HF_TOKEN is DEVON_API_KEY and changes nothing upstream."""
+
+
 async def _devon_error(send: Send, error: DevonError) -> None:
     extra: Headers = []
     if isinstance(error, EntryNotFound) and error.commit is not None:
         extra.append((b"x-repo-commit", error.commit.encode()))
+    detail = str(error)
+    if "HF_TOKEN" in detail:
+        detail += MIRROR_CREDENTIALS_NOTE
     for kind, status, code in HUB_CODES:
         if isinstance(error, kind):
-            await _error(send, status, str(error), code=code, extra=extra)
+            await _error(send, status, detail, code=code, extra=extra)
             return
     status = 400 if type(error) is InvalidInput else status_of(error)
-    await _error(send, status, str(error))
+    await _error(send, status, detail)
 
 
 async def _not_served(send: Send, path: str, hub: HubPath) -> None:

@@ -111,3 +111,23 @@ def test_the_setting_keeps_the_view_current_across_commands(
 
     run_piped(env, "remove", SHARDY, "--yes")
     assert not _folder(cache, SHARDY).exists()
+
+
+def test_link_help_does_not_promise_an_http_response_body(tmp_path: Path) -> None:
+    env = cli_env(tmp_path / "vault", "http://127.0.0.1:9")
+
+    for command in ("link", "unlink"):
+        result = run_piped(env, command, "hf-cache", "--help")
+
+        assert "--json" in result.stdout
+        assert "HTTP" not in result.stdout
+
+
+def test_link_help_names_every_place_the_default_cache_comes_from(tmp_path: Path) -> None:
+    env = cli_env(tmp_path / "vault", "http://127.0.0.1:9")
+
+    result = run_piped(env, "link", "hf-cache", "--help")
+
+    text = " ".join(result.stdout.split())
+    for name in ("DEVON_HF_CACHE", "HF_HUB_CACHE", "$HF_HOME/hub", "$XDG_CACHE_HOME"):
+        assert name in text

@@ -367,3 +367,13 @@ def test_uploads_are_refused_as_read_only(served: ServedVault) -> None:
     assert answer.status_code == 405
     assert answer.headers["allow"] == "GET, HEAD"
     assert "read-only" in answer.json()["detail"]
+
+
+def test_a_write_with_a_form_body_is_refused_as_read_only(served: ServedVault) -> None:
+    # what HfApi.get_paths_info sends: a form, not JSON
+    answer = httpx.post(
+        f"{served.url}/api/models/{TINY}/paths-info/main", data={"paths": "config.json"}
+    )
+
+    assert answer.status_code == 405
+    assert "read-only" in answer.json()["detail"]

@@ -120,6 +120,15 @@ def test_a_gated_model_raises_gated_repo_error(mirror: ServedVault, tmp_path: Pa
     assert mirror.devon.get(GATED_REPO) is None
 
 
+def test_a_gated_models_error_says_the_token_that_matters_is_the_servers(
+    mirror: ServedVault, tmp_path: Path
+) -> None:
+    with pytest.raises(GatedRepoError) as raised:
+        hf_hub_download(GATED_REPO, "config.json", endpoint=mirror.url, cache_dir=tmp_path / "c")
+
+    assert "HF_TOKEN of the server" in str(raised.value.server_message)
+
+
 def test_a_model_missing_upstream_raises_repository_not_found(mirror: ServedVault) -> None:
     with pytest.raises(RepositoryNotFoundError):
         HfApi(endpoint=mirror.url).model_info("acme/never-published")
