@@ -389,9 +389,29 @@ class Settings:
         key="download_max_connections",
         env="DEVON_DOWNLOAD_MAX_CONNECTIONS",
         parse=int_parser(1),
-        default=16,
-        default_text="`16`: file transfers at once in one process (every file, every download)",
+        default=32,
+        default_text="`32`: file transfers at once in one process (every file, every download; "
+        "shared fairly between downloads)",
         help="File transfers at once in one process, across files and downloads.",
+    )
+    download_max_file_connections: int = setting(
+        key="download_max_file_connections",
+        env="DEVON_DOWNLOAD_MAX_FILE_CONNECTIONS",
+        parse=int_parser(1, 256),
+        default=32,
+        default_text="`32`: the most concurrent ranges one large file grows to while each "
+        "growth adds throughput ([Hugging Face](huggingface.md#connections))",
+        help="The most concurrent range requests one large file grows to.",
+    )
+    download_stall_seconds: float = setting(
+        key="download_stall_timeout",
+        env="DEVON_DOWNLOAD_STALL_TIMEOUT",
+        parse=parse_seconds,
+        default=5.0,
+        to_text=repr,
+        default_text="`5` seconds: a file connection that delivers nothing this long is "
+        "closed and its bytes asked of another",
+        help="Seconds a file connection may deliver nothing before it is dropped.",
     )
     download_split_bytes: int = setting(
         key="download_split_size",

@@ -30,6 +30,7 @@ from devon_core.ports import (
     ModelSource,
     ModelStore,
     ProgressCallback,
+    StopSignal,
 )
 from devon_core.results import (
     SOURCE_STATE_DIR,
@@ -107,6 +108,7 @@ __all__ = [
     "SourceUnavailable",
     "SourceUsage",
     "StagingArea",
+    "StopSignal",
     "StorageSpace",
     "StorageStatus",
     "StoreUnavailable",

@@ -16,7 +16,7 @@ from devon_adapters.huggingface.ttl_cache import TTLCache
 from devon_adapters.transfer.downloading import Downloader, DownloadOptions
 from devon_core.errors import Forbidden, InvalidInput, NotFound
 from devon_core.models import RemoteFile, RemoteModel
-from devon_core.ports import ProgressCallback
+from devon_core.ports import ProgressCallback, StopSignal
 from devon_core.references import ModelReference
 from devon_core.results import SearchFilters
 
@@ -42,6 +42,12 @@ class HubSettings(Protocol):
     @property
     def download_split_bytes(self) -> int: ...
 
+    @property
+    def download_max_file_connections(self) -> int: ...
+
+    @property
+    def download_stall_seconds(self) -> float: ...
+
 
 class HuggingFaceSource:
     """Models on the Hugging Face Hub (or any server speaking its API).
@@ -54,8 +60,11 @@ class HuggingFaceSource:
     does (`HF_ENDPOINT`; `HF_TOKEN`, then the token saved by `hf auth login`). `token=False`
     sends none. `read_timeout` (longest silence while a file streams) defaults to
     huggingface_hub's `HF_HUB_DOWNLOAD_TIMEOUT` (10 s). Files larger than `split_threshold`
-    bytes are fetched as `connections_per_file` concurrent ranges; `max_connections` bounds
-    the file transfers of the whole process (ADR 0120).
+    bytes are fetched as concurrent ranges, starting with `connections_per_file` (or what the
+    host settled at before) and growing up to `max_connections_per_file` while that adds
+    throughput, slow connections' ranges stolen by faster ones and a connection silent for
+    `stall_timeout` seconds closed (ADR 0225); `max_connections` bounds the file transfers of
+    the whole process, shared fairly between downloads (ADR 0120, ADR 0227).
     """
 
     def __init__(
@@ -74,8 +83,10 @@ class HuggingFaceSource:
         retry_delay: float = 1.0,
         chunk_size: int | None = None,
         connections_per_file: int = 8,
-        max_connections: int = 16,
+        max_connections: int = 32,
         split_threshold: int = 32 * 1024 * 1024,
+        max_connections_per_file: int = 32,
+        stall_timeout: float = 5.0,
     ) -> None:
         self._client = HubClient(endpoint, token, timeout)
         self._details: TTLCache[RemoteModel] = TTLCache(cache_ttl)
@@ -99,6 +110,8 @@ class HuggingFaceSource:
                 connections_per_file=connections_per_file,
                 max_connections=max_connections,
                 split_threshold=split_threshold,
+                max_connections_per_file=max_connections_per_file,
+                stall_timeout=stall_timeout,
             ),
         )
 
@@ -111,6 +124,8 @@ class HuggingFaceSource:
             connections_per_file=settings.download_connections,
             max_connections=settings.download_max_connections,
             split_threshold=settings.download_split_bytes,
+            max_connections_per_file=settings.download_max_file_connections,
+            stall_timeout=settings.download_stall_seconds,
         )
 
     @property
@@ -143,8 +158,9 @@ class HuggingFaceSource:
         files: Sequence[RemoteFile],
         dest: str,
         progress: ProgressCallback | None = None,
+        stop: StopSignal | None = None,
     ) -> list[str]:
-        return self._downloader.download(model, files, dest, progress)
+        return self._downloader.download(model, files, dest, progress, stop)
 
     def _describe(self, model_id: str, listed_revision: str | None) -> RemoteModel | None:
         """Details for search: cached while fresh and still the listed commit; None when the

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import attrs
 
 from devon_adapters.transfer.file_server import FileServer
+from devon_adapters.transfer.live_connections import LiveConnections
 from devon_adapters.transfer.progress import ProgressTracker
 from devon_adapters.transfer.retrying import DownloadOptions, Retrying
 from devon_adapters.transfer.staging_layout import FileJob
@@ -19,8 +20,9 @@ HASH_BLOCK = 8 * 1024 * 1024
 
 @attrs.define
 class OneFile:
-    """One file of `model` on `server`, into `job`'s `.part`, telling `tracker`; `stop` is
-    the whole download's."""
+    """One file of `model` on `server`, into `job`'s `.part`, telling `tracker`; `stop`,
+    `live` (its open connections) and `group` (its share of the connection slots) are the
+    whole download's."""
 
     server: FileServer
     options: DownloadOptions
@@ -28,6 +30,8 @@ class OneFile:
     job: FileJob
     tracker: ProgressTracker
     stop: threading.Event
+    live: LiveConnections
+    group: object
 
     def retrying(self, stopped: Callable[[], bool], wake: threading.Event) -> Retrying:
         """How a transfer of this file retries, stopping when `stopped()` (`wake` cuts a

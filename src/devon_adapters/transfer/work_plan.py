@@ -1,0 +1,187 @@
+"""Who fetches which bytes of one large file: pieces handed out lowest first, and work
+stolen from connections that would finish last (ADR 0225).
+
+Each connection holds one `Assignment`: the span it asked for, the byte it got to
+(`cursor`) and where it must stop (`end`), which a thief may move down. A connection
+claims the bytes of each chunk it received before writing them (`claim`): what lies past
+its `end` was stolen and is dropped, so no byte is written or counted by two connections
+and every byte of the file belongs to exactly one of them, or to the pieces not handed out.
+
+A connection asking for work (`take`) gets, in order:
+1. part of a laggard: a connection whose rate is under LAGGARD of the typical one and which
+   would still need more than STEAL_WORTH_S: it would otherwise hold up the contiguous
+   prefix (and the hash following it) and the end of the file;
+2. the lowest piece not yet handed out;
+3. part of the connection that would finish last, when it would need more than
+   STEAL_WORTH_S.
+A steal splits what the victim has left so that both finish together at their rates (half
+when the rates are equal or unknown): the thief takes the upper part. No lock is held
+while bytes are written; the plan's own lock guards only its bookkeeping.
+"""
+
+import statistics
+import threading
+from collections.abc import Callable
+
+from devon_adapters.transfer.byte_ranges import Span
+
+RATE_AFTER_S = 0.5
+"""A connection's rate is known once it has been open this long."""
+LAGGARD = 0.25
+"""A connection slower than this fraction of the typical one is stolen from first."""
+STEAL_WORTH_S = 0.5
+"""A connection that would finish within this long is left alone: a new request costs
+about as much."""
+
+
+class Assignment:
+    """The bytes one connection is fetching: `[cursor, end)` still to come."""
+
+    def __init__(self, start: int, end: int, now: float) -> None:
+        self.start = start
+        self.cursor = start
+        self.end = end
+        self.opened_at = now
+        self.on_emptied: Callable[[], None] | None = None
+        """Called when a thief took all it had left (its connection is then closed)."""
+
+    @property
+    def remaining(self) -> int:
+        return max(self.end - self.cursor, 0)
+
+    def rate(self, now: float) -> float | None:
+        """Bytes per second since it was opened; None until RATE_AFTER_S passed."""
+        elapsed = now - self.opened_at
+        if elapsed < RATE_AFTER_S:
+            return None
+        return (self.cursor - self.start) / elapsed
+
+    def restart(self, now: float) -> None:
+        """A new request from `cursor` (after a retry): its rate starts over."""
+        self.start = self.cursor
+        self.opened_at = now
+
+
+class WorkPlan:
+    """The pieces not handed out and the assignments in progress of one file."""
+
+    def __init__(self, pieces: list[Span], smallest_steal: int, clock: Callable[[], float]) -> None:
+        self._pieces = list(pieces)
+        self._smallest = max(smallest_steal, 1)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._active: list[Assignment] = []
+        self.steals = 0
+
+    def take(self) -> Assignment | None:
+        """The next bytes for a connection to fetch; None when nothing is worth taking."""
+        with self._lock:
+            now = self._clock()
+            typical = self._typical_rate(now)
+            laggard = self._laggard(now, typical)
+            if laggard is not None:
+                return self._steal(laggard, typical, now)
+            if self._pieces:
+                start, end = self._pieces.pop(0)
+                return self._assign(start, end, now)
+            victim = self._last_to_finish(now, typical)
+            return self._steal(victim, typical, now) if victim is not None else None
+
+    def claim(self, assignment: Assignment, count: int) -> int:
+        """How many of the next `count` bytes from `assignment.cursor` are still its own
+        (they are then its to write: `cursor` moves past them)."""
+        with self._lock:
+            mine = max(min(count, assignment.end - assignment.cursor), 0)
+            assignment.cursor += mine
+            return mine
+
+    def give_back(self, assignment: Assignment) -> None:
+        """A connection dropped (stalled, or yielding its slot to another download): what
+        it had left goes back to the pieces, lowest first."""
+        with self._lock:
+            if assignment.remaining > 0:
+                self._pieces = merge_pieces(self._pieces, (assignment.cursor, assignment.end))
+            assignment.end = assignment.cursor
+            self._discard(assignment)
+
+    def finish(self, assignment: Assignment) -> None:
+        with self._lock:
+            self._discard(assignment)
+
+    def left(self) -> int:
+        """Bytes not written yet: the pieces not handed out and what every assignment has
+        still to come."""
+        with self._lock:
+            return sum(e - s for s, e in self._pieces) + sum(a.remaining for a in self._active)
+
+    def _discard(self, assignment: Assignment) -> None:
+        if assignment in self._active:
+            self._active.remove(assignment)
+
+    def _assign(self, start: int, end: int, now: float) -> Assignment:
+        assignment = Assignment(start, end, now)
+        self._active.append(assignment)
+        return assignment
+
+    def _typical_rate(self, now: float) -> float | None:
+        rates = [r for a in self._active if (r := a.rate(now)) is not None and r > 0]
+        return statistics.median(rates) if rates else None
+
+    def _time_left(self, assignment: Assignment, now: float, typical: float | None) -> float:
+        rate = assignment.rate(now)
+        if rate is None:
+            rate = typical
+        if rate is None:
+            return 0.0  # nothing is measured yet: no reason to steal
+        if rate <= 0:
+            return float("inf")
+        return assignment.remaining / rate
+
+    def _worth_stealing(self, assignment: Assignment, now: float, typical: float | None) -> bool:
+        return (
+            assignment.remaining >= 2 * self._smallest
+            and self._time_left(assignment, now, typical) > STEAL_WORTH_S
+        )
+
+    def _laggard(self, now: float, typical: float | None) -> Assignment | None:
+        if typical is None:
+            return None
+        for assignment in sorted(self._active, key=lambda a: a.cursor):
+            rate = assignment.rate(now)
+            if (
+                rate is not None
+                and rate < LAGGARD * typical
+                and self._worth_stealing(assignment, now, typical)
+            ):
+                return assignment
+        return None
+
+    def _last_to_finish(self, now: float, typical: float | None) -> Assignment | None:
+        candidates = [a for a in self._active if self._worth_stealing(a, now, typical)]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda a: self._time_left(a, now, typical))
+
+    def _steal(self, victim: Assignment, typical: float | None, now: float) -> Assignment:
+        """The upper part of what `victim` has left, sized so that both finish together."""
+        victim_rate = victim.rate(now)
+        thief_rate = typical if typical is not None else victim_rate
+        if victim_rate is None or thief_rate is None:
+            share = 0.5
+        else:
+            share = thief_rate / (thief_rate + victim_rate) if thief_rate + victim_rate else 0.5
+        taken = max(int(victim.remaining * share), self._smallest)
+        split = max(victim.end - taken, victim.cursor)
+        end, victim.end = victim.end, split
+        self.steals += 1
+        if victim.remaining == 0 and victim.on_emptied is not None:
+            victim.on_emptied()
+        return self._assign(split, end, now)
+
+
+def merge_pieces(pieces: list[Span], returned: Span) -> list[Span]:
+    """`pieces` with `returned` among them, in file order (touching spans stay apart: each
+    is one request)."""
+    if returned[1] <= returned[0]:
+        return pieces
+    return sorted([*pieces, returned])
