@@ -21,6 +21,7 @@ while bytes are written; the plan's own lock guards only its bookkeeping.
 
 import statistics
 import threading
+from collections import deque
 from collections.abc import Callable
 
 from devon_adapters.transfer.byte_ranges import Span
@@ -29,6 +30,8 @@ RATE_AFTER_S = 0.5
 """A connection's rate is known once it has been open this long."""
 LAGGARD = 0.25
 """A connection slower than this fraction of the typical one is stolen from first."""
+RECENT = 16
+"""How many finished assignments' rates count towards the typical rate."""
 STEAL_WORTH_S = 0.5
 """A connection that would finish within this long is left alone: a new request costs
 about as much."""
@@ -71,6 +74,7 @@ class WorkPlan:
         self._clock = clock
         self._lock = threading.Lock()
         self._active: list[Assignment] = []
+        self._finished_rates: deque[float] = deque(maxlen=RECENT)
         self.steals = 0
 
     def take(self) -> Assignment | None:
@@ -105,7 +109,12 @@ class WorkPlan:
             self._discard(assignment)
 
     def finish(self, assignment: Assignment) -> None:
+        """`assignment` is whole; its rate counts towards the typical one a while longer
+        (a connection asking for work is as fast as its last assignment)."""
         with self._lock:
+            elapsed = self._clock() - assignment.opened_at
+            if elapsed > 0 and assignment.cursor > assignment.start:
+                self._finished_rates.append((assignment.cursor - assignment.start) / elapsed)
             self._discard(assignment)
 
     def left(self) -> int:
@@ -124,7 +133,9 @@ class WorkPlan:
         return assignment
 
     def _typical_rate(self, now: float) -> float | None:
+        """The median rate of the connections in progress and the last ones to finish."""
         rates = [r for a in self._active if (r := a.rate(now)) is not None and r > 0]
+        rates.extend(self._finished_rates)
         return statistics.median(rates) if rates else None
 
     def _time_left(self, assignment: Assignment, now: float, typical: float | None) -> float:
