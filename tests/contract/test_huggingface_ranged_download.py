@@ -370,6 +370,49 @@ def test_kill_9_mid_download_then_resume_fetches_only_what_is_missing(tmp_path: 
         assert hub.stats.bytes_served(BIG) - first_attempt <= SIZES[BIG] - landed
 
 
+def test_kill_9_after_a_range_was_split_then_resume_fetches_only_what_is_missing(
+    tmp_path: Path,
+) -> None:
+    with run_test_hub(odd_catalogue()) as hub:
+        # One connection in four crawls: the others steal most of its range.
+        hub.faults.vary_connection_rates([20_000, 400_000, 400_000, 400_000])
+        dest = tmp_path / "staging"
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, hub.url, str(dest), BIG],
+            env={**os.environ, "HF_HUB_DISABLE_TELEMETRY": "1"},
+            stderr=subprocess.PIPE,
+        )
+        try:
+            wait_for_a_split(hub, child)
+            landed = wait_until_landed(dest, BIG, SIZES[BIG] // 4, child)
+            os.kill(child.pid, signal.SIGKILL)
+        finally:
+            child.kill()
+            child.wait(timeout=30)
+        assert child.returncode == -signal.SIGKILL
+        hub.faults.vary_connection_rates([])
+        first_attempt = hub.stats.bytes_served(BIG)
+
+        source = ranged_source(hub)
+        model = source.info(REPO)
+        source.download(model, only(model, BIG), str(dest))
+
+        assert (dest / BIG).read_bytes() == hub_bytes(hub, REPO, BIG)
+        assert hub.stats.bytes_served(BIG) - first_attempt <= SIZES[BIG] - landed
+
+
+def wait_for_a_split(hub: TestHub, child: subprocess.Popen[bytes]) -> None:
+    """Until a range that starts inside a piece (one taken from another connection) began."""
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert child.poll() is None, "the download ended before a range was split"
+        starts = [r for _, r in hub.stats.begun(BIG) if r]
+        if any(int(r.removeprefix("bytes=").split("-")[0]) % MIB for r in starts):
+            return
+        time.sleep(0.02)
+    raise AssertionError("no range was split within 120 s")
+
+
 def wait_until_landed(dest: Path, path: str, at_least: int, child: subprocess.Popen[bytes]) -> int:
     """Bytes the `.part`'s record says are on disk, once at least `at_least` (generous
     deadline: the machine may be loaded)."""

@@ -5,6 +5,7 @@ connection to 2 Mbit/s and can stall transfers; what the hub saw is what counts.
 import threading
 import time
 from collections.abc import Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +113,7 @@ def test_progress_events_come_at_least_once_a_second_while_bytes_move(
     httpx.delete(f"{url}/api/v1/downloads/{job['id']}", timeout=WAIT)
 
     moving = [(at, done) for at, done in arrivals if done > 0]
-    gaps = [b[0] - a[0] for a, b in zip(moving, moving[1:], strict=False)]
+    gaps = [b[0] - a[0] for a, b in pairwise(moving)]
     assert len(moving) >= 3
     assert max(gaps) <= 1.2
     assert [done for _, done in moving] == sorted(done for _, done in moving)

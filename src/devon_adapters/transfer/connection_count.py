@@ -7,7 +7,7 @@ Throughput is measured over windows of WINDOW_S of landed bytes; the window righ
 growth starts SETTLE_S late (new connections need a moment to get going). A growth is kept
 when it brought at least GAIN of what the added connections would bring at the rate of
 the ones before; otherwise the file stays where it is and the host remembers the count
-before that growth.
+before that growth. Each growth is remembered at once (a file may end before it is judged).
 """
 
 import threading
@@ -88,6 +88,7 @@ class Growth:
         self._before = (self.count, rate)
         self.count = min(self.count * 2, self._ceiling)
         self._window_start = now + SETTLE_S
+        self._settled(self.count)  # kept for now: a file may end before the next judgement
         return self.count
 
     def _settle(self, count: int) -> None:

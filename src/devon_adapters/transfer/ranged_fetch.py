@@ -52,7 +52,7 @@ from devon_adapters.transfer.live_connections import Connection
 from devon_adapters.transfer.one_file import HASH_BLOCK, OneFile
 from devon_adapters.transfer.retrying import REPORT_AFTER_S, Stopped
 from devon_adapters.transfer.staging_layout import FileJob
-from devon_adapters.transfer.work_plan import Assignment, WorkPlan
+from devon_adapters.transfer.work_plan import SMALLEST_STEAL, Assignment, WorkPlan
 from devon_core.errors import DownloadFailed
 
 TELL_EVERY = 256 * 1024
@@ -178,7 +178,7 @@ class RangedFetch(OneFile):
         )
         size = piece_size(self.size, growth.count, options.smallest_piece)
         pieces = split(missing(spans, self.size), size)
-        plan = WorkPlan(pieces, options.smallest_piece, options.clock)
+        plan = WorkPlan(pieces, min(options.smallest_piece, SMALLEST_STEAL), options.clock)
         fd = os.open(self.job.partial, os.O_RDWR)
         try:
             digest = self._transfer(fd, plan, landed, growth)

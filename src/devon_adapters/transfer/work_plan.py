@@ -30,6 +30,8 @@ RATE_AFTER_S = 0.5
 """A connection's rate is known once it has been open this long."""
 LAGGARD = 0.25
 """A connection slower than this fraction of the typical one is stolen from first."""
+SMALLEST_STEAL = 64 * 1024
+"""A steal leaves the victim and takes at least this many bytes."""
 RECENT = 16
 """How many finished assignments' rates count towards the typical rate."""
 STEAL_WORTH_S = 0.5
@@ -113,8 +115,10 @@ class WorkPlan:
         (a connection asking for work is as fast as its last assignment)."""
         with self._lock:
             elapsed = self._clock() - assignment.opened_at
-            if elapsed > 0 and assignment.cursor > assignment.start:
-                self._finished_rates.append((assignment.cursor - assignment.start) / elapsed)
+            fetched = assignment.cursor - assignment.start
+            # A short request's rate is mostly its round trip: not the connection's.
+            if elapsed > 0 and (fetched >= 4 * SMALLEST_STEAL or elapsed >= RATE_AFTER_S):
+                self._finished_rates.append(fetched / elapsed)
             self._discard(assignment)
 
     def left(self) -> int:
