@@ -382,8 +382,9 @@ class Settings:
         env="DEVON_DOWNLOAD_CONNECTIONS",
         parse=int_parser(1),
         default=8,
-        default_text="`8`: concurrent ranges of one file larger than the split size",
-        help="Concurrent range requests for one large file (1: one stream per file).",
+        default_text="`8`: concurrent ranges a file larger than the split size starts with "
+        "(unless its host settled at another count before)",
+        help="Concurrent range requests a large file starts with (1: one stream per file).",
     )
     download_max_connections: int = setting(
         key="download_max_connections",
@@ -394,9 +395,9 @@ class Settings:
         "shared fairly between downloads)",
         help="File transfers at once in one process, across files and downloads.",
     )
-    download_max_file_connections: int = setting(
-        key="download_max_file_connections",
-        env="DEVON_DOWNLOAD_MAX_FILE_CONNECTIONS",
+    download_connections_max: int = setting(
+        key="download_connections_max",
+        env="DEVON_DOWNLOAD_CONNECTIONS_MAX",
         parse=int_parser(1, 256),
         default=32,
         default_text="`32`: the most concurrent ranges one large file grows to while each "

@@ -43,7 +43,7 @@ class HubSettings(Protocol):
     def download_split_bytes(self) -> int: ...
 
     @property
-    def download_max_file_connections(self) -> int: ...
+    def download_connections_max(self) -> int: ...
 
     @property
     def download_stall_seconds(self) -> float: ...
@@ -124,7 +124,7 @@ class HuggingFaceSource:
             connections_per_file=settings.download_connections,
             max_connections=settings.download_max_connections,
             split_threshold=settings.download_split_bytes,
-            max_connections_per_file=settings.download_max_file_connections,
+            max_connections_per_file=settings.download_connections_max,
             stall_timeout=settings.download_stall_seconds,
         )
 
