@@ -59,6 +59,7 @@ TELL_EVERY = 256 * 1024
 """Each connection adds what it wrote to the span record and the progress this often (and
 at least every REPORT_AFTER_S)."""
 RECORD_EVERY_S = 1.0
+LOOK_AGAIN_S = 0.1
 
 
 class RangesIgnored(Exception):
@@ -237,15 +238,18 @@ class RangedFetch(OneFile):
 
     def _work(self, work: "_Work") -> None:
         """One connection: hold a slot and fetch what the plan hands out, giving the slot
-        back (and coming again) when another download is owed it."""
+        back (and coming again) when another download is owed it. While nothing is worth
+        taking but other connections are still at work, it looks again every LOOK_AGAIN_S
+        without a slot: one of them may turn out slow enough to steal from."""
         limit = self.options.max_connections
         try:
-            while True:
+            while not work.plan.finished() and not self.halted():
                 with PROCESS_SLOTS.held(limit, self.halted, self.group) as got:
                     if not got:
                         raise Stopped
-                    if not self._fetch_while_not_crowded(work):
-                        return
+                    crowded = self._fetch_while_not_crowded(work)
+                if not crowded:
+                    self.halt.wait(LOOK_AGAIN_S)
         except BaseException:
             self.halt.set()
             work.landed.wake()

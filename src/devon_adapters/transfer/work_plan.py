@@ -26,7 +26,7 @@ from collections.abc import Callable
 
 from devon_adapters.transfer.byte_ranges import Span
 
-RATE_AFTER_S = 0.5
+RATE_AFTER_S = 0.25
 """A connection's rate is known once it has been open this long."""
 LAGGARD = 0.25
 """A connection slower than this fraction of the typical one is stolen from first."""
@@ -34,7 +34,7 @@ SMALLEST_STEAL = 64 * 1024
 """A steal leaves the victim and takes at least this many bytes."""
 RECENT = 16
 """How many finished assignments' rates count towards the typical rate."""
-STEAL_WORTH_S = 0.5
+STEAL_WORTH_S = 0.25
 """A connection that would finish within this long is left alone: a new request costs
 about as much."""
 
@@ -120,6 +120,11 @@ class WorkPlan:
             if elapsed > 0 and (fetched >= 4 * SMALLEST_STEAL or elapsed >= RATE_AFTER_S):
                 self._finished_rates.append(fetched / elapsed)
             self._discard(assignment)
+
+    def finished(self) -> bool:
+        """Nothing left to hand out and nothing in progress."""
+        with self._lock:
+            return not self._pieces and not self._active
 
     def left(self) -> int:
         """Bytes not written yet: the pieces not handed out and what every assignment has
