@@ -19,7 +19,7 @@ from tests.contract.hf_helpers import files_under, hub_bytes, source_for
 MIB = 1024 * 1024
 REPO = "adapt/Weights"
 SMALL_REPO = "adapt/Small"
-SIZES = {"big.bin": 8 * MIB, "next.bin": 8 * MIB}
+SIZES = {"big.bin": 16 * MIB, "next.bin": 8 * MIB}
 FAIR_REPO = "adapt/Large"
 FAIR_SHARDS = {f"shard-{n}.bin": 16 * MIB for n in range(4)}
 SMALL = 233 * 1024
@@ -67,7 +67,7 @@ def in_thread(run: Any) -> tuple[threading.Thread, list[BaseException]]:
         except BaseException as error:
             errors.append(error)
 
-    thread = threading.Thread(target=target)
+    thread = threading.Thread(target=target, daemon=True)  # a failed test must not hang the run
     thread.start()
     return thread, errors
 

@@ -90,7 +90,7 @@ def test_large_file_of_odd_size_arrives_byte_identical_through_several_ranges(
 
     assert files_under(tmp_path) == {path: hub_bytes(hub, REPO, path)}
     gets = hub.stats.requests(path, "GET")
-    assert len(gets) == -(-SIZES[path] // MIB)
+    assert len(gets) >= -(-SIZES[path] // MIB)  # a piece per MiB, or more when work moved
     assert all(r.status == 206 for r in gets)
     assert hub.stats.bytes_served(path) == SIZES[path]
 

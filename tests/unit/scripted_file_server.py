@@ -64,6 +64,8 @@ class _Stream(httpx2.SyncByteStream):
             if self._held is not None:
                 stop = min(stop, start + self._held.first)
             self._server.count_sent(stop - position)
+            if self._server.clock is not None:
+                self._server.clock.advance(self._server.seconds_per_chunk)
             yield self._server.data[position:stop]
             position = stop
 
@@ -77,8 +79,13 @@ class ScriptedServer:
     name = "the scripted server"
     http_errors: tuple[type[Exception], ...] = (httpx2.HTTPStatusError,)
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(
+        self, data: bytes, clock: FakeClock | None = None, seconds_per_chunk: float = 0.0
+    ) -> None:
         self.data = data
+        self.clock = clock
+        self.seconds_per_chunk = seconds_per_chunk
+        """Each chunk sent moves `clock` on this much (a fast connection's time)."""
         self.asked: list[tuple[int, int]] = []
         self.sent = 0
         self._held: dict[int, Held] = {}

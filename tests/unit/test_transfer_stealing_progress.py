@@ -72,7 +72,7 @@ def run_in_thread(target: object) -> tuple[threading.Thread, list[BaseException]
         except BaseException as error:
             errors.append(error)
 
-    thread = threading.Thread(target=run)
+    thread = threading.Thread(target=run, daemon=True)  # a failed test must not hang the run
     thread.start()
     return thread, errors
 
@@ -86,7 +86,7 @@ def wait_until(condition: object, what: str) -> None:
 
 def test_a_stolen_range_is_counted_once_and_the_file_arrives_whole(tmp_path: Path) -> None:
     clock = FakeClock()
-    server = ScriptedServer(DATA)
+    server = ScriptedServer(DATA, clock, seconds_per_chunk=0.001)  # 16 MB/s when not held
     slow = server.hold(0, first=64 * KIB)  # the first connection stops after 64 KiB
     model, files = model_of(DATA)
     progress = Recorder()

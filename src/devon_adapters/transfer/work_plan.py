@@ -9,7 +9,7 @@ and every byte of the file belongs to exactly one of them, or to the pieces not 
 
 A connection asking for work (`take`) gets, in order:
 1. part of a laggard: a connection whose rate is under LAGGARD of the typical one and which
-   would still need more than STEAL_WORTH_S: it would otherwise hold up the contiguous
+   would still need more than LAGGARD_WORTH_S: it would otherwise hold up the contiguous
    prefix (and the hash following it) and the end of the file;
 2. the lowest piece not yet handed out;
 3. part of the connection that would finish last, when it would need more than
@@ -32,11 +32,15 @@ LAGGARD = 0.25
 """A connection slower than this fraction of the typical one is stolen from first."""
 SMALLEST_STEAL = 64 * 1024
 """A steal leaves the victim and takes at least this many bytes."""
+REQUEST_S = 2.0
+MIN_REQUEST = 1024 * 1024
 RECENT = 16
 """How many finished assignments' rates count towards the typical rate."""
-STEAL_WORTH_S = 0.25
-"""A connection that would finish within this long is left alone: a new request costs
-about as much."""
+LAGGARD_WORTH_S = 0.25
+"""A laggard that would finish within this long is left alone."""
+STEAL_WORTH_S = 0.5
+"""A connection at the typical rate that would finish within this long is left alone: a
+steal costs a new request and what the victim's answer has in flight when it stops."""
 
 
 class Assignment:
@@ -47,6 +51,9 @@ class Assignment:
         self.cursor = start
         self.end = end
         self.opened_at = now
+        self.asked_to = start
+        """Where the request in flight ends: a steal (but from a laggard) leaves it whole,
+        so that no byte already on its way is dropped."""
         self.on_emptied: Callable[[], None] | None = None
         """Called when a thief took all it had left (its connection is then closed)."""
 
@@ -60,11 +67,6 @@ class Assignment:
         if elapsed < RATE_AFTER_S:
             return None
         return (self.cursor - self.start) / elapsed
-
-    def restart(self, now: float) -> None:
-        """A new request from `cursor` (after a retry): its rate starts over."""
-        self.start = self.cursor
-        self.opened_at = now
 
 
 class WorkPlan:
@@ -92,6 +94,18 @@ class WorkPlan:
                 return self._assign(start, end, now)
             victim = self._last_to_finish(now, typical)
             return self._steal(victim, typical, now) if victim is not None else None
+
+    def next_request(self, assignment: Assignment) -> int:
+        """Where the next request of `assignment` ends: about REQUEST_S of the typical rate
+        (at least MIN_REQUEST; all it has left while no rate is known), so that what a thief
+        takes starts past the request in flight and nothing on its way is lost."""
+        with self._lock:
+            typical = self._typical_rate(self._clock())
+            size = assignment.remaining
+            if typical is not None:
+                size = min(size, max(MIN_REQUEST, int(typical * REQUEST_S)))
+            assignment.asked_to = min(assignment.cursor + size, assignment.end)
+            return assignment.asked_to
 
     def claim(self, assignment: Assignment, count: int) -> int:
         """How many of the next `count` bytes from `assignment.cursor` are still its own
@@ -157,27 +171,38 @@ class WorkPlan:
             return float("inf")
         return assignment.remaining / rate
 
-    def _worth_stealing(self, assignment: Assignment, now: float, typical: float | None) -> bool:
+    def _worth_stealing(
+        self, assignment: Assignment, now: float, typical: float | None, worth_s: float
+    ) -> bool:
         return (
-            assignment.remaining >= 2 * self._smallest
-            and self._time_left(assignment, now, typical) > STEAL_WORTH_S
+            self._stealable(assignment, typical, now) >= 2 * self._smallest
+            and self._time_left(assignment, now, typical) > worth_s
         )
+
+    def _is_laggard(self, assignment: Assignment, now: float, typical: float | None) -> bool:
+        rate = assignment.rate(now)
+        return typical is not None and rate is not None and rate < LAGGARD * typical
+
+    def _stealable(self, assignment: Assignment, typical: float | None, now: float) -> int:
+        """Bytes a thief may take: past the request in flight, unless it is a laggard's."""
+        if self._is_laggard(assignment, now, typical):
+            return assignment.remaining
+        return max(assignment.end - max(assignment.cursor, assignment.asked_to), 0)
 
     def _laggard(self, now: float, typical: float | None) -> Assignment | None:
         if typical is None:
             return None
         for assignment in sorted(self._active, key=lambda a: a.cursor):
-            rate = assignment.rate(now)
-            if (
-                rate is not None
-                and rate < LAGGARD * typical
-                and self._worth_stealing(assignment, now, typical)
+            if self._is_laggard(assignment, now, typical) and self._worth_stealing(
+                assignment, now, typical, LAGGARD_WORTH_S
             ):
                 return assignment
         return None
 
     def _last_to_finish(self, now: float, typical: float | None) -> Assignment | None:
-        candidates = [a for a in self._active if self._worth_stealing(a, now, typical)]
+        candidates = [
+            a for a in self._active if self._worth_stealing(a, now, typical, STEAL_WORTH_S)
+        ]
         if not candidates:
             return None
         return max(candidates, key=lambda a: self._time_left(a, now, typical))
@@ -191,7 +216,7 @@ class WorkPlan:
         else:
             share = thief_rate / (thief_rate + victim_rate) if thief_rate + victim_rate else 0.5
         taken = max(int(victim.remaining * share), self._smallest)
-        split = max(victim.end - taken, victim.cursor)
+        split = max(victim.end - taken, victim.end - self._stealable(victim, typical, now))
         end, victim.end = victim.end, split
         self.steals += 1
         if victim.remaining == 0 and victim.on_emptied is not None:
