@@ -2,8 +2,9 @@
 connection: work stealing, adaptive connections and the tail (issue 30, ADR 0225).
 
     .venv/bin/python bench/bench_transfer_limits.py                  # every case, 3 rounds
-    .venv/bin/python bench/bench_transfer_limits.py --cases slow-one,tail --rounds 1
-    .venv/bin/python bench/bench_transfer_limits.py --before main   # today's code beside it
+    .venv/bin/python bench/bench_transfer_limits.py --cases slow-one --rounds 1
+    .venv/bin/python bench/bench_transfer_limits.py --before main --cases slow-one,capped
+    .venv/bin/python bench/bench_transfer_limits.py --cases unthrottled --size-mb 512
 
 The hub runs in this process (a thread; `devon_testhub`), so that it can say when each body
 byte left it; each download runs in a fresh child process (`HuggingFaceSource.download`
@@ -23,7 +24,8 @@ this tree's, so that load drifts hit both alike. Cases:
 - `tail`: from the same runs, how long the last 5% of the bytes took against their share
   (5%) of the whole transfer. Target: at most 2x.
 
-The unthrottled 512 MiB case against `curl -o` is `bench/bench_bigfile.py` (served DEVON).
+- `unthrottled`: no limit; beside `curl -s -o FILE URL` of the same file to the same disk,
+  interleaved (curl verifies nothing). Target: at least 0.6x curl's speed.
 """
 
 import argparse
@@ -35,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -83,6 +86,19 @@ def download(hub: TestHub, src: Path, scratch: Path) -> dict[str, float]:
         shutil.rmtree(dest, ignore_errors=True)
 
 
+def curl(hub: TestHub, scratch: Path) -> dict[str, float]:
+    target = Path(tempfile.mkdtemp(prefix="curl-", dir=scratch)) / FILE
+    hub.stats.reset()
+    try:
+        url = f"{hub.url}/{REPO}/resolve/main/{FILE}"
+        started = time.monotonic()
+        subprocess.run(["curl", "-s", "-f", "-o", str(target), url], check=True)
+        ended = time.monotonic()
+        return {"seconds": ended - started, "peak": 1, **shape(hub, started)}
+    finally:
+        shutil.rmtree(target.parent, ignore_errors=True)
+
+
 def shape(hub: TestHub, started: float) -> dict[str, float]:
     """From the hub's clock: when the body bytes reached 50%, 95% and 100% of the file, and
     the steady rate between 50% and 95%."""
@@ -112,7 +128,7 @@ def run_case(
             for contender, src in contenders.items():
                 hub.faults.reset()
                 set_up(hub)
-                result = download(hub, src, scratch)
+                result = curl(hub, scratch) if contender == "curl" else download(hub, src, scratch)
                 results.setdefault((leg, contender), []).append(result)
                 print(leg, contender, {k: round(v, 2) for k, v in result.items()}, flush=True)
     return results
@@ -125,7 +141,7 @@ def median(results: list[dict[str, float]], key: str) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--cases", default="slow-one,capped")
+    parser.add_argument("--cases", default="slow-one,capped,unthrottled")
     parser.add_argument("--size-mb", type=int, default=256, help="the file (256 MiB)")
     parser.add_argument("--fast", type=int, default=4_000_000, help="slow-one: bytes/s (4 MB/s)")
     parser.add_argument("--cap", type=int, default=1_000_000, help="capped: bytes/s (1 MB/s)")
@@ -179,6 +195,20 @@ def main() -> int:
                          f"{median(runs, 'tail_x_share'):.2f}",
                          f"{steady / 1e6:.1f} MB/s = {steady / (peak * cap):.2f} of peak x cap, "
                          f"{steady / (args.maximum * cap):.2f} of {args.maximum} x cap"]
+                    )  # fmt: skip
+                loads.append(os.getloadavg()[0])
+            if "unthrottled" in cases:
+                legs = {"unthrottled": lambda h: None}
+                with_curl = {**contenders, "curl": SRC}
+                results = run_case(hub, legs, with_curl, args.rounds, scratch)
+                curl_s = median(results[("unthrottled", "curl")], "seconds")
+                for contender in with_curl:
+                    runs = results[("unthrottled", contender)]
+                    seconds = median(runs, "seconds")
+                    rows.append(
+                        ["unthrottled", contender, f"{seconds:.2f}", "-",
+                         f"{median(runs, 'peak'):.0f}", f"{median(runs, 'tail_x_share'):.2f}",
+                         f"{curl_s / seconds:.2f} x curl's speed"]
                     )  # fmt: skip
                 loads.append(os.getloadavg()[0])
     finally:

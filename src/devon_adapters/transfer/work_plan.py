@@ -26,9 +26,9 @@ from collections.abc import Callable
 
 from devon_adapters.transfer.byte_ranges import Span
 
-RATE_AFTER_S = 0.25
+RATE_AFTER_S = 0.5
 """A connection's rate is known once it has been open this long."""
-LAGGARD = 0.25
+LAGGARD = 0.15
 """A connection slower than this fraction of the typical one is stolen from first."""
 SMALLEST_STEAL = 64 * 1024
 """A steal leaves the victim and takes at least this many bytes."""
