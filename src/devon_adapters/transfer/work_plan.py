@@ -15,8 +15,12 @@ A connection asking for work (`take`) gets, in order:
 3. part of the connection that would finish last, when it would need more than
    STEAL_WORTH_S.
 A steal splits what the victim has left so that both finish together at their rates (half
-when the rates are equal or unknown): the thief takes the upper part. No lock is held
-while bytes are written; the plan's own lock guards only its bookkeeping.
+when the rates are equal or unknown): the thief takes the upper part. An assignment is
+fetched as requests of about REQUEST_S of the typical rate (`next_request`), and a thief
+takes only what lies past the victim's request in flight: the victim's connection stays
+open and nothing already on its way is dropped. A laggard's request, or one that would still
+take more than CUT_AFTER_S, is the exception: it is cut, which drops what it had in flight. No lock
+is held while bytes are written; the plan's own lock guards only its bookkeeping.
 """
 
 import statistics
@@ -26,19 +30,21 @@ from collections.abc import Callable
 
 from devon_adapters.transfer.byte_ranges import Span
 
-RATE_AFTER_S = 0.5
+RATE_AFTER_S = 0.3
 """A connection's rate is known once it has been open this long."""
-LAGGARD = 0.15
+LAGGARD = 0.2
 """A connection slower than this fraction of the typical one is stolen from first."""
 SMALLEST_STEAL = 64 * 1024
 """A steal leaves the victim and takes at least this many bytes."""
-REQUEST_S = 2.0
-MIN_REQUEST = 1024 * 1024
+REQUEST_S = 1.0
+CUT_AFTER_S = 1.5
+"""A request that would still take longer than this may be cut by a thief."""
+MIN_REQUEST = 512 * 1024
 RECENT = 16
 """How many finished assignments' rates count towards the typical rate."""
 LAGGARD_WORTH_S = 0.25
 """A laggard that would finish within this long is left alone."""
-STEAL_WORTH_S = 0.5
+STEAL_WORTH_S = 0.25
 """A connection at the typical rate that would finish within this long is left alone: a
 steal costs a new request and what the victim's answer has in flight when it stops."""
 
@@ -184,8 +190,13 @@ class WorkPlan:
         return typical is not None and rate is not None and rate < LAGGARD * typical
 
     def _stealable(self, assignment: Assignment, typical: float | None, now: float) -> int:
-        """Bytes a thief may take: past the request in flight, unless it is a laggard's."""
+        """Bytes a thief may take: past the request in flight, unless it is a laggard's or
+        would still take more than CUT_AFTER_S (longer than requests are sized for)."""
         if self._is_laggard(assignment, now, typical):
+            return assignment.remaining
+        in_flight = max(min(assignment.asked_to, assignment.end) - assignment.cursor, 0)
+        rate = assignment.rate(now) or typical
+        if rate is not None and in_flight / rate > CUT_AFTER_S:
             return assignment.remaining
         return max(assignment.end - max(assignment.cursor, assignment.asked_to), 0)
 
