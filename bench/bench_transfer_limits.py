@@ -102,8 +102,7 @@ def curl(hub: TestHub, scratch: Path) -> dict[str, float]:
 def shape(hub: TestHub, started: float) -> dict[str, float]:
     """From the hub's clock: when the body bytes reached 50%, 95% and 100% of the file, and
     the steady rate between 50% and 95%."""
-    with hub.stats._changed:  # the timeline of body bytes the hub sent
-        sent = list(hub.stats._sent)
+    sent = hub.stats.body_timeline()
     total = sum(count for _, count in sent)
     marks: dict[float, float] = {}
     running = 0

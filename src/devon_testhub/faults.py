@@ -11,8 +11,12 @@ import select
 import socket
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
+
+SENT_KEPT = 1_000_000
+"""Body writes remembered with their time (`body_bytes_after`); older ones are forgotten."""
 
 
 @dataclass
@@ -334,7 +338,7 @@ class RequestStats:
         self._in_flight = 0
         self._peak = 0
         self.settle_s = settle_s
-        self._sent: list[tuple[float, int]] = []
+        self._sent: deque[tuple[float, int]] = deque(maxlen=SENT_KEPT)
         self._begun: list[tuple[float, str, str | None]] = []
 
     def begin(self, path: str = "", range_header: str | None = None) -> None:
@@ -347,6 +351,11 @@ class RequestStats:
         """`count` file body bytes just left (timed, for `body_bytes_after`)."""
         with self._changed:
             self._sent.append((time.monotonic(), count))
+
+    def body_timeline(self) -> list[tuple[float, int]]:
+        """Every body write since the last reset: (`time.monotonic()`, bytes), in order."""
+        with self._changed:
+            return list(self._sent)
 
     def body_bytes_after(self, moment: float) -> int:
         """File body bytes sent after `moment` (`time.monotonic()`), without waiting for
