@@ -271,6 +271,7 @@ class ThreadJobRunner:
                 self.owner,
                 should_stop=stop.is_set,
                 releasing=closing.is_set,
+                stop=stop,
             )
         except Exception:
             log.exception("Download job %s could not be ended cleanly", job.id)

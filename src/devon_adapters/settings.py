@@ -384,16 +384,37 @@ class Settings:
         env="DEVON_DOWNLOAD_CONNECTIONS",
         parse=int_parser(1),
         default=8,
-        default_text="`8`: concurrent ranges of one file larger than the split size",
-        help="Concurrent range requests for one large file (1: one stream per file).",
+        default_text="`8`: concurrent ranges a file larger than the split size starts with "
+        "(unless its host settled at another count before)",
+        help="Concurrent range requests a large file starts with (1: one stream per file).",
     )
     download_max_connections: int = setting(
         key="download_max_connections",
         env="DEVON_DOWNLOAD_MAX_CONNECTIONS",
         parse=int_parser(1),
-        default=16,
-        default_text="`16`: file transfers at once in one process (every file, every download)",
+        default=32,
+        default_text="`32`: file transfers at once in one process (every file, every download; "
+        "shared fairly between downloads)",
         help="File transfers at once in one process, across files and downloads.",
+    )
+    download_connections_max: int = setting(
+        key="download_connections_max",
+        env="DEVON_DOWNLOAD_CONNECTIONS_MAX",
+        parse=int_parser(1, 256),
+        default=32,
+        default_text="`32`: the most concurrent ranges one large file grows to while each "
+        "growth adds throughput ([Hugging Face](huggingface.md#connections))",
+        help="The most concurrent range requests one large file grows to.",
+    )
+    download_stall_seconds: float = setting(
+        key="download_stall_timeout",
+        env="DEVON_DOWNLOAD_STALL_TIMEOUT",
+        parse=parse_seconds,
+        default=5.0,
+        to_text=repr,
+        default_text="`5` seconds: a file connection that delivers nothing this long is "
+        "closed and its bytes asked of another",
+        help="Seconds a file connection may deliver nothing before it is dropped.",
     )
     download_split_bytes: int = setting(
         key="download_split_size",

@@ -31,6 +31,7 @@ from devon_core.ports import (
     ModelSource,
     ModelStore,
     ProgressCallback,
+    StopSignal,
 )
 from devon_core.results import (
     SOURCE_STATE_DIR,
@@ -108,6 +109,7 @@ __all__ = [
     "SourceUnavailable",
     "SourceUsage",
     "StagingArea",
+    "StopSignal",
     "StorageSpace",
     "StorageStatus",
     "StoreUnavailable",

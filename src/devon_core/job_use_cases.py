@@ -24,7 +24,7 @@ from devon_core.jobs import (
     error_kind,
 )
 from devon_core.models import LocalModel
-from devon_core.ports import Clock, JobStore, ModelSource, ModelStore
+from devon_core.ports import Clock, JobStore, ModelSource, ModelStore, StopSignal
 from devon_core.results import DownloadResult
 from devon_core.use_cases import covers, download, resolve_source
 
@@ -189,10 +189,12 @@ def run_job(
     *,
     should_stop: Callable[[], bool],
     releasing: Callable[[], bool],
+    stop: StopSignal | None = None,
 ) -> Job | None:
     """Download what a claimed job asks for and end the job with the outcome. When the
     runner is shutting down (`releasing`) and stops the job, the job goes back to the queue
-    instead, to resume in the next process."""
+    instead, to resume in the next process. `stop` (set with `should_stop`) goes to the
+    source, which then closes the job's connections at once, stalled ones included."""
     reporter = JobReporter(job, jobs, clock, owner, should_stop)
     try:
         model = download(
@@ -204,6 +206,7 @@ def run_job(
             include_patterns=job.include_patterns,
             progress=reporter,
             before_commit=reporter.before_commit,
+            stop=stop,
         )
     except DownloadCancelled as error:
         if releasing():

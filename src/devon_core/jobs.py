@@ -321,20 +321,28 @@ def error_of(kind: str | None, message: str) -> DevonError:
 
 class SpeedMeter:
     """Bytes per second over the last few seconds of samples. Bytes a resumed download
-    found in staging are not speed: the first sample is where it started."""
+    found in staging are not speed: the first sample is where it started. When no byte
+    arrived for IDLE_S (a source reports at least once a second while it waits), the speed
+    is 0: an average over the window would show a stalled download as still moving."""
 
     WINDOW_S = 5.0
     MIN_SPAN_S = 0.5
+    IDLE_S = 1.0
 
     def __init__(self) -> None:
         self._samples: list[tuple[datetime, int]] = []
+        self._moved_at: datetime | None = None
 
     def sample(self, when: datetime, done: int) -> float | None:
+        if not self._samples or done != self._samples[-1][1]:
+            self._moved_at = when
         self._samples.append((when, done))
         while (
             len(self._samples) > 2 and (when - self._samples[1][0]).total_seconds() >= self.WINDOW_S
         ):
             self._samples.pop(0)
+        if self._moved_at is not None and (when - self._moved_at).total_seconds() >= self.IDLE_S:
+            return 0.0
         first_at, first_done = self._samples[0]
         span = (when - first_at).total_seconds()
         if span < self.MIN_SPAN_S:

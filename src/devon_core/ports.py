@@ -60,6 +60,21 @@ class FileProgressCallback(Protocol):
     def files(self, done: int, total: int) -> None: ...
 
 
+@runtime_checkable
+class StopSignal(Protocol):
+    """Tells a source's download to stop (a cancelled job, a runner shutting down); a
+    `threading.Event` is one. Once `is_set()`, the source closes every connection of that
+    download within a second, stalled ones included (it may `wait` on the signal in a thread
+    of its own rather than poll), keeps what arrived in staging for a resume, and raises
+    `DownloadCancelled` (ADR 0226)."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until set (True) or `timeout` seconds passed (False)."""
+        ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware, in UTC."""
@@ -89,12 +104,15 @@ class ModelSource(Protocol):
         files: Sequence[RemoteFile],
         dest: str,
         progress: ProgressCallback | None = None,
+        stop: StopSignal | None = None,
     ) -> list[str]:
         """Fetch `files` of `model` at `model.revision` into the directory `dest`, reusing what
-        an interrupted attempt left there, and return their relative paths.
+        an interrupted attempt left there, and return their relative paths. Once `stop` is
+        set, every connection of this download is closed within a second (stalled ones
+        included) and it raises DownloadCancelled (see `StopSignal`).
 
-        Raises DownloadFailed (dest keeps what arrived, for a resume), NotFound, Forbidden,
-        or SourceUnavailable."""
+        Raises DownloadFailed (dest keeps what arrived, for a resume), DownloadCancelled,
+        NotFound, Forbidden, or SourceUnavailable."""
         ...
 
 

@@ -25,6 +25,7 @@ from devon_core.ports import (
     ModelSource,
     ModelStore,
     ProgressCallback,
+    StopSignal,
 )
 from devon_core.results import (
     MAX_SEARCH_LIMIT,
@@ -162,6 +163,7 @@ def download(
     include_patterns: Sequence[str] | None = None,
     progress: ProgressCallback | None = None,
     before_commit: Callable[[], None] | None = None,
+    stop: StopSignal | None = None,
 ) -> LocalModel:
     """The vault's copy after `download_outcome` with the same arguments."""
     return download_outcome(
@@ -173,6 +175,7 @@ def download(
         include_patterns=include_patterns,
         progress=progress,
         before_commit=before_commit,
+        stop=stop,
     ).model
 
 
@@ -186,6 +189,7 @@ def download_outcome(
     include_patterns: Sequence[str] | None = None,
     progress: ProgressCallback | None = None,
     before_commit: Callable[[], None] | None = None,
+    stop: StopSignal | None = None,
 ) -> Downloaded:
     """Bring a model into the vault, or return it if it is already there (`transferred`
     says which).
@@ -196,7 +200,8 @@ def download_outcome(
     lands in staging and is committed only once complete, so a failure leaves the vault as
     it was. Concurrent calls for one model download it once: the later caller waits on the
     lock and then finds it present. `before_commit` runs just before the commit and may
-    raise to stop it (a cancelled job).
+    raise to stop it (a cancelled job); `stop` goes to the source, which closes its
+    connections and raises DownloadCancelled once it is set.
     """
     validate_model_id(model_id)
     patterns = validate_include_patterns(include_patterns)
@@ -232,7 +237,7 @@ def download_outcome(
                 room.enter_context(store.reserve(staging, adding, replaced, fits))
                 if isinstance(progress, FileProgressCallback):
                     progress.files(0, len(fetch))
-                files = source.download(remote, fetch, staging.path, progress)
+                files = source.download(remote, fetch, staging.path, progress, stop=stop)
                 if sorted(files) != sorted(f.path for f in fetch):
                     raise DownloadFailed(f"Download of {model_id} did not deliver every file")
                 if before_commit is not None:

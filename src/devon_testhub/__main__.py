@@ -66,6 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: no limit)",
     )
     parser.add_argument(
+        "--connection-rates",
+        type=lambda text: [_rate(part) for part in text.split(",")],
+        default=[],
+        metavar="RATE,RATE,...",
+        help="a limit per TCP connection, in turn (e.g. 200kb,4mb,4mb,4mb,4mb,4mb,4mb,4mb: "
+        "one connection in eight slow; 0: none); wins over --connection-rate",
+    )
+    parser.add_argument(
         "--large",
         action="store_true",
         help="add bench/big-2gb (4 x 512 MiB shards) and bench/many-small (1000 x 4 KiB)",
@@ -100,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot listen on {args.host}:{args.port}: {reason}", file=sys.stderr)
         return 1
     hub.faults.set_bandwidth(args.bandwidth)
+    if args.connection_rates:
+        hub.faults.vary_connection_rates(args.connection_rates)
     print(f"serving on {hub.url}", flush=True)
     with contextlib.suppress(KeyboardInterrupt):
         hub.serve_forever()

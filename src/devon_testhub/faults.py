@@ -7,9 +7,16 @@ after the call. Paths are matched as substrings of the decoded URL path, e.g.
 
 from __future__ import annotations
 
+import select
+import socket
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
+
+SENT_KEPT = 1_000_000
+"""Body writes remembered with their time (`body_bytes_after`); older ones are forgotten."""
 
 
 @dataclass
@@ -50,6 +57,11 @@ class _Shift(_Counted):
     by_bytes: int = 0
 
 
+@dataclass
+class _Stall(_Counted):
+    after_bytes: int = 0
+
+
 @dataclass(frozen=True)
 class RequestRecord:
     """What one request asked for and what it got."""
@@ -64,6 +76,9 @@ class RequestRecord:
     authorised: bool
     duration_s: float
     completed: bool
+    ended_at: float = 0.0
+    """When the server was done with it (`time.monotonic()`): the answer sent, or the
+    connection found closed by the client."""
 
 
 @dataclass
@@ -76,6 +91,10 @@ class Faults:
     _next_send: float = field(default=0.0, repr=False)
     connection_rate: int = 0
     """Body bytes per second each connection may send (0: no limit)."""
+    connection_rates: tuple[int, ...] = ()
+    """Per-connection limits by connection: the n-th TCP connection accepted after
+    `vary_connection_rates` gets `connection_rates[n % len]` (0: no limit)."""
+    _connections_seen: int = field(default=0, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _failures: list[_Failure] = field(default_factory=list, repr=False)
     _drops: list[_Counted] = field(default_factory=list, repr=False)
@@ -84,6 +103,8 @@ class Faults:
     _ignore_ranges: list[str] = field(default_factory=list, repr=False)
     _shifts: list[_Shift] = field(default_factory=list, repr=False)
     _hang_paths: list[str] = field(default_factory=list, repr=False)
+    _stalls: list[_Stall] = field(default_factory=list, repr=False)
+    _stalled: int = field(default=0, repr=False)
     _held: int = field(default=0, repr=False)
     _released: threading.Event = field(default_factory=threading.Event, repr=False)
 
@@ -113,6 +134,60 @@ class Faults:
         """Send file bodies at most this fast on each connection (0: no limit), as a CDN or
         proxy that throttles each connection does."""
         self.connection_rate = max(int(bytes_per_second), 0)
+
+    def vary_connection_rates(self, rates: list[int] | tuple[int, ...]) -> None:
+        """Give each TCP connection accepted from now on its own limit, in turn from `rates`
+        (bytes per second, 0: none): a CDN whose edges differ, e.g. `[0] * 7 + [400_000]`
+        makes one connection in eight slow. An empty list goes back to `connection_rate`
+        for every connection."""
+        with self._lock:
+            self.connection_rates = tuple(max(int(r), 0) for r in rates)
+            self._connections_seen = 0
+
+    def rate_for_new_connection(self) -> int | None:
+        """The limit of a connection just accepted (None: `connection_rate` applies)."""
+        with self._lock:
+            if not self.connection_rates:
+                return None
+            rate = self.connection_rates[self._connections_seen % len(self.connection_rates)]
+            self._connections_seen += 1
+            return rate
+
+    def stall_transfers(
+        self, after_bytes: int, times: int = 1, path_contains: str | None = None, skip: int = 0
+    ) -> None:
+        """Send headers and `after_bytes` of the body, then nothing more, keeping the
+        connection open until the client closes it (or `release()`), for the next `times`
+        matching file downloads: a stalled CDN edge."""
+        with self._lock:
+            self._released.clear()
+            self._stalls.append(_Stall(path_contains, times, skip, "GET", after_bytes))
+
+    def stall_for(self, path: str) -> int | None:
+        with self._lock:
+            for stall in self._stalls:
+                if stall.take(path, "GET"):
+                    return stall.after_bytes
+        return None
+
+    def wait_while_stalled(self, client: Any, stopping: threading.Event) -> None:
+        """Hold a stalled transfer until the client closes its connection (raises
+        ConnectionResetError) or the stall is released."""
+        with self._lock:
+            self._stalled += 1
+        try:
+            while not stopping.is_set() and not self._released.wait(0.02):
+                if client_gone(client):
+                    raise ConnectionResetError("the client closed a stalled transfer")
+        finally:
+            with self._lock:
+                self._stalled -= 1
+
+    @property
+    def stalled(self) -> int:
+        """Transfers held by `stall_transfers` right now."""
+        with self._lock:
+            return self._stalled
 
     def ignore_ranges(self, path_contains: str | None = None) -> None:
         """Answer `Range` requests for matching files with the whole file (200), as a
@@ -173,9 +248,10 @@ class Faults:
             self._hang_paths.append(path_contains or "")
 
     def release(self) -> None:
-        """Let hanging requests go on, and stop hanging new ones."""
+        """Let hanging requests and stalled transfers go on, and stop hanging new ones."""
         with self._lock:
             self._hang_paths.clear()
+            self._stalls.clear()
             self._released.set()
 
     def reset(self) -> None:
@@ -183,6 +259,8 @@ class Faults:
             self.latency_s = 0.0
             self.bandwidth = 0.0
             self.connection_rate = 0
+            self.connection_rates = ()
+            self._stalls.clear()
             self._ignore_ranges.clear()
             self._shifts.clear()
             self._failures.clear()
@@ -260,11 +338,41 @@ class RequestStats:
         self._in_flight = 0
         self._peak = 0
         self.settle_s = settle_s
+        self._sent: deque[tuple[float, int]] = deque(maxlen=SENT_KEPT)
+        self._begun: list[tuple[float, str, str | None]] = []
 
-    def begin(self) -> None:
+    def begin(self, path: str = "", range_header: str | None = None) -> None:
         with self._changed:
             self._in_flight += 1
             self._peak = max(self._peak, self._in_flight)
+            self._begun.append((time.monotonic(), path, range_header))
+
+    def sent(self, count: int) -> None:
+        """`count` file body bytes just left (timed, for `body_bytes_after`)."""
+        with self._changed:
+            self._sent.append((time.monotonic(), count))
+
+    def body_timeline(self) -> list[tuple[float, int]]:
+        """Every body write since the last reset: (`time.monotonic()`, bytes), in order."""
+        with self._changed:
+            return list(self._sent)
+
+    def body_bytes_after(self, moment: float) -> int:
+        """File body bytes sent after `moment` (`time.monotonic()`), without waiting for
+        requests in flight."""
+        with self._changed:
+            return sum(count for at, count in self._sent if at > moment)
+
+    def begun(self, path_contains: str | None = None) -> list[tuple[float, str | None]]:
+        """When each matching request began (`time.monotonic()`) and its `Range` header,
+        in order, requests still in flight included."""
+        with self._changed:
+            begun = list(self._begun)
+        return [
+            (at, range_header)
+            for at, path, range_header in begun
+            if path_contains is None or path_contains in path
+        ]
 
     def add(self, record: RequestRecord) -> None:
         with self._changed:
@@ -277,6 +385,8 @@ class RequestStats:
             self._changed.wait_for(lambda: self._in_flight == 0, self.settle_s)
             self._records.clear()
             self._peak = 0
+            self._sent.clear()
+            self._begun.clear()
 
     def peak_concurrency(self) -> int:
         """The most requests being handled at one time since the last reset."""
@@ -320,3 +430,13 @@ class RequestStats:
     def range_starts(self, path_contains: str | None = None) -> list[int | None]:
         """For each matching GET, the first byte asked for (None when there was no `Range`)."""
         return [record.range_start for record in self.requests(path_contains, "GET")]
+
+
+def client_gone(client: Any) -> bool:
+    """Whether the client closed (or reset) the connection `client` (a socket), without
+    taking any byte it sent."""
+    try:
+        readable, _, _ = select.select([client], [], [], 0)
+        return bool(readable) and client.recv(1, socket.MSG_PEEK) == b""
+    except (OSError, ValueError):
+        return True

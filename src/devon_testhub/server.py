@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -112,6 +113,12 @@ class _HubHTTPServer(ThreadingHTTPServer):
             self.open_sockets.discard(request)
         super().shutdown_request(request)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away (closed a kept-alive connection) is not an error."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
     def close_open_sockets(self) -> None:
         with self.sockets_lock:
             sockets = list(self.open_sockets)
@@ -135,6 +142,11 @@ class _HubHandler(BaseHTTPRequestHandler):
     _range_start: int | None = None
     _completed = True
     _decoded_path = ""
+    _connection_rate: int | None = None
+
+    def setup(self) -> None:
+        super().setup()
+        self._connection_rate = self.hub.faults.rate_for_new_connection()
 
     def log_message(self, format: str, *args: Any) -> None:
         logger.debug("%s - %s", self.address_string(), format % args)
@@ -171,7 +183,7 @@ class _HubHandler(BaseHTTPRequestHandler):
         self._decoded_path = decoded_path
         faults = self.hub.faults
         faults.wait_if_hanging(decoded_path, self.hub.stopping)
-        self.hub.stats.begin()
+        self.hub.stats.begin(decoded_path, self.headers.get("Range"))
         try:
             form = self._form() if method == "POST" else {}
             if faults.latency_s > 0:
@@ -213,6 +225,7 @@ class _HubHandler(BaseHTTPRequestHandler):
                     authorised=self._authorised(),
                     duration_s=time.perf_counter() - started,
                     completed=self._completed,
+                    ended_at=time.monotonic(),
                 )
             )
 
@@ -398,11 +411,15 @@ class _HubHandler(BaseHTTPRequestHandler):
 
     def _stream(self, repo: Repo, item: HubFile, start: int, end: int) -> None:
         cut = self.hub.faults.cut_for(self._decoded_path)
+        stall = self.hub.faults.stall_for(self._decoded_path)
         budget = end - start if cut is None else min(cut, end - start)
+        if stall is not None:
+            budget = min(stall, budget)
         flip_at = item.size // 2 if self.hub.faults.is_corrupt(repo.id, item.path) else -1
         position = start
         faults = self.hub.faults
-        pace = _Pace(faults.connection_rate, self.hub.stopping)
+        rate = self._connection_rate
+        pace = _Pace(faults.connection_rate if rate is None else rate, self.hub.stopping)
         for block in item.content.iter_range(start, start + budget):
             piece = block
             if position <= flip_at < position + len(piece):
@@ -416,6 +433,13 @@ class _HubHandler(BaseHTTPRequestHandler):
                     self.wfile.write(part)
                     position += len(part)
                     self._bytes_sent += len(part)
+                    self.hub.stats.sent(len(part))
+        if stall is not None and budget < end - start:
+            self.wfile.flush()
+            self._completed = False
+            self.close_connection = True
+            faults.wait_while_stalled(self.connection, self.hub.stopping)
+            return
         if cut is not None and budget < end - start:
             self._completed = False
             self.close_connection = True

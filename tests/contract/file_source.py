@@ -10,9 +10,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from devon_adapters.settings import Settings
-from devon_core import DownloadFailed, NotFound, RemoteFile, RemoteModel, SearchFilters
+from devon_core import (
+    DownloadCancelled,
+    DownloadFailed,
+    NotFound,
+    RemoteFile,
+    RemoteModel,
+    SearchFilters,
+)
 from devon_core.models import author_of, model_name_of
-from devon_core.ports import ProgressCallback
+from devon_core.ports import ProgressCallback, StopSignal
 
 Catalogue = Mapping[str, Mapping[str, bytes]]
 
@@ -73,12 +80,15 @@ class FileSource:
         files: Sequence[RemoteFile],
         dest: str,
         progress: ProgressCallback | None = None,
+        stop: StopSignal | None = None,
     ) -> list[str]:
         contents = self.catalogue[model.model_id]
         metadata = Path(dest) / ".cache" / "huggingface"
         metadata.mkdir(parents=True, exist_ok=True)
         (metadata / "resume-state").write_text(model.model_id)
         for index, file in enumerate(files):
+            if stop is not None and stop.is_set():
+                raise DownloadCancelled(f"The download of {model.model_id} was stopped")
             if self.fail_after_files is not None and index >= self.fail_after_files:
                 self.fail_after_files = None
                 raise DownloadFailed(f"connection cut while fetching {file.path}")

@@ -14,6 +14,7 @@ import attrs
 
 from devon_adapters.settings import Settings, setting
 from devon_core import (
+    DownloadCancelled,
     InvalidInput,
     NotFound,
     RemoteFile,
@@ -22,7 +23,7 @@ from devon_core import (
     SourceUnavailable,
 )
 from devon_core.models import author_of, model_name_of
-from devon_core.ports import ProgressCallback
+from devon_core.ports import ProgressCallback, StopSignal
 
 
 def _folder(raw: object, origin: str) -> Path:
@@ -82,11 +83,14 @@ class FolderSource:
         files: Sequence[RemoteFile],
         dest: str,
         progress: ProgressCallback | None = None,
+        stop: StopSignal | None = None,
     ) -> list[str]:
         folder = self._folder_of(model.model_id)
         total = sum(f.size_bytes for f in files)
         done = 0
         for file in files:
+            if stop is not None and stop.is_set():
+                raise DownloadCancelled(f"The download of {model.model_id} was stopped")
             target = Path(dest) / file.path
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(folder / file.path, target)

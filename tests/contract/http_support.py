@@ -6,8 +6,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from devon_core import Devon, RemoteFile, RemoteModel
-from devon_core.ports import ProgressCallback
+from devon_core import Devon, DownloadCancelled, RemoteFile, RemoteModel
+from devon_core.ports import ProgressCallback, StopSignal
 from devon_http.serve import running
 from tests.unit.fakes import (
     FakeCache,
@@ -93,11 +93,16 @@ class BlockingSource(FakeSource):
         files: Sequence[RemoteFile],
         dest: str,
         progress: ProgressCallback | None = None,
+        stop: StopSignal | None = None,
     ) -> list[str]:
         self.began(model.model_id).set()
-        if not self.release.wait(WAIT_SECONDS):
-            raise AssertionError("the test never released the download")
-        return super().download(model, files, dest, progress)
+        deadline = time.monotonic() + WAIT_SECONDS
+        while not self.release.wait(0.05):
+            if stop is not None and stop.is_set():
+                raise DownloadCancelled(f"The download of {model.model_id} was stopped")
+            if time.monotonic() > deadline:
+                raise AssertionError("the test never released the download")
+        return super().download(model, files, dest, progress, stop)
 
 
 serving = running

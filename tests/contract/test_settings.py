@@ -157,7 +157,7 @@ def test_download_connection_settings_are_read_from_the_environment() -> None:
 def test_download_connection_settings_default_to_8_16_and_32_mib() -> None:
     settings = Settings.from_env({})
 
-    assert (settings.download_connections, settings.download_max_connections) == (8, 16)
+    assert (settings.download_connections, settings.download_max_connections) == (8, 32)
     assert settings.download_split_bytes == 32 * 1024 * 1024
 
 

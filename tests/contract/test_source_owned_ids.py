@@ -16,10 +16,10 @@ from devon_adapters.clock import SystemClock
 from devon_cli.context import CliContext
 from devon_cli.main import cli
 from devon_core import Devon, InvalidInput
-from devon_core.errors import NotFound
+from devon_core.errors import DownloadCancelled, NotFound
 from devon_core.identifiers import validate_model_id
 from devon_core.models import RemoteFile, RemoteModel
-from devon_core.ports import ProgressCallback
+from devon_core.ports import ProgressCallback, StopSignal
 from devon_core.references import ModelReference
 from devon_core.results import SearchFilters
 from devon_http.app import create_app
@@ -62,8 +62,11 @@ class TaggedSource:
         files: Sequence[RemoteFile],
         dest: str,
         progress: ProgressCallback | None = None,
+        stop: StopSignal | None = None,
     ) -> list[str]:
         for file in files:
+            if stop is not None and stop.is_set():
+                raise DownloadCancelled(f"The download of {model.model_id} was stopped")
             (Path(dest) / file.path).write_bytes(b"g" * file.size_bytes)
         return [f.path for f in files]
 

@@ -16,7 +16,7 @@ from devon_adapters.clock import SystemClock
 from devon_adapters.disk_store import DiskModelStore
 from devon_adapters.transfer.staging_layout import FileJob
 from devon_core import Devon, InsufficientStorage, RemoteFile, RemoteModel, StorageSpace
-from devon_core.ports import ProgressCallback
+from devon_core.ports import ProgressCallback, StopSignal
 from devon_testhub import TestHub
 from tests.contract.file_source import FileSource
 from tests.contract.hf_helpers import SHARDY, files_under, hub_bytes, source_for
@@ -41,11 +41,12 @@ class GatedFileSource(FileSource):
         files: Sequence[RemoteFile],
         dest: str,
         progress: ProgressCallback | None = None,
+        stop: StopSignal | None = None,
     ) -> list[str]:
         self.started.append(model.model_id)
         if not self.release.wait(WAIT_SECONDS):
             raise AssertionError("the test never released the downloads")
-        return super().download(model, files, dest, progress)
+        return super().download(model, files, dest, progress, stop)
 
 
 def test_downloads_at_once_never_take_the_vault_past_its_quota(tmp_path: Path) -> None:

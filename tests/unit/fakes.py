@@ -16,6 +16,7 @@ import attrs
 
 from devon_adapters.huggingface.references import parse_hub_reference
 from devon_core import (
+    DownloadCancelled,
     DownloadFailed,
     InvalidInput,
     LocalModel,
@@ -33,7 +34,7 @@ from devon_core import (
 from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
 from devon_core.commit_metadata import CommitMetadata
 from devon_core.models import author_of, model_name_of
-from devon_core.ports import ProgressCallback
+from devon_core.ports import ProgressCallback, StopSignal
 from devon_core.references import ModelReference
 from devon_core.results import StagedDownload
 from devon_core.serialization import unstructure
@@ -124,12 +125,15 @@ class FakeSource:
         files: Sequence[RemoteFile],
         dest: str,
         progress: ProgressCallback | None = None,
+        stop: StopSignal | None = None,
     ) -> list[str]:
         self.downloads.append((model.model_id, tuple(f.path for f in files)))
         staged = self.disk.setdefault(dest, {})
         total = sum(f.size_bytes for f in files)
         done = 0
         for index, file in enumerate(files):
+            if stop is not None and stop.is_set():
+                raise DownloadCancelled(f"The download of {model.model_id} was stopped")
             if self.fail_download and index == len(files) - 1:
                 self.fail_download = False
                 raise DownloadFailed(f"connection cut while fetching {file.path}")

@@ -83,3 +83,57 @@ def test_waiter_with_a_lower_limit_does_not_hold_up_one_with_a_higher_limit() ->
         thread.join(10)
 
     assert got == {"high": True, "low": False}
+
+
+def test_freed_connection_goes_to_the_download_holding_fewest_not_the_longest_waiting() -> None:
+    slots = ConnectionSlots()
+    big, small = object(), object()
+    order: list[str] = []
+    queued: list[threading.Event] = []
+
+    def waiter(group: object, name: str) -> threading.Thread:
+        asked = threading.Event()
+        queued.append(asked)
+
+        def stopped() -> bool:
+            asked.set()
+            return False
+
+        def run() -> None:
+            with slots.held(2, stopped, group) as got:
+                assert got
+                order.append(name)
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        assert asked.wait(10)
+        return thread
+
+    with slots.held(2, lambda: False, big):
+        with slots.held(2, lambda: False, big):
+            threads = [waiter(big, "big 3"), waiter(big, "big 4"), waiter(small, "small")]
+        threads[-1].join(10)  # one slot is free: the small download gets it first
+    for thread in threads:
+        thread.join(10)
+
+    assert order[0] == "small"
+
+
+def test_a_download_over_its_share_is_crowded_only_while_another_waits_under_it() -> None:
+    slots = ConnectionSlots()
+    big, small = object(), object()
+    waiting = threading.Event()
+
+    def small_stopped() -> bool:
+        waiting.set()
+        return False
+
+    with slots.held(2, lambda: False, big), slots.held(2, lambda: False, big):
+        assert not slots.crowded(big, 2)
+        thread = threading.Thread(target=lambda: slots.held(2, small_stopped, small).__enter__())
+        thread.start()
+        assert waiting.wait(10)
+        assert slots.crowded(big, 2)
+        assert not slots.crowded(small, 2)
+    thread.join(10)
+    assert not slots.crowded(big, 2)

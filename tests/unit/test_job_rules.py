@@ -148,3 +148,11 @@ def test_speed_leaves_out_bytes_found_in_staging() -> None:
     seconds = [T.replace(second=s) for s in (1, 2)]
     assert meter.sample(seconds[0], 1500) == 500
     assert meter.sample(seconds[1], 2000) == 500
+
+
+def test_speed_is_zero_once_nothing_arrived_for_a_second() -> None:
+    meter = SpeedMeter()
+    meter.sample(T, 0)
+    meter.sample(T.replace(second=1), 1000)
+    assert meter.sample(T.replace(second=1, microsecond=500_000), 1000) == pytest.approx(1000 / 1.5)
+    assert meter.sample(T.replace(second=2, microsecond=100_000), 1000) == 0

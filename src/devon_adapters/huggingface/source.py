@@ -18,10 +18,11 @@ from devon_adapters.outbound import AnswerLimits
 from devon_adapters.transfer.downloading import Downloader, DownloadOptions
 from devon_core.errors import Forbidden, InvalidInput, NotFound
 from devon_core.models import RemoteFile, RemoteModel
-from devon_core.ports import ProgressCallback
+from devon_core.ports import ProgressCallback, StopSignal
 from devon_core.references import ModelReference
 from devon_core.results import SearchFilters
-from devon_core.stopping import StopSignal, current_stop
+from devon_core.stopping import StopSignal as CallStop
+from devon_core.stopping import current_stop
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,12 @@ class HubSettings(Protocol):
     @property
     def redirect_hosts(self) -> tuple[str, ...]: ...
 
+    @property
+    def download_connections_max(self) -> int: ...
+
+    @property
+    def download_stall_seconds(self) -> float: ...
+
 
 class HuggingFaceSource:
     """Models on the Hugging Face Hub (or any server speaking its API).
@@ -68,11 +75,14 @@ class HuggingFaceSource:
     does (`HF_ENDPOINT`; `HF_TOKEN`, then the token saved by `hf auth login`). `token=False`
     sends none. `read_timeout` (longest silence while a file streams) defaults to
     huggingface_hub's `HF_HUB_DOWNLOAD_TIMEOUT` (10 s). Files larger than `split_threshold`
-    bytes are fetched as `connections_per_file` concurrent ranges; `max_connections` bounds
-    the file transfers of the whole process (ADR 0120). Every answer that is not a file is
-    read within `limits` (a byte cap, a deadline) and cut when the caller's stop signal is
-    set (`devon_core.stopping`); redirects go only where the rule of ADR 0202 allows, and to
-    `redirect_hosts`.
+    bytes are fetched as concurrent ranges, starting with `connections_per_file` (or what the
+    host settled at before) and growing up to `max_connections_per_file` while that adds
+    throughput, slow connections' ranges stolen by faster ones and a connection silent for
+    `stall_timeout` seconds closed (ADR 0225); `max_connections` bounds the file transfers of
+    the whole process, shared fairly between downloads (ADR 0120, ADR 0227). Every
+    answer that is not a file is read within `limits` (a byte cap, a deadline) and cut when
+    the caller's stop signal is set (`devon_core.stopping`); redirects go only where the
+    rule of ADR 0202 allows, and to `redirect_hosts`.
     """
 
     def __init__(
@@ -91,10 +101,12 @@ class HuggingFaceSource:
         retry_delay: float = 1.0,
         chunk_size: int | None = None,
         connections_per_file: int = 8,
-        max_connections: int = 16,
+        max_connections: int = 32,
         split_threshold: int = 32 * 1024 * 1024,
         limits: AnswerLimits | None = None,
         redirect_hosts: Sequence[str] = (),
+        max_connections_per_file: int = 32,
+        stall_timeout: float = 5.0,
     ) -> None:
         self._client = HubClient(endpoint, token, timeout, limits, redirect_hosts)
         self._details: TTLCache[RemoteModel] = TTLCache(cache_ttl)
@@ -118,6 +130,8 @@ class HuggingFaceSource:
                 connections_per_file=connections_per_file,
                 max_connections=max_connections,
                 split_threshold=split_threshold,
+                max_connections_per_file=max_connections_per_file,
+                stall_timeout=stall_timeout,
             ),
         )
 
@@ -132,6 +146,8 @@ class HuggingFaceSource:
             split_threshold=settings.download_split_bytes,
             limits=AnswerLimits(settings.max_source_answer_bytes, settings.source_answer_timeout_s),
             redirect_hosts=settings.redirect_hosts,
+            max_connections_per_file=settings.download_connections_max,
+            stall_timeout=settings.download_stall_seconds,
         )
 
     @property
@@ -160,7 +176,7 @@ class HuggingFaceSource:
     def info(self, model_id: str) -> RemoteModel:
         return self._info(model_id, current_stop())
 
-    def _info(self, model_id: str, stop: StopSignal | None) -> RemoteModel:
+    def _info(self, model_id: str, stop: CallStop | None) -> RemoteModel:
         validate_hub_id(model_id)
         with hub_errors(self.endpoint, model_id):
             model = remote_model(self._client.model_info(model_id, stop=stop), self.endpoint)
@@ -173,11 +189,12 @@ class HuggingFaceSource:
         files: Sequence[RemoteFile],
         dest: str,
         progress: ProgressCallback | None = None,
+        stop: StopSignal | None = None,
     ) -> list[str]:
-        return self._downloader.download(model, files, dest, progress)
+        return self._downloader.download(model, files, dest, progress, stop)
 
     def _describe(
-        self, model_id: str, listed_revision: str | None, stop: StopSignal | None
+        self, model_id: str, listed_revision: str | None, stop: CallStop | None
     ) -> RemoteModel | None:
         """Details for search: cached while fresh and still the listed commit; None when the
         model vanished or is hidden since it was listed (or has an id DEVON cannot use)."""

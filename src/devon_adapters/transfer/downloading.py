@@ -24,21 +24,38 @@ from typing import Any
 import attrs
 import httpx2
 
+from devon_adapters.transfer.connection_count import HostMemory
 from devon_adapters.transfer.connection_slots import PROCESS_SLOTS
 from devon_adapters.transfer.file_server import FileServer, sentence_start
+from devon_adapters.transfer.live_connections import LiveConnections
 from devon_adapters.transfer.one_file import HASH_BLOCK, OneFile, PastListedSize
 from devon_adapters.transfer.progress import ProgressTracker
 from devon_adapters.transfer.ranged_fetch import RangedFetch, RangesIgnored
 from devon_adapters.transfer.retrying import REPORT_AFTER_S, DownloadOptions, Stopped
 from devon_adapters.transfer.staging_layout import FileJob
-from devon_core.errors import DevonError, DownloadFailed
+from devon_core.errors import DevonError, DownloadCancelled, DownloadFailed
 from devon_core.models import RemoteFile, RemoteModel
-from devon_core.ports import ProgressCallback
+from devon_core.ports import ProgressCallback, StopSignal
 from devon_core.rules import not_enough_disk
 
 __all__ = ["DownloadOptions", "Downloader", "FileServer"]
 
+_Parts = tuple[
+    FileServer,
+    DownloadOptions,
+    RemoteModel,
+    FileJob,
+    ProgressTracker,
+    threading.Event,
+    LiveConnections,
+    object,
+]
+
 REPORT_EVERY = 1024 * 1024
+WATCH_EVERY_S = 0.1
+"""How often a download's watch looks at its stop signal and its connections."""
+TICK_EVERY_S = 1.0
+"""The progress callback hears at least this often, bytes or not (a speed of 0 shows)."""
 
 
 class Downloader:
@@ -48,6 +65,8 @@ class Downloader:
     def __init__(self, server: FileServer, options: DownloadOptions) -> None:
         self._server = server
         self._options = options
+        self._memory = HostMemory()
+        """The connection count each host settled at, for the files that follow."""
         self._failures: tuple[type[Exception], ...] = (
             *server.http_errors,
             httpx2.HTTPError,
@@ -62,7 +81,9 @@ class Downloader:
         files: Sequence[RemoteFile],
         dest: str,
         progress: ProgressCallback | None = None,
+        stop: StopSignal | None = None,
     ) -> list[str]:
+        """The `ModelSource.download` of a source served by this downloader's server."""
         root = Path(dest)
         unique = list({f.path: f for f in files}.values())
         jobs = [FileJob.plan(root, f) for f in unique]
@@ -78,32 +99,52 @@ class Downloader:
                 todo.append(job)
         tracker.report()
         todo.sort(key=lambda j: -j.file.size_bytes)
-        self._run(model, todo, tracker)
+        self._run(model, todo, tracker, stop)
         return [f.path for f in unique]
 
-    def _run(self, model: RemoteModel, jobs: list[FileJob], tracker: ProgressTracker) -> None:
+    def _run(
+        self,
+        model: RemoteModel,
+        jobs: list[FileJob],
+        tracker: ProgressTracker,
+        asked_to_stop: StopSignal | None,
+    ) -> None:
         if not jobs:
             return
         stop = threading.Event()
+        live = LiveConnections(self._options.clock, self._options.stall_timeout)
+        watch = _Watch(stop, asked_to_stop, live, tracker)
+        group = object()  # this download's share of the process's connections
         workers = max(1, min(self._options.max_workers, len(jobs)))
         pool = ThreadPoolExecutor(workers, thread_name_prefix="devon-download")
-        futures = [pool.submit(self._fetch, model, job, tracker, stop) for job in jobs]
+        futures = [pool.submit(self._fetch, model, job, tracker, stop, live, group) for job in jobs]
+        watch.start()
         try:
             wait(futures, return_when=FIRST_EXCEPTION)
         finally:
-            # On a failure, or a KeyboardInterrupt in this thread: files in flight stop at
-            # their next chunk (their bytes stay for a resume), files not started never start.
+            # On a failure, a stop asked for, or a KeyboardInterrupt in this thread: every
+            # open connection is closed at once (their bytes stay for a resume), files not
+            # started never start.
             stop.set()
+            live.close_all()
             for future in futures:
                 future.cancel()
             pool.shutdown(wait=True)
+            watch.end()
+        watch.raise_if_stopped(model.model_id)
         _raise_first_failure(futures)
 
     def _fetch(
-        self, model: RemoteModel, job: FileJob, tracker: ProgressTracker, stop: threading.Event
+        self,
+        model: RemoteModel,
+        job: FileJob,
+        tracker: ProgressTracker,
+        stop: threading.Event,
+        live: LiveConnections,
+        group: object,
     ) -> None:
         try:
-            self._fetch_one(model, job, tracker, stop)
+            self._fetch_one((self._server, self._options, model, job, tracker, stop, live, group))
         except (DevonError, Stopped):
             raise
         except self._failures as error:
@@ -118,20 +159,20 @@ class Downloader:
                 f"Could not write {job.file.path} of {model.model_id} into staging: {error}"
             ) from error
 
-    def _fetch_one(
-        self, model: RemoteModel, job: FileJob, tracker: ProgressTracker, stop: threading.Event
-    ) -> None:
-        options = self._options
+    def _fetch_one(self, parts: "_Parts") -> None:
+        """One file, as concurrent ranges when it is large (`parts`: what `OneFile` takes)."""
+        options, model, job, tracker = self._options, parts[2], parts[3], parts[4]
+        revision = model.revision
         if options.connections_per_file > 1 and job.file.size_bytes > options.split_threshold:
             try:
-                RangedFetch(self._server, options, model, job, tracker, stop).run()
+                RangedFetch(*parts, memory=self._memory).run()
                 tracker.file_done(job.file.path)
                 return
             except RangesIgnored:
                 job.discard_partial()  # its ranges mean nothing to a server without ranges
         else:
-            job.as_stream_partial(model.revision)  # a ranged `.part` of an earlier attempt
-        _FileFetch(self._server, options, model, job, tracker, stop).run()
+            job.as_stream_partial(revision)  # a ranged `.part` of an earlier attempt
+        _FileFetch(*parts).run()
 
 
 def _discard_stale_partial(model: RemoteModel, job: FileJob) -> None:
@@ -212,13 +253,17 @@ class _FileFetch(OneFile):
         return int(out.tell())
 
     def _stream(self, out: Any, url: str, position: int) -> None:
-        with PROCESS_SLOTS.held(self.options.max_connections, self.stop.is_set) as got:
+        limit = self.options.max_connections
+        with PROCESS_SLOTS.held(limit, self.stop.is_set, self.group) as got:
             if not got:
                 raise Stopped
             self._stream_from(out, url, position)
 
     def _stream_from(self, out: Any, url: str, position: int) -> None:
-        with self.server.open_file(url, position, self.options.read_timeout) as response:
+        with (
+            self.server.open_file(url, position, self.options.read_timeout) as response,
+            self.live.watching(response) as connection,
+        ):
             if position and response.status_code != 206:
                 position = self._restart(out)
             reported, reported_at = position, time.monotonic()
@@ -227,6 +272,7 @@ class _FileFetch(OneFile):
                 if self.stop.is_set():
                     raise Stopped
                 self.refuse_past_size(position, len(chunk))
+                connection.delivered(self.options.clock())
                 out.write(chunk)
                 if self.hasher is not None:
                     self.hasher.update(chunk)
@@ -247,3 +293,59 @@ class _FileFetch(OneFile):
         if self.hasher is not None:
             self.hasher = hashlib.sha256()
         return 0
+
+
+class _Watch:
+    """A download's watch, a thread of its own: once the stop asked for is set, it stops the
+    download and closes every open connection (a read blocked on a stalled one included)
+    within WATCH_EVERY_S; it closes connections that stalled; and it reports progress at
+    least every TICK_EVERY_S, so that a callback hears (and may stop the download) while
+    nothing arrives."""
+
+    def __init__(
+        self,
+        stop: threading.Event,
+        asked: StopSignal | None,
+        live: LiveConnections,
+        tracker: ProgressTracker,
+    ) -> None:
+        self._stop = stop
+        self._asked = asked
+        self._live = live
+        self._tracker = tracker
+        self._ended = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="devon-download-watch", daemon=True)
+        self.failure: BaseException | None = None
+        """What the progress callback raised when the watch reported (a cancel)."""
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def end(self) -> None:
+        self._ended.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        ticked = time.monotonic()
+        while not self._ended.wait(WATCH_EVERY_S):
+            if self._asked is not None and self._asked.is_set():
+                self._stop.set()
+            if self._stop.is_set():
+                self._live.close_all()
+                continue
+            self._live.drop_stalled()
+            if time.monotonic() - ticked >= TICK_EVERY_S:
+                ticked = time.monotonic()
+                try:
+                    self._tracker.report()
+                except BaseException as error:  # the callback stops the download
+                    self.failure = error
+                    self._stop.set()
+
+    def raise_if_stopped(self, model_id: str) -> None:
+        """What stopped the download from outside, if anything did (it wins over what the
+        transfers ended with: their connections were closed under them)."""
+        if self._asked is not None and self._asked.is_set():
+            raise DownloadCancelled(f"The download of {model_id} was stopped")
+        if self.failure is not None:
+            raise self.failure

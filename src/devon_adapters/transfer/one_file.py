@@ -8,6 +8,7 @@ import attrs
 import httpx2
 
 from devon_adapters.transfer.file_server import FileServer, sentence_start
+from devon_adapters.transfer.live_connections import LiveConnections
 from devon_adapters.transfer.progress import ProgressTracker
 from devon_adapters.transfer.retrying import DownloadOptions, Retrying
 from devon_adapters.transfer.staging_layout import FileJob
@@ -24,8 +25,9 @@ class PastListedSize(DownloadFailed):
 
 @attrs.define
 class OneFile:
-    """One file of `model` on `server`, into `job`'s `.part`, telling `tracker`; `stop` is
-    the whole download's."""
+    """One file of `model` on `server`, into `job`'s `.part`, telling `tracker`; `stop`,
+    `live` (its open connections) and `group` (its share of the connection slots) are the
+    whole download's."""
 
     server: FileServer
     options: DownloadOptions
@@ -33,6 +35,8 @@ class OneFile:
     job: FileJob
     tracker: ProgressTracker
     stop: threading.Event
+    live: LiveConnections
+    group: object
 
     def retrying(self, stopped: Callable[[], bool], wake: threading.Event) -> Retrying:
         """How a transfer of this file retries, stopping when `stopped()` (`wake` cuts a

@@ -1,13 +1,19 @@
-"""One large file fetched as concurrent `Range` requests (ADR 0120).
+"""One large file fetched as concurrent `Range` requests (ADR 0120, ADR 0225).
 
-The file is cut into pieces (`byte_ranges.piece_size`: about eight per connection, 1 to 64
-MiB); `connections_per_file` workers take the lowest piece not yet taken, ask for exactly
-its bytes and write them where they belong in a `.part` of the file's full size
-(`os.pwrite`). Each landed span is added to the `.part`'s record (rewritten atomically
-after every 1/128 of the file, at least 256 KiB, and every second), so that after a kill
-or a cut the next attempt asks only for what is missing. A piece that fails is retried
-alone, from the byte it got to, with the same backoff as a whole file; the first piece
-that gives up stops the others.
+The missing bytes are cut into pieces (`byte_ranges.piece_size`: about eight per
+connection, 1 to 64 MiB). Each connection (a worker thread holding one of the process's
+connection slots) asks `WorkPlan` for bytes: the lowest piece not yet handed out, or half
+(by rate) of what a much slower connection or the one that would finish last has left:
+work stealing, so that a slow connection never holds up the end of the file. It asks for
+exactly those bytes and writes them where they belong in a `.part` of the file's full size
+(`os.pwrite`), claiming each chunk first: bytes past its (possibly stolen) end are dropped.
+The number of connections grows while that adds throughput (`connection_count`). A
+connection that delivers nothing for `stall_timeout` seconds is closed by the download's
+watch (`live_connections`) and what it had left goes back to the plan; what it wrote
+stays. Each landed span is added to the `.part`'s record (rewritten atomically after every
+1/128 of the file, at least 256 KiB, and every second), so that after a kill or a cut the
+next attempt asks only for what is missing. A request that fails is retried from the byte
+it got to, with the same backoff as a whole file; the first that gives up stops the others.
 
 Verification: a thread of its own follows the contiguous prefix (what is on disk from byte
 0 on without a gap) and hashes it as it grows, reading each block right behind the writers
@@ -23,10 +29,10 @@ import hashlib
 import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any
+from urllib.parse import urlsplit
 
 import attrs
 import httpx2
@@ -39,32 +45,61 @@ from devon_adapters.transfer.byte_ranges import (
     piece_size,
     split,
 )
+from devon_adapters.transfer.connection_count import Growth, HostMemory
 from devon_adapters.transfer.connection_slots import PROCESS_SLOTS
 from devon_adapters.transfer.file_server import sentence_start
+from devon_adapters.transfer.live_connections import Connection
 from devon_adapters.transfer.one_file import HASH_BLOCK, OneFile
 from devon_adapters.transfer.retrying import REPORT_AFTER_S, Stopped
 from devon_adapters.transfer.staging_layout import FileJob
+from devon_adapters.transfer.work_plan import SMALLEST_STEAL, Assignment, WorkPlan
 from devon_core.errors import DownloadFailed
 
 TELL_EVERY = 256 * 1024
 """Each connection adds what it wrote to the span record and the progress this often (and
 at least every REPORT_AFTER_S)."""
 RECORD_EVERY_S = 1.0
+LOOK_AGAIN_S = 0.1
 
 
 class RangesIgnored(Exception):
     """The server answered a `Range` request with the whole file (200)."""
 
 
+class _Crowded(Exception):
+    """Another download is owed this connection's slot: give the rest back."""
+
+
+class _Dropped(Exception):
+    """The connection delivered nothing for too long and was closed: give the rest back."""
+
+
+@attrs.frozen
+class _Work:
+    """What every connection of one file shares."""
+
+    fd: int
+    plan: WorkPlan
+    landed: "_Landed"
+    growth: Growth
+    pool: ThreadPoolExecutor
+
+
 class _Landed:
     """The spans of the `.part` on disk: added to by the workers, followed by the hasher,
-    written to the `.part`'s record now and then (and at the end, whatever happens)."""
+    written to the `.part`'s record now and then (and at the end, whatever happens).
+
+    The record is written outside the lock the workers add under (one writer at a time,
+    each writing the spans as they are when it starts): a worker never waits on the disk
+    to tell what it wrote. Profiled on 512 MiB, workers spent most of their time waiting
+    for that lock while one of them wrote the record."""
 
     def __init__(self, job: FileJob, revision: str | None, spans: list[Span]) -> None:
         self._job = job
         self._revision = revision
         self._set = SpanSet(spans)
         self._changed = threading.Condition()
+        self._writing = threading.Lock()
         self._unrecorded = 0
         self._recorded_at = time.monotonic()
         self._record_every = max(TELL_EVERY, job.file.size_bytes // 128)
@@ -75,18 +110,27 @@ class _Landed:
             self._set.add(start, end)
             self._unrecorded += end - start
             now = time.monotonic()
-            if self._unrecorded >= self._record_every or now - self._recorded_at >= RECORD_EVERY_S:
-                self._record(now)
+            due = (
+                self._unrecorded >= self._record_every or now - self._recorded_at >= RECORD_EVERY_S
+            )
             if self._set.prefix() >= self._wake_at:
                 self._changed.notify_all()
+        if due and self._writing.acquire(blocking=False):  # else another worker writes it
+            try:
+                self._record()
+            finally:
+                self._writing.release()
 
     def record(self) -> None:
-        with self._changed:
-            self._record(time.monotonic())
+        with self._writing:
+            self._record()
 
-    def _record(self, now: float) -> None:
-        self._job.write_spans(self._revision, self._set.spans)
-        self._unrecorded, self._recorded_at = 0, now
+    def _record(self) -> None:
+        """Write the spans on disk now (the caller holds `_writing`)."""
+        with self._changed:
+            spans = self._set.spans
+            self._unrecorded, self._recorded_at = 0, time.monotonic()
+        self._job.write_spans(self._revision, spans)
 
     def prefix_beyond(self, position: int, halted: Callable[[], bool]) -> int:
         """The contiguous prefix, once it reaches a whole hash block past `position` or the
@@ -105,22 +149,12 @@ class _Landed:
             return self._set.covered() > 0
 
 
-class _Pieces:
-    """The pieces still to fetch, lowest first, shared by the workers."""
-
-    def __init__(self, pieces: list[Span]) -> None:
-        self._pieces = deque(pieces)
-        self._lock = threading.Lock()
-
-    def take(self) -> Span | None:
-        with self._lock:
-            return self._pieces.popleft() if self._pieces else None
-
-
 @attrs.define
 class RangedFetch(OneFile):
     """One file: plan the missing pieces, fetch them concurrently, hash, check, move."""
 
+    memory: HostMemory = attrs.field(kw_only=True, factory=HostMemory)
+    """The connection count each host settled at (the downloader's)."""
     halt: threading.Event = attrs.field(init=False, factory=threading.Event)
     """This file's stop (`stop` is the whole download's)."""
     url: str = attrs.field(
@@ -132,6 +166,8 @@ class RangedFetch(OneFile):
             takes_self=True,
         ),
     )
+    _workers: list[Future[None]] = attrs.field(init=False, factory=list)
+    _workers_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
 
     @property
     def size(self) -> int:
@@ -148,11 +184,20 @@ class RangedFetch(OneFile):
             spans = [(0, kept)] if kept else []
             self.job.start_ranged_partial(revision, spans)
         landed = _Landed(self.job, revision, spans)
-        size = piece_size(self.size, self.options.connections_per_file, self.options.smallest_piece)
+        host = urlsplit(self.url).netloc
+        options = self.options
+        growth = Growth(
+            self.memory.get(host, options.connections_per_file),
+            max(options.max_connections_per_file, options.connections_per_file),
+            options.clock,
+            lambda count: self.memory.keep(host, count),
+        )
+        size = piece_size(self.size, growth.count, options.smallest_piece)
         pieces = split(missing(spans, self.size), size)
+        plan = WorkPlan(pieces, min(options.smallest_piece, SMALLEST_STEAL), options.clock)
         fd = os.open(self.job.partial, os.O_RDWR)
         try:
-            digest = self._transfer(fd, pieces, landed)
+            digest = self._transfer(fd, plan, landed, growth)
         except BaseException:
             if not landed.holds_any():  # a full-size `.part` of nothing: no room kept for it
                 self.job.discard_partial()
@@ -162,64 +207,120 @@ class RangedFetch(OneFile):
         self.refuse_if_damaged(digest)
         self.job.complete(revision)
 
-    def _transfer(self, fd: int, pieces: list[Span], landed: _Landed) -> str | None:
-        queue = _Pieces(pieces)
-        workers = max(1, min(self.options.connections_per_file, len(pieces)))
-        threads = workers + (1 if self.wants_hash else 0)
-        pool = ThreadPoolExecutor(threads, thread_name_prefix="devon-range")
-        fetches = [pool.submit(self._work, fd, queue, landed) for _ in range(workers)]
+    def _transfer(self, fd: int, plan: WorkPlan, landed: _Landed, growth: Growth) -> str | None:
+        ceiling = max(self.options.max_connections_per_file, growth.count)
+        pool = ThreadPoolExecutor(ceiling + 1, thread_name_prefix="devon-range")
         hashing = pool.submit(self._hash, fd, landed) if self.wants_hash else None
+        work = _Work(fd, plan, landed, growth, pool)
         try:
-            finished, _ = wait(fetches, return_when=FIRST_EXCEPTION)
-            if any(f.exception() is not None for f in finished):
+            self._grow(work, growth.count)
+            failed = self._wait_for_workers()
+            if failed:
                 self.halt.set()
             if hashing is not None:
                 wait([hashing])
         finally:
-            if not all(f.done() for f in fetches):
+            if not all(f.done() for f in self._all_workers()):
                 self.halt.set()
             landed.wake()
             pool.shutdown(wait=True)
             landed.record()
-        _raise_first_failure([*fetches, *([hashing] if hashing else [])])
+        _raise_first_failure([*self._all_workers(), *([hashing] if hashing else [])])
         return hashing.result() if hashing is not None else None
 
-    # ---- fetching pieces --------------------------------------------------------------
+    def _all_workers(self) -> list[Future[None]]:
+        with self._workers_lock:
+            return list(self._workers)
 
-    def _work(self, fd: int, queue: _Pieces, landed: _Landed) -> None:
+    def _grow(self, work: "_Work", count: int) -> None:
+        """Run workers until there are `count` (workers never leave while there is work)."""
+        with self._workers_lock:
+            while len(self._workers) < count and not self.halted():
+                self._workers.append(work.pool.submit(self._work, work))
+
+    def _wait_for_workers(self) -> bool:
+        """Wait until every worker (also those started meanwhile) ended; True when one
+        failed first."""
+        while True:
+            pending = [f for f in self._all_workers() if not f.done()]
+            if not pending:
+                return False
+            finished, _ = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+            if any(f.exception() is not None for f in finished):
+                return True
+
+    # ---- fetching ---------------------------------------------------------------------
+
+    def _work(self, work: "_Work") -> None:
+        """One connection: hold a slot and fetch what the plan hands out, giving the slot
+        back (and coming again) when another download is owed it. While nothing is worth
+        taking but other connections are still at work, it looks again every LOOK_AGAIN_S
+        without a slot: one of them may turn out slow enough to steal from."""
+        limit = self.options.max_connections
         try:
-            while (piece := queue.take()) is not None:
-                self._fetch_piece(fd, piece, landed)
+            while not work.plan.finished() and not self.halted():
+                with PROCESS_SLOTS.held(limit, self.halted, self.group) as got:
+                    if not got:
+                        raise Stopped
+                    crowded = self._fetch_while_not_crowded(work)
+                if not crowded:
+                    self.halt.wait(LOOK_AGAIN_S)
         except BaseException:
             self.halt.set()
-            landed.wake()
+            work.landed.wake()
             raise
 
-    def _fetch_piece(self, fd: int, piece: Span, landed: _Landed) -> None:
-        """Fetch `piece` until whole, resuming from the byte reached after a cut or a
-        transient error (`Retrying`)."""
-        cursor = [piece[0]]
-        end = piece[1]
-        self.retrying(self.halted, self.halt).until_whole(
-            lambda: self._stream_piece(fd, (cursor[0], end), cursor, landed),
-            lambda: cursor[0],
-            end,
-            lambda reached: (
-                f"{sentence_start(self.server.name)} kept ending bytes {reached}-{end - 1} of "
-                f"{self.job.file.path} early; run the download again to resume"
-            ),
-        )
+    def _fetch_while_not_crowded(self, work: "_Work") -> bool:
+        """Fetch assignments until there is no more work (False) or this download holds more
+        than its share of the slots while another waits (True)."""
+        while (assignment := work.plan.take()) is not None:
+            try:
+                self._fetch(assignment, work)
+            except _Crowded:
+                work.plan.give_back(assignment)
+                return True
+            except _Dropped:
+                work.plan.give_back(assignment)
+                continue
+            work.plan.finish(assignment)
+        return False
 
-    def _stream_piece(self, fd: int, span: Span, cursor: list[int], landed: _Landed) -> None:
-        limit = self.options.max_connections
-        with PROCESS_SLOTS.held(limit, self.halted) as got:
-            if not got:
-                raise Stopped
-            with self.server.open_file(
-                self.url, span[0], self.options.read_timeout, end=span[1]
-            ) as response:
-                self._check_answer(response, span)
-                self._write_body(fd, response, span, cursor, landed)
+    def _fetch(self, assignment: Assignment, work: "_Work") -> None:
+        """Fetch `assignment` until whole (its end may move down meanwhile), a request of
+        about a second's worth at a time (`WorkPlan.next_request`), each resumed from the
+        byte reached after a cut or a transient error (`Retrying`)."""
+        retrying = self.retrying(self.halted, self.halt)
+        while assignment.cursor < assignment.end:
+            work.plan.next_request(assignment)
+            retrying.until_whole(
+                lambda: self._stream(assignment, work),
+                lambda: assignment.cursor,
+                lambda: min(assignment.asked_to, assignment.end),
+                lambda reached: (
+                    f"{sentence_start(self.server.name)} kept ending bytes {reached}-"
+                    f"{assignment.end - 1} of {self.job.file.path} early; run the download "
+                    "again to resume"
+                ),
+            )
+
+    def _stream(self, assignment: Assignment, work: "_Work") -> None:
+        span = (assignment.cursor, min(assignment.asked_to, assignment.end))
+        if span[0] >= span[1]:
+            return
+        with self.server.open_file(
+            self.url, span[0], self.options.read_timeout, end=span[1]
+        ) as response:
+            self._check_answer(response, span)
+            with self.live.watching(response) as connection:
+                assignment.on_emptied = connection.abort
+                try:
+                    self._write_body(response, assignment, connection, work)
+                except Exception:
+                    if connection.stalled and not self.halted():
+                        raise _Dropped from None
+                    raise
+                finally:
+                    assignment.on_emptied = None
 
     def _check_answer(self, response: httpx2.Response, span: Span) -> None:
         start, end = span
@@ -247,31 +348,42 @@ class RangedFetch(OneFile):
             )
 
     def _write_body(
-        self, fd: int, response: httpx2.Response, span: Span, cursor: list[int], landed: _Landed
+        self,
+        response: httpx2.Response,
+        assignment: Assignment,
+        connection: Connection,
+        work: "_Work",
     ) -> None:
-        """Write the answer's bytes in place; tell `landed` and the progress every TELL_EVERY
-        bytes (and about the rest however the answer ends)."""
-        end = span[1]
-        told, told_at = cursor[0], time.monotonic()
+        """Write the answer's bytes in place, each chunk claimed from the plan first (what
+        was stolen meanwhile is dropped, and the answer left once nothing is ours); tell
+        `landed` and the progress every TELL_EVERY bytes (and about the rest however the
+        answer ends)."""
+        clock = self.options.clock
+        told = assignment.cursor
+        told_at = clock()
         try:
             for chunk in response.iter_bytes(self.options.chunk_size):
                 if self.halted():
                     raise Stopped
-                position = cursor[0]
-                if position + len(chunk) > end:
-                    raise DownloadFailed(
-                        f"{sentence_start(self.server.name)} sent more than bytes "
-                        f"{span[0]}-{end - 1} of {self.job.file.path}; nothing past them was kept"
-                    )
-                _write_at(fd, chunk, position)
-                cursor[0] = position + len(chunk)
-                now = time.monotonic()
-                if cursor[0] - told >= TELL_EVERY or now - told_at >= REPORT_AFTER_S:
-                    start, told, told_at = told, cursor[0], now
-                    self._tell(landed, start, told)
+                position = assignment.cursor
+                mine = work.plan.claim(assignment, len(chunk))
+                if mine:
+                    _write_at(work.fd, memoryview(chunk)[:mine], position)
+                now = clock()
+                connection.delivered(now)
+                grown = work.growth.landed(mine) if mine else None
+                if grown is not None:
+                    self._grow(work, grown)
+                if assignment.cursor - told >= TELL_EVERY or now - told_at >= REPORT_AFTER_S:
+                    start, told, told_at = told, assignment.cursor, now
+                    self._tell(work.landed, start, told)
+                if assignment.cursor >= min(assignment.asked_to, assignment.end):
+                    return  # ours is whole (the rest of the answer, if any, was stolen)
+                if PROCESS_SLOTS.crowded(self.group, self.options.max_connections):
+                    raise _Crowded
         finally:
-            if cursor[0] > told:
-                self._tell(landed, told, cursor[0])
+            if assignment.cursor > told:
+                self._tell(work.landed, told, assignment.cursor)
 
     def _tell(self, landed: _Landed, start: int, end: int) -> None:
         landed.add(start, end)
@@ -301,7 +413,7 @@ class RangedFetch(OneFile):
         return str(hasher.hexdigest())
 
 
-def _write_at(fd: int, data: bytes, position: int) -> None:
+def _write_at(fd: int, data: bytes | memoryview, position: int) -> None:
     view = memoryview(data)
     while view:
         written = os.pwrite(fd, view, position)

@@ -3,6 +3,7 @@ file or one range of it), and the wait before each retry (1x, 2x, 4x, 8x the fir
 then 8x)."""
 
 import threading
+import time
 from collections.abc import Callable
 
 import attrs
@@ -32,13 +33,22 @@ class DownloadOptions:
     chunk_size: int | None = None
     """Bytes per read from the socket; None takes whatever arrives (fewest copies)."""
     connections_per_file: int = 8
-    """Concurrent ranges of one file above `split_threshold` (1: every file is one stream)."""
-    max_connections: int = 16
-    """File transfers at once in this process, whatever started them (ADR 0120)."""
+    """Concurrent ranges a file above `split_threshold` starts with (1: every file is one
+    stream), unless its host settled at another count before (ADR 0225)."""
+    max_connections_per_file: int = 32
+    """The most connections one file grows to while each growth adds throughput."""
+    max_connections: int = 32
+    """File transfers at once in this process, whatever started them (ADR 0120), shared
+    fairly between downloads (ADR 0227)."""
+    stall_timeout: float = 5.0
+    """A connection that delivers nothing for this many seconds is closed; a range's bytes
+    go to another connection, a whole file's transfer is retried."""
     split_threshold: int = 32 * MIB
     """Files larger than this many bytes are fetched as concurrent ranges."""
     smallest_piece: int = MIB
     """The least bytes one range asks for (tests lower it to split small files)."""
+    clock: Callable[[], float] = time.monotonic
+    """Seconds, for rates and stalls (tests pass a fake one)."""
 
 
 class Stopped(Exception):
@@ -64,12 +74,15 @@ class Retrying:
         self,
         attempt: Callable[[], None],
         reached: Callable[[], int],
-        end: int,
+        end: int | Callable[[], int],
         ended_early: Callable[[int], str],
     ) -> None:
         """Run `attempt` (one request, from byte `reached()` on) until `reached()` is
-        `end`; `ended_early(position)` says why it gave up when the server kept ending the
-        transfer early without an error."""
+        `end` (a callable when the end may move down meanwhile: a range stolen from);
+        `ended_early(position)` says why it gave up when the server kept ending the
+        transfer early without an error. A failure after the transfer was stopped (its
+        connection closed from outside) is `Stopped`, not a retry."""
+        end_now = end if callable(end) else (lambda: end)
         judged: tuple[type[Exception], ...] = (httpx2.TransportError, *self.server.http_errors)
         failures = 0
         position = reached()
@@ -81,11 +94,13 @@ class Retrying:
             try:
                 attempt()
             except judged as error:
+                if self.stopped():
+                    raise Stopped from error
                 if not self.server.transient(error):
                     raise
                 problem = error
             position = reached()
-            if position >= end:
+            if position >= end_now():
                 return
             failures = 0 if position > before else failures + 1
             if failures > self.options.retries:

@@ -1,0 +1,243 @@
+"""Who fetches which bytes of one large file: pieces handed out lowest first, and work
+stolen from connections that would finish last (ADR 0225).
+
+Each connection holds one `Assignment`: the span it asked for, the byte it got to
+(`cursor`) and where it must stop (`end`), which a thief may move down. A connection
+claims the bytes of each chunk it received before writing them (`claim`): what lies past
+its `end` was stolen and is dropped, so no byte is written or counted by two connections
+and every byte of the file belongs to exactly one of them, or to the pieces not handed out.
+
+A connection asking for work (`take`) gets, in order:
+1. part of a laggard: a connection whose rate is under LAGGARD of the typical one and which
+   would still need more than LAGGARD_WORTH_S: it would otherwise hold up the contiguous
+   prefix (and the hash following it) and the end of the file;
+2. the lowest piece not yet handed out;
+3. part of the connection that would finish last, when it would need more than
+   STEAL_WORTH_S.
+A steal splits what the victim has left so that both finish together at their rates (half
+when the rates are equal or unknown): the thief takes the upper part. An assignment is
+fetched as requests of about REQUEST_S of the typical rate (`next_request`), and a thief
+takes only what lies past the victim's request in flight: the victim's connection stays
+open and nothing already on its way is dropped. A laggard's request, or one that would still
+take more than CUT_AFTER_S, is the exception: it is cut, which drops what it had in flight. No lock
+is held while bytes are written; the plan's own lock guards only its bookkeeping.
+"""
+
+import statistics
+import threading
+from collections import deque
+from collections.abc import Callable
+
+from devon_adapters.transfer.byte_ranges import Span
+
+RATE_AFTER_S = 0.3
+"""A connection's rate is known once it has been open this long."""
+LAGGARD = 0.2
+"""A connection slower than this fraction of the typical one is stolen from first."""
+SMALLEST_STEAL = 64 * 1024
+"""A steal leaves the victim and takes at least this many bytes."""
+REQUEST_S = 1.0
+CUT_AFTER_S = 1.5
+"""A request that would still take longer than this may be cut by a thief."""
+MIN_REQUEST = 512 * 1024
+RECENT = 16
+"""How many finished assignments' rates count towards the typical rate."""
+LAGGARD_WORTH_S = 0.25
+"""A laggard that would finish within this long is left alone."""
+STEAL_WORTH_S = 0.25
+"""A connection at the typical rate that would finish within this long is left alone: a
+steal costs a new request and what the victim's answer has in flight when it stops."""
+
+
+class Assignment:
+    """The bytes one connection is fetching: `[cursor, end)` still to come."""
+
+    def __init__(self, start: int, end: int, now: float) -> None:
+        self.start = start
+        self.cursor = start
+        self.end = end
+        self.opened_at = now
+        self.asked_to = start
+        """Where the request in flight ends: a steal (but from a laggard) leaves it whole,
+        so that no byte already on its way is dropped."""
+        self.on_emptied: Callable[[], None] | None = None
+        """Called when a thief took all it had left (its connection is then closed)."""
+
+    @property
+    def remaining(self) -> int:
+        return max(self.end - self.cursor, 0)
+
+    def rate(self, now: float) -> float | None:
+        """Bytes per second since it was opened; None until RATE_AFTER_S passed."""
+        elapsed = now - self.opened_at
+        if elapsed < RATE_AFTER_S:
+            return None
+        return (self.cursor - self.start) / elapsed
+
+
+class WorkPlan:
+    """The pieces not handed out and the assignments in progress of one file."""
+
+    def __init__(self, pieces: list[Span], smallest_steal: int, clock: Callable[[], float]) -> None:
+        self._pieces = list(pieces)
+        self._smallest = max(smallest_steal, 1)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._active: list[Assignment] = []
+        self._finished_rates: deque[float] = deque(maxlen=RECENT)
+        self.steals = 0
+
+    def take(self) -> Assignment | None:
+        """The next bytes for a connection to fetch; None when nothing is worth taking."""
+        with self._lock:
+            now = self._clock()
+            typical = self._typical_rate(now)
+            laggard = self._laggard(now, typical)
+            if laggard is not None:
+                return self._steal(laggard, typical, now)
+            if self._pieces:
+                start, end = self._pieces.pop(0)
+                return self._assign(start, end, now)
+            victim = self._last_to_finish(now, typical)
+            return self._steal(victim, typical, now) if victim is not None else None
+
+    def next_request(self, assignment: Assignment) -> int:
+        """Where the next request of `assignment` ends: about REQUEST_S of the typical rate
+        (at least MIN_REQUEST; all it has left while no rate is known), so that what a thief
+        takes starts past the request in flight and nothing on its way is lost."""
+        with self._lock:
+            typical = self._typical_rate(self._clock())
+            size = assignment.remaining
+            if typical is not None:
+                size = min(size, max(MIN_REQUEST, int(typical * REQUEST_S)))
+            assignment.asked_to = min(assignment.cursor + size, assignment.end)
+            return assignment.asked_to
+
+    def claim(self, assignment: Assignment, count: int) -> int:
+        """How many of the next `count` bytes from `assignment.cursor` are still its own
+        (they are then its to write: `cursor` moves past them)."""
+        with self._lock:
+            mine = max(min(count, assignment.end - assignment.cursor), 0)
+            assignment.cursor += mine
+            return mine
+
+    def give_back(self, assignment: Assignment) -> None:
+        """A connection dropped (stalled, or yielding its slot to another download): what
+        it had left goes back to the pieces, lowest first."""
+        with self._lock:
+            if assignment.remaining > 0:
+                self._pieces = merge_pieces(self._pieces, (assignment.cursor, assignment.end))
+            assignment.end = assignment.cursor
+            self._discard(assignment)
+
+    def finish(self, assignment: Assignment) -> None:
+        """`assignment` is whole; its rate counts towards the typical one a while longer
+        (a connection asking for work is as fast as its last assignment)."""
+        with self._lock:
+            elapsed = self._clock() - assignment.opened_at
+            fetched = assignment.cursor - assignment.start
+            # A short request's rate is mostly its round trip: not the connection's.
+            if elapsed > 0 and (fetched >= 4 * SMALLEST_STEAL or elapsed >= RATE_AFTER_S):
+                self._finished_rates.append(fetched / elapsed)
+            self._discard(assignment)
+
+    def finished(self) -> bool:
+        """Nothing left to hand out and nothing in progress."""
+        with self._lock:
+            return not self._pieces and not self._active
+
+    def left(self) -> int:
+        """Bytes not written yet: the pieces not handed out and what every assignment has
+        still to come."""
+        with self._lock:
+            return sum(e - s for s, e in self._pieces) + sum(a.remaining for a in self._active)
+
+    def _discard(self, assignment: Assignment) -> None:
+        if assignment in self._active:
+            self._active.remove(assignment)
+
+    def _assign(self, start: int, end: int, now: float) -> Assignment:
+        assignment = Assignment(start, end, now)
+        self._active.append(assignment)
+        return assignment
+
+    def _typical_rate(self, now: float) -> float | None:
+        """The median rate of the connections in progress and the last ones to finish."""
+        rates = [r for a in self._active if (r := a.rate(now)) is not None and r > 0]
+        rates.extend(self._finished_rates)
+        return statistics.median(rates) if rates else None
+
+    def _time_left(self, assignment: Assignment, now: float, typical: float | None) -> float:
+        rate = assignment.rate(now)
+        if rate is None:
+            rate = typical
+        if rate is None:
+            return 0.0  # nothing is measured yet: no reason to steal
+        if rate <= 0:
+            return float("inf")
+        return assignment.remaining / rate
+
+    def _worth_stealing(
+        self, assignment: Assignment, now: float, typical: float | None, worth_s: float
+    ) -> bool:
+        return (
+            self._stealable(assignment, typical, now) >= 2 * self._smallest
+            and self._time_left(assignment, now, typical) > worth_s
+        )
+
+    def _is_laggard(self, assignment: Assignment, now: float, typical: float | None) -> bool:
+        rate = assignment.rate(now)
+        return typical is not None and rate is not None and rate < LAGGARD * typical
+
+    def _stealable(self, assignment: Assignment, typical: float | None, now: float) -> int:
+        """Bytes a thief may take: past the request in flight, unless it is a laggard's or
+        would still take more than CUT_AFTER_S (longer than requests are sized for)."""
+        if self._is_laggard(assignment, now, typical):
+            return assignment.remaining
+        in_flight = max(min(assignment.asked_to, assignment.end) - assignment.cursor, 0)
+        rate = assignment.rate(now) or typical
+        if rate is not None and in_flight / rate > CUT_AFTER_S:
+            return assignment.remaining
+        return max(assignment.end - max(assignment.cursor, assignment.asked_to), 0)
+
+    def _laggard(self, now: float, typical: float | None) -> Assignment | None:
+        if typical is None:
+            return None
+        for assignment in sorted(self._active, key=lambda a: a.cursor):
+            if self._is_laggard(assignment, now, typical) and self._worth_stealing(
+                assignment, now, typical, LAGGARD_WORTH_S
+            ):
+                return assignment
+        return None
+
+    def _last_to_finish(self, now: float, typical: float | None) -> Assignment | None:
+        candidates = [
+            a for a in self._active if self._worth_stealing(a, now, typical, STEAL_WORTH_S)
+        ]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda a: self._time_left(a, now, typical))
+
+    def _steal(self, victim: Assignment, typical: float | None, now: float) -> Assignment:
+        """The upper part of what `victim` has left, sized so that both finish together."""
+        victim_rate = victim.rate(now)
+        thief_rate = typical if typical is not None else victim_rate
+        if victim_rate is None or thief_rate is None:
+            share = 0.5
+        else:
+            share = thief_rate / (thief_rate + victim_rate) if thief_rate + victim_rate else 0.5
+        taken = max(int(victim.remaining * share), self._smallest)
+        split = max(victim.end - taken, victim.end - self._stealable(victim, typical, now))
+        end, victim.end = victim.end, split
+        self.steals += 1
+        if victim.remaining == 0 and victim.on_emptied is not None:
+            victim.on_emptied()
+        return self._assign(split, end, now)
+
+
+def merge_pieces(pieces: list[Span], returned: Span) -> list[Span]:
+    """`pieces` with `returned` among them, in file order (touching spans stay apart: each
+    is one request)."""
+    if returned[1] <= returned[0]:
+        return pieces
+    return sorted([*pieces, returned])
