@@ -314,7 +314,7 @@ class RangedFetch(OneFile):
             with self.live.watching(response) as connection:
                 assignment.on_emptied = connection.abort
                 try:
-                    self._write_body(response, assignment, connection, work)
+                    self._write_body(response, span, assignment, connection, work)
                 except Exception:
                     if connection.stalled and not self.halted():
                         raise _Dropped from None
@@ -350,6 +350,7 @@ class RangedFetch(OneFile):
     def _write_body(
         self,
         response: httpx2.Response,
+        span: Span,
         assignment: Assignment,
         connection: Connection,
         work: "_Work",
@@ -357,14 +358,23 @@ class RangedFetch(OneFile):
         """Write the answer's bytes in place, each chunk claimed from the plan first (what
         was stolen meanwhile is dropped, and the answer left once nothing is ours); tell
         `landed` and the progress every TELL_EVERY bytes (and about the rest however the
-        answer ends)."""
+        answer ends). An answer longer than the span asked is refused before its first byte
+        past the span is written."""
         clock = self.options.clock
         told = assignment.cursor
         told_at = clock()
+        received = span[0]
         try:
             for chunk in response.iter_bytes(self.options.chunk_size):
                 if self.halted():
                     raise Stopped
+                received += len(chunk)
+                if received > span[1]:
+                    raise DownloadFailed(
+                        f"{sentence_start(self.server.name)} sent more than bytes "
+                        f"{span[0]}-{span[1] - 1} of {self.job.file.path}; nothing past them "
+                        "was kept"
+                    )
                 position = assignment.cursor
                 mine = work.plan.claim(assignment, len(chunk))
                 if mine:

@@ -196,7 +196,7 @@ class WorkPlan:
             return assignment.remaining
         in_flight = max(min(assignment.asked_to, assignment.end) - assignment.cursor, 0)
         rate = assignment.rate(now) or typical
-        if rate is not None and in_flight / rate > CUT_AFTER_S:
+        if rate and in_flight / rate > CUT_AFTER_S:
             return assignment.remaining
         return max(assignment.end - max(assignment.cursor, assignment.asked_to), 0)
 
