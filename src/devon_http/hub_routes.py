@@ -64,7 +64,8 @@ def serve_hub_paths(
 ) -> ASGIApp:
     """`router`, with the Hub's paths answered before it. With `api_key`, they need
     `Authorization: Bearer <api_key>` (what huggingface_hub sends for `HF_TOKEN`); with
-    `pull_through`, a model or file the vault lacks is downloaded before the answer."""
+    `pull_through`, a model the vault lacks is listed from upstream, and a file it lacks is
+    downloaded before the answer (ADR 0255)."""
 
     async def answering(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
