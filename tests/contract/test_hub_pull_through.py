@@ -16,6 +16,7 @@ from huggingface_hub import (
     snapshot_download,
 )
 from huggingface_hub.errors import EntryNotFoundError, GatedRepoError, RepositoryNotFoundError
+from huggingface_hub.hf_api import RepoFile
 
 from devon_testhub import TestHub
 from devon_testhub.default_catalogue import GATED_REPO
@@ -146,6 +147,17 @@ def test_info_and_refs_of_a_model_held_with_one_quantisation_fetch_no_file(
     assert info.sha == repo.sha
     assert [branch.target_commit for branch in refs.branches] == [repo.sha]
     assert upstream_file_reads(test_hub, WIDGET) == {}
+
+
+def test_the_tree_of_a_model_the_vault_lacks_lists_upstreams_files_and_fetches_none(
+    mirror: ServedVault, test_hub: TestHub
+) -> None:
+    entries = list(HfApi(endpoint=mirror.url).list_repo_tree(TINY, recursive=True))
+
+    expected = {f.path: f.content.size for f in test_hub.catalogue[TINY].files}
+    assert {e.path: e.size for e in entries if isinstance(e, RepoFile)} == expected
+    assert upstream_file_reads(test_hub, TINY) == {}
+    assert mirror.devon.get(TINY) is None
 
 
 def test_downloading_another_quantisation_fetches_only_that_file(
