@@ -573,7 +573,7 @@ class Settings:
         default=False,
         to_text=_bool_text,
         default_text="`false`: the Hub paths answer only what the vault holds",
-        help="A Hub-path request for a model or file the vault lacks downloads it first.",
+        help="Hub paths list missing models from upstream; a file read downloads it.",
     )
     max_source_answer_bytes: int = setting(
         key="max_source_answer",

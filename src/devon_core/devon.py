@@ -562,9 +562,9 @@ class Devon:
     ) -> ServedModel:
         """The vault's copy of `model_id` (of the default source) as a Hub repository at
         `revision`: `main`, its commit, or a prefix of it (RevisionNotFound otherwise).
-        NotFound when the vault lacks it, unless `pull`: then it is downloaded first (the
-        whole repository, also when the vault holds only some of its files), by a job any
-        other request for it joins."""
+        NotFound when the vault lacks it, unless `pull`: then a model the vault lacks or
+        holds only some files of is listed from the upstream source's metadata, merged with
+        what the vault holds; no file is downloaded (ADR 0255)."""
         source = self.default_source
         with about(source, model_id):
             return hub_protocol.served_model(
@@ -573,7 +573,7 @@ class Devon:
                 source,
                 model_id,
                 revision,
-                partial(self._pull, source, model_id) if pull else None,
+                partial(self.source(source).info, model_id) if pull else None,
             )
 
     def hub_file(

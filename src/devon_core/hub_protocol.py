@@ -6,14 +6,14 @@ them, and `devon_http.hub_routes` speaks them over the Hub's paths."""
 import hashlib
 import re
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import attrs
 
-from devon_core.errors import InvalidInput, NotFound
+from devon_core.errors import InvalidInput, NotFound, SourceUnavailable
 from devon_core.identifiers import validate_model_id
-from devon_core.models import LocalModel
+from devon_core.models import LocalModel, RemoteFile, RemoteModel
 from devon_core.ports import Clock, ModelStore
 from devon_core.quantizations import literal_pattern
 from devon_core.use_cases import recorded_patterns
@@ -77,13 +77,15 @@ class ServedFile:
 
     path: str
     """POSIX path relative to the model folder (the Hub's `rfilename`)."""
-    local_path: str
-    """Where the bytes are on this machine."""
+    local_path: str | None
+    """Where the bytes are on this machine; None for a file listed from upstream that the
+    vault does not hold (pull-through, ADR 0255)."""
     size_bytes: int
     sha256: str | None
     """The content's sha256 for a file in LFS."""
-    blob_id: str
-    """The git blob id the Hub lists (`oid`): of the LFS pointer for an LFS file."""
+    blob_id: str | None
+    """The git blob id the Hub lists (`oid`): of the LFS pointer for an LFS file. None for
+    a file not in LFS that the vault does not hold (upstream's listing does not give it)."""
 
     @property
     def is_lfs(self) -> bool:
@@ -91,8 +93,16 @@ class ServedFile:
 
     @property
     def etag(self) -> str:
-        """The Hub's ETag: the sha256 for an LFS file, the git blob id otherwise."""
-        return self.sha256 if self.sha256 is not None else self.blob_id
+        """The Hub's ETag: the sha256 for an LFS file, the git blob id otherwise (a file
+        the vault holds always has one)."""
+        return self.sha256 if self.sha256 is not None else (self.blob_id or "")
+
+    @property
+    def held_path(self) -> str:
+        """`local_path` of a file the vault holds; NotFound for one it does not."""
+        if self.local_path is None:
+            raise EntryNotFound(f"Entry not found: the vault does not hold {self.path!r}")
+        return self.local_path
 
     @property
     def pointer_size(self) -> int | None:
@@ -102,15 +112,16 @@ class ServedFile:
 
 @attrs.frozen
 class ServedModel:
-    """A model of the vault as a Hub repository at one commit."""
+    """A model as a Hub repository at one commit: the vault's copy, or with pull-through
+    upstream's listing merged with what the vault holds of it (ADR 0255)."""
 
-    model: LocalModel
+    repo_id: str
     commit: str
     files: tuple[ServedFile, ...]
-
-    @property
-    def repo_id(self) -> str:
-        return self.model.model_id
+    model: LocalModel | None
+    """The vault's copy (None when the vault holds nothing of the model yet)."""
+    modified_at: datetime | None
+    """When the copy arrived in the vault, or upstream's last change of a model it lacks."""
 
     def file(self, path: str) -> ServedFile:
         """The file at `path`; EntryNotFound when the model has none there."""
@@ -201,7 +212,11 @@ def use_is_due(model: LocalModel, now: datetime) -> bool:
 
 Pull = Callable[[tuple[str, ...] | None], LocalModel]
 """Brings the model into the vault (every file, or those the patterns name) and returns
-the vault's copy: the download job of pull-through (`Devon.hub_model`)."""
+the vault's copy: the download job of pull-through (`Devon.hub_file`)."""
+
+Upstream = Callable[[], RemoteModel]
+"""The upstream source's description of the model (its commit and files with sizes and
+sha256s, no file bytes): what pull-through lists of a model the vault lacks (ADR 0255)."""
 
 
 def served_model(
@@ -210,15 +225,64 @@ def served_model(
     source: str,
     model_id: str,
     revision: str,
-    pull: Pull | None,
+    upstream: Upstream | None,
 ) -> ServedModel:
-    """The vault's copy of `model_id` as a repository at `revision`. With `pull`, a model
-    the vault lacks, or holds only some files of, is brought in whole first."""
+    """The vault's copy of `model_id` as a repository at `revision`. With `upstream`
+    (pull-through), a model the vault lacks, or holds only some files of, is answered from
+    upstream's listing at upstream's commit, the files the vault holds with their own
+    identities; nothing is downloaded (ADR 0255). A partial copy at another commit than
+    upstream's answers as held: its own commit and files."""
     validate_model_id(model_id)
     present = store.get(source, model_id)
-    if pull is not None and (present is None or recorded_patterns(present) is not None):
-        present = pull(None)
+    if upstream is not None and (present is None or recorded_patterns(present) is not None):
+        remote = upstream()
+        commit = (remote.revision or "").lower()
+        if not COMMIT.fullmatch(commit):
+            raise SourceUnavailable(
+                f"The upstream source named no commit for {model_id}: cannot list it"
+            )
+        if present is None or commit_of(present) == commit:
+            return _mirrored(model_id, commit, present, remote, identities, revision)
     return _at_revision(_held(present, model_id), identities, revision)
+
+
+def _mirrored(
+    model_id: str,
+    commit: str,
+    present: LocalModel | None,
+    remote: RemoteModel,
+    identities: FileIdentities,
+    revision: str,
+) -> ServedModel:
+    if not names_commit(revision, commit):
+        raise RevisionNotFound(
+            f"Invalid rev id: {revision!r}; the upstream source has {model_id} at {commit}",
+            model_id=model_id,
+        )
+    held = served_files(present, identities(present)) if present is not None else ()
+    held_paths = {f.path for f in held}
+    lacking = [_upstream_file(f) for f in remote.files if f.path not in held_paths]
+    files = tuple(sorted([*held, *lacking], key=lambda f: f.path))
+    modified = present.downloaded_at if present is not None else _time(remote.updated_at)
+    return ServedModel(model_id, commit, files, present, modified)
+
+
+def _upstream_file(remote: RemoteFile) -> ServedFile:
+    """A file the vault lacks, as upstream lists it: its size and, in LFS, its sha256."""
+    blob = (
+        git_blob_id(lfs_pointer(remote.sha256, remote.size_bytes))
+        if remote.sha256 is not None
+        else None
+    )
+    return ServedFile(remote.path, None, remote.size_bytes, remote.sha256, blob)
+
+
+def _time(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment
 
 
 def served_file(
@@ -245,10 +309,11 @@ def served_file(
             present = pull((literal_pattern(path),))
         except InvalidInput as error:  # the source's repository has no such file
             raise EntryNotFound(f"Entry not found: {error}", model_id=model_id) from error
-    served = _at_revision(_held(present, model_id), identities, revision)
+    held = _held(present, model_id)
+    served = _at_revision(held, identities, revision)
     found = served.file(path)
     now = clock.now()
-    if use and use_is_due(served.model, now):
+    if use and use_is_due(held, now):
         store.mark_used(source, model_id, now)
     return served, found
 
@@ -264,7 +329,8 @@ def _held(present: LocalModel | None, model_id: str) -> LocalModel:
 def _at_revision(model: LocalModel, identities: FileIdentities, revision: str) -> ServedModel:
     commit = commit_of(model)
     check_revision(model, commit, revision)
-    return ServedModel(model, commit, served_files(model, identities(model)))
+    files = served_files(model, identities(model))
+    return ServedModel(model.model_id, commit, files, model, model.downloaded_at)
 
 
 @attrs.frozen

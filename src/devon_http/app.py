@@ -68,7 +68,8 @@ def create_app(
 
     The Hugging Face Hub's model paths (`/api/models/{id}`, `/{id}/resolve/{rev}/{path}`)
     answer from the vault beside /api/v1, behind the same key (`devon_http.hub_routes`);
-    with `hub_pull_through`, a model or file the vault lacks is downloaded first."""
+    with `hub_pull_through`, a model the vault lacks is listed from upstream and a file it
+    lacks is downloaded first (ADR 0255)."""
     attach_jobs(devon, max_concurrent=max_concurrent_downloads)
     secured = bool(api_key)
     api = Router(

@@ -64,7 +64,8 @@ def serve_hub_paths(
 ) -> ASGIApp:
     """`router`, with the Hub's paths answered before it. With `api_key`, they need
     `Authorization: Bearer <api_key>` (what huggingface_hub sends for `HF_TOKEN`); with
-    `pull_through`, a model or file the vault lacks is downloaded before the answer."""
+    `pull_through`, a model the vault lacks is listed from upstream, and a file it lacks is
+    downloaded before the answer (ADR 0255)."""
 
     async def answering(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -149,7 +150,7 @@ async def _resolve(devon: Devon, pull: bool, hub: HubPath, scope: Scope, send: S
 
     def opened() -> tuple[ServedModel, ServedFile, int]:
         served, found = devon.hub_file(hub.repo_id, hub.revision, hub.path, pull=pull, use=reading)
-        return served, found, os.open(found.local_path, os.O_RDONLY)
+        return served, found, os.open(found.held_path, os.O_RDONLY)
 
     served, found, fd = await _in_thread(opened)
     try:
@@ -204,14 +205,11 @@ def file_headers(served: ServedModel, found: ServedFile, length: int) -> Headers
 def model_info(served: ServedModel) -> dict[str, Any]:
     """`/api/models/{id}`: the fields huggingface_hub's `ModelInfo` reads, with every
     sibling's size and LFS identity (what `files_metadata=True` asks for)."""
-    model = served.model
     info: dict[str, Any] = {
         "_id": served.commit[:24],
-        "id": model.model_id,
-        "modelId": model.model_id,
+        "id": served.repo_id,
+        "modelId": served.repo_id,
         "sha": served.commit,
-        "lastModified": _iso(model.downloaded_at),
-        "createdAt": _iso(model.downloaded_at),
         "private": False,
         "gated": False,
         "disabled": False,
@@ -221,14 +219,16 @@ def model_info(served: ServedModel) -> dict[str, Any]:
         "siblings": [_sibling(f) for f in served.files],
         "usedStorage": sum(f.size_bytes for f in served.files),
     }
-    author = author_of(model.model_id)
+    if served.modified_at is not None:
+        info["lastModified"] = info["createdAt"] = _iso(served.modified_at)
+    author = author_of(served.repo_id)
     if author is not None:
         info["author"] = author
     return info
 
 
 def refs(served: ServedModel) -> dict[str, Any]:
-    """`/api/models/{id}/refs`: one branch, `main`, at the held commit (what llama.cpp's
+    """`/api/models/{id}/refs`: one branch, `main`, at the served commit (what llama.cpp's
     `-hf` and `HfApi.list_repo_refs` read)."""
     main = {"name": "main", "ref": "refs/heads/main", "targetCommit": served.commit}
     return {"branches": [main], "converts": [], "tags": []}
@@ -236,7 +236,8 @@ def refs(served: ServedModel) -> dict[str, Any]:
 
 def _sibling(found: ServedFile) -> dict[str, Any]:
     entry: dict[str, Any] = {"rfilename": found.path, "size": found.size_bytes}
-    entry["blobId"] = found.blob_id
+    if found.blob_id is not None:  # unknown for a non-LFS file only upstream holds
+        entry["blobId"] = found.blob_id
     if found.sha256 is not None:
         entry["lfs"] = {
             "sha256": found.sha256,

@@ -8,12 +8,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from huggingface_hub import HfApi, hf_hub_download, snapshot_download
+from huggingface_hub import (
+    HfApi,
+    get_hf_file_metadata,
+    hf_hub_download,
+    hf_hub_url,
+    snapshot_download,
+)
 from huggingface_hub.errors import EntryNotFoundError, GatedRepoError, RepositoryNotFoundError
+from huggingface_hub.hf_api import RepoFile
 
 from devon_testhub import TestHub
 from devon_testhub.default_catalogue import GATED_REPO
-from tests.contract.hf_helpers import SHARDY, TINY, files_under
+from tests.contract.hf_helpers import SHARDY, TINY, WIDGET, files_under
 from tests.contract.hub_endpoint_support import ServedVault, served_vault
 from tests.contract.test_http_serve import serve_process
 
@@ -101,16 +108,81 @@ def test_hf_hub_download_pulls_only_the_file_asked_for(
     assert held.files == ("config.json",)
 
 
-def test_the_info_of_a_partly_held_model_pulls_the_rest_of_it(
+def test_the_info_of_a_partly_held_model_lists_every_upstream_file_and_fetches_none(
     mirror: ServedVault, test_hub: TestHub, tmp_path: Path
 ) -> None:
     hf_hub_download(TINY, "config.json", endpoint=mirror.url, cache_dir=tmp_path / "c")
+    test_hub.stats.reset()
 
-    info = HfApi(endpoint=mirror.url).model_info(TINY)
+    info = HfApi(endpoint=mirror.url).model_info(TINY, files_metadata=True)
 
-    every = sorted(f.path for f in test_hub.catalogue[TINY].files)
-    assert sorted(s.rfilename for s in info.siblings or []) == every
-    assert sorted(upstream_file_reads(test_hub, TINY)) == every
+    repo = test_hub.catalogue[TINY]
+    assert sorted(s.rfilename for s in info.siblings or []) == sorted(f.path for f in repo.files)
+    assert info.sha == repo.sha
+    assert upstream_file_reads(test_hub, TINY) == {}
+    held = mirror.devon.get(TINY)
+    assert held is not None
+    assert held.files == ("config.json",)
+
+
+@pytest.fixture
+def one_quant_mirror(mirror: ServedVault, test_hub: TestHub) -> ServedVault:
+    """The mirror holding only the Q4_K_M quantisation of the GGUF repo."""
+    mirror.devon.download(WIDGET, include_patterns=["*Q4_K_M*"])
+    test_hub.stats.reset()
+    return mirror
+
+
+def test_info_and_refs_of_a_model_held_with_one_quantisation_fetch_no_file(
+    one_quant_mirror: ServedVault, test_hub: TestHub
+) -> None:
+    api = HfApi(endpoint=one_quant_mirror.url)
+
+    info = api.model_info(WIDGET, files_metadata=True)
+    refs = api.list_repo_refs(WIDGET)
+
+    repo = test_hub.catalogue[WIDGET]
+    listed = {s.rfilename: s.lfs.sha256 if s.lfs else None for s in info.siblings or []}
+    assert listed == {f.path: f.sha256 if f.lfs else None for f in repo.files}
+    assert info.sha == repo.sha
+    assert [branch.target_commit for branch in refs.branches] == [repo.sha]
+    assert upstream_file_reads(test_hub, WIDGET) == {}
+
+
+def test_the_tree_of_a_model_the_vault_lacks_lists_upstreams_files_and_fetches_none(
+    mirror: ServedVault, test_hub: TestHub
+) -> None:
+    entries = list(HfApi(endpoint=mirror.url).list_repo_tree(TINY, recursive=True))
+
+    expected = {f.path: f.content.size for f in test_hub.catalogue[TINY].files}
+    assert {e.path: e.size for e in entries if isinstance(e, RepoFile)} == expected
+    assert upstream_file_reads(test_hub, TINY) == {}
+    assert mirror.devon.get(TINY) is None
+
+
+def test_downloading_another_quantisation_fetches_only_that_file(
+    one_quant_mirror: ServedVault, test_hub: TestHub, tmp_path: Path
+) -> None:
+    name = "widget-8b.Q8_0.gguf"
+
+    path = hf_hub_download(WIDGET, name, endpoint=one_quant_mirror.url, cache_dir=tmp_path / "c")
+
+    item = test_hub.catalogue[WIDGET].file(name)
+    assert item is not None
+    assert Path(path).read_bytes() == item.content.read()
+    assert upstream_file_reads(test_hub, WIDGET) == {name: 1}
+
+
+def test_a_resolve_answers_the_commit_the_info_names(
+    one_quant_mirror: ServedVault, tmp_path: Path
+) -> None:
+    api = HfApi(endpoint=one_quant_mirror.url)
+    sha = api.model_info(WIDGET).sha
+
+    held = get_hf_file_metadata(hf_hub_url(WIDGET, "widget-8b.Q4_K_M.gguf", endpoint=api.endpoint))
+    pulled = get_hf_file_metadata(hf_hub_url(WIDGET, "widget-8b.Q2_K.gguf", endpoint=api.endpoint))
+
+    assert held.commit_hash == pulled.commit_hash == sha
 
 
 def test_a_gated_model_raises_gated_repo_error(mirror: ServedVault, tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from devon_core.hub_protocol import (
     ServedModel,
     check_revision,
     commit_of,
+    git_blob_id,
     lfs_pointer,
     names_commit,
     served_file,
@@ -21,7 +22,7 @@ from devon_core.hub_protocol import (
     tree,
     use_is_due,
 )
-from devon_core.models import LocalModel
+from devon_core.models import LocalModel, RemoteFile, RemoteModel
 from tests.unit.fakes import T0, MemoryStore, SettableClock, local_model
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -38,7 +39,7 @@ class Identity:
 def served(*paths: str) -> ServedModel:
     model = attrs.evolve(local_model(), files=paths, metadata={"revision": COMMIT})
     identities = [Identity(p, 10, git_blob_id="b" * 40) for p in paths]
-    return ServedModel(model, COMMIT, served_files(model, identities))
+    return ServedModel(model.model_id, COMMIT, served_files(model, identities), model, T0)
 
 
 @pytest.mark.parametrize("revision", ["main", "refs/heads/main", COMMIT, COMMIT[:7], "0123"])
@@ -155,15 +156,69 @@ def test_without_pull_a_partial_copy_lists_only_the_files_it_holds() -> None:
     assert [f.path for f in model.files] == ["config.json"]
 
 
-def test_with_pull_the_listing_of_a_partial_copy_pulls_the_whole_model() -> None:
+UPSTREAM_COMMIT = "fedcba9876543210fedcba9876543210fedcba98"
+
+
+def upstream(commit: str = UPSTREAM_COMMIT) -> RemoteModel:
+    files = (
+        RemoteFile("config.json", 99),
+        RemoteFile("model.safetensors", 4096, "e" * 64),
+        RemoteFile("notes.txt", 7),
+    )
+    return RemoteModel(
+        "huggingface", "acme/widget-7b", "widget-7b", revision=commit.upper(), files=files
+    )
+
+
+def held_at(commit: str) -> LocalModel:
+    return attrs.evolve(partial_copy(), metadata={**partial_copy().metadata, "revision": commit})
+
+
+def test_with_pull_a_partial_copy_lists_upstreams_files_at_upstreams_commit() -> None:
     store = MemoryStore()
-    store.add(partial_copy())
-    pull = Pulls(store)
+    store.add(held_at(UPSTREAM_COMMIT))
 
-    model = served_model(store, identities_of, "huggingface", "acme/widget-7b", "main", pull)
+    model = served_model(
+        store, identities_of, "huggingface", "acme/widget-7b", "main", lambda: upstream()
+    )
 
-    assert pull.asked == [None]
-    assert [f.path for f in model.files] == ["config.json", "model.safetensors"]
+    assert model.commit == UPSTREAM_COMMIT
+    assert [(f.path, f.size_bytes, f.sha256) for f in model.files] == [
+        ("config.json", 10, None),  # the vault's own identity
+        ("model.safetensors", 4096, "e" * 64),
+        ("notes.txt", 7, None),
+    ]
+    assert [f.local_path is not None for f in model.files] == [True, False, False]
+
+
+def test_with_pull_a_model_the_vault_lacks_is_listed_from_upstream_alone() -> None:
+    model = served_model(
+        MemoryStore(), identities_of, "huggingface", "acme/widget-7b", "main", lambda: upstream()
+    )
+
+    assert model.model is None
+    assert model.commit == UPSTREAM_COMMIT
+    assert model.file("model.safetensors").blob_id == git_blob_id(lfs_pointer("e" * 64, 4096))
+    assert model.file("notes.txt").blob_id is None
+
+
+def test_with_pull_a_partial_copy_at_an_older_commit_answers_as_held() -> None:
+    store = MemoryStore()
+    store.add(held_at(COMMIT))
+
+    model = served_model(
+        store, identities_of, "huggingface", "acme/widget-7b", "main", lambda: upstream()
+    )
+
+    assert model.commit == COMMIT
+    assert [f.path for f in model.files] == ["config.json"]
+
+
+def test_with_pull_a_revision_other_than_upstreams_commit_is_not_found() -> None:
+    with pytest.raises(RevisionNotFound):
+        served_model(
+            MemoryStore(), identities_of, "huggingface", "acme/widget-7b", COMMIT, upstream
+        )
 
 
 def test_with_pull_a_file_the_partial_copy_lacks_pulls_that_file_only() -> None:
