@@ -36,7 +36,7 @@ from filelock import FileLock
 
 from devon_adapters.index import Record, time_to_text
 from devon_adapters.model_files import formats_of
-from devon_adapters.paths import FILE_MODE, VaultPaths
+from devon_adapters.paths import FILE_MODE, VaultPaths, placed_folder, placed_folder_in_text
 from devon_core.errors import InvalidInput
 from devon_core.identifiers import validate_model_id, validate_source_name
 
@@ -73,10 +73,12 @@ def manifest_entry(
     gets the formats of its files' extensions."""
     if not isinstance(metadata.get("format"), list) or not metadata["format"]:
         metadata = {**metadata, "format": list(formats_of(files))}
+    placed = placed_folder(source, metadata)
+    relative = placed.replace("/", os.sep) if placed else f"{source}{os.sep}{model_id}"
     return {
         "source": source,
         "model_id": model_id,
-        "path": f"{root}{os.sep}{source}{os.sep}{model_id}",
+        "path": f"{root}{os.sep}{relative}",
         "files": list(files),
         "size_bytes": size_bytes,
         "downloaded_at": time_to_text(downloaded_at),
@@ -100,9 +102,14 @@ def render_manifest(root: str, index: "VaultIndex") -> bytes:
         if _FORMAT_SET not in metadata or _FORMAT_EMPTY in metadata:
             metadata = _with_formats(files, metadata)
         used = f'"{last_used}"' if last_used else "null"
+        placed = placed_folder_in_text(source, metadata)
+        if placed:
+            path = json.dumps(root + os.sep + placed.replace("/", os.sep))
+        else:
+            path = f'{prefix}{source}{sep}{model_id}"'
         lines.append(
             f'"{source}::{model_id}": {{"source": "{source}", "model_id": "{model_id}", '
-            f'"path": {prefix}{source}{sep}{model_id}", "files": {files}, '
+            f'"path": {path}, "files": {files}, '
             f'"size_bytes": {size}, "downloaded_at": "{downloaded_at}", "last_used": {used}, '
             f'"metadata": {metadata}}}'
         )
@@ -156,6 +163,22 @@ def parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     return moment.astimezone(UTC)
+
+
+def placed_in_manifest(manifest: dict[str, Any], paths: VaultPaths) -> dict[tuple[str, str], Path]:
+    """The folder of each `local` model the manifest describes as registered where a person
+    placed it (`placed_folder`), if that folder is still there."""
+    found = {}
+    for key, entry in manifest.items():
+        try:
+            source, model_id = identify(key, entry)
+        except InvalidInput:
+            continue
+        metadata = entry.get("metadata")
+        folder = placed_folder(source, metadata) if isinstance(metadata, dict) else None
+        if folder and (paths.root / folder).is_dir() and not (paths.root / folder).is_symlink():
+            found[source, model_id] = paths.root / folder
+    return found
 
 
 def records_from_manifest(

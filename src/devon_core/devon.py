@@ -11,7 +11,7 @@ from devon_core import adoption, hints, job_use_cases, use_cases
 from devon_core.adoption import AdoptReport
 from devon_core.download_plan import DownloadPlan, plan_download
 from devon_core.errors import DevonError, InvalidInput, NotFound, SelectionNotFound, about
-from devon_core.identifiers import LOCAL_SOURCE, validate_model_id
+from devon_core.identifiers import LOCAL_SOURCE, validate_model_id, validate_source_name
 from devon_core.jobs import Job, JobList, JobStatus
 from devon_core.models import LocalModel
 from devon_core.partial_downloads import clean_partial
@@ -631,12 +631,17 @@ class Devon:
         dry_run: bool = False,
         only: Collection[str] | None = None,
         partial: bool = False,
+        source: str | None = None,
     ) -> CleanResult:
         """Remove unused models, or all. `only` (keys `<source>/<model_id>`) limits the run
         to models a person was shown, e.g. by a dry run, and confirmed. `partial` also
         removes what unfinished downloads hold in staging, except a running one's (and,
-        with `only`, just the staging of those keys)."""
-        request = CleanRequest(unused=unused, days=days, all=all, dry_run=dry_run)
+        with `only`, just the staging of those keys). `source` limits it to that source's
+        models; models of the `local` source (placed by hand) are removed only when it
+        names `local`, and are otherwise reported in `skipped_local`."""
+        if source is not None:
+            validate_source_name(source)
+        request = CleanRequest(unused=unused, days=days, all=all, dry_run=dry_run, source=source)
         result = use_cases.clean(self.store, self.clock, request, only)
         if not partial:
             return result
@@ -649,12 +654,20 @@ class Devon:
         export_format = format if isinstance(format, ExportFormat) else ExportFormat.parse(format)
         return use_cases.export(self.store, export_format)
 
-    def scan(self, *, reconcile: bool = False) -> ScanResult:
-        """Register model folders placed in the vault by hand: under a source's folder as
-        that source, anywhere else under the built-in `local` source, with metadata inferred
-        from their files. Folders with no model file, or still being written, are skipped
-        and reported. `reconcile` also drops the models whose folder is gone."""
-        return use_cases.scan(self.store, self.sources.keys(), reconcile)
+    def scan(
+        self, *, reconcile: bool = False, move: bool = False, dry_run: bool = False
+    ) -> ScanResult:
+        """Register model folders placed in the vault by hand, where they are: under a
+        source's folder as that source, anywhere else under the built-in `local` source,
+        with metadata inferred from their files. Nothing moves unless `move` (then a folder
+        outside a source's folder goes to `local/<name>`, reported in `moved`); nothing is
+        written outside the vault. Folders with no model file, still being written, or
+        resolving outside the vault are skipped and reported. `reconcile` also drops the
+        models whose folder is gone. `dry_run` reports what would be done, changing
+        nothing."""
+        return use_cases.scan(
+            self.store, self.sources.keys(), reconcile, move=move, dry_run=dry_run
+        )
 
     def adopt(
         self,
