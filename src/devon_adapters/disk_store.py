@@ -35,6 +35,7 @@ from typing import Any, BinaryIO
 
 import attrs
 
+from devon_adapters.batch_commit import delete_abandoned_batches
 from devon_adapters.checked_times import SETTLED_NS, read_checked, write_checked
 from devon_adapters.index import CHECKED_FILE, Operation, Record
 from devon_adapters.index_backends import IndexBackend, VaultIndex, open_backend
@@ -780,6 +781,7 @@ class DiskModelStore:
             if item.name not in in_flight:
                 _delete_tree(item)
         _delete_stale_listings(self._paths.state)
+        delete_abandoned_batches(self)
         # Outside any transaction: holding the write lock for this pass made every other
         # process's commits wait for it (0.4 s at 100,000 models).
         vanished = self._vanished(self._unlisted())
