@@ -68,6 +68,8 @@ def commit_batch(store: "DiskModelStore", arrivals: Sequence[Arrival], bring: Br
                 committed = _commit(store, batch, staged, refused)
         finally:
             store._delete_leftover(base)
+    with contextlib.suppress(OSError):  # the lock's file, when locks are files (SQLite)
+        (store.paths.locks / batch).unlink()
     if committed:
         store._refresh_manifest()
     return BatchResult(tuple(committed), tuple(refused))
