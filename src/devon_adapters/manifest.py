@@ -25,6 +25,7 @@ regeneration to run reflects every change committed before it, whichever process
 """
 
 import atexit
+import contextlib
 import json
 import logging
 import mmap
@@ -243,8 +244,19 @@ def records_from_manifest(
 Buffer = bytes | memoryview
 
 
+@attrs.frozen
+class FileSpan:
+    """Bytes `start`..`end` of the open file `fd`, whose content `view` maps: copied by the
+    kernel where it can (`copy_file_range`), else written from the mapping."""
+
+    fd: int
+    start: int
+    end: int
+    view: memoryview
+
+
 def write_atomically(
-    path: Path, data: Buffer | Sequence[Buffer], temporary_dir: Path
+    path: Path, data: Buffer | Sequence[Buffer | FileSpan], temporary_dir: Path
 ) -> os.stat_result:
     """Replace `path` with `data` (or its parts, one after the other): written beside it
     (same filesystem), flushed to disk, renamed over it, and the rename flushed too.
@@ -256,9 +268,10 @@ def write_atomically(
     try:
         try:
             for part in parts:
-                view = memoryview(part)
-                while view:
-                    view = view[os.write(fd, view) :]
+                if isinstance(part, FileSpan):
+                    _copy_span(part, fd)
+                else:
+                    _write_all(fd, part)
             os.fsync(fd)
             written = os.fstat(fd)
         finally:
@@ -273,6 +286,24 @@ def write_atomically(
     finally:
         os.close(directory)
     return written
+
+
+def _write_all(fd: int, data: Buffer) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _copy_span(span: FileSpan, fd: int) -> None:
+    offset = span.start
+    if hasattr(os, "copy_file_range"):  # Linux: no page of it passes through this process
+        with contextlib.suppress(OSError):  # another filesystem, an old kernel: write it
+            while offset < span.end:
+                copied = os.copy_file_range(span.fd, fd, span.end - offset, offset)
+                if copied == 0:
+                    break
+                offset += copied
+    _write_all(fd, span.view[offset - span.start : span.end - span.start])
 
 
 STAMP_NAME = "manifest-stamp.json"
@@ -412,12 +443,12 @@ def _key_of(old: Any, start: int, stop: int) -> tuple[str, str] | None:
 
 
 def write_pieces(
-    path: Path, old: Any, pieces: Sequence[Part], temporary_dir: Path
+    path: Path, old: Any, old_fd: int, pieces: Sequence[Part], temporary_dir: Path
 ) -> os.stat_result:
-    """The new manifest made of `pieces` (spans of `old` and new lines), written with
-    `write_atomically`."""
+    """The new manifest made of `pieces` (spans of `old`, the file open as `old_fd`, and new
+    lines), written with `write_atomically`."""
     view = memoryview(old)
-    parts = spliced_parts(view, pieces)
+    parts = spliced_parts(view, pieces, old_fd)
     try:
         return write_atomically(path, parts, temporary_dir)
     finally:
@@ -425,13 +456,21 @@ def write_pieces(
         view.release()
 
 
-def spliced_parts(old: memoryview, pieces: Sequence[Part]) -> list[Buffer]:
-    """The bytes of the manifest `splice` describes, in order, separated as written here."""
-    parts: list[Buffer] = [_OPEN]
+def spliced_parts(
+    old: memoryview, pieces: Sequence[Part], old_fd: int | None = None
+) -> list[Buffer | FileSpan]:
+    """The bytes of the manifest `splice` describes, in order, separated as written here:
+    spans of the old file as `FileSpan`s when its descriptor is given, else as views."""
+    parts: list[Buffer | FileSpan] = [_OPEN]
     for number, piece in enumerate(pieces):
         if number:
             parts.append(_LINE_SEP)
-        parts.append(old[piece[0] : piece[1]] if isinstance(piece, tuple) else piece)
+        if isinstance(piece, bytes):
+            parts.append(piece)
+        elif old_fd is None:
+            parts.append(old[piece[0] : piece[1]])
+        else:
+            parts.append(FileSpan(old_fd, *piece, old[piece[0] : piece[1]]))
     parts.append(_CLOSE if pieces else b"}\n")
     return parts
 
@@ -584,7 +623,8 @@ class ManifestWriter:
                 edited, pieces = spliced
                 if not edited:
                     return "unchanged", os.fstat(file.fileno())
-                return "spliced", write_pieces(self.path, old, pieces, self._paths.state)
+                written = write_pieces(self.path, old, file.fileno(), pieces, self._paths.state)
+                return "spliced", written
         except (ValueError, FileNotFoundError, IsADirectoryError):
             return None  # empty, gone or not a file: rendered whole instead
 

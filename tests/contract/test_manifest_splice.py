@@ -1,12 +1,21 @@
 """Splicing changed models into `manifest.json` gives the file a whole rendering would."""
 
+import os
 import string
+from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from devon_adapters.index import Changed, StoredRow
-from devon_adapters.manifest import ManifestLines, splice, spliced_parts
+from devon_adapters.manifest import (
+    FileSpan,
+    ManifestLines,
+    splice,
+    spliced_parts,
+    write_atomically,
+)
 
 LINES = ManifestLines("/vault")
 SOURCES = st.sampled_from(["hf", "hf-mirror", "huggingface", "local"])
@@ -56,9 +65,30 @@ def test_a_spliced_manifest_is_byte_for_byte_the_rendered_one(
 
     assert spliced is not None
     edited, pieces = spliced
-    assert b"".join(spliced_parts(memoryview(old), pieces)) == render(after)
+    parts = spliced_parts(memoryview(old), pieces)
+    assert b"".join(p for p in parts if isinstance(p, bytes | memoryview)) == render(after)
     assert edited == (render(after) != old)
 
 
 def test_a_file_not_shaped_as_written_is_not_spliced() -> None:
     assert splice(b'{"hf::a": {}}', [("hf", "a", None)], LINES) is None
+
+
+def test_a_span_the_kernel_cannot_copy_is_written_from_its_mapping(tmp_path: Path) -> None:
+    data = b"0123456789"
+    span = FileSpan(-1, 2, 7, memoryview(data)[2:7])  # no such descriptor: the copy fails
+
+    write_atomically(tmp_path / "out", [b"<", span, b">"], tmp_path)
+
+    assert (tmp_path / "out").read_bytes() == b"<23456>"
+
+
+@pytest.mark.skipif(not hasattr(os, "copy_file_range"), reason="copy_file_range is Linux's")
+def test_a_span_of_an_open_file_is_copied_by_the_kernel(tmp_path: Path) -> None:
+    (tmp_path / "old").write_bytes(b"0123456789")
+    with open(tmp_path / "old", "rb") as old:
+        span = FileSpan(old.fileno(), 2, 7, memoryview(b"wrong"))
+
+        write_atomically(tmp_path / "out", [span], tmp_path)
+
+    assert (tmp_path / "out").read_bytes() == b"23456"
