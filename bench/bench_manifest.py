@@ -12,7 +12,8 @@ every model the metadata a download records, writes the manifest, and times, fas
 - a commit of one model and its removal, each with what the manifest took of it (the
   writer's `last_duration`, in both versions);
 - a `mark_used` and the delayed manifest write it schedules (`flush_manifest`);
-- opening the vault again with nothing changed, and whether `manifest.json` was rewritten;
+- opening the vault again with nothing changed, and `rebuild_index()` finding the same rows,
+  and whether either rewrote `manifest.json`;
 - the whole manifest text rendered from the index (`render_manifest`, in both versions).
 For each `--import-sizes` size, a DEVON 1.0/1.1 vault (`index.json` beside `models/`, one
 16-byte file a model, times and metadata recorded) is imported into an empty vault by each
@@ -100,6 +101,11 @@ def measure_vault(root: Path, repeats: int) -> dict[str, Any]:
     figures["open, nothing changed"] = opened
     rewritten = (before.st_ino, before.st_mtime_ns) != (after.st_ino, after.st_mtime_ns)
     figures["manifest rewritten by that open"] = "yes" if rewritten else "no"
+    before = manifest.stat()
+    figures["rebuild_index(), nothing changed"] = timed(again.rebuild_index)[0]
+    after = manifest.stat()
+    rewritten = (before.st_ino, before.st_mtime_ns) != (after.st_ino, after.st_mtime_ns)
+    figures["manifest rewritten by that rebuild"] = "yes" if rewritten else "no"
     figures["render the whole text"] = fastest(
         repeats, lambda: render_manifest(again.root, again.index)
     )
