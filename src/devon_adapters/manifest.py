@@ -550,8 +550,24 @@ class ManifestWriter:
         """Bring the manifest up to date at open: written when there is none (a new vault),
         when its paths are not where the vault is now (moved, or mounted elsewhere, with its
         index: KITT runs models from those paths), or when the index changed since it was
-        written (by a process that crashed before writing it); left alone otherwise."""
-        self.refresh()
+        written (by a process that crashed before writing it); left alone otherwise, found
+        so without taking the manifest's lock (every command and worker opens the vault)."""
+        if not self._current():
+            self.refresh()
+
+    def _current(self) -> bool:
+        """Whether the file is the one the stamp describes and the index has not changed
+        since (its change stamp is the stamp's)."""
+        stamp = read_stamp(self._paths.state / STAMP_NAME)
+        try:
+            current = os.stat(self.path)
+        except OSError:
+            return False
+        return (
+            stamp is not None
+            and stamp.describes(current, self._root)
+            and self._index.change_stamp() == f"{stamp.generation}:{stamp.counter}"
+        )
 
     @contextmanager
     def grouped(self) -> Iterator[None]:
