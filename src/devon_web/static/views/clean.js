@@ -42,8 +42,15 @@ export async function render(main) {
       message.show(error.detail || String(error));
       return;
     }
+    const kept = dry.skipped_local || [];
+    const keptNote = kept.length
+      ? h("p", { class: "kept" }, (kept.length === 1
+        ? "1 local model (placed in the vault by hand) is kept"
+        : `${count(kept.length)} local models (placed in the vault by hand) are kept`) +
+          ": remove them one by one, or with devon clean --source local.")
+      : "";
     if (!dry.removed) {
-      preview.append(h("p", {}, "Nothing would be removed."));
+      preview.append(h("p", {}, "Nothing would be removed."), keptNote);
       return;
     }
     const remove = h("button", { type: "button", class: "danger" }, `Remove these ${count(dry.removed)} models`);
@@ -63,6 +70,6 @@ export async function render(main) {
     preview.append(
       h("h2", {}, `${count(dry.removed)} models would go, freeing ${bytes(dry.freed_bytes)}`),
       h("ul", { class: "files" }, dry.models.map((m) => h("li", {}, h("code", {}, m)))),
-      h("div", { class: "actions" }, remove), outcome);
+      keptNote, h("div", { class: "actions" }, remove), outcome);
   });
 }
