@@ -197,13 +197,17 @@ class CleanRequest(msgspec.Struct, kw_only=True, frozen=True):
         bool,
         msgspec.Meta(description="Also remove unfinished downloads' staging, unless running"),
     ] = False
-    source: Annotated[
-        str | None,
-        msgspec.Meta(
-            description="Only this source's models (added); `local` models, placed in the "
-            "vault by hand, are removed only when this names `local`"
-        ),
-    ] = None
+    source: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                pattern=r"^[a-z0-9_-]{1,64}$",
+                description="Only this source's models (added); `local` models, placed in "
+                "the vault by hand, are removed only when this names `local`",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class CleanFailure(msgspec.Struct):

@@ -130,3 +130,10 @@ def test_clean_all_keeps_local_models_unless_the_body_names_local(
     assert named.json()["models"] == ["local/mine"]
     assert "skipped_local" not in named.json()
     assert not (vault / "mine").exists()
+
+
+def test_clean_with_a_malformed_source_name_is_422_with_a_detail(client: Client) -> None:
+    response = client.post("/api/v1/clean", json={"all": True, "source": "Not A Source"})
+
+    assert response.status_code == 422
+    assert "source" in response.json()["detail"]
