@@ -47,7 +47,7 @@ test: lint typecheck services
 bench: setup
 	$(BIN)/python bench/bench_vault.py --models 1000 --total 10000
 	$(BIN)/python bench/bench_vault_scale.py --sizes 1000,10000
-	$(BIN)/python bench/bench_manifest.py --sizes 1000,10000
+	$(BIN)/python bench/bench_manifest.py --sizes 1000,10000 --import-sizes 1000
 	$(BIN)/python bench/bench_http_load.py --models 10000 --duration 2
 	$(BIN)/python bench/bench_http.py --size-mb 256 --requests 100
 	$(BIN)/python bench/bench_search.py --rounds 1

@@ -35,6 +35,7 @@ from typing import Any, BinaryIO
 
 import attrs
 
+from devon_adapters.batch_commit import delete_abandoned_batches
 from devon_adapters.checked_times import SETTLED_NS, read_checked, write_checked
 from devon_adapters.file_identities import forget, record_declared
 from devon_adapters.index import CHECKED_FILE, Index, Operation, Record
@@ -45,25 +46,29 @@ from devon_adapters.manifest import (
     MANIFEST_LOCK,
     MANIFEST_NAME,
     ManifestWriter,
+    placed_in_manifest,
     read_manifest,
     records_from_manifest,
 )
 from devon_adapters.paths import (
     DIR_MODE,
     FILE_MODE,
+    PLACED_FOLDER,
     VaultPaths,
     check_relative_file,
     half_written_file,
     is_download_metadata,
     make_private_dirs,
     partial_files,
+    placed_folder,
+    placed_folder_in_text,
     staged_bytes,
     walk_files,
 )
 from devon_adapters.transfer.staging_layout import arrived_bytes
 from devon_core.commit_metadata import CommitMetadata
 from devon_core.errors import DownloadFailed, InvalidInput, RemovalFailed, StoreUnavailable
-from devon_core.identifiers import validate_model_id, validate_source_name
+from devon_core.identifiers import LOCAL_SOURCE, validate_model_id, validate_source_name
 from devon_core.models import LocalModel
 from devon_core.results import (
     IndexCopy,
@@ -230,7 +235,10 @@ class DiskModelStore:
             files: tuple[str, ...],
             metadata: dict[str, Any],
         ) -> LocalModel:
-            path = f"{prefix}{source}{os.sep}{model_id}"
+            if source == LOCAL_SOURCE:
+                path = self._path_of(source, model_id, metadata)
+            else:
+                path = f"{prefix}{source}{os.sep}{model_id}"
             return LocalModel(
                 source, model_id, path, size_bytes, downloaded_at, last_used, files, metadata
             )
@@ -298,8 +306,14 @@ class DiskModelStore:
         ):
             s, m = quoted(source_name), quoted(model_id)
             last_used = f'"{used}"' if used else "null"
+            placed = placed_folder_in_text(source_name, metadata)
+            path = (
+                quoted(self._path_of(source_name, model_id, {PLACED_FOLDER: placed}))
+                if placed
+                else f"{prefix}{s[1:-1]}{sep}{m[1:]}"
+            )
             parts.append(
-                f'{{"source": {s}, "model_id": {m}, "path": {prefix}{s[1:-1]}{sep}{m[1:]}, '
+                f'{{"source": {s}, "model_id": {m}, "path": {path}, '
                 f'"size_bytes": {size}, "downloaded_at": "{downloaded}", '
                 f'"last_used": {last_used}, "files": {files}, "metadata": {metadata}}}'
             )
@@ -534,16 +548,21 @@ class DiskModelStore:
             log.debug("Kept staging %s: %s", staged, error)
 
     def remove(self, source: str, model_id: str) -> LocalModel | None:
-        target = self._paths.model_dir(source, model_id)
+        self._paths.model_dir(source, model_id)  # validates both
         with self.lock(source, model_id):
             record = self._index.get(source, model_id)
             if record is None:
                 return None
+            target = self._paths.folder_of(source, model_id, record.metadata)
             self._paths.ensure_inside(target)
             aside = uuid.uuid4().hex
+            # A placed folder's record goes in the journal: a restart must know where it is.
+            journaled = record if placed_folder(source, record.metadata) else None
             with self._index.write() as db:
                 self._index.delete(db, source, model_id)
-                self._index.begin_operation(db, Operation(source, model_id, "remove", aside, None))
+                self._index.begin_operation(
+                    db, Operation(source, model_id, "remove", aside, journaled)
+                )
             try:
                 self._after_step("remove:unindexed")
                 # Before the files go: the manifest never lists a model being deleted.
@@ -661,7 +680,7 @@ class DiskModelStore:
         model whose scan disagrees with its row is looked at again, so a model committed or
         removed during the scan is neither dropped nor brought back."""
         with self._vault_lock():
-            found = dict(self._scan())
+            found = self._found_outside(self._placed_folders().values())
             with self._index.write() as db:
                 busy = {(op.source, op.model_id) for op in self._index.operations()}
                 recorded = {(r.source, r.model_id): r for r in self._index.records()}
@@ -672,7 +691,7 @@ class DiskModelStore:
                     old = recorded.get(key)
                     files = found.get(key)
                     if old is None or files is None or sorted(old.files) != sorted(files):
-                        files = self._files_now(key)  # it may have changed since the scan
+                        files = self._files_now(key, old)  # it may have changed since the scan
                     if files:
                         fresh.append(self._rebuilt_record(key, files, old))
                     elif old is not None:
@@ -681,26 +700,34 @@ class DiskModelStore:
             self._refresh_manifest()
             return len(self._index.model_keys())
 
-    def _files_now(self, key: tuple[str, str]) -> dict[str, int] | None:
-        directory = self._paths.model_dir(*key)
+    def _files_now(self, key: tuple[str, str], old: Record | None) -> dict[str, int] | None:
+        directory = self._paths.folder_of(*key, old.metadata if old else {})
         if directory.is_symlink() or not directory.is_dir():
             return None
         return {path: stat.st_size for path, stat in walk_files(directory)} or None
 
-    def scan(self, known_sources: Collection[str], reconcile: bool = False) -> ScanResult:
-        """Register the model folders the index lacks; with `reconcile`, drop the models
-        whose folder is gone (see scanning.py)."""
+    def scan(
+        self,
+        known_sources: Collection[str],
+        reconcile: bool = False,
+        *,
+        move: bool = False,
+        dry_run: bool = False,
+    ) -> ScanResult:
+        """Register the model folders the index lacks, where they are (or, with `move`,
+        under `local/`); with `reconcile`, drop the models whose folder is gone; with
+        `dry_run`, only say so (see scanning.py)."""
         from devon_adapters.scanning import scan_vault  # reads weights' headers: only here
 
         with self.grouped():
-            return scan_vault(self, known_sources, reconcile)
+            return scan_vault(self, known_sources, reconcile, move=move, dry_run=dry_run)
 
     def _rebuilt_record(
         self, key: tuple[str, str], files: dict[str, int], old: Record | None
     ) -> Record:
         """The row of a model found on disk: its recorded times and metadata (`old`) kept."""
         source, model_id = key
-        directory = self._paths.model_dir(source, model_id)
+        directory = self._paths.folder_of(source, model_id, old.metadata if old else {})
         mtime = datetime.fromtimestamp(directory.stat().st_mtime, UTC)
         return Record(
             source=source,
@@ -711,6 +738,16 @@ class DiskModelStore:
             files=tuple(sorted(files)),
             metadata=old.metadata if old else {},
         )
+
+    def _found_outside(self, placed: Iterable[Path]) -> dict[tuple[str, str], dict[str, int]]:
+        """`_scan`'s models, less what lies in the folders of `local` models registered where
+        they were placed (`<root>/team/model-a` is not source `team`'s model)."""
+        folders = tuple(placed)
+        return {
+            key: files
+            for key, files in self._scan()
+            if not any(self._paths.model_dir(*key).is_relative_to(f) for f in folders)
+        }
 
     def _scan(self) -> Iterator[tuple[tuple[str, str], dict[str, int]]]:
         """Every model directory: `<root>/<source>/<owner>/<name>` or `<root>/<source>/<name>`
@@ -741,8 +778,11 @@ class DiskModelStore:
         # are the truth, not an empty table.
         if index.created:
             self._index = index
-            found = dict(self._scan())
             manifest = read_manifest(self._paths.root / MANIFEST_NAME)
+            placed = placed_in_manifest(manifest or {}, self._paths)
+            found = self._found_outside(placed.values())
+            for key, folder in placed.items():
+                found[key] = {path: stat.st_size for path, stat in walk_files(folder)}
             described, skipped = records_from_manifest(manifest or {}, found)
             with index.write() as db:
                 index.put_many(db, list(described.values()))
@@ -788,6 +828,7 @@ class DiskModelStore:
             if item.name not in in_flight:
                 _delete_tree(item)
         _delete_stale_listings(self._paths.state)
+        delete_abandoned_batches(self)
         # Outside any transaction: holding the write lock for this pass made every other
         # process's commits wait for it (0.4 s at 100,000 models).
         vanished = self._vanished(self._unlisted())
@@ -836,7 +877,11 @@ class DiskModelStore:
         busy = {(op.source, op.model_id) for op in self._index.operations()}
         listings: dict[str, frozenset[str]] = {}
 
+        placed = self._placed_folders()
+
         def present(source: str, model_id: str) -> bool:
+            if (source, model_id) in placed:
+                return os.path.isdir(placed[source, model_id])
             # One directory listing per owner folder instead of one lstat per model; a name
             # not listed as such (another case on a case-insensitive disk) is looked up.
             owner, _, name = model_id.rpartition("/")
@@ -847,12 +892,22 @@ class DiskModelStore:
 
         return [k for k in keys if k not in busy and not present(*k)]
 
+    def _placed_folders(self) -> dict[tuple[str, str], Path]:
+        """The folder of each `local` model registered where a person placed it (few)."""
+        return {
+            (r.source, r.model_id): self._paths.root / folder
+            for r in self._index.records(LOCAL_SOURCE)
+            if (folder := placed_folder(r.source, r.metadata))
+        }
+
     def _finish(self, operation: Operation) -> None:
         """Complete or undo a commit or removal a crashed process left half done."""
         source, model_id = operation.source, operation.model_id
         target = self._paths.model_dir(source, model_id)
         aside = self._paths.trash / operation.aside if operation.aside else None
         if operation.kind == "remove":
+            if operation.record:
+                target = self._paths.folder_of(source, model_id, operation.record.metadata)
             if aside and os.path.lexists(target):
                 os.rename(target, aside)
         elif (
@@ -910,15 +965,19 @@ class DiskModelStore:
                 "already in the vault: remove that one first"
             )
 
-    def _path_of(self, source: str, model_id: str) -> str:
-        """The directory of a recorded (so already validated) model, cheaply."""
+    def _path_of(self, source: str, model_id: str, metadata: dict[str, Any] | None = None) -> str:
+        """The directory of a recorded (so already validated) model, cheaply: a placed
+        folder when its metadata records one."""
+        placed = placed_folder(source, metadata) if metadata else None
+        if placed:
+            return f"{self._prefix}{placed.replace('/', os.sep)}"
         return f"{self._prefix}{source}{os.sep}{model_id}"
 
     def _local(self, record: Record) -> LocalModel:
         return LocalModel(
             source=record.source,
             model_id=record.model_id,
-            path=self._path_of(record.source, record.model_id),
+            path=self._path_of(record.source, record.model_id, record.metadata),
             size_bytes=record.size_bytes,
             downloaded_at=record.downloaded_at,
             last_used=record.last_used,

@@ -115,6 +115,33 @@ def _create_jobs(db: sqlite3.Connection) -> None:
     db.execute("CREATE INDEX jobs_by_model ON jobs (source, model_id, status)")
 
 
+def _log_changed_models(db: sqlite3.Connection) -> None:
+    # Which models changed after a given count: a writer of a view of the index (the
+    # manifest) patches what changed instead of rebuilding the whole (ADR 0211). Each change
+    # records the counter as it stands after its own bump (one trigger body, in order), so
+    # a change committed after a reader saw counter C is logged above C, one before at or
+    # below it. One row per model ever changed (a removal keeps its row, to be seen).
+    db.execute(
+        """CREATE TABLE model_changes (
+            source   TEXT NOT NULL,
+            model_id TEXT NOT NULL,
+            counter  INTEGER NOT NULL,
+            PRIMARY KEY (source, model_id)
+        ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX model_changes_by_counter ON model_changes (counter)")
+    bump = "UPDATE changes SET counter = counter + 1 WHERE id = 0;"
+    log = (
+        "INSERT OR REPLACE INTO model_changes VALUES"
+        " ({0}.source, {0}.model_id, (SELECT counter FROM changes WHERE id = 0));"
+    )
+    for event, rows in (("INSERT", ("NEW",)), ("UPDATE", ("OLD", "NEW")), ("DELETE", ("OLD",))):
+        name = f"models_{event.lower()}_counted"
+        logs = " ".join(log.format(row) for row in rows)
+        db.execute(f"DROP TRIGGER {name}")
+        db.execute(f"CREATE TRIGGER {name} AFTER {event} ON models BEGIN {bump} {logs} END")
+
+
 # Applied in this order, each once, and recorded by name: a released name never changes, and
 # branches that each add a migration merge without renumbering (ADR 0010).
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
@@ -123,6 +150,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("index model ids without case", _index_ids_without_case),
     ("count changes to models", _count_changes),
     ("create download jobs", _create_jobs),
+    ("log changed models", _log_changed_models),
 )
 MIGRATION_NAMES = frozenset(name for name, _ in MIGRATIONS)
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -195,6 +223,43 @@ _STAMP = "SELECT counter, generation FROM changes WHERE id = 0"
 _SELECT = (
     "SELECT source, model_id, size_bytes, downloaded_at, last_used, files, metadata FROM models"
 )
+
+
+StoredRow = tuple[str, str, int, str, str | None, str, str]
+"""A row as stored: source, model_id, size_bytes, downloaded_at and last_used as text,
+files and metadata as JSON text."""
+Changed = tuple[str, str, StoredRow | None]
+"""A model changed since a count: its source, id, and row (None: it was removed)."""
+
+_CHANGED = (
+    "SELECT c.source, c.model_id, m.size_bytes, m.downloaded_at, m.last_used, m.files,"
+    " m.metadata FROM model_changes c LEFT JOIN models m"
+    " ON m.source = c.source AND m.model_id = c.model_id"
+    " WHERE c.counter > ? ORDER BY c.source, c.model_id LIMIT ?"
+)
+"""The models changed after a count, with their rows if they are still there (one SQL for
+both index backends, `?` parameters)."""
+
+
+def _changed(row: Sequence[Any]) -> Changed:
+    source, model_id, size, downloaded_at, last_used, files, metadata = row
+    if size is None:  # no row joined: the model was removed
+        return source, model_id, None
+    return source, model_id, (source, model_id, size, downloaded_at, last_used, files, metadata)
+
+
+def read_changed(db: Any, counter: int, limit: int) -> tuple[str, int, list[Changed] | None]:
+    """`changed_since` read with `db` (inside a snapshot), for either index backend."""
+    generation, now = _generation_and_counter(db)
+    rows = db.execute(_CHANGED, (counter, limit + 1)).fetchall()
+    if len(rows) > limit:
+        return generation, now, None
+    return generation, now, [_changed(row) for row in rows]
+
+
+def _generation_and_counter(db: Any) -> tuple[str, int]:
+    counter, generation = db.execute(_STAMP).fetchone()
+    return str(generation), int(counter)
 
 
 def _record(row: tuple[Any, ...]) -> Record:
@@ -466,6 +531,32 @@ class Index:
         snapshot): times as ISO 8601 text, `files` and `metadata` as JSON text. For writers of
         JSON views (the manifest) that need not decode what they copy out."""
         return list(self._connection().execute(_SELECT + " ORDER BY source, model_id"))
+
+    def stamped_rows(self) -> tuple[str, int, list[StoredRow]]:
+        """`stored_rows()` with the index's generation and change counter, all read in one
+        snapshot (what a view written from them reflects)."""
+        with self._snapshot() as db:
+            generation, counter = _generation_and_counter(db)
+            rows = list(db.execute(_SELECT + " ORDER BY source, model_id"))
+        return generation, counter, rows
+
+    def changed_since(self, counter: int, limit: int) -> tuple[str, int, list[Changed] | None]:
+        """The models changed after the change counter stood at `counter`: each
+        (source, model_id, its stored row or None once removed), in (source, model_id)
+        order, with the generation and counter they were read at (one snapshot); None
+        instead of the list when more than `limit` changed."""
+        with self._snapshot() as db:
+            return read_changed(db, counter, limit)
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection inside one read transaction (WAL: one snapshot)."""
+        db = self._connection()
+        db.execute("BEGIN")
+        try:
+            yield db
+        finally:
+            db.execute("COMMIT")
 
     def clash(self, source: str, model_id: str, db: sqlite3.Connection | None = None) -> str | None:
         """Another model whose directory overlaps this one's: the same id in another case,

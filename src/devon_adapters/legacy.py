@@ -10,17 +10,20 @@ Both key their entries `"<source>::<model_id>"` and wrote naive local timestamps
 (`datetime.now().isoformat()`), read here as local time.
 """
 
+import functools
 import json
 import os
-import shutil
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
+from devon_adapters.batch_commit import Arrival, commit_batch
 from devon_adapters.disk_store import DiskModelStore
+from devon_adapters.index import Record
 from devon_adapters.manifest import MANIFEST_NAME, identify, parse_time
-from devon_adapters.paths import check_relative_file, is_download_metadata, walk_files
+from devon_adapters.paths import FILE_MODE, check_relative_file, is_download_metadata, walk_files
 from devon_core.commit_metadata import CommitMetadata
 from devon_core.errors import DevonError, InvalidInput
 from devon_core.results import ImportReport
@@ -35,35 +38,87 @@ def import_legacy_vault(
     """Copy (or, with `move`, move) every model of a 1.x vault into `store` and record it.
     A move removes a model's legacy files only once it is committed.
 
-    Entries whose files are missing are skipped and reported. Running it again imports
-    nothing twice: models already in the vault are left as they are."""
+    Every model is staged first, then all are committed together (one journal, one
+    transaction recording them, one manifest write: `batch_commit`). Entries whose files
+    are missing are skipped and reported. Running it again imports nothing twice: models
+    already in the vault are left as they are."""
     index_path, models_dir = _locate(Path(legacy_root))
     entries = _read_index(index_path)
-    imported: list[str] = []
+    listed = set(store.index.model_keys())
     present: list[str] = []
     skipped: list[tuple[str, str]] = []
-    with store.grouped():  # the manifest is written once, at the end
-        for key, entry in sorted(entries.items()):
-            try:
-                source, model_id = identify(key, entry)
-            except InvalidInput as error:
-                skipped.append((key, str(error)))
-                continue
-            name = f"{source}/{model_id}"
-            with store.lock(source, model_id):
-                if store.get(source, model_id) is not None:
-                    present.append(name)
-                    continue
-                directory = _directory_of(models_dir, entry, source, model_id)
-                try:
-                    problem = _import_one(store, directory, source, model_id, entry, move)
-                except (DevonError, OSError) as error:
-                    problem = str(error)
-            if problem:
-                skipped.append((name, problem))
-            else:
-                imported.append(name)
-    return ImportReport(tuple(imported), tuple(present), tuple(skipped))
+    arrivals: list[Arrival] = []
+    seen: set[tuple[str, str]] = set()
+    for key, entry in sorted(entries.items()):
+        try:
+            identity = identify(key, entry)
+        except InvalidInput as error:
+            skipped.append((key, str(error)))
+            continue
+        name = "/".join(identity)
+        if identity in listed:
+            present.append(name)
+            continue
+        if identity in seen:
+            skipped.append((name, f"listed twice in {index_path.name} (as {key!r} too)"))
+            continue
+        seen.add(identity)
+        directory = _directory_of(models_dir, entry, *identity)
+        try:
+            arrival = _arrival(directory, identity, entry)
+        except (DevonError, OSError) as error:
+            skipped.append((name, str(error)))
+            continue
+        arrivals.append(arrival)
+    result = commit_batch(store, arrivals, lambda origin, dest: _transfer(origin, dest, move))
+    skipped += [("/".join(identity), why) for identity, why in result.refused]
+    if move:
+        by_key = {(a.record.source, a.record.model_id): a for a in arrivals}
+        for identity in result.committed:
+            _remove_moved(by_key[identity])
+    return ImportReport(
+        tuple("/".join(identity) for identity in result.committed),
+        tuple(present),
+        tuple(sorted(skipped)),
+    )
+
+
+def _arrival(directory: Path, identity: tuple[str, str], entry: dict[str, Any]) -> Arrival:
+    """What to bring in for one entry; InvalidInput saying why not."""
+    if not directory.is_dir():
+        raise InvalidInput(f"its directory {directory} is missing")
+    files = _files_of(entry.get("files"), directory)
+    sizes = {f: _size_of(directory / f) for f in files}
+    missing = [f for f, size in sizes.items() if size is None]
+    if missing or not files:
+        raise InvalidInput(f"files missing from {directory}: {', '.join(missing) or 'all'}")
+    metadata = entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {}
+    record = Record(
+        source=identity[0],
+        model_id=identity[1],
+        size_bytes=sum(size or 0 for size in sizes.values()),
+        downloaded_at=parse_time(entry.get("downloaded_at")) or datetime.now(UTC),
+        last_used=parse_time(entry.get("last_used")),
+        files=tuple(files),
+        metadata=CommitMetadata.as_recorded(metadata or {}).as_dict(),
+    )
+    return Arrival(record, directory)
+
+
+def _size_of(path: Path) -> int | None:
+    """The size of the regular file at `path` (through a link: 1.x linked files from its
+    cache, and they are copied in full), or None when there is none."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_size if S_ISREG(stat.st_mode) else None
+
+
+def _remove_moved(arrival: Arrival) -> None:
+    for relative in arrival.record.files:
+        (arrival.origin / relative).unlink(missing_ok=True)
+    _remove_empty_dirs(arrival.origin)
 
 
 def _locate(root: Path) -> tuple[Path, Path]:
@@ -96,63 +151,58 @@ def _read_index(path: Path) -> dict[str, Any]:
 def _directory_of(models: Path, entry: dict[str, Any], source: str, model_id: str) -> Path:
     """The entry's recorded `path` when it lies inside the legacy vault (1.x let the models
     folder be named anything), else `<models>/<source>/<model_id>` (a vault copied from
-    elsewhere records paths of the machine it came from)."""
+    elsewhere records paths of the machine it came from). Only read from: the path is
+    normalised, not resolved (a stat per component, per model, was a tenth of an import)."""
     recorded = entry.get("path")
-    vault = models.parent if models.name == LEGACY_MODELS else models
-    if isinstance(recorded, str) and recorded:
-        path = Path(recorded)
-        if path.is_absolute() and path.resolve().is_relative_to(vault.resolve()):
+    if isinstance(recorded, str) and recorded and os.path.isabs(recorded):
+        path = Path(os.path.normpath(recorded))
+        if any(path.is_relative_to(vault) for vault in _vault_paths(models)):
             return path
     return models / source / model_id
 
 
-def _import_one(
-    store: DiskModelStore,
-    directory: Path,
-    source: str,
-    model_id: str,
-    entry: dict[str, Any],
-    move: bool,
-) -> str | None:
-    """Bring one model in; return why not, or None when it landed."""
-    if not directory.is_dir():
-        return f"its directory {directory} is missing"
-    try:
-        files = _files_of(entry.get("files"), directory)
-    except InvalidInput as error:
-        return str(error)
-    missing = [f for f in files if not (directory / f).is_file()]
-    if missing or not files:
-        return f"files missing from {directory}: {', '.join(missing) or 'all'}"
-    staging = store.stage(source, model_id)
-    for relative in files:
-        origin, dest = directory / relative, Path(staging.path) / relative
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        _transfer(origin, dest, move)
-    metadata = entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {}
-    downloaded_at = parse_time(entry.get("downloaded_at")) or datetime.now(UTC)
-    store.commit(staging, files, downloaded_at, CommitMetadata.as_recorded(metadata or {}))
-    last_used = parse_time(entry.get("last_used"))
-    if last_used:
-        store.mark_used(source, model_id, last_used)
-    if move:
-        for relative in files:
-            (directory / relative).unlink(missing_ok=True)
-        _remove_empty_dirs(directory)
-    return None
+@functools.lru_cache(maxsize=8)
+def _vault_paths(models: Path) -> tuple[Path, Path]:
+    """The legacy vault's folder as given and with its links resolved."""
+    vault = models.parent if models.name == LEGACY_MODELS else models
+    return vault, Path(os.path.realpath(vault))
 
 
 def _transfer(origin: Path, dest: Path, move: bool) -> None:
-    """Put `origin`'s content at `dest`, leaving `origin` in place: a move deletes the
-    originals only once the model is committed, so a failure part-way loses nothing."""
-    dest.unlink(missing_ok=True)  # left by an earlier attempt
+    """Put `origin`'s content at `dest` (a new path), leaving `origin` in place: a move
+    deletes the originals only once the model is committed, so a failure part-way loses
+    nothing."""
     if move and not origin.is_symlink():
         try:
             os.link(origin, dest)  # instant on the same filesystem
             return
         except OSError:
             pass  # another filesystem, or no hard links there: copy instead
-    shutil.copy2(origin, dest)  # a symlinked file (1.x cache links) is copied in full
+    _copy(origin, dest)  # a symlinked file (1.x cache links) is copied in full
+
+
+def _copy(origin: Path, dest: Path) -> None:
+    """A copy of `origin`'s bytes and modification time at the new path `dest`, private to
+    its owner: what `shutil.copy2` keeps that matters here, in half its system calls."""
+    source = os.open(origin, os.O_RDONLY)
+    try:
+        stat = os.fstat(source)
+        target = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        try:
+            remaining = stat.st_size
+            while remaining > 0:  # by the kernel, file to file
+                sent = os.sendfile(target, source, None, min(remaining, _CHUNK))
+                if sent == 0:
+                    break  # it shrank meanwhile: what is there is copied
+                remaining -= sent
+            os.utime(target, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        finally:
+            os.close(target)
+    finally:
+        os.close(source)
+
+
+_CHUNK = 1 << 30
 
 
 def _files_of(listed: Any, directory: Path) -> Sequence[str]:

@@ -14,15 +14,17 @@ builds a path, so nothing a user typed can point outside the vault.
 """
 
 import contextlib
+import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import attrs
 
 from devon_adapters.model_files import is_half_written
 from devon_core.errors import InvalidInput
-from devon_core.identifiers import validate_model_id, validate_source_name
+from devon_core.identifiers import LOCAL_SOURCE, validate_model_id, validate_source_name
 from devon_core.results import SOURCE_STATE_DIR
 
 STATE_DIR = ".devon"
@@ -80,6 +82,12 @@ class VaultPaths:
     def model_dir(self, source: str, model_id: str) -> Path:
         return self.root / validate_source_name(source) / validate_model_id(model_id)
 
+    def folder_of(self, source: str, model_id: str, metadata: Mapping[str, Any]) -> Path:
+        """Where a recorded model's files are: the folder a person placed it in, for a
+        `local` model registered there (`placed_folder`), else `model_dir`."""
+        placed = placed_folder(source, metadata)
+        return self.root / placed if placed else self.model_dir(source, model_id)
+
     def staging(self, source: str, model_id: str) -> Path:
         return self.staging_root / validate_source_name(source) / validate_model_id(model_id)
 
@@ -95,6 +103,35 @@ class VaultPaths:
         if not real.is_relative_to(self.real_root):
             raise InvalidInput(f"Refusing to touch {path}: it resolves outside the vault")
         return real
+
+
+PLACED_FOLDER = "folder"
+"""Metadata key of a `local` model registered where a person placed it rather than at
+`<root>/local/<model_id>`: its folder, relative to the vault's root (a POSIX path), so that
+the vault can still move as a whole (ADR 0210)."""
+_PLACED_TEXT = f'"{PLACED_FOLDER}": "'
+"""How that key and its string value start in metadata stored as JSON text."""
+
+
+def placed_folder(source: str, metadata: Mapping[str, Any]) -> str | None:
+    """The placed folder a `local` model's metadata records, if it is a plain relative path
+    outside DEVON's state; None otherwise (the model is at `<root>/<source>/<model_id>`)."""
+    value = metadata.get(PLACED_FOLDER) if source == LOCAL_SOURCE else None
+    if not isinstance(value, str):
+        return None
+    try:
+        check_relative_file(value)
+    except InvalidInput:
+        return None
+    return None if value.split("/")[0] == STATE_DIR else value
+
+
+def placed_folder_in_text(source: str, metadata: str) -> str | None:
+    """`placed_folder` of metadata stored as JSON text, decoding it only when it may hold one
+    (writers of whole listings read 100,000 rows without decoding them)."""
+    if source != LOCAL_SOURCE or _PLACED_TEXT not in metadata:
+        return None
+    return placed_folder(source, json.loads(metadata))
 
 
 def make_private_dirs(path: Path) -> None:

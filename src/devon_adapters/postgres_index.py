@@ -30,12 +30,16 @@ from psycopg.conninfo import conninfo_to_dict
 
 from devon_adapters.index import (
     _SELECT,
+    Changed,
     Operation,
     Record,
     RowBuilder,
+    StoredRow,
     _decoded,
+    _generation_and_counter,
     _row,
     pending_migrations,
+    read_changed,
     time_to_text,
 )
 from devon_adapters.settings import Settings, env_var
@@ -208,6 +212,38 @@ def _count_changes(db: Connection) -> None:
     )
 
 
+def _log_changed_models(db: Connection) -> None:
+    # As the SQLite index's migration of this name (ADR 0211). Row triggers fire at the end
+    # of the statement, before the statement trigger that bumps the counter: each change is
+    # logged as counter + 1, which is the counter once its statement is done.
+    (schema,) = _one(db, "SELECT current_schema()")
+    quoted = '"' + str(schema).replace('"', '""') + '"'
+    db.execute(
+        """CREATE TABLE model_changes (
+            source   TEXT COLLATE "C" NOT NULL,
+            model_id TEXT COLLATE "C" NOT NULL,
+            counter  BIGINT NOT NULL,
+            PRIMARY KEY (source, model_id)
+        )"""
+    )
+    db.execute("CREATE INDEX model_changes_by_counter ON model_changes (counter)")
+    log = (
+        f"INSERT INTO {quoted}.model_changes VALUES ({{0}}.source, {{0}}.model_id,"  # noqa: S608
+        f" (SELECT counter + 1 FROM {quoted}.changes WHERE id = 0))"
+        " ON CONFLICT (source, model_id) DO UPDATE SET counter = EXCLUDED.counter"
+    )
+    db.execute(
+        "CREATE FUNCTION log_model_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        f" IF TG_OP <> 'INSERT' THEN {log.format('OLD')}; END IF;"
+        f" IF TG_OP <> 'DELETE' THEN {log.format('NEW')}; END IF;"
+        " RETURN NULL; END $$"
+    )
+    db.execute(
+        "CREATE TRIGGER models_logged AFTER INSERT OR UPDATE OR DELETE ON models"
+        " FOR EACH ROW EXECUTE FUNCTION log_model_change()"
+    )
+
+
 # Same names as the SQLite index's migrations where they make the same change (ADR 0010).
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("create models", _create_models),
@@ -215,6 +251,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("index model ids without case", _index_ids_without_case),
     ("create download jobs", _create_jobs),
     ("count changes to models", _count_changes),
+    ("log changed models", _log_changed_models),
 )
 
 _UPSERT = (
@@ -543,6 +580,32 @@ class PostgresIndex:
         with self.connection() as db:
             rows = db.execute(_SELECT + " ORDER BY source, model_id").fetchall()
         return [(s, m, int(size), d, u, f, meta) for s, m, size, d, u, f, meta in rows]
+
+    def stamped_rows(self) -> tuple[str, int, list[StoredRow]]:
+        """As `Index.stamped_rows`: the rows with the generation and counter, one snapshot."""
+        with self._snapshot() as db:
+            generation, counter = _generation_and_counter(db)
+            rows = db.execute(_SELECT + " ORDER BY source, model_id").fetchall()
+        return generation, counter, [(s, m, int(n), d, u, f, x) for s, m, n, d, u, f, x in rows]
+
+    def changed_since(self, counter: int, limit: int) -> tuple[str, int, list[Changed] | None]:
+        """As `Index.changed_since`."""
+        with self._snapshot() as db:
+            return read_changed(db, counter, limit)
+
+    @contextmanager
+    def _snapshot(self) -> Iterator[Connection]:
+        """A pooled connection inside one repeatable-read, read-only transaction."""
+        with self.connection() as db:
+            try:
+                db.raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                try:
+                    yield db
+                finally:
+                    if not db.raw.broken:
+                        db.raw.execute("COMMIT")
+            except psycopg.OperationalError as error:
+                raise unavailable(self.url, error) from None
 
     def clash(self, source: str, model_id: str, db: Any = None) -> str | None:
         """Another model whose directory overlaps this one's (as `Index.clash`), in one

@@ -1,23 +1,28 @@
-"""`scan`: registering model folders people placed in the vault by hand.
+"""`scan`: registering model folders people placed in the vault by hand, where they are.
 
 Where a folder is and what it becomes:
 - `<root>/<source>/<name>/` or `<root>/<source>/<owner>/<name>/`, where `<source>` is a known
   source (a plugin's, `local`, or one the index already lists), is registered in place as
   that source's `<name>` or `<owner>/<name>` (a folder with files of its own is a model,
   else an owner of models, as when an index is rebuilt);
-- any other folder under the root, `<root>/<name>/` (or `<root>/<owner>/<name>/`), is moved
-  to `<root>/local/<name>/` (one rename, on the same disk) and registered as `local/<name>`:
-  every model's directory is `<root>/<source>/<model_id>`, wherever it came from.
+- any other folder under the root, `<root>/<name>/` (or `<root>/<owner>/<name>/`), is
+  registered in place as `local/<name>` (or `local/<owner>/<name>`), its folder recorded in
+  its metadata (`paths.PLACED_FOLDER`): scripts that point at it keep working (ADR 0210).
+  Only when asked (`move`) is it moved to `<root>/local/<name>/` first (one rename, on the
+  same disk), and each move is reported.
 
+Nothing that resolves outside the vault is registered, and nothing is moved through a
+symbolic link: a link at the root (`local` itself, say) is reported, never followed.
 A folder is skipped, and reported, when it holds no model file (weights of a known format),
 when it is still being written (a `.part`, `.incomplete` or similar file anywhere in it,
 huggingface_hub's `.cache/huggingface/download/*.incomplete` included), when its name is
 not a valid model id, when it would share a directory with a model already listed, or
-when it cannot be moved under `local/` (a mount point, another filesystem): nothing is lost,
-and the rest of the scan goes on.
+when it cannot be moved (a mount point, another filesystem): nothing is lost, and the rest
+of the scan goes on.
 Registered models get metadata inferred from their files (`inference.py`), marked
 `"inferred": true`, and the scan's time as `downloaded_at`. With `reconcile`, models whose
-folder is gone are dropped from the index.
+folder is gone are dropped from the index. With `dry_run`, the result says what a scan
+would do and nothing changes.
 """
 
 import contextlib
@@ -31,38 +36,63 @@ from typing import TYPE_CHECKING
 from devon_adapters.index import Record
 from devon_adapters.inference import infer_metadata
 from devon_adapters.model_files import is_model_file
-from devon_adapters.paths import STATE_DIR, half_written_file, make_private_dirs, walk_files
+from devon_adapters.paths import (
+    PLACED_FOLDER,
+    STATE_DIR,
+    VaultPaths,
+    half_written_file,
+    make_private_dirs,
+    walk_files,
+)
 from devon_core.errors import InvalidInput
 from devon_core.identifiers import LOCAL_SOURCE, validate_model_id
-from devon_core.results import ScanResult, ScanSkip
+from devon_core.results import ScanMove, ScanResult, ScanSkip
 
 if TYPE_CHECKING:
     from devon_adapters.disk_store import DiskModelStore
 
 
 def scan_vault(
-    store: "DiskModelStore", known_sources: Collection[str], reconcile: bool
+    store: "DiskModelStore",
+    known_sources: Collection[str],
+    reconcile: bool,
+    *,
+    move: bool = False,
+    dry_run: bool = False,
 ) -> ScanResult:
     root = Path(store.root)
     listed = set(store._index.model_keys())
     sources = {*known_sources, *(source for source, _ in listed), LOCAL_SOURCE}
     registered: list[str] = []
+    moved: list[ScanMove] = []
     skipped: list[ScanSkip] = []
     for candidate in _candidates(root, sources, skipped):
         source, model_id, directory = candidate
         if (source, model_id) in listed:
-            if directory != store.paths.model_dir(source, model_id):
+            if not _listed_here(store, source, model_id, directory):
                 skipped.append(
                     ScanSkip(str(directory), f"{source}/{model_id} is already in the vault")
                 )
             continue
-        problem = _register(store, source, model_id, directory)
+        placed = directory != store.paths.model_dir(source, model_id)
+        target = store.paths.model_dir(source, model_id) if placed and move else directory
+        problem = _register(store, source, model_id, directory, target, dry_run)
         if problem is None:
             registered.append(f"{source}/{model_id}")
+            if target != directory:
+                moved.append(ScanMove(f"{source}/{model_id}", str(directory), str(target)))
         elif problem is not _TAKEN:
             skipped.append(ScanSkip(str(directory), problem))
-    dropped = _reconcile(store) if reconcile else []
-    return ScanResult(tuple(registered), tuple(dropped), tuple(skipped))
+    dropped = _reconcile(store, dry_run) if reconcile else []
+    return ScanResult(tuple(registered), tuple(dropped), tuple(skipped), tuple(moved), dry_run)
+
+
+def _listed_here(store: "DiskModelStore", source: str, model_id: str, directory: Path) -> bool:
+    """Whether the listed model `source`/`model_id` is the one in `directory`."""
+    if directory == store.paths.model_dir(source, model_id):
+        return True
+    model = store.get(source, model_id)  # a local model registered where it was placed
+    return model is not None and model.path == str(directory)
 
 
 _NOT_MODELS = frozenset({STATE_DIR, "lost+found"})
@@ -105,14 +135,24 @@ _TAKEN = "taken care of elsewhere"
 """What `_register` says when another process registered or moved the folder meanwhile."""
 
 
-def _register(store: "DiskModelStore", source: str, model_id: str, directory: Path) -> str | None:
-    """Register one folder; return why not, or None once it is listed."""
-    target = store.paths.model_dir(source, model_id)
+def _register(
+    store: "DiskModelStore",
+    source: str,
+    model_id: str,
+    directory: Path,
+    target: Path,
+    dry_run: bool,
+) -> str | None:
+    """Register the folder `directory` as `source`/`model_id` at `target` (moving it there
+    first when they differ); return why not, or None once it is listed (on a dry run: once
+    nothing stands in the way)."""
     with store.lock(source, model_id):
         if not directory.is_dir() or directory.is_symlink():
             return _TAKEN  # another scan moved it, or it was deleted: nothing to report
-        if store.get(source, model_id) is not None:
-            return _TAKEN if target == directory else f"{source}/{model_id} is already in the vault"
+        existing = store.get(source, model_id)
+        if existing is not None:
+            taken = existing.path in (str(directory), str(target))
+            return _TAKEN if taken else f"{source}/{model_id} is already in the vault"
         problem = _not_a_complete_model(directory)
         if problem:
             return problem
@@ -122,6 +162,12 @@ def _register(store: "DiskModelStore", source: str, model_id: str, directory: Pa
         except InvalidInput as error:
             return str(error)
         if target != directory:
+            problem = _unsafe_target(store.paths, target) or _taken_target(target)
+            if problem:
+                return problem
+        if dry_run:
+            return None
+        if target != directory:
             problem = _move(directory, target)
             if problem:
                 return problem
@@ -129,6 +175,9 @@ def _register(store: "DiskModelStore", source: str, model_id: str, directory: Pa
                 with contextlib.suppress(OSError):  # an owner folder left empty goes too
                     directory.parent.rmdir()
         files = {path: stat.st_size for path, stat in walk_files(target)}
+        metadata = infer_metadata(target, files, model_id)
+        if target != store.paths.model_dir(source, model_id):
+            metadata[PLACED_FOLDER] = target.relative_to(store.root).as_posix()
         record = Record(
             source=source,
             model_id=model_id,
@@ -136,7 +185,7 @@ def _register(store: "DiskModelStore", source: str, model_id: str, directory: Pa
             downloaded_at=datetime.now(UTC),
             last_used=None,
             files=tuple(sorted(files)),
-            metadata=infer_metadata(target, files, model_id),
+            metadata=metadata,
         )
         with store._index.write() as db:
             store._index.put(db, record)
@@ -144,11 +193,30 @@ def _register(store: "DiskModelStore", source: str, model_id: str, directory: Pa
     return None
 
 
+def _unsafe_target(paths: VaultPaths, target: Path) -> str | None:
+    """Why `target` must not be moved to, if any part of the way there is a symbolic link
+    (a `local` linked to a folder outside the vault, say): a move goes where it says."""
+    real = Path(os.path.realpath(target))
+    if real == paths.real_root / target.relative_to(paths.root):
+        return None
+    if not real.is_relative_to(paths.real_root):
+        where = f"it resolves outside the vault, to {real}"
+    else:
+        where = f"a symbolic link on the way leads to {real}"
+    return f"not moved to {target}: {where}; it is left where it is"
+
+
+def _taken_target(target: Path) -> str | None:
+    if os.path.lexists(target):
+        return f"{target} already exists: rename the folder and scan again"
+    return None
+
+
 def _move(directory: Path, target: Path) -> str | None:
     """Move a hand-placed folder to its place under `local/` in one rename; return why it
     was left where it is (a mount point, another filesystem, a name taken), or None."""
-    if os.path.lexists(target):
-        return f"{target} already exists: rename the folder and scan again"
+    if problem := _taken_target(target):
+        return problem
     try:
         make_private_dirs(target.parent)
         os.rename(directory, target)
@@ -177,9 +245,11 @@ def _not_a_complete_model(directory: Path) -> str | None:
     return None
 
 
-def _reconcile(store: "DiskModelStore") -> list[str]:
+def _reconcile(store: "DiskModelStore", dry_run: bool) -> list[str]:
     dropped = []
     vanished = store._vanished(store._index.model_keys())
+    if dry_run:
+        return sorted(f"{source}/{model_id}" for source, model_id in vanished)
     for source, model_id in vanished:
         with store.lock(source, model_id):
             if not store._vanished([(source, model_id)]):
@@ -211,8 +281,8 @@ def _unusable_at_root(root: Path) -> list[ScanSkip]:
 
 
 _A_LINK = (
-    "is a symbolic link, which scan neither follows nor moves: move the folder itself into "
-    "the vault, then scan again"
+    "is a symbolic link, which scan neither follows nor moves anything through: move the "
+    "folder itself into the vault, then scan again"
 )
 _A_LONE_FILE = (
     "is a model file directly in the vault's root: put it in a folder of its own "

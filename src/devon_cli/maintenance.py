@@ -11,6 +11,7 @@ from devon_cli.errors import EXIT_FAILED
 from devon_cli.options import json_option
 from devon_cli.render import details, emit_json, format_size, plain, plural
 from devon_core.errors import DevonError, StoreUnavailable
+from devon_core.results import ScanResult
 
 
 @attrs.frozen
@@ -168,37 +169,63 @@ def import_legacy(context: CliContext, legacy_path: Path, move: bool, as_json: b
     short_help="Register model folders placed in the vault by hand.",
     epilog="""\b
 Examples:
-  devon scan                  # register what is new
+  devon scan                  # register what is new, where it is
+  devon scan --dry-run        # only say what a scan would do
+  devon scan --move           # ... moving folders outside a source's folder to local/
   devon scan --reconcile      # ... and drop models whose folder is gone
   devon scan --json""",
 )
 @click.option("--reconcile", is_flag=True, help="Also drop models whose folder is gone.")
+@click.option(
+    "--move",
+    is_flag=True,
+    help="Move folders outside a source's folder to local/<name> (default: leave them).",
+)
+@click.option("--dry-run", is_flag=True, help="Only show what would be done.")
 @json_option
 @click.pass_obj
-def scan(context: CliContext, reconcile: bool, as_json: bool) -> None:
-    """Register the model folders in the vault that it does not list yet.
+def scan(context: CliContext, reconcile: bool, move: bool, dry_run: bool, as_json: bool) -> None:
+    """Register the model folders in the vault that it does not list yet, where they are.
 
     A folder under a source's folder (`huggingface/acme/my-model`) is registered as that
-    source's model; any other folder (`my-finetune`) is moved to `local/my-finetune` and
-    registered under the built-in `local` source. Format, architecture, quantisation and
-    parameter count are inferred from the files and marked as inferred. Folders with no
-    model file, or still being written (a `.part` file), are skipped and reported; run the
-    scan again once they are complete. Exits 1 when a folder was skipped."""
-    result = context.devon.scan(reconcile=reconcile)
+    source's model; any other folder (`my-finetune`) is registered in place under the
+    built-in `local` source (`local/my-finetune`). Nothing is moved unless --move is given
+    (then it goes to `local/my-finetune`, and each move is printed), and nothing is
+    followed or written outside the vault. Format, architecture, quantisation and parameter
+    count are inferred from the files and marked as inferred. Folders with no model file,
+    or still being written (a `.part` file), are skipped and reported; run the scan again
+    once they are complete. Exits 1 when a folder was skipped."""
+    result = context.devon.scan(reconcile=reconcile, move=move, dry_run=dry_run)
     if as_json:
         emit_json(result)
     else:
-        summary = (
-            f"Registered {plural(len(result.registered), 'model')}"
-            + (f", dropped {len(result.dropped)}" if reconcile else "")
-            + f", skipped {plural(len(result.skipped), 'folder')} in {context.devon.storage_path}."
-        )
-        for model in result.registered:
-            context.out.print(plain(f"registered {model}"), soft_wrap=True)
-        for model in result.dropped:
-            context.out.print(plain(f"dropped {model} (its folder is gone)"), soft_wrap=True)
-        context.out.print(plain(summary), soft_wrap=True)
-        for skip in result.skipped:
-            context.err.print(plain(f"skipped {skip.path}: {skip.reason}"), soft_wrap=True)
+        _print_scan(context, result, reconcile)
     if result.skipped:
         click.get_current_context().exit(EXIT_FAILED)
+
+
+_DID = ("moved", "registered", "dropped")
+_WOULD = ("would move", "would register", "would drop")
+_DID_SUMMARY = ("Registered", "moved", "dropped", "skipped")
+_WOULD_SUMMARY = ("Would register", "move", "drop", "skip")
+
+
+def _print_scan(context: CliContext, result: ScanResult, reconcile: bool) -> None:
+    said = _WOULD if result.dry_run else _DID
+    for move in result.moved:
+        context.out.print(plain(f"{said[0]} {move.origin} -> {move.target}"), soft_wrap=True)
+    for model in result.registered:
+        context.out.print(plain(f"{said[1]} {model}"), soft_wrap=True)
+    for model in result.dropped:
+        context.out.print(plain(f"{said[2]} {model} (its folder is gone)"), soft_wrap=True)
+    verbs = _WOULD_SUMMARY if result.dry_run else _DID_SUMMARY
+    summary = (
+        f"{verbs[0]} {plural(len(result.registered), 'model')}"
+        + (f", {verbs[1]} {len(result.moved)}" if result.moved else "")
+        + (f", {verbs[2]} {len(result.dropped)}" if reconcile else "")
+        + f", {verbs[3]} {plural(len(result.skipped), 'folder')} in {context.devon.storage_path}"
+        + ("; nothing changed (dry run)." if result.dry_run else ".")
+    )
+    context.out.print(plain(summary), soft_wrap=True)
+    for skip in result.skipped:
+        context.err.print(plain(f"skipped {skip.path}: {skip.reason}"), soft_wrap=True)

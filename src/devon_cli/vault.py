@@ -158,6 +158,7 @@ Examples:
   devon clean --unused --days 30 --dry-run
   devon clean --unused --days 90
   devon clean --partial          # what interrupted downloads left in staging
+  devon clean --all --source local   # models placed by hand are kept unless named
   devon clean --all --yes --json""",
 )
 @click.option("--unused", is_flag=True, help="Remove models not used within --days.")
@@ -176,6 +177,11 @@ Examples:
 )
 @click.option("--all", "all_", is_flag=True, help="Remove every model in the vault.")
 @click.option("--dry-run", is_flag=True, help="Only show what would be removed.")
+@click.option(
+    "--source",
+    metavar="NAME",
+    help="Only models from this source; `local` models (placed by hand) only when named.",
+)
 @yes_option
 @json_option
 @click.pass_obj
@@ -186,6 +192,7 @@ def clean(
     days: int,
     all_: bool,
     dry_run: bool,
+    source: str | None,
     yes: bool,
     as_json: bool,
 ) -> None:
@@ -194,7 +201,9 @@ def clean(
 
     Shows what goes and asks before deleting unless --yes is given. A model counts as used
     when it is downloaded, requested again by `devon download`, or looked at with
-    `devon info`; `devon list` shows that time under "last used"."""
+    `devon info`; `devon list` shows that time under "last used". Models of the `local`
+    source (folders placed in the vault by hand, maybe the only copy) are left alone unless
+    --source local names them."""
     if not (unused or all_ or partial):
         raise click.UsageError(
             "say what to clean: --unused [--days N] removes models not used in the last "
@@ -202,7 +211,9 @@ def clean(
             "removes unfinished downloads"
         )
     devon = context.devon
-    plan = devon.clean(unused=unused, days=days, all=all_, dry_run=True, partial=partial)
+    plan = devon.clean(
+        unused=unused, days=days, all=all_, dry_run=True, partial=partial, source=source
+    )
     if dry_run or not (plan.models or plan.partial_models):
         _show_clean(context, plan, as_json)
         return
@@ -221,7 +232,9 @@ def clean(
             return
     # Only what was shown: a model that arrived while the question was open stays.
     confirmed = {*plan.models, *plan.partial_models}
-    result = devon.clean(unused=unused, days=days, all=all_, only=confirmed, partial=partial)
+    result = devon.clean(
+        unused=unused, days=days, all=all_, only=confirmed, partial=partial, source=source
+    )
     _show_clean(context, result, as_json)
 
 
@@ -236,7 +249,8 @@ def _show_clean(context: CliContext, result: CleanResult, as_json: bool) -> None
 def _print_clean(context: CliContext, result: CleanResult, as_json: bool) -> None:
     if as_json:
         emit_json(_clean_json(result))
-    elif not (result.models or result.partial_models) and result.failed:
+        return
+    if not (result.models or result.partial_models) and result.failed:
         context.out.print("Nothing removed.")
     elif not (result.models or result.partial_models):
         context.out.print("Nothing to clean.")
@@ -254,6 +268,11 @@ def _print_clean(context: CliContext, result: CleanResult, as_json: bool) -> Non
                 f"Removed {plural(len(result.partial_models), 'unfinished download')}, "
                 f"freed {format_size(result.partial_freed_bytes)}."
             )
+    if result.skipped_local:
+        context.out.print(
+            f"Skipped {plural(len(result.skipped_local), 'local model')} "
+            "(hand-placed; name them with --source local)."
+        )
 
 
 def _clean_json(result: CleanResult) -> dict[str, Any]:

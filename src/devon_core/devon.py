@@ -22,7 +22,7 @@ from devon_core.errors import (
     about,
 )
 from devon_core.hub_protocol import FileIdentities, ServedFile, ServedModel
-from devon_core.identifiers import LOCAL_SOURCE, validate_model_id
+from devon_core.identifiers import LOCAL_SOURCE, validate_model_id, validate_source_name
 from devon_core.jobs import Job, JobList, JobStatus, check_page_limit, page_of
 from devon_core.models import LocalModel
 from devon_core.partial_downloads import clean_partial
@@ -757,12 +757,17 @@ class Devon:
         dry_run: bool = False,
         only: Collection[str] | None = None,
         partial: bool = False,
+        source: str | None = None,
     ) -> CleanResult:
         """Remove unused models, or all. `only` (keys `<source>/<model_id>`) limits the run
         to models a person was shown, e.g. by a dry run, and confirmed. `partial` also
         removes what unfinished downloads hold in staging, except a running one's (and,
-        with `only`, just the staging of those keys)."""
-        request = CleanRequest(unused=unused, days=days, all=all, dry_run=dry_run)
+        with `only`, just the staging of those keys). `source` limits it to that source's
+        models; models of the `local` source (placed by hand) are removed only when it
+        names `local`, and are otherwise reported in `skipped_local`."""
+        if source is not None:
+            validate_source_name(source)
+        request = CleanRequest(unused=unused, days=days, all=all, dry_run=dry_run, source=source)
         result = use_cases.clean(self.store, self.clock, request, only)
         if not partial:
             return result
@@ -801,13 +806,25 @@ class Devon:
         self.store.mark_used(model.source, model.model_id, self.clock.now())
         return found
 
-    def scan(self, *, reconcile: bool = False) -> ScanResult:
-        """Register model folders placed in the vault by hand: under a source's folder as
-        that source, anywhere else under the built-in `local` source, with metadata inferred
-        from their files. Folders with no model file, or still being written, are skipped
-        and reported. `reconcile` also drops the models whose folder is gone."""
-        result = use_cases.scan(self.store, self.sources.keys(), reconcile)
-        self._follow_keys(cache_view.changed_keys([*result.registered, *result.dropped]))
+    def scan(
+        self, *, reconcile: bool = False, move: bool = False, dry_run: bool = False
+    ) -> ScanResult:
+        """Register model folders placed in the vault by hand, where they are: under a
+        source's folder as that source, anywhere else under the built-in `local` source,
+        with metadata inferred from their files. Nothing moves unless `move` (then a folder
+        outside a source's folder goes to `local/<name>`, reported in `moved`); nothing is
+        written outside the vault. Folders with no model file, still being written, or
+        resolving outside the vault are skipped and reported. `reconcile` also drops the
+        models whose folder is gone. `dry_run` reports what would be done, changing
+        nothing."""
+        result = use_cases.scan(
+            self.store, self.sources.keys(), reconcile, move=move, dry_run=dry_run
+        )
+        if not dry_run:
+            moved = [m.model for m in result.moved]
+            self._follow_keys(
+                cache_view.changed_keys([*result.registered, *result.dropped, *moved])
+            )
         return result
 
     def link_cache(self, cache: str | None = None, *, dry_run: bool = False) -> ViewReport:

@@ -298,11 +298,20 @@ class ModelStore(Protocol):
         manifest) may be brought up to date once, when the group ends, instead of after each."""
         ...
 
-    def scan(self, known_sources: Collection[str], reconcile: bool = False) -> ScanResult:
-        """Register the model folders found in the vault that it does not list yet (a folder
-        under `<known source>/` as that source, any other under the `local` source), with
-        metadata inferred from their files; with `reconcile`, also drop the models whose
-        folder is gone."""
+    def scan(
+        self,
+        known_sources: Collection[str],
+        reconcile: bool = False,
+        *,
+        move: bool = False,
+        dry_run: bool = False,
+    ) -> ScanResult:
+        """Register the model folders found in the vault that it does not list yet, where
+        they are (a folder under `<known source>/` as that source, any other under the
+        `local` source), with metadata inferred from their files; with `reconcile`, also
+        drop the models whose folder is gone. With `move`, a folder outside a source's
+        folder is first moved to `<root>/local/<name>`. Never touches anything that resolves
+        outside the vault. With `dry_run`, only reports what it would do."""
         ...
 
 

@@ -324,6 +324,9 @@ class CleanRequest:
     days: int = DEFAULT_CLEAN_DAYS
     all: bool = False
     dry_run: bool = False
+    source: str | None = None
+    """Only this source's models. Models of the built-in `local` source (placed by hand,
+    perhaps the only copy anywhere) are cleaned only when this names it."""
 
     def __attrs_post_init__(self) -> None:
         if isinstance(self.days, bool) or not isinstance(self.days, int) or self.days < 0:
@@ -352,6 +355,9 @@ class CleanResult:
     """`<source>/<model_id>` of each unfinished download whose staging was (or, on a dry run,
     would be) removed by a `partial` clean."""
     partial_freed_bytes: int = 0
+    skipped_local: tuple[str, ...] = ()
+    """`<source>/<model_id>` of each `local` model the request would otherwise have selected,
+    left alone because the request did not name the `local` source."""
 
 
 @attrs.frozen
@@ -374,13 +380,26 @@ class IndexCopy:
 
 
 @attrs.frozen
+class ScanMove:
+    """A hand-placed folder a scan moved (asked to with `move`) to where its model now lives:
+    `model` is `<source>/<model_id>`, `origin` and `target` absolute paths."""
+
+    model: str
+    origin: str
+    target: str
+
+
+@attrs.frozen
 class ScanResult:
-    """What a scan did: models registered and dropped (`<source>/<model_id>`), folders
-    skipped. Registered models carry metadata inferred from their files."""
+    """What a scan did (or, with `dry_run`, would do): models registered and dropped
+    (`<source>/<model_id>`), folders moved (only when asked to) and skipped. Registered
+    models carry metadata inferred from their files; each is at the path `list` shows."""
 
     registered: tuple[str, ...] = ()
     dropped: tuple[str, ...] = ()
     skipped: tuple[ScanSkip, ...] = ()
+    moved: tuple[ScanMove, ...] = ()
+    dry_run: bool = False
 
 
 class ExportFormat(enum.StrEnum):

@@ -12,6 +12,7 @@ from devon_core.errors import (
     SelectionNotFound,
 )
 from devon_core.filters import matches_any
+from devon_core.identifiers import LOCAL_SOURCE
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
 from devon_core.quantizations import group_quantizations, with_whole_shard_sets
 from devon_core.references import ModelReference
@@ -30,7 +31,31 @@ def select_for_clean(
     models: Iterable[LocalModel], request: CleanRequest, now: datetime
 ) -> list[LocalModel]:
     """The models a clean removes: all of them with `all`; with `unused`, those whose
-    reference time is earlier than `now - days`; with neither flag, none."""
+    reference time is earlier than `now - days`; with neither flag, none. Only the models of
+    `request.source` when it names one; never a `local` model unless it names `local`: a
+    hand-placed folder may be the only copy anywhere (see `spared_by_clean`)."""
+    return [m for m in _due_for_clean(models, request, now) if _named_by(request, m)]
+
+
+def spared_by_clean(
+    models: Iterable[LocalModel], request: CleanRequest, now: datetime
+) -> list[LocalModel]:
+    """The `local` models `request` would select by age or `all`, kept only because it did
+    not name the `local` source (what a clean reports it left alone)."""
+    if request.source is not None:
+        return []
+    return [m for m in _due_for_clean(models, request, now) if m.source == LOCAL_SOURCE]
+
+
+def _named_by(request: CleanRequest, model: LocalModel) -> bool:
+    if request.source is None:
+        return model.source != LOCAL_SOURCE
+    return model.source == request.source
+
+
+def _due_for_clean(
+    models: Iterable[LocalModel], request: CleanRequest, now: datetime
+) -> list[LocalModel]:
     if request.all:
         return list(models)
     if not request.unused:

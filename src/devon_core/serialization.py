@@ -76,6 +76,8 @@ def _clean_wire(result: CleanResult) -> dict[str, Any]:
         data["partial_freed_bytes"] = result.partial_freed_bytes
     if result.failed:  # only when a model could not be removed (ADR 0103)
         data["failed"] = [{"model": f.model, "detail": f.detail} for f in result.failed]
+    if result.skipped_local:  # only when a `local` model was kept for not being named
+        data["skipped_local"] = list(result.skipped_local)
     return data
 
 

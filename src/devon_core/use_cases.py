@@ -52,6 +52,7 @@ from devon_core.rules import (
     quantization_of,
     select_files,
     select_for_clean,
+    spared_by_clean,
 )
 from devon_core.runtime_paths import stored_quantizations
 
@@ -398,11 +399,14 @@ def clean(
     removed by someone else in the meantime is left alone, and the result reports exactly
     what was removed. A model that cannot be removed is reported in `failed` and the clean
     carries on with the others (ADR 0103)."""
-    chosen = select_for_clean(store.list(), request, clock.now())
+    models = store.list(request.source) if request.source is not None else store.list()
+    now = clock.now()
+    chosen = select_for_clean(models, request, now)
+    spared = tuple(model.key for model in spared_by_clean(models, request, now))
     if only is not None:
         chosen = [model for model in chosen if model.key in only]
     if request.dry_run:
-        return _clean_result(request, chosen)
+        return _clean_result(request, chosen, spared=spared)
     removed = []
     failed = []
     with store.grouped():
@@ -416,15 +420,17 @@ def clean(
                     removed.append(current)
             except DevonError as error:
                 failed.append(CleanFailure(model.key, str(error)))
-    return _clean_result(request, removed, failed)
+    return _clean_result(request, removed, failed, spared)
 
 
 def _clean_result(
     request: CleanRequest,
     models: Sequence[LocalModel],
     failed: Sequence[CleanFailure] = (),
+    spared: tuple[str, ...] = (),
 ) -> CleanResult:
     return CleanResult(
+        skipped_local=spared,
         freed_bytes=sum(m.size_bytes for m in models),
         dry_run=request.dry_run,
         models=tuple(m.key for m in models),
@@ -438,7 +444,14 @@ def export(
     return build_export(store.list(), export_format, gguf_files)
 
 
-def scan(store: ModelStore, known_sources: Collection[str], reconcile: bool) -> ScanResult:
+def scan(
+    store: ModelStore,
+    known_sources: Collection[str],
+    reconcile: bool,
+    *,
+    move: bool = False,
+    dry_run: bool = False,
+) -> ScanResult:
     """Register the model folders the vault holds but does not list (see `ModelStore.scan`);
     with `reconcile`, drop the models whose folder is gone."""
-    return store.scan(known_source_names(known_sources), reconcile)
+    return store.scan(known_source_names(known_sources), reconcile, move=move, dry_run=dry_run)

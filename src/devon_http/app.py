@@ -125,10 +125,16 @@ def _document_default_source(app: Litestar, devon: Devon) -> None:
                 if _optional_source(parameter):
                     parameter.schema.default = default  # type: ignore[union-attr]
     schemas = document.components.schemas if document.components else None
-    for schema in (schemas or {}).values():
+    for name, schema in (schemas or {}).items():
         field = (schema.properties or {}).get("source")
+        if name in _SOURCE_MEANS_EVERY_SOURCE:
+            continue
         if isinstance(field, Schema) and "source" not in (schema.required or []):
             field.default = default
+
+
+_SOURCE_MEANS_EVERY_SOURCE = frozenset({"CleanRequest"})
+"""Bodies whose `source`, left out, means every source (but `local`), not the default one."""
 
 
 def _optional_source(parameter: object) -> bool:

@@ -424,6 +424,7 @@ async def clean(
             all=data.all,
             dry_run=data.dry_run,
             partial=data.partial,
+            source=data.source,
         )
         return wire.to_wire(result, wire.Cleaned)
 
@@ -439,9 +440,11 @@ async def clean(
     summary="Register model folders placed in the vault by hand",
     description=(
         "A folder under a source's folder is registered as that source's model; any other "
-        "is moved to local/<name> and registered under the built-in `local` source. "
-        "Metadata is inferred from the files (`metadata.inferred` is true). Folders with no "
-        "model file or still being written are listed in `skipped`."
+        "is registered where it is under the built-in `local` source (moved to "
+        "local/<name> first only with `move`). Nothing resolving outside the vault is "
+        "followed or written. Metadata is inferred from the files (`metadata.inferred` is "
+        "true). Folders with no model file or still being written are listed in `skipped`. "
+        "With `dry_run`, says what it would do and changes nothing."
     ),
     responses=errors(400, 413, 422),
 )
@@ -449,7 +452,8 @@ async def scan(
     devon: NamedDependency[Devon], state: State, data: JSONBody[wire.ScanRequest] = DEFAULT_SCAN
 ) -> wire.Scanned:
     def scanned() -> wire.Scanned:
-        return wire.to_wire(devon.scan(reconcile=data.reconcile), wire.Scanned)
+        result = devon.scan(reconcile=data.reconcile, move=data.move, dry_run=data.dry_run)
+        return wire.to_wire(result, wire.Scanned)
 
     return await in_thread(scanned, whole_vault_limiter(state))
 

@@ -230,6 +230,17 @@ class CleanRequest(msgspec.Struct, kw_only=True, frozen=True):
         bool,
         msgspec.Meta(description="Also remove unfinished downloads' staging, unless running"),
     ] = False
+    source: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                pattern=r"^[a-z0-9_-]{1,64}$",
+                description="Only this source's models (added); `local` models, placed in "
+                "the vault by hand, are removed only when this names `local`",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class CleanFailure(msgspec.Struct):
@@ -259,11 +270,29 @@ class Cleaned(msgspec.Struct, omit_defaults=True):
             "left out when there are none"
         ),
     ] = msgspec.field(default_factory=list)
+    skipped_local: Annotated[
+        list[str],
+        msgspec.Meta(
+            description="<source>/<model_id> of each `local` model the clean would otherwise "
+            "have removed, kept because `source` did not name `local` (added; left out when "
+            "there are none)"
+        ),
+    ] = msgspec.field(default_factory=list)
 
 
 class ScanRequest(msgspec.Struct, kw_only=True, frozen=True):
     reconcile: Annotated[
         bool, msgspec.Meta(description="Also drop the models whose folder is gone")
+    ] = False
+    move: Annotated[
+        bool,
+        msgspec.Meta(
+            description="Move folders outside a source's folder to local/<name> before "
+            "registering them (added; by default they are registered where they are)"
+        ),
+    ] = False
+    dry_run: Annotated[
+        bool, msgspec.Meta(description="Only report what the scan would do (added)")
     ] = False
 
 
@@ -272,10 +301,23 @@ class ScanSkip(msgspec.Struct):
     reason: str
 
 
+class ScanMove(msgspec.Struct):
+    model: Annotated[str, msgspec.Meta(description="<source>/<model_id>")]
+    origin: Annotated[str, msgspec.Meta(description="Where the folder was")]
+    target: Annotated[str, msgspec.Meta(description="Where it is now (the model's path)")]
+
+
 class Scanned(msgspec.Struct):
     registered: Annotated[list[str], msgspec.Meta(description="<source>/<model_id> of each")]
     dropped: Annotated[list[str], msgspec.Meta(description="<source>/<model_id> of each")]
     skipped: list[ScanSkip]
+    moved: Annotated[
+        list[ScanMove],
+        msgspec.Meta(description="Folders moved, asked for with `move` (added)"),
+    ] = msgspec.field(default_factory=list)
+    dry_run: Annotated[
+        bool, msgspec.Meta(description="Whether this only says what a scan would do (added)")
+    ] = False
 
 
 class ExportRequest(msgspec.Struct, kw_only=True, frozen=True):

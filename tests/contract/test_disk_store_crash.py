@@ -192,3 +192,44 @@ def test_opening_the_vault_leaves_a_commit_still_running_elsewhere_alone(
         child.wait(timeout=30)
     assert child.returncode == 0
     assert reopened_model(root, open_store) == {"new.bin": b"new"}
+
+
+REMOVE_PLACED_CHILD = """
+import os, sys
+from devon_adapters import DiskModelStore
+
+root, step = sys.argv[1], sys.argv[2]
+store = DiskModelStore(root, database_url=sys.argv[3] or None)
+
+def crash(name):
+    if name == step:
+        os._exit(17)
+
+store._after_step = crash
+store.remove("local", "team/tuned")
+"""
+
+
+@pytest.mark.parametrize("step", ["remove:unindexed", "remove:trashed"])
+def test_crash_while_removing_a_hand_placed_model_finishes_removing_its_own_folder(
+    tmp_path: Path, database_url: str | None, open_store: Opener, step: str
+) -> None:
+    root = tmp_path / "vault"
+    store = open_store(root)
+    (root / "team" / "tuned").mkdir(parents=True)
+    (root / "team" / "tuned" / "model.gguf").write_bytes(b"GGUF")
+    assert store.scan([]).registered == ("local/team/tuned",)
+    done = subprocess.run(
+        [sys.executable, "-c", REMOVE_PLACED_CHILD, str(root), step, database_url or ""],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 17, done.stderr
+
+    reopened = open_store(root)
+
+    assert_consistent(reopened)
+    assert reopened.unfinished_operations() == []
+    assert reopened.list() == []
+    assert not (root / "team" / "tuned").exists()

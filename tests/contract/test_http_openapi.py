@@ -234,6 +234,7 @@ def test_clean_documents_its_body_fields_and_defaults(document: dict[str, Any]) 
         "all": False,
         "dry_run": False,
         "partial": False,  # additive (ADR 0173)
+        "source": None,  # additive (ADR 0210)
     }
     assert properties["days"]["minimum"] == 0
 

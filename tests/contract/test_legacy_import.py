@@ -175,3 +175,138 @@ def test_a_move_that_fails_part_way_leaves_the_legacy_copy_whole_for_a_rerun(
     assert model is not None
     assert files_on_disk(model.path) == WIDGET
     assert not directory.exists()
+
+
+# -- one batch: one journal, one transaction recording every model, one manifest write ------
+
+
+def many(count: int) -> dict[str, dict[str, bytes]]:
+    return {
+        f"huggingface::org{i % 3}/model-{i:02}": {"config.json": b"{}", "w.bin": bytes(i)}
+        for i in range(count)
+    }
+
+
+def test_an_import_writes_the_manifest_once_listing_every_model(
+    store: DiskModelStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devon_adapters import manifest as manifest_module
+
+    legacy = legacy_vault(tmp_path / "old", many(12))
+    write = manifest_module.write_atomically
+    writes: list[Path] = []
+
+    def counted(path: Path, data: Any, temporary_dir: Path) -> Any:
+        writes.append(path)
+        return write(path, data, temporary_dir)
+
+    monkeypatch.setattr(manifest_module, "write_atomically", counted)
+    report = import_legacy_vault(store, legacy)
+
+    assert len(report.imported) == 12
+    assert writes == [store.manifest_path]
+    manifest = json.loads(store.manifest_path.read_text())
+    assert sorted(manifest) == sorted(m.replace("/", "::", 1) for m in report.imported)
+    assert_consistent(store)
+
+
+def test_no_model_of_an_import_is_listed_before_all_of_them_are(
+    store: DiskModelStore, tmp_path: Path
+) -> None:
+    legacy = legacy_vault(tmp_path / "old", many(6))
+    seen_by_another: list[int] = []
+    other = DiskModelStore(tmp_path / "vault")
+
+    def spy(step: str) -> None:
+        if step == "batch:moved":
+            seen_by_another.append(len(other.list()))
+
+    store._after_step = spy
+    import_legacy_vault(store, legacy)
+
+    assert seen_by_another == [0] * 6
+    assert len(other.list()) == 6
+
+
+def test_two_entries_whose_folders_would_overlap_import_one_and_report_the_other(
+    store: DiskModelStore, tmp_path: Path
+) -> None:
+    legacy = legacy_vault(
+        tmp_path / "old",
+        {"huggingface::acme/Widget": WIDGET, "huggingface::acme/widget": WIDGET},
+    )
+
+    report = import_legacy_vault(store, legacy)
+
+    assert report.imported == ("huggingface/acme/Widget",)
+    [(name, reason)] = report.skipped
+    assert name == "huggingface/acme/widget"
+    assert "would share a directory with huggingface/acme/Widget" in reason
+    assert_consistent(store)
+
+
+CRASHING_IMPORT = """
+import os, sys
+from pathlib import Path
+from devon_adapters import DiskModelStore, import_legacy_vault
+from devon_adapters import legacy
+
+vault, old, where, after = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+store = DiskModelStore(vault)
+count = 0
+
+def crash_after(step: str) -> None:
+    global count
+    if step == where:
+        count += 1
+        if count == after:
+            os._exit(9)
+
+if where == "bring":
+    transfer = legacy._transfer
+    def crashing(origin, dest, move):
+        crash_after("bring")
+        transfer(origin, dest, move)
+    legacy._transfer = crashing
+else:
+    store._after_step = crash_after
+import_legacy_vault(store, Path(old))
+"""
+
+
+@pytest.mark.parametrize(
+    ("where", "after", "kept"),
+    [("bring", 9, 0), ("batch:journaled", 1, 0), ("batch:moved", 4, 4)],
+)
+def test_a_crash_mid_import_leaves_each_model_whole_or_absent_and_a_rerun_brings_the_rest(
+    tmp_path: Path, where: str, after: int, kept: int
+) -> None:
+    import subprocess
+    import sys
+
+    legacy = legacy_vault(tmp_path / "old", many(10))
+    vault = tmp_path / "vault"
+    DiskModelStore(vault).close()
+    repo = Path(__file__).resolve().parents[2]
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASHING_IMPORT, str(vault), str(legacy), where, str(after)],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert crashed.returncode == 9, crashed.stderr
+
+    store = DiskModelStore(vault)  # the next open repairs what the crash left
+
+    assert len(store.list()) == kept
+    assert_consistent(store)
+    assert store.unfinished_operations() == []
+    assert list(store.paths.staging_root.iterdir()) == []
+    on_disk = sorted(str(p.parent) for p in vault.glob("huggingface/*/*/w.bin"))
+    assert on_disk == sorted(m.path for m in store.list())  # no folder left unrecorded
+    rerun = import_legacy_vault(store, legacy)
+    assert len(rerun.imported) == 10 - kept
+    assert len(rerun.already_present) == kept
+    assert len(store.list()) == 10
+    assert_consistent(store)

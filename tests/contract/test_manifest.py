@@ -5,6 +5,7 @@ import os
 import shutil
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -447,3 +448,139 @@ def test_a_manifest_that_cannot_be_rewritten_never_stops_the_vault_opening(
     store = DiskModelStore(tmp_path / "vault")
 
     assert [m.model_id for m in store.list()] == ["acme/widget-7b"]
+
+
+# -- written only when something changed, and only what changed (ADR 0211) -------------
+
+
+def file_identity(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_ino, stat.st_mtime_ns
+
+
+def test_an_unchanged_vault_never_rewrites_the_manifest(tmp_path: Path) -> None:
+    devon = make_devon(tmp_path / "vault")
+    devon.download("acme/widget-7b")
+    assert isinstance(devon.store, DiskModelStore)
+    devon.store.close()
+    manifest = tmp_path / "vault" / "manifest.json"
+    before = file_identity(manifest)
+
+    store = DiskModelStore(tmp_path / "vault")  # opening it
+    store.scan(["huggingface"])  # a scan finding nothing new
+    store.rebuild_index()  # re-deriving the same rows
+    store.flush_manifest()
+    store.close()
+
+    assert file_identity(manifest) == before
+
+
+def test_a_commit_splices_its_line_into_the_manifest_and_leaves_the_rest_as_it_was(
+    tmp_path: Path,
+) -> None:
+    store = DiskModelStore(tmp_path / "vault")
+    for i in range(20):
+        put_model(store, f"acme/m{i:02}")
+    before = (tmp_path / "vault" / "manifest.json").read_bytes()
+
+    put_model(store, "acme/m05x")
+    store.remove("huggingface", "acme/m10")
+
+    assert store._manifest.last_written == "spliced"
+    after = (tmp_path / "vault" / "manifest.json").read_bytes()
+    assert after == render_index(store)
+    assert set(before.splitlines()) - set(after.splitlines()) == {
+        line for line in before.splitlines() if b'"huggingface::acme/m10"' in line
+    }
+
+
+def render_index(store: DiskModelStore) -> bytes:
+    from devon_adapters.manifest import render_manifest
+
+    return render_manifest(store.root, store.index)
+
+
+def test_a_manifest_someone_else_rewrote_is_rendered_whole_from_the_index(tmp_path: Path) -> None:
+    store = DiskModelStore(tmp_path / "vault")
+    put_model(store, "acme/one")
+    (tmp_path / "vault" / "manifest.json").write_text('{"huggingface::acme/zzz": {}}\n')
+
+    put_model(store, "acme/two")
+
+    assert store._manifest.last_written == "rendered"
+    assert (tmp_path / "vault" / "manifest.json").read_bytes() == render_index(store)
+
+
+def test_a_lost_stamp_costs_one_whole_rendering_and_no_rewrite_when_nothing_changed(
+    tmp_path: Path,
+) -> None:
+    store = DiskModelStore(tmp_path / "vault")
+    put_model(store, "acme/one")
+    manifest = tmp_path / "vault" / "manifest.json"
+    before = file_identity(manifest)
+    (store.paths.state / "manifest-stamp.json").unlink()
+
+    store._manifest.refresh()
+
+    assert store._manifest.last_written == "unchanged"
+    assert file_identity(manifest) == before
+    put_model(store, "acme/two")
+    assert store._manifest.last_written == "spliced"
+
+
+def test_changes_another_process_made_are_spliced_in_too(tmp_path: Path) -> None:
+    first = DiskModelStore(tmp_path / "vault")
+    second = DiskModelStore(tmp_path / "vault")
+    put_model(first, "acme/one")
+    put_model(second, "acme/two")
+    second.mark_used("huggingface", "acme/one", datetime.now(UTC))
+    second.close()  # writes the pending last_used change
+
+    put_model(first, "acme/three")
+
+    assert first._manifest.last_written == "spliced"
+    assert manifest_of(tmp_path / "vault") == index_view(first)
+    assert manifest_of(tmp_path / "vault")["huggingface::acme/one"]["last_used"] is not None
+
+
+READER = """
+import json, sys, time
+from pathlib import Path
+path, stop = Path(sys.argv[1]), Path(sys.argv[2])
+reads = 0
+while not stop.exists():
+    data = json.loads(path.read_bytes())   # raises on a torn or partial file
+    assert all(key.startswith("huggingface::acme/") for key in data), data
+    reads += 1
+print(reads)
+"""
+
+
+def test_a_process_reading_the_manifest_while_commits_splice_it_always_reads_a_whole_file(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    store = DiskModelStore(tmp_path / "vault")
+    for i in range(300):
+        put_model(store, f"acme/base-{i:03}", {"w.safetensors": b"w"})
+    stop = tmp_path / "stop"
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(tmp_path / "vault" / "manifest.json"), str(stop)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for i in range(40):
+            put_model(store, f"acme/new-{i:02}", {"w.safetensors": bytes(i)})
+            assert store._manifest.last_written == "spliced"
+            if i % 2:
+                store.remove("huggingface", f"acme/base-{i:03}")
+    finally:
+        stop.touch()
+        out, err = reader.communicate(timeout=60)
+    assert reader.returncode == 0, err
+    assert int(out) > 0
+    assert manifest_of(tmp_path / "vault") == index_view(store)

@@ -249,3 +249,24 @@ def test_the_manifest_lists_the_commits_of_every_host(tmp_path: Path, url: str) 
 
     manifest = json.loads(first.manifest_path.read_text())
     assert sorted(manifest) == ["huggingface::acme/gadget-1b", "huggingface::acme/widget-7b"]
+
+
+def test_with_the_index_in_postgresql_changes_are_spliced_into_the_manifest(
+    tmp_path: Path, url: str
+) -> None:
+    from devon_adapters.manifest import render_manifest
+
+    first = store_at(tmp_path / "vault", database_url=url)
+    second = store_at(tmp_path / "vault", database_url=url)
+    put_model(first, "acme/widget-7b")
+    put_model(second, "acme/gadget-1b")
+    second.remove("huggingface", "acme/widget-7b")
+
+    put_model(first, "acme/zeta-1b")
+
+    assert first._manifest.last_written == "spliced"
+    assert first.manifest_path.read_bytes() == render_manifest(first.root, first.index)
+    assert sorted(json.loads(first.manifest_path.read_text())) == [
+        "huggingface::acme/gadget-1b",
+        "huggingface::acme/zeta-1b",
+    ]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from devon_adapters import DiskModelStore, Settings, build_devon
-from devon_core import Devon, InvalidInput, ScanSkip
+from devon_core import Devon, InvalidInput, ScanMove, ScanSkip
 from tests.contract.file_source import FileSource
 from tests.contract.weights import gguf_bytes, kitt_read_manifest, safetensors_bytes
 
@@ -65,7 +65,7 @@ def test_a_folder_under_a_source_is_registered_as_that_source_with_inferred_meta
     }
 
 
-def test_a_folder_anywhere_else_becomes_a_local_model_listed_exported_and_removed(
+def test_a_folder_anywhere_else_becomes_a_local_model_where_it_is_listed_exported_and_removed(
     devon: Devon, vault: Path
 ) -> None:
     place(vault / "my-finetune", {"model-Q4_K_M.gguf": gguf_bytes("qwen2", {"w": [10, 10]})})
@@ -73,28 +73,51 @@ def test_a_folder_anywhere_else_becomes_a_local_model_listed_exported_and_remove
     result = devon.scan()
 
     assert result.registered == ("local/my-finetune",)
-    assert not (vault / "my-finetune").exists()
+    assert result.moved == ()
+    assert (vault / "my-finetune" / "model-Q4_K_M.gguf").is_file()
+    assert not (vault / "local").exists()
     model = devon.get("my-finetune", source="local")
     assert model is not None
-    assert model.path == str(vault / "local" / "my-finetune")
+    assert model.path == str(vault / "my-finetune")
     assert model.metadata["architecture"] == "qwen2"
     assert model.metadata["quantization"] == "Q4_K_M"
     assert model.metadata["parameter_count"] == 1e-07
+    assert model.metadata["folder"] == "my-finetune"
     assert [m.key for m in devon.list(source="local")] == ["local/my-finetune"]
     assert devon.export("kitt").paths == (model.path,)
     assert kitt_read_manifest(vault)[0]["key"] == "local::my-finetune"
+    assert kitt_read_manifest(vault)[0]["path"] == str(vault / "my-finetune")
     devon.remove("my-finetune", source="local")
     assert devon.list() == []
-    assert not (vault / "local" / "my-finetune").exists()
+    assert not (vault / "my-finetune").exists()
 
 
-def test_a_local_model_is_cleaned_like_any_other(devon: Devon, vault: Path) -> None:
+def test_clean_all_keeps_a_local_model_and_says_so(devon: Devon, vault: Path) -> None:
     place(vault / "old-model", {"weights.bin": b"w" * 10})
+    devon.download("acme/widget-7b")
     devon.scan()
 
     result = devon.clean(all=True)
 
+    assert result.models == ("huggingface/acme/widget-7b",)
+    assert result.skipped_local == ("local/old-model",)
+    assert (vault / "old-model" / "weights.bin").is_file()
+    assert [m.key for m in devon.list()] == ["local/old-model"]
+
+
+def test_clean_all_with_source_local_removes_the_local_models_only(
+    devon: Devon, vault: Path
+) -> None:
+    place(vault / "old-model", {"weights.bin": b"w" * 10})
+    devon.download("acme/widget-7b")
+    devon.scan()
+
+    result = devon.clean(all=True, source="local")
+
     assert result.models == ("local/old-model",)
+    assert result.skipped_local == ()
+    assert not (vault / "old-model").exists()
+    assert [m.key for m in devon.list()] == ["huggingface/acme/widget-7b"]
 
 
 def test_info_of_a_local_model_marks_it_used(devon: Devon, vault: Path) -> None:
@@ -201,7 +224,7 @@ def test_reconcile_drops_models_whose_folder_is_gone(devon: Devon, vault: Path) 
 
 
 def test_a_folder_whose_local_name_is_taken_is_skipped(devon: Devon, vault: Path) -> None:
-    place(vault / "twin", {"a.gguf": b"GGUF"})
+    place(vault / "local" / "twin", {"a.gguf": b"GGUF"})
     devon.scan()
     again = place(vault / "twin", {"b.gguf": b"GGUF"})
 
@@ -282,7 +305,7 @@ def test_a_mount_points_lost_and_found_is_not_reported(devon: Devon, vault: Path
     assert devon.scan().skipped == ()
 
 
-def test_an_owner_folder_outside_the_sources_keeps_its_owner_under_local(
+def test_an_owner_folder_outside_the_sources_keeps_its_owner_and_its_place(
     devon: Devon, vault: Path
 ) -> None:
     place(vault / "team" / "model-a", {"a.safetensors": SAFETENSORS})
@@ -291,8 +314,40 @@ def test_an_owner_folder_outside_the_sources_keeps_its_owner_under_local(
     result = devon.scan()
 
     assert result.registered == ("local/team/model-a", "local/team/model-b")
+    assert [m.path for m in devon.list()] == [
+        str(vault / "team" / "model-a"),
+        str(vault / "team" / "model-b"),
+    ]
+    assert (vault / "team" / "model-b" / "b.gguf").is_file()
+
+
+def test_with_move_an_owner_folder_moves_under_local_and_each_move_is_reported(
+    devon: Devon, vault: Path
+) -> None:
+    place(vault / "team" / "model-a", {"a.safetensors": SAFETENSORS})
+    place(vault / "team" / "model-b", {"b.gguf": gguf_bytes("llama", {"w": [2, 2]})})
+
+    result = devon.scan(move=True)
+
+    assert result.registered == ("local/team/model-a", "local/team/model-b")
+    assert result.moved == (
+        ScanMove(
+            "local/team/model-a",
+            str(vault / "team" / "model-a"),
+            str(vault / "local" / "team" / "model-a"),
+        ),
+        ScanMove(
+            "local/team/model-b",
+            str(vault / "team" / "model-b"),
+            str(vault / "local" / "team" / "model-b"),
+        ),
+    )
     assert (vault / "local" / "team" / "model-b" / "b.gguf").is_file()
     assert not (vault / "team").exists()
+    model = devon.get("team/model-a", source="local")
+    assert model is not None
+    assert model.path == str(vault / "local" / "team" / "model-a")
+    assert "folder" not in model.metadata
 
 
 def test_a_finished_huggingface_hub_download_with_its_lock_files_is_registered(
@@ -336,7 +391,7 @@ def test_a_folder_that_cannot_be_moved_is_reported_left_in_place_and_the_scan_go
     stuck = place(vault / "my-finetune", {"model.gguf": b"GGUF"})
     place(vault / "huggingface" / "me" / "merge", {"model.gguf": b"GGUF"})
 
-    result = devon.scan()
+    result = devon.scan(move=True)
 
     assert result.registered == ("huggingface/me/merge",)
     assert [skip.path for skip in result.skipped] == [str(stuck)]
@@ -365,7 +420,7 @@ def test_a_folder_that_is_a_mount_point_is_reported_and_left_where_it_is(
     place(vault / "plain", {"model.gguf": b"GGUF"})
     _bind_mount(elsewhere, vault / "mounted")
     try:
-        result = devon.scan()
+        result = devon.scan(move=True)
         assert result.registered == ("local/plain",)
         assert [(s.path, s.reason.split(";")[0]) for s in result.skipped] == [
             (
@@ -396,3 +451,150 @@ def test_a_link_to_a_folder_and_a_lone_model_file_at_the_root_are_reported_not_i
     ]
     assert (elsewhere / "model.gguf").read_bytes() == b"GGUF"
     assert (vault / "loose.Q4_K_M.gguf").is_file()
+
+
+# -- where scan may write: never outside the vault, never a move unless asked ------------
+
+
+def test_with_local_linked_outside_hand_placed_folders_are_registered_where_they_are(
+    devon: Devon, vault: Path, tmp_path: Path
+) -> None:
+    devon.list()  # the vault exists
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (vault / "local").symlink_to(outside, target_is_directory=True)
+    place(vault / "finetune-a", {"model.gguf": b"GGUF"})
+    place(vault / "finetune-b", {"model.safetensors": SAFETENSORS})
+
+    result = devon.scan()
+
+    assert result.registered == ("local/finetune-a", "local/finetune-b")
+    assert [s.path for s in result.skipped] == [str(vault / "local")]
+    assert list(outside.iterdir()) == []
+    assert [m.path for m in devon.list()] == [str(vault / "finetune-a"), str(vault / "finetune-b")]
+    devon.remove("finetune-a", source="local")
+    assert not (vault / "finetune-a").exists()
+
+
+def test_move_never_goes_through_a_local_linked_outside_the_vault(
+    devon: Devon, vault: Path, tmp_path: Path
+) -> None:
+    devon.list()  # the vault exists
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (vault / "local").symlink_to(outside, target_is_directory=True)
+    folder = place(vault / "finetune-a", {"model.gguf": b"GGUF"})
+
+    result = devon.scan(move=True)
+
+    assert result.registered == ()
+    assert result.moved == ()
+    reasons = {s.path: s.reason for s in result.skipped}
+    assert reasons[str(folder)] == (
+        f"not moved to {vault / 'local' / 'finetune-a'}: it resolves outside the vault, "
+        f"to {outside.resolve() / 'finetune-a'}; it is left where it is"
+    )
+    assert list(outside.iterdir()) == []
+    assert (folder / "model.gguf").read_bytes() == b"GGUF"
+    assert devon.list() == []
+
+
+def test_move_never_goes_through_a_link_inside_the_vault_either(devon: Devon, vault: Path) -> None:
+    devon.list()  # the vault exists
+    (vault / "huggingface").mkdir()
+    (vault / "local").symlink_to(vault / "huggingface", target_is_directory=True)
+    folder = place(vault / "finetune-a", {"model.gguf": b"GGUF"})
+
+    result = devon.scan(move=True)
+
+    assert result.registered == ()
+    assert "a symbolic link on the way" in {s.path: s.reason for s in result.skipped}[str(folder)]
+    assert list((vault / "huggingface").iterdir()) == []
+
+
+def test_a_dry_run_says_what_would_be_registered_moved_and_dropped_and_changes_nothing(
+    devon: Devon, vault: Path
+) -> None:
+    devon.download("acme/widget-7b")
+    place(vault / "mine", {"model.gguf": b"GGUF"})
+    place(vault / "huggingface" / "me" / "merge", {"model.gguf": b"GGUF"})
+    widget = vault / "huggingface" / "acme" / "widget-7b"
+    for path in sorted(widget.rglob("*"), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    widget.rmdir()
+    manifest_before = (vault / "manifest.json").read_bytes()
+
+    result = devon.scan(move=True, reconcile=True, dry_run=True)
+
+    assert result.dry_run
+    assert result.registered == ("huggingface/me/merge", "local/mine")
+    assert result.moved == (ScanMove("local/mine", str(vault / "mine"), str(vault / "local/mine")),)
+    assert result.dropped == ("huggingface/acme/widget-7b",)
+    assert [m.key for m in devon.list()] == ["huggingface/acme/widget-7b"]
+    assert (vault / "mine" / "model.gguf").is_file()
+    assert not (vault / "local").exists()
+    assert (vault / "manifest.json").read_bytes() == manifest_before
+
+
+def test_reconcile_drops_a_hand_placed_model_deleted_where_it_was_placed(
+    devon: Devon, vault: Path
+) -> None:
+    folder = place(vault / "scratch" / "try-1", {"model.gguf": b"GGUF"})
+    assert devon.scan().registered == ("local/scratch/try-1",)
+    (folder / "model.gguf").unlink()
+    folder.rmdir()
+
+    result = devon.scan(reconcile=True)
+
+    assert result.dropped == ("local/scratch/try-1",)
+    assert devon.list() == []
+    assert kitt_read_manifest(vault) == []
+
+
+def test_a_hand_placed_model_stays_listed_when_the_vault_is_opened_again(
+    devon: Devon, vault: Path
+) -> None:
+    place(vault / "scratch" / "try-1", {"model.gguf": b"GGUF"})
+    devon.scan()
+
+    reopened = DiskModelStore(vault)
+
+    assert [(m.key, m.path) for m in reopened.list()] == [
+        ("local/scratch/try-1", str(vault / "scratch" / "try-1"))
+    ]
+
+
+def test_opening_the_vault_drops_a_hand_placed_model_whose_folder_is_gone(
+    devon: Devon, vault: Path
+) -> None:
+    folder = place(vault / "try-1", {"model.gguf": b"GGUF"})
+    devon.scan()
+    (folder / "model.gguf").unlink()
+    folder.rmdir()
+
+    assert DiskModelStore(vault).list() == []
+
+
+def test_an_index_rebuild_keeps_a_hand_placed_model_where_it_is(devon: Devon, vault: Path) -> None:
+    place(vault / "team" / "model-a", {"a.safetensors": SAFETENSORS})
+    devon.scan()
+    store = DiskModelStore(vault)
+
+    assert store.rebuild_index() == 1
+    assert [(m.key, m.path) for m in store.list()] == [
+        ("local/team/model-a", str(vault / "team" / "model-a"))
+    ]
+
+
+def test_a_lost_index_rebuilt_from_the_manifest_keeps_a_hand_placed_model_where_it_is(
+    devon: Devon, vault: Path
+) -> None:
+    place(vault / "team" / "model-a", {"a.safetensors": SAFETENSORS})
+    devon.scan()
+    registered = devon.get("team/model-a", source="local")
+    for name in ("index.sqlite3", "index.sqlite3-wal", "index.sqlite3-shm"):
+        (vault / ".devon" / name).unlink(missing_ok=True)
+
+    store = DiskModelStore(vault)
+
+    assert store.list() == [registered]

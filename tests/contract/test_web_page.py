@@ -288,3 +288,21 @@ def test_models_revalidates_the_listing_with_if_none_match_on_a_second_visit(
         revalidated = [(status, tag) for status, tag in answers if tag is not None]
         assert revalidated, answers
         assert revalidated[-1][0] == 304
+
+
+def test_clean_says_it_keeps_the_models_placed_by_hand(browser: Browser) -> None:
+    from tests.unit.fakes import local_model
+
+    devon = fake_devon(local=[TINY])
+    devon.store.add(local_model("my-finetune", source="local"))  # type: ignore[attr-defined]
+    with running(create_app(devon)) as url:
+        page = open_page(browser, url)
+        page.get_by_role("link", name="Clean").click()
+        page.get_by_label("Every model in the vault").check()
+        page.get_by_role("button", name="Show what would be removed").click()
+
+        expect(page.get_by_role("heading", level=2)).to_contain_text("1 models would go")
+        expect(page.locator("main")).to_contain_text(
+            "1 local model (placed in the vault by hand) is kept"
+        )
+        expect(page.locator("ul.files")).not_to_contain_text("local/my-finetune")

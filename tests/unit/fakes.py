@@ -169,6 +169,7 @@ class MemoryStore:
         self._locks_guard = threading.Lock()
         self.groups = 0
         self.scans: list[tuple[frozenset[str], bool]] = []
+        self.scan_options: list[dict[str, bool]] = []
         self.scan_result = ScanResult()
 
     @property
@@ -349,9 +350,17 @@ class MemoryStore:
         self.groups += 1
         yield
 
-    def scan(self, known_sources: Collection[str], reconcile: bool = False) -> ScanResult:
+    def scan(
+        self,
+        known_sources: Collection[str],
+        reconcile: bool = False,
+        *,
+        move: bool = False,
+        dry_run: bool = False,
+    ) -> ScanResult:
         """What `scan_result` says, recording the call (the real scan is a disk matter)."""
         self.scans.append((frozenset(known_sources), reconcile))
+        self.scan_options.append({"move": move, "dry_run": dry_run})
         return self.scan_result
 
 

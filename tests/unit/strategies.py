@@ -29,8 +29,8 @@ offsets = st.integers(min_value=0, max_value=400 * 24 * 3600)
 
 
 @st.composite
-def local_models(draw: st.DrawFn) -> LocalModel:
-    source = draw(sources)
+def local_models(draw: st.DrawFn, source_names: st.SearchStrategy[str] = sources) -> LocalModel:
+    source = draw(source_names)
     model_id = draw(model_ids)
     downloaded_at = T0 + timedelta(seconds=draw(offsets))
     used_after = draw(st.none() | offsets)
@@ -47,9 +47,13 @@ def local_models(draw: st.DrawFn) -> LocalModel:
     )
 
 
-def vaults(max_size: int = 25) -> st.SearchStrategy[list[LocalModel]]:
-    """Lists of models with distinct (source, model_id) keys."""
-    return st.lists(local_models(), max_size=max_size, unique_by=lambda m: (m.source, m.model_id))
+def vaults(max_size: int = 25, with_local: bool = False) -> st.SearchStrategy[list[LocalModel]]:
+    """Lists of models with distinct (source, model_id) keys; `with_local`: some of the
+    built-in `local` source (placed by hand) among them."""
+    names = st.one_of(sources, st.just("local")) if with_local else sources
+    return st.lists(
+        local_models(names), max_size=max_size, unique_by=lambda m: (m.source, m.model_id)
+    )
 
 
 nows = st.builds(

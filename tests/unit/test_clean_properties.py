@@ -111,3 +111,28 @@ def test_neither_flag_removes_nothing(models: list[LocalModel], now: datetime, d
     result, store = _clean(models, now, days=days)
     assert result.models == ()
     assert len(store.list()) == len(models)
+
+
+@given(vaults(with_local=True), nows, requests)
+def test_a_clean_naming_no_source_never_removes_a_local_model_and_reports_each_it_spared(
+    models: list[LocalModel], now: datetime, request: dict[str, object]
+) -> None:
+    result, store = _clean(models, now, **request)
+    named, _ = _clean(models, now, source="local", **request)
+    assert not any(key.startswith("local/") for key in result.models)
+    assert {m.key for m in store.list() if m.source == "local"} == {
+        m.key for m in models if m.source == "local"
+    }
+    assert set(result.skipped_local) == set(named.models)
+
+
+@given(vaults(with_local=True), nows, requests, st.sampled_from(["local", "huggingface"]))
+def test_a_clean_naming_a_source_removes_only_that_sources_models(
+    models: list[LocalModel], now: datetime, request: dict[str, object], source: str
+) -> None:
+    result, store = _clean(models, now, source=source, **request)
+    assert all(key.startswith(f"{source}/") for key in result.models)
+    assert {m.key for m in store.list() if m.source != source} == {
+        m.key for m in models if m.source != source
+    }
+    assert result.skipped_local == ()

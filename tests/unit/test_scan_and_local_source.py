@@ -66,3 +66,41 @@ def test_clean_groups_its_removals_for_the_store(store: MemoryStore, devon: Devo
 
     assert store.groups == 1
     assert store.list() == []
+
+
+def test_scan_passes_move_and_dry_run_to_the_store(store: MemoryStore, devon: Devon) -> None:
+    devon.scan()
+    devon.scan(move=True, dry_run=True)
+
+    assert store.scan_options == [
+        {"move": False, "dry_run": False},
+        {"move": True, "dry_run": True},
+    ]
+
+
+def test_clean_all_keeps_local_models_and_names_them_in_the_result(
+    store: MemoryStore, devon: Devon
+) -> None:
+    store.add(local_model("mine", source="local"))
+    store.add(local_model("acme/widget-7b"))
+
+    result = devon.clean(all=True)
+
+    assert result.models == ("huggingface/acme/widget-7b",)
+    assert result.skipped_local == ("local/mine",)
+    assert [m.key for m in store.list()] == ["local/mine"]
+
+
+def test_clean_naming_the_local_source_removes_its_models(store: MemoryStore, devon: Devon) -> None:
+    store.add(local_model("mine", source="local"))
+    store.add(local_model("acme/widget-7b"))
+
+    result = devon.clean(all=True, source="local")
+
+    assert result.models == ("local/mine",)
+    assert [m.key for m in store.list()] == ["huggingface/acme/widget-7b"]
+
+
+def test_clean_with_an_invalid_source_name_is_refused(devon: Devon) -> None:
+    with pytest.raises(InvalidInput):
+        devon.clean(all=True, source="Not A Source")

@@ -67,8 +67,15 @@ export async function render(main) {
       return;
     }
     const items = [...dry.models, ...(dry.partial_models || []).map((m) => `${m} (unfinished download)`)];
+    const kept = dry.skipped_local || [];
+    const keptNote = kept.length
+      ? h("p", { class: "kept" }, (kept.length === 1
+        ? "1 local model (placed in the vault by hand) is kept"
+        : `${count(kept.length)} local models (placed in the vault by hand) are kept`) +
+          ": remove them one by one, or with devon clean --source local.")
+      : "";
     if (!items.length) {
-      preview.append(h("p", {}, "Nothing would be removed."));
+      preview.append(h("p", {}, "Nothing would be removed."), keptNote);
       return;
     }
     const remove = h("button", { type: "button", class: "danger" }, `Remove ${what(dry)}`);
@@ -88,6 +95,6 @@ export async function render(main) {
     preview.append(
       h("h2", {}, `${what(dry)} would go, freeing ${bytes(freed(dry))}`),
       h("ul", { class: "files" }, items.map((m) => h("li", {}, h("code", {}, m)))),
-      h("div", { class: "actions" }, remove), outcome);
+      keptNote, h("div", { class: "actions" }, remove), outcome);
   });
 }
