@@ -56,7 +56,7 @@ def test_a_model_list_without_end_is_refused_at_the_cap_naming_the_hub(hub: Host
         search(source_on(hub))
     assert str(refused.value) == (
         f"DEVON refused what Hugging Face at {hub.url} sent for the request: its answer was "
-        "larger than 1.0 MB, and was cut there (DEVON_MAX_SOURCE_ANSWER sets the limit)"
+        "larger than 1.0 MiB, and was cut there (DEVON_MAX_SOURCE_ANSWER sets the limit)"
     )
 
 
@@ -74,7 +74,7 @@ def test_a_model_record_with_siblings_without_end_is_refused_at_the_cap(
     hub: HostileHub,
 ) -> None:
     hub.answers[f"/api/models/{MODEL}"] = endless_siblings(MODEL)
-    with pytest.raises(SourceUnavailable, match=r"larger than 1\.0 MB"):
+    with pytest.raises(SourceUnavailable, match=r"larger than 1\.0 MiB"):
         source_on(hub).info(MODEL)
 
 
@@ -90,7 +90,7 @@ def test_the_cap_and_the_deadline_are_settings(hub: HostileHub) -> None:
         }
     )
     source = HuggingFaceSource.from_settings(settings)
-    with pytest.raises(SourceUnavailable, match=r"larger than 2\.0 MB"):
+    with pytest.raises(SourceUnavailable, match=r"larger than 2\.0 MiB"):
         source.info(MODEL)
     with pytest.raises(SourceUnavailable, match=r"took longer than 1\.5 s"):
         search(source)

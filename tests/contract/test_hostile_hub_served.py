@@ -111,7 +111,7 @@ def test_endless_hub_answers_get_a_502_naming_the_hub_while_memory_stays_bounded
         assert answer.status_code == 502
         detail = answer.json()["detail"]
         assert f"Hugging Face at {hub.url}" in detail
-        assert "its answer was larger than 4.0 MB, and was cut there" in detail
+        assert "its answer was larger than 4.0 MiB, and was cut there" in detail
     print(f"peak resident size: {memory.peak / 2**20:.0f} MiB")
     assert 0 < memory.peak < MEMORY_BOUND
     assert all(asked.hung_up_at is not None for asked in hub.asked)
