@@ -20,6 +20,10 @@ from devon_core.ports import ProgressCallback
 from devon_core.references import ModelReference
 from devon_core.results import SearchFilters
 
+UPSTREAM_TIMEOUT_S = 3600.0
+"""How long a fleet host waits for its upstream's answer: the upstream may be fetching the
+model from the Hub before it answers (pull-through)."""
+
 
 class HubSettings(Protocol):
     """What `from_settings` reads (devon_adapters.settings.Settings has it)."""
@@ -41,6 +45,12 @@ class HubSettings(Protocol):
 
     @property
     def download_split_bytes(self) -> int: ...
+
+    @property
+    def upstream(self) -> str | None: ...
+
+    @property
+    def upstream_key(self) -> str | None: ...
 
 
 class HuggingFaceSource:
@@ -104,9 +114,14 @@ class HuggingFaceSource:
 
     @classmethod
     def from_settings(cls, settings: HubSettings) -> "HuggingFaceSource":
+        """The Hub of `settings`; on a fleet host (`upstream` set), the upstream DEVON's Hub
+        paths instead, with its key, and never the internet (docs/fleet.md)."""
+        upstream = settings.upstream
         return cls(
-            endpoint=settings.hf_endpoint,
-            token=settings.hf_token,
+            endpoint=upstream or settings.hf_endpoint,
+            token=(settings.upstream_key or False) if upstream else settings.hf_token,
+            # the upstream answers a model's info once it holds the model (pull-through)
+            timeout=UPSTREAM_TIMEOUT_S if upstream else 10.0,
             verify_checksums=settings.verify_checksums,
             connections_per_file=settings.download_connections,
             max_connections=settings.download_max_connections,
