@@ -1,16 +1,22 @@
 """A fleet on loopback: a central DEVON (the test hub its source, pull-through on) served in a
 process of its own, and the environment of a host DEVON whose upstream it is."""
 
+import json
 import os
-from collections.abc import Iterator
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import attrs
 
 from devon_testhub import TestHub
 from tests.contract.cli_process import cli_env
 from tests.contract.test_http_serve import serve_process
+
+T = TypeVar("T")
 
 FLEET_KEY = "hf_fleetkey0123456789abcdefghijklmnopqrs"
 STDERR_FD = 2
@@ -56,3 +62,47 @@ def host_env(upstream: str, vault: Path, name: str, **extra: str) -> dict[str, s
 
 def environ_without_devon() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("DEVON_", "HF_"))}
+
+
+BEAT = "0.3"
+"""The hosts' heartbeat interval in these tests (seconds)."""
+
+
+@contextmanager
+def host_devon(upstream: str, vault: Path, name: str, **extra: str) -> Iterator[str]:
+    """`devon serve` as the fleet host `name` of `upstream`; yields its URL."""
+    env = host_env(upstream, vault, name, DEVON_HEARTBEAT_INTERVAL=BEAT, **extra)
+    with serve_process(env, output=STDERR_FD) as (url, _):
+        yield url
+
+
+def api(url: str, method: str, path: str, body: Any = None, key: str = FLEET_KEY) -> Any:
+    """One call of a DEVON's API; the decoded JSON answer (HTTPError for 4xx/5xx)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url + path, data=data, method=method)  # noqa: S310
+    request.add_header("Content-Type", "application/json")
+    request.add_header("Authorization", f"Bearer {key}")
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+def placements_of(central: str, model_id: str) -> dict[str, dict[str, Any]]:
+    """Host name -> placement of `model_id`, as the central lists them."""
+    rows = api(central, "GET", f"/api/v1/placements?model_id={model_id}")["placements"]
+    return {row["host"]: row for row in rows}
+
+
+def wait_until(check: Callable[[], T], timeout: float = 60.0) -> T:
+    """`check()`'s first truthy answer; AssertionError with the last one after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = check()
+        if answer or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert answer, f"still {answer!r} after {timeout} s"
+    return answer
+
+
+def states(central: str, model_id: str) -> dict[str, str]:
+    return {host: row["state"] for host, row in placements_of(central, model_id).items()}
