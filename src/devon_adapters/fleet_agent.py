@@ -103,13 +103,7 @@ class HostAgent:
 
     def report(self) -> dict[str, Any]:
         space = self.devon.space()
-        pins = self._pinned()
-        models = [
-            HeldModel(
-                m.source, m.model_id, m.size_bytes, m.last_used, (m.source, m.model_id) in pins
-            )
-            for m in self.devon.list()
-        ]
+        models = self._held()
         capacity = self.quota or shutil.disk_usage(self.devon.storage_path).total
         return {
             "url": self.url,
@@ -152,6 +146,16 @@ class HostAgent:
         if self.devon.get(key[1], source=key[0]) is not None:
             self.devon.remove(key[1], source=key[0])
             log.info("fleet: removed %s/%s: its placement was deleted", *key)
+
+    def _held(self) -> list[HeldModel]:
+        """The models this host holds, marked pinned where a placement or `ensure` pins them."""
+        pins = self._pinned()
+        return [
+            HeldModel(
+                m.source, m.model_id, m.size_bytes, m.last_used, (m.source, m.model_id) in pins
+            )
+            for m in self.devon.list()
+        ]
 
     def _pinned(self, own_only: bool = False) -> set[Key]:
         rows = self.devon.fleet_of().store.placements()
@@ -204,13 +208,7 @@ class HostAgent:
         """Evict least recently used unpinned models until `needed` bytes fit; the failed
         report when they cannot."""
         space = self.devon.space()
-        pins = self._pinned()
-        held = [
-            HeldModel(
-                m.source, m.model_id, m.size_bytes, m.last_used, (m.source, m.model_id) in pins
-            )
-            for m in self.devon.list()
-        ]
+        held = self._held()
         chosen = choose_evictions(held, needed, room(space))
         if chosen is None:
             return _said(placement, PlacementState.FAILED, reason=no_room_reason(needed, space))
