@@ -89,7 +89,7 @@ class HostAgent:
             try:
                 self.beat()
             except Exception as error:  # an upstream away is normal: say so and go on
-                log.warning("fleet: heartbeat to %s failed: %s", self.upstream, error)
+                log.warning("heartbeat to %s failed: %s", self.upstream, error)
             self._stop.wait(self.interval_s)
 
     # -- one heartbeat -------------------------------------------------------------------
@@ -98,7 +98,7 @@ class HostAgent:
         """Report to the upstream, then act on the placements its answer gives."""
         answer = self._post(f"/api/v1/hosts/{self.name}/heartbeat", self.report())
         placed = [_placement(row) for row in answer["placements"]]
-        self._follow(placed)
+        self._follow(placed, {_key(row) for row in answer["placements"] if row.get("go", True)})
         return placed
 
     def report(self) -> dict[str, Any]:
@@ -114,7 +114,7 @@ class HostAgent:
             "placements": [unstructure(r) for r in list(self._reports.values())],
         }
 
-    def _follow(self, placed: list[Placement]) -> None:
+    def _follow(self, placed: list[Placement], go: set[Key]) -> None:
         store = self.devon.fleet_of().store
         before = {(p.source, p.model_id): p for p in store.placements(self.name)}
         now = {(p.source, p.model_id): p for p in placed}
@@ -130,7 +130,7 @@ class HostAgent:
                 del self._reports[key]
         held = {(m.source, m.model_id) for m in self.devon.list()}
         for key, placement in now.items():
-            if placement.state not in WANTED or key in self._queued:
+            if placement.state not in WANTED or key in self._queued or key not in go:
                 continue
             if key in held and placement.state is PlacementState.READY:
                 continue
@@ -145,7 +145,7 @@ class HostAgent:
             return
         if self.devon.get(key[1], source=key[0]) is not None:
             self.devon.remove(key[1], source=key[0])
-            log.info("fleet: removed %s/%s: its placement was deleted", *key)
+            log.info("removed %s/%s: its placement was deleted", *key)
 
     def _held(self) -> list[HeldModel]:
         """The models this host holds, marked pinned where a placement or `ensure` pins them."""
@@ -174,7 +174,7 @@ class HostAgent:
             finally:
                 self._queued.discard(key)
             state = self._reports[key]
-            log.info("fleet: %s/%s %s %s", key[0], key[1], state.state, state.reason or "")
+            log.info("%s/%s %s %s", key[0], key[1], state.state, state.reason or "")
 
     def _copy(self, placement: Placement) -> PlacementReport:
         source, model_id = placement.source, placement.model_id
@@ -219,9 +219,7 @@ class HostAgent:
             self._reports[key] = PlacementReport(
                 model.source, model.model_id, PlacementState.EVICTED, reason=reason
             )
-            log.info(
-                "fleet: evicted %s/%s (%d bytes) for %s", *key, model.size_bytes, placement.model_id
-            )
+            log.info("evicted %s/%s (%d bytes) for %s", *key, model.size_bytes, placement.model_id)
         return None
 
     # -- the upstream --------------------------------------------------------------------
@@ -255,6 +253,10 @@ def _said(
     return PlacementReport(
         placement.source, placement.model_id, state, bytes_done, bytes_total, reason
     )
+
+
+def _key(row: dict[str, Any]) -> Key:
+    return (row["source"], row["model_id"])
 
 
 def _placement(row: dict[str, Any]) -> Placement:

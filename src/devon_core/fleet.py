@@ -7,7 +7,7 @@ never), and what a host's report says about each of its placements.
 """
 
 import enum
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -301,6 +301,33 @@ class Fleet:
         self.store.put_placements(placed)
         return placed
 
+    def may_start(self, placed: Sequence[Placement]) -> list[bool]:
+        """For each of one host's placements, whether it may fetch now (`may_start`)."""
+        now = self.clock.now()
+        hosts = {h.name: h for h in self.store.hosts()}
+        every = self.store.placements()
+        return [
+            may_start(
+                p,
+                [o for o in every if (o.source, o.model_id) == (p.source, p.model_id)],
+                hosts,
+                now,
+            )
+            for p in placed
+        ]
+
+    def peers(self, source: str, model_id: str, asking: str | None = None) -> list[str]:
+        """The URLs of the online hosts (other than `asking`) that hold the model."""
+        now = self.clock.now()
+        return [
+            h.report.url
+            for h in self.store.hosts()
+            if h.report.url
+            and h.name != asking
+            and h.state(now) is HostState.ONLINE
+            and any((m.source, m.model_id) == (source, model_id) for m in h.report.models)
+        ]
+
     def placements(self, source: str | None = None, model_id: str | None = None) -> list[Placement]:
         return [
             p
@@ -343,3 +370,37 @@ def host_report(data: Any) -> HostReport:
         return converter.structure(data, HostReport)
     except Exception as error:  # cattrs' errors carry the field that failed
         raise InvalidInput(f"Invalid heartbeat: {error}") from None
+
+
+def may_start(
+    placement: Placement, siblings: Sequence[Placement], hosts: Mapping[str, Host], now: datetime
+) -> bool:
+    """Whether a host may start fetching a placed model now (ADR 0242): at once when a peer
+    that others can reach holds it (they seed each other) or nobody could seed it; else only
+    one host fetches it from the central first: the one already copying, else the first
+    online pending host by name. So the central sends a model about once, whatever N."""
+
+    def online(name: str) -> bool:
+        host = hosts.get(name)
+        return host is not None and host.state(now) is HostState.ONLINE
+
+    def reachable(name: str) -> bool:
+        host = hosts.get(name)
+        return host is not None and bool(host.report.url)
+
+    if placement.state is PlacementState.READY:
+        return True
+    ready = [p for p in siblings if p.state is PlacementState.READY]
+    if any(reachable(p.host) and online(p.host) for p in ready):
+        return True
+    if not reachable(placement.host):
+        return True  # it could never seed the others: no reason to wait for it
+    copying = [p.host for p in siblings if p.state is PlacementState.COPYING and online(p.host)]
+    if copying:
+        return placement.host in copying
+    pending = sorted(
+        p.host
+        for p in siblings
+        if p.state is PlacementState.PENDING and online(p.host) and reachable(p.host)
+    )
+    return not pending or placement.host == pending[0]

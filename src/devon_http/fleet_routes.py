@@ -94,8 +94,13 @@ async def heartbeat(
     def beat() -> dict[str, Any]:
         fields = msgspec.to_builtins(data)
         interval = fields.pop("interval_s")
-        placed = devon.fleet_of().heartbeat(host_report({**fields, "name": name}), interval)
-        return {"placements": [placement_data(p) for p in placed], "count": len(placed)}
+        fleet = devon.fleet_of()
+        placed = fleet.heartbeat(host_report({**fields, "name": name}), interval)
+        rows = [
+            {**placement_data(p), "go": go}
+            for p, go in zip(placed, fleet.may_start(placed), strict=True)
+        ]
+        return {"placements": rows, "count": len(rows)}
 
     return await in_thread(beat)
 
@@ -164,6 +169,25 @@ async def delete_placements(
     return await in_thread(removed)
 
 
+@get(
+    "/peers",
+    tags=["fleet"],
+    summary="The URLs of the online hosts that hold a model (to fetch ranges from)",
+    responses=errors(400),
+)
+async def list_peers(
+    devon: NamedDependency[Devon],
+    model_id: Annotated[str, QueryParameter(description="The model")],
+    source: Annotated[str | None, QueryParameter(description="Its source")] = None,
+    host: Annotated[str | None, QueryParameter(description="The asking host (left out)")] = None,
+) -> dict[str, Any]:
+    def found() -> dict[str, Any]:
+        chosen, reference = devon.resolve(model_id, source=source)
+        return {"peers": devon.fleet_of().peers(chosen, reference.model_id, host)}
+
+    return await in_thread(found)
+
+
 def _settled(rows: Sequence[dict[str, Any]]) -> bool:
     done = {PlacementState.READY.value, PlacementState.FAILED.value, PlacementState.EVICTED.value}
     return all(row["state"] in done for row in rows)
@@ -199,5 +223,6 @@ FLEET_ROUTES: list[Any] = [
     put_placements,
     delete_placements,
     ensure_model,
+    list_peers,
 ]
 """The fleet's routes under /api/v1."""

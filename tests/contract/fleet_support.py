@@ -3,6 +3,9 @@ process of its own, and the environment of a host DEVON whose upstream it is."""
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -14,7 +17,7 @@ import attrs
 
 from devon_testhub import TestHub
 from tests.contract.cli_process import cli_env
-from tests.contract.test_http_serve import serve_process
+from tests.contract.test_http_serve import free_port, serve_process, wait_for_health
 
 T = TypeVar("T")
 
@@ -40,9 +43,25 @@ def central_env(hub: TestHub, vault: Path, **extra: str) -> dict[str, str]:
 
 @contextmanager
 def central_devon(hub: TestHub, vault: Path, **extra: str) -> Iterator[Central]:
-    """`devon serve` on `vault`, its source the test hub, pull-through on, with FLEET_KEY."""
-    with serve_process(central_env(hub, vault, **extra), output=STDERR_FD) as (url, _):
+    """`devon serve` on `vault`, its source the test hub, pull-through on, with FLEET_KEY;
+    its log (a line per request) in `vault`'s parent folder, `central.log`."""
+    vault.parent.mkdir(parents=True, exist_ok=True)
+    with (
+        (vault.parent / "central.log").open("a") as log,
+        serve_process(central_env(hub, vault, **extra), output=log.fileno()) as (url, _),
+    ):
         yield Central(url, vault)
+
+
+def central_file_reads(central: Central, model_id: str) -> dict[str, int]:
+    """How many times the central sent each file of `model_id` whole (from its log)."""
+    marker = f"GET /{model_id}/resolve/"
+    counts: dict[str, int] = {}
+    for line in (central.vault.parent / "central.log").read_text().splitlines():
+        if marker in line and " 200 " in line:
+            path = line.split(marker, 1)[1].split(" ", 1)[0].split("/", 1)[1]
+            counts[path] = counts.get(path, 0) + 1
+    return counts
 
 
 def host_env(upstream: str, vault: Path, name: str, **extra: str) -> dict[str, str]:
@@ -69,11 +88,28 @@ BEAT = "0.3"
 
 
 @contextmanager
-def host_devon(upstream: str, vault: Path, name: str, **extra: str) -> Iterator[str]:
-    """`devon serve` as the fleet host `name` of `upstream`; yields its URL."""
+def host_devon(
+    upstream: str, vault: Path, name: str, *, public: bool = False, **extra: str
+) -> Iterator[str]:
+    """`devon serve` as the fleet host `name` of `upstream`; yields its URL. `public`: the
+    host gives its URL to the upstream (DEVON_PUBLIC_URL), so that peers fetch from it."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
     env = host_env(upstream, vault, name, DEVON_HEARTBEAT_INTERVAL=BEAT, **extra)
-    with serve_process(env, output=STDERR_FD) as (url, _):
+    if public:
+        env["DEVON_PUBLIC_URL"] = url
+    code = f"from devon_http.serve import serve; serve(port={port})"
+    server = subprocess.Popen([sys.executable, "-c", code], env=env)
+    try:
+        wait_for_health(url, server)
         yield url
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
 
 
 def api(url: str, method: str, path: str, body: Any = None, key: str = FLEET_KEY) -> Any:

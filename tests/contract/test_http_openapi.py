@@ -42,6 +42,7 @@ OPERATIONS = {
     ("/api/v1/placements", "put"): {400, 401, 403, 413, 415, 422},
     ("/api/v1/placements", "delete"): {400, 401, 403, 404},
     ("/api/v1/models/ensure", "post"): {400, 401, 403, 413, 415, 422},
+    ("/api/v1/peers", "get"): {400, 401, 403},
 }
 """Each operation and the error statuses it documents: 400 (a Host not allowed), 403 (a
 foreign Origin) and, with a body, 415 (not JSON) come from the request guard."""

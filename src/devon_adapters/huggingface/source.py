@@ -1,6 +1,6 @@
 """`HuggingFaceSource`: the `ModelSource` port on top of huggingface_hub."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from huggingface_hub import constants
@@ -12,6 +12,7 @@ from devon_adapters.huggingface.ids import validate_hub_id
 from devon_adapters.huggingface.metadata import SOURCE_NAME, remote_model
 from devon_adapters.huggingface.references import parse_hub_reference
 from devon_adapters.huggingface.searching import Searcher
+from devon_adapters.huggingface.seeding import PeerFinder, SeedingFileServer
 from devon_adapters.huggingface.ttl_cache import TTLCache
 from devon_adapters.transfer.downloading import Downloader, DownloadOptions
 from devon_core.errors import Forbidden, InvalidInput, NotFound
@@ -52,6 +53,9 @@ class HubSettings(Protocol):
     @property
     def upstream_key(self) -> str | None: ...
 
+    @property
+    def host_name(self) -> str: ...
+
 
 class HuggingFaceSource:
     """Models on the Hugging Face Hub (or any server speaking its API).
@@ -86,6 +90,7 @@ class HuggingFaceSource:
         connections_per_file: int = 8,
         max_connections: int = 16,
         split_threshold: int = 32 * 1024 * 1024,
+        seed_from: Callable[[str], list[str]] | None = None,
     ) -> None:
         self._client = HubClient(endpoint, token, timeout)
         self._details: TTLCache[RemoteModel] = TTLCache(cache_ttl)
@@ -97,8 +102,11 @@ class HuggingFaceSource:
             page_size=page_size,
             max_pages=max_list_pages,
         )
+        files = HubFileServer(self._client)
+        if seed_from is not None:  # a fleet host: files from peers that hold them (ADR 0242)
+            files = SeedingFileServer(files, self._client.endpoint, seed_from)
         self._downloader = Downloader(
-            HubFileServer(self._client),
+            files,
             DownloadOptions(
                 verify_checksums=verify_checksums,
                 max_workers=max_workers,
@@ -122,6 +130,9 @@ class HuggingFaceSource:
             token=(settings.upstream_key or False) if upstream else settings.hf_token,
             # the upstream answers a model's info once it holds the model (pull-through)
             timeout=UPSTREAM_TIMEOUT_S if upstream else 10.0,
+            seed_from=PeerFinder(upstream, settings.upstream_key, settings.host_name)
+            if upstream
+            else None,
             verify_checksums=settings.verify_checksums,
             connections_per_file=settings.download_connections,
             max_connections=settings.download_max_connections,
