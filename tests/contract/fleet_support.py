@@ -99,7 +99,7 @@ def host_devon(
     if public:
         env["DEVON_PUBLIC_URL"] = url
     code = f"from devon_http.serve import serve; serve(port={port})"
-    server = subprocess.Popen([sys.executable, "-c", code], env=env)
+    server = subprocess.Popen([sys.executable, "-c", code], env=env, text=True)
     try:
         wait_for_health(url, server)
         yield url
