@@ -19,6 +19,9 @@ from devon_core.quantizations import group_quantizations, parse_quant_tag
 from devon_core.results import StorageSpace
 from devon_core.rules import check_room
 
+FIRST_WAVE = 2
+"""Hosts that take a new placement from the central before any peer holds it."""
+
 OFFLINE_AFTER_BEATS = 3
 """A host is offline once this many of its heartbeats are missing."""
 
@@ -396,11 +399,11 @@ def may_start(
     if not reachable(placement.host):
         return True  # it could never seed the others: no reason to wait for it
     copying = [p.host for p in siblings if p.state is PlacementState.COPYING and online(p.host)]
-    if copying:
-        return placement.host in copying
+    if placement.host in copying:
+        return True
     pending = sorted(
         p.host
         for p in siblings
         if p.state is PlacementState.PENDING and online(p.host) and reachable(p.host)
     )
-    return not pending or placement.host == pending[0]
+    return placement.host in pending[: max(FIRST_WAVE - len(copying), 0)]

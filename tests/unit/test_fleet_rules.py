@@ -13,6 +13,7 @@ from devon_core.fleet import (
     PlacementState,
     apply_report,
     choose_evictions,
+    may_start,
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -67,3 +68,28 @@ def test_a_report_sets_the_state_it_tells_and_a_held_model_is_ready() -> None:
         9,
     )
     assert (updated["b"].state, updated["b"].bytes_done) == (PlacementState.READY, 7)
+
+
+def _hosts(*names: str) -> dict[str, Host]:
+    return {n: Host(HostReport(n, url=f"http://{n}:8000"), T0, 10) for n in names}
+
+
+def _placed(host: str, state: PlacementState) -> Placement:
+    return Placement("huggingface", "m", host, False, state, T0)
+
+
+def test_two_hosts_go_first_and_the_others_wait_for_a_peer() -> None:
+    hosts = _hosts("a", "b", "c")
+    placed = [_placed(n, PlacementState.PENDING) for n in "abc"]
+
+    assert [may_start(p, placed, hosts, T0) for p in placed] == [True, True, False]
+
+
+def test_every_host_goes_once_a_reachable_peer_holds_the_model() -> None:
+    hosts = _hosts("a", "b", "c")
+    placed = [
+        _placed("a", PlacementState.READY),
+        *(_placed(n, PlacementState.PENDING) for n in "bc"),
+    ]
+
+    assert all(may_start(p, placed, hosts, T0) for p in placed)
