@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -54,7 +55,7 @@ class Fleet:
     def vault(self, name: str) -> Path:
         return self.root / name / "vault"
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, **extra: str) -> None:
         env = host_env(
             self.central.url,
             self.vault(name),
@@ -63,6 +64,7 @@ class Fleet:
             DEVON_ALLOWED_HOSTS="*",
             DEVON_HEARTBEAT_INTERVAL=BEAT,
             DEVON_JOB_STALE_AFTER="2",
+            **extra,
         )
         process = popen_in(
             self.net[name], [sys.executable, "-c", SERVE, self.net[name].address], env
@@ -198,3 +200,60 @@ def test_a_host_that_was_offline_catches_up_from_its_peers(tmp_path: Path) -> No
     sent = central_file_reads(running.central, BIG)
     assert set(sent) == set(expected)
     assert all(count <= 2 for count in sent.values()), sent
+
+
+def test_a_wrong_byte_on_a_peer_is_refused_by_the_verification(tmp_path: Path) -> None:
+    with fleet(tmp_path) as running:
+        running.start("gpu1")
+        api(running.central.url, "PUT", "/api/v1/placements", {"model_id": BIG, "hosts": ["gpu1"]})
+        wait_until(lambda: states(running.central.url, BIG) == {"gpu1": "ready"}, 120)
+        shard = next((running.vault("gpu1") / "huggingface" / BIG).glob("*00001-of*"))
+        with shard.open("r+b") as file:
+            file.seek(1000)
+            byte = file.read(1)
+            file.seek(1000)
+            file.write(bytes([byte[0] ^ 0xFF]))
+        running.start("gpu2")
+        api(running.central.url, "PUT", "/api/v1/placements", {"model_id": BIG, "hosts": ["gpu2"]})
+        wait_until(lambda: states(running.central.url, BIG)["gpu2"] in ("ready", "failed"), 120)
+        row = placements_of(running.central.url, BIG)["gpu2"]
+
+    assert row["state"] == "failed"
+    assert row["reason"].startswith(f"Checksum mismatch for {shard.name}")
+    assert not (running.vault("gpu2") / "huggingface" / BIG).exists()
+
+
+def test_eviction_takes_the_least_recently_used_and_spares_the_pinned(tmp_path: Path) -> None:
+    tiny, onnx, legacy = (
+        "tinyco/Tiny-0.5B-Instruct",
+        "onnxco/MiniEmbed-ONNX",
+        "oldco/legacy-gpt-1.3b",
+    )
+    with fleet(tmp_path) as running:
+        size = {m: sum(f.size for f in running.hub.catalogue[m].files) for m in (tiny, onnx, BIG)}
+        # Room for the big model beside the pinned and the recently used one, not beside all.
+        running.start("gpu1", DEVON_MAX_STORAGE=str(sum(size.values()) + 10_000))
+        place = {"hosts": ["gpu1"]}
+        api(
+            running.central.url,
+            "PUT",
+            "/api/v1/placements",
+            {**place, "model_id": tiny, "pin": True},
+        )
+        for model_id in (onnx, legacy):
+            api(running.central.url, "PUT", "/api/v1/placements", {**place, "model_id": model_id})
+        wait_until(
+            lambda: all(
+                states(running.central.url, m) == {"gpu1": "ready"} for m in (tiny, onnx, legacy)
+            ),
+            120,
+        )
+        # A runtime reads the ONNX model through the host's Hub paths: it is used now.
+        with urllib.request.urlopen(f"{running.url('gpu1')}/{onnx}/resolve/main/config.json"):  # noqa: S310
+            pass
+        api(running.central.url, "PUT", "/api/v1/placements", {**place, "model_id": BIG})
+        wait_until(lambda: states(running.central.url, BIG) == {"gpu1": "ready"}, 120)
+        after = {m: states(running.central.url, m)["gpu1"] for m in (tiny, onnx, legacy)}
+
+    assert after == {tiny: "ready", onnx: "ready", legacy: "evicted"}
+    assert not (running.vault("gpu1") / "huggingface" / legacy).exists()
