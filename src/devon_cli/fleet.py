@@ -19,13 +19,27 @@ Examples:
 )
 @click.argument("model")
 @click.option("--pin", is_flag=True, help="Never evict it to make room for a placement.")
+@click.option(
+    "--quant", default=None, metavar="QUANT", help="The GGUF quantisation (as MODEL:QUANT)."
+)
+@click.option(
+    "--all", "every_file", is_flag=True, help="Every file of a repo of several quantisations."
+)
 @source_option
 @json_option
 @click.pass_obj
-def ensure(context: CliContext, model: str, pin: bool, source: str | None, as_json: bool) -> None:
+def ensure(
+    context: CliContext,
+    model: str,
+    pin: bool,
+    quant: str | None,
+    every_file: bool,
+    source: str | None,
+    as_json: bool,
+) -> None:
     """Download MODEL[:QUANT] unless the vault holds it (on a fleet host: from the
     upstream DEVON), verified, and print the file or folder a runtime loads."""
-    path = context.devon.ensure(model, source=source, pin=pin)
+    path = context.devon.ensure(model, source=source, pin=pin, quant=quant, every_file=every_file)
     if as_json:
         emit_json({"model": model, "path": path, "pinned": pin})
         return

@@ -608,12 +608,23 @@ class Devon:
 
     # -- the fleet (ADR 0240) ------------------------------------------------------------
 
-    def ensure(self, reference: str, *, source: str | None = None, pin: bool = False) -> str:
+    def ensure(
+        self,
+        reference: str,
+        *,
+        source: str | None = None,
+        pin: bool = False,
+        quant: str | None = None,
+        every_file: bool = False,
+    ) -> str:
         """Make `reference` (`owner/name[:QUANT]`) present and verified in the vault,
         downloading what is missing (on a fleet host: from its upstream), and return what a
         runtime loads (see `devon_core.fleet.loaded_path`). `pin`: never evicted to make
-        room for a placement."""
-        model = self.download(reference, source=source)
+        room for a placement. `quant` selects a quantisation as `MODEL:QUANT` does; a repo
+        of several needs one unless `every_file`."""
+        # A repo of several GGUF quantisations needs one named (or `every_file`), as
+        # `devon download` does.
+        model = self.download(reference, source=source, quant=quant, require_choice=not every_file)
         _, parsed = self.resolve(reference, source=source)
         if pin:
             fleet = self.fleet_of()
@@ -628,7 +639,7 @@ class Devon:
                 model.size_bytes,
             )
             fleet.store.put_placements([pinned])
-        return loaded_path(model, parsed.quantization)
+        return loaded_path(model, quant or parsed.quantization)
 
     def fleet_of(self) -> Fleet:
         """The fleet's hosts and placements kept in this vault's index."""

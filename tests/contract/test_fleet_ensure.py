@@ -48,3 +48,15 @@ def test_ensure_of_a_held_model_answers_without_the_upstream(
 
     assert again.code == 0, again.stderr
     assert json.loads(again.stdout)["path"] == first.stdout.strip()
+
+
+def test_ensure_of_a_repo_of_several_quantisations_asks_for_one(
+    test_hub: TestHub, tmp_path: Path
+) -> None:
+    vault = tmp_path / "gpu1" / "vault"
+    with central_devon(test_hub, tmp_path / "central") as central:
+        done = run_piped(host_env(central.url, vault, "gpu1"), "ensure", WIDGET)
+
+    assert done.code != 0
+    assert "pick one with --quant" in done.stderr
+    assert not (vault / "huggingface" / "acme" / "Widget-8B-GGUF").exists()
