@@ -21,7 +21,14 @@ from devon_core.errors import (
     SelectionNotFound,
     about,
 )
-from devon_core.fleet import THIS_HOST, Fleet, Placement, PlacementState, loaded_path
+from devon_core.fleet import (
+    THIS_HOST,
+    Fleet,
+    MemoryFleetStore,
+    Placement,
+    PlacementState,
+    loaded_path,
+)
 from devon_core.hub_protocol import FileIdentities, ServedFile, ServedModel
 from devon_core.identifiers import LOCAL_SOURCE, validate_model_id
 from devon_core.jobs import Job, JobList, JobStatus
@@ -154,8 +161,9 @@ class Devon:
                 store.observe(self._follow)
         self.file_identities = file_identities
         """Reads the Hub identities of a model's files (for `hub_model`, `hub_file`)."""
-        self.fleet: Fleet | None = None
-        """Hosts and placements (the central DEVON's; `devon_adapters.build_devon` sets it)."""
+        self.fleet: Fleet | None = Fleet(MemoryFleetStore(), clock)
+        """Hosts and placements (in memory; `devon_adapters.build_devon` keeps them in the
+        vault's index)."""
 
     @property
     def default_source(self) -> str:

@@ -407,3 +407,38 @@ def may_start(
         if p.state is PlacementState.PENDING and online(p.host) and reachable(p.host)
     )
     return placement.host in pending[: max(FIRST_WAVE - len(copying), 0)]
+
+
+class MemoryFleetStore:
+    """Hosts and placements in this process's memory: a `Devon` built without an index."""
+
+    def __init__(self) -> None:
+        self._hosts: dict[str, Host] = {}
+        self._placements: dict[tuple[str, str, str], Placement] = {}
+
+    def record_host(self, host: Host) -> None:
+        self._hosts[host.name] = host
+
+    def hosts(self) -> list[Host]:
+        return [self._hosts[name] for name in sorted(self._hosts)]
+
+    def put_placements(self, placements: Sequence[Placement]) -> None:
+        for p in placements:
+            self._placements[(p.source, p.model_id, p.host)] = p
+
+    def placements(self, host: str | None = None) -> list[Placement]:
+        return [
+            self._placements[key]
+            for key in sorted(self._placements)
+            if host is None or key[2] == host
+        ]
+
+    def delete_placements(self, source: str, model_id: str, hosts: Sequence[str] | None) -> int:
+        doomed = [
+            key
+            for key in self._placements
+            if key[:2] == (source, model_id) and (hosts is None or key[2] in hosts)
+        ]
+        for key in doomed:
+            del self._placements[key]
+        return len(doomed)

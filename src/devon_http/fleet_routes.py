@@ -4,16 +4,17 @@ heartbeat and learn their placements in its answer; placements are put, listed a
 from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import anyio
 import msgspec
-from litestar import Response, delete, get, post, put
+from litestar import HttpMethod, Response, delete, get, post, put, route
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from devon_core import Devon
 from devon_core.fleet import (
+    HostState,
     PlacementRequest,
     PlacementState,
     host_data,
@@ -21,23 +22,32 @@ from devon_core.fleet import (
     placement_data,
 )
 from devon_http.body import StrictBody
+from devon_http.document import HOST_NAME_PATTERN
 from devon_http.routes import errors, in_thread
 
 ENSURE_POLL_S = 0.5
+
+
+ModelIdQuery = Annotated[str, QueryParameter(description="Model identifier, e.g. acme/shardy-7b")]
+HostQuery = Annotated[str | None, QueryParameter(description="The asking host (left out)")]
 
 
 class HeldModelBody(msgspec.Struct, kw_only=True):
     source: str
     model_id: str
     size_bytes: int
-    last_used: str | None = None
+    last_used: datetime | None = None
     pinned: bool = False
+
+
+State = Literal["pending", "copying", "ready", "failed", "evicted"]
+HostName = Annotated[str, msgspec.Meta(min_length=1, max_length=63, pattern=HOST_NAME_PATTERN)]
 
 
 class PlacementReportBody(msgspec.Struct, kw_only=True):
     source: str
     model_id: str
-    state: Annotated[str, msgspec.Meta(description="pending, copying, ready, failed, evicted")]
+    state: State
     bytes_done: int = 0
     bytes_total: int | None = None
     reason: str | None = None
@@ -47,14 +57,18 @@ class Heartbeat(msgspec.Struct, kw_only=True):
     url: Annotated[str | None, msgspec.Meta(description="Where peers reach the host")] = None
     capacity_bytes: int | None = None
     free_bytes: int | None = None
-    interval_s: Annotated[float, msgspec.Meta(description="Seconds to the next heartbeat")] = 10.0
+    interval_s: Annotated[
+        float, msgspec.Meta(gt=0, le=86400, description="Seconds to the next heartbeat")
+    ] = 10.0
     models: list[HeldModelBody] = msgspec.field(default_factory=list)
     placements: list[PlacementReportBody] = msgspec.field(default_factory=list)
 
 
 class PlacementBody(msgspec.Struct, kw_only=True):
     model_id: Annotated[str, msgspec.Meta(description="Model identifier, e.g. acme/shardy-7b")]
-    hosts: Annotated[list[str], msgspec.Meta(description="Host names (their DEVON_HOST_NAME)")]
+    hosts: Annotated[
+        list[HostName], msgspec.Meta(min_length=1, description="Host names (DEVON_HOST_NAME)")
+    ]
     source: str | None = None
     pin: Annotated[bool, msgspec.Meta(description="Never evicted to make room")] = False
 
@@ -67,11 +81,23 @@ class EnsureBody(PlacementBody, kw_only=True):
 
 
 def _request(devon: Devon, body: PlacementBody) -> PlacementRequest:
+    devon.source(body.source)  # an unknown source is refused before anything is kept
     source, reference = devon.resolve(body.model_id, source=body.source)
     return PlacementRequest(source, reference.model_id, tuple(body.hosts), body.pin)
 
 
+def _model(devon: Devon, model_id: str, source: str | None) -> tuple[str, str]:
+    """(source, plain id) of a model named in a query; InvalidInput for an id its source
+    refuses."""
+    chosen, reference = devon.resolve(model_id, source=source)
+    return chosen, reference.model_id
+
+
 def _listing(devon: Devon, source: str | None, model_id: str | None) -> dict[str, Any]:
+    if source is not None:
+        devon.source(source)  # an unknown source is a mistake, not an empty list
+    if model_id is not None:
+        source, model_id = _model(devon, model_id, source)
     found = devon.fleet_of().placements(source, model_id)
     rows = [placement_data(p) for p in found]
     return {"placements": rows, "count": len(rows)}
@@ -113,6 +139,12 @@ async def list_hosts(devon: NamedDependency[Devon]) -> dict[str, Any]:
         return {"hosts": rows, "count": len(rows)}
 
     return await in_thread(listed)
+
+
+@route("/placements", http_method=[HttpMethod.OPTIONS], include_in_schema=False)
+async def placements_options() -> Response[None]:
+    # Litestar would announce only the first handler's method.
+    return Response(None, status_code=204, headers={"Allow": "DELETE, GET, OPTIONS, PUT"})
 
 
 @get(
@@ -157,7 +189,7 @@ async def put_placements(
 )
 async def delete_placements(
     devon: NamedDependency[Devon],
-    model_id: Annotated[str, QueryParameter(description="The model")],
+    model_id: ModelIdQuery,
     source: Annotated[str | None, QueryParameter(description="Its source")] = None,
     host: Annotated[list[str] | None, QueryParameter(description="Only these hosts")] = None,
 ) -> dict[str, Any]:
@@ -177,15 +209,20 @@ async def delete_placements(
 )
 async def list_peers(
     devon: NamedDependency[Devon],
-    model_id: Annotated[str, QueryParameter(description="The model")],
+    model_id: ModelIdQuery,
     source: Annotated[str | None, QueryParameter(description="Its source")] = None,
-    host: Annotated[str | None, QueryParameter(description="The asking host (left out)")] = None,
+    host: HostQuery = None,
 ) -> dict[str, Any]:
     def found() -> dict[str, Any]:
         chosen, reference = devon.resolve(model_id, source=source)
         return {"peers": devon.fleet_of().peers(chosen, reference.model_id, host)}
 
     return await in_thread(found)
+
+
+def _online_hosts(devon: Devon) -> set[str]:
+    now = devon.clock.now()
+    return {h.name for h in devon.fleet_of().hosts() if h.state(now) is HostState.ONLINE}
 
 
 def _settled(rows: Sequence[dict[str, Any]]) -> bool:
@@ -208,15 +245,17 @@ async def ensure_model(devon: NamedDependency[Devon], data: JSONBody[EnsureBody]
     until = datetime.now().timestamp() + data.timeout_s
     listing = await in_thread(partial(_listing, devon, request.source, request.model_id))
     while data.wait and datetime.now().timestamp() < until:
+        online = await in_thread(partial(_online_hosts, devon))
         mine = [r for r in listing["placements"] if r["host"] in request.hosts]
-        if _settled(mine):
-            break
+        if _settled([r for r in mine if r["host"] in online]):
+            break  # a host that is not online cannot move: its placement is answered pending
         await anyio.sleep(ENSURE_POLL_S)
         listing = await in_thread(partial(_listing, devon, request.source, request.model_id))
     return Response(listing)
 
 
 FLEET_ROUTES: list[Any] = [
+    placements_options,
     heartbeat,
     list_hosts,
     list_placements,
