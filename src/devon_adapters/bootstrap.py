@@ -8,6 +8,7 @@ from pathlib import Path
 from devon_adapters.clock import SystemClock
 from devon_adapters.disk_store import DiskModelStore
 from devon_adapters.file_identities import file_identities
+from devon_adapters.fleet_store import IndexFleetStore
 from devon_adapters.job_process import ChildJobRunner
 from devon_adapters.job_runner import (
     DEFAULT_MAX_CONCURRENT,
@@ -23,6 +24,7 @@ from devon_adapters.settings import Settings, env_var
 from devon_adapters.sources import discover_sources
 from devon_core.cache_view import CacheView
 from devon_core.devon import Devon
+from devon_core.fleet import Fleet
 from devon_core.jobs import DEFAULT_MAX_QUEUED
 from devon_core.ports import JobStore, ModelCache, ModelSource
 from devon_core.results import ImportReport
@@ -61,6 +63,7 @@ def build_devon(
         keep_view=settings.hf_cache_view,
         file_identities=partial(file_identities, vault=store.root),
     )
+    devon.fleet = Fleet(IndexFleetStore(store.index), devon.clock)
     return attach_jobs(
         devon,
         max_concurrent=settings.max_concurrent_downloads,

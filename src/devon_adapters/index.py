@@ -142,6 +142,32 @@ def _log_changed_models(db: sqlite3.Connection) -> None:
         db.execute(f"CREATE TRIGGER {name} AFTER {event} ON models BEGIN {bump} {logs} END")
 
 
+def _create_fleet(db: sqlite3.Connection) -> None:
+    # The fleet's hosts and placements (devon_adapters.fleet_store, ADR 0240).
+    db.execute(
+        """CREATE TABLE fleet_hosts (
+            name      TEXT PRIMARY KEY,
+            report    TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            beat_s    REAL NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE fleet_placements (
+            source      TEXT NOT NULL,
+            model_id    TEXT NOT NULL,
+            host        TEXT NOT NULL,
+            pin         INTEGER NOT NULL,
+            state       TEXT NOT NULL,
+            bytes_done  INTEGER NOT NULL DEFAULT 0,
+            bytes_total INTEGER,
+            reason      TEXT,
+            updated_at  TEXT NOT NULL,
+            PRIMARY KEY (source, model_id, host)
+        )"""
+    )
+
+
 # Applied in this order, each once, and recorded by name: a released name never changes, and
 # branches that each add a migration merge without renumbering (ADR 0010).
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
@@ -151,6 +177,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("count changes to models", _count_changes),
     ("create download jobs", _create_jobs),
     ("log changed models", _log_changed_models),
+    ("create fleet hosts and placements", _create_fleet),
 )
 MIGRATION_NAMES = frozenset(name for name, _ in MIGRATIONS)
 SCHEMA_VERSION = len(MIGRATIONS)

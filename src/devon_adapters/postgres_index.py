@@ -244,6 +244,32 @@ def _log_changed_models(db: Connection) -> None:
     )
 
 
+def _create_fleet(db: Connection) -> None:
+    # The fleet's hosts and placements (devon_adapters.fleet_store, ADR 0240).
+    db.execute(
+        """CREATE TABLE fleet_hosts (
+            name      TEXT PRIMARY KEY,
+            report    TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            beat_s    REAL NOT NULL
+        )"""
+    )
+    db.execute(
+        """CREATE TABLE fleet_placements (
+            source      TEXT NOT NULL,
+            model_id    TEXT NOT NULL,
+            host        TEXT NOT NULL,
+            pin         INTEGER NOT NULL,
+            state       TEXT NOT NULL,
+            bytes_done  BIGINT NOT NULL DEFAULT 0,
+            bytes_total BIGINT,
+            reason      TEXT,
+            updated_at  TEXT NOT NULL,
+            PRIMARY KEY (source, model_id, host)
+        )"""
+    )
+
+
 # Same names as the SQLite index's migrations where they make the same change (ADR 0010).
 MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("create models", _create_models),
@@ -252,6 +278,7 @@ MIGRATIONS: tuple[tuple[str, Migration], ...] = (
     ("create download jobs", _create_jobs),
     ("count changes to models", _count_changes),
     ("log changed models", _log_changed_models),
+    ("create fleet hosts and placements", _create_fleet),
 )
 
 _UPSERT = (

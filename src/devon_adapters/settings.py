@@ -613,6 +613,37 @@ class Settings:
         default_text="`64` open job event streams per server process; one more gets 503",
         help="Open job event streams per server process; one more gets 503.",
     )
+    upstream: str | None = setting(
+        key="upstream",
+        env="DEVON_UPSTREAM",
+        parse=_text,
+        default_text="none: this DEVON is not a fleet host",
+        help="Another DEVON (its URL) that is this host's only source of Hugging Face models.",
+    )
+    upstream_key: str | None = setting(
+        key="upstream_key",
+        env="DEVON_UPSTREAM_KEY",
+        parse=_text,
+        secret=True,
+        default_text="none: the upstream's API is open",
+        help="The upstream DEVON's API key (its DEVON_API_KEY).",
+    )
+    public_url: str | None = setting(
+        key="public_url",
+        env="DEVON_PUBLIC_URL",
+        parse=_text,
+        default_text="none: peers do not fetch from this host",
+        help="The URL other DEVONs reach this one at (sent to the upstream, offered to peers).",
+    )
+    heartbeat_interval: float = setting(
+        key="heartbeat_interval",
+        env="DEVON_HEARTBEAT_INTERVAL",
+        parse=parse_seconds,
+        default=10.0,
+        to_text=repr,
+        default_text="`10` seconds between a host's reports to its upstream",
+        help="Seconds between a fleet host's heartbeats to its upstream DEVON.",
+    )
     config_path: Path | None = None
     """The config file that was read, if any."""
     sections: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, repr=False)

@@ -21,6 +21,14 @@ from devon_core.errors import (
     SelectionNotFound,
     about,
 )
+from devon_core.fleet import (
+    THIS_HOST,
+    Fleet,
+    MemoryFleetStore,
+    Placement,
+    PlacementState,
+    loaded_path,
+)
 from devon_core.hub_protocol import FileIdentities, ServedFile, ServedModel
 from devon_core.identifiers import LOCAL_SOURCE, validate_model_id, validate_source_name
 from devon_core.jobs import Job, JobList, JobStatus, check_page_limit, page_of
@@ -156,6 +164,9 @@ class Devon:
                 store.observe(self._follow)
         self.file_identities = file_identities
         """Reads the Hub identities of a model's files (for `hub_model`, `hub_file`)."""
+        self.fleet: Fleet | None = Fleet(MemoryFleetStore(), clock)
+        """Hosts and placements (in memory; `devon_adapters.build_devon` keeps them in the
+        vault's index)."""
 
     @property
     def default_source(self) -> str:
@@ -617,6 +628,49 @@ class Devon:
                 "devon_adapters.build_devon()"
             )
         return self.file_identities
+
+    # -- the fleet (ADR 0240) ------------------------------------------------------------
+
+    def ensure(
+        self,
+        reference: str,
+        *,
+        source: str | None = None,
+        pin: bool = False,
+        quant: str | None = None,
+        every_file: bool = False,
+    ) -> str:
+        """Make `reference` (`owner/name[:QUANT]`) present and verified in the vault,
+        downloading what is missing (on a fleet host: from its upstream), and return what a
+        runtime loads (see `devon_core.fleet.loaded_path`). `pin`: never evicted to make
+        room for a placement. `quant` selects a quantisation as `MODEL:QUANT` does; a repo
+        of several needs one unless `every_file`."""
+        # A repo of several GGUF quantisations needs one named (or `every_file`), as
+        # `devon download` does.
+        model = self.download(reference, source=source, quant=quant, require_choice=not every_file)
+        _, parsed = self.resolve(reference, source=source)
+        if pin:
+            fleet = self.fleet_of()
+            pinned = Placement(
+                model.source,
+                model.model_id,
+                THIS_HOST,
+                True,
+                PlacementState.READY,
+                self.clock.now(),
+                model.size_bytes,
+                model.size_bytes,
+            )
+            fleet.store.put_placements([pinned])
+        return loaded_path(model, quant or parsed.quantization)
+
+    def fleet_of(self) -> Fleet:
+        """The fleet's hosts and placements kept in this vault's index."""
+        if self.fleet is None:
+            raise DevonError(
+                "This Devon keeps no fleet: build it with devon_adapters.build_devon()"
+            )
+        return self.fleet
 
     def list(self, *, source: str | None = None) -> list[LocalModel]:
         known = self._known_sources if source is not None else frozenset()  # no plugin load

@@ -21,6 +21,7 @@ from devon_http.auth import SECURITY_SCHEME, bearer_guard
 from devon_http.body import MAX_BODY_BYTES
 from devon_http.document import JsonDocument, YamlDocument
 from devon_http.errors import handle_error
+from devon_http.fleet_routes import FLEET_ROUTES
 from devon_http.guard import HttpSecurity, RequestGuard
 from devon_http.hub_routes import reads_no_body, serve_hub_paths
 from devon_http.job_routes import API_PREFIX, JOB_ROUTES, EventStreamSlots
@@ -74,7 +75,7 @@ def create_app(
     secured = bool(api_key)
     api = Router(
         API_PREFIX,
-        route_handlers=[*API_ROUTES, *JOB_ROUTES],
+        route_handlers=[*API_ROUTES, *JOB_ROUTES, *FLEET_ROUTES],
         guards=[bearer_guard(api_key)] if api_key else None,
         security=[{SECURITY_SCHEME: []}] if secured else None,
     )

@@ -10,6 +10,7 @@ from litestar import Litestar
 
 from devon_adapters import Settings, build_devon
 from devon_adapters.bootstrap import run_jobs_in_child
+from devon_adapters.fleet_agent import HostAgent
 from devon_core import Devon
 from devon_http.app import create_app
 from devon_http.connections import set_limits
@@ -30,7 +31,7 @@ def create_app_from_settings(settings: Settings, devon: Devon | None = None) -> 
         cors_origins=settings.cors_origins,
         frame_ancestors=settings.frame_ancestors,
     )
-    return create_app(
+    app = create_app(
         devon,
         api_key=settings.api_key,
         security=security,
@@ -38,6 +39,11 @@ def create_app_from_settings(settings: Settings, devon: Devon | None = None) -> 
         hub_pull_through=settings.hub_pull_through,
         max_event_streams=settings.max_event_streams,
     )
+    if settings.upstream:  # a fleet host: report to the upstream, pull what it places here
+        agent = HostAgent(devon, settings)
+        app.on_startup.append(agent.start)
+        app.on_shutdown.insert(0, agent.stop)
+    return app
 
 
 def create_default_app() -> Litestar:

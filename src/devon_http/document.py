@@ -89,6 +89,9 @@ def complete(document: dict[str, Any], sources: Collection[str]) -> dict[str, An
         _constrain_download(schemas["DownloadRequest"], source_schema)
     if "AdoptRequest" in schemas:
         _constrain_adopt(schemas["AdoptRequest"])
+    for name in ("PlacementBody", "EnsureBody"):  # the fleet's (devon_http.fleet_routes)
+        if name in schemas:
+            _constrain_placement(schemas[name], source_schema)
     _link_download_to_its_model(doc)
     _describe_job_events(doc)
     return doc
@@ -139,6 +142,14 @@ def _constrain_parameter(parameter: dict[str, Any], source_schema: dict[str, Any
         # An id may hold one '/': sent as is (`/models/huggingface/Qwen/Qwen2.5-7B`) or
         # encoded as %2F, both route to the same model.
         parameter["example"] = "Qwen/Qwen2.5-7B-Instruct"
+    elif name == "model_id" and parameter["in"] == "query":
+        optional = not parameter.get("required", False)
+        parameter["schema"] = _model_id_schema()
+        parameter["required"] = not optional
+    elif name == "host" and parameter["in"] == "query":
+        host = {"type": "string", "pattern": HOST_NAME_PATTERN, "maxLength": 63}
+        array = parameter.get("schema", {}).get("oneOf", [{}])[0].get("type") == "array"
+        parameter["schema"] = {"type": "array", "items": host} if array else host
     elif name == "status" and parameter["in"] == "query":
         parameter["schema"] = {"type": "string", "enum": [state.value for state in JobStatus]}
     elif name in ("params", "size", "format", "quant"):
@@ -186,6 +197,25 @@ def _constrain_download(schema: dict[str, Any], source_schema: dict[str, Any]) -
                 "maxLength": MAX_PATTERN_LENGTH,
                 "pattern": GLOB_PATTERN,
             }
+
+
+HOST_NAME_PATTERN = "^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+"""A fleet host's name (`DEVON_HOST_NAME`): letters, digits, `.`, `_`, `-`."""
+
+
+def _constrain_placement(schema: dict[str, Any], source_schema: dict[str, Any]) -> None:
+    properties = schema["properties"]
+    properties["model_id"].update(_model_id_schema())
+    properties["source"] = {
+        "oneOf": [copy.deepcopy(source_schema), {"type": "null"}],
+        "default": "huggingface",
+    }
+    properties["hosts"]["items"] = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 63,
+        "pattern": HOST_NAME_PATTERN,
+    }
 
 
 def _model_id_schema() -> dict[str, Any]:

@@ -41,6 +41,13 @@ API_CALLS = [
     ("POST", "/api/v1/scan"),
     ("POST", "/api/v1/export"),
     ("POST", "/api/v1/adopt"),
+    ("GET", "/api/v1/hosts"),
+    ("POST", "/api/v1/hosts/gpu1/heartbeat"),
+    ("GET", "/api/v1/placements"),
+    ("PUT", "/api/v1/placements"),
+    ("DELETE", f"/api/v1/placements?model_id={QWEN}"),
+    ("POST", "/api/v1/models/ensure"),
+    ("GET", f"/api/v1/peers?model_id={QWEN}"),
 ]
 
 

@@ -39,6 +39,13 @@ OPERATIONS = {
     ("/api/v1/scan", "post"): {400, 401, 403, 413, 415, 422},
     ("/api/v1/export", "post"): {400, 401, 403, 413, 415, 422},
     ("/api/v1/adopt", "post"): {400, 401, 403, 404, 413, 415, 422},
+    ("/api/v1/hosts", "get"): {400, 401, 403},
+    ("/api/v1/hosts/{name}/heartbeat", "post"): {400, 401, 403, 413, 415, 422},
+    ("/api/v1/placements", "get"): {400, 401, 403},
+    ("/api/v1/placements", "put"): {400, 401, 403, 413, 415, 422},
+    ("/api/v1/placements", "delete"): {400, 401, 403, 404},
+    ("/api/v1/models/ensure", "post"): {400, 401, 403, 413, 415, 422},
+    ("/api/v1/peers", "get"): {400, 401, 403},
 }
 """Each operation and the error statuses it documents: 400 (a Host not allowed), 403 (a
 foreign Origin) and, with a body, 415 (not JSON) come from the request guard."""

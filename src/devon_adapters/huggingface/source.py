@@ -1,7 +1,7 @@
 """`HuggingFaceSource`: the `ModelSource` port on top of huggingface_hub."""
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from huggingface_hub import constants
@@ -13,6 +13,7 @@ from devon_adapters.huggingface.ids import validate_hub_id
 from devon_adapters.huggingface.metadata import SOURCE_NAME, remote_model, web_url_template
 from devon_adapters.huggingface.references import parse_hub_reference
 from devon_adapters.huggingface.searching import Searcher
+from devon_adapters.huggingface.seeding import PeerFinder, SeedingFileServer
 from devon_adapters.huggingface.ttl_cache import TTLCache
 from devon_adapters.outbound import AnswerLimits
 from devon_adapters.transfer.downloading import Downloader, DownloadOptions
@@ -25,6 +26,10 @@ from devon_core.stopping import StopSignal as CallStop
 from devon_core.stopping import current_stop
 
 log = logging.getLogger(__name__)
+
+UPSTREAM_TIMEOUT_S = 3600.0
+"""How long a fleet host waits for its upstream's answer: the upstream may be fetching the
+model from the Hub before it answers (pull-through)."""
 
 
 class HubSettings(Protocol):
@@ -62,6 +67,15 @@ class HubSettings(Protocol):
 
     @property
     def download_stall_seconds(self) -> float: ...
+
+    @property
+    def upstream(self) -> str | None: ...
+
+    @property
+    def upstream_key(self) -> str | None: ...
+
+    @property
+    def host_name(self) -> str: ...
 
 
 class HuggingFaceSource:
@@ -107,6 +121,7 @@ class HuggingFaceSource:
         redirect_hosts: Sequence[str] = (),
         max_connections_per_file: int = 32,
         stall_timeout: float = 5.0,
+        seed_from: Callable[[str], list[str]] | None = None,
     ) -> None:
         self._client = HubClient(endpoint, token, timeout, limits, redirect_hosts)
         self._details: TTLCache[RemoteModel] = TTLCache(cache_ttl)
@@ -118,8 +133,11 @@ class HuggingFaceSource:
             page_size=page_size,
             max_pages=max_list_pages,
         )
+        files = HubFileServer(self._client)
+        if seed_from is not None:  # a fleet host: files from peers that hold them (ADR 0242)
+            files = SeedingFileServer(files, self._client.endpoint, seed_from)
         self._downloader = Downloader(
-            HubFileServer(self._client),
+            files,
             DownloadOptions(
                 verify_checksums=verify_checksums,
                 max_workers=max_workers,
@@ -137,9 +155,17 @@ class HuggingFaceSource:
 
     @classmethod
     def from_settings(cls, settings: HubSettings) -> "HuggingFaceSource":
+        """The Hub of `settings`; on a fleet host (`upstream` set), the upstream DEVON's Hub
+        paths instead, with its key, and never the internet (docs/fleet.md)."""
+        upstream = settings.upstream
         return cls(
-            endpoint=settings.hf_endpoint,
-            token=settings.hf_token,
+            endpoint=upstream or settings.hf_endpoint,
+            token=(settings.upstream_key or False) if upstream else settings.hf_token,
+            # the upstream answers a model's info once it holds the model (pull-through)
+            timeout=UPSTREAM_TIMEOUT_S if upstream else 10.0,
+            seed_from=PeerFinder(upstream, settings.upstream_key, settings.host_name)
+            if upstream
+            else None,
             verify_checksums=settings.verify_checksums,
             connections_per_file=settings.download_connections,
             max_connections=settings.download_max_connections,

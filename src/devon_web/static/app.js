@@ -8,8 +8,9 @@ import * as search from "./views/search.js";
 import * as downloads from "./views/downloads.js";
 import * as clean from "./views/clean.js";
 import * as exporting from "./views/export.js";
+import * as fleet from "./views/fleet.js";
 
-const VIEWS = { overview, models, search, downloads, clean, export: exporting };
+const VIEWS = { overview, models, search, downloads, clean, export: exporting, fleet };
 const DEFAULT_VIEW = "overview";
 
 const style = document.createElement("link");

@@ -1,0 +1,273 @@
+"""A fleet host's agent (docs/fleet.md, ADR 0241): every `heartbeat_interval` it reports to
+its upstream DEVON (name, URL, room, models, how each placement goes) and, from the answer,
+pulls the models placed on it (one at a time, making room by evicting the least recently
+used unpinned models first) and drops those whose placement was deleted.
+
+The placements the host last heard of are kept in its own index (as placements of its own
+name), so a host that restarts knows what it was asked to hold; `devon ensure --pin` keeps
+its pins there too (placements of `THIS_HOST`)."""
+
+import json
+import logging
+import queue
+import shutil
+import threading
+import urllib.error
+import urllib.request
+from typing import Any
+
+import filelock
+
+from devon_adapters.settings import Settings
+from devon_core.devon import Devon
+from devon_core.fleet import (
+    THIS_HOST,
+    WANTED,
+    HeldModel,
+    Placement,
+    PlacementReport,
+    PlacementState,
+    choose_evictions,
+    no_room_reason,
+    room,
+)
+from devon_core.jobs import JobStatus
+from devon_core.serialization import parse_timestamp, unstructure
+
+log = logging.getLogger("devon.fleet")
+
+Key = tuple[str, str]
+COPY_POLL_S = 0.5
+SETTLED = frozenset({PlacementState.READY, PlacementState.FAILED, PlacementState.EVICTED})
+
+
+class HostAgent:
+    """The agent of the host `settings.host_name`, reporting to `settings.upstream`."""
+
+    def __init__(self, devon: Devon, settings: Settings) -> None:
+        if settings.upstream is None:
+            raise ValueError("a host agent needs DEVON_UPSTREAM")
+        self.devon = devon
+        self.name = settings.host_name
+        self.upstream = settings.upstream.rstrip("/")
+        self.key = settings.upstream_key
+        self.url = settings.public_url
+        self.interval_s = settings.heartbeat_interval
+        self.quota = settings.max_storage_bytes
+        self._reports: dict[Key, PlacementReport] = {}
+        self._queued: set[Key] = set()
+        self._work: queue.Queue[Placement | None] = queue.Queue()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = filelock.FileLock(str(settings.storage_path / ".devon" / "fleet-agent.lock"))
+
+    # -- life ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        beat = threading.Thread(target=self._run, name="devon-fleet-heartbeat", daemon=True)
+        copy = threading.Thread(target=self._copier, name="devon-fleet-copier", daemon=True)
+        self._threads = [beat, copy]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._work.put(None)
+        for thread in self._threads:
+            thread.join(5)
+        if self._lock.is_locked:
+            self._lock.release()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                # One agent per vault: the other server workers wait their turn.
+                self._lock.acquire(timeout=0)
+            except filelock.Timeout:
+                self._stop.wait(self.interval_s)
+                continue
+            try:
+                self.beat()
+            except Exception as error:  # an upstream away is normal: say so and go on
+                log.warning("heartbeat to %s failed: %s", self.upstream, error)
+            self._stop.wait(self.interval_s)
+
+    # -- one heartbeat -------------------------------------------------------------------
+
+    def beat(self) -> list[Placement]:
+        """Report to the upstream, then act on the placements its answer gives."""
+        answer = self._post(f"/api/v1/hosts/{self.name}/heartbeat", self.report())
+        placed = [_placement(row) for row in answer["placements"]]
+        self._follow(placed, {_key(row) for row in answer["placements"] if row.get("go", True)})
+        return placed
+
+    def report(self) -> dict[str, Any]:
+        space = self.devon.space()
+        models = self._held()
+        capacity = self.quota or shutil.disk_usage(self.devon.storage_path).total
+        return {
+            "url": self.url,
+            "capacity_bytes": capacity,
+            "free_bytes": room(space),
+            "interval_s": self.interval_s,
+            "models": [unstructure(m) for m in models],
+            "placements": [unstructure(r) for r in list(self._reports.values())],
+        }
+
+    def _follow(self, placed: list[Placement], go: set[Key]) -> None:
+        store = self.devon.fleet_of().store
+        before = {(p.source, p.model_id): p for p in store.placements(self.name)}
+        now = {(p.source, p.model_id): p for p in placed}
+        for key in before.keys() - now.keys():
+            self._drop(key)
+            store.delete_placements(key[0], key[1], [self.name])
+        store.put_placements(list(placed))
+        for key in self._reports.keys() - now.keys() - self._queued:
+            del self._reports[key]  # of no placement (any more)
+        for key, placement in now.items():  # an outcome the upstream has recorded is not resent
+            told = self._reports.get(key)
+            if told is not None and told.state in SETTLED and told.state is placement.state:
+                del self._reports[key]
+        held = {(m.source, m.model_id) for m in self.devon.list()}
+        for key, placement in now.items():
+            if placement.state not in WANTED or key in self._queued or key not in go:
+                continue
+            if key in held and placement.state is PlacementState.READY:
+                continue
+            self._queued.add(key)
+            self._reports[key] = _said(placement, PlacementState.PENDING)
+            self._work.put(placement)
+
+    def _drop(self, key: Key) -> None:
+        """A placement deleted upstream: remove the model unless this host pins it."""
+        self._reports.pop(key, None)
+        if key in self._pinned(own_only=True):
+            return
+        if self.devon.get(key[1], source=key[0]) is not None:
+            self.devon.remove(key[1], source=key[0])
+            log.info("removed %s/%s: its placement was deleted", *key)
+
+    def _held(self) -> list[HeldModel]:
+        """The models this host holds, marked pinned where a placement or `ensure` pins them."""
+        pins = self._pinned()
+        return [
+            HeldModel(
+                m.source, m.model_id, m.size_bytes, m.last_used, (m.source, m.model_id) in pins
+            )
+            for m in self.devon.list()
+        ]
+
+    def _pinned(self, own_only: bool = False) -> set[Key]:
+        rows = self.devon.fleet_of().store.placements()
+        hosts = {THIS_HOST} if own_only else {THIS_HOST, self.name}
+        return {(p.source, p.model_id) for p in rows if p.pin and p.host in hosts}
+
+    # -- copying -------------------------------------------------------------------------
+
+    def _copier(self) -> None:
+        while (placement := self._work.get()) is not None:
+            key = (placement.source, placement.model_id)
+            try:
+                self._reports[key] = self._copy(placement)
+            except Exception as error:  # reported to the upstream, never fatal to the host
+                self._reports[key] = _said(placement, PlacementState.FAILED, reason=str(error))
+            finally:
+                self._queued.discard(key)
+            state = self._reports[key]
+            log.info("%s/%s %s %s", key[0], key[1], state.state, state.reason or "")
+
+    def _copy(self, placement: Placement) -> PlacementReport:
+        source, model_id = placement.source, placement.model_id
+        held = self.devon.get(model_id, source=source)
+        if held is None:
+            remote = self.devon.info(model_id, source=source).remote
+            needed = remote.total_size_bytes if remote is not None else 0
+            if (failed := self._make_room(placement, needed)) is not None:
+                return failed
+        job = self.devon.start_download(model_id, source=source)
+        while not job.finished and not self._stop.is_set():
+            self._reports[(source, model_id)] = _said(
+                placement,
+                PlacementState.COPYING,
+                bytes_done=job.bytes_done,
+                bytes_total=job.bytes_total,
+            )
+            self._stop.wait(COPY_POLL_S)
+            job = self.devon.job(job.id)
+        if job.status is not JobStatus.COMPLETED:
+            return _said(placement, PlacementState.FAILED, reason=job.error or job.status.value)
+        model = self.devon.held(model_id, source=source)
+        return _said(
+            placement,
+            PlacementState.READY,
+            bytes_done=model.size_bytes,
+            bytes_total=model.size_bytes,
+        )
+
+    def _make_room(self, placement: Placement, needed: int) -> PlacementReport | None:
+        """Evict least recently used unpinned models until `needed` bytes fit; the failed
+        report when they cannot."""
+        space = self.devon.space()
+        held = self._held()
+        chosen = choose_evictions(held, needed, room(space))
+        if chosen is None:
+            return _said(placement, PlacementState.FAILED, reason=no_room_reason(needed, space))
+        for model in chosen:
+            self.devon.remove(model.model_id, source=model.source)
+            key = (model.source, model.model_id)
+            reason = f"evicted (least recently used) for {placement.model_id}"
+            self._reports[key] = PlacementReport(
+                model.source, model.model_id, PlacementState.EVICTED, reason=reason
+            )
+            log.info("evicted %s/%s (%d bytes) for %s", *key, model.size_bytes, placement.model_id)
+        return None
+
+    # -- the upstream --------------------------------------------------------------------
+
+    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = urllib.request.Request(  # noqa: S310 (the configured upstream's URL)
+            self.upstream + path,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        if self.key:
+            request.add_header("Authorization", f"Bearer {self.key}")
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                answer: dict[str, Any] = json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            detail = error.read().decode(errors="replace")[:500]
+            raise RuntimeError(f"{error.code} {detail}") from None
+        return answer
+
+
+def _said(
+    placement: Placement,
+    state: PlacementState,
+    *,
+    bytes_done: int = 0,
+    bytes_total: int | None = None,
+    reason: str | None = None,
+) -> PlacementReport:
+    return PlacementReport(
+        placement.source, placement.model_id, state, bytes_done, bytes_total, reason
+    )
+
+
+def _key(row: dict[str, Any]) -> Key:
+    return (row["source"], row["model_id"])
+
+
+def _placement(row: dict[str, Any]) -> Placement:
+    return Placement(
+        source=row["source"],
+        model_id=row["model_id"],
+        host=row["host"],
+        pin=bool(row["pin"]),
+        state=PlacementState.parse(row["state"]),
+        updated_at=parse_timestamp(row["updated_at"]),
+        bytes_done=int(row["bytes_done"]),
+        bytes_total=row["bytes_total"],
+        reason=row["reason"],
+    )

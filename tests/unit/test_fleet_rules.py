@@ -1,0 +1,95 @@
+"""The fleet's pure rules: which models make room, when a host is offline, what a host's
+report does to its placements."""
+
+from datetime import UTC, datetime, timedelta
+
+from devon_core.fleet import (
+    HeldModel,
+    Host,
+    HostReport,
+    HostState,
+    Placement,
+    PlacementReport,
+    PlacementState,
+    apply_report,
+    choose_evictions,
+    may_start,
+)
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def held(name: str, size: int, used_days_ago: int | None, pinned: bool = False) -> HeldModel:
+    used = None if used_days_ago is None else T0 - timedelta(days=used_days_ago)
+    return HeldModel("huggingface", name, size, used, pinned)
+
+
+def test_evictions_take_the_least_recently_used_first_and_never_used_before_all() -> None:
+    models = [held("new", 10, 1), held("old", 10, 30), held("never", 10, None)]
+
+    chosen = choose_evictions(models, needed=25, free=5)
+
+    assert [m.model_id for m in chosen or []] == ["never", "old"]
+
+
+def test_evictions_skip_pinned_models_and_give_none_when_room_cannot_be_made() -> None:
+    models = [held("pinned", 100, 99, pinned=True), held("small", 10, 1)]
+
+    assert choose_evictions(models, needed=50, free=5) is None
+    assert choose_evictions(models, needed=15, free=5) == [models[1]]
+
+
+def test_nothing_is_evicted_when_the_model_fits() -> None:
+    assert choose_evictions([held("a", 10, 1)], needed=5, free=5) == []
+
+
+def test_a_host_is_offline_after_three_missing_heartbeats() -> None:
+    host = Host(HostReport("gpu1"), last_seen=T0, interval_s=10)
+
+    assert host.state(T0 + timedelta(seconds=29)) is HostState.ONLINE
+    assert host.state(T0 + timedelta(seconds=31)) is HostState.OFFLINE
+
+
+def test_a_report_sets_the_state_it_tells_and_a_held_model_is_ready() -> None:
+    placements = [
+        Placement("huggingface", m, "gpu1", False, PlacementState.PENDING, T0) for m in ("a", "b")
+    ]
+    report = HostReport(
+        "gpu1",
+        models=(held("b", 7, 1),),
+        placements=(PlacementReport("huggingface", "a", PlacementState.COPYING, 3, 9),),
+    )
+
+    updated = {p.model_id: p for p in apply_report(placements, report, T0)}
+
+    assert (updated["a"].state, updated["a"].bytes_done, updated["a"].bytes_total) == (
+        PlacementState.COPYING,
+        3,
+        9,
+    )
+    assert (updated["b"].state, updated["b"].bytes_done) == (PlacementState.READY, 7)
+
+
+def _hosts(*names: str) -> dict[str, Host]:
+    return {n: Host(HostReport(n, url=f"http://{n}:8000"), T0, 10) for n in names}
+
+
+def _placed(host: str, state: PlacementState) -> Placement:
+    return Placement("huggingface", "m", host, False, state, T0)
+
+
+def test_two_hosts_go_first_and_the_others_wait_for_a_peer() -> None:
+    hosts = _hosts("a", "b", "c")
+    placed = [_placed(n, PlacementState.PENDING) for n in "abc"]
+
+    assert [may_start(p, placed, hosts, T0) for p in placed] == [True, True, False]
+
+
+def test_every_host_goes_once_a_reachable_peer_holds_the_model() -> None:
+    hosts = _hosts("a", "b", "c")
+    placed = [
+        _placed("a", PlacementState.READY),
+        *(_placed(n, PlacementState.PENDING) for n in "bc"),
+    ]
+
+    assert all(may_start(p, placed, hosts, T0) for p in placed)
