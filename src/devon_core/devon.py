@@ -27,7 +27,6 @@ from devon_core.fleet import (
     MemoryFleetStore,
     Placement,
     PlacementState,
-    loaded_path,
 )
 from devon_core.hub_protocol import FileIdentities, ServedFile, ServedModel
 from devon_core.identifiers import LOCAL_SOURCE, validate_model_id, validate_source_name
@@ -642,7 +641,8 @@ class Devon:
     ) -> str:
         """Make `reference` (`owner/name[:QUANT]`) present and verified in the vault,
         downloading what is missing (on a fleet host: from its upstream), and return what a
-        runtime loads (see `devon_core.fleet.loaded_path`). `pin`: never evicted to make
+        runtime loads (`devon path`'s rule, ADR 0237; the folder when `every_file` brought
+        several quantisations). `pin`: never evicted to make
         room for a placement. `quant` selects a quantisation as `MODEL:QUANT` does; a repo
         of several needs one unless `every_file`."""
         # A repo of several GGUF quantisations needs one named (or `every_file`), as
@@ -662,7 +662,11 @@ class Devon:
                 model.size_bytes,
             )
             fleet.store.put_placements([pinned])
-        return loaded_path(model, quant or parsed.quantization)
+        wanted = quant or parsed.quantization
+        held = self.held_quantizations(model)
+        if wanted is None and len(held) > 1:
+            return model.path  # every file of several quantisations (`every_file`): the folder
+        return runtime_path(model, wanted, held)
 
     def fleet_of(self) -> Fleet:
         """The fleet's hosts and placements kept in this vault's index."""

@@ -14,8 +14,6 @@ from typing import Any, Protocol
 import attrs
 
 from devon_core.errors import InsufficientStorage, InvalidInput, NotFound
-from devon_core.models import LocalModel
-from devon_core.quantizations import group_quantizations, parse_quant_tag
 from devon_core.results import StorageSpace
 from devon_core.rules import check_room
 
@@ -191,28 +189,6 @@ def choose_evictions(held: Iterable[HeldModel], needed: int, free: int) -> list[
 
 THIS_HOST = "."
 """The host name of a placement a vault keeps for itself (`devon ensure --pin`)."""
-
-
-@attrs.frozen
-class _Sized:
-    path: str
-    size_bytes: int = 0
-
-
-def loaded_path(model: LocalModel, quant: str | None) -> str:
-    """What a runtime loads from `model`: the GGUF file of `quant` (its first shard), the
-    model's only GGUF quantisation, else the model's folder.
-
-    The same rule as `devon path` (issue 31); one of the two goes when both are merged."""
-    held = group_quantizations(_Sized(f) for f in model.files)
-    wanted = parse_quant_tag(quant) if quant else None
-    chosen = [q for q in held if q.name == wanted] if wanted else list(held)
-    if wanted and not chosen:
-        raise InvalidInput(f"{model.model_id} holds no {wanted} quantisation")
-    if len(chosen) == 1:
-        first = sorted(chosen[0].files)[0]
-        return f"{model.path.rstrip('/')}/{first}"
-    return model.path
 
 
 class FleetStore(Protocol):
