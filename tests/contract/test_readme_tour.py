@@ -12,7 +12,7 @@ def test_make_serve_takes_the_port_the_readme_names() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "make serve PORT=9000" in readme
     planned = subprocess.run(
-        ["make", "-n", "-W", "pyproject.toml", "serve", "PORT=9000"],
+        ["make", "--no-print-directory", "-n", "-W", "pyproject.toml", "serve", "PORT=9000"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -301,7 +301,7 @@ def test_clean_says_it_keeps_the_models_placed_by_hand(browser: Browser) -> None
         page.get_by_label("Every model in the vault").check()
         page.get_by_role("button", name="Show what would be removed").click()
 
-        expect(page.get_by_role("heading", level=2)).to_contain_text("1 models would go")
+        expect(page.get_by_role("heading", level=2)).to_contain_text("1 model would go")
         expect(page.locator("main")).to_contain_text(
             "1 local model (placed in the vault by hand) is kept"
         )
