@@ -5,19 +5,17 @@ after. Where namespaces, veth pairs or bridges cannot be made, the test is skipp
 Addresses come from 198.18.0.0/15 (set aside for network tests): no traffic leaves the
 machine."""
 
-import ctypes
 import os
 import subprocess
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
 
 import attrs
 import pytest
 
-CLONE_NEWNET = 0x40000000
-T = TypeVar("T")
+from tests.contract.network_namespace import inside, ip
+
+__all__ = ["Member", "fleet_network", "inside", "limit_rate", "popen_in"]
 
 
 @attrs.frozen
@@ -26,12 +24,6 @@ class Member:
     address: str
     link: str
     """The root side of its veth pair (where traffic to it can be shaped with `tc`)."""
-
-
-def _ip(*args: str) -> None:
-    done = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise OSError(f"ip {' '.join(args)}: {done.stderr.strip()}")
 
 
 @contextmanager
@@ -44,29 +36,29 @@ def fleet_network(names: Sequence[str]) -> Iterator[dict[str, Member]]:
     links: list[str] = []
     try:
         try:
-            _ip("link", "add", bridge, "type", "bridge")
+            ip("link", "add", bridge, "type", "bridge")
         except OSError as error:
             pytest.skip(f"cannot make a network bridge here: {error}")
-        _ip("addr", "add", f"{subnet}.1/24", "dev", bridge)
-        _ip("link", "set", bridge, "up")
+        ip("addr", "add", f"{subnet}.1/24", "dev", bridge)
+        ip("link", "set", bridge, "up")
         members: dict[str, Member] = {}
         for n, name in enumerate(names):
             namespace = f"devon-fleet-{pid}-{name}"
             outside, inside = f"dvf{pid}{n}a"[:15], f"dvf{pid}{n}b"[:15]
             address = f"{subnet}.{10 + n}"
             try:
-                _ip("netns", "add", namespace)
+                ip("netns", "add", namespace)
             except OSError as error:
                 pytest.skip(f"cannot make a network namespace here: {error}")
             made.append(namespace)
-            _ip("link", "add", outside, "type", "veth", "peer", "name", inside)
+            ip("link", "add", outside, "type", "veth", "peer", "name", inside)
             links.append(outside)
-            _ip("link", "set", inside, "netns", namespace)
-            _ip("link", "set", outside, "master", bridge)
-            _ip("link", "set", outside, "up")
-            _ip("-n", namespace, "addr", "add", f"{address}/24", "dev", inside)
-            _ip("-n", namespace, "link", "set", inside, "up")
-            _ip("-n", namespace, "link", "set", "lo", "up")
+            ip("link", "set", inside, "netns", namespace)
+            ip("link", "set", outside, "master", bridge)
+            ip("link", "set", outside, "up")
+            ip("-n", namespace, "addr", "add", f"{address}/24", "dev", inside)
+            ip("-n", namespace, "link", "set", inside, "up")
+            ip("-n", namespace, "link", "set", "lo", "up")
             members[name] = Member(namespace, address, outside)
         yield members
     finally:
@@ -75,33 +67,6 @@ def fleet_network(names: Sequence[str]) -> Iterator[dict[str, Member]]:
         for namespace in made:
             subprocess.run(["ip", "netns", "del", namespace], capture_output=True, check=False)
         subprocess.run(["ip", "link", "del", bridge], capture_output=True, check=False)
-
-
-def inside(namespace: str, call: Callable[[], T]) -> T:
-    """`call()` in a thread that has joined `namespace`: sockets it makes live there (and
-    threads it starts stay there)."""
-    done: list[T] = []
-    failed: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            fd = os.open(f"/run/netns/{namespace}", os.O_RDONLY)
-            try:
-                if libc.setns(fd, CLONE_NEWNET) != 0:
-                    raise OSError(ctypes.get_errno(), "setns failed")
-            finally:
-                os.close(fd)
-            done.append(call())
-        except BaseException as error:
-            failed.append(error)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if failed:
-        raise failed[0]
-    return done[0]
 
 
 def popen_in(

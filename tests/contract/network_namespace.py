@@ -10,16 +10,19 @@ import os
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import pytest
 
 CLONE_NEWNET = 0x40000000
 _COUNTER = itertools.count()
+T = TypeVar("T")
 
 
-def _ip(*args: str) -> None:
+def ip(*args: str) -> None:
+    """`ip ARGS`; OSError with its message when it fails."""
     done = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise OSError(f"ip {' '.join(args)}: {done.stderr.strip()}")
@@ -34,18 +37,18 @@ def namespace_host() -> Iterator[tuple[str, str]]:
     block = ipaddress.ip_address("198.18.0.0") + ((pid * 8 + n) % 2**15) * 4
     here, there = str(block + 1), str(block + 2)
     try:
-        _ip("netns", "add", name)
+        ip("netns", "add", name)
     except OSError as error:
         pytest.skip(f"cannot make a network namespace here: {error}")
     try:
         try:
-            _ip("link", "add", outside, "type", "veth", "peer", "name", inside)
-            _ip("link", "set", inside, "netns", name)
-            _ip("addr", "add", f"{here}/30", "dev", outside)
-            _ip("link", "set", outside, "up")
-            _ip("-n", name, "addr", "add", f"{there}/30", "dev", inside)
-            _ip("-n", name, "link", "set", inside, "up")
-            _ip("-n", name, "link", "set", "lo", "up")
+            ip("link", "add", outside, "type", "veth", "peer", "name", inside)
+            ip("link", "set", inside, "netns", name)
+            ip("addr", "add", f"{here}/30", "dev", outside)
+            ip("link", "set", outside, "up")
+            ip("-n", name, "addr", "add", f"{there}/30", "dev", inside)
+            ip("-n", name, "link", "set", inside, "up")
+            ip("-n", name, "link", "set", "lo", "up")
         except OSError as error:
             pytest.skip(f"cannot join a network namespace to this one here: {error}")
         yield name, there
@@ -54,13 +57,13 @@ def namespace_host() -> Iterator[tuple[str, str]]:
         subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
 
 
-def listener_in(namespace: str, address: str) -> socket.socket:
-    """A listening TCP socket on a free port of `address` inside `namespace` (made by a
-    thread that joins the namespace; the socket stays there, usable from any thread)."""
-    made: list[socket.socket] = []
+def inside(namespace: str, call: Callable[[], T]) -> T:
+    """`call()` in a thread that has joined `namespace`: sockets it makes live there (and
+    threads it starts stay there)."""
+    done: list[T] = []
     failed: list[BaseException] = []
 
-    def make() -> None:
+    def run() -> None:
         try:
             libc = ctypes.CDLL(None, use_errno=True)
             fd = os.open(f"/run/netns/{namespace}", os.O_RDONLY)
@@ -69,13 +72,22 @@ def listener_in(namespace: str, address: str) -> socket.socket:
                     raise OSError(ctypes.get_errno(), "setns failed")
             finally:
                 os.close(fd)
-            made.append(socket.create_server((address, 0)))
+            done.append(call())
         except BaseException as error:
             failed.append(error)
 
-    thread = threading.Thread(target=make)
+    thread = threading.Thread(target=run)
     thread.start()
     thread.join()
     if failed:
-        pytest.skip(f"cannot listen inside a network namespace here: {failed[0]}")
-    return made[0]
+        raise failed[0]
+    return done[0]
+
+
+def listener_in(namespace: str, address: str) -> socket.socket:
+    """A listening TCP socket on a free port of `address` inside `namespace` (the socket
+    stays there, usable from any thread)."""
+    try:
+        return inside(namespace, lambda: socket.create_server((address, 0)))
+    except OSError as error:
+        pytest.skip(f"cannot listen inside a network namespace here: {error}")
