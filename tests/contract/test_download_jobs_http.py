@@ -17,12 +17,10 @@ from tests.contract.job_support import (
     BIG_BYTES,
     BIG_FILES,
     JSON,
-    SLOW,
     WAIT,
     devon_on,
     finished,
     get_job,
-    jobs_catalogue,
     post_download,
     read_events,
     serve_devon,
@@ -35,18 +33,9 @@ SLACK = 256 * 1024
 """Bytes in flight when a transfer is stopped (socket buffers), which a resume asks again."""
 
 
-@pytest.fixture(scope="module")
-def module_hub() -> Iterator[TestHub]:
-    with TestHub(jobs_catalogue()) as hub:
-        yield hub
-
-
 @pytest.fixture
-def hub(module_hub: TestHub) -> Iterator[TestHub]:
-    module_hub.reset()
-    module_hub.faults.set_bandwidth(SLOW)
-    yield module_hub
-    module_hub.reset()
+def hub(jobs_hub: TestHub) -> TestHub:
+    return jobs_hub
 
 
 @pytest.fixture

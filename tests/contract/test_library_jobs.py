@@ -10,25 +10,14 @@ from devon_testhub import TestHub
 from tests.contract.job_support import (
     BIG,
     BIG_BYTES,
-    SLOW,
     WAIT,
     devon_on,
-    jobs_catalogue,
 )
 
 
-@pytest.fixture(scope="module")
-def module_hub() -> Iterator[TestHub]:
-    with TestHub(jobs_catalogue()) as hub:
-        yield hub
-
-
 @pytest.fixture
-def hub(module_hub: TestHub) -> Iterator[TestHub]:
-    module_hub.reset()
-    module_hub.faults.set_bandwidth(SLOW)
-    yield module_hub
-    module_hub.reset()
+def hub(jobs_hub: TestHub) -> TestHub:
+    return jobs_hub
 
 
 @pytest.fixture

@@ -21,7 +21,6 @@ from tests.contract.job_support import (
     WAIT,
     finished,
     get_job,
-    jobs_catalogue,
     serve_devon,
     start,
     wait_for,
@@ -34,18 +33,12 @@ RANGED = {"split_threshold": MIB, "connections_per_file": 2, "max_connections_pe
 """Each 4 MiB shard as two ranges at once: four connections in all."""
 
 
-@pytest.fixture(scope="module")
-def module_hub() -> Iterator[TestHub]:
-    with TestHub(jobs_catalogue()) as hub:
-        yield hub
-
-
 @pytest.fixture
-def hub(module_hub: TestHub) -> Iterator[TestHub]:
-    module_hub.reset()
-    module_hub.faults.limit_connection_rate(LINK)
-    yield module_hub
-    module_hub.reset()
+def hub(session_jobs_hub: TestHub) -> Iterator[TestHub]:
+    session_jobs_hub.reset()
+    session_jobs_hub.faults.limit_connection_rate(LINK)
+    yield session_jobs_hub
+    session_jobs_hub.reset()
 
 
 @pytest.fixture
