@@ -87,20 +87,18 @@ class HuggingFaceCacheView:
         self, repo_id: str, model: LocalModel, revision: str, dry_run: bool
     ) -> ViewedRepo | ViewSkip:
         folder = self.folder(repo_id)
-        if os.path.lexists(folder) and self._marker(folder) is None:
-            return ViewSkip(
-                repo_id,
-                model.key,
-                ViewSkipReason.NOT_MADE_BY_DEVON,
-                f"{folder} was not made by DEVON for this vault: left as it is",
-            )
         try:
             identities = file_identities(model, self._vault)
         except OSError as error:
             raise DevonError(f"Cannot read the files of {model.key}: {error}") from None
         try:
             with self._lock(folder):
-                writer = _Writer(folder, self._vault_name, self._marker(folder), dry_run)
+                # Judged under the lock: a folder another link is making has no marker
+                # until it is done, and is not a foreign one.
+                marker = self._marker(folder)
+                if marker is None and os.path.lexists(folder):
+                    return self._not_made(repo_id, model, folder)
+                writer = _Writer(folder, self._vault_name, marker, dry_run)
                 kinds = writer.show(Path(model.path), identities, revision)
         except OSError as error:
             raise DevonError(
@@ -117,6 +115,14 @@ class HuggingFaceCacheView:
             size_bytes=sum(f.size_bytes for f in identities),
             links=_kind_of(kinds),
             change=writer.change,
+        )
+
+    def _not_made(self, repo_id: str, model: LocalModel, folder: Path) -> ViewSkip:
+        return ViewSkip(
+            repo_id,
+            model.key,
+            ViewSkipReason.NOT_MADE_BY_DEVON,
+            f"{folder} was not made by DEVON for this vault: left as it is",
         )
 
     def hide(self, repo_id: str, dry_run: bool) -> bool:
