@@ -1,4 +1,5 @@
-"""The example JSON of each response in spec/rest-api.md, written down as the spec shows it.
+"""The example JSON of each response in the spec (DEVON 1.x's REST API reference, restated in
+docs/http-api.md), written down as the spec shows it.
 
 The tests compare every real response's keys and JSON types against these."""
 

@@ -1,4 +1,5 @@
-"""A small client for the DEVON REST API, written from `spec/rest-api.md` alone.
+"""A small client for the DEVON REST API, written from the spec alone
+(DEVON 1.x's REST API reference, restated in docs/http-api.md).
 
 It knows the routes, the query parameters and the request bodies of the spec, and nothing
 of DEVON's code. Every answer is checked for the one thing the spec promises of all of

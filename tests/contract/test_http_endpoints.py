@@ -1,4 +1,4 @@
-"""Every endpoint of spec/rest-api.md through Litestar's test client, on fakes of the ports:
+"""Every endpoint of docs/http-api.md through Litestar's test client, on fakes of the ports:
 success shapes against the spec's examples, and each documented error as {"detail": str}."""
 
 from collections.abc import Iterator

@@ -1,11 +1,11 @@
-"""Black-box contract test: the served DEVON API against `spec/rest-api.md`.
+"""Black-box contract test: the served DEVON API against its HTTP contract (docs/http-api.md).
 
-Written as an outside client developer who has only the spec (and the "Contract
-decisions" of DESIGN.md): the real server runs as a subprocess (`python -m devon_cli
-serve`), pointed at the test hub with `HF_ENDPOINT`, and is driven with `SpecClient`
-through the user's journey, without and with an API key, then through each documented
-error status. Every response's field names and JSON types are checked against the spec's
-own examples, written down below.
+Written as an outside client developer who has only the spec (DEVON 1.x's REST API
+reference, restated in docs/http-api.md with what DEVON decided): the real server runs as a
+subprocess (`python -m devon_cli serve`), pointed at the test hub with `HF_ENDPOINT`, and is
+driven with `SpecClient` through the user's journey, without and with an API key, then
+through each documented error status. Every response's field names and JSON types are checked
+against the spec's own examples, written down below.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from .spec_client import (
     SpecError,
 )
 
-# --- the spec's examples, copied from spec/rest-api.md ---------------------------------------
+# --- the spec's examples, as restated in docs/http-api.md -----------------------------------
 
 HEALTH_EXAMPLE: dict[str, Any] = {"status": "ok", "version": "1.0.0"}
 
@@ -174,7 +174,7 @@ UNAUTHORIZED_BODY: dict[str, Any] = {"detail": "Invalid or missing API key"}
 # Where an example's value cannot tell the type (it is null), or where null is the only
 # honest value for some models (no author for a bare legacy id, no parameter count or
 # architecture in the hub's metadata), the allowed JSON types are written here.
-# `parameter_count` is "a number" (DESIGN: billions, `8`, `0.5`), not only an int.
+# `parameter_count` is "a number" (docs/http-api.md: billions, `8`, `0.5`), not only an int.
 FIELD_TYPES: dict[str, set[str]] = {
     "query": {"string", "null"},
     "quantization": {"string", "null"},
@@ -184,7 +184,7 @@ FIELD_TYPES: dict[str, set[str]] = {
     "license": {"string", "null"},
     "parameter_count": {"int", "float", "null"},
 }
-# Fields DEVON adds to the spec's shapes (DESIGN, "Extending the contract (wave 2)"): allowed
+# Fields DEVON adds to the spec's shapes (docs/http-api.md, marked *added*): allowed
 # beside the spec's own, never instead of one.
 ADDITIVE_FIELDS = {
     "quantizations",
@@ -198,7 +198,7 @@ FREE_FORM = {"metadata"}
 # Maps keyed by a name (`sources`): each value must look like the example's first value.
 KEYED_MAPS = {"sources"}
 
-# DESIGN: "Timestamps are ISO 8601 in UTC with offset and microseconds".
+# docs/library.md: timestamps are ISO 8601 in UTC, with offset and microseconds.
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
 
 SOURCE = "huggingface"
@@ -301,7 +301,7 @@ def check_model_on_disk(
 ) -> None:
     path = Path(entry["path"])
     assert path.is_absolute(), f"{where}: path {path} is not absolute"
-    # DESIGN: files of a model at <storage>/<source>/<model_id>/.
+    # docs/vault.md: files of a model at <storage>/<source>/<model_id>/.
     assert path == storage / entry["source"] / entry["model_id"], f"{where}: {path}"
     assert path.is_dir(), f"{where}: {path} does not exist"
     files = entry["files"]
@@ -420,7 +420,7 @@ def check_search(client: SpecClient) -> dict[str, SearchResult]:
     assert WIDGET in [r["model_id"] for r in results]
     assert all("gguf" in r["format"] for r in results)
 
-    # DESIGN: a bare value matches within ±20%; parameter_count is in billions.
+    # docs/http-api.md: a bare value matches within ±20%; parameter_count is in billions.
     results = search(params="7b", limit=50)
     assert SHARDY in [r["model_id"] for r in results]
     for r in results:
@@ -430,7 +430,7 @@ def check_search(client: SpecClient) -> dict[str, SearchResult]:
     assert TINY in [r["model_id"] for r in results]
     assert all(r["parameter_count"] is not None and r["parameter_count"] <= 1 for r in results)
 
-    # DESIGN: size units are powers of 1024; a GGUF repo matches by one of its
+    # docs/http-api.md: size units are powers of 1024; a GGUF repo matches by one of its
     # quantisations (the additive `quantizations`, ADR 0170), any other repo by its total.
     results = search(size="<60kb", limit=50)
     assert TINY in [r["model_id"] for r in results]
@@ -478,7 +478,7 @@ def run_journey(client: SpecClient, storage: Path) -> None:
         assert (result["model_id"], result["source"]) == (model_id, SOURCE)
         check_model_on_disk(result, storage, f"download {model_id}")
         downloads[model_id] = result
-    # DESIGN: search's total_size_bytes and file_count are what a download fetches.
+    # docs/http-api.md: search's total_size_bytes and file_count are what a download fetches.
     assert downloads[TINY]["size_bytes"] == seen[TINY]["total_size_bytes"]
     assert len(downloads[TINY]["files"]) == seen[TINY]["file_count"]
 
@@ -530,7 +530,7 @@ def run_journey(client: SpecClient, storage: Path) -> None:
     assert client.export() == kitt  # format defaults to "kitt"
     assert client.request("POST", "/api/v1/export") == kitt  # so does a request with no body
 
-    # DESIGN: listing, status and export do not touch last_used.
+    # docs/http-api.md: listing, status and export do not touch last_used.
     assert all(m["last_used"] is None for m in client.list_models()["models"])
 
     # Info: local and remote; fetching by id sets last_used.
@@ -630,7 +630,7 @@ def test_journey_with_api_key(test_hub: TestHub, tmp_path: Path) -> None:
             # Even a malformed request is refused before it is looked at.
             lambda c: c.search(limit=0),
             lambda c: c.request("POST", "/api/v1/downloads", json_body={}),
-            # ...and so are routes and methods that do not exist (DESIGN: every route).
+            # ...and so are routes and methods that do not exist (docs/http-api.md: every route).
             lambda c: c.request("GET", "/api/v1/no-such-route"),
             lambda c: c.request("PUT", "/api/v1/status"),
         ]
@@ -650,13 +650,13 @@ def test_documented_error_statuses(test_hub: TestHub, tmp_path: Path) -> None:
         served_devon(test_hub.url, storage, tmp_path / "server.log") as url,
         SpecClient(url) as client,
     ):
-        # 400: bad `limit` (DESIGN: 1..200), malformed query values.
+        # 400: bad `limit` (docs/http-api.md: 1..200), malformed query values.
         check_error(lambda: client.search(limit=0), 400)
         check_error(lambda: client.search(limit=201), 400)
         check_error(lambda: client.request("GET", "/api/v1/search", params={"limit": "x"}), 400)
         check_error(lambda: client.search(size="huge"), 400)
         check_error(lambda: client.search(params="lots"), 400)
-        # 400: invalid model ids (DESIGN: Hugging Face rules), before any work.
+        # 400: invalid model ids (docs/http-api.md: Hugging Face rules), before any work.
         for bad_id in ("bad..name/x", "acme/bad--name", "-acme/x", "a/b/c", "a/" + "x" * 97):
             check_error(partial(client.get_model, SOURCE, bad_id), 400)
             check_error(partial(client.download, bad_id), 400)
@@ -684,11 +684,11 @@ def test_documented_error_statuses(test_hub: TestHub, tmp_path: Path) -> None:
         check_error(lambda: client.get_model(SOURCE, UNKNOWN), 404)
         check_error(lambda: client.delete_model(SOURCE, UNKNOWN), 404)
         check_error(lambda: client.download(UNKNOWN), 404)
-        # DESIGN: unknown routes and wrong methods also answer {"detail": str}.
+        # docs/http-api.md: unknown routes and wrong methods also answer {"detail": str}.
         check_error(lambda: client.request("GET", "/api/v1/no-such-route"), 404)
         check_error(lambda: client.request("PUT", "/api/v1/status"), 405)
 
-        # 403 (DESIGN): a gated model without access.
+        # 403 (docs/http-api.md): a gated model without access.
         check_error(lambda: client.download("acme/Gated-Llama-8B"), 403)
 
         # 422: a well-formed body that fails validation.
@@ -732,7 +732,7 @@ def test_vault_beyond_the_hub(test_hub: TestHub, tmp_path: Path) -> None:
         check_error(lambda: client.delete_model(SOURCE, PRIVATE), 404)
         assert not Path(private["path"]).exists()
 
-        # DESIGN: two requests for the same model at once produce one download.
+        # docs/vault.md: two requests for the same model at once produce one download.
         test_hub.reset()
         with ThreadPoolExecutor(max_workers=2) as pool:
             first, second = pool.map(lambda c: c.download(SHARDY), (client, with_token))
