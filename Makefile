@@ -8,22 +8,23 @@ STAMP   = $(VENV)/.installed
 
 setup: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml testhub/pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "DEVON needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@# The test hub is its own distribution (not in DEVON's wheel); tests, examples and benchmarks use it.
+	$(BIN)/python -m pip install --quiet -e testhub -e '.[test]'
 	@# An editable install leaves our modules uncompiled, and where PYTHONDONTWRITEBYTECODE
 	@# is set every `devon` command would compile them again (about 0.1 s of each start).
-	$(BIN)/python -m compileall -q src
+	$(BIN)/python -m compileall -q src testhub/src
 	@touch $(STAMP)
 
 serve: setup
 	$(BIN)/devon serve $(if $(PORT),--port $(PORT))
 
 lint: setup
-	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check src testhub tests bench scripts
+	$(BIN)/ruff format --check src testhub tests bench scripts
 
 typecheck: setup
 	$(BIN)/mypy

@@ -51,8 +51,8 @@ def run_child(contender: str, endpoint: str, repo: str, dest: Path) -> dict[str,
 
 def _devon(endpoint: str, repo: str, dest: Path, verify: bool) -> int:
     from devon_adapters.clock import SystemClock
-    from devon_adapters.disk_store import DiskModelStore
     from devon_adapters.huggingface import HuggingFaceSource
+    from devon_adapters.vault.store import DiskModelStore
     from devon_core import Devon
 
     source = HuggingFaceSource(endpoint=endpoint, token=False, verify_checksums=verify)

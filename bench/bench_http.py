@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 
-from devon_adapters import Settings
+from devon_app import Settings
 from devon_http.asgi import create_app_from_settings
 from devon_http.serve import running
 from devon_testhub import Catalogue, run_test_hub

@@ -55,7 +55,7 @@ FILE = "model.safetensors"
 
 def lay_out_vault(storage: Path, size_mb: int) -> Path:
     """A vault at `storage` holding `REPO` with one `size_mb` file; the model's folder."""
-    from devon_adapters import Settings, build_devon
+    from devon_app import Settings, build_devon
 
     folder = storage / "huggingface" / REPO
     folder.mkdir(parents=True)

@@ -58,7 +58,7 @@ def fastest(repeats: int, action: Any) -> float:
 
 def measure_vault(root: Path, repeats: int) -> dict[str, Any]:
     from devon_adapters import DiskModelStore
-    from devon_adapters.manifest import render_manifest
+    from devon_adapters.vault.manifest import render_manifest
     from devon_core.commit_metadata import CommitMetadata
 
     shutil.rmtree(root / ".devon", ignore_errors=True)

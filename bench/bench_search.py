@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import machine, markdown_table, timed
 from devon_adapters.clock import SystemClock
-from devon_adapters.disk_store import DiskModelStore
 from devon_adapters.huggingface import HuggingFaceSource
+from devon_adapters.vault.store import DiskModelStore
 from devon_core import Devon, SearchFilters
 from devon_testhub import TestHub, run_test_hub
 

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from playwright.sync_api import Page, expect
 from tests.contract.browser import LAPTOP, PHONE, chromium, open_page
 
-from devon_adapters import Settings, build_devon
+from devon_app import Settings, build_devon
 from devon_http import create_app
 from devon_http.serve import running
 from devon_testhub import TestHub

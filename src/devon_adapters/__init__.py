@@ -1,43 +1,58 @@
-"""DEVON's driven adapters: the disk vault, the clock, settings, source plugins, and
-`build_devon`, the one call that wires them into a ready `Devon`."""
+"""DEVON's driven adapters: the vault on disk (`vault`), its index (`index`), download jobs
+(`jobs`), what a model's files are (`model_files`), the fleet (`fleet`), the Hugging Face
+source (`huggingface`), downloads (`transfer`, `outbound`) and the clock.
 
-from devon_adapters.bootstrap import attach_jobs, build_devon, build_store
+They are built and wired by the composition root, `devon_app` (ADR 0260), which this package
+never imports. `Settings`, `build_devon` and the other names that moved there are still
+answered here, looked up when first asked for, so code written against DEVON 2.0 keeps working.
+"""
+
+import importlib
+from typing import Any
+
 from devon_adapters.clock import SystemClock
-from devon_adapters.disk_store import DiskModelStore
-from devon_adapters.index_copy import copy_index
-from devon_adapters.job_runner import ThreadJobRunner
-from devon_adapters.job_store import IndexJobStore, SqliteJobStore
-from devon_adapters.legacy import import_legacy_vault
-from devon_adapters.memory_jobs import MemoryJobStore
-from devon_adapters.settings import Settings
-from devon_adapters.sources import (
-    ENTRY_POINT_GROUP,
-    SourceFactory,
-    SourcePluginWarning,
-    discover_sources,
-)
+from devon_adapters.index.copy import copy_index
+from devon_adapters.jobs.memory import MemoryJobStore
+from devon_adapters.jobs.runner import ThreadJobRunner
+from devon_adapters.jobs.store import IndexJobStore, SqliteJobStore
+from devon_adapters.vault.legacy import import_legacy_vault
+from devon_adapters.vault.store import DiskModelStore
 from devon_core.results import (
     ImportReport,
     IndexCopy,  # still importable from here, where it began
 )
 
+_MOVED_TO_APP = frozenset(
+    {
+        "ENTRY_POINT_GROUP",
+        "Settings",
+        "SourceFactory",
+        "SourcePluginWarning",
+        "attach_jobs",
+        "build_devon",
+        "build_store",
+        "discover_sources",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    """The names that moved to `devon_app` (ADR 0260), for code that still imports them
+    from here."""
+    if name in _MOVED_TO_APP:
+        return getattr(importlib.import_module("devon_app"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
-    "ENTRY_POINT_GROUP",
     "DiskModelStore",
     "ImportReport",
     "IndexCopy",
     "IndexJobStore",
     "MemoryJobStore",
-    "Settings",
-    "SourceFactory",
-    "SourcePluginWarning",
     "SqliteJobStore",
     "SystemClock",
     "ThreadJobRunner",
-    "attach_jobs",
-    "build_devon",
-    "build_store",
     "copy_index",
-    "discover_sources",
     "import_legacy_vault",
 ]

@@ -21,7 +21,7 @@ test's factory keeps its shape)."""
 
 def describe_settings() -> list[tuple[str, str]]:
     """The settings in effect, for `devon doctor`, secrets shown only as set or not."""
-    from devon_adapters import Settings
+    from devon_app import Settings
 
     return Settings.from_env().describe()
 
@@ -31,7 +31,7 @@ def load_devon(with_sources: bool = True) -> Devon:
     ...) wired to the disk store and the source plugins, which load on first use: commands
     that only read or change the vault never import them (huggingface_hub). Without
     `with_sources`, no plugin at all."""
-    from devon_adapters import Settings, build_devon
+    from devon_app import Settings, build_devon
 
     settings = Settings.from_env()
     return build_devon(settings) if with_sources else build_devon(settings, sources=())

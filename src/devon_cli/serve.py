@@ -11,7 +11,7 @@ from devon_cli import diagnostics
 
 
 def _setting_flags(command: Callable[..., Any]) -> Callable[..., Any]:
-    from devon_adapters.settings import Settings, specs
+    from devon_app.settings import Settings, specs
 
     for name, spec in reversed(list(specs(Settings))):
         if spec.flag is None:
@@ -40,7 +40,7 @@ API docs at http://HOST:PORT/schema once it runs.""",
 def serve(**flags: str | None) -> None:
     """Serve the DEVON HTTP API (the same operations as these commands)."""
     # Imported here so that other commands do not pay for Litestar's import time.
-    from devon_adapters.settings import Settings, specs
+    from devon_app.settings import Settings, specs
     from devon_http.serve import CannotListen
     from devon_http.serve import serve as run_server
 

@@ -152,7 +152,7 @@ class Devon:
             self._default_source = next(iter(self.sources))
         self.job_store = jobs
         self.runner = runner
-        """Set both (`devon_adapters.attach_jobs` does) to use the job methods."""
+        """Set both (`devon_app.attach_jobs` does) to use the job methods."""
         self.open_view = open_view
         """Opens a Hugging Face cache view at a directory (None: the configured cache)."""
         self.kept_view: CacheView | None = None
@@ -164,7 +164,7 @@ class Devon:
         self.file_identities = file_identities
         """Reads the Hub identities of a model's files (for `hub_model`, `hub_file`)."""
         self.fleet: Fleet | None = Fleet(MemoryFleetStore(), clock)
-        """Hosts and placements (in memory; `devon_adapters.build_devon` keeps them in the
+        """Hosts and placements (in memory; `devon_app.build_devon` keeps them in the
         vault's index)."""
 
     @property
@@ -552,16 +552,16 @@ class Devon:
     def _jobs(self) -> JobStore:
         if self.job_store is None:
             raise DevonError(
-                "This Devon has no job store: build it with devon_adapters.build_devon(), "
-                "or call devon_adapters.attach_jobs(devon)"
+                "This Devon has no job store: build it with devon_app.build_devon(), "
+                "or call devon_app.attach_jobs(devon)"
             )
         return self.job_store
 
     def _runner(self) -> JobRunner:
         if self.runner is None:
             raise DevonError(
-                "This Devon has no job runner: build it with devon_adapters.build_devon(), "
-                "or call devon_adapters.attach_jobs(devon)"
+                "This Devon has no job runner: build it with devon_app.build_devon(), "
+                "or call devon_app.attach_jobs(devon)"
             )
         return self.runner
 
@@ -624,7 +624,7 @@ class Devon:
         if self.file_identities is None:
             raise DevonError(
                 "This Devon cannot read its files' Hub identities: build it with "
-                "devon_adapters.build_devon()"
+                "devon_app.build_devon()"
             )
         return self.file_identities
 
@@ -671,9 +671,7 @@ class Devon:
     def fleet_of(self) -> Fleet:
         """The fleet's hosts and placements kept in this vault's index."""
         if self.fleet is None:
-            raise DevonError(
-                "This Devon keeps no fleet: build it with devon_adapters.build_devon()"
-            )
+            raise DevonError("This Devon keeps no fleet: build it with devon_app.build_devon()")
         return self.fleet
 
     def list(self, *, source: str | None = None) -> list[LocalModel]:

@@ -11,10 +11,10 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, Parameter, Schema, SecurityScheme
 
-from devon_adapters import attach_jobs
-from devon_adapters.job_runner import DEFAULT_MAX_CONCURRENT
-from devon_adapters.settings import DEFAULT_MAX_EVENT_STREAMS
-from devon_adapters.version import devon_version
+from devon_adapters.jobs.runner import DEFAULT_MAX_CONCURRENT
+from devon_app import attach_jobs
+from devon_app.settings import DEFAULT_MAX_EVENT_STREAMS
+from devon_app.version import devon_version
 from devon_core import Devon
 from devon_core.errors import DevonError
 from devon_http.auth import SECURITY_SCHEME, bearer_guard

@@ -8,9 +8,9 @@ import gc
 
 from litestar import Litestar
 
-from devon_adapters import Settings, build_devon
-from devon_adapters.bootstrap import run_jobs_in_child
-from devon_adapters.fleet_agent import HostAgent
+from devon_adapters.fleet.agent import HostAgent
+from devon_app import Settings, build_devon
+from devon_app.bootstrap import run_jobs_in_child
 from devon_core import Devon
 from devon_http.app import create_app
 from devon_http.connections import set_limits

@@ -24,7 +24,7 @@ import attrs
 from uvicorn.config import Config
 from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
-from devon_adapters.settings import DEFAULT_HEADER_TIMEOUT_S, DEFAULT_MAX_CONNECTIONS
+from devon_app.settings import DEFAULT_HEADER_TIMEOUT_S, DEFAULT_MAX_CONNECTIONS
 from devon_http.file_sending import SENDFILE, zero_copy_send
 from devon_http.routes import HEALTH, health_body
 

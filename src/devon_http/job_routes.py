@@ -20,7 +20,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import Stream
 
-from devon_adapters.settings import DEFAULT_MAX_EVENT_STREAMS
+from devon_app.settings import DEFAULT_MAX_EVENT_STREAMS
 from devon_core import Devon, DevonError, DownloadResult, Job, NotFound
 from devon_core.jobs import MAX_PAGE, MIN_PAGE
 from devon_http import wire

@@ -24,7 +24,7 @@ from typing import TextIO, get_args
 
 from litestar.types.asgi_types import HTTPScope
 
-from devon_adapters.logs import (
+from devon_app.logs import (
     LINE_FORMAT,
     DevonHandler,
     EscapingFormatter,

@@ -25,7 +25,7 @@ from litestar.types import (
     Send,
 )
 
-from devon_adapters.version import devon_version
+from devon_app.version import devon_version
 from devon_core import Devon, ModelInfo
 from devon_core.results import (
     DEFAULT_SEARCH_LIMIT,

@@ -16,8 +16,8 @@ import attrs
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
-from devon_adapters import Settings, build_devon
-from devon_adapters.bootstrap import run_jobs_in_child
+from devon_app import Settings, build_devon
+from devon_app.bootstrap import run_jobs_in_child
 from devon_http.asgi import create_app_from_settings, settle_garbage_collector
 from devon_http.connections import LimitedProtocol, set_limits
 from devon_http.guard import ANY, LOOPBACK_HOSTS

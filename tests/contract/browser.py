@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 import attrs
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
-from devon_adapters import Settings, build_devon
+from devon_app import Settings, build_devon
 from devon_http import create_app
 from devon_http.serve import running
 from devon_testhub import TestHub

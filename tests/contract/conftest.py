@@ -35,7 +35,7 @@ def _close_postgres_indexes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     left to the garbage collector can be collected in one of its own threads, which cannot
     wait for itself (psycopg_pool's "cannot join current thread", in whichever test runs
     then)."""
-    from devon_adapters.postgres_index import PostgresIndex
+    from devon_adapters.index.postgres import PostgresIndex
 
     opened: list[PostgresIndex] = []
     opening = PostgresIndex.__init__

@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from devon_adapters.settings import Settings
+from devon_app.settings import Settings
 from devon_core import (
     DownloadCancelled,
     DownloadFailed,

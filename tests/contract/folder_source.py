@@ -12,7 +12,7 @@ from pathlib import Path
 
 import attrs
 
-from devon_adapters.settings import Settings, setting
+from devon_app.settings import Settings, setting
 from devon_core import (
     DownloadCancelled,
     InvalidInput,

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from devon_adapters import Settings, build_devon
+from devon_app import Settings, build_devon
 from devon_core import Devon
 from devon_http.asgi import create_app_from_settings
 from devon_http.connections import LimitedProtocol

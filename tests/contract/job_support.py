@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from devon_adapters import Settings, build_devon
+from devon_app import Settings, build_devon
 from devon_core import Devon
 from devon_http import create_app
 from devon_http.serve import running

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from huggingface_hub import hf_hub_download
 
-from devon_adapters.bootstrap import open_hf_cache
 from devon_adapters.clock import SystemClock
-from devon_adapters.disk_store import DiskModelStore
 from devon_adapters.huggingface import HuggingFaceSource
+from devon_adapters.vault.store import DiskModelStore
+from devon_app.bootstrap import open_hf_cache
 from devon_core import Devon, NotFound
 from devon_core.adoption import AdoptReport, SkipReason
 from devon_testhub import TestHub

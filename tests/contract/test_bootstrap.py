@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from devon_adapters import (
+from devon_adapters import DiskModelStore
+from devon_app import (
     ENTRY_POINT_GROUP,
-    DiskModelStore,
     Settings,
     SourcePluginWarning,
     build_devon,

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from devon_adapters.locks import model_lock
+from devon_adapters.vault.locks import model_lock
 from devon_testhub import TestHub
 from tests.contract.cli_process import COMMAND, Finished, cli_env, run_piped
 

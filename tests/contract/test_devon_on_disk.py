@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from devon_adapters import DiskModelStore, Settings, build_devon
+from devon_adapters import DiskModelStore
+from devon_app import Settings, build_devon
 from devon_core import Devon, DownloadFailed, InsufficientStorage, NotFound
 from tests.contract.file_source import DEFAULT_CATALOGUE, FileSource
 from tests.contract.vault_builders import assert_consistent, files_on_disk

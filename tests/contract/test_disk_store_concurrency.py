@@ -8,7 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from devon_adapters import DiskModelStore, Settings, build_devon
+from devon_adapters import DiskModelStore
+from devon_app import Settings, build_devon
 from tests.contract.file_source import FileSource
 from tests.contract.vault_builders import assert_consistent
 
@@ -19,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 WORKER = """
 import json, sys, time
 from pathlib import Path
-from devon_adapters import Settings, build_devon
+from devon_app import Settings, build_devon
 from tests.contract.file_source import FileSource
 
 root, model_id, log, go, url = sys.argv[1:6]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from devon_adapters import DiskModelStore
-from devon_adapters.disk_store import _delete_tree
+from devon_adapters.vault.store import _delete_tree
 from devon_core import DownloadFailed, RemovalFailed
 from tests.contract.vault_builders import assert_consistent, files_on_disk, put_model
 

@@ -146,7 +146,7 @@ def download_processes(server_pid: int) -> list[int]:
     found = []
     for child in children_of(server_pid):
         with contextlib.suppress(OSError):  # gone since it was listed
-            if b"devon_adapters.jobs_child" in Path(f"/proc/{child}/cmdline").read_bytes():
+            if b"devon_app.jobs_child" in Path(f"/proc/{child}/cmdline").read_bytes():
                 found.append(child)
     return found
 

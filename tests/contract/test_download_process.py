@@ -1,4 +1,4 @@
-"""The download process `devon serve` starts (`python -m devon_adapters.jobs_child`, ADR
+"""The download process `devon serve` starts (`python -m devon_app.jobs_child`, ADR
 0133), run by itself: what a user sees of it on the server's stderr."""
 
 import os
@@ -23,7 +23,7 @@ def test_the_download_process_starts_and_stops_without_a_word_on_stderr(
     env = child_env(tmp_path)
 
     child = subprocess.run(
-        [sys.executable, "-m", "devon_adapters.jobs_child"],
+        [sys.executable, "-m", "devon_app.jobs_child"],
         env=env,
         stdin=subprocess.DEVNULL,  # the end of stdin: its server is gone, so it stops
         capture_output=True,
@@ -37,7 +37,7 @@ def test_the_download_process_starts_and_stops_without_a_word_on_stderr(
 
 STARTS_IT_IN_ITS_OWN_SESSION = """
 import subprocess, sys
-subprocess.run([sys.executable, "-m", "devon_adapters.jobs_child"], stdin=subprocess.DEVNULL)
+subprocess.run([sys.executable, "-m", "devon_app.jobs_child"], stdin=subprocess.DEVNULL)
 print(open("/proc/self/autogroup").read())
 """
 

@@ -11,9 +11,9 @@ import pytest
 from huggingface_hub import HfApi
 
 from devon_adapters.clock import SystemClock
-from devon_adapters.disk_store import DiskModelStore
-from devon_adapters.file_identities import FileIdentity, file_identities, file_identity
 from devon_adapters.huggingface.cache import HuggingFaceCache
+from devon_adapters.model_files.identities import FileIdentity, file_identities, file_identity
+from devon_adapters.vault.store import DiskModelStore
 from devon_core import Devon
 from devon_testhub import Catalogue, Repo, TestHub
 from devon_testhub.catalogue import hub_file

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from devon_adapters.fleet_store import IndexFleetStore
-from devon_adapters.index import Index
-from devon_adapters.index_backends import VaultIndex
-from devon_adapters.postgres_index import PostgresIndex
+from devon_adapters.fleet.store import IndexFleetStore
+from devon_adapters.index.backends import VaultIndex
+from devon_adapters.index.postgres import PostgresIndex
+from devon_adapters.index.sqlite import Index
 from devon_core.fleet import (
     Fleet,
     HeldModel,

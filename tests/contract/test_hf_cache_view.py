@@ -16,8 +16,8 @@ import httpx
 import pytest
 from huggingface_hub import hf_hub_download, scan_cache_dir, snapshot_download
 
-from devon_adapters import Settings, build_devon
-from devon_adapters.file_identities import file_identities
+from devon_adapters.model_files.identities import file_identities
+from devon_app import Settings, build_devon
 from devon_core import Devon
 from devon_core.cache_view import Change, LinkKind, ViewSkipReason
 from devon_http.asgi import create_app_from_settings

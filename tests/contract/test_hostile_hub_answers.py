@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from devon_adapters import Settings
 from devon_adapters.huggingface import HuggingFaceSource
 from devon_adapters.outbound import AnswerLimits
+from devon_app import Settings
 from devon_core import SourceUnavailable
 from devon_core.results import SearchFilters
 from devon_core.stopping import StopSignal, stopping_on

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from devon_adapters import Settings
 from devon_adapters.huggingface import HuggingFaceSource
+from devon_app import Settings
 from devon_core import DownloadFailed
 from devon_http.asgi import create_app_from_settings
 from tests.contract.hostile_hub import (

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
-from devon_adapters import Settings, build_devon
+from devon_app import Settings, build_devon
 from devon_http import create_app
 from devon_testhub import TestHub
 from tests.contract.hf_cache_builder import download

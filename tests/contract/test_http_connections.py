@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from devon_adapters import Settings
+from devon_app import Settings
 from devon_http import create_app
 from devon_http.connections import LIMITS, LimitedProtocol, set_limits
 from devon_http.serve import running

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from devon_adapters import Settings
+from devon_app import Settings
 from devon_http.asgi import create_app_from_settings, create_default_app
 from devon_testhub import TestHub
 from devon_testhub.default_catalogue import GATED_REPO

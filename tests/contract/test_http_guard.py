@@ -299,7 +299,7 @@ def test_an_unknown_schema_path_is_401_first_when_the_server_has_a_key(path: str
 
 
 def test_the_served_app_answers_only_loopback_names_unless_told(tmp_path: Path) -> None:
-    from devon_adapters import Settings
+    from devon_app import Settings
     from devon_http.asgi import create_app_from_settings
 
     app = create_app_from_settings(

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from devon_adapters import Settings
+from devon_app import Settings
 from devon_http.asgi import create_app_from_settings
 from devon_testhub import TestHub
 from tests.contract import http_spec_examples as spec

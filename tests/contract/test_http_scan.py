@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from devon_adapters import Settings, build_devon
+from devon_app import Settings, build_devon
 from devon_http import create_app
 from tests.contract.file_source import FileSource
 

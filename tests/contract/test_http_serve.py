@@ -15,7 +15,7 @@ import httpx
 import pytest
 import uvicorn
 
-from devon_adapters import Settings
+from devon_app import Settings
 from devon_http.serve import (
     bound_settings,
     exposure_warning,

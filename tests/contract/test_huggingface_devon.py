@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from devon_adapters.clock import SystemClock
-from devon_adapters.disk_store import DiskModelStore
+from devon_adapters.vault.store import DiskModelStore
 from devon_core import Devon, DownloadFailed
 from devon_testhub import TestHub
 from tests.contract.hf_helpers import SHARDY, WIDGET, files_under, hub_bytes, source_for

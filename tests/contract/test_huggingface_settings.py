@@ -9,10 +9,10 @@ import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from devon_adapters.bootstrap import build_devon
-from devon_adapters.disk_store import DiskModelStore
 from devon_adapters.huggingface import HuggingFaceSource
-from devon_adapters.settings import Settings
+from devon_adapters.vault.store import DiskModelStore
+from devon_app.bootstrap import build_devon
+from devon_app.settings import Settings
 from devon_testhub import GATED_REPO, PRIVATE_REPO, TestHub
 from tests.contract.hf_helpers import SHARDY
 

@@ -20,8 +20,8 @@ import psycopg
 import pytest
 
 from devon_adapters import IndexJobStore
-from devon_adapters.index import Index
-from devon_adapters.index_reserve import SpaceReserve
+from devon_adapters.index.reserve import SpaceReserve
+from devon_adapters.index.sqlite import Index
 from devon_core import InsufficientStorage, JobProgress, JobRequest, JobStatus
 from devon_testhub import Catalogue, TestHub
 from tests.contract.job_support import JSON, WAIT, finished

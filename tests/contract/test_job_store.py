@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from devon_adapters import IndexJobStore, MemoryJobStore, ThreadJobRunner
-from devon_adapters.index import Index
-from devon_adapters.index_backends import VaultIndex
-from devon_adapters.job_runner import make_owner, owner_gone
-from devon_adapters.postgres_index import PostgresIndex
+from devon_adapters.index.backends import VaultIndex
+from devon_adapters.index.postgres import PostgresIndex
+from devon_adapters.index.sqlite import Index
+from devon_adapters.jobs.runner import make_owner, owner_gone
 from devon_core import Conflict, Job, JobProgress, JobRequest, JobStatus, JobStore, NotFound
 from devon_core.jobs import HISTORY_KEEP
 from tests.contract.http_support import LLAMA, QWEN, fake_devon

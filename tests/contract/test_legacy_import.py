@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from devon_adapters import DiskModelStore, import_legacy_vault
-from devon_adapters import legacy as legacy_module
+from devon_adapters.vault import legacy as legacy_module
 from devon_core import InvalidInput
 from devon_core.commit_metadata import CommitMetadata
 from tests.contract.vault_builders import assert_consistent, files_on_disk
@@ -190,7 +190,7 @@ def many(count: int) -> dict[str, dict[str, bytes]]:
 def test_an_import_writes_the_manifest_once_listing_every_model(
     store: DiskModelStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from devon_adapters import manifest as manifest_module
+    from devon_adapters.vault import manifest as manifest_module
 
     legacy = legacy_vault(tmp_path / "old", many(12))
     write = manifest_module.write_atomically
@@ -249,7 +249,7 @@ CRASHING_IMPORT = """
 import os, sys
 from pathlib import Path
 from devon_adapters import DiskModelStore, import_legacy_vault
-from devon_adapters import legacy
+from devon_adapters.vault import legacy
 
 vault, old, where, after = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 store = DiskModelStore(vault)

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from devon_adapters import Settings, build_devon
+from devon_app import Settings, build_devon
 from devon_core import Devon, NotFound
 from devon_core.errors import ChoiceNeeded
 from devon_testhub import TestHub

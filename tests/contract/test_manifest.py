@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from devon_adapters import DiskModelStore, Settings, build_devon
-from devon_adapters.manifest import manifest_entry
+from devon_adapters import DiskModelStore
+from devon_adapters.vault.manifest import manifest_entry
+from devon_app import Settings, build_devon
 from devon_core import Devon
 from tests.contract.file_source import FileSource
 from tests.contract.vault_builders import put_model
@@ -229,7 +230,7 @@ def test_the_manifest_never_lists_a_model_whose_files_are_being_deleted(tmp_path
 WORKER = """
 import sys, time
 from pathlib import Path
-from devon_adapters import Settings, build_devon
+from devon_app import Settings, build_devon
 from tests.contract.file_source import FileSource
 
 root, me, other, count, rounds = sys.argv[1], sys.argv[2], sys.argv[3], *map(int, sys.argv[4:])
@@ -396,7 +397,7 @@ def test_a_manifest_that_cannot_be_written_never_fails_the_commit(
 ) -> None:
     import errno
 
-    from devon_adapters import manifest as manifest_module
+    from devon_adapters.vault import manifest as manifest_module
 
     store = DiskModelStore(tmp_path / "vault")
 
@@ -495,7 +496,7 @@ def test_a_commit_splices_its_line_into_the_manifest_and_leaves_the_rest_as_it_w
 
 
 def render_index(store: DiskModelStore) -> bytes:
-    from devon_adapters.manifest import render_manifest
+    from devon_adapters.vault.manifest import render_manifest
 
     return render_manifest(store.root, store.index)
 

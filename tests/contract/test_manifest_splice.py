@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devon_adapters.index import Changed, StoredRow
-from devon_adapters.manifest import (
+from devon_adapters.index.sqlite import Changed, StoredRow
+from devon_adapters.vault.manifest import (
     FileSpan,
     ManifestLines,
     splice,

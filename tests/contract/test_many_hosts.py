@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 from devon_adapters import DiskModelStore
-from devon_adapters.paths import VaultPaths
+from devon_adapters.vault.paths import VaultPaths
 from devon_testhub import TestHub
 from tests.contract.hf_helpers import TINY
 from tests.contract.http_support import WAIT_SECONDS

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from devon_adapters import DiskModelStore, Settings, build_devon
+from devon_adapters import DiskModelStore
+from devon_app import Settings, build_devon
 from devon_http import create_app
 from devon_testhub import TestHub
 from tests.contract.cli_process import cli_env, run_piped

@@ -13,8 +13,9 @@ import psycopg
 import pytest
 from filelock import Timeout
 
-from devon_adapters import DiskModelStore, Settings
-from devon_adapters.index import IndexTooNew
+from devon_adapters import DiskModelStore
+from devon_adapters.index.sqlite import IndexTooNew
+from devon_app import Settings
 from devon_core import InvalidInput, StoreUnavailable
 from devon_core.commit_metadata import CommitMetadata
 from tests.contract.postgres_support import ScratchDatabase, scratch_database, url_with_schema
@@ -254,7 +255,7 @@ def test_the_manifest_lists_the_commits_of_every_host(tmp_path: Path, url: str) 
 def test_with_the_index_in_postgresql_changes_are_spliced_into_the_manifest(
     tmp_path: Path, url: str
 ) -> None:
-    from devon_adapters.manifest import render_manifest
+    from devon_adapters.vault.manifest import render_manifest
 
     first = store_at(tmp_path / "vault", database_url=url)
     second = store_at(tmp_path / "vault", database_url=url)

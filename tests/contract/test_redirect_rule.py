@@ -11,10 +11,10 @@ from typing import Any
 import httpx2
 import pytest
 
-from devon_adapters import Settings
 from devon_adapters.huggingface import HuggingFaceSource
 from devon_adapters.outbound import RedirectRefused, RedirectRule
 from devon_adapters.outbound.redirects import Address
+from devon_app import Settings
 from devon_core import DownloadFailed, SourceUnavailable
 from tests.contract.hostile_hub import (
     HostileHub,

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from devon_adapters import DiskModelStore, Settings, build_devon
+from devon_adapters import DiskModelStore
+from devon_app import Settings, build_devon
 from devon_core import Devon, InvalidInput, ScanMove, ScanSkip
 from tests.contract.file_source import FileSource
 from tests.contract.weights import gguf_bytes, kitt_read_manifest, safetensors_bytes
@@ -265,7 +266,7 @@ def test_scan_in_two_processes_at_once_registers_each_folder_once(vault: Path) -
         place(vault / f"hand-{i}", {"w.gguf": b"GGUF"})
     DiskModelStore(vault).close()
     script = (
-        "import sys; from pathlib import Path; from devon_adapters import Settings, build_devon;"
+        "import sys; from pathlib import Path; from devon_app import Settings, build_devon;"
         "print(build_devon(Settings(storage_path=Path(sys.argv[1])), sources=[]).scan())"
     )
     repo = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from devon_adapters import Settings
+from devon_app import Settings
 from devon_core import InvalidInput
 
 

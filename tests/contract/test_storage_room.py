@@ -13,8 +13,8 @@ from typing import Any, BinaryIO
 import pytest
 
 from devon_adapters.clock import SystemClock
-from devon_adapters.disk_store import DiskModelStore
 from devon_adapters.transfer.staging_layout import FileJob
+from devon_adapters.vault.store import DiskModelStore
 from devon_core import Devon, InsufficientStorage, RemoteFile, RemoteModel, StorageSpace
 from devon_core.ports import ProgressCallback, StopSignal
 from devon_testhub import TestHub
@@ -86,7 +86,7 @@ def test_downloads_at_once_never_take_the_vault_past_its_quota(tmp_path: Path) -
 
 HOLDER = """
 import sys
-from devon_adapters.disk_store import DiskModelStore
+from devon_adapters.vault.store import DiskModelStore
 from devon_core import StagingArea
 store = DiskModelStore(sys.argv[1])
 with store.lock("huggingface", "acme/other"):

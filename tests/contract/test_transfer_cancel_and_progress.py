@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from devon_adapters import Settings, build_devon
+from devon_app import Settings, build_devon
 from devon_core import DownloadCancelled
 from devon_testhub import TestHub
 from tests.contract.hf_helpers import source_for

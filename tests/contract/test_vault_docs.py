@@ -35,7 +35,7 @@ def _settings_table() -> list[tuple[str, str]]:
 
 
 def test_the_settings_table_lists_exactly_the_declared_settings() -> None:
-    from devon_adapters.settings import CONFIG_PATH_VAR, Settings, specs
+    from devon_app.settings import CONFIG_PATH_VAR, Settings, specs
 
     declared = [(spec.env, spec.key) for _, spec in specs(Settings)]
     assert _settings_table() == [*declared, (CONFIG_PATH_VAR, "-")]

@@ -9,7 +9,16 @@ from collections.abc import Iterable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-OWN = {"devon_core", "devon_adapters", "devon_http", "devon_cli", "devon_testhub", "devon_web"}
+# devon_testhub is a distribution of its own, in testhub/ (`make setup` installs it).
+OWN = {
+    "devon_core",
+    "devon_adapters",
+    "devon_app",
+    "devon_http",
+    "devon_cli",
+    "devon_testhub",
+    "devon_web",
+}
 OWN_TEST = {"tests", "bench"}
 
 
@@ -57,6 +66,14 @@ def project() -> dict[str, object]:
 def test_every_package_the_source_imports_is_a_declared_dependency() -> None:
     declared = distribution_names(project()["dependencies"])  # type: ignore[arg-type]
     assert undeclared([ROOT / "src"], declared, set()) == []
+
+
+def test_the_test_hub_imports_only_the_standard_library_and_itself() -> None:
+    testhub = tomllib.loads((ROOT / "testhub" / "pyproject.toml").read_text(encoding="utf-8"))
+    declared = distribution_names(testhub["project"]["dependencies"])
+    modules = imported_top_level_modules(ROOT / "testhub" / "src")
+    assert undeclared([ROOT / "testhub" / "src"], declared, {"devon_testhub"}) == []
+    assert not {m for m in modules if m.startswith("devon") and m != "devon_testhub"}
 
 
 def test_every_package_the_tests_and_benchmarks_import_is_declared() -> None:

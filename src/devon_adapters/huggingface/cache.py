@@ -20,9 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from devon_adapters.file_identities import hash_file
 from devon_adapters.huggingface.cached_files import describe_files
-from devon_adapters.settings import HUGGING_FACE
+from devon_adapters.model_files.identities import hash_file
+from devon_app.settings import HUGGING_FACE
 from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
 from devon_core.errors import DownloadFailed, NotFound
 
@@ -36,7 +36,7 @@ VIEW_MARKER = ".devon-view.json"
 
 class HuggingFaceCache:
     """The Hugging Face cache at `location` (`~/.cache/huggingface/hub` by default; see
-    `devon_adapters.settings.default_hf_cache`). Reading never changes it; only `release`
+    `devon_app.settings.default_hf_cache`). Reading never changes it; only `release`
     (for `devon adopt --move`) deletes from it."""
 
     def __init__(self, location: Path | str, *, missing_ok: bool = False) -> None:

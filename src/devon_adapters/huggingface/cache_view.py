@@ -9,7 +9,7 @@ For each model it shows, DEVON makes the layout huggingface_hub writes and reads
         refs/main                        the snapshot's name (no newline, as the Hub's client)
         snapshots/<commit>/<path>        relative symbolic links to ../../blobs/<etag>
 
-`<etag>` is the file's Hub ETag (devon_adapters.file_identities), so huggingface_hub takes
+`<etag>` is the file's Hub ETag (devon_adapters.model_files.identities), so huggingface_hub takes
 the files as complete, and an online download of the same revision finds its blobs.
 
 A repo folder is DEVON's only while its marker names this vault. Any other folder is never
@@ -29,10 +29,10 @@ from typing import Any
 
 from filelock import FileLock
 
-from devon_adapters.file_identities import FileIdentity, file_identities
 from devon_adapters.huggingface.cache import VIEW_MARKER as MARKER
-from devon_adapters.paths import FILE_MODE, VaultPaths, make_private_dirs
-from devon_adapters.settings import HUGGING_FACE
+from devon_adapters.model_files.identities import FileIdentity, file_identities
+from devon_adapters.vault.paths import FILE_MODE, VaultPaths, make_private_dirs
+from devon_app.settings import HUGGING_FACE
 from devon_core.cache_view import (
     Change,
     LinkKind,

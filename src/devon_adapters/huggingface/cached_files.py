@@ -6,7 +6,7 @@ architecture is the config's `model_type`, else the GGUF `general.architecture`;
 parameter count is a count `config.json` states (`num_parameters` and the like), else the
 safetensors total, else the GGUF total, else read from the name. Only headers are read,
 never the weights. Used for models adopted from the Hugging Face cache and for folders a
-vault scan registers (`devon_adapters.inference`).
+vault scan registers (`devon_adapters.model_files.inference`).
 """
 
 import json

@@ -36,7 +36,7 @@ from devon_adapters.outbound import (
 from devon_adapters.outbound.answers import AnswerTooLarge, decoding, refuse_dense_json
 from devon_adapters.outbound.requests import error_copy
 from devon_adapters.transfer.file_server import byte_headers
-from devon_adapters.version import devon_version
+from devon_app.version import devon_version
 from devon_core.stopping import StopSignal
 
 Token = str | bool | None

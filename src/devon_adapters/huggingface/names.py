@@ -5,7 +5,7 @@ import re
 from collections.abc import Iterable
 
 # The format rule lives in model_files (also used by the vault, which must not import the Hub).
-from devon_adapters.model_files import formats_of as formats_of
+from devon_adapters.model_files.names import formats_of as formats_of
 from devon_core.quantizations import quant_label, quant_order
 
 _UNIT_BILLIONS = {"k": 1e-6, "m": 1e-3, "b": 1.0, "t": 1e3}

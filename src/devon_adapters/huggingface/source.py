@@ -33,7 +33,7 @@ model from the Hub before it answers (pull-through)."""
 
 
 class HubSettings(Protocol):
-    """What `from_settings` reads (devon_adapters.settings.Settings has it)."""
+    """What `from_settings` reads (devon_app.settings.Settings has it)."""
 
     @property
     def hf_endpoint(self) -> str | None: ...

@@ -19,9 +19,9 @@ from typing import Any, TypeVar
 
 import attrs
 
-from devon_adapters.checked_times import SETTLED_NS, read_checked, write_checked
-from devon_adapters.index_reserve import SpaceReserve
-from devon_adapters.paths import FILE_MODE
+from devon_adapters.index.reserve import SpaceReserve
+from devon_adapters.vault.checked_times import SETTLED_NS, read_checked, write_checked
+from devon_adapters.vault.paths import FILE_MODE
 from devon_core.errors import DevonError, InsufficientStorage
 from devon_core.serialization import timestamp
 
@@ -85,7 +85,7 @@ def _count_changes(db: sqlite3.Connection) -> None:
 
 
 def _create_jobs(db: sqlite3.Connection) -> None:
-    # Download jobs (devon_adapters.job_store): `seq` orders the queue and the history.
+    # Download jobs (devon_adapters.jobs.store): `seq` orders the queue and the history.
     db.execute(
         """CREATE TABLE jobs (
             seq              INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -143,7 +143,7 @@ def _log_changed_models(db: sqlite3.Connection) -> None:
 
 
 def _create_fleet(db: sqlite3.Connection) -> None:
-    # The fleet's hosts and placements (devon_adapters.fleet_store, ADR 0240).
+    # The fleet's hosts and placements (devon_adapters.fleet.store, ADR 0240).
     db.execute(
         """CREATE TABLE fleet_hosts (
             name      TEXT PRIMARY KEY,

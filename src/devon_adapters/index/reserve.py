@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from devon_adapters.paths import FILE_MODE
+from devon_adapters.vault.paths import FILE_MODE
 
 log = logging.getLogger("devon.index")
 

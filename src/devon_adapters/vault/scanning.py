@@ -33,10 +33,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devon_adapters.index import Record
-from devon_adapters.inference import infer_metadata
-from devon_adapters.model_files import is_model_file
-from devon_adapters.paths import (
+from devon_adapters.index.sqlite import Record
+from devon_adapters.model_files.inference import infer_metadata
+from devon_adapters.model_files.names import is_model_file
+from devon_adapters.vault.paths import (
     PLACED_FOLDER,
     STATE_DIR,
     VaultPaths,
@@ -49,7 +49,7 @@ from devon_core.identifiers import LOCAL_SOURCE, validate_model_id
 from devon_core.results import ScanMove, ScanResult, ScanSkip
 
 if TYPE_CHECKING:
-    from devon_adapters.disk_store import DiskModelStore
+    from devon_adapters.vault.store import DiskModelStore
 
 
 def scan_vault(

@@ -9,7 +9,7 @@ the event loop but the cores, and the operating system gives those to the server
 Nothing else changes: jobs are claimed, beaten alive, cancelled and resumed through the
 vault's index exactly as before (`ThreadJobRunner`, ADR 0111), so the server reads their
 progress and cancels them as it would another worker's. The child is `python -m
-devon_adapters.jobs_child` with the server's settings in its environment; one byte on its
+devon_app.jobs_child` with the server's settings in its environment; one byte on its
 stdin means "look for queued jobs now", and the end of its stdin (the server stopping or
 gone) means "stop, leaving running jobs to be resumed": being in another session, the child
 gets no Ctrl-C from the server's terminal, and needs none. A job the child ends but cannot
@@ -26,8 +26,8 @@ import threading
 import time
 from collections.abc import Mapping
 
-from devon_adapters.job_runner import wait_for_job
-from devon_adapters.job_store import IndexJobStore
+from devon_adapters.jobs.runner import wait_for_job
+from devon_adapters.jobs.store import IndexJobStore
 from devon_core.jobs import Job
 from devon_core.serialization import converter
 
@@ -121,7 +121,7 @@ class ChildJobRunner:
         if self._child is None or self._child.poll() is not None:
             self._closed.clear()
             self._child = subprocess.Popen(
-                [sys.executable, "-m", "devon_adapters.jobs_child", ENDS_FLAG],
+                [sys.executable, "-m", "devon_app.jobs_child", ENDS_FLAG],
                 env=self._env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,

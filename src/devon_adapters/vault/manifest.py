@@ -41,15 +41,15 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from filelock import FileLock
 
-from devon_adapters.index import Record, time_to_text
-from devon_adapters.model_files import formats_of
-from devon_adapters.paths import FILE_MODE, VaultPaths, placed_folder, placed_folder_in_text
+from devon_adapters.index.sqlite import Record, time_to_text
+from devon_adapters.model_files.names import formats_of
+from devon_adapters.vault.paths import FILE_MODE, VaultPaths, placed_folder, placed_folder_in_text
 from devon_core.errors import InvalidInput
 from devon_core.identifiers import validate_model_id, validate_source_name
 
 if TYPE_CHECKING:
-    from devon_adapters.index import Changed, StoredRow
-    from devon_adapters.index_backends import Lock, VaultIndex
+    from devon_adapters.index.backends import Lock, VaultIndex
+    from devon_adapters.index.sqlite import Changed, StoredRow
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import filelock
 
-from devon_adapters.settings import Settings
+from devon_app.settings import Settings
 from devon_core.devon import Devon
 from devon_core.fleet import (
     THIS_HOST,

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from filelock import FileLock
 
-from devon_adapters.index import (
+from devon_adapters.index.reserve import SpaceReserve
+from devon_adapters.index.sqlite import (
     Changed,
     Index,
     IndexDamaged,
@@ -24,13 +25,12 @@ from devon_adapters.index import (
     RowBuilder,
     StoredRow,
 )
-from devon_adapters.index_reserve import SpaceReserve
-from devon_adapters.locks import model_lock
-from devon_adapters.paths import FILE_MODE, VaultPaths
+from devon_adapters.vault.locks import model_lock
+from devon_adapters.vault.paths import FILE_MODE, VaultPaths
 
 if TYPE_CHECKING:
-    from devon_adapters.advisory_locks import LockSessions
-    from devon_adapters.postgres_index import PostgresIndex
+    from devon_adapters.index.advisory_locks import LockSessions
+    from devon_adapters.index.postgres import PostgresIndex
 
 log = logging.getLogger(__name__)
 
@@ -149,7 +149,7 @@ class PostgresBackend:
     def __init__(self, url: str, named_by: str | None = None) -> None:
         """`named_by`: where the user gave `url`, as messages name it (default: the
         setting `postgres_index.URL_SETTING` names)."""
-        from devon_adapters.postgres_index import URL_SETTING, current_schema, database_label
+        from devon_adapters.index.postgres import URL_SETTING, current_schema, database_label
 
         self.url = url
         self.schema = current_schema(url, named_by or URL_SETTING)
@@ -162,7 +162,7 @@ class PostgresBackend:
         return self._label
 
     def open_index(self) -> "PostgresIndex":
-        from devon_adapters.postgres_index import PostgresIndex
+        from devon_adapters.index.postgres import PostgresIndex
 
         return PostgresIndex(self.url)
 
@@ -177,8 +177,8 @@ class PostgresBackend:
 
     def _lock(self, name: str, label: str) -> Lock:
         """One object per lock, so that a thread taking it again is let through."""
-        from devon_adapters.advisory_locks import AdvisoryLock, LockSessions
-        from devon_adapters.postgres_index import lock_key
+        from devon_adapters.index.advisory_locks import AdvisoryLock, LockSessions
+        from devon_adapters.index.postgres import lock_key
 
         with self._guard:
             if self._sessions is None:

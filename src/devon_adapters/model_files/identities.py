@@ -35,7 +35,7 @@ from typing import Any
 
 import attrs
 
-from devon_adapters.paths import FILE_MODE, VaultPaths, make_private_dirs
+from devon_adapters.vault.paths import FILE_MODE, VaultPaths, make_private_dirs
 from devon_core.cached import HashKind
 from devon_core.commit_metadata import DeclaredFile
 from devon_core.models import LocalModel

@@ -35,14 +35,15 @@ from typing import Any, BinaryIO
 
 import attrs
 
-from devon_adapters.batch_commit import delete_abandoned_batches
-from devon_adapters.checked_times import SETTLED_NS, read_checked, write_checked
-from devon_adapters.file_identities import forget, record_declared
-from devon_adapters.index import CHECKED_FILE, Index, Operation, Record
-from devon_adapters.index_backends import IndexBackend, VaultIndex, open_backend
-from devon_adapters.index_copy import copy_index
-from devon_adapters.locks import Timeout, lock_name
-from devon_adapters.manifest import (
+from devon_adapters.index.backends import IndexBackend, VaultIndex, open_backend
+from devon_adapters.index.copy import copy_index
+from devon_adapters.index.sqlite import CHECKED_FILE, Index, Operation, Record
+from devon_adapters.model_files.identities import forget, record_declared
+from devon_adapters.transfer.staging_layout import arrived_bytes
+from devon_adapters.vault.batch_commit import delete_abandoned_batches
+from devon_adapters.vault.checked_times import SETTLED_NS, read_checked, write_checked
+from devon_adapters.vault.locks import Timeout, lock_name
+from devon_adapters.vault.manifest import (
     MANIFEST_LOCK,
     MANIFEST_NAME,
     ManifestWriter,
@@ -50,7 +51,7 @@ from devon_adapters.manifest import (
     read_manifest,
     records_from_manifest,
 )
-from devon_adapters.paths import (
+from devon_adapters.vault.paths import (
     DIR_MODE,
     FILE_MODE,
     PLACED_FOLDER,
@@ -65,7 +66,6 @@ from devon_adapters.paths import (
     staged_bytes,
     walk_files,
 )
-from devon_adapters.transfer.staging_layout import arrived_bytes
 from devon_core.commit_metadata import CommitMetadata
 from devon_core.errors import DownloadFailed, InvalidInput, RemovalFailed, StoreUnavailable
 from devon_core.identifiers import LOCAL_SOURCE, validate_model_id, validate_source_name
@@ -666,7 +666,7 @@ class DiskModelStore:
 
     def copy_index(self, target: str, *, replace: bool = False) -> IndexCopy:
         """Copy the index to `target`: `sqlite` (the index file in the vault) or a
-        postgresql:// URL (see `devon_adapters.index_copy`)."""
+        postgresql:// URL (see `devon_adapters.index.copy`)."""
         return copy_index(self, target, replace=replace)
 
     def rebuild_index(self) -> int:
@@ -717,7 +717,7 @@ class DiskModelStore:
         """Register the model folders the index lacks, where they are (or, with `move`,
         under `local/`); with `reconcile`, drop the models whose folder is gone; with
         `dry_run`, only say so (see scanning.py)."""
-        from devon_adapters.scanning import scan_vault  # reads weights' headers: only here
+        from devon_adapters.vault.scanning import scan_vault  # reads weights' headers: only here
 
         with self.grouped():
             return scan_vault(self, known_sources, reconcile, move=move, dry_run=dry_run)

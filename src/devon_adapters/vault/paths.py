@@ -22,7 +22,7 @@ from typing import Any
 
 import attrs
 
-from devon_adapters.model_files import is_half_written
+from devon_adapters.model_files.names import is_half_written
 from devon_core.errors import InvalidInput
 from devon_core.identifiers import LOCAL_SOURCE, validate_model_id, validate_source_name
 from devon_core.results import SOURCE_STATE_DIR

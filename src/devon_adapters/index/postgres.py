@@ -1,5 +1,5 @@
 """The vault's index in PostgreSQL: the same rows, operations journal and named migrations as
-the SQLite index (`devon_adapters.index`), for several hosts sharing one vault (ADR 0180).
+the SQLite index (`devon_adapters.index.sqlite`), for several hosts sharing one vault (ADR 0180).
 
 - Tables live in the connection's current schema (`search_path`), so one database can hold
   several vaults, one schema each.
@@ -28,7 +28,7 @@ import psycopg
 import psycopg_pool
 from psycopg.conninfo import conninfo_to_dict
 
-from devon_adapters.index import (
+from devon_adapters.index.sqlite import (
     _SELECT,
     Changed,
     Operation,
@@ -42,7 +42,7 @@ from devon_adapters.index import (
     read_changed,
     time_to_text,
 )
-from devon_adapters.settings import Settings, env_var
+from devon_app.settings import Settings, env_var
 from devon_core.errors import InvalidInput, StoreUnavailable
 
 T = TypeVar("T")
@@ -159,7 +159,7 @@ def _index_ids_without_case(db: Connection) -> None:
 
 
 def _create_jobs(db: Connection) -> None:
-    # The SQLite index's `jobs` table (devon_adapters.job_store), column for column.
+    # The SQLite index's `jobs` table (devon_adapters.jobs.store), column for column.
     db.execute(
         """CREATE TABLE jobs (
             seq              BIGSERIAL PRIMARY KEY,
@@ -245,7 +245,7 @@ def _log_changed_models(db: Connection) -> None:
 
 
 def _create_fleet(db: Connection) -> None:
-    # The fleet's hosts and placements (devon_adapters.fleet_store, ADR 0240).
+    # The fleet's hosts and placements (devon_adapters.fleet.store, ADR 0240).
     db.execute(
         """CREATE TABLE fleet_hosts (
             name      TEXT PRIMARY KEY,

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 from typing import Protocol
 
-from devon_adapters.settings import Settings
+from devon_app.settings import Settings
 from devon_core.identifiers import LOCAL_SOURCE
 from devon_core.ports import ModelSource
 

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 import attrs
 
-from devon_adapters.index import IndexFull, text_to_time, time_to_text
-from devon_adapters.index_backends import VaultIndex
+from devon_adapters.index.backends import VaultIndex
+from devon_adapters.index.sqlite import IndexFull, text_to_time, time_to_text
 from devon_core.errors import (
     Conflict,
     InsufficientStorage,

@@ -19,11 +19,16 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any
 
-from devon_adapters.batch_commit import Arrival, commit_batch
-from devon_adapters.disk_store import DiskModelStore
-from devon_adapters.index import Record
-from devon_adapters.manifest import MANIFEST_NAME, identify, parse_time
-from devon_adapters.paths import FILE_MODE, check_relative_file, is_download_metadata, walk_files
+from devon_adapters.index.sqlite import Record
+from devon_adapters.vault.batch_commit import Arrival, commit_batch
+from devon_adapters.vault.manifest import MANIFEST_NAME, identify, parse_time
+from devon_adapters.vault.paths import (
+    FILE_MODE,
+    check_relative_file,
+    is_download_metadata,
+    walk_files,
+)
+from devon_adapters.vault.store import DiskModelStore
 from devon_core.commit_metadata import CommitMetadata
 from devon_core.errors import DevonError, InvalidInput
 from devon_core.results import ImportReport

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
-from devon_adapters.paths import FILE_MODE, make_private_dirs
+from devon_adapters.vault.paths import FILE_MODE, make_private_dirs
 
 __all__ = ["Timeout", "lock_name", "model_lock"]
 

@@ -5,7 +5,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from devon_adapters.index_backends import VaultIndex
+from devon_adapters.index.backends import VaultIndex
 from devon_core.fleet import Host, HostReport, Placement, PlacementState
 from devon_core.serialization import converter, parse_timestamp, timestamp, unstructure
 

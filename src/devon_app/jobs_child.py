@@ -1,4 +1,4 @@
-"""The download process of a server (ADR 0133): `python -m devon_adapters.jobs_child`.
+"""The download process of a server (ADR 0133): `python -m devon_app.jobs_child`.
 
 Kept apart from `job_process` (which the package imports) so that running it as `-m` does
 not import it twice.
@@ -12,11 +12,11 @@ import threading
 from collections.abc import Callable, Sequence
 from types import FrameType
 
-from devon_adapters.bootstrap import build_devon
-from devon_adapters.job_process import CHILD_NICE, ENDS_FLAG, STOP_WAIT_S, end_line
-from devon_adapters.job_store import IndexJobStore
-from devon_adapters.logs import configure_logging
-from devon_adapters.settings import Settings
+from devon_adapters.jobs.process import CHILD_NICE, ENDS_FLAG, STOP_WAIT_S, end_line
+from devon_adapters.jobs.store import IndexJobStore
+from devon_app.bootstrap import build_devon
+from devon_app.logs import configure_logging
+from devon_app.settings import Settings
 from devon_core.jobs import Job
 
 

@@ -6,22 +6,22 @@ from functools import partial
 from pathlib import Path
 
 from devon_adapters.clock import SystemClock
-from devon_adapters.disk_store import DiskModelStore
-from devon_adapters.file_identities import file_identities
-from devon_adapters.fleet_store import IndexFleetStore
-from devon_adapters.job_process import ChildJobRunner
-from devon_adapters.job_runner import (
+from devon_adapters.fleet.store import IndexFleetStore
+from devon_adapters.jobs.memory import MemoryJobStore
+from devon_adapters.jobs.process import ChildJobRunner
+from devon_adapters.jobs.runner import (
     DEFAULT_MAX_CONCURRENT,
     ORPHAN_CHECK_S,
     STALE_AFTER_S,
     ThreadJobRunner,
 )
-from devon_adapters.job_store import IndexJobStore
-from devon_adapters.legacy import import_legacy_vault
-from devon_adapters.memory_jobs import MemoryJobStore
-from devon_adapters.paths import VaultPaths
-from devon_adapters.settings import Settings, env_var
-from devon_adapters.sources import discover_sources
+from devon_adapters.jobs.store import IndexJobStore
+from devon_adapters.model_files.identities import file_identities
+from devon_adapters.vault.legacy import import_legacy_vault
+from devon_adapters.vault.paths import VaultPaths
+from devon_adapters.vault.store import DiskModelStore
+from devon_app.settings import Settings, env_var
+from devon_app.sources import discover_sources
 from devon_core.cache_view import CacheView
 from devon_core.devon import Devon
 from devon_core.fleet import Fleet

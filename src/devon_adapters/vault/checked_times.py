@@ -8,7 +8,7 @@ import os
 import uuid
 from pathlib import Path
 
-from devon_adapters.paths import FILE_MODE
+from devon_adapters.vault.paths import FILE_MODE
 
 log = logging.getLogger(__name__)
 

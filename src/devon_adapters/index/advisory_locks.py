@@ -1,6 +1,6 @@
 """Per-model and vault-wide locks as PostgreSQL session advisory locks (ADR 0181).
 
-What `devon_adapters.locks` does with lock files, for a vault whose index is in PostgreSQL:
+What `devon_adapters.vault.locks` does with lock files, for a vault whose index is in PostgreSQL:
 file locks on NFS, CephFS or Lustre are not reliable between hosts, the database is. A held
 lock is one session (its own connection, outside the index's pool) holding
 `pg_advisory_lock(key)`; the server frees it when that session ends, so a process killed or a
@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from filelock import Timeout
 
-from devon_adapters.postgres_index import connect, unavailable
+from devon_adapters.index.postgres import connect, unavailable
 
 __all__ = ["AdvisoryLock", "LockSessions", "Timeout"]
 

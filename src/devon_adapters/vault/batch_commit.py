@@ -25,13 +25,13 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from devon_adapters.index import Operation, Record
-from devon_adapters.locks import Timeout
-from devon_adapters.paths import DIR_MODE, make_private_dirs
+from devon_adapters.index.sqlite import Operation, Record
+from devon_adapters.vault.locks import Timeout
+from devon_adapters.vault.paths import DIR_MODE, make_private_dirs
 from devon_core.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from devon_adapters.disk_store import DiskModelStore
+    from devon_adapters.vault.store import DiskModelStore
 
 BATCH_PREFIX = ".batch-"
 """Staging directories of batches: `.devon/staging/.batch-<id>` (no source is named so)."""

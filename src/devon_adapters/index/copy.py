@@ -7,12 +7,12 @@ while a commit or removal is in flight, and both sides' vault locks are held thr
 
 from typing import TYPE_CHECKING
 
-from devon_adapters.index_backends import IndexBackend, PostgresBackend, open_backend
+from devon_adapters.index.backends import IndexBackend, PostgresBackend, open_backend
 from devon_core.errors import InvalidInput
 from devon_core.results import IndexCopy
 
 if TYPE_CHECKING:  # the store copies its index with this module (`DiskModelStore.copy_index`)
-    from devon_adapters.disk_store import DiskModelStore
+    from devon_adapters.vault.store import DiskModelStore
 
 SQLITE = "sqlite"
 

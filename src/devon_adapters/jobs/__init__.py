@@ -1,0 +1,1 @@
+"""Download jobs: the stores (index, memory), the thread runner and the child-process runner."""
