@@ -138,7 +138,7 @@ def main(argv: list[str]) -> None:
         f"{sum(1 for s in sizes if s > 400)} over 400 lines, "
         f"{sum(len(v) for v in graph.values())} import edges between our modules."
     )
-    crossing = defaultdict(int)
+    crossing: dict[tuple[str, str], int] = defaultdict(int)
     for source, targets in graph.items():
         for target in targets:
             a, b = source.split(".")[0], target.split(".")[0]
