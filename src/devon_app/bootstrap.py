@@ -1,7 +1,7 @@
 """The composition root: one call builds a ready `Devon` from settings."""
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from functools import partial
 from pathlib import Path
 
@@ -23,10 +23,10 @@ from devon_adapters.vault.store import DiskModelStore
 from devon_app.settings import Settings, env_var
 from devon_app.sources import discover_sources
 from devon_core.cache_view import CacheView
-from devon_core.devon import Devon
+from devon_core.devon import Devon, SourcePlugins
 from devon_core.fleet import Fleet
 from devon_core.jobs import DEFAULT_MAX_QUEUED
-from devon_core.ports import JobStore, ModelCache, ModelSource
+from devon_core.ports import Clock, JobRunner, JobStore, ModelCache, ModelSource, ModelStore
 from devon_core.results import ImportReport
 
 
@@ -40,36 +40,52 @@ def build_store(settings: Settings) -> DiskModelStore:
 
 
 def build_devon(
-    settings: Settings | None = None, *, sources: Iterable[ModelSource] | None = None
+    settings: Settings | None = None,
+    *,
+    sources: Iterable[ModelSource] | None = None,
+    jobs_in_child: bool = False,
 ) -> Devon:
     """A `Devon` on the vault at `settings.storage_path` with every registered source, its
-    download jobs recorded in the vault's index and run by threads of this process.
+    download jobs recorded in the vault's index and run by threads of this process (with
+    `jobs_in_child`, by a child process at a lower CPU priority, ADR 0133).
 
     `settings` defaults to `Settings.from_env()`; `sources` replaces plugin discovery (for
     tests, or a script that brings its own source)."""
     settings = Settings.from_env() if settings is None else settings
-    chosen: Iterable[ModelSource] | Callable[[], Iterable[ModelSource]] = (
-        partial(discover_sources, settings) if sources is None else list(sources)
+    plugins: Mapping[str, ModelSource] = (
+        SourcePlugins(partial(discover_sources, settings))
+        if sources is None
+        else {s.name: s for s in sources}
     )
     store = build_store(settings)
-    devon = Devon(
+    clock = SystemClock()
+    jobs = IndexJobStore(store.index, max_queued=settings.max_queued_jobs)
+    runner: JobRunner = (
+        _child_runner(settings, jobs)
+        if jobs_in_child
+        else _thread_runner(
+            plugins,
+            store,
+            jobs,
+            clock,
+            max_concurrent=settings.max_concurrent_downloads,
+            host=settings.host_name,
+            stale_after_s=settings.job_stale_after,
+        )
+    )
+    return Devon(
         store=store,
-        clock=SystemClock(),
-        sources=chosen,
+        clock=clock,
+        sources=plugins,
         default_source=settings.default_source,
         open_cache=partial(open_hf_cache, settings.hf_cache),
         import_legacy=partial(_import_legacy, store),
         open_view=partial(open_hf_cache_view, settings.hf_cache, store.paths),
         keep_view=settings.hf_cache_view,
         file_identities=partial(file_identities, vault=store.root),
-    )
-    devon.fleet = Fleet(IndexFleetStore(store.index), devon.clock)
-    return attach_jobs(
-        devon,
-        max_concurrent=settings.max_concurrent_downloads,
-        host=settings.host_name,
-        stale_after_s=settings.job_stale_after,
-        max_queued=settings.max_queued_jobs,
+        jobs=jobs,
+        runner=runner,
+        fleet=Fleet(IndexFleetStore(store.index), clock),
     )
 
 
@@ -82,41 +98,70 @@ def attach_jobs(
     stale_after_s: float = STALE_AFTER_S,
     max_queued: int | None = DEFAULT_MAX_QUEUED,
 ) -> Devon:
-    """Give `devon` a job store and a runner, unless it has them: the vault's index for a
-    `DiskModelStore`, else jobs in memory. The runner starts with the first job (or
-    `devon.runner.start()`, what a server does to resume the jobs left by a process that
-    is gone). The store accepts `max_queued` queued jobs at once (None: any number).
-    Returns `devon`."""
-    if devon.job_store is None:
-        if jobs is None:
-            store = devon.store
-            jobs = (
-                IndexJobStore(store.index, max_queued=max_queued)
-                if isinstance(store, DiskModelStore)
-                else MemoryJobStore(max_queued=max_queued)
-            )
-        devon.job_store = jobs
-    if devon.runner is None:
-        devon.runner = ThreadJobRunner(
-            devon.sources,
-            devon.store,
-            devon.job_store,
-            devon.clock,
-            max_concurrent=max_concurrent,
-            host=host,
-            stale_after_s=stale_after_s,
-            orphan_check_s=min(ORPHAN_CHECK_S, stale_after_s / 3),
+    """For a `Devon` built by hand without jobs (`build_devon` builds it whole): give it a
+    job store and a runner, unless it has them: the vault's index for a `DiskModelStore`,
+    else jobs in memory. The runner starts with the first job (or `devon.start()`, what a
+    server does to resume the jobs left by a process that is gone). The store accepts
+    `max_queued` queued jobs at once (None: any number). Returns `devon`."""
+    if devon.job_store is not None and devon.runner is not None:
+        return devon
+    if devon.job_store is not None:
+        jobs = devon.job_store
+    elif jobs is None:
+        store = devon.store
+        jobs = (
+            IndexJobStore(store.index, max_queued=max_queued)
+            if isinstance(store, DiskModelStore)
+            else MemoryJobStore(max_queued=max_queued)
         )
+    runner = devon.runner or _thread_runner(
+        devon.sources,
+        devon.store,
+        jobs,
+        devon.clock,
+        max_concurrent=max_concurrent,
+        host=host,
+        stale_after_s=stale_after_s,
+    )
+    devon._attach_jobs(jobs, runner)
     return devon
+
+
+def _thread_runner(
+    sources: Mapping[str, ModelSource],
+    store: ModelStore,
+    jobs: JobStore,
+    clock: Clock,
+    *,
+    max_concurrent: int,
+    host: str | None,
+    stale_after_s: float,
+) -> ThreadJobRunner:
+    return ThreadJobRunner(
+        sources,
+        store,
+        jobs,
+        clock,
+        max_concurrent=max_concurrent,
+        host=host,
+        stale_after_s=stale_after_s,
+        orphan_check_s=min(ORPHAN_CHECK_S, stale_after_s / 3),
+    )
+
+
+def _child_runner(settings: Settings, jobs: IndexJobStore) -> ChildJobRunner:
+    return ChildJobRunner({**os.environ, **settings.as_env()}, jobs)
 
 
 def run_jobs_in_child(devon: Devon, settings: Settings) -> Devon:
     """Hand `devon`'s download jobs to a child process at a lower CPU priority (what `devon
     serve` does, ADR 0133) when they are kept in the vault's index, which the child shares;
     jobs kept in memory stay with threads of this process. `devon` must be built from
-    `settings` (the child builds its own from them). Returns `devon`."""
-    if isinstance(devon.job_store, IndexJobStore) and not isinstance(devon.runner, ChildJobRunner):
-        devon.runner = ChildJobRunner({**os.environ, **settings.as_env()}, devon.job_store)
+    `settings` (the child builds its own from them); `build_devon(settings,
+    jobs_in_child=True)` builds one so at once. Returns `devon`."""
+    jobs = devon.job_store
+    if isinstance(jobs, IndexJobStore) and not isinstance(devon.runner, ChildJobRunner):
+        devon._attach_jobs(jobs, _child_runner(settings, jobs))
     return devon
 
 

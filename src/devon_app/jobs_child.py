@@ -32,16 +32,14 @@ def run_child(argv: Sequence[str] = ()) -> None:
         devon.job_store.announce_unrecorded(_ends_writer())
     runner = devon.runner
     assert runner is not None
-    runner.wake()  # resume what a process that is gone left
+    devon.start()  # resume what a process that is gone left
     try:
         while os.read(0, 64):
             runner.wake()
     except (KeyboardInterrupt, _Stop):
         pass
     finally:
-        close = getattr(runner, "close", None)
-        if close is not None:
-            close(STOP_WAIT_S)
+        devon.close(STOP_WAIT_S)
 
 
 def lower_priority() -> None:

@@ -20,7 +20,13 @@ from devon_core.errors import (
     StoreUnavailable,
     TooManyJobs,
 )
-from devon_core.filters import ModelFormat, ParamsFilter, SizeFilter
+from devon_core.filters import (
+    FilterDeclaration,
+    ModelFormat,
+    ParamsFilter,
+    SearchFilters,
+    SizeFilter,
+)
 from devon_core.jobs import Job, JobList, JobProgress, JobRequest, JobStatus
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
 from devon_core.ports import (
@@ -42,7 +48,6 @@ from devon_core.results import (
     ExportEntry,
     ExportFormat,
     ExportResult,
-    FilterDeclaration,
     IndexCopy,
     ModelInfo,
     ModelList,
@@ -50,7 +55,6 @@ from devon_core.results import (
     ScanMove,
     ScanResult,
     ScanSkip,
-    SearchFilters,
     SearchResult,
     SourceUsage,
     StagingArea,

@@ -442,3 +442,13 @@ class JobRunner(Protocol):
     def wait(self, job_id: str, timeout: float | None = None) -> Job:
         """The job once it has finished. TimeoutError after `timeout` seconds."""
         ...
+
+    def start(self) -> None:
+        """Start running jobs, resuming those a process that is gone left behind (what a
+        server does as it starts)."""
+        ...
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Stop running jobs: running ones go back to the queue, waited for up to `timeout`
+        seconds (for the next process on the vault, or this runner started again)."""
+        ...

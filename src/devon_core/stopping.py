@@ -1,5 +1,5 @@
-"""A stop signal for work done on someone's behalf: set when nobody waits for its result any
-more (the HTTP client went away, the server is shutting down).
+"""`CallStop`: a stop signal for work done on someone's behalf: set when nobody waits for its
+result any more (the HTTP client went away, the server is shutting down).
 
 The driving adapter that runs a call sets one around it (`stopping_on`); a source reads it
 with `current_stop()` where it begins a call and hands it to what reads from the network,
@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 
-class StopSignal:
+class CallStop:
     """Set once; what registered with `when_set` runs then (or at once, if already set)."""
 
     def __init__(self) -> None:
@@ -52,16 +52,20 @@ class StopSignal:
             self._callbacks.pop(key, None)
 
 
-_CURRENT: ContextVar[StopSignal | None] = ContextVar("devon_stop", default=None)
+StopSignal = CallStop
+"""The name `CallStop` had before ADR 0265 (it is not `devon_core.ports.StopSignal`, the
+signal a source's download is stopped by)."""
+
+_CURRENT: ContextVar[CallStop | None] = ContextVar("devon_stop", default=None)
 
 
-def current_stop() -> StopSignal | None:
+def current_stop() -> CallStop | None:
     """The stop signal of the call running in this context, if its caller gave one."""
     return _CURRENT.get()
 
 
 @contextmanager
-def stopping_on(signal: StopSignal) -> Iterator[StopSignal]:
+def stopping_on(signal: CallStop) -> Iterator[CallStop]:
     """Run the block (and what it starts in this context) under `signal`."""
     token = _CURRENT.set(signal)
     try:

@@ -172,14 +172,11 @@ def _openapi_config(secured: bool) -> OpenAPIConfig:
     )
 
 
-# Composition, as `attach_jobs` above: the app owns the runner's life (start with the app,
-# stop with it), so it reads `devon.runner` past the facade (ADR 0191).
+# The app owns the job runner's life: it starts with the app (resuming what a server that
+# is gone left) and stops with it (ADR 0191).
 def _start_jobs(devon: Devon) -> None:
-    if devon.runner is not None:
-        devon.runner.wake()
+    devon.start()
 
 
 async def _stop_jobs(devon: Devon) -> None:
-    close = getattr(devon.runner, "close", None)
-    if close is not None:
-        await anyio.to_thread.run_sync(partial(close, SHUTDOWN_WAIT_S))
+    await anyio.to_thread.run_sync(partial(devon.close, SHUTDOWN_WAIT_S))

@@ -1,6 +1,6 @@
 """Calls that wait on a source stop when nobody waits for their answer (ADR 0201).
 
-Every call a route runs in a worker thread (`in_thread`) runs under a `StopSignal` that is
+Every call a route runs in a worker thread (`in_thread`) runs under a `CallStop` that is
 set when the request is cancelled (the server shutting down past its grace period): the
 source then cuts its connections at once, and the thread ends instead of reading on.
 `while_client_waits` also sets it when the client disconnects (the ASGI `http.disconnect`
@@ -16,7 +16,7 @@ from anyio import CapacityLimiter
 from litestar import Request
 from litestar.exceptions import ServiceUnavailableException
 
-from devon_core.stopping import StopSignal, stopping_on
+from devon_core.stopping import CallStop, stopping_on
 
 R = TypeVar("R")
 
@@ -24,7 +24,7 @@ SHUTTING_DOWN = "The server is shutting down and stopped this request; ask again
 
 
 async def run_stoppable(
-    call: Callable[[], R], signal: StopSignal, limiter: CapacityLimiter | None = None
+    call: Callable[[], R], signal: CallStop, limiter: CapacityLimiter | None = None
 ) -> R:
     """`call()` in a worker thread under `signal`, which is set if this wait is cancelled
     (the thread is then left to end on its own, which the signal makes prompt)."""
@@ -43,7 +43,7 @@ async def run_stoppable(
 
 async def while_client_waits(request: Request[Any, Any, Any], call: Callable[[], R]) -> R:
     """`call()` in a worker thread, stopped when the client of `request` goes away."""
-    signal = StopSignal()
+    signal = CallStop()
 
     async def watch() -> None:
         while (await request.receive())["type"] != "http.disconnect":

@@ -34,7 +34,7 @@ from devon_core.results import (
     SearchFilters,
 )
 from devon_core.serialization import held_wire
-from devon_core.stopping import StopSignal
+from devon_core.stopping import CallStop
 from devon_http import wire
 from devon_http.body import StrictBody
 from devon_http.client_gone import run_stoppable, while_client_waits
@@ -71,7 +71,7 @@ async def in_thread(call: Callable[[], R], limiter: CapacityLimiter | None = Non
 
     Results that grow with the vault (list, clean, export) are converted to their wire form
     in the thread too (~30 ms at 10,000 models), not on the event loop."""
-    return await run_stoppable(call, StopSignal(), limiter)
+    return await run_stoppable(call, CallStop(), limiter)
 
 
 def whole_vault_limiter(state: State) -> CapacityLimiter:

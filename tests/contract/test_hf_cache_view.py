@@ -301,8 +301,7 @@ def test_a_dry_run_reports_and_changes_nothing(devon: Devon, cache: Path) -> Non
 def kept(test_hub: TestHub, tmp_path: Path, cache: Path) -> Iterator[Devon]:
     devon = _devon(test_hub, tmp_path / "vault", cache, keep=True)
     yield devon
-    if devon.runner is not None:
-        devon.runner.close()  # type: ignore[attr-defined]
+    devon.close()
     devon.store.close()  # type: ignore[attr-defined]
 
 

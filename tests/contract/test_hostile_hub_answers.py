@@ -13,7 +13,7 @@ from devon_adapters.outbound import AnswerLimits
 from devon_app import Settings
 from devon_core import SourceUnavailable
 from devon_core.results import SearchFilters
-from devon_core.stopping import StopSignal, stopping_on
+from devon_core.stopping import CallStop, stopping_on
 from tests.contract.hostile_hub import (
     HostileHub,
     endless,
@@ -145,7 +145,7 @@ def test_a_silent_hub_is_cut_at_the_deadline_not_at_the_read_timeout(hub: Hostil
 
 def test_a_stop_signal_cuts_an_answer_in_the_middle(hub: HostileHub) -> None:
     hub.answers["/api/models"] = endless(b"[", b" ", every_s=3600)
-    signal = StopSignal()
+    signal = CallStop()
     failed: list[BaseException] = []
 
     def run() -> None:

@@ -24,7 +24,7 @@ def hub(jobs_hub: TestHub) -> TestHub:
 def devon(hub: TestHub, tmp_path: Path) -> Iterator[Devon]:
     devon = devon_on(tmp_path / "vault", hub)
     yield devon
-    devon.runner.close()  # type: ignore[union-attr]
+    devon.close()
 
 
 def test_a_started_download_returns_at_once_and_can_be_waited_for(

@@ -2,11 +2,11 @@
 
 import threading
 
-from devon_core.stopping import StopSignal, current_stop, stopping_on
+from devon_core.stopping import CallStop, current_stop, stopping_on
 
 
 def test_setting_the_signal_runs_each_registered_callback_once() -> None:
-    signal, calls = StopSignal(), []
+    signal, calls = CallStop(), []
     signal.when_set(lambda: calls.append("a"))
     signal.when_set(lambda: calls.append("b"))
     signal.set()
@@ -15,14 +15,14 @@ def test_setting_the_signal_runs_each_registered_callback_once() -> None:
 
 
 def test_a_callback_registered_after_the_signal_was_set_runs_at_once() -> None:
-    signal, calls = StopSignal(), []
+    signal, calls = CallStop(), []
     signal.set()
     signal.when_set(lambda: calls.append("late"))
     assert calls == ["late"]
 
 
 def test_an_unregistered_callback_never_runs() -> None:
-    signal, calls = StopSignal(), []
+    signal, calls = CallStop(), []
     forget = signal.when_set(lambda: calls.append("gone"))
     forget()
     signal.set()
@@ -30,7 +30,7 @@ def test_an_unregistered_callback_never_runs() -> None:
 
 
 def test_the_signal_is_current_only_inside_its_block_and_its_own_thread() -> None:
-    signal, seen = StopSignal(), []
+    signal, seen = CallStop(), []
     with stopping_on(signal):
         assert current_stop() is signal
         thread = threading.Thread(target=lambda: seen.append(current_stop()))

@@ -37,7 +37,7 @@ from devon_adapters.outbound.answers import AnswerTooLarge, decoding, refuse_den
 from devon_adapters.outbound.requests import error_copy
 from devon_adapters.transfer.file_server import byte_headers
 from devon_app.version import devon_version
-from devon_core.stopping import StopSignal
+from devon_core.stopping import CallStop
 
 Token = str | bool | None
 """A token as huggingface_hub takes it: a string, False for none, None for its default
@@ -94,7 +94,7 @@ class HubClient:
         return dict(self._headers)
 
     def list_pages(
-        self, params: Sequence[tuple[str, str]], stop: StopSignal | None = None
+        self, params: Sequence[tuple[str, str]], stop: CallStop | None = None
     ) -> Iterator[list[Mapping[str, Any]]]:
         """Pages of `/api/models` for `params`, following the `Link: rel="next"` cursor (only
         on the endpoint itself: the token goes nowhere else)."""
@@ -114,7 +114,7 @@ class HubClient:
             query = None  # the next link carries the query
 
     def model_info(
-        self, model_id: str, revision: str | None = None, stop: StopSignal | None = None
+        self, model_id: str, revision: str | None = None, stop: CallStop | None = None
     ) -> ModelInfo:
         """One model with its files' sizes and LFS hashes."""
         url = f"{self.endpoint}/api/models/{model_id}"
@@ -135,7 +135,7 @@ class HubClient:
             return model_info_from_json(data)
 
     def _read(
-        self, url: str, params: Sequence[tuple[str, str]] | None, stop: StopSignal | None
+        self, url: str, params: Sequence[tuple[str, str]] | None, stop: CallStop | None
     ) -> httpx2.Response:
         response = read_answer(
             get_session(),

@@ -18,7 +18,7 @@ from devon_adapters.huggingface.metadata import RefusedRecord, remote_model
 from devon_core.filters import ModelFormat
 from devon_core.models import RemoteModel
 from devon_core.results import SearchFilters
-from devon_core.stopping import StopSignal
+from devon_core.stopping import CallStop
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +43,10 @@ LIST_FIELDS = (
 # Hub, not a file rule, so it is only checked locally.
 TAGGED_FORMATS = frozenset({ModelFormat.GGUF, ModelFormat.SAFETENSORS, ModelFormat.ONNX})
 
-Describe = Callable[[str, str | None, StopSignal | None], RemoteModel | None]
+Describe = Callable[[str, str | None, CallStop | None], RemoteModel | None]
 """(model id, commit the list saw, the caller's stop) -> the model with sizes, or None if
 it vanished."""
-Pages = Callable[[Sequence[tuple[str, str]], StopSignal | None], Iterator[list[Mapping[str, Any]]]]
+Pages = Callable[[Sequence[tuple[str, str]], CallStop | None], Iterator[list[Mapping[str, Any]]]]
 """(list query, the caller's stop) -> the pages of the model list."""
 
 
@@ -102,7 +102,7 @@ class Searcher:
         query: str | None,
         filters: SearchFilters,
         limit: int,
-        stop: StopSignal | None = None,
+        stop: CallStop | None = None,
     ) -> list[RemoteModel]:
         """Exactly `limit` matches when the Hub has that many (within `max_pages` list pages),
         most downloaded first. Details are fetched only for as many candidates as are still

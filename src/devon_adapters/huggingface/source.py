@@ -22,8 +22,7 @@ from devon_core.models import RemoteFile, RemoteModel
 from devon_core.ports import ProgressCallback, StopSignal
 from devon_core.references import ModelReference
 from devon_core.results import SearchFilters
-from devon_core.stopping import StopSignal as CallStop
-from devon_core.stopping import current_stop
+from devon_core.stopping import CallStop, current_stop
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import attrs
 import httpx2
 
 from devon_core.rules import format_bytes
-from devon_core.stopping import StopSignal
+from devon_core.stopping import CallStop
 
 MIB = 1024 * 1024
 DEFAULT_MAX_ANSWER_BYTES = 4 * MIB
@@ -55,7 +55,7 @@ class Cutter:
     when `stop` is set, or when asked. The connection is known from the moment it is made
     (`trace`, passed as httpx2's `trace` extension) or from the answer (`watch`)."""
 
-    def __init__(self, deadline: float | None, stop: StopSignal | None, timeout_s: float) -> None:
+    def __init__(self, deadline: float | None, stop: CallStop | None, timeout_s: float) -> None:
         self._lock = threading.Lock()
         self._socket: socket.socket | None = None
         self._done = False

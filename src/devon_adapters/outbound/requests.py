@@ -10,7 +10,7 @@ import httpx2
 
 from devon_adapters.outbound.answers import AnswerLimits, Cutter, read_capped
 from devon_adapters.outbound.redirects import MAX_REDIRECTS, RedirectRefused, RedirectRule
-from devon_core.stopping import StopSignal
+from devon_core.stopping import CallStop
 
 ERROR_BODY_BYTES = 64 * 1024
 """What is read of an error answer's body (it only goes into a message)."""
@@ -30,7 +30,7 @@ def open_answer(
     timeout: httpx2.Timeout,
     rule: RedirectRule,
     params: Params = None,
-    stop: StopSignal | None = None,
+    stop: CallStop | None = None,
 ) -> Iterator[httpx2.Response]:
     """The streamed answer to a GET of `url` after its redirects; its connection is cut when
     `stop` is set. Used for files, whose bytes the downloader bounds by their listed size."""
@@ -52,7 +52,7 @@ def read_answer(
     rule: RedirectRule,
     limits: AnswerLimits,
     params: Params = None,
-    stop: StopSignal | None = None,
+    stop: CallStop | None = None,
 ) -> httpx2.Response:
     """The whole answer to a GET of `url` (after its redirects), read within `limits` and
     cut when `stop` is set: a response whose body is loaded. An error answer's body is

@@ -1,0 +1,83 @@
+"""`HubPaths`: the vault as the Hub shows a repository (ADR 0215)."""
+
+from functools import partial
+
+from devon_core import hub_protocol, use_cases
+from devon_core.download_request import DownloadRequest
+from devon_core.errors import DevonError, DownloadFailed, about
+from devon_core.facade.download_jobs import DownloadJobs
+from devon_core.facade.parts import FacadeParts
+from devon_core.hub_protocol import FileIdentities, ServedFile, ServedModel
+from devon_core.models import LocalModel
+
+PULL_ATTEMPTS = 3
+"""Jobs a pull may wait for: a running job it joins may fetch other files than it needs."""
+
+
+class HubPaths:
+    """`devon.hub`: the vault's models of the default source as Hub repositories."""
+
+    def __init__(
+        self, parts: FacadeParts, jobs: DownloadJobs, identities: FileIdentities | None
+    ) -> None:
+        self._parts = parts
+        self._jobs = jobs
+        self.identities = identities
+        """Reads the Hub identities of a model's files."""
+
+    def model(self, model_id: str, revision: str = "main", *, pull: bool = False) -> ServedModel:
+        """The vault's copy of `model_id` (of the default source) as a Hub repository at
+        `revision`: `main`, its commit, or a prefix of it (RevisionNotFound otherwise).
+        NotFound when the vault lacks it, unless `pull`: then a model the vault lacks or
+        holds only some files of is listed from the upstream source's metadata, merged with
+        what the vault holds; no file is downloaded (ADR 0255)."""
+        source = self._parts.references.named(None)
+        with about(source, model_id):
+            return hub_protocol.served_model(
+                self._parts.store,
+                self._identities(),
+                source,
+                model_id,
+                revision,
+                partial(self._parts.source(source).info, model_id) if pull else None,
+            )
+
+    def file(
+        self, model_id: str, revision: str, path: str, *, pull: bool = False, use: bool = True
+    ) -> tuple[ServedModel, ServedFile]:
+        """File `path` of `model(model_id, revision)`: EntryNotFound when the copy has no
+        such file. With `use`, reading it marks the model used. With `pull`, a file the vault
+        lacks is downloaded first (that file only), by a job other requests join."""
+        source = self._parts.references.named(None)
+        with about(source, model_id):
+            return hub_protocol.served_file(
+                self._parts.store,
+                self._parts.clock,
+                self._identities(),
+                source,
+                model_id,
+                revision,
+                path,
+                partial(self._pull, source, model_id) if pull else None,
+                use=use,
+            )
+
+    def _pull(self, source: str, model_id: str, patterns: tuple[str, ...] | None) -> LocalModel:
+        for _ in range(PULL_ATTEMPTS):
+            request = DownloadRequest(model_id, source=source, include_patterns=patterns)
+            job = self._jobs.start(request)
+            self._jobs.wait(job.id).outcome()
+            present = self._parts.store.get(source, model_id)
+            if present is not None and use_cases.covers(present, patterns, False, job.created_at):
+                return present
+        raise DownloadFailed(
+            f"The vault did not receive {model_id} after {PULL_ATTEMPTS} downloads"
+        )
+
+    def _identities(self) -> FileIdentities:
+        if self.identities is None:
+            raise DevonError(
+                "This Devon cannot read its files' Hub identities: build it with "
+                "devon_app.build_devon()"
+            )
+        return self.identities
