@@ -2,10 +2,14 @@
 each kind of repo, and how refusals and failures come out."""
 
 import re
+import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
 from devon_core import Forbidden, InvalidInput, NotFound, SourceUnavailable
+from devon_core.stopping import StopSignal, stopping_on
 from devon_testhub import GATED_REPO, PRIVATE_REPO, TestHub
 from tests.contract.hf_helpers import LEGACY, ONNX, SHARDY, TINY, WIDGET, source_for
 
@@ -135,3 +139,38 @@ def test_endpoint_and_name(test_hub: TestHub) -> None:
     source = source_for(test_hub)
     assert source.name == "huggingface"
     assert source.endpoint == test_hub.url
+
+
+def test_a_stop_cuts_a_request_still_waiting_for_its_answer_on_a_kept_alive_connection(
+    test_hub: TestHub,
+) -> None:
+    source = source_for(test_hub, timeout=60.0)
+    source.info(WIDGET)  # leaves its connection in the pool for the next request
+    test_hub.faults.hang(f"/api/models/{SHARDY}")  # taken, never answered
+    signal = StopSignal()
+    failed: list[BaseException] = []
+
+    def ask() -> None:
+        with stopping_on(signal), pytest.raises(SourceUnavailable) as caught:
+            source.info(SHARDY)
+        failed.append(caught.value)
+
+    thread = threading.Thread(target=ask)
+    thread.start()
+    wait_until(lambda: test_hub.faults.held == 1)
+    signal.set()
+    thread.join(5.0)  # the cut takes a moment; only the read timeout (60 s) ends it otherwise
+    wait_until(lambda: test_hub.faults.held == 0)
+
+    assert not thread.is_alive()
+    assert "the request was stopped" in str(failed[0])
+    [hung] = test_hub.stats.requests(f"/api/models/{SHARDY}")
+    assert hung.reused  # it went out on the connection the request before kept alive
+    assert not hung.completed
+
+
+def wait_until(condition: Callable[[], bool], within: float = 5.0) -> None:
+    deadline = time.monotonic() + within
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)

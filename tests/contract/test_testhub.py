@@ -12,6 +12,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx2
@@ -570,17 +571,45 @@ def test_hanging_hub_times_the_client_out(test_hub: TestHub) -> None:
     assert api(test_hub).model_info(SHARDY).id == SHARDY
 
 
+def wait_while(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 10
+    while condition() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
 def test_the_hub_counts_the_requests_a_hang_holds(test_hub: TestHub) -> None:
     test_hub.faults.hang("/api/models/")
-    with pytest.raises(httpx2.TimeoutException):
-        api(test_hub).model_info(SHARDY, timeout=0.3)
+    asking = threading.Thread(target=lambda: api(test_hub).model_info(SHARDY, timeout=10))
+    asking.start()
+    wait_while(lambda: test_hub.faults.held == 0)
 
     assert test_hub.faults.held == 1
     test_hub.faults.release()
-    deadline = time.monotonic() + 10
-    while test_hub.faults.held and time.monotonic() < deadline:
-        time.sleep(0.01)
+    asking.join()
+    wait_while(lambda: test_hub.faults.held > 0)
     assert test_hub.faults.held == 0
+
+
+def test_a_hang_lets_go_of_a_request_whose_client_closed_the_connection(
+    test_hub: TestHub,
+) -> None:
+    test_hub.faults.hang("/api/models/")
+    with pytest.raises(httpx2.TimeoutException):
+        api(test_hub).model_info(SHARDY, timeout=0.3)  # the client closes its connection
+
+    wait_while(lambda: test_hub.faults.held > 0)
+    assert test_hub.faults.held == 0
+    [record] = test_hub.stats.requests("/api/models/")
+    assert not record.completed
+    assert record.status == 0
+
+
+def test_the_hub_tells_a_request_on_a_kept_alive_connection(test_hub: TestHub) -> None:
+    with httpx2.Client() as client:
+        client.get(f"{test_hub.url}/api/models/{SHARDY}")
+        client.get(f"{test_hub.url}/api/models/{SHARDY}")
+
+    assert [r.reused for r in test_hub.stats.requests("/api/models/")] == [False, True]
 
 
 def test_dropped_connection_is_seen_by_the_client(test_hub: TestHub) -> None:

@@ -50,8 +50,20 @@ def url(hub: TestHub, tmp_path: Path) -> Iterator[str]:
     yield from serve_devon(devon)
 
 
-def wait_until(condition: Any, what: str) -> None:
-    deadline = time.monotonic() + WAIT
+@pytest.fixture
+def one_by_one_url(hub: TestHub, tmp_path: Path) -> Iterator[str]:
+    """DEVON on a source that fetches one file at a time, each as one request, so that every
+    request after the first goes out on the kept-alive connection of the one before."""
+    hub.faults.limit_connection_rate(0)
+    source = source_for(hub, max_workers=1, connections_per_file=1, read_timeout=60.0)
+    devon = build_devon(
+        Settings(storage_path=tmp_path / "vault", hf_endpoint=hub.url), sources=[source]
+    )
+    yield from serve_devon(devon)
+
+
+def wait_until(condition: Any, what: str, within: float = WAIT) -> None:
+    deadline = time.monotonic() + within
     while not condition():
         assert time.monotonic() < deadline, f"gave up waiting for {what}"
         time.sleep(0.01)
@@ -76,6 +88,24 @@ def test_cancel_closes_every_connection_within_a_second_stalled_ones_included(
     transfers = hub.stats.requests("/resolve/", "GET")
     assert all(r.ended_at - cancelled_at <= 1.0 for r in transfers if r.ended_at > cancelled_at)
     assert get_job(url, job["id"])["status"] == "cancelled"
+
+
+def test_cancel_cuts_a_file_request_still_waiting_for_its_answer_on_a_kept_alive_connection(
+    one_by_one_url: str, hub: TestHub
+) -> None:
+    hub.faults.hang("00002")  # the Hub takes the request and never answers it
+    job = start(one_by_one_url, BIG)
+    wait_until(lambda: hub.faults.held == 1, "the second shard's request to hang")
+
+    response = httpx.delete(f"{one_by_one_url}/api/v1/downloads/{job['id']}", timeout=WAIT)
+    assert response.status_code == 200
+    # The cut takes about a tenth of a second; only the read timeout (60 s) ends it otherwise.
+    wait_until(lambda: hub.faults.held == 0, "the hub to see the connection closed", within=5.0)
+
+    [hung] = hub.stats.requests("00002")
+    assert hung.reused  # it went out on a connection kept alive from a request before
+    assert not hung.completed
+    assert get_job(one_by_one_url, job["id"])["status"] == "cancelled"
 
 
 def test_bytes_done_moves_within_the_first_second_on_a_slow_link(url: str, hub: TestHub) -> None:

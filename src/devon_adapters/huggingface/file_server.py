@@ -13,6 +13,7 @@ from devon_adapters.outbound import OutboundRefusal
 from devon_adapters.transfer.file_server import describe_exception
 from devon_adapters.transfer.retrying import RETRIED_STATUSES
 from devon_core.errors import DevonError
+from devon_core.stopping import current_stop
 
 
 class HubFileServer:
@@ -30,7 +31,7 @@ class HubFileServer:
     def open_file(
         self, url: str, start: int, read_timeout: float, end: int | None = None
     ) -> AbstractContextManager[httpx2.Response]:
-        return self._client.open_file(url, start, read_timeout, end)
+        return self._client.open_file(url, start, read_timeout, end, stop=current_stop())
 
     def transient(self, error: Exception) -> bool:
         """A dropped connection, a timeout or a retryable status: worth asking again."""

@@ -155,10 +155,16 @@ class HubClient:
 
     @contextmanager
     def open_file(
-        self, url: str, start: int, read_timeout: float, end: int | None = None
+        self,
+        url: str,
+        start: int,
+        read_timeout: float,
+        end: int | None = None,
+        stop: StopSignal | None = None,
     ) -> Iterator[httpx2.Response]:
         """A streamed GET of a file from byte `start` on, up to byte `end` (exclusive) when
-        given: a `Range` request when `start` > 0 or `end` is given.
+        given: a `Range` request when `start` > 0 or `end` is given; its connection is cut
+        when `stop` is set, also while it waits for the answer.
 
         The answer may be 200 (whole file) even when a range was asked for, or a 206 of other
         bytes than asked; the caller checks. Redirects (to a CDN) are followed where the rule
@@ -166,7 +172,7 @@ class HubClient:
         headers = self.headers() | byte_headers(start, end)
         timeout = httpx2.Timeout(self.timeout, read=read_timeout)
         with open_answer(
-            get_session(), url, headers=headers, timeout=timeout, rule=self._redirects
+            get_session(), url, headers=headers, timeout=timeout, rule=self._redirects, stop=stop
         ) as response:
             if response.status_code >= 400:
                 hf_raise_for_status(error_copy(response))

@@ -3,14 +3,18 @@ into memory: so it is read within a byte cap, before a deadline for the whole an
 per read), and its connection is cut the moment the caller's stop signal is set.
 
 The deadline and the stop act on the socket itself (`shutdown`), so they end a read that
-is blocked waiting for bytes, not only the loop between reads.
+is blocked waiting for bytes, not only the loop between reads. A request learns its socket
+when it writes to it (ADR 0280), so a kept-alive connection taken from the pool is known
+before its answer's headers arrive, as a new one is.
 """
 
 import contextlib
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import attrs
@@ -52,8 +56,9 @@ class AnswerLimits:
 
 class Cutter:
     """Cuts one request's connection, once: at `deadline` (a `time.monotonic()` reading),
-    when `stop` is set, or when asked. The connection is known from the moment it is made
-    (`trace`, passed as httpx2's `trace` extension) or from the answer (`watch`)."""
+    when `stop` is set, or when asked. The connection is known from the moment the request
+    is written to it while `sending()` (ADR 0280), and already while it is made (`trace`,
+    passed as httpx2's `trace` extension, for a TLS handshake that hangs)."""
 
     def __init__(self, deadline: float | None, stop: CallStop | None, timeout_s: float) -> None:
         self._lock = threading.Lock()
@@ -74,16 +79,31 @@ class Cutter:
         if stop is not None:
             self._forget = stop.when_set(lambda: self.cut(CallStopped("the request was stopped")))
 
+    @contextlib.contextmanager
+    def sending(self) -> Iterator[None]:
+        """While the block runs (httpx2's `send`), a connection the request is written to
+        becomes this request's, a kept-alive one from the pool included."""
+        token = _SENDING.set(self)
+        try:
+            yield
+        except (httpx2.HTTPError, OSError):
+            self.check()  # a request the cut ended fails with whatever the socket said
+            raise
+        finally:
+            _SENDING.reset(token)
+
     def trace(self, name: str, info: dict[str, Any]) -> None:
-        if name in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
-            self._know(info.get("return_value"))
+        if name.endswith((".connect_tcp.complete", ".start_tls.complete")):
+            self.know(_followed(info.get("return_value")))
 
     def watch(self, response: httpx2.Response) -> None:
-        self._know(response.extensions.get("network_stream"))
+        """The connection of `response` (one made by a request without this module's trace
+        is known from now on when it is written to)."""
+        self.know(_followed(response.extensions.get("network_stream")))
 
-    def _know(self, stream: Any) -> None:
-        sock = stream.get_extra_info("socket") if stream is not None else None
-        if not isinstance(sock, socket.socket):
+    def know(self, sock: socket.socket | None) -> None:
+        """`sock` is this request's connection (cut at once if the cutter already cut)."""
+        if sock is None:
             return
         with self._lock:
             self._socket = sock
@@ -112,6 +132,42 @@ class Cutter:
         if self._timer is not None:
             self._timer.cancel()
         self._forget()
+
+
+_SENDING: ContextVar[Cutter | None] = ContextVar("devon_sending", default=None)
+"""The cutter of the request being sent in this context (`Cutter.sending`)."""
+
+_FOLLOWED = "_devon_tells_cutters"
+
+
+def _followed(stream: Any) -> socket.socket | None:
+    """The socket under `stream` (an httpcore network stream), which from now on tells the
+    cutter of every request sent on it (`_SENDING`) when that request is written: the
+    connection pool hands a kept-alive connection to a new request without any event that
+    names it, and the request's first write is the moment it is that request's."""
+    extra = getattr(stream, "get_extra_info", None)
+    sock = extra("socket") if extra is not None else None
+    if not isinstance(sock, socket.socket):
+        return None
+    if getattr(stream, _FOLLOWED, False):
+        return sock
+    try:
+        original = weakref.WeakMethod(stream.write)  # no cycle through the stream
+    except TypeError:  # its write is not a method (someone else's wrapper)
+        return sock
+
+    def written(buffer: bytes, timeout: float | None = None) -> None:
+        cutter = _SENDING.get()
+        if cutter is not None:
+            cutter.know(sock)
+        write = original()
+        if write is not None:  # always: it is called through the stream
+            write(buffer, timeout)
+
+    with contextlib.suppress(AttributeError):  # a stream that takes no attributes
+        stream.write = written
+        setattr(stream, _FOLLOWED, True)
+    return sock
 
 
 def _shut(sock: socket.socket) -> None:

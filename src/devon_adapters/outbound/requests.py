@@ -37,7 +37,10 @@ def open_answer(
     cutter = Cutter(None, stop, 0.0)
     try:
         with _following(session, url, headers, timeout, rule, params, cutter) as response:
-            yield response
+            try:
+                yield response
+            finally:
+                cutter.finish()  # before the connection goes back to the pool
     finally:
         cutter.finish()
     cutter.check()
@@ -111,7 +114,8 @@ def _following(
     )
     for _ in range(MAX_REDIRECTS + 1):
         cutter.check()
-        response = session.send(request, stream=True, follow_redirects=False)
+        with cutter.sending():
+            response = session.send(request, stream=True, follow_redirects=False)
         try:
             cutter.watch(response)
             following = response.next_request if response.has_redirect_location else None

@@ -261,7 +261,7 @@ class _FileFetch(OneFile):
 
     def _stream_from(self, out: Any, url: str, position: int) -> None:
         with (
-            self.server.open_file(url, position, self.options.read_timeout) as response,
+            self.open_file(url, position) as response,
             self.live.watching(response) as connection,
         ):
             if position and response.status_code != 206:

@@ -6,7 +6,9 @@ ADR 0225).
 A thread blocked in a read does not notice its socket being closed by another thread; a
 `shutdown` of the socket wakes the read at once (it ends like a cut connection) and tells
 the server (FIN). Responses that do not expose their socket (a test's scripted server) are
-closed instead.
+closed instead. A request still waiting for its answer has no response yet: `stopped` is
+set with the rest, and the request's own cutter, which knows its socket from the moment it
+was sent (ADR 0280), shuts it down.
 """
 
 import contextlib
@@ -15,6 +17,8 @@ import threading
 from collections.abc import Callable, Iterator
 
 import httpx2
+
+from devon_core.stopping import StopSignal
 
 
 def socket_of(response: httpx2.Response) -> socket.socket | None:
@@ -59,6 +63,8 @@ class LiveConnections:
         self._lock = threading.Lock()
         self._open: set[Connection] = set()
         self._closed = False
+        self.stopped = StopSignal()
+        """Set by `close_all`: the stop signal the download's requests are sent under."""
 
     @contextlib.contextmanager
     def watching(self, response: httpx2.Response) -> Iterator[Connection]:
@@ -82,6 +88,7 @@ class LiveConnections:
         with self._lock:
             self._closed = True
             connections = list(self._open)
+        self.stopped.set()
         for connection in connections:
             connection.abort()
         return len(connections)

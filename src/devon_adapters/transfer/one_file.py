@@ -2,7 +2,8 @@
 concurrent ranges, `ranged_fetch`), and the check its bytes end with."""
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import attrs
 import httpx2
@@ -14,6 +15,7 @@ from devon_adapters.transfer.retrying import DownloadOptions, Retrying
 from devon_adapters.transfer.staging_layout import FileJob
 from devon_core.errors import DownloadFailed
 from devon_core.models import RemoteModel
+from devon_core.stopping import stopping_on
 
 HASH_BLOCK = 8 * 1024 * 1024
 """Bytes hashed at a time when a file's bytes are read back from its `.part`."""
@@ -42,6 +44,17 @@ class OneFile:
         """How a transfer of this file retries, stopping when `stopped()` (`wake` cuts a
         pause short)."""
         return Retrying(self.server, self.options, self.tracker, self.job.file.path, stopped, wake)
+
+    @contextmanager
+    def open_file(self, url: str, start: int, end: int | None = None) -> Iterator[httpx2.Response]:
+        """The server's `open_file` under the download's stop signal (`current_stop()` in
+        it is `live.stopped`), so a request still waiting for its answer when the download
+        stops is cut too."""
+        with (
+            stopping_on(self.live.stopped),
+            self.server.open_file(url, start, self.options.read_timeout, end) as response,
+        ):
+            yield response
 
     @property
     def wants_hash(self) -> bool:

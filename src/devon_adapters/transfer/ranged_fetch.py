@@ -307,9 +307,7 @@ class RangedFetch(OneFile):
         span = (assignment.cursor, min(assignment.asked_to, assignment.end))
         if span[0] >= span[1]:
             return
-        with self.server.open_file(
-            self.url, span[0], self.options.read_timeout, end=span[1]
-        ) as response:
+        with self.open_file(self.url, span[0], end=span[1]) as response:
             self._check_answer(response, span)
             with self.live.watching(response) as connection:
                 assignment.on_emptied = connection.abort

@@ -79,6 +79,8 @@ class RequestRecord:
     ended_at: float = 0.0
     """When the server was done with it (`time.monotonic()`): the answer sent, or the
     connection found closed by the client."""
+    reused: bool = False
+    """Whether it came on a kept-alive connection that had carried a request before."""
 
 
 @dataclass
@@ -303,7 +305,9 @@ class Faults:
         with self._lock:
             return (repo_id, path) in self._corrupt
 
-    def wait_if_hanging(self, path: str, stopping: threading.Event) -> None:
+    def wait_if_hanging(self, path: str, stopping: threading.Event, client: Any = None) -> bool:
+        """Hold a request `hang` matches until it is released; False when the client (its
+        socket, if given) closed the connection meanwhile: nobody waits for an answer."""
         held = False
         try:
             while not stopping.is_set():
@@ -312,8 +316,11 @@ class Faults:
                     if hanging and not held:
                         held, self._held = True, self._held + 1
                 if not hanging:
-                    return
+                    return True
+                if client is not None and client_gone(client):
+                    return False
                 self._released.wait(0.05)
+            return True
         finally:
             if held:
                 with self._lock:

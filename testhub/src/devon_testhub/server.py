@@ -143,6 +143,8 @@ class _HubHandler(BaseHTTPRequestHandler):
     _completed = True
     _decoded_path = ""
     _connection_rate: int | None = None
+    _served = 0
+    """Requests this connection carried before the one being handled."""
 
     def setup(self) -> None:
         super().setup()
@@ -182,9 +184,13 @@ class _HubHandler(BaseHTTPRequestHandler):
         decoded_path = unquote(split.path)
         self._decoded_path = decoded_path
         faults = self.hub.faults
-        faults.wait_if_hanging(decoded_path, self.hub.stopping)
+        answered = faults.wait_if_hanging(decoded_path, self.hub.stopping, self.connection)
         self.hub.stats.begin(decoded_path, self.headers.get("Range"))
         try:
+            if not answered:  # the client closed the connection while the request hung
+                self._completed = False
+                self.close_connection = True
+                return
             form = self._form() if method == "POST" else {}
             if faults.latency_s > 0:
                 time.sleep(faults.latency_s)
@@ -226,8 +232,10 @@ class _HubHandler(BaseHTTPRequestHandler):
                     duration_s=time.perf_counter() - started,
                     completed=self._completed,
                     ended_at=time.monotonic(),
+                    reused=self._served > 0,
                 )
             )
+            self._served += 1
 
     # ---- responses -------------------------------------------------------------------
 
