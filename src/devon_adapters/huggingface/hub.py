@@ -160,7 +160,7 @@ class HubClient:
         start: int,
         read_timeout: float,
         end: int | None = None,
-        stop: StopSignal | None = None,
+        stop: CallStop | None = None,
     ) -> Iterator[httpx2.Response]:
         """A streamed GET of a file from byte `start` on, up to byte `end` (exclusive) when
         given: a `Range` request when `start` > 0 or `end` is given; its connection is cut

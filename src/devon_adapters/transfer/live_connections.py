@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 
 import httpx2
 
-from devon_core.stopping import StopSignal
+from devon_core.stopping import CallStop
 
 
 def socket_of(response: httpx2.Response) -> socket.socket | None:
@@ -63,7 +63,7 @@ class LiveConnections:
         self._lock = threading.Lock()
         self._open: set[Connection] = set()
         self._closed = False
-        self.stopped = StopSignal()
+        self.stopped = CallStop()
         """Set by `close_all`: the stop signal the download's requests are sent under."""
 
     @contextlib.contextmanager
