@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from devon_core import Forbidden, InvalidInput, NotFound, SourceUnavailable
-from devon_core.stopping import StopSignal, stopping_on
+from devon_core.stopping import CallStop, stopping_on
 from devon_testhub import GATED_REPO, PRIVATE_REPO, TestHub
 from tests.contract.hf_helpers import LEGACY, ONNX, SHARDY, TINY, WIDGET, source_for
 
@@ -147,7 +147,7 @@ def test_a_stop_cuts_a_request_still_waiting_for_its_answer_on_a_kept_alive_conn
     source = source_for(test_hub, timeout=60.0)
     source.info(WIDGET)  # leaves its connection in the pool for the next request
     test_hub.faults.hang(f"/api/models/{SHARDY}")  # taken, never answered
-    signal = StopSignal()
+    signal = CallStop()
     failed: list[BaseException] = []
 
     def ask() -> None:
