@@ -28,7 +28,7 @@ from devon_http.job_routes import API_PREFIX, JOB_ROUTES, EventStreamSlots
 from devon_http.request_log import RequestLog
 from devon_http.routes import API_ROUTES, answer_health_first, health
 from devon_http.schema_paths import SCHEMA_PREFIX, answer_unknown_schema_paths
-from devon_web import page_routes
+from devon_http.web_page import page_routes
 
 JSON_DOCUMENT_PATHS = ["/openapi.json"]
 YAML_DOCUMENT_PATHS = ["/openapi.yaml", "/openapi.yml"]
