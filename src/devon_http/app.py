@@ -5,7 +5,6 @@ from functools import partial
 
 import anyio.to_thread
 from litestar import Litestar, Router
-from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -119,7 +118,7 @@ def _document_default_source(app: Litestar, devon: Devon) -> None:
         default = devon.default_source
     except DevonError:
         return
-    document = app.plugins.get(OpenAPIPlugin).provide_openapi()  # built once, kept
+    document = app.openapi_schema  # built once, kept
     for item in (document.paths or {}).values():
         for operation in (item.get, item.post):
             for parameter in (operation.parameters or []) if operation else []:
