@@ -25,6 +25,8 @@ serve: setup
 lint: setup
 	$(BIN)/ruff check src testhub tests bench scripts
 	$(BIN)/ruff format --check src testhub tests bench scripts
+	@# The boundaries between the packages: the contracts in pyproject.toml (ADR 0288).
+	$(BIN)/lint-imports
 
 typecheck: setup
 	$(BIN)/mypy

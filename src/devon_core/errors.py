@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from devon_core.quantizations import Quantization
+    from devon_core.quantization_value import Quantization
 
 
 class DevonError(Exception):

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 from typing import Protocol
 
-import attrs
+from devon_core.errors import InvalidInput
+from devon_core.quantization_value import Quantization as Quantization  # its home, re-exported
 
 # GGUF quantisation types as llama.cpp names them: Q4_K_M, Q8_0, IQ2_XS, IQ4_NL, TQ1_0, F16...
 _GGUF_QUANT = re.compile(
@@ -30,15 +31,6 @@ class SizedFile(Protocol):
 
     @property
     def size_bytes(self) -> int: ...
-
-
-@attrs.frozen
-class Quantization:
-    """One quantisation of a GGUF repository: its name, its size and the files it takes."""
-
-    name: str
-    size_bytes: int
-    files: tuple[str, ...]
 
 
 def is_gguf(path: str) -> bool:
@@ -86,8 +78,6 @@ def group_quantizations(files: Iterable[SizedFile]) -> tuple[Quantization, ...]:
 
 def parse_quant_tag(text: str) -> str:
     """A quantisation a user typed (`q4_k_m`, `Q4_K_M`), in its canonical upper case."""
-    from devon_core.errors import InvalidInput
-
     tag = text.strip() if isinstance(text, str) else ""
     if not _TAG.fullmatch(tag):
         raise InvalidInput(

@@ -5,7 +5,6 @@ from functools import partial
 
 import anyio.to_thread
 from litestar import Litestar, Router
-from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -28,7 +27,7 @@ from devon_http.job_routes import API_PREFIX, JOB_ROUTES, EventStreamSlots
 from devon_http.request_log import RequestLog
 from devon_http.routes import API_ROUTES, answer_health_first, health
 from devon_http.schema_paths import SCHEMA_PREFIX, answer_unknown_schema_paths
-from devon_web import page_routes
+from devon_http.web_page import page_routes
 
 JSON_DOCUMENT_PATHS = ["/openapi.json"]
 YAML_DOCUMENT_PATHS = ["/openapi.yaml", "/openapi.yml"]
@@ -119,7 +118,7 @@ def _document_default_source(app: Litestar, devon: Devon) -> None:
         default = devon.default_source
     except DevonError:
         return
-    document = app.plugins.get(OpenAPIPlugin).provide_openapi()  # built once, kept
+    document = app.openapi_schema  # built once, kept
     for item in (document.paths or {}).values():
         for operation in (item.get, item.post):
             for parameter in (operation.parameters or []) if operation else []:

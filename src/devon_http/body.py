@@ -6,7 +6,7 @@ for every failure. The contract wants strict JSON types, 400 for a body that is 
 """
 
 import enum
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_type_hints
+from typing import Any, Generic, Protocol, TypeVar, get_type_hints
 
 import msgspec
 from litestar.dto import MsgspecDTO
@@ -15,15 +15,19 @@ from litestar.typing import FieldDefinition
 
 from devon_core.errors import InvalidInput, InvalidRequest
 
-if TYPE_CHECKING:  # a private module of Litestar's; only the type is needed
-    from litestar._openapi.schema_generation import SchemaCreator
-
 MAX_BODY_BYTES = 64 * 1024
 MAX_JSON_DEPTH = 32
 """Arrays and objects nested deeper than this are refused before decoding: no request body
 of the API nests more than three levels."""
 
 T = TypeVar("T", bound=msgspec.Struct)
+
+
+class SchemaCreator(Protocol):
+    """What `create_openapi_schema` uses of the schema creator Litestar hands it (whose class
+    lives in a private module of Litestar's, so it is described here, not imported)."""
+
+    def for_field_definition(self, field_definition: FieldDefinition) -> Schema | Reference: ...
 
 
 class StrictBody(MsgspecDTO[T], Generic[T]):
@@ -34,7 +38,7 @@ class StrictBody(MsgspecDTO[T], Generic[T]):
 
     @classmethod
     def create_openapi_schema(
-        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: "SchemaCreator"
+        cls, field_definition: FieldDefinition, handler_id: str, schema_creator: SchemaCreator
     ) -> Reference | Schema:
         # Describe the struct itself (not a generated transfer model) so the document names it.
         return schema_creator.for_field_definition(FieldDefinition.from_annotation(cls.model_type))

@@ -1,8 +1,4 @@
-"""DEVON's web page: hand-written HTML, CSS and ES modules, served by DEVON itself.
+"""DEVON's web page: hand-written HTML, CSS and ES modules under `static/`, and no Python.
 
-`page_routes(frame_ancestors)` gives the Litestar handlers for `/` (the page) and `/ui/...`
-(its assets); `devon_http.create_app` mounts them beside the API."""
-
-from devon_web.routes import page_routes
-
-__all__ = ["page_routes"]
+`devon_http.web_page` serves them (`/` the page, `/ui/...` its assets), reading them as this
+package's resources; the wheel ships them with the package (ADR 0289)."""

@@ -15,8 +15,7 @@ from devon_adapters.huggingface.cache import HuggingFaceCache
 from devon_adapters.model_files.identities import FileIdentity, file_identities, file_identity
 from devon_adapters.vault.store import DiskModelStore
 from devon_core import Devon
-from devon_testhub import Catalogue, Repo, TestHub
-from devon_testhub.catalogue import hub_file
+from devon_testhub import Catalogue, Repo, TestHub, hub_file
 from devon_testhub.content import FileContent, git_blob_oid
 from tests.contract.hf_cache_builder import download as cache_download
 from tests.contract.hf_helpers import SHARDY, TINY, WIDGET, sha256_of, source_for

@@ -21,8 +21,7 @@ from devon_app import Settings, build_devon
 from devon_core import Devon
 from devon_core.cache_view import Change, LinkKind, ViewSkipReason
 from devon_http.asgi import create_app_from_settings
-from devon_testhub import Catalogue, Repo, TestHub
-from devon_testhub.catalogue import hub_file
+from devon_testhub import Catalogue, Repo, TestHub, hub_file
 from devon_testhub.content import json_file, safetensors_file
 from tests.contract.hf_cache_builder import download as cache_download
 from tests.contract.hf_helpers import SHARDY, TINY, WIDGET, files_under

@@ -11,8 +11,7 @@ from devon_adapters.transfer.staging_layout import FileJob
 from devon_core import DownloadFailed, Forbidden, NotFound
 from devon_core.filters import matches_any
 from devon_core.models import RemoteFile, RemoteModel
-from devon_testhub import GATED_REPO, TestHub, run_test_hub
-from devon_testhub.catalogue import Repo, hub_file
+from devon_testhub import GATED_REPO, Repo, TestHub, hub_file, run_test_hub
 from devon_testhub.content import FileContent
 from tests.contract.hf_helpers import SHARDY, TINY, WIDGET, files_under, hub_bytes, source_for
 

@@ -11,7 +11,7 @@ from litestar.testing import TestClient
 
 from devon_http import create_app
 from devon_http.guard import HttpSecurity
-from devon_web.assets import BASE_URL_SCRIPT
+from devon_http.web_page import BASE_URL_SCRIPT
 from tests.contract.http_support import fake_devon
 
 KEY = "page-key"

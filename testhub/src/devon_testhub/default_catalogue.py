@@ -7,13 +7,13 @@ import random
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from devon_testhub.catalogue import HubFile, Repo, hub_file, sharded_safetensors
 from devon_testhub.content import (
     filler_file,
     gguf_file,
     json_file,
     safetensors_file,
 )
+from devon_testhub.repos import HubFile, Repo, hub_file, sharded_safetensors
 
 KIB = 1024
 EPOCH = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from devon_testhub.catalogue import Repo
+from devon_testhub.repos import Repo
 from devon_testhub.shapes import trending_score
 
 SORT_KEYS = {

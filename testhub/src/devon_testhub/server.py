@@ -16,8 +16,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
-from devon_testhub.catalogue import Catalogue, HubFile, Repo
+from devon_testhub.catalogue import Catalogue
 from devon_testhub.faults import Faults, RequestRecord, RequestStats
+from devon_testhub.repos import HubFile, Repo
 from devon_testhub.routes import Route, parse_route
 from devon_testhub.search import BadQuery, ListQuery, query_flag, run_query
 from devon_testhub.shapes import list_item, model_info, path_entries, tree_entries

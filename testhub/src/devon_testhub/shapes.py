@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from devon_testhub.catalogue import HubFile, Repo
+from devon_testhub.repos import HubFile, Repo
 
 # Fields `/api/models` returns when neither `full` nor `expand` is asked for.
 LIST_DEFAULT_FIELDS = (
