@@ -13,6 +13,7 @@ import pytest
 
 from devon_core import DownloadCancelled, InvalidInput, NotFound, SearchFilters
 from devon_core.identifiers import validate_model_id, validate_source_name
+from devon_core.references import ModelReference
 from tests.contract.source_contract import HARNESSES, SourceHarness, described, harness_for
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -22,6 +23,13 @@ SHA256 = re.compile(r"[0-9a-f]{64}")
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SourceHarness]:
     with harness_for(request.param, tmp_path, request) as harness:
         yield harness
+
+
+@pytest.fixture
+def dest(tmp_path: Path) -> str:
+    """An empty staging directory to download into."""
+    (tmp_path / "staging").mkdir()
+    return str(tmp_path / "staging")
 
 
 # `name` and `info`
@@ -130,11 +138,9 @@ def test_a_search_hit_is_what_info_says_of_it(harness: SourceHarness) -> None:
 
 
 def test_download_writes_every_file_asked_for_at_its_declared_size_and_hash(
-    harness: SourceHarness, tmp_path: Path
+    harness: SourceHarness, dest: str
 ) -> None:
     model = harness.source.info(harness.known)
-    dest = str(tmp_path / "staging")
-    Path(dest).mkdir()
 
     written = harness.source.download(model, model.files, dest)
 
@@ -146,20 +152,16 @@ def test_download_writes_every_file_asked_for_at_its_declared_size_and_hash(
             assert hashlib.sha256(data).hexdigest() == file.sha256
 
 
-def test_download_fetches_only_the_files_asked_for(harness: SourceHarness, tmp_path: Path) -> None:
+def test_download_fetches_only_the_files_asked_for(harness: SourceHarness, dest: str) -> None:
     model = harness.source.info(harness.known)
     wanted = model.files[-1:]
-    dest = str(tmp_path / "staging")
-    Path(dest).mkdir()
 
     assert harness.source.download(model, wanted, dest) == [wanted[0].path]
     assert harness.landed(dest) == {wanted[0].path: wanted[0].size_bytes}
 
 
-def test_download_reports_progress_up_to_the_total(harness: SourceHarness, tmp_path: Path) -> None:
+def test_download_reports_progress_up_to_the_total(harness: SourceHarness, dest: str) -> None:
     model = harness.source.info(harness.known)
-    dest = str(tmp_path / "staging")
-    Path(dest).mkdir()
     calls: list[tuple[int, int]] = []
 
     harness.source.download(
@@ -173,11 +175,9 @@ def test_download_reports_progress_up_to_the_total(harness: SourceHarness, tmp_p
 
 
 def test_a_second_download_into_the_same_place_resumes_to_the_same_files(
-    harness: SourceHarness, tmp_path: Path
+    harness: SourceHarness, dest: str
 ) -> None:
     model = harness.source.info(harness.known)
-    dest = str(tmp_path / "staging")
-    Path(dest).mkdir()
     harness.source.download(model, model.files, dest)
     first = {f.path: harness.content(dest, f.path) for f in model.files}
 
@@ -189,13 +189,22 @@ def test_a_second_download_into_the_same_place_resumes_to_the_same_files(
 
 
 def test_a_download_told_to_stop_raises_download_cancelled(
-    harness: SourceHarness, tmp_path: Path
+    harness: SourceHarness, dest: str
 ) -> None:
     model = harness.source.info(harness.known)
-    dest = str(tmp_path / "staging")
-    Path(dest).mkdir()
     stop = threading.Event()
     stop.set()
 
     with pytest.raises(DownloadCancelled):
         harness.source.download(model, model.files, dest, stop=stop)
+
+
+# `parse_reference`, an optional member (without it the core reads `owner/name[:QUANT]`)
+
+
+def test_a_source_that_parses_references_reads_its_own_ids_back(harness: SourceHarness) -> None:
+    parse = getattr(harness.source, "parse_reference", None)
+    if parse is None:
+        pytest.skip("the source leaves references to the core")
+    for model in harness.source.search(None, SearchFilters(), 3):
+        assert parse(model.model_id) == ModelReference(model.model_id)

@@ -5,14 +5,14 @@ trust it."""
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from devon_core import InvalidInput, StagingArea, StorageSpace
+from devon_core import InvalidInput, LocalModel, StagingArea, StorageSpace
 from devon_core.commit_metadata import CommitMetadata
 from devon_core.serialization import unstructure
 from tests.contract.store_contract import HARNESSES, StoreHarness, harness_for, put
@@ -307,16 +307,21 @@ class Refused(Exception):
 
 @contextmanager
 def download_in_flight(
-    harness: StoreHarness, model_id: str, adding: int, replacing: int = 0
+    harness: StoreHarness,
+    model_id: str,
+    adding: int,
+    replacing: int = 0,
+    then: Callable[[StagingArea], object] = lambda staging: None,
 ) -> Iterator[StagingArea]:
-    """Another thread holding `model_id`'s lock and a reservation for it until the block
-    ends (what `check` of a second download then sees)."""
+    """Another thread holding `model_id`'s lock and a reservation for it, having done `then`
+    with its staging, until the block ends (what `check` of a second download then sees)."""
     store = harness.store
     held, done = threading.Event(), threading.Event()
     staging = store.stage("huggingface", model_id)
 
     def run() -> None:
         with store.lock("huggingface", model_id), store.reserve(staging, adding, replacing, _any):
+            then(staging)
             held.set()
             done.wait(30)
 
@@ -396,25 +401,13 @@ def test_a_check_that_raises_refuses_the_reservation_and_holds_nothing(
 
 
 def test_a_committed_download_no_longer_counts_as_in_flight(harness: StoreHarness) -> None:
-    store = harness.store
-    committed, release = threading.Event(), threading.Event()
+    def commit(staging: StagingArea) -> LocalModel:
+        harness.write_staged(staging, WIDGET)
+        return harness.store.commit(staging, list(WIDGET), T0, CommitMetadata())
 
-    def download() -> None:
-        staging = store.stage("huggingface", "acme/widget-7b")
-        with store.lock("huggingface", "acme/widget-7b"), store.reserve(staging, 1002, 0, _any):
-            harness.write_staged(staging, WIDGET)
-            store.commit(staging, list(WIDGET), T0, CommitMetadata())
-            committed.set()
-            release.wait(30)
-
-    thread = threading.Thread(target=download)
-    thread.start()
-    try:
-        assert committed.wait(30)
+    with download_in_flight(harness, "acme/widget-7b", 1002, then=commit):
         seen, live = seen_by_a_reservation(harness)
-    finally:
-        release.set()
-        thread.join(30)
+
     assert live.used_bytes == 1002
     assert seen.used_bytes == 1002  # counted once, as used
 
