@@ -18,6 +18,7 @@ from devon_core import (
     RemoteModel,
     SearchFilters,
 )
+from devon_core.identifiers import validate_model_id
 from devon_core.models import author_of, model_name_of
 from devon_core.ports import ProgressCallback, StopSignal
 
@@ -54,9 +55,17 @@ class FileSource:
         return self._name
 
     def search(self, query: str | None, filters: SearchFilters, limit: int) -> list[RemoteModel]:
-        return [self.info(model_id) for model_id in sorted(self.catalogue)][:limit]
+        """Like the Hub: every word of `query` in the id, whatever its case, and passing
+        `filters` (every model has 0 downloads: in id order)."""
+        words = (query or "").lower().split()
+        found = [self.info(model_id) for model_id in sorted(self.catalogue)]
+        hits = [
+            m for m in found if all(w in m.model_id.lower() for w in words) and filters.matches(m)
+        ]
+        return hits[:limit]
 
     def info(self, model_id: str) -> RemoteModel:
+        validate_model_id(model_id)
         if model_id not in self.catalogue:
             raise NotFound(f"{model_id} is not on {self.name}")
         files = tuple(
@@ -83,6 +92,8 @@ class FileSource:
         stop: StopSignal | None = None,
     ) -> list[str]:
         contents = self.catalogue[model.model_id]
+        total = sum(f.size_bytes for f in files)
+        done = 0
         metadata = Path(dest) / ".cache" / "huggingface"
         metadata.mkdir(parents=True, exist_ok=True)
         (metadata / "resume-state").write_text(model.model_id)
@@ -93,13 +104,15 @@ class FileSource:
                 self.fail_after_files = None
                 raise DownloadFailed(f"connection cut while fetching {file.path}")
             target = Path(dest) / file.path
-            if target.is_file() and target.read_bytes() == contents[file.path]:
-                continue
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(contents[file.path])
-            self.fetched.append(file.path)
-            self._note(f"{model.model_id} {file.path}")
-            time.sleep(self.delay)
+            if not (target.is_file() and target.read_bytes() == contents[file.path]):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(contents[file.path])
+                self.fetched.append(file.path)
+                self._note(f"{model.model_id} {file.path}")
+                time.sleep(self.delay)
+            done += file.size_bytes
+            if progress is not None:
+                progress(done, total)
         return [f.path for f in files]
 
     def _note(self, line: str) -> None:

@@ -22,6 +22,7 @@ from devon_core import (
     SearchFilters,
     SourceUnavailable,
 )
+from devon_core.identifiers import validate_model_id
 from devon_core.models import author_of, model_name_of
 from devon_core.ports import ProgressCallback, StopSignal
 
@@ -53,11 +54,15 @@ class FolderSource:
         return cls(settings.section("folder", FolderSettings).root)
 
     def search(self, query: str | None, filters: SearchFilters, limit: int) -> list[RemoteModel]:
+        words = (query or "").lower().split()  # as the Hub: each word, whatever its case
         found = [self.info(model_id) for model_id in self._model_ids()]
-        hits = [m for m in found if (not query or query in m.model_id) and filters.matches(m)]
-        return hits[:limit]
+        hits = [
+            m for m in found if all(w in m.model_id.lower() for w in words) and filters.matches(m)
+        ]
+        return sorted(hits, key=lambda m: -m.downloads)[:limit]
 
     def info(self, model_id: str) -> RemoteModel:
+        validate_model_id(model_id)  # never a folder outside the catalogue (`../x`)
         folder = self._folder_of(model_id)
         if not folder.is_dir():
             raise NotFound(f"{model_id} is not in {self._catalogue()}")
@@ -108,11 +113,21 @@ class FolderSource:
         return self.root
 
     def _model_ids(self) -> list[str]:
+        """The `owner/name` folders whose names DEVON can keep as ids (others are left out)."""
         root = self._catalogue()
-        return sorted(p.relative_to(root).as_posix() for p in root.glob("*/*") if p.is_dir())
+        ids = sorted(p.relative_to(root).as_posix() for p in root.glob("*/*") if p.is_dir())
+        return [model_id for model_id in ids if _valid_id(model_id)]
 
     def _folder_of(self, model_id: str) -> Path:
         return self._catalogue() / model_id
+
+
+def _valid_id(model_id: str) -> bool:
+    try:
+        validate_model_id(model_id)
+    except InvalidInput:
+        return False
+    return True
 
 
 def _sha256(path: Path) -> str:

@@ -1,9 +1,11 @@
 """What every `ModelStore` must do, as harnesses the contract suite runs against each store.
 
 A harness owns one store and knows how to put bytes into its staging area the way a source
-does. Adding a store means adding a harness to `HARNESSES`; the suite then runs for it.
+does, and how a person places a folder in the vault by hand or deletes one (what `scan`
+finds). Adding a store means adding a harness to `HARNESSES`; the suite then runs for it.
 """
 
+import shutil
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +24,14 @@ class StoreHarness(Protocol):
 
     def write_staged(self, staging: StagingArea, files: Mapping[str, bytes]) -> None: ...
 
+    def place_folder(self, relative: str, files: Mapping[str, bytes]) -> None:
+        """Put a folder holding `files` at `<root>/<relative>`, as a person copying it in."""
+        ...
+
+    def delete_folder(self, model: LocalModel) -> None:
+        """Delete the model's folder behind the store's back."""
+        ...
+
 
 class MemoryHarness:
     def __init__(self, _tmp: Path) -> None:
@@ -31,6 +41,13 @@ class MemoryHarness:
     def write_staged(self, staging: StagingArea, files: Mapping[str, bytes]) -> None:
         staged = self.memory.disk.setdefault(staging.path, {})
         staged.update({path: len(data) for path, data in files.items()})
+
+    def place_folder(self, relative: str, files: Mapping[str, bytes]) -> None:
+        folder = self.memory.disk.setdefault(f"{self.memory.root}/{relative}", {})
+        folder.update({path: len(data) for path, data in files.items()})
+
+    def delete_folder(self, model: LocalModel) -> None:
+        del self.memory.disk[model.path]
 
 
 class DiskHarness:
@@ -42,6 +59,15 @@ class DiskHarness:
             path = Path(staging.path) / relative
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
+
+    def place_folder(self, relative: str, files: Mapping[str, bytes]) -> None:
+        for name, data in files.items():
+            path = Path(self.store.root, relative, name)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+
+    def delete_folder(self, model: LocalModel) -> None:
+        shutil.rmtree(model.path)
 
 
 class PostgresHarness(DiskHarness):

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from devon_adapters.huggingface.references import parse_hub_reference
+from devon_adapters.model_files.names import is_model_file
 from devon_core import (
     DownloadCancelled,
     DownloadFailed,
@@ -25,6 +26,7 @@ from devon_core import (
     RemoteModel,
     RemovalFailed,
     ScanResult,
+    ScanSkip,
     SearchFilters,
     SourceUsage,
     StagingArea,
@@ -33,6 +35,7 @@ from devon_core import (
 )
 from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
 from devon_core.commit_metadata import CommitMetadata
+from devon_core.identifiers import validate_model_id
 from devon_core.models import author_of, model_name_of
 from devon_core.ports import ProgressCallback, StopSignal
 from devon_core.references import ModelReference
@@ -40,7 +43,7 @@ from devon_core.results import StagedDownload
 from devon_core.serialization import unstructure
 
 FakeDisk = dict[str, dict[str, int]]
-"""Staging path -> {relative file path: size in bytes}."""
+"""Folder path (a staging area, a model's folder) -> {relative file path: size in bytes}."""
 
 T0 = datetime(2025, 2, 12, 14, 30, tzinfo=UTC)
 
@@ -104,16 +107,19 @@ class FakeSource:
         return parse_hub_reference(text)
 
     def search(self, query: str | None, filters: SearchFilters, limit: int) -> list[RemoteModel]:
+        """Like the Hub: every word of `query` in the id, whatever its case."""
+        words = (query or "").lower().split()
         hits = [
             m
             for m in self.catalogue.values()
-            if (not query or query.lower() in m.model_id.lower()) and filters.matches(m)
+            if all(word in m.model_id.lower() for word in words) and filters.matches(m)
         ]
         return sorted(hits, key=lambda m: -m.downloads)[:limit]
 
     def info(self, model_id: str) -> RemoteModel:
         if self.info_error is not None:
             raise self.info_error
+        validate_model_id(model_id)
         try:
             return self.catalogue[model_id]
         except KeyError:
@@ -146,7 +152,8 @@ class FakeSource:
 
 class MemoryStore:
     """A vault in a dict. `free_bytes`, `quota_bytes` and `quota_setting` are settable for
-    storage checks."""
+    storage checks. Each model's folder is in `disk` too (at its `path`), so that `scan`
+    finds folders placed there by hand and sees those that are gone, as on a disk."""
 
     def __init__(self, disk: FakeDisk | None = None, root: str = "/vault") -> None:
         self._root = root
@@ -170,7 +177,8 @@ class MemoryStore:
         self.groups = 0
         self.scans: list[tuple[frozenset[str], bool]] = []
         self.scan_options: list[dict[str, bool]] = []
-        self.scan_result = ScanResult()
+        self.scan_result: ScanResult | None = None
+        """What `scan` answers when set; when None, it scans `disk` as the disk store does."""
 
     @property
     def root(self) -> str:
@@ -185,6 +193,7 @@ class MemoryStore:
         if key not in self.files_of:
             share = model.size_bytes // max(len(model.files), 1)
             self.files_of[key] = {path: share for path in model.files}
+        self.disk.setdefault(model.path, dict(self.files_of[key]))
         self.changes += 1
         return model
 
@@ -213,6 +222,7 @@ class MemoryStore:
             storage_path=self.root,
             sources=sources,
             staging_bytes=self.staging_bytes(),
+            partial_bytes=self.partial_bytes(),
         )
 
     def staging_bytes(self) -> int:
@@ -240,9 +250,7 @@ class MemoryStore:
     @contextmanager
     def lock(self, source: str, model_id: str) -> Iterator[None]:
         """Exclusive between threads, re-entrant within one, like the disk store's."""
-        with self._locks_guard:
-            lock = self._locks.setdefault((source, model_id), threading.RLock())
-        with lock:
+        with self._lock_of(source, model_id):
             self.locks_taken.append((source, model_id))
             yield
 
@@ -293,6 +301,7 @@ class MemoryStore:
             staged.setdefault(path, held[path])
         kept = sorted(files)
         self.files_of[(staging.source, staging.model_id)] = {f: staged[f] for f in kept}
+        self.disk[f"{self.root}/{staging.source}/{staging.model_id}"] = {f: staged[f] for f in kept}
         model = LocalModel(
             source=staging.source,
             model_id=staging.model_id,
@@ -315,6 +324,8 @@ class MemoryStore:
             raise RemovalFailed(f"Could not remove {source}/{model_id} (Permission denied)")
         self.files_of.pop((source, model_id), None)
         removed = self.models.pop((source, model_id), None)
+        if removed is not None:
+            self.disk.pop(removed.path, None)
         self.changes += removed is not None
         return removed
 
@@ -324,12 +335,32 @@ class MemoryStore:
         for path, files in sorted(self.disk.items()):
             if path.startswith(prefix):
                 source, model_id = path.removeprefix(prefix).split("/", 1)
-                found.append(StagedDownload(source, model_id, sum(files.values()), False))
+                size = sum(files.values())
+                in_use = not self._lock_free(source, model_id)
+                found.append(StagedDownload(source, model_id, size, in_use, size))
         return found
 
     def discard_staging(self, source: str, model_id: str) -> int | None:
-        files = self.disk.pop(f"{self.root}/.devon/staging/{source}/{model_id}", {})
-        return sum(files.values())
+        lock = self._lock_of(source, model_id)
+        if not lock.acquire(blocking=False):
+            return None
+        try:
+            files = self.disk.pop(f"{self.root}/.devon/staging/{source}/{model_id}", {})
+            return sum(files.values())
+        finally:
+            lock.release()
+
+    def _lock_of(self, source: str, model_id: str) -> threading.RLock:
+        with self._locks_guard:
+            return self._locks.setdefault((source, model_id), threading.RLock())
+
+    def _lock_free(self, source: str, model_id: str) -> bool:
+        """Whether no other thread holds the model's lock (a running download)."""
+        lock = self._lock_of(source, model_id)
+        if not lock.acquire(blocking=False):
+            return False
+        lock.release()
+        return True
 
     def _refuse_clash(self, source: str, model_id: str) -> None:
         for other_source, other in self.models:
@@ -358,10 +389,56 @@ class MemoryStore:
         move: bool = False,
         dry_run: bool = False,
     ) -> ScanResult:
-        """What `scan_result` says, recording the call (the real scan is a disk matter)."""
+        """What `scan_result` says if set, else a scan of `disk`: a folder under a known
+        source's folder is that source's model, any other `local`'s, registered where it
+        is; one with no model file is skipped. Records the call. (`move` moves nothing.)"""
         self.scans.append((frozenset(known_sources), reconcile))
         self.scan_options.append({"move": move, "dry_run": dry_run})
-        return self.scan_result
+        if self.scan_result is not None:
+            return self.scan_result
+        sources = {*known_sources, *(source for source, _ in self.models), "local"}
+        registered, skipped, placed = [], [], []
+        for folder, files in sorted(self.disk.items()):
+            relative = folder.removeprefix(f"{self.root}/")
+            if relative == folder or relative.startswith(".devon/"):
+                continue
+            first, _, rest = relative.partition("/")
+            source, model_id = (first, rest) if first in sources and rest else ("local", relative)
+            if (source, model_id) in self.models:
+                continue
+            if not any(is_model_file(path) for path in files):
+                skipped.append(ScanSkip(folder, "it holds no model file"))
+                continue
+            registered.append(f"{source}/{model_id}")
+            placed.append((source, model_id, folder, files))
+        dropped = sorted(
+            f"{key[0]}/{key[1]}"
+            for key, model in self.models.items()
+            if reconcile and model.path not in self.disk
+        )
+        if not dry_run:
+            for key in dropped:
+                self.remove(*key.split("/", 1))
+            for source, model_id, folder, files in placed:
+                self.files_of[(source, model_id)] = dict(files)
+                self.add(
+                    LocalModel(
+                        source=source,
+                        model_id=model_id,
+                        path=folder,
+                        size_bytes=sum(files.values()),
+                        downloaded_at=datetime.now(UTC),
+                        last_used=None,
+                        files=tuple(sorted(files)),
+                        metadata={"inferred": True},
+                    )
+                )
+        return ScanResult(
+            registered=tuple(registered),
+            dropped=tuple(dropped),
+            skipped=tuple(skipped),
+            dry_run=dry_run,
+        )
 
 
 def _overlap(a: str, b: str) -> bool:
