@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from devon_adapters.index.sqlite import Operation, Record
+from devon_adapters.index.records import Operation, Record
 from devon_adapters.vault.locks import Timeout
 from devon_adapters.vault.paths import DIR_MODE, make_private_dirs
 from devon_core.errors import InvalidInput

@@ -33,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from devon_adapters.index.sqlite import Record
+from devon_adapters.index.records import Record
 from devon_adapters.model_files.inference import infer_metadata
 from devon_adapters.model_files.names import is_model_file
 from devon_adapters.vault.paths import (

@@ -37,7 +37,8 @@ import attrs
 
 from devon_adapters.index.backends import IndexBackend, VaultIndex, open_backend
 from devon_adapters.index.copy import copy_index
-from devon_adapters.index.sqlite import CHECKED_FILE, Index, Operation, Record
+from devon_adapters.index.records import Operation, Record
+from devon_adapters.index.sqlite import CHECKED_FILE, Index
 from devon_adapters.model_files.identities import forget, record_declared
 from devon_adapters.transfer.staging_layout import arrived_bytes
 from devon_adapters.vault.batch_commit import delete_abandoned_batches
