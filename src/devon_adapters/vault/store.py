@@ -156,7 +156,7 @@ class DiskModelStore:
             )
             self._recover()
             if self._changed_on_open:
-                self._refresh_manifest()
+                self.refresh_manifest()
             else:
                 try:
                     self._manifest.ensure()
@@ -164,7 +164,7 @@ class DiskModelStore:
                     log.warning("Could not update %s: %s", self._manifest.path, error)
 
     # A test hook: called with the name of each step of commit and remove as it completes.
-    _after_step: Callable[[str], None] = staticmethod(lambda step: None)
+    after_step: Callable[[str], None] = staticmethod(lambda step: None)
 
     @property
     def root(self) -> str:
@@ -361,11 +361,11 @@ class DiskModelStore:
     def lock(self, source: str, model_id: str) -> AbstractContextManager[None]:
         validate_source_name(source)
         validate_model_id(model_id)
-        return self._hold(self._backend.model_lock(source, model_id))
+        return self.hold(self._backend.model_lock(source, model_id))
 
     def stage(self, source: str, model_id: str) -> StagingArea:
         staging = self._paths.staging(source, model_id)
-        self._refuse_clash(source, model_id)
+        self.refuse_clash(source, model_id)
         self._paths.ensure_inside(staging)
         make_private_dirs(staging)
         present = {relative: stat.st_size for relative, stat in walk_files(staging)}
@@ -441,7 +441,7 @@ class DiskModelStore:
         return found
 
     def _reservations_lock(self) -> AbstractContextManager[None]:
-        return self._hold(self._backend.named_lock(RESERVATIONS_LOCK))
+        return self.hold(self._backend.named_lock(RESERVATIONS_LOCK))
 
     def commit(
         self,
@@ -459,7 +459,7 @@ class DiskModelStore:
         if metadata_files := [f for f in wanted if is_download_metadata(f)]:
             raise InvalidInput(f"Download metadata is not a model file: {metadata_files}")
         with self.lock(source, model_id):
-            self._refuse_clash(source, model_id)
+            self.refuse_clash(source, model_id)
             self._paths.ensure_inside(staged)
             target = self._paths.model_dir(source, model_id)
             self._paths.ensure_inside(target)
@@ -492,15 +492,15 @@ class DiskModelStore:
             with self._index.write() as db:
                 # Checked again in the transaction that journals the commit: of two commits
                 # whose folders nest, the second to journal sees the first and is refused.
-                self._refuse_clash(source, model_id, db)
+                self.refuse_clash(source, model_id, db)
                 self._index.begin_operation(db, operation)
             try:
-                self._after_step("commit:journaled")
+                self.after_step("commit:journaled")
                 if aside:
                     os.rename(target, self._paths.trash / aside)
-                    self._after_step("commit:old-aside")
+                    self.after_step("commit:old-aside")
                 os.rename(staged, target)
-                self._after_step("commit:moved")
+                self.after_step("commit:moved")
                 with self._index.write() as db:
                     self._index.put(db, record)
                     self._index.end_operation(db, source, model_id)
@@ -515,11 +515,11 @@ class DiskModelStore:
                         "and the download stays staged for a retry"
                     ) from error
                 raise
-            self._after_step("commit:recorded")
+            self.after_step("commit:recorded")
             self._release_reservation(source, model_id)  # its bytes now count as used
-            self._refresh_manifest()
+            self.refresh_manifest()
             if aside:
-                self._delete_leftover(self._paths.trash / aside)
+                self.delete_leftover(self._paths.trash / aside)
         self._tell_observers(source, model_id)
         return self._local(record)
 
@@ -565,27 +565,27 @@ class DiskModelStore:
                     db, Operation(source, model_id, "remove", aside, journaled)
                 )
             try:
-                self._after_step("remove:unindexed")
+                self.after_step("remove:unindexed")
                 # Before the files go: the manifest never lists a model being deleted.
-                self._refresh_manifest()
+                self.refresh_manifest()
                 if os.path.lexists(target):
                     os.rename(target, self._paths.trash / aside)
             except BaseException as error:
                 with self._index.write() as db:  # still in place: keep it listed
                     self._index.put(db, record)
                     self._index.end_operation(db, source, model_id)
-                self._refresh_manifest()
+                self.refresh_manifest()
                 if isinstance(error, OSError):
                     raise RemovalFailed(
                         f"Could not remove {source}/{model_id} from {target.parent} "
                         f"({error.strerror or error}): it stays in the vault as it was"
                     ) from error
                 raise
-            self._after_step("remove:trashed")
+            self.after_step("remove:trashed")
             with self._index.write() as db:
                 self._index.end_operation(db, source, model_id)
             forget(self._paths, source, model_id)
-            self._delete_leftover(self._paths.trash / aside)
+            self.delete_leftover(self._paths.trash / aside)
         self._tell_observers(source, model_id)
         return self._local(record)
 
@@ -698,7 +698,7 @@ class DiskModelStore:
                     elif old is not None:
                         self._index.delete(db, *key)
                 self._index.put_many(db, fresh)
-            self._refresh_manifest()
+            self.refresh_manifest()
             return len(self._index.model_keys())
 
     def _files_now(self, key: tuple[str, str], old: Record | None) -> dict[str, int] | None:
@@ -832,10 +832,10 @@ class DiskModelStore:
         delete_abandoned_batches(self)
         # Outside any transaction: holding the write lock for this pass made every other
         # process's commits wait for it (0.4 s at 100,000 models).
-        vanished = self._vanished(self._unlisted())
+        vanished = self.vanished(self._unlisted())
         if vanished:
             with self._index.write() as db:  # checked again now that writers wait
-                for key in self._vanished(vanished):
+                for key in self.vanished(vanished):
                     log.warning("Dropping %s/%s from the index: its directory is gone", *key)
                     self._index.delete(db, *key)
                     self._changed_on_open = True
@@ -872,7 +872,7 @@ class DiskModelStore:
             write_checked(record, settled)
         return unlisted
 
-    def _vanished(self, keys: Iterable[tuple[str, str]]) -> "builtins.list[tuple[str, str]]":
+    def vanished(self, keys: Iterable[tuple[str, str]]) -> "builtins.list[tuple[str, str]]":
         """The models among `keys` whose directory is gone and that no commit or removal
         is working on (ids were validated when recorded)."""
         busy = {(op.source, op.model_id) for op in self._index.operations()}
@@ -940,7 +940,7 @@ class DiskModelStore:
             )
 
     @staticmethod
-    def _delete_leftover(path: Path) -> None:
+    def delete_leftover(path: Path) -> None:
         """Delete an old copy already out of the vault's view: failing here must not fail
         the commit or removal that succeeded (the next open empties the trash)."""
         try:
@@ -950,7 +950,7 @@ class DiskModelStore:
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _refresh_manifest(self) -> None:
+    def refresh_manifest(self) -> None:
         """Bring manifest.json up to date. Failing to (a full disk) never fails the change
         the index already holds: it is logged, and the next change writes it again."""
         try:
@@ -958,7 +958,7 @@ class DiskModelStore:
         except OSError as error:
             log.warning("Could not update %s: %s", self._manifest.path, error)
 
-    def _refuse_clash(self, source: str, model_id: str, db: Any = None) -> None:
+    def refuse_clash(self, source: str, model_id: str, db: Any = None) -> None:
         other = self._index.clash(source, model_id, db)
         if other is not None:
             raise InvalidInput(
@@ -987,12 +987,12 @@ class DiskModelStore:
         )
 
     @contextmanager
-    def _hold(self, lock: Any) -> Iterator[None]:
+    def hold(self, lock: Any) -> Iterator[None]:
         with lock:
             yield
 
     def _vault_lock(self) -> AbstractContextManager[None]:
-        return self._hold(self._backend.vault_lock())
+        return self.hold(self._backend.vault_lock())
 
 
 def _kept_count(kept: BinaryIO, stamp: str) -> int | None:
