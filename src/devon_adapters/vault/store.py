@@ -18,7 +18,6 @@ How a crash can never leave the index pointing at missing files, nor list a half
 
 import builtins
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -31,8 +30,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import attrs
-
 from devon_adapters.index.backends import IndexBackend, VaultIndex, open_backend
 from devon_adapters.index.copy import copy_index
 from devon_adapters.index.records import Operation, Record
@@ -42,7 +39,7 @@ from devon_adapters.transfer.staging_layout import arrived_bytes
 from devon_adapters.vault.batch_commit import delete_abandoned_batches
 from devon_adapters.vault.checked_times import SETTLED_NS, read_checked, write_checked
 from devon_adapters.vault.listing import LISTING_FILE, KeptListing
-from devon_adapters.vault.locks import Timeout, lock_name
+from devon_adapters.vault.locks import Timeout
 from devon_adapters.vault.manifest import (
     MANIFEST_LOCK,
     MANIFEST_NAME,
@@ -53,7 +50,6 @@ from devon_adapters.vault.manifest import (
 )
 from devon_adapters.vault.paths import (
     DIR_MODE,
-    FILE_MODE,
     VaultPaths,
     check_relative_file,
     half_written_file,
@@ -61,9 +57,9 @@ from devon_adapters.vault.paths import (
     make_private_dirs,
     partial_files,
     placed_folder,
-    staged_bytes,
     walk_files,
 )
+from devon_adapters.vault.reservations import Reservations
 from devon_core.commit_metadata import CommitMetadata
 from devon_core.errors import DownloadFailed, InvalidInput, RemovalFailed, StoreUnavailable
 from devon_core.identifiers import LOCAL_SOURCE, validate_model_id, validate_source_name
@@ -81,25 +77,6 @@ from devon_core.results import (
 log = logging.getLogger(__name__)
 
 FOLDERS_FILE = "folders.json"
-RESERVATIONS_LOCK = "reservations.lock"
-
-
-@attrs.frozen
-class Reservation:
-    """Room held for a download in flight (see `DiskModelStore.reserve`)."""
-
-    source: str
-    model_id: str
-    adding_bytes: int
-    replacing_bytes: int
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(
-        path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), FILE_MODE
-    )
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
 
 
 class DiskModelStore:
@@ -136,6 +113,7 @@ class DiskModelStore:
         self.quota_bytes = quota_bytes
         self.quota_setting = quota_setting
         self._backend: IndexBackend = open_backend(self._paths, database_url)
+        self._reservations = Reservations(self._paths, self._backend, self.space)
         self._observers: builtins.list[Callable[[str, str], None]] = []
         self.rebuild_skipped: builtins.list[tuple[str, str]] = []
         """(model, reason) for each manifest entry an index rebuild at open left out."""
@@ -310,71 +288,15 @@ class DiskModelStore:
             partial_files=partial_files(staging),
         )
 
-    @contextmanager
     def reserve(
         self,
         staging: StagingArea,
         adding_bytes: int,
         replacing_bytes: int,
         check: Callable[[StorageSpace], None],
-    ) -> Iterator[None]:
-        """One file per download in flight under `.devon/reservations/`, written and read
-        under one vault-wide lock; a file whose model lock is free (its process died) is
-        stale and removed. What another download still has to write is its size less what
-        its staging directory holds now."""
-        source, model_id = staging.source, staging.model_id
-        mine = self._paths.reservations / lock_name(source, model_id)
-        with self._reservations_lock():
-            still_to_write = adding = 0
-            for other in self._reservations_in_flight(exclude=mine):
-                staged = staged_bytes(self._paths.staging(other.source, other.model_id))
-                still_to_write += max(other.adding_bytes - staged, 0)
-                adding += other.adding_bytes - other.replacing_bytes
-            space = self.space()
-            check(
-                attrs.evolve(
-                    space,
-                    free_bytes=space.free_bytes - still_to_write,
-                    used_bytes=space.used_bytes + adding,
-                )
-            )
-            claim = Reservation(source, model_id, adding_bytes, replacing_bytes)
-            _write_private(mine, json.dumps(attrs.asdict(claim)))
-        try:
-            yield
-        finally:
-            self._release_reservation(source, model_id)
-
-    def _release_reservation(self, source: str, model_id: str) -> None:
-        with self._reservations_lock():
-            (self._paths.reservations / lock_name(source, model_id)).unlink(missing_ok=True)
-
-    def _reservations_in_flight(self, exclude: Path) -> "builtins.list[Reservation]":
-        found = []
-        for path in sorted(self._paths.reservations.iterdir()):
-            if path == exclude:
-                continue
-            try:
-                claim = Reservation(**json.loads(path.read_text()))
-                validate_source_name(claim.source)
-                validate_model_id(claim.model_id)
-            except (OSError, ValueError, TypeError, InvalidInput):
-                path.unlink(missing_ok=True)  # unreadable: nobody can be holding it
-                continue
-            lock = self._backend.model_lock(claim.source, claim.model_id)
-            try:
-                lock.acquire(timeout=0)
-            except Timeout:
-                found.append(claim)  # its download is running
-                continue
-            try:
-                path.unlink(missing_ok=True)  # left by a process that is gone
-            finally:
-                lock.release()
-        return found
-
-    def _reservations_lock(self) -> AbstractContextManager[None]:
-        return self.hold(self._backend.named_lock(RESERVATIONS_LOCK))
+    ) -> AbstractContextManager[None]:
+        """Hold room for the download into `staging` while it runs (see `Reservations`)."""
+        return self._reservations.hold(staging, adding_bytes, replacing_bytes, check)
 
     def commit(
         self,
@@ -449,7 +371,7 @@ class DiskModelStore:
                     ) from error
                 raise
             self.after_step("commit:recorded")
-            self._release_reservation(source, model_id)  # its bytes now count as used
+            self._reservations.release(source, model_id)  # its bytes now count as used
             self.refresh_manifest()
             if aside:
                 self.delete_leftover(self._paths.trash / aside)
