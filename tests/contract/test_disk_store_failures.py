@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from devon_adapters import DiskModelStore
-from devon_adapters.vault.store import _delete_tree
+from devon_adapters.vault.trees import delete_tree
 from devon_core import DownloadFailed, RemovalFailed
 from tests.contract.vault_builders import assert_consistent, files_on_disk, put_model
 
@@ -110,7 +110,7 @@ def delete_from_two_threads_at_once(tree: Path) -> list[BaseException]:
     def delete() -> None:
         start.wait()
         try:
-            _delete_tree(tree)
+            delete_tree(tree)
         except BaseException as error:
             errors.append(error)
 

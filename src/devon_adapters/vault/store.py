@@ -21,7 +21,6 @@ import contextlib
 import logging
 import os
 import shutil
-import sys
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
@@ -38,6 +37,7 @@ from devon_adapters.model_files.identities import forget, record_declared
 from devon_adapters.transfer.staging_layout import arrived_bytes
 from devon_adapters.vault.batch_commit import delete_abandoned_batches
 from devon_adapters.vault.checked_times import SETTLED_NS, read_checked, write_checked
+from devon_adapters.vault.leftovers import StagingLeftovers
 from devon_adapters.vault.listing import LISTING_FILE, KeptListing
 from devon_adapters.vault.locks import Timeout
 from devon_adapters.vault.manifest import (
@@ -60,6 +60,7 @@ from devon_adapters.vault.paths import (
     walk_files,
 )
 from devon_adapters.vault.reservations import Reservations
+from devon_adapters.vault.trees import bytes_under, delete_tree, valid_children
 from devon_core.commit_metadata import CommitMetadata
 from devon_core.errors import DownloadFailed, InvalidInput, RemovalFailed, StoreUnavailable
 from devon_core.identifiers import LOCAL_SOURCE, validate_model_id, validate_source_name
@@ -113,6 +114,7 @@ class DiskModelStore:
         self.quota_bytes = quota_bytes
         self.quota_setting = quota_setting
         self._backend: IndexBackend = open_backend(self._paths, database_url)
+        self._leftovers = StagingLeftovers(self._paths, self._backend)
         self._reservations = Reservations(self._paths, self._backend, self.space)
         self._observers: builtins.list[Callable[[str, str], None]] = []
         self.rebuild_skipped: builtins.list[tuple[str, str]] = []
@@ -243,7 +245,7 @@ class DiskModelStore:
         )
 
     def staging_bytes(self) -> int:
-        return _bytes_under(self._paths.staging_root)
+        return bytes_under(self._paths.staging_root)
 
     def file_sizes(self, model: LocalModel, paths: Sequence[str]) -> dict[str, int]:
         sizes = {}
@@ -395,7 +397,7 @@ class DiskModelStore:
         if Path(staging.path) != staged or not _nothing_to_resume(staged):
             return
         try:
-            _delete_tree(staged)
+            delete_tree(staged)
             parent = staged.parent
             while parent != self._paths.staging_root and not any(parent.iterdir()):
                 parent.rmdir()
@@ -457,61 +459,10 @@ class DiskModelStore:
     # -- unfinished downloads ----------------------------------------------------------
 
     def staged(self) -> "builtins.list[StagedDownload]":
-        found = []
-        for (source, model_id), directory in self._staging_dirs():
-            found.append(
-                StagedDownload(
-                    source,
-                    model_id,
-                    _bytes_under(directory),
-                    self._in_use(source, model_id),
-                    arrived_bytes(directory),
-                )
-            )
-        return found
+        return self._leftovers.staged()
 
     def discard_staging(self, source: str, model_id: str) -> int | None:
-        staging = self._paths.staging(source, model_id)
-        lock = self._backend.model_lock(source, model_id)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            return None
-        try:
-            if not os.path.lexists(staging):
-                return 0
-            self._paths.ensure_inside(staging)
-            size = _bytes_under(staging)
-            _delete_tree(staging)
-            owner = staging.parent
-            if owner != self._paths.staging_root / source:
-                with contextlib.suppress(OSError):  # not empty: other models' staging
-                    owner.rmdir()
-            return size
-        finally:
-            lock.release()
-
-    def _in_use(self, source: str, model_id: str) -> bool:
-        lock = self._backend.model_lock(source, model_id)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            return True
-        lock.release()
-        return False
-
-    def _staging_dirs(self) -> Iterator[tuple[tuple[str, str], Path]]:
-        """Each download's staging directory: `<staging>/<source>/<owner>/<name>`, or
-        `<staging>/<source>/<name>` for a bare id (a directory with files or download state
-        of its own)."""
-        for source_dir in _valid_children(self._paths.staging_root, validate_source_name):
-            for first in _valid_children(source_dir, validate_model_id):
-                entries = list(os.scandir(first))
-                if any(not e.is_dir(follow_symlinks=False) or e.name == ".cache" for e in entries):
-                    yield (source_dir.name, first.name), first
-                    continue
-                for directory in _valid_children(first, validate_model_id):
-                    yield (source_dir.name, f"{first.name}/{directory.name}"), directory
+        return self._leftovers.discard_staging(source, model_id)
 
     # -- recovery ----------------------------------------------------------------------
 
@@ -609,12 +560,12 @@ class DiskModelStore:
         """Every model directory: `<root>/<source>/<owner>/<name>` or `<root>/<source>/<name>`
         (a directory holding files of its own is a model, else an owner of models). One
         still being written (a `.part` file) is left out until it is complete."""
-        for source_dir in _valid_children(self._paths.root, validate_source_name):
-            for first in _valid_children(source_dir, validate_model_id):
+        for source_dir in valid_children(self._paths.root, validate_source_name):
+            for first in valid_children(source_dir, validate_model_id):
                 if any(entry.is_file(follow_symlinks=False) for entry in os.scandir(first)):
                     candidates = [first]
                 else:
-                    candidates = list(_valid_children(first, validate_model_id))
+                    candidates = list(valid_children(first, validate_model_id))
                 for directory in candidates:
                     files = {path: stat.st_size for path, stat in walk_files(directory)}
                     if not files:
@@ -682,7 +633,7 @@ class DiskModelStore:
         in_flight = {op.aside for op in self._index.operations()}
         for item in trash:
             if item.name not in in_flight:
-                _delete_tree(item)
+                delete_tree(item)
         _delete_stale_listings(self._paths.state)
         delete_abandoned_batches(self)
         # Outside any transaction: holding the write lock for this pass made every other
@@ -777,7 +728,7 @@ class DiskModelStore:
             os.rename(aside, target)  # the old copy was set aside: put it back
             aside = None
         if aside:
-            _delete_tree(aside)
+            delete_tree(aside)
         with self._index.write() as db:
             self._index.end_operation(db, source, model_id)
 
@@ -799,7 +750,7 @@ class DiskModelStore:
         """Delete an old copy already out of the vault's view: failing here must not fail
         the commit or removal that succeeded (the next open empties the trash)."""
         try:
-            _delete_tree(path)
+            delete_tree(path)
         except OSError as error:
             log.warning("Could not delete %s (%s): the next open will retry", path, error)
 
@@ -924,19 +875,6 @@ def _keep_only(staged: Path, wanted: Sequence[str]) -> dict[str, int]:
     return sizes
 
 
-def _bytes_under(directory: Path) -> int:
-    """Bytes of every regular file under `directory`, download state included, never
-    following a symlink; 0 when it is missing. Files that vanish meanwhile count 0."""
-    total = 0
-    for current, _, names in os.walk(directory):
-        for name in names:
-            with contextlib.suppress(OSError):
-                stat = os.lstat(os.path.join(current, name))
-                if not os.path.islink(os.path.join(current, name)):
-                    total += stat.st_size
-    return total
-
-
 def _holds_exactly(directory: Path, files: Sequence[str]) -> bool:
     return sorted(path for path, _ in walk_files(directory)) == sorted(files)
 
@@ -948,37 +886,3 @@ def _names_in(directory: str) -> frozenset[str]:
             return frozenset(entry.name for entry in entries)
     except OSError:
         return frozenset()
-
-
-def _delete_tree(path: Path) -> None:
-    """Delete `path` without ever following a symlink out of it. Entries that vanish
-    meanwhile are fine: another process opening the vault may be emptying the same trash."""
-    if path.is_symlink() or path.is_file():
-        path.unlink(missing_ok=True)
-    elif path.exists():
-        if sys.version_info >= (3, 12):
-            shutil.rmtree(path, onexc=_raise_unless_gone)
-        else:
-            shutil.rmtree(path, onerror=_raise_unless_gone_info)
-
-
-def _raise_unless_gone(func: Callable[..., object], name: str, error: BaseException) -> None:
-    if not isinstance(error, FileNotFoundError):
-        raise error
-
-
-def _raise_unless_gone_info(func: Callable[..., object], name: str, info: Any) -> None:
-    _raise_unless_gone(func, name, info[1])
-
-
-def _valid_children(directory: Path, validate: Callable[[str], str]) -> Iterator[Path]:
-    if not directory.is_dir():
-        return
-    for entry in sorted(os.scandir(directory), key=lambda e: e.name):
-        if not entry.is_dir(follow_symlinks=False):
-            continue
-        try:
-            validate(entry.name)
-        except InvalidInput:
-            continue
-        yield Path(entry.path)
