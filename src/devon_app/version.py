@@ -1,13 +1,6 @@
-"""DEVON's own version, looked up once in the installed package's metadata."""
+"""DEVON's own version, for the drivers (`GET /health`, the OpenAPI document, `--version`).
+Looked up in the adapters (`devon_adapters.installed`), which name it to the Hub too."""
 
-from functools import cache
-from importlib import metadata
+from devon_adapters.installed import devon_version
 
-
-@cache
-def devon_version() -> str:
-    """The installed `devon` package's version (`0+unknown` from a never-installed tree)."""
-    try:
-        return metadata.version("devon")
-    except metadata.PackageNotFoundError:
-        return "0+unknown"
+__all__ = ["devon_version"]

@@ -5,7 +5,7 @@ import sys
 import warnings
 from typing import TextIO
 
-OUR_LOGGERS = ("devon_core", "devon_adapters", "devon_cli", "devon_http")
+OUR_LOGGERS = ("devon_core", "devon_adapters", "devon_app", "devon_cli", "devon_http")
 
 
 class _OneLine(logging.Handler):

@@ -10,9 +10,8 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, Parameter, Schema, SecurityScheme
 
-from devon_adapters.jobs.runner import DEFAULT_MAX_CONCURRENT
 from devon_app import attach_jobs
-from devon_app.settings import DEFAULT_MAX_EVENT_STREAMS
+from devon_app.settings import DEFAULT_MAX_CONCURRENT_DOWNLOADS, DEFAULT_MAX_EVENT_STREAMS
 from devon_app.version import devon_version
 from devon_core import Devon
 from devon_core.errors import DevonError
@@ -46,7 +45,7 @@ def create_app(
     devon: Devon,
     *,
     api_key: str | None = None,
-    max_concurrent_downloads: int = DEFAULT_MAX_CONCURRENT,
+    max_concurrent_downloads: int = DEFAULT_MAX_CONCURRENT_DOWNLOADS,
     security: HttpSecurity | None = None,
     request_log: RequestLog | None = None,
     hub_pull_through: bool = False,

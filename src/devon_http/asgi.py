@@ -8,9 +8,8 @@ import gc
 
 from litestar import Litestar
 
-from devon_adapters.fleet.agent import HostAgent
-from devon_app import Settings, build_devon
-from devon_app.bootstrap import run_jobs_in_child
+from devon_app import Settings
+from devon_app.serving import build_served_devon, host_agent
 from devon_core import Devon
 from devon_http.app import create_app
 from devon_http.connections import set_limits
@@ -25,7 +24,7 @@ def create_app_from_settings(settings: Settings, devon: Devon | None = None) -> 
 
     It answers to the hosts in `settings.allowed_hosts`, else to the loopback names only
     (`serve` spells out the list for the address it binds)."""
-    devon = run_jobs_in_child(build_devon(settings), settings) if devon is None else devon
+    devon = build_served_devon(settings) if devon is None else devon
     security = HttpSecurity(
         allowed_hosts=settings.allowed_hosts or LOOPBACK_HOSTS,
         cors_origins=settings.cors_origins,
@@ -39,8 +38,8 @@ def create_app_from_settings(settings: Settings, devon: Devon | None = None) -> 
         hub_pull_through=settings.hub_pull_through,
         max_event_streams=settings.max_event_streams,
     )
-    if settings.upstream:  # a fleet host: report to the upstream, pull what it places here
-        agent = HostAgent(devon, settings)
+    agent = host_agent(devon, settings)
+    if agent is not None:  # a fleet host: report to the upstream, pull what it places here
         app.on_startup.append(agent.start)
         app.on_shutdown.insert(0, agent.stop)
     return app

@@ -22,7 +22,6 @@ import anyio.to_thread
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from devon_adapters.transfer.byte_ranges import Unsatisfiable, requested_span
 from devon_core import Devon
 from devon_core.errors import DevonError, Forbidden, InvalidInput, NotFound
 from devon_core.hub_protocol import (
@@ -30,6 +29,8 @@ from devon_core.hub_protocol import (
     RevisionNotFound,
     ServedFile,
     ServedModel,
+    Unsatisfiable,
+    requested_span,
     tree,
 )
 from devon_core.models import author_of

@@ -278,7 +278,7 @@ def test_a_commit_that_fails_lists_nothing_and_a_move_keeps_the_cache(
 ) -> None:
     store = devon.store
     assert isinstance(store, DiskModelStore)
-    store._after_step = _disk_full_at("commit:journaled")
+    store.after_step = _disk_full_at("commit:journaled")
 
     report = devon.adopt([TINY], move=True)
 
@@ -292,9 +292,9 @@ def test_a_commit_that_fails_lists_nothing_and_a_move_keeps_the_cache(
 def test_a_failed_adoption_is_taken_by_the_next_run(devon: Devon) -> None:
     store = devon.store
     assert isinstance(store, DiskModelStore)
-    store._after_step = _disk_full_at("commit:journaled")
+    store.after_step = _disk_full_at("commit:journaled")
     devon.adopt([TINY])
-    store._after_step = _disk_full_at("never")
+    store.after_step = _disk_full_at("never")
 
     report = devon.adopt([TINY])
 
@@ -307,7 +307,7 @@ def test_a_commit_failing_once_its_files_are_in_place_is_reported_as_adopted(
 ) -> None:
     store = devon.store
     assert isinstance(store, DiskModelStore)
-    store._after_step = _disk_full_at("commit:moved")
+    store.after_step = _disk_full_at("commit:moved")
 
     report = devon.adopt([TINY])
 

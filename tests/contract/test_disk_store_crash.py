@@ -27,7 +27,7 @@ def crash(name):
     if name == step:
         os._exit(17)
 
-store._after_step = crash
+store.after_step = crash
 if action == "commit":
     staging = store.stage("huggingface", "acme/widget-7b")
     for relative, text in files.items():
@@ -155,7 +155,7 @@ def pause(name):
         while not resume.exists():
             time.sleep(0.01)
 
-store._after_step = pause
+store.after_step = pause
 staging = store.stage("huggingface", "acme/widget-7b")
 (Path(staging.path) / "new.bin").write_text("new")
 store.commit(staging, ["new.bin"], datetime.now(UTC), CommitMetadata())
@@ -205,7 +205,7 @@ def crash(name):
     if name == step:
         os._exit(17)
 
-store._after_step = crash
+store.after_step = crash
 store.remove("local", "team/tuned")
 """
 

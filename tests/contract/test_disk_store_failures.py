@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from devon_adapters import DiskModelStore
-from devon_adapters.vault.store import _delete_tree
+from devon_adapters.vault.trees import delete_tree
 from devon_core import DownloadFailed, RemovalFailed
 from tests.contract.vault_builders import assert_consistent, files_on_disk, put_model
 
@@ -61,7 +61,7 @@ def test_a_replacing_commit_that_fails_to_move_keeps_the_old_copy_at_once(
 ) -> None:
     store = DiskModelStore(tmp_path / "vault")
     put_model(store, files=OLD)
-    store._after_step = failing_at(step)
+    store.after_step = failing_at(step)
     with pytest.raises(DownloadFailed, match="No space left") as raised:
         put_model(store, files=NEW)
     assert isinstance(raised.value.__cause__, OSError)
@@ -75,7 +75,7 @@ def test_a_replacing_commit_that_fails_to_move_keeps_the_old_copy_at_once(
 def test_a_failed_commit_keeps_the_download_in_staging_for_a_resume(tmp_path: Path) -> None:
     store = DiskModelStore(tmp_path / "vault")
     put_model(store, files=OLD)
-    store._after_step = failing_at("commit:old-aside")
+    store.after_step = failing_at("commit:old-aside")
     with pytest.raises(DownloadFailed):
         put_model(store, files=NEW)
     staging = store.stage("huggingface", "acme/widget-7b")
@@ -85,7 +85,7 @@ def test_a_failed_commit_keeps_the_download_in_staging_for_a_resume(tmp_path: Pa
 def test_a_remove_that_fails_to_move_the_model_keeps_it_listed(tmp_path: Path) -> None:
     store = DiskModelStore(tmp_path / "vault")
     put_model(store, files=OLD)
-    store._after_step = failing_at("remove:unindexed")
+    store.after_step = failing_at("remove:unindexed")
     with pytest.raises(RemovalFailed, match=r"Could not remove huggingface/acme/widget-7b"):
         store.remove("huggingface", "acme/widget-7b")
     model = store.get("huggingface", "acme/widget-7b")
@@ -110,7 +110,7 @@ def delete_from_two_threads_at_once(tree: Path) -> list[BaseException]:
     def delete() -> None:
         start.wait()
         try:
-            _delete_tree(tree)
+            delete_tree(tree)
         except BaseException as error:
             errors.append(error)
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from devon_adapters import DiskModelStore
-from devon_adapters.index.sqlite import MIGRATION_NAMES, MIGRATIONS, SCHEMA_VERSION, IndexTooNew
+from devon_adapters.index.records import IndexTooNew
+from devon_adapters.index.sqlite import MIGRATION_NAMES, MIGRATIONS, SCHEMA_VERSION
 from devon_core import DownloadFailed, InvalidInput
 from devon_core.commit_metadata import CommitMetadata
 from devon_core.ports import ModelStore

@@ -245,7 +245,7 @@ def test_of_two_commits_whose_folders_nest_at_once_only_the_first_lands(
             except InvalidInput as error:
                 outcome.append(str(error))
 
-    store._after_step = commit_the_other_now
+    store.after_step = commit_the_other_now
     put_model(store, first)
 
     assert len(outcome) == 1

@@ -221,7 +221,7 @@ def test_no_model_of_an_import_is_listed_before_all_of_them_are(
         if step == "batch:moved":
             seen_by_another.append(len(other.list()))
 
-    store._after_step = spy
+    store.after_step = spy
     import_legacy_vault(store, legacy)
 
     assert seen_by_another == [0] * 6
@@ -269,7 +269,7 @@ if where == "bring":
         transfer(origin, dest, move)
     legacy._transfer = crashing
 else:
-    store._after_step = crash_after
+    store.after_step = crash_after
 import_legacy_vault(store, Path(old))
 """
 

@@ -221,7 +221,7 @@ def test_the_manifest_never_lists_a_model_whose_files_are_being_deleted(tmp_path
         if step == "remove:trashed":
             listed_while_trashing.append(bool(manifest_of(tmp_path / "vault")))
 
-    store._after_step = spy
+    store.after_step = spy
     store.remove("huggingface", "acme/widget-7b")
 
     assert listed_while_trashing == [False]

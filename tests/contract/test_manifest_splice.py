@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from devon_adapters.index.sqlite import Changed, StoredRow
+from devon_adapters.index.records import Changed, StoredRow
 from devon_adapters.vault.manifest import (
     FileSpan,
     ManifestLines,

@@ -14,7 +14,7 @@ import pytest
 from filelock import Timeout
 
 from devon_adapters import DiskModelStore
-from devon_adapters.index.sqlite import IndexTooNew
+from devon_adapters.index.records import IndexTooNew
 from devon_app import Settings
 from devon_core import InvalidInput, StoreUnavailable
 from devon_core.commit_metadata import CommitMetadata

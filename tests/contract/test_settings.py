@@ -197,3 +197,10 @@ def test_devon_hf_cache_overrides_where_huggingface_hub_keeps_it() -> None:
 def test_the_hf_cache_can_be_set_in_the_config_file(tmp_path: Path) -> None:
     config = write_config(tmp_path, 'hf_cache = "/from/file"\n')
     assert Settings.from_env({"DEVON_CONFIG_PATH": str(config)}).hf_cache == Path("/from/file")
+
+
+def test_the_index_names_the_database_setting_by_its_environment_variable() -> None:
+    from devon_adapters.index.postgres import URL_SETTING
+    from devon_app.settings import env_var
+
+    assert env_var(Settings, "database_url") == URL_SETTING

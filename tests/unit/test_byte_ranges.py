@@ -13,7 +13,6 @@ from devon_adapters.transfer.byte_ranges import (
     PIECES_PER_CONNECTION,
     Span,
     SpanSet,
-    Unsatisfiable,
     contiguous_prefix,
     covered,
     merge,
@@ -21,9 +20,9 @@ from devon_adapters.transfer.byte_ranges import (
     parse_content_range,
     piece_size,
     range_header,
-    requested_span,
     split,
 )
+from devon_core.hub_protocol import Unsatisfiable, requested_span
 
 sizes = st.integers(min_value=1, max_value=10**12)
 

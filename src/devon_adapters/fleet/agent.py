@@ -14,11 +14,12 @@ import shutil
 import threading
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
+import attrs
 import filelock
 
-from devon_app.settings import Settings
 from devon_core.devon import Devon
 from devon_core.fleet import (
     THIS_HOST,
@@ -41,25 +42,38 @@ COPY_POLL_S = 0.5
 SETTLED = frozenset({PlacementState.READY, PlacementState.FAILED, PlacementState.EVICTED})
 
 
-class HostAgent:
-    """The agent of the host `settings.host_name`, reporting to `settings.upstream`."""
+@attrs.frozen
+class AgentConfig:
+    """What a host agent needs to know (the composition root reads it from the settings)."""
 
-    def __init__(self, devon: Devon, settings: Settings) -> None:
-        if settings.upstream is None:
+    host_name: str
+    upstream: str | None
+    upstream_key: str | None
+    public_url: str | None
+    heartbeat_interval: float
+    max_storage_bytes: int | None
+    storage_path: Path
+
+
+class HostAgent:
+    """The agent of the host `config.host_name`, reporting to `config.upstream`."""
+
+    def __init__(self, devon: Devon, config: AgentConfig) -> None:
+        if config.upstream is None:
             raise ValueError("a host agent needs DEVON_UPSTREAM")
         self.devon = devon
-        self.name = settings.host_name
-        self.upstream = settings.upstream.rstrip("/")
-        self.key = settings.upstream_key
-        self.url = settings.public_url
-        self.interval_s = settings.heartbeat_interval
-        self.quota = settings.max_storage_bytes
+        self.name = config.host_name
+        self.upstream = config.upstream.rstrip("/")
+        self.key = config.upstream_key
+        self.url = config.public_url
+        self.interval_s = config.heartbeat_interval
+        self.quota = config.max_storage_bytes
         self._reports: dict[Key, PlacementReport] = {}
         self._queued: set[Key] = set()
         self._work: queue.Queue[Placement | None] = queue.Queue()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._lock = filelock.FileLock(str(settings.storage_path / ".devon" / "fleet-agent.lock"))
+        self._lock = filelock.FileLock(str(config.storage_path / ".devon" / "fleet-agent.lock"))
 
     # -- life ----------------------------------------------------------------------------
 

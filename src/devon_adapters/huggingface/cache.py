@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from devon_adapters.huggingface.cached_files import describe_files
+from devon_adapters.huggingface.metadata import SOURCE_NAME as HUGGING_FACE
 from devon_adapters.model_files.identities import hash_file
-from devon_app.settings import HUGGING_FACE
 from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
 from devon_core.errors import DownloadFailed, NotFound
 

@@ -30,9 +30,9 @@ from typing import Any
 from filelock import FileLock
 
 from devon_adapters.huggingface.cache import VIEW_MARKER as MARKER
+from devon_adapters.huggingface.metadata import SOURCE_NAME as HUGGING_FACE
 from devon_adapters.model_files.identities import FileIdentity, file_identities
 from devon_adapters.vault.paths import FILE_MODE, VaultPaths, make_private_dirs
-from devon_app.settings import HUGGING_FACE
 from devon_core.cache_view import (
     Change,
     LinkKind,

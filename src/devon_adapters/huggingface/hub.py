@@ -26,6 +26,7 @@ from huggingface_hub import (
 )
 from huggingface_hub.utils import build_hf_headers  # type: ignore[attr-defined]
 
+from devon_adapters.installed import devon_version
 from devon_adapters.outbound import (
     AnswerLimits,
     RedirectRefused,
@@ -36,7 +37,6 @@ from devon_adapters.outbound import (
 from devon_adapters.outbound.answers import AnswerTooLarge, decoding, refuse_dense_json
 from devon_adapters.outbound.requests import error_copy
 from devon_adapters.transfer.file_server import byte_headers
-from devon_app.version import devon_version
 from devon_core.stopping import CallStop
 
 Token = str | bool | None

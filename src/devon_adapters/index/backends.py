@@ -15,16 +15,9 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from filelock import FileLock
 
+from devon_adapters.index.records import Changed, Operation, Record, RowBuilder, StoredRow
 from devon_adapters.index.reserve import SpaceReserve
-from devon_adapters.index.sqlite import (
-    Changed,
-    Index,
-    IndexDamaged,
-    Operation,
-    Record,
-    RowBuilder,
-    StoredRow,
-)
+from devon_adapters.index.sqlite import Index, IndexDamaged
 from devon_adapters.vault.locks import model_lock
 from devon_adapters.vault.paths import FILE_MODE, VaultPaths
 
@@ -148,7 +141,7 @@ class PostgresBackend:
 
     def __init__(self, url: str, named_by: str | None = None) -> None:
         """`named_by`: where the user gave `url`, as messages name it (default: the
-        setting `postgres_index.URL_SETTING` names)."""
+        setting `postgres.URL_SETTING` names)."""
         from devon_adapters.index.postgres import URL_SETTING, current_schema, database_label
 
         self.url = url

@@ -5,19 +5,36 @@ times and metadata, go over as they are; the files stay where they are. Nothing 
 while a commit or removal is in flight, and both sides' vault locks are held throughout.
 """
 
-from typing import TYPE_CHECKING
+from contextlib import AbstractContextManager
+from typing import Protocol
 
-from devon_adapters.index.backends import IndexBackend, PostgresBackend, open_backend
+from devon_adapters.index.backends import IndexBackend, PostgresBackend, VaultIndex, open_backend
+from devon_adapters.vault.paths import VaultPaths
 from devon_core.errors import InvalidInput
 from devon_core.results import IndexCopy
 
-if TYPE_CHECKING:  # the store copies its index with this module (`DiskModelStore.copy_index`)
-    from devon_adapters.vault.store import DiskModelStore
+
+class IndexedVault(Protocol):
+    """What a copy needs of the vault whose index it copies (`DiskModelStore` is one)."""
+
+    @property
+    def paths(self) -> VaultPaths: ...
+
+    @property
+    def index(self) -> VaultIndex: ...
+
+    @property
+    def index_backend(self) -> IndexBackend: ...
+
+    def vault_lock(self) -> AbstractContextManager[None]: ...
+
+    def unfinished_operations(self) -> list[str]: ...
+
 
 SQLITE = "sqlite"
 
 
-def target_backend(store: "DiskModelStore", target: str) -> IndexBackend:
+def target_backend(store: IndexedVault, target: str) -> IndexBackend:
     """The backend `target` names: `sqlite` (the index file in the vault) or a PostgreSQL
     URL. InvalidInput when it is neither, or is the index the store already uses."""
     if target == SQLITE:
@@ -34,7 +51,7 @@ def target_backend(store: "DiskModelStore", target: str) -> IndexBackend:
     return backend
 
 
-def copy_index(store: "DiskModelStore", target: str, *, replace: bool = False) -> IndexCopy:
+def copy_index(store: IndexedVault, target: str, *, replace: bool = False) -> IndexCopy:
     """Copy every model row of `store`'s index into the index at `target` (see
     `target_backend`). The target must hold no models unless `replace`, which drops them."""
     backend = target_backend(store, target)

@@ -28,21 +28,20 @@ import psycopg
 import psycopg_pool
 from psycopg.conninfo import conninfo_to_dict
 
-from devon_adapters.index.sqlite import (
-    _SELECT,
+from devon_adapters.index.records import (
+    SELECT_RECORDS,
     Changed,
     Operation,
     Record,
     RowBuilder,
     StoredRow,
-    _decoded,
-    _generation_and_counter,
-    _row,
+    decoded,
+    generation_and_counter,
     pending_migrations,
     read_changed,
+    stored_row,
     time_to_text,
 )
-from devon_app.settings import Settings, env_var
 from devon_core.errors import InvalidInput, StoreUnavailable
 
 T = TypeVar("T")
@@ -300,9 +299,9 @@ def database_label(url: str) -> str:
     return f"{host}:{port}/{parts.get('dbname') or parts.get('user') or ''}"
 
 
-URL_SETTING = env_var(Settings, "database_url")
-"""Where the URL of the vault's index comes from, as messages name it (from the setting's
-declaration, as the quota's hint is)."""
+URL_SETTING = "DEVON_DATABASE_URL"
+"""Where the URL of the vault's index comes from, as messages name it: the environment
+variable of the setting `database_url` (a test holds the two together)."""
 
 
 def unavailable(url: str, error: BaseException, named_by: str = URL_SETTING) -> StoreUnavailable:
@@ -531,9 +530,9 @@ class PostgresIndex:
     def get(self, source: str, model_id: str) -> Record | None:
         with self.connection() as db:
             row = db.execute(
-                _SELECT + " WHERE source = ? AND model_id = ?", (source, model_id)
+                SELECT_RECORDS + " WHERE source = ? AND model_id = ?", (source, model_id)
             ).fetchone()
-        return _decoded(Record, row) if row else None
+        return decoded(Record, row) if row else None
 
     def records(self, source: str | None = None) -> list[Record]:
         return self.each(Record, source)
@@ -543,12 +542,12 @@ class PostgresIndex:
         order, as `Index.each`."""
         with self.connection() as db:
             if source is None:
-                rows = db.execute(_SELECT + " ORDER BY source, model_id").fetchall()
+                rows = db.execute(SELECT_RECORDS + " ORDER BY source, model_id").fetchall()
             else:
                 rows = db.execute(
-                    _SELECT + " WHERE source = ? ORDER BY model_id", (source,)
+                    SELECT_RECORDS + " WHERE source = ? ORDER BY model_id", (source,)
                 ).fetchall()
-        return [_decoded(build, row) for row in rows]
+        return [decoded(build, row) for row in rows]
 
     def change_counter(self) -> int:
         """A number that grows with every transaction that changed a model row, on any
@@ -568,10 +567,10 @@ class PostgresIndex:
         `Index.raw_rows`."""
         with self.connection() as db:
             if source is None:
-                rows = db.execute(_SELECT + " ORDER BY source, model_id").fetchall()
+                rows = db.execute(SELECT_RECORDS + " ORDER BY source, model_id").fetchall()
             else:
                 rows = db.execute(
-                    _SELECT + " WHERE source = ? ORDER BY model_id", (source,)
+                    SELECT_RECORDS + " WHERE source = ? ORDER BY model_id", (source,)
                 ).fetchall()
         return [tuple(row) for row in rows]
 
@@ -605,14 +604,14 @@ class PostgresIndex:
         """Every row as stored, in (source, model_id) order, in one statement (as
         `Index.stored_rows`: the same text forms)."""
         with self.connection() as db:
-            rows = db.execute(_SELECT + " ORDER BY source, model_id").fetchall()
+            rows = db.execute(SELECT_RECORDS + " ORDER BY source, model_id").fetchall()
         return [(s, m, int(size), d, u, f, meta) for s, m, size, d, u, f, meta in rows]
 
     def stamped_rows(self) -> tuple[str, int, list[StoredRow]]:
         """As `Index.stamped_rows`: the rows with the generation and counter, one snapshot."""
         with self._snapshot() as db:
-            generation, counter = _generation_and_counter(db)
-            rows = db.execute(_SELECT + " ORDER BY source, model_id").fetchall()
+            generation, counter = generation_and_counter(db)
+            rows = db.execute(SELECT_RECORDS + " ORDER BY source, model_id").fetchall()
         return generation, counter, [(s, m, int(n), d, u, f, x) for s, m, n, d, u, f, x in rows]
 
     def changed_since(self, counter: int, limit: int) -> tuple[str, int, list[Changed] | None]:
@@ -687,7 +686,7 @@ class PostgresIndex:
 
     @staticmethod
     def put(db: Connection, record: Record) -> None:
-        db.execute(_UPSERT, _row(record))
+        db.execute(_UPSERT, stored_row(record))
 
     @staticmethod
     def put_many(db: Connection, records: Sequence[Record]) -> None:
@@ -701,7 +700,7 @@ class PostgresIndex:
             values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
             db.execute(
                 _UPSERT.replace("VALUES (?, ?, ?, ?, ?, ?, ?)", "VALUES " + values),
-                [value for record in chunk for value in _row(record)],
+                [value for record in chunk for value in stored_row(record)],
             )
 
     @staticmethod

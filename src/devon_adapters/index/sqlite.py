@@ -5,27 +5,46 @@ recorded in `schema_migrations`. Each thread gets its own connection; writes run
 `BEGIN IMMEDIATE` transactions and wait (`busy_timeout`) for one another.
 """
 
-import json
 import os
 import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-import attrs
+from devon_adapters.index.records import (
+    SELECT_COUNTER,
+    SELECT_RECORDS,
+    SELECT_STAMP,
+    Changed,
+    IndexTooNew,
+    Operation,
+    Record,
+    RowBuilder,
+    StoredRow,
+    as_record,
+    decoded,
+    generation_and_counter,
+    pending_migrations,
+    read_changed,
+    stored_row,
+    time_to_text,
+)
 
+# Still importable from here, where they were before index/records.py (ADR 0260).
+from devon_adapters.index.records import text_to_time as text_to_time
 from devon_adapters.index.reserve import SpaceReserve
 from devon_adapters.vault.checked_times import SETTLED_NS, read_checked, write_checked
 from devon_adapters.vault.paths import FILE_MODE
-from devon_core.errors import DevonError, InsufficientStorage
-from devon_core.serialization import timestamp
+from devon_core.errors import InsufficientStorage
 
 BUSY_TIMEOUT_MS = 60_000
+T = TypeVar("T")
+
 CHECKED_FILE = "index-checked.json"
 """Beside the index: its sizes and times when its last `quick_check` passed."""
 
@@ -183,164 +202,6 @@ MIGRATION_NAMES = frozenset(name for name, _ in MIGRATIONS)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def time_to_text(moment: datetime) -> str:
-    """UTC ISO 8601 with microseconds: sorts as text, reads back as an aware datetime."""
-    if moment.tzinfo is None:
-        raise ValueError(f"naive datetime {moment!r}: the vault stores aware UTC times")
-    return timestamp(moment)
-
-
-def text_to_time(text: str) -> datetime:
-    moment = datetime.fromisoformat(text)
-    return moment if moment.tzinfo is UTC else moment.astimezone(UTC)
-
-
-@attrs.frozen
-class Record:
-    """One row of the index."""
-
-    source: str
-    model_id: str
-    size_bytes: int
-    downloaded_at: datetime
-    last_used: datetime | None
-    files: tuple[str, ...]
-    metadata: dict[str, Any]
-
-    def to_json(self) -> str:
-        return json.dumps(
-            {
-                "source": self.source,
-                "model_id": self.model_id,
-                "size_bytes": self.size_bytes,
-                "downloaded_at": time_to_text(self.downloaded_at),
-                "last_used": time_to_text(self.last_used) if self.last_used else None,
-                "files": list(self.files),
-                "metadata": self.metadata,
-            }
-        )
-
-    @classmethod
-    def from_json(cls, text: str) -> "Record":
-        data = json.loads(text)
-        return cls(
-            source=data["source"],
-            model_id=data["model_id"],
-            size_bytes=data["size_bytes"],
-            downloaded_at=text_to_time(data["downloaded_at"]),
-            last_used=text_to_time(data["last_used"]) if data["last_used"] else None,
-            files=tuple(data["files"]),
-            metadata=data["metadata"],
-        )
-
-
-@attrs.frozen
-class Operation:
-    """A commit or removal in flight (see DiskModelStore for how a restart resolves it)."""
-
-    source: str
-    model_id: str
-    kind: str
-    aside: str | None
-    record: Record | None
-
-
-_COUNTER = "SELECT counter FROM changes WHERE id = 0"
-_STAMP = "SELECT counter, generation FROM changes WHERE id = 0"
-_SELECT = (
-    "SELECT source, model_id, size_bytes, downloaded_at, last_used, files, metadata FROM models"
-)
-
-
-StoredRow = tuple[str, str, int, str, str | None, str, str]
-"""A row as stored: source, model_id, size_bytes, downloaded_at and last_used as text,
-files and metadata as JSON text."""
-Changed = tuple[str, str, StoredRow | None]
-"""A model changed since a count: its source, id, and row (None: it was removed)."""
-
-_CHANGED = (
-    "SELECT c.source, c.model_id, m.size_bytes, m.downloaded_at, m.last_used, m.files,"
-    " m.metadata FROM model_changes c LEFT JOIN models m"
-    " ON m.source = c.source AND m.model_id = c.model_id"
-    " WHERE c.counter > ? ORDER BY c.source, c.model_id LIMIT ?"
-)
-"""The models changed after a count, with their rows if they are still there (one SQL for
-both index backends, `?` parameters)."""
-
-
-def _changed(row: Sequence[Any]) -> Changed:
-    source, model_id, size, downloaded_at, last_used, files, metadata = row
-    if size is None:  # no row joined: the model was removed
-        return source, model_id, None
-    return source, model_id, (source, model_id, size, downloaded_at, last_used, files, metadata)
-
-
-def read_changed(db: Any, counter: int, limit: int) -> tuple[str, int, list[Changed] | None]:
-    """`changed_since` read with `db` (inside a snapshot), for either index backend."""
-    generation, now = _generation_and_counter(db)
-    rows = db.execute(_CHANGED, (counter, limit + 1)).fetchall()
-    if len(rows) > limit:
-        return generation, now, None
-    return generation, now, [_changed(row) for row in rows]
-
-
-def _generation_and_counter(db: Any) -> tuple[str, int]:
-    counter, generation = db.execute(_STAMP).fetchone()
-    return str(generation), int(counter)
-
-
-def _record(row: tuple[Any, ...]) -> Record:
-    return _decoded(Record, row)
-
-
-T = TypeVar("T")
-RowBuilder = Callable[[str, str, int, datetime, datetime | None, tuple[str, ...], Any], T]
-"""Called with a row's decoded columns in order: source, model_id, size_bytes,
-downloaded_at, last_used, files, metadata."""
-
-
-def _decoded(build: RowBuilder[T], row: tuple[Any, ...]) -> T:
-    source, model_id, size, downloaded_at, last_used, files, metadata = row
-    return build(
-        source,
-        model_id,
-        size,
-        text_to_time(downloaded_at),
-        text_to_time(last_used) if last_used else None,
-        tuple(json.loads(files)),
-        json.loads(metadata),
-    )
-
-
-def _row(record: Record) -> tuple[Any, ...]:
-    return (
-        record.source,
-        record.model_id,
-        record.size_bytes,
-        time_to_text(record.downloaded_at),
-        time_to_text(record.last_used) if record.last_used else None,
-        json.dumps(list(record.files)),
-        json.dumps(record.metadata, sort_keys=True),
-    )
-
-
-M = TypeVar("M")
-
-
-def pending_migrations(
-    migrations: Sequence[tuple[str, M]], applied: Collection[str], where: str
-) -> list[tuple[str, M]]:
-    """The migrations of `migrations` not in `applied`, in order (every index backend keys
-    its migrations by name this way, ADR 0010). Raises IndexTooNew when `applied` names one
-    this DEVON does not know."""
-    if unknown := set(applied) - {name for name, _ in migrations}:
-        raise IndexTooNew(
-            f"{where}: the index has migrations this DEVON does not know "
-            f"({', '.join(sorted(unknown))}): it is newer than this DEVON; upgrade DEVON"
-        )
-    return [(name, migration) for name, migration in migrations if name not in applied]
-
-
 class IndexDamaged(Exception):
     """The index file is not a usable SQLite database."""
 
@@ -355,10 +216,6 @@ class IndexFull(InsufficientStorage):
             "space on that disk"
         )
         self.reserve = reserve
-
-
-class IndexTooNew(DevonError):
-    """The index was written by a newer DEVON: left alone rather than rebuilt."""
 
 
 class Index:
@@ -505,13 +362,13 @@ class Index:
         """A number that grows with every transaction that changed a model row (a commit,
         a removal, a `mark_used`, a rebuild), by any process: equal values mean nothing
         `get`, `each` or `usage` return has changed in between. One indexed read."""
-        (counter,) = self._connection().execute(_COUNTER).fetchone()
+        (counter,) = self._connection().execute(SELECT_COUNTER).fetchone()
         return int(counter)
 
     def change_stamp(self) -> str:
         """The change counter with the index file's generation: equal stamps mean the same
         index in the same state, even across a rebuild of the index from disk."""
-        counter, generation = self._connection().execute(_STAMP).fetchone()
+        counter, generation = self._connection().execute(SELECT_STAMP).fetchone()
         return f"{generation}:{counter}"
 
     def schema_version(self) -> int:
@@ -524,12 +381,12 @@ class Index:
         row = (
             self._connection()
             .execute(
-                _SELECT + " WHERE source = ? AND model_id = ?",
+                SELECT_RECORDS + " WHERE source = ? AND model_id = ?",
                 (source, model_id),
             )
             .fetchone()
         )
-        return _record(row) if row else None
+        return as_record(row) if row else None
 
     def records(self, source: str | None = None) -> list[Record]:
         return self.each(Record, source)
@@ -539,32 +396,34 @@ class Index:
         order: lets a caller make its own objects without an intermediate `Record`."""
         db = self._connection()
         if source is None:
-            rows = db.execute(_SELECT + " ORDER BY source, model_id")
+            rows = db.execute(SELECT_RECORDS + " ORDER BY source, model_id")
         else:
-            rows = db.execute(_SELECT + " WHERE source = ? ORDER BY model_id", (source,))
-        return [_decoded(build, row) for row in rows]
+            rows = db.execute(SELECT_RECORDS + " WHERE source = ? ORDER BY model_id", (source,))
+        return [decoded(build, row) for row in rows]
 
     def raw_rows(self, source: str | None = None) -> list[tuple[Any, ...]]:
         """Every row as stored (of one source if given), in (source, model_id) order:
         source, model_id, size_bytes, downloaded_at and last_used as `time_to_text` wrote
-        them, files and metadata as the JSON text `_row` wrote."""
+        them, files and metadata as the JSON text `stored_row` wrote."""
         db = self._connection()
         if source is None:
-            return db.execute(_SELECT + " ORDER BY source, model_id").fetchall()
-        return db.execute(_SELECT + " WHERE source = ? ORDER BY model_id", (source,)).fetchall()
+            return db.execute(SELECT_RECORDS + " ORDER BY source, model_id").fetchall()
+        return db.execute(
+            SELECT_RECORDS + " WHERE source = ? ORDER BY model_id", (source,)
+        ).fetchall()
 
     def stored_rows(self) -> list[tuple[str, str, int, str, str | None, str, str]]:
         """Every row as stored, in (source, model_id) order, read in one statement (one
         snapshot): times as ISO 8601 text, `files` and `metadata` as JSON text. For writers of
         JSON views (the manifest) that need not decode what they copy out."""
-        return list(self._connection().execute(_SELECT + " ORDER BY source, model_id"))
+        return list(self._connection().execute(SELECT_RECORDS + " ORDER BY source, model_id"))
 
     def stamped_rows(self) -> tuple[str, int, list[StoredRow]]:
         """`stored_rows()` with the index's generation and change counter, all read in one
         snapshot (what a view written from them reflects)."""
         with self._snapshot() as db:
-            generation, counter = _generation_and_counter(db)
-            rows = list(db.execute(_SELECT + " ORDER BY source, model_id"))
+            generation, counter = generation_and_counter(db)
+            rows = list(db.execute(SELECT_RECORDS + " ORDER BY source, model_id"))
         return generation, counter, rows
 
     def changed_since(self, counter: int, limit: int) -> tuple[str, int, list[Changed] | None]:
@@ -670,12 +529,12 @@ class Index:
 
     @staticmethod
     def put(db: sqlite3.Connection, record: Record) -> None:
-        db.execute("INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?)", _row(record))
+        db.execute("INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?)", stored_row(record))
 
     @staticmethod
     def put_many(db: sqlite3.Connection, records: Sequence[Record]) -> None:
         db.executemany(
-            "INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?)", map(_row, records)
+            "INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?)", map(stored_row, records)
         )
 
     @staticmethod

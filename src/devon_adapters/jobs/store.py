@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 import attrs
 
 from devon_adapters.index.backends import VaultIndex
-from devon_adapters.index.sqlite import IndexFull, text_to_time, time_to_text
+from devon_adapters.index.records import text_to_time, time_to_text
+from devon_adapters.index.sqlite import IndexFull
 from devon_core.errors import (
     Conflict,
     InsufficientStorage,

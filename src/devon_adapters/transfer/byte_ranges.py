@@ -109,31 +109,3 @@ class SpanSet:
 
     def prefix(self) -> int:
         return contiguous_prefix(self._spans)
-
-
-class Unsatisfiable(ValueError):
-    """A `Range` no byte of the file answers (HTTP 416)."""
-
-
-def requested_span(header: str | None, size: int) -> Span | None:
-    """The span of a file of `size` bytes a request's `Range` header asks for: one
-    `bytes=` range (`a-b`, `a-`, `-n`); None for the whole file (no header, one that is not
-    a single byte range, which HTTP lets a server ignore: several ranges would need a
-    multipart answer). Unsatisfiable when it starts past the end."""
-    if not header or not header.strip().lower().startswith("bytes=") or "," in header:
-        return None
-    first, _, last = header.strip()[len("bytes=") :].strip().partition("-")
-    if not (first or last) or not (first or "0").isdigit() or not (last or "0").isdigit():
-        return None
-    if not first:
-        length = int(last)
-        if length == 0 or size == 0:
-            raise Unsatisfiable(header)
-        return (max(size - length, 0), size)
-    start = int(first)
-    end = min(int(last) + 1, size) if last else size
-    if last and int(last) < start:
-        return None
-    if start >= size:
-        raise Unsatisfiable(header)
-    return (start, end)

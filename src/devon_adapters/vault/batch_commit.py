@@ -20,18 +20,44 @@ import contextlib
 import os
 import uuid
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import attrs
 
-from devon_adapters.index.sqlite import Operation, Record
+from devon_adapters.index.backends import IndexBackend, VaultIndex
+from devon_adapters.index.records import Operation, Record
 from devon_adapters.vault.locks import Timeout
-from devon_adapters.vault.paths import DIR_MODE, make_private_dirs
+from devon_adapters.vault.paths import DIR_MODE, VaultPaths, make_private_dirs
 from devon_core.errors import InvalidInput
 
-if TYPE_CHECKING:
-    from devon_adapters.vault.store import DiskModelStore
+
+class BatchVault(Protocol):
+    """What a batch commit needs of the vault it commits into (`DiskModelStore` is one)."""
+
+    after_step: Callable[[str], None]
+    """Called with the name of each step as it completes (a test hook)."""
+
+    @property
+    def paths(self) -> VaultPaths: ...
+
+    @property
+    def index(self) -> VaultIndex: ...
+
+    @property
+    def index_backend(self) -> IndexBackend: ...
+
+    def vault_lock(self) -> AbstractContextManager[None]: ...
+
+    def hold(self, lock: Any) -> AbstractContextManager[None]: ...
+
+    def delete_leftover(self, path: Path) -> None: ...
+
+    def refresh_manifest(self) -> None: ...
+
+    def refuse_clash(self, source: str, model_id: str, db: Any = None) -> None: ...
+
 
 BATCH_PREFIX = ".batch-"
 """Staging directories of batches: `.devon/staging/.batch-<id>` (no source is named so)."""
@@ -58,24 +84,24 @@ Bring = Callable[[Path, Path], None]
 """Puts the file at the first path at the second (a new path in staging)."""
 
 
-def commit_batch(store: "DiskModelStore", arrivals: Sequence[Arrival], bring: Bring) -> BatchResult:
+def commit_batch(store: BatchVault, arrivals: Sequence[Arrival], bring: Bring) -> BatchResult:
     batch = f"{BATCH_PREFIX}{uuid.uuid4().hex}"
     base = store.paths.staging_root / batch
-    with store._hold(store.index_backend.named_lock(batch)):
+    with store.hold(store.index_backend.named_lock(batch)):
         try:
             staged, refused = _stage(base, arrivals, bring)
             with store.vault_lock():
                 committed = _commit(store, batch, staged, refused)
         finally:
-            store._delete_leftover(base)
+            store.delete_leftover(base)
     with contextlib.suppress(OSError):  # the lock's file, when locks are files (SQLite)
         (store.paths.locks / batch).unlink()
     if committed:
-        store._refresh_manifest()
+        store.refresh_manifest()
     return BatchResult(tuple(committed), tuple(refused))
 
 
-def delete_abandoned_batches(store: "DiskModelStore") -> None:
+def delete_abandoned_batches(store: BatchVault) -> None:
     """Delete the staging of every batch whose process is gone (its lock is free)."""
     for directory in store.paths.staging_root.glob(f"{BATCH_PREFIX}*"):
         lock = store.index_backend.named_lock(directory.name)
@@ -84,7 +110,7 @@ def delete_abandoned_batches(store: "DiskModelStore") -> None:
         except Timeout:
             continue  # still being staged or committed
         try:
-            store._delete_leftover(directory)
+            store.delete_leftover(directory)
         finally:
             lock.release()
 
@@ -120,7 +146,7 @@ def _stage(base: Path, arrivals: Sequence[Arrival], bring: Bring) -> tuple[list[
 
 
 def _commit(
-    store: "DiskModelStore", batch: str, staged: list[Staged], refused: Refused
+    store: BatchVault, batch: str, staged: list[Staged], refused: Refused
 ) -> list[tuple[str, str]]:
     index, paths = store.index, store.paths
     journaled: list[tuple[Record, Path, Path]] = []
@@ -149,7 +175,7 @@ def _commit(
         for record, _, _ in journaled:
             operation = Operation(record.source, record.model_id, "commit", batch, record)
             index.begin_operation(db, operation)
-    store._after_step("batch:journaled")
+    store.after_step("batch:journaled")
     moved: list[Record] = []
     made: set[Path] = set()
     for record, directory, target in journaled:
@@ -164,7 +190,7 @@ def _commit(
             )
             continue
         moved.append(record)
-        store._after_step("batch:moved")
+        store.after_step("batch:moved")
     with index.write() as db:
         ours = {(op.source, op.model_id) for op in index.operations() if op.aside == batch}
         kept = [record for record in moved if (record.source, record.model_id) in ours]
@@ -201,15 +227,15 @@ class _BatchIds:
         return None
 
 
-def _clash(store: "DiskModelStore", key: tuple[str, str], db: object) -> str | None:
+def _clash(store: BatchVault, key: tuple[str, str], db: object) -> str | None:
     try:
-        store._refuse_clash(*key, db)
+        store.refuse_clash(*key, db)
     except InvalidInput as error:
         return str(error)
     return None
 
 
-def _outside(parent: Path, checked: dict[Path, str | None], store: "DiskModelStore") -> str | None:
+def _outside(parent: Path, checked: dict[Path, str | None], store: BatchVault) -> str | None:
     """Why a model cannot go in `parent` (a link on the way out of the vault), checked once
     per parent folder; the model's own folder is new (renamed into place)."""
     if parent not in checked:

@@ -19,7 +19,7 @@ from pathlib import Path
 from stat import S_ISREG
 from typing import Any
 
-from devon_adapters.index.sqlite import Record
+from devon_adapters.index.records import Record
 from devon_adapters.vault.batch_commit import Arrival, commit_batch
 from devon_adapters.vault.manifest import MANIFEST_NAME, identify, parse_time
 from devon_adapters.vault.paths import (

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 from filelock import FileLock
 
-from devon_adapters.index.sqlite import Record, time_to_text
+from devon_adapters.index.records import Record, time_to_text
 from devon_adapters.model_files.names import formats_of
 from devon_adapters.vault.paths import FILE_MODE, VaultPaths, placed_folder, placed_folder_in_text
 from devon_core.errors import InvalidInput
@@ -49,7 +49,7 @@ from devon_core.identifiers import validate_model_id, validate_source_name
 
 if TYPE_CHECKING:
     from devon_adapters.index.backends import Lock, VaultIndex
-    from devon_adapters.index.sqlite import Changed, StoredRow
+    from devon_adapters.index.records import Changed, StoredRow
 
 log = logging.getLogger(__name__)
 

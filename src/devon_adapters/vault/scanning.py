@@ -28,12 +28,14 @@ would do and nothing changes.
 import contextlib
 import errno
 import os
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-from devon_adapters.index.sqlite import Record
+from devon_adapters.index.backends import VaultIndex
+from devon_adapters.index.records import Record
 from devon_adapters.model_files.inference import infer_metadata
 from devon_adapters.model_files.names import is_model_file
 from devon_adapters.vault.paths import (
@@ -46,14 +48,35 @@ from devon_adapters.vault.paths import (
 )
 from devon_core.errors import InvalidInput
 from devon_core.identifiers import LOCAL_SOURCE, validate_model_id
+from devon_core.models import LocalModel
 from devon_core.results import ScanMove, ScanResult, ScanSkip
 
-if TYPE_CHECKING:
-    from devon_adapters.vault.store import DiskModelStore
+
+class ScannedVault(Protocol):
+    """What a scan needs of the vault it scans (`DiskModelStore` is one)."""
+
+    @property
+    def root(self) -> str: ...
+
+    @property
+    def paths(self) -> VaultPaths: ...
+
+    @property
+    def index(self) -> VaultIndex: ...
+
+    def lock(self, source: str, model_id: str) -> AbstractContextManager[None]: ...
+
+    def get(self, source: str, model_id: str) -> LocalModel | None: ...
+
+    def refuse_clash(self, source: str, model_id: str, db: Any = None) -> None: ...
+
+    def refresh_manifest(self) -> None: ...
+
+    def vanished(self, keys: Iterable[tuple[str, str]]) -> list[tuple[str, str]]: ...
 
 
 def scan_vault(
-    store: "DiskModelStore",
+    store: ScannedVault,
     known_sources: Collection[str],
     reconcile: bool,
     *,
@@ -61,7 +84,7 @@ def scan_vault(
     dry_run: bool = False,
 ) -> ScanResult:
     root = Path(store.root)
-    listed = set(store._index.model_keys())
+    listed = set(store.index.model_keys())
     sources = {*known_sources, *(source for source, _ in listed), LOCAL_SOURCE}
     registered: list[str] = []
     moved: list[ScanMove] = []
@@ -87,7 +110,7 @@ def scan_vault(
     return ScanResult(tuple(registered), tuple(dropped), tuple(skipped), tuple(moved), dry_run)
 
 
-def _listed_here(store: "DiskModelStore", source: str, model_id: str, directory: Path) -> bool:
+def _listed_here(store: ScannedVault, source: str, model_id: str, directory: Path) -> bool:
     """Whether the listed model `source`/`model_id` is the one in `directory`."""
     if directory == store.paths.model_dir(source, model_id):
         return True
@@ -136,7 +159,7 @@ _TAKEN = "taken care of elsewhere"
 
 
 def _register(
-    store: "DiskModelStore",
+    store: ScannedVault,
     source: str,
     model_id: str,
     directory: Path,
@@ -157,7 +180,7 @@ def _register(
         if problem:
             return problem
         try:
-            store._refuse_clash(source, model_id)
+            store.refuse_clash(source, model_id)
             store.paths.ensure_inside(directory)
         except InvalidInput as error:
             return str(error)
@@ -187,9 +210,9 @@ def _register(
             files=tuple(sorted(files)),
             metadata=metadata,
         )
-        with store._index.write() as db:
-            store._index.put(db, record)
-        store._refresh_manifest()
+        with store.index.write() as db:
+            store.index.put(db, record)
+        store.refresh_manifest()
     return None
 
 
@@ -245,20 +268,20 @@ def _not_a_complete_model(directory: Path) -> str | None:
     return None
 
 
-def _reconcile(store: "DiskModelStore", dry_run: bool) -> list[str]:
+def _reconcile(store: ScannedVault, dry_run: bool) -> list[str]:
     dropped = []
-    vanished = store._vanished(store._index.model_keys())
+    vanished = store.vanished(store.index.model_keys())
     if dry_run:
         return sorted(f"{source}/{model_id}" for source, model_id in vanished)
     for source, model_id in vanished:
         with store.lock(source, model_id):
-            if not store._vanished([(source, model_id)]):
+            if not store.vanished([(source, model_id)]):
                 continue
-            with store._index.write() as db:
-                if store._index.delete(db, source, model_id):
+            with store.index.write() as db:
+                if store.index.delete(db, source, model_id):
                     dropped.append(f"{source}/{model_id}")
     if dropped:
-        store._refresh_manifest()
+        store.refresh_manifest()
     return dropped
 
 

@@ -18,31 +18,28 @@ How a crash can never leave the index pointing at missing files, nor list a half
 
 import builtins
 import contextlib
-import io
-import json
 import logging
 import os
 import shutil
-import sys
 import time
 import uuid
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime
-from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import attrs
-
 from devon_adapters.index.backends import IndexBackend, VaultIndex, open_backend
 from devon_adapters.index.copy import copy_index
-from devon_adapters.index.sqlite import CHECKED_FILE, Index, Operation, Record
+from devon_adapters.index.records import Operation, Record
+from devon_adapters.index.sqlite import CHECKED_FILE, Index
 from devon_adapters.model_files.identities import forget, record_declared
 from devon_adapters.transfer.staging_layout import arrived_bytes
 from devon_adapters.vault.batch_commit import delete_abandoned_batches
 from devon_adapters.vault.checked_times import SETTLED_NS, read_checked, write_checked
-from devon_adapters.vault.locks import Timeout, lock_name
+from devon_adapters.vault.leftovers import StagingLeftovers
+from devon_adapters.vault.listing import LISTING_FILE, KeptListing
+from devon_adapters.vault.locks import Timeout
 from devon_adapters.vault.manifest import (
     MANIFEST_LOCK,
     MANIFEST_NAME,
@@ -53,8 +50,6 @@ from devon_adapters.vault.manifest import (
 )
 from devon_adapters.vault.paths import (
     DIR_MODE,
-    FILE_MODE,
-    PLACED_FOLDER,
     VaultPaths,
     check_relative_file,
     half_written_file,
@@ -62,10 +57,10 @@ from devon_adapters.vault.paths import (
     make_private_dirs,
     partial_files,
     placed_folder,
-    placed_folder_in_text,
-    staged_bytes,
     walk_files,
 )
+from devon_adapters.vault.reservations import Reservations
+from devon_adapters.vault.trees import bytes_under, delete_tree, valid_children
 from devon_core.commit_metadata import CommitMetadata
 from devon_core.errors import DownloadFailed, InvalidInput, RemovalFailed, StoreUnavailable
 from devon_core.identifiers import LOCAL_SOURCE, validate_model_id, validate_source_name
@@ -82,27 +77,7 @@ from devon_core.results import (
 
 log = logging.getLogger(__name__)
 
-LISTING_FILE = "listing.json"
 FOLDERS_FILE = "folders.json"
-RESERVATIONS_LOCK = "reservations.lock"
-
-
-@attrs.frozen
-class Reservation:
-    """Room held for a download in flight (see `DiskModelStore.reserve`)."""
-
-    source: str
-    model_id: str
-    adding_bytes: int
-    replacing_bytes: int
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(
-        path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), FILE_MODE
-    )
-    with os.fdopen(fd, "w") as out:
-        out.write(text)
 
 
 class DiskModelStore:
@@ -139,6 +114,8 @@ class DiskModelStore:
         self.quota_bytes = quota_bytes
         self.quota_setting = quota_setting
         self._backend: IndexBackend = open_backend(self._paths, database_url)
+        self._leftovers = StagingLeftovers(self._paths, self._backend)
+        self._reservations = Reservations(self._paths, self._backend, self.space)
         self._observers: builtins.list[Callable[[str, str], None]] = []
         self.rebuild_skipped: builtins.list[tuple[str, str]] = []
         """(model, reason) for each manifest entry an index rebuild at open left out."""
@@ -150,12 +127,13 @@ class DiskModelStore:
                 raise InvalidInput(
                     f"Cannot open the vault index {self._backend.describe()}: {error}"
                 ) from None
+            self._listing = KeptListing(self._paths, self._index, self._path_of)
             self._manifest = ManifestWriter(
                 self._paths, self._index, self._backend.named_lock(MANIFEST_LOCK)
             )
             self._recover()
             if self._changed_on_open:
-                self._refresh_manifest()
+                self.refresh_manifest()
             else:
                 try:
                     self._manifest.ensure()
@@ -163,7 +141,7 @@ class DiskModelStore:
                     log.warning("Could not update %s: %s", self._manifest.path, error)
 
     # A test hook: called with the name of each step of commit and remove as it completes.
-    _after_step: Callable[[str], None] = staticmethod(lambda step: None)
+    after_step: Callable[[str], None] = staticmethod(lambda step: None)
 
     @property
     def root(self) -> str:
@@ -248,76 +226,12 @@ class DiskModelStore:
         return self._index.each(local, source)
 
     def list_json(self, source: str | None = None) -> tuple[int, str]:
-        """The whole listing is kept in `.devon/listing.json`, stamped with the index's
-        change stamp (read before the rows) and the vault's root: any process that finds
-        the stamp current reads the file instead of the rows (ADR 0132)."""
-        if source is not None:
-            return self._listing_json(source)
-        stamp, path = self._listing_stamp(), self._paths.state / LISTING_FILE
-        with contextlib.suppress(OSError, UnicodeDecodeError), open(path, "rb") as kept:
-            count = _kept_count(kept, stamp)
-            if count is not None:
-                return count, kept.read().decode("utf-8")
-        return self._keep_listing(stamp, path)
+        """The listing as JSON, with its count (see `KeptListing`)."""
+        return self._listing.list_json(source)
 
     def write_list_json(self, out: BinaryIO, head: bytes = b"") -> int:
-        """`head` and then `list_json()`'s text written to `out`, from the kept listing (made
-        first when it is not current): with `os.sendfile` when `out` is a file or a pipe, so
-        the bytes never pass through Python. `head` goes out once the listing is ready."""
-        stamp, path = self._listing_stamp(), self._paths.state / LISTING_FILE
-        try:
-            kept = open(path, "rb")  # noqa: SIM115 - closed below
-        except OSError:
-            kept = None
-        if kept is not None:
-            with kept:
-                count = _kept_count(kept, stamp)
-                if count is not None:
-                    out.write(head)
-                    _send_rest(kept, out)  # its failures are the output's: not retried
-                    return count
-        count, text = self._keep_listing(stamp, path)
-        out.write(head + text.encode("utf-8"))
-        return count
-
-    def _listing_stamp(self) -> str:
-        return f"{self._index.change_stamp()} {self._root}"
-
-    def _keep_listing(self, stamp: str, path: Path) -> tuple[int, str]:
-        """The whole listing made from the rows, and kept in `path` under `stamp`."""
-        count, text = self._listing_json(None)
-        _write_listing(path, stamp, count, text)
-        return count, text
-
-    def _listing_json(self, source: str | None) -> tuple[int, str]:
-        """The listing's JSON written straight from the stored text (ADR 0132): the index
-        keeps files and metadata as the JSON `json.dumps` gives for them (metadata with
-        sorted keys, which is the order reading it back gives) and times as the ISO text
-        `unstructure` gives, so only the strings need escaping. At 100,000 models this is
-        a fifth of `list()` plus `json.dumps`."""
-        if source is not None:
-            validate_source_name(source)
-        quoted = encode_basestring_ascii
-        prefix = quoted(self._prefix)[:-1]  # the opening quote and the escaped root
-        sep = quoted(os.sep)[1:-1]
-        parts = []
-        for source_name, model_id, size, downloaded, used, files, metadata in self._index.raw_rows(
-            source
-        ):
-            s, m = quoted(source_name), quoted(model_id)
-            last_used = f'"{used}"' if used else "null"
-            placed = placed_folder_in_text(source_name, metadata)
-            path = (
-                quoted(self._path_of(source_name, model_id, {PLACED_FOLDER: placed}))
-                if placed
-                else f"{prefix}{s[1:-1]}{sep}{m[1:]}"
-            )
-            parts.append(
-                f'{{"source": {s}, "model_id": {m}, "path": {path}, '
-                f'"size_bytes": {size}, "downloaded_at": "{downloaded}", '
-                f'"last_used": {last_used}, "files": {files}, "metadata": {metadata}}}'
-            )
-        return len(parts), "[" + ", ".join(parts) + "]"
+        """`head` and then `list_json()`'s text written to `out` (see `KeptListing`)."""
+        return self._listing.write_list_json(out, head)
 
     def status(self) -> StorageStatus:
         usage = self._index.usage()
@@ -331,7 +245,7 @@ class DiskModelStore:
         )
 
     def staging_bytes(self) -> int:
-        return _bytes_under(self._paths.staging_root)
+        return bytes_under(self._paths.staging_root)
 
     def file_sizes(self, model: LocalModel, paths: Sequence[str]) -> dict[str, int]:
         sizes = {}
@@ -360,11 +274,11 @@ class DiskModelStore:
     def lock(self, source: str, model_id: str) -> AbstractContextManager[None]:
         validate_source_name(source)
         validate_model_id(model_id)
-        return self._hold(self._backend.model_lock(source, model_id))
+        return self.hold(self._backend.model_lock(source, model_id))
 
     def stage(self, source: str, model_id: str) -> StagingArea:
         staging = self._paths.staging(source, model_id)
-        self._refuse_clash(source, model_id)
+        self.refuse_clash(source, model_id)
         self._paths.ensure_inside(staging)
         make_private_dirs(staging)
         present = {relative: stat.st_size for relative, stat in walk_files(staging)}
@@ -376,71 +290,15 @@ class DiskModelStore:
             partial_files=partial_files(staging),
         )
 
-    @contextmanager
     def reserve(
         self,
         staging: StagingArea,
         adding_bytes: int,
         replacing_bytes: int,
         check: Callable[[StorageSpace], None],
-    ) -> Iterator[None]:
-        """One file per download in flight under `.devon/reservations/`, written and read
-        under one vault-wide lock; a file whose model lock is free (its process died) is
-        stale and removed. What another download still has to write is its size less what
-        its staging directory holds now."""
-        source, model_id = staging.source, staging.model_id
-        mine = self._paths.reservations / lock_name(source, model_id)
-        with self._reservations_lock():
-            still_to_write = adding = 0
-            for other in self._reservations_in_flight(exclude=mine):
-                staged = staged_bytes(self._paths.staging(other.source, other.model_id))
-                still_to_write += max(other.adding_bytes - staged, 0)
-                adding += other.adding_bytes - other.replacing_bytes
-            space = self.space()
-            check(
-                attrs.evolve(
-                    space,
-                    free_bytes=space.free_bytes - still_to_write,
-                    used_bytes=space.used_bytes + adding,
-                )
-            )
-            claim = Reservation(source, model_id, adding_bytes, replacing_bytes)
-            _write_private(mine, json.dumps(attrs.asdict(claim)))
-        try:
-            yield
-        finally:
-            self._release_reservation(source, model_id)
-
-    def _release_reservation(self, source: str, model_id: str) -> None:
-        with self._reservations_lock():
-            (self._paths.reservations / lock_name(source, model_id)).unlink(missing_ok=True)
-
-    def _reservations_in_flight(self, exclude: Path) -> "builtins.list[Reservation]":
-        found = []
-        for path in sorted(self._paths.reservations.iterdir()):
-            if path == exclude:
-                continue
-            try:
-                claim = Reservation(**json.loads(path.read_text()))
-                validate_source_name(claim.source)
-                validate_model_id(claim.model_id)
-            except (OSError, ValueError, TypeError, InvalidInput):
-                path.unlink(missing_ok=True)  # unreadable: nobody can be holding it
-                continue
-            lock = self._backend.model_lock(claim.source, claim.model_id)
-            try:
-                lock.acquire(timeout=0)
-            except Timeout:
-                found.append(claim)  # its download is running
-                continue
-            try:
-                path.unlink(missing_ok=True)  # left by a process that is gone
-            finally:
-                lock.release()
-        return found
-
-    def _reservations_lock(self) -> AbstractContextManager[None]:
-        return self._hold(self._backend.named_lock(RESERVATIONS_LOCK))
+    ) -> AbstractContextManager[None]:
+        """Hold room for the download into `staging` while it runs (see `Reservations`)."""
+        return self._reservations.hold(staging, adding_bytes, replacing_bytes, check)
 
     def commit(
         self,
@@ -458,7 +316,7 @@ class DiskModelStore:
         if metadata_files := [f for f in wanted if is_download_metadata(f)]:
             raise InvalidInput(f"Download metadata is not a model file: {metadata_files}")
         with self.lock(source, model_id):
-            self._refuse_clash(source, model_id)
+            self.refuse_clash(source, model_id)
             self._paths.ensure_inside(staged)
             target = self._paths.model_dir(source, model_id)
             self._paths.ensure_inside(target)
@@ -491,15 +349,15 @@ class DiskModelStore:
             with self._index.write() as db:
                 # Checked again in the transaction that journals the commit: of two commits
                 # whose folders nest, the second to journal sees the first and is refused.
-                self._refuse_clash(source, model_id, db)
+                self.refuse_clash(source, model_id, db)
                 self._index.begin_operation(db, operation)
             try:
-                self._after_step("commit:journaled")
+                self.after_step("commit:journaled")
                 if aside:
                     os.rename(target, self._paths.trash / aside)
-                    self._after_step("commit:old-aside")
+                    self.after_step("commit:old-aside")
                 os.rename(staged, target)
-                self._after_step("commit:moved")
+                self.after_step("commit:moved")
                 with self._index.write() as db:
                     self._index.put(db, record)
                     self._index.end_operation(db, source, model_id)
@@ -514,11 +372,11 @@ class DiskModelStore:
                         "and the download stays staged for a retry"
                     ) from error
                 raise
-            self._after_step("commit:recorded")
-            self._release_reservation(source, model_id)  # its bytes now count as used
-            self._refresh_manifest()
+            self.after_step("commit:recorded")
+            self._reservations.release(source, model_id)  # its bytes now count as used
+            self.refresh_manifest()
             if aside:
-                self._delete_leftover(self._paths.trash / aside)
+                self.delete_leftover(self._paths.trash / aside)
         self._tell_observers(source, model_id)
         return self._local(record)
 
@@ -539,7 +397,7 @@ class DiskModelStore:
         if Path(staging.path) != staged or not _nothing_to_resume(staged):
             return
         try:
-            _delete_tree(staged)
+            delete_tree(staged)
             parent = staged.parent
             while parent != self._paths.staging_root and not any(parent.iterdir()):
                 parent.rmdir()
@@ -564,27 +422,27 @@ class DiskModelStore:
                     db, Operation(source, model_id, "remove", aside, journaled)
                 )
             try:
-                self._after_step("remove:unindexed")
+                self.after_step("remove:unindexed")
                 # Before the files go: the manifest never lists a model being deleted.
-                self._refresh_manifest()
+                self.refresh_manifest()
                 if os.path.lexists(target):
                     os.rename(target, self._paths.trash / aside)
             except BaseException as error:
                 with self._index.write() as db:  # still in place: keep it listed
                     self._index.put(db, record)
                     self._index.end_operation(db, source, model_id)
-                self._refresh_manifest()
+                self.refresh_manifest()
                 if isinstance(error, OSError):
                     raise RemovalFailed(
                         f"Could not remove {source}/{model_id} from {target.parent} "
                         f"({error.strerror or error}): it stays in the vault as it was"
                     ) from error
                 raise
-            self._after_step("remove:trashed")
+            self.after_step("remove:trashed")
             with self._index.write() as db:
                 self._index.end_operation(db, source, model_id)
             forget(self._paths, source, model_id)
-            self._delete_leftover(self._paths.trash / aside)
+            self.delete_leftover(self._paths.trash / aside)
         self._tell_observers(source, model_id)
         return self._local(record)
 
@@ -601,61 +459,10 @@ class DiskModelStore:
     # -- unfinished downloads ----------------------------------------------------------
 
     def staged(self) -> "builtins.list[StagedDownload]":
-        found = []
-        for (source, model_id), directory in self._staging_dirs():
-            found.append(
-                StagedDownload(
-                    source,
-                    model_id,
-                    _bytes_under(directory),
-                    self._in_use(source, model_id),
-                    arrived_bytes(directory),
-                )
-            )
-        return found
+        return self._leftovers.staged()
 
     def discard_staging(self, source: str, model_id: str) -> int | None:
-        staging = self._paths.staging(source, model_id)
-        lock = self._backend.model_lock(source, model_id)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            return None
-        try:
-            if not os.path.lexists(staging):
-                return 0
-            self._paths.ensure_inside(staging)
-            size = _bytes_under(staging)
-            _delete_tree(staging)
-            owner = staging.parent
-            if owner != self._paths.staging_root / source:
-                with contextlib.suppress(OSError):  # not empty: other models' staging
-                    owner.rmdir()
-            return size
-        finally:
-            lock.release()
-
-    def _in_use(self, source: str, model_id: str) -> bool:
-        lock = self._backend.model_lock(source, model_id)
-        try:
-            lock.acquire(timeout=0)
-        except Timeout:
-            return True
-        lock.release()
-        return False
-
-    def _staging_dirs(self) -> Iterator[tuple[tuple[str, str], Path]]:
-        """Each download's staging directory: `<staging>/<source>/<owner>/<name>`, or
-        `<staging>/<source>/<name>` for a bare id (a directory with files or download state
-        of its own)."""
-        for source_dir in _valid_children(self._paths.staging_root, validate_source_name):
-            for first in _valid_children(source_dir, validate_model_id):
-                entries = list(os.scandir(first))
-                if any(not e.is_dir(follow_symlinks=False) or e.name == ".cache" for e in entries):
-                    yield (source_dir.name, first.name), first
-                    continue
-                for directory in _valid_children(first, validate_model_id):
-                    yield (source_dir.name, f"{first.name}/{directory.name}"), directory
+        return self._leftovers.discard_staging(source, model_id)
 
     # -- recovery ----------------------------------------------------------------------
 
@@ -697,7 +504,7 @@ class DiskModelStore:
                     elif old is not None:
                         self._index.delete(db, *key)
                 self._index.put_many(db, fresh)
-            self._refresh_manifest()
+            self.refresh_manifest()
             return len(self._index.model_keys())
 
     def _files_now(self, key: tuple[str, str], old: Record | None) -> dict[str, int] | None:
@@ -753,12 +560,12 @@ class DiskModelStore:
         """Every model directory: `<root>/<source>/<owner>/<name>` or `<root>/<source>/<name>`
         (a directory holding files of its own is a model, else an owner of models). One
         still being written (a `.part` file) is left out until it is complete."""
-        for source_dir in _valid_children(self._paths.root, validate_source_name):
-            for first in _valid_children(source_dir, validate_model_id):
+        for source_dir in valid_children(self._paths.root, validate_source_name):
+            for first in valid_children(source_dir, validate_model_id):
                 if any(entry.is_file(follow_symlinks=False) for entry in os.scandir(first)):
                     candidates = [first]
                 else:
-                    candidates = list(_valid_children(first, validate_model_id))
+                    candidates = list(valid_children(first, validate_model_id))
                 for directory in candidates:
                     files = {path: stat.st_size for path, stat in walk_files(directory)}
                     if not files:
@@ -826,15 +633,15 @@ class DiskModelStore:
         in_flight = {op.aside for op in self._index.operations()}
         for item in trash:
             if item.name not in in_flight:
-                _delete_tree(item)
+                delete_tree(item)
         _delete_stale_listings(self._paths.state)
         delete_abandoned_batches(self)
         # Outside any transaction: holding the write lock for this pass made every other
         # process's commits wait for it (0.4 s at 100,000 models).
-        vanished = self._vanished(self._unlisted())
+        vanished = self.vanished(self._unlisted())
         if vanished:
             with self._index.write() as db:  # checked again now that writers wait
-                for key in self._vanished(vanished):
+                for key in self.vanished(vanished):
                     log.warning("Dropping %s/%s from the index: its directory is gone", *key)
                     self._index.delete(db, *key)
                     self._changed_on_open = True
@@ -871,7 +678,7 @@ class DiskModelStore:
             write_checked(record, settled)
         return unlisted
 
-    def _vanished(self, keys: Iterable[tuple[str, str]]) -> "builtins.list[tuple[str, str]]":
+    def vanished(self, keys: Iterable[tuple[str, str]]) -> "builtins.list[tuple[str, str]]":
         """The models among `keys` whose directory is gone and that no commit or removal
         is working on (ids were validated when recorded)."""
         busy = {(op.source, op.model_id) for op in self._index.operations()}
@@ -921,7 +728,7 @@ class DiskModelStore:
             os.rename(aside, target)  # the old copy was set aside: put it back
             aside = None
         if aside:
-            _delete_tree(aside)
+            delete_tree(aside)
         with self._index.write() as db:
             self._index.end_operation(db, source, model_id)
 
@@ -939,17 +746,17 @@ class DiskModelStore:
             )
 
     @staticmethod
-    def _delete_leftover(path: Path) -> None:
+    def delete_leftover(path: Path) -> None:
         """Delete an old copy already out of the vault's view: failing here must not fail
         the commit or removal that succeeded (the next open empties the trash)."""
         try:
-            _delete_tree(path)
+            delete_tree(path)
         except OSError as error:
             log.warning("Could not delete %s (%s): the next open will retry", path, error)
 
     # -- helpers -----------------------------------------------------------------------
 
-    def _refresh_manifest(self) -> None:
+    def refresh_manifest(self) -> None:
         """Bring manifest.json up to date. Failing to (a full disk) never fails the change
         the index already holds: it is logged, and the next change writes it again."""
         try:
@@ -957,7 +764,7 @@ class DiskModelStore:
         except OSError as error:
             log.warning("Could not update %s: %s", self._manifest.path, error)
 
-    def _refuse_clash(self, source: str, model_id: str, db: Any = None) -> None:
+    def refuse_clash(self, source: str, model_id: str, db: Any = None) -> None:
         other = self._index.clash(source, model_id, db)
         if other is not None:
             raise InvalidInput(
@@ -986,37 +793,12 @@ class DiskModelStore:
         )
 
     @contextmanager
-    def _hold(self, lock: Any) -> Iterator[None]:
+    def hold(self, lock: Any) -> Iterator[None]:
         with lock:
             yield
 
     def _vault_lock(self) -> AbstractContextManager[None]:
-        return self._hold(self._backend.vault_lock())
-
-
-def _kept_count(kept: BinaryIO, stamp: str) -> int | None:
-    """The count in a kept listing's first line if its stamp is `stamp` (the file is left
-    at the start of the text), else None."""
-    header = kept.readline().decode("utf-8", "replace").rstrip("\n")
-    kept_stamp, _, count = header.rpartition(" ")
-    return int(count) if kept_stamp == stamp and count.isdigit() else None
-
-
-def _send_rest(source: BinaryIO, out: BinaryIO) -> None:
-    """The rest of `source` written to `out`: by the kernel when both are files or pipes."""
-    offset = source.tell()
-    end = os.fstat(source.fileno()).st_size
-    try:
-        target = out.fileno()
-        out.flush()
-        while offset < end:
-            sent = os.sendfile(target, source.fileno(), offset, end - offset)
-            if sent == 0:
-                break
-            offset += sent
-    except (OSError, ValueError, io.UnsupportedOperation):
-        source.seek(offset)  # whatever was sent stays sent; the rest goes the slow way
-        shutil.copyfileobj(source, out, 1024 * 1024)
+        return self.hold(self._backend.vault_lock())
 
 
 STALE_LISTING_S = 3600
@@ -1033,20 +815,6 @@ def _delete_stale_listings(state: Path) -> None:
                 leftover.unlink()
         except OSError:
             continue
-
-
-def _write_listing(path: Path, stamp: str, count: int, text: str) -> None:
-    """Keep a listing for the next reader; failing to is only a missed shortcut."""
-    temporary = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-        with open(fd, "w", encoding="utf-8") as kept:
-            kept.write(f"{stamp} {count}\n")
-            kept.write(text)
-        os.replace(temporary, path)
-    except OSError as error:
-        log.debug("Could not keep the listing in %s: %s", path, error)
-        temporary.unlink(missing_ok=True)
 
 
 def _carry_over(target: Path, staged: Path, files: Sequence[str]) -> None:
@@ -1107,19 +875,6 @@ def _keep_only(staged: Path, wanted: Sequence[str]) -> dict[str, int]:
     return sizes
 
 
-def _bytes_under(directory: Path) -> int:
-    """Bytes of every regular file under `directory`, download state included, never
-    following a symlink; 0 when it is missing. Files that vanish meanwhile count 0."""
-    total = 0
-    for current, _, names in os.walk(directory):
-        for name in names:
-            with contextlib.suppress(OSError):
-                stat = os.lstat(os.path.join(current, name))
-                if not os.path.islink(os.path.join(current, name)):
-                    total += stat.st_size
-    return total
-
-
 def _holds_exactly(directory: Path, files: Sequence[str]) -> bool:
     return sorted(path for path, _ in walk_files(directory)) == sorted(files)
 
@@ -1131,37 +886,3 @@ def _names_in(directory: str) -> frozenset[str]:
             return frozenset(entry.name for entry in entries)
     except OSError:
         return frozenset()
-
-
-def _delete_tree(path: Path) -> None:
-    """Delete `path` without ever following a symlink out of it. Entries that vanish
-    meanwhile are fine: another process opening the vault may be emptying the same trash."""
-    if path.is_symlink() or path.is_file():
-        path.unlink(missing_ok=True)
-    elif path.exists():
-        if sys.version_info >= (3, 12):
-            shutil.rmtree(path, onexc=_raise_unless_gone)
-        else:
-            shutil.rmtree(path, onerror=_raise_unless_gone_info)
-
-
-def _raise_unless_gone(func: Callable[..., object], name: str, error: BaseException) -> None:
-    if not isinstance(error, FileNotFoundError):
-        raise error
-
-
-def _raise_unless_gone_info(func: Callable[..., object], name: str, info: Any) -> None:
-    _raise_unless_gone(func, name, info[1])
-
-
-def _valid_children(directory: Path, validate: Callable[[str], str]) -> Iterator[Path]:
-    if not directory.is_dir():
-        return
-    for entry in sorted(os.scandir(directory), key=lambda e: e.name):
-        if not entry.is_dir(follow_symlinks=False):
-            continue
-        try:
-            validate(entry.name)
-        except InvalidInput:
-            continue
-        yield Path(entry.path)

@@ -1,0 +1,30 @@
+"""What a served DEVON is made of beyond `build_devon`: its download jobs in a child process,
+and, on a fleet host, the agent that reports to the upstream. The HTTP server's factory
+(`devon_http.asgi`) asks for them here, so that it constructs no adapter itself (ADR 0260)."""
+
+from devon_adapters.fleet.agent import AgentConfig, HostAgent
+from devon_app.bootstrap import build_devon, run_jobs_in_child
+from devon_app.settings import Settings
+from devon_core.devon import Devon
+
+
+def build_served_devon(settings: Settings) -> Devon:
+    """The `Devon` `settings` describe, its download jobs run in a child process."""
+    return run_jobs_in_child(build_devon(settings), settings)
+
+
+def host_agent(devon: Devon, settings: Settings) -> HostAgent | None:
+    """The agent of a fleet host (`settings.upstream` set): it reports to the upstream and pulls
+    what it places here. None when this DEVON has no upstream."""
+    if not settings.upstream:
+        return None
+    config = AgentConfig(
+        host_name=settings.host_name,
+        upstream=settings.upstream,
+        upstream_key=settings.upstream_key,
+        public_url=settings.public_url,
+        heartbeat_interval=settings.heartbeat_interval,
+        max_storage_bytes=settings.max_storage_bytes,
+        storage_path=settings.storage_path,
+    )
+    return HostAgent(devon, config)
