@@ -4,8 +4,8 @@ import json
 from pathlib import Path
 
 from devon_testhub import TestHub
-from tests.integration.test_legacy_import import legacy_vault
 from tests.support.cli_process import cli_env, run_piped
+from tests.support.vault_builders import legacy_vault
 
 OLD = {
     "huggingface::acme/old-7b": {"config.json": b"{}", "model.safetensors": b"w" * 64},

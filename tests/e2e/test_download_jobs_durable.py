@@ -15,7 +15,6 @@ import httpx
 import pytest
 
 from devon_testhub import TestHub
-from tests.e2e.test_http_serve import free_port, wait_for_health
 from tests.support.job_support import (
     BIG,
     BIG_BYTES,
@@ -28,7 +27,7 @@ from tests.support.job_support import (
     start,
     wait_for,
 )
-from tests.support.process_support import children_of, signal_host
+from tests.support.process_support import children_of, free_port, signal_host, wait_for_health
 
 pytestmark = pytest.mark.slow
 

@@ -17,7 +17,6 @@ import attrs
 import pytest
 
 from devon_testhub import Catalogue, TestHub
-from tests.e2e.test_http_serve import wait_for_health
 from tests.support.fleet_network import Member, fleet_network, inside, limit_rate, popen_in
 from tests.support.fleet_support import (
     BEAT,
@@ -31,7 +30,7 @@ from tests.support.fleet_support import (
     wait_until,
 )
 from tests.support.hf_helpers import files_under
-from tests.support.process_support import signal_host
+from tests.support.process_support import signal_host, wait_for_health
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces need root")
 

@@ -7,22 +7,19 @@ import json
 from pathlib import Path
 
 from devon_testhub import TestHub
-from tests.e2e.test_fleet_upstream import hub_file_reads
 from tests.support.cli_process import run_piped
 from tests.support.fleet_support import (
     api,
     central_devon,
     central_env,
     host_devon,
+    hub_file_reads,
+    model_folder,
     placements_of,
     states,
     wait_until,
 )
 from tests.support.hf_helpers import SHARDY, TINY, files_under
-
-
-def model_folder(root: Path, host: str, model_id: str) -> Path:
-    return root / host / "vault" / "huggingface" / model_id
 
 
 def test_a_host_registers_and_the_central_lists_it_with_its_room_and_models(

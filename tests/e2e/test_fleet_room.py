@@ -4,13 +4,13 @@ unpinned models first, never a pinned one; with no room left it fails with the r
 from pathlib import Path
 
 from devon_testhub import TestHub
-from tests.e2e.test_fleet_placements import model_folder
 from tests.support.cli_process import run_piped
 from tests.support.fleet_support import (
     api,
     central_devon,
     host_devon,
     host_env,
+    model_folder,
     states,
     wait_until,
 )

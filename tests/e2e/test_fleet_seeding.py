@@ -5,13 +5,13 @@ once; a wrong byte on a peer is refused by the verification."""
 from pathlib import Path
 
 from devon_testhub import TestHub
-from tests.e2e.test_fleet_placements import model_folder
-from tests.e2e.test_fleet_upstream import hub_file_reads
 from tests.support.fleet_support import (
     api,
     central_devon,
     central_file_reads,
     host_devon,
+    hub_file_reads,
+    model_folder,
     placements_of,
     states,
     wait_until,

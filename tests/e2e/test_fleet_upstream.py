@@ -5,17 +5,8 @@ from pathlib import Path
 
 from devon_testhub import TestHub
 from tests.support.cli_process import run_piped
-from tests.support.fleet_support import central_devon, host_env
+from tests.support.fleet_support import central_devon, host_env, hub_file_reads
 from tests.support.hf_helpers import SHARDY, files_under
-
-
-def hub_file_reads(hub: TestHub, model_id: str) -> dict[str, int]:
-    prefix = f"/{model_id}/resolve/"
-    return {
-        path.split("/resolve/", 1)[1].split("/", 1)[1]: count
-        for path, count in hub.stats.by_path("GET").items()
-        if path.startswith(prefix)
-    }
 
 
 def test_a_host_downloads_from_its_upstream_which_pulls_from_the_hub_once(

@@ -16,7 +16,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_http_serve import free_port, wait_for_health
 from tests.support.cli_process import cli_env
 from tests.support.hostile_hub import (
     HostileHub,
@@ -25,7 +24,7 @@ from tests.support.hostile_hub import (
     endless_siblings,
     serving_hostile,
 )
-from tests.support.process_support import descendants_of
+from tests.support.process_support import descendants_of, free_port, wait_for_health
 
 MODEL = "hostile/model"
 MEMORY_BOUND = 300 * 1024 * 1024

@@ -14,9 +14,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from devon_adapters import DiskModelStore
-from tests.e2e.test_http_serve import serve_process
 from tests.support.cli_process import cli_env, run_piped
-from tests.support.process_support import children_of
+from tests.support.process_support import children_of, serve_process
 from tests.support.vault_builders import T0, put_model
 
 MAX_CONNECTIONS = 200

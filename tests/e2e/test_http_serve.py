@@ -5,10 +5,7 @@ import os
 import signal
 import socket
 import subprocess
-import sys
-import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -26,41 +23,7 @@ from devon_http.serve import (
 from devon_testhub import TestHub
 from tests.support.hf_helpers import SHARDY
 from tests.support.http_support import WAIT_SECONDS
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-@contextmanager
-def serve_process(
-    env: Mapping[str, str], workers: int = 1, output: int = subprocess.PIPE
-) -> Iterator[tuple[str, subprocess.Popen[str]]]:
-    """`serve()` in a process of its own on a free port, with `env`; yields its URL and
-    process once `/health` answers, and stops it with Ctrl-C's signal afterwards."""
-    port = free_port()
-    code = f"from devon_http.serve import serve; serve(port={port}, workers={workers})"
-    server = subprocess.Popen(
-        [sys.executable, "-c", code],
-        env=dict(env),
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(url, server)
-        yield url, server
-    finally:
-        server.send_signal(signal.SIGINT)
-        try:
-            server.wait(WAIT_SECONDS)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+from tests.support.process_support import serve_process
 
 
 @pytest.fixture
@@ -73,21 +36,6 @@ def two_workers(test_hub: TestHub, tmp_path: Path) -> Iterator[tuple[str, subpro
     }
     with serve_process(env, workers=2) as served:
         yield served
-
-
-def wait_for_health(url: str, server: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + WAIT_SECONDS * 2
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            raise AssertionError(
-                f"the server exited: {server.stdout.read() if server.stdout else ''}"
-            )
-        try:
-            if httpx.get(f"{url}/health").status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.05)
-    raise AssertionError("the server never answered /health")
 
 
 def test_two_workers_serve_one_vault_and_log_each_request(

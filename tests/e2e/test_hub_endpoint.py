@@ -19,7 +19,6 @@ from huggingface_hub.errors import (
 )
 
 from devon_testhub import TestHub
-from tests.e2e.test_http_serve import serve_process
 from tests.support.hf_helpers import SHARDY, TINY, files_under, hub_bytes, sha256_of
 from tests.support.hub_endpoint_support import (
     ServedVault,
@@ -27,6 +26,7 @@ from tests.support.hub_endpoint_support import (
     run_python,
     served_vault,
 )
+from tests.support.process_support import serve_process
 
 KEY = "lab-key-123"
 

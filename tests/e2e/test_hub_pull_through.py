@@ -20,9 +20,9 @@ from huggingface_hub.hf_api import RepoFile
 
 from devon_testhub import TestHub
 from devon_testhub.default_catalogue import GATED_REPO
-from tests.e2e.test_http_serve import serve_process
 from tests.support.hf_helpers import SHARDY, TINY, WIDGET, files_under
 from tests.support.hub_endpoint_support import ServedVault, served_vault
+from tests.support.process_support import serve_process
 
 
 @pytest.fixture

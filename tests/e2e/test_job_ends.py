@@ -24,9 +24,9 @@ from devon_adapters.index.reserve import SpaceReserve
 from devon_adapters.index.sqlite import Index
 from devon_core import InsufficientStorage, JobProgress, JobRequest, JobStatus
 from devon_testhub import Catalogue, TestHub
-from tests.e2e.test_http_serve import serve_process
 from tests.support.job_support import JSON, WAIT, finished
 from tests.support.postgres_support import SERVER, scratch_database, url_with_schema
+from tests.support.process_support import serve_process
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = pytest.mark.slow

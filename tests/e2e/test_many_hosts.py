@@ -21,11 +21,10 @@ import pytest
 from devon_adapters import DiskModelStore
 from devon_adapters.vault.paths import VaultPaths
 from devon_testhub import TestHub
-from tests.e2e.test_http_serve import free_port, wait_for_health
 from tests.support.hf_helpers import TINY
 from tests.support.http_support import WAIT_SECONDS
 from tests.support.postgres_support import scratch_database
-from tests.support.process_support import signal_host
+from tests.support.process_support import free_port, signal_host, wait_for_health
 from tests.support.vault_builders import assert_consistent
 
 STALE_AFTER_S = 3

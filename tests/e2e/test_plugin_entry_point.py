@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.test_http_serve import serve_process
 from tests.support.cli_process import cli_env, run_piped
+from tests.support.process_support import serve_process
 
 REPO = Path(__file__).resolve().parents[2]
 WAIT_SECONDS = 60

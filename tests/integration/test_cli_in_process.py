@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 import devon_cli
+from devon_adapters.huggingface.references import parse_hub_reference
 from devon_cli import diagnostics
 from devon_cli.context import CliContext
 from devon_cli.main import COMMANDS, cli
@@ -45,7 +46,7 @@ LLAMA_GGUF = remote_model(
 
 @pytest.fixture
 def source() -> FakeSource:
-    return FakeSource([QWEN, LLAMA_GGUF])
+    return FakeSource([QWEN, LLAMA_GGUF], references=parse_hub_reference)
 
 
 @pytest.fixture

@@ -12,32 +12,9 @@ from devon_adapters import DiskModelStore, import_legacy_vault
 from devon_adapters.vault import legacy as legacy_module
 from devon_core import InvalidInput
 from devon_core.commit_metadata import CommitMetadata
-from tests.support.vault_builders import assert_consistent, files_on_disk
+from tests.support.vault_builders import assert_consistent, files_on_disk, legacy_vault
 
 WIDGET = {"config.json": b"{}", "model.safetensors": b"w" * 50}
-
-
-def legacy_vault(root: Path, models: dict[str, dict[str, bytes]]) -> Path:
-    """A 1.x vault: files at models/<source>/<id>/, index keyed `source::id`."""
-    index: dict[str, Any] = {}
-    for key, files in models.items():
-        source, model_id = key.split("::")
-        directory = root / "models" / source / model_id
-        for relative, data in files.items():
-            (directory / relative).parent.mkdir(parents=True, exist_ok=True)
-            (directory / relative).write_bytes(data)
-        index[key] = {
-            "source": source,
-            "model_id": model_id,
-            "path": str(directory),
-            "metadata": {"downloads": 12},
-            "files": sorted(files),
-            "downloaded_at": "2025-01-05T10:20:30.123456",
-            "last_used": None,
-            "size_bytes": sum(len(b) for b in files.values()),
-        }
-    (root / "index.json").write_text(json.dumps(index, indent=2))
-    return root
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ from typing import Any
 
 import attrs
 
-from devon_adapters.huggingface.references import parse_hub_reference
 from devon_core import (
     DownloadCancelled,
     DownloadFailed,
@@ -35,7 +34,7 @@ from devon_core.cached import CachedFile, CachedRepo, CachedSnapshot, HashKind
 from devon_core.commit_metadata import CommitMetadata
 from devon_core.models import author_of, model_name_of
 from devon_core.ports import ProgressCallback, StopSignal
-from devon_core.references import ModelReference
+from devon_core.references import ModelReference, parse_reference
 from devon_core.results import StagedDownload
 from devon_core.serialization import unstructure
 
@@ -78,6 +77,19 @@ def remote_model(
     return RemoteModel(**(defaults | fields))
 
 
+def hub_like_reference(text: str) -> ModelReference:
+    """The core's `owner/name[:QUANT]` with the Hugging Face source's id rule, which the fake
+    stands in for: each part of letters, digits, `-`, `_`, `.`, no `..` or `--`, not ending
+    in `-` or `.`. (Hub URLs are the real source's: pass `references=parse_hub_reference`.)
+    The unit tests may not import the adapter itself: they run with the core's dependencies
+    only."""
+    reference = parse_reference(text)
+    for part in reference.model_id.split("/"):
+        if any(c in part for c in ":+@") or ".." in part or "--" in part or part[-1] in "-.":
+            raise InvalidInput(f"Invalid model id {reference.model_id!r}: not a Hub id")
+    return reference
+
+
 class FakeSource:
     """A source holding a fixed catalogue. Set `fail_download` to make the next download
     deliver only part of the files and raise, like a cut connection."""
@@ -87,8 +99,10 @@ class FakeSource:
         models: Sequence[RemoteModel] = (),
         disk: FakeDisk | None = None,
         name: str = "huggingface",
+        references: Callable[[str], ModelReference] | None = None,
     ) -> None:
         self._name = name
+        self._references = references or hub_like_reference
         self.catalogue = {m.model_id: m for m in models}
         self.disk: FakeDisk = disk if disk is not None else {}
         self.fail_download = False
@@ -100,8 +114,9 @@ class FakeSource:
         return self._name
 
     def parse_reference(self, text: str) -> ModelReference:
-        """The Hugging Face source's references and id rules, which this fake stands in for."""
-        return parse_hub_reference(text)
+        """`hub_like_reference` unless the test gave its own (the Hugging Face source's, for its
+        URLs: `references=parse_hub_reference`)."""
+        return self._references(text)
 
     def search(self, query: str | None, filters: SearchFilters, limit: int) -> list[RemoteModel]:
         hits = [

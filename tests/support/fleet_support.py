@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 import attrs
 
 from devon_testhub import TestHub
-from tests.e2e.test_http_serve import free_port, serve_process, wait_for_health
 from tests.support.cli_process import cli_env
+from tests.support.process_support import free_port, serve_process, wait_for_health
 
 T = TypeVar("T")
 
@@ -142,3 +142,16 @@ def wait_until(check: Callable[[], T], timeout: float = 60.0) -> T:
 
 def states(central: str, model_id: str) -> dict[str, str]:
     return {host: row["state"] for host, row in placements_of(central, model_id).items()}
+
+
+def model_folder(root: Path, host: str, model_id: str) -> Path:
+    return root / host / "vault" / "huggingface" / model_id
+
+
+def hub_file_reads(hub: TestHub, model_id: str) -> dict[str, int]:
+    prefix = f"/{model_id}/resolve/"
+    return {
+        path.split("/resolve/", 1)[1].split("/", 1)[1]: count
+        for path, count in hub.stats.by_path("GET").items()
+        if path.startswith(prefix)
+    }

@@ -1,5 +1,6 @@
 """Builders for vault tests: a store on a temp dir, and a model committed with given bytes."""
 
+import json
 import os
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -51,3 +52,26 @@ def assert_consistent(store: DiskModelStore) -> None:
         assert sorted(on_disk) == list(model.files), model.key
         assert sum(len(b) for b in on_disk.values()) == model.size_bytes, model.key
     assert os.listdir(store.paths.trash) == []
+
+
+def legacy_vault(root: Path, models: dict[str, dict[str, bytes]]) -> Path:
+    """A 1.x vault: files at models/<source>/<id>/, index keyed `source::id`."""
+    index: dict[str, Any] = {}
+    for key, files in models.items():
+        source, model_id = key.split("::")
+        directory = root / "models" / source / model_id
+        for relative, data in files.items():
+            (directory / relative).parent.mkdir(parents=True, exist_ok=True)
+            (directory / relative).write_bytes(data)
+        index[key] = {
+            "source": source,
+            "model_id": model_id,
+            "path": str(directory),
+            "metadata": {"downloads": 12},
+            "files": sorted(files),
+            "downloaded_at": "2025-01-05T10:20:30.123456",
+            "last_used": None,
+            "size_bytes": sum(len(b) for b in files.values()),
+        }
+    (root / "index.json").write_text(json.dumps(index, indent=2))
+    return root
