@@ -6,19 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from devon_testhub import TestHub
 from tests.support.cli_process import cli_env, run_piped
-from tests.support.hf_cache_builder import build_cache
+from tests.support.hf_cache_builder import build_cache_once
 from tests.support.hf_helpers import LEGACY, TINY, WIDGET
 
 
 @pytest.fixture(scope="module")
 def built_cache(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    root = tmp_path_factory.mktemp("hf-cache")
-    with TestHub() as hub:
-        build_cache(hub, root / "hub")
-        address = hub.url
-    return root / "hub", address
+    return build_cache_once(tmp_path_factory)
 
 
 @pytest.fixture

@@ -18,11 +18,9 @@ from devon_testhub import TestHub
 from tests.support.job_support import (
     BIG,
     BIG_BYTES,
-    SLOW,
     WAIT,
     finished,
     get_job,
-    jobs_catalogue,
     read_events,
     start,
     wait_for,
@@ -35,18 +33,9 @@ SLACK = 64 * 1024
 """Bytes a killed process may have received but not yet written (its write buffers)."""
 
 
-@pytest.fixture(scope="module")
-def module_hub() -> Iterator[TestHub]:
-    with TestHub(jobs_catalogue()) as hub:
-        yield hub
-
-
 @pytest.fixture
-def hub(module_hub: TestHub) -> Iterator[TestHub]:
-    module_hub.reset()
-    module_hub.faults.set_bandwidth(SLOW)
-    yield module_hub
-    module_hub.reset()
+def hub(jobs_hub: TestHub) -> TestHub:
+    return jobs_hub
 
 
 class Servers:

@@ -24,6 +24,7 @@ from devon_adapters.index.reserve import SpaceReserve
 from devon_adapters.index.sqlite import Index
 from devon_core import InsufficientStorage, JobProgress, JobRequest, JobStatus
 from devon_testhub import Catalogue, TestHub
+from tests.support.fixtures import cleared
 from tests.support.job_support import JSON, WAIT, finished
 from tests.support.postgres_support import SERVER, scratch_database, url_with_schema
 from tests.support.process_support import serve_process
@@ -51,10 +52,7 @@ def module_hub() -> Iterator[TestHub]:
 
 @pytest.fixture
 def hub(module_hub: TestHub) -> Iterator[TestHub]:
-    module_hub.reset()
-    module_hub.faults.set_bandwidth(RATE)
-    yield module_hub
-    module_hub.reset()
+    yield from cleared(module_hub, RATE)
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from tests.support.hf_cache_builder import (
     DATASET,
     INVALID_FOLDER,
     WIDGET_FILE,
-    build_cache,
+    build_cache_once,
     download,
     folder_of,
     snapshot_dir,
@@ -32,12 +32,7 @@ from tests.support.hf_helpers import LEGACY, ONNX, SHARDY, TINY, WIDGET, hub_byt
 
 @pytest.fixture(scope="module")
 def built_cache(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    """The cache of every state, built once; and the address of its hub, now stopped."""
-    root = tmp_path_factory.mktemp("hf-cache")
-    with TestHub() as hub:
-        build_cache(hub, root / "hub")
-        address = hub.url
-    return root / "hub", address
+    return build_cache_once(tmp_path_factory)
 
 
 @pytest.fixture

@@ -4,18 +4,16 @@ and how it exits. The subprocess tests in tests/e2e run the real thing end to en
 import importlib
 import json
 import pkgutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import click
 import pytest
-from click.testing import CliRunner, Result
 
 import devon_cli
 from devon_adapters.huggingface.references import parse_hub_reference
-from devon_cli import diagnostics
-from devon_cli.context import CliContext
 from devon_cli.main import COMMANDS, cli
 from devon_core import Devon, SourceUnavailable
+from tests.support.cli_in_process import Run, running_cli
 from tests.support.fakes import (
     FakeSource,
     MemoryStore,
@@ -23,8 +21,6 @@ from tests.support.fakes import (
     local_model,
     remote_model,
 )
-
-Run = Callable[..., Result]
 
 QWEN = remote_model(
     "Qwen/Qwen2.5-0.5B",
@@ -61,19 +57,7 @@ def clock() -> SettableClock:
 
 @pytest.fixture
 def run(source: FakeSource, store: MemoryStore, clock: SettableClock) -> Iterator[Run]:
-    devon = Devon(source=source, store=store, clock=clock)
-
-    def invoke(*args: str, stdin: str | None = None) -> Result:
-        return CliRunner().invoke(
-            cli,
-            list(args),
-            obj=CliContext(lambda with_sources: devon),
-            input=stdin,
-            prog_name="devon",
-        )
-
-    yield invoke
-    diagnostics.hand_over()  # the command routes logging and warnings; give them back
+    yield from running_cli(Devon(source=source, store=store, clock=clock))
 
 
 def test_search_shows_a_table_with_names_params_and_sizes(run: Run) -> None:

@@ -1,18 +1,17 @@
 """What a new user saw go wrong at the terminal (issue 31), each as it should be."""
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import CliRunner
 
 from devon_cli import diagnostics
 from devon_cli.context import CliContext
 from devon_cli.main import cli
 from devon_core import Devon
+from tests.support.cli_in_process import Run, running_cli
 from tests.support.fakes import FakeSource, MemoryStore, SettableClock, local_model, remote_model
-
-Run = Callable[..., Result]
 
 GGUF = remote_model(
     "acme/Widget-8B-GGUF",
@@ -43,15 +42,7 @@ def clock() -> SettableClock:
 
 @pytest.fixture
 def run(source: FakeSource, store: MemoryStore, clock: SettableClock) -> Iterator[Run]:
-    devon = Devon(source=source, store=store, clock=clock)
-
-    def invoke(*args: str) -> Result:
-        return CliRunner().invoke(
-            cli, list(args), obj=CliContext(lambda with_sources: devon), prog_name="devon"
-        )
-
-    yield invoke
-    diagnostics.hand_over()
+    yield from running_cli(Devon(source=source, store=store, clock=clock))
 
 
 def test_info_names_the_source_it_asked_when_none_is_given(run: Run) -> None:

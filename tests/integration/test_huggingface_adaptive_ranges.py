@@ -14,6 +14,7 @@ import pytest
 from devon_core import DownloadCancelled
 from devon_core.models import RemoteFile, RemoteModel
 from devon_testhub import Catalogue, Repo, TestHub, filler_file, hub_file, run_test_hub
+from tests.support.fixtures import cleared
 from tests.support.hf_helpers import files_under, hub_bytes, source_for
 
 MIB = 1024 * 1024
@@ -49,9 +50,7 @@ def module_hub() -> Iterator[TestHub]:
 
 @pytest.fixture
 def hub(module_hub: TestHub) -> Iterator[TestHub]:
-    module_hub.reset()
-    yield module_hub
-    module_hub.reset()
+    yield from cleared(module_hub)
 
 
 def only(model: RemoteModel, *paths: str) -> list[RemoteFile]:

@@ -21,6 +21,7 @@ from devon_adapters.huggingface import HuggingFaceSource
 from devon_core import DownloadFailed, InsufficientStorage
 from devon_core.models import RemoteFile, RemoteModel
 from devon_testhub import Catalogue, Repo, TestHub, filler_file, hub_file, json_file, run_test_hub
+from tests.support.fixtures import cleared
 from tests.support.hf_helpers import files_under, hub_bytes, source_for
 
 MIB = 1024 * 1024
@@ -45,9 +46,7 @@ def odd_hub() -> Iterator[TestHub]:
 
 @pytest.fixture
 def hub(odd_hub: TestHub) -> Iterator[TestHub]:
-    odd_hub.reset()
-    yield odd_hub
-    odd_hub.reset()
+    yield from cleared(odd_hub)
 
 
 def ranged_source(hub: TestHub, **options: Any) -> HuggingFaceSource:

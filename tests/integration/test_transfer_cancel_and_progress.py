@@ -15,6 +15,7 @@ import pytest
 from devon_app import Settings, build_devon
 from devon_core import DownloadCancelled
 from devon_testhub import TestHub
+from tests.support.fixtures import cleared
 from tests.support.hf_helpers import source_for
 from tests.support.job_support import (
     BIG,
@@ -35,10 +36,7 @@ RANGED = {"split_threshold": MIB, "connections_per_file": 2, "max_connections_pe
 
 @pytest.fixture
 def hub(session_jobs_hub: TestHub) -> Iterator[TestHub]:
-    session_jobs_hub.reset()
-    session_jobs_hub.faults.limit_connection_rate(LINK)
-    yield session_jobs_hub
-    session_jobs_hub.reset()
+    yield from cleared(session_jobs_hub, faults=lambda hub: hub.faults.limit_connection_rate(LINK))
 
 
 @pytest.fixture

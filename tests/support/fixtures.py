@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -63,6 +63,20 @@ def _close_postgres_indexes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         index.close()
 
 
+def cleared(
+    hub: TestHub, bandwidth: int | None = None, faults: Callable[[TestHub], None] | None = None
+) -> Iterator[TestHub]:
+    """`hub` for one test, to `yield from` in a fixture: faults and request stats cleared
+    before and after, then its bandwidth limited (bytes a second) or other `faults` set."""
+    hub.reset()
+    if bandwidth is not None:
+        hub.faults.set_bandwidth(bandwidth)
+    if faults is not None:
+        faults(hub)
+    yield hub
+    hub.reset()
+
+
 @pytest.fixture(scope="session")
 def session_test_hub() -> Iterator[TestHub]:
     with TestHub() as hub:
@@ -72,9 +86,7 @@ def session_test_hub() -> Iterator[TestHub]:
 @pytest.fixture
 def test_hub(session_test_hub: TestHub) -> Iterator[TestHub]:
     """The session's test hub (default catalogue), with faults and request stats cleared."""
-    session_test_hub.reset()
-    yield session_test_hub
-    session_test_hub.reset()
+    yield from cleared(session_test_hub)
 
 
 @pytest.fixture(scope="session")
@@ -91,10 +103,7 @@ def jobs_hub(session_jobs_hub: TestHub) -> Iterator[TestHub]:
     `job_support.SLOW` bytes a second, its faults and stats cleared."""
     from tests.support.job_support import SLOW
 
-    session_jobs_hub.reset()
-    session_jobs_hub.faults.set_bandwidth(SLOW)
-    yield session_jobs_hub
-    session_jobs_hub.reset()
+    yield from cleared(session_jobs_hub, SLOW)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -19,6 +19,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from huggingface_hub import hf_hub_download, snapshot_download
 
 from devon_testhub import TestHub
@@ -97,3 +98,13 @@ def build_cache(hub: TestHub, cache: Path) -> Path:
         shutil.move(scratch / folder_of(TINY), cache / folder)
     shutil.rmtree(scratch)
     return cache
+
+
+def build_cache_once(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The cache of every state (`build_cache`), built in a temp folder of the session; and
+    the address of its hub, now stopped. For a module-scoped fixture."""
+    root = tmp_path_factory.mktemp("hf-cache")
+    with TestHub() as hub:
+        build_cache(hub, root / "hub")
+        address = hub.url
+    return root / "hub", address
