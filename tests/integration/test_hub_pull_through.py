@@ -22,7 +22,6 @@ from devon_testhub import TestHub
 from devon_testhub.default_catalogue import GATED_REPO
 from tests.support.hf_helpers import SHARDY, TINY, WIDGET, files_under
 from tests.support.hub_endpoint_support import ServedVault, served_vault
-from tests.support.process_support import serve_process
 
 
 @pytest.fixture
@@ -211,21 +210,3 @@ def test_a_file_missing_upstream_raises_entry_not_found(
 ) -> None:
     with pytest.raises(EntryNotFoundError):
         hf_hub_download(TINY, "missing.bin", endpoint=mirror.url, cache_dir=tmp_path / "c")
-
-
-@pytest.mark.slow
-def test_devon_serve_pulls_through_with_its_jobs_in_a_child_process(
-    test_hub: TestHub, tmp_path: Path
-) -> None:
-    env = {
-        "DEVON_STORAGE_PATH": str(tmp_path / "vault"),
-        "DEVON_CONFIG_PATH": "",
-        "HF_ENDPOINT": test_hub.url,
-        "DEVON_API_KEY": "",
-        "DEVON_HUB_PULL_THROUGH": "true",
-    }
-    with serve_process(env) as (url, _):
-        folder = snapshot_download(TINY, endpoint=url, cache_dir=tmp_path / "c")
-
-    expected = {f.path: f.content.read() for f in test_hub.catalogue[TINY].files}
-    assert files_under(Path(folder)) == expected

@@ -3,7 +3,6 @@ command, and transformers) pointed at a served DEVON get the vault's bytes, the 
 headers, its errors, and its cache layout."""
 
 import socket
-import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,7 +25,6 @@ from tests.support.hub_endpoint_support import (
     run_python,
     served_vault,
 )
-from tests.support.process_support import serve_process
 
 KEY = "lab-key-123"
 
@@ -101,33 +99,6 @@ def test_snapshot_download_with_allow_patterns_fetches_only_those_files(
     }
     assert Path(folder).name == repo.sha
     assert files_under(Path(folder)) == wanted
-
-
-def test_hf_download_command_fetches_a_model_from_devon_serve(
-    test_hub: TestHub, tmp_path: Path
-) -> None:
-    vault = tmp_path / "vault"
-    with served_vault(test_hub, vault, holding=(TINY,)):
-        pass  # the vault now holds the model; a `devon serve` process serves it below
-    env = {
-        "DEVON_STORAGE_PATH": str(vault),
-        "DEVON_CONFIG_PATH": "",
-        "HF_ENDPOINT": test_hub.url,
-        "DEVON_API_KEY": "",
-    }
-    with serve_process(env) as (url, _):
-        hf = Path(sys.executable).parent / "hf"  # the command huggingface_hub installs
-        out = str(tmp_path / "out")
-        command = (
-            "import subprocess\n"
-            f"subprocess.run([{str(hf)!r}, 'download', {TINY!r}, '--local-dir', {out!r}],"
-            " check=True)"
-        )
-        done = run_python(command, hf_env(url, tmp_path / "hf-home"))
-
-    assert done.returncode == 0, done.stderr
-    expected = {f.path: f.content.read() for f in test_hub.catalogue[TINY].files}
-    assert files_under(tmp_path / "out") == expected
 
 
 def test_transformers_loads_a_config_and_a_tokenizer_from_devon(
