@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: setup serve test lint typecheck services unit hub bench bench-read clean
+.PHONY: setup serve test lint typecheck services unit unit-minimal hub bench bench-read clean
 
 setup: $(STAMP)
 
@@ -36,6 +36,15 @@ hub: setup
 
 unit: setup
 	$(BIN)/pytest tests/unit -q
+
+# The unit tests in an environment with only the core's dependencies and the test tools (needs
+# the package index; tests/README.md). The suite checks the same offline, by collecting them.
+MINIMAL ?= /tmp/devon-unit-minimal
+unit-minimal:
+	$(PYTHON) -m venv $(MINIMAL)/venv
+	$(MINIMAL)/venv/bin/python -m pip install --quiet attrs cattrs pytest hypothesis
+	mkdir -p $(MINIMAL)/path && ln -sfn $(CURDIR)/src/devon_core $(MINIMAL)/path/devon_core
+	PYTHONPATH=$(MINIMAL)/path $(MINIMAL)/venv/bin/python -m pytest tests/unit -q -p no:cacheprovider
 
 # The real parts the suite talks to: Debian's Chromium for the browser tests (installed when
 # missing, as root) and the local PostgreSQL on 127.0.0.1:5432 (started when stopped).

@@ -22,7 +22,7 @@ os.environ["HF_HUB_DISABLE_IMPLICIT_TOKEN"] = "1"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from playwright.sync_api import Page, expect
-from tests.contract.browser import LAPTOP, PHONE, chromium, open_page
+from tests.support.browser import LAPTOP, PHONE, chromium, open_page
 
 from devon_app import Settings, build_devon
 from devon_http import create_app

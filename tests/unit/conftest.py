@@ -1,7 +1,7 @@
 import pytest
 
 from devon_core import Devon
-from tests.unit.fakes import FakeDisk, FakeSource, MemoryStore, SettableClock, remote_model
+from tests.support.fakes import FakeDisk, FakeSource, MemoryStore, SettableClock, remote_model
 
 
 @pytest.fixture

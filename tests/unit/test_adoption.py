@@ -6,7 +6,7 @@ from devon_core import Devon, InvalidInput, SourceUnavailable
 from devon_core.adoption import SkipReason, choose_snapshot, hash_kind
 from devon_core.cached import CachedRepo, HashKind
 from devon_core.commit_metadata import CommitMetadata
-from tests.unit.fakes import (
+from tests.support.fakes import (
     SHA1_B,
     SHA256_A,
     FakeCache,

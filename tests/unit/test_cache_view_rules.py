@@ -18,7 +18,7 @@ from devon_core.cache_view import (
     unlink,
 )
 from devon_core.models import LocalModel
-from tests.unit.fakes import MemoryStore, local_model
+from tests.support.fakes import MemoryStore, local_model
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

@@ -2,7 +2,7 @@
 
 from devon_core.results import CleanRequest
 from devon_core.rules import select_for_clean
-from tests.unit.fakes import T0, local_model
+from tests.support.fakes import T0, local_model
 
 
 def test_unused_with_more_days_than_the_calendar_holds_selects_nothing() -> None:

@@ -6,8 +6,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from devon_core import CleanResult, Devon, LocalModel
-from tests.unit.fakes import FakeSource, MemoryStore, SettableClock
-from tests.unit.strategies import nows, vaults
+from tests.support.fakes import FakeSource, MemoryStore, SettableClock
+from tests.support.strategies import nows, vaults
 
 days_values = st.integers(min_value=0, max_value=1000)
 requests = st.fixed_dictionaries(

@@ -5,7 +5,7 @@ from contextlib import contextmanager
 from datetime import timedelta
 
 from devon_core import Devon
-from tests.unit.fakes import T0, FakeSource, MemoryStore, SettableClock, local_model
+from tests.support.fakes import T0, FakeSource, MemoryStore, SettableClock, local_model
 
 
 class InterleavingStore(MemoryStore):

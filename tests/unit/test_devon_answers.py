@@ -1,16 +1,12 @@
 """What `Devon` answers so that the CLI and HTTP need nothing else (issue 10, item 3)."""
 
-from pathlib import Path
-
 import pytest
 
-from devon_adapters import DiskModelStore
-from devon_adapters.clock import SystemClock
 from devon_core import Devon, InvalidInput
 from devon_core.errors import NotFound, SourceUnavailable
 from devon_core.models import RemoteModel
 from devon_core.results import SearchFilters
-from tests.unit.fakes import FakeSource, MemoryStore, SettableClock, remote_model
+from tests.support.fakes import FakeSource, MemoryStore, SettableClock, remote_model
 
 
 def devon_with(*sources: FakeSource, store: MemoryStore | None = None) -> Devon:
@@ -90,32 +86,9 @@ def test_a_store_without_an_index_refuses_to_rebuild_one() -> None:
         devon_with(FakeSource()).rebuild_index()
 
 
-def test_rebuild_index_counts_the_models_on_disk(tmp_path: Path) -> None:
-    store = DiskModelStore(tmp_path / "vault")
-    try:
-        model = tmp_path / "vault" / "huggingface" / "acme" / "widget-7b"
-        model.mkdir(parents=True)
-        (model / "config.json").write_text("{}")
-        devon = Devon(store=store, clock=SystemClock(), default_source="huggingface")
-
-        assert devon.rebuild_index() == 1
-    finally:
-        store.close()
-
-
 def test_a_store_without_an_index_refuses_to_copy_one() -> None:
     with pytest.raises(InvalidInput, match="no index to copy"):
         devon_with(FakeSource()).copy_index("sqlite")
-
-
-def test_copying_the_index_onto_the_one_in_use_is_refused(tmp_path: Path) -> None:
-    store = DiskModelStore(tmp_path / "vault")
-    try:
-        devon = Devon(store=store, clock=SystemClock(), default_source="huggingface")
-        with pytest.raises(InvalidInput, match="already is"):
-            devon.copy_index("sqlite")
-    finally:
-        store.close()
 
 
 def test_a_vault_without_an_importer_refuses_a_legacy_import() -> None:

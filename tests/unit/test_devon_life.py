@@ -1,7 +1,7 @@
 """A `Devon` built whole: its job runner starts and stops with it (`start()`, `close()`)."""
 
 from devon_core import Devon, Job
-from tests.unit.fakes import FakeSource, MemoryStore, SettableClock
+from tests.support.fakes import FakeSource, MemoryStore, SettableClock
 
 
 class LoggedRunner:

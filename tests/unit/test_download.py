@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from devon_core import Devon, DownloadFailed, InsufficientStorage, InvalidInput, NotFound
-from tests.unit.fakes import T0, FakeDisk, FakeSource, MemoryStore, SettableClock
+from tests.support.fakes import T0, FakeDisk, FakeSource, MemoryStore, SettableClock
 
 
 def test_download_lands_the_model_in_the_vault(devon: Devon, store: MemoryStore) -> None:

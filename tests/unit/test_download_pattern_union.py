@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from devon_core import Devon, DownloadFailed, Forbidden
-from tests.unit.fakes import T0, FakeSource, MemoryStore, SettableClock
+from tests.support.fakes import T0, FakeSource, MemoryStore, SettableClock
 
 GGUF = "acme/Widget-8B-GGUF"
 Q4, Q8, README = "widget-8b.Q4_K_M.gguf", "widget-8b.Q8_0.gguf", "README.md"

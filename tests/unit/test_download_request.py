@@ -5,7 +5,7 @@ import pytest
 
 from devon_core import Devon
 from devon_core.download_request import DownloadRequest
-from tests.unit.fakes import FakeSource
+from tests.support.fakes import FakeSource
 
 
 def test_include_patterns_given_as_a_list_are_kept_as_a_tuple() -> None:

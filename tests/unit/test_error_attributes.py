@@ -3,7 +3,7 @@
 import pytest
 
 from devon_core import Devon, DownloadFailed, InsufficientStorage, InvalidInput, NotFound
-from tests.unit.fakes import FakeSource, MemoryStore
+from tests.support.fakes import FakeSource, MemoryStore
 
 
 def test_a_model_missing_everywhere_names_the_model_and_source(devon: Devon) -> None:

@@ -3,8 +3,8 @@
 from hypothesis import given
 
 from devon_core import Devon, ExportEntry, ExportFormat, LocalModel
-from tests.unit.fakes import FakeSource, MemoryStore, SettableClock
-from tests.unit.strategies import vaults
+from tests.support.fakes import FakeSource, MemoryStore, SettableClock
+from tests.support.strategies import vaults
 
 
 def _devon(models: list[LocalModel]) -> tuple[Devon, MemoryStore]:

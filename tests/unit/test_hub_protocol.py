@@ -23,7 +23,7 @@ from devon_core.hub_protocol import (
     use_is_due,
 )
 from devon_core.models import LocalModel, RemoteFile, RemoteModel
-from tests.unit.fakes import T0, MemoryStore, SettableClock, local_model
+from tests.support.fakes import T0, MemoryStore, SettableClock, local_model
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 

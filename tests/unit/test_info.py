@@ -1,7 +1,7 @@
 import pytest
 
 from devon_core import Devon, Forbidden, NotFound, SourceUnavailable
-from tests.unit.fakes import T0, FakeSource, SettableClock
+from tests.support.fakes import T0, FakeSource, SettableClock
 
 
 def test_info_of_a_remote_only_model_has_no_local_part(devon: Devon) -> None:

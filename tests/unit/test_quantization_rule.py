@@ -1,7 +1,7 @@
 import pytest
 
 from devon_core.rules import quantization_of
-from tests.unit.fakes import remote_model
+from tests.support.fakes import remote_model
 
 GGUF = remote_model(
     "acme/Widget-8B-GGUF",

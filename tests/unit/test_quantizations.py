@@ -15,7 +15,7 @@ from devon_core.quantizations import (
 )
 from devon_core.references import ModelReference, parse_reference
 from devon_core.rules import select_files
-from tests.unit.fakes import remote_model
+from tests.support.fakes import remote_model
 
 LABELS = ["IQ2_XS", "Q2_K", "Q4_K_M", "Q4_K", "Q5_K_S", "Q8_0", "BF16", "F16"]
 

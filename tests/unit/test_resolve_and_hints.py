@@ -5,7 +5,7 @@ import pytest
 
 from devon_core import Devon, InvalidInput, NotFound, SearchFilters
 from devon_core.suggestions import closest
-from tests.unit.fakes import MemoryStore, local_model
+from tests.support.fakes import MemoryStore, local_model
 
 
 def test_a_source_prefix_is_read_off_a_three_part_id(devon: Devon) -> None:

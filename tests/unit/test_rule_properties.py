@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from devon_core import CleanRequest, ExportEntry, ExportFormat, LocalModel
 from devon_core.rules import build_export, select_for_clean
-from tests.unit.strategies import local_models, nows, vaults
+from tests.support.strategies import local_models, nows, vaults
 
 days_values = st.integers(min_value=0, max_value=1000)
 microseconds_around = st.integers(min_value=-3, max_value=3)

@@ -11,7 +11,7 @@ from devon_core.runtime_paths import (
     runtime_path,
     runtime_paths,
 )
-from tests.unit.fakes import local_model
+from tests.support.fakes import local_model
 
 SHARDS = ("BF16/w.BF16-00001-of-00002.gguf", "BF16/w.BF16-00002-of-00002.gguf")
 

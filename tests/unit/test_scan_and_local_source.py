@@ -1,10 +1,10 @@
 """The built-in `local` source and `scan`, as the core sees them (the disk side is in
-tests/contract/test_scan.py)."""
+tests/integration/test_scan.py)."""
 
 import pytest
 
 from devon_core import Devon, InvalidInput, NotFound, ScanResult, ScanSkip
-from tests.unit.fakes import MemoryStore, local_model
+from tests.support.fakes import MemoryStore, local_model
 
 
 def test_scan_asks_the_store_with_every_plugin_source_and_local(

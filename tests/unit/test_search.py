@@ -1,7 +1,7 @@
 import pytest
 
 from devon_core import Devon, InvalidInput, SearchFilters
-from tests.unit.fakes import FakeSource, remote_model
+from tests.support.fakes import FakeSource, remote_model
 
 
 def test_search_returns_matches_most_downloaded_first(devon: Devon) -> None:

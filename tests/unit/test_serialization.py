@@ -4,8 +4,8 @@ from hypothesis import given
 
 from devon_core import CleanResult, ExportResult, RemoteFile, SearchResult
 from devon_core.serialization import parse_timestamp, timestamp, unstructure
-from tests.unit.fakes import local_model, remote_model
-from tests.unit.strategies import aware_datetimes
+from tests.support.fakes import local_model, remote_model
+from tests.support.strategies import aware_datetimes
 
 SEARCH_RESULT_KEYS = {
     "source", "model_id", "model_name", "author", "total_size_bytes", "file_count",

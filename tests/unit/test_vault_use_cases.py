@@ -2,7 +2,7 @@ import pytest
 
 from devon_core import Devon, ExportFormat, InvalidInput, InvalidRequest, NotFound, SourceUsage
 from devon_core.serialization import export_text
-from tests.unit.fakes import FakeSource, MemoryStore, SettableClock, local_model
+from tests.support.fakes import FakeSource, MemoryStore, SettableClock, local_model
 
 
 def test_list_returns_models_sorted_by_source_and_id(store: MemoryStore, devon: Devon) -> None:

@@ -1,0 +1,73 @@
+"""Work stealing hands every byte of a file to exactly one connection, and a slow connection's
+range goes mostly to a faster one (ADR 0225); a fake clock stands for time."""
+
+import pytest
+
+from devon_adapters.transfer.work_plan import Assignment, WorkPlan
+from tests.support.scripted_file_server import FakeClock
+
+
+def fetch_all(plan: WorkPlan, clock: FakeClock, rates: list[int]) -> list[set[int]]:
+    """Run one connection per rate (bytes per 0.1 s) until the plan has nothing left; who
+    wrote each byte."""
+    owners: list[set[int]] = [set() for _ in range(2000)]
+    held: list[Assignment | None] = [plan.take() for _ in rates]
+    for _ in range(1000):
+        if all(a is None for a in held):
+            break
+        clock.advance(0.1)
+        for index, rate in enumerate(rates):
+            assignment = held[index]
+            if assignment is None:
+                continue
+            start = assignment.cursor
+            for byte in range(start, start + plan.claim(assignment, rate)):
+                owners[byte].add(index)
+            if assignment.cursor >= assignment.end:
+                plan.finish(assignment)
+                held[index] = plan.take()
+    return owners
+
+
+@pytest.mark.parametrize("rates", [[10, 10], [10, 1], [1, 10, 10]])
+def test_every_byte_goes_to_exactly_one_connection_whatever_their_rates(rates: list[int]) -> None:
+    clock = FakeClock()
+    plan = WorkPlan([(0, 1000), (1000, 2000)], smallest_steal=10, clock=clock)
+
+    owners = fetch_all(plan, clock, rates)
+
+    assert all(len(o) == 1 for o in owners)
+    assert plan.left() == 0
+
+
+def test_a_finished_connection_takes_most_of_what_a_slow_one_has_left() -> None:
+    clock = FakeClock()
+    plan = WorkPlan([(0, 1000), (1000, 2000)], smallest_steal=10, clock=clock)
+    slow, fast = plan.take(), plan.take()
+    assert slow is not None
+    assert fast is not None
+    clock.advance(1.0)
+    plan.claim(slow, 10)  # 10 bytes a second
+    plan.claim(fast, 1000)  # 1000 bytes a second: done
+    plan.finish(fast)
+
+    stolen = plan.take()
+
+    assert stolen is not None
+    assert (stolen.start, stolen.end) == (slow.end, 1000)
+    assert stolen.end - stolen.start > 900
+    assert slow.end > slow.cursor
+
+
+def test_a_connection_close_to_its_end_is_left_alone() -> None:
+    clock = FakeClock()
+    plan = WorkPlan([(0, 1000), (1000, 2000)], smallest_steal=10, clock=clock)
+    first, second = plan.take(), plan.take()
+    assert first is not None
+    assert second is not None
+    clock.advance(1.0)
+    plan.claim(first, 990)
+    plan.claim(second, 1000)
+    plan.finish(second)
+
+    assert plan.take() is None
