@@ -13,7 +13,7 @@ import pytest
 
 from devon_core import DownloadCancelled, InvalidInput, NotFound, SearchFilters
 from devon_core.identifiers import validate_model_id, validate_source_name
-from devon_core.references import ModelReference
+from devon_core.references import ModelReference, parse_reference
 from tests.support.source_contract import HARNESSES, SourceHarness, described, harness_for
 
 SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -199,12 +199,13 @@ def test_a_download_told_to_stop_raises_download_cancelled(
         harness.source.download(model, model.files, dest, stop=stop)
 
 
-# `parse_reference`, an optional member (without it the core reads `owner/name[:QUANT]`)
+# `parse_reference`, an optional member: without it the core reads `owner/name[:QUANT]`, and
+# either way a source's own ids read back as themselves
 
 
-def test_a_source_that_parses_references_reads_its_own_ids_back(harness: SourceHarness) -> None:
-    parse = getattr(harness.source, "parse_reference", None)
-    if parse is None:
-        pytest.skip("the source leaves references to the core")
+def test_the_reference_rule_in_effect_reads_the_sources_own_ids_back(
+    harness: SourceHarness,
+) -> None:
+    parse = getattr(harness.source, "parse_reference", parse_reference)
     for model in harness.source.search(None, SearchFilters(), 3):
         assert parse(model.model_id) == ModelReference(model.model_id)
