@@ -9,6 +9,9 @@ in docs/vault.md against them.
 A source plugin declares its own settings the same way, on an attrs class of its own, and
 reads them with `Settings.section(name, cls)`: from the config file's `[name]` table and
 the environment variables it declares.
+
+The HTTP server reads only its own section, `Settings.http` (an `HttpSettings`): the fields
+it needs, taken from the declarations here.
 """
 
 import os
@@ -316,6 +319,26 @@ def _describe_default(default: Any) -> str:
     if isinstance(default, bool):
         return _bool_text(default)
     return str(default)
+
+
+@attrs.frozen
+class HttpSettings:
+    """The HTTP server's own settings (`Settings.http`): what `devon_http` reads to listen
+    and to answer. Each is the value of `Settings`' field of the same name, so the same
+    environment variable, config key, default and error (`DEVON_HOST`, `host`, ...)."""
+
+    host: str
+    port: int
+    workers: int
+    api_key: str | None
+    allowed_hosts: tuple[str, ...]
+    cors_origins: tuple[str, ...]
+    frame_ancestors: tuple[str, ...]
+    header_timeout_s: float
+    keepalive_timeout_s: float
+    max_connections: int
+    hub_pull_through: bool
+    max_event_streams: int
 
 
 @attrs.frozen
@@ -648,6 +671,11 @@ class Settings:
     """The config file that was read, if any."""
     sections: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict, repr=False)
     """The config file's tables (`[name]`), raw, for plugins' own settings."""
+
+    @property
+    def http(self) -> HttpSettings:
+        """The HTTP server's section of these settings."""
+        return HttpSettings(**{f.name: getattr(self, f.name) for f in attrs.fields(HttpSettings)})
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":

@@ -10,6 +10,7 @@ from litestar import Litestar
 
 from devon_app import Settings
 from devon_app.serving import build_served_devon, host_agent
+from devon_app.settings import HttpSettings
 from devon_core import Devon
 from devon_http.app import create_app
 from devon_http.connections import set_limits
@@ -20,24 +21,10 @@ from devon_http.request_log import RequestLog, configure_logging
 def create_app_from_settings(settings: Settings, devon: Devon | None = None) -> Litestar:
     """The app over the vault and sources `settings` describe (`devon`, if given, is the
     `Devon` already built from them), logging each request. Built here, its download jobs
-    run in a child process (`run_jobs_in_child`).
-
-    It answers to the hosts in `settings.allowed_hosts`, else to the loopback names only
-    (`serve` spells out the list for the address it binds)."""
+    run in a child process (`run_jobs_in_child`). The app itself reads only the server's
+    section of the settings (`settings.http`, see `create_served_app`)."""
     devon = build_served_devon(settings) if devon is None else devon
-    security = HttpSecurity(
-        allowed_hosts=settings.allowed_hosts or LOOPBACK_HOSTS,
-        cors_origins=settings.cors_origins,
-        frame_ancestors=settings.frame_ancestors,
-    )
-    app = create_app(
-        devon,
-        api_key=settings.api_key,
-        security=security,
-        request_log=RequestLog(),
-        hub_pull_through=settings.hub_pull_through,
-        max_event_streams=settings.max_event_streams,
-    )
+    app = create_served_app(settings.http, devon)
     agent = host_agent(devon, settings)
     if agent is not None:  # a fleet host: report to the upstream, pull what it places here
         app.on_startup.append(agent.start)
@@ -45,11 +32,31 @@ def create_app_from_settings(settings: Settings, devon: Devon | None = None) -> 
     return app
 
 
+def create_served_app(http: HttpSettings, devon: Devon) -> Litestar:
+    """The app over `devon` as the server's settings `http` configure it, logging each request.
+
+    It answers to the hosts in `http.allowed_hosts`, else to the loopback names only
+    (`serve` spells out the list for the address it binds)."""
+    security = HttpSecurity(
+        allowed_hosts=http.allowed_hosts or LOOPBACK_HOSTS,
+        cors_origins=http.cors_origins,
+        frame_ancestors=http.frame_ancestors,
+    )
+    return create_app(
+        devon,
+        api_key=http.api_key,
+        security=security,
+        request_log=RequestLog(),
+        hub_pull_through=http.hub_pull_through,
+        max_event_streams=http.max_event_streams,
+    )
+
+
 def create_default_app() -> Litestar:
     """The app configured by DEVON_* environment variables and the config file."""
     configure_logging()
     settings = Settings.from_env()
-    set_limits(settings.header_timeout_s, settings.max_connections)
+    set_limits(settings.http.header_timeout_s, settings.http.max_connections)
     app = create_app_from_settings(settings)
     settle_garbage_collector()
     return app

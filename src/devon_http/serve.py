@@ -46,9 +46,10 @@ def serve(
     `settings` default to `Settings.from_env()`. Several workers each build their app from
     the environment, so given settings are handed to them through the DEVON_* variables."""
     settings = Settings.from_env() if settings is None else settings
-    host = settings.host if host is None else host
-    port = settings.port if port is None else port
-    workers = settings.workers if workers is None else workers
+    http = settings.http
+    host = http.host if host is None else host
+    port = http.port if port is None else port
+    workers = http.workers if workers is None else workers
     configure_logging()
     devon = build_devon(settings)  # the vault is opened (and checked) before anything else
     listener = listen_on(host, port)  # a busy port is one clear error, before any startup
@@ -56,16 +57,16 @@ def serve(
     for name, endpoint in devon.source_endpoints().items():
         log.info("source %s at %s", name, endpoint or "(no endpoint)")
     for warning in (
-        exposure_warning(host, settings.api_key),
-        host_warning(host, settings.allowed_hosts),
+        exposure_warning(host, http.api_key),
+        host_warning(host, http.allowed_hosts),
     ):
         if warning:
             log.warning(warning)
     settings = bound_settings(settings, host)
-    set_limits(settings.header_timeout_s, settings.max_connections)
+    set_limits(http.header_timeout_s, http.max_connections)
     limits: dict[str, Any] = {
         "http": LimitedProtocol,
-        "timeout_keep_alive": settings.keepalive_timeout_s,
+        "timeout_keep_alive": http.keepalive_timeout_s,
         "timeout_graceful_shutdown": SHUTDOWN_GRACE_S,
         "access_log": False,
         "log_level": "info",
@@ -85,7 +86,7 @@ def serve(
 def bound_settings(settings: Settings, host: str) -> Settings:
     """`settings` with the Host allowlist a server on `host` uses spelled out: the loopback
     names on loopback, any name elsewhere, unless DEVON_ALLOWED_HOSTS lists some."""
-    if settings.allowed_hosts:
+    if settings.http.allowed_hosts:
         return settings
     hosts = tuple(sorted(LOOPBACK_HOSTS)) if is_loopback(host) else (ANY,)
     return attrs.evolve(settings, allowed_hosts=hosts)

@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from devon_adapters import DiskModelStore
+from devon_adapters.vault import rebuild
+from devon_adapters.vault.paths import VaultPaths
 from devon_core import DownloadFailed, InvalidInput, StagingArea
 from devon_core.commit_metadata import CommitMetadata
 from devon_core.results import SOURCE_STATE_DIR
@@ -260,14 +262,14 @@ def test_rebuild_index_keeps_a_model_committed_during_its_scan(
     store = DiskModelStore(tmp_path / "vault")
     other = DiskModelStore(tmp_path / "vault")
     put_model(store, "acme/before")
-    scan = DiskModelStore._scan
+    scan = rebuild.models_on_disk
 
-    def scan_then_commit(self: DiskModelStore) -> Any:
-        found = list(scan(self))
+    def scan_then_commit(paths: VaultPaths) -> Any:
+        found = list(scan(paths))
         put_model(other, "acme/during")  # lands after the scan, before the index is written
         return iter(found)
 
-    monkeypatch.setattr(DiskModelStore, "_scan", scan_then_commit)
+    monkeypatch.setattr(rebuild, "models_on_disk", scan_then_commit)
     assert store.rebuild_index() == 2
     assert [m.model_id for m in store.list()] == ["acme/before", "acme/during"]
 
@@ -279,13 +281,13 @@ def test_rebuild_index_does_not_bring_back_a_model_removed_during_its_scan(
     other = DiskModelStore(tmp_path / "vault")
     put_model(store, "acme/kept")
     put_model(store, "acme/going")
-    scan = DiskModelStore._scan
+    scan = rebuild.models_on_disk
 
-    def scan_then_remove(self: DiskModelStore) -> Any:
-        found = list(scan(self))
+    def scan_then_remove(paths: VaultPaths) -> Any:
+        found = list(scan(paths))
         other.remove("huggingface", "acme/going")
         return iter(found)
 
-    monkeypatch.setattr(DiskModelStore, "_scan", scan_then_remove)
+    monkeypatch.setattr(rebuild, "models_on_disk", scan_then_remove)
     assert store.rebuild_index() == 1
     assert [m.model_id for m in store.list()] == ["acme/kept"]

@@ -2,9 +2,11 @@
 
 from pathlib import Path
 
+import attrs
 import pytest
 
 from devon_app import Settings
+from devon_app.settings import HttpSettings
 from devon_core import InvalidInput
 
 
@@ -204,3 +206,22 @@ def test_the_index_names_the_database_setting_by_its_environment_variable() -> N
     from devon_app.settings import env_var
 
     assert env_var(Settings, "database_url") == URL_SETTING
+
+
+def test_the_http_server_reads_its_own_section_of_the_same_settings(tmp_path: Path) -> None:
+    config = write_config(tmp_path, 'port = 9001\nallowed_hosts = ["devon.lan"]\n')
+    env = {
+        "DEVON_CONFIG_PATH": str(config),
+        "DEVON_HOST": "0.0.0.0",
+        "DEVON_MAX_EVENT_STREAMS": "7",
+        "DEVON_API_KEY": "secret",
+    }
+    settings = Settings.from_env(env)
+    http = settings.http
+    assert (http.host, http.port, http.allowed_hosts) == ("0.0.0.0", 9001, ("devon.lan",))
+    assert (http.max_event_streams, http.api_key) == (7, "secret")
+    for name in attrs.fields_dict(HttpSettings):
+        assert getattr(http, name) == getattr(settings, name)
+    assert Settings(storage_path=tmp_path).http.port == Settings(storage_path=tmp_path).port
+    with pytest.raises(InvalidInput, match="DEVON_PORT"):
+        Settings.from_env({**env, "DEVON_PORT": "not-a-port"}).http  # noqa: B018
