@@ -37,6 +37,12 @@ LAGGARD = 0.2
 SMALLEST_STEAL = 64 * 1024
 """A steal leaves the victim and takes at least this many bytes."""
 REQUEST_S = 1.0
+ENDGAME_SPLIT = 2
+"""A request asks for at most this fraction's inverse of the time the whole file has left
+(`next_request`): near the end requests shrink, so that the connections' last requests end
+close together instead of up to REQUEST_S apart."""
+ENDGAME_REQUEST_S = 0.2
+"""...but never for less than this long at the typical rate: a request costs a round trip."""
 CUT_AFTER_S = 1.5
 """A request that would still take longer than this may be cut by a thief."""
 MIN_REQUEST = 512 * 1024
@@ -62,13 +68,22 @@ class Assignment:
         so that no byte already on its way is dropped."""
         self.on_emptied: Callable[[], None] | None = None
         """Called when a thief took all it had left (its connection is then closed)."""
+        self.request_at: float | None = None
+        """When the request in flight was asked for (`WorkPlan.next_request`), and the
+        cursor then: its rate is the connection's as it is now."""
+        self.request_from = start
 
     @property
     def remaining(self) -> int:
         return max(self.end - self.cursor, 0)
 
     def rate(self, now: float) -> float | None:
-        """Bytes per second since it was opened; None until RATE_AFTER_S passed."""
+        """Bytes per second of the request in flight once it has run RATE_AFTER_S, else
+        since the assignment was opened; None until RATE_AFTER_S passed. The request's own
+        rate first: a request sent over another connection (a new one, after a cut) can be
+        much slower than the assignment's earlier ones, whose average would hide it."""
+        if self.request_at is not None and now - self.request_at >= RATE_AFTER_S:
+            return (self.cursor - self.request_from) / (now - self.request_at)
         elapsed = now - self.opened_at
         if elapsed < RATE_AFTER_S:
             return None
@@ -106,11 +121,15 @@ class WorkPlan:
         (at least MIN_REQUEST; all it has left while no rate is known), so that what a thief
         takes starts past the request in flight and nothing on its way is lost."""
         with self._lock:
-            typical = self._typical_rate(self._clock())
+            now = self._clock()
+            typical = self._typical_rate(now)
             size = assignment.remaining
             if typical is not None:
-                size = min(size, max(MIN_REQUEST, int(typical * REQUEST_S)))
+                endgame = max(self._time_to_end(typical) / ENDGAME_SPLIT, ENDGAME_REQUEST_S)
+                seconds = min(REQUEST_S, endgame)
+                size = min(size, max(MIN_REQUEST, int(typical * seconds)))
             assignment.asked_to = min(assignment.cursor + size, assignment.end)
+            assignment.request_at, assignment.request_from = now, assignment.cursor
             return assignment.asked_to
 
     def claim(self, assignment: Assignment, count: int) -> int:
@@ -151,6 +170,12 @@ class WorkPlan:
         still to come."""
         with self._lock:
             return sum(e - s for s, e in self._pieces) + sum(a.remaining for a in self._active)
+
+    def _time_to_end(self, typical: float) -> float:
+        """About how long the whole file has left: what is left at the typical rate of
+        every connection at work."""
+        left = sum(e - s for s, e in self._pieces) + sum(a.remaining for a in self._active)
+        return left / (typical * max(len(self._active), 1))
 
     def _discard(self, assignment: Assignment) -> None:
         if assignment in self._active:
