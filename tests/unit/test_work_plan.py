@@ -101,8 +101,8 @@ def test_a_request_over_a_slow_connection_is_stolen_from_though_earlier_ones_wer
 
 
 def test_requests_shrink_as_the_file_nears_its_end() -> None:
-    """About a second each while far from it; at most half the time the file has left once
-    near it, so that the last requests end close together."""
+    """About a second each while far from it; at most the time the file has left once near
+    it, so that the last requests end close together."""
     clock = FakeClock()
     plan = WorkPlan([(0, 16_000_000), (16_000_000, 32_000_000)], smallest_steal=10, clock=clock)
     first, second = plan.take(), plan.take()
@@ -119,4 +119,4 @@ def test_requests_shrink_as_the_file_nears_its_end() -> None:
     plan.claim(first, 10_000_000)  # 4 MB left: half a second to go
     plan.claim(second, 10_000_000)
 
-    assert plan.next_request(first) - first.cursor == 1_000_000  # a quarter of a second
+    assert plan.next_request(first) - first.cursor == 2_000_000  # half a second's worth

@@ -16,7 +16,8 @@ A connection asking for work (`take`) gets, in order:
    STEAL_WORTH_S.
 A steal splits what the victim has left so that both finish together at their rates (half
 when the rates are equal or unknown): the thief takes the upper part. An assignment is
-fetched as requests of about REQUEST_S of the typical rate (`next_request`), and a thief
+fetched as requests of about REQUEST_S of the typical rate (`next_request`; shorter near
+the end of the file, so that the last requests end together), and a thief
 takes only what lies past the victim's request in flight: the victim's connection stays
 open and nothing already on its way is dropped. A laggard's request, or one that would still
 take more than CUT_AFTER_S, is the exception: it is cut, which drops what it had in flight. No lock
@@ -35,14 +36,14 @@ RATE_AFTER_S = 0.3
 LAGGARD = 0.2
 """A connection slower than this fraction of the typical one is stolen from first."""
 SMALLEST_STEAL = 64 * 1024
-"""A steal leaves the victim and takes at least this many bytes."""
+"""A steal leaves the victim and takes at least this many bytes (but a laggard's: all it has
+left, however little)."""
 REQUEST_S = 1.0
-ENDGAME_SPLIT = 2
-"""A request asks for at most this fraction's inverse of the time the whole file has left
-(`next_request`): near the end requests shrink, so that the connections' last requests end
-close together instead of up to REQUEST_S apart."""
 ENDGAME_REQUEST_S = 0.2
-"""...but never for less than this long at the typical rate: a request costs a round trip."""
+"""Near the end of the file a request asks for no more than the time the whole file has
+left (`next_request`), so that the connections' last requests end close together instead of
+up to REQUEST_S apart; but never for less than this long at the typical rate: a request
+costs a round trip."""
 CUT_AFTER_S = 1.5
 """A request that would still take longer than this may be cut by a thief."""
 MIN_REQUEST = 512 * 1024
@@ -125,8 +126,7 @@ class WorkPlan:
             typical = self._typical_rate(now)
             size = assignment.remaining
             if typical is not None:
-                endgame = max(self._time_to_end(typical) / ENDGAME_SPLIT, ENDGAME_REQUEST_S)
-                seconds = min(REQUEST_S, endgame)
+                seconds = min(REQUEST_S, max(self._time_to_end(typical), ENDGAME_REQUEST_S))
                 size = min(size, max(MIN_REQUEST, int(typical * seconds)))
             assignment.asked_to = min(assignment.cursor + size, assignment.end)
             assignment.request_at, assignment.request_from = now, assignment.cursor
@@ -203,10 +203,15 @@ class WorkPlan:
         return assignment.remaining / rate
 
     def _worth_stealing(
-        self, assignment: Assignment, now: float, typical: float | None, worth_s: float
+        self,
+        assignment: Assignment,
+        now: float,
+        typical: float | None,
+        worth_s: float,
+        least: int,
     ) -> bool:
         return (
-            self._stealable(assignment, typical, now) >= 2 * self._smallest
+            self._stealable(assignment, typical, now) >= least
             and self._time_left(assignment, now, typical) > worth_s
         )
 
@@ -229,15 +234,18 @@ class WorkPlan:
         if typical is None:
             return None
         for assignment in sorted(self._active, key=lambda a: a.cursor):
+            # However few bytes it has left: at its rate they may still take seconds.
             if self._is_laggard(assignment, now, typical) and self._worth_stealing(
-                assignment, now, typical, LAGGARD_WORTH_S
+                assignment, now, typical, LAGGARD_WORTH_S, 1
             ):
                 return assignment
         return None
 
     def _last_to_finish(self, now: float, typical: float | None) -> Assignment | None:
         candidates = [
-            a for a in self._active if self._worth_stealing(a, now, typical, STEAL_WORTH_S)
+            a
+            for a in self._active
+            if self._worth_stealing(a, now, typical, STEAL_WORTH_S, 2 * self._smallest)
         ]
         if not candidates:
             return None
