@@ -88,6 +88,9 @@ def test_a_request_over_a_slow_connection_is_stolen_from_though_earlier_ones_wer
     plan.claim(fast, 1_000_000)
     plan.next_request(mixed)  # the next one goes over a connection at 10 kB/s
     plan.next_request(fast)
+    clock.advance(0.1)
+    plan.claim(mixed, 1_000)
+    plan.claim(fast, 100_000)
     clock.advance(1.0)
     plan.claim(mixed, 10_000)
     plan.claim(fast, 1_000_000)

@@ -70,8 +70,9 @@ class Assignment:
         self.on_emptied: Callable[[], None] | None = None
         """Called when a thief took all it had left (its connection is then closed)."""
         self.request_at: float | None = None
-        """When the request in flight was asked for (`WorkPlan.next_request`), and the
-        cursor then: its rate is the connection's as it is now."""
+        """When the first bytes of the request in flight (`WorkPlan.next_request`) were
+        claimed, and the cursor past them: its rate from there is the connection's as it is
+        now, whatever the wait for its first byte was (under load, a busy process's)."""
         self.request_from = start
 
     @property
@@ -129,7 +130,7 @@ class WorkPlan:
                 seconds = min(REQUEST_S, max(self._time_to_end(typical), ENDGAME_REQUEST_S))
                 size = min(size, max(MIN_REQUEST, int(typical * seconds)))
             assignment.asked_to = min(assignment.cursor + size, assignment.end)
-            assignment.request_at, assignment.request_from = now, assignment.cursor
+            assignment.request_at = None  # set by its first bytes (`claim`)
             return assignment.asked_to
 
     def claim(self, assignment: Assignment, count: int) -> int:
@@ -138,6 +139,9 @@ class WorkPlan:
         with self._lock:
             mine = max(min(count, assignment.end - assignment.cursor), 0)
             assignment.cursor += mine
+            if assignment.request_at is None and mine:
+                assignment.request_at = self._clock()
+                assignment.request_from = assignment.cursor
             return mine
 
     def give_back(self, assignment: Assignment) -> None:
