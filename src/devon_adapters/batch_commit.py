@@ -98,9 +98,10 @@ Refused = list[tuple[tuple[str, str], str]]
 
 
 def _stage(base: Path, arrivals: Sequence[Arrival], bring: Bring) -> tuple[list[Staged], Refused]:
-    """Each arrival's files under `base`, by `_STAGING_THREADS` threads: a new folder or
-    file waits on the filesystem's journal, and waits made together share its commits
-    (ext4, under load: 1.6 ms a model alone, 0.25 ms with 16 threads)."""
+    """Each arrival's files under `base`, by `_STAGING_THREADS` threads: making a folder or
+    a file waits on the filesystem (its journal, the kernel's own time), and the waits of
+    several threads overlap. Measured on this project's ext4 disk with its cores busy: 1.6
+    to 0.3 ms a model in some runs, no gain in others (the cores were then the limit)."""
     owners: set[str] = set()
     jobs: list[tuple[Arrival, str]] = []
     for arrival in arrivals:
