@@ -73,16 +73,23 @@ def test_a_connection_close_to_its_end_is_left_alone() -> None:
     assert plan.take() is None
 
 
+def two_requests_sent(clock: FakeClock, size: int) -> tuple[WorkPlan, Assignment, Assignment]:
+    """A file of `size` bytes in two halves, each taken by a connection that sent its first
+    request."""
+    plan = WorkPlan([(0, size // 2), (size // 2, size)], smallest_steal=10, clock=clock)
+    first, second = plan.take(), plan.take()
+    assert first is not None
+    assert second is not None
+    plan.next_request(first)
+    plan.next_request(second)
+    return plan, first, second
+
+
 def test_a_request_over_a_slow_connection_is_stolen_from_though_earlier_ones_were_fast() -> None:
     """Its rate is its request's, not the average since the assignment began: a fast start
     must not hide a connection that has become slow."""
     clock = FakeClock()
-    plan = WorkPlan([(0, 4_000_000), (4_000_000, 8_000_000)], smallest_steal=10, clock=clock)
-    mixed, fast = plan.take(), plan.take()
-    assert mixed is not None
-    assert fast is not None
-    plan.next_request(mixed)
-    plan.next_request(fast)
+    plan, mixed, fast = two_requests_sent(clock, 8_000_000)
     clock.advance(1.0)
     plan.claim(mixed, 1_000_000)  # its first request, at 1 MB/s
     plan.claim(fast, 1_000_000)
@@ -107,12 +114,7 @@ def test_requests_shrink_as_the_file_nears_its_end() -> None:
     """About a second each while far from it; at most the time the file has left once near
     it, so that the last requests end close together."""
     clock = FakeClock()
-    plan = WorkPlan([(0, 16_000_000), (16_000_000, 32_000_000)], smallest_steal=10, clock=clock)
-    first, second = plan.take(), plan.take()
-    assert first is not None
-    assert second is not None
-    plan.next_request(first)
-    plan.next_request(second)
+    plan, first, second = two_requests_sent(clock, 32_000_000)
     clock.advance(1.0)
     plan.claim(first, 4_000_000)  # 4 MB/s each, 24 MB left: 3 s to go
     plan.claim(second, 4_000_000)
