@@ -135,7 +135,7 @@ def test_a_move_that_fails_part_way_leaves_the_legacy_copy_whole_for_a_rerun(
     transfer = legacy_module._transfer
     calls = []
 
-    def disk_full_on_the_second_file(origin: Path, dest: Path, move: bool) -> None:
+    def disk_full_on_the_second_file(origin: str, dest: str, move: bool) -> None:
         calls.append(origin)
         if len(calls) == 2:
             raise OSError(errno.ENOSPC, "No space left on device")

@@ -71,3 +71,57 @@ def test_a_connection_close_to_its_end_is_left_alone() -> None:
     plan.finish(second)
 
     assert plan.take() is None
+
+
+def two_requests_sent(clock: FakeClock, size: int) -> tuple[WorkPlan, Assignment, Assignment]:
+    """A file of `size` bytes in two halves, each taken by a connection that sent its first
+    request."""
+    plan = WorkPlan([(0, size // 2), (size // 2, size)], smallest_steal=10, clock=clock)
+    first, second = plan.take(), plan.take()
+    assert first is not None
+    assert second is not None
+    plan.next_request(first)
+    plan.next_request(second)
+    return plan, first, second
+
+
+def test_a_request_over_a_slow_connection_is_stolen_from_though_earlier_ones_were_fast() -> None:
+    """Its rate is its request's, not the average since the assignment began: a fast start
+    must not hide a connection that has become slow."""
+    clock = FakeClock()
+    plan, mixed, fast = two_requests_sent(clock, 8_000_000)
+    clock.advance(1.0)
+    plan.claim(mixed, 1_000_000)  # its first request, at 1 MB/s
+    plan.claim(fast, 1_000_000)
+    plan.next_request(mixed)  # the next one goes over a connection at 10 kB/s
+    plan.next_request(fast)
+    clock.advance(0.1)
+    plan.claim(mixed, 1_000)
+    plan.claim(fast, 100_000)
+    clock.advance(1.0)
+    plan.claim(mixed, 10_000)
+    plan.claim(fast, 1_000_000)
+
+    stolen = plan.take()  # the pieces are all handed out: a steal
+
+    assert stolen is not None
+    assert stolen.end == 4_000_000
+    assert stolen.start < mixed.cursor + 100_000  # most of what it had left, in flight too
+    assert mixed.end == stolen.start
+
+
+def test_requests_shrink_as_the_file_nears_its_end() -> None:
+    """About a second each while far from it; at most the time the file has left once near
+    it, so that the last requests end close together."""
+    clock = FakeClock()
+    plan, first, second = two_requests_sent(clock, 32_000_000)
+    clock.advance(1.0)
+    plan.claim(first, 4_000_000)  # 4 MB/s each, 24 MB left: 3 s to go
+    plan.claim(second, 4_000_000)
+    assert plan.next_request(first) - first.cursor == 4_000_000  # a second's worth
+
+    clock.advance(2.5)
+    plan.claim(first, 10_000_000)  # 4 MB left: half a second to go
+    plan.claim(second, 10_000_000)
+
+    assert plan.next_request(first) - first.cursor == 2_000_000  # half a second's worth

@@ -16,7 +16,8 @@ A connection asking for work (`take`) gets, in order:
    STEAL_WORTH_S.
 A steal splits what the victim has left so that both finish together at their rates (half
 when the rates are equal or unknown): the thief takes the upper part. An assignment is
-fetched as requests of about REQUEST_S of the typical rate (`next_request`), and a thief
+fetched as requests of about REQUEST_S of the typical rate (`next_request`; shorter near
+the end of the file, so that the last requests end together), and a thief
 takes only what lies past the victim's request in flight: the victim's connection stays
 open and nothing already on its way is dropped. A laggard's request, or one that would still
 take more than CUT_AFTER_S, is the exception: it is cut, which drops what it had in flight. No lock
@@ -35,8 +36,14 @@ RATE_AFTER_S = 0.3
 LAGGARD = 0.2
 """A connection slower than this fraction of the typical one is stolen from first."""
 SMALLEST_STEAL = 64 * 1024
-"""A steal leaves the victim and takes at least this many bytes."""
+"""A steal leaves the victim and takes at least this many bytes (but a laggard's: all it has
+left, however little)."""
 REQUEST_S = 1.0
+ENDGAME_REQUEST_S = 0.2
+"""Near the end of the file a request asks for no more than the time the whole file has
+left (`next_request`), so that the connections' last requests end close together instead of
+up to REQUEST_S apart; but never for less than this long at the typical rate: a request
+costs a round trip."""
 CUT_AFTER_S = 1.5
 """A request that would still take longer than this may be cut by a thief."""
 MIN_REQUEST = 512 * 1024
@@ -62,13 +69,23 @@ class Assignment:
         so that no byte already on its way is dropped."""
         self.on_emptied: Callable[[], None] | None = None
         """Called when a thief took all it had left (its connection is then closed)."""
+        self.request_at: float | None = None
+        """When the first bytes of the request in flight (`WorkPlan.next_request`) were
+        claimed, and the cursor past them: its rate from there is the connection's as it is
+        now, whatever the wait for its first byte was (under load, a busy process's)."""
+        self.request_from = start
 
     @property
     def remaining(self) -> int:
         return max(self.end - self.cursor, 0)
 
     def rate(self, now: float) -> float | None:
-        """Bytes per second since it was opened; None until RATE_AFTER_S passed."""
+        """Bytes per second of the request in flight once it has run RATE_AFTER_S, else
+        since the assignment was opened; None until RATE_AFTER_S passed. The request's own
+        rate first: a request sent over another connection (a new one, after a cut) can be
+        much slower than the assignment's earlier ones, whose average would hide it."""
+        if self.request_at is not None and now - self.request_at >= RATE_AFTER_S:
+            return (self.cursor - self.request_from) / (now - self.request_at)
         elapsed = now - self.opened_at
         if elapsed < RATE_AFTER_S:
             return None
@@ -106,11 +123,14 @@ class WorkPlan:
         (at least MIN_REQUEST; all it has left while no rate is known), so that what a thief
         takes starts past the request in flight and nothing on its way is lost."""
         with self._lock:
-            typical = self._typical_rate(self._clock())
+            now = self._clock()
+            typical = self._typical_rate(now)
             size = assignment.remaining
             if typical is not None:
-                size = min(size, max(MIN_REQUEST, int(typical * REQUEST_S)))
+                seconds = min(REQUEST_S, max(self._time_to_end(typical), ENDGAME_REQUEST_S))
+                size = min(size, max(MIN_REQUEST, int(typical * seconds)))
             assignment.asked_to = min(assignment.cursor + size, assignment.end)
+            assignment.request_at = None  # set by its first bytes (`claim`)
             return assignment.asked_to
 
     def claim(self, assignment: Assignment, count: int) -> int:
@@ -119,6 +139,9 @@ class WorkPlan:
         with self._lock:
             mine = max(min(count, assignment.end - assignment.cursor), 0)
             assignment.cursor += mine
+            if assignment.request_at is None and mine:
+                assignment.request_at = self._clock()
+                assignment.request_from = assignment.cursor
             return mine
 
     def give_back(self, assignment: Assignment) -> None:
@@ -152,6 +175,12 @@ class WorkPlan:
         with self._lock:
             return sum(e - s for s, e in self._pieces) + sum(a.remaining for a in self._active)
 
+    def _time_to_end(self, typical: float) -> float:
+        """About how long the whole file has left: what is left at the typical rate of
+        every connection at work."""
+        left = sum(e - s for s, e in self._pieces) + sum(a.remaining for a in self._active)
+        return left / (typical * max(len(self._active), 1))
+
     def _discard(self, assignment: Assignment) -> None:
         if assignment in self._active:
             self._active.remove(assignment)
@@ -178,10 +207,15 @@ class WorkPlan:
         return assignment.remaining / rate
 
     def _worth_stealing(
-        self, assignment: Assignment, now: float, typical: float | None, worth_s: float
+        self,
+        assignment: Assignment,
+        now: float,
+        typical: float | None,
+        worth_s: float,
+        least: int,
     ) -> bool:
         return (
-            self._stealable(assignment, typical, now) >= 2 * self._smallest
+            self._stealable(assignment, typical, now) >= least
             and self._time_left(assignment, now, typical) > worth_s
         )
 
@@ -204,15 +238,18 @@ class WorkPlan:
         if typical is None:
             return None
         for assignment in sorted(self._active, key=lambda a: a.cursor):
+            # However few bytes it has left: at its rate they may still take seconds.
             if self._is_laggard(assignment, now, typical) and self._worth_stealing(
-                assignment, now, typical, LAGGARD_WORTH_S
+                assignment, now, typical, LAGGARD_WORTH_S, 1
             ):
                 return assignment
         return None
 
     def _last_to_finish(self, now: float, typical: float | None) -> Assignment | None:
         candidates = [
-            a for a in self._active if self._worth_stealing(a, now, typical, STEAL_WORTH_S)
+            a
+            for a in self._active
+            if self._worth_stealing(a, now, typical, STEAL_WORTH_S, 2 * self._smallest)
         ]
         if not candidates:
             return None

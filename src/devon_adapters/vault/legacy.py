@@ -88,12 +88,13 @@ def import_legacy_vault(
     )
 
 
-def _arrival(directory: Path, identity: tuple[str, str], entry: dict[str, Any]) -> Arrival:
-    """What to bring in for one entry; InvalidInput saying why not."""
-    if not directory.is_dir():
+def _arrival(directory: str, identity: tuple[str, str], entry: dict[str, Any]) -> Arrival:
+    """What to bring in for one entry; InvalidInput saying why not. Strings, not Paths, for
+    the paths of this per-model step: pathlib's parsing was most of an import's own time."""
+    if not os.path.isdir(directory):
         raise InvalidInput(f"its directory {directory} is missing")
     files = _files_of(entry.get("files"), directory)
-    sizes = {f: _size_of(directory / f) for f in files}
+    sizes = {f: _size_of(f"{directory}{os.sep}{f}") for f in files}
     missing = [f for f, size in sizes.items() if size is None]
     if missing or not files:
         raise InvalidInput(f"files missing from {directory}: {', '.join(missing) or 'all'}")
@@ -110,7 +111,7 @@ def _arrival(directory: Path, identity: tuple[str, str], entry: dict[str, Any]) 
     return Arrival(record, directory)
 
 
-def _size_of(path: Path) -> int | None:
+def _size_of(path: str) -> int | None:
     """The size of the regular file at `path` (through a link: 1.x linked files from its
     cache, and they are copied in full), or None when there is none."""
     try:
@@ -121,9 +122,10 @@ def _size_of(path: Path) -> int | None:
 
 
 def _remove_moved(arrival: Arrival) -> None:
+    origin = Path(arrival.origin)
     for relative in arrival.record.files:
-        (arrival.origin / relative).unlink(missing_ok=True)
-    _remove_empty_dirs(arrival.origin)
+        (origin / relative).unlink(missing_ok=True)
+    _remove_empty_dirs(origin)
 
 
 def _locate(root: Path) -> tuple[Path, Path]:
@@ -153,31 +155,34 @@ def _read_index(path: Path) -> dict[str, Any]:
     return data
 
 
-def _directory_of(models: Path, entry: dict[str, Any], source: str, model_id: str) -> Path:
+def _directory_of(models: Path, entry: dict[str, Any], source: str, model_id: str) -> str:
     """The entry's recorded `path` when it lies inside the legacy vault (1.x let the models
     folder be named anything), else `<models>/<source>/<model_id>` (a vault copied from
     elsewhere records paths of the machine it came from). Only read from: the path is
     normalised, not resolved (a stat per component, per model, was a tenth of an import)."""
     recorded = entry.get("path")
     if isinstance(recorded, str) and recorded and os.path.isabs(recorded):
-        path = Path(os.path.normpath(recorded))
-        if any(path.is_relative_to(vault) for vault in _vault_paths(models)):
+        path = os.path.normpath(recorded)
+        if any(path == vault or path.startswith(inside) for vault, inside in _vault_paths(models)):
             return path
-    return models / source / model_id
+    return f"{models}{os.sep}{source}{os.sep}{model_id}"
 
 
 @functools.lru_cache(maxsize=8)
-def _vault_paths(models: Path) -> tuple[Path, Path]:
-    """The legacy vault's folder as given and with its links resolved."""
+def _vault_paths(models: Path) -> tuple[tuple[str, str], ...]:
+    """The legacy vault's folder as given and with its links resolved, each beside the
+    prefix of the paths inside it."""
     vault = models.parent if models.name == LEGACY_MODELS else models
-    return vault, Path(os.path.realpath(vault))
+    return tuple(
+        (folder, folder.rstrip(os.sep) + os.sep) for folder in (str(vault), os.path.realpath(vault))
+    )
 
 
-def _transfer(origin: Path, dest: Path, move: bool) -> None:
+def _transfer(origin: str, dest: str, move: bool) -> None:
     """Put `origin`'s content at `dest` (a new path), leaving `origin` in place: a move
     deletes the originals only once the model is committed, so a failure part-way loses
     nothing."""
-    if move and not origin.is_symlink():
+    if move and not os.path.islink(origin):
         try:
             os.link(origin, dest)  # instant on the same filesystem
             return
@@ -186,7 +191,7 @@ def _transfer(origin: Path, dest: Path, move: bool) -> None:
     _copy(origin, dest)  # a symlinked file (1.x cache links) is copied in full
 
 
-def _copy(origin: Path, dest: Path) -> None:
+def _copy(origin: str, dest: str) -> None:
     """A copy of `origin`'s bytes and modification time at the new path `dest`, private to
     its owner: what `shutil.copy2` keeps that matters here, in half its system calls."""
     source = os.open(origin, os.O_RDONLY)
@@ -210,13 +215,13 @@ def _copy(origin: Path, dest: Path) -> None:
 _CHUNK = 1 << 30
 
 
-def _files_of(listed: Any, directory: Path) -> Sequence[str]:
+def _files_of(listed: Any, directory: str) -> Sequence[str]:
     if not isinstance(listed, list) or not all(isinstance(f, str) for f in listed):
-        return sorted(path for path, _ in walk_files(directory))
+        return sorted(path for path, _ in walk_files(Path(directory)))
     relative = []
     for name in listed:
-        path = Path(name)
-        if path.is_absolute():
+        if os.path.isabs(name):  # rare: parsed as a Path only then
+            path = Path(name)
             if not path.is_relative_to(directory):
                 raise InvalidInput(f"file {name!r} lies outside {directory}")
             name = path.relative_to(directory).as_posix()

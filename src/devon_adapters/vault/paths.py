@@ -17,7 +17,7 @@ import contextlib
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -154,10 +154,9 @@ def is_download_metadata(relative: str) -> bool:
 
 def check_relative_file(relative: str) -> str:
     """`relative` if it is a plain relative POSIX path with no `..`, else InvalidInput."""
-    pure = PurePosixPath(relative)
     if (
         not relative
-        or pure.is_absolute()
+        or relative.startswith("/")  # PurePosixPath's is_absolute, without its parsing
         or "\\" in relative
         or any(part in ("", ".", "..") for part in relative.split("/"))
         or any(ord(c) < 32 for c in relative)
