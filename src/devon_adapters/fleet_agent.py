@@ -14,11 +14,14 @@ import shutil
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 import filelock
 
+from devon_adapters.paths import VaultPaths
 from devon_adapters.settings import Settings
+from devon_adapters.transfer.staging_layout import LandedFile, landed_file, landed_files
 from devon_core.devon import Devon
 from devon_core.fleet import (
     THIS_HOST,
@@ -54,6 +57,7 @@ class HostAgent:
         self.url = settings.public_url
         self.interval_s = settings.heartbeat_interval
         self.quota = settings.max_storage_bytes
+        self._paths = VaultPaths.at(settings.storage_path)
         self._reports: dict[Key, PlacementReport] = {}
         self._queued: set[Key] = set()
         self._work: queue.Queue[Placement | None] = queue.Queue()
@@ -191,6 +195,7 @@ class HostAgent:
                 PlacementState.COPYING,
                 bytes_done=job.bytes_done,
                 bytes_total=job.bytes_total,
+                landed=self._landed(source, model_id),
             )
             self._stop.wait(COPY_POLL_S)
             job = self.devon.job(job.id)
@@ -203,6 +208,13 @@ class HostAgent:
             bytes_done=model.size_bytes,
             bytes_total=model.size_bytes,
         )
+
+    def _landed(self, source: str, model_id: str) -> tuple[str, ...]:
+        """The files of the copy in progress that are complete in staging: this host serves
+        them to its peers already (ADR 0282)."""
+        if not self.url:
+            return ()  # nobody could fetch them from here
+        return tuple(sorted(landed_files(self._paths.staging(source, model_id))))
 
     def _make_room(self, placement: Placement, needed: int) -> PlacementReport | None:
         """Evict least recently used unpinned models until `needed` bytes fit; the failed
@@ -242,6 +254,18 @@ class HostAgent:
         return answer
 
 
+def landed_on_host(devon: Devon, settings: Settings) -> Callable[[str, str], LandedFile | None]:
+    """(model id, path) -> that file of the host's download of the model (of the default
+    source) if it has landed in staging: what the host's Hub paths send its peers while it
+    is still copying (ADR 0282)."""
+    paths = VaultPaths.at(settings.storage_path)
+
+    def landed(model_id: str, path: str) -> LandedFile | None:
+        return landed_file(paths.staging(devon.default_source, model_id), path)
+
+    return landed
+
+
 def _said(
     placement: Placement,
     state: PlacementState,
@@ -249,9 +273,10 @@ def _said(
     bytes_done: int = 0,
     bytes_total: int | None = None,
     reason: str | None = None,
+    landed: tuple[str, ...] = (),
 ) -> PlacementReport:
     return PlacementReport(
-        placement.source, placement.model_id, state, bytes_done, bytes_total, reason
+        placement.source, placement.model_id, state, bytes_done, bytes_total, reason, landed
     )
 
 

@@ -10,7 +10,7 @@ from litestar import Litestar
 
 from devon_adapters import Settings, build_devon
 from devon_adapters.bootstrap import run_jobs_in_child
-from devon_adapters.fleet_agent import HostAgent
+from devon_adapters.fleet_agent import HostAgent, landed_on_host
 from devon_core import Devon
 from devon_http.app import create_app
 from devon_http.connections import set_limits
@@ -38,6 +38,7 @@ def create_app_from_settings(settings: Settings, devon: Devon | None = None) -> 
         request_log=RequestLog(),
         hub_pull_through=settings.hub_pull_through,
         max_event_streams=settings.max_event_streams,
+        hub_landed=landed_on_host(devon, settings) if settings.upstream else None,
     )
     if settings.upstream:  # a fleet host: report to the upstream, pull what it places here
         agent = HostAgent(devon, settings)
