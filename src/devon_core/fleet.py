@@ -438,13 +438,14 @@ def first_wave(
 def takes_from_central(
     placement: Placement, siblings: Sequence[Placement], hosts: Mapping[str, Host], now: datetime
 ) -> bool:
-    """Whether the host of `placement` takes from the central a file no peer holds: when it
-    is of the first wave, cannot seed anyone, or holds the model already."""
-    return (
-        placement.state is PlacementState.READY
-        or not _reachable(hosts, placement.host)
-        or placement.host in first_wave(siblings, hosts, now)
-    )
+    """Whether the host of `placement` takes from the central a file no peer holds: unless
+    it waits in a later wave (placed, online, reachable, not of the first wave). A host
+    fetching outside a wave (its placement ready or failed: a `devon ensure`) never waits."""
+    if placement.state not in (PlacementState.PENDING, PlacementState.COPYING):
+        return True
+    if not _reachable(hosts, placement.host) or not _online(hosts, placement.host, now):
+        return True
+    return placement.host in first_wave(siblings, hosts, now)
 
 
 def landed_by(host: Host, source: str, model_id: str) -> tuple[str, ...]:

@@ -126,6 +126,7 @@ def test_the_first_wave_is_the_first_two_by_name_and_a_failed_host_gives_its_pla
     placed[0] = _placed("a", PlacementState.FAILED)
     assert first_wave(placed, hosts, T0) == ["b", "c"]
     assert takes_from_central(placed[2], placed, hosts, T0)
+    assert takes_from_central(placed[0], placed, hosts, T0)  # outside the waves: never waits
 
 
 def test_seeds_name_whole_holders_the_files_copying_peers_landed_and_who_waits() -> None:
