@@ -1,6 +1,7 @@
 """Seeding between fleet hosts, per file (ADR 0282): which files of a download still running
 count as landed (a host serves those to its peers), and where a host takes each file from:
-a peer that has it, the central for the first wave, a wait for the others."""
+a peer that has it, the central for the first wave, a wait for the others; and a file a
+peer sent wrong, fetched again from the central alone (ADR 0283)."""
 
 import hashlib
 from collections.abc import Iterator
@@ -8,10 +9,16 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from devon_adapters.huggingface.seeding import SeedingFileServer
+from devon_adapters.transfer.downloading import Downloader, DownloadOptions
 from devon_adapters.transfer.staging_layout import FileJob, landed_file, landed_files
+from devon_core.errors import DownloadFailed
 from devon_core.fleet import Seeds
 from devon_core.models import RemoteFile
+from tests.unit.scripted_file_server import ScriptedServer
+from tests.unit.test_transfer_stealing_progress import model_of
 
 CENTRAL = "http://central:8000"
 URL = f"{CENTRAL}/acme/m/resolve/c0ffee/model-1.safetensors"
@@ -116,3 +123,53 @@ def test_a_file_refused_once_comes_from_the_central_alone() -> None:
         pass
 
     assert inner.asked == [URL, "http://a:8000/acme/m/resolve/c0ffee/model-1.safetensors"]
+
+
+class _Mirrored(ScriptedServer):
+    """Sends damaged bytes (a mirror's) unless the file is asked of the origin alone."""
+
+    def __init__(self, good: bytes, damaged: bytes | None) -> None:
+        super().__init__(damaged if damaged is not None else good)
+        self.good = good
+        self.origin_urls: list[str] = []
+
+    @contextmanager
+    def from_origin(self, url: str) -> Iterator[None]:
+        self.origin_urls.append(url)
+        mirrors, self.data = self.data, self.good
+        try:
+            yield
+        finally:
+            self.data = mirrors
+
+
+@pytest.mark.parametrize("split", [True, False])
+def test_a_file_a_mirror_sent_wrong_is_refused_and_fetched_again_from_the_origin(
+    tmp_path: Path, split: bool
+) -> None:
+    good = bytes(range(256)) * 1024
+    damaged = bytearray(good)
+    damaged[1000] ^= 0xFF
+    model, files = model_of(good)
+    server = _Mirrored(good, bytes(damaged))
+    options = DownloadOptions(
+        split_threshold=1024 if split else len(good),
+        smallest_piece=64 * 1024,
+        retry_delay=0.0,
+    )
+
+    Downloader(server, options).download(model, files, str(tmp_path))
+
+    assert (tmp_path / "weights.bin").read_bytes() == good
+    assert server.origin_urls == ["http://scripted.invalid/acme/scripted/weights.bin"]
+
+
+def test_a_file_the_origin_sends_wrong_too_fails_the_download(tmp_path: Path) -> None:
+    good = bytes(range(256)) * 64
+    model, files = model_of(good)
+    server = _Mirrored(b"x" * len(good), None)  # the origin's copy is damaged as well
+
+    with pytest.raises(DownloadFailed, match=r"Checksum mismatch for weights\.bin"):
+        Downloader(server, DownloadOptions(retry_delay=0.0)).download(model, files, str(tmp_path))
+
+    assert not (tmp_path / "weights.bin").exists()
