@@ -23,6 +23,7 @@ from devon_adapters.paths import VaultPaths
 from devon_adapters.settings import Settings
 from devon_adapters.transfer.staging_layout import LandedFile, landed_file, landed_files
 from devon_core.devon import Devon
+from devon_core.errors import SourceUnavailable
 from devon_core.fleet import (
     THIS_HOST,
     WANTED,
@@ -34,13 +35,16 @@ from devon_core.fleet import (
     no_room_reason,
     room,
 )
-from devon_core.jobs import JobStatus
+from devon_core.jobs import JobStatus, error_of
 from devon_core.serialization import parse_timestamp, unstructure
 
 log = logging.getLogger("devon.fleet")
 
 Key = tuple[str, str]
 COPY_POLL_S = 0.5
+COPY_ATTEMPTS = 3
+"""Copies of one placement tried while the upstream (or a peer) is unavailable."""
+RETRY_PAUSE_S = 2.0
 SETTLED = frozenset({PlacementState.READY, PlacementState.FAILED, PlacementState.EVICTED})
 
 
@@ -172,13 +176,27 @@ class HostAgent:
         while (placement := self._work.get()) is not None:
             key = (placement.source, placement.model_id)
             try:
-                self._reports[key] = self._copy(placement)
+                self._reports[key] = self._copy_patiently(placement)
             except Exception as error:  # reported to the upstream, never fatal to the host
                 self._reports[key] = _said(placement, PlacementState.FAILED, reason=str(error))
             finally:
                 self._queued.discard(key)
             state = self._reports[key]
             log.info("%s/%s %s %s", key[0], key[1], state.state, state.reason or "")
+
+    def _copy_patiently(self, placement: Placement) -> PlacementReport:
+        """`_copy`, tried again (`COPY_ATTEMPTS` in all) when the upstream was unavailable: a
+        dropped connection while the central is busy pulling the model for the first wave
+        must not fail a later wave's placement (what is staged stays for the next try)."""
+        for attempt in range(1, COPY_ATTEMPTS + 1):
+            try:
+                return self._copy(placement)
+            except SourceUnavailable as error:
+                if attempt == COPY_ATTEMPTS or self._stop.is_set():
+                    raise
+                log.warning("%s/%s: %s; trying again", placement.source, placement.model_id, error)
+                self._stop.wait(RETRY_PAUSE_S * attempt)
+        raise AssertionError("unreachable")
 
     def _copy(self, placement: Placement) -> PlacementReport:
         source, model_id = placement.source, placement.model_id
@@ -200,7 +218,10 @@ class HostAgent:
             self._stop.wait(COPY_POLL_S)
             job = self.devon.job(job.id)
         if job.status is not JobStatus.COMPLETED:
-            return _said(placement, PlacementState.FAILED, reason=job.error or job.status.value)
+            reason = job.error or job.status.value
+            if job.finished and isinstance(error_of(job.error_kind, reason), SourceUnavailable):
+                raise SourceUnavailable(reason)
+            return _said(placement, PlacementState.FAILED, reason=reason)
         model = self.devon.held(model_id, source=source)
         return _said(
             placement,
