@@ -2,10 +2,13 @@
 and, on a fleet host, the agent that reports to the upstream. The HTTP server's factory
 (`devon_http.asgi`) asks for them here, so that it constructs no adapter itself (ADR 0260)."""
 
-from devon_adapters.fleet.agent import AgentConfig, HostAgent
+from collections.abc import Callable
+
+from devon_adapters.fleet.agent import AgentConfig, HostAgent, landed_on_host
 from devon_app.bootstrap import build_devon, run_jobs_in_child
 from devon_app.settings import Settings
 from devon_core.devon import Devon
+from devon_core.fleet import LandedFile
 
 
 def build_served_devon(settings: Settings) -> Devon:
@@ -28,3 +31,12 @@ def host_agent(devon: Devon, settings: Settings) -> HostAgent | None:
         storage_path=settings.storage_path,
     )
     return HostAgent(devon, config)
+
+
+def landed_on_this_host(
+    devon: Devon, settings: Settings
+) -> Callable[[str, str], LandedFile | None] | None:
+    """On a fleet host, (model id, path) -> that file of its unfinished download of the model
+    once it has landed in staging, which its Hub paths may send peers (ADR 0282); None on a
+    DEVON with no upstream."""
+    return landed_on_host(devon, settings.storage_path) if settings.upstream else None

@@ -9,6 +9,7 @@ never), and what a host's report says about each of its placements.
 import enum
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Protocol
 
 import attrs
@@ -69,6 +70,9 @@ class PlacementReport:
     bytes_done: int = 0
     bytes_total: int | None = None
     reason: str | None = None
+    landed: tuple[str, ...] = ()
+    """While copying: the files already complete and verified in the host's staging, which
+    it serves its peers (ADR 0282)."""
 
 
 @attrs.frozen
@@ -166,6 +170,24 @@ def apply_report(
             continue
         updated.append(new)
     return updated
+
+
+@attrs.frozen
+class Seeds:
+    """Where a host fetching a model takes each file from (`GET /api/v1/peers`, ADR 0282)."""
+
+    whole: tuple[str, ...] = ()
+    """The URLs of the online hosts that hold the whole model."""
+    landed: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    """(URL, files) of the online hosts still copying it: the files they have landed."""
+    from_central: bool = True
+    """Whether the asking host takes a file no peer holds from the central; when False it
+    waits for a host of the first wave to land it."""
+
+    def holding(self, path: str) -> list[str]:
+        """The URLs of the peers that can send file `path`: whole holders and the copying
+        hosts that landed it."""
+        return [*self.whole, *(url for url, files in self.landed if path in files)]
 
 
 def choose_evictions(held: Iterable[HeldModel], needed: int, free: int) -> list[HeldModel] | None:
@@ -307,6 +329,30 @@ class Fleet:
             and any((m.source, m.model_id) == (source, model_id) for m in h.report.models)
         ]
 
+    def seeds(self, source: str, model_id: str, asking: str | None = None) -> Seeds:
+        """For the host `asking`: the peers that hold the model whole, those still copying
+        it with the files they have landed, and whether `asking` may take the rest from the
+        central (it is of the first wave) or waits for the first wave to land them."""
+        now = self.clock.now()
+        hosts = {h.name: h for h in self.store.hosts()}
+        siblings = [
+            p for p in self.store.placements() if (p.source, p.model_id) == (source, model_id)
+        ]
+        landed = [
+            (host.report.url, files)
+            for host in hosts.values()
+            if host.report.url
+            and host.name != asking
+            and host.state(now) is HostState.ONLINE
+            and (files := landed_by(host, source, model_id))
+        ]
+        mine = next((p for p in siblings if p.host == asking), None)
+        return Seeds(
+            tuple(self.peers(source, model_id, asking)),
+            tuple(landed),
+            mine is None or takes_from_central(mine, siblings, hosts, now),
+        )
+
     def placements(self, source: str | None = None, model_id: str | None = None) -> list[Placement]:
         return [
             p
@@ -354,35 +400,71 @@ def host_report(data: Any) -> HostReport:
 def may_start(
     placement: Placement, siblings: Sequence[Placement], hosts: Mapping[str, Host], now: datetime
 ) -> bool:
-    """Whether a host may start fetching a placed model now (ADR 0242): at once when a peer
-    that others can reach holds it (they seed each other) or nobody could seed it; else only
-    one host fetches it from the central first: the one already copying, else the first
-    online pending host by name. So the central sends a model about once, whatever N."""
-
-    def online(name: str) -> bool:
-        host = hosts.get(name)
-        return host is not None and host.state(now) is HostState.ONLINE
-
-    def reachable(name: str) -> bool:
-        host = hosts.get(name)
-        return host is not None and bool(host.report.url)
-
+    """Whether a host may start fetching a placed model now (ADRs 0242, 0282): at once when
+    a peer that others can reach holds it, or has landed some of its files while copying it
+    (the others take those from it and wait for the rest), or nobody could seed it; else
+    only the first wave fetches it from the central (`first_wave`). So the central sends a
+    model about twice, whatever N."""
     if placement.state is PlacementState.READY:
         return True
-    ready = [p for p in siblings if p.state is PlacementState.READY]
-    if any(reachable(p.host) and online(p.host) for p in ready):
-        return True
-    if not reachable(placement.host):
+    if not _reachable(hosts, placement.host):
         return True  # it could never seed the others: no reason to wait for it
-    copying = [p.host for p in siblings if p.state is PlacementState.COPYING and online(p.host)]
-    if placement.host in copying:
-        return True
-    pending = sorted(
+    for other in siblings:
+        if other.host == placement.host or not _online(hosts, other.host, now):
+            continue
+        if not _reachable(hosts, other.host):
+            continue
+        if other.state is PlacementState.READY:
+            return True
+        if landed_by(hosts[other.host], placement.source, placement.model_id):
+            return True
+    return placement.host in first_wave(siblings, hosts, now)
+
+
+def first_wave(
+    siblings: Sequence[Placement], hosts: Mapping[str, Host], now: datetime
+) -> list[str]:
+    """The hosts that fetch a model's files from the central while no peer has them: the
+    first `FIRST_WAVE` by name of those placed that are online, reachable and not yet
+    holding it (one that fails or goes offline gives its place to the next)."""
+    return sorted(
         p.host
         for p in siblings
-        if p.state is PlacementState.PENDING and online(p.host) and reachable(p.host)
-    )
-    return placement.host in pending[: max(FIRST_WAVE - len(copying), 0)]
+        if p.state in (PlacementState.PENDING, PlacementState.COPYING)
+        and _online(hosts, p.host, now)
+        and _reachable(hosts, p.host)
+    )[:FIRST_WAVE]
+
+
+def takes_from_central(
+    placement: Placement, siblings: Sequence[Placement], hosts: Mapping[str, Host], now: datetime
+) -> bool:
+    """Whether the host of `placement` takes from the central a file no peer holds: unless
+    it waits in a later wave (placed, online, reachable, not of the first wave). A host
+    fetching outside a wave (its placement ready or failed: a `devon ensure`) never waits."""
+    if placement.state not in (PlacementState.PENDING, PlacementState.COPYING):
+        return True
+    if not _reachable(hosts, placement.host) or not _online(hosts, placement.host, now):
+        return True
+    return placement.host in first_wave(siblings, hosts, now)
+
+
+def landed_by(host: Host, source: str, model_id: str) -> tuple[str, ...]:
+    """The files of a model the host has landed while copying it, as its last report says."""
+    for told in host.report.placements:
+        if (told.source, told.model_id) == (source, model_id):
+            return told.landed if told.state is PlacementState.COPYING else ()
+    return ()
+
+
+def _online(hosts: Mapping[str, Host], name: str, now: datetime) -> bool:
+    host = hosts.get(name)
+    return host is not None and host.state(now) is HostState.ONLINE
+
+
+def _reachable(hosts: Mapping[str, Host], name: str) -> bool:
+    host = hosts.get(name)
+    return host is not None and bool(host.report.url)
 
 
 class MemoryFleetStore:
@@ -418,3 +500,16 @@ class MemoryFleetStore:
         for key in doomed:
             del self._placements[key]
         return len(doomed)
+
+
+@attrs.frozen
+class LandedFile:
+    """A file of an unfinished download that is complete in its staging directory (and was
+    verified, when it has a sha256): what a fleet host still copying a model can serve its
+    peers (ADR 0282)."""
+
+    path: str
+    local_path: Path
+    size_bytes: int
+    sha256: str | None
+    revision: str | None

@@ -21,7 +21,7 @@ from devon_http.document import JsonDocument, YamlDocument
 from devon_http.errors import handle_error
 from devon_http.fleet_routes import FLEET_ROUTES
 from devon_http.guard import HttpSecurity, RequestGuard
-from devon_http.hub_routes import reads_no_body, serve_hub_paths
+from devon_http.hub_routes import Landed, reads_no_body, serve_hub_paths
 from devon_http.job_routes import API_PREFIX, JOB_ROUTES, EventStreamSlots
 from devon_http.request_log import RequestLog
 from devon_http.routes import API_ROUTES, answer_health_first, health
@@ -50,6 +50,7 @@ def create_app(
     request_log: RequestLog | None = None,
     hub_pull_through: bool = False,
     max_event_streams: int = DEFAULT_MAX_EVENT_STREAMS,
+    hub_landed: Landed | None = None,
 ) -> Litestar:
     """The HTTP API over `devon`, and the web page at `/`. With a non-empty `api_key`, every
     /api route needs `Authorization: Bearer <api_key>`; /health, the OpenAPI document at
@@ -68,7 +69,8 @@ def create_app(
     The Hugging Face Hub's model paths (`/api/models/{id}`, `/{id}/resolve/{rev}/{path}`)
     answer from the vault beside /api/v1, behind the same key (`devon_http.hub_routes`);
     with `hub_pull_through`, a model the vault lacks is listed from upstream and a file it
-    lacks is downloaded first (ADR 0255)."""
+    lacks is downloaded first (ADR 0255); with `hub_landed` (a fleet host), files of a
+    download still running are sent to the peers that ask for them (ADR 0282)."""
     attach_jobs(devon, max_concurrent=max_concurrent_downloads)
     secured = bool(api_key)
     api = Router(
@@ -100,7 +102,13 @@ def create_app(
     )
     # Around Litestar's whole router (as its own CORS middleware sits), so that unknown
     # routes and wrong methods are guarded and carry the security headers too.
-    hub = serve_hub_paths(app.asgi_handler, devon, api_key=api_key, pull_through=hub_pull_through)
+    hub = serve_hub_paths(
+        app.asgi_handler,
+        devon,
+        api_key=api_key,
+        pull_through=hub_pull_through,
+        landed=hub_landed,
+    )
     routed = answer_unknown_schema_paths(
         answer_health_first(hub), SCHEMA_DOCUMENT_PATHS, api_key or None
     )

@@ -9,12 +9,13 @@ import gc
 from litestar import Litestar
 
 from devon_app import Settings
-from devon_app.serving import build_served_devon, host_agent
+from devon_app.serving import build_served_devon, host_agent, landed_on_this_host
 from devon_app.settings import HttpSettings
 from devon_core import Devon
 from devon_http.app import create_app
 from devon_http.connections import set_limits
 from devon_http.guard import LOOPBACK_HOSTS, HttpSecurity
+from devon_http.hub_routes import Landed
 from devon_http.request_log import RequestLog, configure_logging
 
 
@@ -24,7 +25,7 @@ def create_app_from_settings(settings: Settings, devon: Devon | None = None) -> 
     run in a child process (`run_jobs_in_child`). The app itself reads only the server's
     section of the settings (`settings.http`, see `create_served_app`)."""
     devon = build_served_devon(settings) if devon is None else devon
-    app = create_served_app(settings.http, devon)
+    app = create_served_app(settings.http, devon, landed_on_this_host(devon, settings))
     agent = host_agent(devon, settings)
     if agent is not None:  # a fleet host: report to the upstream, pull what it places here
         app.on_startup.append(agent.start)
@@ -32,8 +33,9 @@ def create_app_from_settings(settings: Settings, devon: Devon | None = None) -> 
     return app
 
 
-def create_served_app(http: HttpSettings, devon: Devon) -> Litestar:
-    """The app over `devon` as the server's settings `http` configure it, logging each request.
+def create_served_app(http: HttpSettings, devon: Devon, landed: Landed | None = None) -> Litestar:
+    """The app over `devon` as the server's settings `http` configure it, logging each request
+    (`landed`: on a fleet host, the files of its unfinished downloads it may send peers).
 
     It answers to the hosts in `http.allowed_hosts`, else to the loopback names only
     (`serve` spells out the list for the address it binds)."""
@@ -49,6 +51,7 @@ def create_served_app(http: HttpSettings, devon: Devon) -> Litestar:
         request_log=RequestLog(),
         hub_pull_through=http.hub_pull_through,
         max_event_streams=http.max_event_streams,
+        hub_landed=landed,
     )
 
 

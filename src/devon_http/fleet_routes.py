@@ -51,6 +51,10 @@ class PlacementReportBody(msgspec.Struct, kw_only=True):
     bytes_done: int = 0
     bytes_total: int | None = None
     reason: str | None = None
+    landed: Annotated[
+        list[str],
+        msgspec.Meta(description="While copying: the files complete and verified so far"),
+    ] = msgspec.field(default_factory=list)
 
 
 class Heartbeat(msgspec.Struct, kw_only=True):
@@ -204,7 +208,10 @@ async def delete_placements(
 @get(
     "/peers",
     tags=["fleet"],
-    summary="The URLs of the online hosts that hold a model (to fetch ranges from)",
+    summary=(
+        "The URLs of the online hosts that hold a model, those still copying it with the "
+        "files they have landed, and whether the asking host takes the rest from here"
+    ),
     responses=errors(400),
 )
 async def list_peers(
@@ -215,7 +222,12 @@ async def list_peers(
 ) -> dict[str, Any]:
     def found() -> dict[str, Any]:
         chosen, reference = devon.resolve(model_id, source=source)
-        return {"peers": devon.fleet_of().peers(chosen, reference.model_id, host)}
+        seeds = devon.fleet_of().seeds(chosen, reference.model_id, host)
+        return {
+            "peers": list(seeds.whole),
+            "landed": [{"url": url, "files": list(files)} for url, files in seeds.landed],
+            "from_central": seeds.from_central,
+        }
 
     return await in_thread(found)
 

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -24,6 +24,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from devon_core import Devon
 from devon_core.errors import DevonError, Forbidden, InvalidInput, NotFound
+from devon_core.fleet import LandedFile
 from devon_core.hub_protocol import (
     EntryNotFound,
     RevisionNotFound,
@@ -59,14 +60,24 @@ a missing repository)."""
 
 Headers = list[tuple[bytes, bytes]]
 
+Landed = Callable[[str, str], LandedFile | None]
+"""(model id, path) -> that file of the model's unfinished download, if it has landed."""
+
 
 def serve_hub_paths(
-    router: ASGIApp, devon: Devon, *, api_key: str | None, pull_through: bool
+    router: ASGIApp,
+    devon: Devon,
+    *,
+    api_key: str | None,
+    pull_through: bool,
+    landed: Landed | None = None,
 ) -> ASGIApp:
     """`router`, with the Hub's paths answered before it. With `api_key`, they need
     `Authorization: Bearer <api_key>` (what huggingface_hub sends for `HF_TOKEN`); with
     `pull_through`, a model the vault lacks is listed from upstream, and a file it lacks is
-    downloaded before the answer (ADR 0255)."""
+    downloaded before the answer (ADR 0255). With `landed` (a fleet host, ADR 0282), a file
+    the vault lacks that a download still running has landed in staging is sent when it is
+    asked for at that download's exact commit: what peers ask for."""
 
     async def answering(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -87,7 +98,7 @@ def serve_hub_paths(
             return send(message)
 
         try:
-            await _answer(devon, pull_through, hub, scope, sending)
+            await _answer(devon, pull_through, landed, hub, scope, sending)
         except Exception as error:
             if started:  # mid-body: the server closes the connection
                 raise
@@ -115,7 +126,9 @@ def _hub_path(scope: Scope) -> HubPath | None:
     return parse_hub_path(_method(scope), raw_path.decode("latin-1"))
 
 
-async def _answer(devon: Devon, pull: bool, hub: HubPath, scope: Scope, send: Send) -> None:
+async def _answer(
+    devon: Devon, pull: bool, landed: Landed | None, hub: HubPath, scope: Scope, send: Send
+) -> None:
     method = _method(scope)
     if hub.kind == NOT_SERVED:
         await _not_served(send, scope["path"], hub)
@@ -128,7 +141,7 @@ async def _answer(devon: Devon, pull: bool, hub: HubPath, scope: Scope, send: Se
         await _error(send, 405, detail, extra=[(b"allow", ALLOWED.encode())])
         return
     if hub.kind == RESOLVE:
-        await _resolve(devon, pull, hub, scope, send)
+        await _resolve(devon, pull, landed, hub, scope, send)
         return
     served = await _in_thread(partial(devon.hub_model, hub.repo_id, hub.revision, pull=pull))
     if hub.kind == INFO:
@@ -146,11 +159,21 @@ async def _answer(devon: Devon, pull: bool, hub: HubPath, scope: Scope, send: Se
         await _json(send, method, entries)
 
 
-async def _resolve(devon: Devon, pull: bool, hub: HubPath, scope: Scope, send: Send) -> None:
+async def _resolve(
+    devon: Devon, pull: bool, landed: Landed | None, hub: HubPath, scope: Scope, send: Send
+) -> None:
     reading = _method(scope) == "GET"
 
     def opened() -> tuple[ServedModel, ServedFile, int]:
-        served, found = devon.hub_file(hub.repo_id, hub.revision, hub.path, pull=pull, use=reading)
+        try:
+            served, found = devon.hub_file(
+                hub.repo_id, hub.revision, hub.path, pull=pull, use=reading
+            )
+        except NotFound:
+            staged = _landed_file(landed, hub)
+            if staged is None:
+                raise
+            return staged
         return served, found, os.open(found.held_path, os.O_RDONLY)
 
     served, found, fd = await _in_thread(opened)
@@ -183,6 +206,29 @@ async def _resolve(devon: Devon, pull: bool, hub: HubPath, scope: Scope, send: S
             await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
         os.close(fd)
+
+
+def _landed_file(landed: Landed | None, hub: HubPath) -> tuple[ServedModel, ServedFile, int] | None:
+    """The file `hub` asks for from a download still running (`landed`), opened, when it has
+    landed there at exactly the commit asked for; None otherwise (the caller's NotFound
+    stands: a peer that asked falls back to the central)."""
+    if landed is None:
+        return None
+    try:
+        staged = landed(hub.repo_id, hub.path)
+    except DevonError:  # an id or path no vault could hold
+        return None
+    if staged is None or staged.revision is None or staged.revision != hub.revision:
+        return None
+    try:
+        fd = os.open(staged.local_path, os.O_RDONLY)
+    except OSError:  # committed or discarded since: not here any more
+        return None
+    if os.fstat(fd).st_size != staged.size_bytes:
+        os.close(fd)
+        return None
+    found = ServedFile(hub.path, str(staged.local_path), staged.size_bytes, staged.sha256, None)
+    return ServedModel(hub.repo_id, staged.revision, (found,), None, None), found, fd
 
 
 def file_headers(served: ServedModel, found: ServedFile, length: int) -> Headers:

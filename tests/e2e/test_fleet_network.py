@@ -54,6 +54,11 @@ class Fleet:
     def vault(self, name: str) -> Path:
         return self.root / name / "vault"
 
+    def log(self, name: str) -> Path:
+        """Where host `name` writes its log (a line per request)."""
+        self.vault(name).parent.mkdir(parents=True, exist_ok=True)
+        return self.vault(name).parent / f"{name}.log"
+
     def start(self, name: str, **extra: str) -> None:
         env = host_env(
             self.central.url,
@@ -65,9 +70,14 @@ class Fleet:
             DEVON_JOB_STALE_AFTER="2",
             **extra,
         )
-        process = popen_in(
-            self.net[name], [sys.executable, "-c", SERVE, self.net[name].address], env
-        )
+        with self.log(name).open("a") as log:
+            process = popen_in(
+                self.net[name],
+                [sys.executable, "-c", SERVE, self.net[name].address],
+                env,
+                stdout=log,
+                stderr=log,
+            )
         self.hosts[name] = process
         wait_for_health(self.url(name), process)
 
@@ -201,7 +211,9 @@ def test_a_host_that_was_offline_catches_up_from_its_peers(tmp_path: Path) -> No
     assert all(count <= 2 for count in sent.values()), sent
 
 
-def test_a_wrong_byte_on_a_peer_is_refused_by_the_verification(tmp_path: Path) -> None:
+def test_a_wrong_byte_on_a_peer_is_refused_and_the_file_taken_from_the_central(
+    tmp_path: Path,
+) -> None:
     with fleet(tmp_path) as running:
         running.start("gpu1")
         api(running.central.url, "PUT", "/api/v1/placements", {"model_id": BIG, "hosts": ["gpu1"]})
@@ -212,14 +224,57 @@ def test_a_wrong_byte_on_a_peer_is_refused_by_the_verification(tmp_path: Path) -
             byte = file.read(1)
             file.seek(1000)
             file.write(bytes([byte[0] ^ 0xFF]))
+        before = central_file_reads(running.central, BIG)
         running.start("gpu2")
         api(running.central.url, "PUT", "/api/v1/placements", {"model_id": BIG, "hosts": ["gpu2"]})
         wait_until(lambda: states(running.central.url, BIG)["gpu2"] in ("ready", "failed"), 120)
         row = placements_of(running.central.url, BIG)["gpu2"]
+        copy = copy_of(running, "gpu2", BIG)
+        expected = expected_files(running.hub, BIG)
 
-    assert row["state"] == "failed"
-    assert row["reason"].startswith(f"Checksum mismatch for {shard.name}")
-    assert not (running.vault("gpu2") / "huggingface" / BIG).exists()
+    assert row["state"] == "ready", row
+    assert copy == expected
+    # gpu1 sent the shard (ranges of it), the check refused it, the central sent it whole.
+    after = central_file_reads(running.central, BIG)
+    assert after[shard.name] == before[shard.name] + 1
+    assert any(
+        f"GET /{BIG}/resolve/" in line and shard.name in line
+        for line in running.log("gpu1").read_text().splitlines()
+    )
+    assert f"Checksum mismatch for {shard.name}" in running.log("gpu2").read_text()
+
+
+def test_a_host_still_copying_seeds_the_others_with_the_files_it_has_landed(
+    tmp_path: Path,
+) -> None:
+    with fleet(tmp_path) as running:
+        limit_rate(running.net["gpu1"], "16mbit")  # its shards take about six seconds
+        for name in HOSTS:
+            running.start(name)
+        commit = running.hub.catalogue[BIG].sha
+        api(running.central.url, "PUT", "/api/v1/placements", {"model_id": BIG, "hosts": ["gpu1"]})
+        peers = f"/api/v1/peers?model_id={BIG}&host=gpu3"
+        landed = wait_until(lambda: api(running.central.url, "GET", peers)["landed"], 60)
+        served = landed[0]["files"][0]
+        file_url = f"{running.url('gpu1')}/{BIG}/resolve/{commit}/{served}"
+        with urllib.request.urlopen(file_url) as got:  # noqa: S310
+            body = got.read()
+        assert placements_of(running.central.url, BIG)["gpu1"]["state"] == "copying"
+        api(running.central.url, "PUT", "/api/v1/placements", {"model_id": BIG, "hosts": HOSTS})
+        wait_until(lambda: states(running.central.url, BIG) == dict.fromkeys(HOSTS, "ready"), 120)
+        expected = expected_files(running.hub, BIG)
+        hub_bytes = sum(running.hub.stats.bytes_served(path) for path in expected)
+        copies = {name: copy_of(running, name, BIG) for name in HOSTS}
+
+    assert body == expected[served]
+    assert copies == dict.fromkeys(HOSTS, expected)
+    assert hub_bytes == sum(map(len, expected.values()))
+    sent = central_file_reads(running.central, BIG)
+    assert all(count <= 2 for count in sent.values()), sent
+    # gpu1 sent files to its peers before it was ready itself.
+    lines = running.log("gpu1").read_text().splitlines()
+    ready = next(n for n, line in enumerate(lines) if f"{BIG} ready" in line)
+    assert any(f"GET /{BIG}/resolve/" in line and " 200 " in line for line in lines[:ready])
 
 
 def test_eviction_takes_the_least_recently_used_and_spares_the_pinned(tmp_path: Path) -> None:

@@ -1,7 +1,6 @@
 """Progress stays honest while ranges are stolen and stalled connections dropped (ADR 0225):
 a scripted server in process and a fake clock, real files on disk."""
 
-import hashlib
 import json
 import threading
 import time
@@ -9,29 +8,13 @@ from pathlib import Path
 
 from devon_adapters.transfer.downloading import Downloader, DownloadOptions
 from devon_core.errors import DownloadCancelled
-from devon_core.models import RemoteFile, RemoteModel
-from tests.support.scripted_file_server import FakeClock, ScriptedServer
+from tests.support.scripted_file_server import FakeClock, ScriptedServer, model_of
 
 KIB = 1024
 SIZE = 4 * 1024 * KIB
 PIECE = 256 * KIB
 """Two connections, pieces of 256 KiB (8 per connection), steals down to 64 KiB."""
 DATA = bytes((i * 7 + i // 251) % 256 for i in range(SIZE))
-
-
-def model_of(data: bytes) -> tuple[RemoteModel, list[RemoteFile]]:
-    file = RemoteFile("weights.bin", len(data), hashlib.sha256(data).hexdigest())
-    model = RemoteModel(
-        source="scripted",
-        model_id="acme/scripted",
-        model_name="scripted",
-        author="acme",
-        total_size_bytes=len(data),
-        file_count=1,
-        revision="0" * 40,
-        files=(file,),
-    )
-    return model, [file]
 
 
 def options(clock: FakeClock, **changes: object) -> DownloadOptions:

@@ -4,6 +4,7 @@ test holds (`hold`) sends `first` bytes and then waits: until `go` (then the res
 the downloader closes it (then the read fails like a cut connection). With a `FakeClock`,
 rates and stalls are whatever the test says they are."""
 
+import hashlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ import httpx2
 
 from devon_adapters.transfer.file_server import describe_exception
 from devon_core.errors import DevonError, DownloadFailed
+from devon_core.models import RemoteFile, RemoteModel
 
 CHUNK = 16 * 1024
 
@@ -130,3 +132,19 @@ class ScriptedServer:
 
     def download_error(self, error: Exception, model_id: str) -> DevonError:
         return DownloadFailed(f"{model_id}: {error}")
+
+
+def model_of(data: bytes) -> tuple[RemoteModel, list[RemoteFile]]:
+    """A one-file model whose file holds `data` (what a scripted server serves)."""
+    file = RemoteFile("weights.bin", len(data), hashlib.sha256(data).hexdigest())
+    model = RemoteModel(
+        source="scripted",
+        model_id="acme/scripted",
+        model_name="scripted",
+        author="acme",
+        total_size_bytes=len(data),
+        file_count=1,
+        revision="0" * 40,
+        files=(file,),
+    )
+    return model, [file]

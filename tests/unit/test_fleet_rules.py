@@ -4,16 +4,20 @@ report does to its placements."""
 from datetime import UTC, datetime, timedelta
 
 from devon_core.fleet import (
+    Fleet,
     HeldModel,
     Host,
     HostReport,
     HostState,
+    MemoryFleetStore,
     Placement,
     PlacementReport,
     PlacementState,
     apply_report,
     choose_evictions,
+    first_wave,
     may_start,
+    takes_from_central,
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -93,3 +97,69 @@ def test_every_host_goes_once_a_reachable_peer_holds_the_model() -> None:
     ]
 
     assert all(may_start(p, placed, hosts, T0) for p in placed)
+
+
+def _copying(name: str, landed: tuple[str, ...]) -> Host:
+    told = PlacementReport("huggingface", "m", PlacementState.COPYING, 5, 10, landed=landed)
+    return Host(HostReport(name, url=f"http://{name}:8000", placements=(told,)), T0, 10)
+
+
+def test_later_hosts_go_once_a_peer_still_copying_has_landed_a_file() -> None:
+    hosts = _hosts("b", "c", "d")
+    placed = [
+        _placed("a", PlacementState.COPYING),
+        *(_placed(n, PlacementState.PENDING) for n in "bcd"),
+    ]
+
+    hosts["a"] = _copying("a", ())
+    assert [may_start(p, placed, hosts, T0) for p in placed] == [True, True, False, False]
+    hosts["a"] = _copying("a", ("model-1.safetensors",))
+    assert all(may_start(p, placed, hosts, T0) for p in placed)
+
+
+def test_the_first_wave_is_the_first_two_by_name_and_a_failed_host_gives_its_place() -> None:
+    hosts = _hosts("a", "b", "c")
+    placed = [_placed(n, PlacementState.COPYING) for n in "abc"]
+
+    assert first_wave(placed, hosts, T0) == ["a", "b"]
+    assert [takes_from_central(p, placed, hosts, T0) for p in placed] == [True, True, False]
+    placed[0] = _placed("a", PlacementState.FAILED)
+    assert first_wave(placed, hosts, T0) == ["b", "c"]
+    assert takes_from_central(placed[2], placed, hosts, T0)
+    assert takes_from_central(placed[0], placed, hosts, T0)  # outside the waves: never waits
+
+
+def test_seeds_name_whole_holders_the_files_copying_peers_landed_and_who_waits() -> None:
+    store = MemoryFleetStore()
+    held = HeldModel("huggingface", "m", 10)
+    store.record_host(Host(HostReport("a", url="http://a:8000", models=(held,)), T0, 10))
+    store.record_host(_copying("b", ("x.safetensors",)))
+    store.record_host(_copying("c", ()))
+    store.record_host(Host(HostReport("d", url="http://d:8000"), T0, 10))
+    store.put_placements(
+        [
+            _placed("a", PlacementState.READY),
+            _placed("b", PlacementState.COPYING),
+            _placed("c", PlacementState.COPYING),
+            _placed("d", PlacementState.PENDING),
+        ]
+    )
+    fleet = Fleet(store, FixedClock(T0))
+
+    seeds = fleet.seeds("huggingface", "m", "d")
+
+    assert seeds.whole == ("http://a:8000",)
+    assert seeds.landed == (("http://b:8000", ("x.safetensors",)),)
+    assert seeds.holding("x.safetensors") == ["http://a:8000", "http://b:8000"]
+    assert seeds.holding("y.safetensors") == ["http://a:8000"]
+    assert not seeds.from_central  # b and c are the first wave
+    assert fleet.seeds("huggingface", "m", "b").from_central
+    assert fleet.seeds("huggingface", "m", "nobody").from_central
+
+
+class FixedClock:
+    def __init__(self, now: datetime) -> None:
+        self._now = now
+
+    def now(self) -> datetime:
+        return self._now

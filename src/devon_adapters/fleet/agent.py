@@ -14,17 +14,22 @@ import shutil
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 import filelock
 
+from devon_adapters.transfer.staging_layout import landed_file, landed_files
+from devon_adapters.vault.paths import VaultPaths
 from devon_core.devon import Devon
+from devon_core.errors import SourceUnavailable
 from devon_core.fleet import (
     THIS_HOST,
     WANTED,
     HeldModel,
+    LandedFile,
     Placement,
     PlacementReport,
     PlacementState,
@@ -32,13 +37,16 @@ from devon_core.fleet import (
     no_room_reason,
     room,
 )
-from devon_core.jobs import JobStatus
+from devon_core.jobs import JobStatus, error_of
 from devon_core.serialization import parse_timestamp, unstructure
 
 log = logging.getLogger("devon.fleet")
 
 Key = tuple[str, str]
 COPY_POLL_S = 0.5
+COPY_ATTEMPTS = 3
+"""Copies of one placement tried while the upstream (or a peer) is unavailable."""
+RETRY_PAUSE_S = 2.0
 SETTLED = frozenset({PlacementState.READY, PlacementState.FAILED, PlacementState.EVICTED})
 
 
@@ -68,6 +76,7 @@ class HostAgent:
         self.url = config.public_url
         self.interval_s = config.heartbeat_interval
         self.quota = config.max_storage_bytes
+        self._paths = VaultPaths.at(config.storage_path)
         self._reports: dict[Key, PlacementReport] = {}
         self._queued: set[Key] = set()
         self._work: queue.Queue[Placement | None] = queue.Queue()
@@ -182,13 +191,27 @@ class HostAgent:
         while (placement := self._work.get()) is not None:
             key = (placement.source, placement.model_id)
             try:
-                self._reports[key] = self._copy(placement)
+                self._reports[key] = self._copy_patiently(placement)
             except Exception as error:  # reported to the upstream, never fatal to the host
                 self._reports[key] = _said(placement, PlacementState.FAILED, reason=str(error))
             finally:
                 self._queued.discard(key)
             state = self._reports[key]
             log.info("%s/%s %s %s", key[0], key[1], state.state, state.reason or "")
+
+    def _copy_patiently(self, placement: Placement) -> PlacementReport:
+        """`_copy`, tried again (`COPY_ATTEMPTS` in all) when the upstream was unavailable: a
+        dropped connection while the central is busy pulling the model for the first wave
+        must not fail a later wave's placement (what is staged stays for the next try)."""
+        for attempt in range(1, COPY_ATTEMPTS + 1):
+            try:
+                return self._copy(placement)
+            except SourceUnavailable as error:
+                if attempt == COPY_ATTEMPTS or self._stop.is_set():
+                    raise
+                log.warning("%s/%s: %s; trying again", placement.source, placement.model_id, error)
+                self._stop.wait(RETRY_PAUSE_S * attempt)
+        raise AssertionError("unreachable")
 
     def _copy(self, placement: Placement) -> PlacementReport:
         source, model_id = placement.source, placement.model_id
@@ -205,11 +228,15 @@ class HostAgent:
                 PlacementState.COPYING,
                 bytes_done=job.bytes_done,
                 bytes_total=job.bytes_total,
+                landed=self._landed(source, model_id),
             )
             self._stop.wait(COPY_POLL_S)
             job = self.devon.job(job.id)
         if job.status is not JobStatus.COMPLETED:
-            return _said(placement, PlacementState.FAILED, reason=job.error or job.status.value)
+            reason = job.error or job.status.value
+            if job.finished and isinstance(error_of(job.error_kind, reason), SourceUnavailable):
+                raise SourceUnavailable(reason)
+            return _said(placement, PlacementState.FAILED, reason=reason)
         model = self.devon.held(model_id, source=source)
         return _said(
             placement,
@@ -217,6 +244,13 @@ class HostAgent:
             bytes_done=model.size_bytes,
             bytes_total=model.size_bytes,
         )
+
+    def _landed(self, source: str, model_id: str) -> tuple[str, ...]:
+        """The files of the copy in progress that are complete in staging: this host serves
+        them to its peers already (ADR 0282)."""
+        if not self.url:
+            return ()  # nobody could fetch them from here
+        return tuple(sorted(landed_files(self._paths.staging(source, model_id))))
 
     def _make_room(self, placement: Placement, needed: int) -> PlacementReport | None:
         """Evict least recently used unpinned models until `needed` bytes fit; the failed
@@ -256,6 +290,18 @@ class HostAgent:
         return answer
 
 
+def landed_on_host(devon: Devon, storage_path: Path) -> Callable[[str, str], LandedFile | None]:
+    """(model id, path) -> that file of the host's download of the model (of the default
+    source) if it has landed in staging: what the host's Hub paths send its peers while it
+    is still copying (ADR 0282)."""
+    paths = VaultPaths.at(storage_path)
+
+    def landed(model_id: str, path: str) -> LandedFile | None:
+        return landed_file(paths.staging(devon.default_source, model_id), path)
+
+    return landed
+
+
 def _said(
     placement: Placement,
     state: PlacementState,
@@ -263,9 +309,10 @@ def _said(
     bytes_done: int = 0,
     bytes_total: int | None = None,
     reason: str | None = None,
+    landed: tuple[str, ...] = (),
 ) -> PlacementReport:
     return PlacementReport(
-        placement.source, placement.model_id, state, bytes_done, bytes_total, reason
+        placement.source, placement.model_id, state, bytes_done, bytes_total, reason, landed
     )
 
 

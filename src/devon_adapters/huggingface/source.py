@@ -18,6 +18,7 @@ from devon_adapters.huggingface.ttl_cache import TTLCache
 from devon_adapters.outbound import AnswerLimits
 from devon_adapters.transfer.downloading import Downloader, DownloadOptions
 from devon_core.errors import Forbidden, InvalidInput, NotFound
+from devon_core.fleet import Seeds
 from devon_core.models import RemoteFile, RemoteModel
 from devon_core.ports import ProgressCallback, StopSignal
 from devon_core.references import ModelReference
@@ -120,7 +121,7 @@ class HuggingFaceSource:
         redirect_hosts: Sequence[str] = (),
         max_connections_per_file: int = 32,
         stall_timeout: float = 5.0,
-        seed_from: Callable[[str], list[str]] | None = None,
+        seed_from: Callable[[str], Seeds | list[str]] | None = None,
     ) -> None:
         self._client = HubClient(endpoint, token, timeout, limits, redirect_hosts)
         self._details: TTLCache[RemoteModel] = TTLCache(cache_ttl)
@@ -160,8 +161,10 @@ class HuggingFaceSource:
         return cls(
             endpoint=upstream or settings.hf_endpoint,
             token=(settings.upstream_key or False) if upstream else settings.hf_token,
-            # the upstream answers a model's info once it holds the model (pull-through)
+            # the upstream answers a model's info once it holds the model, and a file once
+            # it has pulled it (pull-through): its answers may be minutes away
             timeout=UPSTREAM_TIMEOUT_S if upstream else 10.0,
+            read_timeout=UPSTREAM_TIMEOUT_S if upstream else None,
             seed_from=PeerFinder(upstream, settings.upstream_key, settings.host_name)
             if upstream
             else None,

@@ -13,6 +13,7 @@ server ignores `Range`.
 
 import errno
 import hashlib
+import logging
 import shutil
 import threading
 import time
@@ -26,9 +27,9 @@ import httpx2
 
 from devon_adapters.transfer.connection_count import HostMemory
 from devon_adapters.transfer.connection_slots import PROCESS_SLOTS
-from devon_adapters.transfer.file_server import FileServer, sentence_start
+from devon_adapters.transfer.file_server import FileServer, MirroredFileServer, sentence_start
 from devon_adapters.transfer.live_connections import LiveConnections
-from devon_adapters.transfer.one_file import HASH_BLOCK, OneFile, PastListedSize
+from devon_adapters.transfer.one_file import HASH_BLOCK, DamagedFile, OneFile, PastListedSize
 from devon_adapters.transfer.progress import ProgressTracker
 from devon_adapters.transfer.ranged_fetch import RangedFetch, RangesIgnored
 from devon_adapters.transfer.retrying import REPORT_AFTER_S, DownloadOptions, Stopped
@@ -39,6 +40,8 @@ from devon_core.ports import ProgressCallback, StopSignal
 from devon_core.rules import not_enough_disk
 
 __all__ = ["DownloadOptions", "Downloader", "FileServer"]
+
+log = logging.getLogger("devon.download")
 
 _Parts = tuple[
     FileServer,
@@ -143,8 +146,18 @@ class Downloader:
         live: LiveConnections,
         group: object,
     ) -> None:
+        parts: _Parts = (self._server, self._options, model, job, tracker, stop, live, group)
         try:
-            self._fetch_one((self._server, self._options, model, job, tracker, stop, live, group))
+            try:
+                self._fetch_one(parts)
+            except DamagedFile as damaged:
+                if not isinstance(self._server, MirroredFileServer):
+                    raise
+                # Bytes from a mirror (a peer) were wrong: refused, then the origin's.
+                url = self._server.file_url(model.model_id, job.file.path, model.revision)
+                log.warning("%s; fetching it again from %s alone", damaged, self._server.name)
+                with self._server.from_origin(url):
+                    _FileFetch(*parts).run()
         except (DevonError, Stopped):
             raise
         except self._failures as error:

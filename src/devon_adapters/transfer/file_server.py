@@ -4,7 +4,7 @@ knows resuming, ranges, retries, hashing and staging. Expected sizes and sha256 
 each `RemoteFile`."""
 
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import httpx2
 
@@ -57,6 +57,17 @@ class FileServer(Protocol):
     def download_error(self, error: Exception, model_id: str) -> DevonError:
         """The core error a failure that ends the download of `model_id` leaves as (what
         arrived stays in staging for a resume)."""
+        ...
+
+
+@runtime_checkable
+class MirroredFileServer(Protocol):
+    """A `FileServer` that may take a file's bytes from mirrors of its origin (a fleet
+    host's peers, ADR 0282): a file that fails its check is fetched once more, from the
+    origin alone."""
+
+    def from_origin(self, url: str) -> AbstractContextManager[None]:
+        """Within the context, file `url` is fetched from the origin only."""
         ...
 
 

@@ -21,6 +21,10 @@ HASH_BLOCK = 8 * 1024 * 1024
 """Bytes hashed at a time when a file's bytes are read back from its `.part`."""
 
 
+class DamagedFile(DownloadFailed):
+    """A file's bytes did not hash to its sha256 (its `.part` was deleted)."""
+
+
 class PastListedSize(DownloadFailed):
     """The server announced or sent bytes past the file's listed size (none were written)."""
 
@@ -66,7 +70,7 @@ class OneFile:
         if digest is None or digest == self.job.file.sha256:
             return
         self.job.discard_partial()
-        raise DownloadFailed(
+        raise DamagedFile(
             f"Checksum mismatch for {self.job.file.path} of {self.model.model_id}: expected "
             f"sha256 {self.job.file.sha256}, got {digest}; the damaged file was deleted, "
             "run the download again to fetch it anew"

@@ -26,6 +26,7 @@ import attrs
 
 from devon_adapters.transfer.byte_ranges import Span, contiguous_prefix, covered, merge
 from devon_core.errors import DownloadFailed
+from devon_core.fleet import LandedFile
 from devon_core.models import RemoteFile
 from devon_core.results import SOURCE_STATE_DIR
 
@@ -216,3 +217,50 @@ def _recorded_spans(record: Path, size: int) -> int:
         return covered((int(start), int(end)) for start, end in spans)
     except (OSError, ValueError, KeyError, TypeError):
         return size
+
+
+def landed_files(dest: Path) -> dict[str, LandedFile]:
+    """The complete files in the staging directory `dest`, by relative path: each with its
+    `done` record (written after the file was checked and moved into place) and the size
+    that record gives. Nothing when `dest` does not exist."""
+    done = dest / STATE_DIR / "done"
+    found: dict[str, LandedFile] = {}
+    for current, _dirs, names in os.walk(done):
+        for name in names:
+            if not name.endswith(".json"):
+                continue
+            record_path = Path(current, name)
+            relative = record_path.relative_to(done).as_posix()[: -len(".json")]
+            landed = landed_file(dest, relative)
+            if landed is not None:
+                found[relative] = landed
+    return found
+
+
+def landed_file(dest: Path, relative: str) -> LandedFile | None:
+    """File `relative` of the staging directory `dest` if it is complete: its `done` record
+    is readable and the file on disk has the record's size. None otherwise."""
+    if PurePosixPath(relative).parts[:1] == (SOURCE_STATE_DIR,):
+        return None  # download state, never a model file
+    try:
+        job = FileJob.plan(dest, RemoteFile(relative, 0))
+    except DownloadFailed:
+        return None
+    record = FileJob._read(job.record)
+    if record is None or not isinstance(record.get("size"), int):
+        return None
+    try:
+        size = job.target.stat().st_size
+    except OSError:
+        return None
+    if size != record["size"] or job.target.is_symlink():
+        return None
+    sha256 = record.get("sha256")
+    revision = record.get("revision")
+    return LandedFile(
+        relative,
+        job.target,
+        size,
+        sha256 if isinstance(sha256, str) else None,
+        revision if isinstance(revision, str) else None,
+    )
