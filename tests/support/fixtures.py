@@ -30,20 +30,20 @@ os.environ["HF_HUB_DISABLE_IMPLICIT_TOKEN"] = "1"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _throw_away_hf_home() -> Iterator[None]:
+def throw_away_hf_home() -> Iterator[None]:
     yield
     shutil.rmtree(_HF_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _drop_the_scratch_database() -> Iterator[None]:
+def drop_the_scratch_database_at_the_end() -> Iterator[None]:
     """Each test process's PostgreSQL database (made on first use) goes with the session."""
     yield
     drop_scratch_database()
 
 
 @pytest.fixture(autouse=True)
-def _close_postgres_indexes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def close_postgres_indexes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Close every PostgreSQL index a test opened, after its other fixtures: a connection pool
     left to the garbage collector can be collected in one of its own threads, which cannot
     wait for itself (psycopg_pool's "cannot join current thread", in whichever test runs
