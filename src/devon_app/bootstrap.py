@@ -123,7 +123,7 @@ def attach_jobs(
         host=host,
         stale_after_s=stale_after_s,
     )
-    devon._attach_jobs(jobs, runner)
+    devon.download_jobs.attach(jobs, runner)
     return devon
 
 
@@ -161,7 +161,7 @@ def run_jobs_in_child(devon: Devon, settings: Settings) -> Devon:
     jobs_in_child=True)` builds one so at once. Returns `devon`."""
     jobs = devon.job_store
     if isinstance(jobs, IndexJobStore) and not isinstance(devon.runner, ChildJobRunner):
-        devon._attach_jobs(jobs, _child_runner(settings, jobs))
+        devon.download_jobs.attach(jobs, _child_runner(settings, jobs))
     return devon
 
 

@@ -1,7 +1,7 @@
 """The download process of a server (ADR 0133): `python -m devon_app.jobs_child`.
 
-Kept apart from `job_process` (which the package imports) so that running it as `-m` does
-not import it twice.
+It builds a `Devon` from the settings, so it is wiring and lives in the composition root;
+the job process's machinery is `devon_adapters.jobs.process`.
 """
 
 import contextlib

@@ -5,7 +5,7 @@ and, on a fleet host, the agent that reports to the upstream. The HTTP server's 
 from collections.abc import Callable
 
 from devon_adapters.fleet.agent import AgentConfig, HostAgent, landed_on_host
-from devon_app.bootstrap import build_devon, run_jobs_in_child
+from devon_app.bootstrap import build_devon
 from devon_app.settings import Settings
 from devon_core.devon import Devon
 from devon_core.fleet import LandedFile
@@ -13,7 +13,7 @@ from devon_core.fleet import LandedFile
 
 def build_served_devon(settings: Settings) -> Devon:
     """The `Devon` `settings` describe, its download jobs run in a child process."""
-    return run_jobs_in_child(build_devon(settings), settings)
+    return build_devon(settings, jobs_in_child=True)
 
 
 def host_agent(devon: Devon, settings: Settings) -> HostAgent | None:

@@ -5,7 +5,7 @@ from typing import Any, TypeVar
 
 import click
 
-from devon_core.results import SearchFilters
+from devon_core.filters import SearchFilters
 
 F = TypeVar("F", bound=Callable[..., Any])
 

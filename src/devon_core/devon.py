@@ -155,7 +155,7 @@ class Devon:
         self._vault = Vault(self._parts)
         self._downloads = Downloads(self._parts)
         self._download_jobs = DownloadJobs(self._parts, self._downloads, jobs, runner)
-        self._hub = HubPaths(self._parts, self._download_jobs, file_identities)
+        self._hub = HubPaths(self._parts, self._download_jobs, file_identities, self.PULL_ATTEMPTS)
         self._hf_cache = HuggingFaceCache(
             self._parts, open_cache, cache_source, open_view, keep_view
         )
@@ -243,24 +243,21 @@ class Devon:
     def file_identities(self) -> FileIdentities | None:
         return self.hub.identities
 
-    def _attach_jobs(self, jobs: JobStore, runner: JobRunner) -> None:
-        """For `devon_app.attach_jobs` only (a Devon built by hand before 2.x's
-        composition root): give this Devon, built without them, a job store and runner."""
-        self._download_jobs.attach(jobs, runner)
-
     # -- life --------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start running download jobs, resuming those a process that is gone left behind
         (what a server does as it starts); nothing without a runner."""
         if self.runner is not None:
-            self.runner.start()
+            # A runner written before `start` was part of the port is started by a wake.
+            getattr(self.runner, "start", self.runner.wake)()
 
     def close(self, timeout: float = CLOSE_WAIT_S) -> None:
         """Stop running download jobs; running ones go back to the queue, waited for up to
         `timeout` seconds. Nothing without a runner."""
-        if self.runner is not None:
-            self.runner.close(timeout)
+        close = getattr(self.runner, "close", None)  # older runners may have none
+        if close is not None:
+            close(timeout)
 
     # -- sources and references -----------------------------------------------------------
 

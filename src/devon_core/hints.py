@@ -5,9 +5,9 @@ import contextlib
 import attrs
 
 from devon_core.errors import DevonError
+from devon_core.filters import SearchFilters
 from devon_core.models import model_name_of
 from devon_core.ports import ModelSource, ModelStore
-from devon_core.results import SearchFilters
 from devon_core.suggestions import closest
 
 HINT_SEARCH_LIMIT = 50

@@ -48,7 +48,7 @@ class EntryNotFound(NotFound):
 
 
 class FileIdentityLike(Protocol):
-    """A file's Hub identity (`the model_files adapter's FileIdentity` is one)."""
+    """A file's Hub identity (the adapters' `model_files.identities.FileIdentity` is one)."""
 
     @property
     def path(self) -> str: ...

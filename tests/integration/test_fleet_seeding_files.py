@@ -56,7 +56,7 @@ class _Inner:
     """Records the URLs asked for; a peer in `failing` answers an error."""
 
     def __init__(self, failing: tuple[str, ...] = ()) -> None:
-        self._client = None
+        self.client = None
         self.asked: list[str] = []
         self.failing = failing
 

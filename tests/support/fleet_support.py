@@ -155,3 +155,14 @@ def hub_file_reads(hub: TestHub, model_id: str) -> dict[str, int]:
         for path, count in hub.stats.by_path("GET").items()
         if path.startswith(prefix)
     }
+
+
+def assert_central_sent_weights_at_most_twice(
+    sent: dict[str, int], hub: TestHub, model_id: str, small_at_most: int
+) -> None:
+    """The weights (LFS files, whose sha256 checks a peer's copy) left the central at most
+    twice each; the small files (no hash to check a peer's copy by, so every host takes them
+    from the central) at most `small_at_most` times each."""
+    lfs = {f.path for f in hub.catalogue[model_id].files if f.lfs}
+    assert all(count <= 2 for path, count in sent.items() if path in lfs), sent
+    assert all(count <= small_at_most for path, count in sent.items() if path not in lfs), sent

@@ -25,6 +25,11 @@ class HubFileServer:
     def __init__(self, client: HubClient) -> None:
         self._client = client
 
+    @property
+    def client(self) -> HubClient:
+        """The Hub client the files are fetched through."""
+        return self._client
+
     def file_url(self, model_id: str, path: str, revision: str | None) -> str:
         return self._client.file_url(model_id, path, revision or "main")
 

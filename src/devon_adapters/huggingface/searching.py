@@ -15,9 +15,8 @@ import attrs
 
 from devon_adapters.huggingface.hub import model_info_from_json
 from devon_adapters.huggingface.metadata import RefusedRecord, remote_model
-from devon_core.filters import ModelFormat
+from devon_core.filters import ModelFormat, SearchFilters
 from devon_core.models import RemoteModel
-from devon_core.results import SearchFilters
 from devon_core.stopping import CallStop
 
 log = logging.getLogger(__name__)

@@ -6,7 +6,7 @@ or when a peer fails. A host of a later wave waits for the first wave to land a 
 than take it from the upstream. What arrives is verified as any download is (each LFS file's
 sha256 from the upstream's info); a file that fails the check is fetched again from the
 upstream alone (`from_origin`), so a peer can cost a second transfer but never let a wrong
-byte in."""
+byte in. A file with no sha256 to check (not an LFS file) comes from the upstream alone."""
 
 import json
 import logging
@@ -23,6 +23,7 @@ import httpx2
 
 from devon_adapters.huggingface.file_server import HubFileServer
 from devon_core.fleet import Seeds
+from devon_core.stopping import current_stop
 
 log = logging.getLogger("devon.fleet")
 
@@ -49,13 +50,22 @@ class PeerFinder:
         self.host = host
         self.ttl = ttl
         self._known: dict[str, tuple[float, Seeds]] = {}
+        self._asking: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def __call__(self, model_id: str) -> Seeds:
+        # One question at a time per model: the range threads of a download all ask at once,
+        # and those that waited take the answer the first one brought.
         with self._lock:
-            cached = self._known.get(model_id)
-        if cached is not None and time.monotonic() - cached[0] < self.ttl:
-            return cached[1]
+            asking = self._asking.setdefault(model_id, threading.Lock())
+        with asking:
+            with self._lock:
+                cached = self._known.get(model_id)
+            if cached is not None and time.monotonic() - cached[0] < self.ttl:
+                return cached[1]
+            return self._ask(model_id)
+
+    def _ask(self, model_id: str) -> Seeds:
         query = urllib.parse.urlencode({"model_id": model_id, "host": self.host})
         request = urllib.request.Request(f"{self.upstream}/api/v1/peers?{query}")  # noqa: S310
         if self.key:
@@ -108,7 +118,7 @@ class SeedingFileServer(HubFileServer):
         self._wait_s = wait_s
         self._origin_only: dict[str, int] = {}
         self._origin_lock = threading.Lock()
-        super().__init__(inner._client)
+        super().__init__(inner.client)
 
     @contextmanager
     def from_origin(self, url: str) -> Iterator[None]:
@@ -168,4 +178,7 @@ class SeedingFileServer(HubFileServer):
                 return peers[zlib.crc32(f"{url}#{start}".encode()) % len(peers)]
             if seeds.from_central or time.monotonic() >= deadline:
                 return None
+            stop = current_stop()
+            if stop is not None and stop.is_set():
+                return None  # the upstream's request is cut by the same stop at once
             time.sleep(self._poll_s)

@@ -18,11 +18,11 @@ from devon_adapters.huggingface.ttl_cache import TTLCache
 from devon_adapters.outbound import AnswerLimits
 from devon_adapters.transfer.downloading import Downloader, DownloadOptions
 from devon_core.errors import Forbidden, InvalidInput, NotFound
+from devon_core.filters import SearchFilters
 from devon_core.fleet import Seeds
 from devon_core.models import RemoteFile, RemoteModel
 from devon_core.ports import ProgressCallback, StopSignal
 from devon_core.references import ModelReference
-from devon_core.results import SearchFilters
 from devon_core.stopping import CallStop, current_stop
 
 log = logging.getLogger(__name__)

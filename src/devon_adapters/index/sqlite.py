@@ -34,9 +34,6 @@ from devon_adapters.index.records import (
     stored_row,
     time_to_text,
 )
-
-# Still importable from here, where they were before index/records.py (ADR 0260).
-from devon_adapters.index.records import text_to_time as text_to_time
 from devon_adapters.index.reserve import SpaceReserve
 from devon_adapters.vault.checked_times import SETTLED_NS, read_checked, write_checked
 from devon_adapters.vault.paths import FILE_MODE

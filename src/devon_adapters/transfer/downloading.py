@@ -149,7 +149,13 @@ class Downloader:
         parts: _Parts = (self._server, self._options, model, job, tracker, stop, live, group)
         try:
             try:
-                self._fetch_one(parts)
+                if job.file.sha256 is None and isinstance(self._server, MirroredFileServer):
+                    # No hash to check a mirror's (a peer's) bytes against: the origin's.
+                    url = self._server.file_url(model.model_id, job.file.path, model.revision)
+                    with self._server.from_origin(url):
+                        self._fetch_one(parts)
+                else:
+                    self._fetch_one(parts)
             except DamagedFile as damaged:
                 if not isinstance(self._server, MirroredFileServer):
                     raise

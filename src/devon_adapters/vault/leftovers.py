@@ -12,7 +12,7 @@ from devon_adapters.vault.locks import Timeout
 from devon_adapters.vault.paths import VaultPaths
 from devon_adapters.vault.trees import bytes_under, delete_tree, valid_children
 from devon_core.identifiers import validate_model_id, validate_source_name
-from devon_core.results import StagedDownload
+from devon_core.results import SOURCE_STATE_DIR, StagedDownload
 
 
 class StagingLeftovers:
@@ -74,7 +74,10 @@ class StagingLeftovers:
         for source_dir in valid_children(self._paths.staging_root, validate_source_name):
             for first in valid_children(source_dir, validate_model_id):
                 entries = list(os.scandir(first))
-                if any(not e.is_dir(follow_symlinks=False) or e.name == ".cache" for e in entries):
+                if any(
+                    not e.is_dir(follow_symlinks=False) or e.name == SOURCE_STATE_DIR
+                    for e in entries
+                ):
                     yield (source_dir.name, first.name), first
                     continue
                 for directory in valid_children(first, validate_model_id):

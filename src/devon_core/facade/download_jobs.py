@@ -38,7 +38,8 @@ class DownloadJobs:
         return self._runner
 
     def attach(self, store: JobStore, runner: JobRunner) -> None:
-        """For `Devon._attach_jobs` only: the job store and runner of a Devon built without."""
+        """Give a Devon built without them a job store and runner (`devon_app.attach_jobs` and
+        `run_jobs_in_child` do)."""
         self._store = store
         self._runner = runner
 

@@ -18,10 +18,15 @@ class HubPaths:
     """`devon.hub`: the vault's models of the default source as Hub repositories."""
 
     def __init__(
-        self, parts: FacadeParts, jobs: DownloadJobs, identities: FileIdentities | None
+        self,
+        parts: FacadeParts,
+        jobs: DownloadJobs,
+        identities: FileIdentities | None,
+        attempts: int = PULL_ATTEMPTS,
     ) -> None:
         self._parts = parts
         self._jobs = jobs
+        self._attempts = attempts
         self.identities = identities
         """Reads the Hub identities of a model's files."""
 
@@ -63,7 +68,7 @@ class HubPaths:
             )
 
     def _pull(self, source: str, model_id: str, patterns: tuple[str, ...] | None) -> LocalModel:
-        for _ in range(PULL_ATTEMPTS):
+        for _ in range(self._attempts):
             request = DownloadRequest(model_id, source=source, include_patterns=patterns)
             job = self._jobs.start(request)
             self._jobs.wait(job.id).outcome()
@@ -71,7 +76,7 @@ class HubPaths:
             if present is not None and use_cases.covers(present, patterns, False, job.created_at):
                 return present
         raise DownloadFailed(
-            f"The vault did not receive {model_id} after {PULL_ATTEMPTS} downloads"
+            f"The vault did not receive {model_id} after {self._attempts} downloads"
         )
 
     def _identities(self) -> FileIdentities:
