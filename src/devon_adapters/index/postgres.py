@@ -36,6 +36,7 @@ from devon_adapters.index.records import (
     RowBuilder,
     StoredRow,
     decoded,
+    fleet_tables,
     generation_and_counter,
     pending_migrations,
     read_changed,
@@ -244,29 +245,8 @@ def _log_changed_models(db: Connection) -> None:
 
 
 def _create_fleet(db: Connection) -> None:
-    # The fleet's hosts and placements (devon_adapters.fleet.store, ADR 0240).
-    db.execute(
-        """CREATE TABLE fleet_hosts (
-            name      TEXT PRIMARY KEY,
-            report    TEXT NOT NULL,
-            last_seen TEXT NOT NULL,
-            beat_s    REAL NOT NULL
-        )"""
-    )
-    db.execute(
-        """CREATE TABLE fleet_placements (
-            source      TEXT NOT NULL,
-            model_id    TEXT NOT NULL,
-            host        TEXT NOT NULL,
-            pin         INTEGER NOT NULL,
-            state       TEXT NOT NULL,
-            bytes_done  BIGINT NOT NULL DEFAULT 0,
-            bytes_total BIGINT,
-            reason      TEXT,
-            updated_at  TEXT NOT NULL,
-            PRIMARY KEY (source, model_id, host)
-        )"""
-    )
+    for statement in fleet_tables("BIGINT"):
+        db.execute(statement)
 
 
 # Same names as the SQLite index's migrations where they make the same change (ADR 0010).

@@ -173,3 +173,29 @@ def pending_migrations(
 
 class IndexTooNew(DevonError):
     """The index was written by a newer DEVON: left alone rather than rebuilt."""
+
+
+def fleet_tables(byte_count: str) -> tuple[str, str]:
+    """The CREATE TABLE statements of the fleet's hosts and placements (the migration "create
+    fleet hosts and placements", `devon_adapters.fleet.store`, ADR 0240), with `byte_count`
+    the backend's type for a byte count (SQLite's INTEGER is 64-bit; PostgreSQL needs BIGINT)."""
+    return (
+        """CREATE TABLE fleet_hosts (
+            name      TEXT PRIMARY KEY,
+            report    TEXT NOT NULL,
+            last_seen TEXT NOT NULL,
+            beat_s    REAL NOT NULL
+        )""",
+        f"""CREATE TABLE fleet_placements (
+            source      TEXT NOT NULL,
+            model_id    TEXT NOT NULL,
+            host        TEXT NOT NULL,
+            pin         INTEGER NOT NULL,
+            state       TEXT NOT NULL,
+            bytes_done  {byte_count} NOT NULL DEFAULT 0,
+            bytes_total {byte_count},
+            reason      TEXT,
+            updated_at  TEXT NOT NULL,
+            PRIMARY KEY (source, model_id, host)
+        )""",
+    )

@@ -28,6 +28,7 @@ from devon_adapters.index.records import (
     StoredRow,
     as_record,
     decoded,
+    fleet_tables,
     generation_and_counter,
     pending_migrations,
     read_changed,
@@ -159,29 +160,8 @@ def _log_changed_models(db: sqlite3.Connection) -> None:
 
 
 def _create_fleet(db: sqlite3.Connection) -> None:
-    # The fleet's hosts and placements (devon_adapters.fleet.store, ADR 0240).
-    db.execute(
-        """CREATE TABLE fleet_hosts (
-            name      TEXT PRIMARY KEY,
-            report    TEXT NOT NULL,
-            last_seen TEXT NOT NULL,
-            beat_s    REAL NOT NULL
-        )"""
-    )
-    db.execute(
-        """CREATE TABLE fleet_placements (
-            source      TEXT NOT NULL,
-            model_id    TEXT NOT NULL,
-            host        TEXT NOT NULL,
-            pin         INTEGER NOT NULL,
-            state       TEXT NOT NULL,
-            bytes_done  INTEGER NOT NULL DEFAULT 0,
-            bytes_total INTEGER,
-            reason      TEXT,
-            updated_at  TEXT NOT NULL,
-            PRIMARY KEY (source, model_id, host)
-        )"""
-    )
+    for statement in fleet_tables("INTEGER"):
+        db.execute(statement)
 
 
 # Applied in this order, each once, and recorded by name: a released name never changes, and
