@@ -24,6 +24,12 @@ FIRST_WAVE = 2
 OFFLINE_AFTER_BEATS = 3
 """A host is offline once this many of its heartbeats are missing."""
 
+HEARTBEAT_MAX_BYTES = 32 * 1024 * 1024
+"""The largest heartbeat body a central accepts (the API's other bodies: 64 KiB). A host's
+report lists every model it holds, at most about 320 bytes each as compact JSON (a model id
+of the longest the Hub allows; about 155 with a usual one): 100,000 models fit whatever their
+ids (docs/fleet.md, ADR 0302)."""
+
 
 class HostState(enum.StrEnum):
     ONLINE = "online"

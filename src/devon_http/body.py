@@ -6,6 +6,8 @@ for every failure. The contract wants strict JSON types, 400 for a body that is 
 """
 
 import enum
+import re
+from itertools import accumulate
 from typing import Any, Generic, Protocol, TypeVar, get_type_hints
 
 import msgspec
@@ -94,24 +96,29 @@ def _accepted_values(error: msgspec.ValidationError, model_type: type[Any]) -> s
     return " (use " + " or ".join(repr(member.value) for member in field_type) + ")"
 
 
+_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+"""A JSON string, escapes included."""
+_ALL_BUT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_ALL_BUT_QUOTES_AND_BRACKETS = bytes(b for b in range(256) if b not in b'"[]{}')
+_STEP = [0] * 256
+_STEP[ord("[")] = _STEP[ord("{")] = 1
+_STEP[ord("]")] = _STEP[ord("}")] = -1
+
+
 def json_depth(body: bytes) -> int:
     """How deeply arrays and objects nest in `body` (a bound, not a parse: brackets inside
-    strings are skipped; malformed input is left to the decoder)."""
-    deepest = depth = 0
-    in_string = escaped = False
-    for byte in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif byte == 0x5C:  # backslash
-                escaped = True
-            elif byte == 0x22:  # quote
-                in_string = False
-        elif byte == 0x22:
-            in_string = True
-        elif byte in (0x5B, 0x7B):  # [ {
-            depth += 1
-            deepest = max(deepest, depth)
-        elif byte in (0x5D, 0x7D):  # ] }
-            depth -= 1
-    return deepest
+    strings are skipped, and a string left open runs to the end; malformed input is left to
+    the decoder).
+
+    Counted in C, never a Python loop over the bytes (a fleet host's heartbeat of 100,000
+    models is 15 MiB): the brackets outside strings are what is left once the strings are
+    cut out, by splitting at the quotes when the body has no backslash (no escaped quote),
+    else by a regex that knows escapes."""
+    if b"\\" in body:
+        outside = _STRING.sub(b"", body)
+        unclosed = outside.find(b'"')
+        brackets = outside[: unclosed if unclosed >= 0 else None].translate(None, _ALL_BUT_BRACKETS)
+    else:  # every other piece between quotes is a string (the last, if left open, too)
+        kept = body.translate(None, _ALL_BUT_QUOTES_AND_BRACKETS)
+        brackets = b"".join(kept.split(b'"')[::2])
+    return max(accumulate(map(_STEP.__getitem__, brackets), initial=0))

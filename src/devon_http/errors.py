@@ -11,6 +11,7 @@ from litestar.exceptions import (
     ServiceUnavailableException,
     ValidationException,
 )
+from litestar.handlers import HTTPRouteHandler
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from devon_core.errors import (
@@ -121,7 +122,7 @@ def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respon
     elif isinstance(error, ValidationException):
         detail = _validation_detail(error)
     elif error.status_code == 413:
-        detail = f"Request body too large: at most {MAX_BODY_BYTES // 1024} KiB is accepted"
+        detail = f"Request body too large: at most {_size(_body_limit(request))} is accepted"
     elif isinstance(error, ServiceUnavailableException):
         detail = str(error.detail)  # said on purpose (the server is stopping): no secret
     elif error.status_code >= 500:
@@ -136,6 +137,24 @@ def _http_error(request: Request[Any, Any, Any], error: HTTPException) -> Respon
     else:
         detail = str(error.detail)
     return error_response(error.status_code, detail, headers or None)
+
+
+def _body_limit(request: Request[Any, Any, Any]) -> int:
+    """The body limit of the route `request` went to (the heartbeat's is larger than the
+    others'), else the API's."""
+    handler = request.scope.get("route_handler")
+    limit = (
+        handler.resolve_request_max_body_size() if isinstance(handler, HTTPRouteHandler) else None
+    )
+    return limit or MAX_BODY_BYTES
+
+
+def _size(count: int) -> str:
+    """An exact size in the unit that says it shortest: `64 KiB`, `32 MiB`."""
+    for unit, factor in (("MiB", 1024 * 1024), ("KiB", 1024)):
+        if count % factor == 0:
+            return f"{count // factor} {unit}"
+    return f"{count} bytes"
 
 
 def not_found_detail(path: str) -> str:

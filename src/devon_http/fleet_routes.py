@@ -14,6 +14,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 
 from devon_core import Devon
 from devon_core.fleet import (
+    HEARTBEAT_MAX_BYTES,
     HostState,
     PlacementRequest,
     PlacementState,
@@ -115,6 +116,7 @@ def _listing(devon: Devon, source: str | None, model_id: str | None) -> dict[str
     tags=["fleet"],
     summary="A fleet host's report; answers with its placements and the peers holding them",
     responses=errors(400, 413, 422),
+    request_max_body_size=HEARTBEAT_MAX_BYTES,
 )
 async def heartbeat(
     devon: NamedDependency[Devon],

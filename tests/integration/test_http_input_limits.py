@@ -5,9 +5,12 @@ import logging
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from litestar.testing import TestClient
 
 from devon_http import create_app
+from devon_http.body import json_depth
 from devon_http.guard import LOOPBACK_HOSTS, HttpSecurity
 from devon_http.request_log import EscapingFormatter, RequestLog, escape_control
 from tests.support.http_support import QWEN, fake_devon
@@ -64,6 +67,31 @@ def test_deeply_nested_json_is_400_not_a_server_error(
     assert response.status_code == 400
     assert "nested too deeply" in response.json()["detail"]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def _depth_byte_by_byte(body: bytes) -> int:
+    """How deeply `body` nests, read as the JSON grammar reads it, one byte at a time: the
+    specification `json_depth` counts by faster means."""
+    deepest = depth = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (byte == 0x5C, byte != 0x22)
+        elif byte == 0x22:
+            in_string = True
+        elif byte in b"[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif byte in b"]}":
+            depth -= 1
+    return deepest
+
+
+@given(st.lists(st.sampled_from(list(b'"\\[]{}a\n')), max_size=40).map(bytes))
+def test_json_depth_skips_strings_escapes_and_an_open_string_as_the_grammar_does(
+    body: bytes,
+) -> None:
+    assert json_depth(body) == _depth_byte_by_byte(body)
 
 
 def test_brackets_inside_strings_do_not_count_as_nesting() -> None:

@@ -26,6 +26,7 @@ from devon_adapters.vault.paths import VaultPaths
 from devon_core.devon import Devon
 from devon_core.errors import SourceUnavailable
 from devon_core.fleet import (
+    HEARTBEAT_MAX_BYTES,
     THIS_HOST,
     WANTED,
     HeldModel,
@@ -38,6 +39,7 @@ from devon_core.fleet import (
     room,
 )
 from devon_core.jobs import JobStatus, error_of
+from devon_core.rules import format_bytes
 from devon_core.serialization import parse_timestamp, unstructure
 
 log = logging.getLogger("devon.fleet")
@@ -61,6 +63,10 @@ class AgentConfig:
     heartbeat_interval: float
     max_storage_bytes: int | None
     storage_path: Path
+
+
+class ReportTooLarge(RuntimeError):
+    """A heartbeat larger than a central accepts (HEARTBEAT_MAX_BYTES): not sent."""
 
 
 class HostAgent:
@@ -119,7 +125,7 @@ class HostAgent:
 
     def beat(self) -> list[Placement]:
         """Report to the upstream, then act on the placements its answer gives."""
-        answer = self._post(f"/api/v1/hosts/{self.name}/heartbeat", self.report())
+        answer = self._post(f"/api/v1/hosts/{self.name}/heartbeat", self.heartbeat_body())
         placed = [_placement(row) for row in answer["placements"]]
         self._follow(placed, {_key(row) for row in answer["placements"] if row.get("go", True)})
         return placed
@@ -136,6 +142,21 @@ class HostAgent:
             "models": [unstructure(m) for m in models],
             "placements": [unstructure(r) for r in list(self._reports.values())],
         }
+
+    def heartbeat_body(self) -> bytes:
+        """The report as the heartbeat's body: compact JSON (no spaces), as long as a central
+        accepts it; ReportTooLarge (naming the size, the limit and the way out) when it is
+        not, since the central would cut the connection before it could answer why."""
+        report = self.report()
+        body = json.dumps(report, separators=(",", ":")).encode()
+        if len(body) > HEARTBEAT_MAX_BYTES:
+            raise ReportTooLarge(
+                f"the report of the {len(report['models']):,} models this host holds is"
+                f" {format_bytes(len(body))}, over the {format_bytes(HEARTBEAT_MAX_BYTES)} a"
+                " central DEVON accepts, so it is not sent; the central shows this host"
+                " offline until it holds fewer models (docs/fleet.md)"
+            )
+        return body
 
     def _follow(self, placed: list[Placement], go: set[Key]) -> None:
         store = self.devon.fleet_of().store
@@ -272,10 +293,10 @@ class HostAgent:
 
     # -- the upstream --------------------------------------------------------------------
 
-    def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    def _post(self, path: str, body: bytes) -> dict[str, Any]:
         request = urllib.request.Request(  # noqa: S310 (the configured upstream's URL)
             self.upstream + path,
-            data=json.dumps(body).encode(),
+            data=body,
             method="POST",
             headers={"Content-Type": "application/json"},
         )

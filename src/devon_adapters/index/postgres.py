@@ -38,6 +38,7 @@ from devon_adapters.index.records import (
     decoded,
     fleet_tables,
     generation_and_counter,
+    jobs_tables,
     pending_migrations,
     read_changed,
     stored_row,
@@ -159,34 +160,14 @@ def _index_ids_without_case(db: Connection) -> None:
 
 
 def _create_jobs(db: Connection) -> None:
-    # The SQLite index's `jobs` table (devon_adapters.jobs.store), column for column.
-    db.execute(
-        """CREATE TABLE jobs (
-            seq              BIGSERIAL PRIMARY KEY,
-            id               TEXT NOT NULL UNIQUE,
-            source           TEXT COLLATE "C" NOT NULL,
-            model_id         TEXT COLLATE "C" NOT NULL,
-            status           TEXT NOT NULL,
-            include_patterns TEXT,
-            force            INTEGER NOT NULL,
-            bytes_done       BIGINT NOT NULL DEFAULT 0,
-            bytes_total      BIGINT,
-            files_done       INTEGER NOT NULL DEFAULT 0,
-            files_total      INTEGER,
-            bytes_per_second DOUBLE PRECISION,
-            error            TEXT,
-            error_kind       TEXT,
-            created_at       TEXT NOT NULL,
-            started_at       TEXT,
-            completed_at     TEXT,
-            result           TEXT,
-            owner            TEXT,
-            heartbeat_at     TEXT,
-            committing       INTEGER NOT NULL DEFAULT 0
-        )"""
+    statements = jobs_tables(
+        serial_key="BIGSERIAL PRIMARY KEY",
+        key_text='TEXT COLLATE "C"',
+        byte_count="BIGINT",
+        real="DOUBLE PRECISION",
     )
-    db.execute("CREATE INDEX jobs_by_status ON jobs (status, seq)")
-    db.execute("CREATE INDEX jobs_by_model ON jobs (source, model_id, status)")
+    for statement in statements:
+        db.execute(statement)
 
 
 def _count_changes(db: Connection) -> None:

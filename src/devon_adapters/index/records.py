@@ -1,6 +1,7 @@
 """The rows of the vault's index as both backends (SQLite, PostgreSQL) store and read them:
-the record, its encoding in columns, the changes log read, and the migration bookkeeping.
-One SQL spelling (`?` parameters) serves both (ADR 0182)."""
+the record, its encoding in columns, the changes log read, the migration bookkeeping, and the
+tables both create alike (the jobs', the fleet's: each backend gives its column types). One
+SQL spelling (`?` parameters) serves both (ADR 0182)."""
 
 import json
 from collections.abc import Callable, Collection, Sequence
@@ -198,4 +199,39 @@ def fleet_tables(byte_count: str) -> tuple[str, str]:
             updated_at  TEXT NOT NULL,
             PRIMARY KEY (source, model_id, host)
         )""",
+    )
+
+
+def jobs_tables(*, serial_key: str, key_text: str, byte_count: str, real: str) -> tuple[str, ...]:
+    """The statements of the migration "create download jobs" (`devon_adapters.jobs.store`):
+    the `jobs` table, whose `seq` orders the queue and the history, and its two indexes. Each
+    backend gives its types: `serial_key`, an auto-numbered 64-bit primary key; `key_text`,
+    text compared byte for byte (SQLite's TEXT is; PostgreSQL's needs COLLATE "C"); `byte_count`,
+    a 64-bit integer; `real`, a double-precision float."""
+    return (
+        f"""CREATE TABLE jobs (
+            seq              {serial_key},
+            id               TEXT NOT NULL UNIQUE,
+            source           {key_text} NOT NULL,
+            model_id         {key_text} NOT NULL,
+            status           TEXT NOT NULL,
+            include_patterns TEXT,
+            force            INTEGER NOT NULL,
+            bytes_done       {byte_count} NOT NULL DEFAULT 0,
+            bytes_total      {byte_count},
+            files_done       INTEGER NOT NULL DEFAULT 0,
+            files_total      INTEGER,
+            bytes_per_second {real},
+            error            TEXT,
+            error_kind       TEXT,
+            created_at       TEXT NOT NULL,
+            started_at       TEXT,
+            completed_at     TEXT,
+            result           TEXT,
+            owner            TEXT,
+            heartbeat_at     TEXT,
+            committing       INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX jobs_by_status ON jobs (status, seq)",
+        "CREATE INDEX jobs_by_model ON jobs (source, model_id, status)",
     )

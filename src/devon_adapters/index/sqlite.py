@@ -30,6 +30,7 @@ from devon_adapters.index.records import (
     decoded,
     fleet_tables,
     generation_and_counter,
+    jobs_tables,
     pending_migrations,
     read_changed,
     stored_row,
@@ -102,34 +103,14 @@ def _count_changes(db: sqlite3.Connection) -> None:
 
 
 def _create_jobs(db: sqlite3.Connection) -> None:
-    # Download jobs (devon_adapters.jobs.store): `seq` orders the queue and the history.
-    db.execute(
-        """CREATE TABLE jobs (
-            seq              INTEGER PRIMARY KEY AUTOINCREMENT,
-            id               TEXT NOT NULL UNIQUE,
-            source           TEXT NOT NULL,
-            model_id         TEXT NOT NULL,
-            status           TEXT NOT NULL,
-            include_patterns TEXT,
-            force            INTEGER NOT NULL,
-            bytes_done       INTEGER NOT NULL DEFAULT 0,
-            bytes_total      INTEGER,
-            files_done       INTEGER NOT NULL DEFAULT 0,
-            files_total      INTEGER,
-            bytes_per_second REAL,
-            error            TEXT,
-            error_kind       TEXT,
-            created_at       TEXT NOT NULL,
-            started_at       TEXT,
-            completed_at     TEXT,
-            result           TEXT,
-            owner            TEXT,
-            heartbeat_at     TEXT,
-            committing       INTEGER NOT NULL DEFAULT 0
-        )"""
+    statements = jobs_tables(
+        serial_key="INTEGER PRIMARY KEY AUTOINCREMENT",
+        key_text="TEXT",
+        byte_count="INTEGER",
+        real="REAL",
     )
-    db.execute("CREATE INDEX jobs_by_status ON jobs (status, seq)")
-    db.execute("CREATE INDEX jobs_by_model ON jobs (source, model_id, status)")
+    for statement in statements:
+        db.execute(statement)
 
 
 def _log_changed_models(db: sqlite3.Connection) -> None:
