@@ -21,7 +21,8 @@ def fetch_all(plan: WorkPlan, clock: FakeClock, rates: list[int]) -> list[set[in
             if assignment is None:
                 continue
             start = assignment.cursor
-            for byte in range(start, start + plan.claim(assignment, rate)):
+            skip, mine = plan.claim(assignment, rate)
+            for byte in range(start + skip, start + skip + mine):
                 owners[byte].add(index)
             if assignment.cursor >= assignment.end:
                 plan.finish(assignment)
