@@ -102,7 +102,7 @@ def trace_requests(hub: TestHub) -> None:
             record["sent"] += count
         original_sent(count)
 
-    _HubHandler._stream = traced  # type: ignore[method-assign]
+    _HubHandler._stream = traced  # type: ignore[method-assign,assignment]
     stats.sent = sent  # type: ignore[method-assign]
 
 
@@ -122,7 +122,8 @@ def print_tail(started: float, marks: dict[float, float]) -> None:
         start, end = record["span"]
         print(
             f"  conn {names[record['connection']]:>2} rate {record['rate']:>8} "
-            f"bytes {start}-{end} ({(end - start) / MIB:.2f} MiB) asked {record['asked'] - started:.2f} "
+            f"bytes {start}-{end} ({(end - start) / MIB:.2f} MiB) "
+            f"asked {record['asked'] - started:.2f} "
             f"first {record['first'] - started:.2f} last {record['last'] - started:.2f} "
             f"sent {record['sent'] / MIB:.2f} MiB"
         )

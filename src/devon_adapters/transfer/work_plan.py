@@ -67,8 +67,10 @@ HEDGE_WORTH_S = 0.2
 HEDGE_GAIN = 2.0
 """...when that is more than this many times what its bytes would take at the typical rate."""
 FIRST_GUESS_S = 0.1
-"""Before its rate is known, a request's rate is guessed for hedging once it was asked this
-long ago: what arrived since, over that time."""
+"""A request's rate is guessed for hedging once it was asked this long ago, and at least
+FIRST_BYTE_TIMES the typical wait for a request's first byte (a round trip, a new
+connection's handshakes): what arrived since, over that time."""
+FIRST_BYTE_TIMES = 2.0
 
 
 class Assignment:
@@ -117,9 +119,7 @@ class Assignment:
         """In a hedge, or a hedge with bytes ahead its partner wrote: never stolen from or
         hedged again."""
         return (
-            self.hedge_of is not None
-            or self.hedged_by is not None
-            or self.written_to > self.cursor
+            self.hedge_of is not None or self.hedged_by is not None or self.written_to > self.cursor
         )
 
     def rate(self, now: float) -> float | None:
@@ -145,6 +145,7 @@ class WorkPlan:
         self._lock = threading.Lock()
         self._active: list[Assignment] = []
         self._finished_rates: deque[float] = deque(maxlen=RECENT)
+        self._first_byte_waits: deque[float] = deque(maxlen=RECENT)
         self.steals = 0
         self.hedges = 0
 
@@ -192,6 +193,7 @@ class WorkPlan:
             if assignment.request_at is None and skip + mine:
                 assignment.request_at = self._clock()
                 assignment.request_from = assignment.cursor
+                self._first_byte_waits.append(assignment.request_at - assignment.asked_at)
             return skip, mine
 
     def _skip(self, assignment: Assignment, count: int) -> int:
@@ -322,8 +324,10 @@ class WorkPlan:
             return None
         for assignment in sorted(self._active, key=lambda a: a.cursor):
             # However few bytes it has left: at its rate they may still take seconds.
-            if not assignment.paired and self._is_laggard(assignment, now, typical) and self._worth_stealing(
-                assignment, now, typical, LAGGARD_WORTH_S, 1
+            if (
+                not assignment.paired
+                and self._is_laggard(assignment, now, typical)
+                and self._worth_stealing(assignment, now, typical, LAGGARD_WORTH_S, 1)
             ):
                 return assignment
         return None
@@ -355,7 +359,6 @@ class WorkPlan:
             victim.on_emptied()
         return self._assign(split, end, now)
 
-
     def _to_hedge(self, now: float, typical: float | None) -> Assignment | None:
         """The connection that would finish last, when it is worth hedging: slow (or its
         request not yet showing a rate it could be judged by) and worth HEDGE_WORTH_S and
@@ -385,11 +388,13 @@ class WorkPlan:
 
     def _guessed_time_left(self, assignment: Assignment, now: float) -> float | None:
         """How long `assignment` would still take at the rate its request in flight has
-        shown since it was asked, once that is FIRST_GUESS_S ago (the wait for its first
-        byte counts: nothing is cut on this guess; and not the assignment's rate since it
-        began, which a fast first request would hide a slow one behind). None: too soon."""
+        shown since it was asked, once that is long enough ago (FIRST_GUESS_S, and twice
+        the typical wait for a first byte). The wait for its own first byte counts: nothing
+        is cut on this guess. Not the assignment's rate since it began, which a fast first
+        request would hide a slow one behind. None: too soon to say."""
         elapsed = now - assignment.asked_at
-        if elapsed < FIRST_GUESS_S:
+        waits = self._first_byte_waits
+        if elapsed < max(FIRST_GUESS_S, FIRST_BYTE_TIMES * statistics.median(waits or [0.0])):
             return None
         rate = (assignment.cursor - assignment.asked_from) / elapsed
         return assignment.remaining / rate if rate > 0 else float("inf")
