@@ -5,13 +5,17 @@ connection: work stealing, adaptive connections and the tail (issue 30, ADR 0225
     .venv/bin/python bench/bench_transfer_limits.py --cases slow-one --rounds 1
     .venv/bin/python bench/bench_transfer_limits.py --before main --cases slow-one,capped
     .venv/bin/python bench/bench_transfer_limits.py --cases unthrottled --size-mb 512
+    .venv/bin/python bench/bench_transfer_limits.py --cases slow-one --rounds 1 --trace
 
 The hub runs in this process (a thread; `devon_testhub`), so that it can say when each body
 byte left it; each download runs in a fresh child process (`HuggingFaceSource.download`
 with the default connection settings, checksums verified) and reports how long the
 download call took. With `--before REF`, the same child runs the code of git ref `REF`
 (exported into a temporary tree) as a second contender, interleaved round by round with
-this tree's, so that load drifts hit both alike. Cases:
+this tree's, so that load drifts hit both alike. With `--trace`, each download is followed
+by the requests that sent body bytes during its last 5%: the connection that carried each
+(numbered in the order the hub saw them), that connection's limit, the span asked, and when
+it was asked and its first and last body bytes left (from the download's start). Cases:
 
 - `slow-one`: every TCP connection limited to `--fast` bytes per second, except one in
   eight limited to 1/20th of that; beside the same file with every connection fast. Target:
@@ -29,6 +33,7 @@ this tree's, so that load drifts hit both alike. Cases:
 """
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -72,13 +77,16 @@ def trace_requests(hub: TestHub) -> None:
     global TRACE
     TRACE = []
     current = threading.local()
+    numbers = itertools.count()
     original_stream = _HubHandler._stream
     stats = hub.stats
     original_sent = stats.sent
 
     def traced(handler: Any, repo: Any, item: Any, start: int, end: int) -> None:
+        if not hasattr(handler, "trace_number"):  # one handler per TCP connection
+            handler.trace_number = next(numbers)
         current.record = {
-            "connection": id(handler.connection),
+            "connection": handler.trace_number,
             "rate": handler._connection_rate,
             "span": (start, end),
             "asked": time.monotonic(),
@@ -121,7 +129,7 @@ def print_tail(started: float, marks: dict[float, float]) -> None:
             continue
         start, end = record["span"]
         print(
-            f"  conn {names[record['connection']]:>2} rate {record['rate']:>8} "
+            f"  conn {names[record['connection']]:>2} rate {record['rate'] or '-'!s:>8} "
             f"bytes {start}-{end} ({(end - start) / MIB:.2f} MiB) "
             f"asked {record['asked'] - started:.2f} "
             f"first {record['first'] - started:.2f} last {record['last'] - started:.2f} "

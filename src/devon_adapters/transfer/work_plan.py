@@ -1,11 +1,12 @@
-"""Who fetches which bytes of one large file: pieces handed out lowest first, and work
-stolen from connections that would finish last (ADR 0225).
+"""Who fetches which bytes of one large file: pieces handed out lowest first, work stolen
+from connections that would finish last (ADR 0225), and the end hedged (ADR 0295).
 
 Each connection holds one `Assignment`: the span it asked for, the byte it got to
 (`cursor`) and where it must stop (`end`), which a thief may move down. A connection
 claims the bytes of each chunk it received before writing them (`claim`): what lies past
-its `end` was stolen and is dropped, so no byte is written or counted by two connections
-and every byte of the file belongs to exactly one of them, or to the pieces not handed out.
+its `end` was stolen and is dropped, and what a hedge's partner wrote first is skipped, so
+no byte is written or counted by two connections and every byte of the file is written by
+exactly one of them, or lies in the pieces not handed out.
 
 A connection asking for work (`take`) gets, in order:
 1. part of a laggard: a connection whose rate is under LAGGARD of the typical one and which
