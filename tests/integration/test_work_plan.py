@@ -168,6 +168,30 @@ def test_an_idle_connection_fetches_the_same_last_bytes_as_a_slow_one_without_cu
     assert plan.take() is None  # a hedged connection is not hedged twice
 
 
+def test_with_long_round_trips_a_request_is_not_hedged_before_its_first_bytes_could_come() -> None:
+    """Each request's first bytes took 0.3 s to come (a far server): a request that has sent
+    little 0.2 s after it was asked is not judged yet."""
+    clock = FakeClock()
+    pieces = [(0, 500_000), (500_000, 1_000_000), (1_000_000, 1_100_000)]
+    plan = WorkPlan(pieces, smallest_steal=10, clock=clock)
+    for _ in range(2):
+        fast = plan.take()
+        assert fast is not None
+        plan.next_request(fast)
+        clock.advance(0.3)
+        plan.claim(fast, 1_000)
+        clock.advance(0.5)
+        plan.claim(fast, 499_000)
+        plan.finish(fast)
+    slow = plan.take()
+    assert slow is not None
+    plan.next_request(slow)
+    clock.advance(0.2)
+    plan.claim(slow, 1_000)
+
+    assert plan.take() is None
+
+
 def test_a_hedge_that_gets_past_the_slow_connection_takes_the_rest_and_the_slow_one_stops() -> None:
     clock = FakeClock()
     plan, slow = slow_last_request(clock)
