@@ -5,13 +5,17 @@ connection: work stealing, adaptive connections and the tail (issue 30, ADR 0225
     .venv/bin/python bench/bench_transfer_limits.py --cases slow-one --rounds 1
     .venv/bin/python bench/bench_transfer_limits.py --before main --cases slow-one,capped
     .venv/bin/python bench/bench_transfer_limits.py --cases unthrottled --size-mb 512
+    .venv/bin/python bench/bench_transfer_limits.py --cases slow-one --rounds 1 --trace
 
 The hub runs in this process (a thread; `devon_testhub`), so that it can say when each body
 byte left it; each download runs in a fresh child process (`HuggingFaceSource.download`
 with the default connection settings, checksums verified) and reports how long the
 download call took. With `--before REF`, the same child runs the code of git ref `REF`
 (exported into a temporary tree) as a second contender, interleaved round by round with
-this tree's, so that load drifts hit both alike. Cases:
+this tree's, so that load drifts hit both alike. With `--trace`, each download is followed
+by the requests that sent body bytes during its last 5%: the connection that carried each
+(numbered in the order the hub saw them), that connection's limit, the span asked, and when
+it was asked and its first and last body bytes left (from the download's start). Cases:
 
 - `slow-one`: every TCP connection limited to `--fast` bytes per second, except one in
   eight limited to 1/20th of that; beside the same file with every connection fast. Target:
@@ -29,6 +33,7 @@ this tree's, so that load drifts hit both alike. Cases:
 """
 
 import argparse
+import itertools
 import json
 import os
 import shutil
@@ -45,6 +50,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import MIB, exported_tree, machine, markdown_table
 from devon_testhub import Catalogue, TestHub
+from devon_testhub.server import _HubHandler
+
+TRACE: list[dict[str, Any]] | None = None
+"""With `--trace`: every file request the hub served in the current download."""
 
 REPO = "bench/limits"
 FILE = "model-00001-of-00001.safetensors"
@@ -60,6 +69,73 @@ started = time.monotonic()
 source.download(model, [f for f in model.files if f.path == path], dest)
 print(json.dumps({"started": started, "ended": time.monotonic()}))
 """
+
+
+def trace_requests(hub: TestHub) -> None:
+    """Wrap the hub's body sender so that each request says which connection carried it,
+    that connection's limit, its span, and when its first and last body bytes left."""
+    global TRACE
+    TRACE = []
+    current = threading.local()
+    numbers = itertools.count()
+    original_stream = _HubHandler._stream
+    stats = hub.stats
+    original_sent = stats.sent
+
+    def traced(handler: Any, repo: Any, item: Any, start: int, end: int) -> None:
+        if not hasattr(handler, "trace_number"):  # one handler per TCP connection
+            handler.trace_number = next(numbers)
+        current.record = {
+            "connection": handler.trace_number,
+            "rate": handler._connection_rate,
+            "span": (start, end),
+            "asked": time.monotonic(),
+            "first": None,
+            "last": None,
+            "sent": 0,
+        }
+        if TRACE is not None:
+            TRACE.append(current.record)
+        try:
+            original_stream(handler, repo, item, start, end)
+        finally:
+            current.record = None
+
+    def sent(count: int) -> None:
+        record = getattr(current, "record", None)
+        if record is not None:
+            now = time.monotonic()
+            record["first"] = record["first"] or now
+            record["last"] = now
+            record["sent"] += count
+        original_sent(count)
+
+    _HubHandler._stream = traced  # type: ignore[method-assign,assignment]
+    stats.sent = sent  # type: ignore[method-assign]
+
+
+def print_tail(started: float, marks: dict[float, float]) -> None:
+    """The requests that sent body bytes during the last 5% (from the trace)."""
+    if TRACE is None:
+        return
+    tail_from = marks[0.95]
+    names: dict[int, int] = {}
+    for record in TRACE:
+        names.setdefault(record["connection"], len(names))
+    print(f"  connections {len(names)}, requests {len(TRACE)}; last 5% from "
+          f"{tail_from - started:.2f} s to {marks[1.0] - started:.2f} s")  # fmt: skip
+    for record in TRACE:
+        if record["last"] is None or record["last"] < tail_from:
+            continue
+        start, end = record["span"]
+        print(
+            f"  conn {names[record['connection']]:>2} rate {record['rate'] or '-'!s:>8} "
+            f"bytes {start}-{end} ({(end - start) / MIB:.2f} MiB) "
+            f"asked {record['asked'] - started:.2f} "
+            f"first {record['first'] - started:.2f} last {record['last'] - started:.2f} "
+            f"sent {record['sent'] / MIB:.2f} MiB"
+        )
+    TRACE.clear()
 
 
 def download(hub: TestHub, src: Path, scratch: Path) -> dict[str, float]:
@@ -111,6 +187,7 @@ def shape(hub: TestHub, started: float) -> dict[str, float]:
         for fraction in (0.5, 0.95, 1.0):
             if fraction not in marks and running >= fraction * total:
                 marks[fraction] = at
+    print_tail(started, marks)
     whole = marks[1.0] - started
     tail = marks[1.0] - marks[0.95]
     steady = 0.45 * total / max(marks[0.95] - marks[0.5], 1e-9)
@@ -146,7 +223,11 @@ def main() -> int:
     parser.add_argument("--cap", type=int, default=1_000_000, help="capped: bytes/s (1 MB/s)")
     parser.add_argument("--maximum", type=int, default=32, help="the connections setting (32)")
     parser.add_argument("--before", default=None, help="git ref to run beside this tree")
+    parser.add_argument(
+        "--trace", action="store_true", help="print the requests sending in each last 5%%"
+    )
     args = parser.parse_args()
+
     scratch = Path(tempfile.mkdtemp(prefix="devon-bench-limits-"))
     contenders = {"now": SRC}
     if args.before:
@@ -159,6 +240,8 @@ def main() -> int:
     try:
         with TestHub(catalogue) as hub:
             threading.current_thread().name = "bench"
+            if args.trace:
+                trace_requests(hub)
             cases = args.cases.split(",")
             if "slow-one" in cases:
                 fast = args.fast

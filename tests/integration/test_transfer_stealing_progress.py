@@ -138,3 +138,32 @@ def test_a_stop_signal_ends_the_download_with_a_cancel_and_keeps_what_landed(
     assert [type(e) for e in errors] == [DownloadCancelled]
     record = json.loads((tmp_path / ".cache/devon/partial/weights.bin.part.json").read_text())
     assert record["spans"][0] == [0, 64 * KIB]  # the held connection's bytes stay
+
+
+def test_the_last_bytes_held_by_a_slow_connection_are_fetched_by_an_idle_one_and_counted_once(
+    tmp_path: Path,
+) -> None:
+    """The request for the file's last piece goes over a connection that sends 16 KiB and
+    then nothing: too soon to judge it by its rate, and every other piece is in. The idle
+    connection fetches the same bytes, from where the slow one got to (ADR 0295)."""
+    clock = FakeClock()
+    server = ScriptedServer(DATA, clock, seconds_per_chunk=0.001)  # 16 MB/s when not held
+    last = server.hold_from(SIZE - PIECE, first=16 * KIB)  # only the downloader ends it
+    model, files = model_of(DATA)
+    progress = Recorder()
+    downloader = Downloader(server, options(clock, stall_timeout=60.0))
+    thread, errors = run_in_thread(
+        lambda: downloader.download(model, files, str(tmp_path), progress)
+    )
+    last.sent_first.wait(30)
+    wait_until(lambda: server.sent >= SIZE - PIECE + 16 * KIB, "every other piece")
+    clock.advance(0.15)  # 16 KiB in 0.15 s: the slow one would take 2 s more
+    thread.join(30)
+
+    assert not thread.is_alive(), "the download waited for the slow connection"
+    assert errors == []
+    assert (tmp_path / "weights.bin").read_bytes() == DATA
+    assert (SIZE - PIECE + 16 * KIB, SIZE) in server.asked  # the same bytes, asked again
+    assert progress.seen == sorted(progress.seen)
+    assert progress.seen[-1] == SIZE
+    assert progress.counted == SIZE

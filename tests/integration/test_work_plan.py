@@ -1,6 +1,8 @@
 """Work stealing hands every byte of a file to exactly one connection, and a slow connection's
 range goes mostly to a faster one (ADR 0225); a fake clock stands for time."""
 
+import random
+
 import pytest
 
 from devon_adapters.transfer.work_plan import Assignment, WorkPlan
@@ -21,7 +23,8 @@ def fetch_all(plan: WorkPlan, clock: FakeClock, rates: list[int]) -> list[set[in
             if assignment is None:
                 continue
             start = assignment.cursor
-            for byte in range(start, start + plan.claim(assignment, rate)):
+            skip, mine = plan.claim(assignment, rate)
+            for byte in range(start + skip, start + skip + mine):
                 owners[byte].add(index)
             if assignment.cursor >= assignment.end:
                 plan.finish(assignment)
@@ -125,3 +128,188 @@ def test_requests_shrink_as_the_file_nears_its_end() -> None:
     plan.claim(second, 10_000_000)
 
     assert plan.next_request(first) - first.cursor == 2_000_000  # half a second's worth
+
+
+def slow_last_request(clock: FakeClock) -> tuple[WorkPlan, Assignment]:
+    """A fast connection has fetched the first two pieces at 1 MB/s, each request's first
+    bytes a millisecond after it was asked; the last piece's request went over a connection
+    that has sent 1 kB in the 0.15 s since it was asked (too soon for its rate to count: it
+    is not a laggard yet, and at the typical rate it would be done in 0.1 s)."""
+    pieces = [(0, 500_000), (500_000, 1_000_000), (1_000_000, 1_100_000)]
+    plan = WorkPlan(pieces, smallest_steal=10, clock=clock)
+    for _ in range(2):
+        fast = plan.take()
+        assert fast is not None
+        plan.next_request(fast)
+        clock.advance(0.001)
+        plan.claim(fast, 1_000)
+        clock.advance(0.5)
+        plan.claim(fast, 499_000)
+        plan.finish(fast)
+    slow = plan.take()
+    assert slow is not None
+    plan.next_request(slow)
+    clock.advance(0.15)
+    plan.claim(slow, 1_000)
+    return plan, slow
+
+
+def test_an_idle_connection_fetches_the_same_last_bytes_as_a_slow_one_without_cutting_it() -> None:
+    clock = FakeClock()
+    plan, slow = slow_last_request(clock)
+
+    hedge = plan.take()
+
+    assert hedge is not None
+    assert (hedge.start, hedge.end) == (1_001_000, 1_100_000)  # all it has left
+    assert slow.end == 1_100_000  # the slow one goes on too
+    assert plan.hedges == 1
+    assert plan.left() == 99_000  # counted once
+    assert plan.take() is None  # a hedged connection is not hedged twice
+
+
+def test_with_long_round_trips_a_request_is_not_hedged_before_its_first_bytes_could_come() -> None:
+    """Each request's first bytes took 0.3 s to come (a far server): a request that has sent
+    little 0.2 s after it was asked is not judged yet."""
+    clock = FakeClock()
+    pieces = [(0, 500_000), (500_000, 1_000_000), (1_000_000, 1_100_000)]
+    plan = WorkPlan(pieces, smallest_steal=10, clock=clock)
+    for _ in range(2):
+        fast = plan.take()
+        assert fast is not None
+        plan.next_request(fast)
+        clock.advance(0.3)
+        plan.claim(fast, 1_000)
+        clock.advance(0.5)
+        plan.claim(fast, 499_000)
+        plan.finish(fast)
+    slow = plan.take()
+    assert slow is not None
+    plan.next_request(slow)
+    clock.advance(0.2)
+    plan.claim(slow, 1_000)
+
+    assert plan.take() is None
+
+
+def test_a_hedge_that_gets_past_the_slow_connection_takes_the_rest_and_the_slow_one_stops() -> None:
+    clock = FakeClock()
+    plan, slow = slow_last_request(clock)
+    hedge = plan.take()
+    assert hedge is not None
+    stopped: list[bool] = []
+    slow.on_emptied = lambda: stopped.append(True)
+    plan.next_request(hedge)
+    assert plan.claim(slow, 500) == (0, 500)  # the slow one wrote 1_001_000-1_001_500
+
+    assert plan.claim(hedge, 400) == (400, 0)  # the hedge's first bytes: written already
+    assert plan.claim(hedge, 300) == (100, 200)  # past the slow one: 1_001_500 on is its own
+
+    assert stopped == [True]
+    assert slow.end == slow.cursor == 1_001_500
+    assert plan.claim(slow, 100) == (0, 0)
+    assert plan.left() == 1_100_000 - 1_001_700
+    assert plan.claim(hedge, 1_000_000) == (0, 1_100_000 - 1_001_700)
+    plan.finish(slow)
+    plan.finish(hedge)
+    assert plan.finished()
+
+
+def test_a_hedge_stops_when_the_connection_it_hedges_ends_first() -> None:
+    clock = FakeClock()
+    plan, slow = slow_last_request(clock)
+    hedge = plan.take()
+    assert hedge is not None
+    stopped: list[bool] = []
+    hedge.on_emptied = lambda: stopped.append(True)
+    plan.claim(slow, 500)
+    assert plan.claim(hedge, 100) == (100, 0)  # the hedge is behind: its first bytes came late
+    assert plan.claim(slow, 1_000_000) == (0, 98_500)
+
+    plan.finish(slow)
+
+    assert stopped == [True]
+    assert hedge.end == hedge.cursor
+    assert plan.claim(hedge, 1_000) == (0, 0)
+    plan.finish(hedge)
+    assert plan.finished()
+
+
+def test_a_dropped_slow_connection_leaves_its_bytes_to_its_hedge_which_skips_those_it_wrote() -> (
+    None
+):
+    clock = FakeClock()
+    plan, slow = slow_last_request(clock)
+    hedge = plan.take()
+    assert hedge is not None
+    plan.claim(slow, 2_000)  # up to 1_003_000
+
+    plan.give_back(slow)
+
+    assert plan.left() == 97_000
+    assert plan.take() is None  # nothing went back to the pieces
+    assert plan.claim(hedge, 2_500) == (2_000, 500)
+    assert plan.claim(hedge, 1_000_000) == (0, 96_500)
+
+
+def test_a_hedge_that_is_slow_as_well_is_replaced_by_another() -> None:
+    clock = FakeClock()
+    plan, slow = slow_last_request(clock)
+    first = plan.take()
+    assert first is not None
+    plan.next_request(first)
+    stopped: list[bool] = []
+    first.on_emptied = lambda: stopped.append(True)
+    clock.advance(0.2)
+    plan.claim(slow, 100)
+    plan.claim(first, 100)  # behind the slow one, and as slow
+
+    second = plan.take()
+
+    assert second is not None
+    assert (second.start, second.end) == (slow.cursor, slow.end)
+    assert stopped == [True]
+    assert first.end == first.cursor
+    assert plan.left() == slow.end - slow.cursor
+
+
+def test_every_byte_goes_to_exactly_one_connection_through_hedges_and_steals() -> None:
+    """Connections whose rates change at random (some stall for a while, some are dropped):
+    each byte is written by exactly one of them, whatever was stolen or hedged."""
+    hedges = 0
+    for seed in range(20):
+        chooser = random.Random(seed)
+        size = 20_000
+        clock = FakeClock()
+        pieces = [(s, s + 2_500) for s in range(0, size, 2_500)]
+        plan = WorkPlan(pieces, smallest_steal=50, clock=clock)
+        owners: list[set[int]] = [set() for _ in range(size)]
+        held: list[Assignment | None] = [None] * 4
+        for _ in range(20_000):
+            if plan.finished():
+                break
+            clock.advance(0.05)
+            for index in range(len(held)):
+                assignment = held[index]
+                if assignment is None:
+                    held[index] = assignment = plan.take()
+                    if assignment is None:
+                        continue
+                    plan.next_request(assignment)
+                start = assignment.cursor
+                skip, mine = plan.claim(assignment, chooser.choice([0, 0, 1, 10, 100, 400]))
+                for byte in range(start + skip, start + skip + mine):
+                    owners[byte].add(index)
+                if assignment.cursor >= assignment.end:
+                    plan.finish(assignment)
+                    held[index] = None
+                elif assignment.cursor >= assignment.asked_to:
+                    plan.next_request(assignment)
+                elif chooser.random() < 0.01:
+                    plan.give_back(assignment)  # dropped: stalled, or its slot went elsewhere
+                    held[index] = None
+
+        assert plan.finished(), seed
+        assert [len(o) for o in owners] == [1] * size, seed
+        hedges += plan.hedges
+    assert hedges > 0

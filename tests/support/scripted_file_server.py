@@ -1,8 +1,8 @@
 """A `FileServer` whose answers follow a script, in process (no sockets): each range request
 gets the bytes it asks for from one in-memory file, in chunks, except that a request the
-test holds (`hold`) sends `first` bytes and then waits: until `go` (then the rest), or until
-the downloader closes it (then the read fails like a cut connection). With a `FakeClock`,
-rates and stalls are whatever the test says they are."""
+test holds (`hold`, `hold_from`) sends `first` bytes and then waits: until `go` (then the
+rest), or until the downloader closes it (then the read fails like a cut connection). With
+a `FakeClock`, rates and stalls are whatever the test says they are."""
 
 import hashlib
 import threading
@@ -91,11 +91,18 @@ class ScriptedServer:
         self.asked: list[tuple[int, int]] = []
         self.sent = 0
         self._held: dict[int, Held] = {}
+        self._held_from: dict[int, Held] = {}
         self._lock = threading.Lock()
 
     def hold(self, request: int, first: int) -> Held:
         held = Held(first)
         self._held[request] = held
+        return held
+
+    def hold_from(self, start: int, first: int) -> Held:
+        """Hold the first request that starts at byte `start`."""
+        held = Held(first)
+        self._held_from[start] = held
         return held
 
     def count_sent(self, count: int) -> None:
@@ -113,11 +120,12 @@ class ScriptedServer:
         with self._lock:
             number = len(self.asked)
             self.asked.append((start, stop))
+            held = self._held.get(number) or self._held_from.pop(start, None)
         headers = {
             "Content-Length": str(stop - start),
             "Content-Range": f"bytes {start}-{stop - 1}/{len(self.data)}",
         }
-        stream = _Stream(self, (start, stop), self._held.get(number))
+        stream = _Stream(self, (start, stop), held)
         response = httpx2.Response(206, headers=headers, stream=stream)
         try:
             yield response

@@ -374,9 +374,13 @@ class RangedFetch(OneFile):
                         "was kept"
                     )
                 position = assignment.cursor
-                mine = work.plan.claim(assignment, len(chunk))
+                skip, mine = work.plan.claim(assignment, len(chunk))
+                if skip:  # a hedge's bytes its partner wrote first: told by the partner
+                    if position > told:
+                        self._tell(work.landed, told, position)
+                    told = position + skip
                 if mine:
-                    _write_at(work.fd, memoryview(chunk)[:mine], position)
+                    _write_at(work.fd, memoryview(chunk)[skip : skip + mine], position + skip)
                 now = clock()
                 connection.delivered(now)
                 grown = work.growth.landed(mine) if mine else None

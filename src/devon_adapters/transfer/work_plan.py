@@ -1,11 +1,12 @@
-"""Who fetches which bytes of one large file: pieces handed out lowest first, and work
-stolen from connections that would finish last (ADR 0225).
+"""Who fetches which bytes of one large file: pieces handed out lowest first, work stolen
+from connections that would finish last (ADR 0225), and the end hedged (ADR 0295).
 
 Each connection holds one `Assignment`: the span it asked for, the byte it got to
 (`cursor`) and where it must stop (`end`), which a thief may move down. A connection
 claims the bytes of each chunk it received before writing them (`claim`): what lies past
-its `end` was stolen and is dropped, so no byte is written or counted by two connections
-and every byte of the file belongs to exactly one of them, or to the pieces not handed out.
+its `end` was stolen and is dropped, and what a hedge's partner wrote first is skipped, so
+no byte is written or counted by two connections and every byte of the file is written by
+exactly one of them, or lies in the pieces not handed out.
 
 A connection asking for work (`take`) gets, in order:
 1. part of a laggard: a connection whose rate is under LAGGARD of the typical one and which
@@ -13,7 +14,15 @@ A connection asking for work (`take`) gets, in order:
    prefix (and the hash following it) and the end of the file;
 2. the lowest piece not yet handed out;
 3. part of the connection that would finish last, when it would need more than
-   STEAL_WORTH_S.
+   STEAL_WORTH_S;
+4. a hedge (ADR 0295): when nothing is left to hand out or steal, the same bytes as a
+   connection that is slow, or whose request has shown no rate yet, and that would take
+   more than HEDGE_WORTH_S and more than HEDGE_GAIN times what a typical connection would.
+   Both fetch them; each byte is written by whichever connection gets to it first: the
+   hedge drops what its partner wrote already (`claim` says how much of a chunk to skip)
+   and, once it gets past its partner, takes the rest over and the partner stops. A
+   connection whose request landed on a slow edge late in the file (a new connection, often)
+   no longer holds the end for the time its rate takes to show.
 A steal splits what the victim has left so that both finish together at their rates (half
 when the rates are equal or unknown): the thief takes the upper part. An assignment is
 fetched as requests of about REQUEST_S of the typical rate (`next_request`; shorter near
@@ -54,6 +63,15 @@ LAGGARD_WORTH_S = 0.25
 STEAL_WORTH_S = 0.25
 """A connection at the typical rate that would finish within this long is left alone: a
 steal costs a new request and what the victim's answer has in flight when it stops."""
+HEDGE_WORTH_S = 0.2
+"""A connection that would still need this long (or more) may be hedged..."""
+HEDGE_GAIN = 2.0
+"""...when that is more than this many times what its bytes would take at the typical rate."""
+FIRST_GUESS_S = 0.1
+"""A request's rate is guessed for hedging once it was asked this long ago, and at least
+FIRST_BYTE_TIMES the typical wait for a request's first byte (a round trip, a new
+connection's handshakes): what arrived since, over that time."""
+FIRST_BYTE_TIMES = 2.0
 
 
 class Assignment:
@@ -74,10 +92,36 @@ class Assignment:
         claimed, and the cursor past them: its rate from there is the connection's as it is
         now, whatever the wait for its first byte was (under load, a busy process's)."""
         self.request_from = start
+        self.asked_at = now
+        """When the request in flight was asked, and the cursor then."""
+        self.asked_from = start
+        self.hedge_of: Assignment | None = None
+        """A hedge: the assignment whose bytes it fetches too (bytes under that one's
+        cursor are its to write)."""
+        self.hedged_by: Assignment | None = None
+        """The hedge fetching this assignment's bytes too."""
+        self.written_to = start
+        """A hedge whose partner left first: where the partner had written to."""
 
     @property
     def remaining(self) -> int:
         return max(self.end - self.cursor, 0)
+
+    @property
+    def owed(self) -> int:
+        """Bytes only this connection will write: none for a hedge while its partner is at
+        work, nor those its partner wrote."""
+        if self.hedge_of is not None:
+            return 0
+        return max(self.end - max(self.cursor, self.written_to), 0)
+
+    @property
+    def paired(self) -> bool:
+        """In a hedge, or a hedge with bytes ahead its partner wrote: never stolen from or
+        hedged again."""
+        return (
+            self.hedge_of is not None or self.hedged_by is not None or self.written_to > self.cursor
+        )
 
     def rate(self, now: float) -> float | None:
         """Bytes per second of the request in flight once it has run RATE_AFTER_S, else
@@ -102,7 +146,9 @@ class WorkPlan:
         self._lock = threading.Lock()
         self._active: list[Assignment] = []
         self._finished_rates: deque[float] = deque(maxlen=RECENT)
+        self._first_byte_waits: deque[float] = deque(maxlen=RECENT)
         self.steals = 0
+        self.hedges = 0
 
     def take(self) -> Assignment | None:
         """The next bytes for a connection to fetch; None when nothing is worth taking."""
@@ -116,7 +162,10 @@ class WorkPlan:
                 start, end = self._pieces.pop(0)
                 return self._assign(start, end, now)
             victim = self._last_to_finish(now, typical)
-            return self._steal(victim, typical, now) if victim is not None else None
+            if victim is not None:
+                return self._steal(victim, typical, now)
+            hedged = self._to_hedge(now, typical)
+            return self._hedge(hedged, now) if hedged is not None else None
 
     def next_request(self, assignment: Assignment) -> int:
         """Where the next request of `assignment` ends: about REQUEST_S of the typical rate
@@ -131,26 +180,46 @@ class WorkPlan:
                 size = min(size, max(MIN_REQUEST, int(typical * seconds)))
             assignment.asked_to = min(assignment.cursor + size, assignment.end)
             assignment.request_at = None  # set by its first bytes (`claim`)
+            assignment.asked_at, assignment.asked_from = now, assignment.cursor
             return assignment.asked_to
 
-    def claim(self, assignment: Assignment, count: int) -> int:
-        """How many of the next `count` bytes from `assignment.cursor` are still its own
-        (they are then its to write: `cursor` moves past them)."""
+    def claim(self, assignment: Assignment, count: int) -> tuple[int, int]:
+        """Of the next `count` bytes from `assignment.cursor`: how many to skip (a hedge's
+        bytes that its partner wrote first) and how many after them are its own to write;
+        `cursor` moves past both. What lies past its end is neither: dropped."""
         with self._lock:
-            mine = max(min(count, assignment.end - assignment.cursor), 0)
-            assignment.cursor += mine
-            if assignment.request_at is None and mine:
+            skip = self._skip(assignment, count)
+            mine = max(min(count - skip, assignment.end - assignment.cursor - skip), 0)
+            assignment.cursor += skip + mine
+            if assignment.request_at is None and skip + mine:
                 assignment.request_at = self._clock()
                 assignment.request_from = assignment.cursor
-            return mine
+                self._first_byte_waits.append(assignment.request_at - assignment.asked_at)
+            return skip, mine
+
+    def _skip(self, assignment: Assignment, count: int) -> int:
+        """The bytes of a hedge's chunk its partner wrote already. A chunk that reaches past
+        the partner's cursor takes the rest over: the partner stops where it is."""
+        partner = assignment.hedge_of
+        written_to = partner.cursor if partner is not None else assignment.written_to
+        skip = max(min(count, written_to - assignment.cursor, assignment.remaining), 0)
+        if partner is not None and assignment.cursor + count > written_to:
+            partner.end = partner.cursor  # the hedge is ahead: the rest is its own
+            self._leave(assignment)
+            if partner.on_emptied is not None:
+                partner.on_emptied()
+        return skip
 
     def give_back(self, assignment: Assignment) -> None:
         """A connection dropped (stalled, or yielding its slot to another download): what
         it had left goes back to the pieces, lowest first."""
         with self._lock:
-            if assignment.remaining > 0:
-                self._pieces = merge_pieces(self._pieces, (assignment.cursor, assignment.end))
+            alone = assignment.hedge_of is None and assignment.hedged_by is None
+            if assignment.owed > 0 and alone:  # else the other of its hedge has them
+                start = max(assignment.cursor, assignment.written_to)
+                self._pieces = merge_pieces(self._pieces, (start, assignment.end))
             assignment.end = assignment.cursor
+            self._leave(assignment)
             self._discard(assignment)
 
     def finish(self, assignment: Assignment) -> None:
@@ -162,6 +231,12 @@ class WorkPlan:
             # A short request's rate is mostly its round trip: not the connection's.
             if elapsed > 0 and (fetched >= 4 * SMALLEST_STEAL or elapsed >= RATE_AFTER_S):
                 self._finished_rates.append(fetched / elapsed)
+            hedge = assignment.hedged_by
+            self._leave(assignment)
+            if hedge is not None:  # its hedge has nothing left to do
+                hedge.end = hedge.cursor
+                if hedge.on_emptied is not None:
+                    hedge.on_emptied()
             self._discard(assignment)
 
     def finished(self) -> bool:
@@ -173,13 +248,24 @@ class WorkPlan:
         """Bytes not written yet: the pieces not handed out and what every assignment has
         still to come."""
         with self._lock:
-            return sum(e - s for s, e in self._pieces) + sum(a.remaining for a in self._active)
+            return sum(e - s for s, e in self._pieces) + sum(a.owed for a in self._active)
 
     def _time_to_end(self, typical: float) -> float:
         """About how long the whole file has left: what is left at the typical rate of
         every connection at work."""
-        left = sum(e - s for s, e in self._pieces) + sum(a.remaining for a in self._active)
+        left = sum(e - s for s, e in self._pieces) + sum(a.owed for a in self._active)
         return left / (typical * max(len(self._active), 1))
+
+    @staticmethod
+    def _leave(assignment: Assignment) -> None:
+        """`assignment` and the other of its hedge part; a hedge keeps where its partner had
+        written to (it skips those bytes)."""
+        hedge = assignment if assignment.hedge_of is not None else assignment.hedged_by
+        if hedge is None or hedge.hedge_of is None:
+            return
+        partner = hedge.hedge_of
+        hedge.written_to = max(hedge.written_to, partner.cursor)
+        hedge.hedge_of = partner.hedged_by = None
 
     def _discard(self, assignment: Assignment) -> None:
         if assignment in self._active:
@@ -239,8 +325,10 @@ class WorkPlan:
             return None
         for assignment in sorted(self._active, key=lambda a: a.cursor):
             # However few bytes it has left: at its rate they may still take seconds.
-            if self._is_laggard(assignment, now, typical) and self._worth_stealing(
-                assignment, now, typical, LAGGARD_WORTH_S, 1
+            if (
+                not assignment.paired
+                and self._is_laggard(assignment, now, typical)
+                and self._worth_stealing(assignment, now, typical, LAGGARD_WORTH_S, 1)
             ):
                 return assignment
         return None
@@ -249,7 +337,8 @@ class WorkPlan:
         candidates = [
             a
             for a in self._active
-            if self._worth_stealing(a, now, typical, STEAL_WORTH_S, 2 * self._smallest)
+            if not a.paired
+            and self._worth_stealing(a, now, typical, STEAL_WORTH_S, 2 * self._smallest)
         ]
         if not candidates:
             return None
@@ -270,6 +359,60 @@ class WorkPlan:
         if victim.remaining == 0 and victim.on_emptied is not None:
             victim.on_emptied()
         return self._assign(split, end, now)
+
+    def _to_hedge(self, now: float, typical: float | None) -> Assignment | None:
+        """The connection that would finish last, when it is worth hedging: slow (or its
+        request not yet showing a rate it could be judged by) and worth HEDGE_WORTH_S and
+        HEDGE_GAIN times what its bytes would take at the typical rate. One already hedged
+        counts when its hedge turned out slow too (a new connection may be as slow): the
+        new hedge replaces that one."""
+        if typical is None:
+            return None
+        worst: tuple[float, Assignment] | None = None
+        for assignment in self._active:
+            if assignment.hedge_of is not None or assignment.written_to > assignment.cursor:
+                continue  # a hedge is judged with its partner
+            if assignment.remaining == 0:
+                continue
+            seconds = self._guessed_time_left(assignment, now)
+            hedge = assignment.hedged_by
+            if hedge is not None and seconds is not None:
+                hedge_seconds = self._guessed_time_left(hedge, now)
+                seconds = None if hedge_seconds is None else min(seconds, hedge_seconds)
+            if seconds is None:
+                continue
+            if seconds > max(HEDGE_WORTH_S, HEDGE_GAIN * assignment.remaining / typical) and (
+                worst is None or seconds > worst[0]
+            ):
+                worst = (seconds, assignment)
+        return worst[1] if worst is not None else None
+
+    def _guessed_time_left(self, assignment: Assignment, now: float) -> float | None:
+        """How long `assignment` would still take at the rate its request in flight has
+        shown since it was asked, once that is long enough ago (FIRST_GUESS_S, and twice
+        the typical wait for a first byte). The wait for its own first byte counts: nothing
+        is cut on this guess. Not the assignment's rate since it began, which a fast first
+        request would hide a slow one behind. None: too soon to say."""
+        elapsed = now - assignment.asked_at
+        waits = self._first_byte_waits
+        if elapsed < max(FIRST_GUESS_S, FIRST_BYTE_TIMES * statistics.median(waits or [0.0])):
+            return None
+        rate = (assignment.cursor - assignment.asked_from) / elapsed
+        return assignment.remaining / rate if rate > 0 else float("inf")
+
+    def _hedge(self, partner: Assignment, now: float) -> Assignment:
+        """The same bytes as `partner` has left, for another connection: whichever gets to
+        each byte first writes it (`claim`). A hedge it had is stopped."""
+        earlier = partner.hedged_by
+        if earlier is not None:
+            self._leave(partner)
+            earlier.end = earlier.cursor
+            if earlier.on_emptied is not None:
+                earlier.on_emptied()
+        hedge = self._assign(partner.cursor, partner.end, now)
+        hedge.hedge_of, partner.hedged_by = partner, hedge
+        self.hedges += 1
+        return hedge
 
 
 def merge_pieces(pieces: list[Span], returned: Span) -> list[Span]:
