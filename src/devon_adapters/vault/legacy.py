@@ -13,7 +13,7 @@ Both key their entries `"<source>::<model_id>"` and wrote naive local timestamps
 import functools
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from stat import S_ISREG
@@ -29,7 +29,6 @@ from devon_adapters.vault.paths import (
     walk_files,
 )
 from devon_adapters.vault.store import DiskModelStore
-from devon_core.commit_metadata import CommitMetadata
 from devon_core.errors import DevonError, InvalidInput
 from devon_core.results import ImportReport
 
@@ -53,29 +52,35 @@ def import_legacy_vault(
     present: list[str] = []
     skipped: list[tuple[str, str]] = []
     arrivals: list[Arrival] = []
-    seen: set[tuple[str, str]] = set()
-    for key, entry in sorted(entries.items()):
-        try:
-            identity = identify(key, entry)
-        except InvalidInput as error:
-            skipped.append((key, str(error)))
-            continue
-        name = "/".join(identity)
-        if identity in listed:
-            present.append(name)
-            continue
-        if identity in seen:
-            skipped.append((name, f"listed twice in {index_path.name} (as {key!r} too)"))
-            continue
-        seen.add(identity)
-        directory = _directory_of(models_dir, entry, *identity)
-        try:
-            arrival = _arrival(directory, identity, entry)
-        except (DevonError, OSError) as error:
-            skipped.append((name, str(error)))
-            continue
-        arrivals.append(arrival)
-    result = commit_batch(store, arrivals, lambda origin, dest: _transfer(origin, dest, move))
+
+    def each_arrival() -> Iterator[Arrival]:
+        """Each entry to bring in, checked as the batch asks for it: the checks (a few
+        `stat`s and the parsing of an entry) run while earlier models are being copied."""
+        seen: set[tuple[str, str]] = set()
+        for key, entry in sorted(entries.items()):
+            try:
+                identity = identify(key, entry)
+            except InvalidInput as error:
+                skipped.append((key, str(error)))
+                continue
+            name = "/".join(identity)
+            if identity in listed:
+                present.append(name)
+                continue
+            if identity in seen:
+                skipped.append((name, f"listed twice in {index_path.name} (as {key!r} too)"))
+                continue
+            seen.add(identity)
+            directory = _directory_of(models_dir, entry, *identity)
+            try:
+                arrival = _arrival(directory, identity, entry)
+            except (DevonError, OSError) as error:
+                skipped.append((name, str(error)))
+                continue
+            arrivals.append(arrival)
+            yield arrival
+
+    result = commit_batch(store, each_arrival(), lambda origin, dest: _transfer(origin, dest, move))
     skipped += [("/".join(identity), why) for identity, why in result.refused]
     if move:
         by_key = {(a.record.source, a.record.model_id): a for a in arrivals}
@@ -98,7 +103,7 @@ def _arrival(directory: str, identity: tuple[str, str], entry: dict[str, Any]) -
     missing = [f for f, size in sizes.items() if size is None]
     if missing or not files:
         raise InvalidInput(f"files missing from {directory}: {', '.join(missing) or 'all'}")
-    metadata = entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {}
+    metadata = entry.get("metadata")
     record = Record(
         source=identity[0],
         model_id=identity[1],
@@ -106,7 +111,8 @@ def _arrival(directory: str, identity: tuple[str, str], entry: dict[str, Any]) -
         downloaded_at=parse_time(entry.get("downloaded_at")) or datetime.now(UTC),
         last_used=parse_time(entry.get("last_used")),
         files=tuple(files),
-        metadata=CommitMetadata.as_recorded(metadata or {}).as_dict(),
+        # What CommitMetadata.as_recorded(metadata).as_dict() gives: the keys as they are.
+        metadata=dict(metadata) if isinstance(metadata, dict) else {},
     )
     return Arrival(record, directory)
 
