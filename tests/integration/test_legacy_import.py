@@ -141,11 +141,11 @@ def test_a_move_that_fails_part_way_leaves_the_legacy_copy_whole_for_a_rerun(
     transfer = legacy_module._transfer
     calls = []
 
-    def disk_full_on_the_second_file(origin: str, dest: str, move: bool) -> None:
+    def disk_full_on_the_second_file(origin: str, dest: str, move: bool, stat: Any) -> None:
         calls.append(origin)
         if len(calls) == 2:
             raise OSError(errno.ENOSPC, "No space left on device")
-        transfer(origin, dest, move)
+        transfer(origin, dest, move, stat)
 
     monkeypatch.setattr(legacy_module, "_transfer", disk_full_on_the_second_file)
     report = import_legacy_vault(store, legacy, move=True)
@@ -356,9 +356,9 @@ def crash_after(step: str) -> None:
 
 if where == "bring":
     transfer = legacy._transfer
-    def crashing(origin, dest, move):
+    def crashing(origin, dest, move, stat):
         crash_after("bring")
-        transfer(origin, dest, move)
+        transfer(origin, dest, move, stat)
     legacy._transfer = crashing
 else:
     store.after_step = crash_after
