@@ -19,6 +19,13 @@ For each `--import-sizes` size, a DEVON 1.0/1.1 vault (`index.json` beside `mode
 16-byte file a model, times and metadata recorded) is imported into an empty vault by each
 version (`import_legacy_vault`, copying), and, as the floor the disk sets, the same folders
 made and files copied by a bare loop (`mkdir`, `open`, `sendfile`, `utime`, `rename`).
+
+Nothing laid out or imported is deleted before the run ends: each import and the bare loop
+write into a folder of their own. On an ext4 disk without a journal (this project's), a
+file or folder made within minutes of many deletions costs the kernel a scan past every
+inode freed meanwhile (`recently_deleted` in its inode allocator): deleting one version's
+10,000 imported models made the next version's import, or the loop, two to five times
+slower, whichever came second (docs/benchmarks.md#manifest).
 """
 
 import argparse
@@ -113,16 +120,14 @@ def measure_vault(root: Path, repeats: int) -> dict[str, Any]:
     return figures
 
 
-def measure_import(legacy: Path, work: Path) -> dict[str, Any]:
+def measure_import(legacy: Path, vault: Path) -> dict[str, Any]:
+    """One import of `legacy` into a new vault at `vault`, left there (see the docstring)."""
     from devon_adapters import DiskModelStore, import_legacy_vault
 
-    vault = work / "imported"
-    shutil.rmtree(vault, ignore_errors=True)
     store = DiskModelStore(vault)
     seconds, report = timed(lambda: import_legacy_vault(store, legacy))
     count = len(store.list())
     store.close()
-    shutil.rmtree(vault, ignore_errors=True)
     assert count == len(report.imported), (count, len(report.imported))
     return {"import": seconds, "imported": count}
 
@@ -159,9 +164,9 @@ def lay_out_legacy(root: Path, count: int) -> Path:
     return root
 
 
-def floor_of_import(legacy: Path, work: Path) -> float:
-    """The same folders made, files copied and folders renamed into place by a bare loop."""
-    target = work / "floor"
+def floor_of_import(legacy: Path, target: Path) -> float:
+    """The same folders made, files copied and folders renamed into place by a bare loop,
+    in `target` (left there)."""
     started = time.perf_counter()
     staging = target / "staging"
     for directory in sorted((legacy / "models" / "huggingface").glob("*/*")):
@@ -177,9 +182,7 @@ def floor_of_import(legacy: Path, work: Path) -> float:
         placed = target / "vault" / directory.parent.name
         placed.mkdir(parents=True, exist_ok=True)
         os.rename(made, placed / directory.name)
-    seconds = time.perf_counter() - started
-    shutil.rmtree(target)
-    return seconds
+    return time.perf_counter() - started
 
 
 def run_version(src: Path, *options: str) -> dict[str, Any]:
@@ -247,16 +250,16 @@ def main() -> None:
                 for name, src in versions.items()
             }
             print(size, vault_rows[size], flush=True)
-        shutil.rmtree(work / "vault", ignore_errors=True)
         for size in [int(s) for s in args.import_sizes.split(",") if s]:
             legacy = lay_out_legacy(work / f"legacy-{size}", size)
             row: dict[str, Any] = {
-                name: run_version(src, "--legacy", str(legacy), "--work", str(work))["import"]
+                name: run_version(
+                    src, "--legacy", str(legacy), "--work", str(work / f"imported-{size}-{name}")
+                )["import"]
                 for name, src in versions.items()
             }
-            row["floor"] = floor_of_import(legacy, work)
+            row["floor"] = floor_of_import(legacy, work / f"floor-{size}")
             import_rows[size] = row
-            shutil.rmtree(legacy)
             print(size, row, flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)

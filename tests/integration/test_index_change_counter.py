@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from devon_adapters import DiskModelStore
+from devon_adapters.index.records import StoredRow
 from devon_core.serialization import unstructure
 from tests.support.vault_builders import T0, put_model
 
@@ -198,3 +199,76 @@ def test_nothing_is_written_when_the_listing_cannot_be_read(tmp_path: Path) -> N
         store.write_list_json(out, b'{"models": ')
 
     assert out.getvalue() == b""
+
+
+# -- many rows at once (an import, a rebuild): counted and logged set-based, the same -------
+
+
+def _counted_state(index_path: Path) -> tuple[object, ...]:
+    with sqlite3.connect(index_path) as db:
+        return (
+            db.execute("SELECT counter FROM changes").fetchone(),
+            db.execute("SELECT * FROM model_changes ORDER BY source, model_id").fetchall(),
+            db.execute("SELECT * FROM models ORDER BY source, model_id").fetchall(),
+            db.execute("SELECT name, sql FROM sqlite_master ORDER BY name").fetchall(),
+        )
+
+
+def _rows(count: int) -> list[StoredRow]:
+    rows: list[StoredRow] = [
+        (
+            "huggingface",
+            f"org{i % 3}/m-{i:03}",
+            i,
+            "2025-01-02T03:04:05.000006+00:00",
+            None,
+            "[]",
+            "{}",
+        )
+        for i in range(count)
+    ]
+    return [*rows, rows[5]]  # one key twice: logged at its later count
+
+
+def test_many_rows_put_at_once_count_and_log_as_putting_them_one_by_one_does(
+    tmp_path: Path,
+) -> None:
+    from devon_adapters.index.sqlite import SET_BASED_ROWS, Index
+
+    at_once, one_by_one = Index(tmp_path / "a.sqlite3"), Index(tmp_path / "b.sqlite3")
+    rows = _rows(SET_BASED_ROWS * 2)
+    for index in (at_once, one_by_one):
+        with index.write() as db:  # the counter and log already moved once
+            index.put_rows(db, rows[:1])
+    with at_once.write() as db:
+        at_once.put_rows(db, rows)
+    with one_by_one.write() as db:
+        for row in rows:
+            one_by_one.put_rows(db, [row])
+
+    assert _counted_state(at_once.path) == _counted_state(one_by_one.path)
+    with at_once.write() as db:  # its trigger is back: one row still counts
+        source, model_id, _, downloaded_at, last_used, files, metadata = rows[0]
+        at_once.put_rows(db, [(source, model_id, 1, downloaded_at, last_used, files, metadata)])
+    assert at_once.change_counter() == len(rows) + 2
+
+
+def test_rows_put_at_once_under_a_trigger_devon_did_not_make_fire_it_for_each_row(
+    tmp_path: Path,
+) -> None:
+    from devon_adapters.index.sqlite import SET_BASED_ROWS, Index
+
+    index = Index(tmp_path / "a.sqlite3")
+    with index.write() as db:
+        db.execute("CREATE TABLE seen (model_id TEXT)")
+        db.execute(
+            "CREATE TRIGGER someone_elses AFTER INSERT ON models"
+            " BEGIN INSERT INTO seen VALUES (NEW.model_id); END"
+        )
+    rows = _rows(SET_BASED_ROWS)
+    with index.write() as db:
+        index.put_rows(db, rows)
+
+    with sqlite3.connect(index.path) as db:
+        assert db.execute("SELECT COUNT(*) FROM seen").fetchone() == (len(rows),)
+    assert index.change_counter() == len(rows)

@@ -2,6 +2,7 @@
 
 import errno
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,12 @@ from devon_adapters import DiskModelStore, import_legacy_vault
 from devon_adapters.vault import legacy as legacy_module
 from devon_core import InvalidInput
 from devon_core.commit_metadata import CommitMetadata
-from tests.support.vault_builders import assert_consistent, files_on_disk, legacy_vault
+from tests.support.vault_builders import (
+    assert_consistent,
+    files_on_disk,
+    legacy_vault,
+    put_model,
+)
 
 WIDGET = {"config.json": b"{}", "model.safetensors": b"w" * 50}
 
@@ -135,11 +141,11 @@ def test_a_move_that_fails_part_way_leaves_the_legacy_copy_whole_for_a_rerun(
     transfer = legacy_module._transfer
     calls = []
 
-    def disk_full_on_the_second_file(origin: str, dest: str, move: bool) -> None:
+    def disk_full_on_the_second_file(origin: str, dest: str, move: bool, stat: Any) -> None:
         calls.append(origin)
         if len(calls) == 2:
             raise OSError(errno.ENOSPC, "No space left on device")
-        transfer(origin, dest, move)
+        transfer(origin, dest, move, stat)
 
     monkeypatch.setattr(legacy_module, "_transfer", disk_full_on_the_second_file)
     report = import_legacy_vault(store, legacy, move=True)
@@ -222,6 +228,115 @@ def test_two_entries_whose_folders_would_overlap_import_one_and_report_the_other
     assert_consistent(store)
 
 
+def test_an_import_records_times_metadata_and_files_as_the_index_stores_any_commit(
+    store: DiskModelStore, tmp_path: Path
+) -> None:
+    legacy = legacy_vault(
+        tmp_path / "old", {"huggingface::acme/widget-7b": {"config.json": b"{}", "sub/w.bin": b"w"}}
+    )
+    index = json.loads((legacy / "index.json").read_text())
+    index["huggingface::acme/widget-7b"] |= {
+        "downloaded_at": "2025-01-05T10:20:30.123456+02:00",
+        "last_used": "2025-02-03T04:05:06.000001+00:00",
+        "metadata": {"z": 1, "a": [2, {"b": None}]},
+    }
+    (legacy / "index.json").write_text(json.dumps(index))
+
+    import_legacy_vault(store, legacy)
+
+    assert store.index.raw_rows() == [
+        (
+            "huggingface",
+            "acme/widget-7b",
+            3,
+            "2025-01-05T08:20:30.123456+00:00",
+            "2025-02-03T04:05:06.000001+00:00",
+            '["config.json", "sub/w.bin"]',
+            '{"a": [2, {"b": null}], "z": 1}',
+        )
+    ]
+
+
+def test_an_import_into_a_vault_of_either_index_backend_records_every_model_once(
+    tmp_path: Path, database_url: str | None
+) -> None:
+    legacy = legacy_vault(tmp_path / "old", many(12))
+    store = DiskModelStore(tmp_path / "vault", database_url=database_url)
+    try:
+        put_model(store, "org1/model-01")  # its owner folder is in the vault already
+        report = import_legacy_vault(store, legacy)
+
+        assert len(report.imported) == 11
+        assert report.already_present == ("huggingface/org1/model-01",)
+        assert len(store.list()) == 12
+        assert store.unfinished_operations() == []
+        assert_consistent(store)
+        manifest = json.loads(store.manifest_path.read_text())
+        assert len(manifest) == 12
+    finally:
+        store.close()
+
+
+def test_a_folder_left_out_of_an_import_stays_out_of_the_vault_beside_the_imported_ones(
+    store: DiskModelStore, tmp_path: Path
+) -> None:
+    legacy = legacy_vault(
+        tmp_path / "old",
+        {
+            "huggingface::acme/Widget": WIDGET,
+            "huggingface::acme/gadget": WIDGET,
+            "huggingface::acme/widget": WIDGET,
+        },
+    )
+
+    report = import_legacy_vault(store, legacy)
+
+    assert [name for name, _ in report.skipped] == ["huggingface/acme/widget"]
+    assert sorted(os.listdir(store.paths.root / "huggingface" / "acme")) == ["Widget", "gadget"]
+    assert_consistent(store)
+
+
+def test_a_model_committed_into_an_owner_folder_while_an_import_moves_in_stays_there(
+    store: DiskModelStore, tmp_path: Path
+) -> None:
+    legacy = legacy_vault(tmp_path / "old", many(6))
+
+    def download_lands(step: str) -> None:
+        if step == "batch:journaled":
+            put_model(store, "org0/downloaded")
+
+    store.after_step = download_lands
+    report = import_legacy_vault(store, legacy)
+
+    assert len(report.imported) == 6
+    assert "downloaded" in os.listdir(store.paths.root / "huggingface" / "org0")
+    assert len(store.list()) == 7
+    assert_consistent(store)
+
+
+def test_an_owner_folder_made_by_a_download_just_before_the_import_moves_it_is_shared(
+    store: DiskModelStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devon_adapters.vault import batch_commit, paths
+
+    legacy = legacy_vault(tmp_path / "old", many(6))
+    make_dirs = paths.make_private_dirs
+    landed: list[str] = []
+
+    def download_lands_first(path: Path) -> None:
+        make_dirs(path)
+        if not landed:  # after the import found the owner's folder free, before its rename
+            landed.append(put_model(store, "org0/downloaded").model_id)
+
+    monkeypatch.setattr(batch_commit, "make_private_dirs", download_lands_first)
+    report = import_legacy_vault(store, legacy)
+
+    assert landed == ["org0/downloaded"]
+    assert len(report.imported) == 6
+    assert len(store.list()) == 7
+    assert_consistent(store)
+
+
 CRASHING_IMPORT = """
 import os, sys
 from pathlib import Path
@@ -241,9 +356,9 @@ def crash_after(step: str) -> None:
 
 if where == "bring":
     transfer = legacy._transfer
-    def crashing(origin, dest, move):
+    def crashing(origin, dest, move, stat):
         crash_after("bring")
-        transfer(origin, dest, move)
+        transfer(origin, dest, move, stat)
     legacy._transfer = crashing
 else:
     store.after_step = crash_after

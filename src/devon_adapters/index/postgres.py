@@ -31,6 +31,7 @@ from psycopg.conninfo import conninfo_to_dict
 from devon_adapters.index.records import (
     SELECT_RECORDS,
     Changed,
+    JournalRow,
     Operation,
     Record,
     RowBuilder,
@@ -246,6 +247,12 @@ _UPSERT = (
     " ON CONFLICT (source, model_id) DO UPDATE SET size_bytes = EXCLUDED.size_bytes,"
     " downloaded_at = EXCLUDED.downloaded_at, last_used = EXCLUDED.last_used,"
     " files = EXCLUDED.files, metadata = EXCLUDED.metadata"
+)
+
+_BEGIN_OPERATION = (
+    "INSERT INTO operations VALUES (?, ?, ?, ?, ?)"
+    " ON CONFLICT (source, model_id) DO UPDATE SET kind = EXCLUDED.kind,"
+    " aside = EXCLUDED.aside, record = EXCLUDED.record"
 )
 
 
@@ -655,13 +662,18 @@ class PostgresIndex:
         trigger fires once per statement, and a statement per row (`executemany`) made a
         100,000-model rebuild update that one row 100,000 times in one transaction, each
         update slower than the last (the row's versions pile up until the commit)."""
-        latest = list({(r.source, r.model_id): r for r in records}.values())  # one row per key
+        PostgresIndex.put_rows(db, [stored_row(record) for record in records])
+
+    @staticmethod
+    def put_rows(db: Connection, rows: Sequence[StoredRow]) -> None:
+        """Rows already encoded (`stored_row`), as `put_many` writes them."""
+        latest = list({(r[0], r[1]): r for r in rows}.values())  # one row per key
         for start in range(0, len(latest), PUT_MANY_CHUNK):
             chunk = latest[start : start + PUT_MANY_CHUNK]
             values = ", ".join(["(?, ?, ?, ?, ?, ?, ?)"] * len(chunk))
             db.execute(
                 _UPSERT.replace("VALUES (?, ?, ?, ?, ?, ?, ?)", "VALUES " + values),
-                [value for record in chunk for value in stored_row(record)],
+                [value for row in chunk for value in row],
             )
 
     @staticmethod
@@ -681,9 +693,7 @@ class PostgresIndex:
     @staticmethod
     def begin_operation(db: Connection, operation: Operation) -> None:
         db.execute(
-            "INSERT INTO operations VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (source, model_id) DO UPDATE SET kind = EXCLUDED.kind,"
-            " aside = EXCLUDED.aside, record = EXCLUDED.record",
+            _BEGIN_OPERATION,
             (
                 operation.source,
                 operation.model_id,
@@ -696,6 +706,22 @@ class PostgresIndex:
     @staticmethod
     def end_operation(db: Connection, source: str, model_id: str) -> None:
         db.execute("DELETE FROM operations WHERE source = ? AND model_id = ?", (source, model_id))
+
+    @staticmethod
+    def begin_operations(db: Connection, rows: Sequence[JournalRow]) -> None:
+        """Many operations journaled at once, already encoded (`journaled_and_stored`)."""
+        db.executemany(_BEGIN_OPERATION, rows)
+
+    @staticmethod
+    def journaled_aside(db: Connection, aside: str) -> set[tuple[str, str]]:
+        """(source, model_id) of every operation in the journal set aside as `aside`."""
+        rows = db.execute("SELECT source, model_id FROM operations WHERE aside = ?", (aside,))
+        return {(source, model_id) for source, model_id in rows}
+
+    @staticmethod
+    def end_operations_aside(db: Connection, aside: str) -> None:
+        """End every operation in the journal set aside as `aside`."""
+        db.execute("DELETE FROM operations WHERE aside = ?", (aside,))
 
 
 def _one(db: "Connection | psycopg.Connection[Any]", sql: str) -> tuple[Any, ...]:

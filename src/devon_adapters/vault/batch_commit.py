@@ -4,11 +4,14 @@ transaction, a lock and a manifest write each (ADR 0212).
 
 1. Staging, with no vault-wide lock: each model's files are put (by `bring`: a hard link or
    a copy) under `.devon/staging/.batch-<id>/<source>/<model_id>/`, a directory only this
-   batch uses; its named lock tells a later open whether it is still in use.
+   batch uses; its named lock tells a later open whether it is still in use. Models are
+   staged by several threads as the caller yields them, and meanwhile the rows the commit
+   will write are encoded.
 2. Under the vault lock (an open, and so its recovery, waits; downloads go on): one write
    transaction journals a commit for every model still absent, unclaimed and clashing with
-   nothing; the staged directories are renamed into place; one write transaction records
-   every model whose journal entry is still this batch's and closes those entries.
+   nothing; the staged directories are renamed into place (an owner's folder new to the
+   vault whole, when it holds only journaled models); one write transaction records every
+   model whose journal entry is still this batch's and closes those entries.
 3. The manifest is brought up to date once.
 
 A crash leaves each model either whole and recorded or absent: the next open finishes a
@@ -19,7 +22,7 @@ others', and deletes the staging of a batch whose lock is free. A rerun brings i
 import contextlib
 import os
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -28,7 +31,7 @@ from typing import Any, Protocol
 import attrs
 
 from devon_adapters.index.backends import IndexBackend, VaultIndex
-from devon_adapters.index.records import Operation, Record
+from devon_adapters.index.records import JournalRow, Record, StoredRow, journaled_and_stored
 from devon_adapters.vault.locks import Timeout
 from devon_adapters.vault.paths import DIR_MODE, VaultPaths, make_private_dirs
 from devon_core.errors import InvalidInput
@@ -87,21 +90,23 @@ Bring = Callable[[str, str], None]
 several threads at once."""
 
 
-def commit_batch(store: BatchVault, arrivals: Sequence[Arrival], bring: Bring) -> BatchResult:
+def commit_batch(store: BatchVault, arrivals: Iterable[Arrival], bring: Bring) -> BatchResult:
+    """Bring in `arrivals` (consumed as they come: their files are staged meanwhile, so a
+    caller that checks each one as it yields it overlaps its checks with the copying)."""
     batch = f"{BATCH_PREFIX}{uuid.uuid4().hex}"
     base = store.paths.staging_root / batch
     with store.hold(store.index_backend.named_lock(batch)):
         try:
-            staged, refused = _stage(base, arrivals, bring)
+            staging = _stage(base, batch, arrivals, bring)
             with store.vault_lock():
-                committed = _commit(store, batch, staged, refused)
+                committed = _commit(store, batch, staging)
         finally:
             store.delete_leftover(base)
     with contextlib.suppress(OSError):  # the lock's file, when locks are files (SQLite)
         (store.paths.locks / batch).unlink()
     if committed:
         store.refresh_manifest()
-    return BatchResult(tuple(committed), tuple(refused))
+    return BatchResult(tuple(committed), tuple(staging.refused))
 
 
 def delete_abandoned_batches(store: BatchVault) -> None:
@@ -118,49 +123,78 @@ def delete_abandoned_batches(store: BatchVault) -> None:
             lock.release()
 
 
-Staged = tuple[Record, str]
-"""A record and the directory holding its files in the batch's staging."""
 Refused = list[tuple[tuple[str, str], str]]
 
 
-def _stage(base: Path, arrivals: Sequence[Arrival], bring: Bring) -> tuple[list[Staged], Refused]:
-    """Each arrival's files under `base`, by `_STAGING_THREADS` threads: making a folder or
-    a file waits on the filesystem (its journal, the kernel's own time), and the waits of
-    several threads overlap. Measured on this project's ext4 disk with its cores busy: 1.6
-    to 0.3 ms a model in some runs, no gain in others (the cores were then the limit)."""
-    owners: set[str] = set()
-    jobs: list[tuple[Arrival, str]] = []
-    for arrival in arrivals:
-        record = arrival.record
-        # Strings, not Paths, in this loop: at 10,000 models pathlib's parsing cost a second.
-        directory = f"{base}{os.sep}{record.source}{os.sep}{record.model_id}"
-        owners.add(os.path.dirname(directory))
-        jobs.append((arrival, directory))
+class _Job:
+    """One arrival on its way: where it is staged, and the rows the commit writes for it."""
+
+    __slots__ = ("arrival", "directory", "journal", "key", "moved", "row")
+
+    def __init__(self, arrival: Arrival, directory: str) -> None:
+        self.arrival = arrival
+        self.key = (arrival.record.source, arrival.record.model_id)
+        self.directory = directory
+        """Its folder in the batch's staging."""
+        self.journal: JournalRow
+        self.row: StoredRow
+        self.moved = False
+        """Whether its folder is in place in the vault."""
+
+
+@attrs.define
+class _Staging:
+    staged: list[_Job]
+    """The arrivals whose files are all staged, in the order given."""
+    refused: Refused
+    per_folder: dict[str, int]
+    """How many arrivals were staged (or begun) in each folder of the batch's staging."""
+
+
+def _stage(base: Path, batch: str, arrivals: Iterable[Arrival], bring: Bring) -> _Staging:
+    """Each arrival's files under `base`, by `_STAGING_THREADS` threads, `_SHARE` arrivals
+    at a time, handed out as they come: making a folder or a file waits on the filesystem
+    (its journal, the kernel's own time), and the waits of several threads overlap one
+    another and this thread's work (the caller's checks of each arrival, then the rows the
+    commit will write). Folders holding models are made here, before the models are handed
+    out, so that no two threads make one."""
     made: set[str] = set()
-    for owner in sorted(owners):  # parents before children: no two threads make one
-        _make_dirs(owner, made)
-
-    def stage_share(share: list[tuple[Arrival, str]]) -> list[str | None]:
-        return [_stage_one(arrival, directory, bring) for arrival, directory in share]
-
-    shares = [jobs[i::_STAGING_THREADS] for i in range(_STAGING_THREADS)]
+    per_folder: dict[str, int] = {}
+    jobs: list[_Job] = []
     with ThreadPoolExecutor(_STAGING_THREADS, thread_name_prefix="devon-stage") as pool:
-        done = list(pool.map(stage_share, shares))
-    problems: list[str | None] = [None] * len(jobs)  # back in the order given
-    for i, share in enumerate(done):
-        problems[i::_STAGING_THREADS] = share
-    staged: list[Staged] = []
-    refused: Refused = []
-    for (arrival, directory), problem in zip(jobs, problems, strict=True):
-        record = arrival.record
+        shares = []
+        for arrival in arrivals:
+            record = arrival.record
+            validate_source_name(record.source)  # before a path is made of them
+            validate_model_id(record.model_id)
+            # Strings, not Paths, in this loop: at 10,000 models pathlib's parsing cost a second.
+            directory = f"{base}{os.sep}{record.source}{os.sep}{record.model_id}"
+            folder = os.path.dirname(directory)
+            _make_dirs(folder, made)
+            per_folder[folder] = per_folder.get(folder, 0) + 1
+            jobs.append(_Job(arrival, directory))
+            if len(jobs) % _SHARE == 0:
+                shares.append(pool.submit(_stage_share, jobs[-_SHARE:], bring))
+        if len(jobs) % _SHARE:
+            shares.append(pool.submit(_stage_share, jobs[-(len(jobs) % _SHARE) :], bring))
+        for job in jobs:  # while the files are staged
+            job.journal, job.row = journaled_and_stored(job.arrival.record, batch)
+        problems = [problem for share in shares for problem in share.result()]
+    staging = _Staging([], [], per_folder)
+    for job, problem in zip(jobs, problems, strict=True):
         if problem is None:
-            staged.append((record, directory))
+            staging.staged.append(job)
         else:
-            refused.append(((record.source, record.model_id), problem))
-    return staged, refused
+            staging.refused.append((job.key, problem))
+    return staging
 
 
 _STAGING_THREADS = 16
+_SHARE = 32
+
+
+def _stage_share(share: list[_Job], bring: Bring) -> list[str | None]:
+    return [_stage_one(job.arrival, job.directory, bring) for job in share]
 
 
 def _stage_one(arrival: Arrival, directory: str, bring: Bring) -> str | None:
@@ -180,11 +214,9 @@ def _stage_one(arrival: Arrival, directory: str, bring: Bring) -> str | None:
     return None
 
 
-def _commit(
-    store: BatchVault, batch: str, staged: list[Staged], refused: Refused
-) -> list[tuple[str, str]]:
-    index, paths = store.index, store.paths
-    journaled: list[tuple[Record, str, str]] = []
+def _commit(store: BatchVault, batch: str, staging: _Staging) -> list[tuple[str, str]]:
+    index, paths, refused = store.index, store.paths, staging.refused
+    journaled: list[tuple[_Job, str]] = []
     with index.write() as db:
         listed = set(index.model_keys())
         busy = {(op.source, op.model_id) for op in index.operations()}
@@ -194,14 +226,13 @@ def _commit(
         sources_in_use = {source for source, _ in listed | busy}
         checked_parents: dict[str, str | None] = {}
         batch_ids = _BatchIds()
+        root = f"{paths.root}{os.sep}"
         # Every check before the first journal entry: the index's clash rule scans the few
         # commits in flight, which must not grow by this batch's thousands meanwhile.
-        for record, directory in staged:
-            key = source, model_id = record.source, record.model_id
+        for job in staging.staged:
+            key = source, model_id = job.key
             # paths.model_dir's path, as a string: Paths cost most of this loop's time.
-            validate_source_name(source)
-            validate_model_id(model_id)
-            target = f"{paths.root}{os.sep}{source}{os.sep}{model_id}"
+            target = f"{root}{source}{os.sep}{model_id}"
             problem = (
                 ("already in the vault" if key in listed else None)
                 or ("being committed by another process" if key in busy else None)
@@ -213,37 +244,66 @@ def _commit(
             if problem:
                 refused.append((key, problem))
                 continue
-            journaled.append((record, directory, target))
-        for record, _, _ in journaled:
-            operation = Operation(record.source, record.model_id, "commit", batch, record)
-            index.begin_operation(db, operation)
+            journaled.append((job, target))
+        index.begin_operations(db, [job.journal for job, _ in journaled])
     store.after_step("batch:journaled")
-    moved: list[Record] = []
-    made: set[str] = set()
-    for record, directory, target in journaled:
-        try:
-            parent = os.path.dirname(target)
-            if parent not in made:
-                make_private_dirs(Path(parent))
-                made.add(parent)
-            os.rename(directory, target)
-        except OSError as error:
-            refused.append(
-                ((record.source, record.model_id), f"could not move into place: {error}")
-            )
-            continue
-        moved.append(record)
-        store.after_step("batch:moved")
+    moved = _move_into_place(store, journaled, staging)
     with index.write() as db:
-        ours = {(op.source, op.model_id) for op in index.operations() if op.aside == batch}
-        kept = [record for record in moved if (record.source, record.model_id) in ours]
-        index.put_many(db, kept)
-        for source, model_id in ours:
-            index.end_operation(db, source, model_id)
-    for record in moved:
-        if (record.source, record.model_id) not in ours:
-            refused.append(((record.source, record.model_id), "taken over by another process"))
-    return [(record.source, record.model_id) for record in kept]
+        ours = index.journaled_aside(db, batch)
+        kept = [job for job in moved if job.key in ours]
+        index.put_rows(db, [job.row for job in kept])
+        index.end_operations_aside(db, batch)
+    for job in moved:
+        if job.key not in ours:
+            refused.append((job.key, "taken over by another process"))
+    return [job.key for job in kept]
+
+
+def _move_into_place(
+    store: BatchVault, journaled: list[tuple[_Job, str]], staging: _Staging
+) -> list[_Job]:
+    """Rename each journaled model's folder to its place in the vault; the models moved,
+    in the order given. An owner folder of the staging holding only journaled models, whose
+    place in the vault is free, is renamed whole: one rename for all its models (an import
+    into a new vault makes one per owner, not one per model)."""
+    by_folder: dict[str, list[tuple[_Job, str]]] = {}
+    for job, target in journaled:
+        by_folder.setdefault(os.path.dirname(job.directory), []).append((job, target))
+    made: set[str] = set()
+    for folder, group in by_folder.items():
+        owner = os.path.dirname(group[0][1])
+        if (
+            "/" in group[0][0].key[1]  # an owner's folder, not the source's
+            and len(group) == staging.per_folder[folder]  # nothing else staged in it
+            and not os.path.lexists(owner)
+        ):
+            try:
+                _make_parent(owner, made)
+                os.rename(folder, owner)
+            except OSError:
+                pass  # made meanwhile (a download into it): model by model below
+            else:
+                for job, _ in group:
+                    job.moved = True
+                    store.after_step("batch:moved")
+                continue
+        for job, target in group:
+            try:
+                _make_parent(target, made)
+                os.rename(job.directory, target)
+            except OSError as error:
+                staging.refused.append((job.key, f"could not move into place: {error}"))
+                continue
+            job.moved = True
+            store.after_step("batch:moved")
+    return [job for job, _ in journaled if job.moved]
+
+
+def _make_parent(path: str, made: set[str]) -> None:
+    parent = os.path.dirname(path)
+    if parent not in made:
+        make_private_dirs(Path(parent))
+        made.add(parent)
 
 
 class _BatchIds:

@@ -13,7 +13,7 @@ Both key their entries `"<source>::<model_id>"` and wrote naive local timestamps
 import functools
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from stat import S_ISREG
@@ -29,7 +29,6 @@ from devon_adapters.vault.paths import (
     walk_files,
 )
 from devon_adapters.vault.store import DiskModelStore
-from devon_core.commit_metadata import CommitMetadata
 from devon_core.errors import DevonError, InvalidInput
 from devon_core.results import ImportReport
 
@@ -53,29 +52,40 @@ def import_legacy_vault(
     present: list[str] = []
     skipped: list[tuple[str, str]] = []
     arrivals: list[Arrival] = []
-    seen: set[tuple[str, str]] = set()
-    for key, entry in sorted(entries.items()):
-        try:
-            identity = identify(key, entry)
-        except InvalidInput as error:
-            skipped.append((key, str(error)))
-            continue
-        name = "/".join(identity)
-        if identity in listed:
-            present.append(name)
-            continue
-        if identity in seen:
-            skipped.append((name, f"listed twice in {index_path.name} (as {key!r} too)"))
-            continue
-        seen.add(identity)
-        directory = _directory_of(models_dir, entry, *identity)
-        try:
-            arrival = _arrival(directory, identity, entry)
-        except (DevonError, OSError) as error:
-            skipped.append((name, str(error)))
-            continue
-        arrivals.append(arrival)
-    result = commit_batch(store, arrivals, lambda origin, dest: _transfer(origin, dest, move))
+    found: dict[str, os.stat_result] = {}
+    """The `stat` of each file to copy, taken when its entry was checked (the copy's size
+    and times: no second `stat` of it)."""
+
+    def each_arrival() -> Iterator[Arrival]:
+        """Each entry to bring in, checked as the batch asks for it: the checks (a few
+        `stat`s and the parsing of an entry) run while earlier models are being copied."""
+        seen: set[tuple[str, str]] = set()
+        for key, entry in sorted(entries.items()):
+            try:
+                identity = identify(key, entry)
+            except InvalidInput as error:
+                skipped.append((key, str(error)))
+                continue
+            name = "/".join(identity)
+            if identity in listed:
+                present.append(name)
+                continue
+            if identity in seen:
+                skipped.append((name, f"listed twice in {index_path.name} (as {key!r} too)"))
+                continue
+            seen.add(identity)
+            directory = _directory_of(models_dir, entry, *identity)
+            try:
+                arrival = _arrival(directory, identity, entry, found)
+            except (DevonError, OSError) as error:
+                skipped.append((name, str(error)))
+                continue
+            arrivals.append(arrival)
+            yield arrival
+
+    result = commit_batch(
+        store, each_arrival(), lambda origin, dest: _transfer(origin, dest, move, found.get(origin))
+    )
     skipped += [("/".join(identity), why) for identity, why in result.refused]
     if move:
         by_key = {(a.record.source, a.record.model_id): a for a in arrivals}
@@ -88,17 +98,30 @@ def import_legacy_vault(
     )
 
 
-def _arrival(directory: str, identity: tuple[str, str], entry: dict[str, Any]) -> Arrival:
-    """What to bring in for one entry; InvalidInput saying why not. Strings, not Paths, for
-    the paths of this per-model step: pathlib's parsing was most of an import's own time."""
-    if not os.path.isdir(directory):
-        raise InvalidInput(f"its directory {directory} is missing")
-    files = _files_of(entry.get("files"), directory)
-    sizes = {f: _size_of(f"{directory}{os.sep}{f}") for f in files}
+def _arrival(
+    directory: str, identity: tuple[str, str], entry: dict[str, Any], found: dict[str, Any]
+) -> Arrival:
+    """What to bring in for one entry; InvalidInput saying why not. Each file's `stat` goes
+    in `found`, by path. Strings, not Paths, for the paths of this per-model step: pathlib's
+    parsing was most of an import's own time. The directory itself is looked at only when
+    something is wrong (to say so): one system call fewer per model."""
+    try:
+        files = _files_of(entry.get("files"), directory)
+    except InvalidInput:
+        _check_directory(directory)
+        raise
+    sizes = {}
+    for relative in files:
+        path = f"{directory}{os.sep}{relative}"
+        stat = _stat_of(path)
+        sizes[relative] = None if stat is None else stat.st_size
+        if stat is not None:
+            found[path] = stat
     missing = [f for f, size in sizes.items() if size is None]
     if missing or not files:
+        _check_directory(directory)
         raise InvalidInput(f"files missing from {directory}: {', '.join(missing) or 'all'}")
-    metadata = entry.get("metadata") if isinstance(entry.get("metadata"), dict) else {}
+    metadata = entry.get("metadata")
     record = Record(
         source=identity[0],
         model_id=identity[1],
@@ -106,19 +129,25 @@ def _arrival(directory: str, identity: tuple[str, str], entry: dict[str, Any]) -
         downloaded_at=parse_time(entry.get("downloaded_at")) or datetime.now(UTC),
         last_used=parse_time(entry.get("last_used")),
         files=tuple(files),
-        metadata=CommitMetadata.as_recorded(metadata or {}).as_dict(),
+        # What CommitMetadata.as_recorded(metadata).as_dict() gives: the keys as they are.
+        metadata=dict(metadata) if isinstance(metadata, dict) else {},
     )
     return Arrival(record, directory)
 
 
-def _size_of(path: str) -> int | None:
-    """The size of the regular file at `path` (through a link: 1.x linked files from its
+def _check_directory(directory: str) -> None:
+    if not os.path.isdir(directory):
+        raise InvalidInput(f"its directory {directory} is missing")
+
+
+def _stat_of(path: str) -> os.stat_result | None:
+    """The `stat` of the regular file at `path` (through a link: 1.x linked files from its
     cache, and they are copied in full), or None when there is none."""
     try:
         stat = os.stat(path)
     except OSError:
         return None
-    return stat.st_size if S_ISREG(stat.st_mode) else None
+    return stat if S_ISREG(stat.st_mode) else None
 
 
 def _remove_moved(arrival: Arrival) -> None:
@@ -178,7 +207,7 @@ def _vault_paths(models: Path) -> tuple[tuple[str, str], ...]:
     )
 
 
-def _transfer(origin: str, dest: str, move: bool) -> None:
+def _transfer(origin: str, dest: str, move: bool, stat: os.stat_result | None) -> None:
     """Put `origin`'s content at `dest` (a new path), leaving `origin` in place: a move
     deletes the originals only once the model is committed, so a failure part-way loses
     nothing."""
@@ -188,15 +217,16 @@ def _transfer(origin: str, dest: str, move: bool) -> None:
             return
         except OSError:
             pass  # another filesystem, or no hard links there: copy instead
-    _copy(origin, dest)  # a symlinked file (1.x cache links) is copied in full
+    _copy(origin, dest, stat)  # a symlinked file (1.x cache links) is copied in full
 
 
-def _copy(origin: str, dest: str) -> None:
+def _copy(origin: str, dest: str, stat: os.stat_result | None = None) -> None:
     """A copy of `origin`'s bytes and modification time at the new path `dest`, private to
-    its owner: what `shutil.copy2` keeps that matters here, in half its system calls."""
+    its owner: what `shutil.copy2` keeps that matters here, in half its system calls.
+    `stat`: origin's, when it was just taken (its size, what the record says, and times)."""
     source = os.open(origin, os.O_RDONLY)
     try:
-        stat = os.fstat(source)
+        stat = stat or os.fstat(source)
         target = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         try:
             remaining = stat.st_size
