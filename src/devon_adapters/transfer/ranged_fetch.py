@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 import attrs
 import httpx2
 
+from devon_adapters.transfer.body_blocks import body_blocks
 from devon_adapters.transfer.byte_ranges import (
     Span,
     SpanSet,
@@ -58,6 +59,8 @@ from devon_core.errors import DownloadFailed
 TELL_EVERY = 256 * 1024
 """Each connection adds what it wrote to the span record and the progress this often (and
 at least every REPORT_AFTER_S)."""
+HAND_AFTER_S = REPORT_AFTER_S / 2
+"""A block of the body is written and claimed at least this often while bytes arrive."""
 RECORD_EVERY_S = 1.0
 LOOK_AGAIN_S = 0.1
 
@@ -362,11 +365,15 @@ class RangedFetch(OneFile):
         told = assignment.cursor
         told_at = clock()
         received = span[0]
+        options = self.options
+        blocks = body_blocks(
+            response, connection, clock, options.read_timeout, HAND_AFTER_S, options.chunk_size
+        )
         try:
-            for chunk in response.iter_bytes(self.options.chunk_size):
+            for block in blocks:
                 if self.halted():
                     raise Stopped
-                received += len(chunk)
+                received += len(block)
                 if received > span[1]:
                     raise DownloadFailed(
                         f"{sentence_start(self.server.name)} sent more than bytes "
@@ -374,11 +381,10 @@ class RangedFetch(OneFile):
                         "was kept"
                     )
                 position = assignment.cursor
-                mine = work.plan.claim(assignment, len(chunk))
+                mine = work.plan.claim(assignment, len(block))
                 if mine:
-                    _write_at(work.fd, memoryview(chunk)[:mine], position)
+                    _write_at(work.fd, block[:mine], position)
                 now = clock()
-                connection.delivered(now)
                 grown = work.growth.landed(mine) if mine else None
                 if grown is not None:
                     self._grow(work, grown)
@@ -390,6 +396,7 @@ class RangedFetch(OneFile):
                 if PROCESS_SLOTS.crowded(self.group, self.options.max_connections):
                     raise _Crowded
         finally:
+            blocks.close()  # its buffer is free again
             if assignment.cursor > told:
                 self._tell(work.landed, told, assignment.cursor)
 

@@ -159,8 +159,14 @@ class WorkPlan:
         with self._lock:
             elapsed = self._clock() - assignment.opened_at
             fetched = assignment.cursor - assignment.start
-            # A short request's rate is mostly its round trip: not the connection's.
-            if elapsed > 0 and (fetched >= 4 * SMALLEST_STEAL or elapsed >= RATE_AFTER_S):
+            # A short request's rate is mostly its round trip: not the connection's; one
+            # emptied by a thief before its first byte has none (a typical rate of 0 would
+            # size no request).
+            if (
+                elapsed > 0
+                and fetched > 0
+                and (fetched >= 4 * SMALLEST_STEAL or elapsed >= RATE_AFTER_S)
+            ):
                 self._finished_rates.append(fetched / elapsed)
             self._discard(assignment)
 

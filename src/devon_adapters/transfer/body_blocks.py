@@ -1,0 +1,129 @@
+"""A file answer's body as blocks of up to READ_BLOCK bytes in a buffer of the reading
+thread's own (ADR 0298).
+
+httpx2 hands a body over in the pieces httpcore reads (64 KiB at most), each one copied
+three times on its way (h11's buffer, its slice, a `bytes`) and costing a dozen Python
+calls, and the caller wrote and counted each one. Where the answer allows it, the body is
+read here straight from the connection's socket with `recv_into` into one preallocated
+buffer, and handed to the caller a block at a time: one claim, one `pwrite` and one count
+per block instead of per 64 KiB, no allocation per read.
+
+Read straight from the socket only: an HTTP/1.x answer over plain TCP (no TLS: its socket
+holds records to decrypt, and a TLS connection is costly to make again), with a
+`Content-Length` and no `Content-Encoding` or `Transfer-Encoding`. Its first bytes go
+through httpx2 as usual: whatever h11 read together with the headers is its first `Data`
+event, so that afterwards the socket holds exactly the rest of the body. The connection is
+then closed when the answer is, not put back in the pool (h11 never saw the rest of the
+body). Every other answer is read through httpx2 (and decoded), a chunk a block.
+
+A block is handed over when the buffer is full, the body is whole, or `hand_after_s` passed
+since its first byte (a slow connection still tells its bytes several times a second).
+Errors are httpx2's, as when httpx2 reads: a read timeout is `ReadTimeout`, a failed read
+`ReadError`, a body that ends early `RemoteProtocolError`.
+"""
+
+import socket
+import threading
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
+
+import httpx2
+
+from devon_adapters.transfer.live_connections import Connection
+
+READ_BLOCK = 1024 * 1024
+"""The most bytes handed over at once (and the size of each reading thread's buffer)."""
+
+_buffers = threading.local()
+
+
+def _buffer() -> memoryview:
+    """This thread's buffer (made at its first use; a thread reads one body at a time)."""
+    view: memoryview | None = getattr(_buffers, "view", None)
+    if view is None:
+        view = _buffers.view = memoryview(bytearray(READ_BLOCK))
+    return view
+
+
+def plain_socket(response: httpx2.Response) -> socket.socket | None:
+    """The socket `response`'s body can be read from straight, or None (see the module)."""
+    if response.http_version not in ("HTTP/1.1", "HTTP/1.0"):
+        return None
+    headers = response.headers
+    if "Transfer-Encoding" in headers or headers.get("Content-Encoding", "identity") != "identity":
+        return None
+    if not headers.get("Content-Length", "").isdigit():
+        return None
+    stream = response.extensions.get("network_stream")
+    extra = getattr(stream, "get_extra_info", None)
+    if extra is None or extra("ssl_object") is not None:
+        return None
+    sock = extra("socket")
+    return sock if type(sock) is socket.socket else None  # an SSLSocket is a subclass
+
+
+def body_blocks(
+    response: httpx2.Response,
+    connection: Connection,
+    clock: Callable[[], float],
+    read_timeout: float,
+    hand_after_s: float,
+    chunk_size: int | None = None,
+) -> Generator[memoryview, None, None]:
+    """The body of `response` in blocks (each valid until the next is asked for); every read
+    that brings bytes tells `connection` (so a slow one is not taken for stalled). An answer
+    read through httpx2 comes as its (decoded) chunks of `chunk_size` (None: as read)."""
+    sock = plain_socket(response)
+    if sock is None:
+        for chunk in response.iter_bytes(chunk_size):
+            connection.delivered(clock())
+            yield memoryview(chunk)
+        return
+    length = int(response.headers["Content-Length"])
+    raw: Any = response.iter_raw()  # kept open while the socket is read: closing it closes that
+    first = next(raw, b"")  # what h11 holds: the socket has the rest
+    connection.delivered(clock())
+    try:
+        if first:
+            yield memoryview(first)
+        left = length - len(first)
+        yield from _read_straight(sock, left, connection, clock, read_timeout, hand_after_s)
+    finally:
+        raw.close()
+
+
+def _read_straight(
+    sock: socket.socket,
+    left: int,
+    connection: Connection,
+    clock: Callable[[], float],
+    read_timeout: float,
+    hand_after_s: float,
+) -> Iterator[memoryview]:
+    buffer = _buffer()
+    sock.settimeout(read_timeout)
+    while left > 0:
+        wanted = min(len(buffer), left)
+        filled = 0
+        started = clock()
+        while filled < wanted:
+            try:
+                count = sock.recv_into(buffer[filled:wanted])
+            except TimeoutError as error:
+                raise httpx2.ReadTimeout(str(error) or "timed out") from error
+            except OSError as error:
+                raise httpx2.ReadError(str(error)) from error
+            if count == 0:
+                if filled:
+                    yield buffer[:filled]  # what arrived is kept
+                raise httpx2.RemoteProtocolError(
+                    "peer closed connection without sending complete message body "
+                    f"({left - filled} bytes short)"
+                )
+            filled += count
+            now = clock()
+            connection.delivered(now)
+            if now - started >= hand_after_s:
+                break
+        left -= filled
+        yield buffer[:filled]

@@ -1,0 +1,143 @@
+"""A file answer's body is read in blocks of up to READ_BLOCK bytes, straight from a plain
+connection's socket where the answer allows it (ADR 0298): whole and in order whatever h11
+read together with the headers, its bytes kept when the body ends early; other answers go
+through httpx2 as before. A real server on loopback writes exactly what each test says."""
+
+import contextlib
+import gzip
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import httpx2
+import pytest
+
+from devon_adapters.transfer.body_blocks import READ_BLOCK, body_blocks
+from devon_adapters.transfer.live_connections import Connection
+
+MIB = 1024 * 1024
+BODY = bytes(range(256)) * (3 * MIB // 256) + b"tail"
+
+Answer = Callable[[socket.socket], None]
+
+
+@contextmanager
+def one_answer(answer: Answer) -> Iterator[tuple[str, list[int]]]:
+    """A server on loopback that answers each connection's request with `answer`; its URL
+    and a list that counts the connections it accepted."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[int] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            with conn:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(65536)
+                answer(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/file", accepted
+    finally:
+        with contextlib.suppress(OSError):
+            listener.shutdown(socket.SHUT_RDWR)  # wakes the accept
+        listener.close()
+        thread.join(5)
+
+
+def head(length: int, *extra: str) -> bytes:
+    lines = ["HTTP/1.1 200 OK", f"Content-Length: {length}", *extra, "", ""]
+    return "\r\n".join(lines).encode()
+
+
+def blocks_of(url: str) -> list[bytes]:
+    """The body of a GET of `url`, as the blocks it was handed over in."""
+    with httpx2.Client() as client, client.stream("GET", url) as response:
+        connection = Connection(response, time.monotonic())
+        return [bytes(b) for b in body_blocks(response, connection, time.monotonic, 5.0, 0.05)]
+
+
+def test_a_body_partly_sent_with_its_headers_arrives_whole_in_blocks_larger_than_httpx2s() -> None:
+    def answer(conn: socket.socket) -> None:
+        conn.sendall(head(len(BODY)) + BODY[:1000])  # h11 reads these with the headers
+        time.sleep(0.05)
+        conn.sendall(BODY[1000:])
+
+    with one_answer(answer) as (url, _):
+        blocks = blocks_of(url)
+
+    assert b"".join(blocks) == BODY
+    assert max(len(b) for b in blocks) == READ_BLOCK
+    assert len(blocks) < len(BODY) // (256 * 1024)  # httpx2 hands over 64 KiB at most
+
+
+def test_a_body_that_ends_early_hands_over_what_arrived_then_fails_as_httpx2_would() -> None:
+    def answer(conn: socket.socket) -> None:
+        conn.sendall(head(len(BODY)) + BODY[: 2 * MIB])
+
+    arrived = bytearray()
+
+    def read_all(response: httpx2.Response) -> None:
+        connection = Connection(response, time.monotonic())
+        for block in body_blocks(response, connection, time.monotonic, 5.0, 0.05):
+            arrived.extend(block)
+
+    with (
+        one_answer(answer) as (url, _),
+        httpx2.Client() as client,
+        client.stream("GET", url) as response,
+        pytest.raises(httpx2.RemoteProtocolError),
+    ):
+        read_all(response)
+
+    assert bytes(arrived) == BODY[: 2 * MIB]
+
+
+def test_a_body_read_straight_from_the_socket_closes_its_connection_after_it() -> None:
+    def answer(conn: socket.socket) -> None:
+        conn.sendall(head(len(BODY)) + BODY)
+
+    with one_answer(answer) as (url, accepted), httpx2.Client() as client:
+        for _ in range(2):
+            with client.stream("GET", url) as response:
+                connection = Connection(response, time.monotonic())
+                blocks = body_blocks(response, connection, time.monotonic, 5.0, 0.05)
+                body = b"".join(bytes(b) for b in blocks)  # a block is valid until the next
+            assert body == BODY
+
+    assert len(accepted) == 2  # h11 never saw the body: the connection is not reused
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        ("Transfer-Encoding: chunked",),
+        ("Content-Encoding: gzip",),
+    ],
+)
+def test_an_answer_without_a_plain_length_is_read_through_httpx2(headers: tuple[str]) -> None:
+    def answer(conn: socket.socket) -> None:
+        if headers[0].startswith("Transfer"):
+            chunked = b"".join(
+                f"{len(p):x}\r\n".encode() + p + b"\r\n"
+                for p in (BODY[i : i + MIB] for i in range(0, len(BODY), MIB))
+            )
+            conn.sendall(b"HTTP/1.1 200 OK\r\n" + headers[0].encode() + b"\r\n\r\n")
+            conn.sendall(chunked + b"0\r\n\r\n")
+        else:
+            packed = gzip.compress(BODY)
+            conn.sendall(head(len(packed), *headers) + packed)
+
+    with one_answer(answer) as (url, _):
+        blocks = blocks_of(url)
+
+    assert b"".join(blocks) == BODY  # unchunked and decoded: read as httpx2 reads it
