@@ -6,13 +6,16 @@ connection slots) asks `WorkPlan` for bytes: the lowest piece not yet handed out
 (by rate) of what a much slower connection or the one that would finish last has left:
 work stealing, so that a slow connection never holds up the end of the file. It asks for
 exactly those bytes and writes them where they belong in a `.part` of the file's full size
-(`os.pwrite`), claiming each chunk first: bytes past its (possibly stolen) end are dropped.
-The number of connections grows while that adds throughput (`connection_count`). A
-connection that delivers nothing for `stall_timeout` seconds is closed by the download's
-watch (`live_connections`) and what it had left goes back to the plan; what it wrote
-stays. Each landed span is added to the `.part`'s record (rewritten atomically after every
-1/128 of the file, at least 256 KiB, and every second), so that after a kill or a cut the
-next attempt asks only for what is missing. A request that fails is retried from the byte
+(`os.pwrite`), a block of up to 1 MiB at a time read straight from the socket where the
+answer allows it (`body_blocks`, ADR 0298), claiming each block first: bytes past its
+(possibly stolen) end are dropped. The number of connections grows while that adds
+throughput (`connection_count`); when a growth added nothing, the connections it added
+leave between two requests, giving back what they had left. A connection that delivers
+nothing for `stall_timeout` seconds is closed by the download's watch (`live_connections`)
+and what it had left goes back to the plan; what it wrote stays. Each landed span is added
+to the `.part`'s record (rewritten atomically after every 1/128 of the file, at least 256
+KiB, and every second), so that after a kill or a cut the next attempt asks only for what
+is missing. A request that fails is retried from the byte
 it got to, with the same backoff as a whole file; the first that gives up stops the others.
 
 Verification: a thread of its own follows the contiguous prefix (what is on disk from byte
@@ -71,6 +74,11 @@ class RangesIgnored(Exception):
 
 class _Crowded(Exception):
     """Another download is owed this connection's slot: give the rest back."""
+
+
+class _Surplus(Exception):
+    """The file went back to fewer connections (a growth that added nothing): this one
+    gives the rest back and leaves."""
 
 
 class _Dropped(Exception):
@@ -171,6 +179,8 @@ class RangedFetch(OneFile):
     )
     _workers: list[Future[None]] = attrs.field(init=False, factory=list)
     _workers_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
+    _at_work: int = attrs.field(init=False, default=0)
+    """Workers that have not left (`_workers` also holds those that did)."""
 
     @property
     def size(self) -> int:
@@ -236,10 +246,23 @@ class RangedFetch(OneFile):
             return list(self._workers)
 
     def _grow(self, work: "_Work", count: int) -> None:
-        """Run workers until there are `count` (workers never leave while there is work)."""
+        """Start workers until `count` were started (one that left counts: a file that went
+        back to fewer connections never grows again)."""
         with self._workers_lock:
             while len(self._workers) < count and not self.halted():
+                self._at_work += 1
                 self._workers.append(work.pool.submit(self._work, work))
+
+    def _one_too_many(self, work: "_Work") -> bool:
+        """Whether this worker is one more than the file's connection count (then it is
+        counted out at once: it leaves)."""
+        if self._at_work <= work.growth.count:  # read without the lock: the common case
+            return False
+        with self._workers_lock:
+            if self._at_work <= work.growth.count:
+                return False
+            self._at_work -= 1
+            return True
 
     def _wait_for_workers(self) -> bool:
         """Wait until every worker (also those started meanwhile) ended; True when one
@@ -265,28 +288,34 @@ class RangedFetch(OneFile):
                 with PROCESS_SLOTS.held(limit, self.halted, self.group) as got:
                     if not got:
                         raise Stopped
-                    crowded = self._fetch_while_not_crowded(work)
-                if not crowded:
+                    ended = self._fetch_while_not_crowded(work)
+                if ended is _Surplus:
+                    return
+                if ended is None:
                     self.halt.wait(LOOK_AGAIN_S)
         except BaseException:
             self.halt.set()
             work.landed.wake()
             raise
 
-    def _fetch_while_not_crowded(self, work: "_Work") -> bool:
-        """Fetch assignments until there is no more work (False) or this download holds more
-        than its share of the slots while another waits (True)."""
-        while (assignment := work.plan.take()) is not None:
+    def _fetch_while_not_crowded(self, work: "_Work") -> type[Exception] | None:
+        """Fetch assignments until there is no more work (None), this download holds more
+        than its share of the slots while another waits (`_Crowded`), or this worker is one
+        too many for the file's connection count (`_Surplus`)."""
+        while not self._one_too_many(work):
+            assignment = work.plan.take()
+            if assignment is None:
+                return None
             try:
                 self._fetch(assignment, work)
-            except _Crowded:
+            except (_Crowded, _Surplus) as ended:
                 work.plan.give_back(assignment)
-                return True
+                return type(ended)
             except _Dropped:
                 work.plan.give_back(assignment)
                 continue
             work.plan.finish(assignment)
-        return False
+        return _Surplus
 
     def _fetch(self, assignment: Assignment, work: "_Work") -> None:
         """Fetch `assignment` until whole (its end may move down meanwhile), a request of
@@ -294,6 +323,8 @@ class RangedFetch(OneFile):
         byte reached after a cut or a transient error (`Retrying`)."""
         retrying = self.retrying(self.halted, self.halt)
         while assignment.cursor < assignment.end:
+            if self._one_too_many(work):
+                raise _Surplus  # between two requests: nothing in flight is dropped
             work.plan.next_request(assignment)
             retrying.until_whole(
                 lambda: self._stream(assignment, work),
