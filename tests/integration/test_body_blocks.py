@@ -102,6 +102,33 @@ def test_a_body_that_ends_early_hands_over_what_arrived_then_fails_as_httpx2_wou
     assert bytes(arrived) == BODY[: 2 * MIB]
 
 
+def test_bytes_before_a_stall_are_handed_over_while_the_connection_stays_silent() -> None:
+    stall_ended, stall_ran_out = threading.Event(), threading.Event()
+
+    def answer(conn: socket.socket) -> None:
+        conn.sendall(head(len(BODY)) + BODY[:1000])
+        time.sleep(0.1)  # the rest comes on its own, after h11's first read
+        conn.sendall(BODY[1000:21000])
+        time.sleep(0.02)  # a block begun right before the stall
+        conn.sendall(BODY[21000:41000])
+        if not stall_ended.wait(10):  # then nothing, until the test is done
+            stall_ran_out.set()
+
+    arrived = 0
+    with one_answer(answer) as (url, _), httpx2.Client() as client:
+        with client.stream("GET", url) as response:
+            connection = Connection(response, time.monotonic())
+            for block in body_blocks(response, connection, time.monotonic, 30.0, 0.05):
+                arrived += len(block)
+                if arrived >= 41000:
+                    break
+        handed_over_during_the_stall = not stall_ran_out.is_set()
+        stall_ended.set()
+
+    assert arrived == 41000
+    assert handed_over_during_the_stall
+
+
 def test_a_body_read_straight_from_the_socket_closes_its_connection_after_it() -> None:
     def answer(conn: socket.socket) -> None:
         conn.sendall(head(len(BODY)) + BODY)

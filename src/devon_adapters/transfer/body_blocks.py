@@ -17,13 +17,15 @@ then closed when the answer is, not put back in the pool (h11 never saw the rest
 body). Every other answer is read through httpx2 (and decoded), a chunk a block.
 
 A block is handed over when the buffer is full, the body is whole, or `hand_after_s` passed
-since its first byte (a slow connection still tells its bytes several times a second).
+since its first byte, whether more bytes came since or not: a slow connection still tells its
+bytes several times a second, and one that stalls holds none back.
 Errors are httpx2's, as when httpx2 reads: a read timeout is `ReadTimeout`, a failed read
 `ReadError`, a body that ends early `RemoteProtocolError`.
 """
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Generator, Iterator
 from typing import Any
 
@@ -100,16 +102,27 @@ def _read_straight(
     read_timeout: float,
     hand_after_s: float,
 ) -> Iterator[memoryview]:
+    """The next `left` bytes of `sock` in blocks. A block holding bytes is handed over once
+    `hand_after_s` passed since its first byte, also while no more arrive (its bytes are
+    never held back by a connection that stalls)."""
     buffer = _buffer()
-    sock.settimeout(read_timeout)
     while left > 0:
         wanted = min(len(buffer), left)
         filled = 0
-        started = clock()
+        started = 0.0
         while filled < wanted:
+            if filled:
+                wait = hand_after_s - (time.monotonic() - started)
+                if wait <= 0:
+                    break
+                sock.settimeout(wait)
+            else:
+                sock.settimeout(read_timeout)
             try:
                 count = sock.recv_into(buffer[filled:wanted])
             except TimeoutError as error:
+                if filled:
+                    break  # hand over what is there, then wait for more
                 raise httpx2.ReadTimeout(str(error) or "timed out") from error
             except OSError as error:
                 raise httpx2.ReadError(str(error)) from error
@@ -120,10 +133,9 @@ def _read_straight(
                     "peer closed connection without sending complete message body "
                     f"({left - filled} bytes short)"
                 )
+            if not filled:
+                started = time.monotonic()
             filled += count
-            now = clock()
-            connection.delivered(now)
-            if now - started >= hand_after_s:
-                break
+            connection.delivered(clock())
         left -= filled
         yield buffer[:filled]
