@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 import attrs
 import httpx2
 
-from devon_adapters.transfer.body_blocks import body_blocks
+from devon_adapters.transfer.body_blocks import body_blocks, plain_socket
 from devon_adapters.transfer.byte_ranges import (
     Span,
     SpanSet,
@@ -60,8 +60,9 @@ from devon_adapters.transfer.work_plan import SMALLEST_STEAL, Assignment, WorkPl
 from devon_core.errors import DownloadFailed
 
 TELL_EVERY = 256 * 1024
-"""Each connection adds what it wrote to the span record and the progress this often (and
-at least every REPORT_AFTER_S)."""
+"""Each connection read through httpx2 adds what it wrote to the span record and the
+progress this often (and at least every REPORT_AFTER_S); one read straight from its socket
+adds each block (`body_blocks`: up to 1 MiB, or what came within HAND_AFTER_S)."""
 HAND_AFTER_S = REPORT_AFTER_S / 2
 """A block of the body is written and claimed at least this often while bytes arrive."""
 RECORD_EVERY_S = 1.0
@@ -387,16 +388,18 @@ class RangedFetch(OneFile):
         connection: Connection,
         work: "_Work",
     ) -> None:
-        """Write the answer's bytes in place, each chunk claimed from the plan first (what
+        """Write the answer's bytes in place, each block claimed from the plan first (what
         was stolen meanwhile is dropped, and the answer left once nothing is ours); tell
-        `landed` and the progress every TELL_EVERY bytes (and about the rest however the
-        answer ends). An answer longer than the span asked is refused before its first byte
-        past the span is written."""
+        `landed` and the progress of every block read straight from the socket (a full one,
+        or what came within HAND_AFTER_S), of httpx2's chunks every TELL_EVERY bytes or
+        REPORT_AFTER_S, and about the rest however the answer ends. An answer longer than
+        the span asked is refused before its first byte past the span is written."""
         clock = self.options.clock
         told = assignment.cursor
         told_at = clock()
         received = span[0]
         options = self.options
+        straight = plain_socket(response) is not None
         blocks = body_blocks(
             response, connection, clock, options.read_timeout, HAND_AFTER_S, options.chunk_size
         )
@@ -419,7 +422,11 @@ class RangedFetch(OneFile):
                 grown = work.growth.landed(mine) if mine else None
                 if grown is not None:
                     self._grow(work, grown)
-                if assignment.cursor - told >= TELL_EVERY or now - told_at >= REPORT_AFTER_S:
+                if (
+                    straight
+                    or assignment.cursor - told >= TELL_EVERY
+                    or now - told_at >= REPORT_AFTER_S
+                ):
                     start, told, told_at = told, assignment.cursor, now
                     self._tell(work.landed, start, told)
                 if assignment.cursor >= min(assignment.asked_to, assignment.end):
