@@ -1,5 +1,5 @@
 """A large file's connections grow while that adds throughput, go back when a growth added
-nothing, and the host keeps the count they settled at (ADR 0225, ADR 0298); a fake clock
+nothing, and the host keeps the count they settled at (ADR 0225, ADR 0299); a fake clock
 stands for time."""
 
 import threading

@@ -7,7 +7,7 @@ Throughput is measured over windows of WINDOW_S of landed bytes; the window righ
 growth starts SETTLE_S late (new connections need a moment to get going). A growth is kept
 when it brought at least GAIN of what the added connections would bring at the rate of
 the ones before; otherwise the file goes back to the count before that growth (the
-connections added leave between two requests; ADR 0298) and the host remembers it. Each
+connections added leave between two requests; ADR 0299) and the host remembers it. Each
 growth is remembered at once (a file may end before it is judged).
 """
 
