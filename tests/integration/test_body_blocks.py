@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import httpx2
 import pytest
 
-from devon_adapters.transfer.body_blocks import READ_BLOCK, body_blocks
+from devon_adapters.transfer.body_blocks import READ_BLOCK, STRAIGHT_AFTER, BodyBlocks
 from devon_adapters.transfer.live_connections import Connection
 
 MIB = 1024 * 1024
@@ -25,8 +25,9 @@ Answer = Callable[[socket.socket], None]
 
 @contextmanager
 def one_answer(answer: Answer) -> Iterator[tuple[str, list[int]]]:
-    """A server on loopback that answers each connection's request with `answer`; its URL
-    and a list that counts the connections it accepted."""
+    """A server on loopback that answers each request with `answer`, one connection at a
+    time, as many requests on one as the client sends; its URL and a list that counts the
+    connections it accepted."""
     listener = socket.create_server(("127.0.0.1", 0))
     accepted: list[int] = []
 
@@ -37,11 +38,17 @@ def one_answer(answer: Answer) -> Iterator[tuple[str, list[int]]]:
             except OSError:
                 return
             accepted.append(1)
-            with conn:
-                request = b""
-                while b"\r\n\r\n" not in request:
-                    request += conn.recv(65536)
-                answer(conn)
+            with conn, contextlib.suppress(OSError):
+                while True:
+                    request = b""
+                    while b"\r\n\r\n" not in request:
+                        got = conn.recv(65536)
+                        if not got:
+                            break
+                        request += got
+                    if b"\r\n\r\n" not in request:
+                        break  # the client closed the connection
+                    answer(conn)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
@@ -63,32 +70,52 @@ def blocks_of(url: str) -> list[bytes]:
     """The body of a GET of `url`, as the blocks it was handed over in."""
     with httpx2.Client() as client, client.stream("GET", url) as response:
         connection = Connection(response, time.monotonic())
-        return [bytes(b) for b in body_blocks(response, connection, time.monotonic, 5.0, 0.05)]
+        return [bytes(b) for b in BodyBlocks(response, connection, time.monotonic, 5.0, 0.05)]
 
 
-def test_a_body_partly_sent_with_its_headers_arrives_whole_in_blocks_larger_than_httpx2s() -> None:
+def test_a_fast_body_arrives_whole_and_after_its_first_mib_in_blocks_larger_than_httpx2s() -> None:
     def answer(conn: socket.socket) -> None:
         conn.sendall(head(len(BODY)) + BODY[:1000])  # h11 reads these with the headers
-        time.sleep(0.05)
         conn.sendall(BODY[1000:])
 
     with one_answer(answer) as (url, _):
         blocks = blocks_of(url)
 
     assert b"".join(blocks) == BODY
-    assert max(len(b) for b in blocks) == READ_BLOCK
-    assert len(blocks) < len(BODY) // (256 * 1024)  # httpx2 hands over 64 KiB at most
+    assert max(len(b) for b in blocks) == READ_BLOCK  # straight from the socket
+    assert max(len(b) for b in blocks[: STRAIGHT_AFTER // (64 * 1024)]) <= 64 * 1024
+
+
+def test_a_slow_body_is_read_through_httpx2_on_a_connection_kept_alive() -> None:
+    small = BODY[: STRAIGHT_AFTER // 2]
+
+    def answer(conn: socket.socket) -> None:
+        conn.sendall(head(len(small)))
+        for start in range(0, len(small), 64 * 1024):
+            time.sleep(0.01)  # 6.4 MB/s: a read costs less than a new connection
+            conn.sendall(small[start : start + 64 * 1024])
+
+    with one_answer(answer) as (url, accepted), httpx2.Client() as client:
+        for _ in range(2):
+            with client.stream("GET", url) as response:
+                connection = Connection(response, time.monotonic())
+                blocks = BodyBlocks(response, connection, time.monotonic, 5.0, 0.05)
+                assert b"".join(bytes(b) for b in blocks) == small
+                assert not blocks.straight
+
+    assert len(accepted) == 1
 
 
 def test_a_body_that_ends_early_hands_over_what_arrived_then_fails_as_httpx2_would() -> None:
     def answer(conn: socket.socket) -> None:
         conn.sendall(head(len(BODY)) + BODY[: 2 * MIB])
+        conn.shutdown(socket.SHUT_WR)  # and no more
 
     arrived = bytearray()
 
     def read_all(response: httpx2.Response) -> None:
         connection = Connection(response, time.monotonic())
-        for block in body_blocks(response, connection, time.monotonic, 5.0, 0.05):
+        for block in BodyBlocks(response, connection, time.monotonic, 5.0, 0.05):
             arrived.extend(block)
 
     with (
@@ -106,11 +133,11 @@ def test_bytes_before_a_stall_are_handed_over_while_the_connection_stays_silent(
     stall_ended, stall_ran_out = threading.Event(), threading.Event()
 
     def answer(conn: socket.socket) -> None:
-        conn.sendall(head(len(BODY)) + BODY[:1000])
-        time.sleep(0.1)  # the rest comes on its own, after h11's first read
-        conn.sendall(BODY[1000:21000])
+        conn.sendall(head(len(BODY)) + BODY[: 2 * MIB])  # fast: read straight after 1 MiB
+        time.sleep(0.1)
+        conn.sendall(BODY[2 * MIB : 2 * MIB + 20000])
         time.sleep(0.02)  # a block begun right before the stall
-        conn.sendall(BODY[21000:41000])
+        conn.sendall(BODY[2 * MIB + 20000 : 2 * MIB + 40000])
         if not stall_ended.wait(10):  # then nothing, until the test is done
             stall_ran_out.set()
 
@@ -118,14 +145,14 @@ def test_bytes_before_a_stall_are_handed_over_while_the_connection_stays_silent(
     with one_answer(answer) as (url, _), httpx2.Client() as client:
         with client.stream("GET", url) as response:
             connection = Connection(response, time.monotonic())
-            for block in body_blocks(response, connection, time.monotonic, 30.0, 0.05):
+            for block in BodyBlocks(response, connection, time.monotonic, 30.0, 0.05):
                 arrived += len(block)
-                if arrived >= 41000:
+                if arrived >= 2 * MIB + 40000:
                     break
         handed_over_during_the_stall = not stall_ran_out.is_set()
         stall_ended.set()
 
-    assert arrived == 41000
+    assert arrived == 2 * MIB + 40000
     assert handed_over_during_the_stall
 
 
@@ -137,7 +164,7 @@ def test_a_body_read_straight_from_the_socket_closes_its_connection_after_it() -
         for _ in range(2):
             with client.stream("GET", url) as response:
                 connection = Connection(response, time.monotonic())
-                blocks = body_blocks(response, connection, time.monotonic, 5.0, 0.05)
+                blocks = BodyBlocks(response, connection, time.monotonic, 5.0, 0.05)
                 body = b"".join(bytes(b) for b in blocks)  # a block is valid until the next
             assert body == BODY
 

@@ -10,11 +10,13 @@ per block instead of per 64 KiB, no allocation per read.
 
 Read straight from the socket only: an HTTP/1.x answer over plain TCP (no TLS: its socket
 holds records to decrypt, and a TLS connection is costly to make again), with a
-`Content-Length` and no `Content-Encoding` or `Transfer-Encoding`. Its first bytes go
-through httpx2 as usual: whatever h11 read together with the headers is its first `Data`
-event, so that afterwards the socket holds exactly the rest of the body. The connection is
-then closed when the answer is, not put back in the pool (h11 never saw the rest of the
-body). Every other answer is read through httpx2 (and decoded), a chunk a block.
+`Content-Length` and no `Content-Encoding` or `Transfer-Encoding`, once its first
+STRAIGHT_AFTER bytes came at STRAIGHT_FROM or faster. Its bytes till then go through httpx2
+as usual: each `Data` event of h11 holds every byte it read, so that afterwards the socket
+holds exactly the rest of the body. The connection is then closed when the answer is, not
+put back in the pool (h11 never saw the rest of the body): worth it only where a read costs
+more than a new connection. A slower answer, and every other, is read through httpx2 (and
+decoded), a chunk a block, on a connection that is kept alive.
 
 A block is handed over when the buffer is full, the body is whole, or `hand_after_s` passed
 since its first byte, whether more bytes came since or not: a slow connection still tells its
@@ -35,6 +37,10 @@ from devon_adapters.transfer.live_connections import Connection
 
 READ_BLOCK = 1024 * 1024
 """The most bytes handed over at once (and the size of each reading thread's buffer)."""
+STRAIGHT_AFTER = 1024 * 1024
+STRAIGHT_FROM = 32 * 1024 * 1024
+"""An answer goes on straight from the socket once its first STRAIGHT_AFTER bytes came at
+STRAIGHT_FROM bytes per second or more."""
 
 _buffers = threading.local()
 
@@ -64,34 +70,68 @@ def plain_socket(response: httpx2.Response) -> socket.socket | None:
     return sock if type(sock) is socket.socket else None  # an SSLSocket is a subclass
 
 
-def body_blocks(
-    response: httpx2.Response,
-    connection: Connection,
-    clock: Callable[[], float],
-    read_timeout: float,
-    hand_after_s: float,
-    chunk_size: int | None = None,
-) -> Generator[memoryview, None, None]:
+class BodyBlocks:
     """The body of `response` in blocks (each valid until the next is asked for); every read
-    that brings bytes tells `connection` (so a slow one is not taken for stalled). An answer
-    read through httpx2 comes as its (decoded) chunks of `chunk_size` (None: as read)."""
-    sock = plain_socket(response)
-    if sock is None:
-        for chunk in response.iter_bytes(chunk_size):
-            connection.delivered(clock())
-            yield memoryview(chunk)
-        return
-    length = int(response.headers["Content-Length"])
-    raw: Any = response.iter_raw()  # kept open while the socket is read: closing it closes that
-    first = next(raw, b"")  # what h11 holds: the socket has the rest
-    connection.delivered(clock())
-    try:
-        if first:
-            yield memoryview(first)
-        left = length - len(first)
-        yield from _read_straight(sock, left, connection, clock, read_timeout, hand_after_s)
-    finally:
-        raw.close()
+    that brings bytes tells `connection` (so a slow one is not taken for stalled). Read
+    through httpx2 (decoded, in chunks of `chunk_size`; None: as read) until the answer may
+    be and is worth reading straight (`straight` turns true)."""
+
+    def __init__(
+        self,
+        response: httpx2.Response,
+        connection: Connection,
+        clock: Callable[[], float],
+        read_timeout: float,
+        hand_after_s: float,
+        chunk_size: int | None = None,
+    ) -> None:
+        self.straight = False
+        """Whether the blocks now come straight from the socket (see the module)."""
+        self._response = response
+        self._connection = connection
+        self._clock = clock
+        self._read_timeout = read_timeout
+        self._hand_after_s = hand_after_s
+        self._chunk_size = chunk_size
+        self._blocks = self._read()
+
+    def __iter__(self) -> Iterator[memoryview]:
+        return self._blocks
+
+    def close(self) -> None:
+        """Stop reading (the connection is closed when the answer is)."""
+        self._blocks.close()
+
+    def _read(self) -> Generator[memoryview, None, None]:
+        response, connection, clock = self._response, self._connection, self._clock
+        sock = plain_socket(response)
+        if sock is None:
+            for chunk in response.iter_bytes(self._chunk_size):
+                connection.delivered(clock())
+                yield memoryview(chunk)
+            return
+        left = int(response.headers["Content-Length"])
+        raw: Any = response.iter_raw()  # kept open while the socket is read: closing it closes that
+        first_at: float | None = None
+        got = 0
+        try:
+            for chunk in raw:  # each chunk is all h11 held: the socket has the rest
+                now = time.monotonic()
+                first_at = now if first_at is None else first_at
+                connection.delivered(clock())
+                left -= len(chunk)
+                got += len(chunk)
+                yield memoryview(chunk)
+                if got >= STRAIGHT_AFTER and got >= STRAIGHT_FROM * (now - first_at):
+                    break  # fast: worth a new connection for the next request
+            else:
+                return  # the whole body came through httpx2
+            self.straight = True
+            yield from _read_straight(
+                sock, left, connection, clock, self._read_timeout, self._hand_after_s
+            )
+        finally:
+            raw.close()
 
 
 def _read_straight(

@@ -40,7 +40,7 @@ from urllib.parse import urlsplit
 import attrs
 import httpx2
 
-from devon_adapters.transfer.body_blocks import body_blocks, plain_socket
+from devon_adapters.transfer.body_blocks import BodyBlocks
 from devon_adapters.transfer.byte_ranges import (
     Span,
     SpanSet,
@@ -399,8 +399,7 @@ class RangedFetch(OneFile):
         told_at = clock()
         received = span[0]
         options = self.options
-        straight = plain_socket(response) is not None
-        blocks = body_blocks(
+        blocks = BodyBlocks(
             response, connection, clock, options.read_timeout, HAND_AFTER_S, options.chunk_size
         )
         try:
@@ -423,7 +422,7 @@ class RangedFetch(OneFile):
                 if grown is not None:
                     self._grow(work, grown)
                 if (
-                    straight
+                    blocks.straight
                     or assignment.cursor - told >= TELL_EVERY
                     or now - told_at >= REPORT_AFTER_S
                 ):
