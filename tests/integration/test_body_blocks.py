@@ -14,7 +14,7 @@ from contextlib import contextmanager
 import httpx2
 import pytest
 
-from devon_adapters.transfer.body_blocks import READ_BLOCK, STRAIGHT_AFTER, BodyBlocks
+from devon_adapters.transfer.body_blocks import FULL_READ, READ_BLOCK, STRAIGHT_AFTER, BodyBlocks
 from devon_adapters.transfer.live_connections import Connection
 
 MIB = 1024 * 1024
@@ -83,17 +83,17 @@ def test_a_fast_body_arrives_whole_and_after_its_first_mib_in_blocks_larger_than
 
     assert b"".join(blocks) == BODY
     assert max(len(b) for b in blocks) == READ_BLOCK  # straight from the socket
-    assert max(len(b) for b in blocks[: STRAIGHT_AFTER // (64 * 1024)]) <= 64 * 1024
+    assert max(len(b) for b in blocks[:STRAIGHT_AFTER]) <= FULL_READ  # through httpx2 first
 
 
 def test_a_slow_body_is_read_through_httpx2_on_a_connection_kept_alive() -> None:
-    small = BODY[: STRAIGHT_AFTER // 2]
+    small = BODY[: 2 * STRAIGHT_AFTER * FULL_READ]
 
     def answer(conn: socket.socket) -> None:
         conn.sendall(head(len(small)))
-        for start in range(0, len(small), 64 * 1024):
-            time.sleep(0.01)  # 6.4 MB/s: a read costs less than a new connection
-            conn.sendall(small[start : start + 64 * 1024])
+        for start in range(0, len(small), 16 * 1024):
+            time.sleep(0.002)  # each read finds a part: the reads are not the limit
+            conn.sendall(small[start : start + 16 * 1024])
 
     with one_answer(answer) as (url, accepted), httpx2.Client() as client:
         for _ in range(2):
@@ -133,7 +133,7 @@ def test_bytes_before_a_stall_are_handed_over_while_the_connection_stays_silent(
     stall_ended, stall_ran_out = threading.Event(), threading.Event()
 
     def answer(conn: socket.socket) -> None:
-        conn.sendall(head(len(BODY)) + BODY[: 2 * MIB])  # fast: read straight after 1 MiB
+        conn.sendall(head(len(BODY)) + BODY[: 2 * MIB])  # fast: read straight after 512 KiB
         time.sleep(0.1)
         conn.sendall(BODY[2 * MIB : 2 * MIB + 20000])
         time.sleep(0.02)  # a block begun right before the stall

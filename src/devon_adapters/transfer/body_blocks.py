@@ -10,8 +10,9 @@ per block instead of per 64 KiB, no allocation per read.
 
 Read straight from the socket only: an HTTP/1.x answer over plain TCP (no TLS: its socket
 holds records to decrypt, and a TLS connection is costly to make again), with a
-`Content-Length` and no `Content-Encoding` or `Transfer-Encoding`, once its first
-STRAIGHT_AFTER bytes came at STRAIGHT_FROM or faster. Its bytes till then go through httpx2
+`Content-Length` and no `Content-Encoding` or `Transfer-Encoding`, once STRAIGHT_AFTER reads
+in a row found a full read (64 KiB) waiting: the bytes arrive faster than httpx2 hands them
+over, so reading is the limit. Its bytes till then go through httpx2
 as usual: each `Data` event of h11 holds every byte it read, so that afterwards the socket
 holds exactly the rest of the body. The connection is then closed when the answer is, not
 put back in the pool (h11 never saw the rest of the body): worth it only where a read costs
@@ -37,10 +38,11 @@ from devon_adapters.transfer.live_connections import Connection
 
 READ_BLOCK = 1024 * 1024
 """The most bytes handed over at once (and the size of each reading thread's buffer)."""
-STRAIGHT_AFTER = 1024 * 1024
-STRAIGHT_FROM = 32 * 1024 * 1024
-"""An answer goes on straight from the socket once its first STRAIGHT_AFTER bytes came at
-STRAIGHT_FROM bytes per second or more."""
+FULL_READ = 64 * 1024
+"""What httpcore asks of the socket at a time (its `READ_NUM_BYTES`)."""
+STRAIGHT_AFTER = 8
+"""An answer goes on straight from the socket after this many reads in a row found at least
+FULL_READ bytes waiting: the bytes come faster than they are read."""
 
 _buffers = threading.local()
 
@@ -112,18 +114,15 @@ class BodyBlocks:
             return
         left = int(response.headers["Content-Length"])
         raw: Any = response.iter_raw()  # kept open while the socket is read: closing it closes that
-        first_at: float | None = None
-        got = 0
+        full_reads = 0
         try:
             for chunk in raw:  # each chunk is all h11 held: the socket has the rest
-                now = time.monotonic()
-                first_at = now if first_at is None else first_at
                 connection.delivered(clock())
                 left -= len(chunk)
-                got += len(chunk)
+                full_reads = full_reads + 1 if len(chunk) >= FULL_READ else 0
                 yield memoryview(chunk)
-                if got >= STRAIGHT_AFTER and got >= STRAIGHT_FROM * (now - first_at):
-                    break  # fast: worth a new connection for the next request
+                if full_reads >= STRAIGHT_AFTER:
+                    break  # the reads are the limit: worth a new connection next time
             else:
                 return  # the whole body came through httpx2
             self.straight = True
