@@ -159,14 +159,8 @@ class WorkPlan:
         with self._lock:
             elapsed = self._clock() - assignment.opened_at
             fetched = assignment.cursor - assignment.start
-            # A short request's rate is mostly its round trip: not the connection's; one
-            # emptied by a thief before its first byte has none (a typical rate of 0 would
-            # size no request).
-            if (
-                elapsed > 0
-                and fetched > 0
-                and (fetched >= 4 * SMALLEST_STEAL or elapsed >= RATE_AFTER_S)
-            ):
+            # A short request's rate is mostly its round trip: not the connection's.
+            if elapsed > 0 and (fetched >= 4 * SMALLEST_STEAL or elapsed >= RATE_AFTER_S):
                 self._finished_rates.append(fetched / elapsed)
             self._discard(assignment)
 
@@ -200,7 +194,8 @@ class WorkPlan:
         """The median rate of the connections in progress and the last ones to finish."""
         rates = [r for a in self._active if (r := a.rate(now)) is not None and r > 0]
         rates.extend(self._finished_rates)
-        return statistics.median(rates) if rates else None
+        typical = statistics.median(rates) if rates else None
+        return typical if typical else None  # rates of 0 (emptied assignments) size nothing
 
     def _time_left(self, assignment: Assignment, now: float, typical: float | None) -> float:
         rate = assignment.rate(now)
