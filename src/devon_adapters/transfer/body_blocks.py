@@ -17,7 +17,10 @@ as usual: each `Data` event of h11 holds every byte it read, so that afterwards 
 holds exactly the rest of the body. The connection is then closed when the answer is, not
 put back in the pool (h11 never saw the rest of the body): worth it only where a read costs
 more than a new connection. A slower answer, and every other, is read through httpx2 (and
-decoded), a chunk a block, on a connection that is kept alive.
+decoded), a chunk a block; once its last byte is there, h11 is shown the end of the answer
+before that chunk is handed over, so that its connection goes back to the pool even when the
+caller stops right after it (a range's writer does: until then, no range request left its
+connection to the next one).
 
 A block is handed over when the buffer is full, the body is whole, or `hand_after_s` passed
 since its first byte, whether more bytes came since or not: a slow connection still tells its
@@ -108,8 +111,16 @@ class BodyBlocks:
         response, connection, clock = self._response, self._connection, self._clock
         sock = plain_socket(response)
         if sock is None:
-            for chunk in response.iter_bytes(self._chunk_size):
+            chunks: Any = response.iter_bytes(self._chunk_size)
+            length = response.headers.get("Content-Length", "")
+            encoded = response.headers.get("Content-Encoding", "identity") != "identity"
+            to_come = int(length) if length.isdigit() and not encoded else None
+            for chunk in chunks:
                 connection.delivered(clock())
+                if to_come is not None:
+                    to_come -= len(chunk)
+                    if to_come <= 0:
+                        next(chunks, None)  # the end of the answer: its connection is reused
                 yield memoryview(chunk)
             return
         left = int(response.headers["Content-Length"])
@@ -120,6 +131,8 @@ class BodyBlocks:
                 connection.delivered(clock())
                 left -= len(chunk)
                 full_reads = full_reads + 1 if len(chunk) >= FULL_READ else 0
+                if left <= 0:
+                    next(raw, None)  # the end of the answer: its connection is reused
                 yield memoryview(chunk)
                 if full_reads >= STRAIGHT_AFTER:
                     break  # the reads are the limit: worth a new connection next time
