@@ -12,15 +12,15 @@ Read straight from the socket only: an HTTP/1.x answer over plain TCP (no TLS: i
 holds records to decrypt, and a TLS connection is costly to make again), with a
 `Content-Length` and no `Content-Encoding` or `Transfer-Encoding`, once STRAIGHT_AFTER reads
 in a row found a full read (64 KiB) waiting: the bytes arrive faster than httpx2 hands them
-over, so reading is the limit. Its bytes till then go through httpx2
-as usual: each `Data` event of h11 holds every byte it read, so that afterwards the socket
-holds exactly the rest of the body. The connection is then closed when the answer is, not
-put back in the pool (h11 never saw the rest of the body): worth it only where a read costs
-more than a new connection. A slower answer, and every other, is read through httpx2 (and
-decoded), a chunk a block; once its last byte is there, h11 is shown the end of the answer
-before that chunk is handed over, so that its connection goes back to the pool even when the
-caller stops right after it (a range's writer does: until then, no range request left its
-connection to the next one).
+over, so reading is the limit. Its bytes till then go through httpx2 as usual: each `Data`
+event of h11 holds every byte it read, so that afterwards the socket holds exactly the rest
+of the body. The connection is then closed when the answer is, not put back in the pool
+(h11 never saw the rest of the body): worth it only where reading costs more than a new
+connection. A slower answer, and every other, is read through httpx2 (and decoded), a chunk
+a block; once its last byte is there, h11 is shown the end of the answer before that chunk
+is handed over, so that its connection goes back to the pool even when the caller stops
+right after it (a range's writer does: until then, no range request left its connection to
+the next one).
 
 A block is handed over when the buffer is full, the body is whole, or `hand_after_s` passed
 since its first byte, whether more bytes came since or not: a slow connection still tells its
