@@ -313,3 +313,17 @@ def test_every_byte_goes_to_exactly_one_connection_through_hedges_and_steals() -
         assert [len(o) for o in owners] == [1] * size, seed
         hedges += plan.hedges
     assert hedges > 0
+
+
+def test_an_assignment_emptied_before_its_first_byte_gives_no_rate_to_size_requests_by() -> None:
+    clock = FakeClock()
+    plan = WorkPlan([(0, 1000), (1000, 2000)], smallest_steal=10, clock=clock)
+    emptied = plan.take()
+    assert emptied is not None
+    clock.advance(0.5)
+    emptied.end = emptied.cursor  # a thief took all it had left before its first byte came
+    plan.finish(emptied)
+    other = plan.take()
+    assert other is not None
+
+    assert plan.next_request(other) == other.end  # all it has left: no rate is known

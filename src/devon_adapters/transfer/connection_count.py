@@ -6,8 +6,9 @@ files that follow.
 Throughput is measured over windows of WINDOW_S of landed bytes; the window right after a
 growth starts SETTLE_S late (new connections need a moment to get going). A growth is kept
 when it brought at least GAIN of what the added connections would bring at the rate of
-the ones before; otherwise the file stays where it is and the host remembers the count
-before that growth. Each growth is remembered at once (a file may end before it is judged).
+the ones before; otherwise the file goes back to the count before that growth (the
+connections added leave between two requests; ADR 0299) and the host remembers it. Each
+growth is remembered at once (a file may end before it is judged).
 """
 
 import threading
@@ -80,6 +81,7 @@ class Growth:
             count_before, rate_before = self._before
             promised = rate_before * (self.count - count_before) / count_before
             if rate - rate_before < GAIN * promised:
+                self.count = count_before  # the connections added leave (`ranged_fetch`)
                 self._settle(count_before)
                 return None
         if self.count >= self._ceiling:

@@ -6,13 +6,16 @@ connection slots) asks `WorkPlan` for bytes: the lowest piece not yet handed out
 (by rate) of what a much slower connection or the one that would finish last has left:
 work stealing, so that a slow connection never holds up the end of the file. It asks for
 exactly those bytes and writes them where they belong in a `.part` of the file's full size
-(`os.pwrite`), claiming each chunk first: bytes past its (possibly stolen) end are dropped.
-The number of connections grows while that adds throughput (`connection_count`). A
-connection that delivers nothing for `stall_timeout` seconds is closed by the download's
-watch (`live_connections`) and what it had left goes back to the plan; what it wrote
-stays. Each landed span is added to the `.part`'s record (rewritten atomically after every
-1/128 of the file, at least 256 KiB, and every second), so that after a kill or a cut the
-next attempt asks only for what is missing. A request that fails is retried from the byte
+(`os.pwrite`), a block of up to 1 MiB at a time read straight from the socket where the
+answer allows it (`body_blocks`, ADR 0298), claiming each block first: bytes past its
+(possibly stolen) end are dropped. The number of connections grows while that adds
+throughput (`connection_count`); when a growth added nothing, the connections it added
+leave between two requests, giving back what they had left. A connection that delivers
+nothing for `stall_timeout` seconds is closed by the download's watch (`live_connections`)
+and what it had left goes back to the plan; what it wrote stays. Each landed span is added
+to the `.part`'s record (rewritten atomically after every 1/128 of the file, at least 256
+KiB, and every second), so that after a kill or a cut the next attempt asks only for what
+is missing. A request that fails is retried from the byte
 it got to, with the same backoff as a whole file; the first that gives up stops the others.
 
 Verification: a thread of its own follows the contiguous prefix (what is on disk from byte
@@ -37,6 +40,7 @@ from urllib.parse import urlsplit
 import attrs
 import httpx2
 
+from devon_adapters.transfer.body_blocks import BodyBlocks
 from devon_adapters.transfer.byte_ranges import (
     Span,
     SpanSet,
@@ -56,8 +60,11 @@ from devon_adapters.transfer.work_plan import SMALLEST_STEAL, Assignment, WorkPl
 from devon_core.errors import DownloadFailed
 
 TELL_EVERY = 256 * 1024
-"""Each connection adds what it wrote to the span record and the progress this often (and
-at least every REPORT_AFTER_S)."""
+"""Each connection read through httpx2 adds what it wrote to the span record and the
+progress this often (and at least every REPORT_AFTER_S); one read straight from its socket
+adds each block (`body_blocks`: up to 1 MiB, or what came within HAND_AFTER_S)."""
+HAND_AFTER_S = REPORT_AFTER_S / 2
+"""A block of the body is written and claimed at least this often while bytes arrive."""
 RECORD_EVERY_S = 1.0
 LOOK_AGAIN_S = 0.1
 
@@ -68,6 +75,11 @@ class RangesIgnored(Exception):
 
 class _Crowded(Exception):
     """Another download is owed this connection's slot: give the rest back."""
+
+
+class _Surplus(Exception):
+    """The file went back to fewer connections (a growth that added nothing): this one
+    gives the rest back and leaves."""
 
 
 class _Dropped(Exception):
@@ -168,6 +180,8 @@ class RangedFetch(OneFile):
     )
     _workers: list[Future[None]] = attrs.field(init=False, factory=list)
     _workers_lock: threading.Lock = attrs.field(init=False, factory=threading.Lock)
+    _at_work: int = attrs.field(init=False, default=0)
+    """Workers that have not left (`_workers` also holds those that did)."""
 
     @property
     def size(self) -> int:
@@ -233,10 +247,23 @@ class RangedFetch(OneFile):
             return list(self._workers)
 
     def _grow(self, work: "_Work", count: int) -> None:
-        """Run workers until there are `count` (workers never leave while there is work)."""
+        """Start workers until `count` were started (one that left counts: a file that went
+        back to fewer connections never grows again)."""
         with self._workers_lock:
             while len(self._workers) < count and not self.halted():
+                self._at_work += 1
                 self._workers.append(work.pool.submit(self._work, work))
+
+    def _one_too_many(self, work: "_Work") -> bool:
+        """Whether this worker is one more than the file's connection count (then it is
+        counted out at once: it leaves)."""
+        if self._at_work <= work.growth.count:  # read without the lock: the common case
+            return False
+        with self._workers_lock:
+            if self._at_work <= work.growth.count:
+                return False
+            self._at_work -= 1
+            return True
 
     def _wait_for_workers(self) -> bool:
         """Wait until every worker (also those started meanwhile) ended; True when one
@@ -262,28 +289,34 @@ class RangedFetch(OneFile):
                 with PROCESS_SLOTS.held(limit, self.halted, self.group) as got:
                     if not got:
                         raise Stopped
-                    crowded = self._fetch_while_not_crowded(work)
-                if not crowded:
+                    ended = self._fetch_while_not_crowded(work)
+                if ended is _Surplus:
+                    return
+                if ended is None:
                     self.halt.wait(LOOK_AGAIN_S)
         except BaseException:
             self.halt.set()
             work.landed.wake()
             raise
 
-    def _fetch_while_not_crowded(self, work: "_Work") -> bool:
-        """Fetch assignments until there is no more work (False) or this download holds more
-        than its share of the slots while another waits (True)."""
-        while (assignment := work.plan.take()) is not None:
+    def _fetch_while_not_crowded(self, work: "_Work") -> type[Exception] | None:
+        """Fetch assignments until there is no more work (None), this download holds more
+        than its share of the slots while another waits (`_Crowded`), or this worker is one
+        too many for the file's connection count (`_Surplus`)."""
+        while not self._one_too_many(work):
+            assignment = work.plan.take()
+            if assignment is None:
+                return None
             try:
                 self._fetch(assignment, work)
-            except _Crowded:
+            except (_Crowded, _Surplus) as ended:
                 work.plan.give_back(assignment)
-                return True
+                return type(ended)
             except _Dropped:
                 work.plan.give_back(assignment)
                 continue
             work.plan.finish(assignment)
-        return False
+        return _Surplus
 
     def _fetch(self, assignment: Assignment, work: "_Work") -> None:
         """Fetch `assignment` until whole (its end may move down meanwhile), a request of
@@ -291,6 +324,8 @@ class RangedFetch(OneFile):
         byte reached after a cut or a transient error (`Retrying`)."""
         retrying = self.retrying(self.halted, self.halt)
         while assignment.cursor < assignment.end:
+            if self._one_too_many(work):
+                raise _Surplus  # between two requests: nothing in flight is dropped
             work.plan.next_request(assignment)
             retrying.until_whole(
                 lambda: self._stream(assignment, work),
@@ -353,20 +388,25 @@ class RangedFetch(OneFile):
         connection: Connection,
         work: "_Work",
     ) -> None:
-        """Write the answer's bytes in place, each chunk claimed from the plan first (what
+        """Write the answer's bytes in place, each block claimed from the plan first (what
         was stolen meanwhile is dropped, and the answer left once nothing is ours); tell
-        `landed` and the progress every TELL_EVERY bytes (and about the rest however the
-        answer ends). An answer longer than the span asked is refused before its first byte
-        past the span is written."""
+        `landed` and the progress of every block read straight from the socket (a full one,
+        or what came within HAND_AFTER_S), of httpx2's chunks every TELL_EVERY bytes or
+        REPORT_AFTER_S, and about the rest however the answer ends. An answer longer than
+        the span asked is refused before its first byte past the span is written."""
         clock = self.options.clock
         told = assignment.cursor
         told_at = clock()
         received = span[0]
+        options = self.options
+        blocks = BodyBlocks(
+            response, connection, clock, options.read_timeout, HAND_AFTER_S, options.chunk_size
+        )
         try:
-            for chunk in response.iter_bytes(self.options.chunk_size):
+            for block in blocks:
                 if self.halted():
                     raise Stopped
-                received += len(chunk)
+                received += len(block)
                 if received > span[1]:
                     raise DownloadFailed(
                         f"{sentence_start(self.server.name)} sent more than bytes "
@@ -374,19 +414,22 @@ class RangedFetch(OneFile):
                         "was kept"
                     )
                 position = assignment.cursor
-                skip, mine = work.plan.claim(assignment, len(chunk))
+                skip, mine = work.plan.claim(assignment, len(block))
                 if skip:  # a hedge's bytes its partner wrote first: told by the partner
                     if position > told:
                         self._tell(work.landed, told, position)
                     told = position + skip
                 if mine:
-                    _write_at(work.fd, memoryview(chunk)[skip : skip + mine], position + skip)
+                    _write_at(work.fd, memoryview(block)[skip : skip + mine], position + skip)
                 now = clock()
-                connection.delivered(now)
                 grown = work.growth.landed(mine) if mine else None
                 if grown is not None:
                     self._grow(work, grown)
-                if assignment.cursor - told >= TELL_EVERY or now - told_at >= REPORT_AFTER_S:
+                if (
+                    blocks.straight
+                    or assignment.cursor - told >= TELL_EVERY
+                    or now - told_at >= REPORT_AFTER_S
+                ):
                     start, told, told_at = told, assignment.cursor, now
                     self._tell(work.landed, start, told)
                 if assignment.cursor >= min(assignment.asked_to, assignment.end):
@@ -394,6 +437,7 @@ class RangedFetch(OneFile):
                 if PROCESS_SLOTS.crowded(self.group, self.options.max_connections):
                     raise _Crowded
         finally:
+            blocks.close()  # its buffer is free again
             if assignment.cursor > told:
                 self._tell(work.landed, told, assignment.cursor)
 

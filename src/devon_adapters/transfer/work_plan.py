@@ -280,7 +280,8 @@ class WorkPlan:
         """The median rate of the connections in progress and the last ones to finish."""
         rates = [r for a in self._active if (r := a.rate(now)) is not None and r > 0]
         rates.extend(self._finished_rates)
-        return statistics.median(rates) if rates else None
+        typical = statistics.median(rates) if rates else None
+        return typical if typical else None  # rates of 0 (emptied assignments) size nothing
 
     def _time_left(self, assignment: Assignment, now: float, typical: float | None) -> float:
         rate = assignment.rate(now)

@@ -81,6 +81,10 @@ class RequestRecord:
     connection found closed by the client."""
     reused: bool = False
     """Whether it came on a kept-alive connection that had carried a request before."""
+    last_write_at: float = 0.0
+    """When the last write of the body began (`time.monotonic()`; 0.0 when none): before the
+    client can have its last byte, where `ended_at` may come after the client went on to
+    another request on another connection."""
 
 
 @dataclass

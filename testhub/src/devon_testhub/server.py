@@ -140,6 +140,7 @@ class _HubHandler(BaseHTTPRequestHandler):
     # Bookkeeping for the request being handled.
     _status = 0
     _bytes_sent = 0
+    _last_write_at = 0.0
     _range_start: int | None = None
     _completed = True
     _decoded_path = ""
@@ -180,6 +181,7 @@ class _HubHandler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         started = time.perf_counter()
         self._status, self._bytes_sent, self._range_start, self._completed = 0, 0, None, True
+        self._last_write_at = 0.0
         split = urlsplit(self.path)
         route = parse_route(split.path, self.hub.catalogue)
         decoded_path = unquote(split.path)
@@ -234,6 +236,7 @@ class _HubHandler(BaseHTTPRequestHandler):
                     completed=self._completed,
                     ended_at=time.monotonic(),
                     reused=self._served > 0,
+                    last_write_at=self._last_write_at,
                 )
             )
             self._served += 1
@@ -439,6 +442,7 @@ class _HubHandler(BaseHTTPRequestHandler):
             for offset in range(0, len(piece), step):
                 for part in pace.parts(piece[offset : offset + step]):
                     faults.pace(len(part))
+                    self._last_write_at = time.monotonic()
                     self.wfile.write(part)
                     position += len(part)
                     self._bytes_sent += len(part)
