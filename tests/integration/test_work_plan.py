@@ -125,3 +125,20 @@ def test_requests_shrink_as_the_file_nears_its_end() -> None:
     plan.claim(second, 10_000_000)
 
     assert plan.next_request(first) - first.cursor == 2_000_000  # half a second's worth
+
+
+def test_a_connection_that_got_nothing_before_all_it_had_was_stolen_stops_no_other() -> None:
+    """A connection waiting for its answer (a fleet host's upstream answers once it has the
+    file) may lose all it had to a thief and finish with no byte: a rate of 0, which the
+    others' next requests must survive (it divided by zero and failed the download)."""
+    clock = FakeClock()
+    plan = WorkPlan([(0, 1000), (1000, 2000)], smallest_steal=10, clock=clock)
+    waiting = plan.take()
+    assert waiting is not None
+    clock.advance(1.0)
+    waiting.end = waiting.cursor  # what a laggard's thief leaves it: nothing
+    plan.finish(waiting)
+    other = plan.take()
+    assert other is not None
+
+    assert plan.next_request(other) > other.cursor
