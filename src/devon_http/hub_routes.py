@@ -77,7 +77,9 @@ def serve_hub_paths(
     `pull_through`, a model the vault lacks is listed from upstream, and a file it lacks is
     downloaded before the answer (ADR 0255). With `landed` (a fleet host, ADR 0282), a file
     the vault lacks that a download still running has landed in staging is sent when it is
-    asked for at that download's exact commit: what peers ask for."""
+    asked for at that download's exact commit: what peers ask for. With both (a fleet's
+    central), a request waiting for its pull is answered from staging as soon as its file
+    has landed there, while the pull goes on with the others (ADR 0290)."""
 
     async def answering(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -164,17 +166,24 @@ async def _resolve(
 ) -> None:
     reading = _method(scope) == "GET"
 
+    # A pull ends its wait once the file has landed in the download's staging (ADR 0290).
+    sooner = partial(_has_landed, landed, hub) if pull and landed is not None else None
+
     def opened() -> tuple[ServedModel, ServedFile, int]:
-        try:
-            served, found = devon.hub_file(
-                hub.repo_id, hub.revision, hub.path, pull=pull, use=reading
-            )
-        except NotFound:
-            staged = _landed_file(landed, hub)
-            if staged is None:
-                raise
-            return staged
-        return served, found, os.open(found.held_path, os.O_RDONLY)
+        for _ in range(PULL_RACES):
+            try:
+                served, found = devon.hub_file(
+                    hub.repo_id, hub.revision, hub.path, pull=pull, use=reading, landed=sooner
+                )
+            except NotFound:
+                staged = _landed_file(landed, hub)
+                if staged is None and sooner is not None and sooner():
+                    continue  # committed (moved out of staging) meanwhile: ask again
+                if staged is None:
+                    raise
+                return staged
+            return served, found, os.open(found.held_path, os.O_RDONLY)
+        raise NotFound(f"{hub.path} of {hub.repo_id} kept moving between staging and the vault")
 
     served, found, fd = await _in_thread(opened)
     try:
@@ -206,6 +215,20 @@ async def _resolve(
             await send({"type": "http.response.body", "body": b"", "more_body": False})
     finally:
         os.close(fd)
+
+
+PULL_RACES = 3
+"""How often a resolve asks again when a pulled file it found landed left staging before it
+was opened (its download committed meanwhile)."""
+
+
+def _has_landed(landed: Landed, hub: HubPath) -> bool:
+    """Whether the file `hub` asks for has landed in staging, at the commit asked for."""
+    try:
+        staged = landed(hub.repo_id, hub.path)
+    except DevonError:
+        return False
+    return staged is not None and staged.revision == hub.revision
 
 
 def _landed_file(landed: Landed | None, hub: HubPath) -> tuple[ServedModel, ServedFile, int] | None:
