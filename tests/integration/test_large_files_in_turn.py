@@ -1,6 +1,7 @@
-"""A model's large files arrive one after another, each with every connection (ADR 0290): the
-first is whole (and, with pull-through, sent to the client waiting for it) while the rest are
-still on their way, instead of all of them landing together at the end."""
+"""A model's large files arrive one after another, each with every connection (ADR 0290; the
+next starts as the one before ends, to keep the link full): the first is whole (and, with
+pull-through, sent to the client waiting for it) while the rest are still on their way,
+instead of all of them landing together at the end."""
 
 import json
 import urllib.request
@@ -51,8 +52,12 @@ def test_a_download_fetches_its_large_files_one_after_another(hub: TestHub, tmp_
     source.download(model, model.files, str(tmp_path / "dest"))
 
     order = [spans(hub, path) for path in SHARDS]
-    for (_, earlier_done), (later_asked, _) in pairwise(order):
-        assert earlier_done <= later_asked  # not one byte of the next before this one is whole
+    for (_, earlier_whole), (_, later_whole) in pairwise(order):
+        assert earlier_whole <= later_whole  # whole in turn, largest first
+    for (_, earlier_whole), _, (later_asked, _) in zip(order, order[1:], order[2:], strict=False):
+        # A file starts once the one before has most of its bytes (its last connections go
+        # to the next one): never two files before it.
+        assert earlier_whole <= later_asked
     expected = {f.path: hub_bytes(hub, MODEL, f.path) for f in model.files}
     assert files_under(tmp_path / "dest") == expected
 

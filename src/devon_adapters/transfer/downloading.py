@@ -65,6 +65,10 @@ _Parts = tuple[
 REPORT_EVERY = 1024 * 1024
 WATCH_EVERY_S = 0.1
 """How often a download's watch looks at its stop signal and its connections."""
+TAIL_SHARE = 0.125
+"""A large file's successor starts once no more than this share of it is still to come."""
+LANE_LOOK_S = 0.05
+"""How often the lane of large files looks how far the current one has come."""
 TICK_EVERY_S = 1.0
 """The progress callback hears at least this often, bytes or not (a speed of 0 shows)."""
 
@@ -131,17 +135,35 @@ class Downloader:
         small = [job for job in jobs if job not in large]
         workers = max(1, min(self._options.max_workers, len(jobs)))
         pool = ThreadPoolExecutor(workers, thread_name_prefix="devon-download")
+        # The large files' own threads (the lane and the two files it overlaps), so that
+        # they never queue behind the small ones.
+        lane_pool = ThreadPoolExecutor(3, thread_name_prefix="devon-download-lane")
         futures: list[Future[Any]] = []
         submitting = threading.Lock()
+        # In turn, a large file starts with the connections all of them would have had at
+        # once (a host's settled count wins once there is one, ADR 0225).
+        options = self._options
+        lane_options = attrs.evolve(
+            options,
+            connections_per_file=min(
+                options.connections_per_file * max(len(large), 1),
+                max(options.max_connections_per_file, options.connections_per_file),
+            ),
+        )
 
-        def submit(job: FileJob) -> None:
+        def submit(job: FileJob, *, in_lane: bool = False) -> "Future[bool] | None":
             with submitting:
-                if not stop.is_set():  # else the pool is shutting down: the file never starts
-                    futures.append(pool.submit(self._fetch, model, job, tracker, stop, live, group))
+                if stop.is_set():  # the pools are shutting down: the file never starts
+                    return None
+                chosen = (lane_pool, lane_options) if in_lane else (pool, options)
+                future = chosen[0].submit(
+                    self._fetch, model, job, tracker, stop, live, group, chosen[1]
+                )
+                futures.append(future)
+                return future
 
-        if large:  # first: the lane starts at once, whatever the number of small files
-            lane = pool.submit(self._in_turn, large, submit, model, tracker, stop, live, group)
-            futures.append(lane)
+        if large:
+            futures.append(lane_pool.submit(self._in_turn, large, submit, tracker, stop))
         for job in small:
             submit(job)
         watch.start()
@@ -157,6 +179,7 @@ class Downloader:
             for future in futures:
                 future.cancel()
             pool.shutdown(wait=True)
+            lane_pool.shutdown(wait=True)
             watch.end()
         watch.raise_if_stopped(model.model_id)
         _raise_first_failure(futures)
@@ -166,25 +189,34 @@ class Downloader:
         options = self._options
         return options.connections_per_file > 1 and job.file.size_bytes > options.split_threshold
 
+    @staticmethod
     def _in_turn(
-        self,
         jobs: list[FileJob],
-        submit: Callable[[FileJob], None],
-        model: RemoteModel,
+        submit: "Callable[..., Future[bool] | None]",
         tracker: ProgressTracker,
         stop: threading.Event,
-        live: LiveConnections,
-        group: object,
     ) -> None:
-        """The large files, one after another (each with every connection it grows to);
-        once the server answered one without ranges, the rest go to the pool at once."""
+        """Start the large files one after another: each once the one before has no more
+        than TAIL_SHARE of its bytes still to come, or has ended (its last pieces' connections
+        then go to the next: no tail where the link idles). Once the server answered one
+        without ranges (one stream), the rest start at once."""
+        previous: tuple[FileJob, Future[bool]] | None = None
         for index, job in enumerate(jobs):
-            if stop.is_set():
-                raise Stopped
-            if not self._fetch(model, job, tracker, stop, live, group):
-                for rest in jobs[index + 1 :]:
+            while previous is not None and not previous[1].done():
+                before, _ = previous
+                left = before.file.size_bytes - tracker.arrived(before.file.path)
+                if left <= TAIL_SHARE * before.file.size_bytes:
+                    break
+                if stop.wait(LANE_LOOK_S):
+                    raise Stopped
+            if previous is not None and _answered_whole(previous[1]):
+                for rest in jobs[index:]:
                     submit(rest)
                 return
+            started = submit(job, in_lane=True)
+            if started is None:
+                raise Stopped
+            previous = (job, started)
 
     def _fetch(
         self,
@@ -194,9 +226,11 @@ class Downloader:
         stop: threading.Event,
         live: LiveConnections,
         group: object,
+        options: DownloadOptions | None = None,
     ) -> bool:
         """Fetch one file; False when the server ignored `Range` (it came as one stream)."""
-        parts: _Parts = (self._server, self._options, model, job, tracker, stop, live, group)
+        chosen = options or self._options
+        parts: _Parts = (self._server, chosen, model, job, tracker, stop, live, group)
         try:
             try:
                 if job.file.sha256 is None and isinstance(self._server, MirroredFileServer):
@@ -255,6 +289,11 @@ def _discard_stale_partial(model: RemoteModel, job: FileJob) -> None:
             f"Could not discard stale bytes of {job.file.path} of {model.model_id} "
             f"from staging: {error}"
         ) from error
+
+
+def _answered_whole(fetched: "Future[bool]") -> bool:
+    """Whether a large file ended fetched as one stream (its server ignores `Range`)."""
+    return fetched.done() and fetched.exception() is None and fetched.result() is False
 
 
 def _wait_for_all(futures: list[Future[Any]]) -> None:
