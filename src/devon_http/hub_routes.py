@@ -27,6 +27,7 @@ from devon_core.errors import DevonError, Forbidden, InvalidInput, NotFound
 from devon_core.fleet import LandedFile
 from devon_core.hub_protocol import (
     EntryNotFound,
+    LandedInStaging,
     RevisionNotFound,
     ServedFile,
     ServedModel,
@@ -175,10 +176,13 @@ async def _resolve(
                 served, found = devon.hub_file(
                     hub.repo_id, hub.revision, hub.path, pull=pull, use=reading, landed=sooner
                 )
+            except LandedInStaging:
+                staged = _landed_file(landed, hub)
+                if staged is None:
+                    continue  # committed (moved into the vault) since: ask again
+                return staged
             except NotFound:
                 staged = _landed_file(landed, hub)
-                if staged is None and sooner is not None and sooner():
-                    continue  # committed (moved out of staging) meanwhile: ask again
                 if staged is None:
                     raise
                 return staged
@@ -223,12 +227,20 @@ was opened (its download committed meanwhile)."""
 
 
 def _has_landed(landed: Landed, hub: HubPath) -> bool:
-    """Whether the file `hub` asks for has landed in staging, at the commit asked for."""
+    """Whether the file `hub` asks for has landed in staging, at the commit asked for, with
+    the sha256 that is its ETag (see `_servable`)."""
     try:
         staged = landed(hub.repo_id, hub.path)
     except DevonError:
         return False
-    return staged is not None and staged.revision == hub.revision
+    return _servable(staged, hub)
+
+
+def _servable(staged: LandedFile | None, hub: HubPath) -> bool:
+    """A landed file is sent at its download's exact commit only, and only with a sha256
+    (an LFS file): a small file's ETag is its git blob id, which staging does not record,
+    and Hub clients file what they fetch under its ETag."""
+    return staged is not None and staged.revision == hub.revision and staged.sha256 is not None
 
 
 def _landed_file(landed: Landed | None, hub: HubPath) -> tuple[ServedModel, ServedFile, int] | None:
@@ -241,7 +253,7 @@ def _landed_file(landed: Landed | None, hub: HubPath) -> tuple[ServedModel, Serv
         staged = landed(hub.repo_id, hub.path)
     except DevonError:  # an id or path no vault could hold
         return None
-    if staged is None or staged.revision is None or staged.revision != hub.revision:
+    if staged is None or not _servable(staged, hub):
         return None
     try:
         fd = os.open(staged.local_path, os.O_RDONLY)
@@ -251,7 +263,7 @@ def _landed_file(landed: Landed | None, hub: HubPath) -> tuple[ServedModel, Serv
         os.close(fd)
         return None
     found = ServedFile(hub.path, str(staged.local_path), staged.size_bytes, staged.sha256, None)
-    return ServedModel(hub.repo_id, staged.revision, (found,), None, None), found, fd
+    return ServedModel(hub.repo_id, hub.revision, (found,), None, None), found, fd
 
 
 def file_headers(served: ServedModel, found: ServedFile, length: int) -> Headers:

@@ -5,10 +5,10 @@ from functools import partial
 
 from devon_core import hub_protocol, use_cases
 from devon_core.download_request import DownloadRequest
-from devon_core.errors import DevonError, DownloadFailed, NotFound, about
+from devon_core.errors import DevonError, DownloadFailed, about
 from devon_core.facade.download_jobs import DownloadJobs
 from devon_core.facade.parts import FacadeParts
-from devon_core.hub_protocol import FileIdentities, ServedFile, ServedModel
+from devon_core.hub_protocol import FileIdentities, LandedInStaging, ServedFile, ServedModel
 from devon_core.jobs import Job
 from devon_core.models import LocalModel
 
@@ -65,8 +65,8 @@ class HubPaths:
         such file. With `use`, reading it marks the model used. With `pull`, a file the vault
         lacks is downloaded first (that file only), by a job other requests join; with
         `landed` too, the wait for that job ends as soon as `landed()` says the file has
-        landed in its staging, verified (NotFound then: the caller sends it from there while
-        the job fetches the rest, ADR 0290)."""
+        landed in its staging, verified (LandedInStaging then: the caller sends it from
+        there while the job fetches the rest, ADR 0290)."""
         source = self._parts.references.named(None)
         with about(source, model_id):
             return hub_protocol.served_file(
@@ -101,11 +101,13 @@ class HubPaths:
         )
 
     def _until_finished_or_landed(self, job: Job, landed: Callable[[], bool] | None) -> Job:
-        """`job` once it has finished; NotFound as soon as `landed()` (the file asked for is
-        in the job's staging already)."""
+        """`job` once it has finished; LandedInStaging as soon as `landed()` (the file asked
+        for is in the job's staging already)."""
         while landed is not None:
             if landed():
-                raise NotFound(f"{job.model_id} is still arriving; the file asked for has landed")
+                raise LandedInStaging(
+                    f"{job.model_id} is still arriving; the file asked for has landed"
+                )
             try:
                 return self._jobs.wait(job.id, LANDED_LOOK_S)
             except TimeoutError:
