@@ -37,6 +37,9 @@ def landed_on_this_host(
     devon: Devon, settings: Settings
 ) -> Callable[[str, str], LandedFile | None] | None:
     """On a fleet host, (model id, path) -> that file of its unfinished download of the model
-    once it has landed in staging, which its Hub paths may send peers (ADR 0282); None on a
-    DEVON with no upstream."""
-    return landed_on_host(devon, settings.storage_path) if settings.upstream else None
+    once it has landed in staging, which its Hub paths may send peers (ADR 0282); with
+    pull-through, the same for the files its pulls have landed, which it sends the clients
+    waiting for them while the pull fetches the rest (ADR 0290). None on any other DEVON."""
+    if settings.upstream or settings.http.hub_pull_through:
+        return landed_on_host(devon, settings.storage_path)
+    return None

@@ -493,10 +493,17 @@ class Devon:
         return self.hub.model(model_id, revision, pull=pull)
 
     def hub_file(
-        self, model_id: str, revision: str, path: str, *, pull: bool = False, use: bool = True
+        self,
+        model_id: str,
+        revision: str,
+        path: str,
+        *,
+        pull: bool = False,
+        use: bool = True,
+        landed: Callable[[], bool] | None = None,
     ) -> tuple[ServedModel, ServedFile]:
         """File `path` of `hub_model(model_id, revision)` (see `HubPaths.file`)."""
-        return self.hub.file(model_id, revision, path, pull=pull, use=use)
+        return self.hub.file(model_id, revision, path, pull=pull, use=use, landed=landed)
 
     # -- the fleet (ADR 0240) ------------------------------------------------------------
 

@@ -47,6 +47,11 @@ class EntryNotFound(NotFound):
         self.commit = commit
 
 
+class LandedInStaging(NotFound):
+    """The vault lacks the file, but the download pulling it has landed it in its staging,
+    verified (ADR 0290): the caller sends it from there."""
+
+
 class FileIdentityLike(Protocol):
     """A file's Hub identity (the adapters' `model_files.identities.FileIdentity` is one)."""
 

@@ -27,6 +27,7 @@ from devon_core.errors import DevonError, Forbidden, InvalidInput, NotFound
 from devon_core.fleet import LandedFile
 from devon_core.hub_protocol import (
     EntryNotFound,
+    LandedInStaging,
     RevisionNotFound,
     ServedFile,
     ServedModel,
@@ -77,7 +78,9 @@ def serve_hub_paths(
     `pull_through`, a model the vault lacks is listed from upstream, and a file it lacks is
     downloaded before the answer (ADR 0255). With `landed` (a fleet host, ADR 0282), a file
     the vault lacks that a download still running has landed in staging is sent when it is
-    asked for at that download's exact commit: what peers ask for."""
+    asked for at that download's exact commit: what peers ask for. With both (a fleet's
+    central), a request waiting for its pull is answered from staging as soon as its file
+    has landed there, while the pull goes on with the others (ADR 0290)."""
 
     async def answering(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -164,17 +167,27 @@ async def _resolve(
 ) -> None:
     reading = _method(scope) == "GET"
 
+    # A pull ends its wait once the file has landed in the download's staging (ADR 0290).
+    sooner = partial(_has_landed, landed, hub) if pull and landed is not None else None
+
     def opened() -> tuple[ServedModel, ServedFile, int]:
-        try:
-            served, found = devon.hub_file(
-                hub.repo_id, hub.revision, hub.path, pull=pull, use=reading
-            )
-        except NotFound:
-            staged = _landed_file(landed, hub)
-            if staged is None:
-                raise
-            return staged
-        return served, found, os.open(found.held_path, os.O_RDONLY)
+        for _ in range(PULL_RACES):
+            try:
+                served, found = devon.hub_file(
+                    hub.repo_id, hub.revision, hub.path, pull=pull, use=reading, landed=sooner
+                )
+            except LandedInStaging:
+                staged = _landed_file(landed, hub)
+                if staged is None:
+                    continue  # committed (moved into the vault) since: ask again
+                return staged
+            except NotFound:
+                staged = _landed_file(landed, hub)
+                if staged is None:
+                    raise
+                return staged
+            return served, found, os.open(found.held_path, os.O_RDONLY)
+        raise NotFound(f"{hub.path} of {hub.repo_id} kept moving between staging and the vault")
 
     served, found, fd = await _in_thread(opened)
     try:
@@ -208,6 +221,23 @@ async def _resolve(
         os.close(fd)
 
 
+PULL_RACES = 3
+"""How often a resolve asks again when a pulled file it found landed left staging before it
+was opened (its download committed meanwhile)."""
+
+
+def _has_landed(landed: Landed, hub: HubPath) -> bool:
+    """Whether the file `hub` asks for has landed in staging, at the commit asked for, with
+    a sha256 (an LFS file). A pull does not answer a small file from staging: its ETag is
+    its git blob id, which staging does not record, and Hub clients file what they fetch
+    under its ETag (peers never ask a host for one: they take those from the central)."""
+    try:
+        staged = landed(hub.repo_id, hub.path)
+    except DevonError:
+        return False
+    return staged is not None and staged.revision == hub.revision and staged.sha256 is not None
+
+
 def _landed_file(landed: Landed | None, hub: HubPath) -> tuple[ServedModel, ServedFile, int] | None:
     """The file `hub` asks for from a download still running (`landed`), opened, when it has
     landed there at exactly the commit asked for; None otherwise (the caller's NotFound
@@ -218,7 +248,7 @@ def _landed_file(landed: Landed | None, hub: HubPath) -> tuple[ServedModel, Serv
         staged = landed(hub.repo_id, hub.path)
     except DevonError:  # an id or path no vault could hold
         return None
-    if staged is None or staged.revision is None or staged.revision != hub.revision:
+    if staged is None or staged.revision != hub.revision:
         return None
     try:
         fd = os.open(staged.local_path, os.O_RDONLY)
@@ -228,7 +258,7 @@ def _landed_file(landed: Landed | None, hub: HubPath) -> tuple[ServedModel, Serv
         os.close(fd)
         return None
     found = ServedFile(hub.path, str(staged.local_path), staged.size_bytes, staged.sha256, None)
-    return ServedModel(hub.repo_id, staged.revision, (found,), None, None), found, fd
+    return ServedModel(hub.repo_id, hub.revision, (found,), None, None), found, fd
 
 
 def file_headers(served: ServedModel, found: ServedFile, length: int) -> Headers:

@@ -99,7 +99,7 @@ def catalogue() -> Catalogue:
 
 
 @contextmanager
-def fleet(tmp_path: Path) -> Iterator[Fleet]:
+def fleet(tmp_path: Path, **central_extra: str) -> Iterator[Fleet]:
     with fleet_network(["hub", "central", *HOSTS]) as net, ExitStack() as stack:
         hub = inside(net["hub"].namespace, lambda: TestHub(catalogue()).start())
         stack.callback(hub.stop)
@@ -118,7 +118,11 @@ def fleet(tmp_path: Path) -> Iterator[Fleet]:
         vault.parent.mkdir(parents=True)
         log = stack.enter_context((vault.parent.parent / "central.log").open("a"))
         env = central_env(
-            hub, vault, HF_ENDPOINT=f"http://{net['hub'].address}:{PORT}", DEVON_ALLOWED_HOSTS="*"
+            hub,
+            vault,
+            HF_ENDPOINT=f"http://{net['hub'].address}:{PORT}",
+            DEVON_ALLOWED_HOSTS="*",
+            **central_extra,
         )
         address = net["central"].address
         server = popen_in(
@@ -276,6 +280,34 @@ def test_a_host_still_copying_seeds_the_others_with_the_files_it_has_landed(
     lines = running.log("gpu1").read_text().splitlines()
     ready = next(n for n, line in enumerate(lines) if f"{BIG} ready" in line)
     assert any(f"GET /{BIG}/resolve/" in line and " 200 " in line for line in lines[:ready])
+
+
+def test_a_host_copies_the_first_shard_while_the_central_still_pulls_the_next(
+    tmp_path: Path,
+) -> None:
+    """The central's pull fetches large files one after another and answers each as it lands
+    (ADR 0290): a host has a shard, and seeds it, before the central holds the model."""
+    with fleet(tmp_path, DEVON_DOWNLOAD_SPLIT_SIZE="1mb") as running:  # both shards "large"
+        running.hub.faults.set_bandwidth(1024 * 1024)  # 12 MiB: twelve seconds from the Hub
+        running.start("gpu1")
+        shards = {f.path for f in running.hub.catalogue[BIG].files if f.path.endswith("tensors")}
+        # The whole model in one pull: the host's requests join it (else whether they make
+        # one job or several depends on how fast the central's runner starts the first).
+        api(running.central.url, "POST", "/api/v1/downloads", {"model_id": BIG, "wait": False})
+        api(running.central.url, "PUT", "/api/v1/placements", {"model_id": BIG, "hosts": ["gpu1"]})
+        peers = f"/api/v1/peers?model_id={BIG}&host=gpu3"
+
+        def a_landed_shard() -> set[str]:
+            landed = api(running.central.url, "GET", peers)["landed"]
+            return shards & {path for row in landed for path in row["files"]}
+
+        wait_until(a_landed_shard, 60)
+        held = {p.name for p in (tmp_path / "central/vault/huggingface" / BIG).glob("*tensors")}
+        wait_until(lambda: states(running.central.url, BIG) == {"gpu1": "ready"}, 120)
+        copy = copy_of(running, "gpu1", BIG)
+
+    assert held != shards  # the central was still pulling when gpu1 had landed a shard
+    assert copy == expected_files(running.hub, BIG)
 
 
 def test_eviction_takes_the_least_recently_used_and_spares_the_pinned(tmp_path: Path) -> None:

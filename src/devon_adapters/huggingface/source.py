@@ -141,6 +141,9 @@ class HuggingFaceSource:
             DownloadOptions(
                 verify_checksums=verify_checksums,
                 max_workers=max_workers,
+                # A fleet host asks its upstream for every file at once: the upstream
+                # fetches them in turn and answers each as it lands (ADR 0290).
+                large_files_in_turn=seed_from is None,
                 read_timeout=read_timeout or constants.HF_HUB_DOWNLOAD_TIMEOUT,
                 retries=download_retries,
                 retry_delay=retry_delay,

@@ -9,6 +9,14 @@ the `.part`'s record says it is of the file wanted now; layout in `staging_layou
 hashed as it arrives: no second pass over the bytes, no copy. Larger files are fetched as
 concurrent ranges (`ranged_fetch`, ADR 0120), and fall back to this one stream when the
 server ignores `Range`.
+
+Files are fetched several at once (`max_workers`), except the large ones: those go one after
+another, largest first, each with all its connections, beside the small files (ADR 0290).
+With a link of fixed width that lands the first large file after its own share of the time
+rather than all of them together at the end, and costs a single download nothing: one file's
+connections fill the link as several files' did. What asks for a file and waits for it (a
+fleet host's upstream, ADR 0282) gets the first one while the rest still arrive. A server that
+ignores `Range` gets the large files that remain at once, as one stream each.
 """
 
 import errno
@@ -17,7 +25,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
@@ -57,6 +65,10 @@ _Parts = tuple[
 REPORT_EVERY = 1024 * 1024
 WATCH_EVERY_S = 0.1
 """How often a download's watch looks at its stop signal and its connections."""
+TAIL_SHARE = 0.125
+"""A large file's successor starts once no more than this share of it is still to come."""
+LANE_LOOK_S = 0.05
+"""How often the lane of large files looks how far the current one has come."""
 TICK_EVERY_S = 1.0
 """The progress callback hears at least this often, bytes or not (a speed of 0 shows)."""
 
@@ -118,24 +130,93 @@ class Downloader:
         live = LiveConnections(self._options.clock, self._options.stall_timeout)
         watch = _Watch(stop, asked_to_stop, live, tracker)
         group = object()  # this download's share of the process's connections
+        in_turn = self._options.large_files_in_turn
+        large = [job for job in jobs if in_turn and self._ranged(job)]
+        small = [job for job in jobs if job not in large]
         workers = max(1, min(self._options.max_workers, len(jobs)))
         pool = ThreadPoolExecutor(workers, thread_name_prefix="devon-download")
-        futures = [pool.submit(self._fetch, model, job, tracker, stop, live, group) for job in jobs]
+        # The large files' own threads (the lane and the two files it overlaps), so that
+        # they never queue behind the small ones.
+        lane_pool = ThreadPoolExecutor(3, thread_name_prefix="devon-download-lane")
+        futures: list[Future[Any]] = []
+        submitting = threading.Lock()
+        # In turn, a large file starts with the connections all of them would have had at
+        # once (a host's settled count wins once there is one, ADR 0225).
+        options = self._options
+        lane_options = attrs.evolve(
+            options,
+            connections_per_file=min(
+                options.connections_per_file * max(len(large), 1),
+                max(options.max_connections_per_file, options.connections_per_file),
+            ),
+        )
+
+        def submit(job: FileJob, *, in_lane: bool = False) -> "Future[bool] | None":
+            with submitting:
+                if stop.is_set():  # the pools are shutting down: the file never starts
+                    return None
+                chosen = (lane_pool, lane_options) if in_lane else (pool, options)
+                future = chosen[0].submit(
+                    self._fetch, model, job, tracker, stop, live, group, chosen[1]
+                )
+                futures.append(future)
+                return future
+
+        if large:
+            futures.append(lane_pool.submit(self._in_turn, large, submit, tracker, stop))
+        for job in small:
+            submit(job)
         watch.start()
         try:
-            wait(futures, return_when=FIRST_EXCEPTION)
+            _wait_for_all(futures)
         finally:
             # On a failure, a stop asked for, or a KeyboardInterrupt in this thread: every
             # open connection is closed at once (their bytes stay for a resume), files not
             # started never start.
-            stop.set()
+            with submitting:
+                stop.set()
             live.close_all()
             for future in futures:
                 future.cancel()
             pool.shutdown(wait=True)
+            lane_pool.shutdown(wait=True)
             watch.end()
         watch.raise_if_stopped(model.model_id)
         _raise_first_failure(futures)
+
+    def _ranged(self, job: FileJob) -> bool:
+        """Whether `job` is fetched as concurrent ranges (when the server answers them)."""
+        options = self._options
+        return options.connections_per_file > 1 and job.file.size_bytes > options.split_threshold
+
+    @staticmethod
+    def _in_turn(
+        jobs: list[FileJob],
+        submit: "Callable[..., Future[bool] | None]",
+        tracker: ProgressTracker,
+        stop: threading.Event,
+    ) -> None:
+        """Start the large files one after another: each once the one before has no more
+        than TAIL_SHARE of its bytes still to come, or has ended (its last pieces' connections
+        then go to the next: no tail where the link idles). Once the server answered one
+        without ranges (one stream), the rest start at once."""
+        previous: tuple[FileJob, Future[bool]] | None = None
+        for index, job in enumerate(jobs):
+            while previous is not None and not previous[1].done():
+                before, _ = previous
+                left = before.file.size_bytes - tracker.arrived(before.file.path)
+                if left <= TAIL_SHARE * before.file.size_bytes:
+                    break
+                if stop.wait(LANE_LOOK_S):
+                    raise Stopped
+            if previous is not None and _answered_whole(previous[1]):
+                for rest in jobs[index:]:
+                    submit(rest)
+                return
+            started = submit(job, in_lane=True)
+            if started is None:
+                raise Stopped
+            previous = (job, started)
 
     def _fetch(
         self,
@@ -145,17 +226,19 @@ class Downloader:
         stop: threading.Event,
         live: LiveConnections,
         group: object,
-    ) -> None:
-        parts: _Parts = (self._server, self._options, model, job, tracker, stop, live, group)
+        options: DownloadOptions | None = None,
+    ) -> bool:
+        """Fetch one file; False when the server ignored `Range` (it came as one stream)."""
+        chosen = options or self._options
+        parts: _Parts = (self._server, chosen, model, job, tracker, stop, live, group)
         try:
             try:
                 if job.file.sha256 is None and isinstance(self._server, MirroredFileServer):
                     # No hash to check a mirror's (a peer's) bytes against: the origin's.
                     url = self._server.file_url(model.model_id, job.file.path, model.revision)
                     with self._server.from_origin(url):
-                        self._fetch_one(parts)
-                else:
-                    self._fetch_one(parts)
+                        return self._fetch_one(parts)
+                return self._fetch_one(parts)
             except DamagedFile as damaged:
                 if not isinstance(self._server, MirroredFileServer):
                     raise
@@ -164,6 +247,7 @@ class Downloader:
                 log.warning("%s; fetching it again from %s alone", damaged, self._server.name)
                 with self._server.from_origin(url):
                     _FileFetch(*parts).run()
+                return True
         except (DevonError, Stopped):
             raise
         except self._failures as error:
@@ -178,20 +262,23 @@ class Downloader:
                 f"Could not write {job.file.path} of {model.model_id} into staging: {error}"
             ) from error
 
-    def _fetch_one(self, parts: "_Parts") -> None:
-        """One file, as concurrent ranges when it is large (`parts`: what `OneFile` takes)."""
-        options, model, job, tracker = self._options, parts[2], parts[3], parts[4]
-        revision = model.revision
-        if options.connections_per_file > 1 and job.file.size_bytes > options.split_threshold:
+    def _fetch_one(self, parts: "_Parts") -> bool:
+        """One file, as concurrent ranges when it is large (`parts`: what `OneFile` takes);
+        False when the server ignored `Range`."""
+        model, job, tracker = parts[2], parts[3], parts[4]
+        answered = True
+        if self._ranged(job):
             try:
                 RangedFetch(*parts, memory=self._memory).run()
                 tracker.file_done(job.file.path)
-                return
+                return True
             except RangesIgnored:
                 job.discard_partial()  # its ranges mean nothing to a server without ranges
+                answered = False
         else:
-            job.as_stream_partial(revision)  # a ranged `.part` of an earlier attempt
+            job.as_stream_partial(model.revision)  # a ranged `.part` of an earlier attempt
         _FileFetch(*parts).run()
+        return answered
 
 
 def _discard_stale_partial(model: RemoteModel, job: FileJob) -> None:
@@ -204,7 +291,24 @@ def _discard_stale_partial(model: RemoteModel, job: FileJob) -> None:
         ) from error
 
 
-def _raise_first_failure(futures: list[Future[None]]) -> None:
+def _answered_whole(fetched: "Future[bool]") -> bool:
+    """Whether a large file ended fetched as one stream (its server ignores `Range`)."""
+    return fetched.done() and fetched.exception() is None and fetched.result() is False
+
+
+def _wait_for_all(futures: list[Future[Any]]) -> None:
+    """Until every future is done (also those added meanwhile: the files the lane of large
+    files hands to the pool) or one failed."""
+    while True:
+        pending = [f for f in list(futures) if not f.done()]
+        if not pending:
+            return
+        finished, _ = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+        if any(f.exception() is not None for f in finished if not f.cancelled()):
+            return
+
+
+def _raise_first_failure(futures: list[Future[Any]]) -> None:
     for future in futures:
         error = None if future.cancelled() else future.exception()
         if error is not None and not isinstance(error, Stopped):

@@ -39,6 +39,11 @@ class ProgressTracker:
     def done(self) -> int:
         return self._done
 
+    def arrived(self, path: str) -> int:
+        """Bytes of file `path` counted so far."""
+        with self._lock:
+            return self._furthest.get(path, 0)
+
     def reached(self, path: str, position: int, *, quietly: bool = False) -> None:
         """File `path` now holds `position` bytes (`quietly`: without telling the callback,
         while counting what staging already holds)."""

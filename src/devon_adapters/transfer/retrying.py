@@ -27,6 +27,9 @@ class DownloadOptions:
     verify_checksums: bool = True
     max_workers: int = 8
     """Files fetched at once."""
+    large_files_in_turn: bool = True
+    """Files above `split_threshold` one after another, each with every connection, beside
+    the small ones (ADR 0290); False: all of them at once, up to `max_workers`."""
     read_timeout: float = 10.0
     retries: int = 5
     retry_delay: float = 1.0

@@ -175,7 +175,7 @@ class WorkPlan:
             now = self._clock()
             typical = self._typical_rate(now)
             size = assignment.remaining
-            if typical is not None:
+            if typical:  # None (not known yet) or 0 (the last connections got nothing)
                 seconds = min(REQUEST_S, max(self._time_to_end(typical), ENDGAME_REQUEST_S))
                 size = min(size, max(MIN_REQUEST, int(typical * seconds)))
             assignment.asked_to = min(assignment.cursor + size, assignment.end)
