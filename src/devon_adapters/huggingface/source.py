@@ -63,6 +63,9 @@ class HubSettings(Protocol):
     def redirect_hosts(self) -> tuple[str, ...]: ...
 
     @property
+    def hub_pull_through(self) -> bool: ...
+
+    @property
     def download_connections_max(self) -> int: ...
 
     @property
@@ -92,7 +95,9 @@ class HuggingFaceSource:
     bytes are fetched as concurrent ranges, starting with `connections_per_file` (or what the
     host settled at before) and growing up to `max_connections_per_file` while that adds
     throughput, slow connections' ranges stolen by faster ones and a connection silent for
-    `stall_timeout` seconds closed (ADR 0225); `max_connections` bounds the file transfers of
+    `stall_timeout` seconds closed (ADR 0225); with `large_files_in_turn` (a DEVON serving
+    pull-through) those files go one after another rather than all at once (ADR 0290);
+    `max_connections` bounds the file transfers of
     the whole process, shared fairly between downloads (ADR 0120, ADR 0227). Every
     answer that is not a file is read within `limits` (a byte cap, a deadline) and cut when
     the caller's stop signal is set (`devon_core.stopping`); redirects go only where the
@@ -122,6 +127,7 @@ class HuggingFaceSource:
         max_connections_per_file: int = 32,
         stall_timeout: float = 5.0,
         seed_from: Callable[[str], Seeds | list[str]] | None = None,
+        large_files_in_turn: bool = False,
     ) -> None:
         self._client = HubClient(endpoint, token, timeout, limits, redirect_hosts)
         self._details: TTLCache[RemoteModel] = TTLCache(cache_ttl)
@@ -141,9 +147,7 @@ class HuggingFaceSource:
             DownloadOptions(
                 verify_checksums=verify_checksums,
                 max_workers=max_workers,
-                # A fleet host asks its upstream for every file at once: the upstream
-                # fetches them in turn and answers each as it lands (ADR 0290).
-                large_files_in_turn=seed_from is None,
+                large_files_in_turn=large_files_in_turn,
                 read_timeout=read_timeout or constants.HF_HUB_DOWNLOAD_TIMEOUT,
                 retries=download_retries,
                 retry_delay=retry_delay,
@@ -179,6 +183,9 @@ class HuggingFaceSource:
             redirect_hosts=settings.redirect_hosts,
             max_connections_per_file=settings.download_connections_max,
             stall_timeout=settings.download_stall_seconds,
+            # A pull-through DEVON pulls large files in turn and answers each as it lands;
+            # a fleet host asks its upstream for every file at once (ADR 0290).
+            large_files_in_turn=settings.hub_pull_through and not upstream,
         )
 
     @property

@@ -27,9 +27,10 @@ class DownloadOptions:
     verify_checksums: bool = True
     max_workers: int = 8
     """Files fetched at once."""
-    large_files_in_turn: bool = True
+    large_files_in_turn: bool = False
     """Files above `split_threshold` one after another, each with every connection, beside
-    the small ones (ADR 0290); False: all of them at once, up to `max_workers`."""
+    the small ones (a DEVON serving pull-through, ADR 0290); False (the default): all of
+    them at once, up to `max_workers`."""
     read_timeout: float = 10.0
     retries: int = 5
     retry_delay: float = 1.0
