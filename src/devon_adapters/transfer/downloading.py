@@ -10,13 +10,14 @@ hashed as it arrives: no second pass over the bytes, no copy. Larger files are f
 concurrent ranges (`ranged_fetch`, ADR 0120), and fall back to this one stream when the
 server ignores `Range`.
 
-Files are fetched several at once (`max_workers`), except the large ones: those go one after
-another, largest first, each with all its connections, beside the small files (ADR 0290).
-With a link of fixed width that lands the first large file after its own share of the time
-rather than all of them together at the end, and costs a single download nothing: one file's
-connections fill the link as several files' did. What asks for a file and waits for it (a
-fleet host's upstream, ADR 0282) gets the first one while the rest still arrive. A server that
-ignores `Range` gets the large files that remain at once, as one stream each.
+Files are fetched several at once (`max_workers`). With `large_files_in_turn` (a DEVON serving
+pull-through) the large ones go one after another instead, largest first, each with all its
+connections, beside the small files (ADR 0290): with a link of fixed width that lands the
+first large file after its own share of the time rather than all of them together at the
+end, so a client waiting for it (a fleet host) gets it while the rest still arrive, and the
+link is as full; unthrottled on a fast link it costs about a third, hence not for every
+download. A server that ignores `Range` gets the large files that remain at once, as one
+stream each.
 """
 
 import errno
