@@ -519,3 +519,15 @@ class LandedFile:
     size_bytes: int
     sha256: str | None
     revision: str | None
+
+    def serves(self, revision: str) -> bool:
+        """Whether it may answer a request for the file at `revision`: only at exactly the
+        commit its download fetched."""
+        return self.revision == revision
+
+    def answers_pull(self, revision: str) -> bool:
+        """Whether a request waiting for a pull may be answered with it while the pull goes on
+        (ADR 0290): at that commit, and only an LFS file (with a sha256, its ETag). A small
+        file's ETag is its git blob id, which staging does not record, and Hub clients file
+        what they fetch under its ETag: those wait for the pull's end."""
+        return self.serves(revision) and self.sha256 is not None

@@ -227,15 +227,13 @@ was opened (its download committed meanwhile)."""
 
 
 def _has_landed(landed: Landed, hub: HubPath) -> bool:
-    """Whether the file `hub` asks for has landed in staging, at the commit asked for, with
-    a sha256 (an LFS file). A pull does not answer a small file from staging: its ETag is
-    its git blob id, which staging does not record, and Hub clients file what they fetch
-    under its ETag (peers never ask a host for one: they take those from the central)."""
+    """Whether the file `hub` asks for has landed in staging so that a pull may answer it
+    (`LandedFile.answers_pull`)."""
     try:
         staged = landed(hub.repo_id, hub.path)
     except DevonError:
         return False
-    return staged is not None and staged.revision == hub.revision and staged.sha256 is not None
+    return staged is not None and staged.answers_pull(hub.revision)
 
 
 def _landed_file(landed: Landed | None, hub: HubPath) -> tuple[ServedModel, ServedFile, int] | None:
@@ -248,7 +246,7 @@ def _landed_file(landed: Landed | None, hub: HubPath) -> tuple[ServedModel, Serv
         staged = landed(hub.repo_id, hub.path)
     except DevonError:  # an id or path no vault could hold
         return None
-    if staged is None or staged.revision != hub.revision:
+    if staged is None or not staged.serves(hub.revision):
         return None
     try:
         fd = os.open(staged.local_path, os.O_RDONLY)

@@ -2,6 +2,7 @@
 report does to its placements."""
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from devon_core.fleet import (
     Fleet,
@@ -9,6 +10,7 @@ from devon_core.fleet import (
     Host,
     HostReport,
     HostState,
+    LandedFile,
     MemoryFleetStore,
     Placement,
     PlacementReport,
@@ -163,3 +165,22 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self._now
+
+
+def landed(sha256: str | None, revision: str = "c0ffee") -> LandedFile:
+    return LandedFile("model.safetensors", Path("/staging/model.safetensors"), 8, sha256, revision)
+
+
+def test_a_landed_lfs_file_answers_a_pull_at_its_own_commit_only() -> None:
+    file = landed("ab" * 32)
+
+    assert file.answers_pull("c0ffee")
+    assert not file.answers_pull("decade")
+
+
+def test_a_landed_small_file_waits_for_the_pulls_end_but_still_serves_a_peer() -> None:
+    file = landed(None)
+
+    assert not file.answers_pull("c0ffee")  # no sha256: no ETag a Hub client could file it by
+    assert file.serves("c0ffee")
+    assert not file.serves("decade")
