@@ -22,7 +22,7 @@ from tests.support.hostile_hub import (
     endless,
     endless_model_list,
     endless_siblings,
-    serving_hostile,
+    hostile_hub_fixture,
 )
 from tests.support.process_support import descendants_of, free_port, wait_for_health
 
@@ -31,12 +31,6 @@ MEMORY_BOUND = 300 * 1024 * 1024
 STOPS_WITHIN_S = 10.0
 """SIGTERM waits 3 s for requests in flight (`SHUTDOWN_GRACE_S`), then stops them."""
 WAIT_S = 60.0
-
-
-@pytest.fixture
-def hub() -> Iterator[HostileHub]:
-    with serving_hostile() as hub:
-        yield hub
 
 
 @pytest.fixture
@@ -172,3 +166,6 @@ def wait_for(condition: object, what: str) -> None:
     while not callable(condition) or not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.02)
+
+
+__all__ = ["hostile_hub_fixture"]  # the fixture `hub`, used by the tests above

@@ -3,7 +3,6 @@ and cut the moment nobody waits for them (ADR 0200, 0201)."""
 
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,6 +18,7 @@ from tests.support.hostile_hub import (
     endless,
     endless_model_list,
     endless_siblings,
+    hostile_hub_fixture,
     json_answer,
     model_record,
     serving_hostile,
@@ -28,12 +28,6 @@ MIB = 1024 * 1024
 MODEL = "hostile/model"
 CAP = 1 * MIB
 WAIT_S = 30.0
-
-
-@pytest.fixture
-def hub() -> Iterator[HostileHub]:
-    with serving_hostile() as hub:
-        yield hub
 
 
 def source_on(hub: HostileHub, **options: Any) -> HuggingFaceSource:
@@ -198,3 +192,6 @@ def wait_for(condition: Any, what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
         time.sleep(0.02)
+
+
+__all__ = ["hostile_hub_fixture"]  # the fixture `hub`, used by the tests above

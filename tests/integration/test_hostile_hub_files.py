@@ -15,11 +15,11 @@ from devon_core import DownloadFailed
 from devon_http.asgi import create_app_from_settings
 from tests.support.hostile_hub import (
     HostileHub,
+    hostile_hub_fixture,
     json_answer,
     long_file,
     model_record,
     ranges_with_extra,
-    serving_hostile,
 )
 from tests.support.http_support import serving
 
@@ -30,12 +30,6 @@ BUFFERS = 32 * MIB
 """What the Hub may have written into the two sockets' buffers before DEVON hung up."""
 ANSWER_WITHIN_S = 120.0
 """Generous: the machine may be busy; the assertions are about what is answered."""
-
-
-@pytest.fixture
-def hub() -> Iterator[HostileHub]:
-    with serving_hostile() as hub:
-        yield hub
 
 
 def list_file(hub: HostileHub, size: int) -> None:
@@ -173,3 +167,6 @@ def test_a_search_leaves_out_a_model_whose_listing_is_hostile(
     found = httpx.get(f"{base_url}/api/v1/search", params={"query": "x"}, timeout=ANSWER_WITHIN_S)
     assert found.status_code == 200, found.text
     assert [m["model_id"] for m in found.json()["results"]] == [good]
+
+
+__all__ = ["hostile_hub_fixture"]  # the fixture `hub`, used by the tests above

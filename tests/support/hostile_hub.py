@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import attrs
+import pytest
 
 Answer = Callable[["Handler"], None]
 
@@ -114,6 +115,13 @@ def serving_hostile(
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+@pytest.fixture(name="hub")
+def hostile_hub_fixture() -> Iterator[HostileHub]:
+    """A hostile Hub of each test's own, as the fixture `hub` of the modules that import it."""
+    with serving_hostile() as hub:
+        yield hub
 
 
 # ---- answers ---------------------------------------------------------------------------
