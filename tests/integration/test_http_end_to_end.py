@@ -3,7 +3,6 @@
 
 import socket
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,19 +16,14 @@ from devon_testhub import TestHub
 from devon_testhub.default_catalogue import GATED_REPO
 from tests.support import http_spec_examples as spec
 from tests.support.hf_helpers import SHARDY, WIDGET, files_under
-from tests.support.http_support import WAIT_SECONDS, serving, shape_problems, wait_until
-
-
-@pytest.fixture
-def vault(tmp_path: Path) -> Path:
-    return tmp_path / "vault"
-
-
-@pytest.fixture
-def base_url(test_hub: TestHub, vault: Path) -> Iterator[str]:
-    settings = Settings(storage_path=vault, hf_endpoint=test_hub.url)
-    with serving(create_app_from_settings(settings)) as url:
-        yield url
+from tests.support.http_support import (
+    WAIT_SECONDS,
+    served_from_settings,
+    serving,
+    shape_problems,
+    vault_fixture,
+    wait_until,
+)
 
 
 def ok(response: httpx.Response) -> Any:
@@ -158,3 +152,6 @@ def test_the_default_app_takes_its_api_key_from_the_environment(
         assert httpx.get(f"{url}/api/v1/status").status_code == 401
         headers = {"Authorization": "Bearer from-env"}
         assert ok(httpx.get(f"{url}/api/v1/status", headers=headers))["storage_path"] == str(vault)
+
+
+__all__ = ["served_from_settings", "vault_fixture"]  # the fixtures `base_url`, `vault`

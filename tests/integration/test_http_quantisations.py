@@ -2,35 +2,19 @@
 the test hub): `model_id` carrying `:QUANT`, search by `quant=`, `staging_bytes` in status,
 and `"partial": true` on clean. Documented fields keep their meaning."""
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
-from devon_app import Settings
-from devon_http.asgi import create_app_from_settings
 from devon_testhub import TestHub
 from tests.support import http_spec_examples as spec
 from tests.support.hf_helpers import WIDGET
-from tests.support.http_support import serving, shape_problems
+from tests.support.http_support import served_from_settings, shape_problems, vault_fixture
 
 KIB = 1024
 Q4 = "widget-8b.Q4_K_M.gguf"
 JSON = {"Content-Type": "application/json"}
-
-
-@pytest.fixture
-def vault(tmp_path: Path) -> Path:
-    return tmp_path / "vault"
-
-
-@pytest.fixture
-def base_url(test_hub: TestHub, vault: Path) -> Iterator[str]:
-    settings = Settings(storage_path=vault, hf_endpoint=test_hub.url)
-    with serving(create_app_from_settings(settings)) as url:
-        yield url
 
 
 def post(url: str, body: dict[str, Any]) -> httpx.Response:
@@ -153,3 +137,6 @@ def test_export_can_list_each_gguf_file_instead_of_the_folder(base_url: str, vau
     folder = str(vault.resolve() / "huggingface" / WIDGET)
     assert default["content"] == [folder]
     assert files["content"] == [f"{folder}/{Q4}"]
+
+
+__all__ = ["served_from_settings", "vault_fixture"]  # the fixtures `base_url`, `vault`

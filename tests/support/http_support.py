@@ -3,12 +3,18 @@ app on a real loopback socket, a source that blocks downloads, and JSON shape co
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from devon_app import Settings
 from devon_core import Devon, DownloadCancelled, RemoteFile, RemoteModel
 from devon_core.ports import ProgressCallback, StopSignal
+from devon_http.asgi import create_app_from_settings
 from devon_http.serve import running
+from devon_testhub import TestHub
 from tests.support.fakes import (
     FakeCache,
     FakeSource,
@@ -106,6 +112,25 @@ class BlockingSource(FakeSource):
 
 
 serving = running
+
+
+@pytest.fixture(name="vault")
+def vault_fixture(tmp_path: Path) -> Path:
+    """Where the app of `base_url` keeps its vault (the fixture `vault` of the modules that
+    import it)."""
+    return tmp_path / "vault"
+
+
+@pytest.fixture(name="base_url")
+def served_from_settings(test_hub: TestHub, vault: Path) -> Iterator[str]:
+    """The app the composition root builds from settings (a disk vault at `vault`, the test
+    hub as the Hub) on a loopback port (the fixture `base_url` of the modules that import
+    it)."""
+    settings = Settings(storage_path=vault, hf_endpoint=test_hub.url)
+    with serving(create_app_from_settings(settings)) as url:
+        yield url
+
+
 """Serve an app on an ephemeral loopback port in a thread; yield its base URL."""
 
 
