@@ -143,7 +143,7 @@ def decoded(build: RowBuilder[T], row: tuple[Any, ...]) -> T:
     )
 
 
-def stored_row(record: Record) -> tuple[Any, ...]:
+def stored_row(record: Record) -> StoredRow:
     return (
         record.source,
         record.model_id,
@@ -162,31 +162,8 @@ JournalRow = tuple[str, str, str, str | None, str | None]
 
 def journaled_and_stored(record: Record, aside: str) -> tuple[JournalRow, StoredRow]:
     """The journal row of a commit of `record` set aside as `aside`, and the index row it
-    records: what `begin_operation` and `put` write for it (the same text), with each time
-    written once for both."""
-    downloaded_at = time_to_text(record.downloaded_at)
-    last_used = time_to_text(record.last_used) if record.last_used else None
-    files = list(record.files)
-    journal = json.dumps(
-        {
-            "source": record.source,
-            "model_id": record.model_id,
-            "size_bytes": record.size_bytes,
-            "downloaded_at": downloaded_at,
-            "last_used": last_used,
-            "files": files,
-            "metadata": record.metadata,
-        }
-    )
-    return (record.source, record.model_id, "commit", aside, journal), (
-        record.source,
-        record.model_id,
-        record.size_bytes,
-        downloaded_at,
-        last_used,
-        json.dumps(files),
-        json.dumps(record.metadata, sort_keys=True),
-    )
+    records: what `begin_operation` and `put` write for it."""
+    return (record.source, record.model_id, "commit", aside, record.to_json()), stored_row(record)
 
 
 M = TypeVar("M")

@@ -502,7 +502,7 @@ class Index:
 
     @staticmethod
     def put(db: sqlite3.Connection, record: Record) -> None:
-        db.execute("INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?)", stored_row(record))
+        db.execute(_PUT, stored_row(record))
 
     @staticmethod
     def put_many(db: sqlite3.Connection, records: Sequence[Record]) -> None:
@@ -532,7 +532,7 @@ class Index:
     @staticmethod
     def begin_operation(db: sqlite3.Connection, operation: Operation) -> None:
         db.execute(
-            "INSERT OR REPLACE INTO operations VALUES (?, ?, ?, ?, ?)",
+            _BEGIN_OPERATION,
             (
                 operation.source,
                 operation.model_id,
@@ -549,7 +549,7 @@ class Index:
     @staticmethod
     def begin_operations(db: sqlite3.Connection, rows: Sequence[JournalRow]) -> None:
         """Many operations journaled at once, already encoded (`journaled_and_stored`)."""
-        db.executemany("INSERT OR REPLACE INTO operations VALUES (?, ?, ?, ?, ?)", rows)
+        db.executemany(_BEGIN_OPERATION, rows)
 
     @staticmethod
     def journaled_aside(db: sqlite3.Connection, aside: str) -> set[tuple[str, str]]:
@@ -564,6 +564,7 @@ class Index:
 
 
 _PUT = "INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?)"
+_BEGIN_OPERATION = "INSERT OR REPLACE INTO operations VALUES (?, ?, ?, ?, ?)"
 SET_BASED_ROWS = 64
 """From this many rows on, `put_rows` bumps the counter and logs the changes set-based."""
 
