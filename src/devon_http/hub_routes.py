@@ -226,13 +226,20 @@ PULL_RACES = 3
 was opened (its download committed meanwhile)."""
 
 
+def _staged(landed: Landed | None, hub: HubPath) -> LandedFile | None:
+    """The file `hub` asks for as a download still running has landed it, if it has."""
+    if landed is None:
+        return None
+    try:
+        return landed(hub.repo_id, hub.path)
+    except DevonError:  # an id or path no vault could hold
+        return None
+
+
 def _has_landed(landed: Landed, hub: HubPath) -> bool:
     """Whether the file `hub` asks for has landed in staging so that a pull may answer it
     (`LandedFile.answers_pull`)."""
-    try:
-        staged = landed(hub.repo_id, hub.path)
-    except DevonError:
-        return False
+    staged = _staged(landed, hub)
     return staged is not None and staged.answers_pull(hub.revision)
 
 
@@ -240,12 +247,7 @@ def _landed_file(landed: Landed | None, hub: HubPath) -> tuple[ServedModel, Serv
     """The file `hub` asks for from a download still running (`landed`), opened, when it has
     landed there at exactly the commit asked for; None otherwise (the caller's NotFound
     stands: a peer that asked falls back to the central)."""
-    if landed is None:
-        return None
-    try:
-        staged = landed(hub.repo_id, hub.path)
-    except DevonError:  # an id or path no vault could hold
-        return None
+    staged = _staged(landed, hub)
     if staged is None or not staged.serves(hub.revision):
         return None
     try:
