@@ -130,18 +130,21 @@ def test_requests_shrink_as_the_file_nears_its_end() -> None:
     assert plan.next_request(first) - first.cursor == 2_000_000  # half a second's worth
 
 
-def slow_last_request(clock: FakeClock) -> tuple[WorkPlan, Assignment]:
+def slow_last_request(
+    clock: FakeClock, first_byte_s: float = 0.001, slow_for_s: float = 0.15
+) -> tuple[WorkPlan, Assignment]:
     """A fast connection has fetched the first two pieces at 1 MB/s, each request's first
-    bytes a millisecond after it was asked; the last piece's request went over a connection
-    that has sent 1 kB in the 0.15 s since it was asked (too soon for its rate to count: it
-    is not a laggard yet, and at the typical rate it would be done in 0.1 s)."""
+    bytes `first_byte_s` after it was asked; the last piece's request went over a connection
+    that has sent 1 kB in the `slow_for_s` since it was asked (by default too soon for its
+    rate to count: it is not a laggard yet, and at the typical rate it would be done in
+    0.1 s)."""
     pieces = [(0, 500_000), (500_000, 1_000_000), (1_000_000, 1_100_000)]
     plan = WorkPlan(pieces, smallest_steal=10, clock=clock)
     for _ in range(2):
         fast = plan.take()
         assert fast is not None
         plan.next_request(fast)
-        clock.advance(0.001)
+        clock.advance(first_byte_s)
         plan.claim(fast, 1_000)
         clock.advance(0.5)
         plan.claim(fast, 499_000)
@@ -149,7 +152,7 @@ def slow_last_request(clock: FakeClock) -> tuple[WorkPlan, Assignment]:
     slow = plan.take()
     assert slow is not None
     plan.next_request(slow)
-    clock.advance(0.15)
+    clock.advance(slow_for_s)
     plan.claim(slow, 1_000)
     return plan, slow
 
@@ -172,22 +175,7 @@ def test_with_long_round_trips_a_request_is_not_hedged_before_its_first_bytes_co
     """Each request's first bytes took 0.3 s to come (a far server): a request that has sent
     little 0.2 s after it was asked is not judged yet."""
     clock = FakeClock()
-    pieces = [(0, 500_000), (500_000, 1_000_000), (1_000_000, 1_100_000)]
-    plan = WorkPlan(pieces, smallest_steal=10, clock=clock)
-    for _ in range(2):
-        fast = plan.take()
-        assert fast is not None
-        plan.next_request(fast)
-        clock.advance(0.3)
-        plan.claim(fast, 1_000)
-        clock.advance(0.5)
-        plan.claim(fast, 499_000)
-        plan.finish(fast)
-    slow = plan.take()
-    assert slow is not None
-    plan.next_request(slow)
-    clock.advance(0.2)
-    plan.claim(slow, 1_000)
+    plan, _ = slow_last_request(clock, first_byte_s=0.3, slow_for_s=0.2)
 
     assert plan.take() is None
 
